@@ -1,0 +1,220 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Collectivité kinds.
+const (
+	KindCommune     = "commune"
+	KindEPCI        = "epci"
+	KindDepartement = "departement"
+	KindRegion      = "region"
+)
+
+// Collectivite is a local authority: a commune (INSEE code), or an EPCI,
+// département or région (SIREN). An EPCI lists the INSEE codes of its member
+// communes.
+type Collectivite struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name"`
+	INSEE     string    `json:"insee,omitempty"`
+	SIREN     string    `json:"siren,omitempty"`
+	Members   []string  `json:"members,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// School levels (the level of a school as registered).
+const (
+	LevelMaternelle  = "maternelle"
+	LevelElementaire = "elementaire"
+	LevelPrimaire    = "primaire"
+	LevelCollege     = "college"
+	LevelLycee       = "lycee"
+)
+
+// School is identified by its UAI.
+type School struct {
+	UAI       string    `json:"uai"`
+	Name      string    `json:"name"`
+	Commune   string    `json:"commune"` // INSEE code of the commune it stands in
+	Level     string    `json:"level"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Account roles.
+const (
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+	RoleAgent    = "agent"
+	RoleViewer   = "viewer"
+)
+
+// Account is a staff member or a machine client. Only the SHA-256 of its
+// token is stored.
+type Account struct {
+	ID             string    `json:"id"`
+	Role           string    `json:"role"`
+	Name           string    `json:"name"`
+	CollectiviteID string    `json:"collectivite_id,omitempty"`
+	Services       []string  `json:"services,omitempty"`
+	Schools        []string  `json:"schools,omitempty"`
+	Machine        bool      `json:"machine,omitempty"`
+	TokenHash      string    `json:"-"`
+	CreatedAt      time.Time `json:"created_at"`
+	CreatedBy      string    `json:"created_by,omitempty"`
+}
+
+// Widget-token key algorithms of an ENT.
+const (
+	AlgHS256 = "HS256"
+	AlgES256 = "ES256"
+)
+
+// ENT is an ENT integration: the body that syncs parents, embeds the widget
+// and mints parent tokens.
+type ENT struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Origins    []string  `json:"origins"`
+	Schools    []string  `json:"schools"`
+	KeyAlg     string    `json:"key_alg"`
+	HMACSecret []byte    `json:"-"` // HS256 shared secret (needed to verify, so not hashed)
+	PublicKey  string    `json:"public_key,omitempty"`
+	APIKeyHash string    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Child is one child of a parent: a school, a level and a class. No name.
+type Child struct {
+	UAI   string `json:"uai"`
+	Level string `json:"level"`
+	Class string `json:"class,omitempty"`
+}
+
+// Parent is an opaque ENT account linked to children. No name, e-mail or
+// phone number is ever stored.
+type Parent struct {
+	ENTID     string    `json:"ent_id"`
+	ENTUserID string    `json:"ent_user_id"`
+	Children  []Child   `json:"children"`
+	Locale    string    `json:"locale,omitempty"`
+	Muted     []string  `json:"muted,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AuditEntry is one link of the append-only, hash-chained audit log.
+type AuditEntry struct {
+	Seq            int64     `json:"seq"`
+	At             time.Time `json:"at"`
+	Actor          string    `json:"actor"`
+	Action         string    `json:"action"`
+	Target         string    `json:"target"`
+	Summary        string    `json:"summary"`
+	CollectiviteID string    `json:"collectivite_id,omitempty"`
+	PrevHash       string    `json:"prev_hash"`
+	Hash           string    `json:"hash"`
+}
+
+// Convention statuses.
+const (
+	ConventionDraft     = "draft"
+	ConventionActive    = "active"
+	ConventionSuspended = "suspended"
+	ConventionExpired   = "expired"
+)
+
+// Convention is a stored convention: indexed fields plus the current
+// version's document (the JSON of conventions.Convention).
+type Convention struct {
+	ID             string          `json:"id"`
+	Number         int             `json:"number"`
+	CollectiviteID string          `json:"collectivite_id"`
+	Status         string          `json:"status"`
+	Version        int             `json:"version"`
+	Doc            json.RawMessage `json:"doc"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+}
+
+// ConventionVersion is one immutable version of a convention.
+type ConventionVersion struct {
+	ConventionID string          `json:"convention_id"`
+	Version      int             `json:"version"`
+	Doc          json.RawMessage `json:"doc"`
+	CreatedAt    time.Time       `json:"created_at"`
+	CreatedBy    string          `json:"created_by"`
+	Reason       string          `json:"reason,omitempty"`
+}
+
+// Notice statuses. "published" and "expired" are derived from the clock for
+// reads; the stored status is scheduled/published/withdrawn.
+const (
+	NoticeScheduled = "scheduled"
+	NoticePublished = "published"
+	NoticeWithdrawn = "withdrawn"
+	NoticeExpired   = "expired"
+)
+
+// Audience selects families: children in these schools, optionally of these
+// levels and classes (empty = all).
+type Audience struct {
+	Schools []string `json:"schools"`
+	Levels  []string `json:"levels,omitempty"`
+	Classes []string `json:"classes,omitempty"`
+}
+
+// Notice is the current version of a notice. Earlier versions are kept as
+// NoticeVersion documents.
+type Notice struct {
+	ID                string          `json:"id"`
+	Version           int             `json:"version"`
+	CollectiviteID    string          `json:"collectivite_id"`
+	AuthorID          string          `json:"author_id"`
+	Service           string          `json:"service"`
+	Category          string          `json:"category"`
+	Priority          string          `json:"priority"`
+	Title             string          `json:"title"`
+	Body              string          `json:"body"`
+	Audience          Audience        `json:"audience"`
+	Content           json.RawMessage `json:"content,omitempty"` // structured menu / transport
+	PublishAt         time.Time       `json:"publish_at"`
+	ExpiresAt         time.Time       `json:"expires_at"`
+	AckRequired       bool            `json:"ack_required"`
+	Push              bool            `json:"push"`
+	Critical          bool            `json:"critical"`
+	Status            string          `json:"status"`
+	ConventionID      string          `json:"convention_id"`
+	ConventionNumber  int             `json:"convention_number"`
+	ConventionVersion int             `json:"convention_version"`
+	Article           string          `json:"article"`
+	IdempotencyKey    string          `json:"-"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	CorrectionReason  string          `json:"correction_reason,omitempty"`
+	WithdrawnAt       *time.Time      `json:"withdrawn_at,omitempty"`
+	WithdrawReason    string          `json:"withdraw_reason,omitempty"`
+}
+
+// StatusAt is the notice's status as seen at time now.
+func (n *Notice) StatusAt(now time.Time) string {
+	switch {
+	case n.Status == NoticeWithdrawn:
+		return NoticeWithdrawn
+	case !now.Before(n.ExpiresAt):
+		return NoticeExpired
+	case now.Before(n.PublishAt):
+		return NoticeScheduled
+	default:
+		return NoticePublished
+	}
+}
+
+// NoticeFilter scopes a notice listing. Empty fields do not filter.
+type NoticeFilter struct {
+	CollectiviteID string
+	Schools        []string // notices whose audience touches any of these schools
+	Cursor         string   // opaque: the last ID of the previous page
+	Limit          int
+}
