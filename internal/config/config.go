@@ -1,0 +1,226 @@
+// Package config reads Liaison's typed configuration from LIAISON_*
+// environment variables. Secrets also accept a *_FILE variant naming a file
+// that holds the value. Validate's errors name the variable at fault.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults, as named constants.
+const (
+	DefaultAddr               = "127.0.0.1:8080"
+	DefaultDataDir            = "./data"
+	DefaultLogLevel           = "info"
+	DefaultRole               = RoleAll
+	DefaultRetentionDays      = 365
+	DefaultAuditRetentionDays = 730
+	DefaultBodyLimit          = 1 << 20  // 1 MiB for ordinary JSON bodies
+	DefaultSyncBodyLimit      = 32 << 20 // 32 MiB for parent batches (10,000 parents)
+	DefaultRateLimit          = 600      // requests per minute per credential or IP
+)
+
+// Process roles.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// Config is the whole configuration. Pass it by value; there is no global.
+type Config struct {
+	Addr               string
+	DataDir            string
+	MongoURI           string
+	BaseURL            string
+	LogLevel           slog.Level
+	Role               string
+	RetentionDays      int
+	AuditRetentionDays int
+	BodyLimit          int
+	SyncBodyLimit      int
+	RateLimit          int // requests per minute; 0 disables
+	TrustedProxy       bool
+	VAPIDPublicKey     string
+	VAPIDPrivateKey    string
+	VAPIDSubject       string
+	PushAllowedHosts   string
+	ShutdownTimeout    time.Duration
+}
+
+// Embedded reports whether the embedded SQLite store is used.
+func (c Config) Embedded() bool { return c.MongoURI == "" }
+
+// FromEnv reads the configuration from the environment via getenv (os.Getenv
+// in production, a map in tests) and validates it.
+func FromEnv(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Addr:               r.str("LIAISON_ADDR", DefaultAddr),
+		DataDir:            r.str("LIAISON_DATA_DIR", DefaultDataDir),
+		MongoURI:           r.secret("LIAISON_MONGODB_URI"),
+		BaseURL:            strings.TrimRight(r.str("LIAISON_BASE_URL", ""), "/"),
+		Role:               r.str("LIAISON_ROLE", DefaultRole),
+		RetentionDays:      r.int("LIAISON_RETENTION_DAYS", DefaultRetentionDays),
+		AuditRetentionDays: r.int("LIAISON_AUDIT_RETENTION_DAYS", DefaultAuditRetentionDays),
+		BodyLimit:          r.int("LIAISON_BODY_LIMIT", DefaultBodyLimit),
+		SyncBodyLimit:      r.int("LIAISON_SYNC_BODY_LIMIT", DefaultSyncBodyLimit),
+		RateLimit:          r.int("LIAISON_RATE_LIMIT", DefaultRateLimit),
+		TrustedProxy:       r.bool("LIAISON_TRUSTED_PROXY", false),
+		VAPIDPublicKey:     r.str("LIAISON_VAPID_PUBLIC_KEY", ""),
+		VAPIDPrivateKey:    r.secret("LIAISON_VAPID_PRIVATE_KEY"),
+		VAPIDSubject:       r.str("LIAISON_VAPID_SUBJECT", ""),
+		PushAllowedHosts:   r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
+		ShutdownTimeout:    r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
+	}
+	c.LogLevel = r.level("LIAISON_LOG_LEVEL", DefaultLogLevel)
+	if err := errors.Join(r.errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every value; each error names its variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("LIAISON_ADDR", "must be host:port, e.g. 127.0.0.1:8080 (%v)", err)
+	}
+	if c.Embedded() && strings.TrimSpace(c.DataDir) == "" {
+		bad("LIAISON_DATA_DIR", "must not be empty")
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		bad("LIAISON_MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("LIAISON_BASE_URL", "must be an absolute http(s) URL such as https://liaison.example.fr")
+		}
+	}
+	switch c.Role {
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		bad("LIAISON_ROLE", "must be one of all, api, worker (got %q)", c.Role)
+	}
+	if c.Role != RoleAll && c.Embedded() {
+		bad("LIAISON_ROLE", "api and worker roles need a shared MongoDB (set LIAISON_MONGODB_URI)")
+	}
+	if c.RetentionDays < 1 {
+		bad("LIAISON_RETENTION_DAYS", "must be at least 1")
+	}
+	if c.AuditRetentionDays < c.RetentionDays {
+		bad("LIAISON_AUDIT_RETENTION_DAYS", "must be at least LIAISON_RETENTION_DAYS (%d)", c.RetentionDays)
+	}
+	if c.BodyLimit < 1024 {
+		bad("LIAISON_BODY_LIMIT", "must be at least 1024 bytes")
+	}
+	if c.SyncBodyLimit < c.BodyLimit {
+		bad("LIAISON_SYNC_BODY_LIMIT", "must be at least LIAISON_BODY_LIMIT")
+	}
+	if c.RateLimit < 0 {
+		bad("LIAISON_RATE_LIMIT", "must be 0 (off) or a number of requests per minute")
+	}
+	if (c.VAPIDPublicKey == "") != (c.VAPIDPrivateKey == "") {
+		bad("LIAISON_VAPID_PUBLIC_KEY", "and LIAISON_VAPID_PRIVATE_KEY must be given together")
+	}
+	return errors.Join(errs...)
+}
+
+// PublicURL is the base URL clients use: LIAISON_BASE_URL, or http://ADDR.
+func (c Config) PublicURL() string {
+	if c.BaseURL != "" {
+		return c.BaseURL
+	}
+	return "http://" + c.Addr
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// secret reads NAME, or the content of the file named by NAME_FILE.
+func (r *reader) secret(name string) string {
+	v, file := r.getenv(name), r.getenv(name+"_FILE")
+	if v != "" && file != "" {
+		r.errs = append(r.errs, fmt.Errorf("%s: set either %s or %s_FILE, not both", name, name, name))
+		return ""
+	}
+	if file == "" {
+		return strings.TrimSpace(v)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s_FILE: cannot read %s: %v", name, file, err))
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (r *reader) int(name string, def int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be a whole number (got %q)", name, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be true or false (got %q)", name, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be a duration such as 10s (got %q)", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) level(name, def string) slog.Level {
+	v := strings.ToLower(r.str(name, def))
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be debug, info, warn or error (got %q)", name, v))
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,68 @@
+package frenchid
+
+import "testing"
+
+func TestUAI(t *testing.T) {
+	for _, s := range []string{"0750655E", "0801001D", "0801002E"} {
+		if !UAIValid(s) {
+			t.Errorf("UAIValid(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "0750655", "0750655F", "0750655e", "075065AE", "07506551", "0750655EE", "0801001I"} {
+		if UAIValid(s) {
+			t.Errorf("UAIValid(%q) = true, want false", s)
+		}
+	}
+	if got := UAICheckLetter("0750655"); got != 'E' {
+		t.Errorf("UAICheckLetter(0750655) = %c, want E", got)
+	}
+	if got := UAICheckLetter("07506x5"); got != 0 {
+		t.Errorf("UAICheckLetter of non-digits = %c, want 0", got)
+	}
+	if NormalizeUAI(" 0750655e ") != "0750655E" {
+		t.Error("NormalizeUAI does not upper-case and trim")
+	}
+}
+
+func TestINSEE(t *testing.T) {
+	for _, s := range []string{"80021", "80702", "2A004", "2B033", "75056", "97105", "98818", "01001"} {
+		if !INSEEValid(s) {
+			t.Errorf("INSEEValid(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "8002", "800211", "2C004", "20004", "00123", "8002A", "97705", "99123", "2a004"} {
+		if INSEEValid(s) {
+			t.Errorf("INSEEValid(%q) = true, want false", s)
+		}
+	}
+}
+
+func TestSIREN(t *testing.T) {
+	for _, s := range []string{"732829320", "552100554", "200067213", "248000556"} {
+		if !SIRENValid(s) {
+			t.Errorf("SIRENValid(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "73282932", "732829321", "7328293200", "73282932A", "552100555"} {
+		if SIRENValid(s) {
+			t.Errorf("SIRENValid(%q) = true, want false", s)
+		}
+	}
+}
+
+func FuzzValidators(f *testing.F) {
+	for _, s := range []string{"0750655E", "80021", "732829320", "2A004", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if UAIValid(s) {
+			if len(s) != 8 || UAICheckLetter(s[:7]) != s[7] {
+				t.Fatalf("UAIValid(%q) accepted an inconsistent UAI", s)
+			}
+		}
+		INSEEValid(s)
+		if SIRENValid(s) && len(s) != 9 {
+			t.Fatalf("SIRENValid(%q) accepted a non-9-character value", s)
+		}
+	})
+}
