@@ -127,13 +127,16 @@ const (
 )
 
 // Convention is a stored convention: indexed fields plus the current
-// version's document (the JSON of conventions.Convention).
+// version's document (the JSON of conventions.Convention). Schools lists the
+// UAIs the current version covers; the caller copies them from Doc (the
+// store never parses Doc) and ListConventions filters on them.
 type Convention struct {
 	ID             string          `json:"id"`
 	Number         int             `json:"number"`
 	CollectiviteID string          `json:"collectivite_id"`
 	Status         string          `json:"status"`
 	Version        int             `json:"version"`
+	Schools        []string        `json:"schools"`
 	Doc            json.RawMessage `json:"doc"`
 	UpdatedAt      time.Time       `json:"updated_at"`
 }

@@ -121,7 +121,8 @@ type Store interface {
 
 	// UpsertParents writes a batch of parents of one ENT, all or nothing.
 	// A parent's children are replaced by the batch's; locale and muted
-	// categories are kept.
+	// categories are kept (a new parent takes the batch's). Updated counts
+	// the parents that already existed.
 	UpsertParents(ctx context.Context, entID string, parents []Parent, now time.Time, a AuditEntry) (UpsertResult, error)
 	GetParent(ctx context.Context, entID, entUserID string) (Parent, error)
 	// DeleteParent erases a parent and everything attached to them.
@@ -138,7 +139,9 @@ type Store interface {
 	// ScanAudit calls fn for every entry in chain order (oldest first).
 	ScanAudit(ctx context.Context, fn func(AuditEntry) error) error
 	// PurgeAudit deletes entries older than before; the first remaining
-	// entry's PrevHash anchors the chain.
+	// entry's PrevHash anchors the chain. The chain goes on after a purge,
+	// even one that deleted every entry: the next entry's Seq and PrevHash
+	// follow the last entry ever appended.
 	PurgeAudit(ctx context.Context, before time.Time) (int, error)
 
 	// CreateConvention stores version 1 and assigns the convention's Number
