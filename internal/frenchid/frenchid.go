@@ -93,3 +93,27 @@ func SIRENValid(s string) bool {
 	}
 	return sum%10 == 0
 }
+
+// DepartementValid reports whether s is a département code: 01–95 (not
+// 20), 2A, 2B, or 971–976.
+func DepartementValid(s string) bool {
+	switch len(s) {
+	case 2:
+		return INSEEValid(s + "001")
+	case 3:
+		return s[:2] == "97" && s[2] >= '1' && s[2] <= '6'
+	}
+	return false
+}
+
+// DepartementOf returns the département code of a commune INSEE code: the
+// first two characters, or three for the overseas départements (97x).
+func DepartementOf(insee string) string {
+	if len(insee) < 3 {
+		return ""
+	}
+	if insee[:2] == "97" || insee[:2] == "98" {
+		return insee[:3]
+	}
+	return insee[:2]
+}

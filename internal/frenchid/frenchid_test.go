@@ -66,3 +66,21 @@ func FuzzValidators(f *testing.F) {
 		}
 	})
 }
+
+func TestDepartement(t *testing.T) {
+	for _, s := range []string{"80", "01", "2A", "2B", "971", "976", "95"} {
+		if !DepartementValid(s) {
+			t.Errorf("DepartementValid(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "20", "00", "96", "977", "8", "800", "2C"} {
+		if DepartementValid(s) {
+			t.Errorf("DepartementValid(%q) = true, want false", s)
+		}
+	}
+	for in, want := range map[string]string{"80702": "80", "2A004": "2A", "97105": "971"} {
+		if got := DepartementOf(in); got != want {
+			t.Errorf("DepartementOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

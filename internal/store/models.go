@@ -17,13 +17,16 @@ const (
 // département or région (SIREN). An EPCI lists the INSEE codes of its member
 // communes.
 type Collectivite struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	INSEE     string    `json:"insee,omitempty"`
-	SIREN     string    `json:"siren,omitempty"`
-	Members   []string  `json:"members,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      string   `json:"id"`
+	Kind    string   `json:"kind"`
+	Name    string   `json:"name"`
+	INSEE   string   `json:"insee,omitempty"`
+	SIREN   string   `json:"siren,omitempty"`
+	Members []string `json:"members,omitempty"`
+	// Departements: the département code of a département, or the
+	// départements of a région (their collèges/lycées are its territory).
+	Departements []string  `json:"departements,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // School levels (the level of a school as registered).
