@@ -1,0 +1,121 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// Token prefixes tell credential kinds apart before any lookup.
+const (
+	staffTokenPrefix = "lia_s_"
+	entKeyPrefix     = "lia_k_"
+	entSecretPrefix  = "lia_w_"
+)
+
+// newToken returns a fresh 256-bit random token with a prefix.
+func newToken(prefix string) string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Principal is who is calling: a staff account or an ENT.
+type Principal struct {
+	Account *store.Account
+	ENT     *store.ENT
+}
+
+// ID names the principal in the audit log.
+func (p *Principal) ID() string {
+	switch {
+	case p.Account != nil:
+		return p.Account.ID
+	case p.ENT != nil:
+		return p.ENT.ID
+	}
+	return "anonymous"
+}
+
+// Is reports whether the principal is a staff account with one of roles.
+func (p *Principal) Is(roles ...string) bool {
+	return p.Account != nil && slices.Contains(roles, p.Account.Role)
+}
+
+const principalKey = "liaison.principal"
+
+func principal(c *fiber.Ctx) *Principal {
+	p, _ := c.Locals(principalKey).(*Principal)
+	if p == nil {
+		return &Principal{}
+	}
+	return p
+}
+
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requireStaff authenticates a staff token (operator, admin, agent, viewer
+// or machine client) and lets through only the given roles.
+func (s *Server) requireStaff(roles ...string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok := bearer(c)
+		if tok == "" {
+			return apiErr("auth.missing_token")
+		}
+		if !strings.HasPrefix(tok, staffTokenPrefix) {
+			return apiErr("auth.invalid_token")
+		}
+		acc, err := s.store.AccountByTokenHash(c.UserContext(), store.HashToken(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			return apiErr("auth.invalid_token")
+		}
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(roles, acc.Role) {
+			return apiErr("auth.forbidden")
+		}
+		c.Locals(principalKey, &Principal{Account: &acc})
+		return c.Next()
+	}
+}
+
+// requireENT authenticates an ENT API key.
+func (s *Server) requireENT() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok := bearer(c)
+		if tok == "" {
+			return apiErr("auth.missing_token")
+		}
+		if !strings.HasPrefix(tok, entKeyPrefix) {
+			return apiErr("auth.invalid_token")
+		}
+		ent, err := s.store.ENTByAPIKeyHash(c.UserContext(), store.HashToken(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			return apiErr("auth.invalid_token")
+		}
+		if err != nil {
+			return err
+		}
+		c.Locals(principalKey, &Principal{ENT: &ent})
+		return c.Next()
+	}
+}
+
+// All staff roles, for routes any staff member may call (results are then
+// scoped by the handler).
+var allStaff = []string{store.RoleOperator, store.RoleAdmin, store.RoleAgent, store.RoleViewer}

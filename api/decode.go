@@ -1,0 +1,275 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/url"
+	"reflect"
+	"strings"
+	"unicode"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
+)
+
+// newValidator returns the validator with Liaison's tags: uai, insee,
+// siren, origin (a browser origin) and text (no control characters).
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	must(v.RegisterValidation("uai", func(fl validator.FieldLevel) bool { return frenchid.UAIValid(fl.Field().String()) }))
+	must(v.RegisterValidation("insee", func(fl validator.FieldLevel) bool { return frenchid.INSEEValid(fl.Field().String()) }))
+	must(v.RegisterValidation("siren", func(fl validator.FieldLevel) bool { return frenchid.SIRENValid(fl.Field().String()) }))
+	must(v.RegisterValidation("origin", func(fl validator.FieldLevel) bool { return validOrigin(fl.Field().String()) }))
+	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool { return plainText(fl.Field().String(), false) }))
+	must(v.RegisterValidation("multiline", func(fl validator.FieldLevel) bool { return plainText(fl.Field().String(), true) }))
+	must(v.RegisterValidation("ident", func(fl validator.FieldLevel) bool { return identifier(fl.Field().String()) }))
+	return v
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// validOrigin accepts https://host[:port], and http:// only for localhost
+// and 127.0.0.1 (development ENTs).
+func validOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1"
+	}
+	return false
+}
+
+// plainText refuses control characters (tabs and, when multiline, line
+// breaks excepted).
+func plainText(s string, multiline bool) bool {
+	for _, r := range s {
+		if r == '\t' || (multiline && (r == '\n' || r == '\r')) {
+			continue
+		}
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return false
+		}
+	}
+	return true
+}
+
+// identifier: an opaque external id, printable ASCII without spaces.
+func identifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// decodeJSON reads a JSON body of at most limit bytes into v, strictly
+// (unknown fields refused), then validates it. Every failure is a catalog
+// error; nothing panics.
+func (s *Server) decodeJSON(c *fiber.Ctx, limit int, v any) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	body := c.Body()
+	if len(body) > limit {
+		return apiErr("request.body_too_large")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apiErr("request.empty_body")
+	}
+	if err := strictUnmarshal(body, v); err != nil {
+		return err
+	}
+	return s.validateStruct(v)
+}
+
+func requireJSON(c *fiber.Ctx) error {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != fiber.MIMEApplicationJSON {
+		return apiErr("request.unsupported_media_type")
+	}
+	return nil
+}
+
+func strictUnmarshal(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apiErr("request.malformed_json", detail("", "json.trailing_data",
+			"Des données suivent l'objet JSON.", "Data follows the JSON object."))
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return apiErr("request.malformed_json", detail("", "json.syntax",
+			fmt.Sprintf("Erreur de syntaxe JSON à l'octet %d.", syn.Offset),
+			fmt.Sprintf("JSON syntax error at byte %d.", syn.Offset)))
+	case errors.As(err, &typ):
+		field := typ.Field
+		return apiErr("request.wrong_type", detail(field, "json.wrong_type",
+			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, typeNameFR(typ.Type)),
+			fmt.Sprintf("Field %q must be of type %s.", field, typeNameEN(typ.Type))))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apiErr("request.unknown_field", detail(field, "json.unknown_field",
+			fmt.Sprintf("Le champ « %s » n'est pas attendu ici.", field),
+			fmt.Sprintf("Field %q is not expected here.", field)))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErr("request.malformed_json", detail("", "json.truncated",
+			"Le JSON est incomplet.", "The JSON is incomplete."))
+	}
+	return apiErr("request.malformed_json")
+}
+
+func typeNameFR(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "texte"
+	case reflect.Bool:
+		return "booléen (true ou false)"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64:
+		return "nombre"
+	case reflect.Slice, reflect.Array:
+		return "liste"
+	case reflect.Struct, reflect.Map:
+		return "objet"
+	}
+	return t.Kind().String()
+}
+
+func typeNameEN(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.Kind().String()
+}
+
+// validateStruct runs the validator and turns each failed field into a
+// detail naming it, in both languages.
+func (s *Server) validateStruct(v any) error {
+	ds := s.fieldDetails(v)
+	if len(ds) > 0 {
+		return apiErr("request.validation_failed", ds...)
+	}
+	return nil
+}
+
+func (s *Server) fieldDetails(v any) []Detail {
+	err := s.validate.Struct(v)
+	if err == nil {
+		return nil
+	}
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		return []Detail{detail("", "field.invalid", "Contenu invalide.", "Invalid content.")}
+	}
+	out := make([]Detail, 0, len(ves))
+	for _, fe := range ves {
+		out = append(out, fieldDetail(fe))
+	}
+	return out
+}
+
+// fieldPath turns validator's namespace "createSchool.children[0].uai" into
+// "children[0].uai".
+func fieldPath(fe validator.FieldError) string {
+	ns := fe.Namespace()
+	if i := strings.IndexByte(ns, '.'); i >= 0 {
+		return ns[i+1:]
+	}
+	return ns
+}
+
+func fieldDetail(fe validator.FieldError) Detail {
+	f, p := fieldPath(fe), fe.Param()
+	code := "field." + fe.Tag()
+	var fr, en string
+	switch fe.Tag() {
+	case "required", "required_if", "required_unless", "required_with":
+		fr, en = "Ce champ est obligatoire.", "This field is required."
+	case "excluded_unless", "excluded_if", "excluded_with":
+		fr, en = "Ce champ ne doit pas être rempli ici.", "This field must not be set here."
+	case "max":
+		if fe.Kind() == reflect.Slice {
+			fr, en = fmt.Sprintf("Au plus %s éléments.", p), fmt.Sprintf("At most %s items.", p)
+		} else if fe.Kind() == reflect.String {
+			fr, en = fmt.Sprintf("Au plus %s caractères.", p), fmt.Sprintf("At most %s characters.", p)
+		} else {
+			fr, en = fmt.Sprintf("Au plus %s.", p), fmt.Sprintf("At most %s.", p)
+		}
+	case "min":
+		if fe.Kind() == reflect.Slice {
+			fr, en = fmt.Sprintf("Au moins %s élément(s).", p), fmt.Sprintf("At least %s item(s).", p)
+		} else if fe.Kind() == reflect.String {
+			fr, en = fmt.Sprintf("Au moins %s caractère(s).", p), fmt.Sprintf("At least %s character(s).", p)
+		} else {
+			fr, en = fmt.Sprintf("Au moins %s.", p), fmt.Sprintf("At least %s.", p)
+		}
+	case "oneof":
+		vals := strings.Join(strings.Fields(p), ", ")
+		fr, en = "Valeur attendue parmi : "+vals+".", "Expected one of: "+vals+"."
+	case "uai":
+		fr, en = "Code UAI invalide : 7 chiffres suivis de la lettre de contrôle (ex. 0750655E).",
+			"Invalid UAI: 7 digits followed by the check letter (e.g. 0750655E)."
+	case "insee":
+		fr, en = "Code INSEE de commune invalide : 5 caractères (ex. 80021, 2A004).",
+			"Invalid commune INSEE code: 5 characters (e.g. 80021, 2A004)."
+	case "siren":
+		fr, en = "Numéro SIREN invalide : 9 chiffres avec une clé de contrôle correcte.",
+			"Invalid SIREN: 9 digits with a valid checksum."
+	case "origin":
+		fr, en = "Origine invalide : https://hôte[:port] sans chemin (http seulement pour localhost).",
+			"Invalid origin: https://host[:port] without a path (http only for localhost)."
+	case "text", "multiline":
+		fr, en = "Ce texte contient des caractères non autorisés.", "This text contains characters that are not allowed."
+	case "ident":
+		fr, en = "Identifiant invalide : caractères imprimables sans espace.", "Invalid identifier: printable characters without spaces."
+	case "unique":
+		fr, en = "Les éléments de cette liste doivent être distincts.", "The items of this list must be distinct."
+	case "url", "http_url":
+		fr, en = "Adresse web invalide.", "Invalid web address."
+	default:
+		fr, en = "Valeur invalide.", "Invalid value."
+	}
+	return detail(f, code, fr, en)
+}

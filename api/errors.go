@@ -1,0 +1,203 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// entry is one error of the catalog: a stable code, an HTTP status and a
+// sentence in French and in English that a non-technical person understands.
+type entry struct {
+	Status int
+	FR, EN string
+}
+
+// catalog lists every error the API can answer. Codes are stable: clients
+// and tests rely on them.
+var catalog = map[string]entry{
+	"request.malformed_json":         {400, "Le contenu envoyé n'est pas un JSON valide.", "The request body is not valid JSON."},
+	"request.unknown_field":          {400, "Le contenu envoyé contient un champ inconnu.", "The request body contains an unknown field."},
+	"request.wrong_type":             {400, "Un champ n'a pas le bon type de valeur.", "A field has a value of the wrong type."},
+	"request.empty_body":             {400, "Le contenu de la requête est vide.", "The request body is empty."},
+	"request.invalid_query":          {400, "Un paramètre de l'adresse est invalide.", "A query parameter is invalid."},
+	"request.unsupported_media_type": {415, "Le format envoyé n'est pas accepté ici (attendu : application/json).", "This content type is not accepted here (expected application/json)."},
+	"request.body_too_large":         {413, "Le contenu envoyé est trop volumineux.", "The request body is too large."},
+	"request.validation_failed":      {422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
+	"auth.missing_token":             {401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
+	"auth.invalid_token":             {401, "Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid."},
+	"auth.forbidden":                 {403, "Vous n'avez pas le droit d'effectuer cette action.", "You are not allowed to do this."},
+	"resource.not_found":             {404, "L'élément demandé n'existe pas ou ne vous est pas accessible.", "The requested item does not exist or is not accessible to you."},
+	"route.not_found":                {404, "Cette adresse n'existe pas.", "This address does not exist."},
+	"route.method_not_allowed":       {405, "Cette action n'est pas possible à cette adresse.", "This method is not allowed at this address."},
+	"resource.already_exists":        {409, "Cet élément existe déjà.", "This item already exists."},
+	"resource.modified":              {409, "Cet élément a été modifié entre-temps ; rechargez-le et recommencez.", "This item was modified meanwhile; reload it and try again."},
+	"accounts.key_holders":           {409, "Refusé : les droits d'administration doivent toujours être détenus par au moins deux personnes.", "Refused: administration rights must always be held by at least two people."},
+	"accounts.self_removal":          {409, "Vous ne pouvez pas supprimer votre propre compte.", "You cannot remove your own account."},
+	"parents.batch_invalid":          {422, "Le lot de parents contient des erreurs ; rien n'a été enregistré.", "The parent batch has errors; nothing was saved."},
+	"parents.batch_too_large":        {413, "Le lot dépasse 10 000 parents ; découpez-le en plusieurs envois.", "The batch exceeds 10,000 parents; split it into several calls."},
+	"parents.csv_invalid":            {422, "Le fichier CSV contient des erreurs ; rien n'a été enregistré.", "The CSV file has errors; nothing was saved."},
+	"rate.limited":                   {429, "Trop de requêtes : patientez un instant avant de réessayer.", "Too many requests: wait a moment before trying again."},
+	"service.unavailable":            {503, "Le service est momentanément indisponible ; réessayez dans un instant.", "The service is temporarily unavailable; try again shortly."},
+	"internal.error":                 {500, "Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."},
+}
+
+// Detail explains one part of an error: a field, an item of a batch or a
+// line of a file.
+type Detail struct {
+	Field   string `json:"field,omitempty"`
+	Index   *int   `json:"index,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// MessageFR/EN are kept so the negotiated language can be chosen at
+	// write time.
+	fr, en string
+}
+
+// Error is an API error: a catalog code and optional details.
+type Error struct {
+	Code    string
+	Details []Detail
+	// Extra is merged into the error object (e.g. a convention decision).
+	Extra map[string]any
+	cause error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.Code + ": " + e.cause.Error()
+	}
+	return e.Code
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// apiErr builds a catalog error. It panics on an unknown code, which tests
+// catch: every code must be in the catalog.
+func apiErr(code string, details ...Detail) *Error {
+	if _, ok := catalog[code]; !ok {
+		panic("api: error code not in catalog: " + code)
+	}
+	return &Error{Code: code, Details: details}
+}
+
+// detail builds a detail with both languages.
+func detail(field, code, fr, en string) Detail {
+	return Detail{Field: field, Code: code, fr: fr, en: en}
+}
+
+// langOf picks the language from Accept-Language: English when the client
+// prefers it, French otherwise.
+func langOf(c *fiber.Ctx) string {
+	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "fr"):
+			return "fr"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "fr"
+}
+
+// errorHandler writes every error in the catalog shape
+// {"error":{"code","message","details"}}. Unknown errors are logged and
+// answered 500 without internals.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var e *Error
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &e):
+		case errors.As(err, &fe):
+			e = fromFiberError(fe)
+		case errors.Is(err, store.ErrNotFound):
+			e = apiErr("resource.not_found")
+		case errors.Is(err, store.ErrConflict):
+			e = apiErr("resource.already_exists")
+		case errors.Is(err, store.ErrStale):
+			e = apiErr("resource.modified")
+		default:
+			log.Error("request failed", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
+			e = apiErr("internal.error")
+		}
+		return writeError(c, e)
+	}
+}
+
+func fromFiberError(fe *fiber.Error) *Error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return apiErr("route.not_found")
+	case fiber.StatusMethodNotAllowed:
+		return apiErr("route.method_not_allowed")
+	case fiber.StatusRequestEntityTooLarge:
+		return apiErr("request.body_too_large")
+	case fiber.StatusTooManyRequests:
+		return apiErr("rate.limited")
+	case fiber.StatusUnsupportedMediaType:
+		return apiErr("request.unsupported_media_type")
+	case fiber.StatusBadRequest:
+		return apiErr("request.malformed_json")
+	case fiber.StatusServiceUnavailable:
+		return apiErr("service.unavailable")
+	}
+	if fe.Code >= 400 && fe.Code < 500 {
+		return apiErr("request.invalid_query")
+	}
+	return apiErr("internal.error")
+}
+
+func writeError(c *fiber.Ctx, e *Error) error {
+	ent := catalog[e.Code]
+	lang := langOf(c)
+	msg := ent.FR
+	if lang == "en" {
+		msg = ent.EN
+	}
+	details := make([]map[string]any, 0, len(e.Details))
+	for _, d := range e.Details {
+		m := map[string]any{"code": d.Code}
+		if d.Field != "" {
+			m["field"] = d.Field
+		}
+		if d.Index != nil {
+			m["index"] = *d.Index
+		}
+		if d.Line != 0 {
+			m["line"] = d.Line
+		}
+		switch {
+		case lang == "en" && d.en != "":
+			m["message"] = d.en
+		case d.fr != "":
+			m["message"] = d.fr
+		default:
+			m["message"] = d.Message
+		}
+		details = append(details, m)
+	}
+	body := map[string]any{"code": e.Code, "message": msg, "details": details}
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	c.Set(fiber.HeaderContentLanguage, lang)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(ent.Status).JSON(fiber.Map{"error": body})
+}
+
+// withIndex returns a copy of d attributed to item i of a batch.
+func withIndex(d Detail, i int) Detail {
+	d.Index = &i
+	if d.Field != "" {
+		d.Field = fmt.Sprintf("[%d].%s", i, d.Field)
+	}
+	return d
+}

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+var jsonMarshal = json.Marshal
+
+// Page sizes for every listing.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// pageParams reads ?limit= and ?cursor=.
+func pageParams(c *fiber.Ctx) (store.Page, error) {
+	p := store.Page{Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return p, apiErr("request.invalid_query", detail("limit", "query.limit",
+				"« limit » doit être un nombre entre 1 et 200.", "\"limit\" must be a number between 1 and 200."))
+		}
+		p.Limit = n
+	}
+	if len(p.Cursor) > 200 {
+		return p, apiErr("request.invalid_query", detail("cursor", "query.cursor",
+			"Curseur de pagination invalide.", "Invalid pagination cursor."))
+	}
+	return p, nil
+}
+
+// list is the shape of every listing: items and the cursor of the next page
+// (absent on the last page).
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// newList builds a page; more is true when a further page may exist.
+func newList[T any](items []T, limit int, cursorOf func(T) string) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	l := list[T]{Items: items}
+	if len(items) == limit && limit > 0 {
+		l.NextCursor = cursorOf(items[len(items)-1])
+	}
+	return l
+}
+
+// auditEntry describes a mutation made by the caller.
+func (s *Server) auditEntry(c *fiber.Ctx, action, target, summary, collectiviteID string) store.AuditEntry {
+	return store.AuditEntry{
+		At:             s.utcNow(),
+		Actor:          principal(c).ID(),
+		Action:         action,
+		Target:         target,
+		Summary:        summary,
+		CollectiviteID: collectiviteID,
+	}
+}

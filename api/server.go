@@ -1,0 +1,86 @@
+// Package api is Liaison's HTTP API: the Fiber application, its routes
+// (routes.go lists them all), authentication, the error catalog and one file
+// per resource.
+package api
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// Version is set at build time (-ldflags "-X .../api.Version=...").
+var Version = "dev"
+
+// Deps is everything the API needs, wired by hand in main.
+type Deps struct {
+	Store  store.Store
+	Config config.Config
+	Clock  func() time.Time
+	Log    *slog.Logger
+}
+
+// Server holds the Fiber app and its dependencies.
+type Server struct {
+	App      *fiber.App
+	store    store.Store
+	cfg      config.Config
+	now      func() time.Time
+	log      *slog.Logger
+	validate *validator.Validate
+	metrics  *metrics
+}
+
+// New builds the API with every route registered.
+func New(d Deps) *Server {
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Server{
+		store:    d.Store,
+		cfg:      d.Config,
+		now:      d.Clock,
+		log:      d.Log,
+		validate: newValidator(),
+		metrics:  newMetrics(),
+	}
+	s.App = fiber.New(fiber.Config{
+		AppName:               "liaison",
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(d.Log),
+		// The largest body any route accepts; each route caps its own below.
+		BodyLimit:          d.Config.SyncBodyLimit,
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       60 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		ReadBufferSize:     16 << 10,
+		ProxyHeader:        proxyHeader(d.Config),
+		StrictRouting:      false,
+		CaseSensitive:      true,
+		JSONEncoder:        jsonMarshal,
+		EnableIPValidation: true,
+	})
+	s.routes()
+	return s
+}
+
+func proxyHeader(c config.Config) string {
+	if c.TrustedProxy {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+// utcNow is the clock, in UTC and at millisecond precision (what every
+// store keeps).
+func (s *Server) utcNow() time.Time {
+	return s.now().UTC().Truncate(time.Millisecond)
+}
