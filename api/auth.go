@@ -119,3 +119,9 @@ func (s *Server) requireENT() fiber.Handler {
 // All staff roles, for routes any staff member may call (results are then
 // scoped by the handler).
 var allStaff = []string{store.RoleOperator, store.RoleAdmin, store.RoleAgent, store.RoleViewer}
+
+// NewStaffToken returns a fresh staff token (for the CLI and demo data).
+func NewStaffToken() string { return newToken(staffTokenPrefix) }
+
+// NewENTAPIKey returns a fresh ENT API key (for demo data).
+func NewENTAPIKey() string { return newToken(entKeyPrefix) }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -193,14 +194,19 @@ func ChainHash(prev string, e AuditEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// idSeq orders IDs made within the same millisecond by this process.
+var idSeq atomic.Uint32
+
 // NewID returns a sortable identifier: prefix, "_", 12 hex digits of
-// milliseconds then 16 random hex digits. IDs made later sort later.
+// milliseconds, 4 of a process sequence, then 12 random hex digits. IDs
+// made later sort later (within a process; across processes, to the
+// millisecond).
 func NewID(prefix string, t time.Time) string {
-	var b [8]byte
+	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	return fmt.Sprintf("%s_%012x%s", prefix, t.UnixMilli(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%s_%012x%04x%s", prefix, t.UnixMilli(), uint16(idSeq.Add(1)), hex.EncodeToString(b[:]))
 }
 
 // HashToken is how tokens and API keys are stored: hex SHA-256. Tokens are

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/mongo"
+	"github.com/liaison-ent/liaison/internal/store/sqlite"
+)
+
+const usage = `Liaison — notices from collectivités to parents through the ENT.
+
+Usage:
+  liaison serve                       run the service (configuration: LIAISON_* variables)
+  liaison demo                        run the service on a fresh embedded store with demo data
+  liaison operator create --name NAME create an operator account and print its token
+  liaison audit verify                check the audit log's hash chain
+  liaison version                     print the version
+
+See README.md for the configuration variables.
+`
+
+// run is the whole program; tests call it directly.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "liaison", api.Version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, stdout, nil)
+	case "demo":
+		return runDemo(ctx, cfg, log, stdout)
+	case "operator":
+		return operatorCmd(ctx, cfg, rest, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, cfg, rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "liaison: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// openStore opens MongoDB when LIAISON_MONGODB_URI is set, else the
+// embedded SQLite database in LIAISON_DATA_DIR.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if !cfg.Embedded() {
+		return mongo.Open(ctx, cfg.MongoURI)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("LIAISON_DATA_DIR: cannot create %s: %w", cfg.DataDir, err)
+	}
+	return sqlite.Open(ctx, cfg.DataDir)
+}
+
+// serve runs the service until ctx ends, then shuts down in order: HTTP
+// (with a timeout), workers, store. ready, if not nil, is called with the
+// server once it listens.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready func(*api.Server)) int {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the store", slog.Any("error", err))
+		return 1
+	}
+	defer st.Close()
+	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log})
+	workers := startWorkers(ctx, cfg, st, log, srv)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.App.Listen(cfg.Addr) }()
+	log.Info("liaison listening", slog.String("addr", cfg.Addr), slog.String("role", cfg.Role),
+		slog.Bool("embedded_store", cfg.Embedded()), slog.String("version", api.Version))
+	if ready != nil {
+		ready(srv)
+	}
+	code := 0
+	select {
+	case err := <-errc:
+		if err != nil {
+			log.Error("server stopped", slog.Any("error", err))
+			code = 1
+		}
+	case <-ctx.Done():
+		log.Info("shutting down")
+		if err := srv.App.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+			log.Warn("HTTP shutdown", slog.Any("error", err))
+		}
+	}
+	workers.Wait()
+	return code
+}
+
+func operatorCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: liaison operator create --name NAME")
+		return 2
+	}
+	fs := flag.NewFlagSet("operator create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "the operator's name (a person or a team)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if n := strings.TrimSpace(*name); len(n) < 2 || len(n) > 120 {
+		fmt.Fprintln(stderr, "liaison: --name is required (2 to 120 characters)")
+		return 2
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	token, acc, err := createOperator(ctx, st, strings.TrimSpace(*name), time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: cannot create the operator: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Operator %q created (id %s). Its token is shown once; keep it safe:\n%s\n", acc.Name, acc.ID, token)
+	return 0
+}
+
+func createOperator(ctx context.Context, st store.Store, name string, now time.Time) (string, store.Account, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	token := api.NewStaffToken()
+	acc := store.Account{
+		ID: store.NewID("acc", now), Role: store.RoleOperator, Name: name,
+		TokenHash: store.HashToken(token), CreatedAt: now, CreatedBy: "cli",
+	}
+	a := store.AuditEntry{At: now, Actor: "cli", Action: "account.create", Target: acc.ID,
+		Summary: fmt.Sprintf("Création du compte « %s » (rôle operator) en ligne de commande", name)}
+	return token, acc, st.CreateAccount(ctx, acc, a)
+}
+
+func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "usage: liaison audit verify")
+		return 2
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	n, err := verifyAudit(ctx, st)
+	var broken *brokenEntryError
+	switch {
+	case errors.As(err, &broken):
+		fmt.Fprintf(stderr, "audit: chain BROKEN at entry %d (%s %s at %s): %s\n",
+			broken.Entry.Seq, broken.Entry.Action, broken.Entry.Target, broken.Entry.At.Format(time.RFC3339), broken.Why)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "audit: cannot read the log: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "audit: %d entries, chain intact\n", n)
+	return 0
+}
+
+type brokenEntryError struct {
+	Entry store.AuditEntry
+	Why   string
+}
+
+func (e *brokenEntryError) Error() string { return fmt.Sprintf("entry %d: %s", e.Entry.Seq, e.Why) }
+
+// verifyAudit walks the chain oldest first. The first entry's PrevHash is
+// the anchor (older entries may have been purged by retention).
+func verifyAudit(ctx context.Context, st store.Store) (int, error) {
+	n := 0
+	var prev *store.AuditEntry
+	err := st.ScanAudit(ctx, func(e store.AuditEntry) error {
+		n++
+		if prev != nil {
+			if e.Seq != prev.Seq+1 {
+				return &brokenEntryError{e, fmt.Sprintf("sequence jumps from %d (an entry was removed)", prev.Seq)}
+			}
+			if e.PrevHash != prev.Hash {
+				return &brokenEntryError{*prev, "its hash no longer matches the one the next entry recorded (it was altered and re-hashed)"}
+			}
+		}
+		if store.ChainHash(e.PrevHash, e) != e.Hash {
+			return &brokenEntryError{e, "its content does not match its hash (the entry was altered)"}
+		}
+		p := e
+		prev = &p
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/demo"
+)
+
+// runDemo runs the service on a fresh embedded store (LIAISON_DATA_DIR/demo,
+// wiped at each start) filled with demo data, and prints how to use it.
+func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) int {
+	if !cfg.Embedded() {
+		log.Error("liaison demo runs on the embedded store only: unset LIAISON_MONGODB_URI")
+		return 2
+	}
+	cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		log.Error("cannot reset the demo data dir", slog.Any("error", err))
+		return 1
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the store", slog.Any("error", err))
+		return 1
+	}
+	data, err := demo.Seed(ctx, st, time.Now())
+	st.Close()
+	if err != nil {
+		log.Error("cannot seed demo data", slog.Any("error", err))
+		return 1
+	}
+	return serve(ctx, cfg, log, stdout, func(*api.Server) { printDemo(stdout, cfg, data) })
+}
+
+func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
+	base := cfg.PublicURL()
+	fmt.Fprintf(w, "\nLiaison demo is running on %s (data: %s, reset at each start)\n\n", base, cfg.DataDir)
+	fmt.Fprintf(w, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/collectivites\n\n", d.Credentials[0].Token, base)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tROLE\tTOKEN")
+	for _, c := range d.Credentials {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Label, c.Role, c.Token)
+	}
+	for _, e := range d.ENTs {
+		fmt.Fprintf(tw, "%s\tENT API key\t%s\n", e.Name, e.APIKey)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nHealth: %s/healthz   Metrics: %s/metrics   Stop: Ctrl-C\n", base, base)
+}
