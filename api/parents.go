@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -81,18 +82,16 @@ func (s *Server) importParents(c *fiber.Ctx) error {
 	if len(c.Body()) > s.cfg.SyncBodyLimit {
 		return apiErr("request.body_too_large")
 	}
-	parents, lines, ds := parseParentsCSV(c.Body())
-	if len(ds) > 0 {
-		return apiErr("parents.csv_invalid", ds...)
-	}
-	return s.writeParents(c, parents, lines)
+	parents, lines, parseErrs := parseParentsCSV(c.Body())
+	return s.writeParents(c, parents, lines, parseErrs...)
 }
 
 // writeParents validates a batch and writes it in one go. lines, when not
-// nil, maps parent i, child j to its CSV line for error reports.
-func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int) error {
+// nil, maps parent i, child j to its CSV line for error reports; csvErrs
+// are the CSV syntax errors found before, reported together.
+func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csvErrs ...Detail) error {
 	ent := principal(c).ENT
-	if len(in) == 0 {
+	if len(in) == 0 && len(csvErrs) == 0 {
 		return apiErr("request.validation_failed", detail("parents", "field.min",
 			"Le lot doit contenir au moins un parent.", "The batch must contain at least one parent."))
 	}
@@ -106,7 +105,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int) err
 	now := s.utcNow()
 	parents := make([]store.Parent, 0, len(in))
 	seen := make(map[string]int, len(in))
-	var ds []Detail
+	ds := csvErrs
 	report := func(i, j int, d Detail) {
 		if len(ds) >= maxBatchErrors {
 			return
@@ -139,6 +138,9 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int) err
 		parents = append(parents, store.Parent{ENTID: ent.ID, ENTUserID: p.ENTUserID, Children: children, UpdatedAt: now})
 	}
 	if len(ds) > 0 {
+		if lines != nil {
+			slices.SortStableFunc(ds, func(a, b Detail) int { return a.Line - b.Line })
+		}
 		code := "parents.batch_invalid"
 		if lines != nil {
 			code = "parents.csv_invalid"

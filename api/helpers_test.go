@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/sqlite"
+)
+
+// testNow is the fixed clock of API tests: Monday 23 November 2026, 09:00
+// in Paris.
+var testNow = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+// clock is a settable fixed clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type testServer struct {
+	*Server
+	t     *testing.T
+	st    store.Store
+	clock *clock
+	// operator is the token of the first operator (a second one exists).
+	operator string
+}
+
+// responseCheck, when set (by openapi_test.go), validates every response
+// against openapi.yaml.
+var responseCheck func(t *testing.T, req *http.Request, status int, header http.Header, body []byte)
+
+func testConfig() config.Config {
+	cfg, err := config.FromEnv(func(k string) string {
+		if k == "LIAISON_RATE_LIMIT" {
+			return "0"
+		}
+		return ""
+	})
+	if err != nil {
+		panic(err)
+	}
+	return cfg
+}
+
+// newTestServer starts an API on a real SQLite store in a temp dir, with a
+// fixed clock and two operators.
+func newTestServer(t *testing.T) *testServer {
+	return newTestServerWith(t, testConfig())
+}
+
+func newTestServerWith(t *testing.T, cfg config.Config) *testServer {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: testNow}
+	s := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := &testServer{Server: s, t: t, st: st, clock: clk}
+	ts.operator = ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opératrice 1"})
+	ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opérateur 2"})
+	return ts
+}
+
+// seedAccount writes an account straight into the store and returns its
+// token.
+func (ts *testServer) seedAccount(acc store.Account) string {
+	ts.t.Helper()
+	tok := NewStaffToken()
+	acc.ID = store.NewID("acc", testNow)
+	acc.TokenHash = store.HashToken(tok)
+	acc.CreatedAt = testNow
+	if err := ts.st.CreateAccount(context.Background(), acc, store.AuditEntry{At: testNow, Actor: "test", Action: "account.create", Target: acc.ID}); err != nil {
+		ts.t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body as a generic object.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+// ErrorCode returns error.code of a catalog error body.
+func (r response) ErrorCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	if e == nil {
+		t.Fatalf("no error object in %s", r.Body)
+	}
+	code, _ := e["code"].(string)
+	return code
+}
+
+// Decode unmarshals the body into v.
+func (r response) Decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("cannot decode %s: %v", r.Body, err)
+	}
+}
+
+// do sends a request. body may be nil, a string (sent as is) or any value
+// (sent as JSON). Headers are "Name: value" strings.
+func (ts *testServer) do(method, path, token string, body any, headers ...string) response {
+	ts.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/json"
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		rd, ct = bytes.NewReader(buf), "application/json"
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := ts.App.Test(req, -1)
+	if err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if responseCheck != nil {
+		responseCheck(ts.t, req, res.StatusCode, res.Header, b)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// must asserts the status and returns the response.
+func (ts *testServer) must(status int, r response) response {
+	ts.t.Helper()
+	if r.Status != status {
+		ts.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// fixture is a small world: a commune with two schools, another commune
+// with one, their admins, an ENT.
+type fixture struct {
+	*testServer
+	communeA, communeB       string // collectivité IDs
+	adminA1, adminA2, adminB string // tokens
+	entKey                   string
+	entID                    string
+}
+
+const (
+	uaiA1 = "0801001D" // maternelle, commune A (80702)
+	uaiA2 = "0801002E" // élémentaire, commune A
+	uaiB1 = "0801003F" // maternelle, commune B (80116)
+)
+
+func newFixture(t *testing.T) *fixture {
+	ts := newTestServer(t)
+	f := &fixture{testServer: ts}
+	op := ts.operator
+	var col store.Collectivite
+	ts.must(201, ts.do("POST", "/v1/collectivites", op, map[string]any{"kind": "commune", "name": "Saint-Fuscien", "insee": "80702"})).Decode(t, &col)
+	f.communeA = col.ID
+	ts.must(201, ts.do("POST", "/v1/collectivites", op, map[string]any{"kind": "commune", "name": "Boves", "insee": "80116"})).Decode(t, &col)
+	f.communeB = col.ID
+	for _, s := range []map[string]any{
+		{"uai": uaiA1, "name": "École maternelle Les Coquelicots", "commune": "80702", "level": "maternelle"},
+		{"uai": uaiA2, "name": "École élémentaire Jules Ferry", "commune": "80702", "level": "elementaire"},
+		{"uai": uaiB1, "name": "École maternelle Le Petit Prince", "commune": "80116", "level": "maternelle"},
+	} {
+		ts.must(201, ts.do("POST", "/v1/schools", op, s))
+	}
+	var acc accountCreated
+	ts.must(201, ts.do("POST", "/v1/accounts", op, map[string]any{"role": "admin", "name": "Admin A1", "collectivite_id": f.communeA})).Decode(t, &acc)
+	f.adminA1 = acc.Token
+	ts.must(201, ts.do("POST", "/v1/accounts", op, map[string]any{"role": "admin", "name": "Admin A2", "collectivite_id": f.communeA})).Decode(t, &acc)
+	f.adminA2 = acc.Token
+	ts.must(201, ts.do("POST", "/v1/accounts", op, map[string]any{"role": "admin", "name": "Admin B", "collectivite_id": f.communeB})).Decode(t, &acc)
+	f.adminB = acc.Token
+	var ent entCreated
+	ts.must(201, ts.do("POST", "/v1/ents", op, map[string]any{
+		"name": "ENT démo", "origins": []string{"https://ent.example.fr"}, "schools": []string{uaiA1, uaiA2}, "key_alg": "HS256",
+	})).Decode(t, &ent)
+	f.entKey, f.entID = ent.APIKey, ent.ID
+	return f
+}

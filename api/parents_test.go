@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+func parentBatch(n int, uai string) map[string]any {
+	ps := make([]map[string]any, n)
+	for i := range ps {
+		ps[i] = map[string]any{"ent_user_id": fmt.Sprintf("u%05d", i), "children": []map[string]any{{"uai": uai, "level": "maternelle", "class": "MS"}}}
+	}
+	return map[string]any{"parents": ps}
+}
+
+func TestSyncParents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var res syncResult
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(25, uaiA1))).Decode(t, &res)
+	if res.Created != 25 || res.Updated != 0 || res.Total != 25 {
+		t.Fatalf("first sync: %+v", res)
+	}
+	// Idempotent: the same batch again creates nothing.
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(25, uaiA1))).Decode(t, &res)
+	if res.Created != 0 || res.Total != 25 {
+		t.Fatalf("second sync: %+v", res)
+	}
+	if n, _ := f.st.CountFamilies(ctx, store.Audience{Schools: []string{uaiA1}}); n != 25 {
+		t.Fatalf("families = %d, want 25", n)
+	}
+	// Children are replaced: moving everyone to school A2.
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(25, uaiA2)))
+	if n, _ := f.st.CountFamilies(ctx, store.Audience{Schools: []string{uaiA1}}); n != 0 {
+		t.Fatalf("families left in A1 = %d", n)
+	}
+	p, err := f.st.GetParent(ctx, f.entID, "u00003")
+	if err != nil || len(p.Children) != 1 || p.Children[0].UAI != uaiA2 {
+		t.Fatalf("parent after move: %+v %v", p, err)
+	}
+}
+
+// All or nothing: one bad item, nothing written; each bad item reported
+// with its index.
+func TestSyncParentsAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	b := parentBatch(10, uaiA1)
+	ps := b["parents"].([]map[string]any)
+	ps[3]["children"] = []map[string]any{{"uai": uaiB1, "level": "maternelle"}}    // not served by this ENT
+	ps[7]["children"] = []map[string]any{{"uai": "0801001X", "level": "maternelle"}} // bad check letter
+	ps[8]["children"] = []map[string]any{{"uai": uaiA1, "level": "creche"}}
+	ps[9]["ent_user_id"] = "u00001" // duplicate
+	r := f.do("PUT", "/v1/ent/parents", f.entKey, b, "Accept-Language: en")
+	if r.Status != 422 || r.ErrorCode(t) != "parents.batch_invalid" {
+		t.Fatalf("bad batch: %d %s", r.Status, r.Body)
+	}
+	body := string(r.Body)
+	for _, want := range []string{
+		`"code":"parents.school_not_served","field":"[3].children[0].uai","index":3,"message":"School 0801003F is not served by this ENT."`,
+		`"field":"[7].children[0].uai","index":7`,
+		`"field":"[8].children[0].level","index":8`,
+		`"code":"parents.duplicate","field":"[9].ent_user_id","index":9`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s in %s", want, body)
+		}
+	}
+	if n, _ := f.st.CountFamilies(context.Background(), store.Audience{Schools: []string{uaiA1}}); n != 0 {
+		t.Fatalf("a refused batch wrote %d parents", n)
+	}
+	// Over 10,000: refused as a whole.
+	r = f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(10001, uaiA1))
+	if r.Status != 413 || r.ErrorCode(t) != "parents.batch_too_large" {
+		t.Fatalf("10,001 parents: %d %.200s", r.Status, r.Body)
+	}
+}
+
+// An ENT cannot sync parents into schools it does not serve, and cannot
+// erase another ENT's parents.
+func TestENTScoping(t *testing.T) {
+	f := newFixture(t)
+	var other entCreated
+	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
+		"name": "Autre ENT", "origins": []string{"https://autre.example.fr"}, "schools": []string{uaiB1}, "key_alg": "HS256",
+	})).Decode(t, &other)
+	r := f.do("PUT", "/v1/ent/parents", other.APIKey, parentBatch(1, uaiA1))
+	if r.Status != 422 || !strings.Contains(string(r.Body), "parents.school_not_served") {
+		t.Fatalf("other ENT syncing into A1: %d %s", r.Status, r.Body)
+	}
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(2, uaiA1)))
+	// The other ENT erasing u00000 touches its own namespace only.
+	f.do("DELETE", "/v1/ent/parents/u00000", other.APIKey, nil)
+	if _, err := f.st.GetParent(context.Background(), f.entID, "u00000"); err != nil {
+		t.Fatalf("another ENT erased our parent: %v", err)
+	}
+	// Erasure by the owning ENT.
+	f.must(204, f.do("DELETE", "/v1/ent/parents/u00000", f.entKey, nil))
+	if _, err := f.st.GetParent(context.Background(), f.entID, "u00000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("parent not erased: %v", err)
+	}
+	if r := f.do("DELETE", "/v1/ent/parents/u00000", f.entKey, nil); r.Status != 404 {
+		t.Errorf("erasing twice: %d", r.Status)
+	}
+}
+
+func TestImportParentsCSV(t *testing.T) {
+	f := newFixture(t)
+	csv := "ent_user_id,uai,level,class\n" +
+		"p1,0801001D,maternelle,PS\n" +
+		"p1,0801002E,elementaire,CE2\n" +
+		"p2,0801001D,maternelle,GS\n"
+	var res syncResult
+	f.must(200, f.do("POST", "/v1/ent/parents/import", f.entKey, csv, "Content-Type: text/csv")).Decode(t, &res)
+	if res.Created != 2 || res.Total != 2 {
+		t.Fatalf("import: %+v", res)
+	}
+	p, _ := f.st.GetParent(context.Background(), f.entID, "p1")
+	if len(p.Children) != 2 {
+		t.Fatalf("p1 children: %+v", p.Children)
+	}
+	bad := "ent_user_id,uai,level,class\n" +
+		"p3,0801001D,maternelle,PS\n" +
+		"p4,0801003F,maternelle,PS\n" + // line 3: not served
+		"p5,0801001D\n" + // line 4: too few columns
+		"p6,0801002E,cp,\n" // line 5: bad level
+	r := f.do("POST", "/v1/ent/parents/import", f.entKey, bad, "Content-Type: text/csv")
+	if r.Status != 422 || r.ErrorCode(t) != "parents.csv_invalid" {
+		t.Fatalf("bad CSV: %d %s", r.Status, r.Body)
+	}
+	for _, want := range []string{`"line":3`, `"line":4`, `"line":5`, "parents.school_not_served", "csv.columns"} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("missing %s in %s", want, r.Body)
+		}
+	}
+	if strings.Contains(string(r.Body), `"line":2`) {
+		t.Errorf("line 2 is fine but reported: %s", r.Body)
+	}
+	if _, err := f.st.GetParent(context.Background(), f.entID, "p3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused CSV wrote p3")
+	}
+	if r := f.do("POST", "/v1/ent/parents/import", f.entKey, csv); r.Status != 415 {
+		t.Errorf("CSV sent as JSON content type: %d", r.Status)
+	}
+}
+
+// No name, e-mail or phone can be stored: such fields are refused.
+func TestParentsNoPersonalData(t *testing.T) {
+	f := newFixture(t)
+	r := f.do("PUT", "/v1/ent/parents", f.entKey, `{"parents":[{"ent_user_id":"x1","email":"a@b.fr","children":[{"uai":"0801001D","level":"maternelle"}]}]}`)
+	if r.Status != 400 || r.ErrorCode(t) != "request.unknown_field" {
+		t.Fatalf("email accepted: %d %s", r.Status, r.Body)
+	}
+	r = f.do("PUT", "/v1/ent/parents", f.entKey, `{"parents":[{"ent_user_id":"x1","children":[{"uai":"0801001D","level":"maternelle","first_name":"Léa"}]}]}`)
+	if r.Status != 400 || r.ErrorCode(t) != "request.unknown_field" {
+		t.Fatalf("first name accepted: %d %s", r.Status, r.Body)
+	}
+}
