@@ -29,7 +29,9 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
-	must(v.RegisterValidation("uai", func(fl validator.FieldLevel) bool { return frenchid.UAIValid(frenchid.NormalizeUAI(fl.Field().String())) }))
+	must(v.RegisterValidation("uai", func(fl validator.FieldLevel) bool {
+		return frenchid.UAIValid(frenchid.NormalizeUAI(fl.Field().String()))
+	}))
 	must(v.RegisterValidation("insee", func(fl validator.FieldLevel) bool { return frenchid.INSEEValid(fl.Field().String()) }))
 	must(v.RegisterValidation("siren", func(fl validator.FieldLevel) bool { return frenchid.SIRENValid(fl.Field().String()) }))
 	must(v.RegisterValidation("origin", func(fl validator.FieldLevel) bool { return validOrigin(fl.Field().String()) }))

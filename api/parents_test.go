@@ -51,7 +51,7 @@ func TestSyncParentsAllOrNothing(t *testing.T) {
 	f := newFixture(t)
 	b := parentBatch(10, uaiA1)
 	ps := b["parents"].([]map[string]any)
-	ps[3]["children"] = []map[string]any{{"uai": uaiB1, "level": "maternelle"}}    // not served by this ENT
+	ps[3]["children"] = []map[string]any{{"uai": uaiB1, "level": "maternelle"}}      // not served by this ENT
 	ps[7]["children"] = []map[string]any{{"uai": "0801001X", "level": "maternelle"}} // bad check letter
 	ps[8]["children"] = []map[string]any{{"uai": uaiA1, "level": "creche"}}
 	ps[9]["ent_user_id"] = "u00001" // duplicate
