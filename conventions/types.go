@@ -1,0 +1,342 @@
+package conventions
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	_ "time/tzdata" // Europe/Paris must be available in a distroless image.
+)
+
+var paris = mustLoadParis()
+
+func mustLoadParis() *time.Location {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic("conventions: cannot load Europe/Paris: " + err.Error())
+	}
+	return loc
+}
+
+// Paris returns the Europe/Paris location used for every calendar
+// computation of the package (loaded once at package initialisation).
+func Paris() *time.Location { return paris }
+
+// Status is the lifecycle status of a convention version.
+type Status string
+
+// Convention statuses. Only StatusActive allows publications.
+const (
+	StatusDraft     Status = "draft"
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusExpired   Status = "expired"
+)
+
+// Services (the "service" of an agent or of a machine client).
+const (
+	ServiceRestauration    = "restauration"
+	ServiceTransport       = "transport"
+	ServiceEnfanceJeunesse = "enfance_jeunesse"
+	ServiceTechnique       = "technique"
+	ServiceCulture         = "culture"
+	ServiceCommunication   = "communication"
+	ServiceElus            = "elus"
+)
+
+// Categories of notices.
+const (
+	CategoryCantine      = "cantine"
+	CategoryTransport    = "transport"
+	CategoryPeriscolaire = "periscolaire"
+	CategoryEtudes       = "etudes"
+	CategoryBatiment     = "batiment"
+	CategoryCulture      = "culture"
+	CategoryAlerte       = "alerte"
+)
+
+// Child levels (audience), and school levels (LevelPrimaire is only a
+// school level: a school with both maternelle and élémentaire classes).
+const (
+	LevelMaternelle  = "maternelle"
+	LevelElementaire = "elementaire"
+	LevelCollege     = "college"
+	LevelLycee       = "lycee"
+	LevelPrimaire    = "primaire"
+)
+
+// Priorities, in increasing order.
+const (
+	PriorityNormal = "normal"
+	PriorityUrgent = "urgent"
+)
+
+// Signatory roles.
+const (
+	RoleIEN       = "ien"
+	RoleMaire     = "maire"
+	RolePresident = "president"
+	RoleOperateur = "operateur"
+)
+
+// Services lists the known service codes in display order.
+var Services = []string{ServiceRestauration, ServiceTransport, ServiceEnfanceJeunesse, ServiceTechnique, ServiceCulture, ServiceCommunication, ServiceElus}
+
+// Categories lists the known category codes in display order.
+var Categories = []string{CategoryCantine, CategoryTransport, CategoryPeriscolaire, CategoryEtudes, CategoryBatiment, CategoryCulture, CategoryAlerte}
+
+// Levels lists the child levels usable in rules and requests.
+var Levels = []string{LevelMaternelle, LevelElementaire, LevelCollege, LevelLycee}
+
+// Priorities lists the priorities in increasing order.
+var Priorities = []string{PriorityNormal, PriorityUrgent}
+
+// Convention is one version of a convention. Versions are immutable once
+// active: an amendment (avenant) is a new version with the same ID and Number.
+type Convention struct {
+	ID             string      `json:"id,omitempty"`
+	Number         int         `json:"number,omitempty"`
+	CollectiviteID string      `json:"collectivite"`
+	Version        int         `json:"version,omitempty"`
+	Status         Status      `json:"status,omitempty"`
+	Schools        []School    `json:"schools"`
+	Signatories    []Signatory `json:"signatories"`
+	ValidFrom      Date        `json:"valid_from"`
+	ValidUntil     Date        `json:"valid_until"`
+	Limits         Limits      `json:"limits"`
+	Rules          []Rule      `json:"rules"`
+}
+
+// School is a school covered by a convention. In JSON it is either an object
+// {"uai": "0801001D", "level": "maternelle", "commune": "80702"} or, as in the
+// signed example, a bare UAI string "0801001D". It is always written as an
+// object.
+type School struct {
+	UAI     string `json:"uai"`
+	Level   string `json:"level,omitempty"`   // maternelle|elementaire|primaire|college|lycee
+	Commune string `json:"commune,omitempty"` // INSEE code
+}
+
+// UnmarshalJSON accepts a bare UAI string or an object.
+func (s *School) UnmarshalJSON(b []byte) error {
+	var uai string
+	if err := json.Unmarshal(b, &uai); err == nil {
+		*s = School{UAI: uai}
+		return nil
+	}
+	type plain School
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = School(p)
+	return nil
+}
+
+// Signatory is one of the three signing parties.
+type Signatory struct {
+	Role     string `json:"role"` // ien|maire|president|operateur
+	Name     string `json:"name"`
+	SignedAt Date   `json:"signed_at"`
+}
+
+// QuietHours is a Europe/Paris wall-clock window "HH:MM"–"HH:MM" during
+// which non-urgent, non-critical pushes are delayed. The window may cross
+// midnight (20:00–07:30). From == To means no quiet hours.
+type QuietHours struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// DefaultQuietHours applies when neither the rule nor the convention sets
+// quiet hours.
+var DefaultQuietHours = QuietHours{From: "20:00", To: "07:30"}
+
+// Limits are the convention-wide defaults.
+type Limits struct {
+	// MaxPerSchoolPerDay is the daily quota per school (0 = no quota).
+	MaxPerSchoolPerDay int `json:"max_per_school_per_day,omitempty"`
+	// MaxValidityDays is the longest lifetime of a notice (0 = no limit).
+	MaxValidityDays int `json:"max_validity_days,omitempty"`
+	// QuietHours for pushes; nil means DefaultQuietHours.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+}
+
+// Rule grants services some categories for an audience, within limits.
+type Rule struct {
+	Article    string   `json:"article"`
+	Services   []string `json:"services"`
+	Categories []string `json:"categories"`
+	// Schools restricts the audience to these UAIs (empty = all schools of
+	// the convention).
+	Schools []string `json:"schools,omitempty"`
+	// Levels restricts the audience to these child levels (empty = all).
+	Levels []string `json:"levels,omitempty"`
+	// Classes restricts the audience to these classes (empty = all).
+	Classes []string `json:"classes,omitempty"`
+	// MaxPriority is normal (default when empty) or urgent.
+	MaxPriority string `json:"max_priority,omitempty"`
+	// Push allows web push notifications; false means feed only.
+	Push bool `json:"push,omitempty"`
+	// Critical notices cannot be muted by parents; CriticalWhenUrgent makes
+	// urgent notices critical.
+	Critical           bool `json:"critical,omitempty"`
+	CriticalWhenUrgent bool `json:"critical_when_urgent,omitempty"`
+	// AckAllowed allows asking parents for a read acknowledgement.
+	AckAllowed bool `json:"ack_allowed,omitempty"`
+	// QuotaExempt notices neither count against nor are limited by the
+	// daily quota.
+	QuotaExempt bool `json:"quota_exempt,omitempty"`
+	// MaxPerSchoolPerDay overrides the convention quota when > 0.
+	MaxPerSchoolPerDay int `json:"max_per_school_per_day,omitempty"`
+	// MaxValidityDays overrides the convention limit when > 0.
+	MaxValidityDays int `json:"max_validity_days,omitempty"`
+	// QuietHours overrides the convention quiet hours when set.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+}
+
+// Date is a calendar date, interpreted in Europe/Paris. Its JSON form is
+// "2006-01-02" (the zero Date is "").
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// D is a short constructor for a Date.
+func D(year int, month time.Month, day int) Date { return Date{year, month, day} }
+
+// ParseDate parses "2006-01-02".
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("conventions: invalid date %q (want YYYY-MM-DD)", s)
+	}
+	return Date{t.Year(), t.Month(), t.Day()}, nil
+}
+
+// ParisDay returns the Europe/Paris calendar date of t: the day against
+// which daily quotas are counted.
+func ParisDay(t time.Time) Date {
+	y, m, d := t.In(paris).Date()
+	return Date{y, m, d}
+}
+
+// IsZero reports whether d is the zero Date.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Valid reports whether d is a real calendar date.
+func (d Date) Valid() bool {
+	if d.Year < 1 || d.Year > 9999 {
+		return false
+	}
+	y, m, dd := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Date()
+	return y == d.Year && m == d.Month && dd == d.Day
+}
+
+// Start is 00:00 Europe/Paris on d.
+func (d Date) Start() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, paris) }
+
+// End is 24:00 Europe/Paris on d, i.e. 00:00 the next day (excluded bound).
+func (d Date) End() time.Time { return time.Date(d.Year, d.Month, d.Day+1, 0, 0, 0, 0, paris) }
+
+// String returns "2006-01-02" ("" for the zero Date).
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Date) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Date{}
+		return nil
+	}
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// Request is a publication request to check against a convention.
+type Request struct {
+	// Now is the time of the decision (required).
+	Now time.Time `json:"-"`
+	// Service of the agent or machine client.
+	Service  string `json:"service"`
+	Category string `json:"category"`
+	// Priority is normal (default when empty) or urgent.
+	Priority string `json:"priority,omitempty"`
+	// Schools are the targeted UAIs (at least one).
+	Schools []string `json:"schools"`
+	// Levels and Classes restrict the audience; empty means every level /
+	// every class, which a rule restricting levels / classes refuses.
+	Levels  []string `json:"levels,omitempty"`
+	Classes []string `json:"classes,omitempty"`
+	// Push asks for a web push notification.
+	Push bool `json:"push,omitempty"`
+	// AckRequired asks parents for a read acknowledgement.
+	AckRequired bool `json:"ack_required,omitempty"`
+	// PublishAt schedules the publication; zero or before Now means Now.
+	PublishAt time.Time `json:"publish_at,omitzero"`
+	// ExpiresAt is the end of the notice; zero means the longest allowed
+	// (see Decision.ExpiresAt).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// PublishedToday counts, per school UAI, the notices already counted
+	// against the quota on the Paris day of the publication (see ParisDay).
+	PublishedToday map[string]int `json:"-"`
+}
+
+// PublishTime is the effective publication time: PublishAt, or Now when
+// PublishAt is zero or in the past.
+func (r Request) PublishTime() time.Time {
+	if r.PublishAt.After(r.Now) {
+		return r.PublishAt
+	}
+	return r.Now
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Allowed          bool   `json:"allowed"`
+	ConventionID     string `json:"convention_id,omitempty"`
+	ConventionNumber int    `json:"convention_number,omitempty"`
+	Version          int    `json:"version,omitempty"`
+	// Article of the rule that allows the publication, to be stored with it.
+	Article string `json:"article,omitempty"`
+	// Rule is the index of that rule in Convention.Rules (-1 when refused).
+	Rule int `json:"rule"`
+	// Critical notices cannot be muted by parents.
+	Critical bool `json:"critical,omitempty"`
+	// Push: a web push notification is to be sent.
+	Push bool `json:"push,omitempty"`
+	// QuietHours, when not nil, delay the push (see PushAt).
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+	// ExpiresAt is the effective expiry: the requested one, or the longest
+	// allowed when the request has none (zero: no limit).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// CountsAgainstQuota: the notice must be counted in PublishedToday of the
+	// following requests (false for quota-exempt rules).
+	CountsAgainstQuota bool `json:"counts_against_quota,omitempty"`
+	// Reasons of a refusal (empty when allowed).
+	Reasons []Reason `json:"reasons,omitempty"`
+}
+
+// Reason explains one ground of refusal or one validation error.
+type Reason struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Article string `json:"article,omitempty"`
+	FR      string `json:"fr"`
+	EN      string `json:"en"`
+}
+
+// Error returns the English message, so that a Reason can be used as an
+// error.
+func (r Reason) Error() string { return r.EN }
