@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+const collectiviteColumns = `id, kind, name, insee, siren, members, created_at`
+
+// CreateCollectivite stores a new collectivité.
+func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
+	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO collectivites (`+collectiviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Kind, c.Name, c.INSEE, c.SIREN, fromList(c.Members), fromTime(c.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to create collectivite %s: %w", c.ID, mapErr(err))
+	}
+	return nil
+}
+
+func scanCollectivite(sc scanner) (store.Collectivite, error) {
+	var c store.Collectivite
+	var members, created string
+	if err := sc.Scan(&c.ID, &c.Kind, &c.Name, &c.INSEE, &c.SIREN, &members, &created); err != nil {
+		return c, err
+	}
+	var err error
+	if c.Members, err = toList(members); err != nil {
+		return c, err
+	}
+	c.CreatedAt, err = toTime(created)
+	return c, err
+}
+
+// GetCollectivite returns a collectivité by ID.
+func (s *Store) GetCollectivite(ctx context.Context, id string) (store.Collectivite, error) {
+	c, err := scanCollectivite(s.r.QueryRowContext(ctx, `SELECT `+collectiviteColumns+` FROM collectivites WHERE id = ?`, id))
+	if err != nil {
+		return c, fmt.Errorf("store: unable to get collectivite %s: %w", id, mapErr(err))
+	}
+	return c, nil
+}
+
+// ListCollectivites lists collectivités by ID.
+func (s *Store) ListCollectivites(ctx context.Context, p store.Page) ([]store.Collectivite, error) {
+	out, err := list(ctx, s.r, scanCollectivite, `SELECT `+collectiviteColumns+` FROM collectivites
+		WHERE id > ? ORDER BY id LIMIT ?`, p.Cursor, limit(p.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list collectivites: %w", err)
+	}
+	return out, nil
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the schema history: the database's version (PRAGMA
+// user_version) is the number of migrations applied. Append only; never
+// edit a migration once released.
+var migrations = []string{
+	// 1: the first schema.
+	`
+CREATE TABLE collectivites (
+	id         TEXT PRIMARY KEY,
+	kind       TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	insee      TEXT NOT NULL DEFAULT '',
+	siren      TEXT NOT NULL DEFAULT '',
+	members    TEXT NOT NULL DEFAULT '[]',
+	created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX collectivites_insee ON collectivites (insee) WHERE insee <> '';
+CREATE UNIQUE INDEX collectivites_siren ON collectivites (siren) WHERE siren <> '';
+
+CREATE TABLE schools (
+	uai        TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	commune    TEXT NOT NULL,
+	level      TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+CREATE INDEX schools_commune ON schools (commune, uai);
+
+CREATE TABLE accounts (
+	id              TEXT PRIMARY KEY,
+	role            TEXT NOT NULL,
+	name            TEXT NOT NULL,
+	collectivite_id TEXT NOT NULL DEFAULT '',
+	services        TEXT NOT NULL DEFAULT '[]',
+	schools         TEXT NOT NULL DEFAULT '[]',
+	machine         INTEGER NOT NULL DEFAULT 0,
+	token_hash      TEXT NOT NULL DEFAULT '',
+	created_at      TEXT NOT NULL,
+	created_by      TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX accounts_token_hash ON accounts (token_hash) WHERE token_hash <> '';
+CREATE INDEX accounts_role ON accounts (role, collectivite_id, id);
+CREATE INDEX accounts_collectivite ON accounts (collectivite_id, id);
+
+CREATE TABLE ents (
+	id           TEXT PRIMARY KEY,
+	name         TEXT NOT NULL,
+	origins      TEXT NOT NULL DEFAULT '[]',
+	schools      TEXT NOT NULL DEFAULT '[]',
+	key_alg      TEXT NOT NULL,
+	hmac_secret  BLOB,
+	public_key   TEXT NOT NULL DEFAULT '',
+	api_key_hash TEXT NOT NULL DEFAULT '',
+	created_at   TEXT NOT NULL
+);
+CREATE UNIQUE INDEX ents_api_key_hash ON ents (api_key_hash) WHERE api_key_hash <> '';
+
+CREATE TABLE parents (
+	id          INTEGER PRIMARY KEY,
+	ent_id      TEXT NOT NULL,
+	ent_user_id TEXT NOT NULL,
+	locale      TEXT NOT NULL DEFAULT '',
+	muted       TEXT NOT NULL DEFAULT '[]',
+	updated_at  TEXT NOT NULL,
+	UNIQUE (ent_id, ent_user_id)
+);
+
+CREATE TABLE children (
+	parent_id INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
+	pos       INTEGER NOT NULL,
+	uai       TEXT NOT NULL,
+	level     TEXT NOT NULL,
+	class     TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (parent_id, pos)
+) WITHOUT ROWID;
+CREATE INDEX children_audience ON children (uai, level, class, parent_id);
+
+CREATE TABLE audit (
+	seq             INTEGER PRIMARY KEY,
+	at              TEXT NOT NULL,
+	actor           TEXT NOT NULL,
+	action          TEXT NOT NULL,
+	target          TEXT NOT NULL,
+	summary         TEXT NOT NULL,
+	collectivite_id TEXT NOT NULL DEFAULT '',
+	prev_hash       TEXT NOT NULL,
+	hash            TEXT NOT NULL
+);
+CREATE INDEX audit_collectivite ON audit (collectivite_id, seq);
+CREATE INDEX audit_at ON audit (at);
+
+-- The chain's head survives purges: the next entry always follows it.
+CREATE TABLE audit_head (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	seq  INTEGER NOT NULL,
+	hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+
+CREATE TABLE conventions (
+	id              TEXT PRIMARY KEY,
+	number          INTEGER NOT NULL UNIQUE,
+	collectivite_id TEXT NOT NULL,
+	status          TEXT NOT NULL,
+	version         INTEGER NOT NULL,
+	schools         TEXT NOT NULL DEFAULT '[]',
+	doc             BLOB,
+	updated_at      TEXT NOT NULL
+);
+CREATE INDEX conventions_collectivite ON conventions (collectivite_id, status, id);
+
+CREATE TABLE convention_schools (
+	uai           TEXT NOT NULL,
+	convention_id TEXT NOT NULL REFERENCES conventions (id) ON DELETE CASCADE,
+	PRIMARY KEY (uai, convention_id)
+) WITHOUT ROWID;
+CREATE INDEX convention_schools_convention ON convention_schools (convention_id);
+
+CREATE TABLE convention_versions (
+	convention_id TEXT NOT NULL REFERENCES conventions (id) ON DELETE CASCADE,
+	version       INTEGER NOT NULL,
+	doc           BLOB,
+	created_at    TEXT NOT NULL,
+	created_by    TEXT NOT NULL DEFAULT '',
+	reason        TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (convention_id, version)
+);
+
+-- A notice is its indexed columns plus the JSON of store.Notice.
+CREATE TABLE notices (
+	id              TEXT PRIMARY KEY,
+	version         INTEGER NOT NULL,
+	collectivite_id TEXT NOT NULL,
+	author_id       TEXT NOT NULL,
+	idempotency_key TEXT NOT NULL DEFAULT '',
+	category        TEXT NOT NULL,
+	status          TEXT NOT NULL,
+	publish_at      TEXT NOT NULL,
+	expires_at      TEXT NOT NULL,
+	withdrawn_at    TEXT,
+	doc             BLOB NOT NULL
+);
+CREATE UNIQUE INDEX notices_idempotency ON notices (collectivite_id, author_id, idempotency_key)
+	WHERE idempotency_key <> '';
+CREATE INDEX notices_collectivite ON notices (collectivite_id, id);
+CREATE INDEX notices_publish ON notices (collectivite_id, publish_at);
+CREATE INDEX notices_expires ON notices (expires_at);
+CREATE INDEX notices_withdrawn ON notices (withdrawn_at) WHERE withdrawn_at IS NOT NULL;
+
+CREATE TABLE notice_schools (
+	uai       TEXT NOT NULL,
+	notice_id TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	PRIMARY KEY (uai, notice_id)
+) WITHOUT ROWID;
+CREATE INDEX notice_schools_notice ON notice_schools (notice_id);
+
+CREATE TABLE notice_versions (
+	notice_id TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	version   INTEGER NOT NULL,
+	doc       BLOB NOT NULL,
+	PRIMARY KEY (notice_id, version)
+);
+`,
+}
+
+// migrate applies the migrations the database has not seen, each in its
+// own transaction with the version bump.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("store: unable to read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this program (%d)", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if err := applyMigration(ctx, db, i); err != nil {
+			return fmt.Errorf("store: unable to migrate schema to version %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, i int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Another process may have migrated while we waited for the lock.
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > i {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// A notice row holds the indexed columns and the JSON of store.Notice
+// (doc); the idempotency key, which the JSON leaves out, has its column.
+
+func encodeNotice(n store.Notice) ([]byte, error) {
+	n.PublishAt, n.ExpiresAt = n.PublishAt.UTC(), n.ExpiresAt.UTC()
+	n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
+	if n.WithdrawnAt != nil {
+		t := n.WithdrawnAt.UTC()
+		n.WithdrawnAt = &t
+	}
+	return json.Marshal(n)
+}
+
+// withdrawnAt is when a withdrawn notice was withdrawn (for retention).
+func withdrawnAt(n store.Notice) any {
+	if n.Status != store.NoticeWithdrawn {
+		return nil
+	}
+	if n.WithdrawnAt != nil {
+		return fromTime(*n.WithdrawnAt)
+	}
+	return fromTime(n.UpdatedAt)
+}
+
+// CreateNotice stores version 1 of a notice.
+func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
+	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		doc, err := encodeNotice(n)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO notices (id, version, collectivite_id, author_id, idempotency_key,
+			category, status, publish_at, expires_at, withdrawn_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, n.Version, n.CollectiviteID, n.AuthorID, n.IdempotencyKey, n.Category, n.Status,
+			fromTime(n.PublishAt), fromTime(n.ExpiresAt), withdrawnAt(n), doc)
+		if err != nil {
+			return err
+		}
+		return setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to create notice %s: %w", n.ID, mapErr(err))
+	}
+	return nil
+}
+
+func setNoticeSchools(ctx context.Context, tx *sql.Tx, id string, schools []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM notice_schools WHERE notice_id = ?`, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO notice_schools (uai, notice_id)
+		SELECT value, ? FROM json_each(?)`, id, fromList(schools))
+	return err
+}
+
+func scanNotice(sc scanner) (store.Notice, error) {
+	var n store.Notice
+	var key string
+	var doc []byte
+	if err := sc.Scan(&key, &doc); err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal(doc, &n); err != nil {
+		return n, err
+	}
+	n.IdempotencyKey = key
+	return n, nil
+}
+
+// GetNotice returns the current version of a notice.
+func (s *Store) GetNotice(ctx context.Context, id string) (store.Notice, error) {
+	n, err := scanNotice(s.r.QueryRowContext(ctx, `SELECT idempotency_key, doc FROM notices WHERE id = ?`, id))
+	if err != nil {
+		return n, fmt.Errorf("store: unable to get notice %s: %w", id, mapErr(err))
+	}
+	return n, nil
+}
+
+// NoticeByIdempotencyKey returns the notice an author created with key.
+func (s *Store) NoticeByIdempotencyKey(ctx context.Context, collectiviteID, authorID, key string) (store.Notice, error) {
+	if key == "" {
+		return store.Notice{}, fmt.Errorf("store: unable to get notice by idempotency key: %w", store.ErrNotFound)
+	}
+	n, err := scanNotice(s.r.QueryRowContext(ctx, `SELECT idempotency_key, doc FROM notices
+		WHERE collectivite_id = ? AND author_id = ? AND idempotency_key = ?`, collectiviteID, authorID, key))
+	if err != nil {
+		return n, fmt.Errorf("store: unable to get notice by idempotency key: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// ListNotices lists notices newest first (by ID descending).
+func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.Notice, error) {
+	cursor := f.Cursor
+	if cursor == "" {
+		cursor = "\U0010FFFF"
+	}
+	out, err := list(ctx, s.r, scanNotice, `SELECT idempotency_key, doc FROM notices
+		WHERE id < ? AND (? = '' OR collectivite_id = ?)
+		  AND (? = 0 OR id IN (SELECT notice_id FROM notice_schools WHERE uai IN (SELECT value FROM json_each(?))))
+		ORDER BY id DESC LIMIT ?`,
+		cursor, f.CollectiviteID, f.CollectiviteID, len(f.Schools), fromList(f.Schools), limit(f.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list notices: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateNotice replaces the current version of a notice if it is still
+// expectVersion, keeping the replaced one when n is a new version.
+func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
+	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		var (
+			cur     int
+			key     string
+			prevDoc []byte
+		)
+		err := tx.QueryRowContext(ctx, `SELECT version, idempotency_key, doc FROM notices WHERE id = ?`, n.ID).Scan(&cur, &key, &prevDoc)
+		if err != nil {
+			return err
+		}
+		if cur != expectVersion {
+			return store.ErrStale
+		}
+		if n.Version > expectVersion {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO notice_versions (notice_id, version, doc) VALUES (?, ?, ?)`,
+				n.ID, cur, prevDoc); err != nil {
+				if isConflict(err) {
+					return store.ErrStale
+				}
+				return err
+			}
+		}
+		n.IdempotencyKey = key // part of the notice's identity: never changes
+		doc, err := encodeNotice(n)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE notices SET version = ?, collectivite_id = ?, author_id = ?, category = ?,
+			status = ?, publish_at = ?, expires_at = ?, withdrawn_at = ?, doc = ? WHERE id = ?`,
+			n.Version, n.CollectiviteID, n.AuthorID, n.Category, n.Status,
+			fromTime(n.PublishAt), fromTime(n.ExpiresAt), withdrawnAt(n), doc, n.ID)
+		if err != nil {
+			return err
+		}
+		return setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to update notice %s: %w", n.ID, mapErr(err))
+	}
+	return nil
+}
+
+// NoticeVersions returns the earlier versions of a notice, oldest first.
+func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, error) {
+	out, err := list(ctx, s.r, scanNotice, `SELECT n.idempotency_key, v.doc FROM notice_versions v
+		JOIN notices n ON n.id = v.notice_id WHERE v.notice_id = ? ORDER BY v.version`, id)
+	if err == nil && len(out) == 0 {
+		err = s.r.QueryRowContext(ctx, `SELECT 1 FROM notices WHERE id = ?`, id).Scan(new(int))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list versions of notice %s: %w", id, mapErr(err))
+	}
+	return out, nil
+}
+
+// CountNoticesPerSchool counts the notices of a collectivité, not
+// withdrawn, published in [from, to), per school and category.
+func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ns.uai, n.category, COUNT(*) FROM notices n
+		JOIN notice_schools ns ON ns.notice_id = n.id
+		WHERE n.collectivite_id = ? AND n.status <> ? AND n.publish_at >= ? AND n.publish_at < ?
+		GROUP BY ns.uai, n.category`,
+		collectiviteID, store.NoticeWithdrawn, fromTime(from), fromTime(to))
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to count notices per school: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var uai, category string
+		var n int
+		if err := rows.Scan(&uai, &category, &n); err != nil {
+			return nil, fmt.Errorf("store: unable to count notices per school: %w", err)
+		}
+		if out[uai] == nil {
+			out[uai] = map[string]int{}
+		}
+		out[uai][category] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to count notices per school: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeNotices deletes the notices that expired or were withdrawn before
+// the given time, with their versions and school index.
+func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error) {
+	b := fromTime(before)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM notices WHERE expires_at < ? OR withdrawn_at < ?`, b, b)
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
+	}
+	return int(n), nil
+}

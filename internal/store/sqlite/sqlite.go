@@ -1,0 +1,199 @@
+// Package sqlite is the embedded store: one SQLite file (modernc.org/sqlite,
+// no cgo) in the data directory. It needs nothing installed and serves a
+// syndicat with tens of thousands of families on one small machine.
+//
+// Writes go through one connection whose transactions begin IMMEDIATE, so
+// a mutation and its audit entry are one transaction and two processes on
+// the same file (the server and the CLI) never fork the audit chain; reads
+// use a separate pool and, thanks to WAL, never wait for a writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// FileName is the database file created in the data directory.
+const FileName = "liaison.db"
+
+// busyTimeout is how long a writer waits for another process's write
+// transaction before failing.
+const busyTimeout = 10 * time.Second
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	w *sql.DB // the single writer connection
+	r *sql.DB // readers
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) dir/liaison.db and brings its schema up
+// to date.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: unable to create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	q.Set("_txlock", "deferred")
+	q.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s := &Store{w: w, r: r}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: unable to ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// write runs fn and appends the audit entry in one immediate transaction.
+func (s *Store) write(ctx context.Context, a store.AuditEntry, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if _, err := appendAudit(ctx, tx, a); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Times are stored as fixed-width UTC text with nanoseconds, which sorts
+// like the instants it holds and round-trips exactly (the audit hash
+// covers them).
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fromTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func toTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+// nullTime maps nil to NULL.
+func fromTimePtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return fromTime(*t)
+}
+
+func toTimePtr(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := toTime(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// fromList encodes a list column as JSON text (never NULL).
+func fromList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+func toList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// limit maps a page size to SQL: 0 or less means no limit.
+func limit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// isConflict reports a unique or primary key violation.
+func isConflict(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
+	}
+	return false
+}
+
+// mapErr turns driver errors into the contract's sentinel errors.
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case isConflict(err):
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}

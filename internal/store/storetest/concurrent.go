@@ -1,0 +1,174 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// RunConcurrent checks what concurrent callers rely on: an unforked audit
+// chain, one winner among racing optimistic updates and idempotent
+// creations, distinct convention numbers. It needs a backend with atomic
+// writes (SQLite, a real MongoDB replica set), not FerretDB v1.
+//
+// open is called once per case; openMore, if not nil, opens another handle
+// on the same store (another process, another API replica) and writers
+// are spread over both.
+func RunConcurrent(t *testing.T, open func(t *testing.T) store.Store, openMore func(t *testing.T, s store.Store) store.Store) {
+	ctx := context.Background()
+	const workers, each = 8, 25
+	handles := func(t *testing.T) []store.Store {
+		s := open(t)
+		if openMore == nil {
+			return []store.Store{s}
+		}
+		return []store.Store{s, openMore(t, s)}
+	}
+	race := func(n int, fn func(i int) error) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = fn(i) })
+		}
+		wg.Wait()
+		return errs
+	}
+
+	t.Run("AuditChain", func(t *testing.T) {
+		hs := handles(t)
+		errs := race(workers, func(w int) error {
+			s := hs[w%len(hs)]
+			for i := range each {
+				var err error
+				if i%2 == 0 {
+					_, err = s.AppendAudit(ctx, entry("x", fmt.Sprintf("%d-%d", w, i)))
+				} else {
+					uai := fmt.Sprintf("%02d%05dX", w, i)
+					err = s.CreateSchool(ctx, school(uai, "75056"), entry("school.create", uai))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, err := range errs {
+			ok(t, err)
+		}
+		log := auditLog(t, hs[0])
+		if len(log) != workers*each {
+			t.Fatalf("%d audit entries, want %d", len(log), workers*each)
+		}
+		checkChain(t, log)
+	})
+	t.Run("OneOptimisticUpdateWins", func(t *testing.T) {
+		hs := handles(t)
+		createNotice(t, hs[0], notice("ntc_1", "col_a", "0750001A"))
+		c, v := convention("cnv_1", "col_a", "0750001A")
+		createConvention(t, hs[0], c, v)
+		errs := race(workers, func(w int) error {
+			s := hs[w%len(hs)]
+			if w%2 == 0 {
+				n := notice("ntc_1", "col_a", "0750001A")
+				n.Version, n.Title = 2, fmt.Sprint("correction ", w)
+				return s.UpdateNotice(ctx, n, 1, entry("notice.correct", "ntc_1"))
+			}
+			next := v
+			next.Version, next.Reason = 2, fmt.Sprint("avenant ", w)
+			return s.UpdateConvention(ctx, c, 1, &next, entry("convention.amend", "cnv_1"))
+		})
+		wins := map[bool]int{}
+		for w, err := range errs {
+			switch {
+			case err == nil:
+				wins[w%2 == 0]++
+			case !errors.Is(err, store.ErrStale):
+				t.Fatalf("worker %d: %v, want nil or ErrStale", w, err)
+			}
+		}
+		if wins[true] != 1 || wins[false] != 1 {
+			t.Fatalf("%d notice and %d convention updates won, want 1 and 1", wins[true], wins[false])
+		}
+		versions, err := hs[0].NoticeVersions(ctx, "ntc_1")
+		ok(t, err)
+		if len(versions) != 1 {
+			t.Fatalf("%d earlier notice versions, want 1", len(versions))
+		}
+		cv, err := hs[0].ConventionVersions(ctx, "cnv_1")
+		ok(t, err)
+		if len(cv) != 2 {
+			t.Fatalf("%d convention versions, want 2", len(cv))
+		}
+		checkChain(t, auditLog(t, hs[0]))
+	})
+	t.Run("OneIdempotentCreationWins", func(t *testing.T) {
+		hs := handles(t)
+		errs := race(workers, func(w int) error {
+			n := notice(fmt.Sprint("ntc_", w), "col_a", "0750001A")
+			n.IdempotencyKey = "key-1"
+			return hs[w%len(hs)].CreateNotice(ctx, n, entry("notice.create", n.ID))
+		})
+		won := 0
+		for w, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrConflict):
+				t.Fatalf("worker %d: %v, want nil or ErrConflict", w, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d creations with one idempotency key succeeded", won)
+		}
+		if log := auditLog(t, hs[0]); len(log) != 1 {
+			t.Fatalf("%d audit entries, want 1", len(log))
+		}
+	})
+	t.Run("DistinctConventionNumbers", func(t *testing.T) {
+		hs := handles(t)
+		numbers := make([]int, workers)
+		errs := race(workers, func(w int) error {
+			c, v := convention(fmt.Sprint("cnv_", w), "col_a")
+			n, err := hs[w%len(hs)].CreateConvention(ctx, c, v, entry("convention.create", c.ID))
+			numbers[w] = n
+			return err
+		})
+		seen := map[int]bool{}
+		for w, err := range errs {
+			ok(t, err)
+			if numbers[w] < 1 || numbers[w] > workers || seen[numbers[w]] {
+				t.Fatalf("convention numbers %v", numbers)
+			}
+			seen[numbers[w]] = true
+		}
+	})
+	t.Run("KeyHolders", func(t *testing.T) {
+		// Three operators removed at once: exactly one removal may pass.
+		hs := handles(t)
+		createAccounts(t, hs[0], account("op_1", store.RoleOperator, ""), account("op_2", store.RoleOperator, ""),
+			account("op_3", store.RoleOperator, ""))
+		errs := race(3, func(w int) error {
+			id := fmt.Sprint("op_", w+1)
+			return hs[w%len(hs)].DeleteAccount(ctx, id, entry("account.delete", id))
+		})
+		removed := 0
+		for _, err := range errs {
+			var kh *store.KeyHolderError
+			switch {
+			case err == nil:
+				removed++
+			case !errors.As(err, &kh):
+				t.Fatalf("removal: %v", err)
+			}
+		}
+		n, err := hs[0].CountAccounts(ctx, store.RoleOperator, "")
+		ok(t, err)
+		if removed != 1 || n != 2 {
+			t.Fatalf("%d removals passed, %d operators left", removed, n)
+		}
+	})
+}
