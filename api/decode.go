@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/go-playground/validator/v10"
@@ -147,6 +148,14 @@ func jsonError(err error) error {
 		return apiErr("request.unknown_field", detail(field, "json.unknown_field",
 			fmt.Sprintf("Le champ « %s » n'est pas attendu ici.", field),
 			fmt.Sprintf("Field %q is not expected here.", field)))
+	case errors.As(err, new(*time.ParseError)):
+		return apiErr("request.wrong_type", detail("", "json.time",
+			"Une date-heure est invalide : format attendu 2026-11-23T08:00:00+01:00.",
+			"A date-time is invalid: expected format 2026-11-23T08:00:00+01:00."))
+	case strings.Contains(err.Error(), "invalid date"):
+		return apiErr("request.wrong_type", detail("", "json.date",
+			"Une date est invalide : format attendu AAAA-MM-JJ (ex. 2026-09-01).",
+			"A date is invalid: expected format YYYY-MM-DD (e.g. 2026-09-01)."))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return apiErr("request.malformed_json", detail("", "json.truncated",
 			"Le JSON est incomplet.", "The JSON is incomplete."))

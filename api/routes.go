@@ -42,6 +42,23 @@ func (s *Server) routes() {
 	v1.Post("/ent/parents/import", ent, s.importParents)
 	v1.Delete("/ent/parents/:ent_user_id", ent, s.eraseParent)
 
+	readConv := s.requireStaff(store.RoleOperator, store.RoleAdmin, store.RoleViewer)
+	v1.Post("/conventions", op, s.createConvention)
+	v1.Get("/conventions", readConv, s.listConventions)
+	v1.Get("/conventions/:id", readConv, s.getConvention)
+	v1.Post("/conventions/:id/activate", op, s.activateConvention)
+	v1.Post("/conventions/:id/amendments", op, s.amendConvention)
+	v1.Post("/conventions/:id/suspend", op, s.suspendConvention)
+
+	agent := s.requireStaff(store.RoleAgent)
+	v1.Post("/notices", agent, s.publishNotice)
+	v1.Post("/notices/check", agent, s.checkNotice)
+	v1.Get("/notices/capabilities", agent, s.capabilities)
+	v1.Get("/notices", staff, s.listNotices)
+	v1.Get("/notices/:id", staff, s.getNotice)
+	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
+	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
+
 	v1.Get("/audit", opOrAdmin, s.listAudit)
 
 	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
