@@ -17,13 +17,17 @@ import (
 // conventionBody is a convention as an operator writes it. Identity,
 // number, version and status are the server's.
 type conventionBody struct {
-	CollectiviteID string                  `json:"collectivite" validate:"required,max=64"`
 	Schools        []conventions.School    `json:"schools" validate:"required,min=1,max=2000"`
 	Signatories    []conventions.Signatory `json:"signatories" validate:"max=10"`
 	ValidFrom      conventions.Date        `json:"valid_from"`
 	ValidUntil     conventions.Date        `json:"valid_until"`
 	Limits         conventions.Limits      `json:"limits"`
 	Rules          []conventions.Rule      `json:"rules" validate:"max=100"`
+}
+
+type createConventionRequest struct {
+	CollectiviteID string `json:"collectivite" validate:"required,max=64"`
+	conventionBody
 }
 
 type amendmentBody struct {
@@ -55,7 +59,7 @@ type conventionVersionView struct {
 }
 
 func (s *Server) createConvention(c *fiber.Ctx) error {
-	var req conventionBody
+	var req createConventionRequest
 	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
 		return err
 	}
