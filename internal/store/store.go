@@ -95,6 +95,12 @@ type UpsertResult struct {
 // Store is the storage contract. Times are passed in; a backend never reads
 // the clock.
 type Store interface {
+	// FeedStore (feed.go): parents' feeds, read and acknowledgement states,
+	// preferences. PushStore (push.go): subscriptions, the push outbox,
+	// results and receipts.
+	FeedStore
+	PushStore
+
 	Ping(ctx context.Context) error
 	Close() error
 
