@@ -1,0 +1,362 @@
+package webpush
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	wp "github.com/SherClockHolmes/webpush-go"
+)
+
+// Limits and defaults of the sender.
+const (
+	MaxTTL            = 28 * 24 * time.Hour // TTL cap (Mozilla accepts 30 days; FCM 4 weeks)
+	DefaultRetryAfter = 60 * time.Second    // pause after 429/406 without a usable Retry-After
+	MaxRetryAfter     = 24 * time.Hour      // a Retry-After beyond this is taken as this
+	VAPIDLifetime     = 12 * time.Hour      // JWT exp (Chromium's choice; ≤ 24 h everywhere)
+	DefaultTimeout    = 30 * time.Second    // per request, when NewHTTPClient gets 0
+	PadBlock          = 256                 // encrypted bodies are padded to a multiple of this (≤ MaxBodyBytes)
+	maxDetailBytes    = 512                 // response body kept in Result.Detail
+	maxDrainBytes     = 64 << 10            // response body read before closing, to reuse the connection
+)
+
+// Urgency is the RFC 8030 Urgency header.
+type Urgency string
+
+// Urgency values (RFC 8030 §5.3).
+const (
+	UrgencyVeryLow Urgency = "very-low"
+	UrgencyLow     Urgency = "low"
+	UrgencyNormal  Urgency = "normal"
+	UrgencyHigh    Urgency = "high"
+)
+
+// Valid reports whether u is empty (no header) or one of the four values.
+func (u Urgency) Valid() bool {
+	switch u {
+	case "", UrgencyVeryLow, UrgencyLow, UrgencyNormal, UrgencyHigh:
+		return true
+	}
+	return false
+}
+
+// Subscription is a browser's PushSubscription: endpoint and keys as the
+// browser gave them (base64url or base64).
+type Subscription struct {
+	Endpoint string
+	P256dh   string
+	Auth     string
+}
+
+// Options are the per-push headers.
+type Options struct {
+	TTL     time.Duration // how long the push service keeps the message; capped at MaxTTL, whole seconds; 0 = deliver now or drop
+	Urgency Urgency       // "" sends no header (the service treats it as normal)
+	Topic   string        // "" for none; see Topic and ValidTopic
+}
+
+// Outcome classifies the answer to one push and says what to do next.
+type Outcome int
+
+// Outcomes. The zero Outcome is not one of them.
+const (
+	Delivered    Outcome = iota + 1 // 200/201/202: done
+	Gone                            // 404/410: delete the subscription
+	Throttled                       // 429, 406 (WNS): pause the origin for RetryAfter, then retry
+	TooLarge                        // 413 (or refused locally): Shrink and retry once
+	AuthRejected                    // 401/403: VAPID configuration fault; alert, keep the subscription
+	BadRequest                      // 400 (or bad options refused locally): a bug; log Detail, do not retry blindly
+	Transient                       // 5xx, timeouts, resets, anything else: retry with Backoff
+	Invalid                         // refused locally: the subscription itself is unusable (bad keys, endpoint not allowed)
+)
+
+var outcomeNames = [...]string{"unknown", "delivered", "gone", "throttled", "too_large", "auth_rejected", "bad_request", "transient", "invalid"}
+
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return "Outcome(" + strconv.Itoa(int(o)) + ")"
+	}
+	return outcomeNames[o]
+}
+
+// Retryable reports whether the same push may be sent again later
+// (Transient after Backoff, Throttled after the pause).
+func (o Outcome) Retryable() bool { return o == Transient || o == Throttled }
+
+// Result is what became of one push.
+type Result struct {
+	Status     int           // HTTP status; 0 when no answer was received
+	Outcome    Outcome       //
+	RetryAfter time.Duration // Throttled: how long to pause the origin (≥ 1 s); Transient: the server's Retry-After if any
+	Err        error         // nil only for Delivered
+	Detail     string        // start of the response body of a refused push (for logs)
+	Origin     string        // the push service origin (scheme://host[:port]), for the Pacer
+}
+
+// StatusError is Result.Err for a push the service answered but refused.
+type StatusError struct {
+	Status int
+	Detail string
+}
+
+func (e *StatusError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("webpush: push service answered %d", e.Status)
+	}
+	return fmt.Sprintf("webpush: push service answered %d: %s", e.Status, e.Detail)
+}
+
+// NewHTTPClient returns the client to share between all sends of a process:
+// HTTP/2 when the push service offers it (all of them do), a bounded idle
+// pool, no redirects followed (an endpoint must not bounce the server
+// elsewhere), proxies from the environment, and timeout (DefaultTimeout if
+// <= 0) as the bound of each request from dial to the end of the body.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	return NewHTTPClientTLS(timeout, nil)
+}
+
+// NewHTTPClientTLS is NewHTTPClient with a TLS configuration (nil for the
+// default), e.g. the root pool of a test server. The configuration is cloned.
+func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if tlsConf == nil {
+		tlsConf = &tls.Config{}
+	} else {
+		tlsConf = tlsConf.Clone()
+	}
+	if tlsConf.MinVersion == 0 {
+		tlsConf.MinVersion = tls.VersionTLS12
+	}
+	dialer := &net.Dialer{Timeout: min(10*time.Second, timeout), KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   min(10*time.Second, timeout),
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Sender sends pushes. It is safe for concurrent use; make one per process
+// (per VAPID key) around one shared client.
+type Sender struct {
+	keys       VAPIDKeys
+	subscriber string
+	client     *http.Client
+	allow      *Allowlist
+}
+
+// NewSender checks the keys and subject and returns a Sender that posts with
+// client (NewHTTPClient(0) when nil).
+func NewSender(keys VAPIDKeys, subject string, client *http.Client) (*Sender, error) {
+	k, err := ParseVAPIDKeys(keys.Public, keys.Private)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateSubject(subject); err != nil {
+		return nil, err
+	}
+	if client == nil {
+		client = NewHTTPClient(0)
+	}
+	return &Sender{keys: k, subscriber: libSubscriber(subject), client: client}, nil
+}
+
+// WithAllowlist returns a copy of s that refuses (Outcome Invalid) endpoints
+// the allowlist does not allow: a second guard for subscriptions stored
+// before the allowlist changed.
+func (s *Sender) WithAllowlist(a Allowlist) *Sender {
+	c := *s
+	c.allow = &a
+	return &c
+}
+
+// PublicKey is the VAPID public key (the browsers' applicationServerKey).
+func (s *Sender) PublicKey() string { return s.keys.Public }
+
+// Send encrypts payload for sub and posts it. It never panics and never
+// returns without a Result; the response body is always drained and closed.
+// The payload must be at most MaxPayloadBytes (see BuildPayload). ctx bounds
+// the request together with the client's timeout.
+func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opts Options) Result {
+	res := Result{Origin: Origin(sub.Endpoint)}
+	if err := ctx.Err(); err != nil {
+		res.Outcome, res.Err = Transient, err
+		return res
+	}
+	if err := checkEndpoint(sub.Endpoint, s.allow); err != nil {
+		res.Outcome, res.Err = Invalid, err
+		return res
+	}
+	dh, err := decodeP256dh(sub.P256dh)
+	if err != nil {
+		res.Outcome, res.Err = Invalid, err
+		return res
+	}
+	auth, err := decodeAuth(sub.Auth)
+	if err != nil {
+		res.Outcome, res.Err = Invalid, err
+		return res
+	}
+	if len(payload) > MaxPayloadBytes {
+		res.Outcome, res.Err = TooLarge, ErrPayloadTooLarge
+		return res
+	}
+	if !opts.Urgency.Valid() {
+		res.Outcome, res.Err = BadRequest, verr(CodeBadUrgency, "urgency must be very-low, low, normal or high")
+		return res
+	}
+	if opts.Topic != "" && !ValidTopic(opts.Topic) {
+		res.Outcome, res.Err = BadRequest, verr(CodeBadTopic, "topic must be at most 32 base64url characters")
+		return res
+	}
+	ttl := min(max(opts.TTL, 0), MaxTTL)
+
+	// webpush-go v1.4.0 appends the padding delimiter to the payload slice
+	// in place when it has spare capacity (upstream #83): give it none.
+	msg := payload[:len(payload):len(payload)]
+	resp, err := wp.SendNotificationWithContext(ctx, msg, &wp.Subscription{
+		Endpoint: sub.Endpoint,
+		Keys: wp.Keys{
+			Auth:   base64.RawURLEncoding.EncodeToString(auth),
+			P256dh: base64.RawURLEncoding.EncodeToString(dh),
+		},
+	}, &wp.Options{
+		HTTPClient:      s.client,
+		RecordSize:      uint32(bodySize(len(payload))),
+		Subscriber:      s.subscriber,
+		Topic:           opts.Topic,
+		TTL:             int(ttl / time.Second),
+		Urgency:         wp.Urgency(opts.Urgency),
+		VAPIDPublicKey:  s.keys.Public,
+		VAPIDPrivateKey: s.keys.Private,
+		// v1.4.0 ignores this and always uses now+12h (upstream #74); set it
+		// anyway so a library upgrade keeps the same, valid, lifetime.
+		VapidExpiration: time.Now().Add(VAPIDLifetime),
+	})
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		res.Outcome, res.Err = Transient, err
+		return res
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	res.Outcome = Classify(resp.StatusCode)
+	if res.Outcome != Delivered {
+		detail, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetailBytes))
+		res.Detail = strings.ToValidUTF8(strings.TrimSpace(string(detail)), "?")
+		res.Err = &StatusError{Status: resp.StatusCode, Detail: res.Detail}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
+	ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch {
+	case res.Outcome == Throttled && !ok:
+		res.RetryAfter = DefaultRetryAfter
+	case res.Outcome == Throttled:
+		res.RetryAfter = max(ra, time.Second)
+	case res.Outcome == Transient && ok:
+		res.RetryAfter = ra
+	}
+	return res
+}
+
+// bodySize is the encrypted body length (= the record size given to
+// webpush-go, which pads the single record to fill it) for a payload of n
+// bytes: the smallest multiple of PadBlock that holds it, at most
+// MaxBodyBytes. Padding hides the exact length without exceeding the
+// smallest push-service limit.
+func bodySize(n int) int {
+	need := n + EncryptionOverhead
+	size := (need + PadBlock - 1) / PadBlock * PadBlock
+	return min(size, MaxBodyBytes)
+}
+
+// Classify maps a push service's HTTP status to an Outcome (WEBPUSH.md).
+func Classify(status int) Outcome {
+	switch status {
+	case http.StatusOK, http.StatusCreated, http.StatusAccepted:
+		return Delivered
+	case http.StatusNotFound, http.StatusGone:
+		return Gone
+	case http.StatusTooManyRequests, http.StatusNotAcceptable:
+		return Throttled
+	case http.StatusRequestEntityTooLarge:
+		return TooLarge
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return AuthRejected
+	case http.StatusBadRequest:
+		return BadRequest
+	}
+	return Transient
+}
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date
+// (relative to now). ok is false when the header is absent or unreadable.
+// The result is within [0, MaxRetryAfter].
+func ParseRetryAfter(h string, now time.Time) (d time.Duration, ok bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if h[0] >= '0' && h[0] <= '9' {
+		n, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return MaxRetryAfter, true
+			}
+			return 0, false
+		}
+		if n > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(h)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), MaxRetryAfter), true
+}
+
+// Origin returns the push service origin of an endpoint,
+// "scheme://host[:port]" in lower case, the port only when not the scheme's
+// default; "" if endpoint is not an absolute http(s) URL.
+func Origin(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return u.Scheme + "://" + host
+	}
+	return u.Scheme + "://" + host + ":" + port
+}
