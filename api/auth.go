@@ -32,6 +32,7 @@ func newToken(prefix string) string {
 type Principal struct {
 	Account *store.Account
 	ENT     *store.ENT
+	Parent  *ParentIdentity
 }
 
 // ID names the principal in the audit log.
@@ -41,6 +42,8 @@ func (p *Principal) ID() string {
 		return p.Account.ID
 	case p.ENT != nil:
 		return p.ENT.ID
+	case p.Parent != nil:
+		return "parent:" + p.Parent.ENT.ID
 	}
 	return "anonymous"
 }

@@ -31,6 +31,8 @@ var catalog = map[string]entry{
 	"request.validation_failed":      {422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
 	"auth.missing_token":             {401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
 	"auth.invalid_token":             {401, "Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid."},
+	"auth.token_too_long":            {401, "Ce jeton a une durée de validité trop longue (une heure au plus).", "This token is valid for too long (one hour at most)."},
+	"auth.origin_not_allowed":        {403, "Cette page n'est pas autorisée à utiliser Liaison pour cet ENT.", "This page is not allowed to use Liaison for this ENT."},
 	"auth.forbidden":                 {403, "Vous n'avez pas le droit d'effectuer cette action.", "You are not allowed to do this."},
 	"resource.not_found":             {404, "L'élément demandé n'existe pas ou ne vous est pas accessible.", "The requested item does not exist or is not accessible to you."},
 	"route.not_found":                {404, "Cette adresse n'existe pas.", "This address does not exist."},

@@ -187,6 +187,7 @@ type fixture struct {
 	adminA1, adminA2, adminB string // tokens
 	entKey                   string
 	entID                    string
+	entSecret                []byte // HS256 key of the ENT's parent tokens
 }
 
 const (
@@ -223,5 +224,6 @@ func newFixture(t *testing.T) *fixture {
 		"name": "ENT démo", "origins": []string{"https://ent.example.fr"}, "schools": []string{uaiA1, uaiA2}, "key_alg": "HS256",
 	})).Decode(t, &ent)
 	f.entKey, f.entID = ent.APIKey, ent.ID
+	f.entSecret = hsSecret(t, ent)
 	return f
 }

@@ -61,5 +61,9 @@ func (s *Server) routes() {
 
 	v1.Get("/audit", opOrAdmin, s.listAudit)
 
+	// Parents, from the ENT page's widget (CORS limited to ENT origins).
+	me := v1.Group("/me", s.parentCORS(), s.requireParent())
+	me.Get("", s.getMe)
+
 	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
 }

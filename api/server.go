@@ -34,6 +34,7 @@ type Server struct {
 	log      *slog.Logger
 	validate *validator.Validate
 	metrics  *metrics
+	origins  originCache
 }
 
 // New builds the API with every route registered.

@@ -1,0 +1,167 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// Parent tokens: a JWT minted by the ENT server-side after its own login.
+const (
+	parentAudience    = "liaison"
+	parentMaxLifetime = time.Hour
+	parentLeeway      = 60 * time.Second
+)
+
+// ParentIdentity is a parent authenticated by their ENT's token.
+type ParentIdentity struct {
+	ENT    store.ENT
+	UserID string
+}
+
+// parentClaims are the claims Liaison reads.
+type parentClaims struct {
+	jwt.RegisteredClaims
+}
+
+// verifyParentToken checks a parent JWT: signed with the key registered
+// for the ENT named in iss, with that ENT's algorithm only (pinned),
+// aud = liaison, sub = the parent's ENT user id, exp at most one hour
+// ahead, 60 s of clock leeway.
+func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIdentity, error) {
+	var unverified parentClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil || unverified.Issuer == "" {
+		return nil, apiErr("auth.invalid_token")
+	}
+	ent, err := s.store.GetENT(ctx, unverified.Issuer)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apiErr("auth.invalid_token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var key any
+	switch ent.KeyAlg {
+	case store.AlgHS256:
+		key = ent.HMACSecret
+	case store.AlgES256:
+		if key, err = parseES256PublicKey(ent.PublicKey); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, apiErr("auth.invalid_token")
+	}
+	var claims parentClaims
+	tok, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return key, nil },
+		jwt.WithValidMethods([]string{ent.KeyAlg}),
+		jwt.WithAudience(parentAudience),
+		jwt.WithIssuer(ent.ID),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(parentLeeway),
+		jwt.WithTimeFunc(s.now),
+	)
+	if err != nil || !tok.Valid {
+		return nil, apiErr("auth.invalid_token")
+	}
+	if claims.ExpiresAt.Time.Sub(s.now()) > parentMaxLifetime+parentLeeway {
+		return nil, apiErr("auth.token_too_long")
+	}
+	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
+		return nil, apiErr("auth.invalid_token")
+	}
+	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, nil
+}
+
+// requireParent authenticates a parent token and enforces CORS: a browser
+// request must come from one of the ENT's registered origins.
+func (s *Server) requireParent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok := bearer(c)
+		if tok == "" {
+			return apiErr("auth.missing_token")
+		}
+		id, err := s.verifyParentToken(c.UserContext(), tok)
+		if err != nil {
+			return err
+		}
+		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !slices.Contains(id.ENT.Origins, origin) {
+			return apiErr("auth.origin_not_allowed")
+		}
+		c.Locals(principalKey, &Principal{Parent: id})
+		return c.Next()
+	}
+}
+
+// originCache holds every ENT's registered origins, for CORS preflights
+// (which carry no token). Refreshed at most every 30 seconds.
+type originCache struct {
+	mu      sync.Mutex
+	at      time.Time
+	origins map[string]bool
+}
+
+const originCacheTTL = 30 * time.Second
+
+func (s *Server) knownOrigin(ctx context.Context, origin string) bool {
+	oc := &s.origins
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.origins == nil || time.Since(oc.at) > originCacheTTL {
+		m := map[string]bool{}
+		p := store.Page{Limit: 500}
+		for {
+			ents, err := s.store.ListENTs(ctx, p)
+			if err != nil {
+				s.log.Warn("cors: cannot list ENT origins", "error", err)
+				return oc.origins[origin]
+			}
+			for _, e := range ents {
+				for _, o := range e.Origins {
+					m[o] = true
+				}
+			}
+			if len(ents) < p.Limit {
+				break
+			}
+			p.Cursor = ents[len(ents)-1].ID
+		}
+		oc.origins, oc.at = m, time.Now()
+	}
+	return oc.origins[origin]
+}
+
+// parentCORS answers preflights and sets CORS headers for origins
+// registered by an ENT; any other origin gets no CORS header, so browsers
+// refuse the response. The token check then pins the origin to the ENT
+// that signed the token.
+func (s *Server) parentCORS() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		origin := c.Get(fiber.HeaderOrigin)
+		c.Vary(fiber.HeaderOrigin)
+		if origin == "" || !s.knownOrigin(c.UserContext(), origin) {
+			if c.Method() == fiber.MethodOptions {
+				return c.SendStatus(fiber.StatusNoContent)
+			}
+			return c.Next()
+		}
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderAccessControlExposeHeaders, "ETag")
+		if c.Method() == fiber.MethodOptions {
+			c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, PUT, DELETE")
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Authorization, Content-Type, If-None-Match, Accept-Language")
+			c.Set(fiber.HeaderAccessControlMaxAge, "600")
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		return c.Next()
+	}
+}
+
+// parentOf returns the authenticated parent (requireParent ran).
+func parentOf(c *fiber.Ctx) *ParentIdentity { return principal(c).Parent }

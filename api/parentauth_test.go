@@ -1,0 +1,146 @@
+package api
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// hsSecret decodes the HS256 secret an ENT received at registration.
+func hsSecret(t *testing.T, ent entCreated) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(ent.HMACSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mintParent signs a parent token as an ENT would.
+func mintParent(t *testing.T, method jwt.SigningMethod, key any, iss, sub string, exp time.Time, mod ...func(jwt.MapClaims)) string {
+	t.Helper()
+	claims := jwt.MapClaims{"iss": iss, "sub": sub, "aud": "liaison", "exp": exp.Unix(), "iat": testNow.Unix()}
+	for _, m := range mod {
+		m(claims)
+	}
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// parentToken mints a valid HS256 token for the fixture's ENT.
+func (f *fixture) parentToken(t *testing.T, sub string) string {
+	return mintParent(t, jwt.SigningMethodHS256, f.entSecret, f.entID, sub, testNow.Add(30*time.Minute))
+}
+
+func TestParentToken(t *testing.T) {
+	f := newFixture(t)
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(1, uaiA1)))
+	secret := f.entSecret
+	exp := testNow.Add(30 * time.Minute)
+
+	// ES256 ENT.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	var es entCreated
+	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
+		"name": "ENT ES256", "origins": []string{"https://es.example.fr"}, "schools": []string{uaiA1}, "key_alg": "ES256",
+		"public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+	})).Decode(t, &es)
+	if es.HMACSecret != "" {
+		t.Fatal("an ES256 ENT received an HMAC secret")
+	}
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+	var me meView
+	f.must(200, f.do("GET", "/v1/me", f.parentToken(t, "u00000"), nil)).Decode(t, &me)
+	if !me.Synced || me.ENTUserID != "u00000" || len(me.Children) != 1 {
+		t.Fatalf("me: %+v", me)
+	}
+	f.must(200, f.do("GET", "/v1/me", mintParent(t, jwt.SigningMethodES256, key, es.ID, "nouveau", exp), nil)).Decode(t, &me)
+	if me.Synced || !strings.Contains(me.Message, "pas encore") {
+		t.Fatalf("unsynced parent: %+v", me)
+	}
+
+	bad := map[string]string{
+		"expired":            mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "u00000", testNow.Add(-2*time.Minute)),
+		"no exp":             mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "u00000", exp, func(c jwt.MapClaims) { delete(c, "exp") }),
+		"wrong audience":     mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "u00000", exp, func(c jwt.MapClaims) { c["aud"] = "autre" }),
+		"unknown issuer":     mintParent(t, jwt.SigningMethodHS256, secret, "ent_inconnu", "u00000", exp),
+		"wrong secret":       mintParent(t, jwt.SigningMethodHS256, []byte("0123456789abcdef0123456789abcdef"), f.entID, "u00000", exp),
+		"no subject":         mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "", exp),
+		"alg HS384 (pinned)": mintParent(t, jwt.SigningMethodHS384, secret, f.entID, "u00000", exp),
+		"ES256 wrong key":    mintParent(t, jwt.SigningMethodES256, otherKey, es.ID, "u00000", exp),
+		// The classic confusion: an HS256 token signed with the ES256
+		// ENT's public key as secret.
+		"alg confusion": mintParent(t, jwt.SigningMethodHS256, []byte(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))), es.ID, "u00000", exp),
+		"alg none":      mintParent(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, f.entID, "u00000", exp),
+		"garbage":       "not.a.jwt",
+	}
+	for name, tok := range bad {
+		r := f.do("GET", "/v1/me", tok, nil)
+		if r.Status != 401 || r.ErrorCode(t) != "auth.invalid_token" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	// Within the 60 s leeway an expired token still passes; beyond one
+	// hour of lifetime it is refused.
+	f.must(200, f.do("GET", "/v1/me", mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "u00000", testNow.Add(-30*time.Second)), nil))
+	r := f.do("GET", "/v1/me", mintParent(t, jwt.SigningMethodHS256, secret, f.entID, "u00000", testNow.Add(3*time.Hour)), nil)
+	if r.Status != 401 || r.ErrorCode(t) != "auth.token_too_long" {
+		t.Errorf("3-hour token: %d %s", r.Status, r.Body)
+	}
+	// Staff tokens and ENT keys are not parent tokens.
+	for _, tok := range []string{f.operator, f.entKey} {
+		if r := f.do("GET", "/v1/me", tok, nil); r.Status != 401 {
+			t.Errorf("non-parent token on /v1/me: %d", r.Status)
+		}
+	}
+}
+
+func TestParentCORS(t *testing.T) {
+	f := newFixture(t)
+	tok := f.parentToken(t, "u1")
+	// Preflight from the ENT's origin.
+	r := f.do("OPTIONS", "/v1/me", "", nil, "Origin: https://ent.example.fr", "Access-Control-Request-Method: GET", "Access-Control-Request-Headers: authorization")
+	if r.Status != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://ent.example.fr" || !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight from the ENT: %d %v", r.Status, r.Header)
+	}
+	// Preflight from elsewhere: no CORS header, so the browser refuses.
+	r = f.do("OPTIONS", "/v1/me", "", nil, "Origin: https://evil.example.com", "Access-Control-Request-Method: GET")
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from a foreign origin allowed: %v", r.Header)
+	}
+	// A real request from a foreign origin is refused even with a valid token.
+	r = f.do("GET", "/v1/me", tok, nil, "Origin: https://evil.example.com")
+	if r.Status != 403 || r.ErrorCode(t) != "auth.origin_not_allowed" {
+		t.Fatalf("foreign origin: %d %s", r.Status, r.Body)
+	}
+	// An origin registered by another ENT cannot use this ENT's token.
+	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
+		"name": "Autre ENT", "origins": []string{"https://autre.example.fr"}, "schools": []string{uaiB1}, "key_alg": "HS256",
+	}))
+	r = f.do("GET", "/v1/me", tok, nil, "Origin: https://autre.example.fr")
+	if r.Status != 403 {
+		t.Fatalf("another ENT's origin: %d %s", r.Status, r.Body)
+	}
+	r = f.must(200, f.do("GET", "/v1/me", tok, nil, "Origin: https://ent.example.fr"))
+	if r.Header.Get("Access-Control-Allow-Origin") != "https://ent.example.fr" {
+		t.Fatalf("allowed origin without CORS header: %v", r.Header)
+	}
+	// Staff routes never answer CORS.
+	r = f.do("GET", "/v1/collectivites", f.operator, nil, "Origin: https://ent.example.fr")
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("staff API answers CORS: %v", r.Header)
+	}
+}
