@@ -128,8 +128,9 @@ type Store interface {
 
 	// UpsertParents writes a batch of parents of one ENT, all or nothing.
 	// A parent's children are replaced by the batch's; locale and muted
-	// categories are kept (a new parent takes the batch's). Updated counts
-	// the parents that already existed.
+	// categories are kept (a new parent takes the batch's). A parent listed
+	// twice is taken as listed last. Updated counts the parents that
+	// already existed.
 	UpsertParents(ctx context.Context, entID string, parents []Parent, now time.Time, a AuditEntry) (UpsertResult, error)
 	GetParent(ctx context.Context, entID, entUserID string) (Parent, error)
 	// DeleteParent erases a parent and everything attached to them.

@@ -3,70 +3,94 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// UpsertParents writes a batch of parents of one ENT in one transaction,
-// with statements prepared once for the batch.
+// upsertChunk is how many parents UpsertParents looks up, touches and
+// clears per statement.
+const upsertChunk = 500
+
+// UpsertParents writes a batch of parents of one ENT in one transaction. It
+// works in chunks: one query finds which parents exist, new parents and all
+// children go in with multi-row INSERTs, and the existing parents are
+// touched and their children cleared with one statement each. The write
+// transaction is the only writer, so it numbers new parents itself.
 func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
 	var res store.UpsertResult
+	parents = lastOccurrences(parents)
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		find, err := tx.PrepareContext(ctx, `SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
+		var nextID int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM parents`).Scan(&nextID); err != nil {
+			return err
+		}
+		find, err := tx.PrepareContext(ctx, `SELECT ent_user_id, id FROM parents
+			WHERE ent_id = ? AND ent_user_id IN (SELECT value FROM json_each(?))`)
 		if err != nil {
 			return err
 		}
 		defer find.Close()
-		touch, err := tx.PrepareContext(ctx, `UPDATE parents SET updated_at = ? WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer touch.Close()
-		insert, err := tx.PrepareContext(ctx, `INSERT INTO parents (ent_id, ent_user_id, locale, muted, updated_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		clear, err := tx.PrepareContext(ctx, `DELETE FROM children WHERE parent_id = ?`)
-		if err != nil {
-			return err
-		}
-		defer clear.Close()
-		child, err := tx.PrepareContext(ctx, `INSERT INTO children (parent_id, pos, uai, level, class) VALUES (?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer child.Close()
+		newParents := newInserter(tx, `INSERT INTO parents (id, ent_id, ent_user_id, locale, muted, updated_at) VALUES `, 6)
+		defer newParents.close()
+		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class) VALUES `, 5)
+		defer children.close()
 
 		updatedAt := fromTime(now)
-		for _, p := range parents {
-			var id int64
-			err := find.QueryRowContext(ctx, entID, p.ENTUserID).Scan(&id)
-			switch {
-			case err == nil:
-				if _, err := touch.ExecContext(ctx, updatedAt, id); err != nil {
-					return err
-				}
-				if _, err := clear.ExecContext(ctx, id); err != nil {
-					return err
-				}
-				res.Updated++
-			case errors.Is(err, sql.ErrNoRows):
-				if err := insert.QueryRowContext(ctx, entID, p.ENTUserID, p.Locale, fromList(p.Muted), updatedAt).Scan(&id); err != nil {
-					return err
-				}
-				res.Created++
-			default:
+		userIDs := make([]string, 0, upsertChunk)
+		ids := make([]int64, 0, upsertChunk)
+		var existing []int64
+		for start := 0; start < len(parents); start += upsertChunk {
+			chunk := parents[start:min(start+upsertChunk, len(parents))]
+			userIDs = userIDs[:0]
+			for _, p := range chunk {
+				userIDs = append(userIDs, p.ENTUserID)
+			}
+			found, err := findParents(ctx, find, entID, userIDs)
+			if err != nil {
 				return err
 			}
-			for i, c := range p.Children {
-				if _, err := child.ExecContext(ctx, id, i, c.UAI, c.Level, c.Class); err != nil {
+			ids, existing = ids[:0], existing[:0]
+			for _, p := range chunk {
+				id, ok := found[p.ENTUserID]
+				if ok {
+					existing = append(existing, id)
+					res.Updated++
+				} else {
+					id = nextID
+					nextID++
+					if err := newParents.add(ctx, id, entID, p.ENTUserID, p.Locale, fromList(p.Muted), updatedAt); err != nil {
+						return err
+					}
+					res.Created++
+				}
+				ids = append(ids, id)
+			}
+			if err := newParents.flush(ctx); err != nil {
+				return err
+			}
+			if len(existing) > 0 {
+				list := idList(existing)
+				if _, err := tx.ExecContext(ctx, `UPDATE parents SET updated_at = ?
+					WHERE id IN (SELECT value FROM json_each(?))`, updatedAt, list); err != nil {
 					return err
 				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM children
+					WHERE parent_id IN (SELECT value FROM json_each(?))`, list); err != nil {
+					return err
+				}
+			}
+			for i, p := range chunk {
+				for pos, c := range p.Children {
+					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, c.Class); err != nil {
+						return err
+					}
+				}
+			}
+			if err := children.flush(ctx); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -75,6 +99,56 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 		return store.UpsertResult{}, fmt.Errorf("store: unable to upsert parents: %w", mapErr(err))
 	}
 	return res, nil
+}
+
+// lastOccurrences drops all but the last occurrence of each parent in a
+// batch: a batch says what each parent is now.
+func lastOccurrences(parents []store.Parent) []store.Parent {
+	last := make(map[string]int, len(parents))
+	for i, p := range parents {
+		last[p.ENTUserID] = i
+	}
+	if len(last) == len(parents) {
+		return parents
+	}
+	out := make([]store.Parent, 0, len(last))
+	for i, p := range parents {
+		if last[p.ENTUserID] == i {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func findParents(ctx context.Context, find *sql.Stmt, entID string, userIDs []string) (map[string]int64, error) {
+	rows, err := find.QueryContext(ctx, entID, fromList(userIDs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[string]int64, len(userIDs))
+	for rows.Next() {
+		var userID string
+		var id int64
+		if err := rows.Scan(&userID, &id); err != nil {
+			return nil, err
+		}
+		found[userID] = id
+	}
+	return found, rows.Err()
+}
+
+// idList is a JSON array of IDs, for json_each.
+func idList(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // GetParent returns a parent with their children.

@@ -33,6 +33,12 @@ const FileName = "liaison.db"
 // transaction before failing.
 const busyTimeout = 10 * time.Second
 
+// Page cache sizes, in KiB: the writer's, and each reader's.
+const (
+	writerCacheKiB = 64 << 10
+	readerCacheKiB = 16 << 10
+)
+
 // Store is the SQLite implementation of store.Store.
 type Store struct {
 	w *sql.DB // the single writer connection
@@ -48,13 +54,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("store: unable to create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	w, err := sql.Open("sqlite", dsn(path, "immediate", fmt.Sprintf("cache_size(-%d)", writerCacheKiB)))
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
 	}
@@ -66,10 +66,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-
-	q.Set("_txlock", "deferred")
-	q.Add("_pragma", "query_only(1)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	r, err := sql.Open("sqlite", dsn(path, "deferred", fmt.Sprintf("cache_size(-%d)", readerCacheKiB), "query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
@@ -83,6 +80,24 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// dsn is the data source name of a pool: every connection waits for
+// another process's write (busy_timeout) rather than fail, runs in WAL mode
+// with foreign keys on, and keeps statement journals and sorts in memory.
+func dsn(path, txlock string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range append([]string{
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+		"foreign_keys(1)",
+		"temp_store(MEMORY)",
+	}, pragmas...) {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	return "file:" + path + "?" + q.Encode()
 }
 
 // Ping checks that the database answers.

@@ -93,6 +93,13 @@ func testConventions(t *testing.T, open opener) {
 		v2b := v2
 		v2b.Reason = "concurrent"
 		isErr(t, s.UpdateConvention(ctx, c2, 1, &v2b, entry("convention.amend", "cnv_1")), store.ErrStale)
+		// So does a status change made on the superseded version.
+		suspended := c
+		suspended.Number, suspended.Status = 1, store.ConventionSuspended
+		isErr(t, s.UpdateConvention(ctx, suspended, 1, nil, entry("convention.suspend", "cnv_1")), store.ErrStale)
+		got, err = s.GetConvention(ctx, "cnv_1")
+		ok(t, err)
+		same(t, "convention after lost updates", got, c2)
 
 		v3 := store.ConventionVersion{ConventionID: "cnv_1", Version: 3, Doc: json.RawMessage(`{"v":3}`),
 			CreatedAt: at(2 * time.Hour), CreatedBy: "acc_admin2", Reason: "avenant n°2"}

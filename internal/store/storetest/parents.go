@@ -98,6 +98,19 @@ func testParents(t *testing.T, open opener) {
 			t.Fatalf("parent after an empty sync: %+v", got)
 		}
 	})
+	t.Run("ListedTwice", func(t *testing.T) {
+		// A parent listed twice in a batch is what the last listing says.
+		s := open(t)
+		_, err := s.UpsertParents(ctx, "ent_1", []store.Parent{
+			parent("u1", child("0750001A", "CP", "CP-A")),
+			parent("u2", child("0750001A", "CP", "CP-A")),
+			parent("u1", child("0750002B", "6e", "6e1"), child("0750003C", "CM1", "")),
+		}, T0, entry("parents.upsert", "ent_1"))
+		ok(t, err)
+		got, err := s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		same(t, "children", got.Children, []store.Child{child("0750002B", "6e", "6e1"), child("0750003C", "CM1", "")})
+	})
 	t.Run("ENTsAreSeparate", func(t *testing.T) {
 		s := open(t)
 		upsert(t, s, "ent_1", 0, 1, 0, parent("u1", child("0750001A", "CP", "")))
