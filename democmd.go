@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,36 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		log.Error("cannot seed demo data", slog.Any("error", err))
 		return 1
 	}
+	if f := cfg.DemoCredentialsFile; f != "" {
+		if err := writeDemoCredentials(f, data); err != nil {
+			log.Error("cannot write demo credentials", slog.Any("error", err))
+			return 1
+		}
+	}
 	return serve(ctx, cfg, log, stdout, func(*api.Server) { printDemo(stdout, cfg, data) })
+}
+
+// writeDemoCredentials writes the demo tokens as JSON (0600) for browser
+// tests and scripts: LIAISON_DEMO_CREDENTIALS_FILE.
+func writeDemoCredentials(path string, d *demo.Data) error {
+	type ent struct {
+		ID      string   `json:"id"`
+		Name    string   `json:"name"`
+		APIKey  string   `json:"api_key"`
+		Parents []string `json:"parents"`
+	}
+	out := struct {
+		Accounts []demo.Credential `json:"accounts"`
+		ENTs     []ent             `json:"ents"`
+	}{Accounts: d.Credentials}
+	for _, e := range d.ENTs {
+		out.ENTs = append(out.ENTs, ent{ID: e.ID, Name: e.Name, APIKey: e.APIKey, Parents: d.ParentIDs[e.ID]})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
 }
 
 func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {

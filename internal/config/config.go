@@ -54,6 +54,9 @@ type Config struct {
 	VAPIDSubject       string
 	PushAllowedHosts   string
 	ShutdownTimeout    time.Duration
+	// DemoCredentialsFile: where `liaison demo` writes its tokens as JSON
+	// (for browser tests and scripts); empty = not written.
+	DemoCredentialsFile string
 }
 
 // Embedded reports whether the embedded SQLite store is used.
@@ -64,22 +67,23 @@ func (c Config) Embedded() bool { return c.MongoURI == "" }
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		Addr:               r.str("LIAISON_ADDR", DefaultAddr),
-		DataDir:            r.str("LIAISON_DATA_DIR", DefaultDataDir),
-		MongoURI:           r.secret("LIAISON_MONGODB_URI"),
-		BaseURL:            strings.TrimRight(r.str("LIAISON_BASE_URL", ""), "/"),
-		Role:               r.str("LIAISON_ROLE", DefaultRole),
-		RetentionDays:      r.int("LIAISON_RETENTION_DAYS", DefaultRetentionDays),
-		AuditRetentionDays: r.int("LIAISON_AUDIT_RETENTION_DAYS", DefaultAuditRetentionDays),
-		BodyLimit:          r.int("LIAISON_BODY_LIMIT", DefaultBodyLimit),
-		SyncBodyLimit:      r.int("LIAISON_SYNC_BODY_LIMIT", DefaultSyncBodyLimit),
-		RateLimit:          r.int("LIAISON_RATE_LIMIT", DefaultRateLimit),
-		TrustedProxy:       r.bool("LIAISON_TRUSTED_PROXY", false),
-		VAPIDPublicKey:     r.str("LIAISON_VAPID_PUBLIC_KEY", ""),
-		VAPIDPrivateKey:    r.secret("LIAISON_VAPID_PRIVATE_KEY"),
-		VAPIDSubject:       r.str("LIAISON_VAPID_SUBJECT", ""),
-		PushAllowedHosts:   r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
-		ShutdownTimeout:    r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
+		Addr:                r.str("LIAISON_ADDR", DefaultAddr),
+		DataDir:             r.str("LIAISON_DATA_DIR", DefaultDataDir),
+		MongoURI:            r.secret("LIAISON_MONGODB_URI"),
+		BaseURL:             strings.TrimRight(r.str("LIAISON_BASE_URL", ""), "/"),
+		Role:                r.str("LIAISON_ROLE", DefaultRole),
+		RetentionDays:       r.int("LIAISON_RETENTION_DAYS", DefaultRetentionDays),
+		AuditRetentionDays:  r.int("LIAISON_AUDIT_RETENTION_DAYS", DefaultAuditRetentionDays),
+		BodyLimit:           r.int("LIAISON_BODY_LIMIT", DefaultBodyLimit),
+		SyncBodyLimit:       r.int("LIAISON_SYNC_BODY_LIMIT", DefaultSyncBodyLimit),
+		RateLimit:           r.int("LIAISON_RATE_LIMIT", DefaultRateLimit),
+		TrustedProxy:        r.bool("LIAISON_TRUSTED_PROXY", false),
+		VAPIDPublicKey:      r.str("LIAISON_VAPID_PUBLIC_KEY", ""),
+		VAPIDPrivateKey:     r.secret("LIAISON_VAPID_PRIVATE_KEY"),
+		VAPIDSubject:        r.str("LIAISON_VAPID_SUBJECT", ""),
+		PushAllowedHosts:    r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
+		ShutdownTimeout:     r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
+		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 	}
 	c.LogLevel = r.level("LIAISON_LOG_LEVEL", DefaultLogLevel)
 	if err := errors.Join(r.errs...); err != nil {

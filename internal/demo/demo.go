@@ -21,9 +21,12 @@ import (
 
 // Credential is one demo login, printed at start.
 type Credential struct {
-	Label string
-	Role  string
-	Token string
+	Label          string   `json:"label"`
+	Role           string   `json:"role"`
+	Name           string   `json:"name"`
+	CollectiviteID string   `json:"collectivite_id,omitempty"`
+	Services       []string `json:"services,omitempty"`
+	Token          string   `json:"token"`
 }
 
 // Data is what Seed made that a person needs to try Liaison.
@@ -90,7 +93,7 @@ func (s *seeder) account(label, role, name, col string, svc []string, sch []stri
 	acc := store.Account{ID: store.NewID("acc", s.now), Role: role, Name: name, CollectiviteID: col,
 		Services: svc, Schools: sch, TokenHash: store.HashToken(tok), CreatedAt: s.now, CreatedBy: "demo"}
 	s.err = s.st.CreateAccount(s.ctx, acc, s.audit("account.create", acc.ID, "Compte de démonstration « "+name+" »", col))
-	s.data.Credentials = append(s.data.Credentials, Credential{Label: label, Role: role, Token: tok})
+	s.data.Credentials = append(s.data.Credentials, Credential{Label: label, Role: role, Name: name, CollectiviteID: col, Services: svc, Token: tok})
 }
 
 // Seed fills an empty store. It is deterministic but for tokens and keys.

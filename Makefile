@@ -1,0 +1,38 @@
+# Liaison — developer commands. `make test` is what CI runs.
+GO       ?= go
+FERRETDB := $(CURDIR)/bin/ferretdb-test
+
+.PHONY: run demo build test vet test-go test-e2e ferretdb bench lint clean
+
+run demo:
+	$(GO) run . demo
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/liaison .
+
+# Everything: formatting and vet, Go tests with the race detector (SQLite,
+# FerretDB for the MongoDB backend, API, rules engine, push), then the
+# browser tests in headless Chromium.
+test: vet test-go test-e2e
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test-go: ferretdb
+	LIAISON_REQUIRE_MONGO=1 LIAISON_FERRETDB_BIN=$(FERRETDB) $(GO) test -race -count=1 -timeout 20m ./...
+
+test-e2e:
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+ferretdb:
+	scripts/ferretdb.sh build
+
+bench:
+	scripts/bench.sh
+
+lint: vet
+
+clean:
+	rm -rf bin e2e/.bin test-artifacts
