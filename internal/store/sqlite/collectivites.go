@@ -8,13 +8,13 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-const collectiviteColumns = `id, kind, name, insee, siren, members, created_at`
+const collectiviteColumns = `id, kind, name, insee, siren, members, created_at, departements`
 
 // CreateCollectivite stores a new collectivité.
 func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO collectivites (`+collectiviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Kind, c.Name, c.INSEE, c.SIREN, fromList(c.Members), fromTime(c.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO collectivites (`+collectiviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Kind, c.Name, c.INSEE, c.SIREN, fromList(c.Members), fromTime(c.CreatedAt), fromList(c.Departements))
 		return err
 	})
 	if err != nil {
@@ -25,12 +25,15 @@ func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a 
 
 func scanCollectivite(sc scanner) (store.Collectivite, error) {
 	var c store.Collectivite
-	var members, created string
-	if err := sc.Scan(&c.ID, &c.Kind, &c.Name, &c.INSEE, &c.SIREN, &members, &created); err != nil {
+	var members, created, deps string
+	if err := sc.Scan(&c.ID, &c.Kind, &c.Name, &c.INSEE, &c.SIREN, &members, &created, &deps); err != nil {
 		return c, err
 	}
 	var err error
 	if c.Members, err = toList(members); err != nil {
+		return c, err
+	}
+	if c.Departements, err = toList(deps); err != nil {
 		return c, err
 	}
 	c.CreatedAt, err = toTime(created)
@@ -56,8 +59,13 @@ func (s *Store) ListCollectivites(ctx context.Context, p store.Page) ([]store.Co
 	return out, nil
 }
 
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // list runs a query and scans every row with scan.
-func list[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+func list[T any](ctx context.Context, db querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

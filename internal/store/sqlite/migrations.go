@@ -168,6 +168,14 @@ CREATE TABLE notice_versions (
 	PRIMARY KEY (notice_id, version)
 );
 `,
+	// 2: départements of départements and régions; server secrets.
+	`
+ALTER TABLE collectivites ADD COLUMN departements TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE secrets (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its
