@@ -17,12 +17,12 @@ import (
 // conventionBody is a convention as an operator writes it. Identity,
 // number, version and status are the server's.
 type conventionBody struct {
-	Schools        []conventions.School    `json:"schools" validate:"required,min=1,max=2000"`
-	Signatories    []conventions.Signatory `json:"signatories" validate:"max=10"`
-	ValidFrom      conventions.Date        `json:"valid_from"`
-	ValidUntil     conventions.Date        `json:"valid_until"`
-	Limits         conventions.Limits      `json:"limits"`
-	Rules          []conventions.Rule      `json:"rules" validate:"max=100"`
+	Schools     []conventions.School    `json:"schools" validate:"required,min=1,max=2000"`
+	Signatories []conventions.Signatory `json:"signatories" validate:"max=10"`
+	ValidFrom   conventions.Date        `json:"valid_from"`
+	ValidUntil  conventions.Date        `json:"valid_until"`
+	Limits      conventions.Limits      `json:"limits"`
+	Rules       []conventions.Rule      `json:"rules" validate:"max=100"`
 }
 
 type createConventionRequest struct {
@@ -158,7 +158,21 @@ func documentOf(rec store.Convention) (conventions.Convention, error) {
 	return doc, nil
 }
 
+// nonNilLists makes absent lists of a draft empty arrays in JSON.
+func nonNilLists(d *conventions.Convention) {
+	if d.Signatories == nil {
+		d.Signatories = []conventions.Signatory{}
+	}
+	if d.Rules == nil {
+		d.Rules = []conventions.Rule{}
+	}
+	if d.Schools == nil {
+		d.Schools = []conventions.School{}
+	}
+}
+
 func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention, versions []store.ConventionVersion) conventionView {
+	nonNilLists(&doc)
 	v := conventionView{Convention: doc, EffectiveStatus: rec.Status, UpdatedAt: rec.UpdatedAt}
 	if !s.utcNow().Before(doc.ValidUntil.End()) && rec.Status != store.ConventionDraft {
 		v.EffectiveStatus = store.ConventionExpired
@@ -166,6 +180,7 @@ func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention
 	for _, ver := range versions {
 		var d conventions.Convention
 		_ = json.Unmarshal(ver.Doc, &d)
+		nonNilLists(&d)
 		v.Versions = append(v.Versions, conventionVersionView{Version: ver.Version, CreatedAt: ver.CreatedAt, CreatedBy: ver.CreatedBy, Reason: ver.Reason, Document: d})
 	}
 	return v

@@ -227,3 +227,8 @@ func newFixture(t *testing.T) *fixture {
 	f.entSecret = hsSecret(t, ent)
 	return f
 }
+
+// storeAccountViewer is a viewer (IEN, school director) of some schools.
+func storeAccountViewer(uais ...string) store.Account {
+	return store.Account{Role: store.RoleViewer, Name: "Directrice", Schools: uais}
+}
