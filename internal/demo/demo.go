@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -26,6 +27,7 @@ type Credential struct {
 	Name           string   `json:"name"`
 	CollectiviteID string   `json:"collectivite_id,omitempty"`
 	Services       []string `json:"services,omitempty"`
+	AccountID      string   `json:"account_id"`
 	Token          string   `json:"token"`
 }
 
@@ -39,6 +41,11 @@ type Data struct {
 	EPCI      store.Collectivite
 	Communes  []store.Collectivite
 	Schools   []store.School
+	// Conventions: Saint-Fuscien (active), Boves (suspended), Cagny
+	// (expired), the EPCI's transport one (active).
+	Conventions []conventions.Convention
+	// Notices: a week of realistic notices.
+	Notices []store.Notice
 }
 
 // ENT is a demo ENT integration.
@@ -93,7 +100,7 @@ func (s *seeder) account(label, role, name, col string, svc []string, sch []stri
 	acc := store.Account{ID: store.NewID("acc", s.now), Role: role, Name: name, CollectiviteID: col,
 		Services: svc, Schools: sch, TokenHash: store.HashToken(tok), CreatedAt: s.now, CreatedBy: "demo"}
 	s.err = s.st.CreateAccount(s.ctx, acc, s.audit("account.create", acc.ID, "Compte de démonstration « "+name+" »", col))
-	s.data.Credentials = append(s.data.Credentials, Credential{Label: label, Role: role, Name: name, CollectiviteID: col, Services: svc, Token: tok})
+	s.data.Credentials = append(s.data.Credentials, Credential{Label: label, Role: role, Name: name, CollectiviteID: col, Services: svc, AccountID: acc.ID, Token: tok})
 }
 
 // Seed fills an empty store. It is deterministic but for tokens and keys.
@@ -153,6 +160,8 @@ func Seed(ctx context.Context, st store.Store, now time.Time) (*Data, error) {
 	s.account("Directrice, Jules Ferry", store.RoleViewer, "Directrice de l'école Jules Ferry", "", nil, []string{"0801002E"})
 
 	s.ents(all)
+	s.conventions()
+	s.week()
 	if s.err != nil {
 		return nil, fmt.Errorf("demo: %w", s.err)
 	}
