@@ -1,6 +1,97 @@
 package store
 
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ReadState is what one parent did with one notice: when they first
+// opened it and when they acknowledged it ("j'ai pris connaissance").
+// Backends keep them in a table/collection named read_states with the
+// fields notice_id, ent_id, ent_user_id, read_at, ack_at.
+type ReadState struct {
+	NoticeID  string     `json:"notice_id"`
+	ENTID     string     `json:"-"`
+	ENTUserID string     `json:"-"`
+	ReadAt    *time.Time `json:"read_at,omitempty"`
+	AckAt     *time.Time `json:"ack_at,omitempty"`
+}
+
+// ReachGroup is a notice's reach among the families of one school and
+// level: the families targeted (a parent with a child of that school and
+// level in the audience), and how many of them have read and acknowledged
+// it. A family with children in two groups counts in both.
+type ReachGroup struct {
+	UAI      string `json:"uai"`
+	Level    string `json:"level"`
+	Families int    `json:"families"`
+	Read     int    `json:"read"`
+	Acked    int    `json:"acked"`
+}
+
 // FeedStore is the parent-feed part of the contract: fan-out on read over
 // notices, read and acknowledgement states, parents' preferences.
 type FeedStore interface {
+	// PublishedNotices lists the notices visible at now (not withdrawn,
+	// PublishAt <= now < ExpiresAt) whose audience includes at least one of
+	// schools, newest first: PublishAt descending, then ID descending.
+	// Levels and classes are not looked at: callers match children with
+	// Audience.Reaches.
+	PublishedNotices(ctx context.Context, schools []string, now time.Time) ([]Notice, error)
+
+	// ReadStates returns the parent's states for these notices (all of
+	// the parent's states when noticeIDs is nil), keyed by notice ID.
+	ReadStates(ctx context.Context, entID, entUserID string, noticeIDs []string) (map[string]ReadState, error)
+	// MarkRead records that the parent opened these notices at at. A
+	// notice already read keeps its first ReadAt. It returns how many
+	// notices were newly marked. Unknown notice IDs are ignored.
+	MarkRead(ctx context.Context, entID, entUserID string, noticeIDs []string, at time.Time) (int, error)
+	// MarkAcked records the acknowledgement of a notice at at (and the
+	// reading, if not yet). A notice already acknowledged keeps its first
+	// AckAt. It returns the state after the call.
+	MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (ReadState, error)
+	// NoticeReadCounts counts the parents who read and who acknowledged a
+	// notice (all versions together).
+	NoticeReadCounts(ctx context.Context, noticeID string) (read, acked int, err error)
+	// NoticeReach counts, per school and level of aud (the notice's
+	// audience), the families targeted and those who read and acknowledged
+	// noticeID. Groups without families are left out; groups are sorted by
+	// UAI then level.
+	NoticeReach(ctx context.Context, noticeID string, aud Audience) ([]ReachGroup, error)
+
+	// SetPreferences stores a parent's locale and muted categories
+	// (ErrNotFound for a parent the ENT has not synced). Children and
+	// UpdatedAt are left alone.
+	SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error
+}
+
+// Reaches reports whether the audience reaches a child: the child's school
+// is in Schools, and Levels (when not empty) holds the child's level, and
+// Classes (when not empty) the child's class, compared case-insensitively.
+func (a Audience) Reaches(c Child) bool {
+	if !slices.Contains(a.Schools, c.UAI) {
+		return false
+	}
+	if len(a.Levels) > 0 && !slices.Contains(a.Levels, c.Level) {
+		return false
+	}
+	if len(a.Classes) > 0 && !slices.ContainsFunc(a.Classes, func(cl string) bool {
+		return strings.EqualFold(strings.TrimSpace(cl), strings.TrimSpace(c.Class))
+	}) {
+		return false
+	}
+	return true
+}
+
+// ReachesAny reports whether the audience reaches one of children.
+func (a Audience) ReachesAny(children []Child) bool {
+	return slices.ContainsFunc(children, a.Reaches)
+}
+
+// VisibleAt reports whether a notice is in feeds at now: not withdrawn,
+// PublishAt <= now < ExpiresAt.
+func (n *Notice) VisibleAt(now time.Time) bool {
+	return n.Status != NoticeWithdrawn && !now.Before(n.PublishAt) && now.Before(n.ExpiresAt)
 }

@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// PublishedNotices lists the notices visible at now that reach one of the
+// schools, newest first. The school index (notice_schools) narrows the
+// scan to the schools' notices.
+func (s *Store) PublishedNotices(ctx context.Context, schools []string, now time.Time) ([]store.Notice, error) {
+	if len(schools) == 0 {
+		return nil, nil
+	}
+	t := fromTime(now)
+	out, err := list(ctx, s.r, scanNotice, `SELECT idempotency_key, doc FROM notices
+		WHERE id IN (SELECT notice_id FROM notice_schools WHERE uai IN (SELECT value FROM json_each(?)))
+		  AND status <> ? AND publish_at <= ? AND expires_at > ?
+		ORDER BY publish_at DESC, id DESC`,
+		fromList(schools), store.NoticeWithdrawn, t, t)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list published notices: %w", err)
+	}
+	return out, nil
+}
+
+// ReadStates returns a parent's read states, keyed by notice ID.
+func (s *Store) ReadStates(ctx context.Context, entID, entUserID string, noticeIDs []string) (map[string]store.ReadState, error) {
+	out := map[string]store.ReadState{}
+	if noticeIDs != nil && len(noticeIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT notice_id, read_at, ack_at FROM read_states
+		WHERE ent_id = ? AND ent_user_id = ? AND (? OR notice_id IN (SELECT value FROM json_each(?)))`,
+		entID, entUserID, noticeIDs == nil, fromList(noticeIDs))
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read the read states of %s/%s: %w", entID, entUserID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st := store.ReadState{ENTID: entID, ENTUserID: entUserID}
+		var readAt, ackAt sql.NullString
+		if err := rows.Scan(&st.NoticeID, &readAt, &ackAt); err != nil {
+			return nil, fmt.Errorf("store: unable to read the read states of %s/%s: %w", entID, entUserID, err)
+		}
+		if st.ReadAt, err = toTimePtr(readAt); err == nil {
+			st.AckAt, err = toTimePtr(ackAt)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to read the read states of %s/%s: %w", entID, entUserID, err)
+		}
+		out[st.NoticeID] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to read the read states of %s/%s: %w", entID, entUserID, err)
+	}
+	return out, nil
+}
+
+// MarkRead records the first reading of existing notices.
+func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs []string, at time.Time) (int, error) {
+	if len(noticeIDs) == 0 {
+		return 0, nil
+	}
+	t := fromTime(at)
+	res, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at)
+		SELECT ?, ?, id, ? FROM notices WHERE id IN (SELECT value FROM json_each(?)) AND true
+		ON CONFLICT (ent_id, ent_user_id, notice_id) DO UPDATE SET read_at = excluded.read_at WHERE read_at IS NULL`,
+		entID, entUserID, t, fromList(noticeIDs))
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to mark notices read for %s/%s: %w", entID, entUserID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to mark notices read for %s/%s: %w", entID, entUserID, err)
+	}
+	return int(n), nil
+}
+
+// MarkAcked records the first acknowledgement (and reading) of a notice.
+func (s *Store) MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (store.ReadState, error) {
+	st := store.ReadState{NoticeID: noticeID, ENTID: entID, ENTUserID: entUserID}
+	t := fromTime(at)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at, ack_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (ent_id, ent_user_id, notice_id) DO UPDATE
+		SET read_at = COALESCE(read_at, excluded.read_at), ack_at = COALESCE(ack_at, excluded.ack_at)`,
+		entID, entUserID, noticeID, t, t)
+	if isForeignKey(err) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return st, fmt.Errorf("store: unable to acknowledge notice %s for %s/%s: %w", noticeID, entID, entUserID, err)
+	}
+	states, err := s.readStatesFrom(ctx, s.w, entID, entUserID, noticeID)
+	if err != nil {
+		return st, err
+	}
+	return states, nil
+}
+
+func (s *Store) readStatesFrom(ctx context.Context, db *sql.DB, entID, entUserID, noticeID string) (store.ReadState, error) {
+	st := store.ReadState{NoticeID: noticeID, ENTID: entID, ENTUserID: entUserID}
+	var readAt, ackAt sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT read_at, ack_at FROM read_states WHERE ent_id = ? AND ent_user_id = ? AND notice_id = ?`,
+		entID, entUserID, noticeID).Scan(&readAt, &ackAt)
+	if err == nil {
+		if st.ReadAt, err = toTimePtr(readAt); err == nil {
+			st.AckAt, err = toTimePtr(ackAt)
+		}
+	}
+	if err != nil {
+		return st, fmt.Errorf("store: unable to read the state of notice %s for %s/%s: %w", noticeID, entID, entUserID, mapErr(err))
+	}
+	return st, nil
+}
+
+func isForeignKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// NoticeReadCounts counts the parents who read and acknowledged a notice.
+func (s *Store) NoticeReadCounts(ctx context.Context, noticeID string) (read, acked int, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT COUNT(read_at), COUNT(ack_at) FROM read_states WHERE notice_id = ?`,
+		noticeID).Scan(&read, &acked)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: unable to count the readers of notice %s: %w", noticeID, err)
+	}
+	return read, acked, nil
+}
+
+// NoticeReach counts targeted, reading and acknowledging families per
+// school and level of the audience.
+func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audience) ([]store.ReachGroup, error) {
+	if len(aud.Schools) == 0 {
+		return nil, nil
+	}
+	out, err := list(ctx, s.r, func(sc scanner) (store.ReachGroup, error) {
+		var g store.ReachGroup
+		err := sc.Scan(&g.UAI, &g.Level, &g.Families, &g.Read, &g.Acked)
+		return g, err
+	}, `SELECT c.uai, c.level, COUNT(DISTINCT c.parent_id),
+			COUNT(DISTINCT CASE WHEN r.read_at IS NOT NULL THEN c.parent_id END),
+			COUNT(DISTINCT CASE WHEN r.ack_at IS NOT NULL THEN c.parent_id END)
+		FROM children c
+		JOIN parents p ON p.id = c.parent_id
+		LEFT JOIN read_states r ON r.ent_id = p.ent_id AND r.ent_user_id = p.ent_user_id AND r.notice_id = ?
+		WHERE c.uai IN (SELECT value FROM json_each(?))
+		  AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
+		  AND (? = 0 OR lower(trim(c.class)) IN (SELECT lower(trim(value)) FROM json_each(?)))
+		GROUP BY c.uai, c.level
+		ORDER BY c.uai, c.level`,
+		noticeID, fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(aud.Classes), fromList(aud.Classes))
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to compute the reach of notice %s: %w", noticeID, err)
+	}
+	return out, nil
+}
+
+// SetPreferences stores a parent's locale and muted categories.
+func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE parents SET locale = ?, muted = ? WHERE ent_id = ? AND ent_user_id = ?`,
+		locale, fromList(muted), entID, entUserID)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store: unable to set the preferences of %s/%s: %w", entID, entUserID, err)
+	}
+	return nil
+}

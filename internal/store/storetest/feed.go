@@ -1,0 +1,227 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// feedNotice is a notice of col_a to schools, published at T0+pub for a
+// week.
+func feedNotice(id string, pub time.Duration, schools ...string) store.Notice {
+	n := notice(id, "col_a", schools...)
+	n.Audience.Levels = nil
+	n.PublishAt, n.ExpiresAt = at(pub), at(pub+7*24*time.Hour)
+	n.Status = store.NoticePublished
+	return n
+}
+
+func testFeed(t *testing.T, open opener) {
+	ctx := context.Background()
+	t.Run("PublishedNotices", func(t *testing.T) {
+		s := open(t)
+		createNotice(t, s, feedNotice("ntc_a", 0, "0750001A"))
+		createNotice(t, s, feedNotice("ntc_b", time.Hour, "0750001A", "0750002B"))
+		createNotice(t, s, feedNotice("ntc_c", time.Hour, "0750002B")) // same time: ID breaks the tie
+		createNotice(t, s, feedNotice("ntc_other", 0, "0750003C"))     // another school
+		sched := feedNotice("ntc_sched", 3*time.Hour, "0750001A")      // not yet
+		sched.Status = store.NoticeScheduled
+		createNotice(t, s, sched)
+		expired := feedNotice("ntc_exp", -8*24*time.Hour, "0750001A") // expired at T0-1d
+		createNotice(t, s, expired)
+		withdrawn := feedNotice("ntc_wd", 0, "0750001A")
+		createNotice(t, s, withdrawn)
+		wd := withdrawn
+		wd.Status, wd.WithdrawnAt = store.NoticeWithdrawn, ptr(at(time.Minute))
+		ok(t, s.UpdateNotice(ctx, wd, 1, entry("notice.withdraw", wd.ID)))
+
+		now := at(2 * time.Hour)
+		got, err := s.PublishedNotices(ctx, []string{"0750001A", "0750002B"}, now)
+		ok(t, err)
+		sameIDs(t, "feed of both schools", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b", "ntc_a"})
+		same(t, "feed notice", got[2], feedNotice("ntc_a", 0, "0750001A"))
+		got, err = s.PublishedNotices(ctx, []string{"0750002B"}, now)
+		ok(t, err)
+		sameIDs(t, "feed of school B", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b"})
+		got, err = s.PublishedNotices(ctx, nil, now)
+		ok(t, err)
+		sameIDs(t, "no school", ids(got, noticeIDOf), nil)
+		// The window is [PublishAt, ExpiresAt): visible at PublishAt, gone
+		// at ExpiresAt.
+		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, at(3*time.Hour))
+		ok(t, err)
+		sameIDs(t, "at the scheduled time", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_b", "ntc_a"})
+		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, at(7*24*time.Hour))
+		ok(t, err)
+		sameIDs(t, "at ntc_a's expiry", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_b"})
+		// A correction moving the audience moves the notice.
+		moved := feedNotice("ntc_a", 0, "0750003C")
+		moved.Version = 2
+		ok(t, s.UpdateNotice(ctx, moved, 1, entry("notice.correct", "ntc_a")))
+		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, now)
+		ok(t, err)
+		sameIDs(t, "after the correction", ids(got, noticeIDOf), []string{"ntc_b"})
+	})
+	t.Run("ReadAck", func(t *testing.T) {
+		s := open(t)
+		createNotice(t, s, feedNotice("ntc_1", 0, "0750001A"))
+		createNotice(t, s, feedNotice("ntc_2", 0, "0750001A"))
+		states, err := s.ReadStates(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_2"})
+		ok(t, err)
+		if len(states) != 0 {
+			t.Fatalf("states before any reading: %+v", states)
+		}
+		n, err := s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_absent"}, at(time.Minute))
+		ok(t, err)
+		if n != 1 {
+			t.Fatalf("MarkRead newly marked %d, want 1", n)
+		}
+		// Idempotent: the first reading is kept.
+		n, err = s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_2"}, at(time.Hour))
+		ok(t, err)
+		if n != 1 {
+			t.Fatalf("second MarkRead newly marked %d, want 1 (ntc_2)", n)
+		}
+		n, err = s.MarkRead(ctx, "ent_1", "u1", nil, at(time.Hour))
+		ok(t, err)
+		if n != 0 {
+			t.Fatalf("MarkRead of nothing: %d", n)
+		}
+		states, err = s.ReadStates(ctx, "ent_1", "u1", nil)
+		ok(t, err)
+		same(t, "read states", states, map[string]store.ReadState{
+			"ntc_1": {NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute))},
+			"ntc_2": {NoticeID: "ntc_2", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Hour))},
+		})
+		// Acknowledging keeps the reading and the first acknowledgement.
+		st, err := s.MarkAcked(ctx, "ent_1", "u1", "ntc_1", at(2*time.Hour))
+		ok(t, err)
+		same(t, "acked", st, store.ReadState{NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute)), AckAt: ptr(at(2 * time.Hour))})
+		st, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_1", at(3*time.Hour))
+		ok(t, err)
+		same(t, "acked twice", st, store.ReadState{NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute)), AckAt: ptr(at(2 * time.Hour))})
+		// Acknowledging an unread notice reads it.
+		st, err = s.MarkAcked(ctx, "ent_1", "u2", "ntc_2", at(4*time.Hour))
+		ok(t, err)
+		same(t, "acked unread", st, store.ReadState{NoticeID: "ntc_2", ENTID: "ent_1", ENTUserID: "u2", ReadAt: ptr(at(4 * time.Hour)), AckAt: ptr(at(4 * time.Hour))})
+		_, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_absent", at(time.Hour))
+		isErr(t, err, store.ErrNotFound)
+		// States are per parent and per ENT.
+		states, err = s.ReadStates(ctx, "ent_2", "u1", nil)
+		ok(t, err)
+		if len(states) != 0 {
+			t.Fatalf("another ENT's parent sees states: %+v", states)
+		}
+		states, err = s.ReadStates(ctx, "ent_1", "u1", []string{"ntc_2"})
+		ok(t, err)
+		if len(states) != 1 || states["ntc_2"].ReadAt == nil {
+			t.Fatalf("states of ntc_2: %+v", states)
+		}
+		read, acked, err := s.NoticeReadCounts(ctx, "ntc_1")
+		ok(t, err)
+		if read != 1 || acked != 1 {
+			t.Fatalf("ntc_1: read %d acked %d, want 1 1", read, acked)
+		}
+		read, acked, err = s.NoticeReadCounts(ctx, "ntc_2")
+		ok(t, err)
+		if read != 2 || acked != 1 {
+			t.Fatalf("ntc_2: read %d acked %d, want 2 1", read, acked)
+		}
+		// Purging a notice purges its states.
+		expired := feedNotice("ntc_3", -30*24*time.Hour, "0750001A")
+		createNotice(t, s, expired)
+		_, err = s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_3"}, at(0))
+		ok(t, err)
+		_, err = s.PurgeNotices(ctx, at(-time.Hour))
+		ok(t, err)
+		read, _, err = s.NoticeReadCounts(ctx, "ntc_3")
+		ok(t, err)
+		if read != 0 {
+			t.Fatalf("states of a purged notice remain: %d", read)
+		}
+	})
+	t.Run("Erasure", func(t *testing.T) {
+		s := open(t)
+		upsert(t, s, "ent_1", 0, 2, 0, parent("u1", child("0750001A", "maternelle", "MS")), parent("u2", child("0750001A", "maternelle", "GS")))
+		createNotice(t, s, feedNotice("ntc_1", 0, "0750001A"))
+		_, err := s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_1"}, at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkAcked(ctx, "ent_1", "u2", "ntc_1", at(time.Minute))
+		ok(t, err)
+		ok(t, s.DeleteParent(ctx, "ent_1", "u1", entry("parents.erase", "u1")))
+		states, err := s.ReadStates(ctx, "ent_1", "u1", nil)
+		ok(t, err)
+		if len(states) != 0 {
+			t.Fatalf("an erased parent's read states remain: %+v", states)
+		}
+		read, acked, err := s.NoticeReadCounts(ctx, "ntc_1")
+		ok(t, err)
+		if read != 1 || acked != 1 {
+			t.Fatalf("after erasure: read %d acked %d, want 1 1 (the other parent)", read, acked)
+		}
+	})
+	t.Run("Reach", func(t *testing.T) {
+		s := open(t)
+		upsert(t, s, "ent_1", 0, 5, 0,
+			parent("u1", child("0750001A", "maternelle", "MS")),
+			parent("u2", child("0750001A", "maternelle", "ms"), child("0750002B", "elementaire", "CP")),
+			parent("u3", child("0750002B", "elementaire", "CE2")),
+			parent("u4", child("0750002B", "elementaire", "CP")),
+			parent("u5", child("0750003C", "elementaire", "CP")), // not in the audience
+		)
+		upsert(t, s, "ent_2", 0, 1, 0, parent("u1", child("0750001A", "maternelle", "GS")))
+		n := feedNotice("ntc_1", 0, "0750001A", "0750002B")
+		createNotice(t, s, n)
+		_, err := s.MarkRead(ctx, "ent_1", "u2", []string{"ntc_1"}, at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkAcked(ctx, "ent_1", "u4", "ntc_1", at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkRead(ctx, "ent_1", "u5", []string{"ntc_1"}, at(time.Minute)) // outside: not counted
+		ok(t, err)
+		groups, err := s.NoticeReach(ctx, "ntc_1", n.Audience)
+		ok(t, err)
+		same(t, "reach", groups, []store.ReachGroup{
+			{UAI: "0750001A", Level: "maternelle", Families: 3, Read: 1, Acked: 0},
+			{UAI: "0750002B", Level: "elementaire", Families: 3, Read: 2, Acked: 1},
+		})
+		// Levels and classes (case-insensitive) narrow the groups.
+		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{Schools: n.Audience.Schools, Levels: []string{"maternelle"}, Classes: []string{"MS"}})
+		ok(t, err)
+		same(t, "reach of MS", groups, []store.ReachGroup{{UAI: "0750001A", Level: "maternelle", Families: 2, Read: 1}})
+		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{})
+		ok(t, err)
+		if len(groups) != 0 {
+			t.Fatalf("reach of no school: %+v", groups)
+		}
+	})
+	t.Run("Preferences", func(t *testing.T) {
+		s := open(t)
+		upsert(t, s, "ent_1", 0, 1, 0, parent("u1", child("0750001A", "maternelle", "MS")))
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture", "periscolaire"}))
+		p, err := s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		if p.Locale != "en" || len(p.Muted) != 2 || p.Muted[0] != "culture" || len(p.Children) != 1 || !p.UpdatedAt.Equal(T0) {
+			t.Fatalf("after SetPreferences: %+v", p)
+		}
+		// A sync keeps them.
+		upsert(t, s, "ent_1", time.Hour, 0, 1, parent("u1", child("0750002B", "elementaire", "CP")))
+		p, err = s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		if p.Locale != "en" || len(p.Muted) != 2 {
+			t.Fatalf("preferences lost by a sync: %+v", p)
+		}
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "fr", nil))
+		p, err = s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		if p.Locale != "fr" || len(p.Muted) != 0 {
+			t.Fatalf("after clearing: %+v", p)
+		}
+		isErr(t, s.SetPreferences(ctx, "ent_1", "absent", "fr", nil), store.ErrNotFound)
+	})
+}
+
+func noticeIDOf(n store.Notice) string { return n.ID }
+
+func ptr[T any](v T) *T { return &v }
