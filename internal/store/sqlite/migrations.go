@@ -176,6 +176,73 @@ CREATE TABLE secrets (
 	value BLOB NOT NULL
 );
 `,
+	// 3: push: subscriptions, secrets, the outbox (fan-outs and batches),
+	// counters and receipts. Everything of a notice goes with it (purge).
+	`
+CREATE TABLE push_subscriptions (
+	seq          INTEGER PRIMARY KEY,
+	id           TEXT NOT NULL UNIQUE,
+	parent_id    INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
+	endpoint     TEXT NOT NULL UNIQUE,
+	p256dh       TEXT NOT NULL,
+	auth         TEXT NOT NULL,
+	created_at   TEXT NOT NULL,
+	refreshed_at TEXT NOT NULL,
+	warned_at    TEXT
+);
+CREATE INDEX push_subscriptions_parent ON push_subscriptions (parent_id, seq);
+CREATE INDEX push_subscriptions_refreshed ON push_subscriptions (refreshed_at);
+
+CREATE TABLE push_secrets (
+	id            INTEGER PRIMARY KEY CHECK (id = 1),
+	vapid_public  TEXT NOT NULL,
+	vapid_private TEXT NOT NULL,
+	receipt_key   BLOB NOT NULL,
+	created_at    TEXT NOT NULL
+);
+
+CREATE TABLE push_fanouts (
+	notice_id  TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	version    INTEGER NOT NULL,
+	doc        BLOB NOT NULL,
+	cursor     TEXT NOT NULL DEFAULT '',
+	done       INTEGER NOT NULL DEFAULT 0,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (notice_id, version)
+);
+CREATE INDEX push_fanouts_pending ON push_fanouts (done, created_at);
+
+CREATE TABLE push_batches (
+	id           TEXT PRIMARY KEY,
+	notice_id    TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	version      INTEGER NOT NULL,
+	done         INTEGER NOT NULL DEFAULT 0,
+	available_at TEXT NOT NULL,
+	lease_owner  TEXT NOT NULL DEFAULT '',
+	lease_until  TEXT NOT NULL DEFAULT '',
+	items        BLOB NOT NULL,
+	results      BLOB,
+	pending      INTEGER NOT NULL
+);
+CREATE INDEX push_batches_due ON push_batches (done, available_at);
+CREATE INDEX push_batches_notice ON push_batches (notice_id);
+
+CREATE TABLE push_counts (
+	notice_id TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	name      TEXT NOT NULL,
+	n         INTEGER NOT NULL,
+	PRIMARY KEY (notice_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE push_receipts (
+	notice_id       TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	version         INTEGER NOT NULL,
+	subscription_id TEXT NOT NULL,
+	event           TEXT NOT NULL,
+	at              TEXT NOT NULL,
+	PRIMARY KEY (notice_id, event, version, subscription_id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open) })
 	t.Run("Departements", func(t *testing.T) { testDepartements(t, open) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, open) })
+	t.Run("Push", func(t *testing.T) { testPush(t, open) })
 }
 
 // at is T0 plus d.

@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// tx runs fn in one immediate write transaction, without an audit entry
+// (the push machinery is not audited, see store.PushStore).
+func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// PushSecrets returns the stored push secrets, storing gen first if there
+// are none.
+func (s *Store) PushSecrets(ctx context.Context, gen store.PushSecrets) (store.PushSecrets, error) {
+	var out store.PushSecrets
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO push_secrets (id, vapid_public, vapid_private, receipt_key, created_at)
+			VALUES (1, ?, ?, ?, ?)`, gen.VAPIDPublic, gen.VAPIDPrivate, gen.ReceiptKey, fromTime(gen.CreatedAt)); err != nil {
+			return err
+		}
+		var created string
+		if err := tx.QueryRowContext(ctx, `SELECT vapid_public, vapid_private, receipt_key, created_at FROM push_secrets WHERE id = 1`).
+			Scan(&out.VAPIDPublic, &out.VAPIDPrivate, &out.ReceiptKey, &created); err != nil {
+			return err
+		}
+		var err error
+		out.CreatedAt, err = toTime(created)
+		return err
+	})
+	if err != nil {
+		return store.PushSecrets{}, fmt.Errorf("store: unable to get push secrets: %w", err)
+	}
+	return out, nil
+}
+
+const subColumns = `s.id, p.ent_id, p.ent_user_id, s.endpoint, s.p256dh, s.auth, s.created_at, s.refreshed_at, s.warned_at`
+
+func scanSubscription(sc scanner) (store.PushSubscription, error) {
+	var sub store.PushSubscription
+	var created, refreshed string
+	var warned sql.NullString
+	if err := sc.Scan(&sub.ID, &sub.ENTID, &sub.ENTUserID, &sub.Endpoint, &sub.P256dh, &sub.Auth, &created, &refreshed, &warned); err != nil {
+		return sub, err
+	}
+	var err error
+	if sub.CreatedAt, err = toTime(created); err != nil {
+		return sub, err
+	}
+	if sub.RefreshedAt, err = toTime(refreshed); err != nil {
+		return sub, err
+	}
+	sub.WarnedAt, err = toTimePtr(warned)
+	return sub, err
+}
+
+// UpsertPushSubscription inserts a subscription or refreshes the one with
+// the same endpoint.
+func (s *Store) UpsertPushSubscription(ctx context.Context, sub store.PushSubscription) (store.PushSubscription, bool, error) {
+	var out store.PushSubscription
+	created := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var parentID int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?`,
+			sub.ENTID, sub.ENTUserID).Scan(&parentID); err != nil {
+			return err
+		}
+		now := fromTime(sub.RefreshedAt)
+		res, err := tx.ExecContext(ctx, `UPDATE push_subscriptions SET parent_id = ?, p256dh = ?, auth = ?, refreshed_at = ?, warned_at = NULL
+			WHERE endpoint = ?`, parentID, sub.P256dh, sub.Auth, now, sub.Endpoint)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var count int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM push_subscriptions WHERE parent_id = ?`, parentID).Scan(&count); err != nil {
+				return err
+			}
+			if count >= store.MaxPushSubscriptions {
+				return store.ErrLimit
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO push_subscriptions (id, parent_id, endpoint, p256dh, auth, created_at, refreshed_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, sub.ID, parentID, sub.Endpoint, sub.P256dh, sub.Auth, now, now); err != nil {
+				return err
+			}
+			created = true
+		}
+		out, err = scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subColumns+`
+			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id WHERE s.endpoint = ?`, sub.Endpoint))
+		return err
+	})
+	if err != nil {
+		return store.PushSubscription{}, false, fmt.Errorf("store: unable to upsert push subscription: %w", mapErr(err))
+	}
+	return out, created, nil
+}
+
+// ListPushSubscriptions lists a parent's subscriptions, oldest first.
+func (s *Store) ListPushSubscriptions(ctx context.Context, entID, entUserID string) ([]store.PushSubscription, error) {
+	out, err := list(ctx, s.r, scanSubscription, `SELECT `+subColumns+`
+		FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
+		WHERE p.ent_id = ? AND p.ent_user_id = ? ORDER BY s.seq`, entID, entUserID)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list push subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// DeletePushSubscription deletes one of a parent's subscriptions.
+func (s *Store) DeletePushSubscription(ctx context.Context, entID, entUserID, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id = ?
+			AND parent_id = (SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?)`, id, entID, entUserID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sql.ErrNoRows
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to delete push subscription %s: %w", id, mapErr(err))
+	}
+	return nil
+}
+
+// PushSubscriptionsToWarn lists stale subscriptions not warned yet.
+func (s *Store) PushSubscriptionsToWarn(ctx context.Context, before time.Time, limit int) ([]store.PushSubscription, error) {
+	out, err := list(ctx, s.r, scanSubscription, `SELECT `+subColumns+`
+		FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
+		WHERE s.refreshed_at < ? AND s.warned_at IS NULL ORDER BY s.refreshed_at LIMIT ?`, fromTime(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list push subscriptions to warn: %w", err)
+	}
+	return out, nil
+}
+
+// MarkPushSubscriptionsWarned records the warning push of subscriptions.
+func (s *Store) MarkPushSubscriptionsWarned(ctx context.Context, ids []string, at time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE push_subscriptions SET warned_at = ?
+			WHERE id IN (SELECT value FROM json_each(?))`, fromTime(at), fromList(ids))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to mark push subscriptions warned: %w", err)
+	}
+	return nil
+}
+
+// PrunePushSubscriptions deletes stale, warned subscriptions.
+func (s *Store) PrunePushSubscriptions(ctx context.Context, before, warnedBefore time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions
+			WHERE refreshed_at < ? AND warned_at IS NOT NULL AND warned_at < ?`, fromTime(before), fromTime(warnedBefore))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to prune push subscriptions: %w", err)
+	}
+	return int(n), nil
+}
+
+// audienceParents is the subquery of the parents with a child in the
+// audience; its arguments come from audienceArgs.
+const audienceParents = `SELECT parent_id FROM children
+	WHERE uai IN (SELECT value FROM json_each(?))
+	  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
+	  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`
+
+func audienceArgs(aud store.Audience) []any {
+	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(aud.Classes), fromList(aud.Classes)}
+}
+
+// CountSubscribedFamilies counts the audience's parents with a subscription.
+func (s *Store) CountSubscribedFamilies(ctx context.Context, aud store.Audience) (int, error) {
+	if len(aud.Schools) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT parent_id) FROM push_subscriptions
+		WHERE parent_id IN (`+audienceParents+`)`, audienceArgs(aud)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to count subscribed families: %w", err)
+	}
+	return n, nil
+}
+
+// RecordPushReceipt records a receipt once. A receipt of a notice that no
+// longer exists (purged) is taken as a replay.
+func (s *Store) RecordPushReceipt(ctx context.Context, r store.PushReceipt) (bool, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO push_receipts (notice_id, version, subscription_id, event, at)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM notices WHERE id = ?)`,
+			r.NoticeID, r.Version, r.SubscriptionID, r.Event, fromTime(r.At), r.NoticeID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: unable to record push receipt: %w", err)
+	}
+	return n == 1, nil
+}
+
+// NoticePushStats returns a notice's push counters and receipts.
+func (s *Store) NoticePushStats(ctx context.Context, noticeID string) (store.PushStats, error) {
+	st := store.PushStats{Counts: map[string]int{}}
+	err := func() error {
+		rows, err := s.r.QueryContext(ctx, `SELECT name, n FROM push_counts WHERE notice_id = ?`, noticeID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var n int
+			if err := rows.Scan(&name, &n); err != nil {
+				return err
+			}
+			st.Counts[name] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return s.r.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM push_receipts WHERE notice_id = ? AND event = ?),
+			(SELECT COUNT(*) FROM push_receipts WHERE notice_id = ? AND event = ?)`,
+			noticeID, store.ReceiptShown, noticeID, store.ReceiptClicked).Scan(&st.Shown, &st.Clicked)
+	}()
+	if err != nil {
+		return st, fmt.Errorf("store: unable to read push stats of %s: %w", noticeID, err)
+	}
+	return st, nil
+}
+
+// addCounts adds to a notice's push counters.
+func addCounts(ctx context.Context, tx *sql.Tx, noticeID string, counts map[string]int) error {
+	for name, n := range counts {
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO push_counts (notice_id, name, n) VALUES (?, ?, ?)
+			ON CONFLICT (notice_id, name) DO UPDATE SET n = n + excluded.n`, noticeID, name, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// The outbox: a push_fanouts row per notice version walks the audience's
+// subscriptions in (parent_id, seq) order — its cursor is "parent:seq" —
+// writing one push_batches row per page in the same transaction as the
+// cursor's advance. Workers lease batches with one UPDATE ... RETURNING on
+// the single writer connection, so two claims never overlap.
+
+// DuePushNotices lists notices whose push is due and has no fan-out for
+// their current version.
+func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
+	t := fromTime(now)
+	out, err := list(ctx, s.r, scanNotice, `SELECT n.idempotency_key, n.doc FROM notices n
+		WHERE n.expires_at > ? AND n.publish_at <= ? AND n.status <> ?
+		  AND json_extract(n.doc, '$.push') = 1
+		  AND NOT EXISTS (SELECT 1 FROM push_fanouts f WHERE f.notice_id = n.id AND f.version = n.version)
+		ORDER BY n.publish_at LIMIT ?`, t, t, store.NoticeWithdrawn, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list due push notices: %w", err)
+	}
+	return out, nil
+}
+
+// StartFanout records a fan-out to do.
+func (s *Store) StartFanout(ctx context.Context, f store.PushFanout) error {
+	f.Cursor, f.Done = "", false
+	doc, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO push_fanouts (notice_id, version, doc, created_at) VALUES (?, ?, ?, ?)`,
+			f.NoticeID, f.Version, doc, fromTime(f.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to start fan-out of %s v%d: %w", f.NoticeID, f.Version, mapErr(err))
+	}
+	return nil
+}
+
+func scanFanout(sc scanner) (store.PushFanout, error) {
+	var f store.PushFanout
+	var doc []byte
+	var cursor string
+	var done bool
+	if err := sc.Scan(&doc, &cursor, &done); err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return f, err
+	}
+	f.Cursor, f.Done = cursor, done
+	return f, nil
+}
+
+// PendingFanouts lists the fan-outs not done, oldest first.
+func (s *Store) PendingFanouts(ctx context.Context, limit int) ([]store.PushFanout, error) {
+	out, err := list(ctx, s.r, scanFanout, `SELECT doc, cursor, done FROM push_fanouts WHERE done = 0
+		ORDER BY created_at LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list pending fan-outs: %w", err)
+	}
+	return out, nil
+}
+
+// CancelFanout marks a fan-out done.
+func (s *Store) CancelFanout(ctx context.Context, noticeID string, version int) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE push_fanouts SET done = 1 WHERE notice_id = ? AND version = ?`, noticeID, version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to cancel fan-out of %s v%d: %w", noticeID, version, err)
+	}
+	return nil
+}
+
+func parseCursor(c string) (parent, seq int64) {
+	p, q, _ := strings.Cut(c, ":")
+	parent, _ = strconv.ParseInt(p, 10, 64)
+	seq, _ = strconv.ParseInt(q, 10, 64)
+	return parent, seq
+}
+
+// FanoutStep writes the next page of a fan-out as one batch.
+func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSize int, now time.Time) (bool, error) {
+	done := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		f, err := scanFanout(tx.QueryRowContext(ctx, `SELECT doc, cursor, done FROM push_fanouts WHERE notice_id = ? AND version = ?`,
+			noticeID, version))
+		if err != nil {
+			return err
+		}
+		if f.Done || len(f.Audience.Schools) == 0 {
+			done = true
+			_, err := tx.ExecContext(ctx, `UPDATE push_fanouts SET done = 1 WHERE notice_id = ? AND version = ?`, noticeID, version)
+			return err
+		}
+		parent, seq := parseCursor(f.Cursor)
+		args := append([]any{parent, seq}, audienceArgs(f.Audience)...)
+		args = append(args, pageSize)
+		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted
+			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
+			WHERE (s.parent_id, s.seq) > (?, ?) AND s.parent_id IN (`+audienceParents+`)
+			ORDER BY s.parent_id, s.seq LIMIT ?`, args...)
+		if err != nil {
+			return err
+		}
+		items := make([]store.PushItem, 0, pageSize)
+		n, muted := 0, 0
+		for rows.Next() {
+			var it store.PushItem
+			var m string
+			if err := rows.Scan(&parent, &seq, &it.SubscriptionID, &it.Endpoint, &it.P256dh, &it.Auth, &m); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			if !f.Critical && m != "[]" && m != "" {
+				if l, err := toList(m); err == nil && slices.Contains(l, f.Category) {
+					muted++
+					continue
+				}
+			}
+			items = append(items, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		done = n < pageSize
+		next := strconv.FormatInt(parent, 10) + ":" + strconv.FormatInt(seq, 10)
+		if len(items) > 0 {
+			doc, err := json.Marshal(items)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO push_batches (id, notice_id, version, available_at, items, pending)
+				VALUES (?, ?, ?, ?, ?, ?)`, batchID(noticeID, version, f.Cursor), noticeID, version,
+				fromTime(f.PushAt), doc, len(items)); err != nil {
+				return err
+			}
+		}
+		counts := map[string]int{store.CountTargeted: len(items), store.CountMuted: muted}
+		if f.PushAt.After(now) {
+			counts[store.CountDeferred] = len(items)
+		}
+		if err := addCounts(ctx, tx, noticeID, counts); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE push_fanouts SET cursor = ?, done = ? WHERE notice_id = ? AND version = ?`,
+			next, done, noticeID, version)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: unable to fan out %s v%d: %w", noticeID, version, mapErr(err))
+	}
+	return done, nil
+}
+
+// batchID is deterministic: the page a cursor starts always makes the same
+// batch, so a redone step cannot make a second one.
+func batchID(noticeID string, version int, cursor string) string {
+	return noticeID + "/" + strconv.Itoa(version) + "/" + cursor
+}
+
+// ClaimPushBatch leases the batch due first.
+func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
+	var b store.PushBatch
+	t := fromTime(now)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var avail, until string
+		var items []byte
+		err := tx.QueryRowContext(ctx, `UPDATE push_batches SET lease_owner = ?, lease_until = ?
+			WHERE id = (SELECT id FROM push_batches WHERE done = 0 AND available_at <= ? AND lease_until <= ?
+				ORDER BY available_at LIMIT 1)
+			RETURNING id, notice_id, version, available_at, lease_owner, lease_until, items`,
+			owner, fromTime(now.Add(lease)), t, t).Scan(&b.ID, &b.NoticeID, &b.Version, &avail, &b.LeaseOwner, &until, &items)
+		if err != nil {
+			return err
+		}
+		if b.AvailableAt, err = toTime(avail); err != nil {
+			return err
+		}
+		if b.LeaseUntil, err = toTime(until); err != nil {
+			return err
+		}
+		return json.Unmarshal(items, &b.Items)
+	})
+	if err != nil {
+		return store.PushBatch{}, fmt.Errorf("store: unable to claim push batch: %w", mapErr(err))
+	}
+	return b, nil
+}
+
+// compact drops what a finished item no longer needs (endpoint and keys).
+func compact(items []store.PushItem) []store.PushItem {
+	out := make([]store.PushItem, len(items))
+	for i, it := range items {
+		it.Endpoint, it.P256dh, it.Auth, it.NotBefore = "", "", "", time.Time{}
+		out[i] = it
+	}
+	return out
+}
+
+// CompletePushBatch records a leased batch's outcome.
+func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u store.PushBatchUpdate, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var owner string
+		var done bool
+		var results []byte
+		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, done, results FROM push_batches WHERE id = ?`, b.ID).
+			Scan(&owner, &done, &results); err != nil {
+			return err
+		}
+		if done || owner != b.LeaseOwner {
+			return store.ErrStale
+		}
+		var finished []store.PushItem
+		if len(results) > 0 {
+			if err := json.Unmarshal(results, &finished); err != nil {
+				return err
+			}
+		}
+		finished = append(finished, compact(u.Finished)...)
+		res, err := json.Marshal(finished)
+		if err != nil {
+			return err
+		}
+		pending := u.Pending
+		if pending == nil {
+			pending = []store.PushItem{}
+		}
+		items, err := json.Marshal(pending)
+		if err != nil {
+			return err
+		}
+		avail := u.AvailableAt
+		if avail.IsZero() {
+			avail = now
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE push_batches SET done = ?, items = ?, pending = ?, results = ?,
+			available_at = ?, lease_owner = '', lease_until = '' WHERE id = ?`,
+			len(pending) == 0, items, len(pending), res, fromTime(avail), b.ID); err != nil {
+			return err
+		}
+		if err := addCounts(ctx, tx, b.NoticeID, u.Counts); err != nil {
+			return err
+		}
+		if len(u.Gone) > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))`,
+				fromList(u.Gone)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to complete push batch %s: %w", b.ID, mapErr(err))
+	}
+	return nil
+}
+
+// PendingPushes counts the pushes still in the outbox.
+func (s *Store) PendingPushes(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(pending), 0) FROM push_batches WHERE done = 0`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: unable to count pending pushes: %w", err)
+	}
+	return n, nil
+}
