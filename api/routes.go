@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	v1.Put("/ent/parents", ent, s.syncParents)
 	v1.Post("/ent/parents/import", ent, s.importParents)
 	v1.Delete("/ent/parents/:ent_user_id", ent, s.eraseParent)
+	v1.Get("/ent/parents/:ent_user_id/feed", ent, s.getParentFeed)
 
 	readConv := s.requireStaff(store.RoleOperator, store.RoleAdmin, store.RoleViewer)
 	v1.Post("/conventions", op, s.createConvention)
@@ -58,12 +59,19 @@ func (s *Server) routes() {
 	v1.Get("/notices/:id", staff, s.getNotice)
 	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
 	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
+	v1.Get("/notices/:id/reach", s.requireStaff(store.RoleAgent, store.RoleAdmin, store.RoleViewer), s.noticeReach)
 
 	v1.Get("/audit", opOrAdmin, s.listAudit)
 
 	// Parents, from the ENT page's widget (CORS limited to ENT origins).
 	me := v1.Group("/me", s.parentCORS(), s.requireParent())
 	me.Get("", s.getMe)
+	me.Get("/feed", s.getFeed)
+	me.Post("/feed/read-all", s.readAll)
+	me.Post("/feed/:id/read", s.readNotice)
+	me.Post("/feed/:id/ack", s.ackNotice)
+	me.Get("/preferences", s.getPreferences)
+	me.Put("/preferences", s.putPreferences)
 
 	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
 }

@@ -1,0 +1,348 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// The parent feed: fan-out on read. A parent's feed is the notices
+// published now to one of their children's schools whose audience
+// (levels, classes) reaches one of their children, with the parent's
+// read and acknowledgement states.
+
+// feedItem is one notice as a parent sees it.
+type feedItem struct {
+	ID               string          `json:"id"`
+	Version          int             `json:"version"`
+	Category         string          `json:"category"`
+	Priority         string          `json:"priority"`
+	Critical         bool            `json:"critical"`
+	Title            string          `json:"title"`
+	Body             string          `json:"body"`
+	Content          json.RawMessage `json:"content,omitempty"`
+	Collectivite     publisher       `json:"collectivite"`
+	PublishAt        time.Time       `json:"publish_at"`
+	ExpiresAt        time.Time       `json:"expires_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	Corrected        bool            `json:"corrected"`
+	CorrectionReason string          `json:"correction_reason,omitempty"`
+	AckRequired      bool            `json:"ack_required"`
+	Read             bool            `json:"read"`
+	ReadAt           *time.Time      `json:"read_at,omitempty"`
+	Acknowledged     bool            `json:"acknowledged"`
+	AckAt            *time.Time      `json:"ack_at,omitempty"`
+}
+
+// publisher is the collectivité that published a notice.
+type publisher struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// feedPage is GET /v1/me/feed and GET /v1/ent/parents/{id}/feed.
+type feedPage struct {
+	Items       []feedItem `json:"items"`
+	UnreadCount int        `json:"unread_count"`
+	NextCursor  string     `json:"next_cursor,omitempty"`
+	Synced      bool       `json:"synced"`
+	Message     string     `json:"message,omitempty"`
+	Locale      string     `json:"locale"`
+}
+
+// readAnswer answers a read or an acknowledgement.
+type readAnswer struct {
+	NoticeID     string     `json:"notice_id"`
+	Read         bool       `json:"read"`
+	ReadAt       *time.Time `json:"read_at,omitempty"`
+	Acknowledged bool       `json:"acknowledged"`
+	AckAt        *time.Time `json:"ack_at,omitempty"`
+	UnreadCount  int        `json:"unread_count"`
+}
+
+// feed is a parent's whole feed, newest first.
+type feed struct {
+	parent *store.Parent // nil: not synced
+	items  []feedItem
+}
+
+func (f feed) unread() int {
+	n := 0
+	for _, it := range f.items {
+		if !it.Read {
+			n++
+		}
+	}
+	return n
+}
+
+// loadFeed computes a parent's feed at now.
+func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, error) {
+	p, err := s.store.GetParent(ctx, entID, entUserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return feed{}, nil
+	}
+	if err != nil {
+		return feed{}, err
+	}
+	f := feed{parent: &p, items: []feedItem{}}
+	var schools []string
+	for _, c := range p.Children {
+		if !slices.Contains(schools, c.UAI) {
+			schools = append(schools, c.UAI)
+		}
+	}
+	notices, err := s.store.PublishedNotices(ctx, schools, s.utcNow())
+	if err != nil {
+		return f, err
+	}
+	notices = slices.DeleteFunc(notices, func(n store.Notice) bool { return !n.Audience.ReachesAny(p.Children) })
+	if len(notices) == 0 {
+		return f, nil
+	}
+	ids := make([]string, len(notices))
+	for i, n := range notices {
+		ids[i] = n.ID
+	}
+	states, err := s.store.ReadStates(ctx, entID, entUserID, ids)
+	if err != nil {
+		return f, err
+	}
+	names := map[string]string{}
+	for _, n := range notices {
+		name, ok := names[n.CollectiviteID]
+		if !ok {
+			col, err := s.store.GetCollectivite(ctx, n.CollectiviteID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return f, err
+			}
+			name = col.Name
+			names[n.CollectiviteID] = name
+		}
+		st := states[n.ID]
+		f.items = append(f.items, feedItem{
+			ID: n.ID, Version: n.Version, Category: n.Category, Priority: n.Priority, Critical: n.Critical,
+			Title: n.Title, Body: n.Body, Content: n.Content,
+			Collectivite: publisher{ID: n.CollectiviteID, Name: name},
+			PublishAt:    n.PublishAt, ExpiresAt: n.ExpiresAt, UpdatedAt: n.UpdatedAt,
+			Corrected: n.Version > 1, CorrectionReason: n.CorrectionReason, AckRequired: n.AckRequired,
+			Read: st.ReadAt != nil, ReadAt: st.ReadAt, Acknowledged: st.AckAt != nil, AckAt: st.AckAt,
+		})
+	}
+	return f, nil
+}
+
+// feedCursor is the position after an item: its publication time and ID
+// (the feed's order).
+func feedCursor(it feedItem) string {
+	return strconv.FormatInt(it.PublishAt.UnixMilli(), 10) + "~" + it.ID
+}
+
+func parseFeedCursor(cur string) (time.Time, string, error) {
+	ms, id, ok := strings.Cut(cur, "~")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", apiErr("request.invalid_query", detail("cursor", "query.cursor",
+			"Curseur de pagination invalide.", "Invalid pagination cursor."))
+	}
+	return time.UnixMilli(n).UTC(), id, nil
+}
+
+// page cuts the feed after the cursor.
+func (f feed) page(p store.Page) (feedPage, error) {
+	items := f.items
+	if p.Cursor != "" {
+		at, id, err := parseFeedCursor(p.Cursor)
+		if err != nil {
+			return feedPage{}, err
+		}
+		i := slices.IndexFunc(items, func(it feedItem) bool {
+			t := it.PublishAt.Truncate(time.Millisecond)
+			return t.Before(at) || (t.Equal(at) && it.ID < id)
+		})
+		if i < 0 {
+			i = len(items)
+		}
+		items = items[i:]
+	}
+	out := feedPage{Items: items, UnreadCount: f.unread(), Synced: f.parent != nil, Locale: "fr"}
+	if len(items) > p.Limit {
+		out.Items = items[:p.Limit]
+		out.NextCursor = feedCursor(out.Items[len(out.Items)-1])
+	}
+	if out.Items == nil {
+		out.Items = []feedItem{}
+	}
+	if f.parent != nil && f.parent.Locale != "" {
+		out.Locale = f.parent.Locale
+	}
+	return out, nil
+}
+
+// sendFeed answers a feed page with an ETag: a request whose
+// If-None-Match holds it gets 304 without a body.
+func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
+	p, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.loadFeed(c.UserContext(), entID, entUserID)
+	if err != nil {
+		return err
+	}
+	pg, err := f.page(p)
+	if err != nil {
+		return err
+	}
+	if f.parent == nil {
+		pg.Message = notSyncedMessage(langOf(c))
+	}
+	body, err := json.Marshal(pg)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	c.Set(fiber.HeaderETag, etag)
+	c.Vary(fiber.HeaderAcceptLanguage)
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// etagMatches reports whether an If-None-Match header lists etag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	weak := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == weak {
+			return true
+		}
+	}
+	return false
+}
+
+// getFeed is GET /v1/me/feed.
+func (s *Server) getFeed(c *fiber.Ctx) error {
+	id := parentOf(c)
+	return s.sendFeed(c, id.ENT.ID, id.UserID)
+}
+
+// getParentFeed is GET /v1/ent/parents/{ent_user_id}/feed: the same feed,
+// server to server, for an ENT with its own UI or mobile app.
+func (s *Server) getParentFeed(c *fiber.Ctx) error {
+	ent := principal(c).ENT
+	userID := strings.Clone(c.Params("ent_user_id"))
+	if len(userID) > maxUserIDLen || !identifier(userID) {
+		return apiErr("resource.not_found")
+	}
+	return s.sendFeed(c, ent.ID, userID)
+}
+
+// feedNotice finds a notice in the parent's feed (404 otherwise: another
+// school's notice, a withdrawn, expired or scheduled one).
+func (s *Server) feedNotice(c *fiber.Ctx) (feed, feedItem, error) {
+	id := parentOf(c)
+	f, err := s.loadFeed(c.UserContext(), id.ENT.ID, id.UserID)
+	if err != nil {
+		return f, feedItem{}, err
+	}
+	nid := c.Params("id")
+	i := slices.IndexFunc(f.items, func(it feedItem) bool { return it.ID == nid })
+	if i < 0 {
+		return f, feedItem{}, apiErr("resource.not_found")
+	}
+	return f, f.items[i], nil
+}
+
+// readNotice is POST /v1/me/feed/{id}/read. Idempotent: the first
+// reading is kept.
+func (s *Server) readNotice(c *fiber.Ctx) error {
+	f, it, err := s.feedNotice(c)
+	if err != nil {
+		return err
+	}
+	id := parentOf(c)
+	unread := f.unread()
+	if !it.Read {
+		if _, err := s.store.MarkRead(c.UserContext(), id.ENT.ID, id.UserID, []string{it.ID}, s.utcNow()); err != nil {
+			return err
+		}
+		unread--
+	}
+	return s.sendReadState(c, it.ID, unread)
+}
+
+func (s *Server) sendReadState(c *fiber.Ctx, noticeID string, unread int) error {
+	id := parentOf(c)
+	states, err := s.store.ReadStates(c.UserContext(), id.ENT.ID, id.UserID, []string{noticeID})
+	if err != nil {
+		return err
+	}
+	st := states[noticeID]
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(readAnswer{NoticeID: noticeID, Read: st.ReadAt != nil, ReadAt: st.ReadAt,
+		Acknowledged: st.AckAt != nil, AckAt: st.AckAt, UnreadCount: unread})
+}
+
+// readAll is POST /v1/me/feed/read-all.
+func (s *Server) readAll(c *fiber.Ctx) error {
+	id := parentOf(c)
+	f, err := s.loadFeed(c.UserContext(), id.ENT.ID, id.UserID)
+	if err != nil {
+		return err
+	}
+	var unread []string
+	for _, it := range f.items {
+		if !it.Read {
+			unread = append(unread, it.ID)
+		}
+	}
+	n, err := s.store.MarkRead(c.UserContext(), id.ENT.ID, id.UserID, unread, s.utcNow())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"marked": n, "unread_count": 0})
+}
+
+// ackNotice is POST /v1/me/feed/{id}/ack: "j'ai pris connaissance", for
+// a notice that asks for it. Idempotent: the first acknowledgement is
+// kept.
+func (s *Server) ackNotice(c *fiber.Ctx) error {
+	f, it, err := s.feedNotice(c)
+	if err != nil {
+		return err
+	}
+	if !it.AckRequired {
+		return apiErr("feed.ack_not_requested")
+	}
+	id := parentOf(c)
+	unread := f.unread()
+	if !it.Read {
+		unread--
+	}
+	if !it.Acknowledged {
+		if _, err := s.store.MarkAcked(c.UserContext(), id.ENT.ID, id.UserID, it.ID, s.utcNow()); err != nil {
+			return err
+		}
+	}
+	return s.sendReadState(c, it.ID, unread)
+}
