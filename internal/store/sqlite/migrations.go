@@ -243,6 +243,23 @@ CREATE TABLE push_receipts (
 	PRIMARY KEY (notice_id, event, version, subscription_id)
 ) WITHOUT ROWID;
 `,
+	// 4: parents' read and acknowledgement states (the feed). Erasing a
+	// parent erases their states (trigger); purging a notice purges its
+	// states (foreign key).
+	`
+CREATE TABLE read_states (
+	ent_id      TEXT NOT NULL,
+	ent_user_id TEXT NOT NULL,
+	notice_id   TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	read_at     TEXT,
+	ack_at      TEXT,
+	PRIMARY KEY (ent_id, ent_user_id, notice_id)
+) WITHOUT ROWID;
+CREATE INDEX read_states_notice ON read_states (notice_id);
+CREATE TRIGGER parents_erase_read_states AFTER DELETE ON parents BEGIN
+	DELETE FROM read_states WHERE ent_id = OLD.ent_id AND ent_user_id = OLD.ent_user_id;
+END;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its
