@@ -1,0 +1,208 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/webpush"
+)
+
+// completeTimeout bounds the recording of a batch's results, also at
+// shutdown (the run's context is then cancelled).
+const completeTimeout = 30 * time.Second
+
+// workLoop claims and sends batches until ctx ends.
+func (s *Service) workLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		b, err := s.st.ClaimPushBatch(ctx, s.opt.Owner, s.now(), s.opt.Lease)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if !sleep(ctx, s.opt.Poll, s.work) {
+				return
+			}
+			continue
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Error("push: claim batch", slog.Any("error", err))
+			}
+			if !sleep(ctx, s.opt.Poll, nil) {
+				return
+			}
+			continue
+		}
+		s.m.batches.Inc()
+		s.sendBatch(ctx, b)
+	}
+}
+
+// sendBatch sends the due pushes of a leased batch and records the
+// results in one write.
+func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
+	u := store.PushBatchUpdate{Counts: map[string]int{}}
+	n, err := s.nc.get(ctx, s.st, b.NoticeID, b.Version)
+	now := s.now()
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.log.Error("push: load notice", slog.String("notice_id", b.NoticeID), slog.Any("error", err))
+		return // the lease runs out and the batch is taken again
+	case err != nil || n.Version != b.Version || n.StatusAt(now) == store.NoticeWithdrawn || n.StatusAt(now) == store.NoticeExpired:
+		// Withdrawn, expired, purged or corrected since: send nothing more.
+		for _, it := range b.Items {
+			it.Result = store.CountCancelled
+			u.Finished = append(u.Finished, it)
+		}
+		u.Counts[store.CountCancelled] = len(b.Items)
+		s.m.outcomes.WithLabelValues(store.CountCancelled).Add(float64(len(b.Items)))
+		s.complete(ctx, b, u)
+		return
+	}
+
+	// The sends must end well before the lease does, or another worker
+	// could take the batch while we still send it.
+	sendCtx, cancel := context.WithTimeout(ctx, max(s.opt.Lease-s.opt.Timeout-5*time.Second, s.opt.Timeout))
+	defer cancel()
+	p := s.basePayload(n, now)
+	opts := webpush.Options{TTL: ttl(n, now), Urgency: urgency(n), Topic: webpush.Topic(n.ID)}
+	results := make([]store.PushItem, len(b.Items))
+	outcomes := make([]webpush.Outcome, len(b.Items))
+	var wg sync.WaitGroup
+	for i, it := range b.Items {
+		results[i] = it
+		if it.NotBefore.After(now) {
+			continue // its own retry time has not come
+		}
+		wg.Go(func() {
+			results[i], outcomes[i] = s.sendItem(sendCtx, n, p, opts, it, now)
+		})
+	}
+	wg.Wait()
+
+	for i, it := range results {
+		switch {
+		case it.Result == "":
+			u.Pending = append(u.Pending, it)
+			if u.AvailableAt.IsZero() || it.NotBefore.Before(u.AvailableAt) {
+				u.AvailableAt = it.NotBefore
+			}
+		case it.Result == webpush.Delivered.String():
+			u.Finished = append(u.Finished, it)
+			u.Counts[store.CountAccepted]++
+		default:
+			u.Finished = append(u.Finished, it)
+			u.Counts[store.CountFailedPrefix+it.Result]++
+			if outcomes[i] == webpush.Gone {
+				u.Gone = append(u.Gone, it.SubscriptionID)
+			}
+		}
+	}
+	if !u.AvailableAt.IsZero() && u.AvailableAt.Before(now) {
+		u.AvailableAt = now
+	}
+	s.complete(ctx, b, u)
+}
+
+func (s *Service) complete(ctx context.Context, b store.PushBatch, u store.PushBatchUpdate) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+	defer cancel()
+	if err := s.st.CompletePushBatch(cctx, b, u, s.now()); err != nil {
+		// ErrStale: the lease was lost and the batch is someone else's now.
+		s.log.Error("push: record batch results", slog.String("batch_id", b.ID), slog.Any("error", err))
+	}
+}
+
+// sendItem sends one push, retrying once without text after a 413, and
+// returns the item's new state: Result set when it is finished, else
+// NotBefore says when to try again.
+func (s *Service) sendItem(ctx context.Context, n store.Notice, p webpush.Payload, opts webpush.Options, it store.PushItem, now time.Time) (store.PushItem, webpush.Outcome) {
+	origin := webpush.Origin(it.Endpoint)
+	p.Receipt = s.keys.ReceiptToken(Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
+	sub := webpush.Subscription{Endpoint: it.Endpoint, P256dh: it.P256dh, Auth: it.Auth}
+	for {
+		body, err := payloadFor(p, it.Shrunk)
+		if err != nil {
+			it.Result = webpush.TooLarge.String()
+			return it, webpush.TooLarge
+		}
+		release, err := s.pacer.Acquire(ctx, origin)
+		if err != nil {
+			return it, 0 // out of time: untouched, still pending
+		}
+		start := time.Now()
+		res := s.sender.Send(ctx, sub, body, opts)
+		release()
+		s.m.sendSeconds.Observe(time.Since(start).Seconds())
+		s.m.outcomes.WithLabelValues(res.Outcome.String()).Inc()
+		if ctx.Err() != nil && res.Outcome == webpush.Transient {
+			return it, 0 // cut short by the deadline or shutdown: not an attempt
+		}
+		if it.FirstAt.IsZero() {
+			it.FirstAt = now
+		}
+		it.Attempts++
+		it.Status = res.Status
+		switch res.Outcome {
+		case webpush.TooLarge:
+			if !it.Shrunk {
+				it.Shrunk = true
+				continue
+			}
+		case webpush.Throttled:
+			if s.pacer.Observe(res) {
+				s.m.pauses.Inc()
+				s.log.Warn("push: service throttles; origin paused", slog.String("origin", res.Origin),
+					slog.Duration("retry_after", res.RetryAfter))
+			}
+			next := s.now().Add(res.RetryAfter)
+			if next.Before(webpush.RetryDeadline(it.FirstAt, opts.TTL)) {
+				it.NotBefore = next
+				return it, res.Outcome
+			}
+		case webpush.Transient:
+			next := s.now().Add(max(webpush.Backoff(it.Attempts, nil), res.RetryAfter))
+			if webpush.ShouldRetry(it.Attempts, it.FirstAt, next, opts.TTL) {
+				it.NotBefore = next
+				return it, res.Outcome
+			}
+		case webpush.AuthRejected:
+			s.m.vapidRejected.Inc()
+			s.log.Error("push: VAPID rejected by the push service (check LIAISON_VAPID_* and the subject); subscription kept",
+				slog.String("origin", res.Origin), slog.Int("status", res.Status), slog.String("detail", res.Detail))
+		case webpush.BadRequest:
+			s.log.Error("push: push service refused the request as malformed", slog.String("origin", res.Origin),
+				slog.String("detail", res.Detail))
+		}
+		it.Result = res.Outcome.String()
+		return it, res.Outcome
+	}
+}
+
+func payloadFor(p webpush.Payload, shrunk bool) ([]byte, error) {
+	if shrunk {
+		return webpush.Shrink(p, 0)
+	}
+	return webpush.BuildPayload(p, 0)
+}
+
+// basePayload is the part of the payload every subscriber gets.
+func (s *Service) basePayload(n store.Notice, now time.Time) webpush.Payload {
+	return webpush.Payload{NoticeID: n.ID, Version: n.Version, Category: n.Category, Title: n.Title,
+		Text: n.Body, Critical: n.Critical, SentAt: now.Unix()}
+}
+
+// ttl is how long the push service may hold the push: until the notice
+// expires, at most webpush.MaxTTL (28 days).
+func ttl(n store.Notice, now time.Time) time.Duration {
+	return min(max(n.ExpiresAt.Sub(now), 0), webpush.MaxTTL).Truncate(time.Second)
+}
+
+// urgency is high for urgent notices and alerts, normal otherwise.
+func urgency(n store.Notice) webpush.Urgency {
+	if n.Priority == "urgent" || n.Category == "alerte" {
+		return webpush.UrgencyHigh
+	}
+	return webpush.UrgencyNormal
+}
