@@ -79,7 +79,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// An alert is urgent for the push services.
-	alert := e.notice(func(n *store.Notice) { n.Category, n.Priority, n.Service, n.Critical = "alerte", "urgent", "elus", true })
+	alert := e.notice(func(n *store.Notice) {
+		n.Category, n.Priority, n.Service, n.Critical = "alerte", "urgent", "elus", true
+	})
 	waitFor(t, 30*time.Second, "the alert", e.allReceived(3))
 	for _, id := range ids {
 		msgs := e.srv.Received(e.subs[id].ID)
