@@ -106,6 +106,16 @@ type decision struct {
 // the audience and asks the rules engine. exclude, when not nil, is a
 // notice whose own quota count must not count (a correction).
 func (s *Server) decide(ctx context.Context, collectiviteID string, r conventions.Request, exclude *store.Notice) (decision, error) {
+	d, err := s.decideOnly(ctx, collectiviteID, r, exclude)
+	if err != nil {
+		return d, err
+	}
+	d.Families, err = s.countFamilies(ctx, store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes})
+	return d, err
+}
+
+// decideOnly is decide without the family count.
+func (s *Server) decideOnly(ctx context.Context, collectiviteID string, r conventions.Request, exclude *store.Notice) (decision, error) {
 	var out decision
 	recs, err := s.store.ListConventions(ctx, store.ConventionFilter{CollectiviteID: collectiviteID, Status: store.ConventionActive, Page: store.Page{Limit: maxPageSize}})
 	if err != nil {
@@ -120,15 +130,23 @@ func (s *Server) decide(ctx context.Context, collectiviteID string, r convention
 		docs = append(docs, doc)
 	}
 	conv, _ := conventions.Select(docs, r.Schools, r.PublishTime())
-	if conv.ID != "" {
+	if conv.ID != "" && hasQuota(conv) {
 		if r.PublishedToday, err = s.publishedToday(ctx, conv, r.PublishTime(), exclude); err != nil {
 			return out, err
 		}
 	}
 	out.Decision = conventions.Decide(conv, r)
 	out.Request, out.Convention = r, conv
-	out.Families, err = s.store.CountFamilies(ctx, store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes})
-	return out, err
+	return out, nil
+}
+
+// hasQuota reports whether a daily quota applies anywhere in a convention
+// (only then are the day's notices counted).
+func hasQuota(c conventions.Convention) bool {
+	if c.Limits.MaxPerSchoolPerDay > 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.Rules, func(r conventions.Rule) bool { return r.MaxPerSchoolPerDay > 0 })
 }
 
 // publishedToday counts, per school, the notices of the Paris day of t
@@ -203,7 +221,7 @@ func (s *Server) requestOf(c *fiber.Ctx, req *noticeRequest) (conventions.Reques
 func (s *Server) pushAllowed(ctx context.Context, collectiviteID string, r conventions.Request) bool {
 	probe := r
 	probe.Push = true
-	d, err := s.decide(ctx, collectiviteID, probe, nil)
+	d, err := s.decideOnly(ctx, collectiviteID, probe, nil)
 	return err == nil && d.Allowed
 }
 
@@ -280,7 +298,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 
 // replay answers a retried publication with the notice already made.
 func (s *Server) replay(c *fiber.Ctx, n store.Notice) error {
-	fam, err := s.store.CountFamilies(c.UserContext(), n.Audience)
+	fam, err := s.countFamilies(c.UserContext(), n.Audience)
 	if err != nil {
 		return err
 	}

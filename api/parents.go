@@ -153,6 +153,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 	if err != nil {
 		return err
 	}
+	s.directoryChanged()
 	return c.JSON(syncResult{UpsertResult: res, Total: len(parents)})
 }
 
@@ -277,5 +278,6 @@ func (s *Server) eraseParent(c *fiber.Ctx) error {
 	if err := s.store.DeleteParent(c.UserContext(), ent.ID, id, a); err != nil {
 		return err
 	}
+	s.directoryChanged()
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -35,6 +35,8 @@ type Server struct {
 	validate *validator.Validate
 	metrics  *metrics
 	origins  originCache
+	push     pushState
+	families familyCache
 }
 
 // New builds the API with every route registered.

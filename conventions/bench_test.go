@@ -51,3 +51,19 @@ func BenchmarkDecide20RulesRefused(b *testing.B) {
 		c.Decide(conv, req)
 	}
 }
+
+// BenchmarkDecide1RuleBaseline is the same-run baseline of `make bench`:
+// the smallest allowed decision (one rule, first match).
+func BenchmarkDecide1RuleBaseline(b *testing.B) {
+	conv := saintFuscien()
+	conv.Rules = conv.Rules[:1]
+	req := c.Request{Now: paris(2026, 10, 14, 10, 0, 0), Service: "restauration", Category: "cantine",
+		Schools: []string{mat}, Push: true, ExpiresAt: paris(2026, 10, 20, 18, 0, 0)}
+	if d := c.Decide(conv, req); !d.Allowed {
+		b.Fatalf("decision %+v", d)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Decide(conv, req)
+	}
+}
