@@ -357,3 +357,25 @@ func TestActivationChecklist(t *testing.T) {
 		}
 	}
 }
+
+// Family counts are cached, but a directory change shows at once.
+func TestFamilyCountFollowsDirectory(t *testing.T) {
+	p := newPublishing(t)
+	tok := p.agents["restauration"]
+	var ck checkAnswer
+	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
+	if ck.Families != 23 {
+		t.Fatalf("families = %d, want 23", ck.Families)
+	}
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": []map[string]any{
+		{"ent_user_id": "nouveau", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "PS"}}}}}))
+	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
+	if ck.Families != 24 {
+		t.Fatalf("after a sync, families = %d, want 24", ck.Families)
+	}
+	p.must(204, p.do("DELETE", "/v1/ent/parents/nouveau", p.entKey, nil))
+	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
+	if ck.Families != 23 {
+		t.Fatalf("after an erasure, families = %d, want 23", ck.Families)
+	}
+}
