@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	v1.Get("/notices/:id", staff, s.getNotice)
 	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
 	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
+	v1.Get("/notices/:id/stats", staff, s.getNoticeStats)
 	v1.Get("/notices/:id/reach", s.requireStaff(store.RoleAgent, store.RoleAdmin, store.RoleViewer), s.noticeReach)
 
 	v1.Get("/audit", opOrAdmin, s.listAudit)
@@ -66,6 +67,14 @@ func (s *Server) routes() {
 	// Parents, from the ENT page's widget (CORS limited to ENT origins).
 	me := v1.Group("/me", s.parentCORS(), s.requireParent())
 	me.Get("", s.getMe)
+	me.Post("/push-subscriptions", s.createPushSubscription)
+	me.Get("/push-subscriptions", s.listPushSubscriptions)
+	me.Delete("/push-subscriptions/:id", s.deletePushSubscription)
+
+	// Web Push: the public key browsers subscribe with; receipts from the
+	// service worker (its receipt token is the only credential).
+	v1.Get("/push/vapid-public-key", s.vapidPublicKey)
+	v1.Post("/push/receipts", s.parentCORS(), s.pushReceipt)
 	me.Get("/feed", s.getFeed)
 	me.Post("/feed/read-all", s.readAll)
 	me.Post("/feed/:id/read", s.readNotice)
