@@ -162,9 +162,14 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 
 func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.Parent, error) {
 	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for both queries
+	if err != nil {
+		return p, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
 	var id int64
 	var muted, updated string
-	err := s.r.QueryRowContext(ctx, `SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`,
+	err = tx.QueryRowContext(ctx, `SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`,
 		entID, entUserID).Scan(&id, &p.Locale, &muted, &updated)
 	if err != nil {
 		return p, err
@@ -175,7 +180,7 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if p.UpdatedAt, err = toTime(updated); err != nil {
 		return p, err
 	}
-	p.Children, err = list(ctx, s.r, func(sc scanner) (store.Child, error) {
+	p.Children, err = list(ctx, tx, func(sc scanner) (store.Child, error) {
 		var c store.Child
 		err := sc.Scan(&c.UAI, &c.Level, &c.Class)
 		return c, err
