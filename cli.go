@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -58,7 +60,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log, stdout, nil)
+		return serve(ctx, cfg, log, stdout, nil, nil)
 	case "demo":
 		return runDemo(ctx, cfg, log, stdout)
 	case "operator":
@@ -84,15 +86,20 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 
 // serve runs the service until ctx ends, then shuts down in order: HTTP
 // (with a timeout), workers, store. ready, if not nil, is called with the
-// server once it listens.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, ready func(*api.Server)) int {
+// server once it listens. demoData is not nil under `liaison demo`: "/"
+// then opens the back-office, whose sign-in page lists the demo accounts.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, demoData *demo.Data, ready func(*api.Server)) int {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		log.Error("cannot open the store", slog.Any("error", err))
 		return 1
 	}
 	defer st.Close()
-	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log})
+	backOffice := admin.New(admin.Deps{Store: st, Config: cfg, Log: log, Demo: demoData != nil})
+	if demoData != nil {
+		backOffice.SetDemoAccounts(demoAccounts(demoData))
+	}
+	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: backOffice.Mount})
 	workers := startWorkers(ctx, cfg, st, log, srv)
 
 	errc := make(chan error, 1)

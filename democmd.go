@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demo"
@@ -45,7 +46,7 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 			return 1
 		}
 	}
-	return serve(ctx, cfg, log, stdout, func(*api.Server) { printDemo(stdout, cfg, data) })
+	return serve(ctx, cfg, log, stdout, data, func(*api.Server) { printDemo(stdout, cfg, data) })
 }
 
 // writeDemoCredentials writes the demo tokens as JSON (0600) for browser
@@ -71,9 +72,19 @@ func writeDemoCredentials(path string, d *demo.Data) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
+// demoAccounts are the demo sign-ins the back-office lists (demo only).
+func demoAccounts(d *demo.Data) []admin.DemoAccount {
+	out := make([]admin.DemoAccount, len(d.Credentials))
+	for i, c := range d.Credentials {
+		out[i] = admin.DemoAccount{Label: c.Label, Role: c.Role, Token: c.Token}
+	}
+	return out
+}
+
 func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 	base := cfg.PublicURL()
 	fmt.Fprintf(w, "\nLiaison demo is running on %s (data: %s, reset at each start)\n\n", base, cfg.DataDir)
+	fmt.Fprintf(w, "Back-office: open %s/admin/ and sign in with one of the tokens below (or pick a demo account on the sign-in page).\n\n", base)
 	fmt.Fprintf(w, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/collectivites\n\n", d.Credentials[0].Token, base)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tROLE\tTOKEN")

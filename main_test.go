@@ -160,7 +160,7 @@ func TestOperatorCreateWhileServing(t *testing.T) {
 	ready := make(chan struct{})
 	done := make(chan int, 1)
 	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, func(*api.Server) { close(ready) })
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil, func(*api.Server) { close(ready) })
 	}()
 	select {
 	case <-ready:

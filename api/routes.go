@@ -82,5 +82,8 @@ func (s *Server) routes() {
 	me.Get("/preferences", s.getPreferences)
 	me.Put("/preferences", s.putPreferences)
 
+	if s.mount != nil {
+		s.mount(app) // the /admin back-office, HTML (not part of the JSON API)
+	}
 	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
 }

@@ -23,6 +23,9 @@ type Deps struct {
 	Config config.Config
 	Clock  func() time.Time
 	Log    *slog.Logger
+	// Mount, when set, registers more routes on the app before its
+	// catch-all 404: the /admin back-office (admin.Admin.Mount).
+	Mount func(*fiber.App)
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -37,6 +40,7 @@ type Server struct {
 	origins  originCache
 	push     pushState
 	families familyCache
+	mount    func(*fiber.App)
 }
 
 // New builds the API with every route registered.
@@ -54,6 +58,7 @@ func New(d Deps) *Server {
 		log:      d.Log,
 		validate: newValidator(),
 		metrics:  newMetrics(),
+		mount:    d.Mount,
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",

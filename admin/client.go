@@ -1,0 +1,115 @@
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The back-office calls the JSON API in-process with the signed-in
+// person's own token: scoping, convention decisions, validation and error
+// messages are exactly the API's. No network is involved: each call builds
+// a fasthttp request context and runs the Fiber app's handler on it.
+
+var loopback = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+
+// apiError is the API's catalog error: {"error":{code,message,details}}.
+type apiError struct {
+	Status   int             `json:"-"`
+	Code     string          `json:"code"`
+	Message  string          `json:"message"`
+	Details  []apiDetail     `json:"details"`
+	Decision json.RawMessage `json:"decision,omitempty"`
+}
+
+type apiDetail struct {
+	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("api %d %s: %s", e.Status, e.Code, e.Message) }
+
+// call sends one request to the API as token, in lang, with body (nil or a
+// value sent as JSON), and decodes a 2xx answer into out (when not nil).
+// A catalog error answer is returned as *apiError; anything else (a body
+// that is not JSON) as a plain error.
+func (a *Admin) call(token, lang, method, path string, body, out any) error {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	req.Header.SetHost("liaison.internal")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Language", lang)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(b)
+	}
+	var rc fasthttp.RequestCtx
+	rc.Init(&req, loopback, nil)
+	a.apiHandler()(&rc)
+	status := rc.Response.StatusCode()
+	resp := rc.Response.Body()
+	if status >= 200 && status < 300 {
+		if out == nil || status == fasthttp.StatusNoContent || len(resp) == 0 {
+			return nil
+		}
+		if err := json.Unmarshal(resp, out); err != nil {
+			return fmt.Errorf("admin: %s %s: undecodable answer: %w", method, path, err)
+		}
+		return nil
+	}
+	var env struct {
+		Error *apiError `json:"error"`
+	}
+	if err := json.Unmarshal(resp, &env); err != nil || env.Error == nil {
+		return fmt.Errorf("admin: %s %s: status %d without a catalog error", method, path, status)
+	}
+	env.Error.Status = status
+	return env.Error
+}
+
+// q builds a path with a query string, skipping empty values.
+func q(path string, kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+// listAll follows next_cursor until the listing ends or max items are read.
+func listAll[T any](a *Admin, token, lang, path string, max int, extra ...string) ([]T, error) {
+	var out []T
+	cursor := ""
+	for {
+		var page struct {
+			Items      []T    `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		kv := append([]string{"limit", "200", "cursor", cursor}, extra...)
+		if err := a.call(token, lang, "GET", q(path, kv...), nil, &page); err != nil {
+			return out, err
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" || len(out) >= max {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}

@@ -1,0 +1,611 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// composeForm is the compose form's state, as typed.
+type composeForm struct {
+	Service, Category, Priority, Title, Body string
+	Schools, Levels                          []string
+	Classes                                  string
+	AckRequired                              bool
+	Mode                                     string // "now" or "later"
+	PublishAt, ExpiresAt                     string // datetime-local, Paris
+	Menu                                     []menuDayForm
+	Transport                                transportForm
+}
+
+type menuDayForm struct {
+	Date      string
+	NoService bool
+	Dishes    []dishForm
+}
+
+type dishForm struct {
+	Course, Name      string
+	Allergens, Labels []string
+}
+
+type transportForm struct {
+	Line, Stops, From, To, Replacement, Cause string
+}
+
+// Menu editor shape: five school days × these courses.
+var (
+	menuCourses = []string{"entree", "plat", "accompagnement", "laitage", "dessert"}
+	menuLabels  = []string{"bio", "local", "label_rouge", "aop", "peche_durable", "vegetarien", "fait_maison"}
+)
+
+const menuDays = 5
+
+// expiryDefaults: how long a notice of each category usually stays useful.
+var expiryDefaults = map[string]time.Duration{
+	conventions.CategoryCantine:      7 * 24 * time.Hour,
+	conventions.CategoryTransport:    24 * time.Hour,
+	conventions.CategoryPeriscolaire: 14 * 24 * time.Hour,
+	conventions.CategoryEtudes:       14 * 24 * time.Hour,
+	conventions.CategoryBatiment:     3 * 24 * time.Hour,
+	conventions.CategoryCulture:      14 * 24 * time.Hour,
+	conventions.CategoryAlerte:       2 * 24 * time.Hour,
+}
+
+// schoolOpt is a school the form offers.
+type schoolOpt struct {
+	UAI, Name, Level string
+	Remaining        int // -1 unlimited
+}
+
+// Full: today's quota is reached for this school.
+func (s schoolOpt) Full() bool { return s.Remaining == 0 }
+
+// capsView is what the form may offer, from GET /v1/notices/capabilities.
+type capsView struct {
+	Service    string
+	Services   []string
+	Categories []string
+	Schools    []schoolOpt
+	Levels     []string
+	AnyLevel   bool
+	Urgent     bool
+	Ack        bool
+	Push       bool
+	Critical   bool
+	MaxExpires time.Time
+	Articles   []string
+	Reasons    []string // why nothing may be published
+}
+
+// checkView is the answer of POST /v1/notices/check, for people.
+type checkView struct {
+	Allowed          bool
+	Families         int
+	Article          string
+	ConventionNumber int
+	Version          int
+	Push, Critical   bool
+	Reasons          []string
+	Invalid          bool // the API refused the request itself (422…)
+}
+
+type previewView struct {
+	Title, Body, Category, Priority, Collectivite string
+	Push, Critical, Ack                           bool
+	Menu                                          []menuDayForm
+	Transport                                     transportForm
+	StopList                                      []string
+}
+
+type composeData struct {
+	Form       composeForm
+	Caps       capsView
+	Check      *checkView
+	Preview    previewView
+	Allergens  []struct{ Code, FR, EN string }
+	DishLabels []string
+	Courses    []string
+	Choose     bool // pick a category first
+}
+
+func catIndex(c string) int {
+	for i, x := range conventions.Categories {
+		if x == c {
+			return i
+		}
+	}
+	return 99
+}
+
+// narrow fills the options of one category from the capabilities.
+func (r *rq) narrow(cv *capsView, category string, raw []conventions.ServiceCapabilities, names map[string]string) {
+	schools := map[string]*schoolOpt{}
+	levels := map[string]bool{}
+	for _, it := range raw {
+		cc, ok := it.Category(category)
+		if !ok {
+			continue
+		}
+		for _, g := range cc.Grants {
+			cv.Articles = append(cv.Articles, g.Article)
+			if g.MaxPriority == conventions.PriorityUrgent {
+				cv.Urgent = true
+			}
+			cv.Ack = cv.Ack || g.AckAllowed
+			cv.Push = cv.Push || g.Push
+			cv.Critical = cv.Critical || g.Critical
+			if !g.MaxExpiresAt.IsZero() && (cv.MaxExpires.IsZero() || g.MaxExpiresAt.After(cv.MaxExpires)) {
+				cv.MaxExpires = g.MaxExpiresAt
+			}
+			if len(g.Levels) == 0 {
+				cv.AnyLevel = true
+			}
+			for _, l := range g.Levels {
+				levels[l] = true
+			}
+			for _, s := range g.Schools {
+				if o, ok := schools[s.UAI]; ok {
+					if o.Remaining >= 0 && (s.Remaining < 0 || s.Remaining > o.Remaining) {
+						o.Remaining = s.Remaining
+					}
+					continue
+				}
+				schools[s.UAI] = &schoolOpt{UAI: s.UAI, Name: names[s.UAI], Level: s.Level, Remaining: s.Remaining}
+				switch s.Level {
+				case conventions.LevelPrimaire:
+					if len(g.Levels) == 0 {
+						levels[conventions.LevelMaternelle], levels[conventions.LevelElementaire] = true, true
+					}
+				default:
+					if len(g.Levels) == 0 && s.Level != "" {
+						levels[s.Level] = true
+					}
+				}
+			}
+		}
+	}
+	for _, s := range schools {
+		if s.Name == "" {
+			s.Name = s.UAI
+		}
+		cv.Schools = append(cv.Schools, *s)
+	}
+	sort.Slice(cv.Schools, func(i, j int) bool { return cv.Schools[i].Name < cv.Schools[j].Name })
+	for _, l := range conventions.Levels {
+		if levels[l] {
+			cv.Levels = append(cv.Levels, l)
+		}
+	}
+}
+
+// loadCompose fetches capabilities and school names for the form.
+func (r *rq) loadCompose(f *composeForm) (composeData, error) {
+	d := composeData{Form: *f, Allergens: api.Allergens, DishLabels: menuLabels, Courses: menuCourses}
+	var out struct {
+		Service string                            `json:"service"`
+		Items   []conventions.ServiceCapabilities `json:"items"`
+	}
+	if err := r.api("GET", q("/v1/notices/capabilities", "service", f.Service), nil, &out); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status < 500 && len(r.acc.Services) > 1 && f.Service == "" {
+			// Several services: ask which one first.
+			d.Caps.Services = r.acc.Services
+			d.Choose = true
+			return d, nil
+		}
+		return d, err
+	}
+	cv, _ := r.capsFrom(out.Service, out.Items)
+	schools, err := listAll[store.School](r.a, r.token, r.lang, "/v1/schools", 2000)
+	if err != nil {
+		return d, err
+	}
+	names := map[string]string{}
+	for _, s := range schools {
+		names[s.UAI] = s.Name
+	}
+	if f.Category == "" && len(cv.Categories) == 1 {
+		f.Category = cv.Categories[0]
+	}
+	if f.Category != "" && !hasString(cv.Categories, f.Category) {
+		f.Category = ""
+	}
+	if f.Category == "" {
+		d.Choose = true
+	} else {
+		r.narrow(&cv, f.Category, out.Items, names)
+	}
+	f.Service = cv.Service
+	d.Caps = cv
+	d.Form = *f
+	return d, nil
+}
+
+func (r *rq) capsFrom(service string, items []conventions.ServiceCapabilities) (capsView, error) {
+	cv := capsView{Service: service, Services: r.acc.Services}
+	seen := map[string]bool{}
+	for _, it := range items {
+		for _, rs := range it.Reasons {
+			cv.Reasons = append(cv.Reasons, r.L(rs.FR, rs.EN))
+		}
+		for _, cc := range it.Categories {
+			if !seen[cc.Category] {
+				seen[cc.Category] = true
+				cv.Categories = append(cv.Categories, cc.Category)
+			}
+		}
+	}
+	if len(items) == 0 {
+		cv.Reasons = append(cv.Reasons, r.L("Aucune convention n'est en vigueur pour votre collectivité : rien ne peut être publié.", "No convention is in force for your local authority: nothing can be published."))
+	}
+	sort.SliceStable(cv.Categories, func(i, j int) bool { return catIndex(cv.Categories[i]) < catIndex(cv.Categories[j]) })
+	return cv, nil
+}
+
+func hasString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultForm is a fresh form: next week's menu days, a sensible expiry.
+func (a *Admin) defaultForm(category string) composeForm {
+	now := a.now().In(paris)
+	f := composeForm{Category: category, Priority: conventions.PriorityNormal, Mode: "now"}
+	d := expiryDefaults[category]
+	if d == 0 {
+		d = 7 * 24 * time.Hour
+	}
+	// Expire at the end of the day the default duration reaches.
+	end := now.Add(d)
+	f.ExpiresAt = dtLocal(time.Date(end.Year(), end.Month(), end.Day(), 23, 59, 0, 0, paris))
+	f.PublishAt = dtLocal(now.Add(time.Hour).Truncate(time.Hour))
+	monday := now.AddDate(0, 0, (8-int(now.Weekday()))%7)
+	if monday.YearDay() == now.YearDay() {
+		monday = monday.AddDate(0, 0, 7)
+	}
+	for i := 0; i < menuDays; i++ {
+		day := menuDayForm{Date: monday.AddDate(0, 0, i).Format(time.DateOnly)}
+		for _, c := range menuCourses {
+			day.Dishes = append(day.Dishes, dishForm{Course: c})
+		}
+		f.Menu = append(f.Menu, day)
+	}
+	if category == conventions.CategoryCantine {
+		// Expire once the menu's week is over.
+		fri := monday.AddDate(0, 0, 4)
+		f.ExpiresAt = dtLocal(time.Date(fri.Year(), fri.Month(), fri.Day(), 23, 59, 0, 0, paris))
+	}
+	return f
+}
+
+// parseCompose reads the posted form.
+func parseCompose(c *fiber.Ctx) composeForm {
+	args := c.Request().PostArgs()
+	multi := func(name string) []string {
+		var out []string
+		for _, v := range args.PeekMulti(name) {
+			if s := strings.TrimSpace(string(v)); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	f := composeForm{
+		Service: c.FormValue("service"), Category: c.FormValue("category"), Priority: c.FormValue("priority"),
+		Title: strings.TrimSpace(c.FormValue("title")), Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")),
+		Schools: multi("audience.schools"), Levels: multi("audience.levels"), Classes: c.FormValue("audience.classes"),
+		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
+		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
+		Transport: transportForm{Line: strings.TrimSpace(c.FormValue("content.transport.line")), Stops: c.FormValue("content.transport.stops"),
+			From: c.FormValue("content.transport.from"), To: c.FormValue("content.transport.to"),
+			Replacement: strings.TrimSpace(c.FormValue("content.transport.replacement")), Cause: strings.TrimSpace(c.FormValue("content.transport.cause"))},
+	}
+	for i := 0; i < menuDays; i++ {
+		p := fmt.Sprintf("menu.%d.", i)
+		day := menuDayForm{Date: c.FormValue(p + "date"), NoService: c.FormValue(p+"no_service") == "on"}
+		for j, course := range menuCourses {
+			dp := fmt.Sprintf("%s%d.", p, j)
+			day.Dishes = append(day.Dishes, dishForm{Course: course, Name: strings.TrimSpace(c.FormValue(dp + "name")),
+				Allergens: multi(dp + "allergens"), Labels: multi(dp + "labels")})
+		}
+		f.Menu = append(f.Menu, day)
+	}
+	return f
+}
+
+// request builds the API's notice request from the form; menu and
+// transport only for their category and only when filled in.
+func (f composeForm) request() map[string]any {
+	req := map[string]any{"category": f.Category, "title": f.Title, "body": f.Body, "ack_required": f.AckRequired}
+	if f.Service != "" {
+		req["service"] = f.Service
+	}
+	if f.Priority != "" {
+		req["priority"] = f.Priority
+	}
+	aud := map[string]any{"schools": nonNil(f.Schools)}
+	if len(f.Levels) > 0 {
+		aud["levels"] = f.Levels
+	}
+	if cls := strings.Fields(strings.ReplaceAll(f.Classes, ",", " ")); len(cls) > 0 {
+		aud["classes"] = cls
+	}
+	req["audience"] = aud
+	if t, ok := parseLocal(f.ExpiresAt); ok {
+		req["expires_at"] = t.UTC()
+	}
+	if f.Mode == "later" {
+		if t, ok := parseLocal(f.PublishAt); ok {
+			req["publish_at"] = t.UTC()
+		}
+	}
+	content := map[string]any{}
+	if f.Category == conventions.CategoryCantine {
+		var days []map[string]any
+		for _, d := range f.Menu {
+			var dishes []map[string]any
+			for _, x := range d.Dishes {
+				if x.Name == "" {
+					continue
+				}
+				dish := map[string]any{"course": x.Course, "name": x.Name}
+				if len(x.Allergens) > 0 {
+					dish["allergens"] = x.Allergens
+				}
+				if len(x.Labels) > 0 {
+					dish["labels"] = x.Labels
+				}
+				dishes = append(dishes, dish)
+			}
+			if len(dishes) == 0 && !d.NoService {
+				continue
+			}
+			day := map[string]any{"date": d.Date}
+			if d.NoService {
+				day["no_service"] = true
+			} else {
+				day["dishes"] = dishes
+			}
+			days = append(days, day)
+		}
+		if len(days) > 0 {
+			content["menu"] = map[string]any{"days": days}
+		}
+	}
+	if f.Category == conventions.CategoryTransport && f.Transport.Line != "" {
+		tr := map[string]any{"line": f.Transport.Line}
+		if stops := splitLines(f.Transport.Stops); len(stops) > 0 {
+			tr["stops"] = stops
+		}
+		if t, ok := parseLocal(f.Transport.From); ok {
+			tr["from"] = t.UTC()
+		}
+		if t, ok := parseLocal(f.Transport.To); ok {
+			tr["to"] = t.UTC()
+		}
+		if f.Transport.Replacement != "" {
+			tr["replacement"] = f.Transport.Replacement
+		}
+		if f.Transport.Cause != "" {
+			tr["cause"] = f.Transport.Cause
+		}
+		content["transport"] = tr
+	}
+	if len(content) > 0 {
+		req["content"] = content
+	}
+	return req
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// composeFields are the form's field paths errors can be tied to.
+func composeFields(f composeForm) map[string]bool {
+	known := map[string]bool{"service": true, "category": true, "priority": true, "title": true, "body": true,
+		"audience.schools": true, "audience.levels": true, "audience.classes": true, "expires_at": true, "publish_at": true,
+		"ack_required": true, "content.menu": true, "content.transport": true, "content.transport.line": true,
+		"content.transport.stops": true, "content.transport.from": true, "content.transport.to": true,
+		"content.transport.replacement": true, "content.transport.cause": true}
+	return known
+}
+
+// composeAliases: the decision's field names → the form's.
+var composeAliases = map[string]string{
+	"schools": "audience.schools", "levels": "audience.levels", "classes": "audience.classes",
+	"ack": "ack_required", "push": "priority", "now": "publish_at", "audience": "audience.schools",
+	"content.menu.days": "content.menu",
+}
+
+func (r *rq) preview(f composeForm, cv capsView) previewView {
+	p := previewView{Title: f.Title, Body: f.Body, Category: f.Category, Priority: f.Priority, Push: cv.Push, Critical: cv.Critical,
+		Ack: f.AckRequired, Transport: f.Transport, StopList: splitLines(f.Transport.Stops)}
+	if p.Title == "" {
+		p.Title = r.L("Titre de l'information", "Notice title")
+	}
+	if f.Category == conventions.CategoryCantine {
+		for _, d := range f.Menu {
+			var dishes []dishForm
+			for _, x := range d.Dishes {
+				if x.Name != "" {
+					dishes = append(dishes, x)
+				}
+			}
+			if len(dishes) > 0 || d.NoService {
+				p.Menu = append(p.Menu, menuDayForm{Date: d.Date, NoService: d.NoService, Dishes: dishes})
+			}
+		}
+	}
+	var cols []store.Collectivite
+	if err := r.api("GET", "/v1/collectivites", nil, &struct {
+		Items *[]store.Collectivite `json:"items"`
+	}{&cols}); err == nil && len(cols) > 0 {
+		p.Collectivite = cols[0].Name
+	}
+	return p
+}
+
+func (a *Admin) composeForm(r *rq) error {
+	f := a.defaultForm(r.c.Query("categorie"))
+	f.Service = r.c.Query("service")
+	d, err := r.loadCompose(&f)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	if f.Category != "" && r.c.Query("categorie") == "" {
+		// Only one category: defaults for it.
+		nf := a.defaultForm(f.Category)
+		nf.Service = f.Service
+		f = nf
+	}
+	if len(d.Caps.Schools) > 0 && len(f.Schools) == 0 {
+		for _, s := range d.Caps.Schools {
+			if !s.Full() {
+				f.Schools = append(f.Schools, s.UAI)
+			}
+		}
+	}
+	d.Form = f
+	d.Preview = r.preview(f, d.Caps)
+	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), formErrors{}, d)
+}
+
+// check asks the API whether the form would be accepted, and how many
+// families it reaches.
+func (r *rq) check(f composeForm) (*checkView, formErrors) {
+	var ans struct {
+		Allowed  bool                 `json:"allowed"`
+		Decision conventions.Decision `json:"decision"`
+		Families int                  `json:"families"`
+	}
+	err := r.api("POST", "/v1/notices/check", f.request(), &ans)
+	if err != nil {
+		fe := mapErrors(err, composeFields(f), composeAliases)
+		return &checkView{Invalid: true, Reasons: summaryMessages(fe)}, fe
+	}
+	cv := &checkView{Allowed: ans.Allowed, Families: ans.Families, Article: ans.Decision.Article,
+		ConventionNumber: ans.Decision.ConventionNumber, Version: ans.Decision.Version, Push: ans.Decision.Push, Critical: ans.Decision.Critical}
+	var fe formErrors
+	if !ans.Allowed {
+		rs := make([]reason, len(ans.Decision.Reasons))
+		for i, x := range ans.Decision.Reasons {
+			rs[i] = reason{Code: x.Code, Field: x.Field, Article: x.Article, FR: x.FR, EN: x.EN}
+			cv.Reasons = append(cv.Reasons, r.L(x.FR, x.EN))
+		}
+		fe = reasonErrors(r.L("La convention ne permet pas cette publication.", "The convention does not allow this publication."), rs, r.lang, composeFields(f), composeAliases)
+	}
+	return cv, fe
+}
+
+func summaryMessages(fe formErrors) []string {
+	var out []string
+	for _, s := range fe.Summary {
+		out = append(out, s.Message)
+	}
+	if len(out) == 0 && fe.Message != "" {
+		out = append(out, fe.Message)
+	}
+	return out
+}
+
+// composeCheck is the "Vérifier" button (and the live check of the
+// progressive script, which asks for the panel alone).
+func (a *Admin) composeCheck(r *rq) error {
+	f := parseCompose(r.c)
+	live := r.c.Get("X-Liaison-Live") == "1"
+	if live && len([]rune(f.Title)) < 3 {
+		f.Title = r.L("Aperçu", "Preview")
+	}
+	d, err := r.loadCompose(&f)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	var fe formErrors
+	if !d.Choose {
+		d.Check, fe = r.check(f)
+	}
+	d.Preview = r.preview(f, d.Caps)
+	if live {
+		v := view{Lang: r.lang, D: d, Errs: fe}
+		return a.execute(r, fiber.StatusOK, "compose", "checkpanel", v)
+	}
+	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), fe, d)
+}
+
+func (a *Admin) composePublish(r *rq) error {
+	f := parseCompose(r.c)
+	var ans struct {
+		Notice   store.Notice `json:"notice"`
+		Families int          `json:"families"`
+	}
+	err := r.api("POST", "/v1/notices", f.request(), &ans)
+	if err == nil {
+		ok := "published"
+		if ans.Notice.Status == store.NoticeScheduled {
+			ok = "scheduled"
+		}
+		return r.c.Redirect(fmt.Sprintf("/admin/informations/%s?ok=%s&familles=%d", ans.Notice.ID, ok, ans.Families), fiber.StatusSeeOther)
+	}
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status >= 500 {
+		return a.apiFailure(r, err)
+	}
+	d, lerr := r.loadCompose(&f)
+	if lerr != nil {
+		return a.apiFailure(r, lerr)
+	}
+	fe := mapErrors(err, composeFields(f), composeAliases)
+	if len(ae.Decision) > 0 {
+		var dec conventions.Decision
+		if json.Unmarshal(ae.Decision, &dec) == nil {
+			d.Check = &checkView{Allowed: false}
+			for _, x := range dec.Reasons {
+				d.Check.Reasons = append(d.Check.Reasons, r.L(x.FR, x.EN))
+			}
+		}
+	}
+	d.Preview = r.preview(f, d.Caps)
+	return a.render(r, ae.Status, "compose", r.L("Rédiger une information", "Compose a notice"), fe, d)
+}
+
+// apiFailure renders an unexpected API failure as an error page.
+func (a *Admin) apiFailure(r *rq, err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		status := ae.Status
+		if status == fiber.StatusUnauthorized {
+			status = fiber.StatusForbidden
+		}
+		return a.renderError(r, status, ae.Message)
+	}
+	a.log.Error("admin: API call failed", "path", r.c.Path(), "error", err)
+	return a.renderError(r, fiber.StatusInternalServerError, r.L("Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."))
+}

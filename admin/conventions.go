@@ -1,0 +1,549 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// apiConvention is a convention as GET /v1/conventions/{id} shows it.
+type apiConvention struct {
+	conventions.Convention
+	EffectiveStatus string    `json:"effective_status"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	Versions        []struct {
+		Version   int                    `json:"version"`
+		CreatedAt time.Time              `json:"created_at"`
+		CreatedBy string                 `json:"created_by"`
+		Reason    string                 `json:"reason"`
+		Document  conventions.Convention `json:"document"`
+	} `json:"versions"`
+}
+
+// ruleRow is one line of the article 3 table.
+type ruleRow struct {
+	Article, Services, Categories, Public, MaxPriority, Push, Critical, Ack string
+}
+
+type checkItem struct {
+	Field, FR, EN string
+	OK            bool
+	Detail        string
+}
+
+type readableConvention struct {
+	C            apiConvention
+	Collectivite string
+	Schools      []schoolOpt
+	Rules        []ruleRow
+	Quota        string
+	Validity     string
+	Quiet        string
+	From, Until  string
+	Expiring     bool // ends within 60 days
+	Checklist    []checkItem
+	Admins       int
+}
+
+func dateText(lang string, d conventions.Date) string {
+	if d.IsZero() {
+		return "—"
+	}
+	if lang == "en" {
+		return conventions.FormatDateEN(d)
+	}
+	return conventions.FormatDateFR(d)
+}
+
+func (r *rq) describeRule(rule conventions.Rule, schools map[string]string) ruleRow {
+	L := r.L
+	var svc, cats []string
+	for _, s := range rule.Services {
+		svc = append(svc, conventions.ServiceLabel(s, r.lang))
+	}
+	for _, c := range rule.Categories {
+		cats = append(cats, conventions.CategoryLabel(c, r.lang))
+	}
+	public := L("toutes les écoles de la convention", "every school of the convention")
+	if len(rule.Schools) > 0 {
+		var ns []string
+		for _, u := range rule.Schools {
+			ns = append(ns, orUAI(schools[u], u))
+		}
+		public = strings.Join(ns, ", ")
+	}
+	if len(rule.Levels) > 0 {
+		var ls []string
+		for _, l := range rule.Levels {
+			ls = append(ls, conventions.LevelLabel(l, r.lang))
+		}
+		public += ", " + strings.Join(ls, ", ")
+	} else {
+		public += L(", tous niveaux", ", all levels")
+	}
+	if len(rule.Classes) > 0 {
+		public += " (" + strings.Join(rule.Classes, ", ") + ")"
+	}
+	prio := rule.MaxPriority
+	if prio == "" {
+		prio = conventions.PriorityNormal
+	}
+	row := ruleRow{Article: rule.Article, Services: strings.Join(svc, ", "), Categories: strings.Join(cats, ", "), Public: public,
+		MaxPriority: conventions.PriorityLabel(prio, r.lang), Push: L("oui", "yes"), Critical: L("non", "no"), Ack: L("non", "no")}
+	if !rule.Push {
+		row.Push = L("non (fil seulement)", "no (feed only)")
+	}
+	switch {
+	case rule.Critical:
+		row.Critical = L("oui", "yes")
+	case rule.CriticalWhenUrgent:
+		row.Critical = L("oui si urgente", "yes when urgent")
+	}
+	if rule.AckAllowed {
+		row.Ack = L("oui", "yes")
+	}
+	if rule.MaxValidityDays > 0 {
+		row.Public += fmt.Sprintf(L(" — validité %d jours au plus", " — valid %d days at most"), rule.MaxValidityDays)
+	}
+	return row
+}
+
+func (r *rq) readable(c apiConvention, cols, schools map[string]string) readableConvention {
+	rc := readableConvention{C: c, Collectivite: orUAI(cols[c.CollectiviteID], c.CollectiviteID),
+		From: dateText(r.lang, c.ValidFrom), Until: dateText(r.lang, c.ValidUntil)}
+	for _, s := range c.Schools {
+		rc.Schools = append(rc.Schools, schoolOpt{UAI: s.UAI, Name: orUAI(schools[s.UAI], s.UAI), Level: s.Level})
+	}
+	for _, rule := range c.Rules {
+		rc.Rules = append(rc.Rules, r.describeRule(rule, schools))
+	}
+	rc.Quota = r.L("aucun", "none")
+	if n := c.Limits.MaxPerSchoolPerDay; n > 0 {
+		rc.Quota = fmt.Sprintf(r.L("au plus %d informations par école et par jour (hors règles exemptées)", "at most %d notices per school per day (exempt rules aside)"), n)
+	}
+	rc.Validity = r.L("sans limite", "unlimited")
+	if n := c.Limits.MaxValidityDays; n > 0 {
+		rc.Validity = fmt.Sprintf(r.L("%d jours au plus", "%d days at most"), n)
+	}
+	qh := conventions.DefaultQuietHours
+	if c.Limits.QuietHours != nil {
+		qh = *c.Limits.QuietHours
+	}
+	rc.Quiet = fmt.Sprintf(r.L("pas de notification entre %s et %s, sauf priorité urgente", "no notification between %s and %s, urgent priority excepted"), qh.From, qh.To)
+	if c.ValidUntil.Valid() {
+		end := c.ValidUntil.End()
+		now := r.a.now()
+		rc.Expiring = end.After(now) && end.Sub(now) <= 60*24*time.Hour
+	}
+	return rc
+}
+
+// checklist shows the activation conditions as observed; the API decides
+// (its reasons are shown next to each item on refusal).
+func (r *rq) checklist(rc *readableConvention) {
+	has := func(roles ...string) bool {
+		for _, s := range rc.C.Signatories {
+			for _, ro := range roles {
+				if s.Role == ro && s.Name != "" && s.SignedAt.Valid() {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	admins, _ := listAll[store.Account](r.a, r.token, r.lang, "/v1/accounts", 1000, "role", "admin", "collectivite_id", rc.C.CollectiviteID)
+	rc.Admins = len(admins)
+	rc.Checklist = []checkItem{
+		{Field: "signatories", FR: "Signatures : IEN, maire ou président, opérateur (nom et date)", EN: "Signatures: IEN, mayor or president, operator (name and date)",
+			OK: has(conventions.RoleIEN) && has(conventions.RoleMaire, conventions.RolePresident) && has(conventions.RoleOperateur)},
+		{Field: "rules", FR: "Au moins une règle de publication", EN: "At least one publication rule", OK: len(rc.C.Rules) > 0},
+		{Field: "schools", FR: "Écoles situées dans le territoire de la collectivité", EN: "Schools inside the local authority's territory", OK: len(rc.C.Schools) > 0},
+		{Field: "admins", FR: "Au moins deux administrateurs dans la collectivité", EN: "At least two admins in the local authority", OK: rc.Admins >= 2,
+			Detail: fmt.Sprintf(r.L("%d administrateur(s) aujourd'hui", "%d admin(s) today"), rc.Admins)},
+	}
+}
+
+type conventionListData struct {
+	Items    []readableConvention
+	Operator bool
+}
+
+func (a *Admin) conventionList(r *rq) error {
+	items, err := listAll[apiConvention](a, r.token, r.lang, "/v1/conventions", 5000)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	cols, schools := r.names()
+	d := conventionListData{Operator: r.acc.Role == store.RoleOperator}
+	for _, c := range items {
+		d.Items = append(d.Items, r.readable(c, cols, schools))
+	}
+	sort.SliceStable(d.Items, func(i, j int) bool { return d.Items[i].C.Number < d.Items[j].C.Number })
+	title := r.L("Conventions", "Conventions")
+	if r.acc.Role == store.RoleAdmin {
+		title = r.L("La convention en vigueur", "The convention in force")
+	}
+	return a.render(r, fiber.StatusOK, "conventions", title, formErrors{}, d)
+}
+
+type conventionDetailData struct {
+	R        readableConvention
+	Operator bool
+	History  []struct {
+		Version int
+		At      time.Time
+		Reason  string
+	}
+}
+
+func (a *Admin) loadConventionDetail(r *rq) (conventionDetailData, error) {
+	var d conventionDetailData
+	var c apiConvention
+	if err := r.api("GET", "/v1/conventions/"+r.c.Params("id"), nil, &c); err != nil {
+		return d, err
+	}
+	cols, schools := r.names()
+	d.R = r.readable(c, cols, schools)
+	d.Operator = r.acc.Role == store.RoleOperator
+	if d.Operator {
+		r.checklist(&d.R)
+	}
+	for _, v := range c.Versions {
+		d.History = append(d.History, struct {
+			Version int
+			At      time.Time
+			Reason  string
+		}{v.Version, v.CreatedAt, v.Reason})
+	}
+	return d, nil
+}
+
+func (a *Admin) conventionDetail(r *rq) error {
+	d, err := a.loadConventionDetail(r)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
+	return a.render(r, fiber.StatusOK, "convention", title, formErrors{}, d)
+}
+
+func (a *Admin) conventionActivate(r *rq) error {
+	err := r.api("POST", "/v1/conventions/"+r.c.Params("id")+"/activate", nil, nil)
+	if err == nil {
+		return r.c.Redirect("/admin/conventions/"+r.c.Params("id")+"?ok=activated", fiber.StatusSeeOther)
+	}
+	return a.conventionActionFailure(r, err)
+}
+
+func (a *Admin) conventionSuspend(r *rq) error {
+	err := r.api("POST", "/v1/conventions/"+r.c.Params("id")+"/suspend", map[string]any{"reason": strings.TrimSpace(r.c.FormValue("reason"))}, nil)
+	if err == nil {
+		return r.c.Redirect("/admin/conventions/"+r.c.Params("id")+"?ok=suspended", fiber.StatusSeeOther)
+	}
+	return a.conventionActionFailure(r, err)
+}
+
+// conventionActionFailure shows an activation or suspension refusal next
+// to the checklist items (signatories, rules, schools, admins) or the
+// reason field.
+func (a *Admin) conventionActionFailure(r *rq, err error) error {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
+		return a.apiFailure(r, err)
+	}
+	d, lerr := a.loadConventionDetail(r)
+	if lerr != nil {
+		return a.apiFailure(r, lerr)
+	}
+	known := map[string]bool{"signatories": true, "rules": true, "schools": true, "admins": true, "reason": true, "valid_until": true, "valid_from": true, "status": true}
+	fe := mapErrors(err, known, nil)
+	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
+	return a.render(r, ae.Status, "convention", title, fe, d)
+}
+
+// conventionForm is the create/amend form, named by the API's field paths.
+type conventionForm struct {
+	ID, CollectiviteID, ValidFrom, ValidUntil, Reason string
+	Schools                                           []string
+	Signatories                                       []sigForm
+	MaxPerDay, MaxValidity, QuietFrom, QuietTo        string
+	Rules                                             []ruleForm
+	Amend                                             bool
+	Number                                            int
+}
+
+type sigForm struct{ Role, Name, SignedAt string }
+
+type ruleForm struct {
+	Article, Schools, Classes, MaxPriority, MaxValidityDays, MaxPerDay string
+	Services, Categories, Levels                                       []string
+	Push, Critical, CriticalWhenUrgent, AckAllowed, QuotaExempt        bool
+}
+
+type conventionFormData struct {
+	F          conventionForm
+	Cols       []store.Collectivite
+	Schools    []store.School
+	Services   []string
+	Categories []string
+	Levels     []string
+	SignRoles  []string
+}
+
+func itoa0(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func formOf(c conventions.Convention) conventionForm {
+	f := conventionForm{ID: c.ID, CollectiviteID: c.CollectiviteID, ValidFrom: c.ValidFrom.String(), ValidUntil: c.ValidUntil.String(),
+		MaxPerDay: itoa0(c.Limits.MaxPerSchoolPerDay), MaxValidity: itoa0(c.Limits.MaxValidityDays), Number: c.Number}
+	if qh := c.Limits.QuietHours; qh != nil {
+		f.QuietFrom, f.QuietTo = qh.From, qh.To
+	}
+	for _, s := range c.Schools {
+		f.Schools = append(f.Schools, s.UAI)
+	}
+	for _, s := range c.Signatories {
+		f.Signatories = append(f.Signatories, sigForm{Role: s.Role, Name: s.Name, SignedAt: s.SignedAt.String()})
+	}
+	for _, ru := range c.Rules {
+		f.Rules = append(f.Rules, ruleForm{Article: ru.Article, Schools: strings.Join(ru.Schools, " "), Classes: strings.Join(ru.Classes, " "),
+			MaxPriority: ru.MaxPriority, MaxValidityDays: itoa0(ru.MaxValidityDays), MaxPerDay: itoa0(ru.MaxPerSchoolPerDay),
+			Services: ru.Services, Categories: ru.Categories, Levels: ru.Levels, Push: ru.Push, Critical: ru.Critical,
+			CriticalWhenUrgent: ru.CriticalWhenUrgent, AckAllowed: ru.AckAllowed, QuotaExempt: ru.QuotaExempt})
+	}
+	return f
+}
+
+// pad gives the form three signatory rows and one blank rule row (more
+// with ?regles=N).
+func (f *conventionForm) pad(extraRules int) {
+	roles := []string{conventions.RoleIEN, conventions.RoleMaire, conventions.RoleOperateur}
+	for len(f.Signatories) < 3 {
+		f.Signatories = append(f.Signatories, sigForm{Role: roles[len(f.Signatories)]})
+	}
+	for i := 0; i < extraRules; i++ {
+		f.Rules = append(f.Rules, ruleForm{MaxPriority: conventions.PriorityNormal, Push: true})
+	}
+}
+
+func parseConventionForm(c *fiber.Ctx) conventionForm {
+	args := c.Request().PostArgs()
+	multi := func(name string) []string {
+		var out []string
+		for _, v := range args.PeekMulti(name) {
+			out = append(out, string(v))
+		}
+		return out
+	}
+	on := func(name string) bool { return c.FormValue(name) == "on" }
+	f := conventionForm{CollectiviteID: c.FormValue("collectivite"), ValidFrom: c.FormValue("valid_from"), ValidUntil: c.FormValue("valid_until"),
+		Reason: strings.TrimSpace(c.FormValue("reason")), Schools: multi("schools"),
+		MaxPerDay: c.FormValue("limits.max_per_school_per_day"), MaxValidity: c.FormValue("limits.max_validity_days"),
+		QuietFrom: c.FormValue("limits.quiet_hours.from"), QuietTo: c.FormValue("limits.quiet_hours.to")}
+	for i := 0; i < 10; i++ {
+		p := fmt.Sprintf("signatories[%d].", i)
+		if !args.Has(p + "role") {
+			break
+		}
+		f.Signatories = append(f.Signatories, sigForm{Role: c.FormValue(p + "role"), Name: strings.TrimSpace(c.FormValue(p + "name")), SignedAt: c.FormValue(p + "signed_at")})
+	}
+	for i := 0; i < 100; i++ {
+		p := fmt.Sprintf("rules[%d].", i)
+		if !args.Has(p + "article") {
+			break
+		}
+		f.Rules = append(f.Rules, ruleForm{Article: strings.TrimSpace(c.FormValue(p + "article")), Schools: c.FormValue(p + "schools"),
+			Classes: c.FormValue(p + "classes"), MaxPriority: c.FormValue(p + "max_priority"), MaxValidityDays: c.FormValue(p + "max_validity_days"),
+			MaxPerDay: c.FormValue(p + "max_per_school_per_day"), Services: multi(p + "services"), Categories: multi(p + "categories"),
+			Levels: multi(p + "levels"), Push: on(p + "push"), Critical: on(p + "critical"), CriticalWhenUrgent: on(p + "critical_when_urgent"),
+			AckAllowed: on(p + "ack_allowed"), QuotaExempt: on(p + "quota_exempt")})
+	}
+	return f
+}
+
+// body builds the API's convention body. Blank signatory and rule rows
+// are left out; the rows keep their index so errors land on the right row.
+func (f conventionForm) body() (map[string]any, map[string]string) {
+	// renumber maps the API's rules[i]/signatories[i] to the form's rows.
+	renumber := map[string]string{}
+	num := func(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
+	var sigs []map[string]any
+	for i, s := range f.Signatories {
+		if s.Name == "" && s.SignedAt == "" {
+			continue
+		}
+		renumber[fmt.Sprintf("signatories[%d]", len(sigs))] = fmt.Sprintf("signatories[%d]", i)
+		sigs = append(sigs, map[string]any{"role": s.Role, "name": s.Name, "signed_at": s.SignedAt})
+	}
+	var rules []map[string]any
+	for i, ru := range f.Rules {
+		if ru.Article == "" && len(ru.Services) == 0 && len(ru.Categories) == 0 {
+			continue
+		}
+		renumber[fmt.Sprintf("rules[%d]", len(rules))] = fmt.Sprintf("rules[%d]", i)
+		m := map[string]any{"article": ru.Article, "services": nonNil(ru.Services), "categories": nonNil(ru.Categories),
+			"max_priority": ru.MaxPriority, "push": ru.Push, "critical": ru.Critical, "critical_when_urgent": ru.CriticalWhenUrgent,
+			"ack_allowed": ru.AckAllowed, "quota_exempt": ru.QuotaExempt}
+		if len(ru.Levels) > 0 {
+			m["levels"] = ru.Levels
+		}
+		if s := strings.Fields(strings.ReplaceAll(ru.Schools, ",", " ")); len(s) > 0 {
+			m["schools"] = s
+		}
+		if s := strings.Fields(strings.ReplaceAll(ru.Classes, ",", " ")); len(s) > 0 {
+			m["classes"] = s
+		}
+		if n := num(ru.MaxValidityDays); n != 0 {
+			m["max_validity_days"] = n
+		}
+		if n := num(ru.MaxPerDay); n != 0 {
+			m["max_per_school_per_day"] = n
+		}
+		rules = append(rules, m)
+	}
+	limits := map[string]any{}
+	if n := num(f.MaxPerDay); n != 0 {
+		limits["max_per_school_per_day"] = n
+	}
+	if n := num(f.MaxValidity); n != 0 {
+		limits["max_validity_days"] = n
+	}
+	if f.QuietFrom != "" || f.QuietTo != "" {
+		limits["quiet_hours"] = map[string]any{"from": f.QuietFrom, "to": f.QuietTo}
+	}
+	b := map[string]any{"schools": nonNil(f.Schools), "signatories": nonNilMaps(sigs), "valid_from": f.ValidFrom, "valid_until": f.ValidUntil,
+		"limits": limits, "rules": nonNilMaps(rules)}
+	if f.CollectiviteID != "" {
+		b["collectivite"] = f.CollectiviteID
+	}
+	if f.Amend {
+		b["reason"] = f.Reason
+	}
+	return b, renumber
+}
+
+func nonNilMaps(xs []map[string]any) []map[string]any {
+	if xs == nil {
+		return []map[string]any{}
+	}
+	return xs
+}
+
+// conventionFields: every field path of the form, for error placement.
+func conventionFields(f conventionForm) map[string]bool {
+	known := map[string]bool{"collectivite": true, "schools": true, "signatories": true, "valid_from": true, "valid_until": true,
+		"limits.max_per_school_per_day": true, "limits.max_validity_days": true, "limits.quiet_hours": true, "rules": true, "reason": true, "admins": true}
+	for i := range f.Signatories {
+		for _, k := range []string{"", ".role", ".name", ".signed_at"} {
+			known[fmt.Sprintf("signatories[%d]%s", i, k)] = true
+		}
+	}
+	for i := range f.Rules {
+		for _, k := range []string{"", ".article", ".services", ".categories", ".levels", ".schools", ".classes", ".max_priority", ".max_validity_days", ".max_per_school_per_day", ".quiet_hours"} {
+			known[fmt.Sprintf("rules[%d]%s", i, k)] = true
+		}
+	}
+	return known
+}
+
+func (a *Admin) conventionFormData(r *rq, f conventionForm) (conventionFormData, error) {
+	d := conventionFormData{F: f, Services: conventions.Services, Categories: conventions.Categories,
+		Levels: conventions.Levels, SignRoles: []string{conventions.RoleIEN, conventions.RoleMaire, conventions.RolePresident, conventions.RoleOperateur}}
+	var err error
+	if d.Cols, err = listAll[store.Collectivite](a, r.token, r.lang, "/v1/collectivites", 5000); err != nil {
+		return d, err
+	}
+	if d.Schools, err = listAll[store.School](a, r.token, r.lang, "/v1/schools", 20000); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func extraRules(r *rq) int {
+	n, _ := strconv.Atoi(r.c.Query("regles", "1"))
+	return max(1, min(n, 20))
+}
+
+func (a *Admin) conventionNew(r *rq) error {
+	f := conventionForm{CollectiviteID: r.c.Query("collectivite")}
+	f.pad(extraRules(r))
+	d, err := a.conventionFormData(r, f)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	return a.render(r, fiber.StatusOK, "conventionform", r.L("Nouvelle convention", "New convention"), formErrors{}, d)
+}
+
+func (a *Admin) conventionAmendForm(r *rq) error {
+	var c apiConvention
+	if err := r.api("GET", "/v1/conventions/"+r.c.Params("id"), nil, &c); err != nil {
+		return a.apiFailure(r, err)
+	}
+	f := formOf(c.Convention)
+	f.Amend = true
+	f.pad(extraRules(r))
+	d, err := a.conventionFormData(r, f)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	return a.render(r, fiber.StatusOK, "conventionform", fmt.Sprintf(r.L("Avenant à la convention n° %d", "Amendment to convention no. %d"), c.Number), formErrors{}, d)
+}
+
+func (a *Admin) conventionCreate(r *rq) error {
+	f := parseConventionForm(r.c)
+	body, renumber := f.body()
+	var created apiConvention
+	err := r.api("POST", "/v1/conventions", body, &created)
+	if err == nil {
+		return r.c.Redirect("/admin/conventions/"+created.ID+"?ok=created", fiber.StatusSeeOther)
+	}
+	return a.conventionFormFailure(r, f, err, renumber, r.L("Nouvelle convention", "New convention"))
+}
+
+func (a *Admin) conventionAmend(r *rq) error {
+	f := parseConventionForm(r.c)
+	f.Amend, f.ID = true, r.c.Params("id")
+	n, _ := strconv.Atoi(r.c.FormValue("number"))
+	f.Number = n
+	body, renumber := f.body()
+	delete(body, "collectivite")
+	err := r.api("POST", "/v1/conventions/"+f.ID+"/amendments", body, nil)
+	if err == nil {
+		return r.c.Redirect("/admin/conventions/"+f.ID+"?ok=amended", fiber.StatusSeeOther)
+	}
+	return a.conventionFormFailure(r, f, err, renumber, fmt.Sprintf(r.L("Avenant à la convention n° %d", "Amendment to convention no. %d"), f.Number))
+}
+
+// conventionFormFailure re-renders the form with each refusal reason next
+// to its field (rows renumbered back to the form's).
+func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumber map[string]string, title string) error {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
+		return a.apiFailure(r, err)
+	}
+	for i, d := range ae.Details {
+		for from, to := range renumber {
+			if d.Field == from || strings.HasPrefix(d.Field, from+".") || strings.HasPrefix(d.Field, from+"[") {
+				ae.Details[i].Field = to + strings.TrimPrefix(d.Field, from)
+				break
+			}
+		}
+	}
+	d, lerr := a.conventionFormData(r, f)
+	if lerr != nil {
+		return a.apiFailure(r, lerr)
+	}
+	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), nil), d)
+}

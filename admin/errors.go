@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"errors"
+	"strings"
+)
+
+// formErrors are an API error laid out on a form: messages tied to the
+// form's fields (by field path), and the rest in the summary at the top.
+type formErrors struct {
+	// Message is the catalog sentence ("Certaines informations sont
+	// manquantes ou incorrectes.").
+	Message string
+	Code    string
+	// Fields maps a form field path to its messages.
+	Fields map[string][]string
+	// Summary lists every message, each linked to its field when it has
+	// one on the form.
+	Summary []summaryItem
+}
+
+type summaryItem struct {
+	Field   string // form field path ("" when not on the form)
+	Message string
+}
+
+// Any reports whether there is anything to show.
+func (f formErrors) Any() bool { return f.Message != "" || len(f.Summary) > 0 }
+
+// Of returns the messages tied to a field.
+func (f formErrors) Of(field string) []string { return f.Fields[field] }
+
+// fieldID is the HTML id of a form field path: "rules[1].categories" →
+// "f-rules-1-categories".
+func fieldID(path string) string {
+	var b strings.Builder
+	b.WriteString("f")
+	dash := true
+	for _, r := range path {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if ok {
+			if dash {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+// parentPath drops the last segment of a field path: "rules[1].categories"
+// → "rules[1]", "rules[1]" → "rules", "schools" → "".
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// mapErrors lays an error out on a form whose fields are known (by path).
+// aliases rename API fields to form fields (the decision's "schools" is
+// the form's "audience.schools"). An API field not on the form falls back
+// to its nearest enclosing field on the form, else only to the summary.
+func mapErrors(err error, known map[string]bool, aliases map[string]string) formErrors {
+	fe := formErrors{Fields: map[string][]string{}}
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		if err != nil {
+			fe.Message = err.Error()
+		}
+		return fe
+	}
+	fe.Message, fe.Code = ae.Message, ae.Code
+	for _, d := range ae.Details {
+		target := resolveField(d.Field, known, aliases)
+		if target != "" {
+			fe.Fields[target] = append(fe.Fields[target], d.Message)
+		}
+		fe.Summary = append(fe.Summary, summaryItem{Field: target, Message: d.Message})
+	}
+	return fe
+}
+
+func resolveField(f string, known map[string]bool, aliases map[string]string) string {
+	for p := f; p != ""; p = parentPath(p) {
+		if a, ok := aliases[p]; ok {
+			p = a
+		}
+		if known[p] {
+			return p
+		}
+	}
+	return ""
+}
+
+// reasonErrors lays a convention decision's refusal reasons (field, code,
+// message in the request's language) out on a form, like mapErrors.
+func reasonErrors(message string, rs []reason, lang string, known map[string]bool, aliases map[string]string) formErrors {
+	ae := &apiError{Message: message}
+	for _, r := range rs {
+		msg := r.FR
+		if lang == "en" {
+			msg = r.EN
+		}
+		ae.Details = append(ae.Details, apiDetail{Field: r.Field, Code: r.Code, Message: msg})
+	}
+	return mapErrors(ae, known, aliases)
+}
+
+// reason is a conventions.Reason as the API sends it.
+type reason struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Article string `json:"article"`
+	FR      string `json:"fr"`
+	EN      string `json:"en"`
+}

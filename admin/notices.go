@@ -1,0 +1,525 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+type noticeRow struct {
+	store.Notice
+	CollectiviteName string
+	SchoolNames      []string
+	Rule             string // the convention article, described
+	CanChange        bool
+}
+
+type noticeListData struct {
+	Rows       []noticeRow
+	NextCursor string
+	Viewer     bool
+}
+
+// ruleText describes a convention rule in one line: "Restauration
+// scolaire : cantine — priorité normale, notification".
+func ruleText(lang string, r conventions.Rule) string {
+	var svc, cats []string
+	for _, s := range r.Services {
+		svc = append(svc, conventions.ServiceLabel(s, lang))
+	}
+	for _, c := range r.Categories {
+		cats = append(cats, conventions.CategoryLabel(c, lang))
+	}
+	prio := r.MaxPriority
+	if prio == "" {
+		prio = conventions.PriorityNormal
+	}
+	push := "notification"
+	if !r.Push {
+		push = map[string]string{"fr": "fil seulement", "en": "feed only"}[lang]
+	}
+	if lang == "en" {
+		return fmt.Sprintf("%s: %s — highest priority %s, %s", strings.Join(svc, ", "), strings.Join(cats, ", "), conventions.PriorityLabel(prio, lang), push)
+	}
+	return fmt.Sprintf("%s : %s — priorité maximale %s, %s", strings.Join(svc, ", "), strings.Join(cats, ", "), conventions.PriorityLabel(prio, lang), push)
+}
+
+// conventionDocs loads the conventions the person may read, with every
+// version, to cite the article behind each notice.
+func (r *rq) articleOf(cache map[string]map[int]conventions.Convention, n store.Notice) string {
+	vers, ok := cache[n.ConventionID]
+	if !ok {
+		vers = map[int]conventions.Convention{}
+		var cv struct {
+			conventions.Convention
+			Versions []struct {
+				Version  int                    `json:"version"`
+				Document conventions.Convention `json:"document"`
+			} `json:"versions"`
+		}
+		if err := r.api("GET", "/v1/conventions/"+n.ConventionID, nil, &cv); err == nil {
+			vers[cv.Version] = cv.Convention
+			for _, v := range cv.Versions {
+				vers[v.Version] = v.Document
+			}
+		}
+		cache[n.ConventionID] = vers
+	}
+	doc, ok := vers[n.ConventionVersion]
+	if !ok {
+		return ""
+	}
+	for _, rule := range doc.Rules {
+		if rule.Article == n.Article {
+			return ruleText(r.lang, rule)
+		}
+	}
+	return ""
+}
+
+func (r *rq) names() (cols map[string]string, schools map[string]string) {
+	cols, schools = map[string]string{}, map[string]string{}
+	if cs, err := listAll[store.Collectivite](r.a, r.token, r.lang, "/v1/collectivites", 5000); err == nil {
+		for _, c := range cs {
+			cols[c.ID] = c.Name
+		}
+	}
+	if ss, err := listAll[store.School](r.a, r.token, r.lang, "/v1/schools", 20000); err == nil {
+		for _, s := range ss {
+			schools[s.UAI] = s.Name
+		}
+	}
+	return cols, schools
+}
+
+func mayChange(acc *store.Account, n store.Notice, withdraw bool) bool {
+	if n.CollectiviteID != acc.CollectiviteID || n.Status == store.NoticeWithdrawn || n.Status == store.NoticeExpired {
+		return false
+	}
+	switch acc.Role {
+	case store.RoleAgent:
+		return hasString(acc.Services, n.Service)
+	case store.RoleAdmin:
+		return withdraw
+	}
+	return false
+}
+
+func (a *Admin) noticeList(r *rq) error {
+	var page struct {
+		Items      []store.Notice `json:"items"`
+		NextCursor string         `json:"next_cursor"`
+	}
+	if err := r.api("GET", q("/v1/notices", "limit", "50", "cursor", r.c.Query("cursor")), nil, &page); err != nil {
+		return a.apiFailure(r, err)
+	}
+	cols, schools := r.names()
+	viewer := r.acc.Role == store.RoleViewer
+	cache := map[string]map[int]conventions.Convention{}
+	d := noticeListData{NextCursor: page.NextCursor, Viewer: viewer}
+	for _, n := range page.Items {
+		row := noticeRow{Notice: n, CollectiviteName: cols[n.CollectiviteID], CanChange: mayChange(r.acc, n, true)}
+		if row.CollectiviteName == "" {
+			row.CollectiviteName = n.CollectiviteID
+		}
+		for _, u := range n.Audience.Schools {
+			if nm := schools[u]; nm != "" {
+				row.SchoolNames = append(row.SchoolNames, nm)
+			} else {
+				row.SchoolNames = append(row.SchoolNames, u)
+			}
+		}
+		if viewer || r.acc.Role == store.RoleAdmin || r.acc.Role == store.RoleOperator {
+			row.Rule = r.articleOf(cache, n)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	title := r.L("Informations publiées", "Published notices")
+	if viewer {
+		title = r.L("Informations publiées auprès des familles de vos écoles", "Notices published to the families of your schools")
+	}
+	return a.render(r, fiber.StatusOK, "notices", title, formErrors{}, d)
+}
+
+// menuContent and transportContent decode a notice's structured content.
+type noticeContent struct {
+	Menu *struct {
+		Days []struct {
+			Date      string `json:"date"`
+			NoService bool   `json:"no_service"`
+			Note      string `json:"note"`
+			Dishes    []struct {
+				Course    string   `json:"course"`
+				Name      string   `json:"name"`
+				Allergens []string `json:"allergens"`
+				Labels    []string `json:"labels"`
+			} `json:"dishes"`
+		} `json:"days"`
+	} `json:"menu"`
+	Transport *struct {
+		Line        string   `json:"line"`
+		Stops       []string `json:"stops"`
+		From        *string  `json:"from"`
+		To          *string  `json:"to"`
+		Replacement string   `json:"replacement"`
+		Cause       string   `json:"cause"`
+	} `json:"transport"`
+}
+
+func decodeContent(raw json.RawMessage) (menu []menuDayForm, tr *transportForm) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var c noticeContent
+	if json.Unmarshal(raw, &c) != nil {
+		return nil, nil
+	}
+	if c.Menu != nil {
+		for _, d := range c.Menu.Days {
+			day := menuDayForm{Date: d.Date, NoService: d.NoService}
+			for _, x := range d.Dishes {
+				day.Dishes = append(day.Dishes, dishForm{Course: x.Course, Name: x.Name, Allergens: x.Allergens, Labels: x.Labels})
+			}
+			menu = append(menu, day)
+		}
+	}
+	if t := c.Transport; t != nil {
+		tr = &transportForm{Line: t.Line, Stops: strings.Join(t.Stops, "\n"), Replacement: t.Replacement, Cause: t.Cause}
+		if t.From != nil {
+			tr.From = *t.From
+		}
+		if t.To != nil {
+			tr.To = *t.To
+		}
+	}
+	return menu, tr
+}
+
+// figure is one reach figure, labelled.
+type figure struct {
+	Label string
+	Value int
+}
+
+// reachRow is one line of the per-school reach table.
+type reachRow struct {
+	School, Level string
+	Cells         []int
+}
+
+type noticeDetailData struct {
+	N            store.Notice
+	Versions     []store.Notice
+	Collectivite string
+	Schools      []schoolOpt
+	Rule         string
+	Menu         []menuDayForm
+	Transport    *transportForm
+	StopList     []string
+	Families     string
+	CanCorrect   bool
+	CanWithdraw  bool
+	Stats        []figure
+	StatsMissing bool
+	Reach        []reachRow
+	ReachCols    []string
+	ReachMissing bool
+	Correct      correctForm
+}
+
+type correctForm struct {
+	Reason, Title, Body, Priority, ExpiresAt string
+	AckRequired                              bool
+	Urgent                                   bool
+}
+
+// statLabels names the figures of GET /v1/notices/{id}/stats (by JSON
+// key); unknown numeric keys are shown under their key.
+var statLabels = []struct{ Key, FR, EN string }{
+	{"families", "Familles ciblées", "Families targeted"},
+	{"families_targeted", "Familles ciblées", "Families targeted"},
+	{"targeted", "Familles ciblées", "Families targeted"},
+	{"families_subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications"},
+	{"families_with_subscription", "Familles abonnées aux notifications", "Families subscribed to notifications"},
+	{"subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications"},
+	{"pushed", "Notifications acceptées", "Notifications accepted"},
+	{"pushes_accepted", "Notifications acceptées", "Notifications accepted"},
+	{"accepted", "Notifications acceptées", "Notifications accepted"},
+	{"deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)"},
+	{"failed", "Notifications en échec", "Notifications failed"},
+	{"shown", "Notifications affichées", "Notifications shown"},
+	{"clicked", "Notifications ouvertes", "Notifications opened"},
+	{"read", "Lues", "Read"},
+	{"families_read", "Familles ayant lu", "Families who read it"},
+	{"acknowledged", "Accusés de lecture", "Acknowledged"},
+	{"families_acknowledged", "Familles ayant accusé lecture", "Families who acknowledged"},
+	{"not_reached", "Familles non atteintes", "Families not reached"},
+	{"families_not_reached", "Familles non atteintes", "Families not reached"},
+	{"no_channel", "Familles sans aucun canal", "Families with no channel at all"},
+}
+
+func statLabel(lang, key string) string {
+	for _, s := range statLabels {
+		if s.Key == key {
+			if lang == "en" {
+				return s.EN
+			}
+			return s.FR
+		}
+	}
+	return strings.ReplaceAll(key, "_", " ")
+}
+
+// flatFigures turns a stats object into labelled figures (nested objects,
+// such as failures by reason, become "failed: reason").
+func flatFigures(lang, prefix string, m map[string]any, out *[]figure) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	order := func(k string) int {
+		for i, s := range statLabels {
+			if s.Key == k {
+				return i
+			}
+		}
+		return 1000
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		oi, oj := order(keys[i]), order(keys[j])
+		if oi != oj {
+			return oi < oj
+		}
+		return keys[i] < keys[j]
+	})
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case float64:
+			lbl := statLabel(lang, k)
+			if prefix != "" {
+				lbl = statLabel(lang, prefix) + " — " + strings.ReplaceAll(k, "_", " ")
+			}
+			*out = append(*out, figure{Label: lbl, Value: int(v)})
+		case map[string]any:
+			flatFigures(lang, k, v, out)
+		}
+	}
+}
+
+// reachTable reads GET /v1/notices/{id}/reach: a list of per school (and
+// level) rows; whatever figures they carry become columns.
+func reachTable(lang string, raw map[string]any, schools map[string]string) ([]string, []reachRow) {
+	var items []any
+	for _, k := range []string{"items", "schools", "groups", "rows"} {
+		if v, ok := raw[k].([]any); ok {
+			items = v
+			break
+		}
+	}
+	colSet := map[string]bool{}
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			for k, v := range m {
+				if _, num := v.(float64); num {
+					colSet[k] = true
+				}
+			}
+		}
+	}
+	var cols []string
+	for _, s := range statLabels {
+		if colSet[s.Key] {
+			cols = append(cols, s.Key)
+			delete(colSet, s.Key)
+		}
+	}
+	var rest []string
+	for k := range colSet {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	cols = append(cols, rest...)
+	var rows []reachRow
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		uai, _ := m["uai"].(string)
+		if uai == "" {
+			uai, _ = m["school"].(string)
+		}
+		row := reachRow{School: schools[uai], Level: fmt.Sprint(orEmpty(m["level"]))}
+		if row.School == "" {
+			row.School = uai
+		}
+		row.Level = conventions.LevelLabel(row.Level, lang)
+		for _, c := range cols {
+			f, _ := m[c].(float64)
+			row.Cells = append(row.Cells, int(f))
+		}
+		rows = append(rows, row)
+	}
+	labels := make([]string, len(cols))
+	for i, c := range cols {
+		labels[i] = statLabel(lang, c)
+	}
+	return labels, rows
+}
+
+func orEmpty(v any) any {
+	if v == nil {
+		return ""
+	}
+	return v
+}
+
+// reachOf loads the notice's stats and reach; a 404 (the route is not
+// there, or nothing is measured yet) is "unavailable".
+func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
+	var stats map[string]any
+	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/stats", nil, &stats); err != nil {
+		d.StatsMissing = true
+	} else {
+		flatFigures(r.lang, "", stats, &d.Stats)
+	}
+	var reach map[string]any
+	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/reach", nil, &reach); err != nil {
+		d.ReachMissing = true
+	} else {
+		d.ReachCols, d.Reach = reachTable(r.lang, reach, schools)
+	}
+}
+
+func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
+	var d noticeDetailData
+	var n struct {
+		store.Notice
+		Versions []store.Notice `json:"versions"`
+	}
+	if err := r.api("GET", "/v1/notices/"+r.c.Params("id"), nil, &n); err != nil {
+		return d, err
+	}
+	d.N, d.Versions = n.Notice, n.Versions
+	cols, schools := r.names()
+	d.Collectivite = cols[n.CollectiviteID]
+	for _, u := range n.Audience.Schools {
+		d.Schools = append(d.Schools, schoolOpt{UAI: u, Name: orUAI(schools[u], u)})
+	}
+	d.Rule = r.articleOf(map[string]map[int]conventions.Convention{}, n.Notice)
+	d.Menu, d.Transport = decodeContent(n.Content)
+	if d.Transport != nil {
+		d.StopList = splitLines(d.Transport.Stops)
+	}
+	d.CanCorrect = mayChange(r.acc, n.Notice, false)
+	d.CanWithdraw = mayChange(r.acc, n.Notice, true)
+	d.Families = r.c.Query("familles")
+	d.Correct = correctForm{Title: n.Title, Body: n.Body, Priority: n.Priority, ExpiresAt: dtLocal(n.ExpiresAt), AckRequired: n.AckRequired,
+		Urgent: n.Priority == conventions.PriorityUrgent}
+	if d.CanCorrect {
+		// Offer "urgent" only when the service may publish urgent notices
+		// in this category now.
+		var caps struct {
+			Items []conventions.ServiceCapabilities `json:"items"`
+		}
+		if r.api("GET", q("/v1/notices/capabilities", "service", n.Service), nil, &caps) == nil {
+			for _, it := range caps.Items {
+				if cc, ok := it.Category(n.Category); ok {
+					for _, g := range cc.Grants {
+						if g.MaxPriority == conventions.PriorityUrgent {
+							d.Correct.Urgent = true
+						}
+					}
+				}
+			}
+		}
+	}
+	r.reachOf(&d, schools)
+	return d, nil
+}
+
+func orUAI(name, uai string) string {
+	if name == "" {
+		return uai
+	}
+	return name
+}
+
+func (a *Admin) noticeDetail(r *rq) error {
+	d, err := a.loadNoticeDetail(r)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	return a.render(r, fiber.StatusOK, "notice", d.N.Title, formErrors{}, d)
+}
+
+func (a *Admin) noticePaper(r *rq) error {
+	d, err := a.loadNoticeDetail(r)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	return a.render(r, fiber.StatusOK, "paper", r.L("À remettre sur papier", "To hand out on paper")+" — "+d.N.Title, formErrors{}, d)
+}
+
+var correctFields = map[string]bool{"reason": true, "title": true, "body": true, "priority": true, "expires_at": true, "ack_required": true}
+
+func (a *Admin) noticeCorrect(r *rq) error {
+	c := r.c
+	cf := correctForm{Reason: strings.TrimSpace(c.FormValue("reason")), Title: strings.TrimSpace(c.FormValue("title")),
+		Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")), Priority: c.FormValue("priority"),
+		ExpiresAt: c.FormValue("expires_at"), AckRequired: c.FormValue("ack_required") == "on"}
+	req := map[string]any{"reason": cf.Reason, "title": cf.Title, "body": cf.Body, "ack_required": cf.AckRequired}
+	if cf.Priority != "" {
+		req["priority"] = cf.Priority
+	}
+	if t, ok := parseLocal(cf.ExpiresAt); ok {
+		req["expires_at"] = t.UTC()
+	}
+	err := r.api("POST", "/v1/notices/"+c.Params("id")+"/corrections", req, nil)
+	if err == nil {
+		return c.Redirect("/admin/informations/"+c.Params("id")+"?ok=corrected", fiber.StatusSeeOther)
+	}
+	return a.noticeFormFailure(r, err, func(d *noticeDetailData) {
+		cf.Urgent = d.Correct.Urgent
+		d.Correct = cf
+	}, aliasesCorrect)
+}
+
+var aliasesCorrect = map[string]string{"schools": "title", "levels": "title", "ack": "ack_required"}
+
+func (a *Admin) noticeWithdraw(r *rq) error {
+	reasonText := strings.TrimSpace(r.c.FormValue("withdraw_reason"))
+	err := r.api("POST", "/v1/notices/"+r.c.Params("id")+"/withdraw", map[string]any{"reason": reasonText}, nil)
+	if err == nil {
+		return r.c.Redirect("/admin/informations/"+r.c.Params("id")+"?ok=withdrawn", fiber.StatusSeeOther)
+	}
+	return a.noticeFormFailure(r, err, nil, map[string]string{"reason": "withdraw_reason"})
+}
+
+// noticeFormFailure re-renders the notice page with the API's errors next
+// to the correction or withdrawal fields.
+func (a *Admin) noticeFormFailure(r *rq, err error, keep func(*noticeDetailData), aliases map[string]string) error {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
+		return a.apiFailure(r, err)
+	}
+	d, lerr := a.loadNoticeDetail(r)
+	if lerr != nil {
+		return a.apiFailure(r, lerr)
+	}
+	if keep != nil {
+		keep(&d)
+	}
+	known := map[string]bool{"withdraw_reason": true}
+	for k := range correctFields {
+		known[k] = true
+	}
+	return a.render(r, ae.Status, "notice", d.N.Title, mapErrors(err, known, aliases), d)
+}

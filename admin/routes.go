@@ -1,0 +1,166 @@
+package admin
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// routes lists every page of the back-office.
+func (a *Admin) routes(app *fiber.App) {
+	if a.demo {
+		app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusSeeOther) })
+	}
+	g := app.Group("/admin")
+	g.Get("/static/:name", a.static)
+
+	public := access{public: true}
+	signedIn := access{}
+	agent := access{roles: []string{store.RoleAgent}}
+	agentOrAdmin := access{roles: []string{store.RoleAgent, store.RoleAdmin}}
+	opOrAdmin := access{roles: []string{store.RoleOperator, store.RoleAdmin}}
+	op := access{roles: []string{store.RoleOperator}}
+	readConv := access{roles: []string{store.RoleOperator, store.RoleAdmin, store.RoleViewer}}
+
+	g.Get("/", a.page(signedIn, a.home))
+	g.Get("/connexion", a.page(public, a.signinForm))
+	g.Post("/connexion", a.page(public, a.signin))
+	g.Post("/deconnexion", a.page(signedIn, a.signout))
+	g.Get("/langue", a.page(public, a.switchLang))
+
+	g.Get("/informations", a.page(signedIn, a.noticeList))
+	g.Get("/informations/nouvelle", a.page(agent, a.composeForm))
+	g.Post("/informations/verifier", a.page(agent, a.composeCheck))
+	g.Post("/informations", a.page(agent, a.composePublish))
+	g.Get("/informations/:id", a.page(signedIn, a.noticeDetail))
+	g.Get("/informations/:id/papier", a.page(agentOrAdmin, a.noticePaper))
+	g.Post("/informations/:id/corriger", a.page(agent, a.noticeCorrect))
+	g.Post("/informations/:id/retirer", a.page(agentOrAdmin, a.noticeWithdraw))
+
+	g.Get("/agents", a.page(access{roles: []string{store.RoleAdmin}}, a.accountsPage))
+	g.Get("/comptes", a.page(op, a.accountsPage))
+	g.Post("/comptes", a.page(opOrAdmin, a.accountCreate))
+	g.Post("/comptes/:id/revoquer", a.page(opOrAdmin, a.accountRevoke))
+	g.Get("/journal", a.page(opOrAdmin, a.auditPage))
+
+	g.Get("/conventions", a.page(readConv, a.conventionList))
+	g.Get("/conventions/nouvelle", a.page(op, a.conventionNew))
+	g.Post("/conventions", a.page(op, a.conventionCreate))
+	g.Get("/conventions/:id", a.page(readConv, a.conventionDetail))
+	g.Get("/conventions/:id/avenant", a.page(op, a.conventionAmendForm))
+	g.Post("/conventions/:id/avenant", a.page(op, a.conventionAmend))
+	g.Post("/conventions/:id/activer", a.page(op, a.conventionActivate))
+	g.Post("/conventions/:id/suspendre", a.page(op, a.conventionSuspend))
+
+	g.Get("/tableau-de-bord", a.page(op, a.dashboard))
+	g.Get("/tableau-de-bord.csv", a.page(op, a.dashboardCSV))
+	g.Get("/collectivites", a.page(op, a.collectivitesPage))
+	g.Post("/collectivites", a.page(op, a.collectiviteCreate))
+	g.Get("/ecoles", a.page(op, a.schoolsPage))
+	g.Post("/ecoles", a.page(op, a.schoolCreate))
+	g.Get("/ents", a.page(op, a.entsPage))
+	g.Post("/ents", a.page(op, a.entCreate))
+
+	// Anything else under /admin: an HTML 404, not the API's JSON one.
+	g.Use(a.page(public, func(r *rq) error {
+		return a.renderError(r, fiber.StatusNotFound, r.L("Cette page n'existe pas.", "This page does not exist."))
+	}))
+}
+
+// home sends each role to its main page.
+func (a *Admin) home(r *rq) error {
+	dest := "/admin/informations"
+	switch r.acc.Role {
+	case store.RoleAgent:
+		dest = "/admin/informations/nouvelle"
+	case store.RoleAdmin:
+		dest = "/admin/agents"
+	case store.RoleOperator:
+		dest = "/admin/tableau-de-bord"
+	}
+	return r.c.Redirect(dest, fiber.StatusSeeOther)
+}
+
+// safeNext keeps only local back-office paths as a post-sign-in target.
+func safeNext(s string) string {
+	if !strings.HasPrefix(s, "/admin") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n") {
+		return "/admin/"
+	}
+	return s
+}
+
+type signinData struct {
+	Next     string
+	Accounts []DemoAccount
+}
+
+// DemoAccount is a demo sign-in shown on the sign-in page of `liaison
+// demo` (never otherwise).
+type DemoAccount struct {
+	Label, Role, Token string
+}
+
+// SetDemoAccounts lists the demo accounts on the sign-in page.
+func (a *Admin) SetDemoAccounts(accs []DemoAccount) { a.demoAccounts = accs }
+
+func (a *Admin) signinForm(r *rq) error {
+	if r.acc != nil {
+		return r.c.Redirect(safeNext(r.c.Query("suite")), fiber.StatusSeeOther)
+	}
+	return a.renderSignin(r, fiber.StatusOK, formErrors{})
+}
+
+func (a *Admin) renderSignin(r *rq, status int, fe formErrors) error {
+	nonce := randomID(18)
+	a.setCookie(r.c, a.loginCookie(), nonce, 30*time.Minute)
+	v := view{Lang: r.lang, Title: r.L("Connexion", "Sign in"), CSRF: r.keys.csrf("signin", nonce), Path: r.c.Path(),
+		Flash: r.flash(), Errs: fe, Assets: a.assets, Demo: a.demo, Signin: true,
+		D: signinData{Next: safeNext(r.c.Query("suite", r.c.FormValue("suite"))), Accounts: a.demoAccounts}}
+	return a.execute(r, status, "signin", "layout", v)
+}
+
+func (a *Admin) signin(r *rq) error {
+	if !r.keys.checkCSRF("signin", r.c.Cookies(a.loginCookie()), r.c.FormValue("csrf")) {
+		return a.renderError(r, fiber.StatusForbidden, r.L("Formulaire refusé : le jeton de sécurité est absent ou périmé. Rechargez la page et recommencez.", "Form refused: the security token is missing or stale. Reload the page and try again."))
+	}
+	token := strings.TrimSpace(r.c.FormValue("token"))
+	fail := func(fr, en string) error {
+		fe := formErrors{Message: r.L("La connexion a échoué.", "Sign-in failed."), Fields: map[string][]string{"token": {r.L(fr, en)}}}
+		fe.Summary = []summaryItem{{Field: "token", Message: r.L(fr, en)}}
+		return a.renderSignin(r, fiber.StatusUnauthorized, fe)
+	}
+	if token == "" {
+		return fail("Saisissez le jeton d'accès qui vous a été remis.", "Enter the access token you were given.")
+	}
+	// The API decides whether the token is valid: any staff listing.
+	if err := a.call(token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
+		return fail("Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid.")
+	}
+	s := newSession(token, a.now())
+	a.setCookie(r.c, a.sessionCookie(), r.keys.seal(s), 0)
+	a.setCookie(r.c, a.loginCookie(), "", -1)
+	return r.c.Redirect(safeNext(r.c.FormValue("suite")), fiber.StatusSeeOther)
+}
+
+func (a *Admin) signout(r *rq) error {
+	a.setCookie(r.c, a.sessionCookie(), "", -1)
+	return r.c.Redirect("/admin/connexion?ok=signedout", fiber.StatusSeeOther)
+}
+
+// switchLang sets the language cookie and goes back.
+func (a *Admin) switchLang(r *rq) error {
+	l := r.c.Query("l")
+	if l != "fr" && l != "en" {
+		l = "fr"
+	}
+	r.c.Cookie(&fiber.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, Secure: a.secure, SameSite: fiber.CookieSameSiteLaxMode, HTTPOnly: true})
+	next := safeNext(r.c.Query("suite"))
+	if u, err := url.Parse(next); err != nil || u.Host != "" {
+		next = "/admin/"
+	}
+	return r.c.Redirect(next, fiber.StatusSeeOther)
+}

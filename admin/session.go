@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Session lifetimes: an idle session ends after IdleTimeout (every request
+// pushes it back); none lasts longer than MaxLifetime.
+const (
+	IdleTimeout = 30 * time.Minute
+	MaxLifetime = 12 * time.Hour
+)
+
+// sessionAAD binds sealed cookies to their purpose.
+var sessionAAD = []byte("liaison admin session v1")
+
+// errSession is any unusable session cookie: absent, tampered, expired.
+var errSession = errors.New("admin: no valid session")
+
+// session is what the cookie carries, sealed: the account token, a random
+// session id (the CSRF tokens derive from it), when it started and when it
+// ends if unused.
+type session struct {
+	Token   string `json:"t"`
+	ID      string `json:"s"`
+	Started int64  `json:"i"` // unix seconds
+	Expires int64  `json:"e"` // unix seconds
+}
+
+// sealer seals sessions with AES-256-GCM and derives CSRF tokens with
+// HMAC-SHA256, both keyed from one server secret.
+type sealer struct {
+	aead cipher.AEAD
+	mac  []byte
+}
+
+func derive(secret []byte, label string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(label))
+	return h.Sum(nil)
+}
+
+func newSealer(secret []byte) (*sealer, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("admin: session secret shorter than 32 bytes")
+	}
+	block, err := aes.NewCipher(derive(secret, "admin-session/enc"))
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{aead: aead, mac: derive(secret, "admin-session/csrf")}, nil
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newSession starts a session for token at now.
+func newSession(token string, now time.Time) session {
+	return session{Token: token, ID: randomID(18), Started: now.Unix(), Expires: now.Add(IdleTimeout).Unix()}
+}
+
+// seal returns the cookie value of s.
+func (k *sealer) seal(s session) string {
+	plain, _ := json.Marshal(s)
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(k.aead.Seal(nonce, nonce, plain, sessionAAD))
+}
+
+// open returns the session of a cookie value if it is authentic and
+// neither idle for too long nor too old at now.
+func (k *sealer) open(v string, now time.Time) (session, error) {
+	var s session
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(raw) < k.aead.NonceSize()+k.aead.Overhead() {
+		return s, errSession
+	}
+	ns := k.aead.NonceSize()
+	plain, err := k.aead.Open(nil, raw[:ns], raw[ns:], sessionAAD)
+	if err != nil {
+		return s, errSession
+	}
+	if err := json.Unmarshal(plain, &s); err != nil || s.Token == "" || s.ID == "" {
+		return session{}, errSession
+	}
+	if now.Unix() >= s.Expires || now.Sub(time.Unix(s.Started, 0)) >= MaxLifetime {
+		return session{}, errSession
+	}
+	return s, nil
+}
+
+// refresh pushes the idle expiry back to now + IdleTimeout.
+func (s session) refresh(now time.Time) session {
+	s.Expires = now.Add(IdleTimeout).Unix()
+	return s
+}
+
+// csrf is the synchronizer token of the forms of a session (or, before
+// sign-in, of a sign-in nonce): an HMAC of its id, stable for the session.
+func (k *sealer) csrf(purpose, id string) string {
+	h := hmac.New(sha256.New, k.mac)
+	h.Write([]byte(purpose))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// checkCSRF compares a submitted token with the expected one in constant
+// time.
+func (k *sealer) checkCSRF(purpose, id, got string) bool {
+	if id == "" || got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(k.csrf(purpose, id)), []byte(got))
+}
