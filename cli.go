@@ -29,6 +29,7 @@ Usage:
   liaison demo                        run the service on a fresh embedded store with demo data
   liaison operator create --name NAME create an operator account and print its token
   liaison audit verify                check the audit log's hash chain
+  liaison vapid generate              print a new VAPID key pair (LIAISON_VAPID_*_KEY)
   liaison version                     print the version
 
 See README.md for the configuration variables.
@@ -48,6 +49,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "vapid":
+		return vapidCmd(rest, stdout, stderr)
 	}
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {

@@ -9,7 +9,9 @@ import (
 
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/delivery"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/webpush"
 )
 
 // retentionEvery is how often the retention job runs.
@@ -17,10 +19,14 @@ const retentionEvery = time.Hour
 
 // startWorkers starts the background loops of this process's role; they
 // stop when ctx ends and the returned group is waited on at shutdown.
-func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, _ *api.Server) *sync.WaitGroup {
+func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if cfg.Role == config.RoleAPI {
 		return &wg
+	}
+	if err := startDelivery(ctx, &wg, cfg, st, log, srv); err != nil {
+		// The API still serves; pushes wait in the outbox for a worker.
+		log.Error("push delivery not started", slog.Any("error", err))
 	}
 	wg.Add(1)
 	go func() {
@@ -62,4 +68,40 @@ func runRetention(ctx context.Context, cfg config.Config, st store.Store, log *s
 		log.Error("retention: audit entry", slog.Any("error", err))
 	}
 	log.Info("retention purge", slog.Int("notices", n), slog.Int("audit_entries", m))
+}
+
+// startDelivery starts the push scheduler, fan-out and send workers
+// (internal/delivery) with the instance's keys, the endpoint allowlist and
+// the VAPID subject; their metrics join the API's /metrics.
+func startDelivery(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server) error {
+	keys, err := delivery.LoadKeys(ctx, st, cfg.VAPIDPublicKey, cfg.VAPIDPrivateKey, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	allow := webpush.DefaultAllowlist
+	if cfg.PushAllowedHosts != "" {
+		if allow, err = webpush.ParseAllowlist(cfg.PushAllowedHosts); err != nil {
+			return fmt.Errorf("LIAISON_PUSH_ALLOWED_HOSTS: %w", err)
+		}
+	}
+	svc, err := delivery.New(st, keys, delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry()})
+	if err != nil {
+		return err
+	}
+	wg.Go(func() { svc.Run(ctx) })
+	return nil
+}
+
+// vapidSubject is LIAISON_VAPID_SUBJECT, or the public https URL of the
+// instance, or a placeholder address (with a warning: push services may
+// want a way to reach the operator).
+func vapidSubject(cfg config.Config, log *slog.Logger) string {
+	if cfg.VAPIDSubject != "" {
+		return cfg.VAPIDSubject
+	}
+	if u := cfg.PublicURL(); webpush.ValidateSubject(u) == nil {
+		return u
+	}
+	log.Warn("LIAISON_VAPID_SUBJECT is not set: using mailto:webpush@liaison.invalid; set a mailto: address or https: URL where push services can reach the operator")
+	return "mailto:webpush@liaison.invalid"
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/liaison-ent/liaison/webpush"
 )
 
 // Defaults, as named constants.
@@ -138,6 +140,20 @@ func (c Config) Validate() error {
 	}
 	if (c.VAPIDPublicKey == "") != (c.VAPIDPrivateKey == "") {
 		bad("LIAISON_VAPID_PUBLIC_KEY", "and LIAISON_VAPID_PRIVATE_KEY must be given together")
+	} else if c.VAPIDPublicKey != "" {
+		if _, err := webpush.ParseVAPIDKeys(c.VAPIDPublicKey, c.VAPIDPrivateKey); err != nil {
+			bad("LIAISON_VAPID_PRIVATE_KEY", "with LIAISON_VAPID_PUBLIC_KEY, not a valid VAPID pair (make one with `liaison vapid generate`): %v", err)
+		}
+	}
+	if c.VAPIDSubject != "" {
+		if err := webpush.ValidateSubject(c.VAPIDSubject); err != nil {
+			bad("LIAISON_VAPID_SUBJECT", "must be mailto:address or an https: URL, not localhost, not a doubled mailto: (%v)", err)
+		}
+	}
+	if c.PushAllowedHosts != "" {
+		if _, err := webpush.ParseAllowlist(c.PushAllowedHosts); err != nil {
+			bad("LIAISON_PUSH_ALLOWED_HOSTS", "comma-separated push service hosts, host:port or *.domain, or \"default\" (%v)", err)
+		}
 	}
 	return errors.Join(errs...)
 }
