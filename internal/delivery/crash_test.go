@@ -155,4 +155,3 @@ func (e *env) helper(t *testing.T) *exec.Cmd {
 	t.Fatal("helper process did not start")
 	return nil
 }
-
