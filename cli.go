@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
@@ -102,7 +104,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demoData != nil {
 		backOffice.SetDemoAccounts(demoAccounts(demoData))
 	}
-	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: backOffice.Mount})
+	mount := backOffice.Mount
+	if demoData != nil {
+		mount = func(app *fiber.App) { backOffice.Mount(app); mountDemoENT(app, st, cfg, demoData, log) }
+	}
+	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount})
 	workers := startWorkers(ctx, cfg, st, log, srv)
 
 	errc := make(chan error, 1)

@@ -11,10 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demo"
+	"github.com/liaison-ent/liaison/internal/demoent"
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // runDemo runs the service on a fresh embedded store (LIAISON_DATA_DIR/demo,
@@ -34,7 +38,7 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		log.Error("cannot open the store", slog.Any("error", err))
 		return 1
 	}
-	data, err := demo.Seed(ctx, st, time.Now())
+	data, err := demo.Seed(ctx, st, time.Now(), cfg.PublicURL())
 	st.Close()
 	if err != nil {
 		log.Error("cannot seed demo data", slog.Any("error", err))
@@ -96,4 +100,12 @@ func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nHealth: %s/healthz   Metrics: %s/metrics   Stop: Ctrl-C\n", base, base)
+}
+
+// mountDemoENT serves the demo ENT page (/demo/ent/): the widget embedded
+// as an ENT would, for the demo's parents.
+func mountDemoENT(app *fiber.App, st store.Store, cfg config.Config, d *demo.Data, log *slog.Logger) {
+	if err := demoent.Mount(app, demoent.Deps{Store: st, Data: d, BaseURL: cfg.PublicURL(), Log: log}); err != nil {
+		log.Error("cannot serve the demo ENT page", slog.Any("error", err))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/widget"
 )
 
 // routes registers every route of the API. Reading this function tells you
@@ -15,6 +16,12 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metricsHandler())
+
+	// The parent widget and the service-worker code ENTs import, cached by
+	// content hash (?v=).
+	assets := s.widgetAssets()
+	app.Get("/widget/v1/liaison-feed.js", assets.Handler(widget.FeedScript))
+	app.Get("/widget/v1/liaison-sw.js", assets.Handler(widget.SWScript))
 
 	v1 := app.Group("/v1", s.rateLimit())
 	v1.Get("/version", s.version)

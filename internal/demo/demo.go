@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/api"
@@ -104,7 +106,10 @@ func (s *seeder) account(label, role, name, col string, svc []string, sch []stri
 }
 
 // Seed fills an empty store. It is deterministic but for tokens and keys.
-func Seed(ctx context.Context, st store.Store, now time.Time) (*Data, error) {
+//
+// origins are more browser origins of the demo ENTs (the demo server's
+// own, where its demo ENT page is served), besides 127.0.0.1:8080.
+func Seed(ctx context.Context, st store.Store, now time.Time, origins ...string) (*Data, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	s := &seeder{ctx: ctx, st: st, now: now, data: &Data{ParentIDs: map[string][]string{}}}
 	d := s.data
@@ -159,7 +164,7 @@ func Seed(ctx context.Context, st store.Store, now time.Time) (*Data, error) {
 	s.account("IEN Amiens 3", store.RoleViewer, "IEN de la circonscription d'Amiens 3", "", nil, all)
 	s.account("Directrice, Jules Ferry", store.RoleViewer, "Directrice de l'école Jules Ferry", "", nil, []string{"0801002E"})
 
-	s.ents(all)
+	s.ents(all, origins)
 	s.conventions()
 	s.week()
 	if s.err != nil {
@@ -169,7 +174,7 @@ func Seed(ctx context.Context, st store.Store, now time.Time) (*Data, error) {
 }
 
 // ents registers two ENTs (one HS256, one ES256) and syncs their parents.
-func (s *seeder) ents(all []string) {
+func (s *seeder) ents(all []string, extra []string) {
 	if s.err != nil {
 		return
 	}
@@ -191,6 +196,11 @@ func (s *seeder) ents(all []string) {
 	rng := mrand.New(mrand.NewPCG(2026, 11))
 	for i := range defs {
 		e := &defs[i]
+		for _, o := range extra {
+			if o = strings.TrimRight(o, "/"); o != "" && !slices.Contains(e.Origins, o) {
+				e.Origins = append(e.Origins, o)
+			}
+		}
 		e.ID = store.NewID("ent", s.now)
 		e.APIKey = api.NewENTAPIKey()
 		e.APIKeyHash = store.HashToken(e.APIKey)
