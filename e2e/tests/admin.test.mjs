@@ -1,0 +1,224 @@
+// The back-office (/admin) in real headless Chromium against `liaison demo`:
+// an agent composes and publishes a canteen menu, the transport service is
+// offered only its categories, a refused amendment shows its reason next to
+// the field, an admin revokes an agent (and is told the two-admin rule), a
+// POST without CSRF token is refused, and axe-core finds no serious or
+// critical violation on any page. Screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo, api } from '../lib/liaison.mjs';
+import { launch, axe, screenshot } from '../lib/browser.mjs';
+
+let srv, browser;
+const scanned = [];
+before(async () => { srv = await startDemo(); browser = await launch(); });
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+async function signIn(label, locale = 'fr-FR') {
+  // bypassCSP lets axe-core be injected; the pages keep their strict CSP.
+  const ctx = await browser.newContext({ locale, bypassCSP: true });
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  assert.match(page.url(), /\/admin\/connexion/);
+  await page.getByLabel(/Jeton d'accès|Access token/).fill(srv.account(label).token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: /^(Se connecter|Sign in)$/ }).click()]);
+  return { ctx, page };
+}
+
+// check runs axe-core and saves a screenshot of the page.
+async function check(page, name) {
+  const v = await axe(page);
+  assert.deepEqual(v, [], `${name}: axe serious/critical violations: ${JSON.stringify(v, null, 1)}`);
+  await screenshot(page, `admin-${name}`);
+  scanned.push(name);
+}
+
+test('an agent composes a canteen menu, sees the preview and the family count, publishes, and parents get it', async () => {
+  const { ctx, page } = await signIn('Agent restauration, Saint-Fuscien');
+  assert.match(page.url(), /\/admin\/informations\/nouvelle$/);
+  await check(page, 'compose');
+  // Only what the convention grants: the canteen, normal priority.
+  assert.equal(await page.locator('input[name=category]').inputValue(), 'cantine');
+  assert.equal(await page.locator('input[name=priority][value=urgent]').count(), 0);
+
+  const title = `Menus de la semaine — e2e ${Date.now()}`;
+  await page.locator('#f-title').fill(title);
+  await page.locator('#f-body').fill('Bon appétit ! Les menus peuvent changer selon les livraisons.');
+  const day = page.locator('fieldset.day').first();
+  await day.getByLabel(/^Entrée/).fill('Carottes râpées');
+  await day.getByLabel(/^Plat/).fill('Poisson pané');
+  const plat = day.locator('.dish').nth(1);
+  await plat.locator('summary').click();
+  for (const a of ['poissons', 'gluten', 'oeufs']) await plat.locator(`input[value=${a}]`).check();
+  await plat.locator('input[value=peche_durable]').check();
+
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Vérifier et prévisualiser' }).click()]);
+  const panel = page.locator('#check-panel');
+  await panel.getByText('Autorisé par la convention').waitFor();
+  const families = Number(await panel.locator('[data-families]').getAttribute('data-families'));
+  assert.ok(families > 0, 'the check counts the families reached');
+  await panel.getByText(`Atteint ${families} familles`).waitFor();
+  // Push notification and feed card previews, with the menu and allergens.
+  assert.equal(await panel.locator('.push [data-preview=title]').innerText(), title);
+  await panel.locator('.card').getByText('Poisson pané').waitFor();
+  await panel.locator('.card').getByText(/allergènes : gluten, œufs, poissons/).waitFor();
+  // The live preview follows typing (progressive script).
+  await page.locator('#f-title').fill(title + ' !');
+  await panel.locator('.push [data-preview=title]').getByText(title + ' !').waitFor();
+  await page.locator('#f-title').fill(title);
+  await check(page, 'compose-checked');
+
+  await Promise.all([page.waitForURL(/\/admin\/informations\/ntc_/), page.getByRole('button', { name: 'Publier', exact: true }).click()]);
+  await page.getByText('Information publiée.').waitFor();
+  await page.getByText(`Atteint ${families} familles`).waitFor();
+  await page.getByRole('heading', { name: title }).waitFor();
+  const noticeID = page.url().match(/ntc_[0-9a-f]+/)[0];
+  await check(page, 'notice');
+  await page.goto(srv.base + `/admin/informations/${noticeID}/papier`);
+  await check(page, 'paper');
+  await page.goto(srv.base + '/admin/informations');
+  await page.getByRole('link', { name: title }).waitFor();
+  await check(page, 'notices-agent');
+
+  // The parents: find a demo parent whose feed carries it (server-to-server
+  // feed with the ENT key), then, if the demo ENT page exists, see it in the
+  // widget as that parent.
+  let found = null;
+  for (const ent of srv.creds.ents) {
+    for (const p of ent.parents) {
+      const r = await api(srv.base, 'GET', `/v1/ent/parents/${encodeURIComponent(p)}/feed`, ent.api_key);
+      if (r.status === 200 && (r.json.items || []).some((n) => n.title === title)) { found = { ent, p }; break; }
+    }
+    if (found) break;
+  }
+  assert.ok(found, 'a demo parent of the targeted schools has the notice in their feed');
+  const entPage = await fetch(srv.base + '/demo/ent/');
+  if (entPage.status === 200) {
+    const pp = await ctx.newPage();
+    await pp.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(found.ent.id + ':' + found.p)}`);
+    await pp.locator('liaison-feed').getByText(title).first().waitFor({ timeout: 15000 });
+    await screenshot(pp, 'admin-published-in-ent-widget');
+  }
+  await ctx.close();
+});
+
+test('an agent of the transport service is not offered the canteen', async () => {
+  const { ctx, page } = await signIn('Agent transport, Val de Noye');
+  assert.match(page.url(), /\/admin\/informations\/nouvelle/);
+  const html = await page.content();
+  assert.ok(!/value="cantine"/.test(html), 'no canteen category for the transport service');
+  assert.equal(await page.locator('input[name=category]').inputValue(), 'transport');
+  await page.getByText('Perturbation de transport (facultatif)').waitFor();
+  await check(page, 'compose-transport');
+  await ctx.close();
+});
+
+test('a refused amendment shows its reason next to the field', async () => {
+  const { ctx, page } = await signIn('Opératrice');
+  await check(page, 'dashboard');
+  const csv = await page.request.get(srv.base + '/admin/tableau-de-bord.csv');
+  assert.equal(csv.status(), 200);
+  assert.match(csv.headers()['content-type'], /text\/csv/);
+  assert.match(await csv.text(), /Commune de Saint-Fuscien/);
+
+  await page.goto(srv.base + '/admin/conventions');
+  await check(page, 'conventions-operator');
+  // The Saint-Fuscien convention in force.
+  const section = page.locator('section').filter({ hasText: 'Commune de Saint-Fuscien' }).filter({ hasText: 'en vigueur' }).first();
+  await Promise.all([page.waitForURL(/\/admin\/conventions\/cnv_/), section.getByRole('link', { name: /Convention n°/ }).click()]);
+  await page.getByText("Conditions d'activation").waitFor();
+  await check(page, 'convention');
+  await page.getByRole('link', { name: 'Rédiger un avenant' }).click();
+  await check(page, 'amend');
+  await page.locator('#f-reason').fill('Prolongation (essai e2e)');
+  const from = await page.locator('#f-valid-from').inputValue();
+  const [y, m, d] = from.split('-').map(Number);
+  const before = new Date(Date.UTC(y - 1, m - 1, d)).toISOString().slice(0, 10);
+  await page.locator('#f-valid-until').fill(before);
+  await page.getByRole('button', { name: "Enregistrer l'avenant" }).click();
+  const err = page.locator('#f-valid-until-error');
+  await err.waitFor();
+  const msg = await err.innerText();
+  assert.ok(msg.length > 10, 'the refusal reason is shown');
+  assert.match(await page.locator('#f-valid-until').getAttribute('aria-describedby'), /f-valid-until-error/);
+  assert.equal(await page.locator('#f-valid-until').getAttribute('aria-invalid'), 'true');
+  await page.locator('#erreurs').getByText(msg.replace(/^⚠\s*/, '').slice(0, 20)).first().waitFor();
+  await check(page, 'amend-refused');
+
+  for (const [path, name] of [['/admin/conventions/nouvelle', 'convention-new'], ['/admin/collectivites', 'collectivites'], ['/admin/ecoles', 'ecoles'],
+    ['/admin/ents', 'ents'], ['/admin/comptes', 'comptes'], ['/admin/informations', 'notices-operator'], ['/admin/journal', 'audit-operator']]) {
+    const r = await page.goto(srv.base + path);
+    assert.equal(r.status(), 200, path);
+    await check(page, name);
+  }
+  await ctx.close();
+});
+
+test('an admin revokes an agent, and is told the two-admin rule when revoking an admin', async () => {
+  const { ctx, page } = await signIn('Administratrice, Saint-Fuscien');
+  assert.match(page.url(), /\/admin\/agents$/);
+  await check(page, 'agents');
+  const agent = srv.account('Agent communication, Saint-Fuscien');
+  assert.equal((await api(srv.base, 'GET', '/v1/notices?limit=1', agent.token)).status, 200);
+  await Promise.all([page.waitForURL(/ok=revoked/), page.getByRole('button', { name: `Révoquer ${agent.name}` }).click()]);
+  await page.getByText('Compte révoqué').waitFor();
+  assert.equal(await page.getByRole('button', { name: `Révoquer ${agent.name}` }).count(), 0);
+  assert.equal((await api(srv.base, 'GET', '/v1/notices?limit=1', agent.token)).status, 401, 'the revoked token no longer works');
+  await check(page, 'agents-revoked');
+
+  const other = srv.creds.accounts.find((a) => a.label === 'Administrateur, Saint-Fuscien');
+  await page.getByRole('button', { name: `Révoquer ${other.name}` }).click();
+  const btn = page.getByRole('button', { name: `Révoquer ${other.name}` });
+  const described = await btn.getAttribute('aria-describedby');
+  assert.ok(described, 'the refusal is tied to the button');
+  const reason = await page.locator('#' + described).innerText();
+  assert.match(reason, /au moins deux/);
+  assert.match(reason, /Règle des deux administrateurs/);
+  await check(page, 'agents-key-holders');
+
+  for (const [path, name] of [['/admin/conventions', 'convention-admin'], ['/admin/journal', 'audit'], ['/admin/informations', 'notices-admin']]) {
+    await page.goto(srv.base + path);
+    await check(page, name);
+  }
+  await ctx.close();
+});
+
+test('a POST without CSRF token, or from another origin, is refused', async () => {
+  const { ctx, page } = await signIn('Agent restauration, Saint-Fuscien');
+  const form = { category: 'cantine', title: 'Sans jeton', 'audience.schools': '0801001D', expires_at: '2030-01-01T10:00' };
+  const noToken = await page.request.post(srv.base + '/admin/informations', { form, headers: { Origin: srv.base }, maxRedirects: 0 });
+  assert.equal(noToken.status(), 403);
+  assert.match(await noToken.text(), /jeton de sécurité/);
+  const html = await page.content();
+  const csrf = html.match(/name="csrf" value="([^"]+)"/)[1];
+  const foreign = await page.request.post(srv.base + '/admin/informations', { form: { ...form, csrf }, headers: { Origin: 'https://evil.example' }, maxRedirects: 0 });
+  assert.equal(foreign.status(), 403);
+  const wrong = await page.request.post(srv.base + '/admin/informations', { form: { ...form, csrf: csrf.slice(0, -2) + 'xx' }, headers: { Origin: srv.base }, maxRedirects: 0 });
+  assert.equal(wrong.status(), 403);
+  // Signing out ends the session.
+  await Promise.all([page.waitForURL(/connexion/), page.getByRole('button', { name: 'Se déconnecter' }).click()]);
+  await check(page, 'signin');
+  await page.goto(srv.base + '/admin/informations');
+  assert.match(page.url(), /connexion/);
+  await ctx.close();
+});
+
+test('a school viewer sees the notices that reached their schools with the convention article, in English too', async () => {
+  const { ctx, page } = await signIn('IEN Amiens 3');
+  assert.match(page.url(), /\/admin\/informations$/);
+  await page.locator('tbody tr').first().waitFor();
+  assert.match(await page.locator('tbody').innerText(), /art\. 3\.1|art\. \d/);
+  await check(page, 'notices-viewer');
+  await page.goto(srv.base + '/admin/conventions');
+  await check(page, 'conventions-viewer');
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.waitForLoadState('load');
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await page.getByRole('heading', { name: 'Conventions', level: 1 }).waitFor();
+  await check(page, 'conventions-viewer-en');
+  await ctx.close();
+});
+
+test('every page was scanned', () => {
+  assert.ok(scanned.length >= 25, `scanned ${scanned.length} pages: ${scanned.join(', ')}`);
+});
