@@ -96,6 +96,15 @@ func parseCursor(c string) (parent, seq int64) {
 	return parent, seq
 }
 
+// audienceChild is true when the subscription's parent has a child in the
+// audience: a lookup by the children's primary key per subscription, so a
+// page costs its own rows (an IN over the whole audience would be built
+// again at every page). Arguments from audienceArgs.
+const audienceChild = `SELECT 1 FROM children c WHERE c.parent_id = s.parent_id
+	AND c.uai IN (SELECT value FROM json_each(?))
+	AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
+	AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))`
+
 // FanoutStep writes the next page of a fan-out as one batch.
 func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSize int, now time.Time) (bool, error) {
 	done := false
@@ -115,7 +124,7 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 		args = append(args, pageSize)
 		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted
 			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
-			WHERE (s.parent_id, s.seq) > (?, ?) AND s.parent_id IN (`+audienceParents+`)
+			WHERE (s.parent_id, s.seq) > (?, ?) AND EXISTS (`+audienceChild+`)
 			ORDER BY s.parent_id, s.seq LIMIT ?`, args...)
 		if err != nil {
 			return err
