@@ -1,0 +1,170 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/demo"
+	"github.com/liaison-ent/liaison/internal/store/sqlite"
+)
+
+// testNow: Monday 23 November 2026, 09:00 in Paris.
+var testNow = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// world is the API with the back-office mounted, on a real SQLite store
+// in a temp dir seeded with the demo data, at a fixed clock.
+type world struct {
+	api   *api.Server
+	admin *Admin
+	clock *clock
+	data  *demo.Data
+}
+
+func newWorld(tb testing.TB) *world {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	data, err := demo.Seed(context.Background(), st, testNow)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		switch k {
+		case "LIAISON_RATE_LIMIT":
+			return "0"
+		case "LIAISON_BASE_URL":
+			return "http://liaison.test"
+		}
+		return ""
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clk := &clock{t: testNow}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
+	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount})
+	return &world{api: srv, admin: a, clock: clk, data: data}
+}
+
+func (w *world) token(tb testing.TB, label string) string {
+	for _, c := range w.data.Credentials {
+		if strings.HasPrefix(c.Label, label) {
+			return c.Token
+		}
+	}
+	tb.Fatalf("no demo account %q", label)
+	return ""
+}
+
+// browser is a cookie-keeping client of the test world.
+type browser struct {
+	tb      testing.TB
+	w       *world
+	cookies map[string]string
+	lang    string
+}
+
+type page struct {
+	Status   int
+	Body     string
+	Location string
+	Header   http.Header
+}
+
+func (w *world) browser(tb testing.TB) *browser {
+	return &browser{tb: tb, w: w, cookies: map[string]string{}, lang: "fr-FR"}
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) page {
+	b.tb.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, "http://liaison.test"+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept-Language", b.lang)
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := b.w.api.App.Test(req, -1)
+	if err != nil {
+		b.tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	return page{Status: res.StatusCode, Body: string(raw), Location: res.Header.Get("Location"), Header: res.Header}
+}
+
+func (b *browser) get(path string) page { b.tb.Helper(); return b.do("GET", path, nil) }
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(tb testing.TB, p page) string {
+	tb.Helper()
+	m := csrfRe.FindStringSubmatch(p.Body)
+	if m == nil {
+		tb.Fatalf("no CSRF token in page (status %d)", p.Status)
+	}
+	return m[1]
+}
+
+// post submits a form from this site (Origin set) with the page's token.
+func (b *browser) post(path string, form url.Values) page {
+	b.tb.Helper()
+	return b.do("POST", path, form, "Origin: http://liaison.test")
+}
+
+func (b *browser) signIn(label string) page {
+	b.tb.Helper()
+	p := b.get("/admin/connexion")
+	res := b.post("/admin/connexion", url.Values{"csrf": {csrfOf(b.tb, p)}, "token": {b.w.token(b.tb, label)}, "suite": {"/admin/"}})
+	if res.Status != http.StatusSeeOther {
+		b.tb.Fatalf("sign-in: status %d: %s", res.Status, res.Body)
+	}
+	return res
+}
+
+func must(tb testing.TB, p page, status int) page {
+	tb.Helper()
+	if p.Status != status {
+		tb.Fatalf("status %d, want %d: %.2000s", p.Status, status, p.Body)
+	}
+	return p
+}

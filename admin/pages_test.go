@@ -1,0 +1,164 @@
+package admin
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// pageSet is every page of the back-office, per demo account.
+type pageSet struct {
+	label string
+	paths []string
+}
+
+// allPages lists every GET page with the demo data; {notice} and
+// {convention} are replaced with a demo notice and convention.
+var allPages = []pageSet{
+	{"Agent restauration, Saint-Fuscien", []string{"/admin/informations/nouvelle", "/admin/informations", "/admin/informations/{notice}", "/admin/informations/{notice}/papier"}},
+	{"Administratrice, Saint-Fuscien", []string{"/admin/agents", "/admin/conventions", "/admin/journal", "/admin/informations"}},
+	{"Opératrice", []string{"/admin/tableau-de-bord", "/admin/tableau-de-bord.csv", "/admin/conventions", "/admin/conventions/{convention}",
+		"/admin/conventions/{convention}/avenant", "/admin/conventions/nouvelle", "/admin/collectivites", "/admin/ecoles", "/admin/ents",
+		"/admin/comptes", "/admin/informations", "/admin/journal"}},
+	{"IEN Amiens 3", []string{"/admin/informations", "/admin/conventions"}},
+	{"", []string{"/admin/connexion"}},
+}
+
+func (w *world) expand(p string) string {
+	var notice string
+	for _, n := range w.data.Notices {
+		if n.Service == "restauration" {
+			notice = n.ID
+		}
+	}
+	conv := w.data.Conventions[0].ID
+	return strings.NewReplacer("{notice}", notice, "{convention}", conv).Replace(p)
+}
+
+func TestEveryPageRenders(t *testing.T) {
+	w := newWorld(t)
+	for _, set := range allPages {
+		b := w.browser(t)
+		if set.label != "" {
+			b.signIn(set.label)
+		}
+		for _, p := range set.paths {
+			for _, lang := range []string{"fr-FR", "en-GB"} {
+				b.lang = lang
+				res := must(t, b.get(w.expand(p)), 200)
+				if strings.HasSuffix(p, ".csv") {
+					continue
+				}
+				want := `<html lang="` + lang[:2] + `">`
+				if !strings.Contains(res.Body, want) || !strings.Contains(res.Body, `<a class="skip" href="#contenu">`) || strings.Count(res.Body, "<h1>") != 1 {
+					t.Errorf("%s %s (%s): lang, skip link or single h1 missing", set.label, p, lang)
+				}
+				if strings.Contains(res.Body, "style=") {
+					t.Errorf("%s %s: inline style (the CSP forbids it)", set.label, p)
+				}
+			}
+		}
+	}
+}
+
+func TestCapabilitiesShapeTheComposeForm(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Agent transport, Val de Noye")
+	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	if strings.Contains(p.Body, `value="cantine"`) || !strings.Contains(p.Body, `name="category" value="transport"`) {
+		t.Fatal("the transport service is offered the canteen, or not transport")
+	}
+	if !strings.Contains(p.Body, `name="priority" value="urgent"`) {
+		t.Error("the EPCI transport rule grants urgent priority")
+	}
+	c := w.browser(t)
+	c.signIn("Agent restauration, Saint-Fuscien")
+	p = must(t, c.get("/admin/informations/nouvelle"), 200)
+	if strings.Contains(p.Body, `name="priority" value="urgent"`) {
+		t.Error("the canteen rule does not grant urgent priority")
+	}
+	// The check says who is reached before publishing.
+	form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"Menus"}, "audience.schools": {"0801001D", "0801002E"},
+		"expires_at": {"2026-11-27T23:59"}, "menu.0.date": {"2026-11-30"}, "menu.0.0.name": {"Carottes râpées"}, "menu.0.0.allergens": {"moutarde"}}
+	res := must(t, c.post("/admin/informations/verifier", form), 200)
+	if !regexp.MustCompile(`data-families="[1-9]\d*"`).MatchString(res.Body) || !strings.Contains(res.Body, "Carottes râpées") || !strings.Contains(res.Body, "moutarde") {
+		t.Fatalf("no family count or menu preview:\n%s", res.Body)
+	}
+	// The live check answers the panel alone.
+	live := must(t, c.do("POST", "/admin/informations/verifier", form, "Origin: http://liaison.test", "X-Liaison-Live: 1"), 200)
+	if !strings.HasPrefix(strings.TrimSpace(live.Body), `<div id="check-panel"`) {
+		t.Fatalf("live check: %.200s", live.Body)
+	}
+}
+
+func TestRefusedAmendmentAtTheField(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	conv := w.data.Conventions[0]
+	form := must(t, b.get("/admin/conventions/"+conv.ID+"/avenant"), 200)
+	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2025-01-01"}, "schools": {"0801001D", "0801002E"},
+		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
+		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
+		"rules[1].article": {"3.9"}, "rules[1].services": {"culture"}, "rules[1].max_priority": {"normal"}}
+	res := must(t, b.post("/admin/conventions/"+conv.ID+"/avenant", v), 422)
+	for _, id := range []string{"f-valid-until-error", "f-signatories-error", "f-rules-1-categories-error"} {
+		if !strings.Contains(res.Body, `id="`+id+`"`) {
+			t.Errorf("no error %s", id)
+		}
+	}
+}
+
+func TestRevokeAndTheTwoAdminRule(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Administratrice, Saint-Fuscien")
+	p := must(t, b.get("/admin/agents"), 200)
+	var agentID, adminID string
+	for _, acc := range mustAccounts(t, w) {
+		if acc.name == "Agent culture (Saint-Fuscien)" {
+			agentID = acc.id
+		}
+		if acc.name == "Marc Petit (mairie de Saint-Fuscien)" {
+			adminID = acc.id
+		}
+	}
+	res := must(t, b.post("/admin/comptes/"+agentID+"/revoquer", url.Values{"csrf": {csrfOf(t, p)}}), 303)
+	if !strings.Contains(res.Location, "ok=revoked") {
+		t.Fatal(res.Location)
+	}
+	res = must(t, b.post("/admin/comptes/"+adminID+"/revoquer", url.Values{"csrf": {csrfOf(t, p)}}), 409)
+	if !strings.Contains(res.Body, `id="f-revoke-`) || !strings.Contains(res.Body, "Règle des deux administrateurs") {
+		t.Fatalf("the two-admin rule is not explained at the button:\n%s", res.Body)
+	}
+	// Creating an agent shows its token once.
+	res = must(t, b.post("/admin/comptes", url.Values{"csrf": {csrfOf(t, p)}, "name": {"Agent périscolaire"}, "services": {"enfance_jeunesse"}}), 201)
+	if !regexp.MustCompile(`<code class="token">lia_s_`).MatchString(res.Body) {
+		t.Fatal("no token shown")
+	}
+	res = must(t, b.post("/admin/comptes", url.Values{"csrf": {csrfOf(t, p)}, "name": {"X"}}), 422)
+	if !strings.Contains(res.Body, `id="f-name-error"`) || !strings.Contains(res.Body, `id="f-services-error"`) {
+		t.Fatalf("errors not at fields:\n%s", res.Body)
+	}
+}
+
+type accRef struct{ id, name string }
+
+func mustAccounts(t *testing.T, w *world) []accRef {
+	var out []accRef
+	var page struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	if err := w.admin.call(w.token(t, "Opératrice"), "fr", "GET", "/v1/accounts?limit=200", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range page.Items {
+		out = append(out, accRef{it.ID, it.Name})
+	}
+	return out
+}

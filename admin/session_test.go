@@ -1,0 +1,188 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testSealer(t *testing.T) *sealer {
+	t.Helper()
+	k, err := newSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestSessionRoundTripAndIdleExpiry(t *testing.T) {
+	k := testSealer(t)
+	s := newSession("lia_s_token", testNow)
+	v := k.seal(s)
+	if strings.Contains(v, "lia_s_token") {
+		t.Fatal("the token is readable in the cookie")
+	}
+	got, err := k.open(v, testNow.Add(29*time.Minute))
+	if err != nil || got.Token != "lia_s_token" || got.ID != s.ID {
+		t.Fatalf("open = %+v, %v", got, err)
+	}
+	if _, err := k.open(v, testNow.Add(IdleTimeout)); err == nil {
+		t.Fatal("a session idle for 30 minutes is still accepted")
+	}
+	// Use refreshes it: 29 minutes, then 29 more.
+	r := got.refresh(testNow.Add(29 * time.Minute))
+	if _, err := k.open(k.seal(r), testNow.Add(58*time.Minute)); err != nil {
+		t.Fatalf("a refreshed session expired: %v", err)
+	}
+	// But never beyond MaxLifetime.
+	old := s
+	old.Expires = testNow.Add(MaxLifetime + time.Hour).Unix()
+	if _, err := k.open(k.seal(old), testNow.Add(MaxLifetime)); err == nil {
+		t.Fatal("a session older than MaxLifetime is accepted")
+	}
+}
+
+func TestSessionTampering(t *testing.T) {
+	k := testSealer(t)
+	v := k.seal(newSession("lia_s_token", testNow))
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	for i := range raw {
+		bad := bytes.Clone(raw)
+		bad[i] ^= 0x01
+		if _, err := k.open(base64.RawURLEncoding.EncodeToString(bad), testNow); err == nil {
+			t.Fatalf("a cookie with byte %d flipped is accepted", i)
+		}
+	}
+	for _, v := range []string{"", "x", "not base64!", base64.RawURLEncoding.EncodeToString(raw[:20])} {
+		if _, err := k.open(v, testNow); err == nil {
+			t.Fatalf("cookie %q accepted", v)
+		}
+	}
+	// Another server key cannot open it.
+	other, _ := newSealer(bytes.Repeat([]byte{8}, 32))
+	if _, err := other.open(v, testNow); err == nil {
+		t.Fatal("a cookie sealed under another key is accepted")
+	}
+	if _, err := newSealer([]byte("short")); err == nil {
+		t.Fatal("a short secret is accepted")
+	}
+}
+
+func TestCSRFToken(t *testing.T) {
+	k := testSealer(t)
+	tok := k.csrf("form", "sid-1")
+	if !k.checkCSRF("form", "sid-1", tok) {
+		t.Fatal("the session's token is refused")
+	}
+	for _, c := range []struct{ purpose, id, tok string }{
+		{"form", "sid-2", tok},           // another session
+		{"signin", "sid-1", tok},         // another purpose
+		{"form", "sid-1", ""},            // missing
+		{"form", "", k.csrf("form", "")}, // no session
+		{"form", "sid-1", tok[:len(tok)-1] + "A"},
+	} {
+		if k.checkCSRF(c.purpose, c.id, c.tok) {
+			t.Errorf("checkCSRF(%q, %q, %q) = true", c.purpose, c.id, c.tok)
+		}
+	}
+}
+
+// Over HTTP: the cookie's attributes, expiry after 30 idle minutes,
+// refresh on use, tampered cookies, CSRF and Origin on every POST,
+// sign-out, revoked tokens.
+func TestSessionsOverHTTP(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	res := b.signIn("Agent restauration, Saint-Fuscien")
+	if res.Location != "/admin/" {
+		t.Fatalf("redirect to %q", res.Location)
+	}
+	ck := strings.Join(res.Header.Values("Set-Cookie"), "\n")
+	for _, want := range []string{"liaison_session=", "HttpOnly", "SameSite=Strict", "path=/"} {
+		if !strings.Contains(ck, want) {
+			t.Errorf("Set-Cookie lacks %q:\n%s", want, ck)
+		}
+	}
+	if strings.Contains(ck, "Secure") || strings.Contains(ck, "__Host-") {
+		t.Error("Secure cookie over plain HTTP")
+	}
+	compose := must(t, b.get("/admin/informations/nouvelle"), 200)
+	csrf := csrfOf(t, compose)
+
+	// CSRF: none, wrong, foreign origin → 403; nothing published.
+	form := url.Values{"category": {"cantine"}, "title": {"Menus"}, "audience.schools": {"0801001D"}, "expires_at": {"2026-11-27T23:59"}}
+	if p := b.post("/admin/informations", form); p.Status != 403 || !strings.Contains(p.Body, "jeton de sécurité") {
+		t.Fatalf("POST without token: %d", p.Status)
+	}
+	form.Set("csrf", csrf+"x")
+	must(t, b.post("/admin/informations", form), 403)
+	form.Set("csrf", csrf)
+	must(t, b.do("POST", "/admin/informations", form, "Origin: https://evil.example"), 403)
+	must(t, b.do("POST", "/admin/informations", form, "Origin: null"), 403)
+	must(t, b.do("POST", "/admin/informations", form, "Referer: https://evil.example/x"), 403)
+	// With the token and from this site: accepted.
+	if p := b.post("/admin/informations", form); p.Status != 303 || !strings.Contains(p.Location, "ok=published") {
+		t.Fatalf("publish: %d %s %.500s", p.Status, p.Location, p.Body)
+	}
+
+	// Idle for 29 minutes: still in, and refreshed; 31 more: out.
+	w.clock.Advance(29 * time.Minute)
+	must(t, b.get("/admin/informations"), 200)
+	w.clock.Advance(29 * time.Minute)
+	must(t, b.get("/admin/informations"), 200)
+	w.clock.Advance(31 * time.Minute)
+	if p := b.get("/admin/informations"); p.Status != 303 || !strings.HasPrefix(p.Location, "/admin/connexion") {
+		t.Fatalf("expired session: %d %s", p.Status, p.Location)
+	}
+
+	// A tampered cookie is a signed-out visitor.
+	b2 := w.browser(t)
+	b2.signIn("Agent restauration, Saint-Fuscien")
+	v := b2.cookies["liaison_session"]
+	b2.cookies["liaison_session"] = v[:len(v)-2] + "AA"
+	if p := b2.get("/admin/informations"); p.Status != 303 {
+		t.Fatalf("tampered cookie: %d", p.Status)
+	}
+
+	// Sign-out ends it.
+	b3 := w.browser(t)
+	b3.signIn("Agent restauration, Saint-Fuscien")
+	p := must(t, b3.get("/admin/informations"), 200)
+	must(t, b3.post("/admin/deconnexion", url.Values{"csrf": {csrfOf(t, p)}}), 303)
+	must(t, b3.get("/admin/informations"), 303)
+
+	// The sign-in form has its own token; a bad access token is refused at
+	// the field.
+	b4 := w.browser(t)
+	must(t, b4.post("/admin/connexion", url.Values{"token": {w.token(t, "Opératrice")}}), 403)
+	sp := b4.get("/admin/connexion")
+	bad := must(t, b4.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, sp)}, "token": {"lia_s_nope"}}), 401)
+	if !strings.Contains(bad.Body, `id="f-token-error"`) || !strings.Contains(bad.Body, `aria-describedby="f-token-error f-token-hint"`) {
+		t.Fatalf("the refusal is not tied to the token field:\n%s", bad.Body)
+	}
+}
+
+func TestHTTPSCookieName(t *testing.T) {
+	a := &Admin{secure: true}
+	if a.sessionCookie() != "__Host-liaison_session" || a.loginCookie() != "__Host-liaison_signin" {
+		t.Fatal("HTTPS cookies must carry the __Host- prefix")
+	}
+	a.secure = false
+	if a.sessionCookie() != "liaison_session" {
+		t.Fatal("plain cookie name")
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/admin/agents": "/admin/agents", "https://evil.example": "/admin/", "//evil.example/admin": "/admin/",
+		"/v1/notices": "/admin/", "": "/admin/", "/admin\\@evil": "/admin/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
