@@ -1,0 +1,251 @@
+// Package mongo is the MongoDB implementation of store.Store, the backend
+// for several API and worker processes sharing one database.
+//
+// MongoDB is used without multi-document transactions so that the same code
+// runs on a standalone server, a replica set, a sharded cluster and on
+// FerretDB (the test target on machines without MongoDB). Where the
+// contract asks for "together", the mutation is written first and its audit
+// entry second; a unique key (the audit sequence as _id, version numbers in
+// _id) is what keeps concurrent processes from forking a chain or a
+// version history.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// DefaultDatabase is the database used when the URI names none.
+const DefaultDatabase = "liaison"
+
+// Collection names.
+const (
+	collCollectivites      = "collectivites"
+	collSchools            = "schools"
+	collAccounts           = "accounts"
+	collENTs               = "ents"
+	collParents            = "parents"
+	collAudit              = "audit"
+	collCounters           = "counters"
+	collConventions        = "conventions"
+	collConventionVersions = "convention_versions"
+	collNotices            = "notices"
+	collNoticeVersions     = "notice_versions"
+)
+
+// Store is a store.Store on a MongoDB database.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+	// bulkChunk is the most statements sent in one write command.
+	bulkChunk int
+}
+
+// Statements per bulk write command. FerretDB v1 keeps a SQLite
+// connection open per matched update statement until the whole command
+// ends and deadlocks past its pool of 100, so it gets small commands.
+const (
+	bulkChunkMongo    = 1000
+	bulkChunkFerretDB = 50
+)
+
+var _ store.Store = (*Store)(nil)
+
+type config struct {
+	database string
+	client   *options.ClientOptions
+}
+
+// Option configures Open.
+type Option func(*config)
+
+// WithDatabase overrides the database named in the URI.
+func WithDatabase(name string) Option {
+	return func(c *config) { c.database = name }
+}
+
+// WithClientOptions applies further driver options after the URI (pool
+// sizes, read preference, a monitor...).
+func WithClientOptions(o *options.ClientOptions) Option {
+	return func(c *config) { c.client = o }
+}
+
+// Open connects to uri, checks the server answers and creates the indexes.
+// The database is the URI's path ("mongodb://host/liaison"), or
+// DefaultDatabase.
+func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
+	name, err := databaseName(uri)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config{database: name}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	clientOpts := []*options.ClientOptions{options.Client().ApplyURI(uri)}
+	if cfg.client != nil {
+		clientOpts = append(clientOpts, cfg.client)
+	}
+	client, err := mongo.Connect(clientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to connect to MongoDB: %w", err)
+	}
+	s := &Store{client: client, db: client.Database(cfg.database), bulkChunk: bulkChunkMongo}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	ferret, err := s.isFerretDB(ctx)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if ferret {
+		s.bulkChunk = bulkChunkFerretDB
+	}
+	if err := s.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// databaseName returns the database named by the URI's path, or
+// DefaultDatabase.
+func databaseName(uri string) (string, error) {
+	cs, err := connstring.Parse(uri)
+	if err != nil {
+		return "", fmt.Errorf("store: unable to parse the MongoDB URI: %w", err)
+	}
+	if cs.Database == "" {
+		return DefaultDatabase, nil
+	}
+	return cs.Database, nil
+}
+
+// isFerretDB tells FerretDB (the test target) from MongoDB: its buildInfo
+// has a ferretdbVersion.
+func (s *Store) isFerretDB(ctx context.Context) (bool, error) {
+	var info bson.M
+	if err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false, fmt.Errorf("store: unable to read the server's build info: %w", err)
+	}
+	_, ok := info["ferretdbVersion"]
+	return ok, nil
+}
+
+// bulkWrite runs models as unordered bulk writes of at most s.bulkChunk
+// statements each, and adds up their results.
+func (s *Store) bulkWrite(ctx context.Context, coll string, models []mongo.WriteModel) (mongo.BulkWriteResult, error) {
+	var total mongo.BulkWriteResult
+	for chunk := range slices.Chunk(models, s.bulkChunk) {
+		r, err := s.coll(coll).BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return total, err
+		}
+		total.InsertedCount += r.InsertedCount
+		total.MatchedCount += r.MatchedCount
+		total.ModifiedCount += r.ModifiedCount
+		total.DeletedCount += r.DeletedCount
+		total.UpsertedCount += r.UpsertedCount
+	}
+	return total, nil
+}
+
+// Ping checks the primary answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("store: unable to ping MongoDB: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects, waiting at most 10 seconds for operations in flight.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("store: unable to disconnect from MongoDB: %w", err)
+	}
+	return nil
+}
+
+// Database is the database the store uses (tests drop it).
+func (s *Store) Database() *mongo.Database { return s.db }
+
+func (s *Store) coll(name string) *mongo.Collection { return s.db.Collection(name) }
+
+// fail prefixes err with what failed and maps the driver's errors to the
+// contract's: no document → store.ErrNotFound, duplicate key →
+// store.ErrConflict.
+func fail(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fmt.Errorf("store: unable to %s: %w", what, store.ErrNotFound)
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("store: unable to %s: %w: %w", what, store.ErrConflict, err)
+	default:
+		return fmt.Errorf("store: unable to %s: %w", what, err)
+	}
+}
+
+// findOptions returns options sorting by sort and limiting to limit (≤ 0:
+// no limit).
+func findOptions(sort any, limit int) *options.FindOptionsBuilder {
+	o := options.Find().SetSort(sort)
+	if limit > 0 {
+		o.SetLimit(int64(limit))
+	}
+	return o
+}
+
+// all decodes every document of a cursor, converting each with conv.
+func all[D, T any](ctx context.Context, cur *mongo.Cursor, conv func(D) T) ([]T, error) {
+	defer cur.Close(ctx)
+	out := []T{}
+	for cur.Next(ctx) {
+		var d D
+		if err := cur.Decode(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, conv(d))
+	}
+	return out, cur.Err()
+}
+
+// msUTC is how times are stored: BSON dates hold milliseconds.
+func msUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// byID sorts by _id ascending: the keyset order of store.Page.
+var byID = bson.D{{Key: "_id", Value: 1}}
+
+// afterID adds the keyset condition of a page to filter (merged into an
+// existing condition on _id: a filter must not name a field twice).
+func afterID(filter bson.D, cursor string) bson.D {
+	if filter == nil {
+		filter = bson.D{}
+	}
+	if cursor == "" {
+		return filter
+	}
+	gt := bson.E{Key: "$gt", Value: cursor}
+	for i, e := range filter {
+		if cond, ok := e.Value.(bson.D); ok && e.Key == "_id" {
+			filter[i].Value = append(cond, gt)
+			return filter
+		}
+	}
+	return append(filter, bson.E{Key: "_id", Value: bson.D{gt}})
+}

@@ -1,0 +1,352 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+type noticeDoc struct {
+	ID                string      `bson:"_id"`
+	Version           int         `bson:"version"`
+	CollectiviteID    string      `bson:"collectivite_id"`
+	AuthorID          string      `bson:"author_id"`
+	Service           string      `bson:"service"`
+	Category          string      `bson:"category"`
+	Priority          string      `bson:"priority"`
+	Title             string      `bson:"title"`
+	Body              string      `bson:"body"`
+	Audience          audienceDoc `bson:"audience"`
+	Content           []byte      `bson:"content,omitempty"`
+	PublishAt         time.Time   `bson:"publish_at"`
+	ExpiresAt         time.Time   `bson:"expires_at"`
+	AckRequired       bool        `bson:"ack_required"`
+	Push              bool        `bson:"push"`
+	Critical          bool        `bson:"critical"`
+	Status            string      `bson:"status"`
+	ConventionID      string      `bson:"convention_id"`
+	ConventionNumber  int         `bson:"convention_number"`
+	ConventionVersion int         `bson:"convention_version"`
+	Article           string      `bson:"article"`
+	IdempotencyKey    string      `bson:"idempotency_key,omitempty"`
+	// Idem is (collectivité, author, idempotency key) in one field, absent
+	// without a key, under a sparse unique index.
+	Idem             string     `bson:"idem,omitempty"`
+	CreatedAt        time.Time  `bson:"created_at"`
+	UpdatedAt        time.Time  `bson:"updated_at"`
+	CorrectionReason string     `bson:"correction_reason,omitempty"`
+	WithdrawnAt      *time.Time `bson:"withdrawn_at,omitempty"`
+	WithdrawReason   string     `bson:"withdraw_reason,omitempty"`
+}
+
+type audienceDoc struct {
+	Schools []string `bson:"schools,omitempty"`
+	Levels  []string `bson:"levels,omitempty"`
+	Classes []string `bson:"classes,omitempty"`
+}
+
+// idemKey joins the parts of an idempotency key without ambiguity (each
+// of the first two is prefixed with its length).
+func idemKey(collectiviteID, authorID, key string) string {
+	if key == "" {
+		return ""
+	}
+	return strconv.Itoa(len(collectiviteID)) + ":" + collectiviteID +
+		strconv.Itoa(len(authorID)) + ":" + authorID + key
+}
+
+func newNoticeDoc(n store.Notice) noticeDoc {
+	d := noticeDoc{
+		ID:                n.ID,
+		Version:           n.Version,
+		CollectiviteID:    n.CollectiviteID,
+		AuthorID:          n.AuthorID,
+		Service:           n.Service,
+		Category:          n.Category,
+		Priority:          n.Priority,
+		Title:             n.Title,
+		Body:              n.Body,
+		Audience:          audienceDoc(n.Audience),
+		Content:           n.Content,
+		PublishAt:         msUTC(n.PublishAt),
+		ExpiresAt:         msUTC(n.ExpiresAt),
+		AckRequired:       n.AckRequired,
+		Push:              n.Push,
+		Critical:          n.Critical,
+		Status:            n.Status,
+		ConventionID:      n.ConventionID,
+		ConventionNumber:  n.ConventionNumber,
+		ConventionVersion: n.ConventionVersion,
+		Article:           n.Article,
+		IdempotencyKey:    n.IdempotencyKey,
+		Idem:              idemKey(n.CollectiviteID, n.AuthorID, n.IdempotencyKey),
+		CreatedAt:         msUTC(n.CreatedAt),
+		UpdatedAt:         msUTC(n.UpdatedAt),
+		CorrectionReason:  n.CorrectionReason,
+		WithdrawReason:    n.WithdrawReason,
+	}
+	if n.WithdrawnAt != nil {
+		t := msUTC(*n.WithdrawnAt)
+		d.WithdrawnAt = &t
+	}
+	return d
+}
+
+func (d noticeDoc) model() store.Notice {
+	return store.Notice{
+		ID:                d.ID,
+		Version:           d.Version,
+		CollectiviteID:    d.CollectiviteID,
+		AuthorID:          d.AuthorID,
+		Service:           d.Service,
+		Category:          d.Category,
+		Priority:          d.Priority,
+		Title:             d.Title,
+		Body:              d.Body,
+		Audience:          store.Audience(d.Audience),
+		Content:           d.Content,
+		PublishAt:         d.PublishAt,
+		ExpiresAt:         d.ExpiresAt,
+		AckRequired:       d.AckRequired,
+		Push:              d.Push,
+		Critical:          d.Critical,
+		Status:            d.Status,
+		ConventionID:      d.ConventionID,
+		ConventionNumber:  d.ConventionNumber,
+		ConventionVersion: d.ConventionVersion,
+		Article:           d.Article,
+		IdempotencyKey:    d.IdempotencyKey,
+		CreatedAt:         d.CreatedAt,
+		UpdatedAt:         d.UpdatedAt,
+		CorrectionReason:  d.CorrectionReason,
+		WithdrawnAt:       d.WithdrawnAt,
+		WithdrawReason:    d.WithdrawReason,
+	}
+}
+
+// noticeVersionDoc keeps a replaced version, keyed by noticeVersionID so
+// that a version is archived once.
+type noticeVersionDoc struct {
+	ID       string    `bson:"_id"`
+	NoticeID string    `bson:"notice_id"`
+	Version  int       `bson:"version"`
+	Notice   noticeDoc `bson:"notice"`
+}
+
+func noticeVersionID(id string, version int) string { return id + "@" + strconv.Itoa(version) }
+
+func (d noticeVersionDoc) model() store.Notice { return d.Notice.model() }
+
+// CreateNotice stores version 1 of a notice; an existing ID, or
+// (collectivité, author, idempotency key), is store.ErrConflict.
+func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
+	if _, err := s.coll(collNotices).InsertOne(ctx, newNoticeDoc(n)); err != nil {
+		return fail(err, "create notice %s", n.ID)
+	}
+	return s.audit(ctx, a)
+}
+
+// GetNotice returns the current version of a notice.
+func (s *Store) GetNotice(ctx context.Context, id string) (store.Notice, error) {
+	d, err := s.getNoticeDoc(ctx, id)
+	if err != nil {
+		return store.Notice{}, fail(err, "get notice %s", id)
+	}
+	return d.model(), nil
+}
+
+func (s *Store) getNoticeDoc(ctx context.Context, id string) (noticeDoc, error) {
+	var d noticeDoc
+	err := s.coll(collNotices).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	return d, err
+}
+
+// NoticeByIdempotencyKey returns the notice an author created with a key.
+func (s *Store) NoticeByIdempotencyKey(ctx context.Context, collectiviteID, authorID, key string) (store.Notice, error) {
+	if key == "" {
+		return store.Notice{}, fmt.Errorf("store: unable to find a notice by idempotency key: %w", store.ErrNotFound)
+	}
+	var d noticeDoc
+	err := s.coll(collNotices).FindOne(ctx, bson.D{{Key: "idem", Value: idemKey(collectiviteID, authorID, key)}}).Decode(&d)
+	if err != nil {
+		return store.Notice{}, fail(err, "find a notice by idempotency key")
+	}
+	return d.model(), nil
+}
+
+// ListNotices lists notices newest first (by ID descending).
+func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.Notice, error) {
+	filter := bson.D{}
+	if f.CollectiviteID != "" {
+		filter = append(filter, bson.E{Key: "collectivite_id", Value: f.CollectiviteID})
+	}
+	if len(f.Schools) > 0 {
+		filter = append(filter, bson.E{Key: "audience.schools", Value: bson.D{{Key: "$in", Value: f.Schools}}})
+	}
+	if f.Cursor != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Cursor}}})
+	}
+	cur, err := s.coll(collNotices).Find(ctx, filter, findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit))
+	if err != nil {
+		return nil, fail(err, "list notices")
+	}
+	out, err := all(ctx, cur, noticeDoc.model)
+	if err != nil {
+		return nil, fail(err, "list notices")
+	}
+	return out, nil
+}
+
+// UpdateNotice replaces the current version of a notice if it is still
+// expectVersion, archiving the replaced one when n is a new version.
+//
+// The archive is written first, keyed by (notice, version): it holds what
+// was stored, so writing it twice (a retry, a concurrent correction of the
+// same version) is harmless. The replace then filters on the expected
+// version, so of two concurrent updates one is store.ErrStale.
+func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
+	cur, err := s.getNoticeDoc(ctx, n.ID)
+	if err != nil {
+		return fail(err, "update notice %s", n.ID)
+	}
+	if cur.Version != expectVersion {
+		return fmt.Errorf("store: unable to update notice %s: %w", n.ID, store.ErrStale)
+	}
+	if n.Version > expectVersion {
+		v := noticeVersionDoc{ID: noticeVersionID(n.ID, cur.Version), NoticeID: n.ID, Version: cur.Version, Notice: cur}
+		if _, err := s.coll(collNoticeVersions).InsertOne(ctx, v); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fail(err, "archive version %d of notice %s", cur.Version, n.ID)
+		}
+	}
+	// The idempotency key is part of the notice's identity: it never
+	// changes.
+	n.IdempotencyKey = cur.IdempotencyKey
+	d := newNoticeDoc(n)
+	res, err := s.coll(collNotices).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: expectVersion}}, d)
+	if err == nil && res.MatchedCount == 0 {
+		err = s.staleOrAbsent(ctx, collNotices, n.ID)
+	}
+	if err != nil {
+		return fail(err, "update notice %s", n.ID)
+	}
+	return s.audit(ctx, a)
+}
+
+// NoticeVersions returns the earlier versions of a notice, oldest first.
+func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, error) {
+	cur, err := s.coll(collNoticeVersions).Find(ctx, bson.D{{Key: "notice_id", Value: id}},
+		findOptions(bson.D{{Key: "version", Value: 1}}, 0))
+	if err != nil {
+		return nil, fail(err, "list versions of notice %s", id)
+	}
+	out, err := all(ctx, cur, noticeVersionDoc.model)
+	if err != nil {
+		return nil, fail(err, "list versions of notice %s", id)
+	}
+	if len(out) == 0 {
+		if _, err := s.getNoticeDoc(ctx, id); err != nil {
+			return nil, fail(err, "list versions of notice %s", id)
+		}
+	}
+	return out, nil
+}
+
+// CountNoticesPerSchool counts the notices of a collectivité, not
+// withdrawn, with PublishAt in [from, to), per school and category. The
+// notices of one collectivité over a period are few: they are counted
+// here rather than by an aggregation, which keeps to what every engine
+// runs the same way.
+func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
+	filter := bson.D{
+		{Key: "collectivite_id", Value: collectiviteID},
+		{Key: "status", Value: bson.D{{Key: "$ne", Value: store.NoticeWithdrawn}}},
+		{Key: "publish_at", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}},
+	}
+	cur, err := s.coll(collNotices).Find(ctx, filter,
+		options.Find().SetProjection(bson.D{{Key: "category", Value: 1}, {Key: "audience.schools", Value: 1}}))
+	if err != nil {
+		return nil, fail(err, "count notices per school")
+	}
+	defer cur.Close(ctx)
+	out := map[string]map[string]int{}
+	for cur.Next(ctx) {
+		var d struct {
+			Category string      `bson:"category"`
+			Audience audienceDoc `bson:"audience"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return nil, fail(err, "count notices per school")
+		}
+		seen := map[string]bool{}
+		for _, uai := range d.Audience.Schools {
+			if seen[uai] {
+				continue
+			}
+			seen[uai] = true
+			if out[uai] == nil {
+				out[uai] = map[string]int{}
+			}
+			out[uai][d.Category]++
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fail(err, "count notices per school")
+	}
+	return out, nil
+}
+
+// purgeBatch is how many notices PurgeNotices deletes per round.
+const purgeBatch = 500
+
+// PurgeNotices deletes the notices that expired or were withdrawn before
+// the given time, with their archived versions. Versions go first, so an
+// interrupted purge leaves nothing unreachable and the next run finishes
+// it.
+func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error) {
+	filter := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+		bson.D{{Key: "withdrawn_at", Value: bson.D{{Key: "$lt", Value: before}}}},
+	}}}
+	total := 0
+	for {
+		cur, err := s.coll(collNotices).Find(ctx, filter,
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(purgeBatch))
+		if err != nil {
+			return total, fail(err, "purge notices")
+		}
+		ids, err := all(ctx, cur, func(d struct {
+			ID string `bson:"_id"`
+		}) string {
+			return d.ID
+		})
+		if err != nil {
+			return total, fail(err, "purge notices")
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		in := bson.D{{Key: "$in", Value: ids}}
+		if err := s.purgeReadStates(ctx, ids); err != nil {
+			return total, err
+		}
+		if _, err := s.coll(collNoticeVersions).DeleteMany(ctx, bson.D{{Key: "notice_id", Value: in}}); err != nil {
+			return total, fail(err, "purge notice versions")
+		}
+		res, err := s.coll(collNotices).DeleteMany(ctx, bson.D{{Key: "_id", Value: in}})
+		if err != nil {
+			return total, fail(err, "purge notices")
+		}
+		total += int(res.DeletedCount)
+		if len(ids) < purgeBatch || res.DeletedCount == 0 {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package mongo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// parentDoc is keyed by parentID(ENT, ENT user).
+type parentDoc struct {
+	ID        string     `bson:"_id"`
+	ENTID     string     `bson:"ent_id"`
+	ENTUserID string     `bson:"ent_user_id"`
+	Children  []childDoc `bson:"children"`
+	Locale    string     `bson:"locale"`
+	Muted     []string   `bson:"muted"`
+	UpdatedAt time.Time  `bson:"updated_at"`
+}
+
+type childDoc struct {
+	UAI   string `bson:"uai"`
+	Level string `bson:"level"`
+	Class string `bson:"class"`
+}
+
+func parentID(entID, entUserID string) string { return entID + "/" + entUserID }
+
+func (d parentDoc) model() store.Parent {
+	p := store.Parent{
+		ENTID:     d.ENTID,
+		ENTUserID: d.ENTUserID,
+		Locale:    d.Locale,
+		Muted:     d.Muted,
+		UpdatedAt: d.UpdatedAt,
+	}
+	if d.Children != nil {
+		p.Children = make([]store.Child, len(d.Children))
+		for i, c := range d.Children {
+			p.Children[i] = store.Child(c)
+		}
+	}
+	return p
+}
+
+func childDocs(children []store.Child) []childDoc {
+	if children == nil {
+		return nil
+	}
+	out := make([]childDoc, len(children))
+	for i, c := range children {
+		out[i] = childDoc(c)
+	}
+	return out
+}
+
+// UpsertParents writes a batch of parents of one ENT as unordered bulk
+// writes of upserts: children and updated_at are set, locale and muted only
+// on insert. The batch is validated before anything is written, so only a
+// server failure part-way can leave it half applied (there are no
+// transactions); sending the batch again converges (the upserts are
+// idempotent).
+func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
+	if entID == "" {
+		return store.UpsertResult{}, fmt.Errorf("store: unable to upsert parents: empty ENT id")
+	}
+	now = msUTC(now)
+	models := make([]mongo.WriteModel, 0, len(parents))
+	for i, p := range parents {
+		if p.ENTUserID == "" {
+			return store.UpsertResult{}, fmt.Errorf("store: unable to upsert parents of ENT %s: parent %d has an empty ENT user id", entID, i)
+		}
+		update := bson.D{
+			{Key: "$set", Value: bson.D{
+				{Key: "ent_id", Value: entID},
+				{Key: "ent_user_id", Value: p.ENTUserID},
+				{Key: "children", Value: childDocs(p.Children)},
+				{Key: "updated_at", Value: now},
+			}},
+			{Key: "$setOnInsert", Value: bson.D{
+				{Key: "locale", Value: p.Locale},
+				{Key: "muted", Value: p.Muted},
+			}},
+		}
+		models = append(models, mongo.NewUpdateOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: parentID(entID, p.ENTUserID)}}).
+			SetUpdate(update).
+			SetUpsert(true))
+	}
+	var res store.UpsertResult
+	if len(models) > 0 {
+		r, err := s.bulkWrite(ctx, collParents, models)
+		if err != nil {
+			return store.UpsertResult{}, fail(err, "upsert %d parents of ENT %s", len(parents), entID)
+		}
+		res = store.UpsertResult{Created: int(r.UpsertedCount), Updated: int(r.MatchedCount)}
+	}
+	if err := s.audit(ctx, a); err != nil {
+		return store.UpsertResult{}, err
+	}
+	return res, nil
+}
+
+// GetParent returns a parent.
+func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.Parent, error) {
+	var d parentDoc
+	err := s.coll(collParents).FindOne(ctx, bson.D{{Key: "_id", Value: parentID(entID, entUserID)}}).Decode(&d)
+	if err != nil {
+		return store.Parent{}, fail(err, "get parent %s of ENT %s", entUserID, entID)
+	}
+	return d.model(), nil
+}
+
+// DeleteParent erases a parent, their push subscriptions and read states.
+// The parent goes first: a subscription left by a failure part-way is
+// unreachable (no parent, no audience) and erased with the next attempt.
+func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
+	id := parentID(entID, entUserID)
+	res, err := s.coll(collParents).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fail(err, "delete parent %s of ENT %s", entUserID, entID)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("store: unable to delete parent %s of ENT %s: %w", entUserID, entID, store.ErrNotFound)
+	}
+	if _, err := s.coll(collPushSubscriptions).DeleteMany(ctx, bson.D{{Key: "parent", Value: id}}); err != nil {
+		return fail(err, "erase the push subscriptions of parent %s of ENT %s", entUserID, entID)
+	}
+	if err := s.eraseReadStates(ctx, entID, entUserID); err != nil {
+		return err
+	}
+	return s.audit(ctx, a)
+}
+
+// CountFamilies counts the parents with at least one child the audience
+// reaches (store.Audience.Reaches). A whole-school audience is counted by
+// the server on the children.uai index; with levels or classes, which
+// must match on the same child (and classes loosely), the parents of those
+// schools are checked here. FerretDB v1 has no $elemMatch on documents.
+func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, error) {
+	if len(aud.Schools) == 0 {
+		return 0, nil
+	}
+	filter := bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}}
+	if len(aud.Levels) == 0 && len(aud.Classes) == 0 {
+		n, err := s.coll(collParents).CountDocuments(ctx, filter)
+		if err != nil {
+			return 0, fail(err, "count families")
+		}
+		return int(n), nil
+	}
+	cur, err := s.coll(collParents).Find(ctx, filter,
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+	if err != nil {
+		return 0, fail(err, "count families")
+	}
+	defer cur.Close(ctx)
+	n := 0
+	for cur.Next(ctx) {
+		var d struct {
+			Children []childDoc `bson:"children"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return 0, fail(err, "count families")
+		}
+		if slices.ContainsFunc(d.Children, func(c childDoc) bool { return aud.Reaches(store.Child(c)) }) {
+			n++
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return 0, fail(err, "count families")
+	}
+	return n, nil
+}
