@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,48 +85,52 @@ func (f feed) unread() int {
 	return n
 }
 
-// loadFeed computes a parent's feed at now.
+// loadFeed computes a parent's feed at now, from the feed caches.
 func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, error) {
-	p, err := s.store.GetParent(ctx, entID, entUserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return feed{}, nil
-	}
-	if err != nil {
+	p, err := s.cachedParent(ctx, entID, entUserID)
+	if err != nil || p == nil {
 		return feed{}, err
 	}
-	f := feed{parent: &p, items: []feedItem{}}
+	f := feed{parent: p, items: []feedItem{}}
+	now := s.utcNow()
+	var notices []store.Notice
+	seen := map[string]bool{}
 	var schools []string
 	for _, c := range p.Children {
-		if !slices.Contains(schools, c.UAI) {
-			schools = append(schools, c.UAI)
+		if slices.Contains(schools, c.UAI) {
+			continue
+		}
+		schools = append(schools, c.UAI)
+		ns, err := s.cachedSchoolNotices(ctx, c.UAI, now)
+		if err != nil {
+			return f, err
+		}
+		for i := range ns {
+			n := &ns[i]
+			if !seen[n.ID] && n.VisibleAt(now) && n.Audience.ReachesAny(p.Children) {
+				seen[n.ID] = true
+				notices = append(notices, *n)
+			}
 		}
 	}
-	notices, err := s.store.PublishedNotices(ctx, schools, s.utcNow())
-	if err != nil {
-		return f, err
-	}
-	notices = slices.DeleteFunc(notices, func(n store.Notice) bool { return !n.Audience.ReachesAny(p.Children) })
 	if len(notices) == 0 {
 		return f, nil
 	}
-	ids := make([]string, len(notices))
-	for i, n := range notices {
-		ids[i] = n.ID
-	}
-	states, err := s.store.ReadStates(ctx, entID, entUserID, ids)
+	// Newest first: PublishAt descending, then ID descending.
+	slices.SortFunc(notices, func(a, b store.Notice) int {
+		if c := b.PublishAt.Compare(a.PublishAt); c != 0 {
+			return c
+		}
+		return cmpString(b.ID, a.ID)
+	})
+	states, err := s.cachedReadStates(ctx, entID, entUserID)
 	if err != nil {
 		return f, err
 	}
-	names := map[string]string{}
 	for _, n := range notices {
-		name, ok := names[n.CollectiviteID]
-		if !ok {
-			col, err := s.store.GetCollectivite(ctx, n.CollectiviteID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return f, err
-			}
-			name = col.Name
-			names[n.CollectiviteID] = name
+		name, err := s.cachedName(ctx, n.CollectiviteID)
+		if err != nil {
+			return f, err
 		}
 		st := states[n.ID]
 		f.items = append(f.items, feedItem{
@@ -207,20 +210,50 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 	if f.parent == nil {
 		pg.Message = notSyncedMessage(langOf(c))
 	}
-	body, err := json.Marshal(pg)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(body)
-	etag := `W/"` + hex.EncodeToString(sum[:12]) + `"`
+	// The ETag is computed from what the page shows, before encoding it,
+	// so that a 304 costs no JSON encoding.
+	etag := pg.etag()
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
 	c.Set(fiber.HeaderETag, etag)
 	c.Vary(fiber.HeaderAcceptLanguage)
 	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
+	body, err := json.Marshal(pg)
+	if err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
+}
+
+// etag identifies a feed page by everything it shows: each item's
+// identity, version (a correction makes a new one), publisher and states,
+// and the page's own fields.
+func (pg feedPage) etag() string {
+	h := sha256.New()
+	var b []byte
+	field := func(s string) { b = append(b, s...); b = append(b, 0) }
+	field(pg.NextCursor)
+	field(pg.Message)
+	field(pg.Locale)
+	b = strconv.AppendInt(b, int64(pg.UnreadCount), 10)
+	b = strconv.AppendBool(b, pg.Synced)
+	for _, it := range pg.Items {
+		field(it.ID)
+		b = strconv.AppendInt(b, int64(it.Version), 10)
+		field(it.Collectivite.Name)
+		b = strconv.AppendBool(b, it.Read)
+		b = strconv.AppendBool(b, it.Acknowledged)
+		b = strconv.AppendInt(b, it.ExpiresAt.UnixMilli(), 10)
+		if len(b) > 4096 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
+	h.Write(b)
+	sum := h.Sum(nil)
+	return `W/"` + hex.EncodeToString(sum[:12]) + `"`
 }
 
 // etagMatches reports whether an If-None-Match header lists etag (weak
@@ -285,6 +318,7 @@ func (s *Server) readNotice(c *fiber.Ctx) error {
 		if _, err := s.store.MarkRead(c.UserContext(), id.ENT.ID, id.UserID, []string{it.ID}, s.utcNow()); err != nil {
 			return err
 		}
+		s.readStatesChanged(id.ENT.ID, id.UserID)
 		unread--
 	}
 	return s.sendReadState(c, it.ID, unread)
@@ -319,6 +353,7 @@ func (s *Server) readAll(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.readStatesChanged(id.ENT.ID, id.UserID)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"marked": n, "unread_count": 0})
 }
@@ -343,6 +378,7 @@ func (s *Server) ackNotice(c *fiber.Ctx) error {
 		if _, err := s.store.MarkAcked(c.UserContext(), id.ENT.ID, id.UserID, it.ID, s.utcNow()); err != nil {
 			return err
 		}
+		s.readStatesChanged(id.ENT.ID, id.UserID)
 	}
 	return s.sendReadState(c, it.ID, unread)
 }

@@ -293,6 +293,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.noticesChanged()
 	return c.Status(fiber.StatusCreated).JSON(publishAnswer{Notice: s.view(n), Decision: d.Decision, Families: d.Families})
 }
 
@@ -507,6 +508,7 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 	if err := s.store.UpdateNotice(c.UserContext(), next, n.Version, a); err != nil {
 		return err
 	}
+	s.noticesChanged()
 	return c.JSON(publishAnswer{Notice: s.view(next), Decision: d.Decision, Families: d.Families})
 }
 
@@ -535,5 +537,6 @@ func (s *Server) withdrawNotice(c *fiber.Ctx) error {
 	if err := s.store.UpdateNotice(c.UserContext(), next, n.Version, a); err != nil {
 		return err
 	}
+	s.noticesChanged()
 	return c.JSON(s.view(next))
 }

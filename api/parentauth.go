@@ -40,7 +40,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIden
 	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil || unverified.Issuer == "" {
 		return nil, apiErr("auth.invalid_token")
 	}
-	ent, err := s.store.GetENT(ctx, unverified.Issuer)
+	ent, err := s.cachedENT(ctx, unverified.Issuer)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiErr("auth.invalid_token")
 	}

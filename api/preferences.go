@@ -227,6 +227,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 	if err := s.store.SetPreferences(ctx, id.ENT.ID, id.UserID, locale, muted); err != nil {
 		return err
 	}
+	s.preferencesChanged(id.ENT.ID, id.UserID)
 	p.Locale, p.Muted = locale, muted
 	lang := langOf(c)
 	if c.Get(fiber.HeaderAcceptLanguage) == "" && locale != "" {

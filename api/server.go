@@ -40,6 +40,7 @@ type Server struct {
 	origins  originCache
 	push     pushState
 	families familyCache
+	caches   *feedCaches
 	mount    func(*fiber.App)
 }
 
@@ -59,6 +60,7 @@ func New(d Deps) *Server {
 		validate: newValidator(),
 		metrics:  newMetrics(),
 		mount:    d.Mount,
+		caches:   newFeedCaches(),
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
