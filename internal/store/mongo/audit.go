@@ -13,11 +13,12 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// auditDoc is one link of the chain; _id is the sequence number, so two
-// processes appending at once cannot both write seq N: the loser gets a
-// duplicate key and retries on top of the winner.
+// auditDoc is one link of the chain; _id is the sequence number (as
+// seqKey), so two processes appending at once cannot both write seq N: the
+// loser gets a duplicate key and retries on top of the winner.
 type auditDoc struct {
-	Seq            int64     `bson:"_id"`
+	Key            string    `bson:"_id"`
+	Seq            int64     `bson:"seq"`
 	At             time.Time `bson:"at"`
 	Actor          string    `bson:"actor"`
 	Action         string    `bson:"action"`
@@ -28,9 +29,24 @@ type auditDoc struct {
 	Hash           string    `bson:"hash"`
 }
 
-func (d auditDoc) entry() store.AuditEntry {
-	return store.AuditEntry(d)
+func newAuditDoc(a store.AuditEntry) auditDoc {
+	return auditDoc{
+		Key: seqKey(a.Seq), Seq: a.Seq, At: a.At, Actor: a.Actor, Action: a.Action, Target: a.Target,
+		Summary: a.Summary, CollectiviteID: a.CollectiviteID, PrevHash: a.PrevHash, Hash: a.Hash,
+	}
 }
+
+func (d auditDoc) entry() store.AuditEntry {
+	return store.AuditEntry{
+		Seq: d.Seq, At: d.At, Actor: d.Actor, Action: d.Action, Target: d.Target,
+		Summary: d.Summary, CollectiviteID: d.CollectiviteID, PrevHash: d.PrevHash, Hash: d.Hash,
+	}
+}
+
+// seqKey is a sequence number as an _id: fixed-width decimal, which sorts
+// as the numbers do. A string because FerretDB v1 looks up string (and
+// ObjectID) _ids by index, and scans the collection for any other.
+func seqKey(seq int64) string { return fmt.Sprintf("%020d", seq) }
 
 // auditAnchorID is the counters document remembering the newest purged
 // link, so that the chain continues (seq and hash) after a purge removed
@@ -50,22 +66,49 @@ const maxAppendAttempts = 100
 func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) (store.AuditEntry, error) {
 	a.At = msUTC(a.At) // the hash must cover what is stored
 	for range maxAppendAttempts {
-		seq, prev, err := s.auditHead(ctx)
+		seq, prev, err := s.auditTip(ctx)
 		if err != nil {
 			return store.AuditEntry{}, err
 		}
 		a.Seq, a.PrevHash = seq+1, prev
 		a.Hash = store.ChainHash(prev, a)
-		_, err = s.coll(collAudit).InsertOne(ctx, auditDoc(a))
+		_, err = s.coll(collAudit).InsertOne(ctx, newAuditDoc(a))
 		if err == nil {
+			s.tip.Store(&auditTip{seq: a.Seq, hash: a.Hash})
 			return a, nil
 		}
+		s.tip.Store(nil)
 		if !mongo.IsDuplicateKeyError(err) {
 			return store.AuditEntry{}, fail(err, "append audit entry %q", a.Action)
 		}
 		// Another process appended seq+1 first: go again on top of it.
 	}
 	return store.AuditEntry{}, fmt.Errorf("store: unable to append audit entry %q: lost %d races in a row", a.Action, maxAppendAttempts)
+}
+
+// auditTip is the last link this Store appended: a hint, so that an append
+// reads one entry by _id rather than sorting for the newest (which FerretDB
+// does by scanning).
+type auditTip struct {
+	seq  int64
+	hash string
+}
+
+// auditTip returns the link to append after. The remembered one is used if
+// it is still stored unchanged: entries are only ever purged as a prefix,
+// so then nothing follows it but what the insert of seq+1 will detect.
+func (s *Store) auditTip(ctx context.Context) (int64, string, error) {
+	if t := s.tip.Load(); t != nil {
+		var d auditDoc
+		err := s.coll(collAudit).FindOne(ctx, bson.D{{Key: "_id", Value: seqKey(t.seq)}}).Decode(&d)
+		if err == nil && d.Hash == t.hash {
+			return t.seq, t.hash, nil
+		}
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, "", fail(err, "read audit entry %d", t.seq)
+		}
+	}
+	return s.auditHead(ctx)
 }
 
 // audit appends the entry recording a mutation that succeeded.
@@ -104,7 +147,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		filter = append(filter, bson.E{Key: "collectivite_id", Value: f.CollectiviteID})
 	}
 	if f.BeforeSeq > 0 {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.BeforeSeq}}})
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: seqKey(f.BeforeSeq)}}})
 	}
 	cur, err := s.coll(collAudit).Find(ctx, filter, findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit))
 	if err != nil {
@@ -126,7 +169,7 @@ func (s *Store) ScanAudit(ctx context.Context, fn func(store.AuditEntry) error) 
 	after := int64(0)
 	for {
 		cur, err := s.coll(collAudit).Find(ctx,
-			bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}},
+			bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: seqKey(after)}}}},
 			findOptions(bson.D{{Key: "_id", Value: 1}}, scanPage))
 		if err != nil {
 			return fail(err, "scan the audit log")
@@ -160,7 +203,7 @@ func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
 	var upTo bson.D // filter of the entries to delete
 	switch {
 	case err == nil:
-		upTo = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: keep.Seq}}}}
+		upTo = bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: seqKey(keep.Seq)}}}}
 	case errors.Is(err, mongo.ErrNoDocuments):
 		upTo = bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}}
 	default:
@@ -186,7 +229,7 @@ func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
 		return 0, fail(err, "save the audit anchor")
 	}
 	res, err := s.coll(collAudit).DeleteMany(ctx,
-		bson.D{{Key: "_id", Value: bson.D{{Key: "$lte", Value: last.Seq}}}})
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$lte", Value: seqKey(last.Seq)}}}})
 	if err != nil {
 		return 0, fail(err, "purge audit entries")
 	}

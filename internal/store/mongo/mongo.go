@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -50,6 +51,8 @@ type Store struct {
 	db     *mongo.Database
 	// bulkChunk is the most statements sent in one write command.
 	bulkChunk int
+	// tip is the last audit link appended here (nil: unknown).
+	tip atomic.Pointer[auditTip]
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite
