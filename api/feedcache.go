@@ -16,8 +16,14 @@ import (
 // across instances); a change made through this process shows at once
 // (generation counters and explicit drops), and a parent's own read or
 // acknowledgement always shows at once.
+//
+// On the embedded store this process is the only one that writes parents
+// and read states (the CLI only creates operators), so its invalidations
+// are exact and those entries may live long; on MongoDB other instances
+// write too, and every entry lives at most feedTTL.
 const (
-	feedTTL       = 2 * time.Second  // parents, notices per school, read states
+	feedTTL       = 2 * time.Second  // notices per school; everything on MongoDB
+	exactTTL      = 10 * time.Minute // parents and read states on the embedded store
 	entTTL        = 30 * time.Second // ENT keys and origins
 	nameTTL       = 60 * time.Second // collectivités' names
 	cacheMaxItems = 200000
@@ -29,6 +35,16 @@ type ttlCache[K comparable, V any] struct {
 	mu  sync.RWMutex
 	m   map[K]ttlEntry[V]
 	ttl time.Duration
+	// loads in flight, so that a popular entry that expires is loaded
+	// once, not by every request that misses it at the same moment.
+	fmu      sync.Mutex
+	inflight map[K]*load[V]
+}
+
+type load[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
 }
 
 type ttlEntry[V any] struct {
@@ -63,9 +79,10 @@ func (c *ttlCache[K, V]) drop(k K) {
 	c.mu.Unlock()
 }
 
-// fetch returns the cached value or loads it. The entry's age counts from
-// before the load, so a value is never served older than ttl.
-func (c *ttlCache[K, V]) fetch(k K, gen *atomic.Uint64, load func() (V, error)) (V, error) {
+// fetch returns the cached value or loads it (once for concurrent
+// callers). The entry's age counts from before the load, so a value is
+// never served older than ttl.
+func (c *ttlCache[K, V]) fetch(k K, gen *atomic.Uint64, fn func() (V, error)) (V, error) {
 	var g uint64
 	if gen != nil {
 		g = gen.Load()
@@ -73,13 +90,34 @@ func (c *ttlCache[K, V]) fetch(k K, gen *atomic.Uint64, load func() (V, error)) 
 	if v, ok := c.get(k, g); ok {
 		return v, nil
 	}
-	at := time.Now()
-	v, err := load()
-	if err != nil {
-		return v, err
+	return c.loadOnce(k, g, fn)
+}
+
+// loadOnce runs fn for k unless a load of k is already running, whose
+// result it then shares.
+func (c *ttlCache[K, V]) loadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
+	c.fmu.Lock()
+	if l, ok := c.inflight[k]; ok {
+		c.fmu.Unlock()
+		<-l.done
+		return l.v, l.err
 	}
-	c.put(k, v, g, at)
-	return v, nil
+	l := &load[V]{done: make(chan struct{})}
+	if c.inflight == nil {
+		c.inflight = map[K]*load[V]{}
+	}
+	c.inflight[k] = l
+	c.fmu.Unlock()
+	at := time.Now()
+	l.v, l.err = fn()
+	if l.err == nil {
+		c.put(k, l.v, g, at)
+	}
+	c.fmu.Lock()
+	delete(c.inflight, k)
+	c.fmu.Unlock()
+	close(l.done)
+	return l.v, l.err
 }
 
 type parentKey struct{ ent, user string }
@@ -92,15 +130,28 @@ type feedCaches struct {
 	notices    ttlCache[string, schoolNotices]    // per school: visible notices
 	states     ttlCache[parentKey, map[string]store.ReadState]
 	names      ttlCache[string, string]
+	tokens     ttlCache[string, verifiedToken] // parent JWTs already verified
 }
 
-func newFeedCaches() *feedCaches {
+// verifiedToken is a parent token whose signature and claims were checked;
+// it is reused until its own expiry (and at most entTTL, like the key).
+type verifiedToken struct {
+	id  *ParentIdentity
+	exp time.Time
+}
+
+func newFeedCaches(exact bool) *feedCaches {
+	perParent := feedTTL
+	if exact {
+		perParent = exactTTL
+	}
 	return &feedCaches{
 		ents:    ttlCache[string, store.ENT]{ttl: entTTL},
-		parents: ttlCache[parentKey, *store.Parent]{ttl: feedTTL},
+		parents: ttlCache[parentKey, *store.Parent]{ttl: perParent},
 		notices: ttlCache[string, schoolNotices]{ttl: feedTTL},
-		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: feedTTL},
+		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: perParent},
 		names:   ttlCache[string, string]{ttl: nameTTL},
+		tokens:  ttlCache[string, verifiedToken]{ttl: entTTL},
 	}
 }
 
@@ -139,13 +190,11 @@ func (s *Server) cachedSchoolNotices(ctx context.Context, uai string, now time.T
 			return e.notices, nil
 		}
 	}
-	at := time.Now()
-	ns, err := s.store.PublishedNotices(ctx, []string{uai}, now)
-	if err != nil {
-		return nil, err
-	}
-	s.caches.notices.put(uai, schoolNotices{at: now, notices: ns}, g, at)
-	return ns, nil
+	e, err := s.caches.notices.loadOnce(uai, g, func() (schoolNotices, error) {
+		ns, err := s.store.PublishedNotices(ctx, []string{uai}, now)
+		return schoolNotices{at: now, notices: ns}, err
+	})
+	return e.notices, err
 }
 
 func (s *Server) cachedReadStates(ctx context.Context, entID, userID string) (map[string]store.ReadState, error) {

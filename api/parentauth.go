@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,16 +37,32 @@ type parentClaims struct {
 // aud = liaison, sub = the parent's ENT user id, exp at most one hour
 // ahead, 60 s of clock leeway.
 func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIdentity, error) {
+	if v, ok := s.caches.tokens.get(raw, 0); ok && s.now().Before(v.exp.Add(parentLeeway)) {
+		return v.id, nil
+	}
+	id, exp, err := s.checkParentToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	// raw points into Fiber's request buffer, reused by the next request:
+	// the cache keeps its own copy.
+	s.caches.tokens.put(strings.Clone(raw), verifiedToken{id: id, exp: exp}, 0, time.Now())
+	return id, nil
+}
+
+// checkParentToken verifies a parent JWT and returns its identity and
+// expiry.
+func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdentity, time.Time, error) {
 	var unverified parentClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil || unverified.Issuer == "" {
-		return nil, apiErr("auth.invalid_token")
+		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
 	ent, err := s.cachedENT(ctx, unverified.Issuer)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, apiErr("auth.invalid_token")
+		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	var key any
 	switch ent.KeyAlg {
@@ -53,10 +70,10 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIden
 		key = ent.HMACSecret
 	case store.AlgES256:
 		if key, err = parseES256PublicKey(ent.PublicKey); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	default:
-		return nil, apiErr("auth.invalid_token")
+		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
 	var claims parentClaims
 	tok, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return key, nil },
@@ -68,15 +85,15 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIden
 		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil || !tok.Valid {
-		return nil, apiErr("auth.invalid_token")
+		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
 	if claims.ExpiresAt.Time.Sub(s.now()) > parentMaxLifetime+parentLeeway {
-		return nil, apiErr("auth.token_too_long")
+		return nil, time.Time{}, apiErr("auth.token_too_long")
 	}
 	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
-		return nil, apiErr("auth.invalid_token")
+		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
-	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, nil
+	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, claims.ExpiresAt.Time, nil
 }
 
 // requireParent authenticates a parent token and enforces CORS: a browser

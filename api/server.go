@@ -60,7 +60,7 @@ func New(d Deps) *Server {
 		validate: newValidator(),
 		metrics:  newMetrics(),
 		mount:    d.Mount,
-		caches:   newFeedCaches(),
+		caches:   newFeedCaches(d.Config.Embedded()),
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",

@@ -41,6 +41,12 @@ func main() {
 	rate := flag.Int("rate", 200, "publications per second")
 	seconds := flag.Int("seconds", 10, "duration of each rate test")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	only := flag.String("only", "", "run one part only: api (sync and publication) or feed")
+	feedParents := flag.Int("feed-parents", 50000, "feed: parents in the directory")
+	feedSchools := flag.Int("feed-schools", 300, "feed: schools")
+	feedNotices := flag.Int("feed-notices", 20000, "feed: notices published over the past year")
+	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
+	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -51,10 +57,25 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*parents, *batch, *rate, *seconds); err != nil {
+	fail := func(err error) {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "liaison-bench:", err)
 		os.Exit(1)
+	}
+	if *only == "" || *only == "api" {
+		if err := run(*parents, *batch, *rate, *seconds); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "feed" {
+		dir, err := os.MkdirTemp("", "liaison-bench-feed-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(dir)
+		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds); err != nil {
+			fail(err)
+		}
 	}
 }
 

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// feedBench: the parents' morning peak. A directory of nParents parents in
+// nSchools schools and nNotices notices published over the past year
+// (those still valid are in feeds), then GET /v1/me/feed at a fixed
+// concurrency from a Go load generator on this machine, beside the same
+// server's /healthz.
+func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int) error {
+	w, err := newWorld(dir)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	// Schools: communes 80001.. each with a maternelle and an élémentaire.
+	var schools []store.School
+	for i := 0; len(schools) < nSchools; i++ {
+		digits := fmt.Sprintf("0802%03d", i)
+		sc := store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
+			Commune: fmt.Sprintf("80%03d", 100+i/2), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: now}
+		if err := w.st.CreateSchool(ctx, sc, store.AuditEntry{At: now, Actor: "bench", Action: "school.create", Target: sc.UAI}); err != nil {
+			return err
+		}
+		schools = append(schools, sc)
+	}
+	// An ENT serving them all, with an HS256 key for parent tokens.
+	uais := make([]string, len(schools))
+	for i, sc := range schools {
+		uais[i] = sc.UAI
+	}
+	var ent struct {
+		ID         string `json:"id"`
+		APIKey     string `json:"api_key"`
+		HMACSecret string `json:"hmac_secret"`
+	}
+	if err := w.call("POST", "/v1/ents", w.operator, map[string]any{"name": "ENT", "origins": []string{"https://ent.example.fr"}, "schools": uais, "key_alg": "HS256"}, 201, &ent); err != nil {
+		return err
+	}
+	secret, err := base64.RawURLEncoding.DecodeString(ent.HMACSecret)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
+	parents := make([]store.Parent, nParents)
+	for i := range parents {
+		var kids []store.Child
+		for k := 0; k < 1+rng.IntN(2); k++ {
+			sc := schools[rng.IntN(len(schools))]
+			cl := classes[sc.Level]
+			kids = append(kids, store.Child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]})
+		}
+		parents[i] = store.Parent{ENTID: ent.ID, ENTUserID: fmt.Sprintf("p%06d", i), Children: kids, UpdatedAt: now}
+	}
+	for i := 0; i < len(parents); i += 10000 {
+		if _, err := w.st.UpsertParents(ctx, ent.ID, parents[i:min(i+10000, len(parents))], now, store.AuditEntry{At: now, Actor: "bench", Action: "parents.sync"}); err != nil {
+			return err
+		}
+	}
+	// Notices over the past year, 1 to 31 days of validity, to one school
+	// (most) or to ten (an EPCI's transport notice).
+	visible := 0
+	cats := []string{"cantine", "periscolaire", "batiment", "transport", "culture", "etudes"}
+	for i := 0; i < nNotices; i++ {
+		pub := now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour))))
+		exp := pub.Add(time.Duration(1+rng.IntN(31)) * 24 * time.Hour)
+		aud := []string{uais[rng.IntN(len(uais))]}
+		if rng.IntN(10) == 0 {
+			j := rng.IntN(len(uais) - 10)
+			aud = slices.Clone(uais[j : j+10])
+		}
+		n := store.Notice{ID: store.NewID("ntc", pub), Version: 1, CollectiviteID: "col_bench", AuthorID: "acc_bench", Service: "restauration",
+			Category: cats[rng.IntN(len(cats))], Priority: "normal", Title: fmt.Sprintf("Information n° %d pour les familles", i),
+			Body:     "Les menus de la semaine sont disponibles ; bon appétit à tous les enfants. Pensez à prévenir en cas d'absence.",
+			Audience: store.Audience{Schools: aud}, PublishAt: pub, ExpiresAt: exp, Push: true, Status: store.NoticePublished,
+			ConventionID: "cnv_bench", ConventionNumber: 1, ConventionVersion: 1, Article: "3.1", CreatedAt: pub, UpdatedAt: pub}
+		if n.VisibleAt(now) {
+			visible++
+		}
+		if err := w.st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
+			return err
+		}
+	}
+	tokens := make([]string, nParents)
+	for i := range tokens {
+		tokens[i], err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"iss": ent.ID, "sub": parents[i].ENTUserID, "aud": "liaison", "exp": now.Add(time.Hour).Unix(),
+		}).SignedString(secret)
+		if err != nil {
+			return err
+		}
+	}
+	hotSet := tokens[:min(hot, len(tokens))]
+	// The ETag of each hot parent's feed, for the 304 run.
+	etags := make([]string, len(hotSet))
+	for i, tok := range hotSet {
+		req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := w.client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		etags[i] = res.Header.Get("ETag")
+	}
+
+	d := time.Duration(seconds) * time.Second
+	health := closedLoop(w.client, conc, d, func(r *rand.Rand) (*http.Request, int) {
+		req, _ := http.NewRequest("GET", w.base+"/healthz", nil)
+		return req, 200
+	})
+	feedReq := func(toks []string, etag bool) func(r *rand.Rand) (*http.Request, int) {
+		return func(r *rand.Rand) (*http.Request, int) {
+			i := r.IntN(len(toks))
+			req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
+			req.Header.Set("Authorization", "Bearer "+toks[i])
+			if etag {
+				req.Header.Set("If-None-Match", etags[i])
+				return req, 304
+			}
+			return req, 200
+		}
+	}
+	hotRun := closedLoop(w.client, conc, d, feedReq(hotSet, false))
+	notModified := closedLoop(w.client, conc, d, feedReq(hotSet, true))
+	coldRun := closedLoop(w.client, conc, d, feedReq(tokens, false))
+
+	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each\n",
+		nParents, len(schools), nNotices, visible, conc, seconds)
+	fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
+	pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.rps/health.rps) }
+	health.print("baseline: GET /healthz", "100%")
+	hotRun.print(fmt.Sprintf("GET /v1/me/feed, %d parents polling", len(hotSet)), pct(hotRun))
+	notModified.print("GET /v1/me/feed + If-None-Match (304)", pct(notModified))
+	coldRun.print(fmt.Sprintf("GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
+	fmt.Printf("%-52s %9s %8s %8s\n", "target (issue 5): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
+	return nil
+}
+
+type loadStats struct {
+	rps           float64
+	p50, p99, max time.Duration
+	errors        int64
+}
+
+func (s loadStats) print(label, share string) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+	fmt.Printf("%-52s %9.0f %8s %8s %8s %7d %9s\n", label, s.rps, ms(s.p50), ms(s.p99), ms(s.max), s.errors, share)
+}
+
+// closedLoop runs conc workers sending requests back to back for d.
+func closedLoop(c *http.Client, conc int, d time.Duration, mk func(*rand.Rand) (*http.Request, int)) loadStats {
+	var wg sync.WaitGroup
+	var errs, total atomic.Int64
+	lats := make([][]time.Duration, conc)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for time.Now().Before(deadline) {
+				req, want := mk(r)
+				t0 := time.Now()
+				res, err := c.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				lats[w] = append(lats[w], time.Since(t0))
+				total.Add(1)
+				if err != nil || res.StatusCode != want {
+					errs.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	if len(all) == 0 {
+		return loadStats{}
+	}
+	q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	return loadStats{rps: float64(total.Load()) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99), max: all[len(all)-1], errors: errs.Load()}
+}
