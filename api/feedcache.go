@@ -64,6 +64,27 @@ func (c *ttlCache[K, V]) get(k K, gen uint64) (V, bool) {
 	return e.v, true
 }
 
+// loading reports whether a load of k is running.
+func (c *ttlCache[K, V]) loading(k K) bool {
+	c.fmu.Lock()
+	_, ok := c.inflight[k]
+	c.fmu.Unlock()
+	return ok
+}
+
+// getAged is get that also tells the entry's age.
+func (c *ttlCache[K, V]) getAged(k K, gen uint64) (V, time.Duration, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	age := time.Since(e.at)
+	if !ok || e.gen != gen || age >= c.ttl {
+		var zero V
+		return zero, 0, false
+	}
+	return e.v, age, true
+}
+
 func (c *ttlCache[K, V]) put(k K, v V, gen uint64, at time.Time) {
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= cacheMaxItems {
@@ -182,18 +203,26 @@ type schoolNotices struct {
 }
 
 // cachedSchoolNotices returns the notices visible in one school, as of at
-// most feedTTL ago on both the wall clock and the service clock.
+// most feedTTL ago on both the wall clock and the service clock. Past half
+// the TTL, one background load refreshes the entry while requests keep
+// being served from it, so that no request waits for the store.
 func (s *Server) cachedSchoolNotices(ctx context.Context, uai string, now time.Time) ([]store.Notice, error) {
 	g := s.caches.noticesGen.Load()
-	if e, ok := s.caches.notices.get(uai, g); ok {
+	load := func(ctx context.Context, now time.Time) func() (schoolNotices, error) {
+		return func() (schoolNotices, error) {
+			ns, err := s.store.PublishedNotices(ctx, []string{uai}, now)
+			return schoolNotices{at: now, notices: ns}, err
+		}
+	}
+	if e, age, ok := s.caches.notices.getAged(uai, g); ok {
 		if d := now.Sub(e.at); d >= 0 && d < feedTTL {
+			if (age > feedTTL/2 || d > feedTTL/2) && !s.caches.notices.loading(uai) {
+				go func() { _, _ = s.caches.notices.loadOnce(uai, g, load(context.Background(), s.utcNow())) }()
+			}
 			return e.notices, nil
 		}
 	}
-	e, err := s.caches.notices.loadOnce(uai, g, func() (schoolNotices, error) {
-		ns, err := s.store.PublishedNotices(ctx, []string{uai}, now)
-		return schoolNotices{at: now, notices: ns}, err
-	})
+	e, err := s.caches.notices.loadOnce(uai, g, load(ctx, now))
 	return e.notices, err
 }
 
