@@ -406,3 +406,34 @@ func sameStrings(t *testing.T, what string, got, want []string) {
 		t.Fatalf("%s: got %q, want %q", what, got, want)
 	}
 }
+
+// The feed caches never hide a change made through this process: the feed
+// is read (caches warm), then each change shows on the next read.
+func TestFeedCacheFollowsChanges(t *testing.T) {
+	p := newPublishing(t)
+	first := p.publish(t, "restauration", cantineNotice())
+	sameStrings(t, "warm", feedIDs(p.feed(t, "p0")), []string{first})
+
+	second := p.publish(t, "elus", simpleNotice("alerte", "Alerte neige : écoles fermées demain", uaiA1))
+	sameStrings(t, "after a publication", feedIDs(p.feed(t, "p0")), []string{second, first})
+
+	p.must(200, p.do("POST", "/v1/notices/"+second+"/withdraw", p.agents["elus"], map[string]any{"reason": "Prévision corrigée"}))
+	sameStrings(t, "after a withdrawal", feedIDs(p.feed(t, "p0")), []string{first})
+
+	// The parent's own reading shows at once.
+	p.must(200, p.do("POST", "/v1/me/feed/"+first+"/read", p.tokenNow(t, "p0"), nil))
+	if pg := p.feed(t, "p0"); !pg.Items[0].Read || pg.UnreadCount != 0 {
+		t.Fatalf("own read not shown: %+v", pg)
+	}
+	// A directory change: p0's child moves from A1 to A2, so a notice for
+	// A1 only leaves their feed.
+	onlyA1 := p.publish(t, "elus", simpleNotice("alerte", "Alerte : école maternelle fermée demain", uaiA1))
+	sameStrings(t, "before the move", feedIDs(p.feed(t, "p0")), []string{onlyA1, first})
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": []map[string]any{
+		{"ent_user_id": "p0", "children": []map[string]any{{"uai": uaiA2, "level": "elementaire", "class": "CM1"}}}}}))
+	sameStrings(t, "after a move to A2", feedIDs(p.feed(t, "p0")), []string{first})
+	p.must(204, p.do("DELETE", "/v1/ent/parents/p0", p.entKey, nil))
+	if pg := p.feed(t, "p0"); pg.Synced || len(pg.Items) != 0 {
+		t.Fatalf("erased parent still has a feed: %+v", pg)
+	}
+}
