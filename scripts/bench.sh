@@ -2,6 +2,7 @@
 # make bench: every performance figure beside a baseline measured in the
 # same run, on this machine. Targets are printed, never asserted (machines
 # are shared and noisy). Everything binds 127.0.0.1 and stops by itself.
+# Takes about six minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,14 @@ echo "== embedded store: parent upsert in 10,000-parent batches"
 go test -run '^$' -bench 'UpsertParents' -benchtime 3x ./internal/store/sqlite/ | grep -E '^Benchmark'
 
 echo
-echo "== API on the embedded store (directory sync; publication at 200 req/s beside /healthz)"
+echo "== API on the embedded store: directory sync, publication at 200 req/s, parents' feed (each beside its baseline)"
 go run ./cmd/liaison-bench
+
+echo
+echo "== Web Push: one notice to 100,000 subscriptions (target ≥ 2× the webpush-go loop, peak RSS ≤ 300 MB)"
+go test -run '^$' -bench '^BenchmarkFanout$' -benchtime=1x -count=1 -timeout 20m ./internal/delivery/ | grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)'
+go test -run '^$' -bench 'BenchmarkSend|BenchmarkEncryptOnly|BenchmarkECDHFloor' -count=1 ./webpush/ | grep -E '^Benchmark'
+
+echo
+echo "== back-office: server time per page with the demo data (target < 100 ms)"
+go test -run '^$' -bench 'Pages' -benchtime 20x ./admin/ | grep -E '^Benchmark'
