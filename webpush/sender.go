@@ -1,9 +1,9 @@
 package webpush
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	wp "github.com/SherClockHolmes/webpush-go"
 )
 
 // Limits and defaults of the sender.
@@ -27,6 +25,12 @@ const (
 	PadBlock          = 256                 // encrypted bodies are padded to a multiple of this (≤ MaxBodyBytes)
 	maxDetailBytes    = 512                 // response body kept in Result.Detail
 	maxDrainBytes     = 64 << 10            // response body read before closing, to reuse the connection
+)
+
+// Constant header values, shared read-only by every request.
+var (
+	hdrAES128GCM   = []string{"aes128gcm"}
+	hdrOctetStream = []string{"application/octet-stream"}
 )
 
 // Urgency is the RFC 8030 Urgency header.
@@ -164,7 +168,8 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 // (per VAPID key) around one shared client.
 type Sender struct {
 	keys       VAPIDKeys
-	subscriber string
+	subscriber string       // the subject as webpush-go wants it (see libSubscriber)
+	vapid      *vapidSigner // VAPID JWTs per origin, shared by copies (WithAllowlist)
 	client     *http.Client
 	allow      *Allowlist
 }
@@ -182,7 +187,11 @@ func NewSender(keys VAPIDKeys, subject string, client *http.Client) (*Sender, er
 	if client == nil {
 		client = NewHTTPClient(0)
 	}
-	return &Sender{keys: k, subscriber: libSubscriber(subject), client: client}, nil
+	v, err := newVAPIDSigner(k, subject)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{keys: k, subscriber: libSubscriber(subject), vapid: v, client: client}, nil
 }
 
 // WithAllowlist returns a copy of s that refuses (Outcome Invalid) endpoints
@@ -211,7 +220,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		res.Outcome, res.Err = Invalid, err
 		return res
 	}
-	dh, err := decodeP256dh(sub.P256dh)
+	dh, uaPub, err := parseP256dh(sub.P256dh)
 	if err != nil {
 		res.Outcome, res.Err = Invalid, err
 		return res
@@ -235,28 +244,35 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 	}
 	ttl := min(max(opts.TTL, 0), MaxTTL)
 
-	// webpush-go v1.4.0 appends the padding delimiter to the payload slice
-	// in place when it has spare capacity (upstream #83): give it none.
-	msg := payload[:len(payload):len(payload)]
-	resp, err := wp.SendNotificationWithContext(ctx, msg, &wp.Subscription{
-		Endpoint: sub.Endpoint,
-		Keys: wp.Keys{
-			Auth:   base64.RawURLEncoding.EncodeToString(auth),
-			P256dh: base64.RawURLEncoding.EncodeToString(dh),
-		},
-	}, &wp.Options{
-		HTTPClient:      s.client,
-		RecordSize:      uint32(bodySize(len(payload))),
-		Subscriber:      s.subscriber,
-		Topic:           opts.Topic,
-		TTL:             int(ttl / time.Second),
-		Urgency:         wp.Urgency(opts.Urgency),
-		VAPIDPublicKey:  s.keys.Public,
-		VAPIDPrivateKey: s.keys.Private,
-		// v1.4.0 ignores this and always uses now+12h (upstream #74); set it
-		// anyway so a library upgrade keeps the same, valid, lifetime.
-		VapidExpiration: time.Now().Add(VAPIDLifetime),
-	})
+	authz, err := s.vapid.header(res.Origin)
+	if err != nil {
+		res.Outcome, res.Err = Transient, fmt.Errorf("webpush: sign VAPID JWT: %w", err)
+		return res
+	}
+	// The caller's payload is only read (copied into the body).
+	body, err := encrypt(payload, uaPub, dh, auth, bodySize(len(payload)))
+	if err != nil {
+		res.Outcome, res.Err = Transient, fmt.Errorf("webpush: encrypt: %w", err)
+		return res
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		res.Outcome, res.Err = Invalid, err
+		return res
+	}
+	h := make(http.Header, 6)
+	h["Content-Encoding"] = hdrAES128GCM
+	h["Content-Type"] = hdrOctetStream
+	h["Ttl"] = []string{strconv.Itoa(int(ttl / time.Second))}
+	if opts.Topic != "" {
+		h["Topic"] = []string{opts.Topic}
+	}
+	if opts.Urgency != "" {
+		h["Urgency"] = []string{string(opts.Urgency)}
+	}
+	h["Authorization"] = []string{authz}
+	req.Header = h
+	resp, err := s.client.Do(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -285,8 +301,8 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 	return res
 }
 
-// bodySize is the encrypted body length (= the record size given to
-// webpush-go, which pads the single record to fill it) for a payload of n
+// bodySize is the encrypted body length (= the record size rs in the
+// header; the single record is padded to fill it) for a payload of n
 // bytes: the smallest multiple of PadBlock that holds it, at most
 // MaxBodyBytes. Padding hides the exact length without exceeding the
 // smallest push-service limit.

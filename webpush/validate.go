@@ -346,17 +346,25 @@ func decodeKey(s string) ([]byte, error) {
 }
 
 func decodeP256dh(s string) ([]byte, error) {
+	b, _, err := parseP256dh(s)
+	return b, err
+}
+
+// parseP256dh decodes and checks a subscription's p256dh once, returning
+// both its bytes and the parsed key.
+func parseP256dh(s string) ([]byte, *ecdh.PublicKey, error) {
 	b, err := decodeKey(s)
 	if err != nil {
-		return nil, verr(CodeBadP256dh, "p256dh is not base64url")
+		return nil, nil, verr(CodeBadP256dh, "p256dh is not base64url")
 	}
 	if len(b) != 65 || b[0] != 4 {
-		return nil, verr(CodeBadP256dh, "p256dh must be an uncompressed P-256 point (65 bytes)")
+		return nil, nil, verr(CodeBadP256dh, "p256dh must be an uncompressed P-256 point (65 bytes)")
 	}
-	if _, err := ecdh.P256().NewPublicKey(b); err != nil {
-		return nil, verr(CodeBadP256dh, "p256dh is not a point on the P-256 curve")
+	k, err := ecdh.P256().NewPublicKey(b)
+	if err != nil {
+		return nil, nil, verr(CodeBadP256dh, "p256dh is not a point on the P-256 curve")
 	}
-	return b, nil
+	return b, k, nil
 }
 
 func decodeAuth(s string) ([]byte, error) {

@@ -1,0 +1,96 @@
+package webpush
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+)
+
+// RFC 8291 §3.4 and RFC 8188 §2.2-2.3 info strings.
+const (
+	keyInfoPrefix = "WebPush: info\x00"
+	cekInfo       = "Content-Encoding: aes128gcm\x00"
+	nonceInfo     = "Content-Encoding: nonce\x00"
+)
+
+var errBodySize = errors.New("webpush: payload does not fit the record size")
+
+// encrypt encodes payload for a user agent (its P-256 key uaPub, whose
+// uncompressed form is uaRaw, and its 16-byte auth secret) as an aes128gcm
+// message (RFC 8291 over RFC 8188) of exactly size bytes: the header (salt,
+// rs = size, the 65-byte ephemeral public key as keyid) and a single record
+// of payload, the 0x02 delimiter and zero padding, sealed with AES-128-GCM.
+// This is the layout webpush-go produces with RecordSize = size. A fresh
+// ephemeral key and salt are drawn for every message.
+//
+// The body is the only buffer that escapes; it is encrypted in place.
+func encrypt(payload []byte, uaPub *ecdh.PublicKey, uaRaw, auth []byte, size int) ([]byte, error) {
+	if size < len(payload)+EncryptionOverhead || size > 1<<24 {
+		return nil, errBodySize
+	}
+	eph, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := eph.ECDH(uaPub)
+	if err != nil {
+		return nil, err
+	}
+	body := make([]byte, size)
+	salt := body[:16]
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(body[16:20], uint32(size))
+	body[20] = 65
+	asRaw := body[21:EncryptionHeaderBytes]
+	if copy(asRaw, eph.PublicKey().Bytes()) != 65 {
+		return nil, errors.New("webpush: unexpected ephemeral key length")
+	}
+
+	// RFC 8291 §3.3: IKM = HKDF(auth, ecdh_secret, "WebPush: info\0" ||
+	// ua_public || as_public, 32); RFC 8188 §2.2-2.3: CEK and NONCE from
+	// HKDF(salt, IKM, ...).
+	var info [len(keyInfoPrefix) + 65 + 65]byte
+	copy(info[copy(info[:], keyInfoPrefix):], uaRaw)
+	copy(info[len(keyInfoPrefix)+65:], asRaw)
+	prk, err := hkdf.Extract(sha256.New, secret, auth)
+	if err != nil {
+		return nil, err
+	}
+	ikm, err := hkdf.Expand(sha256.New, prk, string(info[:]), 32)
+	if err != nil {
+		return nil, err
+	}
+	prk, err = hkdf.Extract(sha256.New, ikm, salt)
+	if err != nil {
+		return nil, err
+	}
+	cek, err := hkdf.Expand(sha256.New, prk, cekInfo, 16)
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := hkdf.Expand(sha256.New, prk, nonceInfo, 12)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(cek)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	// The single (last) record: payload, delimiter 0x02, zeros up to the
+	// tag. make zeroed the padding already.
+	plain := body[EncryptionHeaderBytes : size-gcm.Overhead()]
+	plain[copy(plain, payload)] = 2
+	gcm.Seal(plain[:0], nonce, plain, nil) // sequence number 0: nonce as derived
+	return body, nil
+}
