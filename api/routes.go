@@ -74,6 +74,12 @@ func (s *Server) routes() {
 	// Parents, from the ENT page's widget (CORS limited to ENT origins).
 	me := v1.Group("/me", s.parentCORS(), s.requireParent())
 	me.Get("", s.getMe)
+	me.Get("/feed", s.getFeed)
+	me.Post("/feed/read-all", s.readAll)
+	me.Post("/feed/:id/read", s.readNotice)
+	me.Post("/feed/:id/ack", s.ackNotice)
+	me.Get("/preferences", s.getPreferences)
+	me.Put("/preferences", s.putPreferences)
 	me.Post("/push-subscriptions", s.createPushSubscription)
 	me.Get("/push-subscriptions", s.listPushSubscriptions)
 	me.Delete("/push-subscriptions/:id", s.deletePushSubscription)
@@ -82,12 +88,6 @@ func (s *Server) routes() {
 	// service worker (its receipt token is the only credential).
 	v1.Get("/push/vapid-public-key", s.vapidPublicKey)
 	v1.Post("/push/receipts", s.parentCORS(), s.pushReceipt)
-	me.Get("/feed", s.getFeed)
-	me.Post("/feed/read-all", s.readAll)
-	me.Post("/feed/:id/read", s.readNotice)
-	me.Post("/feed/:id/ack", s.ackNotice)
-	me.Get("/preferences", s.getPreferences)
-	me.Put("/preferences", s.putPreferences)
 
 	if s.mount != nil {
 		s.mount(app) // the /admin back-office, HTML (not part of the JSON API)
