@@ -14,13 +14,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -188,16 +188,7 @@ func negotiateLang(c *fiber.Ctx) string {
 	case "en":
 		return "en"
 	}
-	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "fr"):
-			return "fr"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "fr"
+	return api.Lang(c)
 }
 
 type handlerFunc func(r *rq) error

@@ -106,6 +106,10 @@ func detail(field, code, fr, en string) Detail {
 	return Detail{Field: field, Code: code, fr: fr, en: en}
 }
 
+// Lang picks the language from Accept-Language: English when the client
+// prefers it, French otherwise. The back-office uses it too.
+func Lang(c *fiber.Ctx) string { return langOf(c) }
+
 // langOf picks the language from Accept-Language: English when the client
 // prefers it, French otherwise.
 func langOf(c *fiber.Ctx) string {
