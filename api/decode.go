@@ -140,9 +140,10 @@ func jsonError(err error) error {
 			fmt.Sprintf("JSON syntax error at byte %d.", syn.Offset)))
 	case errors.As(err, &typ):
 		field := typ.Field
+		fr, en := typeNames(typ.Type)
 		return apiErr("request.wrong_type", detail(field, "json.wrong_type",
-			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, typeNameFR(typ.Type)),
-			fmt.Sprintf("Field %q must be of type %s.", field, typeNameEN(typ.Type))))
+			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, fr),
+			fmt.Sprintf("Field %q must be of type %s.", field, en)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return apiErr("request.unknown_field", detail(field, "json.unknown_field",
@@ -163,36 +164,21 @@ func jsonError(err error) error {
 	return apiErr("request.malformed_json")
 }
 
-func typeNameFR(t reflect.Type) string {
+// typeNames names a JSON type in French and in English.
+func typeNames(t reflect.Type) (fr, en string) {
 	switch t.Kind() {
 	case reflect.String:
-		return "texte"
+		return "texte", "string"
 	case reflect.Bool:
-		return "booléen (true ou false)"
+		return "booléen (true ou false)", "boolean"
 	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64:
-		return "nombre"
+		return "nombre", "number"
 	case reflect.Slice, reflect.Array:
-		return "liste"
+		return "liste", "array"
 	case reflect.Struct, reflect.Map:
-		return "objet"
+		return "objet", "object"
 	}
-	return t.Kind().String()
-}
-
-func typeNameEN(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64:
-		return "number"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Struct, reflect.Map:
-		return "object"
-	}
-	return t.Kind().String()
+	return t.Kind().String(), t.Kind().String()
 }
 
 // validateStruct runs the validator and turns each failed field into a
@@ -231,6 +217,23 @@ func fieldPath(fe validator.FieldError) string {
 	return ns
 }
 
+// countLimit words a max or min failure: items of a list, characters of a
+// text, or a plain bound.
+func countLimit(fe validator.FieldError) (fr, en string) {
+	p := fe.Param()
+	frWord, enWord := "Au plus", "At most"
+	if fe.Tag() == "min" {
+		frWord, enWord = "Au moins", "At least"
+	}
+	switch fe.Kind() {
+	case reflect.Slice:
+		return fmt.Sprintf("%s %s élément(s).", frWord, p), fmt.Sprintf("%s %s item(s).", enWord, p)
+	case reflect.String:
+		return fmt.Sprintf("%s %s caractère(s).", frWord, p), fmt.Sprintf("%s %s character(s).", enWord, p)
+	}
+	return fmt.Sprintf("%s %s.", frWord, p), fmt.Sprintf("%s %s.", enWord, p)
+}
+
 func fieldDetail(fe validator.FieldError) Detail {
 	f, p := fieldPath(fe), fe.Param()
 	code := "field." + fe.Tag()
@@ -240,22 +243,8 @@ func fieldDetail(fe validator.FieldError) Detail {
 		fr, en = "Ce champ est obligatoire.", "This field is required."
 	case "excluded_unless", "excluded_if", "excluded_with":
 		fr, en = "Ce champ ne doit pas être rempli ici.", "This field must not be set here."
-	case "max":
-		if fe.Kind() == reflect.Slice {
-			fr, en = fmt.Sprintf("Au plus %s éléments.", p), fmt.Sprintf("At most %s items.", p)
-		} else if fe.Kind() == reflect.String {
-			fr, en = fmt.Sprintf("Au plus %s caractères.", p), fmt.Sprintf("At most %s characters.", p)
-		} else {
-			fr, en = fmt.Sprintf("Au plus %s.", p), fmt.Sprintf("At most %s.", p)
-		}
-	case "min":
-		if fe.Kind() == reflect.Slice {
-			fr, en = fmt.Sprintf("Au moins %s élément(s).", p), fmt.Sprintf("At least %s item(s).", p)
-		} else if fe.Kind() == reflect.String {
-			fr, en = fmt.Sprintf("Au moins %s caractère(s).", p), fmt.Sprintf("At least %s character(s).", p)
-		} else {
-			fr, en = fmt.Sprintf("Au moins %s.", p), fmt.Sprintf("At least %s.", p)
-		}
+	case "max", "min":
+		fr, en = countLimit(fe)
 	case "oneof":
 		vals := strings.Join(strings.Fields(p), ", ")
 		fr, en = "Valeur attendue parmi : "+vals+".", "Expected one of: "+vals+"."
