@@ -37,16 +37,28 @@ func encrypt(payload []byte, uaPub *ecdh.PublicKey, uaRaw, auth []byte, size int
 	if err != nil {
 		return nil, err
 	}
+	var salt [16]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, err
+	}
+	return seal(payload, eph, salt[:], uaPub, uaRaw, auth, uint32(size), size)
+}
+
+// seal is encrypt with a given ephemeral key and salt, the record size rs
+// written in the header, and a body of size bytes (the record padded up to
+// it); RFC 8291's example has rs = 4096 and no padding.
+func seal(payload []byte, eph *ecdh.PrivateKey, salt []byte, uaPub *ecdh.PublicKey, uaRaw, auth []byte, rs uint32, size int) ([]byte, error) {
+	if size < len(payload)+EncryptionOverhead || uint64(size) > uint64(rs) || len(salt) != 16 {
+		return nil, errBodySize
+	}
 	secret, err := eph.ECDH(uaPub)
 	if err != nil {
 		return nil, err
 	}
 	body := make([]byte, size)
-	salt := body[:16]
-	if _, err := rand.Read(salt); err != nil {
-		return nil, err
-	}
-	binary.BigEndian.PutUint32(body[16:20], uint32(size))
+	copy(body, salt)
+	salt = body[:16]
+	binary.BigEndian.PutUint32(body[16:20], rs)
 	body[20] = 65
 	asRaw := body[21:EncryptionHeaderBytes]
 	if copy(asRaw, eph.PublicKey().Bytes()) != 65 {

@@ -16,10 +16,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +50,7 @@ func TestSinkHelper(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"count":%d,"first":%d}`, count.Load(), first.Load())
+		fmt.Fprintf(w, `{"count":%d,"first":%d,"cpu":%d}`, count.Load(), first.Load(), cpuTime())
 	})
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
 		count.Store(0)
@@ -108,16 +110,34 @@ func insecureClient() *http.Client {
 }
 
 func (s *sink) stats(b *testing.B) (count int, first time.Time) {
+	v := s.get(b)
+	return int(v.Count), time.Unix(0, v.First)
+}
+
+// cpu is the sink process's CPU time so far.
+func (s *sink) cpu(b *testing.B) time.Duration { return time.Duration(s.get(b).CPU) }
+
+func (s *sink) get(b *testing.B) (v struct{ Count, First, CPU int64 }) {
 	resp, err := s.client.Get(s.url + "/stats")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var v struct{ Count, First int64 }
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		b.Fatal(err)
 	}
-	return int(v.Count), time.Unix(0, v.First)
+	return v
+}
+
+// cpuTime is this process's CPU time (user + system) so far, in ns: the
+// benchmark reports CPU per push of each side, a figure that depends less
+// than the rates on what else runs on the machine.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func (s *sink) reset(b *testing.B) {
@@ -202,7 +222,10 @@ func BenchmarkFanout(b *testing.B) {
 
 	// Baseline: webpush-go SendNotification, 32 workers, same sink.
 	baseN := min(subs, 20_000)
+	cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
 	baseRate := baseline(b, sk, keys, p256dh, auth, baseN)
+	baseCPU := time.Duration(cpuTime()-cpu0) / time.Duration(baseN)
+	baseSinkCPU := (sk.cpu(b) - sinkCPU0) / time.Duration(baseN)
 
 	svc, err := New(st, keys, Options{Owner: "bench", Client: insecureClient(), Allow: allow, Subject: testSubject, Log: testLog()})
 	if err != nil {
@@ -215,7 +238,20 @@ func BenchmarkFanout(b *testing.B) {
 
 	var total time.Duration
 	var firstSum time.Duration
+	// LIAISON_BENCH_CPUPROFILE: a CPU profile of the pipeline alone
+	// (-cpuprofile also covers the setup and the baseline).
+	if path := os.Getenv("LIAISON_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	resetPeakRSS()
+	cpu0, sinkCPU0 = cpuTime(), sk.cpu(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		sk.reset(b)
@@ -240,12 +276,18 @@ func BenchmarkFanout(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	pushes := time.Duration(subs * b.N)
+	cpu := time.Duration(cpuTime()-cpu0) / pushes
+	sinkCPU := (sk.cpu(b) - sinkCPU0) / pushes
+	b.Logf("CPU per push: pipeline %v (+ sink %v); webpush-go loop %v (+ sink %v)", cpu, sinkCPU, baseCPU, baseSinkCPU)
 	rate := float64(subs*b.N) / total.Seconds()
 	b.ReportMetric(rate, "pushes/s")
 	b.ReportMetric(baseRate, "baseline_pushes/s")
 	b.ReportMetric(rate/baseRate, "x_baseline")
 	b.ReportMetric(float64(firstSum.Milliseconds())/float64(b.N), "ms_to_first_push")
 	b.ReportMetric(peakRSS(), "peak_RSS_MB")
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/push")
+	b.ReportMetric(float64(baseCPU.Microseconds()), "baseline_cpu_µs/push")
 	b.ReportMetric(0, "ns/op")
 }
 
