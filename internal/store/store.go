@@ -100,6 +100,7 @@ type Store interface {
 	// results and receipts.
 	FeedStore
 	PushStore
+	LifecycleStore // lifecycle.go: automatic notice transitions, job watermarks
 
 	Ping(ctx context.Context) error
 	Close() error

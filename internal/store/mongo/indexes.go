@@ -48,6 +48,8 @@ var indexes = []index{
 	{collNotices, "collectivite", bson.D{{Key: "collectivite_id", Value: 1}, {Key: "_id", Value: -1}}, false},
 	{collNotices, "expires_at", bson.D{{Key: "expires_at", Value: 1}}, false},
 	{collNoticeVersions, "notice_version", bson.D{{Key: "notice_id", Value: 1}, {Key: "version", Value: 1}}, false},
+	// The lifecycle job's windows (expires_at is above).
+	{collNotices, "publish_at", bson.D{{Key: "publish_at", Value: 1}}, false},
 }
 
 // createIndexes creates the indexes one command each: FerretDB v1 panics

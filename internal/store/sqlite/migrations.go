@@ -260,6 +260,15 @@ CREATE TRIGGER parents_erase_read_states AFTER DELETE ON parents BEGIN
 	DELETE FROM read_states WHERE ent_id = OLD.ent_id AND ent_user_id = OLD.ent_user_id;
 END;
 `,
+	// 5: the lifecycle job: notices by publication time (any collectivité)
+	// and the watermarks of periodic jobs.
+	`
+CREATE INDEX notices_publish_at ON notices (publish_at);
+CREATE TABLE watermarks (
+	name TEXT PRIMARY KEY,
+	at   TEXT NOT NULL
+);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

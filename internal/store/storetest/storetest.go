@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Departements", func(t *testing.T) { testDepartements(t, open) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, open) })
 	t.Run("Push", func(t *testing.T) { testPush(t, open) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 }
 
 // at is T0 plus d.
