@@ -88,7 +88,8 @@ func demoAccounts(d *demo.Data) []admin.DemoAccount {
 func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 	base := cfg.PublicURL()
 	fmt.Fprintf(w, "\nLiaison demo is running on %s (data: %s, reset at each start)\n\n", base, cfg.DataDir)
-	fmt.Fprintf(w, "Back-office: open %s/admin/ and sign in with one of the tokens below (or pick a demo account on the sign-in page).\n\n", base)
+	fmt.Fprintf(w, "Back-office: open %s/admin/ and sign in with one of the tokens below (or pick a demo account on the sign-in page).\n", base)
+	fmt.Fprintf(w, "Parents:     open %s/demo/ent/ — a demo ENT page embedding the feed widget, switchable between parents.\n\n", base)
 	fmt.Fprintf(w, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/collectivites\n\n", d.Credentials[0].Token, base)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tROLE\tTOKEN")
