@@ -211,12 +211,13 @@ func (s *Sender) PublicKey() string { return s.keys.Public }
 // The payload must be at most MaxPayloadBytes (see BuildPayload). ctx bounds
 // the request together with the client's timeout.
 func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opts Options) Result {
-	res := Result{Origin: Origin(sub.Endpoint)}
+	u, perr := url.Parse(sub.Endpoint) // once: origin, checks and request
+	res := Result{Origin: originOf(u, perr)}
 	if err := ctx.Err(); err != nil {
 		res.Outcome, res.Err = Transient, err
 		return res
 	}
-	if err := checkEndpoint(sub.Endpoint, s.allow); err != nil {
+	if err := checkParsedEndpoint(sub.Endpoint, u, perr, s.allow); err != nil {
 		res.Outcome, res.Err = Invalid, err
 		return res
 	}
@@ -255,11 +256,6 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		res.Outcome, res.Err = Transient, fmt.Errorf("webpush: encrypt: %w", err)
 		return res
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(body))
-	if err != nil {
-		res.Outcome, res.Err = Invalid, err
-		return res
-	}
 	h := make(http.Header, 6)
 	h["Content-Encoding"] = hdrAES128GCM
 	h["Content-Type"] = hdrOctetStream
@@ -271,7 +267,16 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		h["Urgency"] = []string{string(opts.Urgency)}
 	}
 	h["Authorization"] = []string{authz}
-	req.Header = h
+	// What http.NewRequestWithContext makes of a *bytes.Reader body, on
+	// the URL parsed above (checkParsedEndpoint refused empty ports, the
+	// one thing NewRequest would have changed).
+	req := (&http.Request{
+		Method: http.MethodPost, URL: u, Host: u.Host, Header: h,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+		ContentLength: int64(len(body)),
+	}).WithContext(ctx)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
@@ -363,7 +368,11 @@ func ParseRetryAfter(h string, now time.Time) (d time.Duration, ok bool) {
 // "scheme://host[:port]" in lower case, the port only when not the scheme's
 // default; "" if endpoint is not an absolute http(s) URL.
 func Origin(endpoint string) string {
-	u, err := url.Parse(endpoint)
+	return originOf(url.Parse(endpoint))
+}
+
+// originOf is Origin given url.Parse's result.
+func originOf(u *url.URL, err error) string {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return ""
 	}

@@ -235,6 +235,13 @@ func validHostname(h string) bool {
 // checkEndpoint checks the endpoint's shape and, when allow is not nil, that
 // its host and port are allowed.
 func checkEndpoint(endpoint string, allow *Allowlist) error {
+	u, err := url.Parse(endpoint)
+	return checkParsedEndpoint(endpoint, u, err, allow)
+}
+
+// checkParsedEndpoint is checkEndpoint given url.Parse(endpoint)'s result,
+// for callers that keep the parsed URL.
+func checkParsedEndpoint(endpoint string, u *url.URL, parseErr error, allow *Allowlist) error {
 	if endpoint == "" {
 		return verr(CodeEndpointInvalid, "endpoint is empty")
 	}
@@ -246,8 +253,7 @@ func checkEndpoint(endpoint string, allow *Allowlist) error {
 			return verr(CodeEndpointInvalid, "endpoint holds a space, control, backslash or non-ASCII byte")
 		}
 	}
-	u, err := url.Parse(endpoint)
-	if err != nil {
+	if parseErr != nil {
 		return verr(CodeEndpointInvalid, "endpoint is not a URL")
 	}
 	if u.Scheme != "https" {

@@ -81,11 +81,14 @@ type Service struct {
 	sender *webpush.Sender
 	pacer  *webpush.Pacer
 	opt    Options
-	log    *slog.Logger
-	m      *metrics
-	work   chan struct{} // wakes a worker: new batches exist
-	kick   chan struct{} // wakes the scheduler
-	nc     noticeCache
+	// perOrigin is the pushes in flight per origin (the Pacer's limit):
+	// the most sender goroutines a batch starts for one origin.
+	perOrigin int
+	log       *slog.Logger
+	m         *metrics
+	work      chan struct{} // wakes a worker: new batches exist
+	kick      chan struct{} // wakes the scheduler
+	nc        noticeCache
 }
 
 // New checks the options and builds a Service.
@@ -133,6 +136,10 @@ func New(st store.Store, keys Keys, opt Options) (*Service, error) {
 	s := &Service{
 		st: st, keys: keys, sender: sender.WithAllowlist(opt.Allow), pacer: webpush.NewPacer(opt.PerOrigin),
 		opt: opt, log: opt.Log, work: make(chan struct{}, opt.Workers), kick: make(chan struct{}, 1),
+	}
+	s.perOrigin = opt.PerOrigin
+	if s.perOrigin <= 0 {
+		s.perOrigin = webpush.DefaultPerOrigin
 	}
 	s.m = newMetrics(s, opt.Registry)
 	s.nc.ttl = time.Second

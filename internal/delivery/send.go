@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
@@ -69,15 +70,40 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	opts := webpush.Options{TTL: ttl(n, now), Urgency: urgency(n), Topic: webpush.Topic(n.ID)}
 	results := make([]store.PushItem, len(b.Items))
 	outcomes := make([]webpush.Outcome, len(b.Items))
-	var wg sync.WaitGroup
+	// The due items, by push service origin. Each origin gets its own
+	// senders, at most as many as the Pacer lets it have in flight: a
+	// paused or slow origin holds back only its own items, and a sender
+	// goroutine serves many items (its stack grows once, not per push).
+	var groups []*originGroup
+	byOrigin := map[string]*originGroup{}
 	for i, it := range b.Items {
 		results[i] = it
 		if it.NotBefore.After(now) {
 			continue // its own retry time has not come
 		}
-		wg.Go(func() {
-			results[i], outcomes[i] = s.sendItem(sendCtx, n, p, opts, it, now)
-		})
+		origin := webpush.Origin(it.Endpoint)
+		g := byOrigin[origin]
+		if g == nil {
+			g = &originGroup{origin: origin}
+			byOrigin[origin] = g
+			groups = append(groups, g)
+		}
+		g.items = append(g.items, i)
+	}
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		for range min(len(g.items), s.perOrigin) {
+			wg.Go(func() {
+				for {
+					k := int(g.next.Add(1)) - 1
+					if k >= len(g.items) {
+						return
+					}
+					i := g.items[k]
+					results[i], outcomes[i] = s.sendItem(sendCtx, n, p, opts, b.Items[i], g.origin, now)
+				}
+			})
+		}
 	}
 	wg.Wait()
 
@@ -114,11 +140,18 @@ func (s *Service) complete(ctx context.Context, b store.PushBatch, u store.PushB
 	}
 }
 
-// sendItem sends one push, retrying once without text after a 413, and
+// originGroup is the due items of a batch (indexes into its Items) that go
+// to one push service origin; next hands them out to its senders.
+type originGroup struct {
+	origin string
+	items  []int
+	next   atomic.Int64
+}
+
+// sendItem sends one push to origin (webpush.Origin of its endpoint), retrying once without text after a 413, and
 // returns the item's new state: Result set when it is finished, else
 // NotBefore says when to try again.
-func (s *Service) sendItem(ctx context.Context, n store.Notice, p webpush.Payload, opts webpush.Options, it store.PushItem, now time.Time) (store.PushItem, webpush.Outcome) {
-	origin := webpush.Origin(it.Endpoint)
+func (s *Service) sendItem(ctx context.Context, n store.Notice, p webpush.Payload, opts webpush.Options, it store.PushItem, origin string, now time.Time) (store.PushItem, webpush.Outcome) {
 	p.Receipt = s.keys.ReceiptToken(Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
 	sub := webpush.Subscription{Endpoint: it.Endpoint, P256dh: it.P256dh, Auth: it.Auth}
 	for {
