@@ -42,6 +42,7 @@ func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *s
 			}
 		}
 	}()
+	wg.Go(func() { lifecycleLoop(ctx, st, log) }) // lifecycle.go
 	return &wg
 }
 
