@@ -105,12 +105,22 @@ type decision struct {
 // decide loads the collectivité's active conventions, picks the one for
 // the audience and asks the rules engine. exclude, when not nil, is a
 // notice whose own quota count must not count (a correction).
+//
+// The family count covers only the audience's schools that the selected
+// convention (one of the collectivité's own) covers: a check naming
+// another collectivité's schools must not count their families.
 func (s *Server) decide(ctx context.Context, collectiviteID string, r conventions.Request, exclude *store.Notice) (decision, error) {
 	d, err := s.decideOnly(ctx, collectiviteID, r, exclude)
 	if err != nil {
 		return d, err
 	}
-	d.Families, err = s.countFamilies(ctx, store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes})
+	covered := slices.DeleteFunc(slices.Clone(r.Schools), func(uai string) bool {
+		return !slices.ContainsFunc(d.Convention.Schools, func(sc conventions.School) bool { return sc.UAI == uai })
+	})
+	if len(covered) == 0 {
+		return d, nil
+	}
+	d.Families, err = s.countFamilies(ctx, store.Audience{Schools: covered, Levels: r.Levels, Classes: r.Classes})
 	return d, err
 }
 

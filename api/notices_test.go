@@ -379,3 +379,29 @@ func TestFamilyCountFollowsDirectory(t *testing.T) {
 		t.Fatalf("after an erasure, families = %d, want 23", ck.Families)
 	}
 }
+
+// TestCheckCountsOnlyOwnFamilies: a check answers the family count of the
+// caller's own convention schools only; another collectivité's schools
+// give nothing away (here a class of 3 families).
+func TestCheckCountsOnlyOwnFamilies(t *testing.T) {
+	p := newPublishing(t)
+	var agentB accountCreated
+	p.must(201, p.do("POST", "/v1/accounts", p.adminB, map[string]any{"role": "agent", "name": "Agent cantine B", "services": []string{"restauration"}})).Decode(t, &agentB)
+	probe := simpleNotice("cantine", "Menu", uaiA2)
+	probe["audience"] = map[string]any{"schools": []string{uaiA2}, "classes": []string{"CP"}}
+	var ans checkAnswer
+	p.must(200, p.do("POST", "/v1/notices/check", agentB.Token, probe)).Decode(t, &ans)
+	if ans.Allowed || ans.Families != 0 {
+		t.Fatalf("B's agent on A's school: allowed %v, families %d, want refused and 0", ans.Allowed, ans.Families)
+	}
+	// A's agent naming A1 and B's school: only A1's 12 families count.
+	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiB1))).Decode(t, &ans)
+	if ans.Allowed || ans.Families != 12 {
+		t.Fatalf("A1 + B1: allowed %v, families %d, want refused and 12", ans.Allowed, ans.Families)
+	}
+	// Its own schools: the whole audience.
+	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiA2))).Decode(t, &ans)
+	if !ans.Allowed || ans.Families != 23 {
+		t.Fatalf("A1 + A2: allowed %v, families %d, want allowed and 23", ans.Allowed, ans.Families)
+	}
+}
