@@ -153,4 +153,9 @@ func TestPushReceiptsAndStats(t *testing.T) {
 	}
 	// Another collectivité's admin cannot read them.
 	p.must(404, p.do("GET", "/v1/notices/"+id+"/stats", p.adminB, nil))
+	// Nor can a viewer of one of its schools: the figures span every school
+	// of the audience (A2's too) without the small-group rule of /reach.
+	viewerA1 := p.seedAccount(storeAccountViewer(uaiA1))
+	p.must(403, p.do("GET", "/v1/notices/"+id+"/stats", viewerA1, nil))
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", viewerA1, nil))
 }

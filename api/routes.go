@@ -66,7 +66,10 @@ func (s *Server) routes() {
 	v1.Get("/notices/:id", staff, s.getNotice)
 	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
 	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
-	v1.Get("/notices/:id/stats", staff, s.getNoticeStats)
+	// Delivery figures are notice-wide (every school of the audience, no
+	// small-group rule): the notice's collectivité, not the school side,
+	// whose viewers read /reach for their own schools.
+	v1.Get("/notices/:id/stats", s.requireStaff(store.RoleOperator, store.RoleAdmin, store.RoleAgent), s.getNoticeStats)
 	v1.Get("/notices/:id/reach", s.requireStaff(store.RoleAgent, store.RoleAdmin, store.RoleViewer), s.noticeReach)
 
 	v1.Get("/audit", opOrAdmin, s.listAudit)
