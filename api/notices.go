@@ -375,9 +375,10 @@ func noticeFilter(p *Principal) (store.NoticeFilter, bool) {
 		return store.NoticeFilter{}, true
 	case p.Is(store.RoleAdmin, store.RoleAgent):
 		return store.NoticeFilter{CollectiviteID: p.Account.CollectiviteID}, true
-	case p.Is(store.RoleViewer):
+	case p.Is(store.RoleViewer) && len(p.Account.Schools) > 0:
 		return store.NoticeFilter{Schools: p.Account.Schools}, true
 	}
+	// Deny by default: an empty filter would be every notice.
 	return store.NoticeFilter{}, false
 }
 
@@ -399,7 +400,10 @@ func (s *Server) listNotices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f, _ := noticeFilter(principal(c))
+	f, ok := noticeFilter(principal(c))
+	if !ok {
+		return c.JSON(newList([]noticeView{}, 0, func(v noticeView) string { return v.ID }))
+	}
 	f.Cursor, f.Limit = p.Cursor, p.Limit
 	items, err := s.store.ListNotices(c.UserContext(), f)
 	if err != nil {

@@ -53,6 +53,10 @@ func (s *Server) listSchools(c *fiber.Ctx) error {
 		}
 		return c.JSON(newList(items, p.Limit, cursor))
 	case me.Is(store.RoleViewer):
+		if len(me.Account.Schools) == 0 {
+			// Deny by default: no UAI filter would list every school.
+			return c.JSON(newList([]store.School{}, 0, cursor))
+		}
 		items, err := s.store.ListSchools(c.UserContext(), store.SchoolFilter{UAIs: me.Account.Schools, Page: p})
 		if err != nil {
 			return err

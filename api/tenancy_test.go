@@ -269,3 +269,34 @@ func TestAuthFailures(t *testing.T) {
 		t.Errorf("staff token on ENT route: %d", r.Status)
 	}
 }
+
+// TestViewerScopeDeniesByDefault: a viewer bound to no school (a record
+// the API never writes, but a store may hold) sees no notice and no
+// school, rather than all of them.
+func TestViewerScopeDeniesByDefault(t *testing.T) {
+	p := newPublishing(t)
+	id := p.publish(t, "restauration", cantineNotice())
+	viewer := p.seedAccount(storeAccountViewer())
+	var nl list[noticeView]
+	p.must(200, p.do("GET", "/v1/notices", viewer, nil)).Decode(t, &nl)
+	if len(nl.Items) != 0 {
+		t.Errorf("viewer without schools lists %d notices", len(nl.Items))
+	}
+	p.must(404, p.do("GET", "/v1/notices/"+id, viewer, nil))
+	p.must(404, p.do("GET", "/v1/notices/"+id+"/reach", viewer, nil))
+	var sl list[store.School]
+	p.must(200, p.do("GET", "/v1/schools", viewer, nil)).Decode(t, &sl)
+	if len(sl.Items) != 0 {
+		t.Errorf("viewer without schools lists %d schools", len(sl.Items))
+	}
+	// A viewer of A1 still sees A1's notice and A1 only.
+	viewerA1 := p.seedAccount(storeAccountViewer(uaiA1))
+	p.must(200, p.do("GET", "/v1/notices", viewerA1, nil)).Decode(t, &nl)
+	if len(nl.Items) != 1 || nl.Items[0].ID != id {
+		t.Errorf("viewer of A1 lists %+v", nl.Items)
+	}
+	p.must(200, p.do("GET", "/v1/schools", viewerA1, nil)).Decode(t, &sl)
+	if len(sl.Items) != 1 || sl.Items[0].UAI != uaiA1 {
+		t.Errorf("viewer of A1 lists schools %+v", sl.Items)
+	}
+}
