@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -38,7 +39,17 @@ type parentClaims struct {
 // ahead, 60 s of clock leeway.
 func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIdentity, error) {
 	if v, ok := s.caches.tokens.get(raw, 0); ok && s.now().Before(v.exp.Add(parentLeeway)) {
-		return v.id, nil
+		// The ENT as it is now (its own cache, entTTL): a token verified
+		// with a key the ENT no longer has is verified again (and
+		// refused), and its origins are the current ones.
+		ent, err := s.cachedENT(ctx, v.id.ENT.ID)
+		if err == nil && sameKey(ent, v.id.ENT) {
+			if slices.Equal(ent.Origins, v.id.ENT.Origins) {
+				return v.id, nil
+			}
+			return &ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
+		}
+		s.caches.tokens.drop(raw)
 	}
 	id, exp, err := s.checkParentToken(ctx, raw)
 	if err != nil {
@@ -48,6 +59,12 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIden
 	// the cache keeps its own copy.
 	s.caches.tokens.put(strings.Clone(raw), verifiedToken{id: id, exp: exp}, 0, time.Now())
 	return id, nil
+}
+
+// sameKey reports whether two records of an ENT verify tokens with the
+// same algorithm and key.
+func sameKey(a, b store.ENT) bool {
+	return a.KeyAlg == b.KeyAlg && bytes.Equal(a.HMACSecret, b.HMACSecret) && a.PublicKey == b.PublicKey
 }
 
 // checkParentToken verifies a parent JWT and returns its identity and

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // hsSecret decodes the HS256 secret an ENT received at registration.
@@ -143,4 +146,36 @@ func TestParentCORS(t *testing.T) {
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("staff API answers CORS: %v", r.Header)
 	}
+}
+
+// TestVerifiedTokenCacheFollowsENT: a parent token already verified (and
+// cached) follows its ENT as the ENT cache reloads it (within entTTL): a
+// removed origin is refused and a replaced key no longer verifies it.
+// The reload is simulated by putting the changed record in the ENT cache,
+// what a load past entTTL gives.
+func TestVerifiedTokenCacheFollowsENT(t *testing.T) {
+	f := newFixture(t)
+	tok := f.parentToken(t, "u1")
+	f.must(200, f.do("GET", "/v1/me", tok, nil, "Origin: https://ent.example.fr")) // verified, cached
+	ent, err := f.st.GetENT(context.Background(), f.entID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func(e store.ENT) { f.caches.ents.put(e.ID, e, 0, time.Now()) }
+
+	ent.Origins = []string{"https://nouvel-ent.example.fr"}
+	reload(ent)
+	if r := f.do("GET", "/v1/me", tok, nil, "Origin: https://ent.example.fr"); r.Status != 403 || r.ErrorCode(t) != "auth.origin_not_allowed" {
+		t.Fatalf("origin removed from the ENT, cached token: %d %s", r.Status, r.Body)
+	}
+	f.must(200, f.do("GET", "/v1/me", tok, nil, "Origin: https://nouvel-ent.example.fr"))
+
+	newSecret := []byte("a new 32-byte HS256 secret......")
+	ent.HMACSecret = newSecret
+	reload(ent)
+	if r := f.do("GET", "/v1/me", tok, nil); r.Status != 401 || r.ErrorCode(t) != "auth.invalid_token" {
+		t.Fatalf("key replaced, token signed with the old one: %d %s", r.Status, r.Body)
+	}
+	fresh := mintParent(t, jwt.SigningMethodHS256, newSecret, f.entID, "u1", testNow.Add(30*time.Minute))
+	f.must(200, f.do("GET", "/v1/me", fresh, nil))
 }
