@@ -274,7 +274,7 @@ func (a *Admin) loadSession(r *rq) error {
 		return err
 	}
 	acc, err := a.st.AccountByTokenHash(r.c.UserContext(), store.HashToken(s.Token))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Machine) {
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return errSession
 	}

@@ -140,6 +140,12 @@ func (a *Admin) signin(r *rq) error {
 	if err := a.call(token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
 		return fail("Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid.")
 	}
+	// A machine client's token (business software) is for the API only:
+	// it opens no back-office session.
+	if acc, err := a.st.AccountByTokenHash(r.c.UserContext(), store.HashToken(token)); err != nil || acc.Machine {
+		return fail("Ce jeton est celui d'un logiciel métier : il sert à l'API, pas à la connexion au back-office.",
+			"This token belongs to business software: it is for the API, not for signing in to the back-office.")
+	}
 	s := newSession(token, a.now())
 	a.setCookie(r.c, a.sessionCookie(), r.keys.seal(s), 0)
 	a.setCookie(r.c, a.loginCookie(), "", -1)

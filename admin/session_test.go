@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"net/url"
 	"strings"
@@ -184,5 +185,40 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMachineTokenOpensNoSession: a machine client's token (business
+// software, API only) is refused at sign-in, and a session opened with one
+// before (or turned machine since) ends.
+func TestMachineTokenOpensNoSession(t *testing.T) {
+	w := newWorld(t)
+	var created struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := w.admin.call(w.token(t, "Administratrice, Saint-Fuscien"), "fr", "POST", "/v1/accounts",
+		map[string]any{"role": "agent", "name": "Logiciel de restauration", "services": []string{"restauration"}, "machine": true}, &created); err != nil {
+		t.Fatal(err)
+	}
+	// The API takes the token...
+	if err := w.admin.call(created.Token, "fr", "GET", "/v1/notices?limit=1", nil, nil); err != nil {
+		t.Fatalf("machine token refused by the API: %v", err)
+	}
+	// ... the back-office does not.
+	b := w.browser(t)
+	sp := b.get("/admin/connexion")
+	p := must(t, b.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, sp)}, "token": {created.Token}}), 401)
+	if !strings.Contains(p.Body, "logiciel métier") || b.cookies["liaison_session"] != "" {
+		t.Fatalf("machine sign-in: session %q\n%.300s", b.cookies["liaison_session"], p.Body)
+	}
+	// A sealed session holding a machine token is no session.
+	keys, err := w.admin.sealer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cookies["liaison_session"] = keys.seal(newSession(created.Token, w.clock.Now()))
+	if p := b.get("/admin/informations"); p.Status != 303 || !strings.HasPrefix(p.Location, "/admin/connexion") {
+		t.Fatalf("session with a machine token: %d %s", p.Status, p.Location)
 	}
 }
