@@ -117,9 +117,12 @@ func (a *Admin) signinForm(r *rq) error {
 func (a *Admin) renderSignin(r *rq, status int, fe formErrors) error {
 	nonce := randomID(18)
 	a.setCookie(r.c, a.loginCookie(), nonce, 30*time.Minute)
+	d := signinData{Next: safeNext(r.c.Query("suite", r.c.FormValue("suite")))}
+	if a.demo { // the demo sign-in buttons exist under `liaison demo` only
+		d.Accounts = a.demoAccounts
+	}
 	v := view{Lang: r.lang, Title: r.L("Connexion", "Sign in"), CSRF: r.keys.csrf("signin", nonce), Path: r.c.Path(),
-		Flash: r.flash(), Errs: fe, Assets: a.assets, Demo: a.demo, Signin: true,
-		D: signinData{Next: safeNext(r.c.Query("suite", r.c.FormValue("suite"))), Accounts: a.demoAccounts}}
+		Flash: r.flash(), Errs: fe, Assets: a.assets, Demo: a.demo, Signin: true, D: d}
 	return a.execute(r, status, "signin", "layout", v)
 }
 

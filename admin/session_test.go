@@ -222,3 +222,20 @@ func TestMachineTokenOpensNoSession(t *testing.T) {
 		t.Fatalf("session with a machine token: %d %s", p.Status, p.Location)
 	}
 }
+
+// TestDemoAccountsOnlyInDemo: the demo sign-in buttons (each carrying an
+// account's token) are shown by `liaison demo` only, even if a list was
+// set by mistake.
+func TestDemoAccountsOnlyInDemo(t *testing.T) {
+	w := newWorld(t)
+	w.admin.SetDemoAccounts([]DemoAccount{{Label: "Opératrice (démo)", Role: "operator", Token: "lia_s_demo-token-not-to-show"}})
+	p := must(t, w.browser(t).get("/admin/connexion"), 200)
+	if strings.Contains(p.Body, "lia_s_demo-token-not-to-show") || strings.Contains(p.Body, "Comptes de démonstration") {
+		t.Fatal("demo accounts listed outside the demo")
+	}
+	w.admin.demo = true
+	p = must(t, w.browser(t).get("/admin/connexion"), 200)
+	if !strings.Contains(p.Body, "lia_s_demo-token-not-to-show") {
+		t.Fatal("demo accounts not listed in the demo")
+	}
+}
