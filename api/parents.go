@@ -212,7 +212,7 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
 	var parents []parentInput
-	var lines [][]int
+	lines := [][]int{} // not nil, even empty: the batch is a CSV one
 	index := map[string]int{}
 	var ds []Detail
 	bad := func(line int, code, fr, en string) {
@@ -227,8 +227,10 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			// FieldPos would panic here: a record cut by a syntax error
+			// may have no field.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
@@ -236,6 +238,7 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 			bad(line, "csv.syntax", "Ligne CSV mal formée.", "Malformed CSV line.")
 			break
 		}
+		line, _ := r.FieldPos(0)
 		if n == 1 && strings.EqualFold(strings.TrimSpace(rec[0]), "ent_user_id") {
 			continue // header
 		}

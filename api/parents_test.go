@@ -143,6 +143,13 @@ func TestImportParentsCSV(t *testing.T) {
 	if _, err := f.st.GetParent(context.Background(), f.entID, "p3"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a refused CSV wrote p3")
 	}
+	// A quote left open from the start of a line: a CSV syntax error at
+	// that line, not a 500 (reading the position of a record cut before
+	// its first field panicked).
+	r = f.do("POST", "/v1/ent/parents/import", f.entKey, "ent_user_id,uai,level,class\n\"p7,0801001D,maternelle,PS\n", "Content-Type: text/csv")
+	if r.Status != 422 || r.ErrorCode(t) != "parents.csv_invalid" || !strings.Contains(string(r.Body), `"code":"csv.syntax"`) || !strings.Contains(string(r.Body), `"line":2`) {
+		t.Fatalf("unterminated quote: %d %s", r.Status, r.Body)
+	}
 	if r := f.do("POST", "/v1/ent/parents/import", f.entKey, csv); r.Status != 415 {
 		t.Errorf("CSV sent as JSON content type: %d", r.Status)
 	}
