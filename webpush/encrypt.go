@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -67,31 +66,23 @@ func seal(payload []byte, eph *ecdh.PrivateKey, salt []byte, uaPub *ecdh.PublicK
 
 	// RFC 8291 §3.3: IKM = HKDF(auth, ecdh_secret, "WebPush: info\0" ||
 	// ua_public || as_public, 32); RFC 8188 §2.2-2.3: CEK and NONCE from
-	// HKDF(salt, IKM, ...).
-	var info [len(keyInfoPrefix) + 65 + 65]byte
+	// HKDF(salt, IKM, ...). Every output fits one HMAC-SHA256 block, so
+	// HKDF-Expand is a single HMAC(prk, info || 0x01), computed on the
+	// stack (crypto/hkdf allocates two digests per HMAC).
+	var info [len(keyInfoPrefix) + 65 + 65 + 1]byte
 	copy(info[copy(info[:], keyInfoPrefix):], uaRaw)
 	copy(info[len(keyInfoPrefix)+65:], asRaw)
-	prk, err := hkdf.Extract(sha256.New, secret, auth)
-	if err != nil {
-		return nil, err
-	}
-	ikm, err := hkdf.Expand(sha256.New, prk, string(info[:]), 32)
-	if err != nil {
-		return nil, err
-	}
-	prk, err = hkdf.Extract(sha256.New, ikm, salt)
-	if err != nil {
-		return nil, err
-	}
-	cek, err := hkdf.Expand(sha256.New, prk, cekInfo, 16)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := hkdf.Expand(sha256.New, prk, nonceInfo, 12)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(cek)
+	info[len(info)-1] = 1
+	var prk, ikm, okm [sha256.Size]byte
+	hmacSHA256(&prk, auth, secret)
+	hmacSHA256(&ikm, prk[:], info[:])
+	hmacSHA256(&prk, salt, ikm[:])
+	hmacSHA256(&okm, prk[:], []byte(cekInfo+"\x01"))
+	var cek [16]byte
+	copy(cek[:], okm[:16])
+	hmacSHA256(&okm, prk[:], []byte(nonceInfo+"\x01"))
+	nonce := okm[:12]
+	block, err := aes.NewCipher(cek[:])
 	if err != nil {
 		return nil, err
 	}
@@ -106,3 +97,31 @@ func seal(payload []byte, eph *ecdh.PrivateKey, salt []byte, uaPub *ecdh.PublicK
 	gcm.Seal(plain[:0], nonce, plain, nil) // sequence number 0: nonce as derived
 	return body, nil
 }
+
+// hmacSHA256 sets out to HMAC-SHA256(key, msg) for a key of at most one
+// block and a message of at most maxHMACMsg bytes (all of seal's), without
+// allocating.
+func hmacSHA256(out *[sha256.Size]byte, key, msg []byte) {
+	const block = sha256.BlockSize
+	if len(key) > block || len(msg) > maxHMACMsg {
+		panic("webpush: hmacSHA256 input too long")
+	}
+	var buf [block + maxHMACMsg]byte
+	for i := range block {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		buf[i] = k ^ 0x36
+	}
+	n := block + copy(buf[block:], msg)
+	inner := sha256.Sum256(buf[:n])
+	for i := range block {
+		buf[i] ^= 0x36 ^ 0x5c
+	}
+	copy(buf[block:], inner[:])
+	*out = sha256.Sum256(buf[:block+sha256.Size])
+}
+
+// maxHMACMsg is the longest HMAC message of seal: the key info.
+const maxHMACMsg = len(keyInfoPrefix) + 65 + 65 + 1
