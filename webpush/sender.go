@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -154,14 +155,55 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 		TLSHandshakeTimeout:   min(10*time.Second, timeout),
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
+		// Push services answer with small bodies that are only kept for
+		// logs: no Accept-Encoding header to send, no gzip to undo.
+		DisableCompression: true,
 	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}
+}
+
+// refuseRedirect is the CheckRedirect of NewHTTPClient: a redirect is the
+// answer, never followed.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+var refuseRedirectPC = reflect.ValueOf(refuseRedirect).Pointer()
+
+// roundTrip is client.Do(req) for a client that follows no redirect and
+// keeps no cookies (NewHTTPClient's): the transport's answer is then the
+// answer, and what Do adds for redirects (a copy of the headers and URL
+// per request) is skipped; the client's Timeout bounds the exchange, body
+// included, through the context (as Do does for a known transport). Other
+// clients go through Do. The returned function ends the request: call it
+// once the body is read.
+func roundTrip(client *http.Client, req *http.Request) (*http.Response, func(), error) {
+	if client.Jar != nil || client.Transport == nil || client.CheckRedirect == nil ||
+		reflect.ValueOf(client.CheckRedirect).Pointer() != refuseRedirectPC {
+		resp, err := client.Do(req)
+		return resp, func() {}, err
 	}
+	cancel := func() {}
+	if client.Timeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), client.Timeout)
+		req = req.WithContext(ctx)
+	}
+	resp, err := client.Transport.RoundTrip(req)
+	if err != nil {
+		cancel()
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, func() {}, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	return resp, cancel, nil
+}
+
+// urlErrorOp is the Op of the *url.Error Client.Do returns.
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // Sender sends pushes. It is safe for concurrent use; make one per process
@@ -277,7 +319,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
 		ContentLength: int64(len(body)),
 	}).WithContext(ctx)
-	resp, err := s.client.Do(req)
+	resp, done, err := roundTrip(s.client, req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -285,6 +327,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		res.Outcome, res.Err = Transient, err
 		return res
 	}
+	defer done()
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
 	res.Outcome = Classify(resp.StatusCode)

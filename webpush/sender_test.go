@@ -3,10 +3,15 @@ package webpush
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -408,10 +413,69 @@ func TestNewSenderChecks(t *testing.T) {
 func TestNewHTTPClient(t *testing.T) {
 	c := NewHTTPClient(0)
 	tr := c.Transport.(*http.Transport)
-	if c.Timeout != DefaultTimeout || !tr.ForceAttemptHTTP2 || tr.MaxIdleConnsPerHost == 0 || tr.TLSClientConfig.MinVersion == 0 {
+	if c.Timeout != DefaultTimeout || !tr.ForceAttemptHTTP2 || tr.MaxIdleConnsPerHost == 0 || tr.TLSClientConfig.MinVersion == 0 || !tr.DisableCompression {
 		t.Errorf("client %+v", c)
 	}
 	if c.CheckRedirect(nil, nil) != http.ErrUseLastResponse {
 		t.Error("redirects must not be followed")
+	}
+}
+
+// TestSendDirectRoundTrip: with NewHTTPClient's client a redirect is the answer
+// (the transport is called directly) and the client's Timeout still bounds
+// the exchange, body included; a client that follows redirects goes
+// through Do and follows them.
+func TestSendDirectRoundTrip(t *testing.T) {
+	var hits sync.Map
+	hang := make(chan struct{})
+	defer close(hang)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store(r.URL.Path, true)
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/target", http.StatusPermanentRedirect)
+		case "/target":
+			w.WriteHeader(http.StatusCreated)
+		case "/slow-body":
+			w.WriteHeader(http.StatusInternalServerError)
+			w.(http.Flusher).Flush()
+			<-hang
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	ua, _ := ecdh.P256().GenerateKey(rand.Reader)
+	sub := func(path string) Subscription {
+		return Subscription{Endpoint: srv.URL + path, P256dh: base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()),
+			Auth: base64.RawURLEncoding.EncodeToString(make([]byte, 16))}
+	}
+	tlsConf := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	own := NewHTTPClientTLS(300*time.Millisecond, tlsConf)
+	s, err := NewSender(testKeys(t), testSubject, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Send(context.Background(), sub("/moved"), []byte("x"), Options{}); r.Status != http.StatusPermanentRedirect || r.Outcome != Transient {
+		t.Errorf("redirect: %+v", r)
+	}
+	if _, ok := hits.Load("/target"); ok {
+		t.Error("the redirect was followed")
+	}
+	start := time.Now()
+	if r := s.Send(context.Background(), sub("/slow-body"), []byte("x"), Options{}); r.Outcome != Transient || time.Since(start) > 5*time.Second {
+		t.Errorf("slow body: %+v after %v", r, time.Since(start))
+	}
+	var ue *url.Error
+	if r := s.Send(context.Background(), Subscription{Endpoint: "https://127.0.0.1:1/x", P256dh: sub("").P256dh, Auth: sub("").Auth}, []byte("x"), Options{}); !errors.As(r.Err, &ue) || ue.Op != "Post" {
+		t.Errorf("refused connection: %+v", r)
+	}
+	follows := &http.Client{Transport: own.Transport, Timeout: time.Second}
+	s2, err := NewSender(testKeys(t), testSubject, follows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s2.Send(context.Background(), sub("/moved"), []byte("x"), Options{}); r.Status != http.StatusCreated {
+		t.Errorf("a client that follows redirects: %+v", r)
 	}
 }
