@@ -228,10 +228,13 @@ type noticeDetailData struct {
 	CanWithdraw  bool
 	Stats        []figure
 	StatsMissing bool
-	Reach        []reachRow
-	ReachCols    []string
-	ReachMissing bool
-	Correct      correctForm
+	// StatsWithheld is the API's explanation when the audience is too
+	// small for any figure.
+	StatsWithheld string
+	Reach         []reachRow
+	ReachCols     []string
+	ReachMissing  bool
+	Correct       correctForm
 }
 
 type correctForm struct {
@@ -388,6 +391,9 @@ func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
 	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/stats", nil, &stats); err != nil {
 		d.StatsMissing = true
 	} else {
+		if w, _ := stats["withheld"].(bool); w {
+			d.StatsWithheld, _ = stats["message"].(string)
+		}
 		flatFigures(r.lang, "", stats, &d.Stats)
 	}
 	var reach map[string]any

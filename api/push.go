@@ -219,15 +219,19 @@ func (s *Server) pushReceipt(c *fiber.Ctx) error {
 
 // noticeStats is the answer of GET /v1/notices/{id}/stats.
 type noticeStats struct {
-	NoticeID           string         `json:"notice_id"`
-	FamiliesTargeted   int            `json:"families_targeted"`
-	FamiliesSubscribed int            `json:"families_subscribed"`
-	Pushes             pushFigures    `json:"pushes"`
+	NoticeID         string `json:"notice_id"`
+	FamiliesTargeted int    `json:"families_targeted"`
+	// Withheld: the audience has fewer than minGroup families, so no
+	// other figure is given (they would tell about individual families).
+	Withheld           bool           `json:"withheld"`
+	Message            string         `json:"message,omitempty"`
+	FamiliesSubscribed *int           `json:"families_subscribed"`
+	Pushes             *pushFigures   `json:"pushes"`
 	Failed             map[string]int `json:"failed"`
-	Shown              int            `json:"shown"`
-	Clicked            int            `json:"clicked"`
-	Read               int            `json:"read"`
-	Acknowledged       int            `json:"acknowledged"`
+	Shown              *int           `json:"shown"`
+	Clicked            *int           `json:"clicked"`
+	Read               *int           `json:"read"`
+	Acknowledged       *int           `json:"acknowledged"`
 }
 
 type pushFigures struct {
@@ -246,27 +250,39 @@ func (s *Server) getNoticeStats(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
+	out := noticeStats{NoticeID: n.ID}
+	if out.FamiliesTargeted, err = s.store.CountFamilies(ctx, n.Audience); err != nil {
+		return err
+	}
+	if out.FamiliesTargeted < minGroup {
+		out.Withheld = true
+		out.Message = pick(langOf(c), "Moins de 5 familles ciblées : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
+			"Fewer than 5 families targeted: no other figure is given, so as to reveal nothing about any one family.")
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		return c.JSON(out)
+	}
 	ps, err := s.store.NoticePushStats(ctx, n.ID)
 	if err != nil {
 		return err
 	}
-	out := noticeStats{NoticeID: n.ID, Failed: map[string]int{}, Shown: ps.Shown, Clicked: ps.Clicked,
-		Pushes: pushFigures{Targeted: ps.Counts[store.CountTargeted], Accepted: ps.Counts[store.CountAccepted],
-			Deferred: ps.Counts[store.CountDeferred], Muted: ps.Counts[store.CountMuted], Cancelled: ps.Counts[store.CountCancelled]}}
+	out.Failed = map[string]int{}
+	out.Shown, out.Clicked = &ps.Shown, &ps.Clicked
+	out.Pushes = &pushFigures{Targeted: ps.Counts[store.CountTargeted], Accepted: ps.Counts[store.CountAccepted],
+		Deferred: ps.Counts[store.CountDeferred], Muted: ps.Counts[store.CountMuted], Cancelled: ps.Counts[store.CountCancelled]}
 	for name, v := range ps.Counts {
 		if reason, ok := strings.CutPrefix(name, store.CountFailedPrefix); ok {
 			out.Failed[reason] = v
 		}
 	}
-	if out.FamiliesTargeted, err = s.store.CountFamilies(ctx, n.Audience); err != nil {
+	subscribed, err := s.store.CountSubscribedFamilies(ctx, n.Audience)
+	if err != nil {
 		return err
 	}
-	if out.FamiliesSubscribed, err = s.store.CountSubscribedFamilies(ctx, n.Audience); err != nil {
+	read, acked, err := s.store.NoticeReadCounts(ctx, n.ID)
+	if err != nil {
 		return err
 	}
-	if out.Read, out.Acknowledged, err = s.store.NoticeReadCounts(ctx, n.ID); err != nil {
-		return err
-	}
+	out.FamiliesSubscribed, out.Read, out.Acknowledged = &subscribed, &read, &acked
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
 	return c.JSON(out)
 }

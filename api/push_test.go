@@ -148,8 +148,26 @@ func TestPushReceiptsAndStats(t *testing.T) {
 
 	var st noticeStats
 	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
-	if st.FamiliesTargeted != 23 || st.FamiliesSubscribed != 1 || st.Shown != 1 || st.Clicked != 1 || st.Read != 0 || st.Acknowledged != 0 {
+	n := func(p *int) int {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	if st.FamiliesTargeted != 23 || st.Withheld || n(st.FamiliesSubscribed) != 1 || n(st.Shown) != 1 || n(st.Clicked) != 1 || n(st.Read) != 0 || n(st.Acknowledged) != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+	// A notice for a group of fewer than 5 families (A2's CP class: 3)
+	// gives no figure but the number targeted.
+	small := simpleNotice("cantine", "Sortie de la classe de CP", uaiA2)
+	small["audience"] = map[string]any{"schools": []string{uaiA2}, "levels": []string{"elementaire"}, "classes": []string{"CP"}}
+	var sa publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], small)).Decode(t, &sa)
+	r := p.must(200, p.do("GET", "/v1/notices/"+sa.Notice.ID+"/stats", p.agents["restauration"], nil))
+	var ss noticeStats
+	r.Decode(t, &ss)
+	if ss.FamiliesTargeted != 3 || !ss.Withheld || ss.Read != nil || ss.Shown != nil || ss.Pushes != nil || ss.FamiliesSubscribed != nil || ss.Message == "" {
+		t.Fatalf("small group stats: %s", r.Body)
 	}
 	// Another collectivité's admin cannot read them.
 	p.must(404, p.do("GET", "/v1/notices/"+id+"/stats", p.adminB, nil))
