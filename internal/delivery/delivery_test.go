@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +346,50 @@ func TestReceiptToken(t *testing.T) {
 	for _, bad := range []string{"", ".", tok + "x", forged, altMsg + "." + mac, msg + ".", "x." + mac, strings.Repeat("a", 600)} {
 		if _, err := k.VerifyReceipt(bad); err == nil {
 			t.Errorf("token %q accepted", bad)
+		}
+	}
+}
+
+// TestReceiptTokenStackHMAC: the allocation-free HMAC of appendReceiptToken
+// gives the tokens of the generic one, whatever the key and id lengths.
+func TestReceiptTokenStackHMAC(t *testing.T) {
+	for _, kl := range []int{16, 32, 63, 64, 65, 200} {
+		for _, il := range []int{1, 40, 230, 300} {
+			k := Keys{Receipt: []byte(strings.Repeat("k", kl))}
+			r := Receipt{NoticeID: "ntc_1", Version: 12, SubscriptionID: strings.Repeat("s", il)}
+			msg := r.NoticeID + "." + strconv.Itoa(r.Version) + "." + r.SubscriptionID
+			want := base64.RawURLEncoding.EncodeToString([]byte(msg)) + "." + base64.RawURLEncoding.EncodeToString(k.mac(msg))
+			if got := k.ReceiptToken(r); got != want {
+				t.Fatalf("key %d, id %d: %s, want %s", kl, il, got, want)
+			}
+			if _, err := k.VerifyReceipt(want); err != nil && len(want) <= maxReceiptLen {
+				t.Fatalf("key %d, id %d: %v", kl, il, err)
+			}
+		}
+	}
+}
+
+// TestPayloadBuilder: the payload written over a template is byte for byte
+// BuildPayload's (and Shrink's), text cut or not, whatever the token length.
+func TestPayloadBuilder(t *testing.T) {
+	k := Keys{Receipt: []byte("0123456789abcdef0123456789abcdef")}
+	for _, text := range []string{"", `court "cité" \ fin`, strings.Repeat("Neige : l'école est fermée. ", 200)} {
+		base := webpush.Payload{NoticeID: "ntc_1", Version: 2, Category: "alerte", Title: "École", Text: text, Critical: true, SentAt: 1700000000}
+		pb := payloadBuilder{base: base}
+		for _, sub := range []string{"psb_1", "psb_2", "psb_100000", "psb_3", strings.Repeat("x", 900), "psb_4"} {
+			pb.tok = k.appendReceiptToken(pb.tok[:0], Receipt{NoticeID: base.NoticeID, Version: base.Version, SubscriptionID: sub})
+			p := base
+			p.Receipt = string(pb.tok)
+			for _, shrunk := range []bool{false, true} {
+				want, werr := webpush.BuildPayload(p, 0)
+				if shrunk {
+					want, werr = webpush.Shrink(p, 0)
+				}
+				got, err := pb.build(shrunk)
+				if string(got) != string(want) || (err == nil) != (werr == nil) {
+					t.Fatalf("text %d, sub %q, shrunk %v:\n got %s, %v\nwant %s, %v", len(text), sub, shrunk, got, err, want, werr)
+				}
+			}
 		}
 	}
 }

@@ -88,8 +88,43 @@ func (k Keys) mac(msg string) []byte {
 // ReceiptToken signs a receipt: base64url("notice.version.subscription")
 // "." base64url(HMAC-SHA256 truncated to 128 bits). IDs never hold a dot.
 func (k Keys) ReceiptToken(r Receipt) string {
-	msg := r.NoticeID + "." + strconv.Itoa(r.Version) + "." + r.SubscriptionID
-	return base64.RawURLEncoding.EncodeToString([]byte(msg)) + "." + base64.RawURLEncoding.EncodeToString(k.mac(msg))
+	return string(k.appendReceiptToken(nil, r))
+}
+
+// appendReceiptToken appends ReceiptToken(r) to dst. For the usual sizes
+// (key of at most a block, message of at most 256 bytes) the HMAC is
+// computed on the stack: one token per push.
+func (k Keys) appendReceiptToken(dst []byte, r Receipt) []byte {
+	var msgBuf [256]byte
+	msg := append(msgBuf[:0], r.NoticeID...)
+	msg = append(msg, '.')
+	msg = strconv.AppendInt(msg, int64(r.Version), 10)
+	msg = append(msg, '.')
+	msg = append(msg, r.SubscriptionID...)
+	dst = base64.RawURLEncoding.AppendEncode(dst, msg)
+	dst = append(dst, '.')
+	const block = sha256.BlockSize
+	if len(k.Receipt) > block || len(receiptDomain)+len(msg) > len(msgBuf) {
+		return base64.RawURLEncoding.AppendEncode(dst, k.mac(string(msg)))
+	}
+	// HMAC-SHA256(key, domain || msg), as mac computes it.
+	var buf [block + len(receiptDomain) + len(msgBuf)]byte
+	for i := range block {
+		var c byte
+		if i < len(k.Receipt) {
+			c = k.Receipt[i]
+		}
+		buf[i] = c ^ 0x36
+	}
+	n := block + copy(buf[block:], receiptDomain)
+	n += copy(buf[n:], msg)
+	inner := sha256.Sum256(buf[:n])
+	for i := range block {
+		buf[i] ^= 0x36 ^ 0x5c
+	}
+	copy(buf[block:], inner[:])
+	tag := sha256.Sum256(buf[:block+sha256.Size])
+	return base64.RawURLEncoding.AppendEncode(dst, tag[:receiptMACLen])
 }
 
 // VerifyReceipt checks a receipt token's signature (in constant time) and

@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +45,7 @@ func (s *Service) workLoop(ctx context.Context) {
 // sendBatch sends the due pushes of a leased batch and records the
 // results in one write.
 func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
-	u := store.PushBatchUpdate{Counts: map[string]int{}}
+	u := store.PushBatchUpdate{Counts: map[string]int{}, Finished: make([]store.PushItem, 0, len(b.Items))}
 	n, err := s.nc.get(ctx, s.st, b.NoticeID, b.Version)
 	now := s.now()
 	switch {
@@ -94,13 +96,14 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	for _, g := range groups {
 		for range min(len(g.items), s.perOrigin) {
 			wg.Go(func() {
+				pb := payloadBuilder{base: p}
 				for {
 					k := int(g.next.Add(1)) - 1
 					if k >= len(g.items) {
 						return
 					}
 					i := g.items[k]
-					results[i], outcomes[i] = s.sendItem(sendCtx, n, p, opts, b.Items[i], g.origin, now)
+					results[i], outcomes[i] = s.sendItem(sendCtx, n, &pb, opts, b.Items[i], g.origin, now)
 				}
 			})
 		}
@@ -151,11 +154,11 @@ type originGroup struct {
 // sendItem sends one push to origin (webpush.Origin of its endpoint), retrying once without text after a 413, and
 // returns the item's new state: Result set when it is finished, else
 // NotBefore says when to try again.
-func (s *Service) sendItem(ctx context.Context, n store.Notice, p webpush.Payload, opts webpush.Options, it store.PushItem, origin string, now time.Time) (store.PushItem, webpush.Outcome) {
-	p.Receipt = s.keys.ReceiptToken(Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
+func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuilder, opts webpush.Options, it store.PushItem, origin string, now time.Time) (store.PushItem, webpush.Outcome) {
+	pb.tok = s.keys.appendReceiptToken(pb.tok[:0], Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
 	sub := webpush.Subscription{Endpoint: it.Endpoint, P256dh: it.P256dh, Auth: it.Auth}
 	for {
-		body, err := payloadFor(p, it.Shrunk)
+		body, err := pb.build(it.Shrunk)
 		if err != nil {
 			it.Result = webpush.TooLarge.String()
 			return it, webpush.TooLarge
@@ -213,11 +216,49 @@ func (s *Service) sendItem(ctx context.Context, n store.Notice, p webpush.Payloa
 	}
 }
 
-func payloadFor(p webpush.Payload, shrunk bool) ([]byte, error) {
+// payloadBuilder makes the payloads of one sender goroutine of a batch.
+// They differ only by the receipt token, whose characters (base64url and
+// '.') JSON writes as they are: the payload is encoded once per token
+// length, with a placeholder token of that length (so Text is cut the
+// same way), and each push's token is written over the placeholder in a
+// buffer reused from push to push (Send only reads the payload).
+type payloadBuilder struct {
+	base webpush.Payload // the batch's payload, without receipt
+	tok  []byte          // the current push's receipt token
+	tmpl []byte          // base with a placeholder token of n bytes (nil before the first)
+	n    int             // the placeholder's length
+	off  int             // where the placeholder starts in tmpl
+	buf  []byte
+}
+
+// receiptKey is what precedes the token in the JSON: "id" and "t" are
+// always written before it, and inside a JSON string a quote is escaped,
+// so this sequence is the key and nothing else.
+const receiptKey = `,"r":"`
+
+// build returns the payload carrying pb.tok (shrunk: the Shrink payload
+// after a 413).
+func (pb *payloadBuilder) build(shrunk bool) ([]byte, error) {
 	if shrunk {
+		p := pb.base
+		p.Receipt = string(pb.tok)
 		return webpush.Shrink(p, 0)
 	}
-	return webpush.BuildPayload(p, 0)
+	if pb.tmpl == nil || pb.n != len(pb.tok) {
+		p := pb.base
+		p.Receipt = strings.Repeat("A", len(pb.tok))
+		b, err := webpush.BuildPayload(p, 0)
+		i := bytes.Index(b, []byte(receiptKey+p.Receipt+`"`))
+		if err != nil || i < 0 || p.Receipt == "" {
+			pb.tmpl = nil
+			p.Receipt = string(pb.tok)
+			return webpush.BuildPayload(p, 0)
+		}
+		pb.tmpl, pb.n, pb.off = b, len(pb.tok), i+len(receiptKey)
+	}
+	pb.buf = append(pb.buf[:0], pb.tmpl...)
+	copy(pb.buf[pb.off:], pb.tok)
+	return pb.buf, nil
 }
 
 // basePayload is the part of the payload every subscriber gets.
