@@ -168,34 +168,40 @@ func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLa
 
 var refuseRedirectPC = reflect.ValueOf(refuseRedirect).Pointer()
 
-// roundTrip is client.Do(req) for a client that follows no redirect and
-// keeps no cookies (NewHTTPClient's): the transport's answer is then the
-// answer, and what Do adds for redirects (a copy of the headers and URL
-// per request) is skipped; the client's Timeout bounds the exchange, body
-// included, through the context (as Do does for a known transport). Other
-// clients go through Do. The returned function ends the request: call it
-// once the body is read.
-func roundTrip(client *http.Client, req *http.Request) (*http.Response, func(), error) {
-	if client.Jar != nil || client.Transport == nil || client.CheckRedirect == nil ||
-		reflect.ValueOf(client.CheckRedirect).Pointer() != refuseRedirectPC {
-		resp, err := client.Do(req)
-		return resp, func() {}, err
-	}
-	cancel := func() {}
-	if client.Timeout > 0 {
-		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), client.Timeout)
-		req = req.WithContext(ctx)
+// direct reports whether client follows no redirect and keeps no cookies
+// (NewHTTPClient's): its transport's answer is then the answer, and what
+// Do adds for redirects (a copy of the headers and URL per request) can
+// be skipped.
+func direct(client *http.Client) bool {
+	return client.Jar == nil && client.Transport != nil && client.CheckRedirect != nil &&
+		reflect.ValueOf(client.CheckRedirect).Pointer() == refuseRedirectPC
+}
+
+// roundTrip is client.Do(req), calling the transport directly when direct
+// is true; req's context then carries the client's Timeout (as Do does for
+// a known transport: see requestContext).
+func roundTrip(client *http.Client, req *http.Request, direct bool) (*http.Response, error) {
+	if !direct {
+		return client.Do(req)
 	}
 	resp, err := client.Transport.RoundTrip(req)
 	if err != nil {
-		cancel()
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
 		}
-		return nil, func() {}, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
 	}
-	return resp, cancel, nil
+	return resp, nil
+}
+
+// requestContext is the context of a request roundTrip sends directly:
+// bounded by the client's Timeout, the exchange and body included. Call
+// cancel once the body is read.
+func requestContext(ctx context.Context, client *http.Client, direct bool) (context.Context, context.CancelFunc) {
+	if !direct || client.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, client.Timeout)
 }
 
 // urlErrorOp is the Op of the *url.Error Client.Do returns.
@@ -309,6 +315,9 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		h["Urgency"] = []string{string(opts.Urgency)}
 	}
 	h["Authorization"] = []string{authz}
+	direct := direct(s.client)
+	ctx, cancel := requestContext(ctx, s.client, direct)
+	defer cancel()
 	// What http.NewRequestWithContext makes of a *bytes.Reader body, on
 	// the URL parsed above (checkParsedEndpoint refused empty ports, the
 	// one thing NewRequest would have changed).
@@ -319,7 +328,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
 		ContentLength: int64(len(body)),
 	}).WithContext(ctx)
-	resp, done, err := roundTrip(s.client, req)
+	resp, err := roundTrip(s.client, req, direct)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
@@ -327,7 +336,6 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		res.Outcome, res.Err = Transient, err
 		return res
 	}
-	defer done()
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
 	res.Outcome = Classify(resp.StatusCode)
