@@ -92,21 +92,47 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 		}
 		g.items = append(g.items, i)
 	}
+	// A group starts with one sender and starts another whenever one of
+	// its senders gets a slot while none of the others waits for one: it
+	// then has as many senders as it has pushes in flight, plus one
+	// waiting, rather than perOrigin idle goroutines per batch in flight
+	// (the garbage collector scans and shrinks every parked stack, and a
+	// shrunk stack is copied again at its next push).
 	var wg sync.WaitGroup
-	for _, g := range groups {
-		for range min(len(g.items), s.perOrigin) {
-			wg.Go(func() {
-				pb := payloadBuilder{base: p}
-				for {
-					k := int(g.next.Add(1)) - 1
-					if k >= len(g.items) {
-						return
-					}
-					i := g.items[k]
-					results[i], outcomes[i] = s.sendItem(sendCtx, n, &pb, opts, b.Items[i], g.origin, now)
+	var start func(g *originGroup)
+	start = func(g *originGroup) {
+		g.senders++
+		g.waiting.Add(1)
+		wg.Go(func() {
+			pb := payloadBuilder{base: p}
+			for {
+				release, err := s.pacer.Acquire(sendCtx, g.origin)
+				waiting := g.waiting.Add(-1)
+				if err != nil {
+					return // out of time: the items not taken stay pending
 				}
-			})
-		}
+				k := int(g.next.Add(1)) - 1
+				if k >= len(g.items) {
+					release()
+					return
+				}
+				if waiting == 0 && k+1 < len(g.items) {
+					g.mu.Lock()
+					if g.waiting.Load() == 0 && g.senders < s.perOrigin {
+						start(g)
+					}
+					g.mu.Unlock()
+				}
+				i := g.items[k]
+				results[i], outcomes[i] = s.sendItem(sendCtx, n, &pb, opts, b.Items[i], g.origin, now, release)
+				g.waiting.Add(1)
+			}
+		})
+	}
+	for _, g := range groups {
+		g.mu.Lock()
+		start(g)
+		g.mu.Unlock()
 	}
 	wg.Wait()
 
@@ -146,30 +172,39 @@ func (s *Service) complete(ctx context.Context, b store.PushBatch, u store.PushB
 // originGroup is the due items of a batch (indexes into its Items) that go
 // to one push service origin; next hands them out to its senders.
 type originGroup struct {
-	origin string
-	items  []int
-	next   atomic.Int64
+	origin  string
+	items   []int
+	next    atomic.Int64
+	waiting atomic.Int64 // senders waiting for a Pacer slot
+	mu      sync.Mutex   // guards senders and starting one
+	senders int
 }
 
-// sendItem sends one push to origin (webpush.Origin of its endpoint), retrying once without text after a 413, and
+// sendItem sends one push to origin (webpush.Origin of its endpoint) in
+// the Pacer slot release frees, retrying once without text after a 413, and
 // returns the item's new state: Result set when it is finished, else
 // NotBefore says when to try again.
-func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuilder, opts webpush.Options, it store.PushItem, origin string, now time.Time) (store.PushItem, webpush.Outcome) {
+func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuilder, opts webpush.Options, it store.PushItem, origin string, now time.Time, release func()) (store.PushItem, webpush.Outcome) {
 	pb.tok = s.keys.appendReceiptToken(pb.tok[:0], Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
 	sub := webpush.Subscription{Endpoint: it.Endpoint, P256dh: it.P256dh, Auth: it.Auth}
 	for {
 		body, err := pb.build(it.Shrunk)
 		if err != nil {
+			if release != nil {
+				release()
+			}
 			it.Result = webpush.TooLarge.String()
 			return it, webpush.TooLarge
 		}
-		release, err := s.pacer.Acquire(ctx, origin)
-		if err != nil {
-			return it, 0 // out of time: untouched, still pending
+		if release == nil { // the retry of a 413
+			if release, err = s.pacer.Acquire(ctx, origin); err != nil {
+				return it, 0 // out of time: untouched, still pending
+			}
 		}
 		start := time.Now()
 		res := s.sender.Send(ctx, sub, body, opts)
 		release()
+		release = nil
 		s.m.sendSeconds.Observe(time.Since(start).Seconds())
 		s.m.outcomes.WithLabelValues(res.Outcome.String()).Inc()
 		if ctx.Err() != nil && res.Outcome == webpush.Transient {
