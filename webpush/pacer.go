@@ -2,7 +2,9 @@ package webpush
 
 import (
 	"context"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,14 +18,22 @@ const DefaultPerOrigin = 64
 // per process; it is safe for concurrent use.
 type Pacer struct {
 	limit   int
-	mu      sync.Mutex
+	mu      sync.RWMutex // guards origins and pause changes
 	origins map[string]*originState
 }
 
 type originState struct {
-	slots       chan struct{} // a token per push in flight
-	pausedUntil time.Time     // guarded by Pacer.mu
+	slots chan struct{} // a token per push in flight
+	// pausedUntil is the end of the pause as a duration since pacerEpoch
+	// (monotonic, like the times it is made of), notPaused if never paused:
+	// read without the lock on every push, changed under Pacer.mu.
+	pausedUntil atomic.Int64
 }
+
+// pacerEpoch is the origin of originState.pausedUntil.
+var pacerEpoch = time.Now()
+
+const notPaused = math.MinInt64
 
 // NewPacer returns a Pacer allowing perOrigin pushes in flight per origin
 // (DefaultPerOrigin when perOrigin <= 0).
@@ -35,11 +45,18 @@ func NewPacer(perOrigin int) *Pacer {
 }
 
 func (p *Pacer) state(origin string) *originState {
+	p.mu.RLock()
+	st := p.origins[origin]
+	p.mu.RUnlock()
+	if st != nil {
+		return st
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := p.origins[origin]
+	st = p.origins[origin]
 	if st == nil {
 		st = &originState{slots: make(chan struct{}, p.limit)}
+		st.pausedUntil.Store(notPaused)
 		p.origins[origin] = st
 	}
 	return st
@@ -85,19 +102,21 @@ func (p *Pacer) Acquire(ctx context.Context, origin string) (release func(), err
 			<-st.slots
 			continue
 		}
-		var once sync.Once
-		return func() { once.Do(func() { <-st.slots }) }, nil
+		var released atomic.Bool
+		return func() {
+			if released.CompareAndSwap(false, true) {
+				<-st.slots
+			}
+		}, nil
 	}
 }
 
 func (p *Pacer) pauseLeft(st *originState) time.Duration {
-	p.mu.Lock()
-	until := st.pausedUntil
-	p.mu.Unlock()
-	if until.IsZero() {
+	until := st.pausedUntil.Load()
+	if until == notPaused {
 		return 0
 	}
-	return time.Until(until)
+	return time.Duration(until) - time.Since(pacerEpoch)
 }
 
 // Pause holds origin back until the given time. A pause is only ever
@@ -106,18 +125,18 @@ func (p *Pacer) pauseLeft(st *originState) time.Duration {
 func (p *Pacer) Pause(origin string, until time.Time) {
 	st := p.state(origin)
 	p.mu.Lock()
-	if until.After(st.pausedUntil) {
-		st.pausedUntil = until
+	if d := int64(until.Sub(pacerEpoch)); d > st.pausedUntil.Load() {
+		st.pausedUntil.Store(d)
 	}
 	p.mu.Unlock()
 }
 
 // PausedUntil returns the end of origin's pause (zero if never paused).
 func (p *Pacer) PausedUntil(origin string) time.Time {
-	st := p.state(origin)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return st.pausedUntil
+	if d := p.state(origin).pausedUntil.Load(); d != notPaused {
+		return pacerEpoch.Add(time.Duration(d))
+	}
+	return time.Time{}
 }
 
 // Observe pauses the result's origin for RetryAfter when the push was
