@@ -153,11 +153,12 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   min(10*time.Second, timeout),
-		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 		// Push services answer with small bodies that are only kept for
 		// logs: no Accept-Encoding header to send, no gzip to undo.
 		DisableCompression: true,
+		// No ResponseHeaderTimeout: the client's Timeout, as long, bounds
+		// the whole exchange already (one timer per request, not two).
 	}
 	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}
 }
