@@ -121,7 +121,8 @@ func (e *StatusError) Error() string {
 }
 
 // NewHTTPClient returns the client to share between all sends of a process:
-// HTTP/2 when the push service offers it (all of them do), a bounded idle
+// HTTP/2 when the push service offers it (all of them do), frames written
+// together when they are ready together (coalescingConn), a bounded idle
 // pool, no redirects followed (an endpoint must not bounce the server
 // elsewhere), proxies from the environment, and timeout (DefaultTimeout if
 // <= 0) as the bound of each request from dial to the end of the body.
@@ -145,8 +146,14 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 	}
 	dialer := &net.Dialer{Timeout: min(10*time.Second, timeout), KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return newCoalescingConn(c), nil
+		},
 		TLSClientConfig:       tlsConf,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
