@@ -27,6 +27,7 @@ var catalog = map[string]entry{
 	"request.empty_body":             {400, "Le contenu de la requête est vide.", "The request body is empty."},
 	"request.invalid_query":          {400, "Un paramètre de l'adresse est invalide.", "A query parameter is invalid."},
 	"request.unsupported_media_type": {415, "Le format envoyé n'est pas accepté ici (attendu : application/json).", "This content type is not accepted here (expected application/json)."},
+	"request.timeout":                {408, "La requête a mis trop de temps à arriver.", "The request took too long to arrive."},
 	"request.body_too_large":         {413, "Le contenu envoyé est trop volumineux.", "The request body is too large."},
 	"request.validation_failed":      {422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
 	"auth.missing_token":             {401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
@@ -158,6 +159,8 @@ func fromFiberError(fe *fiber.Error) *Error {
 		return apiErr("route.method_not_allowed")
 	case fiber.StatusRequestEntityTooLarge:
 		return apiErr("request.body_too_large")
+	case fiber.StatusRequestTimeout:
+		return apiErr("request.timeout")
 	case fiber.StatusTooManyRequests:
 		return apiErr("rate.limited")
 	case fiber.StatusUnsupportedMediaType:

@@ -125,6 +125,8 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 		etags[i] = res.Header.Get("ETag")
 	}
 
+	// Setup took long enough for the server to close idle connections.
+	w.client.CloseIdleConnections()
 	d := time.Duration(seconds) * time.Second
 	health := closedLoop(w.client, conc, d, func(r *rand.Rand) (*http.Request, int) {
 		req, _ := http.NewRequest("GET", w.base+"/healthz", nil)

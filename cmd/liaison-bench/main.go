@@ -329,6 +329,7 @@ func run(nParents, batch, rate, seconds int) error {
 	if err != nil {
 		return err
 	}
+	w.client.CloseIdleConnections()
 	fmt.Printf("\n%-48s %8s %8s %8s %8s %8s %7s\n", fmt.Sprintf("open loop, %d req/s for %d s", rate, seconds), "req/s", "p50", "p90", "p99", "max", "errors")
 	ps.print("POST /v1/notices (convention decided, stored)")
 	hs.print("baseline: GET /healthz")
