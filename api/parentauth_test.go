@@ -179,3 +179,34 @@ func TestVerifiedTokenCacheFollowsENT(t *testing.T) {
 	fresh := mintParent(t, jwt.SigningMethodHS256, newSecret, f.entID, "u1", testNow.Add(30*time.Minute))
 	f.must(200, f.do("GET", "/v1/me", fresh, nil))
 }
+
+// A token of ENT A cannot reach ENT B's parents: signed with A's key but
+// claiming B as issuer it fails B's key; with A as issuer it names a parent
+// of A's namespace only (B's parent is unknown there).
+func TestTokenOfOneENTForAnother(t *testing.T) {
+	f := newFixture(t)
+	var b entCreated
+	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
+		"name": "ENT B", "origins": []string{"https://b.example.fr"}, "schools": []string{uaiA1}, "key_alg": "HS256",
+	})).Decode(t, &b)
+	f.must(200, f.do("PUT", "/v1/ent/parents", b.APIKey, map[string]any{"parents": []map[string]any{
+		{"ent_user_id": "parent-de-b", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}}}}))
+	exp := testNow.Add(30 * time.Minute)
+	// Signed by A, issuer B: refused.
+	forged := mintParent(t, jwt.SigningMethodHS256, f.entSecret, b.ID, "parent-de-b", exp)
+	if r := f.do("GET", "/v1/me/feed", forged, nil); r.Status != 401 || r.ErrorCode(t) != "auth.invalid_token" {
+		t.Fatalf("A's key for B's parent: %d %s", r.Status, r.Body)
+	}
+	// Signed by A, issuer A: A's namespace, where this parent does not exist.
+	var me meView
+	f.must(200, f.do("GET", "/v1/me", mintParent(t, jwt.SigningMethodHS256, f.entSecret, f.entID, "parent-de-b", exp), nil)).Decode(t, &me)
+	if me.Synced || me.ENTID != f.entID || len(me.Children) != 0 {
+		t.Fatalf("A's token saw B's parent: %+v", me)
+	}
+	// B's own token works, from B's origin only.
+	good := mintParent(t, jwt.SigningMethodHS256, hsSecret(t, b), b.ID, "parent-de-b", exp)
+	f.must(200, f.do("GET", "/v1/me/feed", good, nil, "Origin: https://b.example.fr"))
+	if r := f.do("GET", "/v1/me/feed", good, nil, "Origin: https://ent.example.fr"); r.Status != 403 {
+		t.Fatalf("B's token from A's origin: %d", r.Status)
+	}
+}
