@@ -93,9 +93,9 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 	}
 	f := feed{parent: p, items: []feedItem{}}
 	now := s.utcNow()
-	var notices []store.Notice
-	seen := map[string]bool{}
-	var schools []string
+	// Pointers into the cached per-school lists, which are never modified.
+	var notices []*store.Notice
+	schools := make([]string, 0, len(p.Children))
 	for _, c := range p.Children {
 		if slices.Contains(schools, c.UAI) {
 			continue
@@ -107,9 +107,9 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 		}
 		for i := range ns {
 			n := &ns[i]
-			if !seen[n.ID] && n.VisibleAt(now) && n.Audience.ReachesAny(p.Children) {
-				seen[n.ID] = true
-				notices = append(notices, *n)
+			if n.VisibleAt(now) && n.Audience.ReachesAny(p.Children) &&
+				!slices.ContainsFunc(notices, func(o *store.Notice) bool { return o.ID == n.ID }) {
+				notices = append(notices, n)
 			}
 		}
 	}
@@ -117,7 +117,7 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 		return f, nil
 	}
 	// Newest first: PublishAt descending, then ID descending.
-	slices.SortFunc(notices, func(a, b store.Notice) int {
+	slices.SortFunc(notices, func(a, b *store.Notice) int {
 		if c := b.PublishAt.Compare(a.PublishAt); c != 0 {
 			return c
 		}
@@ -127,6 +127,7 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 	if err != nil {
 		return f, err
 	}
+	f.items = make([]feedItem, 0, len(notices))
 	for _, n := range notices {
 		name, err := s.cachedName(ctx, n.CollectiviteID)
 		if err != nil {
@@ -232,7 +233,7 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 // and the page's own fields.
 func (pg feedPage) etag() string {
 	h := sha256.New()
-	var b []byte
+	b := make([]byte, 0, 1024)
 	field := func(s string) { b = append(b, s...); b = append(b, 0) }
 	field(pg.NextCursor)
 	field(pg.Message)
