@@ -20,8 +20,19 @@ import (
 // (levels, classes) reaches one of their children, with the parent's
 // read and acknowledgement states.
 
-// feedItem is one notice as a parent sees it.
+// feedItem is one notice as a parent sees it: the notice (the same for
+// every parent) and this parent's states.
 type feedItem struct {
+	feedNotice
+	Read         bool       `json:"read"`
+	ReadAt       *time.Time `json:"read_at,omitempty"`
+	Acknowledged bool       `json:"acknowledged"`
+	AckAt        *time.Time `json:"ack_at,omitempty"`
+}
+
+// feedNotice is the part of a feed item that is the same for every
+// parent; its JSON is encoded once per notice version (feedcache.go).
+type feedNotice struct {
 	ID               string          `json:"id"`
 	Version          int             `json:"version"`
 	Category         string          `json:"category"`
@@ -37,10 +48,6 @@ type feedItem struct {
 	Corrected        bool            `json:"corrected"`
 	CorrectionReason string          `json:"correction_reason,omitempty"`
 	AckRequired      bool            `json:"ack_required"`
-	Read             bool            `json:"read"`
-	ReadAt           *time.Time      `json:"read_at,omitempty"`
-	Acknowledged     bool            `json:"acknowledged"`
-	AckAt            *time.Time      `json:"ack_at,omitempty"`
 }
 
 // publisher is the collectivité that published a notice.
@@ -135,11 +142,13 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 		}
 		st := states[n.ID]
 		f.items = append(f.items, feedItem{
-			ID: n.ID, Version: n.Version, Category: n.Category, Priority: n.Priority, Critical: n.Critical,
-			Title: n.Title, Body: n.Body, Content: n.Content,
-			Collectivite: publisher{ID: n.CollectiviteID, Name: name},
-			PublishAt:    n.PublishAt, ExpiresAt: n.ExpiresAt, UpdatedAt: n.UpdatedAt,
-			Corrected: n.Version > 1, CorrectionReason: n.CorrectionReason, AckRequired: n.AckRequired,
+			feedNotice: feedNotice{
+				ID: n.ID, Version: n.Version, Category: n.Category, Priority: n.Priority, Critical: n.Critical,
+				Title: n.Title, Body: n.Body, Content: n.Content,
+				Collectivite: publisher{ID: n.CollectiviteID, Name: name},
+				PublishAt:    n.PublishAt, ExpiresAt: n.ExpiresAt, UpdatedAt: n.UpdatedAt,
+				Corrected: n.Version > 1, CorrectionReason: n.CorrectionReason, AckRequired: n.AckRequired,
+			},
 			Read: st.ReadAt != nil, ReadAt: st.ReadAt, Acknowledged: st.AckAt != nil, AckAt: st.AckAt,
 		})
 	}
@@ -220,12 +229,57 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	body, err := json.Marshal(pg)
+	body, err := s.encodePage(pg)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(body)
+}
+
+// encodePage writes a feed page as json.Marshal would, each item's
+// notice part from the cache of encoded notices.
+func (s *Server) encodePage(pg feedPage) ([]byte, error) {
+	b := make([]byte, 0, 1024+1024*len(pg.Items))
+	b = append(b, `{"items":[`...)
+	for i, it := range pg.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		nj, err := s.encodedNotice(&it.feedNotice)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, nj[:len(nj)-1]...) // without its closing brace
+		b = append(b, `,"read":`...)
+		b = strconv.AppendBool(b, it.Read)
+		if it.ReadAt != nil {
+			b = append(b, `,"read_at":"`...)
+			b = it.ReadAt.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		}
+		b = append(b, `,"acknowledged":`...)
+		b = strconv.AppendBool(b, it.Acknowledged)
+		if it.AckAt != nil {
+			b = append(b, `,"ack_at":"`...)
+			b = it.AckAt.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"unread_count":`...)
+	b = strconv.AppendInt(b, int64(pg.UnreadCount), 10)
+	rest, err := json.Marshal(struct {
+		NextCursor string `json:"next_cursor,omitempty"`
+		Synced     bool   `json:"synced"`
+		Message    string `json:"message,omitempty"`
+		Locale     string `json:"locale"`
+	}{pg.NextCursor, pg.Synced, pg.Message, pg.Locale})
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, ',')
+	return append(b, rest[1:]...), nil
 }
 
 // etag identifies a feed page by everything it shows: each item's

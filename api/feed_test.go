@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -435,5 +436,41 @@ func TestFeedCacheFollowsChanges(t *testing.T) {
 	p.must(204, p.do("DELETE", "/v1/ent/parents/p0", p.entKey, nil))
 	if pg := p.feed(t, "p0"); pg.Synced || len(pg.Items) != 0 {
 		t.Fatalf("erased parent still has a feed: %+v", pg)
+	}
+}
+
+// The feed's own encoder (cached notice parts) writes exactly what
+// json.Marshal writes, states and page fields included.
+func TestEncodePageMatchesMarshal(t *testing.T) {
+	p := newPublishing(t)
+	a := p.publish(t, "restauration", cantineNotice())
+	alert := simpleNotice("alerte", "Alerte <neige> & verglas : « écoles fermées »", uaiA1)
+	alert["ack_required"] = true
+	b := p.publish(t, "elus", alert)
+	p.must(200, p.do("POST", "/v1/notices/"+a+"/corrections", p.agents["restauration"], map[string]any{"reason": "Coquille", "title": "Menus corrigés"}))
+	tok := p.tokenNow(t, "p0")
+	p.must(200, p.do("POST", "/v1/me/feed/"+b+"/ack", tok, nil))
+	for _, path := range []string{"/v1/me/feed", "/v1/me/feed?limit=1"} {
+		f, err := p.loadFeed(context.Background(), p.entID, "p0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, err := f.page(store.Page{Limit: map[string]int{"/v1/me/feed": 50, "/v1/me/feed?limit=1": 1}[path]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(pg)
+		got, err := p.encodePage(pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s:\ngot  %s\nwant %s", path, got, want)
+		}
+		// And the HTTP answer is that body.
+		r := p.must(200, p.do("GET", path, tok, nil))
+		if string(r.Body) != string(want) {
+			t.Fatalf("%s over HTTP:\ngot  %s\nwant %s", path, r.Body, want)
+		}
 	}
 }

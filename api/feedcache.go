@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,15 @@ type feedCaches struct {
 	states     ttlCache[parentKey, map[string]store.ReadState]
 	names      ttlCache[string, string]
 	tokens     ttlCache[string, verifiedToken] // parent JWTs already verified
+	encoded    ttlCache[encodedKey, []byte]    // feed notices' JSON
+}
+
+// encodedKey identifies the JSON of a feed notice: a notice version as
+// published by a collectivité of that name.
+type encodedKey struct {
+	id      string
+	version int
+	name    string
 }
 
 // verifiedToken is a parent token whose signature and claims were checked;
@@ -173,6 +183,7 @@ func newFeedCaches(exact bool) *feedCaches {
 		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: perParent},
 		names:   ttlCache[string, string]{ttl: nameTTL},
 		tokens:  ttlCache[string, verifiedToken]{ttl: entTTL},
+		encoded: ttlCache[encodedKey, []byte]{ttl: exactTTL},
 	}
 }
 
@@ -251,4 +262,12 @@ func (s *Server) cachedName(ctx context.Context, collectiviteID string) (string,
 		}
 		return col.Name, err
 	})
+}
+
+// encodedNotice returns the JSON of a feed notice, encoded once per notice
+// version (a correction is a new version; a withdrawal removes it from
+// feeds) and publisher name.
+func (s *Server) encodedNotice(n *feedNotice) ([]byte, error) {
+	k := encodedKey{n.ID, n.Version, n.Collectivite.Name}
+	return s.caches.encoded.fetch(k, nil, func() ([]byte, error) { return json.Marshal(n) })
 }
