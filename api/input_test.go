@@ -1,17 +1,24 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
-// Malformed, mistyped, unknown and oversize input gets a 4xx in the
-// catalog shape, never a 500.
+// Malformed, mistyped and unknown input gets a 4xx in the catalog shape,
+// never a 500 (oversize bodies: TestBodyCappedBeforeAuth, over a real
+// connection, since the server refuses them before reading).
 func TestMalformedInput(t *testing.T) {
 	ts := newTestServer(t)
 	op := ts.operator
-	big := `{"kind":"commune","name":"` + strings.Repeat("x", 2<<20) + `","insee":"80702"}`
 	cases := []struct {
 		name, body, ctype string
 		status            int
@@ -27,7 +34,6 @@ func TestMalformedInput(t *testing.T) {
 		{"null", `null`, "application/json", 422, "request.validation_failed"},
 		{"form", `kind=commune`, "application/x-www-form-urlencoded", 415, "request.unsupported_media_type"},
 		{"no content type", `{}`, "", 415, "request.unsupported_media_type"},
-		{"oversize", big, "application/json", 413, "request.body_too_large"},
 		{"control chars", `{"kind":"commune","name":"Bo\u0000ves","insee":"80116"}`, "application/json", 422, "request.validation_failed"},
 	}
 	for _, c := range cases {
@@ -124,4 +130,56 @@ func FuzzCreateCollectivite(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Bodies are capped before they are read: 1 MiB everywhere but the
+// directory sync routes, public routes included (over a real connection:
+// the server answers and closes without reading the body).
+func TestBodyCappedBeforeAuth(t *testing.T) {
+	f := newFixture(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.App.Listener(l) }()
+	t.Cleanup(func() { _ = f.App.Shutdown() })
+	base := "http://" + l.Addr().String()
+	// The headers announce 2 MiB; the answer comes without the body sent.
+	for _, path := range []string{"/v1/push/receipts", "/v1/collectivites", "/v1/notices"} {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: liaison\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", path, 2<<20)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		conn.Close()
+		if res.StatusCode != 413 || !strings.Contains(string(b), `"code":"request.body_too_large"`) {
+			t.Fatalf("%s with 2 MiB announced and no token: %d %.200s", path, res.StatusCode, b)
+		}
+	}
+	// A directory batch over 1 MiB is fine.
+	pb := parentBatch(10000, uaiA1)
+	for _, p := range pb["parents"].([]map[string]any) {
+		p["ent_user_id"] = strings.Repeat("u", 40) + p["ent_user_id"].(string)
+	}
+	body, _ := json.Marshal(pb)
+	if len(body) < 1<<20 {
+		t.Fatalf("test batch too small: %d bytes", len(body))
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1/ent/parents", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.entKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("a %d-byte batch: %d", len(body), res.StatusCode)
+	}
 }

@@ -4,11 +4,13 @@
 package api
 
 import (
+	"bytes"
 	"log/slog"
 	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -78,8 +80,24 @@ func New(d Deps) *Server {
 		JSONEncoder:        jsonMarshal,
 		EnableIPValidation: true,
 	})
+	s.App.Server().HeaderReceived = bodyLimits(d.Config)
 	s.routes()
 	return s
+}
+
+// bodyLimits caps each request body before it is read (a Content-Length
+// over the cap is refused without reading the body): the directory sync
+// routes take up to LIAISON_SYNC_BODY_LIMIT, every other route
+// LIAISON_BODY_LIMIT, so that no client, authenticated or not, can make
+// the server read a large body anywhere else.
+func bodyLimits(c config.Config) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	sync := []byte("/v1/ent/parents")
+	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if bytes.HasPrefix(h.RequestURI(), sync) {
+			return fasthttp.RequestConfig{MaxRequestBodySize: c.SyncBodyLimit}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: c.BodyLimit}
+	}
 }
 
 func proxyHeader(c config.Config) string {
