@@ -56,7 +56,7 @@ func (s *Store) AccountByTokenHash(ctx context.Context, hash string) (store.Acco
 	if hash == "" {
 		return store.Account{}, fmt.Errorf("store: unable to get account by token: %w", store.ErrNotFound)
 	}
-	acc, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE token_hash = ?`, hash))
+	acc, err := scanAccount(s.queryRowStmt(ctx, `SELECT `+accountColumns+` FROM accounts WHERE token_hash = ?`, hash))
 	if err != nil {
 		return acc, fmt.Errorf("store: unable to get account by token: %w", mapErr(err))
 	}

@@ -11,22 +11,39 @@ import (
 
 const auditColumns = `seq, at, actor, action, target, summary, collectivite_id, prev_hash, hash`
 
+const (
+	auditHeadSQL     = `SELECT seq, hash FROM audit_head WHERE id = 1`
+	insertAuditSQL   = `INSERT INTO audit (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	moveAuditHeadSQL = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+)
+
 // appendAudit links a to the chain inside tx: it reads the head, which the
 // immediate transaction holds against every other writer.
-func appendAudit(ctx context.Context, tx *sql.Tx, a store.AuditEntry) (store.AuditEntry, error) {
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, a store.AuditEntry) (store.AuditEntry, error) {
 	var prev string
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&a.Seq, &prev); err != nil {
+	head, err := s.txStmt(ctx, tx, auditHeadSQL)
+	if err == nil {
+		err = head.QueryRowContext(ctx).Scan(&a.Seq, &prev)
+	}
+	if err != nil {
 		return a, fmt.Errorf("store: unable to read audit head: %w", err)
 	}
 	a.Seq++
 	a.At = a.At.UTC()
 	a.PrevHash = prev
 	a.Hash = store.ChainHash(prev, a)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Seq, fromTime(a.At), a.Actor, a.Action, a.Target, a.Summary, a.CollectiviteID, a.PrevHash, a.Hash); err != nil {
+	ins, err := s.txStmt(ctx, tx, insertAuditSQL)
+	if err == nil {
+		_, err = ins.ExecContext(ctx, a.Seq, fromTime(a.At), a.Actor, a.Action, a.Target, a.Summary, a.CollectiviteID, a.PrevHash, a.Hash)
+	}
+	if err != nil {
 		return a, fmt.Errorf("store: unable to append audit entry: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, a.Seq, a.Hash); err != nil {
+	move, err := s.txStmt(ctx, tx, moveAuditHeadSQL)
+	if err == nil {
+		_, err = move.ExecContext(ctx, a.Seq, a.Hash)
+	}
+	if err != nil {
 		return a, fmt.Errorf("store: unable to move audit head: %w", err)
 	}
 	return a, nil
@@ -39,7 +56,7 @@ func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) (store.Audi
 		return a, fmt.Errorf("store: unable to append audit entry: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	a, err = appendAudit(ctx, tx, a)
+	a, err = s.appendAudit(ctx, tx, a)
 	if err != nil {
 		return a, err
 	}

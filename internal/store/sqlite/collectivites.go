@@ -42,7 +42,7 @@ func scanCollectivite(sc scanner) (store.Collectivite, error) {
 
 // GetCollectivite returns a collectivité by ID.
 func (s *Store) GetCollectivite(ctx context.Context, id string) (store.Collectivite, error) {
-	c, err := scanCollectivite(s.r.QueryRowContext(ctx, `SELECT `+collectiviteColumns+` FROM collectivites WHERE id = ?`, id))
+	c, err := scanCollectivite(s.queryRowStmt(ctx, `SELECT `+collectiviteColumns+` FROM collectivites WHERE id = ?`, id))
 	if err != nil {
 		return c, fmt.Errorf("store: unable to get collectivite %s: %w", id, mapErr(err))
 	}

@@ -106,11 +106,12 @@ func (s *Store) ConventionVersions(ctx context.Context, id string) ([]store.Conv
 
 // ListConventions lists conventions by ID.
 func (s *Store) ListConventions(ctx context.Context, f store.ConventionFilter) ([]store.Convention, error) {
-	out, err := list(ctx, s.r, scanConvention, `SELECT `+conventionColumns+` FROM conventions
+	rows, err := s.queryStmt(ctx, `SELECT `+conventionColumns+` FROM conventions
 		WHERE id > ? AND (? = '' OR collectivite_id = ?) AND (? = '' OR status = ?)
 		  AND (? = '' OR id IN (SELECT convention_id FROM convention_schools WHERE uai = ?))
 		ORDER BY id LIMIT ?`,
 		f.Cursor, f.CollectiviteID, f.CollectiviteID, f.Status, f.Status, f.School, f.School, limit(f.Limit))
+	out, err := collect(rows, err, scanConvention)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list conventions: %w", err)
 	}

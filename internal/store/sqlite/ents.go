@@ -43,7 +43,7 @@ func scanENT(sc scanner) (store.ENT, error) {
 
 // GetENT returns an ENT by ID.
 func (s *Store) GetENT(ctx context.Context, id string) (store.ENT, error) {
-	e, err := scanENT(s.r.QueryRowContext(ctx, `SELECT `+entColumns+` FROM ents WHERE id = ?`, id))
+	e, err := scanENT(s.queryRowStmt(ctx, `SELECT `+entColumns+` FROM ents WHERE id = ?`, id))
 	if err != nil {
 		return e, fmt.Errorf("store: unable to get ENT %s: %w", id, mapErr(err))
 	}

@@ -21,11 +21,12 @@ func (s *Store) PublishedNotices(ctx context.Context, schools []string, now time
 		return nil, nil
 	}
 	t := fromTime(now)
-	out, err := list(ctx, s.r, scanNotice, `SELECT idempotency_key, doc FROM notices
+	rows, err := s.queryStmt(ctx, `SELECT idempotency_key, doc FROM notices
 		WHERE id IN (SELECT notice_id FROM notice_schools WHERE uai IN (SELECT value FROM json_each(?)))
 		  AND status <> ? AND publish_at <= ? AND expires_at > ?
 		ORDER BY publish_at DESC, id DESC`,
 		fromList(schools), store.NoticeWithdrawn, t, t)
+	out, err := collect(rows, err, scanNotice)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list published notices: %w", err)
 	}
@@ -38,7 +39,7 @@ func (s *Store) ReadStates(ctx context.Context, entID, entUserID string, noticeI
 	if noticeIDs != nil && len(noticeIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT notice_id, read_at, ack_at FROM read_states
+	rows, err := s.queryStmt(ctx, `SELECT notice_id, read_at, ack_at FROM read_states
 		WHERE ent_id = ? AND ent_user_id = ? AND (? OR notice_id IN (SELECT value FROM json_each(?)))`,
 		entID, entUserID, noticeIDs == nil, fromList(noticeIDs))
 	if err != nil {

@@ -71,7 +71,7 @@ func (s *Store) SetWatermark(ctx context.Context, name string, prev, next time.T
 			return err
 		}
 		for _, a := range entries {
-			if _, err := appendAudit(ctx, tx, a); err != nil {
+			if _, err := s.appendAudit(ctx, tx, a); err != nil {
 				return err
 			}
 		}

@@ -34,6 +34,14 @@ func withdrawnAt(n store.Notice) any {
 	return fromTime(n.UpdatedAt)
 }
 
+const (
+	insertNoticeSQL = `INSERT INTO notices (id, version, collectivite_id, author_id, idempotency_key,
+	category, status, publish_at, expires_at, withdrawn_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	deleteNoticeSchoolsSQL = `DELETE FROM notice_schools WHERE notice_id = ?`
+	insertNoticeSchoolsSQL = `INSERT OR IGNORE INTO notice_schools (uai, notice_id)
+	SELECT value, ? FROM json_each(?)`
+)
+
 // CreateNotice stores version 1 of a notice.
 func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
@@ -41,14 +49,16 @@ func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditE
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO notices (id, version, collectivite_id, author_id, idempotency_key,
-			category, status, publish_at, expires_at, withdrawn_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			n.ID, n.Version, n.CollectiviteID, n.AuthorID, n.IdempotencyKey, n.Category, n.Status,
+		ins, err := s.txStmt(ctx, tx, insertNoticeSQL)
+		if err != nil {
+			return err
+		}
+		_, err = ins.ExecContext(ctx, n.ID, n.Version, n.CollectiviteID, n.AuthorID, n.IdempotencyKey, n.Category, n.Status,
 			fromTime(n.PublishAt), fromTime(n.ExpiresAt), withdrawnAt(n), doc)
 		if err != nil {
 			return err
 		}
-		return setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
+		return s.setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to create notice %s: %w", n.ID, mapErr(err))
@@ -56,12 +66,19 @@ func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditE
 	return nil
 }
 
-func setNoticeSchools(ctx context.Context, tx *sql.Tx, id string, schools []string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM notice_schools WHERE notice_id = ?`, id); err != nil {
+func (s *Store) setNoticeSchools(ctx context.Context, tx *sql.Tx, id string, schools []string) error {
+	del, err := s.txStmt(ctx, tx, deleteNoticeSchoolsSQL)
+	if err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO notice_schools (uai, notice_id)
-		SELECT value, ? FROM json_each(?)`, id, fromList(schools))
+	if _, err := del.ExecContext(ctx, id); err != nil {
+		return err
+	}
+	ins, err := s.txStmt(ctx, tx, insertNoticeSchoolsSQL)
+	if err != nil {
+		return err
+	}
+	_, err = ins.ExecContext(ctx, id, fromList(schools))
 	return err
 }
 
@@ -93,7 +110,7 @@ func (s *Store) NoticeByIdempotencyKey(ctx context.Context, collectiviteID, auth
 	if key == "" {
 		return store.Notice{}, fmt.Errorf("store: unable to get notice by idempotency key: %w", store.ErrNotFound)
 	}
-	n, err := scanNotice(s.r.QueryRowContext(ctx, `SELECT idempotency_key, doc FROM notices
+	n, err := scanNotice(s.queryRowStmt(ctx, `SELECT idempotency_key, doc FROM notices
 		WHERE collectivite_id = ? AND author_id = ? AND idempotency_key = ?`, collectiviteID, authorID, key))
 	if err != nil {
 		return n, fmt.Errorf("store: unable to get notice by idempotency key: %w", mapErr(err))
@@ -155,7 +172,7 @@ func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion 
 		if err != nil {
 			return err
 		}
-		return setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
+		return s.setNoticeSchools(ctx, tx, n.ID, n.Audience.Schools)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to update notice %s: %w", n.ID, mapErr(err))
@@ -179,7 +196,7 @@ func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, 
 // CountNoticesPerSchool counts the notices of a collectivité, not
 // withdrawn, published in [from, to), per school and category.
 func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT ns.uai, n.category, COUNT(*) FROM notices n
+	rows, err := s.queryStmt(ctx, `SELECT ns.uai, n.category, COUNT(*) FROM notices n
 		JOIN notice_schools ns ON ns.notice_id = n.id
 		WHERE n.collectivite_id = ? AND n.status <> ? AND n.publish_at >= ? AND n.publish_at < ?
 		GROUP BY ns.uai, n.category`,

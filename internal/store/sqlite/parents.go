@@ -162,6 +162,15 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 
 func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.Parent, error) {
 	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
+	// The statements are prepared before the transaction takes a reader.
+	parent, err := s.stmt(ctx, s.r, `SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
+	if err != nil {
+		return p, err
+	}
+	children, err := s.stmt(ctx, s.r, `SELECT uai, level, class FROM children WHERE parent_id = ? ORDER BY pos`)
+	if err != nil {
+		return p, err
+	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for both queries
 	if err != nil {
 		return p, err
@@ -169,8 +178,7 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	defer tx.Rollback() //nolint:errcheck // read-only
 	var id int64
 	var muted, updated string
-	err = tx.QueryRowContext(ctx, `SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`,
-		entID, entUserID).Scan(&id, &p.Locale, &muted, &updated)
+	err = tx.StmtContext(ctx, parent).QueryRowContext(ctx, entID, entUserID).Scan(&id, &p.Locale, &muted, &updated)
 	if err != nil {
 		return p, err
 	}
@@ -180,11 +188,12 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if p.UpdatedAt, err = toTime(updated); err != nil {
 		return p, err
 	}
-	p.Children, err = list(ctx, tx, func(sc scanner) (store.Child, error) {
+	rows, err := tx.StmtContext(ctx, children).QueryContext(ctx, id)
+	p.Children, err = collect(rows, err, func(sc scanner) (store.Child, error) {
 		var c store.Child
 		err := sc.Scan(&c.UAI, &c.Level, &c.Class)
 		return c, err
-	}, `SELECT uai, level, class FROM children WHERE parent_id = ? ORDER BY pos`, id)
+	})
 	return p, err
 }
 
@@ -214,7 +223,7 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		return 0, nil
 	}
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT parent_id) FROM children
+	err := s.queryRowStmt(ctx, `SELECT COUNT(DISTINCT parent_id) FROM children
 		WHERE uai IN (SELECT value FROM json_each(?))
 		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
 		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`,

@@ -209,14 +209,19 @@ func (s *Store) CountSubscribedFamilies(ctx context.Context, aud store.Audience)
 	return n, nil
 }
 
+const recordPushReceiptSQL = `INSERT OR IGNORE INTO push_receipts (notice_id, version, subscription_id, event, at)
+	SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM notices WHERE id = ?)`
+
 // RecordPushReceipt records a receipt once. A receipt of a notice that no
 // longer exists (purged) is taken as a replay.
 func (s *Store) RecordPushReceipt(ctx context.Context, r store.PushReceipt) (bool, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO push_receipts (notice_id, version, subscription_id, event, at)
-			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM notices WHERE id = ?)`,
-			r.NoticeID, r.Version, r.SubscriptionID, r.Event, fromTime(r.At), r.NoticeID)
+		ins, err := s.txStmt(ctx, tx, recordPushReceiptSQL)
+		if err != nil {
+			return err
+		}
+		res, err := ins.ExecContext(ctx, r.NoticeID, r.Version, r.SubscriptionID, r.Event, fromTime(r.At), r.NoticeID)
 		if err != nil {
 			return err
 		}

@@ -187,6 +187,16 @@ func batchID(noticeID string, version int, cursor string) string {
 	return noticeID + "/" + strconv.Itoa(version) + "/" + cursor
 }
 
+const (
+	claimPushBatchSQL = `UPDATE push_batches SET lease_owner = ?, lease_until = ?
+	WHERE id = (SELECT id FROM push_batches WHERE done = 0 AND available_at <= ? AND lease_until <= ?
+		ORDER BY available_at LIMIT 1)
+	RETURNING id, notice_id, version, available_at, lease_owner, lease_until, items`
+	pushBatchLeaseSQL    = `SELECT lease_owner, done, results FROM push_batches WHERE id = ?`
+	completePushBatchSQL = `UPDATE push_batches SET done = ?, items = ?, pending = ?, results = ?,
+	available_at = ?, lease_owner = '', lease_until = '' WHERE id = ?`
+)
+
 // ClaimPushBatch leases the batch due first.
 func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
 	var b store.PushBatch
@@ -194,11 +204,11 @@ func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time,
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var avail, until string
 		var items []byte
-		err := tx.QueryRowContext(ctx, `UPDATE push_batches SET lease_owner = ?, lease_until = ?
-			WHERE id = (SELECT id FROM push_batches WHERE done = 0 AND available_at <= ? AND lease_until <= ?
-				ORDER BY available_at LIMIT 1)
-			RETURNING id, notice_id, version, available_at, lease_owner, lease_until, items`,
-			owner, fromTime(now.Add(lease)), t, t).Scan(&b.ID, &b.NoticeID, &b.Version, &avail, &b.LeaseOwner, &until, &items)
+		claim, err := s.txStmt(ctx, tx, claimPushBatchSQL)
+		if err != nil {
+			return err
+		}
+		err = claim.QueryRowContext(ctx, owner, fromTime(now.Add(lease)), t, t).Scan(&b.ID, &b.NoticeID, &b.Version, &avail, &b.LeaseOwner, &until, &items)
 		if err != nil {
 			return err
 		}
@@ -232,8 +242,11 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		var owner string
 		var done bool
 		var results []byte
-		if err := tx.QueryRowContext(ctx, `SELECT lease_owner, done, results FROM push_batches WHERE id = ?`, b.ID).
-			Scan(&owner, &done, &results); err != nil {
+		lease, err := s.txStmt(ctx, tx, pushBatchLeaseSQL)
+		if err != nil {
+			return err
+		}
+		if err := lease.QueryRowContext(ctx, b.ID).Scan(&owner, &done, &results); err != nil {
 			return err
 		}
 		if done || owner != b.LeaseOwner {
@@ -262,9 +275,11 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if avail.IsZero() {
 			avail = now
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE push_batches SET done = ?, items = ?, pending = ?, results = ?,
-			available_at = ?, lease_owner = '', lease_until = '' WHERE id = ?`,
-			len(pending) == 0, items, len(pending), res, fromTime(avail), b.ID); err != nil {
+		complete, err := s.txStmt(ctx, tx, completePushBatchSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := complete.ExecContext(ctx, len(pending) == 0, items, len(pending), res, fromTime(avail), b.ID); err != nil {
 			return err
 		}
 		if err := addCounts(ctx, tx, b.NoticeID, u.Counts); err != nil {

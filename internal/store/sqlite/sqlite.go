@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -43,6 +44,8 @@ const (
 type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // readers
+
+	stmts sync.Map // stmtKey → *sql.Stmt, see stmts.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,6 +82,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepareWriter(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: unable to prepare statements: %w", err)
+	}
 	return s, nil
 }
 
@@ -108,9 +115,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close closes the cached statements and both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
 }
 
 // write runs fn and appends the audit entry in one immediate transaction.
@@ -123,7 +130,7 @@ func (s *Store) write(ctx context.Context, a store.AuditEntry, fn func(tx *sql.T
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if _, err := appendAudit(ctx, tx, a); err != nil {
+	if _, err := s.appendAudit(ctx, tx, a); err != nil {
 		return err
 	}
 	return tx.Commit()
