@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,21 +15,11 @@ import (
 // tens of milliseconds. They are cached per audience for a few seconds;
 // a directory change made through this process empties the cache at once
 // (other processes' changes show within the TTL).
-const (
-	familyCacheTTL  = 10 * time.Second
-	familyCacheSize = 10000
-)
+const familyCacheTTL = 10 * time.Second
 
 type familyCache struct {
-	gen     atomic.Uint64
-	mu      sync.Mutex
-	entries map[string]familyEntry
-}
-
-type familyEntry struct {
-	n   int
-	at  time.Time
-	gen uint64
+	gen    atomic.Uint64 // the directory generation (also used by the feed's parent cache)
+	counts ttlCache[string, int]
 }
 
 func audienceKey(a store.Audience) string {
@@ -46,25 +35,9 @@ func audienceKey(a store.Audience) string {
 func (s *Server) directoryChanged() { s.families.gen.Add(1) }
 
 // countFamilies counts the families an audience reaches, from the cache
-// when fresh.
+// when fresh; concurrent requests for the same audience share one count.
 func (s *Server) countFamilies(ctx context.Context, a store.Audience) (int, error) {
-	fc := &s.families
-	key, gen, now := audienceKey(a), fc.gen.Load(), time.Now()
-	fc.mu.Lock()
-	e, ok := fc.entries[key]
-	fc.mu.Unlock()
-	if ok && e.gen == gen && now.Sub(e.at) < familyCacheTTL {
-		return e.n, nil
-	}
-	n, err := s.store.CountFamilies(ctx, a)
-	if err != nil {
-		return 0, err
-	}
-	fc.mu.Lock()
-	if fc.entries == nil || len(fc.entries) >= familyCacheSize {
-		fc.entries = make(map[string]familyEntry)
-	}
-	fc.entries[key] = familyEntry{n: n, at: now, gen: gen}
-	fc.mu.Unlock()
-	return n, nil
+	return s.families.counts.fetch(audienceKey(a), &s.families.gen, func() (int, error) {
+		return s.store.CountFamilies(ctx, a)
+	})
 }
