@@ -75,6 +75,10 @@ test('the widget renders the parent feed; opening a notice marks it read and the
   // The reading is stored: the server-to-server feed says so.
   const s2s = await api(srv.base, 'GET', `/v1/ent/parents/${parent}/feed`, srv.creds.ents[0].api_key);
   assert.equal(s2s.json.items.find((i) => i.id === ids.ack).read, true);
+  // The announcement is written 50 ms after the status region is emptied
+  // (so that screen readers read it again): wait for it.
+  await page.waitForFunction(() => /marquée comme lue/.test(
+    document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent), null, { timeout: 5000 });
   assert.match(await page.locator('liaison-feed [role=status]').innerText(), /marquée comme lue/);
   assert.deepEqual(errors, []);
   await ctx.close();
