@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -127,31 +130,33 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 
 	// Setup took long enough for the server to close idle connections.
 	w.client.CloseIdleConnections()
-	d := time.Duration(seconds) * time.Second
-	health := closedLoop(w.client, conc, d, func(r *rand.Rand) (*http.Request, int) {
-		req, _ := http.NewRequest("GET", w.base+"/healthz", nil)
-		return req, 200
-	})
-	feedReq := func(toks []string, etag bool) func(r *rand.Rand) (*http.Request, int) {
-		return func(r *rand.Rand) (*http.Request, int) {
-			i := r.IntN(len(toks))
-			req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
-			req.Header.Set("Authorization", "Bearer "+toks[i])
-			if etag {
-				req.Header.Set("If-None-Match", etags[i])
-				return req, 304
-			}
-			return req, 200
-		}
+	// The load generator runs in a process of its own (this binary with
+	// -load), as wrk would: its scheduling and garbage collection do not
+	// land in the server's latencies.
+	run := func(path string, toks, tags []string, want int) (loadStats, error) {
+		return runLoader(loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds})
 	}
-	hotRun := closedLoop(w.client, conc, d, feedReq(hotSet, false))
-	notModified := closedLoop(w.client, conc, d, feedReq(hotSet, true))
-	coldRun := closedLoop(w.client, conc, d, feedReq(tokens, false))
+	health, err := run("/healthz", nil, nil, 200)
+	if err != nil {
+		return err
+	}
+	hotRun, err := run("/v1/me/feed?limit=50", hotSet, nil, 200)
+	if err != nil {
+		return err
+	}
+	notModified, err := run("/v1/me/feed?limit=50", hotSet, etags, 304)
+	if err != nil {
+		return err
+	}
+	coldRun, err := run("/v1/me/feed?limit=50", tokens, nil, 200)
+	if err != nil {
+		return err
+	}
 
 	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each\n",
 		nParents, len(schools), nNotices, visible, conc, seconds)
 	fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
-	pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.rps/health.rps) }
+	pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.RPS/health.RPS) }
 	health.print("baseline: GET /healthz", "100%")
 	hotRun.print(fmt.Sprintf("GET /v1/me/feed, %d parents polling", len(hotSet)), pct(hotRun))
 	notModified.print("GET /v1/me/feed + If-None-Match (304)", pct(notModified))
@@ -161,14 +166,72 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 }
 
 type loadStats struct {
-	rps           float64
-	p50, p99, max time.Duration
-	errors        int64
+	RPS           float64
+	P50, P99, Max time.Duration
+	Errors        int64
+}
+
+// loadPlan is what a loader process runs: GET url with each request's
+// token (and ETag) picked at random, at a concurrency, for a duration.
+type loadPlan struct {
+	URL         string
+	Tokens      []string
+	ETags       []string
+	Want        int
+	Concurrency int
+	Seconds     int
+}
+
+// runLoader runs a plan in a child process (this binary with -load) and
+// returns its figures.
+func runLoader(p loadPlan) (loadStats, error) {
+	f, err := os.CreateTemp("", "liaison-load-*.json")
+	if err != nil {
+		return loadStats{}, err
+	}
+	defer os.Remove(f.Name())
+	if err := json.NewEncoder(f).Encode(p); err != nil {
+		f.Close()
+		return loadStats{}, err
+	}
+	f.Close()
+	out, err := exec.Command(os.Args[0], "-load", f.Name()).Output()
+	if err != nil {
+		return loadStats{}, fmt.Errorf("loader: %w", err)
+	}
+	var st loadStats
+	return st, json.Unmarshal(out, &st)
+}
+
+// loaderMain is the child process: it runs the plan and prints its figures
+// as JSON on stdout.
+func loaderMain(file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var p loadPlan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	st := closedLoop(client, p.Concurrency, time.Duration(p.Seconds)*time.Second, func(r *rand.Rand) (*http.Request, int) {
+		req, _ := http.NewRequest("GET", p.URL, nil)
+		if len(p.Tokens) > 0 {
+			i := r.IntN(len(p.Tokens))
+			req.Header.Set("Authorization", "Bearer "+p.Tokens[i])
+			if len(p.ETags) > 0 {
+				req.Header.Set("If-None-Match", p.ETags[i])
+			}
+		}
+		return req, p.Want
+	})
+	return json.NewEncoder(os.Stdout).Encode(st)
 }
 
 func (s loadStats) print(label, share string) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
-	fmt.Printf("%-52s %9.0f %8s %8s %8s %7d %9s\n", label, s.rps, ms(s.p50), ms(s.p99), ms(s.max), s.errors, share)
+	fmt.Printf("%-52s %9.0f %8s %8s %8s %7d %9s\n", label, s.RPS, ms(s.P50), ms(s.P99), ms(s.Max), s.Errors, share)
 }
 
 // closedLoop runs conc workers sending requests back to back for d.
@@ -210,5 +273,5 @@ func closedLoop(c *http.Client, conc int, d time.Duration, mk func(*rand.Rand) (
 		return loadStats{}
 	}
 	q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	return loadStats{rps: float64(total.Load()) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99), max: all[len(all)-1], errors: errs.Load()}
+	return loadStats{RPS: float64(total.Load()) / elapsed.Seconds(), P50: q(0.5), P99: q(0.99), Max: all[len(all)-1], Errors: errs.Load()}
 }

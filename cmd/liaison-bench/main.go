@@ -47,7 +47,15 @@ func main() {
 	feedNotices := flag.Int("feed-notices", 20000, "feed: notices published over the past year")
 	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
+	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
 	flag.Parse()
+	if *load != "" {
+		if err := loaderMain(*load); err != nil {
+			fmt.Fprintln(os.Stderr, "liaison-bench loader:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
