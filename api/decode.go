@@ -93,6 +93,15 @@ func identifier(s string) bool {
 // (unknown fields refused), then validates it. Every failure is a catalog
 // error; nothing panics.
 func (s *Server) decodeJSON(c *fiber.Ctx, limit int, v any) error {
+	if err := readJSON(c, limit, v); err != nil {
+		return err
+	}
+	return s.validateStruct(v)
+}
+
+// readJSON is decodeJSON without the validator, for bodies that validate
+// themselves item by item (directory batches).
+func readJSON(c *fiber.Ctx, limit int, v any) error {
 	if err := requireJSON(c); err != nil {
 		return err
 	}
@@ -103,10 +112,7 @@ func (s *Server) decodeJSON(c *fiber.Ctx, limit int, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apiErr("request.empty_body")
 	}
-	if err := strictUnmarshal(body, v); err != nil {
-		return err
-	}
-	return s.validateStruct(v)
+	return strictUnmarshal(body, v)
 }
 
 func requireJSON(c *fiber.Ctx) error {

@@ -109,11 +109,7 @@ func detail(field, code, fr, en string) Detail {
 
 // Lang picks the language from Accept-Language: English when the client
 // prefers it, French otherwise. The back-office uses it too.
-func Lang(c *fiber.Ctx) string { return langOf(c) }
-
-// langOf picks the language from Accept-Language: English when the client
-// prefers it, French otherwise.
-func langOf(c *fiber.Ctx) string {
+func Lang(c *fiber.Ctx) string {
 	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
 		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
 		switch {
@@ -178,7 +174,7 @@ func fromFiberError(fe *fiber.Error) *Error {
 
 func writeError(c *fiber.Ctx, e *Error) error {
 	ent := catalog[e.Code]
-	lang := langOf(c)
+	lang := Lang(c)
 	msg := ent.FR
 	if lang == "en" {
 		msg = ent.EN

@@ -218,7 +218,7 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 		return err
 	}
 	if f.parent == nil {
-		pg.Message = notSyncedMessage(langOf(c))
+		pg.Message = notSyncedMessage(Lang(c))
 	}
 	// The ETag is computed from what the page shows, before encoding it,
 	// so that a 304 costs no JSON encoding.

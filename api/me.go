@@ -27,7 +27,7 @@ func (s *Server) getMe(c *fiber.Ctx) error {
 	p, err := s.store.GetParent(c.UserContext(), id.ENT.ID, id.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		v.Message = notSyncedMessage(langOf(c))
+		v.Message = notSyncedMessage(Lang(c))
 	case err != nil:
 		return err
 	default:

@@ -55,17 +55,7 @@ type syncResult struct {
 // reported with its index.
 func (s *Server) syncParents(c *fiber.Ctx) error {
 	var req syncParentsRequest
-	if err := requireJSON(c); err != nil {
-		return err
-	}
-	body := c.Body()
-	if len(body) > s.cfg.SyncBodyLimit {
-		return apiErr("request.body_too_large")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return apiErr("request.empty_body")
-	}
-	if err := strictUnmarshal(body, &req); err != nil {
+	if err := readJSON(c, s.cfg.SyncBodyLimit, &req); err != nil {
 		return err
 	}
 	return s.writeParents(c, req.Parents, nil)

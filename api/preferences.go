@@ -163,7 +163,7 @@ func (s *Server) getPreferences(c *fiber.Ctx) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	v, err := s.preferencesOf(c.UserContext(), pp, langOf(c))
+	v, err := s.preferencesOf(c.UserContext(), pp, Lang(c))
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 	}
 	s.preferencesChanged(id.ENT.ID, id.UserID)
 	p.Locale, p.Muted = locale, muted
-	lang := langOf(c)
+	lang := Lang(c)
 	if c.Get(fiber.HeaderAcceptLanguage) == "" && locale != "" {
 		lang = locale
 	}

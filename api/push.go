@@ -256,7 +256,7 @@ func (s *Server) getNoticeStats(c *fiber.Ctx) error {
 	}
 	if out.FamiliesTargeted < minGroup {
 		out.Withheld = true
-		out.Message = pick(langOf(c), "Moins de 5 familles ciblées : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
+		out.Message = pick(Lang(c), "Moins de 5 familles ciblées : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
 			"Fewer than 5 families targeted: no other figure is given, so as to reveal nothing about any one family.")
 		c.Set(fiber.HeaderCacheControl, "private, no-cache")
 		return c.JSON(out)

@@ -100,7 +100,7 @@ func (s *Server) noticeReach(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	lang := langOf(c)
+	lang := Lang(c)
 	v := reachView{NoticeID: n.ID, Version: n.Version, Title: n.Title, MinGroup: minGroup, Groups: []reachGroup{}, NotReached: []reachGroup{},
 		Note: pick(lang,
 			"Aucun chiffre n'est donné pour un groupe de moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
