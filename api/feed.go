@@ -100,20 +100,17 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 	}
 	f := feed{parent: p, items: []feedItem{}}
 	now := s.utcNow()
-	// Pointers into the cached per-school lists, which are never modified.
+	sn, err := s.feedNotices(ctx, now)
+	if err != nil {
+		return f, err
+	}
+	// Pointers into the snapshot's lists, which are never modified.
 	var notices []*store.Notice
-	schools := make([]string, 0, len(p.Children))
-	for _, c := range p.Children {
-		if slices.Contains(schools, c.UAI) {
+	for i, c := range p.Children {
+		if slices.ContainsFunc(p.Children[:i], func(o store.Child) bool { return o.UAI == c.UAI }) {
 			continue
 		}
-		schools = append(schools, c.UAI)
-		ns, err := s.cachedSchoolNotices(ctx, c.UAI, now)
-		if err != nil {
-			return f, err
-		}
-		for i := range ns {
-			n := &ns[i]
+		for _, n := range sn.bySchool[c.UAI] {
 			if n.VisibleAt(now) && n.Audience.ReachesAny(p.Children) &&
 				!slices.ContainsFunc(notices, func(o *store.Notice) bool { return o.ID == n.ID }) {
 				notices = append(notices, n)

@@ -474,3 +474,44 @@ func TestEncodePageMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// A change written by another instance (straight into the store, so this
+// process's caches are not told) shows within feedTTL: at once on a read
+// whose service time is feedTTL past the snapshot, and, past half of
+// feedTTL, after one background refresh that no request waits for.
+func TestFeedSnapshotStaleness(t *testing.T) {
+	p := newPublishing(t)
+	ctx := context.Background()
+	first := p.publish(t, "restauration", cantineNotice())
+	second := p.publish(t, "elus", simpleNotice("alerte", "Alerte neige : écoles fermées demain", uaiA1))
+	sameStrings(t, "warm", feedIDs(p.feed(t, "p0")), []string{second, first})
+
+	withdraw := func(id string) {
+		t.Helper()
+		n, err := p.st.GetNotice(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := p.clock.Now()
+		n.Status, n.WithdrawnAt, n.UpdatedAt = store.NoticeWithdrawn, &at, at
+		if err := p.st.UpdateNotice(ctx, n, n.Version, store.AuditEntry{At: at, Actor: "other-instance", Action: "notice.withdraw", Target: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withdraw(second)
+	p.clock.Advance(feedTTL)
+	sameStrings(t, "feedTTL after another instance's withdrawal", feedIDs(p.feed(t, "p0")), []string{first})
+
+	withdraw(first)
+	p.clock.Advance(feedTTL * 3 / 4)
+	// This read is served from the snapshot (still within feedTTL) and
+	// starts a refresh; a later read, at the same service time, sees it —
+	// well before the snapshot's wall-clock age would force a load.
+	deadline := time.Now().Add(feedTTL / 2)
+	for len(p.feed(t, "p0").Items) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never replaced the snapshot")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

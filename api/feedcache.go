@@ -23,7 +23,7 @@ import (
 // are exact and those entries may live long; on MongoDB other instances
 // write too, and every entry lives at most feedTTL.
 const (
-	feedTTL       = 2 * time.Second  // notices per school; everything on MongoDB
+	feedTTL       = 2 * time.Second  // the notices in feeds; everything on MongoDB
 	exactTTL      = 10 * time.Minute // parents and read states on the embedded store
 	entTTL        = 30 * time.Second // ENT keys and origins
 	nameTTL       = 60 * time.Second // collectivités' names
@@ -149,7 +149,7 @@ type feedCaches struct {
 	noticesGen atomic.Uint64 // bumped when this process publishes, corrects or withdraws
 	ents       ttlCache[string, store.ENT]
 	parents    ttlCache[parentKey, *store.Parent] // nil: not synced
-	notices    ttlCache[string, schoolNotices]    // per school: visible notices
+	snapshot   snapshotCache                      // the notices in feeds, by school
 	states     ttlCache[parentKey, map[string]store.ReadState]
 	names      ttlCache[string, string]
 	tokens     ttlCache[string, verifiedToken] // parent JWTs already verified
@@ -179,7 +179,6 @@ func newFeedCaches(exact bool) *feedCaches {
 	return &feedCaches{
 		ents:    ttlCache[string, store.ENT]{ttl: entTTL},
 		parents: ttlCache[parentKey, *store.Parent]{ttl: perParent},
-		notices: ttlCache[string, schoolNotices]{ttl: feedTTL},
 		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: perParent},
 		names:   ttlCache[string, string]{ttl: nameTTL},
 		tokens:  ttlCache[string, verifiedToken]{ttl: entTTL},
@@ -207,34 +206,88 @@ func (s *Server) cachedParent(ctx context.Context, entID, userID string) (*store
 	})
 }
 
-// schoolNotices are the notices visible in a school at a time.
-type schoolNotices struct {
-	at      time.Time // the (service clock) time they were visible at
-	notices []store.Notice
+// feedSnapshot is every notice visible at some instant of [at,
+// at+feedTTL), by school, newest first: one store query serves every
+// school's feed for feedTTL (requests filter it with VisibleAt, so a
+// scheduled notice appears at its time and an expired one disappears at
+// its expiry, to the millisecond).
+type feedSnapshot struct {
+	at       time.Time // service clock: the window starts here
+	loaded   time.Time // wall clock: before the query started
+	gen      uint64    // noticesGen it was loaded at
+	bySchool map[string][]*store.Notice
 }
 
-// cachedSchoolNotices returns the notices visible in one school, as of at
-// most feedTTL ago on both the wall clock and the service clock. Past half
-// the TTL, one background load refreshes the entry while requests keep
-// being served from it, so that no request waits for the store.
-func (s *Server) cachedSchoolNotices(ctx context.Context, uai string, now time.Time) ([]store.Notice, error) {
+// snapshotCache holds the current feedSnapshot. Past half its life one
+// background load replaces it while requests keep being served from it, so
+// that no request waits for the store; a change made through this process
+// (noticesGen) or a snapshot too old makes the next request load a new one
+// (once, for every request waiting).
+type snapshotCache struct {
+	cur        atomic.Pointer[feedSnapshot]
+	mu         sync.Mutex // held by the one load running
+	refreshing atomic.Bool
+}
+
+// fresh reports whether sn may serve a request at now (service clock) for
+// generation g, and whether it is time to refresh it.
+func (sn *feedSnapshot) fresh(now time.Time, g uint64) (ok, refresh bool) {
+	if sn == nil || sn.gen != g {
+		return false, false
+	}
+	d, age := now.Sub(sn.at), time.Since(sn.loaded)
+	if d < 0 || d >= feedTTL || age >= feedTTL {
+		return false, false
+	}
+	return true, d > feedTTL/2 || age > feedTTL/2
+}
+
+// feedNotices returns the snapshot that serves a request at now.
+func (s *Server) feedNotices(ctx context.Context, now time.Time) (*feedSnapshot, error) {
+	c := &s.caches.snapshot
 	g := s.caches.noticesGen.Load()
-	load := func(ctx context.Context, now time.Time) func() (schoolNotices, error) {
-		return func() (schoolNotices, error) {
-			ns, err := s.store.PublishedNotices(ctx, []string{uai}, now)
-			return schoolNotices{at: now, notices: ns}, err
+	sn := c.cur.Load()
+	if ok, refresh := sn.fresh(now, g); ok {
+		if refresh && c.refreshing.CompareAndSwap(false, true) {
+			go func() {
+				defer c.refreshing.Store(false)
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if ok, refresh := c.cur.Load().fresh(s.utcNow(), g); ok && !refresh {
+					return // a request loaded it meanwhile
+				}
+				_, _ = s.loadSnapshot(context.Background(), s.utcNow(), g)
+			}()
+		}
+		return sn, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sn := c.cur.Load(); sn != nil {
+		if ok, _ := sn.fresh(now, g); ok {
+			return sn, nil // loaded while this request waited
 		}
 	}
-	if e, age, ok := s.caches.notices.getAged(uai, g); ok {
-		if d := now.Sub(e.at); d >= 0 && d < feedTTL {
-			if (age > feedTTL/2 || d > feedTTL/2) && !s.caches.notices.loading(uai) {
-				go func() { _, _ = s.caches.notices.loadOnce(uai, g, load(context.Background(), s.utcNow())) }()
-			}
-			return e.notices, nil
+	return s.loadSnapshot(ctx, now, g)
+}
+
+// loadSnapshot queries the notices of [now, now+feedTTL) and makes them the
+// current snapshot. The caller holds snapshotCache.mu.
+func (s *Server) loadSnapshot(ctx context.Context, now time.Time, g uint64) (*feedSnapshot, error) {
+	loaded := time.Now()
+	ns, err := s.store.FeedNotices(ctx, now, now.Add(feedTTL))
+	if err != nil {
+		return nil, err
+	}
+	sn := &feedSnapshot{at: now, loaded: loaded, gen: g, bySchool: make(map[string][]*store.Notice)}
+	for i := range ns {
+		n := &ns[i]
+		for _, uai := range n.Audience.Schools {
+			sn.bySchool[uai] = append(sn.bySchool[uai], n)
 		}
 	}
-	e, err := s.caches.notices.loadOnce(uai, g, load(ctx, now))
-	return e.notices, err
+	s.caches.snapshot.cur.Store(sn)
+	return sn, nil
 }
 
 func (s *Server) cachedReadStates(ctx context.Context, entID, userID string) (map[string]store.ReadState, error) {

@@ -34,12 +34,12 @@ type ReachGroup struct {
 // FeedStore is the parent-feed part of the contract: fan-out on read over
 // notices, read and acknowledgement states, parents' preferences.
 type FeedStore interface {
-	// PublishedNotices lists the notices visible at now (not withdrawn,
-	// PublishAt <= now < ExpiresAt) whose audience includes at least one of
-	// schools, newest first: PublishAt descending, then ID descending.
-	// Levels and classes are not looked at: callers match children with
-	// Audience.Reaches.
-	PublishedNotices(ctx context.Context, schools []string, now time.Time) ([]Notice, error)
+	// FeedNotices lists every notice that is visible at some instant of
+	// [from, until) — not withdrawn, PublishAt < until and ExpiresAt >
+	// from — newest first: PublishAt descending, then ID descending. The
+	// feed keeps them in memory, by school, and filters each request with
+	// Notice.VisibleAt and Audience.ReachesAny.
+	FeedNotices(ctx context.Context, from, until time.Time) ([]Notice, error)
 
 	// ReadStates returns the parent's states for these notices (all of
 	// the parent's states when noticeIDs is nil), keyed by notice ID.

@@ -46,26 +46,21 @@ func init() {
 	)
 }
 
-// PublishedNotices lists the notices visible at now that reach one of the
-// schools, newest first.
-func (s *Store) PublishedNotices(ctx context.Context, schools []string, now time.Time) ([]store.Notice, error) {
-	if len(schools) == 0 {
-		return nil, nil
-	}
-	now = msUTC(now)
+// FeedNotices lists the notices visible at some instant of [from, until),
+// newest first.
+func (s *Store) FeedNotices(ctx context.Context, from, until time.Time) ([]store.Notice, error) {
 	filter := bson.D{
-		{Key: "audience.schools", Value: bson.D{{Key: "$in", Value: schools}}},
+		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: msUTC(from)}}},
+		{Key: "publish_at", Value: bson.D{{Key: "$lt", Value: msUTC(until)}}},
 		{Key: "status", Value: bson.D{{Key: "$ne", Value: store.NoticeWithdrawn}}},
-		{Key: "publish_at", Value: bson.D{{Key: "$lte", Value: now}}},
-		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}},
 	}
 	cur, err := s.coll(collNotices).Find(ctx, filter, findOptions(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}, 0))
 	if err != nil {
-		return nil, fail(err, "list published notices")
+		return nil, fail(err, "list the feeds' notices")
 	}
 	out, err := all(ctx, cur, noticeDoc.model)
 	if err != nil {
-		return nil, fail(err, "list published notices")
+		return nil, fail(err, "list the feeds' notices")
 	}
 	if len(out) == 0 {
 		return nil, nil

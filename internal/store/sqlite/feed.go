@@ -13,22 +13,16 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// PublishedNotices lists the notices visible at now that reach one of the
-// schools, newest first. The school index (notice_schools) narrows the
-// scan to the schools' notices.
-func (s *Store) PublishedNotices(ctx context.Context, schools []string, now time.Time) ([]store.Notice, error) {
-	if len(schools) == 0 {
-		return nil, nil
-	}
-	t := fromTime(now)
+// FeedNotices lists the notices visible at some instant of [from, until),
+// newest first. The expiry index narrows the scan to unexpired notices.
+func (s *Store) FeedNotices(ctx context.Context, from, until time.Time) ([]store.Notice, error) {
 	rows, err := s.queryStmt(ctx, `SELECT idempotency_key, doc FROM notices
-		WHERE id IN (SELECT notice_id FROM notice_schools WHERE uai IN (SELECT value FROM json_each(?)))
-		  AND status <> ? AND publish_at <= ? AND expires_at > ?
+		WHERE expires_at > ? AND publish_at < ? AND status <> ?
 		ORDER BY publish_at DESC, id DESC`,
-		fromList(schools), store.NoticeWithdrawn, t, t)
+		fromTime(from), fromTime(until), store.NoticeWithdrawn)
 	out, err := collect(rows, err, scanNotice)
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to list published notices: %w", err)
+		return nil, fmt.Errorf("store: unable to list the feeds' notices: %w", err)
 	}
 	return out, nil
 }

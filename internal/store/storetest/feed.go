@@ -20,12 +20,11 @@ func feedNotice(id string, pub time.Duration, schools ...string) store.Notice {
 
 func testFeed(t *testing.T, open opener) {
 	ctx := context.Background()
-	t.Run("PublishedNotices", func(t *testing.T) {
+	t.Run("FeedNotices", func(t *testing.T) {
 		s := open(t)
 		createNotice(t, s, feedNotice("ntc_a", 0, "0750001A"))
 		createNotice(t, s, feedNotice("ntc_b", time.Hour, "0750001A", "0750002B"))
 		createNotice(t, s, feedNotice("ntc_c", time.Hour, "0750002B")) // same time: ID breaks the tie
-		createNotice(t, s, feedNotice("ntc_other", 0, "0750003C"))     // another school
 		sched := feedNotice("ntc_sched", 3*time.Hour, "0750001A")      // not yet
 		sched.Status = store.NoticeScheduled
 		createNotice(t, s, sched)
@@ -38,31 +37,32 @@ func testFeed(t *testing.T, open opener) {
 		ok(t, s.UpdateNotice(ctx, wd, 1, entry("notice.withdraw", wd.ID)))
 
 		now := at(2 * time.Hour)
-		got, err := s.PublishedNotices(ctx, []string{"0750001A", "0750002B"}, now)
+		got, err := s.FeedNotices(ctx, now, now.Add(2*time.Second))
 		ok(t, err)
-		sameIDs(t, "feed of both schools", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b", "ntc_a"})
+		sameIDs(t, "visible two hours in", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b", "ntc_a"})
 		same(t, "feed notice", got[2], feedNotice("ntc_a", 0, "0750001A"))
-		got, err = s.PublishedNotices(ctx, []string{"0750002B"}, now)
+		// The window is [from, until): a notice published at until is not
+		// in it, one published just before is; one expiring at from is
+		// gone, one expiring just after is there.
+		got, err = s.FeedNotices(ctx, now, at(3*time.Hour))
 		ok(t, err)
-		sameIDs(t, "feed of school B", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b"})
-		got, err = s.PublishedNotices(ctx, nil, now)
+		sameIDs(t, "until the scheduled time", ids(got, noticeIDOf), []string{"ntc_c", "ntc_b", "ntc_a"})
+		got, err = s.FeedNotices(ctx, now, at(3*time.Hour+time.Millisecond))
 		ok(t, err)
-		sameIDs(t, "no school", ids(got, noticeIDOf), nil)
-		// The window is [PublishAt, ExpiresAt): visible at PublishAt, gone
-		// at ExpiresAt.
-		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, at(3*time.Hour))
+		sameIDs(t, "past the scheduled time", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_c", "ntc_b", "ntc_a"})
+		got, err = s.FeedNotices(ctx, at(7*24*time.Hour), at(7*24*time.Hour+time.Second))
 		ok(t, err)
-		sameIDs(t, "at the scheduled time", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_b", "ntc_a"})
-		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, at(7*24*time.Hour))
+		sameIDs(t, "at ntc_a's expiry", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_c", "ntc_b"})
+		got, err = s.FeedNotices(ctx, at(7*24*time.Hour-time.Millisecond), at(7*24*time.Hour))
 		ok(t, err)
-		sameIDs(t, "at ntc_a's expiry", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_b"})
-		// A correction moving the audience moves the notice.
+		sameIDs(t, "just before ntc_a's expiry", ids(got, noticeIDOf), []string{"ntc_sched", "ntc_c", "ntc_b", "ntc_a"})
+		// A correction is seen as it is now.
 		moved := feedNotice("ntc_a", 0, "0750003C")
 		moved.Version = 2
 		ok(t, s.UpdateNotice(ctx, moved, 1, entry("notice.correct", "ntc_a")))
-		got, err = s.PublishedNotices(ctx, []string{"0750001A"}, now)
+		got, err = s.FeedNotices(ctx, now, now.Add(time.Second))
 		ok(t, err)
-		sameIDs(t, "after the correction", ids(got, noticeIDOf), []string{"ntc_b"})
+		same(t, "corrected notice", got[2], moved)
 	})
 	t.Run("ReadAck", func(t *testing.T) {
 		s := open(t)
