@@ -14,6 +14,13 @@ echo "== embedded store: parent upsert in 10,000-parent batches"
 go test -run '^$' -bench 'UpsertParents' -benchtime 3x ./internal/store/sqlite/ | grep -E '^Benchmark'
 
 echo
+# The feed's load comes from wrk (Debian's package) when it is installed:
+# a C load generator leaves more of the two cores to the server than a Go
+# one. Installed here when possible; liaison-bench falls back to its own.
+if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1) || true
+fi
+
 echo "== API on the embedded store: directory sync, publication at 200 req/s, parents' feed (each beside its baseline)"
 go run ./cmd/liaison-bench
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,7 +12,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +32,11 @@ import (
 // (those still valid are in feeds), then GET /v1/me/feed at a fixed
 // concurrency from a Go load generator on this machine, beside the same
 // server's /healthz.
-func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int) error {
+func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile string) error {
+	useWrk, err := pickLoader(loader)
+	if err != nil {
+		return err
+	}
 	w, err := newWorld(dir)
 	if err != nil {
 		return err
@@ -134,7 +144,22 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 	// -load), as wrk would: its scheduling and garbage collection do not
 	// land in the server's latencies.
 	run := func(path string, toks, tags []string, want int) (loadStats, error) {
-		return runLoader(loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds})
+		p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds}
+		if useWrk {
+			return runWrk(p)
+		}
+		return runLoader(p)
+	}
+	if feedProfile != "" {
+		f, err := os.Create(feedProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	health, err := run("/healthz", nil, nil, 200)
 	if err != nil {
@@ -153,8 +178,12 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 		return err
 	}
 
-	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each\n",
-		nParents, len(schools), nNotices, visible, conc, seconds)
+	gen := "Go load generator (-load), its own process"
+	if useWrk {
+		gen = "wrk -t1, its own process"
+	}
+	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each, %s\n",
+		nParents, len(schools), nNotices, visible, conc, seconds, gen)
 	fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
 	pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.RPS/health.RPS) }
 	health.print("baseline: GET /healthz", "100%")
@@ -163,6 +192,83 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int)
 	coldRun.print(fmt.Sprintf("GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
 	fmt.Printf("%-52s %9s %8s %8s\n", "target (issue 5): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
 	return nil
+}
+
+// pickLoader says whether the load comes from wrk (Debian's package, a C
+// program: it leaves more of the two cores to the server than a Go
+// client) or from this binary's own Go generator.
+func pickLoader(loader string) (bool, error) {
+	_, err := exec.LookPath("wrk")
+	switch loader {
+	case "go":
+		return false, nil
+	case "wrk":
+		if err != nil {
+			return false, fmt.Errorf("-loader wrk: wrk is not installed (apt-get install wrk)")
+		}
+		return true, nil
+	case "", "auto":
+		return err == nil, nil
+	}
+	return false, fmt.Errorf("-loader %q: want auto, wrk or go", loader)
+}
+
+//go:embed wrk.lua
+var wrkScript []byte
+
+// runWrk runs a plan with wrk (one thread, the plan's concurrency) and the
+// script wrk.lua, which checks every status and prints its figures as JSON.
+func runWrk(p loadPlan) (loadStats, error) {
+	dir, err := os.MkdirTemp("", "liaison-wrk-")
+	if err != nil {
+		return loadStats{}, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "feed.lua")
+	if err := os.WriteFile(script, wrkScript, 0o600); err != nil {
+		return loadStats{}, err
+	}
+	plan := ""
+	if len(p.Tokens) > 0 {
+		var b strings.Builder
+		for i, t := range p.Tokens {
+			b.WriteString(t)
+			b.WriteByte('\t')
+			if len(p.ETags) > 0 {
+				b.WriteString(p.ETags[i])
+			}
+			b.WriteByte('\n')
+		}
+		plan = filepath.Join(dir, "plan.tsv")
+		if err := os.WriteFile(plan, []byte(b.String()), 0o600); err != nil {
+			return loadStats{}, err
+		}
+	}
+	cmd := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", p.Concurrency), fmt.Sprintf("-d%ds", p.Seconds),
+		"--timeout", "30s", "-s", script, p.URL, "--", plan, strconv.Itoa(p.Want))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return loadStats{}, fmt.Errorf("wrk: %w: %s", err, stderr.String())
+	}
+	// The JSON line is the last one wrk printed (its own report comes first).
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var r struct {
+		Requests     int64 `json:"requests"`
+		DurationUS   int64 `json:"duration_us"`
+		P50US        int64 `json:"p50_us"`
+		P99US        int64 `json:"p99_us"`
+		MaxUS        int64 `json:"max_us"`
+		SocketErrors int64 `json:"socket_errors"`
+		Mismatched   int64 `json:"mismatched"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || r.DurationUS == 0 {
+		return loadStats{}, fmt.Errorf("wrk: unreadable report: %q", out)
+	}
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	return loadStats{RPS: float64(r.Requests) / (float64(r.DurationUS) / 1e6), P50: us(r.P50US), P99: us(r.P99US), Max: us(r.MaxUS),
+		Errors: r.SocketErrors + r.Mismatched}, nil
 }
 
 type loadStats struct {

@@ -1,0 +1,58 @@
+-- Load script for wrk (Debian's wrk 4.x, LuaJIT), used by liaison-bench's
+-- feed benchmark: each request carries the token (and ETag) of a parent
+-- picked at random from a plan file, every response's status is checked
+-- against the one expected, and the figures are printed as one JSON line.
+--
+--   wrk -t1 -c64 -d8s --timeout 30s -s wrk.lua URL -- PLAN WANT
+--
+-- PLAN has one "token<TAB>etag" line per parent (etag may be empty);
+-- an empty PLAN argument sends the URL bare (the /healthz baseline).
+
+local reqs, n = {}, 0
+local want = 200
+local mismatched = 0
+local threads = {}
+
+function setup(thread)
+  threads[#threads + 1] = thread
+end
+
+function init(args)
+  want = tonumber(args[2] or "200")
+  local plan = args[1] or ""
+  if plan ~= "" then
+    for line in io.lines(plan) do
+      local tok, tag = line:match("^([^\t]*)\t?(.*)$")
+      local h = { ["Authorization"] = "Bearer " .. tok }
+      if tag ~= "" then h["If-None-Match"] = tag end
+      n = n + 1
+      reqs[n] = wrk.format("GET", nil, h)
+    end
+  end
+  math.randomseed(7)
+end
+
+function request()
+  if n == 0 then
+    return wrk.format("GET")
+  end
+  return reqs[math.random(n)]
+end
+
+function response(status, headers, body)
+  if status ~= want then
+    mismatched = mismatched + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do
+    bad = bad + (t:get("mismatched") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"socket_errors":%d,"mismatched":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, bad))
+end
