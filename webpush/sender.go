@@ -167,7 +167,8 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 		// No ResponseHeaderTimeout: the client's Timeout, as long, bounds
 		// the whole exchange already (one timer per request, not two).
 	}
-	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}
+	h2 := newH2Pool(tlsConf, dialer, tr.Proxy, min(10*time.Second, timeout), tr.IdleConnTimeout)
+	return &http.Client{Transport: &pushTransport{Transport: tr, h2: h2}, Timeout: timeout, CheckRedirect: refuseRedirect}
 }
 
 // refuseRedirect is the CheckRedirect of NewHTTPClient: a redirect is the
@@ -312,10 +313,24 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		res.Outcome, res.Err = Transient, fmt.Errorf("webpush: encrypt: %w", err)
 		return res
 	}
+	direct := direct(s.client)
+	ctx, cancel := requestContext(ctx, s.client, direct)
+	defer cancel()
+	ttlSecs := strconv.Itoa(int(ttl / time.Second))
+	if pt, ok := s.client.Transport.(*pushTransport); ok && direct {
+		a, err := pt.h2.post(ctx, u, &pushHeaders{ttl: ttlSecs, topic: opts.Topic, urgency: string(opts.Urgency), authz: authz}, body)
+		if !errors.Is(err, errNoH2) {
+			if err != nil {
+				res.Outcome, res.Err = Transient, &url.Error{Op: "Post", URL: sub.Endpoint, Err: err}
+				return res
+			}
+			return s.answer(res, a.status, a.retryAfter, a.detail)
+		}
+	}
 	h := make(http.Header, 6)
 	h["Content-Encoding"] = hdrAES128GCM
 	h["Content-Type"] = hdrOctetStream
-	h["Ttl"] = []string{strconv.Itoa(int(ttl / time.Second))}
+	h["Ttl"] = []string{ttlSecs}
 	if opts.Topic != "" {
 		h["Topic"] = []string{opts.Topic}
 	}
@@ -323,9 +338,6 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		h["Urgency"] = []string{string(opts.Urgency)}
 	}
 	h["Authorization"] = []string{authz}
-	direct := direct(s.client)
-	ctx, cancel := requestContext(ctx, s.client, direct)
-	defer cancel()
 	// What http.NewRequestWithContext makes of a *bytes.Reader body, on
 	// the URL parsed above (checkParsedEndpoint refused empty ports, the
 	// one thing NewRequest would have changed).
@@ -345,15 +357,24 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 		return res
 	}
 	defer resp.Body.Close()
-	res.Status = resp.StatusCode
-	res.Outcome = Classify(resp.StatusCode)
-	if res.Outcome != Delivered {
-		detail, _ := io.ReadAll(io.LimitReader(resp.Body, maxDetailBytes))
-		res.Detail = strings.ToValidUTF8(strings.TrimSpace(string(detail)), "?")
-		res.Err = &StatusError{Status: resp.StatusCode, Detail: res.Detail}
+	var detail []byte
+	if Classify(resp.StatusCode) != Delivered {
+		detail, _ = io.ReadAll(io.LimitReader(resp.Body, maxDetailBytes))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
-	ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return s.answer(res, resp.StatusCode, resp.Header.Get("Retry-After"), detail)
+}
+
+// answer completes res with the push service's answer: status, Retry-After
+// header and the start of the body.
+func (s *Sender) answer(res Result, status int, retryAfter string, detail []byte) Result {
+	res.Status = status
+	res.Outcome = Classify(status)
+	if res.Outcome != Delivered {
+		res.Detail = strings.ToValidUTF8(strings.TrimSpace(string(detail)), "?")
+		res.Err = &StatusError{Status: status, Detail: res.Detail}
+	}
+	ra, ok := ParseRetryAfter(retryAfter, time.Now())
 	switch {
 	case res.Outcome == Throttled && !ok:
 		res.RetryAfter = DefaultRetryAfter

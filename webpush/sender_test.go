@@ -412,7 +412,11 @@ func TestNewSenderChecks(t *testing.T) {
 
 func TestNewHTTPClient(t *testing.T) {
 	c := NewHTTPClient(0)
-	tr := c.Transport.(*http.Transport)
+	pt := c.Transport.(*pushTransport)
+	tr := pt.Transport
+	if pt.h2 == nil {
+		t.Error("no HTTP/2 push path")
+	}
 	if c.Timeout != DefaultTimeout || !tr.ForceAttemptHTTP2 || tr.MaxIdleConnsPerHost == 0 || tr.TLSClientConfig.MinVersion == 0 || !tr.DisableCompression {
 		t.Errorf("client %+v", c)
 	}

@@ -1,0 +1,717 @@
+package webpush
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// The push client: NewHTTPClient's pushes go over HTTP/2 connections of
+// this file's own, not through net/http. A push is one small POST whose
+// headers are the same for every push to an origin but its :path, and
+// whose answer is a status; net/http pays per push for what a general
+// client needs — a goroutine per request (whose stack grows on every push),
+// an http.Request, header maps, and an HPACK table where each push's unique
+// :path is added and an older entry evicted, on both sides of the
+// connection. Here a push is written under the connection's lock in the
+// caller's goroutine: the constant headers are indexed once per connection,
+// the :path is sent as a literal never indexed, HEADERS and DATA are
+// appended to a buffer that a flusher goroutine writes in one TLS write
+// with whatever other pushes wrote meanwhile, and one read goroutine per
+// connection dispatches the answers.
+//
+// It speaks HTTP/2 only: an origin that does not offer h2 over ALPN, or
+// that the environment sends through a proxy, is left to net/http (the
+// client's own Transport), as are all requests that are not pushes.
+
+// h2MaxStreams is our own cap on concurrent streams per connection (the
+// server's SETTINGS_MAX_CONCURRENT_STREAMS when lower).
+const h2MaxStreams = 1000
+
+// h2Retries is how many times a push the server did not process (GOAWAY
+// above its stream, REFUSED_STREAM) is sent again at once, on another
+// stream or connection: servers that rotate connections answer the pushes
+// in flight this way. The request's context bounds the retries too.
+const h2Retries = 10
+
+// errNoH2 tells Send to use net/http for this origin.
+var errNoH2 = errors.New("webpush: origin not served over this client's HTTP/2")
+
+// errUnprocessed is a push the server did not process: safe to send again.
+var errUnprocessed = errors.New("webpush: push not processed by the server (connection going away)")
+
+// pushTransport is the Transport of NewHTTPClient's clients: net/http's,
+// with the HTTP/2 push path beside it.
+type pushTransport struct {
+	*http.Transport
+	h2 *h2Pool
+}
+
+// CloseIdleConnections closes the idle connections of both paths.
+func (t *pushTransport) CloseIdleConnections() {
+	t.Transport.CloseIdleConnections()
+	t.h2.closeIdle()
+}
+
+// h2Pool holds the HTTP/2 connections of a client, by host:port.
+type h2Pool struct {
+	tlsConf *tls.Config // NextProtos h2, http/1.1
+	dialer  *net.Dialer
+	proxy   func(*http.Request) (*url.URL, error)
+	timeout time.Duration // handshake and write bound
+	idle    time.Duration // an unused connection is closed after this
+
+	mu      sync.Mutex
+	conns   map[string][]*h2Conn
+	dialing map[string]*h2Dial
+	noH2    map[string]bool
+}
+
+type h2Dial struct {
+	done chan struct{}
+	err  error
+}
+
+func newH2Pool(tlsConf *tls.Config, dialer *net.Dialer, proxy func(*http.Request) (*url.URL, error), timeout, idle time.Duration) *h2Pool {
+	c := tlsConf.Clone()
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return &h2Pool{tlsConf: c, dialer: dialer, proxy: proxy, timeout: timeout, idle: idle,
+		conns: map[string][]*h2Conn{}, dialing: map[string]*h2Dial{}, noH2: map[string]bool{}}
+}
+
+// pushHeaders are the header values of a push besides its :path.
+type pushHeaders struct {
+	ttl, topic, urgency, authz string
+}
+
+// h2Answer is what a push got back.
+type h2Answer struct {
+	status     int
+	retryAfter string
+	detail     []byte // start of the body (maxDetailBytes)
+}
+
+// post sends one push and waits for its answer. errNoH2: use net/http.
+func (p *h2Pool) post(ctx context.Context, u *url.URL, h *pushHeaders, body []byte) (h2Answer, error) {
+	if u.Scheme != "https" {
+		return h2Answer{}, errNoH2
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	for try := 0; ; try++ {
+		c, err := p.conn(ctx, addr, u)
+		if err != nil {
+			return h2Answer{}, err
+		}
+		a, err := c.roundTrip(ctx, u, h, body)
+		if errors.Is(err, errUnprocessed) && try < h2Retries && ctx.Err() == nil {
+			continue
+		}
+		return a, err
+	}
+}
+
+// conn returns a connection to addr with a stream reserved, dialling one
+// when none has room (one dial per address at a time).
+func (p *h2Pool) conn(ctx context.Context, addr string, u *url.URL) (*h2Conn, error) {
+	for {
+		p.mu.Lock()
+		if p.noH2[addr] {
+			p.mu.Unlock()
+			return nil, errNoH2
+		}
+		for _, c := range p.conns[addr] {
+			if c.reserve() {
+				p.mu.Unlock()
+				return c, nil
+			}
+		}
+		d := p.dialing[addr]
+		if d == nil {
+			d = &h2Dial{done: make(chan struct{})}
+			p.dialing[addr] = d
+			p.mu.Unlock()
+			c, err := p.dial(ctx, addr, u)
+			p.mu.Lock()
+			delete(p.dialing, addr)
+			switch {
+			case errors.Is(err, errNoH2):
+				p.noH2[addr] = true
+			case err == nil:
+				p.conns[addr] = append(p.conns[addr], c)
+			}
+			d.err = err
+			close(d.done)
+			p.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p.mu.Unlock()
+		select {
+		case <-d.done:
+			// Success or errNoH2: look again. The dialler's request
+			// ending cut its dial, not ours: dial again.
+			if d.err != nil && !errors.Is(d.err, errNoH2) && (ctx.Err() != nil ||
+				!errors.Is(d.err, context.Canceled) && !errors.Is(d.err, context.DeadlineExceeded)) {
+				return nil, d.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// dial opens a TLS connection to addr and does the HTTP/2 handshake: our
+// preface and settings, the server's settings.
+func (p *h2Pool) dial(ctx context.Context, addr string, u *url.URL) (*h2Conn, error) {
+	if p.proxy != nil {
+		if pu, err := p.proxy(&http.Request{Method: http.MethodPost, URL: u}); err != nil || pu != nil {
+			return nil, errNoH2
+		}
+	}
+	if d := p.timeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	raw, err := p.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conf := p.tlsConf
+	if conf.ServerName == "" {
+		conf = conf.Clone()
+		conf.ServerName = u.Hostname()
+	}
+	tc := tls.Client(raw, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		tc.Close()
+		return nil, errNoH2
+	}
+	c := &h2Conn{pool: p, addr: addr, nc: tc, nextID: 1, maxStreams: h2MaxStreams,
+		sendWin: 65535, initWin: 65535, maxFrame: 16384, streams: map[uint32]*h2Stream{},
+		kick: make(chan struct{}, 1), done: make(chan struct{}), lastUsed: time.Now()}
+	c.cond.L = &c.mu
+	c.wfr = http2.NewFramer((*h2Writer)(c), nil)
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(tc, 16<<10))
+	c.rfr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.rfr.MaxHeaderListSize = 1 << 20
+	c.rfr.SetReuseFrames()
+
+	if dl, ok := ctx.Deadline(); ok {
+		_ = tc.SetDeadline(dl)
+	}
+	c.wbuf = append(c.wbuf, http2.ClientPreface...)
+	if err := c.wfr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 1 << 20}); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	if _, err := tc.Write(c.wbuf); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	c.wbuf = c.wbuf[:0]
+	f, err := c.rfr.ReadFrame()
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		tc.Close()
+		return nil, fmt.Errorf("webpush: HTTP/2 server sent %v before its settings", f.Header().Type)
+	}
+	if err := c.applySettings(sf); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	_ = c.wfr.WriteSettingsAck() // sent by the flusher, first thing
+	_ = tc.SetDeadline(time.Time{})
+	c.idleTimer = time.AfterFunc(p.idle, c.checkIdle)
+	go c.readLoop()
+	go c.flush()
+	c.wake()
+	return c, nil
+}
+
+func (p *h2Pool) remove(c *h2Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := p.conns[c.addr]
+	for i, x := range cs {
+		if x == c {
+			cs = append(cs[:i:i], cs[i+1:]...)
+			break
+		}
+	}
+	if len(cs) == 0 {
+		delete(p.conns, c.addr)
+	} else {
+		p.conns[c.addr] = cs
+	}
+}
+
+func (p *h2Pool) closeIdle() {
+	p.mu.Lock()
+	var all []*h2Conn
+	for _, cs := range p.conns {
+		all = append(all, cs...)
+	}
+	p.mu.Unlock()
+	for _, c := range all {
+		c.closeIfIdle(0)
+	}
+}
+
+// h2Conn is one HTTP/2 connection. mu guards everything but the reading
+// framer (the read loop's own); frames are written into wbuf under mu, in
+// the order they must go, and the flusher writes wbuf out.
+type h2Conn struct {
+	pool *h2Pool
+	addr string
+	nc   *tls.Conn
+	rfr  *http2.Framer
+
+	mu         sync.Mutex
+	cond       sync.Cond // a send window grew, or the connection closed
+	wfr        *http2.Framer
+	henc       *hpack.Encoder
+	hbuf       bytes.Buffer
+	wbuf       []byte
+	spare      []byte
+	kick       chan struct{} // wakes the flusher
+	done       chan struct{} // closed with the connection
+	streams    map[uint32]*h2Stream
+	nextID     uint32
+	active     int    // streams reserved or open
+	maxStreams int    // min(server's limit, h2MaxStreams)
+	sendWin    int64  // connection send window
+	initWin    int64  // server's initial stream window
+	maxFrame   int    // server's max frame size
+	goAway     bool   // no new streams
+	lastID     uint32 // GOAWAY's last stream id
+	err        error  // closed, why
+	lastUsed   time.Time
+	idleTimer  *time.Timer
+	closedOnce sync.Once
+}
+
+type h2Stream struct {
+	id   uint32
+	win  int64
+	ans  h2Answer
+	err  error
+	done chan struct{}
+}
+
+// h2Writer is the writing framer's output: the connection's buffer.
+type h2Writer h2Conn
+
+func (w *h2Writer) Write(p []byte) (int, error) {
+	w.wbuf = append(w.wbuf, p...)
+	return len(p), nil
+}
+
+// reserve takes a stream slot if the connection has one.
+func (c *h2Conn) reserve() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.goAway || c.active >= c.maxStreams || c.nextID > 1<<31-2 {
+		return false
+	}
+	c.active++
+	return true
+}
+
+// roundTrip sends a push on a reserved stream slot and waits its answer.
+func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body []byte) (h2Answer, error) {
+	st := &h2Stream{done: make(chan struct{})}
+	c.mu.Lock()
+	if c.err != nil {
+		c.active--
+		c.mu.Unlock()
+		return h2Answer{}, fmt.Errorf("%w: %w", errUnprocessed, c.err)
+	}
+	st.id, st.win = c.nextID, c.initWin
+	c.nextID += 2
+	c.streams[st.id] = st
+	c.lastUsed = time.Now()
+	c.hbuf.Reset()
+	c.field(":method", "POST", false)
+	c.field(":scheme", "https", false)
+	c.field(":authority", u.Host, false)
+	c.field(":path", u.RequestURI(), true)
+	c.field("content-encoding", "aes128gcm", false)
+	c.field("content-type", "application/octet-stream", false)
+	c.field("content-length", strconv.Itoa(len(body)), false)
+	c.field("ttl", h.ttl, false)
+	if h.topic != "" {
+		c.field("topic", h.topic, false)
+	}
+	if h.urgency != "" {
+		c.field("urgency", h.urgency, false)
+	}
+	c.field("authorization", h.authz, false)
+	err := c.writeHeaders(st.id, len(body) == 0)
+	for rest := body; err == nil && len(rest) > 0; {
+		n := int(min(int64(len(rest)), c.sendWin, st.win, int64(c.maxFrame)))
+		if n <= 0 {
+			if err = c.waitWindow(ctx, st); err != nil {
+				break
+			}
+			continue
+		}
+		c.sendWin -= int64(n)
+		st.win -= int64(n)
+		err = c.wfr.WriteData(st.id, n == len(rest), rest[:n])
+		rest = rest[n:]
+	}
+	if err != nil {
+		c.cancelLocked(st, err)
+		c.mu.Unlock()
+		c.wake()
+		return h2Answer{}, err
+	}
+	c.mu.Unlock()
+	c.wake()
+
+	select {
+	case <-st.done:
+		return st.ans, st.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.cancelLocked(st, ctx.Err())
+		a := st.ans
+		c.mu.Unlock()
+		c.wake()
+		<-st.done
+		if a.status != 0 {
+			// The answer came, its body did not: the status is the answer.
+			return a, nil
+		}
+		return h2Answer{}, ctx.Err()
+	}
+}
+
+// field HPACK-encodes one header: the constant ones enter the dynamic
+// table once per connection; a push's :path never does (never indexed: it
+// is unique per subscription, and carries its secret).
+func (c *h2Conn) field(name, value string, sensitive bool) {
+	_ = c.henc.WriteField(hpack.HeaderField{Name: name, Value: value, Sensitive: sensitive})
+}
+
+// writeHeaders writes the header block in hbuf (HEADERS, CONTINUATIONs).
+func (c *h2Conn) writeHeaders(id uint32, endStream bool) error {
+	block := c.hbuf.Bytes()
+	first := true
+	for first || len(block) > 0 {
+		frag := block[:min(len(block), c.maxFrame)]
+		block = block[len(frag):]
+		var err error
+		if first {
+			err = c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag,
+				EndStream: endStream, EndHeaders: len(block) == 0})
+			first = false
+		} else {
+			err = c.wfr.WriteContinuation(id, len(block) == 0, frag)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitWindow waits (mu held) for send window on st, for the connection's
+// end, for st's end, or for ctx.
+func (c *h2Conn) waitWindow(ctx context.Context, st *h2Stream) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.wake() // what is written so far must go, or no window update comes
+	c.cond.Wait()
+	switch {
+	case c.err != nil:
+		return c.err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case c.streams[st.id] != st:
+		return errors.New("webpush: stream ended before its body was sent")
+	}
+	return nil
+}
+
+// cancelLocked ends st with err if it is still open, resetting it.
+func (c *h2Conn) cancelLocked(st *h2Stream, err error) {
+	if c.streams[st.id] != st {
+		return
+	}
+	if c.err == nil {
+		_ = c.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel)
+	}
+	c.endLocked(st, err)
+}
+
+// endLocked removes st, records err and wakes its waiter.
+func (c *h2Conn) endLocked(st *h2Stream, err error) {
+	delete(c.streams, st.id)
+	c.active--
+	c.lastUsed = time.Now()
+	st.err = err
+	close(st.done)
+	c.cond.Broadcast()
+	if c.goAway && c.active == 0 && c.err == nil {
+		go c.close(errors.New("webpush: connection went away"))
+	}
+}
+
+func (c *h2Conn) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush writes what is buffered whenever woken, until the connection ends.
+func (c *h2Conn) flush() {
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		for len(c.wbuf) > 0 && c.err == nil {
+			out := c.wbuf
+			c.wbuf = c.spare[:0]
+			c.mu.Unlock()
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.pool.timeout))
+			_, err := c.nc.Write(out)
+			c.mu.Lock()
+			c.spare = out[:0]
+			if err != nil {
+				c.mu.Unlock()
+				c.close(err)
+				c.mu.Lock()
+			}
+		}
+		done := c.err != nil
+		c.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// readLoop reads frames until the connection ends.
+func (c *h2Conn) readLoop() {
+	for {
+		f, err := c.rfr.ReadFrame()
+		if err != nil {
+			c.close(err)
+			return
+		}
+		if err := c.handle(f); err != nil {
+			c.close(err)
+			return
+		}
+	}
+}
+
+func (c *h2Conn) handle(f http2.Frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.wake()
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		st := c.streams[f.StreamID]
+		if st == nil {
+			return nil // cancelled
+		}
+		if st.ans.status == 0 {
+			status, err := strconv.Atoi(f.PseudoValue("status"))
+			if err != nil || status < 100 || status > 999 {
+				_ = c.wfr.WriteRSTStream(st.id, http2.ErrCodeProtocol)
+				c.endLocked(st, fmt.Errorf("webpush: malformed response status %q", f.PseudoValue("status")))
+				return nil
+			}
+			if status >= 200 {
+				st.ans.status = status
+				for _, hf := range f.RegularFields() {
+					if hf.Name == "retry-after" {
+						st.ans.retryAfter = hf.Value
+					}
+				}
+			}
+		}
+		if f.StreamEnded() {
+			if st.ans.status == 0 {
+				c.endLocked(st, errors.New("webpush: stream ended without a final status"))
+			} else {
+				c.endLocked(st, nil)
+			}
+		}
+	case *http2.DataFrame:
+		if n := f.Length; n > 0 {
+			_ = c.wfr.WriteWindowUpdate(0, n)
+		}
+		st := c.streams[f.StreamID]
+		if st == nil {
+			return nil
+		}
+		if len(st.ans.detail) < maxDetailBytes {
+			d := f.Data()
+			st.ans.detail = append(st.ans.detail, d[:min(len(d), maxDetailBytes-len(st.ans.detail))]...)
+		}
+		if f.StreamEnded() {
+			c.endLocked(st, nil)
+		} else if f.Length > 0 {
+			_ = c.wfr.WriteWindowUpdate(f.StreamID, f.Length)
+		}
+	case *http2.RSTStreamFrame:
+		st := c.streams[f.StreamID]
+		if st == nil {
+			return nil
+		}
+		err := error(http2.StreamError{StreamID: f.StreamID, Code: f.ErrCode})
+		if f.ErrCode == http2.ErrCodeRefusedStream {
+			err = fmt.Errorf("%w: %w", errUnprocessed, err)
+		}
+		c.endLocked(st, err)
+	case *http2.SettingsFrame:
+		if f.IsAck() {
+			return nil
+		}
+		if err := c.applySettings(f); err != nil {
+			return err
+		}
+		return c.wfr.WriteSettingsAck()
+	case *http2.WindowUpdateFrame:
+		inc := int64(f.Increment)
+		if f.StreamID == 0 {
+			if c.sendWin += inc; c.sendWin > 1<<31-1 {
+				return errors.New("webpush: HTTP/2 connection window overflow")
+			}
+		} else if st := c.streams[f.StreamID]; st != nil {
+			st.win += inc
+		}
+		c.cond.Broadcast()
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			return c.wfr.WritePing(true, f.Data)
+		}
+	case *http2.GoAwayFrame:
+		c.goAway = true
+		if f.LastStreamID < c.lastID || c.lastID == 0 {
+			c.lastID = f.LastStreamID
+		}
+		for id, st := range c.streams {
+			if id > f.LastStreamID {
+				c.endLocked(st, fmt.Errorf("%w (GOAWAY %v)", errUnprocessed, f.ErrCode))
+			}
+		}
+		if c.active == 0 && c.err == nil {
+			go c.close(errors.New("webpush: connection went away"))
+		}
+	case *http2.PushPromiseFrame:
+		return errors.New("webpush: server push refused")
+	}
+	return nil
+}
+
+// applySettings applies the server's settings (mu held, or before the
+// connection is shared).
+func (c *h2Conn) applySettings(f *http2.SettingsFrame) error {
+	return f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingMaxConcurrentStreams:
+			c.maxStreams = int(min(s.Val, h2MaxStreams))
+		case http2.SettingInitialWindowSize:
+			delta := int64(s.Val) - c.initWin
+			c.initWin = int64(s.Val)
+			for _, st := range c.streams {
+				st.win += delta
+			}
+			c.cond.Broadcast()
+		case http2.SettingMaxFrameSize:
+			c.maxFrame = int(s.Val)
+		case http2.SettingHeaderTableSize:
+			c.henc.SetMaxDynamicTableSize(min(s.Val, 4096))
+		}
+		return nil
+	})
+}
+
+// close ends the connection: its streams fail (errUnprocessed if none of
+// their frames can have left), and it leaves the pool.
+func (c *h2Conn) close(err error) {
+	c.closedOnce.Do(func() {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		for _, st := range c.streams {
+			c.endLocked(st, fmt.Errorf("webpush: HTTP/2 connection lost: %w", err))
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if c.idleTimer != nil {
+			c.idleTimer.Stop()
+		}
+		c.pool.remove(c)
+		_ = c.nc.Close()
+		close(c.done)
+	})
+}
+
+func (c *h2Conn) checkIdle() {
+	if !c.closeIfIdle(c.pool.idle) {
+		c.mu.Lock()
+		if c.err == nil {
+			c.idleTimer.Reset(c.pool.idle)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// closeIfIdle closes the connection if no stream used it for d.
+func (c *h2Conn) closeIfIdle(d time.Duration) bool {
+	c.mu.Lock()
+	idle := c.err == nil && c.active == 0 && time.Since(c.lastUsed) >= d
+	c.mu.Unlock()
+	if idle {
+		c.close(errors.New("webpush: idle connection closed"))
+	}
+	return idle
+}
+
+var _ io.Writer = (*h2Writer)(nil)
