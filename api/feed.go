@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -131,7 +132,11 @@ func (s *Server) loadFeed(ctx context.Context, entID, entUserID string) (feed, e
 	if err != nil {
 		return f, err
 	}
-	f.items = make([]feedItem, 0, len(notices))
+	if b, _ := feedItemBuffers.Get().(*[]feedItem); b != nil && cap(*b) >= len(notices) {
+		f.items = (*b)[:0]
+	} else {
+		f.items = make([]feedItem, 0, max(len(notices), 16))
+	}
 	for _, n := range notices {
 		name, err := s.cachedName(ctx, n.CollectiviteID)
 		if err != nil {
@@ -210,6 +215,7 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 	if err != nil {
 		return err
 	}
+	defer f.release()
 	pg, err := f.page(p)
 	if err != nil {
 		return err
@@ -226,20 +232,47 @@ func (s *Server) sendFeed(c *fiber.Ctx, entID, entUserID string) error {
 	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	body, err := s.encodePage(pg)
+	buf := pageBuffers.Get().(*[]byte)
+	defer pageBuffers.Put(buf)
+	body, err := s.appendPage((*buf)[:0], pg)
 	if err != nil {
 		return err
 	}
+	*buf = body
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	// Copied into the connection's own (pooled) body buffer: at the
+	// morning peak the feed allocates no body per request.
+	c.Response().SetBody(body)
+	return nil
 }
 
-// encodePage writes a feed page as json.Marshal would, each item's
-// notice part from the cache of encoded notices.
-func (s *Server) encodePage(pg feedPage) ([]byte, error) {
-	b := make([]byte, 0, 1024+1024*len(pg.Items))
+// feedItemBuffers are the item lists of feeds that were answered and
+// dropped (release), for the next feed to fill.
+var feedItemBuffers sync.Pool
+
+// release hands the feed's item list to the next feed: f must not be used
+// any more.
+func (f *feed) release() {
+	if cap(f.items) > 0 && cap(f.items) <= 1024 {
+		items := f.items[:0]
+		clear(f.items[:cap(f.items)]) // no pointers kept alive
+		feedItemBuffers.Put(&items)
+	}
+	f.items = nil
+}
+
+// pageBuffers are the buffers feed pages are encoded into.
+var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// encodePage writes a feed page as json.Marshal would.
+func (s *Server) encodePage(pg feedPage) ([]byte, error) { return s.appendPage(nil, pg) }
+
+// appendPage appends a feed page to b as json.Marshal would write it, each
+// item's notice part from the cache of encoded notices.
+func (s *Server) appendPage(b []byte, pg feedPage) ([]byte, error) {
 	b = append(b, `{"items":[`...)
-	for i, it := range pg.Items {
+	for i := range pg.Items {
+		it := &pg.Items[i] // not a copy: its address goes to the cache's loader
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -284,7 +317,8 @@ func (s *Server) encodePage(pg feedPage) ([]byte, error) {
 // and the page's own fields.
 func (pg feedPage) etag() string {
 	h := sha256.New()
-	b := make([]byte, 0, 1024)
+	var arr [4096 + 512]byte
+	b := arr[:0]
 	field := func(s string) { b = append(b, s...); b = append(b, 0) }
 	field(pg.NextCursor)
 	field(pg.Message)
