@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -32,7 +35,7 @@ import (
 // (those still valid are in feeds), then GET /v1/me/feed at a fixed
 // concurrency from a Go load generator on this machine, beside the same
 // server's /healthz.
-func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile string) error {
+func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile string, split bool) error {
 	useWrk, err := pickLoader(loader)
 	if err != nil {
 		return err
@@ -143,13 +146,6 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// The load generator runs in a process of its own (this binary with
 	// -load), as wrk would: its scheduling and garbage collection do not
 	// land in the server's latencies.
-	run := func(path string, toks, tags []string, want int) (loadStats, error) {
-		p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds}
-		if useWrk {
-			return runWrk(p)
-		}
-		return runLoader(p)
-	}
 	if feedProfile != "" {
 		f, err := os.Create(feedProfile)
 		if err != nil {
@@ -161,35 +157,67 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	health, err := run("/healthz", nil, nil, 200)
-	if err != nil {
-		return err
-	}
-	hotRun, err := run("/v1/me/feed?limit=50", hotSet, nil, 200)
-	if err != nil {
-		return err
-	}
-	notModified, err := run("/v1/me/feed?limit=50", hotSet, etags, 304)
-	if err != nil {
-		return err
-	}
-	coldRun, err := run("/v1/me/feed?limit=50", tokens, nil, 200)
-	if err != nil {
-		return err
-	}
-
 	gen := "Go load generator (-load), its own process"
 	if useWrk {
 		gen = "wrk -t1, its own process"
 	}
 	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each, %s\n",
 		nParents, len(schools), nNotices, visible, conc, seconds, gen)
-	fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
-	pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.RPS/health.RPS) }
-	health.print("baseline: GET /healthz", "100%")
-	hotRun.print(fmt.Sprintf("GET /v1/me/feed, %d parents polling", len(hotSet)), pct(hotRun))
-	notModified.print("GET /v1/me/feed + If-None-Match (304)", pct(notModified))
-	coldRun.print(fmt.Sprintf("GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
+	// Two CPU layouts, same server, same data: the server and the load
+	// generator sharing every core (each preempts the other: the
+	// generator's pauses land in the latencies), then each on a core of
+	// its own, as a server would be with its load coming from elsewhere.
+	layouts := []struct {
+		name      string
+		serverCPU []int
+		loaderCPU int
+	}{{"shared: server and load generator on every core", nil, -1}}
+	if split && runtime.NumCPU() >= 2 {
+		layouts = append(layouts, struct {
+			name      string
+			serverCPU []int
+			loaderCPU int
+		}{"split: server on CPU 0 (GOMAXPROCS 1), load generator on CPU 1", []int{0}, 1})
+	}
+	for _, lay := range layouts {
+		if lay.serverCPU != nil {
+			restore, err := pinProcess(lay.serverCPU)
+			if err != nil {
+				return err
+			}
+			defer restore()
+		}
+		run := func(path string, toks, tags []string, want int) (loadStats, error) {
+			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU}
+			if useWrk {
+				return runWrk(p)
+			}
+			return runLoader(p)
+		}
+		health, err := run("/healthz", nil, nil, 200)
+		if err != nil {
+			return err
+		}
+		hotRun, err := run("/v1/me/feed?limit=50", hotSet, nil, 200)
+		if err != nil {
+			return err
+		}
+		notModified, err := run("/v1/me/feed?limit=50", hotSet, etags, 304)
+		if err != nil {
+			return err
+		}
+		coldRun, err := run("/v1/me/feed?limit=50", tokens, nil, 200)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\n", lay.name)
+		fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
+		pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.RPS/health.RPS) }
+		health.print("  baseline: GET /healthz", "100%")
+		hotRun.print(fmt.Sprintf("  GET /v1/me/feed, %d parents polling", len(hotSet)), pct(hotRun))
+		notModified.print("  GET /v1/me/feed + If-None-Match (304)", pct(notModified))
+		coldRun.print(fmt.Sprintf("  GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
+	}
 	fmt.Printf("%-52s %9s %8s %8s\n", "target (issue 5): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
 	return nil
 }
@@ -244,7 +272,7 @@ func runWrk(p loadPlan) (loadStats, error) {
 			return loadStats{}, err
 		}
 	}
-	cmd := exec.Command("wrk", "-t1", fmt.Sprintf("-c%d", p.Concurrency), fmt.Sprintf("-d%ds", p.Seconds),
+	cmd := onCPU(p.CPU, "wrk", "-t1", fmt.Sprintf("-c%d", p.Concurrency), fmt.Sprintf("-d%ds", p.Seconds),
 		"--timeout", "30s", "-s", script, p.URL, "--", plan, strconv.Itoa(p.Want))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -271,6 +299,56 @@ func runWrk(p loadPlan) (loadStats, error) {
 		Errors: r.SocketErrors + r.Mismatched}, nil
 }
 
+// onCPU is a command that runs on one CPU (taskset, from util-linux), or
+// on any when cpu < 0.
+func onCPU(cpu int, name string, args ...string) *exec.Cmd {
+	if cpu < 0 {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+}
+
+// pinProcess runs this process (every thread: the server is in it) on
+// cpus only, with as many Ps, and returns how to undo it.
+func pinProcess(cpus []int) (func(), error) {
+	var set, all unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		return nil, err
+	}
+	prev := runtime.GOMAXPROCS(len(cpus))
+	apply := func(s *unix.CPUSet) error {
+		// Twice: a thread started while the first pass ran inherits the
+		// mask of the thread that started it.
+		for range 2 {
+			tasks, err := os.ReadDir("/proc/self/task")
+			if err != nil {
+				return err
+			}
+			for _, t := range tasks {
+				tid, err := strconv.Atoi(t.Name())
+				if err != nil {
+					continue
+				}
+				if err := unix.SchedSetaffinity(tid, s); err != nil && !errors.Is(err, unix.ESRCH) {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := apply(&set); err != nil {
+		runtime.GOMAXPROCS(prev)
+		return nil, fmt.Errorf("pin to CPUs %v: %w", cpus, err)
+	}
+	return func() {
+		_ = apply(&all)
+		runtime.GOMAXPROCS(prev)
+	}, nil
+}
+
 type loadStats struct {
 	RPS           float64
 	P50, P99, Max time.Duration
@@ -286,6 +364,7 @@ type loadPlan struct {
 	Want        int
 	Concurrency int
 	Seconds     int
+	CPU         int // the CPU the loader runs on; -1: any
 }
 
 // runLoader runs a plan in a child process (this binary with -load) and
@@ -301,7 +380,7 @@ func runLoader(p loadPlan) (loadStats, error) {
 		return loadStats{}, err
 	}
 	f.Close()
-	out, err := exec.Command(os.Args[0], "-load", f.Name()).Output()
+	out, err := onCPU(p.CPU, os.Args[0], "-load", f.Name()).Output()
 	if err != nil {
 		return loadStats{}, fmt.Errorf("loader: %w", err)
 	}
