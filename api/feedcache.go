@@ -253,10 +253,14 @@ func (s *Server) feedNotices(ctx context.Context, now time.Time) (*feedSnapshot,
 				defer c.refreshing.Store(false)
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				if ok, refresh := c.cur.Load().fresh(s.utcNow(), g); ok && !refresh {
+				// The generation is read before the query: a change
+				// committed after it makes this snapshot stale at once.
+				g := s.caches.noticesGen.Load()
+				now := s.utcNow()
+				if ok, refresh := c.cur.Load().fresh(now, g); ok && !refresh {
 					return // a request loaded it meanwhile
 				}
-				_, _ = s.loadSnapshot(context.Background(), s.utcNow(), g)
+				_, _ = s.loadSnapshot(context.Background(), now, g)
 			}()
 		}
 		return sn, nil
