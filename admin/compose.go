@@ -30,6 +30,7 @@ type composeForm struct {
 type menuDayForm struct {
 	Date      string
 	NoService bool
+	Note      string
 	Dishes    []dishForm
 }
 
@@ -273,23 +274,45 @@ func (a *Admin) defaultForm(category string) composeForm {
 	end := now.Add(d)
 	f.ExpiresAt = dtLocal(time.Date(end.Year(), end.Month(), end.Day(), 23, 59, 0, 0, paris))
 	f.PublishAt = dtLocal(now.Add(time.Hour).Truncate(time.Hour))
-	monday := now.AddDate(0, 0, (8-int(now.Weekday()))%7)
-	if monday.YearDay() == now.YearDay() {
-		monday = monday.AddDate(0, 0, 7)
-	}
-	for i := 0; i < menuDays; i++ {
-		day := menuDayForm{Date: monday.AddDate(0, 0, i).Format(time.DateOnly)}
-		for _, c := range menuCourses {
-			day.Dishes = append(day.Dishes, dishForm{Course: c})
-		}
-		f.Menu = append(f.Menu, day)
-	}
+	f.Menu = weekMenu(now)
+	monday := mondayAfter(now)
 	if category == conventions.CategoryCantine {
 		// Expire once the menu's week is over.
 		fri := monday.AddDate(0, 0, 4)
 		f.ExpiresAt = dtLocal(time.Date(fri.Year(), fri.Month(), fri.Day(), 23, 59, 0, 0, paris))
 	}
 	return f
+}
+
+// mondayAfter is the first Monday after t's day.
+func mondayAfter(t time.Time) time.Time {
+	monday := t.AddDate(0, 0, (8-int(t.Weekday()))%7)
+	if monday.YearDay() == t.YearDay() {
+		monday = monday.AddDate(0, 0, 7)
+	}
+	return monday
+}
+
+// weekMenu is an empty menu for the school week after t: five days, a slot
+// per usual course.
+func weekMenu(t time.Time) []menuDayForm {
+	monday := mondayAfter(t)
+	var menu []menuDayForm
+	for i := 0; i < menuDays; i++ {
+		day := menuDayForm{Date: monday.AddDate(0, 0, i).Format(time.DateOnly)}
+		for _, c := range menuCourses {
+			day.Dishes = append(day.Dishes, dishForm{Course: c})
+		}
+		menu = append(menu, day)
+	}
+	return menu
+}
+
+// parseTransport reads the transport disruption part of a posted form.
+func parseTransport(c *fiber.Ctx) transportForm {
+	return transportForm{Line: strings.TrimSpace(c.FormValue("content.transport.line")), Stops: c.FormValue("content.transport.stops"),
+		From: c.FormValue("content.transport.from"), To: c.FormValue("content.transport.to"),
+		Replacement: strings.TrimSpace(c.FormValue("content.transport.replacement")), Cause: strings.TrimSpace(c.FormValue("content.transport.cause"))}
 }
 
 // parseCompose reads the posted form.
@@ -310,21 +333,63 @@ func parseCompose(c *fiber.Ctx) composeForm {
 		Schools: multi("audience.schools"), Levels: multi("audience.levels"), Classes: c.FormValue("audience.classes"),
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
-		Transport: transportForm{Line: strings.TrimSpace(c.FormValue("content.transport.line")), Stops: c.FormValue("content.transport.stops"),
-			From: c.FormValue("content.transport.from"), To: c.FormValue("content.transport.to"),
-			Replacement: strings.TrimSpace(c.FormValue("content.transport.replacement")), Cause: strings.TrimSpace(c.FormValue("content.transport.cause"))},
+		Transport: parseTransport(c),
 	}
-	for i := 0; i < menuDays; i++ {
+	f.Menu = parseMenu(c, menuDays)
+	return f
+}
+
+// menuCourseSet are the courses the API knows (goûter too, which the
+// compose form does not offer but a menu published through the API may
+// have, and a correction keeps).
+var menuCourseSet = map[string]bool{"entree": true, "plat": true, "accompagnement": true, "laitage": true, "dessert": true, "gouter": true}
+
+// maxMenuDays and maxDishes bound what a posted menu form is read for (the
+// API's own limits).
+const (
+	maxMenuDays = 7
+	maxDishes   = 12
+)
+
+// parseMenu reads the menu part of a posted form: at least days days
+// (those of the compose form), up to maxMenuDays when the form has more
+// (a correction shows a menu's own days). A dish's course is its hidden
+// course field when the form has one, else the compose form's course of
+// its slot.
+func parseMenu(c *fiber.Ctx, days int) []menuDayForm {
+	args := c.Request().PostArgs()
+	multi := func(name string) []string {
+		var out []string
+		for _, v := range args.PeekMulti(name) {
+			if s := strings.TrimSpace(string(v)); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	var menu []menuDayForm
+	for i := 0; i < maxMenuDays; i++ {
 		p := fmt.Sprintf("menu.%d.", i)
-		day := menuDayForm{Date: c.FormValue(p + "date"), NoService: c.FormValue(p+"no_service") == "on"}
-		for j, course := range menuCourses {
+		if i >= days && !args.Has(p+"date") {
+			break
+		}
+		day := menuDayForm{Date: c.FormValue(p + "date"), NoService: c.FormValue(p+"no_service") == "on",
+			Note: strings.TrimSpace(c.FormValue(p + "note"))}
+		for j := 0; j < maxDishes; j++ {
 			dp := fmt.Sprintf("%s%d.", p, j)
+			course := c.FormValue(dp + "course")
+			if !menuCourseSet[course] {
+				if j >= len(menuCourses) {
+					break
+				}
+				course = menuCourses[j]
+			}
 			day.Dishes = append(day.Dishes, dishForm{Course: course, Name: strings.TrimSpace(c.FormValue(dp + "name")),
 				Allergens: multi(dp + "allergens"), Labels: multi(dp + "labels")})
 		}
-		f.Menu = append(f.Menu, day)
+		menu = append(menu, day)
 	}
-	return f
+	return menu
 }
 
 // request builds the API's notice request from the form; menu and
@@ -353,10 +418,20 @@ func (f composeForm) request() map[string]any {
 			req["publish_at"] = t.UTC()
 		}
 	}
+	if content := contentRequest(f.Category, f.Menu, f.Transport); len(content) > 0 {
+		req["content"] = content
+	}
+	return req
+}
+
+// contentRequest is the API's structured content from the form's menu
+// (canteen notices) or transport disruption (transport notices), empty
+// when nothing is filled in.
+func contentRequest(category string, menu []menuDayForm, t transportForm) map[string]any {
 	content := map[string]any{}
-	if f.Category == conventions.CategoryCantine {
+	if category == conventions.CategoryCantine {
 		var days []map[string]any
-		for _, d := range f.Menu {
+		for _, d := range menu {
 			var dishes []map[string]any
 			for _, x := range d.Dishes {
 				if x.Name == "" {
@@ -375,6 +450,9 @@ func (f composeForm) request() map[string]any {
 				continue
 			}
 			day := map[string]any{"date": d.Date}
+			if d.Note != "" {
+				day["note"] = d.Note
+			}
 			if d.NoService {
 				day["no_service"] = true
 			} else {
@@ -386,29 +464,26 @@ func (f composeForm) request() map[string]any {
 			content["menu"] = map[string]any{"days": days}
 		}
 	}
-	if f.Category == conventions.CategoryTransport && f.Transport.Line != "" {
-		tr := map[string]any{"line": f.Transport.Line}
-		if stops := splitLines(f.Transport.Stops); len(stops) > 0 {
+	if category == conventions.CategoryTransport && t.Line != "" {
+		tr := map[string]any{"line": t.Line}
+		if stops := splitLines(t.Stops); len(stops) > 0 {
 			tr["stops"] = stops
 		}
-		if t, ok := parseLocal(f.Transport.From); ok {
-			tr["from"] = t.UTC()
+		if v, ok := parseLocal(t.From); ok {
+			tr["from"] = v.UTC()
 		}
-		if t, ok := parseLocal(f.Transport.To); ok {
-			tr["to"] = t.UTC()
+		if v, ok := parseLocal(t.To); ok {
+			tr["to"] = v.UTC()
 		}
-		if f.Transport.Replacement != "" {
-			tr["replacement"] = f.Transport.Replacement
+		if t.Replacement != "" {
+			tr["replacement"] = t.Replacement
 		}
-		if f.Transport.Cause != "" {
-			tr["cause"] = f.Transport.Cause
+		if t.Cause != "" {
+			tr["cause"] = t.Cause
 		}
 		content["transport"] = tr
 	}
-	if len(content) > 0 {
-		req["content"] = content
-	}
-	return req
+	return content
 }
 
 func nonNil(xs []string) []string {

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -183,7 +186,7 @@ func decodeContent(raw json.RawMessage) (menu []menuDayForm, tr *transportForm) 
 	}
 	if c.Menu != nil {
 		for _, d := range c.Menu.Days {
-			day := menuDayForm{Date: d.Date, NoService: d.NoService}
+			day := menuDayForm{Date: d.Date, NoService: d.NoService, Note: d.Note}
 			for _, x := range d.Dishes {
 				day.Dishes = append(day.Dishes, dishForm{Course: x.Course, Name: x.Name, Allergens: x.Allergens, Labels: x.Labels})
 			}
@@ -241,6 +244,14 @@ type correctForm struct {
 	Reason, Title, Body, Priority, ExpiresAt string
 	AckRequired                              bool
 	Urgent                                   bool
+	// ContentKind is "menu" (canteen notices) or "transport" (transport
+	// notices): the form then edits that content too.
+	ContentKind string
+	HadContent  bool
+	Menu        []menuDayForm
+	Transport   transportForm
+	Allergens   []struct{ Code, FR, EN string }
+	DishLabels  []string
 }
 
 // statLabels names the figures of GET /v1/notices/{id}/stats (by JSON
@@ -428,7 +439,8 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	d.CanWithdraw = mayChange(r.acc, n.Notice, true)
 	d.Families = r.c.Query("familles")
 	d.Correct = correctForm{Title: n.Title, Body: n.Body, Priority: n.Priority, ExpiresAt: dtLocal(n.ExpiresAt), AckRequired: n.AckRequired,
-		Urgent: n.Priority == conventions.PriorityUrgent}
+		Urgent: n.Priority == conventions.PriorityUrgent, HadContent: len(d.Menu) > 0 || d.Transport != nil}
+	d.Correct.setContent(n.Notice, d.Menu, d.Transport)
 	if d.CanCorrect {
 		// Offer "urgent" only when the service may publish urgent notices
 		// in this category now.
@@ -474,7 +486,57 @@ func (a *Admin) noticePaper(r *rq) error {
 	return a.render(r, fiber.StatusOK, "paper", r.L("À remettre sur papier", "To hand out on paper")+" — "+d.N.Title, formErrors{}, d)
 }
 
-var correctFields = map[string]bool{"reason": true, "title": true, "body": true, "priority": true, "expires_at": true, "ack_required": true}
+var correctFields = map[string]bool{"reason": true, "title": true, "body": true, "priority": true, "expires_at": true, "ack_required": true,
+	"content.menu": true, "content.transport": true, "content.transport.line": true, "content.transport.stops": true,
+	"content.transport.from": true, "content.transport.to": true, "content.transport.replacement": true, "content.transport.cause": true}
+
+// setContent prepares the correction form's menu or transport part from
+// the notice's current content: every day of its menu with a slot for each
+// usual course (its dishes in their courses, goûter kept), or the days of
+// the week after its publication when it has no menu yet.
+func (cf *correctForm) setContent(n store.Notice, menu []menuDayForm, tr *transportForm) {
+	switch n.Category {
+	case conventions.CategoryCantine:
+		cf.ContentKind = "menu"
+		cf.Allergens, cf.DishLabels = api.Allergens, menuLabels
+		if len(menu) == 0 {
+			cf.Menu = weekMenu(n.PublishAt.In(paris))
+			return
+		}
+		for _, d := range menu {
+			day := menuDayForm{Date: d.Date, NoService: d.NoService, Note: d.Note}
+			room := maxDishes - len(d.Dishes) // empty slots the form may add
+			for _, course := range append(slices.Clone(menuCourses), "gouter") {
+				found := false
+				for _, x := range d.Dishes {
+					if x.Course == course {
+						day.Dishes, found = append(day.Dishes, x), true
+					}
+				}
+				if !found && course != "gouter" && room > 0 {
+					day.Dishes = append(day.Dishes, dishForm{Course: course})
+					room--
+				}
+			}
+			cf.Menu = append(cf.Menu, day)
+		}
+	case conventions.CategoryTransport:
+		cf.ContentKind = "transport"
+		if tr != nil {
+			cf.Transport = *tr
+			cf.Transport.From, cf.Transport.To = localOf(tr.From), localOf(tr.To)
+		}
+	}
+}
+
+// localOf is an RFC 3339 time as a datetime-local value (Paris time).
+func localOf(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return dtLocal(t)
+}
 
 func (a *Admin) noticeCorrect(r *rq) error {
 	c := r.c
@@ -485,6 +547,21 @@ func (a *Admin) noticeCorrect(r *rq) error {
 	if cf.Priority != "" {
 		req["priority"] = cf.Priority
 	}
+	// The menu or transport disruption, when the form shows one: what the
+	// agent leaves empty is removed (if there was anything to remove).
+	cf.ContentKind, cf.HadContent = c.FormValue("content_kind"), c.FormValue("had_content") == "1"
+	var category string
+	switch cf.ContentKind {
+	case "menu":
+		category, cf.Menu = conventions.CategoryCantine, parseMenu(c, 0)
+	case "transport":
+		category, cf.Transport = conventions.CategoryTransport, parseTransport(c)
+	}
+	if category != "" {
+		if content := contentRequest(category, cf.Menu, cf.Transport); len(content) > 0 || cf.HadContent {
+			req["content"] = content
+		}
+	}
 	if t, ok := parseLocal(cf.ExpiresAt); ok {
 		req["expires_at"] = t.UTC()
 	}
@@ -494,11 +571,15 @@ func (a *Admin) noticeCorrect(r *rq) error {
 	}
 	return a.noticeFormFailure(r, err, func(d *noticeDetailData) {
 		cf.Urgent = d.Correct.Urgent
+		cf.Allergens, cf.DishLabels = d.Correct.Allergens, d.Correct.DishLabels
+		if cf.ContentKind != d.Correct.ContentKind { // a stale form: show the notice's own content
+			cf.ContentKind, cf.HadContent, cf.Menu, cf.Transport = d.Correct.ContentKind, d.Correct.HadContent, d.Correct.Menu, d.Correct.Transport
+		}
 		d.Correct = cf
 	}, aliasesCorrect)
 }
 
-var aliasesCorrect = map[string]string{"schools": "title", "levels": "title", "ack": "ack_required"}
+var aliasesCorrect = map[string]string{"schools": "title", "levels": "title", "ack": "ack_required", "content.menu.days": "content.menu"}
 
 func (a *Admin) noticeWithdraw(r *rq) error {
 	reasonText := strings.TrimSpace(r.c.FormValue("withdraw_reason"))

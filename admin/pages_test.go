@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // pageSet is every page of the back-office, per demo account.
@@ -161,4 +163,77 @@ func mustAccounts(t *testing.T, w *world) []accRef {
 		out = append(out, accRef{it.ID, it.Name})
 	}
 	return out
+}
+
+// demoNotice is the demo notice of a category with structured content.
+func (w *world) demoNotice(tb testing.TB, category string) store.Notice {
+	for _, n := range w.data.Notices {
+		if n.Category == category && len(n.Content) > 0 {
+			return n
+		}
+	}
+	tb.Fatalf("no demo %s notice with content", category)
+	return store.Notice{}
+}
+
+// A correction edits the menu or the transport disruption too: the form
+// shows the notice's own content, and what is posted becomes the new
+// version's (a goûter the compose form does not offer is kept; a day's
+// note too).
+func TestCorrectionEditsContent(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	n := w.demoNotice(t, "cantine")
+	path := "/admin/informations/" + n.ID
+	p := must(t, b.get(path), 200)
+	for _, want := range []string{`name="content_kind" value="menu"`, `name="had_content" value="1"`,
+		`name="menu.0.1.name" value="Poisson pané"`, `name="menu.0.0.allergens" value="moutarde" checked`} {
+		if !strings.Contains(p.Body, want) {
+			t.Fatalf("correction form lacks %s", want)
+		}
+	}
+	form := url.Values{"csrf": {csrfOf(t, p)}, "reason": {"Changement de fournisseur"}, "title": {n.Title}, "body": {n.Body},
+		"priority": {"normal"}, "expires_at": {n.ExpiresAt.In(paris).Format("2006-01-02T15:04")},
+		"content_kind": {"menu"}, "had_content": {"1"},
+		"menu.0.date": {"2026-11-23"}, "menu.0.note": {"Repas à thème : la mer"},
+		"menu.0.0.course": {"entree"}, "menu.0.0.name": {"Carottes râpées"},
+		"menu.0.1.course": {"plat"}, "menu.0.1.name": {"Poisson meunière"}, "menu.0.1.allergens": {"poissons", "gluten"},
+		"menu.0.5.course": {"gouter"}, "menu.0.5.name": {"Pain et chocolat"}}
+	res := must(t, b.post(path+"/corriger", form), 303)
+	p = must(t, b.get(res.Location), 200)
+	for _, want := range []string{"Poisson meunière", "Repas à thème : la mer", "Pain et chocolat", "Changement de fournisseur"} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("after the correction, the notice page lacks %q", want)
+		}
+	}
+	if strings.Contains(p.Body, "Omelette") {
+		t.Error("the days left out of the form are still in the menu")
+	}
+
+	// Transport: the disruption's cause is corrected, its times kept.
+	c := w.browser(t)
+	c.signIn("Agent transport, Val de Noye")
+	tn := w.demoNotice(t, "transport")
+	path = "/admin/informations/" + tn.ID
+	p = must(t, c.get(path), 200)
+	if !strings.Contains(p.Body, `name="content_kind" value="transport"`) || !strings.Contains(p.Body, `name="content.transport.line"`) {
+		t.Fatal("the transport correction form lacks the disruption")
+	}
+	field := func(name string) string {
+		m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `"[^>]*value="([^"]*)"`).FindStringSubmatch(p.Body)
+		if m == nil {
+			t.Fatalf("no field %s", name)
+		}
+		return m[1]
+	}
+	form = url.Values{"csrf": {csrfOf(t, p)}, "reason": {"Cause précisée"}, "title": {tn.Title}, "body": {tn.Body},
+		"priority": {tn.Priority}, "expires_at": {field("expires_at")}, "content_kind": {"transport"}, "had_content": {"1"},
+		"content.transport.line": {field("content.transport.line")}, "content.transport.from": {field("content.transport.from")},
+		"content.transport.cause": {"Panne du car, remplacé à 8 h 30"}}
+	res = must(t, c.post(path+"/corriger", form), 303)
+	p = must(t, c.get(res.Location), 200)
+	if !strings.Contains(p.Body, "Panne du car, remplacé à 8 h 30") {
+		t.Error("the corrected cause is not shown")
+	}
 }
