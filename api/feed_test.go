@@ -437,6 +437,12 @@ func TestFeedCacheFollowsChanges(t *testing.T) {
 	if pg := p.feed(t, "p0"); pg.Synced || len(pg.Items) != 0 {
 		t.Fatalf("erased parent still has a feed: %+v", pg)
 	}
+	// Synced again under the same ID: a new family, nothing read yet.
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": []map[string]any{
+		{"ent_user_id": "p0", "children": []map[string]any{{"uai": uaiA2, "level": "elementaire", "class": "CM1"}}}}}))
+	if pg := p.feed(t, "p0"); pg.UnreadCount != len(pg.Items) || len(pg.Items) == 0 {
+		t.Fatalf("re-synced parent inherits the erased one's read states: %+v", pg)
+	}
 }
 
 // The feed's own encoder (cached notice parts) writes exactly what

@@ -50,55 +50,53 @@ type load[V any] struct {
 
 type ttlEntry[V any] struct {
 	v   V
-	at  time.Time
+	at  time.Time // when the load began; for a tombstone, when it was dropped
 	gen uint64
+	// dropped marks a tombstone: the entry was dropped at at, and a load
+	// that began before then read the store before the change: its
+	// result is not kept.
+	dropped bool
 }
 
 func (c *ttlCache[K, V]) get(k K, gen uint64) (V, bool) {
 	c.mu.RLock()
 	e, ok := c.m[k]
 	c.mu.RUnlock()
-	if !ok || e.gen != gen || time.Since(e.at) >= c.ttl {
+	if !ok || e.dropped || e.gen != gen || time.Since(e.at) >= c.ttl {
 		var zero V
 		return zero, false
 	}
 	return e.v, true
 }
 
-// loading reports whether a load of k is running.
-func (c *ttlCache[K, V]) loading(k K) bool {
-	c.fmu.Lock()
-	_, ok := c.inflight[k]
-	c.fmu.Unlock()
-	return ok
-}
-
-// getAged is get that also tells the entry's age.
-func (c *ttlCache[K, V]) getAged(k K, gen uint64) (V, time.Duration, bool) {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	age := time.Since(e.at)
-	if !ok || e.gen != gen || age >= c.ttl {
-		var zero V
-		return zero, 0, false
-	}
-	return e.v, age, true
-}
-
+// put keeps v, loaded from a read of the store that began at at — unless
+// k was dropped since (the read may predate the change that dropped it)
+// or a load that began later already put its value.
 func (c *ttlCache[K, V]) put(k K, v V, gen uint64, at time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= cacheMaxItems {
 		c.m = make(map[K]ttlEntry[V])
 	}
+	if e, ok := c.m[k]; ok && (e.at.After(at) || e.dropped && e.at.Equal(at)) {
+		return
+	}
 	c.m[k] = ttlEntry[V]{v: v, at: at, gen: gen}
-	c.mu.Unlock()
 }
 
+// drop forgets k after a change: the entry goes, a load running now will
+// not keep its result, and the next request starts a load of its own
+// rather than waiting for that one.
 func (c *ttlCache[K, V]) drop(k K) {
 	c.mu.Lock()
-	delete(c.m, k)
+	if c.m == nil {
+		c.m = make(map[K]ttlEntry[V])
+	}
+	c.m[k] = ttlEntry[V]{at: time.Now(), dropped: true}
 	c.mu.Unlock()
+	c.fmu.Lock()
+	delete(c.inflight, k)
+	c.fmu.Unlock()
 }
 
 // fetch returns the cached value or loads it (once for concurrent
@@ -136,7 +134,9 @@ func (c *ttlCache[K, V]) loadOnce(k K, g uint64, fn func() (V, error)) (V, error
 		c.put(k, l.v, g, at)
 	}
 	c.fmu.Lock()
-	delete(c.inflight, k)
+	if c.inflight[k] == l { // not dropped (and replaced) meanwhile
+		delete(c.inflight, k)
+	}
 	c.fmu.Unlock()
 	close(l.done)
 	return l.v, l.err

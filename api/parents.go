@@ -267,10 +267,16 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 func (s *Server) eraseParent(c *fiber.Ctx) error {
 	ent := principal(c).ENT
 	id := strings.Clone(c.Params("ent_user_id"))
+	if len(id) > maxUserIDLen || !identifier(id) {
+		return apiErr("resource.not_found")
+	}
 	a := s.auditEntry(c, "parents.erase", ent.ID, "Effacement d'un parent à la demande de l'ENT (RGPD)", "")
 	if err := s.store.DeleteParent(c.UserContext(), ent.ID, id, a); err != nil {
 		return err
 	}
 	s.directoryChanged()
+	// Their read states went with them: a parent synced again under the
+	// same ID starts with none.
+	s.readStatesChanged(ent.ID, id)
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// A change that drops an entry while a load of it runs: the load's result
+// (read before the change) is not kept, and a request after the change
+// does not wait for it but loads afresh.
+func TestTTLCacheDropDuringLoad(t *testing.T) {
+	c := ttlCache[string, int]{ttl: time.Minute}
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan int)
+	go func() {
+		v, _ := c.loadOnce("k", 0, func() (int, error) { close(started); <-release; return 1, nil })
+		done <- v
+	}()
+	<-started
+	c.drop("k")
+	v, err := c.fetch("k", nil, func() (int, error) { return 2, nil })
+	if err != nil || v != 2 {
+		t.Fatalf("fetch after the drop: %d, %v; want the fresh load's 2", v, err)
+	}
+	close(release)
+	if old := <-done; old != 1 {
+		t.Fatalf("the old load returned %d", old)
+	}
+	if v, ok := c.get("k", 0); !ok || v != 2 {
+		t.Fatalf("after the old load ended: %d, %v; want 2 kept", v, ok)
+	}
+	// A load that begins after a drop is kept.
+	c.drop("k")
+	if v, _ := c.fetch("k", nil, func() (int, error) { return 3, nil }); v != 3 {
+		t.Fatalf("fetch: %d", v)
+	}
+	if v, ok := c.get("k", 0); !ok || v != 3 {
+		t.Fatalf("load after a drop not kept: %d, %v", v, ok)
+	}
+}
+
+// pausingStore lets a test hold a full ReadStates load (after it read the
+// store) and a MarkRead (before it writes).
+type pausingStore struct {
+	store.Store
+	mu          sync.Mutex
+	holdStates  chan struct{} // a full ReadStates waits on it once it has read
+	statesRead  chan struct{}
+	holdMark    map[string]chan struct{} // notice ID → release
+	markReached chan struct{}
+}
+
+func (h *pausingStore) ReadStates(ctx context.Context, ent, user string, ids []string) (map[string]store.ReadState, error) {
+	m, err := h.Store.ReadStates(ctx, ent, user, ids)
+	h.mu.Lock()
+	hold, read := h.holdStates, h.statesRead
+	if ids == nil {
+		h.holdStates = nil
+	}
+	h.mu.Unlock()
+	if ids == nil && hold != nil {
+		close(read)
+		<-hold
+	}
+	return m, err
+}
+
+func (h *pausingStore) MarkRead(ctx context.Context, ent, user string, ids []string, at time.Time) (int, error) {
+	h.mu.Lock()
+	var hold chan struct{}
+	if len(ids) == 1 {
+		hold = h.holdMark[ids[0]]
+	}
+	h.mu.Unlock()
+	if hold != nil {
+		close(h.markReached)
+		<-hold
+	}
+	return h.Store.MarkRead(ctx, ent, user, ids, at)
+}
+
+// A parent's own read shows in their feed even when a poll loaded their
+// read states while the read was being written (two tabs, or a read and
+// the widget's refresh at once).
+func TestOwnReadSurvivesConcurrentPoll(t *testing.T) {
+	p := newPublishing(t)
+	a := p.publish(t, "restauration", simpleNotice("cantine", "Notice A", uaiA1))
+	p.clock.Advance(time.Minute)
+	b := p.publish(t, "restauration", simpleNotice("cantine", "Notice B", uaiA1))
+	p.clock.Advance(time.Minute)
+	h := &pausingStore{Store: p.Server.store, holdMark: map[string]chan struct{}{}, markReached: make(chan struct{})}
+	p.Server.store = h
+	tok := p.tokenNow(t, "p0")
+	p.feed(t, "p0") // warm caches
+
+	releaseB := make(chan struct{})
+	h.holdMark[b] = releaseB
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // read B: its write is slow
+		defer wg.Done()
+		req := httptest.NewRequest("POST", "/v1/me/feed/"+b+"/read", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if res, err := p.App.Test(req, -1); err != nil || res.StatusCode != 200 {
+			t.Errorf("read B: %v %v", err, res)
+		}
+	}()
+	<-h.markReached
+	p.must(200, p.do("POST", "/v1/me/feed/"+a+"/read", tok, nil)) // read A: written, states dropped
+
+	releaseLoad := make(chan struct{})
+	h.mu.Lock()
+	h.holdStates, h.statesRead = releaseLoad, make(chan struct{})
+	statesRead := h.statesRead
+	h.mu.Unlock()
+	go func() { // the widget's poll loads the states: A read, B not yet
+		defer wg.Done()
+		req := httptest.NewRequest("GET", "/v1/me/feed", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		_, _ = p.App.Test(req, -1)
+	}()
+	<-statesRead
+	close(releaseB)                    // B is written and the states dropped…
+	time.Sleep(200 * time.Millisecond) // …by the time read B has answered
+	close(releaseLoad)                 // the poll's load ends with what it read before B
+	wg.Wait()
+
+	for _, it := range p.feed(t, "p0").Items {
+		if !it.Read {
+			t.Errorf("%s: read through this process, shown unread", it.Title)
+		}
+	}
+}
