@@ -1,9 +1,13 @@
 package api
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"runtime/debug"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -38,26 +42,117 @@ func (s *Server) securityHeaders() fiber.Handler {
 	}
 }
 
-// rateLimit caps requests per credential (or per IP without one) per
-// minute. The key is a hash: tokens never sit in memory in clear.
+// rateLimit caps requests per credential (or per client IP without one)
+// per minute, and failed authentications per client IP: past
+// LIAISON_RATE_LIMIT failures in a minute, that IP's requests carrying a
+// credential are refused before it is checked — so that made-up tokens,
+// each of which would otherwise get a budget of its own, cannot be tried
+// without end. The credential key is a hash: tokens never sit in memory
+// in clear.
 func (s *Server) rateLimit() fiber.Handler {
 	if s.cfg.RateLimit == 0 {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
-	return limiter.New(limiter.Config{
+	refuse := func() error {
+		s.metrics.rateLimited.Inc()
+		return apiErr("rate.limited")
+	}
+	perKey := limiter.New(limiter.Config{
 		Max:        s.cfg.RateLimit,
 		Expiration: time.Minute,
 		KeyGenerator: func(c *fiber.Ctx) string {
 			if t := bearer(c); t != "" {
 				return "t:" + store.HashToken(t)
 			}
-			return "ip:" + c.IP()
+			return "ip:" + s.clientIP(c)
 		},
-		LimitReached: func(c *fiber.Ctx) error {
-			s.metrics.rateLimited.Inc()
-			return apiErr("rate.limited")
-		},
+		LimitReached: func(c *fiber.Ctx) error { return refuse() },
 	})
+	fails := &failureWindows{max: s.cfg.RateLimit, window: time.Minute, m: map[string]*failureWindow{}}
+	return func(c *fiber.Ctx) error {
+		ip := s.clientIP(c)
+		if bearer(c) != "" && fails.exceeded(ip, time.Now()) {
+			return refuse()
+		}
+		err := perKey(c)
+		if statusOf(c, err) == fiber.StatusUnauthorized {
+			fails.add(ip, time.Now())
+		}
+		return err
+	}
+}
+
+// clientIP is the address of the client: the peer's, or behind a trusted
+// reverse proxy (LIAISON_TRUSTED_PROXY) the last address of
+// X-Forwarded-For — the one that proxy appended; those before it are
+// whatever the client sent.
+func (s *Server) clientIP(c *fiber.Ctx) string {
+	if s.cfg.TrustedProxy {
+		h := c.Get(fiber.HeaderXForwardedFor)
+		if i := strings.LastIndexByte(h, ','); i >= 0 {
+			h = h[i+1:]
+		}
+		if ip := net.ParseIP(strings.TrimSpace(h)); ip != nil {
+			return ip.String()
+		}
+	}
+	return c.Context().RemoteIP().String()
+}
+
+// failureWindows counts failed authentications per client IP in fixed
+// windows.
+type failureWindows struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	m      map[string]*failureWindow
+}
+
+type failureWindow struct {
+	start time.Time
+	n     int
+}
+
+func (f *failureWindows) exceeded(ip string, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.m[ip]
+	return w != nil && now.Sub(w.start) < f.window && w.n >= f.max
+}
+
+func (f *failureWindows) add(ip string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) >= 100000 { // forget ended windows
+		for k, w := range f.m {
+			if now.Sub(w.start) >= f.window {
+				delete(f.m, k)
+			}
+		}
+	}
+	w := f.m[ip]
+	if w == nil || now.Sub(w.start) >= f.window {
+		w = &failureWindow{start: now}
+		f.m[ip] = w
+	}
+	w.n++
+}
+
+// statusOf is the status a request is answered with: the response's, or
+// when a handler returned an error the error handler has not written yet,
+// the one it will write.
+func statusOf(c *fiber.Ctx, err error) int {
+	if err == nil {
+		return c.Response().StatusCode()
+	}
+	if e, ok := err.(*Error); ok {
+		return catalog[e.Code].Status
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
 }
 
 type metrics struct {
@@ -93,15 +188,7 @@ func (s *Server) requestMetrics() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		status := c.Response().StatusCode()
-		if err != nil {
-			// The error handler has not run yet; derive the status it will write.
-			if e, ok := err.(*Error); ok {
-				status = catalog[e.Code].Status
-			} else {
-				status = 500
-			}
-		}
+		status := statusOf(c, err)
 		route := c.Route().Path
 		s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 		s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())

@@ -1,6 +1,12 @@
 package api
 
-import "testing"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+)
 
 // Each credential (or IP without one) has its own budget per minute; past
 // it, 429 in the catalog shape.
@@ -35,5 +41,52 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if e := ts.do("GET", "/v1/collectivites", "", nil); e.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("errors are cacheable: %q", e.Header.Get("Cache-Control"))
+	}
+}
+
+// Made-up tokens do not each get a budget: past LIAISON_RATE_LIMIT failed
+// authentications in a minute, the client's requests with a credential
+// are refused before the credential is checked.
+func TestRateLimitFailedAuthentications(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit = 5
+	ts := newTestServerWith(t, cfg)
+	statuses := map[int]int{}
+	for i := 0; i < 20; i++ {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		statuses[ts.do("GET", "/v1/collectivites", "lia_s_"+hex.EncodeToString(b[:]), nil).Status]++
+	}
+	if statuses[401] != 5 || statuses[429] != 15 {
+		t.Fatalf("20 made-up tokens, limit 5: %v; want 5 × 401 then 429", statuses)
+	}
+	assertCatalogShape(t, ts.do("GET", "/v1/collectivites", "lia_s_whatever", nil), "rate.limited")
+}
+
+// Behind a trusted proxy the client is the last X-Forwarded-For address
+// (the one the proxy appended), not the first (which the client wrote).
+func TestRateLimitClientIPBehindProxy(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	status := func(xff string) int {
+		req := httptest.NewRequest("GET", "/v1/version", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		res, err := ts.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode
+	}
+	for i := 0; i < 3; i++ {
+		if s := status(fmt.Sprintf("10.9.9.%d, 203.0.113.7", i)); s != 200 {
+			t.Fatalf("request %d: %d", i, s)
+		}
+	}
+	if s := status("10.9.9.99, 203.0.113.7"); s != 429 {
+		t.Fatalf("4th request from 203.0.113.7 with a new forged first address: %d, want 429", s)
+	}
+	if s := status("203.0.113.8"); s != 200 {
+		t.Fatalf("another client: %d", s)
 	}
 }

@@ -75,7 +75,6 @@ func New(d Deps) *Server {
 		WriteTimeout:       60 * time.Second,
 		IdleTimeout:        120 * time.Second,
 		ReadBufferSize:     16 << 10,
-		ProxyHeader:        proxyHeader(d.Config),
 		StrictRouting:      false,
 		CaseSensitive:      true,
 		JSONEncoder:        jsonMarshal,
@@ -92,20 +91,15 @@ func New(d Deps) *Server {
 // LIAISON_BODY_LIMIT, so that no client, authenticated or not, can make
 // the server read a large body anywhere else.
 func bodyLimits(c config.Config) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-	sync := []byte("/v1/ent/parents")
 	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		if bytes.HasPrefix(h.RequestURI(), sync) {
+		path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+		switch {
+		case bytes.Equal(h.Method(), []byte(fiber.MethodPut)) && string(path) == "/v1/ent/parents",
+			bytes.Equal(h.Method(), []byte(fiber.MethodPost)) && string(path) == "/v1/ent/parents/import":
 			return fasthttp.RequestConfig{MaxRequestBodySize: c.SyncBodyLimit}
 		}
 		return fasthttp.RequestConfig{MaxRequestBodySize: c.BodyLimit}
 	}
-}
-
-func proxyHeader(c config.Config) string {
-	if c.TrustedProxy {
-		return fiber.HeaderXForwardedFor
-	}
-	return ""
 }
 
 // utcNow is the clock, in UTC and at millisecond precision (what every
