@@ -154,10 +154,7 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 		done = n < pageSize
 		next := strconv.FormatInt(parent, 10) + ":" + strconv.FormatInt(seq, 10)
 		if len(items) > 0 {
-			doc, err := json.Marshal(items)
-			if err != nil {
-				return err
-			}
+			doc := appendItems(nil, items)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO push_batches (id, notice_id, version, available_at, items, pending)
 				VALUES (?, ?, ?, ?, ?, ?)`, batchID(noticeID, version, f.Cursor), noticeID, version,
 				fromTime(f.PushAt), doc, len(items)); err != nil {
@@ -218,7 +215,8 @@ func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time,
 		if b.LeaseUntil, err = toTime(until); err != nil {
 			return err
 		}
-		return json.Unmarshal(items, &b.Items)
+		b.Items, err = decodeItems(items)
+		return err
 	})
 	if err != nil {
 		return store.PushBatch{}, fmt.Errorf("store: unable to claim push batch: %w", mapErr(err))
@@ -267,10 +265,7 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if pending == nil {
 			pending = []store.PushItem{}
 		}
-		items, err := json.Marshal(pending)
-		if err != nil {
-			return err
-		}
+		items := appendItems(nil, pending)
 		avail := u.AvailableAt
 		if avail.IsZero() {
 			avail = now
