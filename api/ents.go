@@ -80,6 +80,7 @@ func (s *Server) createENT(c *fiber.Ctx) error {
 	if err := s.store.CreateENT(ctx, e, a); err != nil {
 		return err
 	}
+	s.entsChanged()
 	out.ENT = e
 	return c.Status(fiber.StatusCreated).JSON(out)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -134,41 +135,74 @@ func (s *Server) requireParent() fiber.Handler {
 }
 
 // originCache holds every ENT's registered origins, for CORS preflights
-// (which carry no token). Refreshed at most every 30 seconds.
+// (which carry no token). Requests read the current set without a lock;
+// past 30 seconds one request loads a new one while the others keep using
+// the old (the first load is waited for).
 type originCache struct {
-	mu      sync.Mutex
+	cur atomic.Pointer[originSet]
+	mu  sync.Mutex    // held by the one load running
+	gen atomic.Uint64 // bumped when this process registers an ENT
+}
+
+type originSet struct {
 	at      time.Time
+	gen     uint64
 	origins map[string]bool
 }
+
+// fresh reports whether the set may answer: loaded less than 30 s ago,
+// and after the last ENT registered through this process.
+func (o *originSet) fresh(gen uint64) bool {
+	return o != nil && o.gen == gen && time.Since(o.at) <= originCacheTTL
+}
+
+// entsChanged makes the next CORS check load the origins again.
+func (s *Server) entsChanged() { s.origins.gen.Add(1) }
 
 const originCacheTTL = 30 * time.Second
 
 func (s *Server) knownOrigin(ctx context.Context, origin string) bool {
 	oc := &s.origins
-	oc.mu.Lock()
-	defer oc.mu.Unlock()
-	if oc.origins == nil || time.Since(oc.at) > originCacheTTL {
-		m := map[string]bool{}
-		p := store.Page{Limit: 500}
-		for {
-			ents, err := s.store.ListENTs(ctx, p)
-			if err != nil {
-				s.log.Warn("cors: cannot list ENT origins", "error", err)
-				return oc.origins[origin]
-			}
-			for _, e := range ents {
-				for _, o := range e.Origins {
-					m[o] = true
-				}
-			}
-			if len(ents) < p.Limit {
-				break
-			}
-			p.Cursor = ents[len(ents)-1].ID
-		}
-		oc.origins, oc.at = m, time.Now()
+	gen := oc.gen.Load()
+	set := oc.cur.Load()
+	if set.fresh(gen) {
+		return set.origins[origin]
 	}
-	return oc.origins[origin]
+	// Past its 30 s, the old set answers while one request refreshes it;
+	// after a registration through this process, every request waits for
+	// the new one.
+	stale := set != nil && set.gen == gen
+	if stale && !oc.mu.TryLock() {
+		return set.origins[origin]
+	}
+	if !stale {
+		oc.mu.Lock()
+	}
+	defer oc.mu.Unlock()
+	gen = oc.gen.Load() // read before the query: a later registration makes this load stale
+	if cur := oc.cur.Load(); cur.fresh(gen) {
+		return cur.origins[origin] // loaded while this request waited
+	}
+	m := map[string]bool{}
+	p := store.Page{Limit: 500}
+	for {
+		ents, err := s.store.ListENTs(ctx, p)
+		if err != nil {
+			s.log.Warn("cors: cannot list ENT origins", "error", err)
+			return set != nil && set.origins[origin]
+		}
+		for _, e := range ents {
+			for _, o := range e.Origins {
+				m[o] = true
+			}
+		}
+		if len(ents) < p.Limit {
+			break
+		}
+		p.Cursor = ents[len(ents)-1].ID
+	}
+	oc.cur.Store(&originSet{at: time.Now(), gen: gen, origins: m})
+	return m[origin]
 }
 
 // parentCORS answers preflights and sets CORS headers for origins
