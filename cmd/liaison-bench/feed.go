@@ -189,6 +189,9 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		}
 		run := func(path string, toks, tags []string, want int) (loadStats, error) {
 			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU}
+			if len(toks) > 0 {
+				p.Origin = "https://ent.example.fr" // the ENT page the widget is on
+			}
 			if useWrk {
 				return runWrk(p)
 			}
@@ -273,7 +276,7 @@ func runWrk(p loadPlan) (loadStats, error) {
 		}
 	}
 	cmd := onCPU(p.CPU, "wrk", "-t1", fmt.Sprintf("-c%d", p.Concurrency), fmt.Sprintf("-d%ds", p.Seconds),
-		"--timeout", "30s", "-s", script, p.URL, "--", plan, strconv.Itoa(p.Want))
+		"--timeout", "30s", "-s", script, p.URL, "--", plan, strconv.Itoa(p.Want), p.Origin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -362,6 +365,7 @@ type loadPlan struct {
 	Tokens      []string
 	ETags       []string
 	Want        int
+	Origin      string // sent with tokens, as the widget's browser does
 	Concurrency int
 	Seconds     int
 	CPU         int // the CPU the loader runs on; -1: any
@@ -405,6 +409,9 @@ func loaderMain(file string) error {
 		if len(p.Tokens) > 0 {
 			i := r.IntN(len(p.Tokens))
 			req.Header.Set("Authorization", "Bearer "+p.Tokens[i])
+			if p.Origin != "" {
+				req.Header.Set("Origin", p.Origin)
+			}
 			if len(p.ETags) > 0 {
 				req.Header.Set("If-None-Match", p.ETags[i])
 			}

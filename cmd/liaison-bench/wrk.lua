@@ -3,10 +3,12 @@
 -- picked at random from a plan file, every response's status is checked
 -- against the one expected, and the figures are printed as one JSON line.
 --
---   wrk -t1 -c64 -d8s --timeout 30s -s wrk.lua URL -- PLAN WANT
+--   wrk -t1 -c64 -d8s --timeout 30s -s wrk.lua URL -- PLAN WANT [ORIGIN]
 --
 -- PLAN has one "token<TAB>etag" line per parent (etag may be empty);
 -- an empty PLAN argument sends the URL bare (the /healthz baseline).
+-- ORIGIN, when given, is sent as the Origin header, as the widget's
+-- browser does (the ENT page's origin).
 
 local reqs, n = {}, 0
 local want = 200
@@ -20,11 +22,13 @@ end
 function init(args)
   want = tonumber(args[2] or "200")
   local plan = args[1] or ""
+  local origin = args[3] or ""
   if plan ~= "" then
     for line in io.lines(plan) do
       local tok, tag = line:match("^([^\t]*)\t?(.*)$")
       local h = { ["Authorization"] = "Bearer " .. tok }
       if tag ~= "" then h["If-None-Match"] = tag end
+      if origin ~= "" then h["Origin"] = origin end
       n = n + 1
       reqs[n] = wrk.format("GET", nil, h)
     end
