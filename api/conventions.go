@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -65,6 +66,9 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	col, err := s.store.GetCollectivite(ctx, req.CollectiviteID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return apiErr("request.validation_failed", detail("collectivite", "field.unknown_collectivite",
 			"Cette collectivité n'existe pas.", "This collectivité does not exist."))

@@ -147,6 +147,11 @@ func jsonError(err error) error {
 	case errors.As(err, &typ):
 		field := typ.Field
 		fr, en := typeNames(typ.Type)
+		if field == "" { // the body itself (an array where an object is expected…)
+			return apiErr("request.wrong_type", detail("", "json.wrong_type",
+				fmt.Sprintf("Le corps de la requête doit être de type %s.", fr),
+				fmt.Sprintf("The request body must be of type %s.", en)))
+		}
 		return apiErr("request.wrong_type", detail(field, "json.wrong_type",
 			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, fr),
 			fmt.Sprintf("Field %q must be of type %s.", field, en)))

@@ -48,6 +48,9 @@ func TestMalformedInput(t *testing.T) {
 				t.Fatalf("status %d, want %d: %.300s", r.Status, c.status, r.Body)
 			}
 			assertCatalogShape(t, r, c.code)
+			if strings.Contains(string(r.Body), "« »") || strings.Contains(string(r.Body), "«  »") {
+				t.Errorf("a sentence names an empty field: %s", r.Body)
+			}
 		})
 	}
 }
