@@ -35,6 +35,7 @@ var catalog = map[string]entry{
 	"auth.token_too_long":            {401, "Ce jeton a une durée de validité trop longue (une heure au plus).", "This token is valid for too long (one hour at most)."},
 	"auth.origin_not_allowed":        {403, "Cette page n'est pas autorisée à utiliser Liaison pour cet ENT.", "This page is not allowed to use Liaison for this ENT."},
 	"auth.forbidden":                 {403, "Vous n'avez pas le droit d'effectuer cette action.", "You are not allowed to do this."},
+	"auth.metrics_local_only":        {403, "Les métriques ne sont servies qu'à un collecteur sur cette machine, ou avec LIAISON_METRICS_TOKEN.", "Metrics are served only to a scraper on this host, or with LIAISON_METRICS_TOKEN."},
 	"resource.not_found":             {404, "L'élément demandé n'existe pas ou ne vous est pas accessible.", "The requested item does not exist or is not accessible to you."},
 	"route.not_found":                {404, "Cette adresse n'existe pas.", "This address does not exist."},
 	"route.method_not_allowed":       {405, "Cette action n'est pas possible à cette adresse.", "This method is not allowed at this address."},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -196,6 +197,25 @@ func (s *Server) requestMetrics() fiber.Handler {
 	}
 }
 
+// metricsHandler serves the Prometheus metrics: to a scraper presenting
+// LIAISON_METRICS_TOKEN when one is set, else only to one on this host
+// (a loopback peer, and no proxy header: a reverse proxy on this host
+// would otherwise make every client look local).
 func (s *Server) metricsHandler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	serve := adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	want := []byte(s.cfg.MetricsToken)
+	return func(c *fiber.Ctx) error {
+		if len(want) > 0 {
+			if subtle.ConstantTimeCompare([]byte(bearer(c)), want) != 1 {
+				return apiErr("auth.invalid_token")
+			}
+			return serve(c)
+		}
+		local := c.Context().RemoteIP().IsLoopback() && c.Get(fiber.HeaderXForwardedFor) == "" &&
+			c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
+		if !local {
+			return apiErr("auth.metrics_local_only")
+		}
+		return serve(c)
+	}
 }

@@ -51,11 +51,14 @@ type Config struct {
 	SyncBodyLimit      int
 	RateLimit          int // requests per minute; 0 disables
 	TrustedProxy       bool
-	VAPIDPublicKey     string
-	VAPIDPrivateKey    string
-	VAPIDSubject       string
-	PushAllowedHosts   string
-	ShutdownTimeout    time.Duration
+	// MetricsToken, when set, is the bearer token GET /metrics asks for;
+	// without it /metrics answers local scrapers only (loopback, no proxy).
+	MetricsToken     string
+	VAPIDPublicKey   string
+	VAPIDPrivateKey  string
+	VAPIDSubject     string
+	PushAllowedHosts string
+	ShutdownTimeout  time.Duration
 	// DemoCredentialsFile: where `liaison demo` writes its tokens as JSON
 	// (for browser tests and scripts); empty = not written.
 	DemoCredentialsFile string
@@ -80,6 +83,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SyncBodyLimit:       r.int("LIAISON_SYNC_BODY_LIMIT", DefaultSyncBodyLimit),
 		RateLimit:           r.int("LIAISON_RATE_LIMIT", DefaultRateLimit),
 		TrustedProxy:        r.bool("LIAISON_TRUSTED_PROXY", false),
+		MetricsToken:        r.secret("LIAISON_METRICS_TOKEN"),
 		VAPIDPublicKey:      r.str("LIAISON_VAPID_PUBLIC_KEY", ""),
 		VAPIDPrivateKey:     r.secret("LIAISON_VAPID_PRIVATE_KEY"),
 		VAPIDSubject:        r.str("LIAISON_VAPID_SUBJECT", ""),
