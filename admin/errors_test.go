@@ -78,3 +78,12 @@ func TestErrorsTiedToFieldsOverHTTP(t *testing.T) {
 		t.Errorf("the validity refusal is not at the expiry field:\n%s", res.Body)
 	}
 }
+
+func TestCSVTextIsNotAFormula(t *testing.T) {
+	for in, want := range map[string]string{"Saint-Fuscien": "Saint-Fuscien", "=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")",
+		"+33": "'+33", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "": ""} {
+		if got := csvText(in); got != want {
+			t.Errorf("csvText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

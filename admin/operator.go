@@ -295,6 +295,15 @@ func (a *Admin) dashboard(r *rq) error {
 	return a.render(r, fiber.StatusOK, "dashboard", r.L("Tableau de bord du déploiement", "Deployment dashboard"), formErrors{}, d)
 }
 
+// csvText is a text cell that spreadsheet software will not take for a
+// formula (a collectivité named "=HYPERLINK(…)" stays text).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // dashboardCSV exports the dashboard for steering committees: UTF-8 with
 // a byte-order mark and semicolons, as spreadsheet software in France
 // expects.
@@ -312,7 +321,7 @@ func (a *Admin) dashboardCSV(r *rq) error {
 		r.L("agents actifs (28 jours)", "active agents (28 days)"), r.L("informations (7 derniers jours)", "notices (last 7 days)"),
 		r.L("informations par semaine (moyenne 4 semaines)", "notices per week (4-week average)"), r.L("taux d'atteinte", "reach rate")})
 	for _, row := range d.Rows {
-		_ = w.Write([]string{row.Name, label(kindLabels, row.Kind, r.lang), fmt.Sprint(row.InForce), fmt.Sprint(row.Expiring), row.NextEnd,
+		_ = w.Write([]string{csvText(row.Name), label(kindLabels, row.Kind, r.lang), fmt.Sprint(row.InForce), fmt.Sprint(row.Expiring), row.NextEnd,
 			fmt.Sprint(row.Agents), fmt.Sprint(row.ActiveAgents), fmt.Sprint(row.NoticesWeek), row.PerWeek, row.ReachRate})
 	}
 	w.Flush()
