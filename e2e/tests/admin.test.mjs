@@ -99,6 +99,22 @@ test('an agent composes a canteen menu, sees the preview and the family count, p
     await pp.locator('liaison-feed').getByText(title).first().waitFor({ timeout: 15000 });
     await screenshot(pp, 'admin-published-in-ent-widget');
   }
+
+  // The agent corrects the menu: the fish changes; the parents' feed shows
+  // the corrected dish and that the notice was corrected.
+  await page.goto(srv.base + `/admin/informations/${noticeID}`);
+  await page.getByLabel('Motif de la correction').fill('Changement de livraison');
+  const firstDay = page.locator('form[action$="/corriger"] fieldset.day').first();
+  assert.equal(await firstDay.getByLabel(/^Plat/).inputValue(), 'Poisson pané');
+  await firstDay.getByLabel(/^Plat/).fill('Poisson meunière');
+  await Promise.all([page.waitForURL(/ok=corrected/), page.getByRole('button', { name: 'Enregistrer la correction' }).click()]);
+  await page.getByText('Changement de livraison').first().waitFor();
+  await check(page, 'notice-corrected');
+  const after = await api(srv.base, 'GET', `/v1/ent/parents/${encodeURIComponent(found.p)}/feed`, found.ent.api_key);
+  const item = (after.json.items || []).find((n) => n.id === noticeID);
+  assert.ok(item && item.corrected && item.correction_reason === 'Changement de livraison', 'the feed item is marked corrected');
+  const dishes = item.content.menu.days[0].dishes.map((d) => d.name);
+  assert.deepEqual(dishes.slice(0, 2), ['Carottes râpées', 'Poisson meunière']);
   await ctx.close();
 });
 
@@ -220,5 +236,5 @@ test('a school viewer sees the notices that reached their schools with the conve
 });
 
 test('every page was scanned', () => {
-  assert.ok(scanned.length >= 25, `scanned ${scanned.length} pages: ${scanned.join(', ')}`);
+  assert.ok(scanned.length >= 26, `scanned ${scanned.length} pages: ${scanned.join(', ')}`);
 });
