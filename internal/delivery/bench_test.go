@@ -288,6 +288,10 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(peakRSS(), "peak_RSS_MB")
 	b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/push")
 	b.ReportMetric(float64(baseCPU.Microseconds()), "baseline_cpu_µs/push")
+	// The ratio the rates tend to on an otherwise idle machine (both legs
+	// and the sink share its CPUs): what other load on the machine does
+	// to the rates of the two legs, run one after the other, differs.
+	b.ReportMetric(float64(baseCPU+baseSinkCPU)/float64(cpu+sinkCPU), "x_baseline_cpu")
 	b.ReportMetric(0, "ns/op")
 }
 
