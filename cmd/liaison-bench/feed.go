@@ -163,10 +163,9 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	}
 	fmt.Printf("\nparent feed: %d parents, %d schools, %d notices (%d in feeds now), concurrency %d, %d s each, %s\n",
 		nParents, len(schools), nNotices, visible, conc, seconds, gen)
-	// Two CPU layouts, same server, same data: the server and the load
-	// generator sharing every core (each preempts the other: the
-	// generator's pauses land in the latencies), then each on a core of
-	// its own, as a server would be with its load coming from elsewhere.
+	// The server and the load generator share every core (each preempts
+	// the other: the generator's pauses land in the latencies); with
+	// -feed-split the same runs follow with each on a core of its own.
 	layouts := []struct {
 		name      string
 		serverCPU []int

@@ -48,7 +48,7 @@ func main() {
 	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
 	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of the load runs only (not the setup) to this file")
-	split := flag.Bool("feed-split", true, "feed: also run with the server and the load generator each on a CPU of its own")
+	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
 	loader := flag.String("loader", "auto", "feed: load generator: wrk (Debian's package), go (this binary's own), or auto (wrk when installed)")
 	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
 	flag.Parse()
