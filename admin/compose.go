@@ -315,18 +315,20 @@ func parseTransport(c *fiber.Ctx) transportForm {
 		Replacement: strings.TrimSpace(c.FormValue("content.transport.replacement")), Cause: strings.TrimSpace(c.FormValue("content.transport.cause"))}
 }
 
+// formValues are the non-empty values of a repeated form field, trimmed.
+func formValues(c *fiber.Ctx, name string) []string {
+	var out []string
+	for _, v := range c.Request().PostArgs().PeekMulti(name) {
+		if s := strings.TrimSpace(string(v)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // parseCompose reads the posted form.
 func parseCompose(c *fiber.Ctx) composeForm {
-	args := c.Request().PostArgs()
-	multi := func(name string) []string {
-		var out []string
-		for _, v := range args.PeekMulti(name) {
-			if s := strings.TrimSpace(string(v)); s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
+	multi := func(name string) []string { return formValues(c, name) }
 	f := composeForm{
 		Service: c.FormValue("service"), Category: c.FormValue("category"), Priority: c.FormValue("priority"),
 		Title: strings.TrimSpace(c.FormValue("title")), Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")),
@@ -358,15 +360,7 @@ const (
 // its slot.
 func parseMenu(c *fiber.Ctx, days int) []menuDayForm {
 	args := c.Request().PostArgs()
-	multi := func(name string) []string {
-		var out []string
-		for _, v := range args.PeekMulti(name) {
-			if s := strings.TrimSpace(string(v)); s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
+	multi := func(name string) []string { return formValues(c, name) }
 	var menu []menuDayForm
 	for i := 0; i < maxMenuDays; i++ {
 		p := fmt.Sprintf("menu.%d.", i)
