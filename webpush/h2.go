@@ -41,6 +41,14 @@ import (
 // server's SETTINGS_MAX_CONCURRENT_STREAMS when lower).
 const h2MaxStreams = 1000
 
+// h2MaxHeaderList is the response header list size we accept (and
+// advertise): push services answer with a few small headers.
+const h2MaxHeaderList = 16 << 10
+
+// h2Max1xx is the most informational (1xx) responses a stream may get, as
+// in net/http's client.
+const h2Max1xx = 5
+
 // h2Retries is how many times a push the server did not process (GOAWAY
 // above its stream, REFUSED_STREAM) is sent again at once, on another
 // stream or connection: servers that rotate connections answer the pushes
@@ -228,8 +236,9 @@ func (p *h2Pool) dial(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 	c.wfr = http2.NewFramer((*h2Writer)(c), nil)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(tc, 16<<10))
+	c.rfr.SetMaxReadFrameSize(16384) // SETTINGS_MAX_FRAME_SIZE: we advertise the default
 	c.rfr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.rfr.MaxHeaderListSize = 1 << 20
+	c.rfr.MaxHeaderListSize = h2MaxHeaderList
 	c.rfr.SetReuseFrames()
 
 	if dl, ok := ctx.Deadline(); ok {
@@ -237,7 +246,7 @@ func (p *h2Pool) dial(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 	}
 	c.wbuf = append(c.wbuf, http2.ClientPreface...)
 	if err := c.wfr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 1 << 20}); err != nil {
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: h2MaxHeaderList}); err != nil {
 		tc.Close()
 		return nil, err
 	}
@@ -319,25 +328,26 @@ type h2Conn struct {
 	done       chan struct{} // closed with the connection
 	streams    map[uint32]*h2Stream
 	nextID     uint32
-	active     int    // streams reserved or open
-	maxStreams int    // min(server's limit, h2MaxStreams)
-	sendWin    int64  // connection send window
-	initWin    int64  // server's initial stream window
-	maxFrame   int    // server's max frame size
-	goAway     bool   // no new streams
-	lastID     uint32 // GOAWAY's last stream id
-	err        error  // closed, why
+	active     int   // streams reserved or open
+	maxStreams int   // min(server's limit, h2MaxStreams)
+	sendWin    int64 // connection send window
+	initWin    int64 // server's initial stream window
+	maxFrame   int   // server's max frame size
+	goAway     bool  // no new streams
+	err        error // closed, why
 	lastUsed   time.Time
 	idleTimer  *time.Timer
 	closedOnce sync.Once
 }
 
 type h2Stream struct {
-	id   uint32
-	win  int64
-	ans  h2Answer
-	err  error
-	done chan struct{}
+	id        uint32
+	n1xx      uint8 // informational responses got
+	remoteEnd bool  // ended by the server's END_STREAM (our side may still be open)
+	win       int64
+	ans       h2Answer
+	err       error
+	done      chan struct{}
 }
 
 // h2Writer is the writing framer's output: the connection's buffer.
@@ -412,10 +422,21 @@ func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body
 		rest = rest[n:]
 	}
 	if err != nil {
-		c.cancelLocked(st, err)
+		// The body was not all sent.
+		if c.streams[st.id] == st {
+			// Our deadline, or a frame that could not be written.
+			c.cancelLocked(st, err)
+		} else if st.remoteEnd && c.err == nil {
+			// The server answered before the body was all sent:
+			// the answer stands (st.ans), and our side of the stream
+			// ends here.
+			_ = c.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel)
+		}
+		// Otherwise the stream was reset, refused or left unprocessed
+		// (st.err says which), or the connection ended.
 		c.mu.Unlock()
 		c.wake()
-		return h2Answer{}, err
+		return st.ans, st.err
 	}
 	if len(c.wbuf) >= h2FlushBytes {
 		select {
@@ -428,20 +449,18 @@ func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body
 
 	select {
 	case <-st.done:
-		return st.ans, st.err
 	case <-ctx.Done():
 		c.mu.Lock()
-		c.cancelLocked(st, ctx.Err())
-		a := st.ans
+		if c.streams[st.id] == st {
+			// The answer came, its body did not: the status is the
+			// answer (endLocked).
+			c.cancelLocked(st, ctx.Err())
+		}
 		c.mu.Unlock()
 		c.wake()
 		<-st.done
-		if a.status != 0 {
-			// The answer came, its body did not: the status is the answer.
-			return a, nil
-		}
-		return h2Answer{}, ctx.Err()
 	}
+	return st.ans, st.err
 }
 
 // field HPACK-encodes one header: the constant ones enter the dynamic
@@ -473,8 +492,13 @@ func (c *h2Conn) writeHeaders(id uint32, endStream bool) error {
 	return nil
 }
 
-// waitWindow waits (mu held) for send window on st, for the connection's
-// end, for st's end, or for ctx.
+// errStreamEnded is waitWindow's error when the stream ended meanwhile
+// (answered, reset, left unprocessed, or the connection closed): its own
+// answer and error are then the push's.
+var errStreamEnded = errors.New("webpush: stream ended before its body was sent")
+
+// waitWindow waits (mu held) for send window on st, for st's end (the
+// connection's end ends it too), or for ctx.
 func (c *h2Conn) waitWindow(ctx context.Context, st *h2Stream) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
@@ -484,30 +508,37 @@ func (c *h2Conn) waitWindow(ctx context.Context, st *h2Stream) error {
 	defer stop()
 	c.wake() // what is written so far must go, or no window update comes
 	c.cond.Wait()
-	switch {
-	case c.err != nil:
-		return c.err
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case c.streams[st.id] != st:
-		return errors.New("webpush: stream ended before its body was sent")
+	if c.streams[st.id] != st {
+		return errStreamEnded
 	}
-	return nil
+	return ctx.Err()
 }
 
 // cancelLocked ends st with err if it is still open, resetting it.
 func (c *h2Conn) cancelLocked(st *h2Stream, err error) {
+	c.resetLocked(st, http2.ErrCodeCancel, err)
+}
+
+// resetLocked ends st with err if it is still open, sending RST_STREAM
+// with code.
+func (c *h2Conn) resetLocked(st *h2Stream, code http2.ErrCode, err error) {
 	if c.streams[st.id] != st {
 		return
 	}
 	if c.err == nil {
-		_ = c.wfr.WriteRSTStream(st.id, http2.ErrCodeCancel)
+		_ = c.wfr.WriteRSTStream(st.id, code)
 	}
 	c.endLocked(st, err)
 }
 
-// endLocked removes st, records err and wakes its waiter.
+// endLocked removes st, records err and wakes its waiter. A stream that
+// got its final status was processed, whatever ends it afterwards (a
+// reset, the connection's end, our deadline before the body came): the
+// status is the answer.
 func (c *h2Conn) endLocked(st *h2Stream, err error) {
+	if st.ans.status >= 200 {
+		err = nil
+	}
 	delete(c.streams, st.id)
 	c.active--
 	c.lastUsed = time.Now()
@@ -575,8 +606,22 @@ func (c *h2Conn) flush() {
 // readLoop reads frames until the connection ends.
 func (c *h2Conn) readLoop() {
 	for {
-		f, err := c.rfr.ReadFrame()
+		fh, err := c.rfr.ReadFrameHeader()
+		var f http2.Frame
+		if err == nil {
+			f, err = c.rfr.ReadFrameForHeader(fh)
+		}
 		if err != nil {
+			// An error confined to a stream (a malformed response header,
+			// a zero WINDOW_UPDATE…) ends that stream only. Not one in a
+			// HEADERS frame whose block was left undecoded (bad padding,
+			// the only such StreamError without a cause): the HPACK
+			// tables would then differ from the server's.
+			var se http2.StreamError
+			if errors.As(err, &se) && se.StreamID != 0 && (fh.Type != http2.FrameHeaders || se.Cause != nil) {
+				c.streamFailed(se)
+				continue
+			}
 			c.close(err)
 			return
 		}
@@ -585,6 +630,16 @@ func (c *h2Conn) readLoop() {
 			return
 		}
 	}
+}
+
+// streamFailed ends the stream of se, resetting it with se's code.
+func (c *h2Conn) streamFailed(se http2.StreamError) {
+	c.mu.Lock()
+	if st := c.streams[se.StreamID]; st != nil {
+		c.resetLocked(st, se.Code, se)
+	}
+	c.mu.Unlock()
+	c.wake()
 }
 
 func (c *h2Conn) handle(f http2.Frame) error {
@@ -597,14 +652,22 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		if st == nil {
 			return nil // cancelled
 		}
+		if f.Truncated {
+			c.resetLocked(st, http2.ErrCodeProtocol, fmt.Errorf("webpush: response headers larger than %d bytes", h2MaxHeaderList))
+			return nil
+		}
 		if st.ans.status == 0 {
 			status, err := strconv.Atoi(f.PseudoValue("status"))
 			if err != nil || status < 100 || status > 999 {
-				_ = c.wfr.WriteRSTStream(st.id, http2.ErrCodeProtocol)
-				c.endLocked(st, fmt.Errorf("webpush: malformed response status %q", f.PseudoValue("status")))
+				c.resetLocked(st, http2.ErrCodeProtocol, fmt.Errorf("webpush: malformed response status %q", f.PseudoValue("status")))
 				return nil
 			}
-			if status >= 200 {
+			if status < 200 {
+				if st.n1xx++; st.n1xx > h2Max1xx {
+					c.resetLocked(st, http2.ErrCodeProtocol, errors.New("webpush: too many 1xx informational responses"))
+					return nil
+				}
+			} else {
 				st.ans.status = status
 				for _, hf := range f.RegularFields() {
 					if hf.Name == "retry-after" {
@@ -614,6 +677,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 			}
 		}
 		if f.StreamEnded() {
+			st.remoteEnd = true
 			if st.ans.status == 0 {
 				c.endLocked(st, errors.New("webpush: stream ended without a final status"))
 			} else {
@@ -628,13 +692,21 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		if st == nil {
 			return nil
 		}
-		if len(st.ans.detail) < maxDetailBytes {
-			d := f.Data()
-			st.ans.detail = append(st.ans.detail, d[:min(len(d), maxDetailBytes-len(st.ans.detail))]...)
+		if st.ans.status == 0 {
+			c.resetLocked(st, http2.ErrCodeProtocol, errors.New("webpush: response body before its status"))
+			return nil
 		}
-		if f.StreamEnded() {
+		d := f.Data()
+		st.ans.detail = append(st.ans.detail, d[:min(len(d), maxDetailBytes-len(st.ans.detail))]...)
+		switch {
+		case f.StreamEnded():
+			st.remoteEnd = true
 			c.endLocked(st, nil)
-		} else if f.Length > 0 {
+		case len(st.ans.detail) >= maxDetailBytes:
+			// All of the body that is kept has come: the answer is
+			// complete, the rest is not wanted.
+			c.cancelLocked(st, nil)
+		case f.Length > 0:
 			_ = c.wfr.WriteWindowUpdate(f.StreamID, f.Length)
 		}
 	case *http2.RSTStreamFrame:
@@ -646,7 +718,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		if f.ErrCode == http2.ErrCodeRefusedStream {
 			err = fmt.Errorf("%w: %w", errUnprocessed, err)
 		}
-		c.endLocked(st, err)
+		c.endLocked(st, err) // after a final status, that status (endLocked)
 	case *http2.SettingsFrame:
 		if f.IsAck() {
 			return nil
@@ -659,10 +731,12 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		inc := int64(f.Increment)
 		if f.StreamID == 0 {
 			if c.sendWin += inc; c.sendWin > 1<<31-1 {
-				return errors.New("webpush: HTTP/2 connection window overflow")
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
 			}
 		} else if st := c.streams[f.StreamID]; st != nil {
-			st.win += inc
+			if st.win += inc; st.win > 1<<31-1 {
+				c.resetLocked(st, http2.ErrCodeFlowControl, errors.New("webpush: HTTP/2 stream window overflow"))
+			}
 		}
 		c.cond.Broadcast()
 	case *http2.PingFrame:
@@ -671,9 +745,6 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		}
 	case *http2.GoAwayFrame:
 		c.goAway = true
-		if f.LastStreamID < c.lastID || c.lastID == 0 {
-			c.lastID = f.LastStreamID
-		}
 		for id, st := range c.streams {
 			if id > f.LastStreamID {
 				c.endLocked(st, fmt.Errorf("%w (GOAWAY %v)", errUnprocessed, f.ErrCode))
@@ -700,6 +771,11 @@ func (c *h2Conn) applySettings(f *http2.SettingsFrame) error {
 			c.maxStreams = int(min(s.Val, h2MaxStreams))
 		case http2.SettingInitialWindowSize:
 			delta := int64(s.Val) - c.initWin
+			for _, st := range c.streams {
+				if st.win+delta > 1<<31-1 {
+					return http2.ConnectionError(http2.ErrCodeFlowControl)
+				}
+			}
 			c.initWin = int64(s.Val)
 			for _, st := range c.streams {
 				st.win += delta
