@@ -41,6 +41,16 @@ import (
 // server's SETTINGS_MAX_CONCURRENT_STREAMS when lower).
 const h2MaxStreams = 1000
 
+// h2MaxConns is the most connections open to one address that take new
+// streams. Beyond it a push waits for a stream of one of them to end (the
+// Pacer's DefaultPerOrigin pushes need one connection, or 16 from servers
+// allowing only 4 streams each).
+const h2MaxConns = 16
+
+// An origin found without HTTP/2 is left to net/http for h2NoH2Retry, then
+// tried again (a push service can enable HTTP/2, or a proxy setting change).
+const h2NoH2Retry = 10 * time.Minute
+
 // h2MaxHeaderList is the response header list size we accept (and
 // advertise): push services answer with a few small headers.
 const h2MaxHeaderList = 16 << 10
@@ -94,10 +104,12 @@ type h2Pool struct {
 	timeout time.Duration // handshake and write bound
 	idle    time.Duration // an unused connection is closed after this
 
+	maxConns int // connections per address that take streams (h2MaxConns)
+
 	mu      sync.Mutex
 	conns   map[string][]*h2Conn
 	dialing map[string]*h2Dial
-	noH2    map[string]bool
+	noH2    map[string]time.Time // addresses served by net/http, since when
 }
 
 type h2Dial struct {
@@ -108,8 +120,8 @@ type h2Dial struct {
 func newH2Pool(tlsConf *tls.Config, dialer *net.Dialer, proxy func(*http.Request) (*url.URL, error), timeout, idle time.Duration) *h2Pool {
 	c := tlsConf.Clone()
 	c.NextProtos = []string{"h2", "http/1.1"}
-	return &h2Pool{tlsConf: c, dialer: dialer, proxy: proxy, timeout: timeout, idle: idle,
-		conns: map[string][]*h2Conn{}, dialing: map[string]*h2Dial{}, noH2: map[string]bool{}}
+	return &h2Pool{tlsConf: c, dialer: dialer, proxy: proxy, timeout: timeout, idle: idle, maxConns: h2MaxConns,
+		conns: map[string][]*h2Conn{}, dialing: map[string]*h2Dial{}, noH2: map[string]time.Time{}}
 }
 
 // pushHeaders are the header values of a push besides its :path.
@@ -146,23 +158,46 @@ func (p *h2Pool) post(ctx context.Context, u *url.URL, h *pushHeaders, body []by
 	}
 }
 
-// conn returns a connection to addr with a stream reserved, dialling one
-// when none has room (one dial per address at a time).
+// conn returns a connection to addr with a stream reserved. When none has
+// room it dials one (one dial per address at a time, at most maxConns that
+// take streams), or else waits for a stream to end or for the server to
+// allow more. A server that allows no streams for now (its
+// SETTINGS_MAX_CONCURRENT_STREAMS is 0) is waited for on the connection it
+// gave, never answered with another dial: that would open connections in a
+// loop until the push's deadline.
 func (p *h2Pool) conn(ctx context.Context, addr string, u *url.URL) (*h2Conn, error) {
 	for {
 		p.mu.Lock()
-		if p.noH2[addr] {
-			p.mu.Unlock()
-			return nil, errNoH2
+		if since, ok := p.noH2[addr]; ok {
+			if time.Since(since) < h2NoH2Retry {
+				p.mu.Unlock()
+				return nil, errNoH2
+			}
+			delete(p.noH2, addr)
 		}
+		var wait *h2Conn // the connection to wait on if no dial
+		waitRoom := roomGone
+		open, starved := 0, false
 		for _, c := range p.conns[addr] {
-			if c.reserve() {
+			r := c.tryReserve()
+			switch r {
+			case roomReserved:
 				p.mu.Unlock()
 				return c, nil
+			case roomGone:
+				continue
+			case roomNone:
+				starved = true
+			}
+			open++
+			// Wait preferably where streams are ending (full), then where
+			// the server may allow some (none).
+			if wait == nil || r < waitRoom {
+				wait, waitRoom = c, r
 			}
 		}
 		d := p.dialing[addr]
-		if d == nil {
+		if d == nil && (wait == nil || open < p.maxConns && !starved) {
 			d = &h2Dial{done: make(chan struct{})}
 			p.dialing[addr] = d
 			p.mu.Unlock()
@@ -171,7 +206,7 @@ func (p *h2Pool) conn(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 			delete(p.dialing, addr)
 			switch {
 			case errors.Is(err, errNoH2):
-				p.noH2[addr] = true
+				p.noH2[addr] = time.Now()
 			case err == nil:
 				p.conns[addr] = append(p.conns[addr], c)
 			}
@@ -184,6 +219,16 @@ func (p *h2Pool) conn(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 			continue
 		}
 		p.mu.Unlock()
+		if d == nil {
+			ok, err := wait.waitReserve(ctx)
+			if ok {
+				return wait, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue // the connection is gone: look again
+		}
 		select {
 		case <-d.done:
 			// Success or errNoH2: look again. The dialler's request
@@ -333,7 +378,7 @@ type h2Conn struct {
 	sendWin    int64 // connection send window
 	initWin    int64 // server's initial stream window
 	maxFrame   int   // server's max frame size
-	goAway     bool  // no new streams
+	goAway     bool  // no new streams (GOAWAY, or stream IDs used up)
 	err        error // closed, why
 	lastUsed   time.Time
 	idleTimer  *time.Timer
@@ -350,6 +395,17 @@ type h2Stream struct {
 	done      chan struct{}
 }
 
+// h2Room is what tryReserve found on a connection, the better to wait on
+// first.
+type h2Room uint8
+
+const (
+	roomReserved h2Room = iota // a stream slot is ours
+	roomFull                   // every slot the server allows is taken
+	roomNone                   // the server allows no stream for now (SETTINGS_MAX_CONCURRENT_STREAMS 0)
+	roomGone                   // closed, gone away or out of stream IDs: never again
+)
+
 // h2Writer is the writing framer's output: the connection's buffer.
 type h2Writer h2Conn
 
@@ -358,28 +414,68 @@ func (w *h2Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// reserve takes a stream slot if the connection has one.
-func (c *h2Conn) reserve() bool {
+// tryReserve takes a stream slot if the connection has one.
+func (c *h2Conn) tryReserve() h2Room {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil || c.goAway || c.active >= c.maxStreams || c.nextID > 1<<31-2 {
-		return false
+	r := c.reserveLocked()
+	c.mu.Unlock()
+	return r
+}
+
+func (c *h2Conn) reserveLocked() h2Room {
+	switch {
+	case c.err != nil || c.goAway || c.nextID > 1<<31-1:
+		return roomGone
+	case c.active >= c.maxStreams:
+		if c.maxStreams == 0 {
+			return roomNone
+		}
+		return roomFull
 	}
 	c.active++
-	return true
+	return roomReserved
+}
+
+// waitReserve waits until a stream slot of c is ours (true), c takes no
+// more streams (false, nil), or ctx ends.
+func (c *h2Conn) waitReserve(ctx context.Context) (bool, error) {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		switch c.reserveLocked() {
+		case roomReserved:
+			return true, nil
+		case roomGone:
+			return false, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		c.cond.Wait()
+	}
 }
 
 // roundTrip sends a push on a reserved stream slot and waits its answer.
 func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body []byte) (h2Answer, error) {
 	st := &h2Stream{done: make(chan struct{})}
 	c.mu.Lock()
-	if c.err != nil || c.goAway {
-		// Closed or gone away since the slot was reserved: the server
-		// would ignore a new stream.
+	if c.err != nil || c.goAway || c.nextID > 1<<31-1 {
+		// Closed, gone away or out of stream IDs since the slot was
+		// reserved: the server would ignore a new stream.
 		c.active--
 		err := c.err
 		if err == nil {
 			err = errors.New("GOAWAY")
+			if c.nextID > 1<<31-1 {
+				err = errors.New("stream IDs used up")
+			}
+			c.goAway = true
 			if c.active == 0 {
 				go c.close(errors.New("webpush: connection went away"))
 			}
@@ -388,7 +484,9 @@ func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body
 		return h2Answer{}, fmt.Errorf("%w: %w", errUnprocessed, err)
 	}
 	st.id, st.win = c.nextID, c.initWin
-	c.nextID += 2
+	if c.nextID += 2; c.nextID > 1<<31-1 {
+		c.goAway = true // the last stream ID: closed once its streams end
+	}
 	c.streams[st.id] = st
 	c.lastUsed = time.Now()
 	c.hbuf.Reset()
@@ -750,6 +848,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 				c.endLocked(st, fmt.Errorf("%w (GOAWAY %v)", errUnprocessed, f.ErrCode))
 			}
 		}
+		c.cond.Broadcast() // waiters for a slot look elsewhere
 		if c.active == 0 && c.err == nil {
 			go c.close(errors.New("webpush: connection went away"))
 		}
@@ -769,6 +868,7 @@ func (c *h2Conn) applySettings(f *http2.SettingsFrame) error {
 		switch s.ID {
 		case http2.SettingMaxConcurrentStreams:
 			c.maxStreams = int(min(s.Val, h2MaxStreams))
+			c.cond.Broadcast() // waiters for a slot
 		case http2.SettingInitialWindowSize:
 			delta := int64(s.Val) - c.initWin
 			for _, st := range c.streams {
@@ -822,13 +922,19 @@ func (c *h2Conn) checkIdle() {
 	}
 }
 
-// closeIfIdle closes the connection if no stream used it for d.
+// closeIfIdle closes the connection if no stream used it for d. Its error
+// is set in the same critical section as the check: no push can reserve a
+// stream on it in between.
 func (c *h2Conn) closeIfIdle(d time.Duration) bool {
 	c.mu.Lock()
 	idle := c.err == nil && c.active == 0 && time.Since(c.lastUsed) >= d
+	if idle {
+		c.err = errors.New("webpush: idle connection closed")
+	}
+	err := c.err
 	c.mu.Unlock()
 	if idle {
-		c.close(errors.New("webpush: idle connection closed"))
+		c.close(err)
 	}
 	return idle
 }

@@ -11,10 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,6 +216,8 @@ func rawSender(t *testing.T, s *rawServer, timeout time.Duration) (*Sender, Subs
 		Auth:   base64.RawURLEncoding.EncodeToString(make([]byte, 16))}
 }
 
+func pushPool(s *Sender) *h2Pool { return s.client.Transport.(*pushTransport).h2 }
+
 // answer201 answers each push with 201 once its body is in.
 func answer201(rc *rawConn, f http2.Frame) {
 	if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
@@ -225,6 +229,47 @@ var (
 	bigPayload = make([]byte, MaxPayloadBytes) // a 4 KB body: more than a 1 KB stream window
 	ttlMinute  = Options{TTL: time.Minute}
 )
+
+// A server that allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS = 0,
+// which RFC 9113 §5.1.2 allows for a while) gets one connection, not a new
+// one per loop turn until the push's deadline: the push waits on that
+// connection and fails Transient at its deadline.
+func TestH2ZeroMaxStreamsDialsOnce(t *testing.T) {
+	srv := newRawServer(t, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 0}}, nil)
+	s, sub := rawSender(t, srv, 300*time.Millisecond)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Transient {
+				t.Errorf("push: %v %v, want transient", res.Outcome, res.Err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("4 pushes to a server allowing no streams dialled %d connections, want 1", n)
+	}
+}
+
+// A connection whose server allows no streams at first takes the push as
+// soon as new SETTINGS allow streams; no second connection is dialled.
+func TestH2ZeroMaxStreamsWaitsForSettings(t *testing.T) {
+	srv := newRawServerWith(t, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 0}}, answer201, func(s *rawServer) {
+		s.onConnect = func(rc *rawConn) {
+			time.Sleep(100 * time.Millisecond)
+			rc.do(func(fr *http2.Framer) error {
+				return fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 10})
+			})
+		}
+	})
+	s, sub := rawSender(t, srv, 3*time.Second)
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+		t.Errorf("push: %v %v, want delivered", res.Outcome, res.Err)
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("%d connections dialled, want 1", n)
+	}
+}
 
 // A final answer that comes while the body still waits for send window (a
 // 410 before the server granted more than 1 KB) is the push's answer: the
@@ -372,6 +417,45 @@ func TestH2OversizedFrameClosesConnection(t *testing.T) {
 	srv.waitClosed(t, 1)
 }
 
+// When a connection's stream IDs run out, a push that reserved a slot on
+// it gets the unprocessed error (sent again elsewhere), not an invalid
+// frame; the next push goes on a new connection.
+func TestH2StreamIDExhaustion(t *testing.T) {
+	srv := newRawServer(t, nil, answer201)
+	s, sub := rawSender(t, srv, 3*time.Second)
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+		t.Fatalf("first push: %v %v", res.Outcome, res.Err)
+	}
+	p := pushPool(s)
+	p.mu.Lock()
+	var c *h2Conn
+	for _, cs := range p.conns {
+		c = cs[0]
+	}
+	p.mu.Unlock()
+	c.mu.Lock()
+	c.nextID = 1<<31 - 3 // two IDs left: 2^31-3 and 2^31-1
+	c.mu.Unlock()
+	for range 3 {
+		if !reserved(c) {
+			t.Fatal("no slot reserved")
+		}
+	}
+	u, _ := url.Parse(sub.Endpoint)
+	for i := range 3 {
+		_, err := c.roundTrip(context.Background(), u, &pushHeaders{ttl: "60", authz: "x"}, []byte("x"))
+		if unprocessed := errors.Is(err, errUnprocessed); (i == 2) != unprocessed || i < 2 && err != nil {
+			t.Errorf("stream %d: %v", i, err)
+		}
+	}
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+		t.Errorf("push after the IDs ran out: %v %v", res.Outcome, res.Err)
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
 // A WINDOW_UPDATE that takes a stream's send window past 2^31-1 resets
 // that stream (FLOW_CONTROL_ERROR); the push fails Transient.
 func TestH2StreamWindowOverflow(t *testing.T) {
@@ -429,4 +513,61 @@ func TestH2LongAnswerBodyCut(t *testing.T) {
 		t.Errorf("the answer took %v: the push waited for the rest of the body", d)
 	}
 	srv.waitRST(t, 1, 1, http2.ErrCodeCancel)
+}
+
+// reserved takes a stream slot on c, as a push does.
+func reserved(c *h2Conn) bool { return c.tryReserve() == roomReserved }
+
+// An origin found without HTTP/2 is served by net/http, and asked again
+// for HTTP/2 once h2NoH2Retry has passed (it may have enabled it since).
+func TestH2NoH2Retried(t *testing.T) {
+	srv := newH2Server(t, false, nil)
+	s, sub := h2Sender(t, srv)
+	sendAll(t, s, sub, 1, 1, 100)
+	p := pushPool(s)
+	addr := srv.Listener.Addr().String()
+	p.mu.Lock()
+	first, ok := p.noH2[addr]
+	p.noH2[addr] = first.Add(-h2NoH2Retry) // as if long ago
+	p.mu.Unlock()
+	if !ok {
+		t.Fatalf("origin without HTTP/2 not recorded: %v", p.noH2)
+	}
+	sendAll(t, s, sub, 1, 1, 100)
+	p.mu.Lock()
+	again := p.noH2[addr]
+	p.mu.Unlock()
+	if again.Before(first) {
+		t.Errorf("HTTP/2 not tried again after %v", h2NoH2Retry)
+	}
+	if _, pushes, protos := srv.counts(); pushes != 2 || protos["HTTP/1.1"] != 2 {
+		t.Errorf("server got %d pushes, %v", pushes, protos)
+	}
+}
+
+// Connections to one address are capped (maxConns): beyond it, pushes wait
+// for a stream to end instead of dialling more, and are all delivered.
+func TestH2ConnectionsCapped(t *testing.T) {
+	srv := newRawServer(t, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 1}}, func(rc *rawConn, f http2.Frame) {
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				rc.headers(d.StreamID, true, ":status", "201")
+			}()
+		}
+	})
+	s, sub := rawSender(t, srv, 5*time.Second)
+	pushPool(s).maxConns = 3
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+				t.Errorf("push: %v %v", res.Outcome, res.Err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.conns.Load(); n > 3 {
+		t.Errorf("%d connections for 12 pushes, want at most 3", n)
+	}
 }
