@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,19 @@ const h2MaxStreams = 1000
 // Pacer's DefaultPerOrigin pushes need one connection, or 16 from servers
 // allowing only 4 streams each).
 const h2MaxConns = 16
+
+// Health checks (as net/http's HTTP/2 client's ReadIdleTimeout and
+// PingTimeout): a connection on which a push timed out unanswered, or on
+// which nothing was read for h2ReadIdle while streams were open, is sent a
+// PING and takes no new stream until the answer; it is closed if none
+// comes within h2PingTimeout. Meanwhile new pushes go to the address's
+// other connections, or a new one (within h2MaxConns). A peer gone silent
+// (a half-open connection) then costs the pushes in flight on it, not
+// every push until TCP gives up (~15 minutes of retransmissions).
+const (
+	h2ReadIdle    = 10 * time.Second
+	h2PingTimeout = 5 * time.Second
+)
 
 // An origin found without HTTP/2 is left to net/http for h2NoH2Retry, then
 // tried again (a push service can enable HTTP/2, or a proxy setting change).
@@ -106,6 +120,10 @@ type h2Pool struct {
 
 	maxConns int // connections per address that take streams (h2MaxConns)
 
+	// Health checks (h2ReadIdle, h2PingTimeout; tests shorten them before
+	// the first push). readIdle 0: no check of reads.
+	readIdle, pingTimeout time.Duration
+
 	mu      sync.Mutex
 	conns   map[string][]*h2Conn
 	dialing map[string]*h2Dial
@@ -121,6 +139,7 @@ func newH2Pool(tlsConf *tls.Config, dialer *net.Dialer, proxy func(*http.Request
 	c := tlsConf.Clone()
 	c.NextProtos = []string{"h2", "http/1.1"}
 	return &h2Pool{tlsConf: c, dialer: dialer, proxy: proxy, timeout: timeout, idle: idle, maxConns: h2MaxConns,
+		readIdle: h2ReadIdle, pingTimeout: min(h2PingTimeout, timeout),
 		conns: map[string][]*h2Conn{}, dialing: map[string]*h2Dial{}, noH2: map[string]time.Time{}}
 }
 
@@ -191,7 +210,7 @@ func (p *h2Pool) conn(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 			}
 			open++
 			// Wait preferably where streams are ending (full), then where
-			// the server may allow some (none).
+			// the server may allow some (none), then where a PING is out.
 			if wait == nil || r < waitRoom {
 				wait, waitRoom = c, r
 			}
@@ -317,6 +336,11 @@ func (p *h2Pool) dial(ctx context.Context, addr string, u *url.URL) (*h2Conn, er
 	_ = c.wfr.WriteSettingsAck() // sent by the flusher, first thing
 	_ = tc.SetDeadline(time.Time{})
 	c.idleTimer = time.AfterFunc(p.idle, c.checkIdle)
+	if p.readIdle > 0 {
+		c.mu.Lock() // checkHealth reads healthTimer
+		c.healthTimer = time.AfterFunc(p.readIdle, c.checkHealth)
+		c.mu.Unlock()
+	}
 	go c.readLoop()
 	go c.flush()
 	c.wake()
@@ -383,6 +407,14 @@ type h2Conn struct {
 	lastUsed   time.Time
 	idleTimer  *time.Timer
 	closedOnce sync.Once
+
+	// Health check (see h2ReadIdle).
+	readSome    bool        // a frame was read since the last checkHealth
+	wasBusy     bool        // streams were open at the last checkHealth
+	healthTimer *time.Timer // checkHealth, every pool.readIdle
+	pinging     bool        // a PING is out: no new streams until its answer
+	pings       uint64      // PINGs sent (the payload of the last)
+	pingTimer   *time.Timer // closes the connection if the PING is not answered
 }
 
 type h2Stream struct {
@@ -403,6 +435,7 @@ const (
 	roomReserved h2Room = iota // a stream slot is ours
 	roomFull                   // every slot the server allows is taken
 	roomNone                   // the server allows no stream for now (SETTINGS_MAX_CONCURRENT_STREAMS 0)
+	roomSuspect                // a PING is out (health check): wait for its answer
 	roomGone                   // closed, gone away or out of stream IDs: never again
 )
 
@@ -426,6 +459,8 @@ func (c *h2Conn) reserveLocked() h2Room {
 	switch {
 	case c.err != nil || c.goAway || c.nextID > 1<<31-1:
 		return roomGone
+	case c.pinging:
+		return roomSuspect
 	case c.active >= c.maxStreams:
 		if c.maxStreams == 0 {
 			return roomNone
@@ -523,6 +558,9 @@ func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body
 		// The body was not all sent.
 		if c.streams[st.id] == st {
 			// Our deadline, or a frame that could not be written.
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.pingLocked() // no window came in time: is the peer alive?
+			}
 			c.cancelLocked(st, err)
 		} else if st.remoteEnd && c.err == nil {
 			// The server answered before the body was all sent:
@@ -550,6 +588,9 @@ func (c *h2Conn) roundTrip(ctx context.Context, u *url.URL, h *pushHeaders, body
 	case <-ctx.Done():
 		c.mu.Lock()
 		if c.streams[st.id] == st {
+			if st.ans.status == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				c.pingLocked() // no answer in time: is the peer alive?
+			}
 			// The answer came, its body did not: the status is the
 			// answer (endLocked).
 			c.cancelLocked(st, ctx.Err())
@@ -733,6 +774,7 @@ func (c *h2Conn) readLoop() {
 // streamFailed ends the stream of se, resetting it with se's code.
 func (c *h2Conn) streamFailed(se http2.StreamError) {
 	c.mu.Lock()
+	c.readSome = true
 	if st := c.streams[se.StreamID]; st != nil {
 		c.resetLocked(st, se.Code, se)
 	}
@@ -744,6 +786,7 @@ func (c *h2Conn) handle(f http2.Frame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.wake()
+	c.readSome = true
 	switch f := f.(type) {
 	case *http2.MetaHeadersFrame:
 		st := c.streams[f.StreamID]
@@ -841,6 +884,11 @@ func (c *h2Conn) handle(f http2.Frame) error {
 		if !f.IsAck() {
 			return c.wfr.WritePing(true, f.Data)
 		}
+		if c.pinging && binary.BigEndian.Uint64(f.Data[:]) == c.pings {
+			c.pinging = false
+			c.pingTimer.Stop()
+			c.cond.Broadcast() // the connection takes streams again
+		}
 	case *http2.GoAwayFrame:
 		c.goAway = true
 		for id, st := range c.streams {
@@ -890,6 +938,49 @@ func (c *h2Conn) applySettings(f *http2.SettingsFrame) error {
 	})
 }
 
+// pingLocked sends a PING unless one is out, and stops new streams until
+// its answer; the connection is closed if none comes in pool.pingTimeout.
+// Only after a timeout or a long silence: never on the path of a push
+// that goes well.
+func (c *h2Conn) pingLocked() {
+	if c.pinging || c.err != nil {
+		return
+	}
+	c.pinging = true
+	c.pings++
+	var data [8]byte
+	binary.BigEndian.PutUint64(data[:], c.pings)
+	_ = c.wfr.WritePing(false, data)
+	n := c.pings
+	c.pingTimer = time.AfterFunc(c.pool.pingTimeout, func() {
+		c.mu.Lock()
+		dead := c.pinging && c.pings == n && c.err == nil
+		c.mu.Unlock()
+		if dead {
+			c.close(fmt.Errorf("webpush: HTTP/2 connection unresponsive (no PING answer in %v)", c.pool.pingTimeout))
+		}
+	})
+}
+
+// checkHealth runs every pool.readIdle: a connection with streams open
+// at both this and the last run, on which nothing was read in between, is
+// PINGed.
+func (c *h2Conn) checkHealth() {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	busy := len(c.streams) > 0
+	if busy && c.wasBusy && !c.readSome {
+		c.pingLocked()
+	}
+	c.wasBusy, c.readSome = busy, false
+	c.healthTimer.Reset(c.pool.readIdle)
+	c.mu.Unlock()
+	c.wake()
+}
+
 // close ends the connection: its streams fail (errUnprocessed if none of
 // their frames can have left), and it leaves the pool.
 func (c *h2Conn) close(err error) {
@@ -902,6 +993,12 @@ func (c *h2Conn) close(err error) {
 			c.endLocked(st, fmt.Errorf("webpush: HTTP/2 connection lost: %w", err))
 		}
 		c.cond.Broadcast()
+		if c.healthTimer != nil {
+			c.healthTimer.Stop()
+		}
+		if c.pingTimer != nil {
+			c.pingTimer.Stop()
+		}
 		c.mu.Unlock()
 		if c.idleTimer != nil {
 			c.idleTimer.Stop()

@@ -417,6 +417,69 @@ func TestH2OversizedFrameClosesConnection(t *testing.T) {
 	srv.waitClosed(t, 1)
 }
 
+// A connection whose peer stopped answering (half-open: no FIN, no reset)
+// is not given the next pushes: after a push times out, the connection is
+// PINGed and takes no new stream until the answer; without one it is
+// closed, and the next push is delivered on a new connection.
+func TestH2UnresponsiveConnectionReplaced(t *testing.T) {
+	var mute atomic.Bool
+	srv := newRawServerWith(t, nil, answer201, func(s *rawServer) {
+		s.silent = func(rc *rawConn) bool { return rc.n == 1 && mute.Load() }
+	})
+	s, sub := rawSender(t, srv, 500*time.Millisecond)
+	pushPool(s).pingTimeout = 200 * time.Millisecond
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+		t.Fatalf("first push: %v %v", res.Outcome, res.Err)
+	}
+	mute.Store(true)
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Transient {
+		t.Errorf("push to the silent connection: %v %v, want transient (timeout)", res.Outcome, res.Err)
+	}
+	if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+		t.Errorf("push after the timeout: %v %v, want delivered on a new connection", res.Outcome, res.Err)
+	}
+	srv.waitClosed(t, 1) // the silent one
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("%d connections dialled, want 2", n)
+	}
+}
+
+// When nothing has been read for a while with streams open, the connection
+// is PINGed: a dead one is closed, failing its pushes long before their own
+// timeout; a slow but live one (it answers PINGs) keeps its pushes.
+func TestH2ReadIdlePing(t *testing.T) {
+	t.Run("dead", func(t *testing.T) {
+		srv := newRawServerWith(t, nil, nil, func(s *rawServer) { s.silent = func(*rawConn) bool { return true } })
+		s, sub := rawSender(t, srv, 5*time.Second)
+		pushPool(s).readIdle, pushPool(s).pingTimeout = 50*time.Millisecond, 100*time.Millisecond
+		start := time.Now()
+		if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Transient {
+			t.Errorf("push: %v %v, want transient", res.Outcome, res.Err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("the push failed after %v: the dead connection was not detected", d)
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		srv := newRawServer(t, nil, func(rc *rawConn, f http2.Frame) {
+			if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
+				go func() {
+					time.Sleep(400 * time.Millisecond)
+					rc.headers(d.StreamID, true, ":status", "201")
+				}()
+			}
+		})
+		s, sub := rawSender(t, srv, 5*time.Second)
+		pushPool(s).readIdle, pushPool(s).pingTimeout = 50*time.Millisecond, 1*time.Second
+		if res := s.Send(context.Background(), sub, []byte("x"), ttlMinute); res.Outcome != Delivered {
+			t.Errorf("push: %v %v, want delivered", res.Outcome, res.Err)
+		}
+		if n := srv.conns.Load(); n != 1 {
+			t.Errorf("%d connections, want 1", n)
+		}
+	})
+}
+
 // When a connection's stream IDs run out, a push that reserved a slot on
 // it gets the unprocessed error (sent again elsewhere), not an invalid
 // frame; the next push goes on a new connection.
