@@ -38,7 +38,9 @@ type FeedStore interface {
 	// [from, until) — not withdrawn, PublishAt < until and ExpiresAt >
 	// from — newest first: PublishAt descending, then ID descending. The
 	// feed keeps them in memory, by school, and filters each request with
-	// Notice.VisibleAt and Audience.ReachesAny.
+	// Notice.VisibleAt and Audience.ReachesAny. The notices returned may
+	// share memory with those of earlier calls: callers must not modify
+	// them.
 	FeedNotices(ctx context.Context, from, until time.Time) ([]Notice, error)
 
 	// ReadStates returns the parent's states for these notices (all of

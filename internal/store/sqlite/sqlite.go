@@ -46,6 +46,8 @@ type Store struct {
 	r *sql.DB // readers
 
 	stmts sync.Map // stmtKey → *sql.Stmt, see stmts.go
+
+	feedDecoded feedDecoded // see FeedNotices
 }
 
 var _ store.Store = (*Store)(nil)
