@@ -165,7 +165,10 @@ type encodedKey struct {
 }
 
 // verifiedToken is a parent token whose signature and claims were checked;
-// it is reused until its own expiry (and at most entTTL, like the key).
+// it is reused until its own expiry, as long as its ENT still has the key
+// it was verified with (checked on every use against the ENT cache). Not
+// entTTL: every token verified again every 30 s came in bursts — the
+// widgets of a school open at the same time.
 type verifiedToken struct {
 	id  *ParentIdentity
 	exp time.Time
@@ -181,7 +184,7 @@ func newFeedCaches(exact bool) *feedCaches {
 		parents: ttlCache[parentKey, *store.Parent]{ttl: perParent},
 		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: perParent},
 		names:   ttlCache[string, string]{ttl: nameTTL},
-		tokens:  ttlCache[string, verifiedToken]{ttl: entTTL},
+		tokens:  ttlCache[string, verifiedToken]{ttl: parentMaxLifetime + parentLeeway},
 		encoded: ttlCache[encodedKey, []byte]{ttl: exactTTL},
 	}
 }
