@@ -101,6 +101,7 @@ type Store interface {
 	FeedStore
 	PushStore
 	LifecycleStore // lifecycle.go: automatic notice transitions, job watermarks
+	SessionStore   // sessions.go: ended back-office sessions
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -50,6 +50,8 @@ var indexes = []index{
 	{collNoticeVersions, "notice_version", bson.D{{Key: "notice_id", Value: 1}, {Key: "version", Value: 1}}, false},
 	// The lifecycle job's windows (expires_at is above).
 	{collNotices, "publish_at", bson.D{{Key: "publish_at", Value: 1}}, false},
+	// The purge of ended back-office sessions (looked up by _id).
+	{collRevokedSessions, "until", bson.D{{Key: "until", Value: 1}}, false},
 }
 
 // createIndexes creates the indexes one command each: FerretDB v1 panics

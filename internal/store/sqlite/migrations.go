@@ -269,6 +269,14 @@ CREATE TABLE watermarks (
 	at   TEXT NOT NULL
 );
 `,
+	// 6: ended back-office sessions (by ID hash) until their absolute end.
+	`
+CREATE TABLE revoked_sessions (
+	id_hash TEXT PRIMARY KEY,
+	until   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revoked_sessions_until ON revoked_sessions (until);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its
