@@ -259,9 +259,10 @@ func (a *Admin) sameOrigin(c *fiber.Ctx) bool {
 	return true
 }
 
-// loadSession opens the session cookie, checks its token still names an
-// account (a revoked token ends the session at once), and refreshes the
-// idle expiry.
+// loadSession opens the session cookie, checks the session was not
+// signed out (a copy of the cookie is refused like an expired one) and its
+// token still names an account (a revoked token ends the session at once),
+// and refreshes the idle expiry.
 func (a *Admin) loadSession(r *rq) error {
 	v := r.c.Cookies(a.sessionCookie())
 	if v == "" {
@@ -272,6 +273,14 @@ func (a *Admin) loadSession(r *rq) error {
 	if err != nil {
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return err
+	}
+	revoked, err := a.st.SessionRevoked(r.c.UserContext(), store.HashToken(s.ID), now)
+	if err != nil {
+		return err
+	}
+	if revoked {
+		a.setCookie(r.c, a.sessionCookie(), "", -1)
+		return errSession
 	}
 	acc, err := a.st.AccountByTokenHash(r.c.UserContext(), store.HashToken(s.Token))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Machine) {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -155,8 +156,20 @@ func (a *Admin) signin(r *rq) error {
 	return r.c.Redirect(safeNext(r.c.FormValue("suite")), fiber.StatusSeeOther)
 }
 
+// signout ends the session on the server too: its ID is listed as revoked
+// until the session's absolute end, so a copy of the cookie (a shared
+// computer, a stolen cookie) no longer opens it; then the cookie is
+// cleared.
 func (a *Admin) signout(r *rq) error {
 	a.setCookie(r.c, a.sessionCookie(), "", -1)
+	until := time.Unix(r.sess.Started, 0).Add(MaxLifetime)
+	if err := a.st.RevokeSession(r.c.UserContext(), store.HashToken(r.sess.ID), until, a.now()); err != nil {
+		a.log.Error("admin: sign-out not recorded", slog.Any("error", err))
+		r.acc, r.sess = nil, session{}
+		return a.renderError(r, fiber.StatusServiceUnavailable, r.L(
+			"Vous êtes déconnecté de ce navigateur, mais la fin de votre session n'a pas pu être enregistrée sur le serveur. Si votre session a pu être copiée, demandez la révocation de votre jeton d'accès.",
+			"You are signed out of this browser, but the end of your session could not be recorded on the server. If your session may have been copied, ask for your access token to be revoked."))
+	}
 	return r.c.Redirect("/admin/connexion?ok=signedout", fiber.StatusSeeOther)
 }
 

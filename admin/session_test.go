@@ -166,6 +166,66 @@ func TestSessionsOverHTTP(t *testing.T) {
 	}
 }
 
+// Sign-out ends the session on the server: a copy of its cookie (taken at
+// sign-in or later, on a shared computer or stolen) is then a signed-out
+// visitor; another session of the same account goes on.
+func TestSignOutEndsCopiesOfTheSession(t *testing.T) {
+	w := newWorld(t)
+	const agent = "Agent restauration, Saint-Fuscien"
+	b := w.browser(t)
+	b.signIn(agent)
+	early := b.cookies["liaison_session"]
+	p := must(t, b.get("/admin/informations"), 200)
+	w.clock.Advance(time.Minute)
+	late := must(t, b.get("/admin/informations"), 200) // re-sealed: another value, same session
+	lateCookie := b.cookies["liaison_session"]
+	if lateCookie == early {
+		t.Fatal("the cookie was not re-sealed; the test would copy the same value twice")
+	}
+	other := w.browser(t)
+	other.signIn(agent)
+	must(t, other.get("/admin/informations"), 200)
+
+	// Before sign-out a copy works.
+	thief := w.browser(t)
+	thief.cookies["liaison_session"] = early
+	must(t, thief.get("/admin/informations"), 200)
+
+	must(t, b.post("/admin/deconnexion", url.Values{"csrf": {csrfOf(t, late)}}), 303)
+	if _, ok := b.cookies["liaison_session"]; ok {
+		t.Fatal("sign-out left the cookie in the browser")
+	}
+
+	for name, v := range map[string]string{"copy at sign-in": early, "copy after use": lateCookie} {
+		c := w.browser(t)
+		c.cookies["liaison_session"] = v
+		res := c.get("/admin/informations")
+		if res.Status != 303 || !strings.HasPrefix(res.Location, "/admin/connexion?suite=") {
+			t.Fatalf("%s after sign-out: %d %q", name, res.Status, res.Location)
+		}
+		if _, ok := c.cookies["liaison_session"]; ok {
+			t.Errorf("%s: the refused cookie was not cleared", name)
+		}
+		// A form post with the copy and the session's CSRF token: refused
+		// as an expired session, nothing done.
+		c.cookies["liaison_session"] = v
+		form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"Menus"},
+			"audience.schools": {"0801001D"}, "expires_at": {"2026-11-27T23:59"}}
+		if res := c.post("/admin/informations", form); res.Status != 401 || !strings.Contains(res.Body, "session a expiré") {
+			t.Fatalf("%s: POST after sign-out: %d %.300s", name, res.Status, res.Body)
+		}
+		// The sign-in page treats it as signed out (no redirect away).
+		c.cookies["liaison_session"] = v
+		must(t, c.get("/admin/connexion"), 200)
+	}
+
+	// The other session of the same account is untouched; signing in again
+	// opens a new session.
+	must(t, other.get("/admin/informations"), 200)
+	b.signIn(agent)
+	must(t, b.get("/admin/informations"), 200)
+}
+
 func TestHTTPSCookieName(t *testing.T) {
 	a := &Admin{secure: true}
 	if a.sessionCookie() != "__Host-liaison_session" || a.loginCookie() != "__Host-liaison_signin" {
