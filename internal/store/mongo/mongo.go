@@ -53,6 +53,8 @@ type Store struct {
 	bulkChunk int
 	// tip is the last audit link appended here (nil: unknown).
 	tip atomic.Pointer[auditTip]
+	// feedDecoded: see FeedNotices.
+	feedDecoded feedDecoded
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite
