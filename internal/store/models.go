@@ -196,11 +196,17 @@ type Notice struct {
 	ConventionVersion int             `json:"convention_version"`
 	Article           string          `json:"article"`
 	IdempotencyKey    string          `json:"-"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
-	CorrectionReason  string          `json:"correction_reason,omitempty"`
-	WithdrawnAt       *time.Time      `json:"withdrawn_at,omitempty"`
-	WithdrawReason    string          `json:"withdraw_reason,omitempty"`
+	// RequestHash fingerprints the publication request that created the
+	// notice, so that a retry with the same Idempotency-Key but another
+	// request is told so instead of getting this notice back ("" for
+	// notices published before it was kept). Only NoticeByIdempotencyKey
+	// reads it back; every update keeps it.
+	RequestHash      string     `json:"-"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	CorrectionReason string     `json:"correction_reason,omitempty"`
+	WithdrawnAt      *time.Time `json:"withdrawn_at,omitempty"`
+	WithdrawReason   string     `json:"withdraw_reason,omitempty"`
 }
 
 // StatusAt is the notice's status as seen at time now.

@@ -36,6 +36,7 @@ type noticeDoc struct {
 	ConventionVersion int         `bson:"convention_version"`
 	Article           string      `bson:"article"`
 	IdempotencyKey    string      `bson:"idempotency_key,omitempty"`
+	RequestHash       string      `bson:"request_hash,omitempty"`
 	// Idem is (collectivité, author, idempotency key) in one field, absent
 	// without a key, under a sparse unique index.
 	Idem             string     `bson:"idem,omitempty"`
@@ -86,6 +87,7 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 		ConventionVersion: n.ConventionVersion,
 		Article:           n.Article,
 		IdempotencyKey:    n.IdempotencyKey,
+		RequestHash:       n.RequestHash,
 		Idem:              idemKey(n.CollectiviteID, n.AuthorID, n.IdempotencyKey),
 		CreatedAt:         msUTC(n.CreatedAt),
 		UpdatedAt:         msUTC(n.UpdatedAt),
@@ -178,7 +180,9 @@ func (s *Store) NoticeByIdempotencyKey(ctx context.Context, collectiviteID, auth
 	if err != nil {
 		return store.Notice{}, fail(err, "find a notice by idempotency key")
 	}
-	return d.model(), nil
+	n := d.model()
+	n.RequestHash = d.RequestHash
+	return n, nil
 }
 
 // ListNotices lists notices newest first (by ID descending).
@@ -225,9 +229,9 @@ func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion 
 			return fail(err, "archive version %d of notice %s", cur.Version, n.ID)
 		}
 	}
-	// The idempotency key is part of the notice's identity: it never
-	// changes.
-	n.IdempotencyKey = cur.IdempotencyKey
+	// The idempotency key (and the request it came with) is part of the
+	// notice's identity: it never changes.
+	n.IdempotencyKey, n.RequestHash = cur.IdempotencyKey, cur.RequestHash
 	d := newNoticeDoc(n)
 	res, err := s.coll(collNotices).ReplaceOne(ctx,
 		bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: expectVersion}}, d)

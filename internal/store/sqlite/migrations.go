@@ -277,6 +277,11 @@ CREATE TABLE revoked_sessions (
 ) WITHOUT ROWID;
 CREATE INDEX revoked_sessions_until ON revoked_sessions (until);
 `,
+	// 7: the fingerprint of the request that published a notice, for
+	// Idempotency-Key replays.
+	`
+ALTER TABLE notices ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

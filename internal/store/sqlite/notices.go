@@ -35,8 +35,8 @@ func withdrawnAt(n store.Notice) any {
 }
 
 const (
-	insertNoticeSQL = `INSERT INTO notices (id, version, collectivite_id, author_id, idempotency_key,
-	category, status, publish_at, expires_at, withdrawn_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertNoticeSQL = `INSERT INTO notices (id, version, collectivite_id, author_id, idempotency_key, request_hash,
+	category, status, publish_at, expires_at, withdrawn_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	deleteNoticeSchoolsSQL = `DELETE FROM notice_schools WHERE notice_id = ?`
 	insertNoticeSchoolsSQL = `INSERT OR IGNORE INTO notice_schools (uai, notice_id)
 	SELECT value, ? FROM json_each(?)`
@@ -53,7 +53,7 @@ func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditE
 		if err != nil {
 			return err
 		}
-		_, err = ins.ExecContext(ctx, n.ID, n.Version, n.CollectiviteID, n.AuthorID, n.IdempotencyKey, n.Category, n.Status,
+		_, err = ins.ExecContext(ctx, n.ID, n.Version, n.CollectiviteID, n.AuthorID, n.IdempotencyKey, n.RequestHash, n.Category, n.Status,
 			fromTime(n.PublishAt), fromTime(n.ExpiresAt), withdrawnAt(n), doc)
 		if err != nil {
 			return err
@@ -110,11 +110,15 @@ func (s *Store) NoticeByIdempotencyKey(ctx context.Context, collectiviteID, auth
 	if key == "" {
 		return store.Notice{}, fmt.Errorf("store: unable to get notice by idempotency key: %w", store.ErrNotFound)
 	}
-	n, err := scanNotice(s.queryRowStmt(ctx, `SELECT idempotency_key, doc FROM notices
-		WHERE collectivite_id = ? AND author_id = ? AND idempotency_key = ?`, collectiviteID, authorID, key))
+	var hash string
+	n, err := scanNotice(scanFunc(func(dest ...any) error {
+		return s.queryRowStmt(ctx, `SELECT idempotency_key, doc, request_hash FROM notices
+		WHERE collectivite_id = ? AND author_id = ? AND idempotency_key = ?`, collectiviteID, authorID, key).Scan(append(dest, &hash)...)
+	}))
 	if err != nil {
 		return n, fmt.Errorf("store: unable to get notice by idempotency key: %w", mapErr(err))
 	}
+	n.RequestHash = hash
 	return n, nil
 }
 

@@ -221,3 +221,8 @@ func mapErr(err error) error {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// scanFunc is a function as a scanner.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

@@ -51,11 +51,11 @@ func testNotices(t *testing.T, open opener) {
 	t.Run("IdempotencyKey", func(t *testing.T) {
 		s := open(t)
 		n := notice("ntc_1", "col_a", "0750001A")
-		n.IdempotencyKey = "key-1"
+		n.IdempotencyKey, n.RequestHash = "key-1", "sha256-of-the-request"
 		createNotice(t, s, n)
 		got, err := s.NoticeByIdempotencyKey(ctx, "col_a", "acc_agent", "key-1")
 		ok(t, err)
-		same(t, "notice by idempotency key", got, n)
+		same(t, "notice by idempotency key (with its request's fingerprint)", got, n)
 
 		dup := notice("ntc_2", "col_a", "0750002B")
 		dup.IdempotencyKey = "key-1"
@@ -128,8 +128,9 @@ func testNotices(t *testing.T, open opener) {
 	t.Run("Correction", func(t *testing.T) {
 		s := open(t)
 		v1 := notice("ntc_1", "col_a", "0750001A")
-		v1.IdempotencyKey = "key-1"
+		v1.IdempotencyKey, v1.RequestHash = "key-1", "sha256-of-the-request"
 		createNotice(t, s, v1)
+		v1.RequestHash = "" // read back by NoticeByIdempotencyKey only
 		v2 := v1
 		v2.Version, v2.Title, v2.CorrectionReason, v2.UpdatedAt = 2, "Menu corrigé", "erreur de date", at(time.Hour)
 		v2.Audience = store.Audience{Schools: []string{"0750002B"}}
@@ -145,7 +146,9 @@ func testNotices(t *testing.T, open opener) {
 		same(t, "earlier versions", versions, []store.Notice{v1, v2})
 		got, err = s.NoticeByIdempotencyKey(ctx, "col_a", "acc_agent", "key-1")
 		ok(t, err)
-		same(t, "notice by idempotency key after corrections", got, v3)
+		want := v3
+		want.RequestHash = "sha256-of-the-request" // kept by every update
+		same(t, "notice by idempotency key after corrections", got, want)
 		// The audience follows the current version.
 		l, err := s.ListNotices(ctx, store.NoticeFilter{Schools: []string{"0750001A"}, Limit: 10})
 		ok(t, err)
