@@ -50,6 +50,7 @@ var catalog = map[string]entry{
 	"conventions.activation_refused": {422, "La convention ne peut pas encore être activée.", "The convention cannot be activated yet."},
 	"conventions.amendment_refused":  {422, "L'avenant ne peut pas être enregistré.", "The amendment cannot be recorded."},
 	"notices.refused":                {403, "La convention ne permet pas cette publication.", "The convention does not allow this publication."},
+	"notices.idempotency_key_reused": {422, "Cette clé d'idempotence a déjà servi pour une autre publication : utilisez une nouvelle clé pour une nouvelle information.", "This idempotency key was already used for a different publication: use a new key for a new notice."},
 	"notices.not_editable":           {409, "Cette information est retirée ou expirée : elle ne peut plus être modifiée.", "This notice is withdrawn or expired: it can no longer be changed."},
 	"feed.not_synced":                {409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : vos préférences ne peuvent pas encore être enregistrées.", "Your ENT has not yet told Liaison which school your children attend: your preferences cannot be saved yet."},
 	"feed.ack_not_requested":         {409, "Cette information ne demande pas de confirmation de lecture.", "This notice does not ask for an acknowledgement."},

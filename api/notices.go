@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,6 +251,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	}
 	acc := principal(c).Account
 	ctx := c.UserContext()
+	hash := requestHash(&req) // as sent: before anything fills in defaults
 	key := strings.TrimSpace(c.Get("Idempotency-Key"))
 	if key != "" {
 		if len(key) > 200 || !identifier(key) {
@@ -257,7 +260,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 				"The idempotency key must be at most 200 printable characters without spaces."))
 		}
 		if n, err := s.store.NoticeByIdempotencyKey(ctx, acc.CollectiviteID, acc.ID, key); err == nil {
-			return s.replay(c, n)
+			return s.replay(c, n, hash)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -283,6 +286,9 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 		ConventionNumber: d.ConventionNumber, ConventionVersion: d.Version, Article: d.Article,
 		IdempotencyKey: key, CreatedAt: now, UpdatedAt: now,
 	}
+	if key != "" {
+		n.RequestHash = hash
+	}
 	if n.PublishAt.After(now) {
 		n.Status = store.NoticeScheduled
 	}
@@ -297,7 +303,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	if errors.Is(err, store.ErrConflict) && key != "" {
 		// A concurrent retry with the same key won the race.
 		if prev, err := s.store.NoticeByIdempotencyKey(ctx, acc.CollectiviteID, acc.ID, key); err == nil {
-			return s.replay(c, prev)
+			return s.replay(c, prev, n.RequestHash)
 		}
 	}
 	if err != nil {
@@ -308,7 +314,10 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 }
 
 // replay answers a retried publication with the notice already made.
-func (s *Server) replay(c *fiber.Ctx, n store.Notice) error {
+func (s *Server) replay(c *fiber.Ctx, n store.Notice, hash string) error {
+	if n.RequestHash != "" && n.RequestHash != hash {
+		return apiErr("notices.idempotency_key_reused")
+	}
 	fam, err := s.countFamilies(c.UserContext(), n.Audience)
 	if err != nil {
 		return err
@@ -317,6 +326,14 @@ func (s *Server) replay(c *fiber.Ctx, n store.Notice) error {
 		Version: n.ConventionVersion, Article: n.Article, Critical: n.Critical, Push: n.Push, ExpiresAt: n.ExpiresAt, Rule: -1}
 	c.Set("Idempotent-Replayed", "true")
 	return c.Status(fiber.StatusOK).JSON(publishAnswer{Notice: s.view(n), Decision: d, Families: fam, Replayed: true})
+}
+
+// requestHash fingerprints a publication request: the same request sent
+// again (a retry) has the same, whatever its JSON spacing or key order.
+func requestHash(req *noticeRequest) string {
+	b, _ := json.Marshal(req)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // checkNotice is POST /v1/notices/check: the same decision and audience

@@ -178,6 +178,17 @@ func TestPublishIdempotent(t *testing.T) {
 	}
 	// Another key is another notice.
 	p.must(201, p.do("POST", "/v1/notices", tok, cantineNotice(), "Idempotency-Key: menu-2026-w50"))
+	// The same key with another request is refused, not answered with the
+	// first notice (a client reusing keys would think it published this).
+	other := cantineNotice()
+	other["title"] = "Menus de la semaine 50"
+	r = p.do("POST", "/v1/notices", tok, other, "Idempotency-Key: menu-2026-w49")
+	if r.Status != 422 || r.ErrorCode(t) != "notices.idempotency_key_reused" {
+		t.Fatalf("same key, other request: %d %s", r.Status, r.Body)
+	}
+	if l, _ := p.st.ListNotices(context.Background(), store.NoticeFilter{Limit: 10}); len(l) != 2 {
+		t.Fatalf("%d notices stored, want 2", len(l))
+	}
 }
 
 func TestCheckAndCapabilities(t *testing.T) {
