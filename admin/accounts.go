@@ -39,11 +39,11 @@ func (a *Admin) loadAccounts(r *rq) (accountsData, error) {
 	if d.Operator {
 		d.Form.Role = store.RoleAdmin
 	}
-	accs, err := listAll[store.Account](a, r.token, r.lang, "/v1/accounts", 5000)
+	accs, err := listAll[store.Account](r, "/v1/accounts", 5000)
 	if err != nil {
 		return d, err
 	}
-	cols, err := listAll[store.Collectivite](a, r.token, r.lang, "/v1/collectivites", 5000)
+	cols, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
 	if err != nil {
 		return d, err
 	}
@@ -174,7 +174,7 @@ func (a *Admin) auditPage(r *rq) error {
 		return a.apiFailure(r, err)
 	}
 	d := auditData{Items: page.Items, NextCursor: page.NextCursor, Names: map[string]string{}}
-	if accs, err := listAll[store.Account](a, r.token, r.lang, "/v1/accounts", 5000); err == nil {
+	if accs, err := listAll[store.Account](r, "/v1/accounts", 5000); err == nil {
 		for _, x := range accs {
 			d.Names[x.ID] = x.Name
 		}

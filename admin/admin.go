@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"time"
@@ -168,8 +169,11 @@ func (r *rq) L(fr, en string) string {
 
 // api calls the JSON API as the signed-in person.
 func (r *rq) api(method, path string, body, out any) error {
-	return r.a.call(r.token, r.lang, method, path, body, out)
+	return r.a.call(r.clientIP(), r.token, r.lang, method, path, body, out)
 }
+
+// clientIP is the person's address as the API's rate limits see it.
+func (r *rq) clientIP() net.IP { return api.ClientIP(r.c, r.a.cfg.TrustedProxy) }
 
 // csrf is the token every form of this session carries.
 func (r *rq) csrf() string {

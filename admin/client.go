@@ -14,8 +14,6 @@ import (
 // messages are exactly the API's. No network is involved: each call builds
 // a fasthttp request context and runs the Fiber app's handler on it.
 
-var loopback = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
-
 // apiError is the API's catalog error: {"error":{code,message,details}}.
 type apiError struct {
 	Status   int             `json:"-"`
@@ -33,11 +31,12 @@ type apiDetail struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("api %d %s: %s", e.Status, e.Code, e.Message) }
 
-// call sends one request to the API as token, in lang, with body (nil or a
-// value sent as JSON), and decodes a 2xx answer into out (when not nil).
+// call sends one request to the API as token, in lang, from the browser at
+// from (the API's rate limits count per client), with body (nil or a value
+// sent as JSON), and decodes a 2xx answer into out (when not nil).
 // A catalog error answer is returned as *apiError; anything else (a body
 // that is not JSON) as a plain error.
-func (a *Admin) call(token, lang, method, path string, body, out any) error {
+func (a *Admin) call(from net.IP, token, lang, method, path string, body, out any) error {
 	var req fasthttp.Request
 	req.Header.SetMethod(method)
 	req.SetRequestURI(path)
@@ -56,7 +55,7 @@ func (a *Admin) call(token, lang, method, path string, body, out any) error {
 		req.SetBodyRaw(b)
 	}
 	var rc fasthttp.RequestCtx
-	rc.Init(&req, loopback, nil)
+	rc.Init(&req, &net.TCPAddr{IP: from}, nil)
 	a.apiHandler()(&rc)
 	status := rc.Response.StatusCode()
 	resp := rc.Response.Body()
@@ -94,7 +93,7 @@ func q(path string, kv ...string) string {
 }
 
 // listAll follows next_cursor until the listing ends or max items are read.
-func listAll[T any](a *Admin, token, lang, path string, max int, extra ...string) ([]T, error) {
+func listAll[T any](r *rq, path string, max int, extra ...string) ([]T, error) {
 	var out []T
 	cursor := ""
 	for {
@@ -103,7 +102,7 @@ func listAll[T any](a *Admin, token, lang, path string, max int, extra ...string
 			NextCursor string `json:"next_cursor"`
 		}
 		kv := append([]string{"limit", "200", "cursor", cursor}, extra...)
-		if err := a.call(token, lang, "GET", q(path, kv...), nil, &page); err != nil {
+		if err := r.api("GET", q(path, kv...), nil, &page); err != nil {
 			return out, err
 		}
 		out = append(out, page.Items...)

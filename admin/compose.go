@@ -207,7 +207,7 @@ func (r *rq) loadCompose(f *composeForm) (composeData, error) {
 		return d, err
 	}
 	cv, _ := r.capsFrom(out.Service, out.Items)
-	schools, err := listAll[store.School](r.a, r.token, r.lang, "/v1/schools", 2000)
+	schools, err := listAll[store.School](r, "/v1/schools", 2000)
 	if err != nil {
 		return d, err
 	}

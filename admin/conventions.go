@@ -159,7 +159,7 @@ func (r *rq) checklist(rc *readableConvention) {
 		}
 		return false
 	}
-	admins, _ := listAll[store.Account](r.a, r.token, r.lang, "/v1/accounts", 1000, "role", "admin", "collectivite_id", rc.C.CollectiviteID)
+	admins, _ := listAll[store.Account](r, "/v1/accounts", 1000, "role", "admin", "collectivite_id", rc.C.CollectiviteID)
 	rc.Admins = len(admins)
 	rc.Checklist = []checkItem{
 		{Field: "signatories", FR: "Signatures : IEN, maire ou président, opérateur (nom et date)", EN: "Signatures: IEN, mayor or president, operator (name and date)",
@@ -177,7 +177,7 @@ type conventionListData struct {
 }
 
 func (a *Admin) conventionList(r *rq) error {
-	items, err := listAll[apiConvention](a, r.token, r.lang, "/v1/conventions", 5000)
+	items, err := listAll[apiConvention](r, "/v1/conventions", 5000)
 	if err != nil {
 		return a.apiFailure(r, err)
 	}
@@ -462,10 +462,10 @@ func (a *Admin) conventionFormData(r *rq, f conventionForm) (conventionFormData,
 	d := conventionFormData{F: f, Services: conventions.Services, Categories: conventions.Categories,
 		Levels: conventions.Levels, SignRoles: []string{conventions.RoleIEN, conventions.RoleMaire, conventions.RolePresident, conventions.RoleOperateur}}
 	var err error
-	if d.Cols, err = listAll[store.Collectivite](a, r.token, r.lang, "/v1/collectivites", 5000); err != nil {
+	if d.Cols, err = listAll[store.Collectivite](r, "/v1/collectivites", 5000); err != nil {
 		return d, err
 	}
-	if d.Schools, err = listAll[store.School](a, r.token, r.lang, "/v1/schools", 20000); err != nil {
+	if d.Schools, err = listAll[store.School](r, "/v1/schools", 20000); err != nil {
 		return d, err
 	}
 	return d, nil

@@ -39,7 +39,10 @@ type world struct {
 	data  *demo.Data
 }
 
-func newWorld(tb testing.TB) *world {
+func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) }
+
+// newWorldWith is newWorld with some environment variables set.
+func newWorldWith(tb testing.TB, env map[string]string) *world {
 	tb.Helper()
 	st, err := sqlite.Open(context.Background(), tb.TempDir())
 	if err != nil {
@@ -51,6 +54,9 @@ func newWorld(tb testing.TB) *world {
 		tb.Fatal(err)
 	}
 	cfg, err := config.FromEnv(func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
 		switch k {
 		case "LIAISON_RATE_LIMIT":
 			return "0"
@@ -85,6 +91,7 @@ type browser struct {
 	w       *world
 	cookies map[string]string
 	lang    string
+	headers []string // sent with every request
 }
 
 type page struct {
@@ -112,7 +119,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) pa
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
-	for _, h := range headers {
+	for _, h := range append(b.headers, headers...) {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}

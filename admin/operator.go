@@ -24,7 +24,7 @@ func (a *Admin) collectivitesPage(r *rq) error {
 }
 
 func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := listAll[store.Collectivite](a, r.token, r.lang, "/v1/collectivites", 5000)
+	items, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
 	if err != nil {
 		return a.apiFailure(r, err)
 	}
@@ -77,7 +77,7 @@ func (a *Admin) schoolsPage(r *rq) error {
 }
 
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := listAll[store.School](a, r.token, r.lang, "/v1/schools", 20000)
+	items, err := listAll[store.School](r, "/v1/schools", 20000)
 	if err != nil {
 		return a.apiFailure(r, err)
 	}
@@ -107,7 +107,7 @@ func (a *Admin) entsPage(r *rq) error {
 }
 
 func (a *Admin) renderENTs(r *rq, status int, form map[string]string, fe formErrors, created map[string]string) error {
-	items, err := listAll[store.ENT](a, r.token, r.lang, "/v1/ents", 5000)
+	items, err := listAll[store.ENT](r, "/v1/ents", 5000)
 	if err != nil {
 		return a.apiFailure(r, err)
 	}
@@ -179,15 +179,15 @@ func statPair(m map[string]any) (targeted, reached int, ok bool) {
 func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	now := a.now()
 	d := dashboardData{GeneratedAt: now}
-	cols, err := listAll[store.Collectivite](a, r.token, r.lang, "/v1/collectivites", 5000)
+	cols, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
 	if err != nil {
 		return d, err
 	}
-	convs, err := listAll[apiConvention](a, r.token, r.lang, "/v1/conventions", 10000)
+	convs, err := listAll[apiConvention](r, "/v1/conventions", 10000)
 	if err != nil {
 		return d, err
 	}
-	agents, err := listAll[store.Account](a, r.token, r.lang, "/v1/accounts", 20000, "role", "agent")
+	agents, err := listAll[store.Account](r, "/v1/accounts", 20000, "role", "agent")
 	if err != nil {
 		return d, err
 	}

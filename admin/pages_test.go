@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -156,7 +157,7 @@ func mustAccounts(t *testing.T, w *world) []accRef {
 			Name string `json:"name"`
 		} `json:"items"`
 	}
-	if err := w.admin.call(w.token(t, "Opératrice"), "fr", "GET", "/v1/accounts?limit=200", nil, &page); err != nil {
+	if err := w.admin.call(net.IPv4(127, 0, 0, 1), w.token(t, "Opératrice"), "fr", "GET", "/v1/accounts?limit=200", nil, &page); err != nil {
 		t.Fatal(err)
 	}
 	for _, it := range page.Items {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -141,7 +142,12 @@ func (a *Admin) signin(r *rq) error {
 		return fail("Saisissez le jeton d'accès qui vous a été remis.", "Enter the access token you were given.")
 	}
 	// The API decides whether the token is valid: any staff listing.
-	if err := a.call(token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
+	if err := a.call(r.clientIP(), token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == "rate.limited" {
+			return fail("Trop de tentatives de connexion depuis votre adresse : réessayez dans une minute.",
+				"Too many sign-in attempts from your address: try again in a minute.")
+		}
 		return fail("Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid.")
 	}
 	// A machine client's token (business software) is for the API only:

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -257,12 +259,12 @@ func TestMachineTokenOpensNoSession(t *testing.T) {
 		ID    string `json:"id"`
 		Token string `json:"token"`
 	}
-	if err := w.admin.call(w.token(t, "Administratrice, Saint-Fuscien"), "fr", "POST", "/v1/accounts",
+	if err := w.admin.call(net.IPv4(127, 0, 0, 1), w.token(t, "Administratrice, Saint-Fuscien"), "fr", "POST", "/v1/accounts",
 		map[string]any{"role": "agent", "name": "Logiciel de restauration", "services": []string{"restauration"}, "machine": true}, &created); err != nil {
 		t.Fatal(err)
 	}
 	// The API takes the token...
-	if err := w.admin.call(created.Token, "fr", "GET", "/v1/notices?limit=1", nil, nil); err != nil {
+	if err := w.admin.call(net.IPv4(127, 0, 0, 1), created.Token, "fr", "GET", "/v1/notices?limit=1", nil, nil); err != nil {
 		t.Fatalf("machine token refused by the API: %v", err)
 	}
 	// ... the back-office does not.
@@ -298,4 +300,29 @@ func TestDemoAccountsOnlyInDemo(t *testing.T) {
 	if !strings.Contains(p.Body, "lia_s_demo-token-not-to-show") {
 		t.Fatal("demo accounts not listed in the demo")
 	}
+}
+
+// The back-office calls the API in process with the browser's address, so
+// that the API's limit on failed authentications counts per client: one
+// address trying made-up tokens is stopped, everyone else still signs in.
+func TestFailedSignInsCountPerClient(t *testing.T) {
+	w := newWorldWith(t, map[string]string{"LIAISON_RATE_LIMIT": "3", "LIAISON_TRUSTED_PROXY": "true"})
+	guesser := w.browser(t)
+	guesser.headers = []string{"X-Forwarded-For: 198.51.100.1"}
+	for i := 0; i < 3; i++ {
+		p := guesser.get("/admin/connexion")
+		res := guesser.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, p)}, "token": {fmt.Sprintf("lia_s_guess%d", i)}})
+		if res.Status != 401 || !strings.Contains(res.Body, "pas reconnu") {
+			t.Fatalf("made-up token %d: %d", i, res.Status)
+		}
+	}
+	p := guesser.get("/admin/connexion")
+	res := guesser.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, p)}, "token": {w.token(t, "Opératrice")}})
+	if res.Status != 401 || !strings.Contains(res.Body, "Trop de tentatives de connexion") {
+		t.Fatalf("a 4th attempt from the guessing address: %d %.300s", res.Status, res.Body)
+	}
+	other := w.browser(t)
+	other.headers = []string{"X-Forwarded-For: 198.51.100.2"}
+	other.signIn("Agent restauration, Saint-Fuscien")
+	must(t, other.get("/admin/informations"), 200)
 }

@@ -87,17 +87,22 @@ func (s *Server) rateLimit() fiber.Handler {
 // reverse proxy (LIAISON_TRUSTED_PROXY) the last address of
 // X-Forwarded-For — the one that proxy appended; those before it are
 // whatever the client sent.
-func (s *Server) clientIP(c *fiber.Ctx) string {
-	if s.cfg.TrustedProxy {
+func (s *Server) clientIP(c *fiber.Ctx) string { return ClientIP(c, s.cfg.TrustedProxy).String() }
+
+// ClientIP is the address of the client of a request, as the API's rate
+// limits see it (see clientIP); the back-office passes it on to its
+// in-process API calls.
+func ClientIP(c *fiber.Ctx, trustedProxy bool) net.IP {
+	if trustedProxy {
 		h := c.Get(fiber.HeaderXForwardedFor)
 		if i := strings.LastIndexByte(h, ','); i >= 0 {
 			h = h[i+1:]
 		}
 		if ip := net.ParseIP(strings.TrimSpace(h)); ip != nil {
-			return ip.String()
+			return ip
 		}
 	}
-	return c.Context().RemoteIP().String()
+	return c.Context().RemoteIP()
 }
 
 // failureWindows counts failed authentications per client IP in fixed
