@@ -168,8 +168,8 @@ func (r *rq) L(fr, en string) string {
 }
 
 // api calls the JSON API as the signed-in person.
-func (r *rq) api(method, path string, body, out any) error {
-	return r.a.call(r.clientIP(), r.token, r.lang, method, path, body, out)
+func (r *rq) api(method, path string, body, out any, headers ...string) error {
+	return r.a.call(r.clientIP(), r.token, r.lang, method, path, body, out, headers...)
 }
 
 // clientIP is the person's address as the API's rate limits see it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -36,7 +37,7 @@ func (e *apiError) Error() string { return fmt.Sprintf("api %d %s: %s", e.Status
 // sent as JSON), and decodes a 2xx answer into out (when not nil).
 // A catalog error answer is returned as *apiError; anything else (a body
 // that is not JSON) as a plain error.
-func (a *Admin) call(from net.IP, token, lang, method, path string, body, out any) error {
+func (a *Admin) call(from net.IP, token, lang, method, path string, body, out any, headers ...string) error {
 	var req fasthttp.Request
 	req.Header.SetMethod(method)
 	req.SetRequestURI(path)
@@ -45,6 +46,10 @@ func (a *Admin) call(from net.IP, token, lang, method, path string, body, out an
 	req.Header.Set("Accept-Language", lang)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, h := range headers { // "Name: value"
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	if body != nil {
 		b, err := json.Marshal(body)

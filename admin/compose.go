@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,10 @@ type composeForm struct {
 	PublishAt, ExpiresAt                     string // datetime-local, Paris
 	Menu                                     []menuDayForm
 	Transport                                transportForm
+	// Key identifies this form's publication (sent as the API's
+	// Idempotency-Key): a second click, or the browser sending the form
+	// again, answers with the notice already published.
+	Key string
 }
 
 type menuDayForm struct {
@@ -265,7 +271,7 @@ func hasString(xs []string, x string) bool {
 // defaultForm is a fresh form: next week's menu days, a sensible expiry.
 func (a *Admin) defaultForm(category string) composeForm {
 	now := a.now().In(paris)
-	f := composeForm{Category: category, Priority: conventions.PriorityNormal, Mode: "now"}
+	f := composeForm{Category: category, Priority: conventions.PriorityNormal, Mode: "now", Key: formKey()}
 	d := expiryDefaults[category]
 	if d == 0 {
 		d = 7 * 24 * time.Hour
@@ -282,6 +288,13 @@ func (a *Admin) defaultForm(category string) composeForm {
 		f.ExpiresAt = dtLocal(time.Date(fri.Year(), fri.Month(), fri.Day(), 23, 59, 0, 0, paris))
 	}
 	return f
+}
+
+// formKey is a new compose form's publication key.
+func formKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "bo-" + hex.EncodeToString(b)
 }
 
 // mondayAfter is the first Monday after t's day.
@@ -336,6 +349,7 @@ func parseCompose(c *fiber.Ctx) composeForm {
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
 		Transport: parseTransport(c),
+		Key:       strings.TrimSpace(c.FormValue("form_key")),
 	}
 	f.Menu = parseMenu(c, menuDays)
 	return f
@@ -635,7 +649,11 @@ func (a *Admin) composePublish(r *rq) error {
 		Notice   store.Notice `json:"notice"`
 		Families int          `json:"families"`
 	}
-	err := r.api("POST", "/v1/notices", f.request(), &ans)
+	var headers []string
+	if f.Key != "" {
+		headers = append(headers, "Idempotency-Key: "+f.Key)
+	}
+	err := r.api("POST", "/v1/notices", f.request(), &ans, headers...)
 	if err == nil {
 		ok := "published"
 		if ans.Notice.Status == store.NoticeScheduled {
@@ -652,6 +670,13 @@ func (a *Admin) composePublish(r *rq) error {
 		return a.apiFailure(r, lerr)
 	}
 	fe := mapErrors(err, composeFields(f), composeAliases)
+	if ae.Code == "notices.idempotency_key_reused" {
+		// Published from this form already, then changed: say so, and let
+		// a new click publish the form as it is now, as a new notice.
+		fe = formErrors{Message: r.L("Une information a déjà été publiée depuis ce formulaire, avant vos dernières modifications. Pour publier celle-ci comme une nouvelle information, cliquez à nouveau sur « Publier ».",
+			"A notice was already published from this form, before your last changes. To publish this one as a new notice, click “Publish” again.")}
+		d.Form.Key = formKey()
+	}
 	if len(ae.Decision) > 0 {
 		var dec conventions.Decision
 		if json.Unmarshal(ae.Decision, &dec) == nil {

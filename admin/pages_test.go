@@ -238,3 +238,40 @@ func TestCorrectionEditsContent(t *testing.T) {
 		t.Error("the corrected cause is not shown")
 	}
 }
+
+// A second click on "Publier" (or the browser sending the form again)
+// publishes nothing more: it lands on the notice the first click made.
+// The same form changed after publishing is told so, and a new click then
+// publishes it as a new notice.
+func TestComposePublishesOnce(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	key := regexp.MustCompile(`name="form_key" value="([^"]+)"`).FindStringSubmatch(p.Body)
+	if key == nil {
+		t.Fatal("the compose form has no publication key")
+	}
+	form := url.Values{"csrf": {csrfOf(t, p)}, "form_key": {key[1]}, "category": {"cantine"}, "title": {"Menus de la semaine"},
+		"audience.schools": {"0801001D"}, "expires_at": {"2026-11-27T23:59"}, "mode": {"now"}}
+	first := must(t, b.post("/admin/informations", form), 303)
+	second := must(t, b.post("/admin/informations", form), 303)
+	id := regexp.MustCompile(`ntc_[0-9a-z]+`)
+	if id.FindString(first.Location) == "" || id.FindString(first.Location) != id.FindString(second.Location) {
+		t.Fatalf("two clicks, two notices: %s then %s", first.Location, second.Location)
+	}
+	form.Set("title", "Menus de la semaine (corrigés)")
+	res := must(t, b.post("/admin/informations", form), 422)
+	if !strings.Contains(res.Body, "déjà été publiée depuis ce formulaire") {
+		t.Fatalf("changed form after publishing: %.500s", res.Body)
+	}
+	next := regexp.MustCompile(`name="form_key" value="([^"]+)"`).FindStringSubmatch(res.Body)
+	if next == nil || next[1] == key[1] {
+		t.Fatal("the form keeps the key already used")
+	}
+	form.Set("form_key", next[1])
+	third := must(t, b.post("/admin/informations", form), 303)
+	if id.FindString(third.Location) == id.FindString(first.Location) {
+		t.Fatal("publishing again after the warning gave the first notice back")
+	}
+}
