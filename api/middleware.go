@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -69,10 +70,13 @@ func (s *Server) rateLimit() fiber.Handler {
 		},
 		LimitReached: func(c *fiber.Ctx) error { return refuse() },
 	})
-	fails := &failureWindows{max: s.cfg.RateLimit, window: time.Minute, m: map[string]*failureWindow{}}
+	fails := &failureWindows{max: s.cfg.RateLimit, window: time.Minute, m: map[netip.Addr]*failureWindow{}}
 	return func(c *fiber.Ctx) error {
-		ip := s.clientIP(c)
-		if bearer(c) != "" && fails.exceeded(ip, time.Now()) {
+		if bearer(c) == "" { // no credential to fail: the per-IP budget only
+			return perKey(c)
+		}
+		ip := clientAddr(c, s.cfg.TrustedProxy)
+		if fails.exceeded(ip, time.Now()) {
 			return refuse()
 		}
 		err := perKey(c)
@@ -87,31 +91,37 @@ func (s *Server) rateLimit() fiber.Handler {
 // reverse proxy (LIAISON_TRUSTED_PROXY) the last address of
 // X-Forwarded-For — the one that proxy appended; those before it are
 // whatever the client sent.
-func (s *Server) clientIP(c *fiber.Ctx) string { return ClientIP(c, s.cfg.TrustedProxy).String() }
+func (s *Server) clientIP(c *fiber.Ctx) string { return clientAddr(c, s.cfg.TrustedProxy).String() }
 
 // ClientIP is the address of the client of a request, as the API's rate
 // limits see it (see clientIP); the back-office passes it on to its
 // in-process API calls.
 func ClientIP(c *fiber.Ctx, trustedProxy bool) net.IP {
+	return net.IP(clientAddr(c, trustedProxy).AsSlice())
+}
+
+// clientAddr is ClientIP as a comparable value (a map key, no allocation).
+func clientAddr(c *fiber.Ctx, trustedProxy bool) netip.Addr {
 	if trustedProxy {
 		h := c.Get(fiber.HeaderXForwardedFor)
 		if i := strings.LastIndexByte(h, ','); i >= 0 {
 			h = h[i+1:]
 		}
-		if ip := net.ParseIP(strings.TrimSpace(h)); ip != nil {
-			return ip
+		if ip, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil {
+			return ip.Unmap()
 		}
 	}
-	return c.Context().RemoteIP()
+	ip, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return ip.Unmap()
 }
 
 // failureWindows counts failed authentications per client IP in fixed
 // windows.
 type failureWindows struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // read by every request with a credential
 	max    int
 	window time.Duration
-	m      map[string]*failureWindow
+	m      map[netip.Addr]*failureWindow
 }
 
 type failureWindow struct {
@@ -119,14 +129,14 @@ type failureWindow struct {
 	n     int
 }
 
-func (f *failureWindows) exceeded(ip string, now time.Time) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *failureWindows) exceeded(ip netip.Addr, now time.Time) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	w := f.m[ip]
 	return w != nil && now.Sub(w.start) < f.window && w.n >= f.max
 }
 
-func (f *failureWindows) add(ip string, now time.Time) {
+func (f *failureWindows) add(ip netip.Addr, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) >= 100000 { // forget ended windows
