@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -96,4 +97,51 @@ func (a Audience) ReachesAny(children []Child) bool {
 // PublishAt <= now < ExpiresAt.
 func (n *Notice) VisibleAt(now time.Time) bool {
 	return n.Status != NoticeWithdrawn && !now.Before(n.PublishAt) && now.Before(n.ExpiresAt)
+}
+
+// NoticeMemo lets a store's FeedNotices decode only the documents that
+// changed since its last call (each feed snapshot reloads the same notices
+// every second or so): Decode gives back the notice decoded last time from
+// the same stored document, else decodes it. A call's rows are framed by
+// Begin and End, which hold the memo's lock in between. The notices given
+// back share memory across calls: callers must not modify them.
+type NoticeMemo struct {
+	mu         sync.Mutex
+	prev, next map[string]memoNotice
+}
+
+type memoNotice struct {
+	raw string // the stored document, as read
+	n   Notice
+}
+
+// Begin starts a call.
+func (m *NoticeMemo) Begin() {
+	m.mu.Lock()
+	m.next = make(map[string]memoNotice, len(m.prev))
+}
+
+// Decode returns notice id stored as raw, from the last call when raw is
+// unchanged, else from decode.
+func (m *NoticeMemo) Decode(id string, raw []byte, decode func() (Notice, error)) (Notice, error) {
+	e, ok := m.prev[id]
+	if !ok || e.raw != string(raw) {
+		n, err := decode()
+		if err != nil {
+			return n, err
+		}
+		e = memoNotice{raw: string(raw), n: n}
+	}
+	m.next[id] = e
+	return e.n, nil
+}
+
+// End ends a call; what it decoded serves the next one only if it read
+// every row (complete).
+func (m *NoticeMemo) End(complete bool) {
+	if complete {
+		m.prev = m.next
+	}
+	m.next = nil
+	m.mu.Unlock()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -51,52 +50,35 @@ func init() {
 // newest first. Like the embedded store's, it decodes only the documents
 // that changed since its last call (each feed snapshot reload, every
 // second or so, reads the same notices).
-func (s *Store) FeedNotices(ctx context.Context, from, until time.Time) ([]store.Notice, error) {
+func (s *Store) FeedNotices(ctx context.Context, from, until time.Time) (out []store.Notice, err error) {
 	filter := bson.D{
 		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: msUTC(from)}}},
 		{Key: "publish_at", Value: bson.D{{Key: "$lt", Value: msUTC(until)}}},
 		{Key: "status", Value: bson.D{{Key: "$ne", Value: store.NoticeWithdrawn}}},
 	}
-	fd := &s.feedDecoded
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
+	s.feedMemo.Begin()
+	defer func() { s.feedMemo.End(err == nil) }()
 	cur, err := s.coll(collNotices).Find(ctx, filter, findOptions(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}, 0))
 	if err != nil {
 		return nil, fail(err, "list the feeds' notices")
 	}
 	defer cur.Close(ctx)
-	next := make(map[string]decodedNotice, len(fd.m))
-	var out []store.Notice
 	for cur.Next(ctx) {
 		id, _ := cur.Current.Lookup("_id").StringValueOK()
-		d, ok := fd.m[id]
-		if !ok || d.raw != string(cur.Current) {
+		n, err := s.feedMemo.Decode(id, cur.Current, func() (store.Notice, error) {
 			var doc noticeDoc
-			if err := cur.Decode(&doc); err != nil {
-				return nil, fail(err, "list the feeds' notices")
-			}
-			d = decodedNotice{raw: string(cur.Current), n: doc.model()}
+			err := cur.Decode(&doc)
+			return doc.model(), err
+		})
+		if err != nil {
+			return nil, fail(err, "list the feeds' notices")
 		}
-		next[id] = d
-		out = append(out, d.n)
+		out = append(out, n)
 	}
 	if err := cur.Err(); err != nil {
 		return nil, fail(err, "list the feeds' notices")
 	}
-	fd.m = next
 	return out, nil
-}
-
-// feedDecoded are the notices the last FeedNotices call decoded, by ID,
-// with the stored document they were decoded from.
-type feedDecoded struct {
-	mu sync.Mutex
-	m  map[string]decodedNotice
-}
-
-type decodedNotice struct {
-	raw string
-	n   store.Notice
 }
 
 // ReadStates returns a parent's read states, keyed by notice ID.

@@ -53,8 +53,8 @@ type Store struct {
 	bulkChunk int
 	// tip is the last audit link appended here (nil: unknown).
 	tip atomic.Pointer[auditTip]
-	// feedDecoded: see FeedNotices.
-	feedDecoded feedDecoded
+	// feedMemo: see FeedNotices.
+	feedMemo store.NoticeMemo
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite

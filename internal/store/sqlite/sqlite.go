@@ -47,7 +47,7 @@ type Store struct {
 
 	stmts sync.Map // stmtKey → *sql.Stmt, see stmts.go
 
-	feedDecoded feedDecoded // see FeedNotices
+	feedMemo store.NoticeMemo // see FeedNotices
 }
 
 var _ store.Store = (*Store)(nil)
