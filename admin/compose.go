@@ -341,11 +341,10 @@ func formValues(c *fiber.Ctx, name string) []string {
 
 // parseCompose reads the posted form.
 func parseCompose(c *fiber.Ctx) composeForm {
-	multi := func(name string) []string { return formValues(c, name) }
 	f := composeForm{
 		Service: c.FormValue("service"), Category: c.FormValue("category"), Priority: c.FormValue("priority"),
 		Title: strings.TrimSpace(c.FormValue("title")), Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")),
-		Schools: multi("audience.schools"), Levels: multi("audience.levels"), Classes: c.FormValue("audience.classes"),
+		Schools: formValues(c, "audience.schools"), Levels: formValues(c, "audience.levels"), Classes: c.FormValue("audience.classes"),
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
 		Transport: parseTransport(c),
@@ -374,7 +373,6 @@ const (
 // its slot.
 func parseMenu(c *fiber.Ctx, days int) []menuDayForm {
 	args := c.Request().PostArgs()
-	multi := func(name string) []string { return formValues(c, name) }
 	var menu []menuDayForm
 	for i := 0; i < maxMenuDays; i++ {
 		p := fmt.Sprintf("menu.%d.", i)
@@ -393,7 +391,7 @@ func parseMenu(c *fiber.Ctx, days int) []menuDayForm {
 				course = menuCourses[j]
 			}
 			day.Dishes = append(day.Dishes, dishForm{Course: course, Name: strings.TrimSpace(c.FormValue(dp + "name")),
-				Allergens: multi(dp + "allergens"), Labels: multi(dp + "labels")})
+				Allergens: formValues(c, dp+"allergens"), Labels: formValues(c, dp+"labels")})
 		}
 		menu = append(menu, day)
 	}

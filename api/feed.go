@@ -264,9 +264,6 @@ func (f *feed) release() {
 // pageBuffers are the buffers feed pages are encoded into.
 var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// encodePage writes a feed page as json.Marshal would.
-func (s *Server) encodePage(pg feedPage) ([]byte, error) { return s.appendPage(nil, pg) }
-
 // appendPage appends a feed page to b as json.Marshal would write it, each
 // item's notice part from the cache of encoded notices.
 func (s *Server) appendPage(b []byte, pg feedPage) ([]byte, error) {

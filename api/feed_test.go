@@ -474,7 +474,7 @@ func TestEncodePageMatchesMarshal(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := json.Marshal(pg)
-		got, err := p.encodePage(pg)
+		got, err := p.appendPage(nil, pg)
 		if err != nil {
 			t.Fatal(err)
 		}
