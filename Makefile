@@ -2,7 +2,7 @@
 GO       ?= go
 FERRETDB := $(CURDIR)/bin/ferretdb-test
 
-.PHONY: run demo build test vet test-go test-e2e ferretdb bench lint clean
+.PHONY: run demo build test deps vet test-go test-e2e ferretdb bench lint clean
 
 run demo:
 	$(GO) run . demo
@@ -12,8 +12,12 @@ build:
 
 # Everything: formatting and vet, Go tests with the race detector (SQLite,
 # FerretDB for the MongoDB backend, API, rules engine, push), then the
-# browser tests in headless Chromium.
-test: vet test-go test-e2e
+# browser tests in headless Chromium. `deps` first installs what the browser
+# tests need (chromium, a font, Node.js) or stops at once naming it.
+test: deps vet test-go test-e2e
+
+deps:
+	@scripts/deps.sh
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -23,7 +27,7 @@ vet:
 test-go: ferretdb
 	LIAISON_REQUIRE_MONGO=1 LIAISON_FERRETDB_BIN=$(FERRETDB) $(GO) test -race -count=1 -timeout 20m ./...
 
-test-e2e:
+test-e2e: deps
 	cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 ferretdb:
