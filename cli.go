@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/datadir"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
@@ -93,7 +95,26 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // (with a timeout), workers, store. ready, if not nil, is called with the
 // server once it listens. demoData is not nil under `liaison demo`: "/"
 // then opens the back-office, whose sign-in page lists the demo accounts.
+//
+// It fails at once, exit 1, before any worker starts, when another serve
+// holds the embedded data dir or the address cannot be bound; a listener
+// that fails later stops the workers and exits 1 too. A shutdown that had
+// to cut requests off at LIAISON_SHUTDOWN_TIMEOUT exits 1 and says so.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, demoData *demo.Data, ready func(*api.Server)) int {
+	if cfg.Embedded() {
+		lock, err := lockDataDir(cfg)
+		if err != nil {
+			log.Error("cannot serve this data dir", slog.Any("error", err))
+			return 1
+		}
+		defer lock.Release()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		log.Error("cannot listen", slog.String("addr", cfg.Addr), slog.Any("error", err))
+		return 1
+	}
+	defer ln.Close()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		log.Error("cannot open the store", slog.Any("error", err))
@@ -109,11 +130,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		mount = func(app *fiber.App) { backOffice.Mount(app); mountDemoENT(app, st, cfg, demoData, log) }
 	}
 	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount})
-	workers := startWorkers(ctx, cfg, st, log, srv)
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	workers := startWorkers(wctx, cfg, st, log, srv)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.App.Listen(cfg.Addr) }()
-	log.Info("liaison listening", slog.String("addr", cfg.Addr), slog.String("role", cfg.Role),
+	go func() { errc <- srv.App.Listener(ln) }()
+	log.Info("liaison listening", slog.String("addr", ln.Addr().String()), slog.String("role", cfg.Role),
 		slog.Bool("embedded_store", cfg.Embedded()), slog.String("version", api.Version))
 	if ready != nil {
 		ready(srv)
@@ -121,18 +144,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	code := 0
 	select {
 	case err := <-errc:
-		if err != nil {
-			log.Error("server stopped", slog.Any("error", err))
-			code = 1
-		}
+		log.Error("server stopped", slog.Any("error", err))
+		code = 1
 	case <-ctx.Done():
 		log.Info("shutting down")
 		if err := srv.App.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
-			log.Warn("HTTP shutdown", slog.Any("error", err))
+			log.Error("shutdown budget exceeded: requests in progress were cut off",
+				slog.Duration("LIAISON_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout),
+				slog.Int("open_connections", int(srv.App.Server().GetOpenConnectionsCount())), slog.Any("error", err))
+			code = 1
 		}
 	}
+	stopWorkers()
 	workers.Wait()
 	return code
+}
+
+// lockDataDir takes the embedded data dir for this process (one serve per
+// data dir: internal/datadir).
+func lockDataDir(cfg config.Config) (*datadir.Lock, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("LIAISON_DATA_DIR: cannot create %s: %w", cfg.DataDir, err)
+	}
+	return datadir.Acquire(cfg.DataDir, cfg.Addr)
 }
 
 func operatorCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {

@@ -16,6 +16,7 @@ import (
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/datadir"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/demoent"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -29,17 +30,27 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		return 2
 	}
 	cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
-	if err := os.RemoveAll(cfg.DataDir); err != nil {
+	// Held while the data dir is reset and seeded, so that a second demo
+	// never wipes the files of one that runs; serve takes it again.
+	lock, err := lockDataDir(cfg)
+	if err != nil {
+		log.Error("cannot run the demo", slog.Any("error", err))
+		return 1
+	}
+	if err := resetDir(cfg.DataDir); err != nil {
+		lock.Release()
 		log.Error("cannot reset the demo data dir", slog.Any("error", err))
 		return 1
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		lock.Release()
 		log.Error("cannot open the store", slog.Any("error", err))
 		return 1
 	}
 	data, err := demo.Seed(ctx, st, time.Now(), cfg.PublicURL())
 	st.Close()
+	lock.Release()
 	if err != nil {
 		log.Error("cannot seed demo data", slog.Any("error", err))
 		return 1
@@ -51,6 +62,23 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		}
 	}
 	return serve(ctx, cfg, log, stdout, data, func(*api.Server) { printDemo(stdout, cfg, data) })
+}
+
+// resetDir empties dir but for its lock file.
+func resetDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == datadir.FileName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeDemoCredentials writes the demo tokens as JSON (0600) for browser
