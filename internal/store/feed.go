@@ -49,11 +49,14 @@ type FeedStore interface {
 	ReadStates(ctx context.Context, entID, entUserID string, noticeIDs []string) (map[string]ReadState, error)
 	// MarkRead records that the parent opened these notices at at. A
 	// notice already read keeps its first ReadAt. It returns how many
-	// notices were newly marked. Unknown notice IDs are ignored.
+	// notices were newly marked. Unknown notice IDs are ignored; a parent
+	// that does not exist (never synced, or erased) is ErrNotFound and
+	// nothing is written.
 	MarkRead(ctx context.Context, entID, entUserID string, noticeIDs []string, at time.Time) (int, error)
 	// MarkAcked records the acknowledgement of a notice at at (and the
 	// reading, if not yet). A notice already acknowledged keeps its first
-	// AckAt. It returns the state after the call.
+	// AckAt. It returns the state after the call. An unknown notice or
+	// parent is ErrNotFound and nothing is written.
 	MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (ReadState, error)
 	// NoticeReadCounts counts the parents who read and who acknowledged a
 	// notice (all versions together).

@@ -129,6 +129,9 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 	if len(noticeIDs) == 0 {
 		return 0, nil
 	}
+	if err := s.parentExists(ctx, entID, entUserID); err != nil {
+		return 0, fail(err, "mark notices read for %s/%s", entID, entUserID)
+	}
 	ids, err := s.existingNotices(ctx, noticeIDs)
 	if err != nil {
 		return 0, fail(err, "mark notices read for %s/%s", entID, entUserID)
@@ -157,6 +160,9 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 // MarkAcked records the first acknowledgement (and reading) of a notice:
 // an upsert setting both on insert, then ack_at where it is missing.
 func (s *Store) MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (store.ReadState, error) {
+	if err := s.parentExists(ctx, entID, entUserID); err != nil {
+		return store.ReadState{}, fail(err, "acknowledge notice %s for %s/%s", noticeID, entID, entUserID)
+	}
 	ids, err := s.existingNotices(ctx, []string{noticeID})
 	if err != nil {
 		return store.ReadState{}, fail(err, "acknowledge notice %s for %s/%s", noticeID, entID, entUserID)
@@ -297,4 +303,12 @@ func (s *Store) purgeReadStates(ctx context.Context, noticeIDs []string) error {
 		return fail(err, "purge read states")
 	}
 	return nil
+}
+
+// parentExists is nil when the parent exists, store.ErrNotFound when not.
+// Checked before a read state is written; an erasure racing the write is
+// caught by DeleteParent, which removes read states after the parent.
+func (s *Store) parentExists(ctx context.Context, entID, entUserID string) error {
+	return s.coll(collParents).FindOne(ctx, bson.D{{Key: "_id", Value: parentID(entID, entUserID)}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 }

@@ -97,14 +97,20 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 		return 0, nil
 	}
 	t := fromTime(at)
+	// One statement: the parent's existence is checked where it writes,
+	// so an erasure in between cannot be undone by a late reading.
 	res, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at)
-		SELECT ?, ?, id, ? FROM notices WHERE id IN (SELECT value FROM json_each(?)) AND true
+		SELECT ?, ?, id, ? FROM notices WHERE id IN (SELECT value FROM json_each(?))
+		AND EXISTS (SELECT 1 FROM parents WHERE ent_id = ? AND ent_user_id = ?)
 		ON CONFLICT (ent_id, ent_user_id, notice_id) DO UPDATE SET read_at = excluded.read_at WHERE read_at IS NULL`,
-		entID, entUserID, t, fromList(noticeIDs))
-	if err != nil {
-		return 0, fmt.Errorf("store: unable to mark notices read for %s/%s: %w", entID, entUserID, err)
+		entID, entUserID, t, fromList(noticeIDs), entID, entUserID)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
 	}
-	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = s.parentExists(ctx, entID, entUserID)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to mark notices read for %s/%s: %w", entID, entUserID, err)
 	}
@@ -115,13 +121,19 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 func (s *Store) MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (store.ReadState, error) {
 	st := store.ReadState{NoticeID: noticeID, ENTID: entID, ENTUserID: entUserID}
 	t := fromTime(at)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at, ack_at)
-		VALUES (?, ?, ?, ?, ?)
+	res, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at, ack_at)
+		SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM parents WHERE ent_id = ? AND ent_user_id = ?)
 		ON CONFLICT (ent_id, ent_user_id, notice_id) DO UPDATE
 		SET read_at = COALESCE(read_at, excluded.read_at), ack_at = COALESCE(ack_at, excluded.ack_at)`,
-		entID, entUserID, noticeID, t, t)
+		entID, entUserID, noticeID, t, t, entID, entUserID)
 	if isForeignKey(err) {
 		err = store.ErrNotFound
+	}
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = store.ErrNotFound // the parent does not exist
+		}
 	}
 	if err != nil {
 		return st, fmt.Errorf("store: unable to acknowledge notice %s for %s/%s: %w", noticeID, entID, entUserID, err)
@@ -206,4 +218,14 @@ func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale str
 		return fmt.Errorf("store: unable to set the preferences of %s/%s: %w", entID, entUserID, err)
 	}
 	return nil
+}
+
+// parentExists is nil when the parent exists, store.ErrNotFound when not.
+func (s *Store) parentExists(ctx context.Context, entID, entUserID string) error {
+	var one int
+	err := s.w.QueryRowContext(ctx, `SELECT 1 FROM parents WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
 }

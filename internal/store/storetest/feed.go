@@ -66,6 +66,7 @@ func testFeed(t *testing.T, open opener) {
 	})
 	t.Run("ReadAck", func(t *testing.T) {
 		s := open(t)
+		upsert(t, s, "ent_1", 0, 2, 0, parent("u1", child("0750001A", "maternelle", "MS")), parent("u2", child("0750001A", "maternelle", "GS")))
 		createNotice(t, s, feedNotice("ntc_1", 0, "0750001A"))
 		createNotice(t, s, feedNotice("ntc_2", 0, "0750001A"))
 		states, err := s.ReadStates(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_2"})
@@ -161,6 +162,21 @@ func testFeed(t *testing.T, open opener) {
 		if read != 1 || acked != 1 {
 			t.Fatalf("after erasure: read %d acked %d, want 1 1 (the other parent)", read, acked)
 		}
+		// Writes for the erased parent are refused, not re-created (a
+		// widget still open, or a process with a stale cache).
+		createNotice(t, s, feedNotice("ntc_2", 0, "0750001A"))
+		_, err = s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_2"}, at(time.Hour))
+		isErr(t, err, store.ErrNotFound)
+		_, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_2", at(time.Hour))
+		isErr(t, err, store.ErrNotFound)
+		states, err = s.ReadStates(ctx, "ent_1", "u1", nil)
+		ok(t, err)
+		if len(states) != 0 {
+			t.Fatalf("read states re-created for an erased parent: %+v", states)
+		}
+		// A parent never synced is refused the same way.
+		_, err = s.MarkRead(ctx, "ent_1", "nobody", []string{"ntc_1"}, at(time.Hour))
+		isErr(t, err, store.ErrNotFound)
 	})
 	t.Run("Reach", func(t *testing.T) {
 		s := open(t)
