@@ -33,6 +33,8 @@ Usage:
   liaison demo                        run the service on a fresh embedded store with demo data
   liaison operator create --name NAME create an operator account and print its token
   liaison audit verify                check the audit log's hash chain
+  liaison backup FILE                 write a consistent copy of the embedded store (safe while serving)
+  liaison restore FILE                replace the embedded store with a backup (server stopped)
   liaison vapid generate              print a new VAPID key pair (LIAISON_VAPID_*_KEY)
   liaison version                     print the version
 
@@ -74,6 +76,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return operatorCmd(ctx, cfg, rest, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, cfg, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, cfg, rest, stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, cfg, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "liaison: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -88,7 +94,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("LIAISON_DATA_DIR: cannot create %s: %w", cfg.DataDir, err)
 	}
-	return sqlite.Open(ctx, cfg.DataDir)
+	return sqlite.Open(ctx, cfg.DataDir, sqlite.Synchronous(cfg.SQLiteSynchronous))
 }
 
 // serve runs the service until ctx ends, then shuts down in order: HTTP

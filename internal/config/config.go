@@ -59,6 +59,10 @@ type Config struct {
 	VAPIDSubject     string
 	PushAllowedHosts string
 	ShutdownTimeout  time.Duration
+	// SQLiteSynchronous is the embedded store's synchronous pragma:
+	// "normal" (the default: a power cut can lose the last commits, never
+	// corrupt) or "full" (every commit is on disk when it is answered).
+	SQLiteSynchronous string
 	// DemoCredentialsFile: where `liaison demo` writes its tokens as JSON
 	// (for browser tests and scripts); empty = not written.
 	DemoCredentialsFile string
@@ -89,6 +93,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		VAPIDSubject:        r.str("LIAISON_VAPID_SUBJECT", ""),
 		PushAllowedHosts:    r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
 		ShutdownTimeout:     r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
+		SQLiteSynchronous:   strings.ToLower(r.str("LIAISON_SQLITE_SYNCHRONOUS", "normal")),
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 	}
 	c.LogLevel = r.level("LIAISON_LOG_LEVEL", DefaultLogLevel)
@@ -126,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.Role != RoleAll && c.Embedded() {
 		bad("LIAISON_ROLE", "api and worker roles need a shared MongoDB (set LIAISON_MONGODB_URI)")
+	}
+	if c.SQLiteSynchronous != "normal" && c.SQLiteSynchronous != "full" {
+		bad("LIAISON_SQLITE_SYNCHRONOUS", "must be normal or full (got %q)", c.SQLiteSynchronous)
 	}
 	if c.RetentionDays < 1 {
 		bad("LIAISON_RETENTION_DAYS", "must be at least 1")

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,14 +53,36 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// Option changes how Open opens the database.
+type Option func(*options)
+
+type options struct{ synchronous string }
+
+// Synchronous sets SQLite's synchronous pragma: "normal" (the default; in
+// WAL mode a power cut can lose the last transactions, never corrupt the
+// file) or "full" (a transaction is on disk before it is answered, at the
+// cost of one fsync per commit).
+func Synchronous(mode string) Option {
+	return func(o *options) {
+		if mode == "full" || mode == "normal" {
+			o.synchronous = mode
+		}
+	}
+}
+
 // Open opens (creating if needed) dir/liaison.db and brings its schema up
 // to date.
-func Open(ctx context.Context, dir string) (*Store, error) {
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	o := options{synchronous: "normal"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sync := fmt.Sprintf("synchronous(%s)", strings.ToUpper(o.synchronous))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: unable to create data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	w, err := sql.Open("sqlite", dsn(path, "immediate", fmt.Sprintf("cache_size(-%d)", writerCacheKiB)))
+	w, err := sql.Open("sqlite", dsn(path, "immediate", fmt.Sprintf("cache_size(-%d)", writerCacheKiB), sync))
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
 	}
@@ -71,7 +94,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, "deferred", fmt.Sprintf("cache_size(-%d)", readerCacheKiB), "query_only(1)"))
+	r, err := sql.Open("sqlite", dsn(path, "deferred", fmt.Sprintf("cache_size(-%d)", readerCacheKiB), "query_only(1)", sync))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
@@ -94,12 +117,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // dsn is the data source name of a pool: every connection waits for
 // another process's write (busy_timeout) rather than fail, runs in WAL mode
 // with foreign keys on, and keeps statement journals and sorts in memory.
+// Callers add synchronous (Open: the Synchronous option).
 func dsn(path, txlock string, pragmas ...string) string {
 	q := url.Values{}
 	for _, p := range append([]string{
 		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"journal_mode(WAL)",
-		"synchronous(NORMAL)",
 		"foreign_keys(1)",
 		"temp_store(MEMORY)",
 	}, pragmas...) {
