@@ -124,10 +124,26 @@ func Lang(c *fiber.Ctx) string {
 	return "fr"
 }
 
+// storageRetryAfter is the Retry-After of a 503 for unavailable storage, in
+// seconds: long enough for an operator's alert, short enough for a retry
+// to land once a disk is freed or MongoDB is back.
+const storageRetryAfter = "30"
+
+// storageUnavailable is the answer when the store cannot serve now (disk
+// full, database unreachable): nothing was changed, try again later.
+func storageUnavailable() *Error {
+	return apiErr("service.unavailable", detail("", "storage.unavailable",
+		"Les données ne peuvent pas être lues ou enregistrées pour le moment (espace disque plein ou base de données injoignable). Rien n'a été modifié ; réessayez dans quelques minutes. L'incident est signalé à l'exploitant.",
+		"The data cannot be read or saved right now (disk full or database unreachable). Nothing was changed; try again in a few minutes. The operator has been alerted."))
+}
+
 // errorHandler writes every error in the catalog shape
 // {"error":{"code","message","details"}}. Unknown errors are logged and
 // answered 500 without internals.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+//
+// onUnavailable, when not nil, is told when the store could not serve
+// (readiness then reports it: Server.readyz).
+func errorHandler(log *slog.Logger, onUnavailable func()) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		var e *Error
 		var fe *fiber.Error
@@ -141,6 +157,13 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			e = apiErr("resource.already_exists")
 		case errors.Is(err, store.ErrStale):
 			e = apiErr("resource.modified")
+		case store.IsUnavailable(err):
+			log.Error("storage unavailable", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
+			e = storageUnavailable()
+			c.Set(fiber.HeaderRetryAfter, storageRetryAfter)
+			if onUnavailable != nil {
+				onUnavailable()
+			}
 		default:
 			log.Error("request failed", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
 			e = apiErr("internal.error")

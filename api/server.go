@@ -6,6 +6,7 @@ package api
 import (
 	"bytes"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -44,6 +45,10 @@ type Server struct {
 	families familyCache
 	caches   *feedCaches
 	mount    func(*fiber.App)
+	// storageFailedAt is when (s.now, Unix ns) a request last met a store
+	// that could not serve (disk full, database unreachable): /readyz
+	// answers 503 for storageFailWindow after it.
+	storageFailedAt atomic.Int64
 }
 
 // New builds the API with every route registered.
@@ -68,7 +73,7 @@ func New(d Deps) *Server {
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(d.Log),
+		ErrorHandler:          errorHandler(d.Log, s.storageFailed),
 		// The largest body any route accepts; each route caps its own below.
 		BodyLimit:          d.Config.SyncBodyLimit,
 		ReadTimeout:        30 * time.Second,

@@ -104,6 +104,10 @@ type Store interface {
 	SessionStore   // sessions.go: ended back-office sessions
 
 	Ping(ctx context.Context) error
+	// CheckWritable makes one small durable write (a readiness probe):
+	// a full disk or a database that refuses writes fails it, where a
+	// Ping still answers.
+	CheckWritable(ctx context.Context) error
 	Close() error
 
 	// Secret returns the server secret called name, creating it with

@@ -99,6 +99,16 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 		o(&cfg)
 	}
 	clientOpts := []*options.ClientOptions{options.Client().ApplyURI(uri)}
+	if cs, err := connstring.Parse(uri); err == nil {
+		fast := options.Client()
+		if !cs.ServerSelectionTimeoutSet {
+			fast.SetServerSelectionTimeout(serverSelectionTimeout)
+		}
+		if !cs.ConnectTimeoutSet {
+			fast.SetConnectTimeout(connectTimeout)
+		}
+		clientOpts = append(clientOpts, fast)
+	}
 	if cfg.client != nil {
 		clientOpts = append(clientOpts, cfg.client)
 	}

@@ -282,6 +282,8 @@ CREATE INDEX revoked_sessions_until ON revoked_sessions (until);
 	`
 ALTER TABLE notices ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';
 `,
+	// 8: the readiness probe's row (CheckWritable).
+	`CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), probed_at TEXT NOT NULL)`,
 }
 
 // migrate applies the migrations the database has not seen, each in its
