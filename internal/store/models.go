@@ -88,6 +88,20 @@ type ENT struct {
 	PublicKey  string    `json:"public_key,omitempty"`
 	APIKeyHash string    `json:"-"`
 	CreatedAt  time.Time `json:"created_at"`
+
+	// Credential rotation (see ent_keys.go): the API key and the widget key
+	// replaced by the last rotation of each stay valid until their Until
+	// (nil: not at all). The rules are ENT methods, decided there only.
+	PrevAPIKeyHash     string     `json:"-"`
+	PrevAPIKeyUntil    *time.Time `json:"previous_api_key_until,omitempty"`
+	PrevHMACSecret     []byte     `json:"-"`
+	PrevPublicKey      string     `json:"-"`
+	PrevWidgetKeyUntil *time.Time `json:"previous_widget_key_until,omitempty"`
+	// RevokedAt: every credential of the ENT is refused from then on.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// KeysVersion counts the changes of credentials (optimistic
+	// concurrency of UpdateENTKeys).
+	KeysVersion int `json:"-"`
 }
 
 // Child is one child of a parent: a school, a level and a class. No name.

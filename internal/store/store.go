@@ -135,8 +135,15 @@ type Store interface {
 
 	CreateENT(ctx context.Context, e ENT, a AuditEntry) error
 	GetENT(ctx context.Context, id string) (ENT, error)
+	// ENTByAPIKeyHash finds an ENT by its current or its previous API key
+	// (ENT.APIKeyValid decides whether the key still opens it).
 	ENTByAPIKeyHash(ctx context.Context, hash string) (ENT, error)
 	ListENTs(ctx context.Context, p Page) ([]ENT, error)
+	// UpdateENTKeys writes e's credentials (API key, widget key, previous
+	// keys, revocation) if the stored ones are still at e.KeysVersion (else
+	// ErrStale; ErrNotFound if absent); the stored version becomes
+	// e.KeysVersion+1. Name, origins and schools are left as they are.
+	UpdateENTKeys(ctx context.Context, e ENT, a AuditEntry) error
 
 	// UpsertParents writes a batch of parents of one ENT, all or nothing.
 	// A parent's children are replaced by the batch's; locale and muted

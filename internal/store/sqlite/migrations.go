@@ -284,6 +284,19 @@ ALTER TABLE notices ADD COLUMN request_hash TEXT NOT NULL DEFAULT '';
 `,
 	// 8: the readiness probe's row (CheckWritable).
 	`CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), probed_at TEXT NOT NULL)`,
+	// 9: ENT credential rotation and revocation: the key replaced by the
+	// last rotation and the end of its overlap, the revocation, and a
+	// version for optimistic updates. Existing ENTs keep their keys.
+	`
+ALTER TABLE ents ADD COLUMN prev_api_key_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE ents ADD COLUMN prev_api_key_until TEXT;
+ALTER TABLE ents ADD COLUMN prev_hmac_secret BLOB;
+ALTER TABLE ents ADD COLUMN prev_public_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE ents ADD COLUMN prev_widget_key_until TEXT;
+ALTER TABLE ents ADD COLUMN revoked_at TEXT;
+ALTER TABLE ents ADD COLUMN keys_version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX ents_prev_api_key_hash ON ents (prev_api_key_hash) WHERE prev_api_key_hash <> '';
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

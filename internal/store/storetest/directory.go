@@ -184,4 +184,85 @@ func testENTs(t *testing.T, open opener) {
 		sameIDs(t, "ENTs by ID", ids(all, id), []string{"ent_a", "ent_b", "ent_c", "ent_d", "ent_e"})
 		same(t, "listed ENT", all[0], ent("ent_a", "key-ent_a"))
 	})
+	t.Run("KeyRotation", func(t *testing.T) { testENTKeyRotation(t, open) })
+}
+
+// testENTKeyRotation: an ENT's credentials are rotated and revoked with
+// UpdateENTKeys, optimistically (of two rotations from the same state, one
+// wins), and its previous API key finds it during the overlap.
+func testENTKeyRotation(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	e := ent("ent_1", "key-1")
+	ok(t, s.CreateENT(ctx, e, entry("ent.create", e.ID)))
+	ok(t, s.CreateENT(ctx, ent("ent_2", "key-2"), entry("ent.create", "ent_2")))
+
+	// API key: key-1 → key-1b, key-1 kept for an hour.
+	r := e.RotateAPIKey(store.HashToken("key-1b"), at(time.Minute), time.Hour)
+	ok(t, s.UpdateENTKeys(ctx, r, entry("ent.rotate_api_key", e.ID)))
+	r.KeysVersion++
+	got, err := s.GetENT(ctx, e.ID)
+	ok(t, err)
+	same(t, "ENT after API key rotation", got, r)
+	if got.PrevAPIKeyUntil == nil || !got.PrevAPIKeyUntil.Equal(at(time.Hour+time.Minute)) {
+		t.Fatalf("previous key until %v", got.PrevAPIKeyUntil)
+	}
+	for _, k := range []string{"key-1", "key-1b"} {
+		got, err := s.ENTByAPIKeyHash(ctx, store.HashToken(k))
+		ok(t, err)
+		if got.ID != e.ID {
+			t.Fatalf("%s finds %s", k, got.ID)
+		}
+	}
+
+	// A second rotation from the state before the first is stale, and
+	// changes nothing.
+	stale := e.RotateAPIKey(store.HashToken("key-1c"), at(2*time.Minute), 0)
+	isErr(t, s.UpdateENTKeys(ctx, stale, entry("ent.rotate_api_key", e.ID)), store.ErrStale)
+	_, err = s.ENTByAPIKeyHash(ctx, store.HashToken("key-1c"))
+	isErr(t, err, store.ErrNotFound)
+	isErr(t, s.UpdateENTKeys(ctx, ent("ent_absent", "key-x"), entry("ent.rotate_api_key", "ent_absent")), store.ErrNotFound)
+
+	// Widget key: replaced, the old one kept for 10 minutes.
+	w := r.RotateWidgetKey(store.WidgetKey{HMACSecret: []byte("lia_w_new")}, at(3*time.Minute), 10*time.Minute)
+	ok(t, s.UpdateENTKeys(ctx, w, entry("ent.rotate_widget_key", e.ID)))
+	w.KeysVersion++
+	got, err = s.GetENT(ctx, e.ID)
+	ok(t, err)
+	same(t, "ENT after widget key rotation", got, w)
+	if string(got.PrevHMACSecret) != "secret-ent_1" || got.PrevAPIKeyHash != store.HashToken("key-1") {
+		t.Fatalf("previous keys: %q %q", got.PrevHMACSecret, got.PrevAPIKeyHash)
+	}
+
+	// Rotation without overlap: the previous API key is forgotten.
+	n := w.RotateAPIKey(store.HashToken("key-1d"), at(4*time.Minute), 0)
+	ok(t, s.UpdateENTKeys(ctx, n, entry("ent.rotate_api_key", e.ID)))
+	n.KeysVersion++
+	for _, k := range []string{"key-1", "key-1b"} {
+		_, err := s.ENTByAPIKeyHash(ctx, store.HashToken(k))
+		isErr(t, err, store.ErrNotFound)
+	}
+
+	// Revocation: secrets gone, the revocation kept; other ENTs untouched.
+	v := n.Revoke(at(5 * time.Minute))
+	ok(t, s.UpdateENTKeys(ctx, v, entry("ent.revoke", e.ID)))
+	v.KeysVersion++
+	got, err = s.GetENT(ctx, e.ID)
+	ok(t, err)
+	same(t, "revoked ENT", got, v)
+	if got.RevokedAt == nil || len(got.HMACSecret) != 0 || len(got.PrevHMACSecret) != 0 {
+		t.Fatalf("revoked ENT keeps secrets or lost its revocation: %+v", got)
+	}
+	other, err := s.GetENT(ctx, "ent_2")
+	ok(t, err)
+	same(t, "other ENT", other, ent("ent_2", "key-2"))
+	// The new key's hash is unique across ENTs.
+	clash := other.RotateAPIKey(store.HashToken("key-1d"), at(6*time.Minute), 0)
+	isErr(t, s.UpdateENTKeys(ctx, clash, entry("ent.rotate_api_key", "ent_2")), store.ErrConflict)
+	got, err = s.ENTByAPIKeyHash(ctx, store.HashToken("key-1d"))
+	ok(t, err)
+	if got.ID != e.ID {
+		t.Fatalf("key-1d finds %s", got.ID)
+	}
+	checkChain(t, auditLog(t, s))
 }
