@@ -107,12 +107,18 @@ func (s *Server) requireENT() fiber.Handler {
 		if !strings.HasPrefix(tok, entKeyPrefix) {
 			return apiErr("auth.invalid_token")
 		}
-		ent, err := s.store.ENTByAPIKeyHash(c.UserContext(), store.HashToken(tok))
+		hash := store.HashToken(tok)
+		ent, err := s.store.ENTByAPIKeyHash(c.UserContext(), hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return apiErr("auth.invalid_token")
 		}
 		if err != nil {
 			return err
+		}
+		// A key replaced by a rotation works until the end of its
+		// overlap; none once the ENT is revoked.
+		if !ent.APIKeyValid(hash, s.now()) {
+			return apiErr("auth.invalid_token")
 		}
 		c.Locals(principalKey, &Principal{ENT: &ent})
 		return c.Next()

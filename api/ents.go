@@ -3,13 +3,12 @@ package api
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -21,12 +20,14 @@ type createENTRequest struct {
 	Name      string   `json:"name" validate:"required,min=2,max=120,text"`
 	Origins   []string `json:"origins" validate:"required,min=1,max=20,unique,dive,origin"`
 	Schools   []string `json:"schools" validate:"required,min=1,max=20000,unique,dive,uai"`
-	KeyAlg    string   `json:"key_alg" validate:"required,oneof=HS256 ES256"`
+	KeyAlg    string   `json:"key_alg" validate:"omitempty,oneof=HS256 ES256"` // default HS256
 	PublicKey string   `json:"public_key" validate:"required_if=KeyAlg ES256,excluded_unless=KeyAlg ES256,max=4096"`
 }
 
 // entCreated is the creation answer: the API key and, for HS256, the
-// widget-token secret are shown once and never again.
+// widget-token secret are shown once and never again. The secret is the
+// HS256 key itself, as JWT libraries take a string: lia_w_ and 43
+// characters, signed with as they are (not decoded).
 type entCreated struct {
 	store.ENT
 	APIKey     string `json:"api_key"`
@@ -39,15 +40,15 @@ func (s *Server) createENT(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
+	if req.KeyAlg == "" {
+		req.KeyAlg = store.AlgHS256
+	}
 	if req.KeyAlg == store.AlgES256 {
-		pk, err := parseES256PublicKey(req.PublicKey)
+		pemKey, err := normalizeES256PublicKey(req.PublicKey)
 		if err != nil {
-			return apiErr("request.validation_failed", detail("public_key", "field.public_key",
-				"Clé publique invalide : une clé EC P-256 au format PEM (« BEGIN PUBLIC KEY ») est attendue.",
-				"Invalid public key: an EC P-256 key in PEM form (\"BEGIN PUBLIC KEY\") is expected."))
+			return err
 		}
-		der, _ := x509.MarshalPKIXPublicKey(pk)
-		req.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+		req.PublicKey = pemKey
 	}
 	for i := range req.Schools {
 		req.Schools[i] = frenchid.NormalizeUAI(req.Schools[i])
@@ -68,12 +69,8 @@ func (s *Server) createENT(c *fiber.Ctx) error {
 	}
 	out := entCreated{APIKey: apiKey}
 	if req.KeyAlg == store.AlgHS256 {
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return err
-		}
-		e.HMACSecret = secret
-		out.HMACSecret = base64.RawURLEncoding.EncodeToString(secret)
+		out.HMACSecret = newToken(entSecretPrefix)
+		e.HMACSecret = []byte(out.HMACSecret)
 	}
 	a := s.auditEntry(c, "ent.create", e.ID,
 		fmt.Sprintf("Enregistrement de l'ENT « %s » (%d écoles, clé %s)", e.Name, len(e.Schools), e.KeyAlg), "")
@@ -123,6 +120,19 @@ func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) 
 	return nil
 }
 
+// normalizeES256PublicKey checks an ENT's ES256 public key and returns it
+// re-encoded in PEM.
+func normalizeES256PublicKey(s string) (string, error) {
+	pk, err := parseES256PublicKey(s)
+	if err != nil {
+		return "", apiErr("request.validation_failed", detail("public_key", "field.public_key",
+			"Clé publique invalide : une clé EC P-256 au format PEM (« BEGIN PUBLIC KEY ») est attendue.",
+			"Invalid public key: an EC P-256 key in PEM form (\"BEGIN PUBLIC KEY\") is expected."))
+	}
+	der, _ := x509.MarshalPKIXPublicKey(pk)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
 func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) {
 	block, _ := pem.Decode([]byte(strings.TrimSpace(s)))
 	if block == nil || block.Type != "PUBLIC KEY" {
@@ -137,4 +147,139 @@ func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) {
 		return nil, errors.New("not a P-256 key")
 	}
 	return pk, nil
+}
+
+// Credential rotation and revocation (operators). A rotation shows the new
+// key once; the replaced key keeps working for the overlap the operator
+// chooses (0: refused at once, what a leaked key needs), then is refused —
+// also for parent tokens already verified and cached, and within entTTL in
+// the other processes sharing the store. The rules are store.ENT's.
+
+type rotateAPIKeyRequest struct {
+	OverlapMinutes *int `json:"overlap_minutes" validate:"required,min=0,max=10080"`
+}
+
+type rotateWidgetKeyRequest struct {
+	OverlapMinutes *int `json:"overlap_minutes" validate:"required,min=0,max=10080"`
+	// ES256: the ENT's new public key (required); HS256: Liaison generates
+	// the new secret (refused).
+	PublicKey string `json:"public_key" validate:"max=4096"`
+}
+
+// entRotated is a rotation's answer: the ENT and its new key, shown once.
+type entRotated struct {
+	store.ENT
+	APIKey     string `json:"api_key,omitempty"`
+	HMACSecret string `json:"hmac_secret,omitempty"`
+}
+
+// entForKeys loads the ENT of the route (from the store, not a cache: its
+// keys version must be current) and refuses a revoked one.
+func (s *Server) entForKeys(c *fiber.Ctx) (store.ENT, error) {
+	e, err := s.store.GetENT(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return e, err
+	}
+	if e.Revoked() {
+		return e, apiErr("ents.revoked")
+	}
+	return e, nil
+}
+
+// overlapSummary words, for the audit log, until when a replaced key works.
+func overlapSummary(until *time.Time) string {
+	if until == nil {
+		return "l'ancienne est refusée immédiatement"
+	}
+	return "l'ancienne reste acceptée jusqu'au " + until.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// entKeysChanged makes this process use an ENT's new credentials at once
+// (other processes: within entTTL).
+func (s *Server) entKeysChanged(id string) {
+	s.caches.ents.drop(id)
+	s.entsChanged()
+}
+
+func (s *Server) rotateENTAPIKey(c *fiber.Ctx) error {
+	var req rotateAPIKeyRequest
+	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	cur, err := s.entForKeys(c)
+	if err != nil {
+		return err
+	}
+	apiKey := newToken(entKeyPrefix)
+	e := cur.RotateAPIKey(store.HashToken(apiKey), s.utcNow(), time.Duration(*req.OverlapMinutes)*time.Minute)
+	a := s.auditEntry(c, "ent.rotate_api_key", e.ID,
+		fmt.Sprintf("Nouvelle clé d'API pour l'ENT « %s » ; %s", e.Name, overlapSummary(e.PrevAPIKeyUntil)), "")
+	if err := s.store.UpdateENTKeys(c.UserContext(), e, a); err != nil {
+		return err
+	}
+	e.KeysVersion++
+	s.entKeysChanged(e.ID)
+	return c.JSON(entRotated{ENT: e, APIKey: apiKey})
+}
+
+func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
+	var req rotateWidgetKeyRequest
+	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	cur, err := s.entForKeys(c)
+	if err != nil {
+		return err
+	}
+	var k store.WidgetKey
+	out := entRotated{}
+	switch cur.KeyAlg {
+	case store.AlgES256:
+		if strings.TrimSpace(req.PublicKey) == "" {
+			return apiErr("request.validation_failed", detail("public_key", "field.required",
+				"Ce champ est obligatoire : la nouvelle clé publique de l'ENT (ES256).",
+				"This field is required: the ENT's new public key (ES256)."))
+		}
+		if k.PublicKey, err = normalizeES256PublicKey(req.PublicKey); err != nil {
+			return err
+		}
+	default:
+		if req.PublicKey != "" {
+			return apiErr("request.validation_failed", detail("public_key", "field.excluded_unless",
+				"Ce champ ne doit pas être rempli ici : en HS256, Liaison génère le nouveau secret.",
+				"This field must not be set here: with HS256, Liaison generates the new secret."))
+		}
+		out.HMACSecret = newToken(entSecretPrefix)
+		k.HMACSecret = []byte(out.HMACSecret)
+	}
+	e := cur.RotateWidgetKey(k, s.utcNow(), time.Duration(*req.OverlapMinutes)*time.Minute)
+	a := s.auditEntry(c, "ent.rotate_widget_key", e.ID,
+		fmt.Sprintf("Nouvelle clé de signature des jetons parents (%s) pour l'ENT « %s » ; %s", e.KeyAlg, e.Name, overlapSummary(e.PrevWidgetKeyUntil)), "")
+	if err := s.store.UpdateENTKeys(c.UserContext(), e, a); err != nil {
+		return err
+	}
+	e.KeysVersion++
+	s.entKeysChanged(e.ID)
+	out.ENT = e
+	return c.JSON(out)
+}
+
+func (s *Server) revokeENT(c *fiber.Ctx) error {
+	var req reasonBody
+	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	cur, err := s.entForKeys(c)
+	if err != nil {
+		return err
+	}
+	e := cur.Revoke(s.utcNow())
+	a := s.auditEntry(c, "ent.revoke", e.ID,
+		fmt.Sprintf("Révocation des clés de l'ENT « %s » : %s", e.Name, req.Reason), "")
+	if err := s.store.UpdateENTKeys(c.UserContext(), e, a); err != nil {
+		return err
+	}
+	e.KeysVersion++
+	s.entKeysChanged(e.ID)
+	return c.JSON(e)
 }

@@ -43,6 +43,7 @@ var catalog = map[string]entry{
 	"resource.modified":              {409, "Cet élément a été modifié entre-temps ; rechargez-le et recommencez.", "This item was modified meanwhile; reload it and try again."},
 	"accounts.key_holders":           {409, "Refusé : les droits d'administration doivent toujours être détenus par au moins deux personnes.", "Refused: administration rights must always be held by at least two people."},
 	"accounts.self_removal":          {409, "Vous ne pouvez pas supprimer votre propre compte.", "You cannot remove your own account."},
+	"ents.revoked":                   {409, "Les clés de cet ENT sont révoquées : elles ne peuvent plus être changées.", "This ENT's keys are revoked: they can no longer be changed."},
 	"parents.batch_invalid":          {422, "Le lot de parents contient des erreurs ; rien n'a été enregistré.", "The parent batch has errors; nothing was saved."},
 	"parents.batch_too_large":        {413, "Le lot dépasse 10 000 parents ; découpez-le en plusieurs envois.", "The batch exceeds 10,000 parents; split it into several calls."},
 	"parents.csv_invalid":            {422, "Le fichier CSV contient des erreurs ; rien n'a été enregistré.", "The CSV file has errors; nothing was saved."},

@@ -165,13 +165,14 @@ type encodedKey struct {
 }
 
 // verifiedToken is a parent token whose signature and claims were checked;
-// it is reused until its own expiry, as long as its ENT still has the key
-// it was verified with (checked on every use against the ENT cache). Not
+// it is reused until its own expiry, as long as its ENT still accepts the
+// key it was verified with (checked on every use against the ENT cache). Not
 // entTTL: every token verified again every 30 s came in bursts — the
 // widgets of a school open at the same time.
 type verifiedToken struct {
 	id  *ParentIdentity
 	exp time.Time
+	key store.WidgetKey // the key that verified it (store.ENT.WidgetKeyValid)
 }
 
 func newFeedCaches(exact bool) *feedCaches {

@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -34,84 +36,164 @@ type parentClaims struct {
 	jwt.RegisteredClaims
 }
 
-// verifyParentToken checks a parent JWT: signed with the key registered
-// for the ENT named in iss, with that ENT's algorithm only (pinned),
-// aud = liaison, sub = the parent's ENT user id, exp at most one hour
-// ahead, 60 s of clock leeway.
+// verifyParentToken checks a parent JWT: signed with a key the ENT named in
+// iss accepts now (store.ENT.WidgetKeys: its current key, or the one it
+// replaced during a rotation's overlap; none once revoked), with that
+// ENT's algorithm only (pinned), aud = liaison, sub = the parent's ENT user
+// id, exp at most one hour ahead, iat not in the future, 60 s of clock
+// leeway.
 func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIdentity, error) {
-	if v, ok := s.caches.tokens.get(raw, 0); ok && s.now().Before(v.exp.Add(parentLeeway)) {
+	if v, ok := s.caches.tokens.get(raw, 0); ok {
+		now := s.now()
 		// The ENT as it is now (its own cache, entTTL): a token verified
-		// with a key the ENT no longer has is verified again (and
-		// refused), and its origins are the current ones.
-		ent, err := s.cachedENT(ctx, v.id.ENT.ID)
-		if err == nil && sameKey(ent, v.id.ENT) {
-			if slices.Equal(ent.Origins, v.id.ENT.Origins) {
-				return v.id, nil
+		// with a key the ENT no longer accepts (replaced, overlap over,
+		// revoked) is verified again (and refused), and its origins are
+		// the current ones.
+		if now.Before(v.exp.Add(parentLeeway)) {
+			ent, err := s.cachedENT(ctx, v.id.ENT.ID)
+			if err == nil && ent.KeyAlg == v.id.ENT.KeyAlg && ent.WidgetKeyValid(v.key, now) {
+				if slices.Equal(ent.Origins, v.id.ENT.Origins) {
+					return v.id, nil
+				}
+				return &ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
 			}
-			return &ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
 		}
 		s.caches.tokens.drop(raw)
 	}
-	id, exp, err := s.checkParentToken(ctx, raw)
+	id, key, exp, err := s.checkParentToken(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	// raw points into Fiber's request buffer, reused by the next request:
 	// the cache keeps its own copy.
-	s.caches.tokens.put(strings.Clone(raw), verifiedToken{id: id, exp: exp}, 0, time.Now())
+	s.caches.tokens.put(strings.Clone(raw), verifiedToken{id: id, exp: exp, key: key}, 0, time.Now())
 	return id, nil
 }
 
-// sameKey reports whether two records of an ENT verify tokens with the
-// same algorithm and key.
-func sameKey(a, b store.ENT) bool {
-	return a.KeyAlg == b.KeyAlg && bytes.Equal(a.HMACSecret, b.HMACSecret) && a.PublicKey == b.PublicKey
+// hmacKeys returns the byte strings an HS256 key verifies with. A secret
+// issued since keys are given as the key itself (lia_w_…) is taken as it
+// is, what JWT libraries do with a string. A secret from before was shown
+// base64url-encoded and used decoded: those ENTs' tokens verify with the
+// decoded bytes, and with the string as shown.
+func hmacKeys(secret []byte) [][]byte {
+	if bytes.HasPrefix(secret, []byte(entSecretPrefix)) {
+		return [][]byte{secret}
+	}
+	return [][]byte{secret, []byte(base64.RawURLEncoding.EncodeToString(secret))}
 }
 
-// checkParentToken verifies a parent JWT and returns its identity and
-// expiry.
-func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdentity, time.Time, error) {
-	var unverified parentClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil || unverified.Issuer == "" {
-		return nil, time.Time{}, apiErr("auth.invalid_token")
+// tokenRefused is auth.invalid_token with the reason, for the ENT's
+// developers (the token is theirs: nothing is told that its signer does
+// not know).
+func tokenRefused(code, fr, en string) error {
+	return apiErr("auth.invalid_token", detail("token", code, fr, en))
+}
+
+// checkParentToken verifies a parent JWT and returns its identity, the key
+// that verified it and its expiry.
+func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdentity, store.WidgetKey, time.Time, error) {
+	var none store.WidgetKey
+	var claims parentClaims
+	tok, parts, err := jwt.NewParser().ParseUnverified(raw, &claims)
+	if err != nil || len(parts) != 3 || claims.Issuer == "" {
+		return nil, none, time.Time{}, tokenRefused("token.malformed",
+			"Ce jeton n'est pas un JWT lisible portant l'identifiant de l'ENT (iss).",
+			"This token is not a readable JWT carrying the ENT's id (iss).")
 	}
-	ent, err := s.cachedENT(ctx, unverified.Issuer)
+	ent, err := s.cachedENT(ctx, claims.Issuer)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, time.Time{}, apiErr("auth.invalid_token")
+		return nil, none, time.Time{}, tokenRefused("token.unknown_issuer",
+			"Aucun ENT n'est enregistré sous l'identifiant donné par iss.",
+			"No ENT is registered under the id given as iss.")
 	}
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, none, time.Time{}, err
 	}
-	var key any
-	switch ent.KeyAlg {
-	case store.AlgHS256:
-		key = ent.HMACSecret
-	case store.AlgES256:
-		if key, err = parseES256PublicKey(ent.PublicKey); err != nil {
-			return nil, time.Time{}, err
+	if alg := tok.Method.Alg(); alg != ent.KeyAlg {
+		return nil, none, time.Time{}, tokenRefused("token.algorithm",
+			fmt.Sprintf("Ce jeton est signé en %s ; l'ENT %s est enregistré pour %s.", alg, ent.ID, ent.KeyAlg),
+			fmt.Sprintf("This token is signed with %s; ENT %s is registered for %s.", alg, ent.ID, ent.KeyAlg))
+	}
+	now := s.now()
+	keys := ent.WidgetKeys(now)
+	if len(keys) == 0 {
+		return nil, none, time.Time{}, tokenRefused("token.ent_revoked",
+			fmt.Sprintf("Les clés de l'ENT %s sont révoquées.", ent.ID),
+			fmt.Sprintf("The keys of ENT %s are revoked.", ent.ID))
+	}
+	signed := raw[:len(parts[0])+1+len(parts[1])]
+	verified, found := none, false
+	for _, k := range keys {
+		if found = verifies(tok.Method, signed, tok.Signature, ent.KeyAlg, k); found {
+			verified = k
+			break
 		}
-	default:
-		return nil, time.Time{}, apiErr("auth.invalid_token")
 	}
-	var claims parentClaims
-	tok, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return key, nil },
-		jwt.WithValidMethods([]string{ent.KeyAlg}),
+	if !found {
+		fr := fmt.Sprintf("La signature du jeton ne correspond pas à la clé enregistrée pour l'ENT %s.", ent.ID)
+		en := fmt.Sprintf("The token's signature does not match the key registered for ENT %s.", ent.ID)
+		if ent.KeyAlg == store.AlgHS256 {
+			fr += " En HS256, signez avec hmac_secret tel qu'il a été remis, comme une chaîne de caractères."
+			en += " With HS256, sign with hmac_secret exactly as it was returned, as a string."
+		}
+		return nil, none, time.Time{}, tokenRefused("token.signature_mismatch", fr, en)
+	}
+	err = jwt.NewValidator(
 		jwt.WithAudience(parentAudience),
 		jwt.WithIssuer(ent.ID),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(parentLeeway),
 		jwt.WithTimeFunc(s.now),
-	)
-	if err != nil || !tok.Valid {
-		return nil, time.Time{}, apiErr("auth.invalid_token")
+	).Validate(claims)
+	if err != nil {
+		return nil, none, time.Time{}, claimsRefused(err)
 	}
-	if claims.ExpiresAt.Time.Sub(s.now()) > parentMaxLifetime+parentLeeway {
-		return nil, time.Time{}, apiErr("auth.token_too_long")
+	if claims.ExpiresAt.Time.Sub(now) > parentMaxLifetime+parentLeeway {
+		return nil, none, time.Time{}, apiErr("auth.token_too_long")
 	}
 	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
-		return nil, time.Time{}, apiErr("auth.invalid_token")
+		return nil, none, time.Time{}, tokenRefused("token.subject",
+			"sub doit être l'identifiant ENT du parent (caractères imprimables sans espace).",
+			"sub must be the parent's ENT user id (printable characters without spaces).")
 	}
-	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, claims.ExpiresAt.Time, nil
+	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, verified, claims.ExpiresAt.Time, nil
+}
+
+// verifies reports whether sig signs signed with the widget key k.
+func verifies(m jwt.SigningMethod, signed string, sig []byte, alg string, k store.WidgetKey) bool {
+	switch alg {
+	case store.AlgHS256:
+		for _, b := range hmacKeys(k.HMACSecret) {
+			if m.Verify(signed, sig, b) == nil {
+				return true
+			}
+		}
+	case store.AlgES256:
+		pk, err := parseES256PublicKey(k.PublicKey)
+		return err == nil && m.Verify(signed, sig, pk) == nil
+	}
+	return false
+}
+
+// claimsRefused words a claim the validator refused.
+func claimsRefused(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return tokenRefused("token.claim_missing", "Il manque une information obligatoire au jeton (exp).",
+			"The token lacks a required claim (exp).")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return tokenRefused("token.expired", "Ce jeton a expiré (exp).", "This token has expired (exp).")
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return tokenRefused("token.issued_in_future",
+			"Ce jeton est daté dans le futur (iat) : vérifiez l'horloge du serveur de l'ENT.",
+			"This token is dated in the future (iat): check the ENT server's clock.")
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return tokenRefused("token.not_yet_valid", "Ce jeton n'est pas encore valable (nbf).", "This token is not valid yet (nbf).")
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return tokenRefused("token.audience", "Le jeton doit porter aud = liaison.", "The token must carry aud = liaison.")
+	}
+	return apiErr("auth.invalid_token")
 }
 
 // requireParent authenticates a parent token and enforces CORS: a browser
@@ -192,6 +274,9 @@ func (s *Server) knownOrigin(ctx context.Context, origin string) bool {
 			return set != nil && set.origins[origin]
 		}
 		for _, e := range ents {
+			if e.Revoked() {
+				continue
+			}
 			for _, o := range e.Origins {
 				m[o] = true
 			}

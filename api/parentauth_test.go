@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -17,14 +16,14 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// hsSecret decodes the HS256 secret an ENT received at registration.
+// hsSecret is the HS256 key an ENT received at registration: the string
+// as returned, what JWT libraries take.
 func hsSecret(t *testing.T, ent entCreated) []byte {
 	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(ent.HMACSecret)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.HasPrefix(ent.HMACSecret, "lia_w_") {
+		t.Fatalf("hmac_secret %q", ent.HMACSecret)
 	}
-	return b
+	return []byte(ent.HMACSecret)
 }
 
 // mintParent signs a parent token as an ENT would.

@@ -43,6 +43,9 @@ func (s *Server) routes() {
 
 	v1.Post("/ents", op, s.createENT)
 	v1.Get("/ents", op, s.listENTs)
+	v1.Post("/ents/:id/rotate-api-key", op, s.rotateENTAPIKey)
+	v1.Post("/ents/:id/rotate-widget-key", op, s.rotateENTWidgetKey)
+	v1.Post("/ents/:id/revoke", op, s.revokeENT)
 
 	ent := s.requireENT()
 	v1.Put("/ent/parents", ent, s.syncParents)
