@@ -43,7 +43,9 @@ func (e *ENT) APIKeyValid(hash string, now time.Time) bool {
 }
 
 // WidgetKey is the ENT's current widget key.
-func (e *ENT) WidgetKey() WidgetKey { return WidgetKey{HMACSecret: e.HMACSecret, PublicKey: e.PublicKey} }
+func (e *ENT) WidgetKey() WidgetKey {
+	return WidgetKey{HMACSecret: e.HMACSecret, PublicKey: e.PublicKey}
+}
 
 // prevWidgetKeyValid reports whether the replaced widget key is still
 // accepted at now.
