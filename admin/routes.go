@@ -66,6 +66,9 @@ func (a *Admin) routes(app *fiber.App) {
 	g.Post("/ecoles", a.page(op, a.schoolCreate))
 	g.Get("/ents", a.page(op, a.entsPage))
 	g.Post("/ents", a.page(op, a.entCreate))
+	g.Post("/ents/:id/cle-api", a.page(op, a.entRotateAPIKey))
+	g.Post("/ents/:id/cle-widget", a.page(op, a.entRotateWidgetKey))
+	g.Post("/ents/:id/revoquer", a.page(op, a.entRevoke))
 
 	// Anything else under /admin: an HTML 404, not the API's JSON one.
 	g.Use(a.page(public, func(r *rq) error {

@@ -1,0 +1,87 @@
+package admin
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// apiStatus calls the API of the test world with an ENT key.
+func (w *world) apiStatus(tb testing.TB, method, path, token, body string) int {
+	tb.Helper()
+	req := httptest.NewRequest(method, "http://liaison.test"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := w.api.App.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+var tokenRe = regexp.MustCompile(`<code class="token">([^<]+)</code>`)
+
+// An operator replaces an ENT's keys from the ENTs page — the new key is
+// shown once, the old one refused at once when no overlap is chosen — and
+// revokes them.
+func TestENTKeysPage(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	var ent = w.data.ENTs[0]
+	// An ENT-key route: 401 for a refused key, anything else means it
+	// opened.
+	feed := "/v1/ent/parents/parent-inconnu/feed"
+	if s := w.apiStatus(t, "GET", feed, ent.APIKey, ""); s == http.StatusUnauthorized {
+		t.Fatalf("demo ENT key: %d", s)
+	}
+	p := must(t, b.get("/admin/ents"), http.StatusOK)
+	if !strings.Contains(p.Body, `action="/admin/ents/`+ent.ID+`/cle-api"`) {
+		t.Fatalf("no rotation form for %s", ent.ID)
+	}
+	csrf := csrfOf(t, p)
+
+	p = must(t, b.post("/admin/ents/"+ent.ID+"/cle-api", url.Values{"csrf": {csrf}, "overlap_minutes": {"0"}}), http.StatusOK)
+	m := tokenRe.FindStringSubmatch(p.Body)
+	if m == nil || !strings.HasPrefix(m[1], "lia_k_") || !strings.Contains(p.Body, "Nouvelle clé d&#39;API") {
+		t.Fatalf("new API key not shown: %.3000s", p.Body)
+	}
+	if s := w.apiStatus(t, "GET", feed, ent.APIKey, ""); s != http.StatusUnauthorized {
+		t.Fatalf("old key after a rotation without overlap: %d", s)
+	}
+	if s := w.apiStatus(t, "GET", feed, m[1], ""); s == http.StatusUnauthorized {
+		t.Fatalf("new key: %d", s)
+	}
+
+	p = must(t, b.post("/admin/ents/"+ent.ID+"/cle-widget", url.Values{"csrf": {csrf}, "overlap_minutes": {"60"}}), http.StatusOK)
+	if m := tokenRe.FindStringSubmatch(p.Body); m == nil || !strings.HasPrefix(m[1], "lia_w_") {
+		t.Fatalf("new widget secret not shown: %.3000s", p.Body)
+	}
+	if !strings.Contains(p.Body, "Ancienne clé de signature acceptée jusqu") {
+		t.Fatalf("overlap not shown: %.3000s", p.Body)
+	}
+
+	// A refusal (no reason) is told on the page; then the revocation.
+	p = must(t, b.post("/admin/ents/"+ent.ID+"/revoquer", url.Values{"csrf": {csrf}, "reason": {""}}), http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, "obligatoire") {
+		t.Fatalf("refusal not told: %.3000s", p.Body)
+	}
+	p = must(t, b.post("/admin/ents/"+ent.ID+"/revoquer", url.Values{"csrf": {csrf}, "reason": {"Clé divulguée"}}), http.StatusOK)
+	if !strings.Contains(p.Body, "Révoquées le") || strings.Contains(p.Body, `action="/admin/ents/`+ent.ID+`/cle-api"`) {
+		t.Fatalf("revocation not shown: %.3000s", p.Body)
+	}
+	if s := w.apiStatus(t, "GET", feed, m[1], ""); s != http.StatusUnauthorized {
+		t.Fatalf("key of a revoked ENT: %d", s)
+	}
+
+	// Operators only.
+	a := w.browser(t)
+	a.signIn("Administratrice, Saint-Fuscien")
+	if p := a.post("/admin/ents/"+w.data.ENTs[1].ID+"/revoquer", url.Values{"csrf": {csrfOf(t, a.get("/admin/agents"))}, "reason": {"Essai"}}); p.Status != http.StatusForbidden {
+		t.Fatalf("admin revoking an ENT: %d", p.Status)
+	}
+}
