@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,10 +71,8 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	if err := w.call("POST", "/v1/ents", w.operator, map[string]any{"name": "ENT", "origins": []string{"https://ent.example.fr"}, "schools": uais, "key_alg": "HS256"}, 201, &ent); err != nil {
 		return err
 	}
-	secret, err := base64.RawURLEncoding.DecodeString(ent.HMACSecret)
-	if err != nil {
-		return err
-	}
+	// The HS256 secret is the key as returned (never decoded).
+	secret := []byte(ent.HMACSecret)
 	rng := rand.New(rand.NewPCG(3, 4))
 	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
 	parents := make([]store.Parent, nParents)
