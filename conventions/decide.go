@@ -203,6 +203,56 @@ func evalRule(c *Convention, e *effRule, r *Request, prio int, pub time.Time, ou
 	return n
 }
 
+// fitsAudience: the request's audience (schools, levels, classes) is one
+// the rule may address.
+func (e *effRule) fitsAudience(r *Request) bool {
+	for _, uai := range r.Schools {
+		if !e.coversSchool(uai) {
+			return false
+		}
+	}
+	if len(e.r.Levels) > 0 {
+		if len(r.Levels) == 0 {
+			return false
+		}
+		for _, l := range r.Levels {
+			if !slices.Contains(e.r.Levels, l) {
+				return false
+			}
+		}
+	}
+	if len(e.r.Classes) > 0 {
+		if len(r.Classes) == 0 {
+			return false
+		}
+		for _, cl := range r.Classes {
+			if !containsFold(e.r.Classes, cl) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// whoMay lists, for a request refused for its service or category, the
+// other services the convention lets publish in that category for that
+// audience, rule by rule (the services in the order each rule names them).
+func whoMay(c *Convention, r *Request) []allower {
+	var out []allower
+	for i := range c.Rules {
+		e := effective(c, i)
+		if !slices.Contains(e.r.Categories, r.Category) || !e.fitsAudience(r) {
+			continue
+		}
+		for _, s := range e.r.Services {
+			if s != r.Service {
+				out = append(out, allower{service: s, r: e.r, i: i})
+			}
+		}
+	}
+	return out
+}
+
 // checkConvention returns the reasons why nothing at all may be published
 // under c at time at.
 func checkConvention(c *Convention, at time.Time) []Reason {
@@ -301,10 +351,10 @@ func Decide(c Convention, r Request) Decision {
 	}
 	switch {
 	case !serviceKnown:
-		d.Reasons = append(d.Reasons, reasonServiceNotAllowed(cv, r.Service))
+		d.Reasons = append(d.Reasons, reasonServiceNotAllowed(cv, r.Service, r.Category, whoMay(&c, &r)))
 		return d
 	case candidates == 0:
-		d.Reasons = append(d.Reasons, reasonCategoryNotAllowed(cv, r.Service, r.Category))
+		d.Reasons = append(d.Reasons, reasonCategoryNotAllowed(cv, r.Service, r.Category, whoMay(&c, &r)))
 		return d
 	}
 	// The closest candidates fail on the fewest points: count first, then

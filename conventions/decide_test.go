@@ -358,8 +358,10 @@ func TestMessagesExact(t *testing.T) {
 	}{
 		{"category", v3, c.Request{Now: now, Service: "culture", Category: "cantine", Schools: []string{elem}}, []want{{
 			c.CodeCategoryNotAllowed, "category", "",
-			"Le service Culture n'est pas autorisé à publier dans la catégorie «\u00a0cantine\u00a0» par la convention n°\u00a012 (version 3).",
-			"The Culture service is not allowed to publish in the “canteen” category by convention no. 12 (version 3).",
+			"Le service Culture n'est pas autorisé à publier dans la catégorie «\u00a0cantine\u00a0» par la convention n°\u00a012 (version 3)." +
+				" Dans la catégorie «\u00a0cantine\u00a0», seul le service Restauration scolaire peut publier auprès de ce public (article 3.1).",
+			"The Culture service is not allowed to publish in the “canteen” category by convention no. 12 (version 3)." +
+				" In the “canteen” category, only the School catering service may publish to this audience (article 3.1).",
 		}}},
 		{"culture urgent push", conv, c.Request{Now: now, Service: "culture", Category: "culture", Priority: "urgent", Push: true,
 			Schools: []string{elem}, Levels: []string{"elementaire"}, Classes: []string{"CM2"}}, []want{{
@@ -473,5 +475,106 @@ func TestSelect(t *testing.T) {
 	am := c.Amend(v2, c.Convention{Rules: v2.Rules[:1]})
 	if am.ID != v2.ID || am.Number != 12 || am.Version != 3 || am.Status != c.StatusDraft || am.CollectiviteID != "commune:80702" {
 		t.Errorf("Amend = %+v", am)
+	}
+}
+
+// TestRefusalSaysWhoMay: a refusal of the service or of the category names
+// the services (and articles) the convention lets publish in that category
+// for that audience, when any — and only those whose rule fits the
+// audience.
+func TestRefusalSaysWhoMay(t *testing.T) {
+	now := paris(2026, time.October, 14, 10, 0, 0)
+	// Saint-Fuscien plus: canteen notices also by the elected officials
+	// (article 3.6) and, under an unnumbered rule, by communication and
+	// the elected officials again.
+	more := saintFuscien()
+	more.Rules = append(more.Rules,
+		c.Rule{Article: "3.6", Services: []string{"elus"}, Categories: []string{"cantine"}, MaxPriority: "normal"},
+		c.Rule{Services: []string{"communication", "elus"}, Categories: []string{"cantine"}, Schools: []string{elem}, MaxPriority: "normal"})
+	type allowance = c.Allowance
+	cases := []struct {
+		name     string
+		conv     c.Convention
+		req      c.Request
+		code     string
+		fr, en   string
+		allowers []allowance
+	}{
+		{"service refused, one service may", saintFuscien(),
+			c.Request{Now: now, Service: "transport", Category: "cantine", Schools: []string{elem}}, c.CodeServiceNotAllowed,
+			"La convention n°\u00a012 (version 2) n'autorise aucune publication du service Transport." +
+				" Dans la catégorie «\u00a0cantine\u00a0», seul le service Restauration scolaire peut publier auprès de ce public (article 3.1).",
+			"Convention no. 12 (version 2) does not allow the Transport service to publish anything." +
+				" In the “canteen” category, only the School catering service may publish to this audience (article 3.1).",
+			[]allowance{{Service: "restauration", Article: "3.1", Rule: 0}}},
+		{"service refused, nobody may", saintFuscien(),
+			c.Request{Now: now, Service: "transport", Category: "transport", Schools: []string{elem}}, c.CodeServiceNotAllowed,
+			"La convention n°\u00a012 (version 2) n'autorise aucune publication du service Transport.",
+			"Convention no. 12 (version 2) does not allow the Transport service to publish anything.",
+			nil},
+		{"category refused, audience outside the only rule", saintFuscien(),
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{mat}, Levels: []string{"maternelle"}}, c.CodeCategoryNotAllowed,
+			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2).",
+			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2).",
+			nil},
+		{"category refused, the rule needs classes", saintFuscien(),
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []string{"elementaire"}}, c.CodeCategoryNotAllowed,
+			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2).",
+			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2).",
+			nil},
+		{"category refused, audience fits", saintFuscien(),
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []string{"elementaire"}, Classes: []string{"cm1"}}, c.CodeCategoryNotAllowed,
+			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2)." +
+				" Dans la catégorie «\u00a0culture\u00a0», seul le service Culture peut publier auprès de ce public (article 3.5).",
+			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2)." +
+				" In the “culture” category, only the Culture service may publish to this audience (article 3.5).",
+			[]allowance{{Service: "culture", Article: "3.5", Rule: 4}}},
+		{"several services and articles", more,
+			c.Request{Now: now, Service: "transport", Category: "cantine", Schools: []string{elem}}, c.CodeServiceNotAllowed,
+			"La convention n°\u00a012 (version 2) n'autorise aucune publication du service Transport." +
+				" Dans la catégorie «\u00a0cantine\u00a0», seuls les services Restauration scolaire (article 3.1), Élus (article 3.6 et règle 7) et Communication (règle 7) peuvent publier auprès de ce public.",
+			"Convention no. 12 (version 2) does not allow the Transport service to publish anything." +
+				" In the “canteen” category, only the School catering (article 3.1), Elected officials (article 3.6 and rule 7) and Communication (rule 7) services may publish to this audience.",
+			[]allowance{{Service: "restauration", Article: "3.1", Rule: 0}, {Service: "elus", Article: "3.6", Rule: 5},
+				{Service: "communication", Rule: 6}, {Service: "elus", Rule: 6}}},
+		{"several rules of one service, one school outside a rule", more,
+			c.Request{Now: now, Service: "culture", Category: "cantine", Schools: []string{mat, elem}}, c.CodeCategoryNotAllowed,
+			"Le service Culture n'est pas autorisé à publier dans la catégorie «\u00a0cantine\u00a0» par la convention n°\u00a012 (version 2)." +
+				" Dans la catégorie «\u00a0cantine\u00a0», seuls les services Restauration scolaire (article 3.1) et Élus (article 3.6) peuvent publier auprès de ce public.",
+			"The Culture service is not allowed to publish in the “canteen” category by convention no. 12 (version 2)." +
+				" In the “canteen” category, only the School catering (article 3.1) and Elected officials (article 3.6) services may publish to this audience.",
+			[]allowance{{Service: "restauration", Article: "3.1", Rule: 0}, {Service: "elus", Article: "3.6", Rule: 5}}},
+		{"one service, two articles", func() c.Convention {
+			x := saintFuscien()
+			x.Rules = append(x.Rules, c.Rule{Article: "3.7", Services: []string{"restauration"}, Categories: []string{"cantine"}, MaxPriority: "urgent"})
+			return x
+		}(),
+			c.Request{Now: now, Service: "transport", Category: "cantine", Schools: []string{mat}}, c.CodeServiceNotAllowed,
+			"La convention n°\u00a012 (version 2) n'autorise aucune publication du service Transport." +
+				" Dans la catégorie «\u00a0cantine\u00a0», seul le service Restauration scolaire peut publier auprès de ce public (articles 3.1 et 3.7).",
+			"Convention no. 12 (version 2) does not allow the Transport service to publish anything." +
+				" In the “canteen” category, only the School catering service may publish to this audience (articles 3.1 and 3.7).",
+			[]allowance{{Service: "restauration", Article: "3.1", Rule: 0}, {Service: "restauration", Article: "3.7", Rule: 5}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := c.Decide(tc.conv, tc.req)
+			if d.Allowed || len(d.Reasons) != 1 {
+				t.Fatalf("decision %+v", d)
+			}
+			got := d.Reasons[0]
+			if got.Code != tc.code {
+				t.Errorf("code %s, want %s", got.Code, tc.code)
+			}
+			if got.FR != tc.fr {
+				t.Errorf("FR\n got %q\nwant %q", got.FR, tc.fr)
+			}
+			if got.EN != tc.en {
+				t.Errorf("EN\n got %q\nwant %q", got.EN, tc.en)
+			}
+			if !reflect.DeepEqual(got.AllowedBy, tc.allowers) {
+				t.Errorf("allowed_by %+v, want %+v", got.AllowedBy, tc.allowers)
+			}
+		})
 	}
 }

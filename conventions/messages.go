@@ -163,24 +163,93 @@ func reasonInvalidLevel(l string) Reason {
 	}
 }
 
-func reasonServiceNotAllowed(c conv, service string) Reason {
-	return Reason{
+func reasonServiceNotAllowed(c conv, service, category string, who []allower) Reason {
+	return withWhoMay(Reason{
 		Code:  CodeServiceNotAllowed,
 		Field: "service",
 		FR:    c.fr(true) + " n'autorise aucune publication du service " + ServiceLabel(service, LangFR) + ".",
 		EN:    c.en(true) + " does not allow the " + ServiceLabel(service, LangEN) + " service to publish anything.",
-	}
+	}, category, who)
 }
 
-func reasonCategoryNotAllowed(c conv, service, category string) Reason {
-	return Reason{
+func reasonCategoryNotAllowed(c conv, service, category string, who []allower) Reason {
+	return withWhoMay(Reason{
 		Code:  CodeCategoryNotAllowed,
 		Field: "category",
 		FR: "Le service " + ServiceLabel(service, LangFR) + " n'est pas autorisé à publier dans la catégorie " +
 			guil(CategoryLabel(category, LangFR)) + " par " + c.fr(false) + ".",
 		EN: "The " + ServiceLabel(service, LangEN) + " service is not allowed to publish in the " +
 			quot(CategoryLabel(category, LangEN)) + " category by " + c.en(false) + ".",
+	}, category, who)
+}
+
+// allower is a rule of the convention granting category to the audience of
+// a refused request, for one of its services.
+type allower struct {
+	service string
+	r       *Rule
+	i       int
+}
+
+// withWhoMay adds to a refusal which services (and articles) the
+// convention lets publish in category for the request's audience, when
+// any: « Dans la catégorie « cantine », seul le service Restauration
+// scolaire peut publier auprès de ce public (article 3.1). »
+func withWhoMay(rs Reason, category string, who []allower) Reason {
+	if len(who) == 0 {
+		return rs
 	}
+	// Group by service, in the order the rules cite them.
+	var order []string
+	by := map[string][]allower{}
+	for _, a := range who {
+		if _, ok := by[a.service]; !ok {
+			order = append(order, a.service)
+		}
+		by[a.service] = append(by[a.service], a)
+		rs.AllowedBy = append(rs.AllowedBy, Allowance{Service: a.service, Article: a.r.Article, Rule: a.i})
+	}
+	refs := func(as []allower, lang string) string {
+		labeled := true
+		arts := make([]string, len(as))
+		for i, a := range as {
+			labeled = labeled && a.r.Article != ""
+			if lang == LangEN {
+				arts[i] = artEN(a.r, a.i)
+			} else {
+				arts[i] = artFR(a.r, a.i)
+			}
+		}
+		join := joinFR
+		if lang == LangEN {
+			join = joinEN
+		}
+		if labeled {
+			for i, a := range as {
+				arts[i] = a.r.Article
+			}
+			return plural(len(as), "article ", "articles ") + join(arts)
+		}
+		return join(arts)
+	}
+	catFR, catEN := guil(CategoryLabel(category, LangFR)), quot(CategoryLabel(category, LangEN))
+	if len(order) == 1 {
+		s := order[0]
+		rs.FR += " Dans la catégorie " + catFR + ", seul le service " + ServiceLabel(s, LangFR) +
+			" peut publier auprès de ce public (" + refs(by[s], LangFR) + ")."
+		rs.EN += " In the " + catEN + " category, only the " + ServiceLabel(s, LangEN) +
+			" service may publish to this audience (" + refs(by[s], LangEN) + ")."
+		return rs
+	}
+	fr := make([]string, len(order))
+	en := make([]string, len(order))
+	for i, s := range order {
+		fr[i] = ServiceLabel(s, LangFR) + " (" + refs(by[s], LangFR) + ")"
+		en[i] = ServiceLabel(s, LangEN) + " (" + refs(by[s], LangEN) + ")"
+	}
+	rs.FR += " Dans la catégorie " + catFR + ", seuls les services " + joinFR(fr) + " peuvent publier auprès de ce public."
+	rs.EN += " In the " + catEN + " category, only the " + joinEN(en) + " services may publish to this audience."
+	return rs
 }
 
 // ruleReason builds the common shape « La convention n° 12 (version 3)

@@ -335,6 +335,18 @@ type Reason struct {
 	Article string `json:"article,omitempty"`
 	FR      string `json:"fr"`
 	EN      string `json:"en"`
+	// AllowedBy: on a refusal of the service or the category, the rules of
+	// the convention that let other services publish in that category for
+	// that audience (who may) — also said in FR and EN.
+	AllowedBy []Allowance `json:"allowed_by,omitempty"`
+}
+
+// Allowance is one rule letting a service publish in a category for an
+// audience.
+type Allowance struct {
+	Service string `json:"service"`
+	Article string `json:"article,omitempty"`
+	Rule    int    `json:"rule"`
 }
 
 // Error returns the English message, so that a Reason can be used as an

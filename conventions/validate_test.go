@@ -1,6 +1,7 @@
 package conventions_test
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestValidateConvention(t *testing.T) {
 	want := c.Reason{Code: c.CodeRuleUnknownService, Field: "rules[4].services[0]", Article: "3.5",
 		FR: "Le service «\u00a0police\u00a0» de l'article 3.5 n'existe pas.",
 		EN: "Service “police” of article 3.5 does not exist."}
-	if len(rs) != 1 || rs[0] != want {
+	if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
 		t.Errorf("got %+v", rs)
 	}
 }
@@ -113,7 +114,7 @@ func TestCheckActivation(t *testing.T) {
 	want := c.Reason{Code: c.CodeNotEnoughAdmins, Field: "admins",
 		FR: "La collectivité doit désigner au moins 2 administrateurs avant d'activer la convention n°\u00a012 (version 2) (elle en a 1)\u00a0: les droits ne sont jamais détenus par une seule personne.",
 		EN: "The local authority must appoint at least 2 administrators before activating convention no. 12 (version 2) (it has 1): rights are never held by a single person."}
-	if len(rs) != 1 || rs[0] != want {
+	if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
 		t.Errorf("got %+v", rs)
 	}
 }
