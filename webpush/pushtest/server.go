@@ -7,6 +7,9 @@
 // queued for that endpoint (statuses with Retry-After, or a hang). Protocol
 // violations are answered 400/403/413 and fail the test at cleanup unless
 // AllowProtocolErrors was called.
+//
+// Start runs the same stand-in outside a test: `liaison demo` uses it as
+// the push service of its demo parents (see internal/demo).
 package pushtest
 
 import (
@@ -90,6 +93,7 @@ type Server struct {
 	maxBody    int
 	vapidKey   string
 	nextID     int
+	onPush     func(Message)
 	closedOnce sync.Once
 }
 
@@ -97,6 +101,35 @@ type Server struct {
 // closed when the test ends (hung requests are released first).
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	s, err := start(t)
+	if err != nil {
+		t.Fatalf("pushtest: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if !s.allowErrorsSet() {
+			for _, err := range s.ProtocolErrors() {
+				t.Errorf("pushtest: protocol error: %v", err)
+			}
+		}
+	})
+	return s
+}
+
+// Start starts a stand-in outside a test, on 127.0.0.1 with TLS and HTTP/2.
+// Protocol errors are only listed (ProtocolErrors); recording is off (see
+// SetRecord) so that a long-running stand-in does not grow. The caller
+// closes it.
+func Start() (*Server, error) {
+	s, err := start(nil)
+	if err != nil {
+		return nil, err
+	}
+	s.SetRecord(false)
+	return s, nil
+}
+
+func start(t testing.TB) (*Server, error) {
 	s := &Server{
 		t:       t,
 		release: make(chan struct{}),
@@ -109,23 +142,30 @@ func NewServer(t testing.TB) *Server {
 	hs.Listener.Close()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("pushtest: listen: %v", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	hs.Listener = l
 	hs.EnableHTTP2 = true
 	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // client timeouts make TLS noise
 	hs.StartTLS()
 	s.hs = hs
-	t.Cleanup(func() {
-		s.Close()
-		if !s.allowErrorsSet() {
-			for _, err := range s.ProtocolErrors() {
-				t.Errorf("pushtest: protocol error: %v", err)
-			}
-		}
-	})
-	return s
+	return s, nil
 }
+
+// fatalf fails the test; outside a test (Start) it is a caller's bug
+// (an unknown endpoint id) and panics.
+func (s *Server) fatalf(format string, args ...any) {
+	if s.t != nil {
+		s.t.Fatalf(format, args...)
+	}
+	panic(fmt.Sprintf(format, args...))
+}
+
+// OnPush sets a function called with every push the stand-in accepted
+// (answered 2xx), decrypted — e.g. to play the browser that shows the
+// notification. It is called on the request's goroutine after the answer
+// is written: it must not block (start a goroutine for slow work).
+func (s *Server) OnPush(f func(Message)) { s.mu.Lock(); s.onPush = f; s.mu.Unlock() }
 
 // Close releases hung requests and stops the server. It is called at test
 // cleanup; calling it earlier is allowed (later pushes get connection refused).
@@ -194,11 +234,11 @@ func (s *Server) RequireVAPIDKey(k string) { s.mu.Lock(); s.vapidKey = k; s.mu.U
 func (s *Server) NewSubscription() Subscription {
 	priv, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
-		s.t.Fatalf("pushtest: %v", err)
+		s.fatalf("pushtest: %v", err)
 	}
 	auth := make([]byte, 16)
 	if _, err := rand.Read(auth); err != nil {
-		s.t.Fatalf("pushtest: %v", err)
+		s.fatalf("pushtest: %v", err)
 	}
 	s.mu.Lock()
 	s.nextID++
@@ -216,7 +256,7 @@ func (s *Server) NewSubscription() Subscription {
 func (s *Server) ep(id string) *endpoint {
 	e := s.eps[id]
 	if e == nil {
-		s.t.Fatalf("pushtest: unknown endpoint id %q", id)
+		s.fatalf("pushtest: unknown endpoint id %q", id)
 	}
 	return e
 }
@@ -305,7 +345,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			e.arrivals = append(e.arrivals, now)
 		}
 	}
-	verify, record, maxBody, wantKey := s.verify, s.record, s.maxBody, s.vapidKey
+	verify, record, maxBody, wantKey, onPush := s.verify, s.record, s.maxBody, s.vapidKey, s.onPush
 	s.mu.Unlock()
 	if !ok || e == nil {
 		http.Error(w, "no such subscription", http.StatusNotFound)
@@ -410,6 +450,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(reply.Status)
 	if reply.Body != "" {
 		_, _ = io.WriteString(w, reply.Body)
+	}
+	if onPush != nil && reply.Status >= 200 && reply.Status < 300 {
+		msg.Status = reply.Status
+		onPush(msg)
 	}
 }
 

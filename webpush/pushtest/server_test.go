@@ -196,3 +196,48 @@ func TestStandInHangReleasedAtClose(t *testing.T) {
 		t.Fatal("Close did not release the hung request")
 	}
 }
+
+// TestStartOutsideATest: the stand-in `liaison demo` runs (no test to
+// fail) accepts and decrypts a push and hands it to the OnPush function;
+// a malformed push is answered 400 and only listed.
+func TestStartOutsideATest(t *testing.T) {
+	srv, err := pushtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	got := make(chan pushtest.Message, 1)
+	srv.OnPush(func(m pushtest.Message) { got <- m })
+	ps := srv.NewSubscription()
+	priv, pub, err := wp.GenerateVAPIDKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, body := validRequest(t, ps, pub, priv)
+	if st := post(t, srv, "POST", ps.Endpoint, h.Clone(), body); st != 201 {
+		t.Fatalf("valid push answered %d: %v", st, srv.ProtocolErrors())
+	}
+	select {
+	case m := <-got:
+		if m.ID != ps.ID || string(m.Payload) != "hello" || m.Status != 201 {
+			t.Errorf("OnPush got %+v", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnPush was not called")
+	}
+	h.Del("TTL")
+	if st := post(t, srv, "POST", ps.Endpoint, h, body); st != 400 {
+		t.Errorf("push without TTL answered %d", st)
+	}
+	if n := len(srv.ProtocolErrors()); n != 1 {
+		t.Errorf("%d protocol errors listed, want 1", n)
+	}
+	select {
+	case m := <-got:
+		t.Errorf("OnPush called for a refused push: %+v", m)
+	default:
+	}
+	if n := len(srv.Received(ps.ID)); n != 0 {
+		t.Errorf("a stand-in outside a test records messages: %d", n)
+	}
+}
