@@ -138,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount})
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
-	workers := startWorkers(wctx, cfg, st, log, srv)
+	workers := startWorkers(wctx, cfg, st, log, srv, demoDelivery(demoData))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App.Listener(ln) }()

@@ -17,9 +17,11 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/datadir"
+	"github.com/liaison-ent/liaison/internal/delivery"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/demoent"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/webpush"
 )
 
 // runDemo runs the service on a fresh embedded store (LIAISON_DATA_DIR/demo,
@@ -42,19 +44,31 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		log.Error("cannot reset the demo data dir", slog.Any("error", err))
 		return 1
 	}
+	push, err := demo.StartPush(cfg.PublicURL(), log)
+	if err != nil {
+		lock.Release()
+		log.Error("cannot start the demo push service", slog.Any("error", err))
+		return 1
+	}
+	defer push.Close()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		lock.Release()
 		log.Error("cannot open the store", slog.Any("error", err))
 		return 1
 	}
-	data, err := demo.Seed(ctx, st, time.Now(), cfg.PublicURL())
+	now := time.Now()
+	data, err := demo.Seed(ctx, st, now, cfg.PublicURL())
+	if err == nil {
+		err = push.Subscribe(ctx, st, data, now)
+	}
 	st.Close()
 	lock.Release()
 	if err != nil {
 		log.Error("cannot seed demo data", slog.Any("error", err))
 		return 1
 	}
+	data.Push = push
 	if f := cfg.DemoCredentialsFile; f != "" {
 		if err := writeDemoCredentials(f, data); err != nil {
 			log.Error("cannot write demo credentials", slog.Any("error", err))
@@ -104,6 +118,26 @@ func writeDemoCredentials(path string, d *demo.Data) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
+// demoDelivery lets the delivery workers of `liaison demo` reach the
+// demo's push-service stand-in: its one 127.0.0.1:port joins the endpoint
+// allowlist and its certificate is trusted. It is the only way a loopback
+// endpoint is allowed without LIAISON_PUSH_ALLOWED_HOSTS naming it:
+// `liaison serve` (d nil) keeps the allowlist as configured.
+func demoDelivery(d *demo.Data) func(*delivery.Options) error {
+	if d == nil || d.Push == nil {
+		return nil
+	}
+	return func(o *delivery.Options) error {
+		allow, err := webpush.ParseAllowlist(o.Allow.String() + "," + d.Push.Host())
+		if err != nil {
+			return err
+		}
+		o.Allow = allow
+		o.Client = webpush.NewHTTPClientTLS(o.Timeout, d.Push.TLSConfig())
+		return nil
+	}
+}
+
 // demoAccounts are the demo sign-ins the back-office lists (demo only).
 func demoAccounts(d *demo.Data) []admin.DemoAccount {
 	out := make([]admin.DemoAccount, len(d.Credentials))
@@ -128,6 +162,12 @@ func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 		fmt.Fprintf(tw, "%s\tENT API key\t%s\n", e.Name, e.APIKey)
 	}
 	tw.Flush()
+	if d.Push != nil {
+		fmt.Fprintf(w, "\nPush: %d demo parents have subscribed to notifications; a local push service (%s) plays their browsers, which show\n"+
+			"most notifications and open some. Publish a notice (e.g. as \"Agent transport, Val de Noye\", urgent) and open it in\n"+
+			"%s/admin/informations: pushes accepted, shown and opened appear within seconds (normal notices wait for the end\n"+
+			"of the quiet hours, 20:00-07:30).\n", d.Push.Subscribed(), d.Push.URL(), base)
+	}
 	fmt.Fprintf(w, "\nHealth: %s/healthz   Metrics: %s/metrics   Stop: Ctrl-C\n", base, base)
 }
 

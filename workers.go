@@ -19,12 +19,15 @@ const retentionEvery = time.Hour
 
 // startWorkers starts the background loops of this process's role; they
 // stop when ctx ends and the returned group is waited on at shutdown.
-func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server) *sync.WaitGroup {
+//
+// tune, if not nil, adjusts the delivery options (`liaison demo`: see
+// demoDelivery).
+func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server, tune func(*delivery.Options) error) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if cfg.Role == config.RoleAPI {
 		return &wg
 	}
-	if err := startDelivery(ctx, &wg, cfg, st, log, srv); err != nil {
+	if err := startDelivery(ctx, &wg, cfg, st, log, srv, tune); err != nil {
 		// The API still serves; pushes wait in the outbox for a worker.
 		log.Error("push delivery not started", slog.Any("error", err))
 	}
@@ -74,7 +77,7 @@ func runRetention(ctx context.Context, cfg config.Config, st store.Store, log *s
 // startDelivery starts the push scheduler, fan-out and send workers
 // (internal/delivery) with the instance's keys, the endpoint allowlist and
 // the VAPID subject; their metrics join the API's /metrics.
-func startDelivery(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server) error {
+func startDelivery(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server, tune func(*delivery.Options) error) error {
 	keys, err := delivery.LoadKeys(ctx, st, cfg.VAPIDPublicKey, cfg.VAPIDPrivateKey, time.Now().UTC())
 	if err != nil {
 		return err
@@ -85,7 +88,13 @@ func startDelivery(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, s
 			return fmt.Errorf("LIAISON_PUSH_ALLOWED_HOSTS: %w", err)
 		}
 	}
-	svc, err := delivery.New(st, keys, delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry()})
+	opt := delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry()}
+	if tune != nil {
+		if err := tune(&opt); err != nil {
+			return err
+		}
+	}
+	svc, err := delivery.New(st, keys, opt)
 	if err != nil {
 		return err
 	}

@@ -40,14 +40,19 @@ type Data struct {
 	ENTs []ENT
 	// ParentIDs are a few synced parents, per ENT, for the demo ENT page.
 	ParentIDs map[string][]string
-	EPCI      store.Collectivite
-	Communes  []store.Collectivite
-	Schools   []store.School
+	// AllParentIDs are every synced parent, per ENT.
+	AllParentIDs map[string][]string
+	EPCI         store.Collectivite
+	Communes     []store.Collectivite
+	Schools      []store.School
 	// Conventions: Saint-Fuscien (active), Boves (suspended), Cagny
 	// (expired), the EPCI's transport one (active).
 	Conventions []conventions.Convention
 	// Notices: a week of realistic notices.
 	Notices []store.Notice
+	// Push is the demo's push service and browsers (nil when not started,
+	// see StartPush).
+	Push *Push
 }
 
 // ENT is a demo ENT integration.
@@ -111,7 +116,7 @@ func (s *seeder) account(label, role, name, col string, svc []string, sch []stri
 // own, where its demo ENT page is served), besides 127.0.0.1:8080.
 func Seed(ctx context.Context, st store.Store, now time.Time, origins ...string) (*Data, error) {
 	now = now.UTC().Truncate(time.Millisecond)
-	s := &seeder{ctx: ctx, st: st, now: now, data: &Data{ParentIDs: map[string][]string{}}}
+	s := &seeder{ctx: ctx, st: st, now: now, data: &Data{ParentIDs: map[string][]string{}, AllParentIDs: map[string][]string{}}}
 	d := s.data
 
 	s.account("Opératrice (syndicat mixte)", store.RoleOperator, "Claire Martin — Somme Numérique", "", nil, nil)
@@ -220,6 +225,7 @@ func (s *seeder) ents(all []string, extra []string) {
 				kids = append(kids, store.Child{UAI: uai, Level: lvl, Class: cls[rng.IntN(len(cls))]})
 			}
 			parents = append(parents, store.Parent{ENTID: e.ID, ENTUserID: id, Children: kids, UpdatedAt: s.now})
+			s.data.AllParentIDs[e.ID] = append(s.data.AllParentIDs[e.ID], id)
 			if p < 5 {
 				s.data.ParentIDs[e.ID] = append(s.data.ParentIDs[e.ID], id)
 			}

@@ -7,6 +7,7 @@ package demoent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -145,11 +146,20 @@ func origin(base string) string {
 }
 
 // token is the ENT's token endpoint: after its own login, the ENT's
-// server signs a short-lived parent JWT with its registered key.
+// server signs a short-lived parent JWT with its registered key. A real ENT
+// signs for its logged-in user only; the demo one, which has no login,
+// signs for the parents it has synced and nobody else (404). It exists
+// under `liaison demo` only: `liaison serve` never mounts this package.
 func (p *page) token(c *fiber.Ctx) error {
 	ent, user := p.selected(c)
 	if ent == nil {
 		return c.SendStatus(fiber.StatusNotFound)
+	}
+	if _, err := p.d.Store.GetParent(c.UserContext(), ent.ID, user); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return c.SendStatus(fiber.StatusNotFound)
+		}
+		return err
 	}
 	now := time.Now()
 	claims := jwt.RegisteredClaims{

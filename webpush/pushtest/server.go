@@ -183,6 +183,9 @@ func (s *Server) URL() string { return s.hs.URL }
 // Host is "127.0.0.1:port", the entry to put in a webpush allowlist.
 func (s *Server) Host() string { return strings.TrimPrefix(s.hs.URL, "https://") }
 
+// Certificate is the server's self-signed certificate.
+func (s *Server) Certificate() *x509.Certificate { return s.hs.Certificate() }
+
 // CertPool holds the server's self-signed certificate.
 func (s *Server) CertPool() *x509.CertPool {
 	pool := x509.NewCertPool()
