@@ -426,7 +426,7 @@ func (f conventionForm) body() (map[string]any, map[string]string) {
 	b := map[string]any{"schools": nonNil(f.Schools), "signatories": nonNilMaps(sigs), "valid_from": f.ValidFrom, "valid_until": f.ValidUntil,
 		"limits": limits, "rules": nonNilMaps(rules)}
 	if f.CollectiviteID != "" {
-		b["collectivite"] = f.CollectiviteID
+		b["collectivite_id"] = f.CollectiviteID
 	}
 	if f.Amend {
 		b["reason"] = f.Reason
@@ -518,7 +518,7 @@ func (a *Admin) conventionAmend(r *rq) error {
 	n, _ := strconv.Atoi(r.c.FormValue("number"))
 	f.Number = n
 	body, renumber := f.body()
-	delete(body, "collectivite")
+	delete(body, "collectivite_id")
 	err := r.api("POST", "/v1/conventions/"+f.ID+"/amendments", body, nil)
 	if err == nil {
 		return r.c.Redirect("/admin/conventions/"+f.ID+"?ok=amended", fiber.StatusSeeOther)
@@ -545,5 +545,5 @@ func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumb
 	if lerr != nil {
 		return a.apiFailure(r, lerr)
 	}
-	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), nil), d)
+	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
 }

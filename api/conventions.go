@@ -27,14 +27,43 @@ type conventionBody struct {
 }
 
 type createConventionRequest struct {
-	CollectiviteID string `json:"collectivite" validate:"required,max=64"`
+	CollectiviteID string `json:"collectivite_id" validate:"required,max=64"`
+	// Collectivite is the deprecated name of collectivite_id, still read.
+	Collectivite string `json:"collectivite" validate:"max=64"`
 	conventionBody
 }
 
 type amendmentBody struct {
 	conventionBody
-	CollectiviteID string `json:"collectivite" validate:"omitempty,max=64"`
-	Reason         string `json:"reason" validate:"required,min=3,max=500,multiline"`
+	CollectiviteID string `json:"collectivite_id" validate:"omitempty,max=64"`
+	// Collectivite is the deprecated name of collectivite_id, still read.
+	Collectivite string `json:"collectivite" validate:"max=64"`
+	Reason       string `json:"reason" validate:"required,min=3,max=500,multiline"`
+}
+
+// formerName resolves a field sent under its deprecated name (old, named
+// oldName): the value given under either name is the field's; both given
+// with different values is refused.
+func formerName(cur *string, old, name, oldName string) error {
+	switch {
+	case old == "" || old == *cur:
+		return nil
+	case *cur == "":
+		*cur = old
+		return nil
+	}
+	return apiErr("request.validation_failed", detail(oldName, "field.former_name_differs",
+		fmt.Sprintf("« %s » est l'ancien nom de « %s » : ne donnez que « %s ».", oldName, name, name),
+		fmt.Sprintf("%q is the former name of %q: give %q only.", oldName, name, name)))
+}
+
+// validateConventionRequest resolves the collectivité of a body that may
+// send it under its former name, then validates the body.
+func (s *Server) validateConventionRequest(v any, id *string, old string) error {
+	if err := formerName(id, old, "collectivite_id", "collectivite"); err != nil {
+		return err
+	}
+	return s.validateStruct(v)
 }
 
 type reasonBody struct {
@@ -61,7 +90,10 @@ type conventionVersionView struct {
 
 func (s *Server) createConvention(c *fiber.Ctx) error {
 	var req createConventionRequest
-	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
+	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	if err := s.validateConventionRequest(&req, &req.CollectiviteID, req.Collectivite); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -70,7 +102,7 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if err != nil {
-		return apiErr("request.validation_failed", detail("collectivite", "field.unknown_collectivite",
+		return apiErr("request.validation_failed", detail("collectivite_id", "field.unknown_collectivite",
 			"Cette collectivité n'existe pas.", "This collectivité does not exist."))
 	}
 	now := s.utcNow()
@@ -365,7 +397,10 @@ func (s *Server) saveConventionStatus(c *fiber.Ctx, rec store.Convention, doc co
 // effect at once and notices keep the version that allowed them.
 func (s *Server) amendConvention(c *fiber.Ctx) error {
 	var req amendmentBody
-	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
+	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	if err := s.validateConventionRequest(&req, &req.CollectiviteID, req.Collectivite); err != nil {
 		return err
 	}
 	rec, prev, err := s.loadConvention(c)
@@ -373,7 +408,7 @@ func (s *Server) amendConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if req.CollectiviteID != "" && req.CollectiviteID != rec.CollectiviteID {
-		return apiErr("request.validation_failed", detail("collectivite", "conventions.collectivite_fixed",
+		return apiErr("request.validation_failed", detail("collectivite_id", "conventions.collectivite_fixed",
 			"Un avenant ne peut pas changer de collectivité.", "An amendment cannot change the collectivité."))
 	}
 	ctx := c.UserContext()

@@ -2,6 +2,7 @@ package conventions
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	_ "time/tzdata" // Europe/Paris must be available in a distroless image.
@@ -95,7 +96,7 @@ var Priorities = []string{PriorityNormal, PriorityUrgent}
 type Convention struct {
 	ID             string      `json:"id,omitempty"`
 	Number         int         `json:"number,omitempty"`
-	CollectiviteID string      `json:"collectivite"`
+	CollectiviteID string      `json:"collectivite_id"`
 	Version        int         `json:"version,omitempty"`
 	Status         Status      `json:"status,omitempty"`
 	Schools        []School    `json:"schools"`
@@ -104,6 +105,31 @@ type Convention struct {
 	ValidUntil     Date        `json:"valid_until"`
 	Limits         Limits      `json:"limits"`
 	Rules          []Rule      `json:"rules"`
+}
+
+// UnmarshalJSON reads a convention document. "collectivite", the name of
+// collectivite_id before the API had one name per field, is still read
+// (documents stored by earlier versions, older clients); both given with
+// different values is an error.
+func (c *Convention) UnmarshalJSON(b []byte) error {
+	type plain Convention // no methods: no recursion
+	var aux struct {
+		plain
+		Collectivite *string `json:"collectivite"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*c = Convention(aux.plain)
+	if old := aux.Collectivite; old != nil {
+		switch {
+		case c.CollectiviteID == "":
+			c.CollectiviteID = *old
+		case c.CollectiviteID != *old:
+			return errors.New("conventions: collectivite and collectivite_id differ")
+		}
+	}
+	return nil
 }
 
 // School is a school covered by a convention. In JSON it is either an object

@@ -215,7 +215,7 @@ func (w *world) setup() error {
 	var conv struct{ ID string }
 	today := time.Now().AddDate(0, -1, 0).Format("2006-01-02")
 	if err := w.call("POST", "/v1/conventions", w.operator, map[string]any{
-		"collectivite": col.ID, "schools": w.schools, "valid_from": today, "valid_until": "2099-12-31",
+		"collectivite_id": col.ID, "schools": w.schools, "valid_from": today, "valid_until": "2099-12-31",
 		"signatories": []map[string]any{
 			{"role": "maire", "name": "Maire", "signed_at": today}, {"role": "ien", "name": "IEN", "signed_at": today},
 			{"role": "operateur", "name": "Opérateur", "signed_at": today}},
