@@ -186,8 +186,8 @@ func conventionRecord(doc conventions.Convention, now time.Time, by, reason stri
 // documentOf decodes a stored convention, its identity taken from the
 // record (the source of truth for status and number).
 func documentOf(rec store.Convention) (conventions.Convention, error) {
-	var doc conventions.Convention
-	if err := json.Unmarshal(rec.Doc, &doc); err != nil {
+	doc, err := conventions.ParseDocument(rec.Doc)
+	if err != nil {
 		return doc, fmt.Errorf("api: stored convention %s is unreadable: %w", rec.ID, err)
 	}
 	doc.ID, doc.Number, doc.Version, doc.Status, doc.CollectiviteID = rec.ID, rec.Number, rec.Version, conventions.Status(rec.Status), rec.CollectiviteID
@@ -214,8 +214,8 @@ func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention
 		v.EffectiveStatus = store.ConventionExpired
 	}
 	for _, ver := range versions {
-		var d conventions.Convention
-		_ = json.Unmarshal(ver.Doc, &d)
+		d, _ := conventions.ParseDocument(ver.Doc)
+		d.CollectiviteID = rec.CollectiviteID // amendments keep it
 		nonNilLists(&d)
 		v.Versions = append(v.Versions, conventionVersionView{Version: ver.Version, CreatedAt: ver.CreatedAt, CreatedBy: ver.CreatedBy, Reason: ver.Reason, Document: d})
 	}

@@ -581,20 +581,22 @@ func TestRefusalSaysWhoMay(t *testing.T) {
 
 // TestCollectiviteIDName: a convention document names its collectivité
 // collectivite_id, as every other request and response does; the former
-// name is still read (stored documents, older clients), and the two names
-// given with different values are refused.
+// name is still read from documents written by hand or stored by earlier
+// versions, and the two names given with different values are refused.
 func TestCollectiviteIDName(t *testing.T) {
-	var old, cur c.Convention
-	if err := json.Unmarshal([]byte(`{"collectivite":"col_a","schools":[]}`), &old); err != nil || old.CollectiviteID != "col_a" {
+	old, err := c.ParseDocument([]byte(`{"collectivite":"col_a","schools":[]}`))
+	if err != nil || old.CollectiviteID != "col_a" {
 		t.Fatalf("former name: %q %v", old.CollectiviteID, err)
 	}
-	if err := json.Unmarshal([]byte(`{"collectivite_id":"col_a","collectivite":"col_a","schools":["0801001D"]}`), &cur); err != nil ||
-		cur.CollectiviteID != "col_a" || len(cur.Schools) != 1 || cur.Schools[0].UAI != "0801001D" {
+	cur, err := c.ParseDocument([]byte(`{"collectivite_id":"col_a","collectivite":"col_a","schools":["0801001D"]}`))
+	if err != nil || cur.CollectiviteID != "col_a" || len(cur.Schools) != 1 || cur.Schools[0].UAI != "0801001D" {
 		t.Fatalf("both names: %+v %v", cur, err)
 	}
-	var bad c.Convention
-	if err := json.Unmarshal([]byte(`{"collectivite_id":"col_a","collectivite":"col_b"}`), &bad); err == nil {
+	if bad, err := c.ParseDocument([]byte(`{"collectivite_id":"col_a","collectivite":"col_b"}`)); err == nil {
 		t.Errorf("two different collectivités accepted: %q", bad.CollectiviteID)
+	}
+	if _, err := c.ParseDocument([]byte(`{"collectivite_id":`)); err == nil {
+		t.Error("truncated document accepted")
 	}
 	b, err := json.Marshal(cur)
 	if err != nil {
@@ -602,5 +604,13 @@ func TestCollectiviteIDName(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"collectivite_id":"col_a"`) || strings.Contains(string(b), `"collectivite":`) {
 		t.Errorf("written as %s", b)
+	}
+	// A struct embedding a convention keeps its own fields when decoded.
+	var view struct {
+		c.Convention
+		Extra string `json:"extra"`
+	}
+	if err := json.Unmarshal([]byte(`{"collectivite_id":"col_a","extra":"kept"}`), &view); err != nil || view.Extra != "kept" || view.CollectiviteID != "col_a" {
+		t.Errorf("embedding struct decoded as %+v (%v)", view, err)
 	}
 }

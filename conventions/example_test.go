@@ -12,7 +12,7 @@ import (
 // version 2, as stored by the API.
 const saintFuscienJSON = `{
   "id": "conv-80702-12", "number": 12, "version": 2, "status": "active",
-  "collectivite": "commune:80702",
+  "collectivite_id": "commune:80702",
   "schools": [{"uai": "0801001D", "level": "maternelle", "commune": "80702"},
               {"uai": "0801002E", "level": "elementaire", "commune": "80702"}],
   "valid_from": "2026-09-01", "valid_until": "2029-08-31",

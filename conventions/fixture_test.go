@@ -1,7 +1,6 @@
 package conventions_test
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -48,8 +47,8 @@ func saintFuscien() conventions.Convention {
 }
 
 var parsedExample = func() conventions.Convention {
-	var c conventions.Convention
-	if err := json.Unmarshal([]byte(exampleJSON), &c); err != nil {
+	c, err := conventions.ParseDocument([]byte(exampleJSON))
+	if err != nil {
 		panic(err)
 	}
 	c.ID = "conv-80702-12"

@@ -107,29 +107,32 @@ type Convention struct {
 	Rules          []Rule      `json:"rules"`
 }
 
-// UnmarshalJSON reads a convention document. "collectivite", the name of
-// collectivite_id before the API had one name per field, is still read
-// (documents stored by earlier versions, older clients); both given with
-// different values is an error.
-func (c *Convention) UnmarshalJSON(b []byte) error {
-	type plain Convention // no methods: no recursion
-	var aux struct {
-		plain
+// ParseDocument reads a convention document written by hand (as in the
+// documentation's example) or stored by an earlier version, where the
+// collectivité was named "collectivite": that former name of
+// collectivite_id is still read; both given with different values is an
+// error. (Convention has no UnmarshalJSON of its own: the structs that
+// embed it would lose their other fields.)
+func ParseDocument(b []byte) (Convention, error) {
+	var c Convention
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Convention{}, err
+	}
+	var former struct {
 		Collectivite *string `json:"collectivite"`
 	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
+	if err := json.Unmarshal(b, &former); err != nil {
+		return Convention{}, err
 	}
-	*c = Convention(aux.plain)
-	if old := aux.Collectivite; old != nil {
+	if old := former.Collectivite; old != nil {
 		switch {
 		case c.CollectiviteID == "":
 			c.CollectiviteID = *old
 		case c.CollectiviteID != *old:
-			return errors.New("conventions: collectivite and collectivite_id differ")
+			return Convention{}, errors.New("conventions: collectivite and collectivite_id differ")
 		}
 	}
-	return nil
+	return c, nil
 }
 
 // School is a school covered by a convention. In JSON it is either an object
