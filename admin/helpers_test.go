@@ -37,6 +37,7 @@ type world struct {
 	admin *Admin
 	clock *clock
 	data  *demo.Data
+	store *sqlite.Store
 }
 
 func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) }
@@ -72,7 +73,7 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
 	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount})
-	return &world{api: srv, admin: a, clock: clk, data: data}
+	return &world{api: srv, admin: a, clock: clk, data: data, store: st}
 }
 
 func (w *world) token(tb testing.TB, label string) string {

@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,16 +207,197 @@ func decodeContent(raw json.RawMessage) (menu []menuDayForm, tr *transportForm) 
 	return menu, tr
 }
 
-// figure is one reach figure, labelled.
-type figure struct {
+// apiFigure is a count as the API gives it: {"value": n, "label": "n"},
+// or {"value": null, "label": "moins de 5"} when it is withheld under the
+// small-group rule. A counter the API gives as a plain number is read as a
+// figure with that value and no label.
+type apiFigure struct {
+	Value *int
 	Label string
-	Value int
+}
+
+func (f *apiFigure) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*f = apiFigure{}
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var v struct {
+			Value *int   `json:"value"`
+			Label string `json:"label"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*f = apiFigure{Value: v.Value, Label: v.Label}
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("a figure is a number or {value, label}: %w", err)
+	}
+	*f = apiFigure{Value: &n}
+	return nil
+}
+
+// shownFigure is one figure of the notice page: its label, what the page
+// shows, and the key the browser tests find it by (data-figure).
+type shownFigure struct {
+	Key   string // e.g. "stats.pushes.accepted", "reach.0801001D.cp.read"
+	Label string // what it counts, in the page's language
+	Text  string // the number, or the API's words for a withheld figure
+	// Withheld: the API gave no number (the text is its label).
+	Withheld bool
+}
+
+// show is what the page prints for a figure. A withheld figure shows the
+// API's label ("moins de 5"). A plain number from 1 to 4 (a counter the API
+// did not run through the small-group rule) is not printed either: the
+// page never shows a figure about fewer than 5 families.
+func (r *rq) show(key, label string, f apiFigure) shownFigure {
+	out := shownFigure{Key: key, Label: label}
+	switch {
+	case f.Value == nil:
+		out.Text, out.Withheld = f.Label, true
+		if out.Text == "" {
+			out.Text = r.L("non communiqué", "not given")
+		}
+	case f.Label == "" && *f.Value > 0 && *f.Value < minFamilies:
+		out.Text, out.Withheld = r.L("moins de 5", "fewer than 5"), true
+	default:
+		out.Text = strconv.Itoa(*f.Value)
+	}
+	return out
+}
+
+// minFamilies is the smallest count the page prints (the API's small-group
+// rule: no figure about 1 to 4 families).
+const minFamilies = 5
+
+// noticeStatsView is GET /v1/notices/{id}/stats. Every counter may be a
+// plain number or a {value, label} figure; a counter the API leaves out
+// (null, or absent when the audience is too small) is not shown.
+type noticeStatsView struct {
+	NoticeID           string     `json:"notice_id"`
+	FamiliesTargeted   *apiFigure `json:"families_targeted"`
+	Withheld           bool       `json:"withheld"`
+	Message            string     `json:"message"`
+	FamiliesSubscribed *apiFigure `json:"families_subscribed"`
+	Pushes             *struct {
+		Targeted  *apiFigure `json:"targeted"`
+		Accepted  *apiFigure `json:"accepted"`
+		Deferred  *apiFigure `json:"deferred"`
+		Muted     *apiFigure `json:"muted"`
+		Cancelled *apiFigure `json:"cancelled"`
+	} `json:"pushes"`
+	Failed       map[string]*apiFigure `json:"failed"`
+	Shown        *apiFigure            `json:"shown"`
+	Clicked      *apiFigure            `json:"clicked"`
+	Read         *apiFigure            `json:"read"`
+	Acknowledged *apiFigure            `json:"acknowledged"`
+}
+
+// failureLabels names the reasons a push failed (webpush outcomes).
+var failureLabels = map[string][2]string{
+	"gone":          {"abonnement expiré ou supprimé", "subscription expired or removed"},
+	"throttled":     {"service de notification saturé", "push service throttling"},
+	"too_large":     {"message trop long", "message too large"},
+	"auth_rejected": {"clé du serveur refusée", "server key refused"},
+	"bad_request":   {"requête refusée", "request refused"},
+	"transient":     {"erreur temporaire", "temporary error"},
+	"invalid":       {"abonnement inutilisable", "unusable subscription"},
+}
+
+// statFigures lists the stats counters in reading order, labelled.
+func (r *rq) statFigures(st noticeStatsView) []shownFigure {
+	var out []shownFigure
+	add := func(key, fr, en string, f *apiFigure) {
+		if f != nil {
+			out = append(out, r.show("stats."+key, r.L(fr, en), *f))
+		}
+	}
+	add("families_targeted", "Familles ciblées", "Families targeted", st.FamiliesTargeted)
+	add("families_subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications", st.FamiliesSubscribed)
+	if p := st.Pushes; p != nil {
+		add("pushes.targeted", "Notifications à envoyer (appareils abonnés)", "Notifications to send (subscribed devices)", p.Targeted)
+		add("pushes.accepted", "Notifications remises au service de notification", "Notifications handed to the push service", p.Accepted)
+		add("pushes.deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)", p.Deferred)
+		add("pushes.muted", "Notifications non envoyées (catégorie désactivée par la famille)", "Notifications not sent (category muted by the family)", p.Muted)
+		add("pushes.cancelled", "Notifications annulées (information retirée, expirée ou corrigée)", "Notifications cancelled (notice withdrawn, expired or corrected)", p.Cancelled)
+	}
+	reasons := make([]string, 0, len(st.Failed))
+	for k := range st.Failed {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		why, ok := failureLabels[k]
+		if !ok {
+			why = [2]string{strings.ReplaceAll(k, "_", " "), strings.ReplaceAll(k, "_", " ")}
+		}
+		add("failed."+k, "Notifications en échec : "+why[0], "Notifications failed: "+why[1], st.Failed[k])
+	}
+	add("shown", "Notifications affichées sur un appareil", "Notifications shown on a device", st.Shown)
+	add("clicked", "Notifications ouvertes", "Notifications opened", st.Clicked)
+	add("read", "Familles ayant lu l'information", "Families who read the notice", st.Read)
+	add("acknowledged", "Familles ayant accusé lecture", "Families who acknowledged it", st.Acknowledged)
+	return out
+}
+
+// reachGroupView is one school and level of GET /v1/notices/{id}/reach.
+type reachGroupView struct {
+	UAI          string    `json:"uai"`
+	School       string    `json:"school"`
+	Level        string    `json:"level"`
+	Families     apiFigure `json:"families"`
+	Read         apiFigure `json:"read"`
+	Acknowledged apiFigure `json:"acknowledged"`
+	NotReached   apiFigure `json:"not_reached"`
+}
+
+// noticeReachView is GET /v1/notices/{id}/reach.
+type noticeReachView struct {
+	NoticeID string           `json:"notice_id"`
+	MinGroup int              `json:"min_group"`
+	Groups   []reachGroupView `json:"groups"`
+	// NotReached repeats the groups with families who have not read yet.
+	NotReached []reachGroupView `json:"not_reached"`
+	Note       string           `json:"note"`
 }
 
 // reachRow is one line of the per-school reach table.
 type reachRow struct {
-	School, Level string
-	Cells         []int
+	UAI, School, Level string
+	Cells              []shownFigure
+}
+
+// reachColumns are the figures of a reach group, in the table's order.
+func (r *rq) reachColumns() []string {
+	return []string{r.L("Familles ciblées", "Families targeted"), r.L("Ont lu", "Have read"),
+		r.L("Ont accusé lecture", "Have acknowledged"), r.L("Non atteintes", "Not reached")}
+}
+
+// reachRows turns the API's groups into table rows (school names from the
+// API, else from the list of schools, else the UAI).
+func (r *rq) reachRows(v noticeReachView, schools map[string]string) []reachRow {
+	cols := r.reachColumns()
+	var rows []reachRow
+	for _, g := range v.Groups {
+		row := reachRow{UAI: g.UAI, School: g.School, Level: conventions.LevelLabel(g.Level, r.lang)}
+		if row.School == "" {
+			row.School = orUAI(schools[g.UAI], g.UAI)
+		}
+		key := "reach." + g.UAI + "." + g.Level + "."
+		for i, f := range []struct {
+			k string
+			v apiFigure
+		}{{"families", g.Families}, {"read", g.Read}, {"acknowledged", g.Acknowledged}, {"not_reached", g.NotReached}} {
+			row.Cells = append(row.Cells, r.show(key+f.k, cols[i], f.v))
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 type noticeDetailData struct {
@@ -229,13 +412,17 @@ type noticeDetailData struct {
 	Families     string
 	CanCorrect   bool
 	CanWithdraw  bool
-	Stats        []figure
+	Stats        []shownFigure
 	StatsMissing bool
+	// StatsHidden: the person's role may not read the delivery figures
+	// (the school side reads /reach only).
+	StatsHidden bool
 	// StatsWithheld is the API's explanation when the audience is too
 	// small for any figure.
 	StatsWithheld string
 	Reach         []reachRow
 	ReachCols     []string
+	ReachNote     string
 	ReachMissing  bool
 	Correct       correctForm
 }
@@ -254,164 +441,30 @@ type correctForm struct {
 	DishLabels  []string
 }
 
-// statLabels names the figures of GET /v1/notices/{id}/stats (by JSON
-// key); unknown numeric keys are shown under their key.
-var statLabels = []struct{ Key, FR, EN string }{
-	{"families", "Familles ciblées", "Families targeted"},
-	{"families_targeted", "Familles ciblées", "Families targeted"},
-	{"targeted", "Familles ciblées", "Families targeted"},
-	{"families_subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications"},
-	{"families_with_subscription", "Familles abonnées aux notifications", "Families subscribed to notifications"},
-	{"subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications"},
-	{"pushed", "Notifications acceptées", "Notifications accepted"},
-	{"pushes_accepted", "Notifications acceptées", "Notifications accepted"},
-	{"accepted", "Notifications acceptées", "Notifications accepted"},
-	{"deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)"},
-	{"failed", "Notifications en échec", "Notifications failed"},
-	{"shown", "Notifications affichées", "Notifications shown"},
-	{"clicked", "Notifications ouvertes", "Notifications opened"},
-	{"read", "Lues", "Read"},
-	{"families_read", "Familles ayant lu", "Families who read it"},
-	{"acknowledged", "Accusés de lecture", "Acknowledged"},
-	{"families_acknowledged", "Familles ayant accusé lecture", "Families who acknowledged"},
-	{"not_reached", "Familles non atteintes", "Families not reached"},
-	{"families_not_reached", "Familles non atteintes", "Families not reached"},
-	{"no_channel", "Familles sans aucun canal", "Families with no channel at all"},
-}
-
-func statLabel(lang, key string) string {
-	for _, s := range statLabels {
-		if s.Key == key {
-			if lang == "en" {
-				return s.EN
-			}
-			return s.FR
-		}
-	}
-	return strings.ReplaceAll(key, "_", " ")
-}
-
-// flatFigures turns a stats object into labelled figures (nested objects,
-// such as failures by reason, become "failed: reason").
-func flatFigures(lang, prefix string, m map[string]any, out *[]figure) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	order := func(k string) int {
-		for i, s := range statLabels {
-			if s.Key == k {
-				return i
-			}
-		}
-		return 1000
-	}
-	sort.SliceStable(keys, func(i, j int) bool {
-		oi, oj := order(keys[i]), order(keys[j])
-		if oi != oj {
-			return oi < oj
-		}
-		return keys[i] < keys[j]
-	})
-	for _, k := range keys {
-		switch v := m[k].(type) {
-		case float64:
-			lbl := statLabel(lang, k)
-			if prefix != "" {
-				lbl = statLabel(lang, prefix) + " — " + strings.ReplaceAll(k, "_", " ")
-			}
-			*out = append(*out, figure{Label: lbl, Value: int(v)})
-		case map[string]any:
-			flatFigures(lang, k, v, out)
-		}
-	}
-}
-
-// reachTable reads GET /v1/notices/{id}/reach: a list of per school (and
-// level) rows; whatever figures they carry become columns.
-func reachTable(lang string, raw map[string]any, schools map[string]string) ([]string, []reachRow) {
-	var items []any
-	for _, k := range []string{"items", "schools", "groups", "rows"} {
-		if v, ok := raw[k].([]any); ok {
-			items = v
-			break
-		}
-	}
-	colSet := map[string]bool{}
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok {
-			for k, v := range m {
-				if _, num := v.(float64); num {
-					colSet[k] = true
-				}
-			}
-		}
-	}
-	var cols []string
-	for _, s := range statLabels {
-		if colSet[s.Key] {
-			cols = append(cols, s.Key)
-			delete(colSet, s.Key)
-		}
-	}
-	var rest []string
-	for k := range colSet {
-		rest = append(rest, k)
-	}
-	sort.Strings(rest)
-	cols = append(cols, rest...)
-	var rows []reachRow
-	for _, it := range items {
-		m, ok := it.(map[string]any)
-		if !ok {
-			continue
-		}
-		uai, _ := m["uai"].(string)
-		if uai == "" {
-			uai, _ = m["school"].(string)
-		}
-		row := reachRow{School: schools[uai], Level: fmt.Sprint(orEmpty(m["level"]))}
-		if row.School == "" {
-			row.School = uai
-		}
-		row.Level = conventions.LevelLabel(row.Level, lang)
-		for _, c := range cols {
-			f, _ := m[c].(float64)
-			row.Cells = append(row.Cells, int(f))
-		}
-		rows = append(rows, row)
-	}
-	labels := make([]string, len(cols))
-	for i, c := range cols {
-		labels[i] = statLabel(lang, c)
-	}
-	return labels, rows
-}
-
-func orEmpty(v any) any {
-	if v == nil {
-		return ""
-	}
-	return v
-}
-
-// reachOf loads the notice's stats and reach; a 404 (the route is not
-// there, or nothing is measured yet) is "unavailable".
+// reachOf loads the notice's stats and reach, decoded as the API gives
+// them; an error (the route is not there, or nothing is measured yet) is
+// "unavailable", a 403 (a role that may not read the delivery figures)
+// hides them.
 func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
-	var stats map[string]any
-	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/stats", nil, &stats); err != nil {
-		d.StatsMissing = true
-	} else {
-		if w, _ := stats["withheld"].(bool); w {
-			d.StatsWithheld, _ = stats["message"].(string)
+	var st noticeStatsView
+	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/stats", nil, &st); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == fiber.StatusForbidden {
+			d.StatsHidden = true
+		} else {
+			d.StatsMissing = true
 		}
-		flatFigures(r.lang, "", stats, &d.Stats)
+	} else {
+		if st.Withheld {
+			d.StatsWithheld = st.Message
+		}
+		d.Stats = r.statFigures(st)
 	}
-	var reach map[string]any
+	var reach noticeReachView
 	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/reach", nil, &reach); err != nil {
 		d.ReachMissing = true
 	} else {
-		d.ReachCols, d.Reach = reachTable(r.lang, reach, schools)
+		d.ReachCols, d.Reach, d.ReachNote = r.reachColumns(), r.reachRows(reach, schools), reach.Note
 	}
 }
 

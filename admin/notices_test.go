@@ -1,0 +1,296 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/liaison-ent/liaison/internal/demo"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// apiJSON calls the JSON API as token, in lang, and decodes the answer.
+func (w *world) apiJSON(tb testing.TB, token, lang, path string) map[string]any {
+	tb.Helper()
+	req := httptest.NewRequest("GET", "http://liaison.test"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept-Language", lang)
+	res, err := w.api.App.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// figureText is what a page must show for one figure of the API: its
+// number, or its label when withheld; a plain count from 1 to 4 shows as
+// "moins de 5" (the page never prints a figure about 1 to 4 families).
+func figureText(tb testing.TB, lang string, v any) string {
+	tb.Helper()
+	switch f := v.(type) {
+	case float64:
+		if f > 0 && f < 5 {
+			return map[string]string{"fr": "moins de 5", "en": "fewer than 5"}[lang]
+		}
+		return strconv.Itoa(int(f))
+	case map[string]any:
+		if n, ok := f["value"].(float64); ok {
+			return strconv.Itoa(int(n))
+		}
+		return f["label"].(string)
+	}
+	tb.Fatalf("not a figure: %#v", v)
+	return ""
+}
+
+func isFigure(v any) bool {
+	switch f := v.(type) {
+	case float64:
+		return true
+	case map[string]any:
+		_, ok := f["label"]
+		return ok
+	}
+	return false
+}
+
+// apiFigures lists every figure of a notice's /stats and /reach answers,
+// keyed as the page's data-figure attributes.
+func apiFigures(tb testing.TB, lang string, stats, reach map[string]any) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			switch {
+			case prefix == "stats." && (k == "notice_id" || k == "withheld" || k == "message"):
+			case isFigure(v):
+				out[prefix+k] = figureText(tb, lang, v)
+			case v == nil:
+			default:
+				sub, ok := v.(map[string]any)
+				if !ok {
+					tb.Fatalf("stats: %s%s is neither a figure nor a group of figures: %#v", prefix, k, v)
+				}
+				walk(prefix+k+".", sub)
+			}
+		}
+	}
+	walk("stats.", stats)
+	for _, list := range []string{"groups", "not_reached"} {
+		for _, g := range reach[list].([]any) {
+			g := g.(map[string]any)
+			for k, v := range g {
+				if !isFigure(v) {
+					continue
+				}
+				key := fmt.Sprintf("reach.%s.%s.%s", g["uai"], g["level"], k)
+				text := figureText(tb, lang, v)
+				if prev, ok := out[key]; ok && prev != text {
+					tb.Fatalf("%s: %q in groups, %q in not_reached", key, prev, text)
+				}
+				out[key] = text
+			}
+		}
+	}
+	return out
+}
+
+var figureCell = regexp.MustCompile(`<td data-figure="([^"]+)"( class="withheld")?>([^<]*)</td>`)
+
+// pageFigures reads the data-figure cells of the notice page.
+func pageFigures(tb testing.TB, body string) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	for _, m := range figureCell.FindAllStringSubmatch(body, -1) {
+		if _, dup := out[m[1]]; dup {
+			tb.Fatalf("figure %s shown twice", m[1])
+		}
+		out[m[1]] = html.UnescapeString(m[3])
+	}
+	return out
+}
+
+// readSome marks the demo notice read by some of its families, and
+// acknowledged by fewer, so that the reach has shown and withheld figures,
+// and records a few notification receipts.
+func (w *world) readSome(tb testing.TB, n store.Notice) {
+	tb.Helper()
+	ctx := context.Background()
+	i := 0
+	for ei, e := range w.data.ENTs {
+		for p := 1; p <= demo.ParentsPerENT; p++ {
+			id := fmt.Sprintf("demo-%d-%04d", ei+1, p)
+			par, err := w.store.GetParent(ctx, e.ID, id)
+			if err != nil {
+				continue
+			}
+			in := false
+			for _, c := range par.Children {
+				in = in || slices.Contains(n.Audience.Schools, c.UAI)
+			}
+			if !in {
+				continue
+			}
+			i++
+			if i%3 == 0 {
+				continue // not read
+			}
+			if _, err := w.store.MarkRead(ctx, e.ID, id, []string{n.ID}, testNow); err != nil {
+				tb.Fatal(err)
+			}
+			if i <= 4 { // a few acknowledgements: withheld figures
+				if _, err := w.store.MarkAcked(ctx, e.ID, id, n.ID, testNow); err != nil {
+					tb.Fatal(err)
+				}
+			}
+		}
+	}
+	if i < 10 {
+		tb.Fatalf("only %d demo families in the notice's audience", i)
+	}
+	for k := range 3 {
+		if _, err := w.store.RecordPushReceipt(ctx, store.PushReceipt{NoticeID: n.ID, Version: n.Version,
+			SubscriptionID: fmt.Sprintf("sub-%d", k), Event: store.ReceiptShown, At: testNow}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// The notice page shows every figure of the API's /stats and /reach for
+// the notice — each reach group's families, readers, acknowledgements and
+// families not reached, each delivery counter — with the same number, or
+// the API's words when the figure is withheld, labelled in the page's
+// language (never a raw key).
+func TestNoticePageShowsEveryFigureOfTheAPI(t *testing.T) {
+	w := newWorld(t)
+	label := "Agent restauration, Saint-Fuscien"
+	n := w.demoNotice(t, "cantine")
+	w.readSome(t, n)
+	for _, lang := range []string{"fr", "en"} {
+		t.Run(lang, func(t *testing.T) {
+			b := w.browser(t)
+			b.lang = lang
+			b.signIn(label)
+			p := must(t, b.get("/admin/informations/"+n.ID), 200)
+			stats := w.apiJSON(t, w.token(t, label), lang, "/v1/notices/"+n.ID+"/stats")
+			reach := w.apiJSON(t, w.token(t, label), lang, "/v1/notices/"+n.ID+"/reach")
+			want, got := apiFigures(t, lang, stats, reach), pageFigures(t, p.Body)
+			for k, v := range want {
+				if g, ok := got[k]; !ok {
+					t.Errorf("the page does not show %s (the API gives %q)", k, v)
+				} else if g != v {
+					t.Errorf("%s: the page shows %q, the API gives %q", k, g, v)
+				}
+			}
+			for k, v := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("the page shows %s = %q, which the API does not give", k, v)
+				}
+			}
+			// Both kinds of reach figures are in this notice's page, and
+			// the receipts (3) are not printed as a number.
+			var shown, withheld int
+			small := map[string]string{"fr": "moins de 5", "en": "fewer than 5"}[lang]
+			for k, v := range got {
+				if strings.HasPrefix(k, "reach.") {
+					if _, err := strconv.Atoi(v); err == nil && v != "0" {
+						shown++
+					} else if v == small {
+						withheld++
+					}
+				}
+			}
+			if shown == 0 || withheld == 0 {
+				t.Errorf("the test notice should have shown and withheld reach figures: %d shown, %d withheld", shown, withheld)
+			}
+			if got["stats.shown"] != small {
+				t.Errorf("3 notifications shown: the page says %q", got["stats.shown"])
+			}
+			labels := map[string][]string{
+				"fr": {"Familles ciblées", "Ont lu", "Ont accusé lecture", "Non atteintes", "Notifications remises au service de notification", "Familles ayant lu l&#39;information"},
+				"en": {"Families targeted", "Have read", "Have acknowledged", "Not reached", "Notifications handed to the push service", "Families who read the notice"},
+			}[lang]
+			for _, l := range labels {
+				if !strings.Contains(p.Body, ">"+l+"<") {
+					t.Errorf("the page lacks the label %q", l)
+				}
+			}
+			for _, raw := range []string{"pushes — ", ">pushes", ">not reached<", ">families<"} {
+				if strings.Contains(p.Body, raw) {
+					t.Errorf("the page shows a raw API key: %q", raw)
+				}
+			}
+		})
+	}
+}
+
+// A stats counter may be a plain number or a {value, label} figure (the
+// API withholds counts about 1 to 4 families): the page shows the number,
+// or the figure's label; a plain number from 1 to 4 is never printed.
+func TestStatsCountersPlainOrFigure(t *testing.T) {
+	for _, c := range []struct {
+		name, json string
+		want       map[string]string
+	}{
+		{"plain numbers", `{"notice_id":"ntc_1","families_targeted":40,"withheld":false,"families_subscribed":12,
+			"pushes":{"targeted":20,"accepted":15,"deferred":0,"muted":3,"cancelled":0},"failed":{"gone":2,"transient":7},
+			"shown":11,"clicked":4,"read":25,"acknowledged":1}`,
+			map[string]string{"stats.families_targeted": "40", "stats.families_subscribed": "12", "stats.pushes.targeted": "20",
+				"stats.pushes.accepted": "15", "stats.pushes.deferred": "0", "stats.pushes.muted": "moins de 5", "stats.pushes.cancelled": "0",
+				"stats.failed.gone": "moins de 5", "stats.failed.transient": "7", "stats.shown": "11", "stats.clicked": "moins de 5",
+				"stats.read": "25", "stats.acknowledged": "moins de 5"}},
+		{"figures", `{"notice_id":"ntc_1","families_targeted":{"value":40,"label":"40"},"withheld":false,
+			"families_subscribed":{"value":null,"label":"au moins 36"},
+			"pushes":{"targeted":{"value":20,"label":"20"},"accepted":{"value":null,"label":"moins de 5"},"deferred":{"value":0,"label":"0"},"muted":{"value":0,"label":"0"},"cancelled":{"value":0,"label":"0"}},
+			"failed":{"gone":{"value":null,"label":"moins de 5"}},
+			"shown":{"value":11,"label":"11"},"clicked":{"value":null,"label":"moins de 5"},"read":{"value":25,"label":"25"},"acknowledged":{"value":0,"label":"0"}}`,
+			map[string]string{"stats.families_targeted": "40", "stats.families_subscribed": "au moins 36", "stats.pushes.targeted": "20",
+				"stats.pushes.accepted": "moins de 5", "stats.pushes.deferred": "0", "stats.pushes.muted": "0", "stats.pushes.cancelled": "0",
+				"stats.failed.gone": "moins de 5", "stats.shown": "11", "stats.clicked": "moins de 5", "stats.read": "25", "stats.acknowledged": "0"}},
+		{"withheld audience", `{"notice_id":"ntc_1","families_targeted":{"value":null,"label":"moins de 5"},"withheld":true,"message":"Moins de 5 familles ciblées.",
+			"families_subscribed":null,"pushes":null,"failed":null,"shown":null,"clicked":null,"read":null,"acknowledged":null}`,
+			map[string]string{"stats.families_targeted": "moins de 5"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var st noticeStatsView
+			if err := json.Unmarshal([]byte(c.json), &st); err != nil {
+				t.Fatal(err)
+			}
+			r := &rq{lang: "fr"}
+			got := map[string]string{}
+			for _, f := range r.statFigures(st) {
+				if f.Label == "" || strings.Contains(f.Label, "_") {
+					t.Errorf("%s: label %q", f.Key, f.Label)
+				}
+				got[f.Key] = f.Text
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("figures:\n got %v\nwant %v", got, c.want)
+			}
+		})
+	}
+	var f apiFigure
+	for _, bad := range []string{`"12"`, `true`, `{"value":"x"}`} {
+		if err := json.Unmarshal([]byte(bad), &f); err == nil {
+			t.Errorf("%s decoded as a figure", bad)
+		}
+	}
+}
