@@ -30,7 +30,9 @@
       readDone: function (n) { return 'Information marquée comme lue. ' + n + (n > 1 ? ' non lues.' : ' non lue.'); },
       prefsTitle: 'Recevoir une notification pour :', lang: 'Langue', save: 'Enregistrer', saved: 'Préférences enregistrées.',
       always: 'toujours envoyé', error: 'Le fil n\u2019a pas pu être chargé ; nouvel essai dans une minute.', expired: 'Votre session a expiré : rechargez la page.',
-      paused: 'Actualisation automatique suspendue.', resumed: 'Actualisation automatique reprise.'
+      paused: 'Actualisation automatique suspendue.', resumed: 'Actualisation automatique reprise.',
+      more: 'Options', ask: 'Être prévenu sur cet appareil à chaque nouvelle information ?', later: 'Non merci',
+      askLater: 'Vous pourrez activer les notifications depuis le menu Options.', closePrefs: 'Fermer les préférences'
     },
     en: {
       heading: 'News from your town', unread: function (n) { return n + ' unread'; },
@@ -50,7 +52,9 @@
       readDone: function (n) { return 'Marked as read. ' + n + ' unread.'; },
       prefsTitle: 'Notify me about:', lang: 'Language', save: 'Save', saved: 'Preferences saved.',
       always: 'always sent', error: 'The feed could not be loaded; retrying in a minute.', expired: 'Your session has expired: reload the page.',
-      paused: 'Auto-refresh paused.', resumed: 'Auto-refresh resumed.'
+      paused: 'Auto-refresh paused.', resumed: 'Auto-refresh resumed.',
+      more: 'Options', ask: 'Get a notification on this device for every new notice?', later: 'No thanks',
+      askLater: 'You can turn on notifications from the Options menu.', closePrefs: 'Close preferences'
     }
   };
   var CATS = {
@@ -79,12 +83,15 @@
     '*{box-sizing:border-box}.w{background:#fff;border:1px solid #767676;border-radius:8px;padding:.75rem;min-width:0}' +
     'h2{font-size:1.25rem;margin:0;display:flex;align-items:center;gap:.5rem;flex-wrap:wrap}' +
     '.badge{background:#b3001b;color:#fff;border-radius:1rem;padding:0 .6rem;font-size:.9rem;font-weight:700}' +
-    '.tools{display:flex;flex-wrap:wrap;gap:.4rem;margin:.6rem 0}' +
+    '.head{display:flex;align-items:flex-start;justify-content:space-between;gap:.5rem}.head h2{flex:1 1 auto;min-width:0;min-height:44px}.mw{position:relative;flex:none}' +
+    '.menu{position:absolute;right:0;top:calc(100% + .25rem);z-index:2;display:flex;flex-direction:column;gap:.3rem;width:max-content;max-width:min(20rem,calc(100vw - 2rem));background:#fff;border:1px solid #767676;border-radius:8px;padding:.4rem;box-shadow:0 4px 12px rgba(0,0,0,.2)}' +
+    '.menu[hidden],.ask[hidden]{display:none}.close{margin-top:.4rem}.menu button{text-align:left;width:100%}' +
+    '.ask{border:2px solid #0a4fa3;border-radius:6px;padding:.5rem;margin:.5rem 0;background:#f5f8fd}.ask p{margin:0 0 .4rem}.ask div{display:flex;flex-wrap:wrap;gap:.4rem}' +
     'button,select{font:inherit;font-size:.95rem;min-height:44px;padding:.35rem .75rem;border-radius:6px;border:2px solid #0a4fa3;background:#fff;color:#0a4fa3;cursor:pointer}' +
     'button.primary{background:#0a4fa3;color:#fff}button[aria-pressed=true]{background:#e8f0fb}button:disabled{opacity:.6;cursor:default}' +
     ':focus-visible{outline:3px solid #1a1a1a;outline-offset:2px;box-shadow:0 0 0 5px #ffd400}' +
     'a{color:#0a4fa3;text-decoration:underline}a:focus-visible{outline-offset:1px}' +
-    '.status{min-height:1.5em;margin:.25rem 0;color:#1a1a1a}.err{color:#a3001b;font-weight:600}' +
+    '.status{min-height:1.5em;margin:.25rem 0;color:#1a1a1a}.status:empty{min-height:0;margin:0}.err{color:#a3001b;font-weight:600}' +
     'ul.list{list-style:none;margin:0;padding:0}li.n{border-top:1px solid #c4c4c4;padding:.4rem 0}' +
     'h3{margin:0;font-size:1rem}h3 button{display:block;width:100%;text-align:left;border:0;color:#1a1a1a;background:none;padding:.5rem;border-radius:6px}' +
     'h3 button:hover{background:#f2f2f2}.t{font-weight:700;display:block}.u .t::before{content:"";display:inline-block;width:.6rem;height:.6rem;border-radius:50%;background:#b3001b;margin-right:.4rem}' +
@@ -164,10 +171,17 @@
       this._build();
       this.refresh(true);
       this._timer = setInterval(function () { if (!this._paused && !document.hidden) this.refresh(); }.bind(this), REFRESH_MS);
+      this._outside = function (e) { if (e.composedPath().indexOf(this._mw) < 0) this._closeMenu(false); }.bind(this);
+      document.addEventListener('pointerdown', this._outside);
       this._resubscribe();
     }
 
-    disconnectedCallback() { clearInterval(this._timer); this._built = false; }
+    disconnectedCallback() {
+      clearInterval(this._timer);
+      if (this._ro) this._ro.disconnect();
+      document.removeEventListener('pointerdown', this._outside);
+      this._built = false;
+    }
 
     attributeChangedCallback(name) {
       if (name === 'lang' && this._built) this._relabel();
@@ -209,22 +223,96 @@
       this._root.appendChild(h('style', { text: CSS }));
       this._badge = h('span', { class: 'badge', hidden: true });
       this._title = h('span', { text: t.heading });
-      this._btnRefresh = h('button', { type: 'button', onclick: this.refresh.bind(this, true) });
-      this._btnPause = h('button', { type: 'button', 'aria-pressed': 'false', onclick: this._togglePause.bind(this) });
-      this._btnReadAll = h('button', { type: 'button', onclick: this._readAll.bind(this) });
-      this._btnPrefs = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': id + '-prefs', onclick: this._togglePrefs.bind(this) });
+      var self = this;
+      // The rarely used actions are in one menu (a disclosure: the button
+      // says whether it is open; Escape closes it and gives the focus back
+      // to the button); each action closes it.
+      var act = function (fn) { return function () { self._closeMenu(true); fn.call(self); }; };
+      this._btnRefresh = h('button', { type: 'button', onclick: act(function () { this.refresh(true); }) });
+      this._btnPause = h('button', { type: 'button', 'aria-pressed': 'false', onclick: act(this._togglePause) });
+      this._btnReadAll = h('button', { type: 'button', onclick: act(this._readAll) });
+      this._btnPrefs = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': id + '-prefs',
+        onclick: function () { self._closeMenu(false); self._togglePrefs(); } });
+      this._btnNotifyMenu = h('button', { type: 'button', onclick: act(this._enableNotifications) });
+      this._menuText = h('span');
+      this._btnMenu = h('button', { type: 'button', class: 'more', 'aria-expanded': 'false', 'aria-controls': id + '-menu',
+        onclick: function () { if (self._menu.hidden) self._openMenu(); else self._closeMenu(true); } },
+        [this._menuText, h('span', { 'aria-hidden': 'true', text: ' \u25be' })]);
+      this._menu = h('div', { id: id + '-menu', class: 'menu', hidden: true },
+        [this._btnRefresh, this._btnPause, this._btnReadAll, this._btnPrefs, this._btnNotifyMenu]);
+      var mw = h('div', { class: 'mw', onkeydown: function (e) {
+        if (e.key === 'Escape' && !self._menu.hidden) { e.preventDefault(); e.stopPropagation(); self._closeMenu(true); }
+      }, onfocusout: function (e) {
+        // Tabbing out closes it (a click elsewhere too: see _outside).
+        if (e.relatedTarget && !mw.contains(e.relatedTarget)) self._closeMenu(false);
+      } }, [this._btnMenu, this._menu]);
+      this._mw = mw;
+      // The call to turn on notifications shows once: until they are on,
+      // or the parent says no (remembered on this device).
+      this._askText = h('p', { id: id + '-ask' });
       this._btnNotify = h('button', { type: 'button', class: 'primary', onclick: this._enableNotifications.bind(this) });
+      this._btnLater = h('button', { type: 'button', onclick: this._dismissAsk.bind(this) });
+      this._ask = h('div', { class: 'ask', role: 'group', 'aria-labelledby': id + '-ask', hidden: true },
+        [this._askText, h('div', null, [this._btnNotify, this._btnLater])]);
       this._status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
       this._msg = h('p', { class: 'note', hidden: true });
-      this._prefs = h('div', { id: id + '-prefs', hidden: true });
+      this._btnClosePrefs = h('button', { type: 'button', class: 'close', onclick: function () { self._togglePrefs(); self._btnMenu.focus(); } });
+      this._prefsBody = h('div');
+      this._prefs = h('div', { id: id + '-prefs', hidden: true }, [this._prefsBody, this._btnClosePrefs]);
       this._list = h('ul', { class: 'list', 'aria-labelledby': id + '-h' });
       this._wrap = h('section', { class: 'w', lang: this.lang2, 'aria-labelledby': id + '-h' }, [
-        h('h2', { id: id + '-h' }, [this._title, this._badge]),
-        h('div', { class: 'tools' }, [this._btnRefresh, this._btnPause, this._btnReadAll, this._btnPrefs, this._btnNotify]),
-        this._status, this._msg, this._prefs, this._list
+        h('div', { class: 'head' }, [h('h2', { id: id + '-h' }, [this._title, this._badge]), mw]),
+        this._status, this._msg, this._ask, this._prefs, this._list
       ]);
       this._root.appendChild(this._wrap);
+      // On a phone the notices come first: the call goes after them.
+      if (typeof ResizeObserver === 'function') {
+        this._ro = new ResizeObserver(function () { self._placeAsk(); });
+        this._ro.observe(this);
+      }
       this._relabel();
+      this._updateAsk();
+    }
+
+    _placeAsk() {
+      var narrow = this.getBoundingClientRect().width < 600;
+      var before = narrow ? null : this._prefs;
+      if (this._ask.nextSibling !== before) this._wrap.insertBefore(this._ask, before);
+    }
+
+    _openMenu() {
+      this._menu.hidden = false;
+      this._btnMenu.setAttribute('aria-expanded', 'true');
+    }
+
+    _closeMenu(refocus) {
+      if (this._menu.hidden) return;
+      this._menu.hidden = true;
+      this._btnMenu.setAttribute('aria-expanded', 'false');
+      if (refocus) this._btnMenu.focus();
+    }
+
+    _stored(v) {
+      var k = 'liaison-feed.notifications';
+      try {
+        if (v) localStorage.setItem(k, v);
+        return localStorage.getItem(k) || this._ans || '';
+      } catch (e) { if (v) this._ans = v; return this._ans || ''; }
+    }
+
+    // updateAsk shows the call while notifications are possible, not yet
+    // on, and the parent has not said no; when it goes away with the focus
+    // in it, the focus goes to the menu button.
+    _updateAsk() {
+      var want = this._pushSupported() && Notification.permission === 'default' && !this._stored();
+      if (!want && !this._ask.hidden && this._ask.contains(this._root.activeElement)) this._btnMenu.focus();
+      this._ask.hidden = !want;
+    }
+
+    _dismissAsk() {
+      this._stored('dismissed');
+      this._updateAsk();
+      this._say(this.t.askLater);
     }
 
     _relabel() {
@@ -237,6 +325,11 @@
       this._btnReadAll.textContent = t.readAll;
       this._btnPrefs.textContent = t.settings;
       this._btnNotify.textContent = t.notify;
+      this._btnNotifyMenu.textContent = t.notify;
+      this._menuText.textContent = t.more;
+      this._askText.textContent = t.ask;
+      this._btnLater.textContent = t.later;
+      this._btnClosePrefs.textContent = t.closePrefs;
       this._renderBadge();
       this._render();
     }
@@ -426,14 +519,18 @@
       this._btnPrefs.setAttribute('aria-expanded', String(open));
       if (!open) { this._prefs.hidden = true; return; }
       var res = await this._api('GET', '/v1/me/preferences');
-      if (!res.ok) { this._say(this.t.error, true); return; }
+      if (!res.ok) { this._btnPrefs.setAttribute('aria-expanded', 'false'); this._say(this.t.error, true); return; }
       this._renderPrefs(await res.json());
       this._prefs.hidden = false;
+      // The button that opened them is in the (now closed) menu: the
+      // focus goes to the first preference.
+      var first = this._prefs.querySelector('input:not([disabled]), select');
+      if (first) first.focus();
     }
 
     _renderPrefs(p) {
       var t = this.t, self = this, id = this._id;
-      this._prefs.textContent = '';
+      this._prefsBody.textContent = '';
       var fs = h('fieldset', null, [h('legend', { text: t.prefsTitle })]);
       (p.categories || []).forEach(function (c) {
         var cid = id + '-c-' + c.code, rid = cid + '-r';
@@ -450,7 +547,7 @@
         p.note ? h('p', { class: 'note', text: p.note }) : null,
         h('button', { type: 'submit', class: 'primary' }, [t.save])
       ]);
-      this._prefs.appendChild(form);
+      this._prefsBody.appendChild(form);
     }
 
     async _savePrefs(fs, sel) {
@@ -493,8 +590,13 @@
       if (!res.ok) throw new Error('subscription ' + res.status);
     }
 
-    // The permission is asked only here, on the parent's click.
     async _enableNotifications() {
+      await this._enable();
+      this._updateAsk();
+    }
+
+    // The permission is asked only here, on the parent's click.
+    async _enable() {
       var t = this.t;
       if (!this._pushSupported()) { this._say(t.notifyUnsupported, true); return; }
       if (Notification.permission === 'denied') { this._say(t.notifyDenied, true); return; }
@@ -506,6 +608,7 @@
         var sub = await reg.pushManager.getSubscription();
         if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlToBytes(await this._vapidKey()) });
         await this._postSubscription(sub);
+        this._stored('on');
         this._say(t.notifyOn);
       } catch (e) {
         this._say(t.notifyFail, true);
