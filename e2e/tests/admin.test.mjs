@@ -235,6 +235,83 @@ test('a school viewer sees the notices that reached their schools with the conve
   await ctx.close();
 });
 
+// figureText is what the notice page must show for one figure of the API:
+// its number, or its label when withheld; a plain count from 1 to 4 is
+// never printed ("moins de 5").
+function figureText(v) {
+  if (typeof v === 'number') return v > 0 && v < 5 ? 'moins de 5' : String(v);
+  return v.value === null || v.value === undefined ? v.label : String(v.value);
+}
+const isFigure = (v) => typeof v === 'number' || (v !== null && typeof v === 'object' && 'label' in v);
+
+// apiFigures lists every figure of /stats and /reach, keyed like the
+// page's data-figure cells.
+function apiFigures(stats, reach) {
+  const out = {};
+  const walk = (prefix, m) => {
+    for (const [k, v] of Object.entries(m)) {
+      if (prefix === 'stats.' && ['notice_id', 'withheld', 'message'].includes(k)) continue;
+      if (isFigure(v)) out[prefix + k] = figureText(v);
+      else if (v && typeof v === 'object') walk(prefix + k + '.', v);
+    }
+  };
+  walk('stats.', stats);
+  for (const g of [...reach.groups, ...reach.not_reached]) {
+    for (const [k, v] of Object.entries(g)) {
+      if (!isFigure(v)) continue;
+      const key = `reach.${g.uai}.${g.level}.${k}`;
+      if (key in out) assert.equal(out[key], figureText(v), `${key} differs between groups and not_reached`);
+      out[key] = figureText(v);
+    }
+  }
+  return out;
+}
+
+test('the notice page shows every reach figure and delivery counter of the API, with the same numbers', async () => {
+  const agent = srv.account('Agent restauration, Saint-Fuscien');
+  const list = await api(srv.base, 'GET', '/v1/notices?limit=50', agent.token);
+  const notice = list.json.items.find((n) => n.category === 'cantine' && n.status === 'published' && n.audience.schools.includes('0801001D'));
+  assert.ok(notice, 'a published demo canteen notice of Les Coquelicots');
+  // A few more families of Les Coquelicots, three of whom read it in the
+  // widget: the group then has withheld figures ("moins de 5", "au moins …").
+  const ent = srv.creds.ents[0];
+  const fams = Array.from({ length: 6 }, (_, i) => `e2e-figures-${Date.now()}-${i}`);
+  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
+    { parents: fams.map((p) => ({ ent_user_id: p, children: [{ uai: '0801001D', level: 'maternelle', class: 'GS' }] })) });
+  assert.equal(sync.status, 200, sync.text);
+  for (const p of fams.slice(0, 3)) {
+    const tok = await (await fetch(`${srv.base}/demo/ent/token?parent=${encodeURIComponent(ent.id + ':' + p)}`)).text();
+    const r = await api(srv.base, 'POST', `/v1/me/feed/${notice.id}/read`, tok.trim());
+    assert.equal(r.status, 200, r.text);
+  }
+
+  const { ctx, page } = await signIn('Agent restauration, Saint-Fuscien');
+  await page.goto(`${srv.base}/admin/informations/${notice.id}`);
+  await page.locator('#reach').waitFor();
+  const shown = await page.$$eval('[data-figure]', (cells) => cells.map((c) => [c.dataset.figure, c.textContent.trim()]));
+  const onPage = Object.fromEntries(shown);
+  assert.equal(Object.keys(onPage).length, shown.length, 'a figure is shown twice');
+  const stats = await api(srv.base, 'GET', `/v1/notices/${notice.id}/stats`, agent.token, undefined, { 'Accept-Language': 'fr' });
+  const reach = await api(srv.base, 'GET', `/v1/notices/${notice.id}/reach`, agent.token, undefined, { 'Accept-Language': 'fr' });
+  assert.equal(stats.status, 200);
+  assert.equal(reach.status, 200);
+  const want = apiFigures(stats.json, reach.json);
+  assert.deepEqual(onPage, want);
+  // The three readers are not counted in the open: the page shows the
+  // API's words for the withheld figures.
+  const g = reach.json.groups.find((x) => x.uai === '0801001D' && x.level === 'maternelle');
+  assert.equal(onPage['reach.0801001D.maternelle.read'], g.read.value === null ? g.read.label : String(g.read.value));
+  assert.ok(Object.values(onPage).includes('moins de 5'), 'a withheld figure shows « moins de 5 »');
+  // Labelled columns, not raw keys.
+  const heads = await page.locator('#reach thead th').allInnerTexts();
+  assert.deepEqual(heads, ['École', 'Niveau', 'Familles ciblées', 'Ont lu', 'Ont accusé lecture', 'Non atteintes']);
+  const labels = await page.locator('#stats tbody th').allInnerTexts();
+  assert.ok(labels.length === Object.keys(want).filter((k) => k.startsWith('stats.')).length);
+  for (const l of labels) assert.doesNotMatch(l, /_|pushes|—/, `raw label ${l}`);
+  await check(page, 'notice-figures');
+  await ctx.close();
+});
+
 test('every page was scanned', () => {
   assert.ok(scanned.length >= 26, `scanned ${scanned.length} pages: ${scanned.join(', ')}`);
 });
