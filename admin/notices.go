@@ -490,7 +490,11 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	}
 	d.CanCorrect = mayChange(r.acc, n.Notice, false)
 	d.CanWithdraw = mayChange(r.acc, n.Notice, true)
-	d.Families = r.c.Query("familles")
+	// The family count the compose page passes on after publishing: a
+	// number only, and never one from 1 to 4.
+	if n, err := strconv.Atoi(r.c.Query("familles")); err == nil && n >= 0 {
+		d.Families = r.show("", "", apiFigure{Value: &n}).Text
+	}
 	d.Correct = correctForm{Title: n.Title, Body: n.Body, Priority: n.Priority, ExpiresAt: dtLocal(n.ExpiresAt), AckRequired: n.AckRequired,
 		Urgent: n.Priority == conventions.PriorityUrgent, HadContent: len(d.Menu) > 0 || d.Transport != nil}
 	d.Correct.setContent(n.Notice, d.Menu, d.Transport)

@@ -294,3 +294,24 @@ func TestStatsCountersPlainOrFigure(t *testing.T) {
 		}
 	}
 }
+
+// The count the compose page passes on after publishing ("?familles=")
+// is printed only as a number, and never from 1 to 4.
+func TestNoticePageFamilyCountFromTheQuery(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	n := w.demoNotice(t, "cantine")
+	for q, want := range map[string]string{"91": "Atteint 91 familles.", "3": "Atteint moins de 5 familles.", "0": "Atteint 0 familles.",
+		"%3Cb%3E12%3C%2Fb%3E": "", "-4": "", "": ""} {
+		p := must(t, b.get("/admin/informations/"+n.ID+"?ok=published&familles="+q), 200)
+		m := regexp.MustCompile(`<p class="families" role="status">([^<]*)</p>`).FindStringSubmatch(p.Body)
+		got := ""
+		if m != nil {
+			got = html.UnescapeString(m[1])
+		}
+		if got != want {
+			t.Errorf("familles=%s: %q, want %q", q, got, want)
+		}
+	}
+}
