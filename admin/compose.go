@@ -96,8 +96,11 @@ type capsView struct {
 
 // checkView is the answer of POST /v1/notices/check, for people.
 type checkView struct {
-	Allowed          bool
-	Families         int
+	Allowed bool
+	// Families is the count of families reached, as the page prints it
+	// (never a number from 1 to 4); FamiliesValue the number, when given.
+	Families         string
+	FamiliesValue    *int
 	Article          string
 	ConventionNumber int
 	Version          int
@@ -585,15 +588,19 @@ func (r *rq) check(f composeForm) (*checkView, formErrors) {
 	var ans struct {
 		Allowed  bool                 `json:"allowed"`
 		Decision conventions.Decision `json:"decision"`
-		Families int                  `json:"families"`
+		Families apiFigure            `json:"families"`
 	}
 	err := r.api("POST", "/v1/notices/check", f.request(), &ans)
 	if err != nil {
 		fe := mapErrors(err, composeFields(f), composeAliases)
 		return &checkView{Invalid: true, Reasons: summaryMessages(fe)}, fe
 	}
-	cv := &checkView{Allowed: ans.Allowed, Families: ans.Families, Article: ans.Decision.Article,
+	fam := r.show("", "", ans.Families)
+	cv := &checkView{Allowed: ans.Allowed, Families: fam.Text, Article: ans.Decision.Article,
 		ConventionNumber: ans.Decision.ConventionNumber, Version: ans.Decision.Version, Push: ans.Decision.Push, Critical: ans.Decision.Critical}
+	if !fam.Withheld {
+		cv.FamiliesValue = ans.Families.Value
+	}
 	var fe formErrors
 	if !ans.Allowed {
 		rs := make([]reason, len(ans.Decision.Reasons))
@@ -645,7 +652,7 @@ func (a *Admin) composePublish(r *rq) error {
 	f := parseCompose(r.c)
 	var ans struct {
 		Notice   store.Notice `json:"notice"`
-		Families int          `json:"families"`
+		Families apiFigure    `json:"families"`
 	}
 	var headers []string
 	if f.Key != "" {
@@ -657,7 +664,11 @@ func (a *Admin) composePublish(r *rq) error {
 		if ans.Notice.Status == store.NoticeScheduled {
 			ok = "scheduled"
 		}
-		return r.c.Redirect(fmt.Sprintf("/admin/informations/%s?ok=%s&familles=%d", ans.Notice.ID, ok, ans.Families), fiber.StatusSeeOther)
+		to := fmt.Sprintf("/admin/informations/%s?ok=%s", ans.Notice.ID, ok)
+		if f := r.show("", "", ans.Families); !f.Withheld { // no count from 1 to 4, not even in the URL
+			to += "&familles=" + f.Text
+		}
+		return r.c.Redirect(to, fiber.StatusSeeOther)
 	}
 	var ae *apiError
 	if !errors.As(err, &ae) || ae.Status >= 500 {

@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -312,6 +313,56 @@ func TestNoticePageFamilyCountFromTheQuery(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("familles=%s: %q, want %q", q, got, want)
+		}
+	}
+}
+
+// The compose page's check and the page after publishing never print a
+// count of 1 to 4 families, whether the API gives it as a plain number or
+// as a {value, label} figure.
+func TestComposeNeverPrintsASmallFamilyCount(t *testing.T) {
+	w := newWorld(t)
+	ent := w.data.ENTs[0]
+	var parents []string
+	for i := range 3 {
+		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"small-class-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z"}]}`, i))
+	}
+	req := httptest.NewRequest("PUT", "http://liaison.test/v1/ent/parents", strings.NewReader(`{"parents":[`+strings.Join(parents, ",")+`]}`))
+	req.Header.Set("Authorization", "Bearer "+ent.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := w.api.App.Test(req, -1); err != nil || res.StatusCode != 200 {
+		t.Fatalf("sync: %v %v", err, res.StatusCode)
+	}
+	b := w.browser(t)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"Menus de la classe"}, "audience.schools": {"0801002E"},
+		"audience.classes": {"CM2Z"}, "expires_at": {"2026-11-27T23:59"}, "menu.0.date": {"2026-11-30"}, "menu.0.0.name": {"Carottes râpées"}}
+	res := must(t, b.post("/admin/informations/verifier", form), 200)
+	if !strings.Contains(res.Body, `<p class="families">Atteint moins de 5 familles</p>`) {
+		m := regexp.MustCompile(`<p class="families"[^>]*>[^<]*</p>`).FindString(res.Body)
+		t.Fatalf("the check of a class of 3 families says %q", m)
+	}
+	// Publishing: the notice page says nothing more precise.
+	form.Set("form_key", regexp.MustCompile(`name="form_key" value="([^"]*)"`).FindStringSubmatch(res.Body)[1])
+	pub := must(t, b.post("/admin/informations", form), 303)
+	if strings.Contains(pub.Location, "familles=3") {
+		t.Errorf("the redirect after publishing carries the exact count: %s", pub.Location)
+	}
+	page := must(t, b.get(pub.Location), 200)
+	if regexp.MustCompile(`Atteint [1-4] famille`).MatchString(page.Body) {
+		t.Error("the notice page prints a count of 1 to 4 families")
+	}
+	// The same check answer as a {value, label} figure.
+	var ans struct {
+		Families apiFigure `json:"families"`
+	}
+	for _, raw := range []string{`{"families":3}`, `{"families":{"value":null,"label":"moins de 5"}}`} {
+		if err := json.Unmarshal([]byte(raw), &ans); err != nil {
+			t.Fatal(err)
+		}
+		if f := (&rq{lang: "fr"}).show("", "", ans.Families); f.Text != "moins de 5" || !f.Withheld {
+			t.Errorf("%s: shown as %q", raw, f.Text)
 		}
 	}
 }
