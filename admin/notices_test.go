@@ -366,3 +366,23 @@ func TestComposeNeverPrintsASmallFamilyCount(t *testing.T) {
 		}
 	}
 }
+
+// A school viewer (who may read /reach, not /stats) sees the per-school
+// figures of their schools, and no "statistics unavailable" warning: the
+// delivery figures are not theirs to read.
+func TestViewerSeesTheReachOfTheirSchools(t *testing.T) {
+	w := newWorld(t)
+	n := w.demoNotice(t, "cantine")
+	w.readSome(t, n)
+	b := w.browser(t)
+	b.signIn("IEN Amiens 3")
+	p := must(t, b.get("/admin/informations/"+n.ID), 200)
+	if strings.Contains(p.Body, "Statistiques indisponibles") || strings.Contains(p.Body, `id="stats"`) {
+		t.Error("the viewer's page shows a stats table or says the statistics are unavailable")
+	}
+	reach := w.apiJSON(t, w.token(t, "IEN Amiens 3"), "fr", "/v1/notices/"+n.ID+"/reach")
+	want, got := apiFigures(t, "fr", map[string]any{}, reach), pageFigures(t, p.Body)
+	if len(want) == 0 || fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("reach figures:\n page %v\n  api %v", got, want)
+	}
+}
