@@ -55,6 +55,9 @@ type Store struct {
 	tip atomic.Pointer[auditTip]
 	// feedMemo: see FeedNotices.
 	feedMemo store.NoticeMemo
+	// ferretDB: the server is FerretDB v1, whose conditional updates are
+	// not atomic (see AtomicClaims).
+	ferretDB bool
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite
@@ -127,7 +130,7 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	if ferret {
-		s.bulkChunk = bulkChunkFerretDB
+		s.bulkChunk, s.ferretDB = bulkChunkFerretDB, true
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
