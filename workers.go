@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -11,42 +14,89 @@ import (
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/delivery"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/mongo"
+	"github.com/liaison-ent/liaison/internal/workerlease"
 	"github.com/liaison-ent/liaison/webpush"
 )
 
 // retentionEvery is how often the retention job runs.
 const retentionEvery = time.Hour
 
+// The worker lease on a store without atomic claims (FerretDB v1): a
+// holder renews every workerLeaseRenew; a holder that dies is replaced
+// once its workerLeaseTTL ran out, a holder that stops at once (it
+// releases the lease) within a standby's workerLeasePoll.
+const (
+	workerLeaseTTL   = 30 * time.Second
+	workerLeaseRenew = 10 * time.Second
+	workerLeasePoll  = 5 * time.Second
+)
+
 // startWorkers starts the background loops of this process's role; they
 // stop when ctx ends and the returned group is waited on at shutdown.
 //
 // tune, if not nil, adjusts the delivery options (`liaison demo`: see
 // demoDelivery).
+//
+// On a store whose claims are not atomic (FerretDB v1, see
+// mongo.Store.AtomicClaims), several processes would each claim the same
+// push batches and send every push several times: there the loops run
+// only while this process holds the database's worker lease, and the
+// other processes stand by to take over (internal/workerlease).
 func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server, tune func(*delivery.Options) error) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if cfg.Role == config.RoleAPI {
 		return &wg
 	}
-	if err := startDelivery(ctx, &wg, cfg, st, log, srv, tune); err != nil {
+	svc, err := newDelivery(ctx, cfg, st, log, srv, tune)
+	if err != nil {
 		// The API still serves; pushes wait in the outbox for a worker.
 		log.Error("push delivery not started", slog.Any("error", err))
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(retentionEvery)
-		defer t.Stop()
-		for {
-			runRetention(ctx, cfg, st, log, time.Now())
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	work := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		if svc != nil {
+			wg.Go(func() { svc.Run(ctx) })
 		}
-	}()
-	wg.Go(func() { lifecycleLoop(ctx, st, log) }) // lifecycle.go
+		wg.Go(func() { retentionLoop(ctx, cfg, st, log) })
+		wg.Go(func() { lifecycleLoop(ctx, st, log) }) // lifecycle.go
+		wg.Wait()
+	}
+	if m, ok := st.(*mongo.Store); ok && !m.AtomicClaims() {
+		owner := workerOwner()
+		log.Warn("this MongoDB server (FerretDB) has no atomic claims: only one process at a time runs the background workers "+
+			"(push delivery, retention, lifecycle), the holder of the worker lease", slog.String("process", owner))
+		l := m.WorkerLease(owner, workerLeaseTTL, nil)
+		wg.Go(func() {
+			workerlease.Run(ctx, l, workerlease.Options{Renew: workerLeaseRenew, Poll: workerLeasePoll, Log: log}, work)
+		})
+		return &wg
+	}
+	wg.Go(func() { work(ctx) })
 	return &wg
+}
+
+// workerOwner names this process in the worker lease: host, PID and a
+// random suffix (a PID may come back on another start).
+func workerOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s pid %d (%s)", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// retentionLoop runs the retention job now and every retentionEvery.
+func retentionLoop(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(retentionEvery)
+	defer t.Stop()
+	for {
+		runRetention(ctx, cfg, st, log, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // runRetention purges notices (and all attached to them) past
@@ -74,32 +124,27 @@ func runRetention(ctx context.Context, cfg config.Config, st store.Store, log *s
 	log.Info("retention purge", slog.Int("notices", n), slog.Int("audit_entries", m))
 }
 
-// startDelivery starts the push scheduler, fan-out and send workers
+// newDelivery builds the push scheduler, fan-out and send workers
 // (internal/delivery) with the instance's keys, the endpoint allowlist and
 // the VAPID subject; their metrics join the API's /metrics.
-func startDelivery(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server, tune func(*delivery.Options) error) error {
+func newDelivery(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, srv *api.Server, tune func(*delivery.Options) error) (*delivery.Service, error) {
 	keys, err := delivery.LoadKeys(ctx, st, cfg.VAPIDPublicKey, cfg.VAPIDPrivateKey, time.Now().UTC())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	allow := webpush.DefaultAllowlist
 	if cfg.PushAllowedHosts != "" {
 		if allow, err = webpush.ParseAllowlist(cfg.PushAllowedHosts); err != nil {
-			return fmt.Errorf("LIAISON_PUSH_ALLOWED_HOSTS: %w", err)
+			return nil, fmt.Errorf("LIAISON_PUSH_ALLOWED_HOSTS: %w", err)
 		}
 	}
 	opt := delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry()}
 	if tune != nil {
 		if err := tune(&opt); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	svc, err := delivery.New(st, keys, opt)
-	if err != nil {
-		return err
-	}
-	wg.Go(func() { svc.Run(ctx) })
-	return nil
+	return delivery.New(st, keys, opt)
 }
 
 // vapidSubject is LIAISON_VAPID_SUBJECT, or the public https URL of the

@@ -289,35 +289,23 @@ func TestWorkerLeaseDeliversOnce(t *testing.T) {
 	srv := pushtest.NewServer(t)
 	srv.SetVerify(false) // the count is what matters; decrypting 3,000 pushes is slow under -race
 
+	begin := time.Now()
 	parents := make([]store.Parent, subs)
 	for i := range parents {
 		parents[i] = store.Parent{ENTUserID: fmt.Sprintf("parent%05d", i), Children: []store.Child{{UAI: uai, Level: "maternelle", Class: "PS"}}}
 	}
-	if _, err := first.UpsertParents(ctx, "ent_1", parents, now, store.AuditEntry{At: now, Actor: "test", Action: "parents.sync"}); err != nil {
-		t.Fatal(err)
-	}
 	endpoints := make([]string, subs) // stand-in endpoint id by parent
-	var wg sync.WaitGroup
-	errs := make(chan error, subs)
-	for w := range 4 {
-		wg.Go(func() {
-			for i := w; i < subs; i += 4 {
-				ps := srv.NewSubscription()
-				endpoints[i] = ps.ID
-				_, _, err := first.UpsertPushSubscription(ctx, store.PushSubscription{ID: fmt.Sprintf("psb_%05d", i), ENTID: "ent_1",
-					ENTUserID: parents[i].ENTUserID, Endpoint: ps.Endpoint, P256dh: ps.P256dh, Auth: ps.Auth, CreatedAt: now, RefreshedAt: now})
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
+	seed := make([]store.PushSubscription, subs)
+	for i := range seed {
+		ps := srv.NewSubscription()
+		endpoints[i] = ps.ID
+		seed[i] = store.PushSubscription{ID: fmt.Sprintf("psb_%05d", i), ENTID: "ent_1", ENTUserID: parents[i].ENTUserID,
+			Endpoint: ps.Endpoint, P256dh: ps.P256dh, Auth: ps.Auth}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := mongo.Seed(ctx, first, "ent_1", parents, seed, now); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d subscriptions after %v", subs, time.Since(begin))
 
 	allow, err := webpush.ParseAllowlist(srv.Host())
 	if err != nil {
@@ -331,7 +319,7 @@ func TestWorkerLeaseDeliversOnce(t *testing.T) {
 		}
 		srv.RequireVAPIDKey(keys.VAPID.Public)
 		owner := fmt.Sprintf("proc%d", i)
-		svc, err := delivery.New(s, keys, delivery.Options{Owner: owner, Workers: 4, BatchSize: 100, Lease: 20 * time.Second,
+		svc, err := delivery.New(s, keys, delivery.Options{Owner: owner, Workers: 4, BatchSize: 250, Lease: 20 * time.Second,
 			Poll: 50 * time.Millisecond, Timeout: 3 * time.Second, Client: webpush.NewHTTPClientTLS(3*time.Second, srv.TLSConfig()),
 			Allow: allow, Subject: "mailto:ops@liaison.example", Log: leaseTestLog()})
 		if err != nil {
@@ -366,7 +354,7 @@ func TestWorkerLeaseDeliversOnce(t *testing.T) {
 	}
 	// Done when every subscription got its push and the outbox is empty
 	// (no batch left to claim: no push can be sent any more).
-	waitUntil(t, 3*time.Minute, "every push delivered and the outbox empty", func() bool {
+	waitUntil(t, 5*time.Minute, "every push delivered and the outbox empty", func() bool {
 		for _, id := range endpoints {
 			if len(srv.Received(id)) == 0 {
 				return false
@@ -375,6 +363,7 @@ func TestWorkerLeaseDeliversOnce(t *testing.T) {
 		p, err := first.PendingPushes(ctx)
 		return err == nil && p == 0
 	})
+	t.Logf("delivered after %v", time.Since(begin))
 	for _, stop := range stops {
 		stop()
 	}

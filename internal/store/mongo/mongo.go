@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,8 +57,10 @@ type Store struct {
 	// feedMemo: see FeedNotices.
 	feedMemo store.NoticeMemo
 	// ferretDB: the server is FerretDB v1, whose conditional updates are
-	// not atomic (see AtomicClaims).
+	// not atomic (see AtomicClaims); claimMu then serializes this
+	// process's batch claims.
 	ferretDB bool
+	claimMu  sync.Mutex
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite

@@ -236,7 +236,14 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 }
 
 // ClaimPushBatch leases the batch due first with one findOneAndUpdate.
+// FerretDB v1 runs it as a read then a write, so this process's claims
+// there go one at a time (other processes wait for the worker lease:
+// AtomicClaims).
 func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
+	if s.ferretDB {
+		s.claimMu.Lock()
+		defer s.claimMu.Unlock()
+	}
 	now = msUTC(now)
 	var d batchDoc
 	err := s.coll(collPushBatches).FindOneAndUpdate(ctx, bson.D{
