@@ -9,8 +9,10 @@ import (
 	"mime"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -194,10 +196,78 @@ func checkParent(p parentInput, served map[string]bool) []childDetail {
 	return out
 }
 
+// csvText is the text of an uploaded CSV file: without its UTF-8 BOM, and
+// read as Windows-1252 (Excel's default "CSV" in a French locale) when it
+// is not valid UTF-8. UTF-16 ("Unicode text") is refused with a line that
+// says what to send instead.
+func csvText(data []byte) ([]byte, *Detail) {
+	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
+		d := detail("", "csv.encoding",
+			"Fichier enregistré en UTF-16 (« Texte Unicode ») : enregistrez-le au format « CSV UTF-8 » ou « CSV (séparateur : point-virgule) ».",
+			"File saved as UTF-16 (\"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (semicolon delimited)\".")
+		d.Line = 1
+		return nil, &d
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(data) {
+		// Windows-1252 maps every byte: the decoding cannot fail.
+		if text, err := charmap.Windows1252.NewDecoder().Bytes(data); err == nil {
+			data = text
+		}
+	}
+	return data, nil
+}
+
+// csvDelimiter reads the field separator from the first line: ',' or ';'
+// (French spreadsheets), whichever it has more of outside quotes; Excel's
+// "sep=;" first line names it. hint reports that first line is a sep= one.
+func csvDelimiter(text []byte) (delim rune, hint bool) {
+	first, _, _ := bytes.Cut(text, []byte("\n"))
+	first = bytes.TrimRight(first, "\r")
+	if sep, ok := bytes.CutPrefix(first, []byte("sep=")); ok && len(sep) == 1 && (sep[0] == ',' || sep[0] == ';') {
+		return rune(sep[0]), true
+	}
+	commas, semicolons, quoted := 0, 0, false
+	for _, b := range first {
+		switch {
+		case b == '"':
+			quoted = !quoted
+		case quoted:
+		case b == ',':
+			commas++
+		case b == ';':
+			semicolons++
+		}
+	}
+	if semicolons > commas {
+		return ';', false
+	}
+	return ',', false
+}
+
+// csvSyntaxMessage says what is wrong with a line the CSV reader refused
+// and what was expected.
+func csvSyntaxMessage(err error, sep string) (fr, en string) {
+	expected := fmt.Sprintf("ent_user_id%[1]suai%[1]slevel%[1]sclass", sep)
+	if errors.Is(err, csv.ErrQuote) || errors.Is(err, csv.ErrBareQuote) {
+		return fmt.Sprintf("Ligne CSV mal formée : guillemet (\") non fermé ou mal placé. Attendu : %s, un champ entre guillemets s'il contient « %s » ou un guillemet (doublé).", expected, sep),
+			fmt.Sprintf("Malformed CSV line: unclosed or misplaced quote (\"). Expected: %s, a field in quotes if it contains %q or a quote (doubled).", expected, sep)
+	}
+	return fmt.Sprintf("Ligne CSV mal formée. Attendu : %s.", expected), fmt.Sprintf("Malformed CSV line. Expected: %s.", expected)
+}
+
 // parseParentsCSV groups CSV lines (one child each) by parent, keeping the
-// line numbers for error reports.
+// line numbers for error reports. The file may come from a French
+// spreadsheet: see csvText and csvDelimiter.
 func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
+	text, refused := csvText(data)
+	if refused != nil {
+		return nil, [][]int{}, []Detail{*refused}
+	}
+	delim, hint := csvDelimiter(text)
+	sep := string(delim)
+	r := csv.NewReader(bytes.NewReader(text))
+	r.Comma = delim
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
@@ -212,6 +282,7 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 			ds = append(ds, d)
 		}
 	}
+	header := 1 // the record a header may be
 	for n := 1; ; n++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -225,11 +296,16 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			bad(line, "csv.syntax", "Ligne CSV mal formée.", "Malformed CSV line.")
+			fr, en := csvSyntaxMessage(err, sep)
+			bad(line, "csv.syntax", fr, en)
 			break
 		}
 		line, _ := r.FieldPos(0)
-		if n == 1 && strings.EqualFold(strings.TrimSpace(rec[0]), "ent_user_id") {
+		if n == 1 && hint {
+			header = 2
+			continue // Excel's sep= line
+		}
+		if n == header && strings.EqualFold(strings.TrimSpace(rec[0]), "ent_user_id") {
 			continue // header
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -237,8 +313,8 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 		}
 		if len(rec) < 3 || len(rec) > 4 {
 			bad(line, "csv.columns",
-				fmt.Sprintf("%d colonne(s) au lieu de 3 ou 4 (ent_user_id,uai,level,class).", len(rec)),
-				fmt.Sprintf("%d column(s) instead of 3 or 4 (ent_user_id,uai,level,class).", len(rec)))
+				fmt.Sprintf("%d colonne(s) au lieu de 3 ou 4 (ent_user_id%[2]suai%[2]slevel%[2]sclass, séparées par « %[2]s »).", len(rec), sep),
+				fmt.Sprintf("%d column(s) instead of 3 or 4 (ent_user_id%[2]suai%[2]slevel%[2]sclass, separated by %[2]q).", len(rec), sep))
 			continue
 		}
 		ch := childInput{UAI: strings.TrimSpace(rec[1]), Level: strings.TrimSpace(rec[2])}

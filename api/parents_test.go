@@ -167,3 +167,96 @@ func TestParentsNoPersonalData(t *testing.T) {
 		t.Fatalf("first name accepted: %d %s", r.Status, r.Body)
 	}
 }
+
+// importCSV posts a CSV file's bytes as they are.
+func (f *fixture) importCSV(data []byte, headers ...string) response {
+	f.t.Helper()
+	return f.do("POST", "/v1/ent/parents/import", f.entKey, data, append([]string{"Content-Type: text/csv"}, headers...)...)
+}
+
+// classesOf returns a parent's classes, in order.
+func (f *fixture) classesOf(userID string) []string {
+	f.t.Helper()
+	p, err := f.st.GetParent(context.Background(), f.entID, userID)
+	if err != nil {
+		f.t.Fatalf("parent %s: %v", userID, err)
+	}
+	var out []string
+	for _, ch := range p.Children {
+		out = append(out, ch.UAI+"/"+ch.Level+"/"+ch.Class)
+	}
+	return out
+}
+
+// TestImportParentsCSVFromFrenchSpreadsheets: the files Excel and
+// LibreOffice write in a French locale — ';' between fields, CRLF, quoted
+// fields holding ';', Windows-1252 (é as the one byte 0xE9) or UTF-8 with
+// a BOM, Excel's "sep=;" line — import like the same parents sent as JSON.
+func TestImportParentsCSVFromFrenchSpreadsheets(t *testing.T) {
+	f := newFixture(t)
+	// The reference: the same classes through the JSON sync (the store
+	// may normalise class names; both routes must agree).
+	ref := map[string]any{"parents": []map[string]any{{"ent_user_id": "ref", "children": []map[string]any{
+		{"uai": uaiA1, "level": "maternelle", "class": "PS;MS Étoiles"},
+		{"uai": uaiA2, "level": "elementaire", "class": "CE1 Hérons"},
+	}}}}
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, ref))
+	want := strings.Join(f.classesOf("ref"), " | ")
+
+	files := map[string][]byte{
+		// Excel, "CSV (séparateur : point-virgule)": Windows-1252, CRLF,
+		// no BOM; the field holding ';' in quotes.
+		"excel-cp1252": []byte("ent_user_id;uai;level;class\r\n" +
+			"xl1;0801001D;maternelle;\"PS;MS \xc9toiles\"\r\n" +
+			"xl1;0801002E;elementaire;CE1 H\xe9rons\r\n"),
+		// Excel, "CSV UTF-8": the same with a BOM.
+		"excel-utf8-bom": []byte("\xef\xbb\xbfent_user_id;uai;level;class\r\n" +
+			"xb1;0801001D;maternelle;\"PS;MS Étoiles\"\r\n" +
+			"xb1;0801002E;elementaire;CE1 Hérons\r\n"),
+		// LibreOffice Calc, UTF-8, ';', every text cell quoted, no header.
+		"libreoffice": []byte("\"lo1\";\"0801001D\";\"maternelle\";\"PS;MS Étoiles\"\n" +
+			"\"lo1\";\"0801002E\";\"elementaire\";\"CE1 Hérons\"\n"),
+		// Excel's separator hint line, then the header.
+		"excel-sep-line": []byte("sep=;\r\nent_user_id;uai;level;class\r\n" +
+			"sp1;0801001D;maternelle;\"PS;MS \xc9toiles\"\r\n" +
+			"sp1;0801002E;elementaire;CE1 H\xe9rons\r\n"),
+	}
+	for name, data := range files {
+		var res syncResult
+		f.must(200, f.importCSV(data)).Decode(t, &res)
+		if res.Total != 1 {
+			t.Fatalf("%s: %+v", name, res)
+		}
+		user := map[string]string{"excel-cp1252": "xl1", "excel-utf8-bom": "xb1", "libreoffice": "lo1", "excel-sep-line": "sp1"}[name]
+		if got := strings.Join(f.classesOf(user), " | "); got != want {
+			t.Errorf("%s: children %q, want %q (as the JSON sync stores them)", name, got, want)
+		}
+	}
+
+	// Still unreadable: the line is named and what was expected said,
+	// with the separator the file uses; nothing is written.
+	mixed := []byte("ent_user_id;uai;level;class\r\n" +
+		"bad1;0801001D;maternelle;PS\r\n" +
+		"bad2,0801001D,maternelle,PS\r\n")
+	r := f.importCSV(mixed)
+	if r.Status != 422 || r.ErrorCode(t) != "parents.csv_invalid" {
+		t.Fatalf("a ',' line in a ';' file: %d %s", r.Status, r.Body)
+	}
+	if body := string(r.Body); !strings.Contains(body, `"line":3`) || !strings.Contains(body, "ent_user_id;uai;level;class") ||
+		strings.Contains(body, `"line":2`) {
+		t.Errorf("the ',' line is not the one reported, or not with the expected columns: %s", body)
+	}
+	if _, err := f.st.GetParent(context.Background(), f.entID, "bad1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused file wrote bad1")
+	}
+	r = f.importCSV([]byte("ent_user_id;uai;level;class\r\nq1;0801001D;\"maternelle;PS\r\n"), "Accept-Language: en")
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"code":"csv.syntax"`) || !strings.Contains(string(r.Body), `"line":2`) ||
+		!strings.Contains(string(r.Body), "Expected: ent_user_id;uai;level;class") {
+		t.Errorf("an unclosed quote: %d %s", r.Status, r.Body)
+	}
+	// Excel's "Unicode text" is UTF-16: refused, saying what to save as.
+	r = f.importCSV([]byte("\xff\xfee\x00n\x00t\x00"))
+	if r.Status != 422 || !strings.Contains(string(r.Body), `"code":"csv.encoding"`) || !strings.Contains(string(r.Body), "CSV UTF-8") {
+		t.Errorf("a UTF-16 file: %d %s", r.Status, r.Body)
+	}
+}
