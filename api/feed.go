@@ -365,9 +365,9 @@ func (s *Server) getFeed(c *fiber.Ctx) error {
 // server to server, for an ENT with its own UI or mobile app.
 func (s *Server) getParentFeed(c *fiber.Ctx) error {
 	ent := principal(c).ENT
-	userID := strings.Clone(c.Params("ent_user_id"))
-	if len(userID) > maxUserIDLen || !identifier(userID) {
-		return apiErr("resource.not_found")
+	userID, err := userIDParam(c)
+	if err != nil {
+		return err
 	}
 	return s.sendFeed(c, ent.ID, userID)
 }

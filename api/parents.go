@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -342,9 +343,9 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 // parent and everything attached to them.
 func (s *Server) eraseParent(c *fiber.Ctx) error {
 	ent := principal(c).ENT
-	id := strings.Clone(c.Params("ent_user_id"))
-	if len(id) > maxUserIDLen || !identifier(id) {
-		return apiErr("resource.not_found")
+	id, err := userIDParam(c)
+	if err != nil {
+		return err
 	}
 	a := s.auditEntry(c, "parents.erase", ent.ID, "Effacement d'un parent à la demande de l'ENT (RGPD)", "")
 	if err := s.store.DeleteParent(c.UserContext(), ent.ID, id, a); err != nil {
@@ -355,4 +356,22 @@ func (s *Server) eraseParent(c *fiber.Ctx) error {
 	// same ID starts with none.
 	s.readStatesChanged(ent.ID, id)
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// userIDParam is the {ent_user_id} of a route, percent-decoded: the sync
+// accepts any printable ASCII id, '/', '?', '#', '%' and '+' included, so
+// a client sends those escaped (a%2Fb) and Fiber hands route parameters
+// over as they came. A '+' stays a '+' (it means a space only in query
+// strings). An id no parent can have answers 404; a broken escape says so.
+func userIDParam(c *fiber.Ctx) (string, error) {
+	id, err := url.PathUnescape(c.Params("ent_user_id"))
+	if err != nil {
+		return "", apiErr("resource.not_found", detail("ent_user_id", "path.escape",
+			"Identifiant mal encodé dans l'adresse : encodez « % » en %25, « / » en %2F, « ? » en %3F et « # » en %23.",
+			"Badly encoded id in the URL: encode \"%\" as %25, \"/\" as %2F, \"?\" as %3F and \"#\" as %23."))
+	}
+	if len(id) > maxUserIDLen || !identifier(id) {
+		return "", apiErr("resource.not_found")
+	}
+	return strings.Clone(id), nil
 }

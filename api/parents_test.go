@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -258,5 +263,75 @@ func TestImportParentsCSVFromFrenchSpreadsheets(t *testing.T) {
 	r = f.importCSV([]byte("\xff\xfee\x00n\x00t\x00"))
 	if r.Status != 422 || !strings.Contains(string(r.Body), `"code":"csv.encoding"`) || !strings.Contains(string(r.Body), "CSV UTF-8") {
 		t.Errorf("a UTF-16 file: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestParentIDsEscapedInPaths: ids with '/', '?', '#', '%' or '+' are
+// accepted by the sync, so they can be read server to server and erased
+// over HTTP, percent-encoded as client libraries send them (Go's
+// url.PathEscape leaves '+' as is, JavaScript's encodeURIComponent makes
+// it %2B).
+func TestParentIDsEscapedInPaths(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"a/b", "a?b", "a#b", "a%b", "a+b", "x%2Fy", "../u", "a/b?c#d%e+f"}
+	var ps []map[string]any
+	for _, id := range append([]string{"a", "b", "x", "u"}, ids...) {
+		ps = append(ps, map[string]any{"ent_user_id": id, "children": []map[string]any{{"uai": uaiA1, "level": "maternelle"}}})
+	}
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, map[string]any{"parents": ps}))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.App.Listener(l) }()
+	t.Cleanup(func() { _ = f.App.Shutdown() })
+	client := &http.Client{Timeout: 10 * time.Second}
+	call := func(method, path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+l.Addr().String()+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = path // sent as written
+		req.Header.Set("Authorization", "Bearer "+f.entKey)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	encodeURIComponent := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+	for i, id := range ids {
+		esc := url.PathEscape(id)
+		if i%2 == 1 {
+			esc = encodeURIComponent(id)
+		}
+		// The parent's own feed: no "not synced yet" message.
+		if status, body := call("GET", "/v1/ent/parents/"+esc+"/feed"); status != 200 || !strings.Contains(body, `"items"`) ||
+			strings.Contains(body, `"message"`) {
+			t.Errorf("GET feed of %q as %s: %d %.200s", id, esc, status, body)
+		}
+		if status, body := call("DELETE", "/v1/ent/parents/"+esc); status != 204 {
+			t.Errorf("DELETE %q as %s: %d %.200s", id, esc, status, body)
+		}
+		if _, err := f.st.GetParent(context.Background(), f.entID, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%q not erased: %v", id, err)
+		}
+		if status, _ := call("DELETE", "/v1/ent/parents/"+esc); status != 404 {
+			t.Errorf("DELETE %q twice: %d", id, status)
+		}
+	}
+	// The parents whose ids a wrong decoding would reach are untouched.
+	for _, id := range []string{"a", "b", "x", "u"} {
+		if _, err := f.st.GetParent(context.Background(), f.entID, id); err != nil {
+			t.Errorf("bystander %q: %v", id, err)
+		}
+	}
+	// A broken escape is refused, saying how to encode.
+	if status, body := call("DELETE", "/v1/ent/parents/a%zzb"); status != 404 || !strings.Contains(body, `"code":"path.escape"`) {
+		t.Errorf("broken escape: %d %s", status, body)
 	}
 }
