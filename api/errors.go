@@ -59,6 +59,7 @@ var catalog = map[string]entry{
 	"push.subscription_invalid":      {422, "Cet abonnement aux notifications n'est pas valide.", "This push subscription is not valid."},
 	"push.too_many_subscriptions":    {409, "Vous avez déjà 10 appareils abonnés aux notifications ; désabonnez-en un d'abord.", "You already have 10 devices subscribed to notifications; unsubscribe one first."},
 	"push.parent_not_synced":         {409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : les notifications ne peuvent pas encore être activées.", "Your ENT has not yet told Liaison which school your children attend: notifications cannot be turned on yet."},
+	"push.endpoint_taken":            {409, "Ce navigateur reçoit déjà les notifications d'un autre compte parent ; pour les recevoir ici, cet autre parent doit d'abord les désactiver sur cet appareil.", "This browser already receives notifications for another parent account; to receive them here, that parent must first turn them off on this device."},
 	"push.receipt_invalid":           {403, "Cet accusé de notification n'est pas reconnu.", "This notification receipt is not recognised."},
 	"rate.limited":                   {429, "Trop de requêtes : patientez un instant avant de réessayer.", "Too many requests: wait a moment before trying again."},
 	"service.unavailable":            {503, "Le service est momentanément indisponible ; réessayez dans un instant.", "The service is temporarily unavailable; try again shortly."},

@@ -125,7 +125,8 @@ func subscriptionRefusal(err error) error {
 
 // createPushSubscription is POST /v1/me/push-subscriptions: store the
 // browser's subscription, or refresh it (the widget posts it on every
-// load). 201 when new, 200 when refreshed.
+// load). 201 when new, 200 when refreshed; an endpoint another parent
+// holds is refused (409), never moved.
 func (s *Server) createPushSubscription(c *fiber.Ctx) error {
 	var req subscriptionRequest
 	if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
@@ -142,6 +143,10 @@ func (s *Server) createPushSubscription(c *fiber.Ctx) error {
 		ID: store.NewID("psb", now), ENTID: id.ENT.ID, ENTUserID: id.UserID,
 		Endpoint: strings.Clone(req.Endpoint), P256dh: p256dh, Auth: auth, CreatedAt: now, RefreshedAt: now})
 	switch {
+	case errors.Is(err, store.ErrTaken):
+		// Another parent's browser (a shared tablet) or someone who learnt
+		// the endpoint: it stays with the parent who registered it.
+		return apiErr("push.endpoint_taken")
 	case errors.Is(err, store.ErrLimit):
 		return apiErr("push.too_many_subscriptions")
 	case errors.Is(err, store.ErrNotFound):

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/liaison-ent/liaison/internal/delivery"
@@ -64,6 +65,11 @@ func TestPushSubscriptions(t *testing.T) {
 	if again.ID != first.ID {
 		t.Fatalf("re-post made a new subscription %s", again.ID)
 	}
+	stored, err := p.st.ListPushSubscriptions(context.Background(), p.entID, "p0")
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("stored subscriptions %+v %v", stored, err)
+	}
+	firstKeys := stored[0].P256dh
 	var l struct{ Items []subscriptionView }
 	p.must(200, p.do("GET", "/v1/me/push-subscriptions", tok, nil)).Decode(t, &l)
 	if len(l.Items) != 1 || l.Items[0].ID != first.ID {
@@ -107,6 +113,31 @@ func TestPushSubscriptions(t *testing.T) {
 	r := p.must(409, p.do("POST", "/v1/me/push-subscriptions", tok, browserSub(t, fcm+"device-11")))
 	if r.ErrorCode(t) != "push.too_many_subscriptions" {
 		t.Fatalf("11th: %s", r.Body)
+	}
+	// Another parent posting p0's endpoint (a shared tablet, or someone
+	// who learnt it, with their own keys): refused, p0's subscription
+	// untouched — and p0, at the limit, cannot go round it that way.
+	other := p.parentToken(t, "p1")
+	r = p.must(409, p.do("POST", "/v1/me/push-subscriptions", other, browserSub(t, fcm+"device-1"), "Accept-Language: en"))
+	if r.ErrorCode(t) != "push.endpoint_taken" || !strings.Contains(string(r.Body), "another parent account") {
+		t.Fatalf("takeover: %s", r.Body)
+	}
+	p.must(200, p.do("GET", "/v1/me/push-subscriptions", other, nil)).Decode(t, &l)
+	if len(l.Items) != 0 {
+		t.Fatalf("p1 got %+v", l.Items)
+	}
+	p.must(200, p.do("GET", "/v1/me/push-subscriptions", tok, nil)).Decode(t, &l)
+	if len(l.Items) != store.MaxPushSubscriptions || l.Items[0].ID != first.ID {
+		t.Fatalf("p0's subscriptions after the takeover attempt: %+v", l.Items)
+	}
+	subs, err := p.st.ListPushSubscriptions(context.Background(), p.entID, "p0")
+	if err != nil || subs[0].P256dh == "" || subs[0].P256dh != firstKeys {
+		t.Fatalf("p0's keys changed: %v", err)
+	}
+	p.must(201, p.do("POST", "/v1/me/push-subscriptions", other, browserSub(t, fcm+"device-p1")))
+	r = p.must(409, p.do("POST", "/v1/me/push-subscriptions", tok, browserSub(t, fcm+"device-p1")))
+	if r.ErrorCode(t) != "push.endpoint_taken" {
+		t.Fatalf("p0 at the limit taking p1's endpoint: %s", r.Body)
 	}
 	// A parent the ENT has not synced.
 	r = p.must(409, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, "unknown"), browserSub(t, fcm+"z")))

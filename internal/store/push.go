@@ -10,13 +10,21 @@ import (
 // MaxPushSubscriptions.
 var ErrLimit = errors.New("store: limit reached")
 
+// ErrTaken refuses a push subscription whose endpoint another parent
+// holds: an endpoint is never moved from one parent to another (that
+// would let anyone who learns an endpoint take a parent's notifications,
+// and get round MaxPushSubscriptions).
+var ErrTaken = errors.New("store: endpoint held by another parent")
+
 // MaxPushSubscriptions is the number of push subscriptions (browsers,
 // devices) a parent may hold.
 const MaxPushSubscriptions = 10
 
 // PushSubscription is a browser's PushSubscription held for a parent. The
-// endpoint is unique: a browser re-posting it refreshes it (and moves it to
-// the parent now logged in on that browser).
+// endpoint is unique and stays with the parent who registered it first: a
+// browser re-posting it for that parent refreshes it; for another parent
+// (a shared tablet) it is refused with ErrTaken until the first one drops
+// it (unsubscribes, or it is pruned).
 type PushSubscription struct {
 	ID          string     `json:"id"`
 	ENTID       string     `json:"-"`
@@ -141,11 +149,12 @@ type PushStore interface {
 	PushSecrets(ctx context.Context, gen PushSecrets) (PushSecrets, error)
 
 	// UpsertPushSubscription stores sub (ID, ENTID, ENTUserID, Endpoint,
-	// keys, RefreshedAt=CreatedAt=now), or, when its endpoint is known,
-	// refreshes that one (new keys, owner, RefreshedAt; warning cleared)
-	// and returns it with created false. A new subscription to a parent
-	// holding MaxPushSubscriptions fails with ErrLimit; a parent the ENT has
-	// not synced with ErrNotFound.
+	// keys, RefreshedAt=CreatedAt=now), or, when the parent already holds
+	// its endpoint, refreshes that one (new keys, RefreshedAt; warning
+	// cleared) and returns it with created false. An endpoint another
+	// parent holds fails with ErrTaken, nothing changed; a new
+	// subscription to a parent holding MaxPushSubscriptions with ErrLimit;
+	// a parent the ENT has not synced with ErrNotFound.
 	UpsertPushSubscription(ctx context.Context, sub PushSubscription) (PushSubscription, bool, error)
 	ListPushSubscriptions(ctx context.Context, entID, entUserID string) ([]PushSubscription, error)
 	// DeletePushSubscription deletes a parent's subscription (ErrNotFound

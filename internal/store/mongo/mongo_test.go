@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -293,6 +294,43 @@ func TestConcurrentConventionNumbers(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestConcurrentPushSubscriptionLimit: processes subscribing one parent's
+// browsers at once never give them more than MaxPushSubscriptions (on
+// FerretDB too: the limit rests on a unique index of slots, not on an
+// atomic count).
+func TestConcurrentPushSubscriptionLimit(t *testing.T) {
+	first := openStore(t)
+	stores := []*mongo.Store{first, openDatabase(t, first.Database().Name())}
+	ctx := context.Background()
+	p := store.Parent{ENTUserID: "u1", Children: []store.Child{{UAI: "0750001A", Level: store.LevelMaternelle}}}
+	if _, err := first.UpsertParents(ctx, "ent_1", []store.Parent{p}, storetest.T0, store.AuditEntry{At: storetest.T0, Action: "parents.sync"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var created atomic.Int64
+	for w := range 3 * store.MaxPushSubscriptions {
+		wg.Go(func() {
+			id := fmt.Sprint("psb_", w)
+			_, isNew, err := stores[w%2].UpsertPushSubscription(ctx, store.PushSubscription{ID: id, ENTID: "ent_1", ENTUserID: "u1",
+				Endpoint: "https://push.example/" + id, P256dh: "k", Auth: "a", CreatedAt: storetest.T0, RefreshedAt: storetest.T0})
+			switch {
+			case err == nil && isNew:
+				created.Add(1)
+			case err != nil && !errors.Is(err, store.ErrLimit) && !errors.Is(err, store.ErrStale):
+				t.Errorf("subscribe %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	l, err := first.ListPushSubscriptions(ctx, "ent_1", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) > store.MaxPushSubscriptions || int(created.Load()) != len(l) {
+		t.Fatalf("%d subscriptions held (%d reported created), at most %d allowed", len(l), created.Load(), store.MaxPushSubscriptions)
+	}
 }
 
 // TestConcurrent runs the contract's concurrency cases, spread over two

@@ -36,6 +36,10 @@ var pushIndexes = []index{
 	{collPushSubscriptions, "endpoint_unique", bson.D{{Key: "endpoint", Value: 1}}, true},
 	{collPushSubscriptions, "parent", bson.D{{Key: "parent", Value: 1}, {Key: "_id", Value: 1}}, false},
 	{collPushSubscriptions, "refreshed_at", bson.D{{Key: "refreshed_at", Value: 1}}, false},
+	// One of a parent's MaxPushSubscriptions slots per subscription, so
+	// that concurrent subscriptions cannot exceed the limit (sparse:
+	// subscriptions stored before slots have none and count all the same).
+	{collPushSubscriptions, "slot_unique", bson.D{{Key: "slot", Value: 1}}, true},
 	{collPushFanouts, "pending", bson.D{{Key: "done", Value: 1}, {Key: "created_at", Value: 1}}, false},
 	{collPushBatches, "due", bson.D{{Key: "done", Value: 1}, {Key: "available_at", Value: 1}}, false},
 	{collPushBatches, "notice", bson.D{{Key: "notice_id", Value: 1}}, false},
@@ -95,6 +99,7 @@ type subscriptionDoc struct {
 	CreatedAt   time.Time  `bson:"created_at"`
 	RefreshedAt time.Time  `bson:"refreshed_at"`
 	WarnedAt    *time.Time `bson:"warned_at,omitempty"`
+	Slot        string     `bson:"slot,omitempty"` // see freeSlot
 }
 
 func (d subscriptionDoc) model() store.PushSubscription {
@@ -114,12 +119,13 @@ func (s *Store) UpsertPushSubscription(ctx context.Context, sub store.PushSubscr
 		return store.PushSubscription{}, false, fail(err, "upsert push subscription")
 	}
 	now := msUTC(sub.RefreshedAt)
-	for range 2 {
+	for range store.MaxPushSubscriptions + 2 {
+		// Refreshed only if it is this parent's: an endpoint never moves
+		// to another parent (store.ErrTaken).
 		var d subscriptionDoc
-		err := s.coll(collPushSubscriptions).FindOneAndUpdate(ctx, bson.D{{Key: "endpoint", Value: sub.Endpoint}},
+		err := s.coll(collPushSubscriptions).FindOneAndUpdate(ctx, bson.D{{Key: "endpoint", Value: sub.Endpoint}, {Key: "parent", Value: pid}},
 			bson.D{
-				{Key: "$set", Value: bson.D{{Key: "parent", Value: pid}, {Key: "ent_id", Value: sub.ENTID},
-					{Key: "ent_user_id", Value: sub.ENTUserID}, {Key: "p256dh", Value: sub.P256dh},
+				{Key: "$set", Value: bson.D{{Key: "p256dh", Value: sub.P256dh},
 					{Key: "auth", Value: sub.Auth}, {Key: "refreshed_at", Value: now}}},
 				{Key: "$unset", Value: bson.D{{Key: "warned_at", Value: ""}}},
 			}, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
@@ -129,15 +135,19 @@ func (s *Store) UpsertPushSubscription(ctx context.Context, sub store.PushSubscr
 		if !errors.Is(err, mongo.ErrNoDocuments) {
 			return store.PushSubscription{}, false, fail(err, "upsert push subscription")
 		}
-		n, err := s.coll(collPushSubscriptions).CountDocuments(ctx, bson.D{{Key: "parent", Value: pid}})
+		taken, err := s.coll(collPushSubscriptions).CountDocuments(ctx, bson.D{{Key: "endpoint", Value: sub.Endpoint}})
 		if err != nil {
-			return store.PushSubscription{}, false, fail(err, "count push subscriptions")
+			return store.PushSubscription{}, false, fail(err, "upsert push subscription")
 		}
-		if n >= store.MaxPushSubscriptions {
-			return store.PushSubscription{}, false, fmt.Errorf("store: unable to add a push subscription: %w", store.ErrLimit)
+		if taken > 0 {
+			return store.PushSubscription{}, false, fmt.Errorf("store: unable to add a push subscription: %w", store.ErrTaken)
+		}
+		slot, err := s.freeSlot(ctx, pid)
+		if err != nil {
+			return store.PushSubscription{}, false, err
 		}
 		d = subscriptionDoc{ID: sub.ID, Parent: pid, ENTID: sub.ENTID, ENTUserID: sub.ENTUserID, Endpoint: sub.Endpoint,
-			P256dh: sub.P256dh, Auth: sub.Auth, CreatedAt: now, RefreshedAt: now}
+			P256dh: sub.P256dh, Auth: sub.Auth, CreatedAt: now, RefreshedAt: now, Slot: slot}
 		_, err = s.coll(collPushSubscriptions).InsertOne(ctx, d)
 		if err == nil {
 			return d.model(), true, nil
@@ -145,9 +155,44 @@ func (s *Store) UpsertPushSubscription(ctx context.Context, sub store.PushSubscr
 		if !mongo.IsDuplicateKeyError(err) {
 			return store.PushSubscription{}, false, fail(err, "insert push subscription")
 		}
-		// The same endpoint was posted concurrently: refresh it instead.
+		// The same endpoint was posted concurrently (refresh it if it is
+		// this parent's, refuse it otherwise), or the same slot was taken
+		// by another of the parent's browsers: try again.
 	}
 	return store.PushSubscription{}, false, fmt.Errorf("store: unable to upsert push subscription: %w", store.ErrStale)
+}
+
+// freeSlot returns the first of a parent's MaxPushSubscriptions slots no
+// subscription holds, or ErrLimit when the parent has as many
+// subscriptions. Two concurrent subscriptions of a parent pick the same
+// slot and the unique index lets one in: the limit holds without a
+// transaction.
+func (s *Store) freeSlot(ctx context.Context, pid string) (string, error) {
+	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{{Key: "parent", Value: pid}},
+		options.Find().SetProjection(bson.D{{Key: "slot", Value: 1}}))
+	if err != nil {
+		return "", fail(err, "count push subscriptions")
+	}
+	var held []struct {
+		Slot string `bson:"slot"`
+	}
+	if err := cur.All(ctx, &held); err != nil {
+		return "", fail(err, "count push subscriptions")
+	}
+	if len(held) >= store.MaxPushSubscriptions {
+		return "", fmt.Errorf("store: unable to add a push subscription: %w", store.ErrLimit)
+	}
+	used := make(map[string]bool, len(held))
+	for _, h := range held {
+		used[h.Slot] = true
+	}
+	for i := range store.MaxPushSubscriptions {
+		if slot := pid + "#" + strconv.Itoa(i); !used[slot] {
+			return slot, nil
+		}
+	}
+	// Unreachable: fewer subscriptions than slots leaves one free.
+	return "", fmt.Errorf("store: unable to add a push subscription: %w", store.ErrLimit)
 }
 
 // ListPushSubscriptions lists a parent's subscriptions.

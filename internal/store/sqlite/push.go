@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,14 +80,19 @@ func (s *Store) UpsertPushSubscription(ctx context.Context, sub store.PushSubscr
 			return err
 		}
 		now := fromTime(sub.RefreshedAt)
-		res, err := tx.ExecContext(ctx, `UPDATE push_subscriptions SET parent_id = ?, p256dh = ?, auth = ?, refreshed_at = ?, warned_at = NULL
-			WHERE endpoint = ?`, parentID, sub.P256dh, sub.Auth, now, sub.Endpoint)
-		if err != nil {
+		var owner int64
+		err := tx.QueryRowContext(ctx, `SELECT parent_id FROM push_subscriptions WHERE endpoint = ?`, sub.Endpoint).Scan(&owner)
+		switch {
+		case err == nil && owner != parentID:
+			return store.ErrTaken
+		case err == nil:
+			if _, err := tx.ExecContext(ctx, `UPDATE push_subscriptions SET p256dh = ?, auth = ?, refreshed_at = ?, warned_at = NULL
+				WHERE endpoint = ?`, sub.P256dh, sub.Auth, now, sub.Endpoint); err != nil {
+				return err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		default:
 			var count int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM push_subscriptions WHERE parent_id = ?`, parentID).Scan(&count); err != nil {
 				return err

@@ -146,6 +146,41 @@ func RunConcurrent(t *testing.T, open func(t *testing.T) store.Store, openMore f
 			seen[numbers[w]] = true
 		}
 	})
+	t.Run("PushSubscriptionLimit", func(t *testing.T) {
+		// A parent subscribing many browsers at once, some with another
+		// parent's endpoint: MaxPushSubscriptions at most, and the other
+		// parent's endpoint stays theirs.
+		hs := handles(t)
+		upsert(t, hs[0], "ent_1", 0, 2, 0, parent("u1", child("0750001A", "maternelle", "PS")), parent("u2", child("0750001A", "maternelle", "MS")))
+		subscribe(t, hs[0], subscription("psb_u2", "u2", "https://push.example/u2", 0), true)
+		n := 2 * (store.MaxPushSubscriptions + workers)
+		errs := race(n, func(w int) error {
+			endpoint := fmt.Sprint("https://push.example/u1-", w)
+			if w%3 == 0 {
+				endpoint = "https://push.example/u2"
+			}
+			_, _, err := hs[w%len(hs)].UpsertPushSubscription(ctx, subscription(fmt.Sprint("psb_", w), "u1", endpoint, 0))
+			return err
+		})
+		for w, err := range errs {
+			switch {
+			case w%3 == 0 && !errors.Is(err, store.ErrTaken):
+				t.Fatalf("worker %d posting u2's endpoint: %v, want ErrTaken", w, err)
+			case w%3 != 0 && err != nil && !errors.Is(err, store.ErrLimit):
+				t.Fatalf("worker %d: %v, want nil or ErrLimit", w, err)
+			}
+		}
+		l, err := hs[0].ListPushSubscriptions(ctx, "ent_1", "u1")
+		ok(t, err)
+		if len(l) != store.MaxPushSubscriptions {
+			t.Fatalf("u1 holds %d subscriptions, want %d", len(l), store.MaxPushSubscriptions)
+		}
+		l, err = hs[0].ListPushSubscriptions(ctx, "ent_1", "u2")
+		ok(t, err)
+		if len(l) != 1 || l[0].ID != "psb_u2" {
+			t.Fatalf("u2's subscriptions after the race: %+v", l)
+		}
+	})
 	t.Run("KeyHolders", func(t *testing.T) {
 		// Three operators removed at once: exactly one removal may pass.
 		hs := handles(t)

@@ -80,22 +80,28 @@ func testPush(t *testing.T, open opener) {
 		want := subscription("psb_a", "u1", "https://push.example/a", 0)
 		want.P256dh, want.Auth, want.RefreshedAt = "new-key", re.Auth, at(time.Hour)
 		same(t, "refreshed subscription", got, want)
-		// Another parent on the same browser takes the endpoint over.
-		moved := subscribe(t, s, subscription("psb_y", "u2", "https://push.example/a", 2*time.Hour), false)
-		if moved.ID != "psb_a" || moved.ENTUserID != "u2" {
-			t.Fatalf("endpoint not moved to u2: %+v", moved)
-		}
+		// Another parent posting that endpoint (a shared tablet, or someone
+		// who learnt it, with their own keys) is refused: it stays u1's,
+		// keys unchanged.
+		_, _, err = s.UpsertPushSubscription(ctx, subscription("psb_y", "u2", "https://push.example/a", 2*time.Hour))
+		isErr(t, err, store.ErrTaken)
 		l, err := s.ListPushSubscriptions(ctx, "ent_1", "u1")
 		ok(t, err)
+		same(t, "u1's subscription after u2's attempt", l, []store.PushSubscription{want})
+		l, err = s.ListPushSubscriptions(ctx, "ent_1", "u2")
+		ok(t, err)
 		if len(l) != 0 {
-			t.Fatalf("u1 still lists %d subscriptions", len(l))
+			t.Fatalf("u2 lists %d subscriptions after a refused takeover", len(l))
 		}
-		// At most MaxPushSubscriptions per parent; refreshing one is fine.
-		for i := 1; i < store.MaxPushSubscriptions; i++ {
+		// At most MaxPushSubscriptions per parent; refreshing one is fine;
+		// another parent's endpoint is no way round the limit.
+		for i := range store.MaxPushSubscriptions {
 			subscribe(t, s, subscription(fmt.Sprintf("psb_%02d", i), "u2", fmt.Sprintf("https://push.example/%02d", i), time.Duration(i)*time.Minute), true)
 		}
 		_, _, err = s.UpsertPushSubscription(ctx, subscription("psb_11", "u2", "https://push.example/11", 3*time.Hour))
 		isErr(t, err, store.ErrLimit)
+		_, _, err = s.UpsertPushSubscription(ctx, subscription("psb_12", "u2", "https://push.example/a", 3*time.Hour))
+		isErr(t, err, store.ErrTaken)
 		subscribe(t, s, subscription("psb_z", "u2", "https://push.example/01", 3*time.Hour), false)
 		l, err = s.ListPushSubscriptions(ctx, "ent_1", "u2")
 		ok(t, err)
@@ -103,9 +109,17 @@ func testPush(t *testing.T, open opener) {
 			t.Fatalf("u2 lists %d subscriptions, want %d", len(l), store.MaxPushSubscriptions)
 		}
 		// Deleting: only one's own.
-		isErr(t, s.DeletePushSubscription(ctx, "ent_1", "u1", "psb_a"), store.ErrNotFound)
-		ok(t, s.DeletePushSubscription(ctx, "ent_1", "u2", "psb_a"))
 		isErr(t, s.DeletePushSubscription(ctx, "ent_1", "u2", "psb_a"), store.ErrNotFound)
+		ok(t, s.DeletePushSubscription(ctx, "ent_1", "u1", "psb_a"))
+		isErr(t, s.DeletePushSubscription(ctx, "ent_1", "u1", "psb_a"), store.ErrNotFound)
+		// Dropped by u1, the endpoint is free: u2 is still held to the
+		// limit, a parent below it gets it.
+		_, _, err = s.UpsertPushSubscription(ctx, subscription("psb_13", "u2", "https://push.example/a", 4*time.Hour))
+		isErr(t, err, store.ErrLimit)
+		ok(t, s.DeletePushSubscription(ctx, "ent_1", "u2", "psb_00"))
+		if got := subscribe(t, s, subscription("psb_14", "u2", "https://push.example/a", 4*time.Hour), true); got.ENTUserID != "u2" {
+			t.Fatalf("free endpoint not given to u2: %+v", got)
+		}
 		// Erasing a parent erases their subscriptions.
 		ok(t, s.DeleteParent(ctx, "ent_1", "u2", entry("parent.erase", "u2")))
 		upsert(t, s, "ent_1", 4*time.Hour, 1, 1, parent("u1", child("0750001A", "maternelle", "PS")), parent("u2", child("0750001A", "maternelle", "MS")))
