@@ -197,9 +197,18 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	return p, err
 }
 
-// DeleteParent erases a parent; their children go with them.
+// DeleteParent erases a parent; their children, subscriptions and read
+// states go with them (foreign keys, trigger), and their pushes waiting in
+// the outbox are taken out of it (dropPushes). secure_delete (see dsn)
+// overwrites what was deleted; a checkpoint then clears the write-ahead
+// log, whose older frames still hold the parent's rows.
 func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		var subs string
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(json_group_array(s.id), '[]') FROM push_subscriptions s
+			JOIN parents p ON p.id = s.parent_id WHERE p.ent_id = ? AND p.ent_user_id = ?`, entID, entUserID).Scan(&subs); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM parents WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID)
 		if err != nil {
 			return err
@@ -209,11 +218,12 @@ func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a sto
 		} else if n == 0 {
 			return sql.ErrNoRows
 		}
-		return nil
+		return dropPushes(ctx, tx, subs)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to delete parent %s/%s: %w", entID, entUserID, mapErr(err))
 	}
+	s.clearLog(ctx)
 	return nil
 }
 

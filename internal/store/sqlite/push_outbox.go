@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -194,30 +195,53 @@ const (
 	available_at = ?, lease_owner = '', lease_until = '' WHERE id = ?`
 )
 
-// ClaimPushBatch leases the batch due first.
+// ClaimPushBatch leases the batch due first. Its pushes to subscriptions
+// that no longer exist are taken out (counted cancelled); a batch left
+// with none is done, and the next one is claimed.
 func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
 	var b store.PushBatch
 	t := fromTime(now)
+	claimed := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var avail, until string
-		var items []byte
-		claim, err := s.txStmt(ctx, tx, claimPushBatchSQL)
-		if err != nil {
-			return err
+		for {
+			var avail, until string
+			var items []byte
+			claim, err := s.txStmt(ctx, tx, claimPushBatchSQL)
+			if err != nil {
+				return err
+			}
+			err = claim.QueryRowContext(ctx, owner, fromTime(now.Add(lease)), t, t).Scan(&b.ID, &b.NoticeID, &b.Version, &avail, &b.LeaseOwner, &until, &items)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // the batches found empty meanwhile stay done
+			}
+			if err != nil {
+				return err
+			}
+			if b.AvailableAt, err = toTime(avail); err != nil {
+				return err
+			}
+			if b.LeaseUntil, err = toTime(until); err != nil {
+				return err
+			}
+			if b.Items, err = decodeItems(items); err != nil {
+				return err
+			}
+			kept, dropped, err := s.withoutGone(ctx, tx, b.Items)
+			if err != nil {
+				return err
+			}
+			if err := rewriteBatch(ctx, tx, b.ID, b.NoticeID, kept, dropped); err != nil {
+				return err
+			}
+			if dropped == 0 || len(kept) > 0 {
+				b.Items, claimed = kept, true
+				return nil
+			}
 		}
-		err = claim.QueryRowContext(ctx, owner, fromTime(now.Add(lease)), t, t).Scan(&b.ID, &b.NoticeID, &b.Version, &avail, &b.LeaseOwner, &until, &items)
-		if err != nil {
-			return err
-		}
-		if b.AvailableAt, err = toTime(avail); err != nil {
-			return err
-		}
-		if b.LeaseUntil, err = toTime(until); err != nil {
-			return err
-		}
-		b.Items, err = decodeItems(items)
-		return err
 	})
+	if err == nil && !claimed {
+		err = sql.ErrNoRows
+	}
 	if err != nil {
 		return store.PushBatch{}, fmt.Errorf("store: unable to claim push batch: %w", mapErr(err))
 	}
@@ -261,7 +285,12 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if err != nil {
 			return err
 		}
-		pending := u.Pending
+		// Pushes put back for later to a subscription deleted meanwhile
+		// (its parent erased) are dropped, not kept for a retry.
+		pending, dropped, err := s.withoutGone(ctx, tx, u.Pending)
+		if err != nil {
+			return err
+		}
 		if pending == nil {
 			pending = []store.PushItem{}
 		}
@@ -280,6 +309,11 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if err := addCounts(ctx, tx, b.NoticeID, u.Counts); err != nil {
 			return err
 		}
+		if dropped > 0 {
+			if err := addCounts(ctx, tx, b.NoticeID, map[string]int{store.CountCancelled: dropped}); err != nil {
+				return err
+			}
+		}
 		if len(u.Gone) > 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))`,
 				fromList(u.Gone)); err != nil {
@@ -293,6 +327,112 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 	}
 	return nil
 }
+
+// dropPushes takes the pushes to the subscriptions subs (a JSON array of
+// IDs, deleted in tx) out of the batches waiting in the outbox, counting
+// them cancelled: an erased parent's endpoint and keys do not stay, nor
+// are they sent once quiet hours or a Retry-After are over. A batch a
+// worker holds is left to it: CompletePushBatch drops them then.
+func dropPushes(ctx context.Context, tx *sql.Tx, subs string) error {
+	if subs == "[]" {
+		return nil
+	}
+	gone, err := toList(subs)
+	if err != nil {
+		return err
+	}
+	// instr on the blobs: only the batches holding one of the IDs are
+	// decoded.
+	rows, err := tx.QueryContext(ctx, `SELECT id, notice_id, items FROM push_batches b
+		WHERE done = 0 AND lease_owner = ''
+		  AND EXISTS (SELECT 1 FROM json_each(?) j WHERE instr(b.items, CAST(j.value AS BLOB)) > 0)`, subs)
+	if err != nil {
+		return err
+	}
+	type batch struct {
+		id, notice string
+		items      []store.PushItem
+	}
+	var batches []batch
+	for rows.Next() {
+		var b batch
+		var blob []byte
+		if err := rows.Scan(&b.id, &b.notice, &blob); err != nil {
+			rows.Close()
+			return err
+		}
+		if b.items, err = decodeItems(blob); err != nil {
+			rows.Close()
+			return err
+		}
+		batches = append(batches, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, b := range batches {
+		kept := slices.DeleteFunc(b.items, func(it store.PushItem) bool { return slices.Contains(gone, it.SubscriptionID) })
+		if err := rewriteBatch(ctx, tx, b.id, b.notice, kept, len(b.items)-len(kept)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteBatch stores a batch's items after dropped ones were taken out
+// (counted cancelled); a batch left with none is done.
+func rewriteBatch(ctx context.Context, tx *sql.Tx, id, noticeID string, kept []store.PushItem, dropped int) error {
+	if dropped == 0 {
+		return nil
+	}
+	if kept == nil {
+		kept = []store.PushItem{}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE push_batches SET items = ?, pending = ?, done = ? WHERE id = ?`,
+		appendItems(nil, kept), len(kept), len(kept) == 0, id); err != nil {
+		return err
+	}
+	return addCounts(ctx, tx, noticeID, map[string]int{store.CountCancelled: dropped})
+}
+
+// withoutGone takes out of items those whose subscription no longer
+// exists (erased parent, unsubscribed, pruned) and reports how many.
+func (s *Store) withoutGone(ctx context.Context, tx *sql.Tx, items []store.PushItem) ([]store.PushItem, int, error) {
+	if len(items) == 0 {
+		return items, 0, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.SubscriptionID
+	}
+	q, err := s.txStmt(ctx, tx, goneSubscriptionsSQL)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.QueryContext(ctx, fromList(ids))
+	if err != nil {
+		return nil, 0, err
+	}
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		gone = append(gone, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(gone) == 0 {
+		return items, 0, err
+	}
+	kept := slices.DeleteFunc(slices.Clone(items), func(it store.PushItem) bool { return slices.Contains(gone, it.SubscriptionID) })
+	return kept, len(items) - len(kept), nil
+}
+
+const goneSubscriptionsSQL = `SELECT j.value FROM json_each(?) j
+	WHERE NOT EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.id = j.value)`
 
 // PendingPushes counts the pushes still in the outbox.
 func (s *Store) PendingPushes(ctx context.Context) (int, error) {

@@ -118,6 +118,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 // another process's write (busy_timeout) rather than fail, runs in WAL mode
 // with foreign keys on, and keeps statement journals and sorts in memory.
 // Callers add synchronous (Open: the Synchronous option).
+// secure_delete overwrites deleted rows with zeros (in the page written
+// back, hence in the log and then the file): an erased parent's id,
+// endpoint and keys cannot be read back from the database file.
 func dsn(path, txlock string, pragmas ...string) string {
 	q := url.Values{}
 	for _, p := range append([]string{
@@ -125,11 +128,23 @@ func dsn(path, txlock string, pragmas ...string) string {
 		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"temp_store(MEMORY)",
+		"secure_delete(1)",
 	}, pragmas...) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", txlock)
 	return "file:" + path + "?" + q.Encode()
+}
+
+// clearLog copies the write-ahead log into the database file and empties
+// it: frames of earlier transactions (a parent's rows as they were before
+// an erasure) stay in the log file until it is truncated. It waits for the
+// readers of older snapshots (busy_timeout at most); if some are still
+// there it gives up, and the next checkpoints clear the log. Best effort:
+// the erasure itself is committed.
+func (s *Store) clearLog(ctx context.Context) {
+	var busy, frames, done int
+	_ = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done)
 }
 
 // Ping checks that the database answers.

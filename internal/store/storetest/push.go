@@ -129,6 +129,7 @@ func testPush(t *testing.T, open opener) {
 			t.Fatalf("an erased parent's %d subscriptions survived", len(l))
 		}
 	})
+	t.Run("OutboxForgetsErasedParents", func(t *testing.T) { testOutboxErasure(t, open) })
 	t.Run("WarnAndPrune", func(t *testing.T) {
 		s := open(t)
 		upsert(t, s, "ent_1", 0, 1, 0, parent("u1", child("0750001A", "maternelle", "PS")))
@@ -398,4 +399,92 @@ func userOf(subID string) string {
 		return "u0"
 	}
 	return "u" + subID[len("psb_"):]
+}
+
+// testOutboxErasure: an erased parent's pushes leave the outbox (their
+// endpoint and keys with them), whether the batch waits for quiet hours,
+// is put back for a retry by a worker that held it during the erasure, or
+// is claimed after its subscription was deleted; each is counted
+// cancelled, once.
+func testOutboxErasure(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	const school = "0750001A"
+	upsert(t, s, "ent_1", 0, 4, 0, parent("u1", child(school, "maternelle", "PS")), parent("u2", child(school, "maternelle", "PS")),
+		parent("u3", child(school, "maternelle", "PS")), parent("u4", child(school, "maternelle", "PS")))
+	for _, id := range []string{"1", "2", "2b", "3", "4"} {
+		subscribe(t, s, subscription("psb_"+id, "u"+id[:1], "https://push.example/"+id, 0), true)
+	}
+	n := notice("ntc_1", "col_a", school)
+	n.Audience.Levels = nil
+	createNotice(t, s, n)
+	// Quiet hours: the batch is not available before push_at.
+	pushAt := at(10 * time.Hour)
+	ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: "ntc_1", Version: 1, Category: "menu", Audience: n.Audience, PushAt: pushAt, CreatedAt: T0}))
+	for done := false; !done; {
+		var err error
+		done, err = s.FanoutStep(ctx, "ntc_1", 1, 10, T0)
+		ok(t, err)
+	}
+	counts := func(want map[string]int, pending int) {
+		t.Helper()
+		st, err := s.NoticePushStats(ctx, "ntc_1")
+		ok(t, err)
+		for k, v := range want {
+			if st.Counts[k] != v {
+				t.Fatalf("counts %v, want %s = %d", st.Counts, k, v)
+			}
+		}
+		left, err := s.PendingPushes(ctx)
+		ok(t, err)
+		if left != pending {
+			t.Fatalf("%d pushes pending, want %d", left, pending)
+		}
+	}
+	counts(map[string]int{store.CountTargeted: 5, store.CountCancelled: 0}, 5)
+
+	// Erased while the batch waits: both of u2's pushes leave it.
+	ok(t, s.DeleteParent(ctx, "ent_1", "u2", entry("parents.erase", "ent_1")))
+	counts(map[string]int{store.CountCancelled: 2}, 3)
+	batches := claimAll(t, s, "w1", pushAt)
+	if len(batches) != 1 {
+		t.Fatalf("%d batches", len(batches))
+	}
+	b := batches[0]
+	same(t, "pushes after u2's erasure", subIDs(b.Items), []string{"psb_1", "psb_3", "psb_4"})
+
+	// Erased while a worker holds the batch (a 503 puts them all back):
+	// u3's push is not kept for the retry.
+	ok(t, s.DeleteParent(ctx, "ent_1", "u3", entry("parents.erase", "ent_1")))
+	retry := pushAt.Add(time.Minute)
+	pending := make([]store.PushItem, len(b.Items))
+	for i, it := range b.Items {
+		it.Attempts, it.Status, it.NotBefore = 1, 503, retry
+		pending[i] = it
+	}
+	ok(t, s.CompletePushBatch(ctx, b, store.PushBatchUpdate{Pending: pending, AvailableAt: retry, Counts: map[string]int{}}, pushAt))
+	counts(map[string]int{store.CountCancelled: 3}, 2)
+
+	// A subscription deleted otherwise (unsubscribed): its push is taken
+	// out when the batch is claimed.
+	ok(t, s.DeletePushSubscription(ctx, "ent_1", "u4", "psb_4"))
+	batches = claimAll(t, s, "w2", retry)
+	if len(batches) != 1 {
+		t.Fatalf("%d batches at the retry", len(batches))
+	}
+	b = batches[0]
+	same(t, "pushes at the retry", subIDs(b.Items), []string{"psb_1"})
+	if b.Items[0].Attempts != 1 || b.Items[0].Endpoint != "https://push.example/1" {
+		t.Fatalf("the kept push lost its state: %+v", b.Items[0])
+	}
+	counts(map[string]int{store.CountCancelled: 4}, 1)
+	ok(t, s.CompletePushBatch(ctx, b, store.PushBatchUpdate{Pending: b.Items, AvailableAt: retry.Add(time.Minute), Counts: map[string]int{}}, retry))
+
+	// All of a batch's subscriptions gone: nothing to claim, the batch is
+	// done.
+	ok(t, s.DeletePushSubscription(ctx, "ent_1", "u1", "psb_1"))
+	if got := claimAll(t, s, "w3", retry.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("claimed %+v", got)
+	}
+	counts(map[string]int{store.CountTargeted: 5, store.CountCancelled: 5, store.CountAccepted: 0}, 0)
 }
