@@ -112,7 +112,7 @@ const (
 	CountMuted        = "muted"     // subscriptions skipped: category muted by the parent
 	CountDeferred     = "deferred"  // pushes held back by quiet hours
 	CountAccepted     = "accepted"  // accepted by the push service (201)
-	CountCancelled    = "cancelled" // dropped: notice withdrawn, expired or superseded by a correction
+	CountCancelled    = "cancelled" // dropped: notice withdrawn, expired or superseded by a correction, or subscription deleted (parent erased)
 	CountFailedPrefix = "failed."
 )
 
@@ -191,11 +191,15 @@ type PushStore interface {
 	CancelFanout(ctx context.Context, noticeID string, version int) error
 
 	// ClaimPushBatch leases, for owner until now+lease, a batch available
-	// at now whose lease (if any) has ended; ErrNotFound when none is.
+	// at now whose lease (if any) has ended; ErrNotFound when none is. The
+	// pushes of the batch to subscriptions that no longer exist are taken
+	// out of it (counted cancelled): a batch never sends to a deleted
+	// subscription, and one left with no push is done.
 	ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (PushBatch, error)
 	// CompletePushBatch records a leased batch's outcome (see
-	// PushBatchUpdate). ErrStale when b's lease was lost to another owner:
-	// nothing is recorded.
+	// PushBatchUpdate); pending pushes to subscriptions deleted meanwhile
+	// are dropped (counted cancelled), not kept for a retry. ErrStale when
+	// b's lease was lost to another owner: nothing is recorded.
 	CompletePushBatch(ctx context.Context, b PushBatch, u PushBatchUpdate, now time.Time) error
 	// PendingPushes counts the pushes still in the outbox.
 	PendingPushes(ctx context.Context) (int, error)

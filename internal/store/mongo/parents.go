@@ -117,23 +117,43 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 	return d.model(), nil
 }
 
-// DeleteParent erases a parent, their push subscriptions and read states.
-// The parent goes first: a subscription left by a failure part-way is
-// unreachable (no parent, no audience) and erased with the next attempt.
+// DeleteParent erases a parent, their push subscriptions, their pushes
+// waiting in the outbox and their read states. The parent goes first; a
+// failure part-way leaves the rest unreachable (no parent, no audience, a
+// claim drops pushes to deleted subscriptions), and a second attempt
+// erases it before answering ErrNotFound.
 func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
 	id := parentID(entID, entUserID)
 	res, err := s.coll(collParents).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
 		return fail(err, "delete parent %s of ENT %s", entUserID, entID)
 	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("store: unable to delete parent %s of ENT %s: %w", entUserID, entID, store.ErrNotFound)
+	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{{Key: "parent", Value: id}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return fail(err, "erase the push subscriptions of parent %s of ENT %s", entUserID, entID)
+	}
+	var subs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &subs); err != nil {
+		return fail(err, "erase the push subscriptions of parent %s of ENT %s", entUserID, entID)
 	}
 	if _, err := s.coll(collPushSubscriptions).DeleteMany(ctx, bson.D{{Key: "parent", Value: id}}); err != nil {
 		return fail(err, "erase the push subscriptions of parent %s of ENT %s", entUserID, entID)
 	}
+	ids := make([]string, len(subs))
+	for i, sub := range subs {
+		ids[i] = sub.ID
+	}
+	if err := s.dropPushes(ctx, ids); err != nil {
+		return err
+	}
 	if err := s.eraseReadStates(ctx, entID, entUserID); err != nil {
 		return err
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("store: unable to delete parent %s of ENT %s: %w", entUserID, entID, store.ErrNotFound)
 	}
 	return s.audit(ctx, a)
 }

@@ -3,6 +3,8 @@ package mongo
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -239,6 +241,8 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 // FerretDB v1 runs it as a read then a write, so this process's claims
 // there go one at a time (other processes wait for the worker lease:
 // AtomicClaims).
+// Its pushes to subscriptions that no longer exist are taken out (counted
+// cancelled); a batch left with none is done, and the next one claimed.
 func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
 	if s.ferretDB {
 		s.claimMu.Lock()
@@ -246,14 +250,30 @@ func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time,
 	}
 	now = msUTC(now)
 	var d batchDoc
-	err := s.coll(collPushBatches).FindOneAndUpdate(ctx, bson.D{
-		{Key: "done", Value: false},
-		{Key: "available_at", Value: bson.D{{Key: "$lte", Value: now}}},
-		{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}},
-	}, bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: now.Add(lease)}}}},
-		options.FindOneAndUpdate().SetSort(bson.D{{Key: "available_at", Value: 1}}).SetReturnDocument(options.After)).Decode(&d)
-	if err != nil {
-		return store.PushBatch{}, fail(err, "claim push batch")
+	for {
+		err := s.coll(collPushBatches).FindOneAndUpdate(ctx, bson.D{
+			{Key: "done", Value: false},
+			{Key: "available_at", Value: bson.D{{Key: "$lte", Value: now}}},
+			{Key: "lease_until", Value: bson.D{{Key: "$lte", Value: now}}},
+		}, bson.D{{Key: "$set", Value: bson.D{{Key: "lease_owner", Value: owner}, {Key: "lease_until", Value: now.Add(lease)}}}},
+			options.FindOneAndUpdate().SetSort(bson.D{{Key: "available_at", Value: 1}}).SetReturnDocument(options.After)).Decode(&d)
+		if err != nil {
+			return store.PushBatch{}, fail(err, "claim push batch")
+		}
+		kept, err := s.withoutGone(ctx, d.Items)
+		if err != nil {
+			return store.PushBatch{}, err
+		}
+		if len(kept) == len(d.Items) {
+			break
+		}
+		if err := s.rewriteBatch(ctx, d, bson.D{{Key: "lease_owner", Value: owner}}, kept); err != nil {
+			return store.PushBatch{}, err
+		}
+		if len(kept) > 0 {
+			d.Items = kept
+			break
+		}
 	}
 	b := store.PushBatch{ID: d.ID, NoticeID: d.NoticeID, Version: d.Version, AvailableAt: d.AvailableAt,
 		LeaseOwner: d.LeaseOwner, LeaseUntil: d.LeaseUntil, Items: make([]store.PushItem, len(d.Items))}
@@ -270,7 +290,19 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 	if avail.IsZero() {
 		avail = now
 	}
-	pending := itemDocs(u.Pending, false)
+	// Pushes put back for later to a subscription deleted meanwhile (its
+	// parent erased) are dropped, not kept for a retry.
+	pending, err := s.withoutGone(ctx, itemDocs(u.Pending, false))
+	if err != nil {
+		return err
+	}
+	if dropped := len(u.Pending) - len(pending); dropped > 0 {
+		u.Counts = maps.Clone(u.Counts)
+		if u.Counts == nil {
+			u.Counts = map[string]int{}
+		}
+		u.Counts[store.CountCancelled] += dropped
+	}
 	update := bson.D{
 		{Key: "$set", Value: bson.D{{Key: "done", Value: len(pending) == 0}, {Key: "items", Value: pending},
 			{Key: "pending", Value: len(pending)}, {Key: "available_at", Value: msUTC(avail)},
@@ -295,6 +327,88 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		}
 	}
 	return nil
+}
+
+// dropPushes takes the pushes to the subscriptions subs (deleted) out of
+// the batches waiting in the outbox that no worker holds, counting them
+// cancelled. Each batch is rewritten only if it is as it was read; one
+// that changed meanwhile (claimed) is left to ClaimPushBatch and
+// CompletePushBatch, which drop pushes to deleted subscriptions too.
+func (s *Store) dropPushes(ctx context.Context, subs []string) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	cur, err := s.coll(collPushBatches).Find(ctx, bson.D{{Key: "done", Value: false}, {Key: "lease_owner", Value: ""},
+		{Key: "items.s", Value: bson.D{{Key: "$in", Value: subs}}}})
+	if err != nil {
+		return fail(err, "drop erased pushes")
+	}
+	var batches []batchDoc
+	if err := cur.All(ctx, &batches); err != nil {
+		return fail(err, "drop erased pushes")
+	}
+	for _, d := range batches {
+		kept := slices.DeleteFunc(slices.Clone(d.Items), func(it pushItemDoc) bool { return slices.Contains(subs, it.SubscriptionID) })
+		if err := s.rewriteBatch(ctx, d, bson.D{{Key: "lease_owner", Value: ""}, {Key: "pending", Value: d.Pending}}, kept); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteBatch stores batch d's items after some were taken out (counted
+// cancelled), if d still matches cond; a batch left with none is done.
+func (s *Store) rewriteBatch(ctx context.Context, d batchDoc, cond bson.D, kept []pushItemDoc) error {
+	dropped := len(d.Items) - len(kept)
+	if dropped == 0 {
+		return nil
+	}
+	if kept == nil {
+		kept = []pushItemDoc{}
+	}
+	set := bson.D{{Key: "items", Value: kept}, {Key: "pending", Value: len(kept)}, {Key: "done", Value: len(kept) == 0}}
+	if len(kept) == 0 {
+		set = append(set, bson.E{Key: "lease_owner", Value: ""}, bson.E{Key: "lease_until", Value: time.Time{}})
+	}
+	filter := append(bson.D{{Key: "_id", Value: d.ID}, {Key: "done", Value: false}}, cond...)
+	res, err := s.coll(collPushBatches).UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return fail(err, "drop pushes of batch %s", d.ID)
+	}
+	if res.MatchedCount == 0 {
+		return nil
+	}
+	return s.addCounts(ctx, d.NoticeID, map[string]int{store.CountCancelled: dropped})
+}
+
+// withoutGone returns the items whose subscription still exists.
+func (s *Store) withoutGone(ctx context.Context, items []pushItemDoc) ([]pushItemDoc, error) {
+	if len(items) == 0 {
+		return items, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.SubscriptionID
+	}
+	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fail(err, "check push subscriptions")
+	}
+	var found []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &found); err != nil {
+		return nil, fail(err, "check push subscriptions")
+	}
+	if len(found) == len(ids) {
+		return items, nil
+	}
+	exists := make(map[string]bool, len(found))
+	for _, f := range found {
+		exists[f.ID] = true
+	}
+	return slices.DeleteFunc(slices.Clone(items), func(it pushItemDoc) bool { return !exists[it.SubscriptionID] }), nil
 }
 
 // PendingPushes counts the pushes still in the outbox.
