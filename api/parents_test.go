@@ -273,7 +273,7 @@ func TestImportParentsCSVFromFrenchSpreadsheets(t *testing.T) {
 // it %2B).
 func TestParentIDsEscapedInPaths(t *testing.T) {
 	f := newFixture(t)
-	ids := []string{"a/b", "a?b", "a#b", "a%b", "a+b", "x%2Fy", "../u", "a/b?c#d%e+f"}
+	ids := []string{"a/b", "a?b", "a#b", "a%b", "a+b", "x%2Fy", "../u", "a/b?c#d%e+f", "..", ".", "%2E%2E"}
 	var ps []map[string]any
 	for _, id := range append([]string{"a", "b", "x", "u"}, ids...) {
 		ps = append(ps, map[string]any{"ent_user_id": id, "children": []map[string]any{{"uai": uaiA1, "level": "maternelle"}}})
