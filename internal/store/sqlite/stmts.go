@@ -36,6 +36,7 @@ var writerStmts = []string{
 	claimPushBatchSQL,
 	pushBatchLeaseSQL,
 	completePushBatchSQL,
+	goneSubscriptionsSQL,
 	recordPushReceiptSQL,
 }
 
