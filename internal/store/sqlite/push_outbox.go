@@ -389,8 +389,10 @@ func rewriteBatch(ctx context.Context, tx *sql.Tx, id, noticeID string, kept []s
 	if kept == nil {
 		kept = []store.PushItem{}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE push_batches SET items = ?, pending = ?, done = ? WHERE id = ?`,
-		appendItems(nil, kept), len(kept), len(kept) == 0, id); err != nil {
+	done := len(kept) == 0
+	if _, err := tx.ExecContext(ctx, `UPDATE push_batches SET items = ?, pending = ?, done = ?,
+		lease_owner = CASE WHEN ? THEN '' ELSE lease_owner END, lease_until = CASE WHEN ? THEN '' ELSE lease_until END
+		WHERE id = ?`, appendItems(nil, kept), len(kept), done, done, done, id); err != nil {
 		return err
 	}
 	return addCounts(ctx, tx, noticeID, map[string]int{store.CountCancelled: dropped})
