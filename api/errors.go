@@ -147,32 +147,52 @@ func storageUnavailable() *Error {
 // (readiness then reports it: Server.readyz).
 func errorHandler(log *slog.Logger, onUnavailable func()) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
-		var e *Error
-		var fe *fiber.Error
-		switch {
-		case errors.As(err, &e):
-		case errors.As(err, &fe):
-			e = fromFiberError(fe)
-		case errors.Is(err, store.ErrNotFound):
-			e = apiErr("resource.not_found")
-		case errors.Is(err, store.ErrConflict):
-			e = apiErr("resource.already_exists")
-		case errors.Is(err, store.ErrStale):
-			e = apiErr("resource.modified")
-		case store.IsUnavailable(err):
+		e, cause := asAPIError(err)
+		switch cause {
+		case causeUnavailable:
 			log.Error("storage unavailable", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
-			e = storageUnavailable()
 			c.Set(fiber.HeaderRetryAfter, storageRetryAfter)
 			if onUnavailable != nil {
 				onUnavailable()
 			}
-		default:
+		case causeUnknown:
 			log.Error("request failed", slog.String("method", c.Method()), slog.String("path", c.Path()), slog.Any("error", err))
-			e = apiErr("internal.error")
 		}
 		return writeError(c, e)
 	}
 }
+
+// asAPIError is the catalog error an error is answered with — the one
+// place that decides it, for the error handler and for the metrics (a
+// store.ErrNotFound is a 404 in both) — and what caused it.
+func asAPIError(err error) (*Error, errorCause) {
+	var e *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &e):
+		return e, causeExpected
+	case errors.As(err, &fe):
+		return fromFiberError(fe), causeExpected
+	case errors.Is(err, store.ErrNotFound):
+		return apiErr("resource.not_found"), causeExpected
+	case errors.Is(err, store.ErrConflict):
+		return apiErr("resource.already_exists"), causeExpected
+	case errors.Is(err, store.ErrStale):
+		return apiErr("resource.modified"), causeExpected
+	case store.IsUnavailable(err):
+		return storageUnavailable(), causeUnavailable
+	}
+	return apiErr("internal.error"), causeUnknown
+}
+
+// errorCause tells the error handler what to do besides answering.
+type errorCause int
+
+const (
+	causeExpected    errorCause = iota // an answer like any other
+	causeUnavailable                   // the store could not serve: logged, Retry-After, readiness told
+	causeUnknown                       // unexpected: logged, 500
+)
 
 func fromFiberError(fe *fiber.Error) *Error {
 	switch fe.Code {

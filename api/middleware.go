@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -161,14 +160,8 @@ func statusOf(c *fiber.Ctx, err error) int {
 	if err == nil {
 		return c.Response().StatusCode()
 	}
-	if e, ok := err.(*Error); ok {
-		return catalog[e.Code].Status
-	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		return fe.Code
-	}
-	return fiber.StatusInternalServerError
+	e, _ := asAPIError(err)
+	return catalog[e.Code].Status
 }
 
 type metrics struct {
@@ -205,11 +198,38 @@ func (s *Server) requestMetrics() fiber.Handler {
 		start := time.Now()
 		err := c.Next()
 		status := statusOf(c, err)
+		// Label values outlive the request: c.Method() points into a buffer
+		// the server reuses for the next request, so the label is one of
+		// the constant method names, never that string.
+		method := methodLabel(c.Method())
 		route := c.Route().Path
-		s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		s.metrics.duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		s.metrics.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// methodLabel is the metrics label of a request method: a constant string
+// (not a view of the request's buffer), and "OTHER" for a method the API
+// does not know, so that made-up methods add no series.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return "OTHER"
 }
 
 // metricsHandler serves the Prometheus metrics: to a scraper presenting
