@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -92,4 +93,41 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Staff answers are not stored by any cache (no-store); the routes whose
+// answers may be kept keep saying so: the parent feed (private, revalidated
+// with its ETag), the widget's script, the VAPID public key.
+func TestCacheControl(t *testing.T) {
+	p := newPublishing(t)
+	p.publish(t, "restauration", cantineNotice())
+	for _, r := range []response{
+		p.must(200, p.do("GET", "/v1/collectivites", p.operator, nil)),
+		p.must(200, p.do("GET", "/v1/notices", p.agents["restauration"], nil)),
+		p.must(200, p.do("GET", "/v1/schools", p.operator, nil)),
+		p.must(200, p.do("GET", "/v1/version", "", nil)),
+	} {
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("staff answer Cache-Control %q, want no-store: %.200s", got, r.Body)
+		}
+	}
+	tok := p.parentToken(t, "p0")
+	r := p.must(200, p.do("GET", "/v1/me/feed", tok, nil))
+	if got := r.Header.Get("Cache-Control"); got != "private, no-cache" || r.Header.Get("ETag") == "" {
+		t.Fatalf("feed: Cache-Control %q, ETag %q", got, r.Header.Get("ETag"))
+	}
+	if r2 := p.do("GET", "/v1/me/feed", tok, nil, "If-None-Match: "+r.Header.Get("ETag")); r2.Status != 304 || r2.Header.Get("Cache-Control") == "no-store" {
+		t.Fatalf("feed revalidation: %d, Cache-Control %q", r2.Status, r2.Header.Get("Cache-Control"))
+	}
+	res, err := p.App.Test(httptest.NewRequest("GET", "/widget/v1/liaison-feed.js", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Cache-Control"); res.StatusCode != 200 || got == "" || got == "no-store" {
+		t.Errorf("widget script: %d, Cache-Control %q", res.StatusCode, got)
+	}
+	if got := p.do("GET", "/v1/push/vapid-public-key", "", nil).Header.Get("Cache-Control"); got == "no-store" {
+		t.Errorf("VAPID key Cache-Control %q", got)
+	}
 }

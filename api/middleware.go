@@ -39,6 +39,10 @@ func (s *Server) securityHeaders() fiber.Handler {
 		c.Set("X-Content-Type-Options", "nosniff")
 		c.Set("Referrer-Policy", "no-referrer")
 		c.Set("X-Frame-Options", "DENY")
+		// Answers are not stored by default (staff data, tokens): a route
+		// whose answer may be kept says so itself (the parent feed's
+		// revalidated cache, the widget's scripts, the VAPID key).
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Next()
 	}
 }
