@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -63,8 +64,10 @@ func principal(c *fiber.Ctx) *Principal {
 	return p
 }
 
-func bearer(c *fiber.Ctx) string {
-	h := c.Get(fiber.HeaderAuthorization)
+func bearer(c *fiber.Ctx) string { return bearerOf(c.Get(fiber.HeaderAuthorization)) }
+
+// bearerOf is the token of an Authorization header value ("" if none).
+func bearerOf(h string) string {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
@@ -104,25 +107,35 @@ func (s *Server) requireENT() fiber.Handler {
 		if tok == "" {
 			return apiErr("auth.missing_token")
 		}
-		if !strings.HasPrefix(tok, entKeyPrefix) {
-			return apiErr("auth.invalid_token")
-		}
-		hash := store.HashToken(tok)
-		ent, err := s.store.ENTByAPIKeyHash(c.UserContext(), hash)
+		ent, err := s.entByKey(c.UserContext(), tok)
 		if errors.Is(err, store.ErrNotFound) {
 			return apiErr("auth.invalid_token")
 		}
 		if err != nil {
 			return err
 		}
-		// A key replaced by a rotation works until the end of its
-		// overlap; none once the ENT is revoked.
-		if !ent.APIKeyValid(hash, s.now()) {
-			return apiErr("auth.invalid_token")
-		}
 		c.Locals(principalKey, &Principal{ENT: &ent})
 		return c.Next()
 	}
+}
+
+// entByKey is the ENT an API key authenticates, store.ErrNotFound if none
+// (requireENT, and the HTTP edge before it grants the sync body limit).
+func (s *Server) entByKey(ctx context.Context, key string) (store.ENT, error) {
+	if !strings.HasPrefix(key, entKeyPrefix) {
+		return store.ENT{}, store.ErrNotFound
+	}
+	hash := store.HashToken(key)
+	ent, err := s.store.ENTByAPIKeyHash(ctx, hash)
+	if err != nil {
+		return store.ENT{}, err
+	}
+	// A key replaced by a rotation works until the end of its overlap;
+	// none once the ENT is revoked.
+	if !ent.APIKeyValid(hash, s.now()) {
+		return store.ENT{}, store.ErrNotFound
+	}
+	return ent, nil
 }
 
 // All staff roles, for routes any staff member may call (results are then

@@ -4,14 +4,12 @@
 package api
 
 import (
-	"bytes"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -74,8 +72,15 @@ func New(d Deps) *Server {
 		AppName:               "liaison",
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(d.Log, s.storageFailed),
-		// The largest body any route accepts; each route caps its own below.
-		BodyLimit:          d.Config.SyncBodyLimit,
+		// Bodies are streamed: edge (edge.go) reads each one, as it
+		// arrives, up to its route's limit. BodyLimit only bounds what
+		// fasthttp reads ahead (8 KiB at most), multipart forms are parsed
+		// from the body edge read, not before it.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    d.Config.SyncBodyLimit,
+		// The time to send headers and body (edge gives an authenticated
+		// directory sync longer).
 		ReadTimeout:        30 * time.Second,
 		WriteTimeout:       60 * time.Second,
 		IdleTimeout:        120 * time.Second,
@@ -85,26 +90,12 @@ func New(d Deps) *Server {
 		JSONEncoder:        jsonMarshal,
 		EnableIPValidation: true,
 	})
-	s.App.Server().HeaderReceived = bodyLimits(d.Config)
+	srv := s.App.Server()
+	srv.HeaderReceived = s.headerReceived
+	srv.Handler = s.edge(srv.Handler)
+	srv.MaxConnsPerIP = d.Config.MaxConnsPerIP
 	s.routes()
 	return s
-}
-
-// bodyLimits caps each request body before it is read (a Content-Length
-// over the cap is refused without reading the body): the directory sync
-// routes take up to LIAISON_SYNC_BODY_LIMIT, every other route
-// LIAISON_BODY_LIMIT, so that no client, authenticated or not, can make
-// the server read a large body anywhere else.
-func bodyLimits(c config.Config) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-		switch {
-		case bytes.Equal(h.Method(), []byte(fiber.MethodPut)) && string(path) == "/v1/ent/parents",
-			bytes.Equal(h.Method(), []byte(fiber.MethodPost)) && string(path) == "/v1/ent/parents/import":
-			return fasthttp.RequestConfig{MaxRequestBodySize: c.SyncBodyLimit}
-		}
-		return fasthttp.RequestConfig{MaxRequestBodySize: c.BodyLimit}
-	}
 }
 
 // utcNow is the clock, in UTC and at millisecond precision (what every

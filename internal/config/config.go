@@ -28,6 +28,7 @@ const (
 	DefaultBodyLimit          = 1 << 20  // 1 MiB for ordinary JSON bodies
 	DefaultSyncBodyLimit      = 32 << 20 // 32 MiB for parent batches (10,000 parents)
 	DefaultRateLimit          = 600      // requests per minute per credential or IP
+	DefaultMaxConnsPerIP      = 256      // open connections per client IP (without a trusted proxy)
 )
 
 // Process roles.
@@ -51,6 +52,10 @@ type Config struct {
 	SyncBodyLimit      int
 	RateLimit          int // requests per minute; 0 disables
 	TrustedProxy       bool
+	// MaxConnsPerIP caps the open connections of one peer address; 0
+	// disables. Behind a trusted proxy every connection comes from the
+	// proxy, so the default is then 0.
+	MaxConnsPerIP int
 	// MetricsToken, when set, is the bearer token GET /metrics asks for;
 	// without it /metrics answers local scrapers only (loopback, no proxy).
 	MetricsToken     string
@@ -96,6 +101,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SQLiteSynchronous:   strings.ToLower(r.str("LIAISON_SQLITE_SYNCHRONOUS", "normal")),
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 	}
+	c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	if c.TrustedProxy {
+		c.MaxConnsPerIP = 0
+	}
+	c.MaxConnsPerIP = r.int("LIAISON_MAX_CONNS_PER_IP", c.MaxConnsPerIP)
 	c.LogLevel = r.level("LIAISON_LOG_LEVEL", DefaultLogLevel)
 	if err := errors.Join(r.errs...); err != nil {
 		return c, err
@@ -149,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		bad("LIAISON_RATE_LIMIT", "must be 0 (off) or a number of requests per minute")
+	}
+	if c.MaxConnsPerIP < 0 {
+		bad("LIAISON_MAX_CONNS_PER_IP", "must be 0 (off) or a number of connections")
 	}
 	if (c.VAPIDPublicKey == "") != (c.VAPIDPrivateKey == "") {
 		bad("LIAISON_VAPID_PUBLIC_KEY", "and LIAISON_VAPID_PRIVATE_KEY must be given together")

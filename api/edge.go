@@ -1,0 +1,279 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// The HTTP edge: what happens to a request between its headers and the
+// Fiber app.
+//
+// The server streams request bodies (fasthttp reads at most 8 KiB of a
+// body before the handler): without it, fasthttp allocates a buffer of
+// the announced Content-Length before reading a byte of the body, so 40
+// connections announcing 32 MiB and sending one byte held 1.3 GB. edge
+// then reads each body itself, growing its buffer only as bytes arrive,
+// up to the route's limit:
+//
+//   - the directory sync routes (PUT /v1/ent/parents, POST
+//     /v1/ent/parents/import) take up to LIAISON_SYNC_BODY_LIMIT, only
+//     when the request carries a valid ENT key — checked here, before the
+//     body is read; without one a body over LIAISON_BODY_LIMIT is not read
+//     at all: the route answers (401) and the connection is closed;
+//   - every other route LIAISON_BODY_LIMIT.
+//
+// The time to receive headers and body is bounded by the server's
+// ReadTimeout (longer for an authenticated sync), the connections of one
+// client address by LIAISON_MAX_CONNS_PER_IP.
+//
+// A request refused before its body is read (too large, ambiguous length)
+// gets its answer with "Connection: close", then the server reads and
+// discards what the client still sends (bounded in bytes and time) before
+// closing: closing a socket with unread data resets the connection, and
+// the client, still sending, would see ECONNRESET instead of the answer.
+
+const (
+	// drainBytes and drainTime bound what is read and discarded after an
+	// answer given before the body was read, before the connection closes.
+	drainBytes = 64 << 20
+	drainTime  = 5 * time.Second
+	// syncReadTimeout is the time an authenticated directory sync has to
+	// send its body (from its headers), instead of the server's
+	// ReadTimeout: up to 32 MiB over a modest link.
+	syncReadTimeout = 3 * time.Minute
+)
+
+var errBodyTooLarge = errors.New("request body over the route's limit")
+
+// edgeVerdict is the request header in which headerReceived tells edge
+// what to do with a request's body; a client's own is removed first.
+const edgeVerdict = "X-Liaison-Edge-Verdict"
+
+// Verdicts of headerReceived (none: a body up to LIAISON_BODY_LIMIT).
+const (
+	verdictSync       = "sync"        // an authenticated directory sync
+	verdictUnread     = "unread"      // not read: the route answers, then close
+	verdictTooLarge   = "too-large"   // 413 without reading the body
+	verdictBadFraming = "bad-framing" // 400 without reading the body
+)
+
+// headerReceived decides, once the headers are in and before fasthttp reads
+// a byte of the body, what becomes of the body. A request answered without
+// its body being read has its Content-Length set to 0 (fasthttp then reads
+// none, and edge closes the connection after the answer) and no Expect
+// (no "100 Continue" invites a body that will not be read).
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	h.Del(edgeVerdict)
+	verdict, conf := "", fasthttp.RequestConfig{}
+	cl := h.ContentLength()
+	switch {
+	case badFraming(h.RawHeaders()):
+		verdict = verdictBadFraming
+	case cl == -2 || (cl >= 0 && cl <= s.cfg.BodyLimit):
+		return conf // no body, or one any route may send
+	case !isSyncRoute(h):
+		if cl > 0 {
+			verdict = verdictTooLarge
+		}
+	case !s.validENTKey(h):
+		verdict = verdictUnread
+	case cl > s.cfg.SyncBodyLimit:
+		verdict = verdictTooLarge
+	default:
+		verdict = verdictSync
+		conf.ReadTimeout = syncReadTimeout
+	}
+	if verdict != "" {
+		h.Set(edgeVerdict, verdict)
+		if verdict != verdictSync {
+			h.SetContentLength(0)
+			h.Del(fiber.HeaderExpect)
+		}
+	}
+	return conf
+}
+
+// edge wraps the app's fasthttp handler (see above).
+func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		limit := s.cfg.BodyLimit
+		switch string(ctx.Request.Header.Peek(edgeVerdict)) {
+		case "":
+		case verdictSync:
+			limit = s.cfg.SyncBodyLimit
+		case verdictUnread:
+			// The route refuses the request (no valid key) before it
+			// looks at a body, which it sees empty.
+			next(ctx)
+			closeAfterAnswer(ctx)
+			return
+		case verdictTooLarge:
+			s.refuse(ctx, apiErr("request.body_too_large"))
+			return
+		default:
+			s.refuse(ctx, apiErr("request.bad_framing"))
+			return
+		}
+		stream := ctx.RequestBodyStream()
+		cl := ctx.Request.Header.ContentLength()
+		if stream == nil || cl == 0 {
+			next(ctx)
+			return
+		}
+		body, err := readBody(stream, cl, limit)
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, errBodyTooLarge):
+				s.refuse(ctx, apiErr("request.body_too_large"))
+			case errors.As(err, &ne) && ne.Timeout():
+				s.refuse(ctx, apiErr("request.timeout"))
+			default: // a broken chunk, a body cut short
+				s.refuse(ctx, apiErr("request.bad_framing"))
+			}
+			return
+		}
+		ctx.Request.SetBodyRaw(body)
+		next(ctx)
+	}
+}
+
+// isSyncRoute reports a request to one of the directory sync routes, the
+// only ones allowed LIAISON_SYNC_BODY_LIMIT.
+func isSyncRoute(h *fasthttp.RequestHeader) bool {
+	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	return h.IsPut() && string(path) == "/v1/ent/parents" ||
+		h.IsPost() && string(path) == "/v1/ent/parents/import"
+}
+
+// validENTKey reports whether the request carries a valid ENT API key (the
+// same check as requireENT, which the route still makes).
+func (s *Server) validENTKey(h *fasthttp.RequestHeader) bool {
+	tok := bearerOf(string(h.Peek(fiber.HeaderAuthorization)))
+	if tok == "" {
+		return false
+	}
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.entByKey(c, tok)
+	return err == nil
+}
+
+// readBody reads a request body of cl bytes (-1: chunked, length unknown)
+// from r, refusing one over limit. Its buffer grows as bytes arrive, never
+// to more than twice what was received: an announced length costs nothing
+// until it is sent.
+func readBody(r io.Reader, cl, limit int) ([]byte, error) {
+	max := limit + 1 // a chunked body one byte over the limit is enough to know
+	if cl >= 0 {
+		max = cl
+	}
+	buf := make([]byte, 0, min(max, 16<<10))
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) == max {
+				break
+			}
+			grown := make([]byte, len(buf), min(max, 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(buf) > limit {
+		return nil, errBodyTooLarge
+	}
+	if cl >= 0 && len(buf) < cl {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return buf, nil
+}
+
+// refuse answers a request without calling the app: the catalog error in
+// the negotiated language, then the connection closes (closeAfterAnswer).
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, e *Error) {
+	c := s.App.AcquireCtx(ctx)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Frame-Options", "DENY")
+	_ = writeError(c, e)
+	s.App.ReleaseCtx(c)
+	s.metrics.requests.WithLabelValues(methodLabel(string(ctx.Method())), "-", strconv.Itoa(catalog[e.Code].Status)).Inc()
+	closeAfterAnswer(ctx)
+}
+
+// closeAfterAnswer closes the connection after the answer is written, once
+// what the client still sends is read and discarded (at most drainBytes,
+// for at most drainTime): the client reads the answer rather than a reset.
+//
+// The answer says "Connection: Close" — a connection option is
+// case-insensitive, and fasthttp, given "close", would close the
+// connection itself right after writing, before the hijack below.
+func closeAfterAnswer(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set(fiber.HeaderConnection, "Close")
+	ctx.Hijack(func(c net.Conn) {
+		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+			if cw, ok := u.UnsafeConn().(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite() // the answer is complete: FIN
+			}
+		}
+		_ = c.SetReadDeadline(time.Now().Add(drainTime))
+		_, _ = io.CopyN(io.Discard, c, drainBytes)
+	})
+}
+
+// badFraming reports a request whose body length is ambiguous (RFC 9112
+// §6.1, §6.3), which a proxy in front may read differently — a request
+// smuggled behind it: Transfer-Encoding other than exactly "chunked" or
+// given twice, Transfer-Encoding with Content-Length, two different
+// Content-Length. fasthttp takes any Transfer-Encoding but identity for
+// chunked and ignores Content-Length then, or keeps the last of two.
+func badFraming(raw []byte) bool {
+	te, cl := 0, 0
+	var length []byte
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) == 0 || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte(fiber.HeaderContentLength)):
+			if cl > 0 && !bytes.Equal(v, length) {
+				return true
+			}
+			cl++
+			length = v
+		case bytes.EqualFold(k, []byte(fiber.HeaderTransferEncoding)):
+			te++
+			if !bytes.EqualFold(v, []byte("chunked")) {
+				return true
+			}
+		}
+	}
+	return te > 1 || te > 0 && cl > 0
+}
