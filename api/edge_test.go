@@ -2,11 +2,13 @@ package api
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,98 @@ func TestCacheControl(t *testing.T) {
 	}
 	if got := p.do("GET", "/v1/push/vapid-public-key", "", nil).Header.Get("Cache-Control"); got == "no-store" {
 		t.Errorf("VAPID key Cache-Control %q", got)
+	}
+}
+
+// Issue 10.5: a client that sends a whole 6 MiB body to a 1 MiB route
+// before reading the answer (here, its first 2 MiB, a pause in which the
+// server answers, the rest) can send it all, then reads the 413 — the
+// server does not close while the body is still coming (a reset, which
+// Node's fetch reports as ECONNRESET), whether the length was announced or
+// only found out while reading a chunked body.
+func TestOversizeBodyGetsItsAnswer(t *testing.T) {
+	ts := newTestServer(t)
+	base := serveLocal(t, ts)
+	body := `{"title":"` + strings.Repeat("x", 6<<20) + `"}`
+	var chunked strings.Builder
+	for rest := body; rest != ""; {
+		n := min(len(rest), 64<<10)
+		fmt.Fprintf(&chunked, "%x\r\n%s\r\n", n, rest[:n])
+		rest = rest[n:]
+	}
+	chunked.WriteString("0\r\n\r\n")
+	for i, req := range []string{
+		"POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + ts.operator + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body,
+		"POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept-Language: en\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body,
+		"POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + ts.operator + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked.String(),
+		"PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body,
+	} {
+		conn := dialLocal(t, base)
+		// The first 2 MiB, time for the server to answer, the rest.
+		if _, err := io.WriteString(conn, req[:2<<20]); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if _, err := io.WriteString(conn, req[2<<20:]); err != nil {
+			t.Fatalf("request %d: the server stopped the client sending its body: %v", i, err)
+		}
+		res, b := readResponse(t, bufio.NewReader(conn), "POST")
+		want, code := 413, `"code":"request.body_too_large"`
+		if strings.HasPrefix(req, "PUT /v1/ent/parents") { // no ENT key: told so, the body unread
+			want, code = 401, `"code":"auth.missing_token"`
+		}
+		if res.StatusCode != want || !strings.Contains(b, code) || !res.Close {
+			t.Fatalf("request %d: %d (close %v) %.200s; want %d %s and the connection closed", i, res.StatusCode, res.Close, b, want, code)
+		}
+		if i == 1 && !strings.Contains(b, "The request body is too large.") {
+			t.Errorf("English asked for: %s", b)
+		}
+	}
+}
+
+// Issue 11.12: a request whose body length is ambiguous is refused and its
+// connection closed (RFC 9112 §6.1): what a proxy in front may have read
+// as a second request behind it is never served.
+func TestAmbiguousBodyLengthRefused(t *testing.T) {
+	ts := newTestServer(t)
+	base := serveLocal(t, ts)
+	smuggled := "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n"
+	for _, framing := range []string{
+		"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+		"Content-Length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: identity\r\n\r\n",
+		"Content-Length: 0\r\nContent-Length: 2\r\n\r\n{}",
+	} {
+		conn := dialLocal(t, base)
+		if _, err := io.WriteString(conn, "POST /v1/push/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+framing+smuggled); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).CloseWrite() // all sent: the server need not wait for more
+		br := bufio.NewReader(conn)
+		res, b := readResponse(t, br, "POST")
+		if res.StatusCode != 400 || !strings.Contains(b, `"code":"request.bad_framing"`) || !res.Close {
+			t.Errorf("%q: %d (close %v) %.200s; want 400 request.bad_framing, connection closed", framing, res.StatusCode, res.Close, b)
+		}
+		if more, err := br.ReadString('\n'); err == nil || more != "" {
+			t.Errorf("%q: the request behind was answered: %q %v", framing, more, err)
+		}
+	}
+	// A chunked body alone, and one Content-Length given twice alike, are
+	// fine; the connection stays open.
+	conn := dialLocal(t, base)
+	br := bufio.NewReader(conn)
+	doc := `{"kind":"commune","name":"Dury","insee":"80253"}`
+	fmt.Fprintf(conn, "POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", ts.operator, len(doc), doc)
+	if res, b := readResponse(t, br, "POST"); res.StatusCode != 201 || res.Close {
+		t.Fatalf("chunked: %d (close %v) %s", res.StatusCode, res.Close, b)
+	}
+	doc = `{"kind":"commune","name":"Cagny","insee":"80162"}`
+	fmt.Fprintf(conn, "POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n%s", ts.operator, len(doc), len(doc), doc)
+	if res, b := readResponse(t, br, "POST"); res.StatusCode != 201 {
+		t.Fatalf("Content-Length twice alike: %d %s", res.StatusCode, b)
 	}
 }
