@@ -226,3 +226,40 @@ func TestAmbiguousBodyLengthRefused(t *testing.T) {
 		t.Fatalf("Content-Length twice alike: %d %s", res.StatusCode, b)
 	}
 }
+
+// One client address holds at most LIAISON_MAX_CONNS_PER_IP connections;
+// another one is refused (429) until one of them closes.
+func TestMaxConnsPerIP(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConnsPerIP = 3
+	ts := newTestServerWith(t, cfg)
+	base := serveLocal(t, ts)
+	version := func(conn net.Conn) int {
+		t.Helper()
+		fmt.Fprintf(conn, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	held := []net.Conn{dialLocal(t, base), dialLocal(t, base), dialLocal(t, base)}
+	for _, c := range held {
+		if st := version(c); st != 200 {
+			t.Fatalf("connection within the cap: %d", st)
+		}
+	}
+	if st := version(dialLocal(t, base)); st != 429 {
+		t.Fatalf("4th connection: %d, want 429", st)
+	}
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for st := 0; st != 200; {
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection closed, a new one is still refused: %d", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+		st = version(dialLocal(t, base))
+	}
+}
