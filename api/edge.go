@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -276,4 +278,62 @@ func badFraming(raw []byte) bool {
 		}
 	}
 	return te > 1 || te > 0 && cl > 0
+}
+
+// connLimit caps the open connections of each client address
+// (LIAISON_MAX_CONNS_PER_IP), counted in the server's ConnState hook —
+// not fasthttp's MaxConnsPerIP, which counts every IPv6 client as one
+// address and, at shutdown, can close a connection twice (a nil pointer
+// panic in perIPConn.Close). One past the cap is answered 429 and closed.
+type connLimit struct {
+	max   int
+	mu    sync.Mutex
+	perIP map[netip.Addr]int
+	conns map[net.Conn]netip.Addr
+	// refusal is the answer to a connection over the cap, in the catalog
+	// shape (French: no request has been read to negotiate a language).
+	refusal []byte
+}
+
+func newConnLimit(max int) *connLimit {
+	e := catalog["rate.too_many_connections"]
+	body := `{"error":{"code":"rate.too_many_connections","message":` + strconv.Quote(e.FR) + `,"details":[]}}`
+	return &connLimit{
+		max: max, perIP: map[netip.Addr]int{}, conns: map[net.Conn]netip.Addr{},
+		refusal: []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\n" +
+			"Content-Language: fr\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: " +
+			strconv.Itoa(len(body)) + "\r\n\r\n" + body),
+	}
+}
+
+// state is the server's ConnState hook (called on every request's state
+// changes: only a new and an ended connection cost a lock).
+func (l *connLimit) state(c net.Conn, st fasthttp.ConnState) {
+	switch st {
+	case fasthttp.StateNew:
+		var ip netip.Addr
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip = a.AddrPort().Addr().Unmap()
+		}
+		l.mu.Lock()
+		if l.perIP[ip] >= l.max {
+			l.mu.Unlock()
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write(l.refusal)
+			_ = c.Close()
+			return
+		}
+		l.perIP[ip]++
+		l.conns[c] = ip
+		l.mu.Unlock()
+	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		l.mu.Lock()
+		if ip, ok := l.conns[c]; ok {
+			delete(l.conns, c)
+			if l.perIP[ip]--; l.perIP[ip] <= 0 {
+				delete(l.perIP, ip)
+			}
+		}
+		l.mu.Unlock()
+	}
 }

@@ -250,8 +250,10 @@ func TestMaxConnsPerIP(t *testing.T) {
 			t.Fatalf("connection within the cap: %d", st)
 		}
 	}
-	if st := version(dialLocal(t, base)); st != 429 {
-		t.Fatalf("4th connection: %d, want 429", st)
+	fourth := dialLocal(t, base)
+	res, b := readResponse(t, bufio.NewReader(fourth), "GET")
+	if res.StatusCode != 429 || !strings.Contains(b, `"code":"rate.too_many_connections"`) || !res.Close {
+		t.Fatalf("4th connection: %d (close %v) %s, want 429 rate.too_many_connections", res.StatusCode, res.Close, b)
 	}
 	held[0].Close()
 	deadline := time.Now().Add(5 * time.Second)

@@ -62,6 +62,7 @@ var catalog = map[string]entry{
 	"push.parent_not_synced":         {409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : les notifications ne peuvent pas encore être activées.", "Your ENT has not yet told Liaison which school your children attend: notifications cannot be turned on yet."},
 	"push.endpoint_taken":            {409, "Ce navigateur reçoit déjà les notifications d'un autre compte parent ; pour les recevoir ici, cet autre parent doit d'abord les désactiver sur cet appareil.", "This browser already receives notifications for another parent account; to receive them here, that parent must first turn them off on this device."},
 	"push.receipt_invalid":           {403, "Cet accusé de notification n'est pas reconnu.", "This notification receipt is not recognised."},
+	"rate.too_many_connections":      {429, "Trop de connexions ouvertes depuis votre adresse : fermez-en avant d'en ouvrir une autre.", "Too many open connections from your address: close some before opening another."},
 	"rate.limited":                   {429, "Trop de requêtes : patientez un instant avant de réessayer.", "Too many requests: wait a moment before trying again."},
 	"service.unavailable":            {503, "Le service est momentanément indisponible ; réessayez dans un instant.", "The service is temporarily unavailable; try again shortly."},
 	"internal.error":                 {500, "Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."},

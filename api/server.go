@@ -93,7 +93,9 @@ func New(d Deps) *Server {
 	srv := s.App.Server()
 	srv.HeaderReceived = s.headerReceived
 	srv.Handler = s.edge(srv.Handler)
-	srv.MaxConnsPerIP = d.Config.MaxConnsPerIP
+	if d.Config.MaxConnsPerIP > 0 {
+		srv.ConnState = newConnLimit(d.Config.MaxConnsPerIP).state
+	}
 	s.routes()
 	return s
 }
