@@ -48,12 +48,20 @@ func (s *Server) securityHeaders() fiber.Handler {
 }
 
 // rateLimit caps requests per credential (or per client IP without one)
-// per minute, and failed authentications per client IP: past
-// LIAISON_RATE_LIMIT failures in a minute, that IP's requests carrying a
-// credential are refused before it is checked — so that made-up tokens,
-// each of which would otherwise get a budget of its own, cannot be tried
-// without end. The credential key is a hash: tokens never sit in memory
-// in clear.
+// per minute, and failed authentications per client IP. Past
+// LIAISON_RATE_LIMIT failures in a minute from one IP — made-up tokens,
+// each of which would otherwise get a budget of its own — that IP's
+// requests with a credential are not refused wholesale: a school or a
+// town hall behind one address would lock itself out. Instead:
+//
+//   - a credential found valid that way (below) goes on as usual, within
+//     its own budget;
+//   - a credential that failed since is refused (429) without a lookup;
+//   - any other credential is checked by the route's authentication,
+//     once: valid, it is served and remembered; invalid, it is refused
+//     (429, not 401) and remembered as failed.
+//
+// Credentials are kept as hashes: tokens never sit in memory in clear.
 func (s *Server) rateLimit() fiber.Handler {
 	if s.cfg.RateLimit == 0 {
 		return func(c *fiber.Ctx) error { return c.Next() }
@@ -74,20 +82,85 @@ func (s *Server) rateLimit() fiber.Handler {
 		LimitReached: func(c *fiber.Ctx) error { return refuse() },
 	})
 	fails := &failureWindows{max: s.cfg.RateLimit, window: time.Minute, m: map[netip.Addr]*failureWindow{}}
+	passed := &credentialSet{m: map[string]time.Time{}}
+	failed := &credentialSet{m: map[string]time.Time{}}
 	return func(c *fiber.Ctx) error {
-		if bearer(c) == "" { // no credential to fail: the per-IP budget only
+		tok := bearer(c)
+		if tok == "" { // no credential to fail: the per-IP budget only
 			return perKey(c)
 		}
 		ip := clientAddr(c, s.cfg.TrustedProxy)
-		if fails.exceeded(ip, time.Now()) {
+		now := time.Now()
+		if !fails.exceeded(ip, now) {
+			err := perKey(c)
+			if statusOf(c, err) == fiber.StatusUnauthorized {
+				fails.add(ip, now)
+			}
+			return err
+		}
+		key := store.HashToken(tok)
+		switch {
+		case passed.has(key, now):
+			err := perKey(c)
+			if statusOf(c, err) == fiber.StatusUnauthorized { // revoked since
+				passed.remove(key)
+				failed.add(key, now.Add(time.Minute))
+				fails.add(ip, now)
+				return refuse()
+			}
+			return err
+		case failed.has(key, now):
 			return refuse()
 		}
-		err := perKey(c)
+		err := c.Next() // checked by the route's authentication
 		if statusOf(c, err) == fiber.StatusUnauthorized {
-			fails.add(ip, time.Now())
+			failed.add(key, now.Add(time.Minute))
+			fails.add(ip, now)
+			return refuse()
 		}
+		passed.add(key, now.Add(time.Minute))
 		return err
 	}
+}
+
+// credentialSet is a set of credential hashes, each until a time; at most
+// maxCredentials are kept (past it, ended ones are forgotten, and when
+// none has ended a new one is not kept: the set only spares lookups).
+type credentialSet struct {
+	mu sync.RWMutex
+	m  map[string]time.Time
+}
+
+const maxCredentials = 100000
+
+func (s *credentialSet) has(key string, now time.Time) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	until, ok := s.m[key]
+	return ok && now.Before(until)
+}
+
+func (s *credentialSet) add(key string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.m) >= maxCredentials {
+		now := time.Now()
+		for k, u := range s.m {
+			if !now.Before(u) {
+				delete(s.m, k)
+			}
+		}
+		if len(s.m) >= maxCredentials {
+			return
+		}
+	}
+	s.m[key] = until
+}
+
+func (s *credentialSet) remove(key string) {
+	s.mu.Lock()
+	delete(s.m, key)
+	s.mu.Unlock()
 }
 
 // clientIP is the address of the client: the peer's, or behind a trusted

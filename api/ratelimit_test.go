@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 )
@@ -89,4 +91,43 @@ func TestRateLimitClientIPBehindProxy(t *testing.T) {
 	if s := status("203.0.113.8"); s != 200 {
 		t.Fatalf("another client: %d", s)
 	}
+}
+
+// Issue 11.10: made-up tokens from one address past the limit do not lock
+// out the valid credentials behind the same address (a school, a town
+// hall behind one NAT): staff, ENT keys and parents are still served,
+// each within its own budget; the made-up tokens get 429, the same one
+// again without being looked up.
+func TestFailedAuthenticationsDoNotLockOutValidCredentials(t *testing.T) {
+	f := newFixture(t)
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(1, uaiA1)))
+	cfg := testConfig()
+	cfg.RateLimit = 5
+	limited := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	madeUp := func() string {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		return "lia_s_" + hex.EncodeToString(b[:])
+	}
+	statuses := map[int]int{}
+	for i := 0; i < 20; i++ {
+		statuses[limited.do("GET", "/v1/collectivites", madeUp(), nil).Status]++
+	}
+	if statuses[401] != 5 || statuses[429] != 15 {
+		t.Fatalf("20 made-up tokens, limit 5: %v; want 5 × 401 then 429", statuses)
+	}
+	// Valid credentials from the same address are served.
+	limited.must(200, limited.do("GET", "/v1/collectivites", f.operator, nil))
+	limited.must(200, limited.do("GET", "/v1/ent/parents/u00000/feed", f.entKey, nil))
+	limited.must(200, limited.do("GET", "/v1/me", f.parentToken(t, "u00000"), nil))
+	// Each within its own budget (5 a minute; the first request after
+	// the address went over its limit was the check).
+	for i := 0; i < 5; i++ {
+		limited.must(200, limited.do("GET", "/v1/collectivites", f.operator, nil))
+	}
+	assertCatalogShape(t, limited.do("GET", "/v1/collectivites", f.operator, nil), "rate.limited")
+	// A made-up token, new or tried again, is refused.
+	bad := madeUp()
+	assertCatalogShape(t, limited.do("GET", "/v1/collectivites", bad, nil), "rate.limited")
+	assertCatalogShape(t, limited.do("GET", "/v1/collectivites", bad, nil), "rate.limited")
 }
