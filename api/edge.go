@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"errors"
 	"io"
@@ -127,10 +129,14 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		stream := ctx.RequestBodyStream()
 		cl := ctx.Request.Header.ContentLength()
 		if stream == nil || cl == 0 {
+			ctx.Request.Header.Del(fiber.HeaderContentEncoding)
 			next(ctx)
 			return
 		}
 		body, err := readBody(stream, cl, limit)
+		if err == nil {
+			body, err = decodeBody(&ctx.Request.Header, body, limit)
+		}
 		if err != nil {
 			var ne net.Error
 			switch {
@@ -138,6 +144,10 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 				s.refuse(ctx, apiErr("request.body_too_large"))
 			case errors.As(err, &ne) && ne.Timeout():
 				s.refuse(ctx, apiErr("request.timeout"))
+			case errors.Is(err, errUnsupportedEncoding):
+				s.refuse(ctx, apiErr("request.unsupported_encoding"))
+			case errors.Is(err, errBadEncoding):
+				s.refuse(ctx, apiErr("request.bad_encoding"))
 			default: // a broken chunk, a body cut short
 				s.refuse(ctx, apiErr("request.bad_framing"))
 			}
@@ -204,6 +214,48 @@ func readBody(r io.Reader, cl, limit int) ([]byte, error) {
 		return nil, io.ErrUnexpectedEOF
 	}
 	return buf, nil
+}
+
+var (
+	errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
+	errBadEncoding         = errors.New("undecodable compressed body")
+)
+
+// decodeBody undoes a request's Content-Encoding (gzip or deflate) here,
+// with the route's limit on the decoded size — Fiber would otherwise
+// inflate it without a bound (a few kilobytes of gzip make gigabytes) —
+// and removes the header so that it is not undone twice.
+func decodeBody(h *fasthttp.RequestHeader, body []byte, limit int) ([]byte, error) {
+	enc := h.Peek(fiber.HeaderContentEncoding)
+	if len(enc) == 0 {
+		return body, nil
+	}
+	var r io.Reader
+	var err error
+	switch string(bytes.ToLower(bytes.TrimSpace(enc))) {
+	case "identity":
+	case "gzip", "x-gzip":
+		r, err = gzip.NewReader(bytes.NewReader(body))
+	case "deflate":
+		r, err = zlib.NewReader(bytes.NewReader(body))
+	default:
+		return nil, errUnsupportedEncoding
+	}
+	if err != nil {
+		return nil, errBadEncoding
+	}
+	if r != nil {
+		decoded, err := readBody(r, -1, limit)
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			return nil, err
+		case err != nil:
+			return nil, errBadEncoding
+		}
+		body = decoded
+	}
+	h.Del(fiber.HeaderContentEncoding)
+	return body, nil
 }
 
 // refuse answers a request without calling the app: the catalog error in

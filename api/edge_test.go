@@ -2,12 +2,15 @@ package api
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,5 +266,40 @@ func TestMaxConnsPerIP(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 		st = version(dialLocal(t, base))
+	}
+}
+
+// A compressed body is decoded with the route's limit on its decoded
+// size: a gzip bomb (64 MiB of zeros in 64 KiB), even without a
+// credential, is refused 413 instead of inflated in memory; a gzip body
+// within the limit is accepted; an unknown or broken encoding is refused.
+func TestCompressedBodyHeldToTheLimit(t *testing.T) {
+	ts := newTestServer(t)
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		return buf.Bytes()
+	}
+	bomb := gz(append([]byte(`{"token":"`), make([]byte, 64<<20)...))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := ts.do("POST", "/v1/push/receipts", "", bomb, "Content-Encoding: gzip")
+	runtime.ReadMemStats(&after)
+	if r.Status != 413 || r.ErrorCode(t) != "request.body_too_large" {
+		t.Fatalf("gzip bomb of %d bytes: %d %.200s", len(bomb), r.Status, r.Body)
+	}
+	// Everything this process allocated meanwhile: the body, read and
+	// decoded up to the 1 MiB limit, not the 64 MiB it inflates to.
+	if n := after.TotalAlloc - before.TotalAlloc; n > 32<<20 {
+		t.Fatalf("a gzip bomb refused after allocating %d MB", n>>20)
+	}
+	ts.must(201, ts.do("POST", "/v1/collectivites", ts.operator, gz([]byte(`{"kind":"commune","name":"Dury","insee":"80253"}`)), "Content-Encoding: gzip"))
+	if r := ts.do("POST", "/v1/collectivites", ts.operator, []byte("not gzip at all"), "Content-Encoding: gzip"); r.Status != 400 || r.ErrorCode(t) != "request.bad_encoding" {
+		t.Fatalf("broken gzip: %d %s", r.Status, r.Body)
+	}
+	if r := ts.do("POST", "/v1/collectivites", ts.operator, []byte("{}"), "Content-Encoding: compress"); r.Status != 415 || r.ErrorCode(t) != "request.unsupported_encoding" {
+		t.Fatalf("unknown encoding: %d %s", r.Status, r.Body)
 	}
 }

@@ -29,6 +29,8 @@ var catalog = map[string]entry{
 	"request.unsupported_media_type": {415, "Le format envoyé n'est pas accepté ici (attendu : application/json).", "This content type is not accepted here (expected application/json)."},
 	"request.timeout":                {408, "La requête a mis trop de temps à arriver.", "The request took too long to arrive."},
 	"request.bad_framing":            {400, "La longueur du contenu envoyé est ambiguë (Content-Length et Transfer-Encoding en désaccord) : la requête est refusée.", "The length of the request body is ambiguous (conflicting Content-Length and Transfer-Encoding): the request is refused."},
+	"request.bad_encoding":           {400, "Le contenu compressé envoyé est illisible.", "The compressed request body cannot be decoded."},
+	"request.unsupported_encoding":   {415, "Cette compression du contenu n'est pas acceptée (acceptées : gzip, deflate).", "This content encoding is not accepted (accepted: gzip, deflate)."},
 	"request.body_too_large":         {413, "Le contenu envoyé est trop volumineux.", "The request body is too large."},
 	"request.validation_failed":      {422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
 	"auth.missing_token":             {401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
