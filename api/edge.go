@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -57,9 +58,34 @@ const (
 
 var errBodyTooLarge = errors.New("request body over the route's limit")
 
-// edgeVerdict is the request header in which headerReceived tells edge
-// what to do with a request's body; a client's own is removed first.
-const edgeVerdict = "X-Liaison-Edge-Verdict"
+// verdicts carries headerReceived's verdict on a request to edge, keyed by
+// the request's header (one per request context, reused from request to
+// request). Verdicts are rare: while none is pending, both sides cost one
+// atomic load. A verdict left by a request that never reached edge (its
+// body could not be read) is removed by headerReceived when the same
+// context takes its next request.
+type verdicts struct {
+	pending atomic.Int64
+	m       sync.Map // *fasthttp.RequestHeader → string
+}
+
+func (v *verdicts) set(h *fasthttp.RequestHeader, verdict string) {
+	if _, loaded := v.m.Swap(h, verdict); !loaded {
+		v.pending.Add(1)
+	}
+}
+
+func (v *verdicts) take(h *fasthttp.RequestHeader) string {
+	if v.pending.Load() == 0 {
+		return ""
+	}
+	x, ok := v.m.LoadAndDelete(h)
+	if !ok {
+		return ""
+	}
+	v.pending.Add(-1)
+	return x.(string)
+}
 
 // Verdicts of headerReceived (none: a body up to LIAISON_BODY_LIMIT).
 const (
@@ -75,7 +101,7 @@ const (
 // none, and edge closes the connection after the answer) and no Expect
 // (no "100 Continue" invites a body that will not be read).
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	h.Del(edgeVerdict)
+	s.verdicts.take(h) // one left by an earlier request of this context
 	verdict, conf := "", fasthttp.RequestConfig{}
 	cl := h.ContentLength()
 	switch {
@@ -96,7 +122,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		conf.ReadTimeout = syncReadTimeout
 	}
 	if verdict != "" {
-		h.Set(edgeVerdict, verdict)
+		s.verdicts.set(h, verdict)
 		if verdict != verdictSync {
 			h.SetContentLength(0)
 			h.Del(fiber.HeaderExpect)
@@ -109,7 +135,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		limit := s.cfg.BodyLimit
-		switch string(ctx.Request.Header.Peek(edgeVerdict)) {
+		switch s.verdicts.take(&ctx.Request.Header) {
 		case "":
 		case verdictSync:
 			limit = s.cfg.SyncBodyLimit
@@ -298,7 +324,8 @@ func closeAfterAnswer(ctx *fasthttp.RequestCtx) {
 // Content-Length. fasthttp takes any Transfer-Encoding but identity for
 // chunked and ignores Content-Length then, or keeps the last of two.
 func badFraming(raw []byte) bool {
-	te, cl := 0, 0
+	const cl, te = "content-length", "transfer-encoding" // no space before ':' (fasthttp refuses one)
+	nte, ncl := 0, 0
 	var length []byte
 	for len(raw) > 0 {
 		line := raw
@@ -307,29 +334,22 @@ func badFraming(raw []byte) bool {
 		} else {
 			raw = nil
 		}
-		if len(line) == 0 || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
-			continue
-		}
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		v = bytes.TrimSpace(v)
 		switch {
-		case bytes.EqualFold(k, []byte(fiber.HeaderContentLength)):
-			if cl > 0 && !bytes.Equal(v, length) {
+		case len(line) > len(cl) && line[len(cl)] == ':' && bytes.EqualFold(line[:len(cl)], []byte(cl)):
+			v := bytes.TrimSpace(line[len(cl)+1:])
+			if ncl > 0 && !bytes.Equal(v, length) {
 				return true
 			}
-			cl++
+			ncl++
 			length = v
-		case bytes.EqualFold(k, []byte(fiber.HeaderTransferEncoding)):
-			te++
-			if !bytes.EqualFold(v, []byte("chunked")) {
+		case len(line) > len(te) && line[len(te)] == ':' && bytes.EqualFold(line[:len(te)], []byte(te)):
+			nte++
+			if !bytes.EqualFold(bytes.TrimSpace(line[len(te)+1:]), []byte("chunked")) {
 				return true
 			}
 		}
 	}
-	return te > 1 || te > 0 && cl > 0
+	return nte > 1 || nte > 0 && ncl > 0
 }
 
 // connLimit caps the open connections of each client address
