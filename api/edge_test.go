@@ -328,3 +328,32 @@ func TestEdgeVerdictNotInherited(t *testing.T) {
 		t.Fatalf("verdict %q for a small sync without a key after a large one with a key, want none", v)
 	}
 }
+
+// A body sent a byte at a time (after the 8 KiB fasthttp reads ahead: the
+// rest is read by edge) is cut at the server's read timeout, counted from
+// the request's start, not reset by each byte: 408.
+func TestSlowBodyTimesOut(t *testing.T) {
+	ts := newTestServer(t)
+	ts.App.Server().ReadTimeout = time.Second
+	base := serveLocal(t, ts)
+	conn := dialLocal(t, base)
+	fmt.Fprintf(conn, "POST /v1/collectivites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n{%s", ts.operator, strings.Repeat(" ", 9000))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < 50; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	res, b := readResponse(t, bufio.NewReader(conn), "POST")
+	if res.StatusCode != 408 || !strings.Contains(b, `"code":"request.timeout"`) {
+		t.Fatalf("slow body: %d %s", res.StatusCode, b)
+	}
+}
