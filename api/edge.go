@@ -154,8 +154,7 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}
 		stream := ctx.RequestBodyStream()
 		cl := ctx.Request.Header.ContentLength()
-		if stream == nil || cl == 0 {
-			ctx.Request.Header.Del(fiber.HeaderContentEncoding)
+		if stream == nil || cl == 0 { // no body
 			next(ctx)
 			return
 		}
