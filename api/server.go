@@ -47,7 +47,7 @@ type Server struct {
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
 	storageFailedAt atomic.Int64
-	verdicts verdicts // the HTTP edge's, from headers to handler (edge.go)
+	verdicts        verdicts // the HTTP edge's, from headers to handler (edge.go)
 }
 
 // New builds the API with every route registered.
