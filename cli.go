@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -239,8 +241,91 @@ func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		fmt.Fprintf(stderr, "audit: cannot read the log: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "audit: %d entries, chain intact\n", n)
+	gaps, err := crossCheckAudit(ctx, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "audit: cannot read the store to cross-check the log: %v\n", err)
+		return 1
+	}
+	if len(gaps) > 0 {
+		fmt.Fprintf(stderr, "audit: %d entries, chain intact, but %d change(s) of the store have no audit entry (a process stopped between a change and its entry):\n", n, len(gaps))
+		for i, g := range gaps {
+			if i == 20 {
+				fmt.Fprintf(stderr, "  … and %d more\n", len(gaps)-20)
+				break
+			}
+			fmt.Fprintf(stderr, "  %s\n", g)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "audit: %d entries, chain intact; every notice and directory change has its entry\n", n)
 	return 0
+}
+
+// crossCheckAudit finds changes of the store that have no audit entry:
+// notices without their notice.publish entry or with more versions than
+// notice.correct entries, and ENTs whose parents changed after the last
+// directory entry. When retention purged the start of the log, changes
+// older than the oldest entry kept are not checked.
+func crossCheckAudit(ctx context.Context, st store.Store) ([]string, error) {
+	var oldest time.Time // changes before it may have lost their entry to retention
+	first := true
+	published := map[string]bool{}
+	corrections := map[string]int{}
+	directory := map[string]time.Time{}
+	err := st.ScanAudit(ctx, func(e store.AuditEntry) error {
+		if first {
+			first = false
+			if e.Seq > 1 { // earlier entries were purged (audit retention)
+				oldest = e.At
+			}
+		}
+		switch e.Action {
+		case "notice.publish":
+			published[e.Target] = true
+		case "notice.correct":
+			corrections[e.Target]++
+		case "parents.sync", "parents.upsert":
+			if e.At.After(directory[e.Target]) {
+				directory[e.Target] = e.At
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var gaps []string
+	err = st.ScanNoticeStamps(ctx, func(n store.NoticeStamp) error {
+		if n.CreatedAt.Before(oldest) {
+			return nil
+		}
+		if !published[n.ID] {
+			gaps = append(gaps, fmt.Sprintf("notice %s (created %s) has no notice.publish entry", n.ID, n.CreatedAt.Format(time.RFC3339)))
+		} else if c := corrections[n.ID]; n.Version-1 > c {
+			gaps = append(gaps, fmt.Sprintf("notice %s is at version %d but the log records %d correction(s)", n.ID, n.Version, c))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	stamps, err := st.DirectoryStamps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ent := range slices.Sorted(maps.Keys(stamps)) {
+		at := stamps[ent]
+		if at.Before(oldest) || !at.After(directory[ent]) {
+			continue
+		}
+		last := "none"
+		if !directory[ent].IsZero() {
+			last = directory[ent].Format(time.RFC3339Nano)
+		}
+		gaps = append(gaps, fmt.Sprintf("ENT %s: parents changed at %s, after its last directory entry (%s)", ent, at.Format(time.RFC3339Nano), last))
+	}
+	slices.Sort(gaps)
+	return gaps, nil
 }
 
 type brokenEntryError struct {

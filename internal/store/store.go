@@ -102,6 +102,7 @@ type Store interface {
 	PushStore
 	LifecycleStore // lifecycle.go: automatic notice transitions, job watermarks
 	SessionStore   // sessions.go: ended back-office sessions
+	VerifyStore    // verify.go: what audit verify cross-checks
 
 	Ping(ctx context.Context) error
 	// CheckWritable makes one small durable write (a readiness probe):
