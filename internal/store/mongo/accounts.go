@@ -29,9 +29,15 @@ type accountDoc struct {
 
 func (d accountDoc) model() store.Account { return store.Account(d) }
 
-// CreateAccount stores a new account; an existing ID or token hash is
-// store.ErrConflict.
+// CreateAccount runs createAccount and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateAccount(ctx context.Context, acc store.Account, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.createAccount(ctx, acc, a) })
+}
+
+// createAccount stores a new account; an existing ID or token hash is
+// store.ErrConflict.
+func (s *Store) createAccount(ctx context.Context, acc store.Account, a store.AuditEntry) error {
 	acc.CreatedAt = msUTC(acc.CreatedAt)
 	if _, err := s.coll(collAccounts).InsertOne(ctx, accountDoc(acc)); err != nil {
 		return fail(err, "create account %s", acc.ID)
@@ -96,7 +102,13 @@ func (s *Store) CountAccounts(ctx context.Context, role, collectiviteID string) 
 	return int(n), nil
 }
 
-// DeleteAccount removes an account, keeping at least store.MinKeyHolders
+// DeleteAccount runs deleteAccount and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) DeleteAccount(ctx context.Context, id string, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.deleteAccount(ctx, id, a) })
+}
+
+// deleteAccount removes an account, keeping at least store.MinKeyHolders
 // operators, and admins per collectivité.
 //
 // Without transactions, removals of key holders are serialised per scope
@@ -106,7 +118,7 @@ func (s *Store) CountAccounts(ctx context.Context, role, collectiviteID string) 
 // account back and starts over, so it counts again after the winner's
 // delete; of concurrent removals only as many pass as the rule allows. (On
 // FerretDB, whose updates are not atomic, this is best effort.)
-func (s *Store) DeleteAccount(ctx context.Context, id string, a store.AuditEntry) error {
+func (s *Store) deleteAccount(ctx context.Context, id string, a store.AuditEntry) error {
 	for range maxAppendAttempts {
 		acc, err := s.GetAccount(ctx, id)
 		if err != nil {

@@ -81,6 +81,11 @@ func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) (store.Audi
 		if !mongo.IsDuplicateKeyError(err) {
 			return store.AuditEntry{}, fail(err, "append audit entry %q", a.Action)
 		}
+		if inTransaction(ctx) {
+			// The duplicate key aborted the transaction: atomic retries
+			// it whole, on top of the winner.
+			return store.AuditEntry{}, errAuditRaced
+		}
 		// Another process appended seq+1 first: go again on top of it.
 	}
 	return store.AuditEntry{}, fmt.Errorf("store: unable to append audit entry %q: lost %d races in a row", a.Action, maxAppendAttempts)

@@ -25,9 +25,15 @@ type collectiviteDoc struct {
 
 func (d collectiviteDoc) model() store.Collectivite { return store.Collectivite(d) }
 
-// CreateCollectivite stores a new collectivité; an existing ID, INSEE or
-// SIREN is store.ErrConflict.
+// CreateCollectivite runs createCollectivite and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.createCollectivite(ctx, c, a) })
+}
+
+// createCollectivite stores a new collectivité; an existing ID, INSEE or
+// SIREN is store.ErrConflict.
+func (s *Store) createCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
 	c.CreatedAt = msUTC(c.CreatedAt)
 	if _, err := s.coll(collCollectivites).InsertOne(ctx, collectiviteDoc(c)); err != nil {
 		return fail(err, "create collectivité %s", c.ID)

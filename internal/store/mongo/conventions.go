@@ -96,9 +96,21 @@ const conventionCounterID = "conventions"
 // unique index on number catches the difference).
 const maxNumberAttempts = 20
 
-// CreateConvention stores a convention and its first version, numbered
-// next in the instance's sequence.
+// CreateConvention runs createConvention and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateConvention(ctx context.Context, c store.Convention, v store.ConventionVersion, a store.AuditEntry) (int, error) {
+	var out int
+	err := s.atomic(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.createConvention(ctx, c, v, a)
+		return err
+	})
+	return out, err
+}
+
+// createConvention stores a convention and its first version, numbered
+// next in the instance's sequence.
+func (s *Store) createConvention(ctx context.Context, c store.Convention, v store.ConventionVersion, a store.AuditEntry) (int, error) {
 	c.Version = v.Version
 	v.ConventionID = c.ID
 	// A refused duplicate must not use up a number.
@@ -213,7 +225,13 @@ func (s *Store) ListConventions(ctx context.Context, f store.ConventionFilter) (
 	return out, nil
 }
 
-// UpdateConvention replaces a convention whose stored version is still
+// UpdateConvention runs updateConvention and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) UpdateConvention(ctx context.Context, c store.Convention, expectVersion int, next *store.ConventionVersion, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.updateConvention(ctx, c, expectVersion, next, a) })
+}
+
+// updateConvention replaces a convention whose stored version is still
 // expectVersion, recording next as a new version when given. The number
 // never changes.
 //
@@ -222,7 +240,7 @@ func (s *Store) ListConventions(ctx context.Context, f store.ConventionFilter) (
 // gets that far; the other is store.ErrStale. The replace then filters on
 // the expected version; if it loses anyway (a concurrent update that
 // recorded no version), the version just inserted is removed again.
-func (s *Store) UpdateConvention(ctx context.Context, c store.Convention, expectVersion int, next *store.ConventionVersion, a store.AuditEntry) error {
+func (s *Store) updateConvention(ctx context.Context, c store.Convention, expectVersion int, next *store.ConventionVersion, a store.AuditEntry) error {
 	c.Version = expectVersion
 	var vd conventionVersionDoc
 	if next != nil {

@@ -48,9 +48,15 @@ func newENTDoc(e store.ENT) entDoc {
 	return entDoc(e)
 }
 
-// CreateENT stores a new ENT integration; an existing ID or API key hash
-// is store.ErrConflict.
+// CreateENT runs createENT and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateENT(ctx context.Context, e store.ENT, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.createENT(ctx, e, a) })
+}
+
+// createENT stores a new ENT integration; an existing ID or API key hash
+// is store.ErrConflict.
+func (s *Store) createENT(ctx context.Context, e store.ENT, a store.AuditEntry) error {
 	if _, err := s.coll(collENTs).InsertOne(ctx, newENTDoc(e)); err != nil {
 		return fail(err, "create ENT %s", e.ID)
 	}
@@ -94,11 +100,17 @@ func (s *Store) ListENTs(ctx context.Context, p store.Page) ([]store.ENT, error)
 	return out, nil
 }
 
-// UpdateENTKeys writes an ENT's credentials if they are still at
+// UpdateENTKeys runs updateENTKeys and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) UpdateENTKeys(ctx context.Context, e store.ENT, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.updateENTKeys(ctx, e, a) })
+}
+
+// updateENTKeys writes an ENT's credentials if they are still at
 // e.KeysVersion: one conditional update, so that of two concurrent
 // rotations one wins and the other is told (ErrStale). A document written
 // before rotation existed has no keys_version: version 0.
-func (s *Store) UpdateENTKeys(ctx context.Context, e store.ENT, a store.AuditEntry) error {
+func (s *Store) updateENTKeys(ctx context.Context, e store.ENT, a store.AuditEntry) error {
 	d := newENTDoc(e)
 	// FerretDB v1 reports a unique index violated by an update as an
 	// internal error, not a duplicate key: another ENT holding the new

@@ -61,6 +61,9 @@ type Store struct {
 	// process's batch claims.
 	ferretDB bool
 	claimMu  sync.Mutex
+	// txn: the server runs transactions (a replica set or mongos), so a
+	// mutation and its audit entry commit together (atomic, txn.go).
+	txn bool
 }
 
 // Statements per bulk write command. FerretDB v1 keeps a SQLite
@@ -134,6 +137,10 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	}
 	if ferret {
 		s.bulkChunk, s.ferretDB = bulkChunkFerretDB, true
+	}
+	if s.txn, err = s.supportsTransactions(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))

@@ -20,8 +20,14 @@ type schoolDoc struct {
 
 func (d schoolDoc) model() store.School { return store.School(d) }
 
-// CreateSchool stores a new school; an existing UAI is store.ErrConflict.
+// CreateSchool runs createSchool and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateSchool(ctx context.Context, sc store.School, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.createSchool(ctx, sc, a) })
+}
+
+// createSchool stores a new school; an existing UAI is store.ErrConflict.
+func (s *Store) createSchool(ctx context.Context, sc store.School, a store.AuditEntry) error {
 	sc.CreatedAt = msUTC(sc.CreatedAt)
 	if _, err := s.coll(collSchools).InsertOne(ctx, schoolDoc(sc)); err != nil {
 		return fail(err, "create school %s", sc.UAI)
