@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -28,7 +29,7 @@ func audienceKey(a store.Audience) string {
 		slices.Sort(c)
 		return strings.Join(c, ",")
 	}
-	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + strings.ToUpper(norm(a.Classes))
+	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes))
 }
 
 // directoryChanged invalidates every cached count.

@@ -205,6 +205,7 @@ func (s *Server) requestOf(c *fiber.Ctx, req *noticeRequest) (conventions.Reques
 	for i := range req.Audience.Schools {
 		req.Audience.Schools[i] = frenchid.NormalizeUAI(req.Audience.Schools[i])
 	}
+	req.Audience.Classes = frenchid.NormalizeClasses(req.Audience.Classes)
 	if req.Priority == "" {
 		req.Priority = conventions.PriorityNormal
 	}
@@ -503,6 +504,7 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 		for i := range req.Audience.Schools {
 			req.Audience.Schools[i] = frenchid.NormalizeUAI(req.Audience.Schools[i])
 		}
+		req.Audience.Classes = frenchid.NormalizeClasses(req.Audience.Classes)
 		next.Audience = store.Audience{Schools: req.Audience.Schools, Levels: req.Audience.Levels, Classes: req.Audience.Classes}
 	}
 	if req.ExpiresAt != nil {

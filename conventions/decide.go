@@ -2,8 +2,9 @@ package conventions
 
 import (
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
 // prioRank orders priorities; -1 for an unknown priority. Empty means normal.
@@ -19,13 +20,10 @@ func prioRank(p string) int {
 
 func isLevel(l string) bool { return slices.Contains(Levels, l) }
 
+// containsFold: class names compare as one normalised spelling, the
+// same everywhere in Liaison.
 func containsFold(xs []string, s string) bool {
-	for _, x := range xs {
-		if strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(s)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(xs, func(x string) bool { return frenchid.SameClass(x, s) })
 }
 
 func (c *Convention) isZero() bool {

@@ -84,3 +84,21 @@ func TestDepartement(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeClass(t *testing.T) {
+	for in, want := range map[string]string{"CM1": "CM1", " cm1 ": "CM1", "Cm1": "CM1", "petite  section": "PETITE SECTION",
+		"\tTrès petite section\n": "TRÈS PETITE SECTION", "6e b": "6E B", "": ""} {
+		if got := NormalizeClass(in); got != want {
+			t.Errorf("NormalizeClass(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := NormalizeClasses([]string{"cm1", "CM1 ", "cm2"}); len(got) != 2 || got[0] != "CM1" || got[1] != "CM2" {
+		t.Errorf("NormalizeClasses = %q, want [CM1 CM2]", got)
+	}
+	if got := NormalizeClasses([]string{" "}); len(got) != 1 {
+		t.Errorf("NormalizeClasses([\" \"]) = %q: a restricting list must stay one", got)
+	}
+	if NormalizeClasses(nil) != nil {
+		t.Error("NormalizeClasses(nil) != nil")
+	}
+}

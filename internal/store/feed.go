@@ -3,9 +3,10 @@ package store
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
 // ReadState is what one parent did with one notice: when they first
@@ -75,7 +76,8 @@ type FeedStore interface {
 
 // Reaches reports whether the audience reaches a child: the child's school
 // is in Schools, and Levels (when not empty) holds the child's level, and
-// Classes (when not empty) the child's class, compared case-insensitively.
+// Classes (when not empty) the child's class, compared as normalised names
+// (frenchid.SameClass).
 func (a Audience) Reaches(c Child) bool {
 	if !slices.Contains(a.Schools, c.UAI) {
 		return false
@@ -84,7 +86,7 @@ func (a Audience) Reaches(c Child) bool {
 		return false
 	}
 	if len(a.Classes) > 0 && !slices.ContainsFunc(a.Classes, func(cl string) bool {
-		return strings.EqualFold(strings.TrimSpace(cl), strings.TrimSpace(c.Class))
+		return frenchid.SameClass(cl, c.Class)
 	}) {
 		return false
 	}

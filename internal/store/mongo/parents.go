@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -55,6 +56,7 @@ func childDocs(children []store.Child) []childDoc {
 	}
 	out := make([]childDoc, len(children))
 	for i, c := range children {
+		c.Class = frenchid.NormalizeClass(c.Class) // stored normalised, compared normalised
 		out[i] = childDoc(c)
 	}
 	return out

@@ -270,14 +270,7 @@ func audienceParentsFilter(aud store.Audience) bson.D {
 }
 
 func inAudience(p parentDoc, aud store.Audience) bool {
-	for _, c := range p.Children {
-		if slices.Contains(aud.Schools, c.UAI) &&
-			(len(aud.Levels) == 0 || slices.Contains(aud.Levels, c.Level)) &&
-			(len(aud.Classes) == 0 || slices.Contains(aud.Classes, c.Class)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(p.Children, func(c childDoc) bool { return aud.Reaches(store.Child(c)) })
 }
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.

@@ -194,10 +194,10 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 		LEFT JOIN read_states r ON r.ent_id = p.ent_id AND r.ent_user_id = p.ent_user_id AND r.notice_id = ?
 		WHERE c.uai IN (SELECT value FROM json_each(?))
 		  AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR lower(trim(c.class)) IN (SELECT lower(trim(value)) FROM json_each(?)))
+		  AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
 		GROUP BY c.uai, c.level
 		ORDER BY c.uai, c.level`,
-		noticeID, fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(aud.Classes), fromList(aud.Classes))
+		append([]any{noticeID}, audienceArgs(aud)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to compute the reach of notice %s: %w", noticeID, err)
 	}

@@ -297,6 +297,11 @@ ALTER TABLE ents ADD COLUMN revoked_at TEXT;
 ALTER TABLE ents ADD COLUMN keys_version INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX ents_prev_api_key_hash ON ents (prev_api_key_hash) WHERE prev_api_key_hash <> '';
 `,
+	// 10: class names stored normalised (frenchid.NormalizeClass), as
+	// UpsertParents now writes them and every audience query compares them.
+	`
+UPDATE children SET class = liaison_class(class) WHERE class <> liaison_class(class);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

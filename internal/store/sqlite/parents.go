@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -84,7 +85,7 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 			}
 			for i, p := range chunk {
 				for pos, c := range p.Children {
-					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, c.Class); err != nil {
+					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class)); err != nil {
 						return err
 					}
 				}
@@ -237,7 +238,7 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		WHERE uai IN (SELECT value FROM json_each(?))
 		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
 		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`,
-		fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(aud.Classes), fromList(aud.Classes)).Scan(&n)
+		audienceArgs(aud)...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to count families: %w", err)
 	}

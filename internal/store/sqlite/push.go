@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -197,8 +198,11 @@ const audienceParents = `SELECT parent_id FROM children
 	  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
 	  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`
 
+// Stored classes are normalised (UpsertParents, migration 8): the
+// audience's are normalised here, so notices stored before that match too.
 func audienceArgs(aud store.Audience) []any {
-	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(aud.Classes), fromList(aud.Classes)}
+	classes := frenchid.NormalizeClasses(aud.Classes)
+	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(classes), fromList(classes)}
 }
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.

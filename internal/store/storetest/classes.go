@@ -1,0 +1,85 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// testClassSpelling: a class is one class however the ENT or the agent
+// spells it ("CM1", " cm1 ", "Cm1"). Every audience query — family
+// counts, subscribed families, reach, the push fan-out, the feed's
+// Audience.Reaches — finds the same parents; before, the fan-out and the
+// counts compared exactly and a critical alert to "cm1" pushed nobody.
+func testClassSpelling(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	const school = "0750001A"
+	upsert(t, s, "ent_1", 0, 4, 0,
+		parent("u0", child(school, "elementaire", "CM1")),
+		parent("u1", child(school, "elementaire", " cm1 ")),
+		parent("u2", child(school, "elementaire", "Cm1")),
+		parent("u3", child(school, "elementaire", "CM2")),
+	)
+	p, err := s.GetParent(ctx, "ent_1", "u1")
+	ok(t, err)
+	if got := p.Children[0].Class; got != "CM1" {
+		t.Fatalf("class stored as %q, want the normalised %q", got, "CM1")
+	}
+	for i := range 4 {
+		id := fmt.Sprintf("psb_%d", i)
+		subscribe(t, s, subscription(id, fmt.Sprintf("u%d", i), "https://push.example/"+id, 0), true)
+	}
+	for _, spelling := range []string{"cm1", " CM1", "cM1 "} {
+		aud := store.Audience{Schools: []string{school}, Classes: []string{spelling}}
+		n, err := s.CountFamilies(ctx, aud)
+		ok(t, err)
+		if n != 3 {
+			t.Fatalf("CountFamilies(class %q) = %d, want 3", spelling, n)
+		}
+		n, err = s.CountSubscribedFamilies(ctx, aud)
+		ok(t, err)
+		if n != 3 {
+			t.Fatalf("CountSubscribedFamilies(class %q) = %d, want 3", spelling, n)
+		}
+		groups, err := s.NoticeReach(ctx, "ntc_none", aud)
+		ok(t, err)
+		if len(groups) != 1 || groups[0].Families != 3 {
+			t.Fatalf("NoticeReach(class %q) = %+v, want one group of 3 families", spelling, groups)
+		}
+		for _, u := range []string{"u0", "u1", "u2"} {
+			p, err := s.GetParent(ctx, "ent_1", u)
+			ok(t, err)
+			if !aud.ReachesAny(p.Children) {
+				t.Fatalf("Audience{class %q}.ReachesAny(%s) = false", spelling, u)
+			}
+		}
+	}
+
+	// The push fan-out of a notice stored with the class as the agent typed it.
+	n := notice("ntc_1", "col_a", school)
+	n.Audience = store.Audience{Schools: []string{school}, Classes: []string{"cm1"}}
+	n.Critical = true
+	createNotice(t, s, n)
+	now := at(time.Hour)
+	ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
+		Critical: true, PushAt: now, CreatedAt: now}))
+	for step := 0; ; step++ {
+		done, err := s.FanoutStep(ctx, n.ID, 1, 2, now)
+		ok(t, err)
+		if done {
+			break
+		}
+		if step > 10 {
+			t.Fatal("fan-out never ends")
+		}
+	}
+	var items []store.PushItem
+	for _, b := range claimAll(t, s, "w1", now) {
+		items = append(items, b.Items...)
+	}
+	same(t, "pushes to class cm1", subIDs(items), []string{"psb_0", "psb_1", "psb_2"})
+}
