@@ -1,0 +1,78 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// TestClassMigration: a database written before class names were
+// normalised (children stored as the ENT spelt them) matches every
+// spelling after the upgrade.
+func TestClassMigration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uai = "0750001A"
+	ps := []store.Parent{
+		{ENTUserID: "u1", Children: []store.Child{{UAI: uai, Level: "elementaire", Class: "CM1"}}},
+		{ENTUserID: "u2", Children: []store.Child{{UAI: uai, Level: "elementaire", Class: "CM1"}}},
+		{ENTUserID: "u3", Children: []store.Child{{UAI: uai, Level: "elementaire", Class: "CM2"}}},
+	}
+	if _, err := s.UpsertParents(ctx, "ent_1", ps, at, store.AuditEntry{At: at, Action: "parents.upsert"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before the class migration, with classes as an
+	// earlier version stored them.
+	version := -1
+	for i, m := range migrations {
+		if strings.Contains(m, "liaison_class") {
+			version = i
+		}
+	}
+	if version < 0 {
+		t.Fatal("no class migration")
+	}
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "immediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`UPDATE children SET class = ' cm1 ' WHERE parent_id = (SELECT id FROM parents WHERE ent_user_id = 'u1')`,
+		`UPDATE children SET class = 'Cm1' WHERE parent_id = (SELECT id FROM parents WHERE ent_user_id = 'u2')`,
+		fmt.Sprintf("PRAGMA user_version = %d", version),
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{uai}, Classes: []string{"cm1"}})
+	if err != nil || n != 2 {
+		t.Fatalf("families of class cm1 after the upgrade = %d, %v; want 2", n, err)
+	}
+	p, err := s.GetParent(ctx, "ent_1", "u1")
+	if err != nil || p.Children[0].Class != "CM1" {
+		t.Fatalf("class after the upgrade = %+v, %v; want CM1", p.Children, err)
+	}
+}
