@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,7 +33,27 @@ var (
 	ErrConflict = errors.New("store: already exists")
 	// ErrStale: an optimistic update lost against a concurrent one.
 	ErrStale = errors.New("store: concurrent modification")
+	// ErrQuotaReached: CreateNoticeInQuota found a school of the notice
+	// at its daily quota; nothing was written.
+	ErrQuotaReached = errors.New("store: daily quota reached")
 )
+
+// DailyQuota is the quota a notice is created under: a notice whose
+// category is one of Categories counts against the quota of each of its
+// schools on the day [From, To) of its publication (withdrawn or not: its
+// push may have gone out); with Max > 0, it is refused when one of its
+// schools already has Max such notices that day. The check and the insert
+// are one atomic step, so concurrent publications cannot overrun it.
+type DailyQuota struct {
+	From, To   time.Time
+	Categories []string
+	Max        int
+}
+
+// Counts reports whether a notice of category counts against the quota.
+func (q *DailyQuota) Counts(category string) bool {
+	return q != nil && slices.Contains(q.Categories, category)
+}
 
 // KeyHolderError refuses a removal that would leave fewer than two holders
 // of operator rights, or of the admin rights of a collectivité.
@@ -189,6 +210,10 @@ type Store interface {
 	// CreateNotice stores version 1 of a notice. A second notice with the
 	// same (collectivité, author, idempotency key) fails with ErrConflict.
 	CreateNotice(ctx context.Context, n Notice, a AuditEntry) error
+	// CreateNoticeInQuota is CreateNotice under a daily quota (see
+	// DailyQuota): ErrQuotaReached, and nothing written, when the quota
+	// refuses it. A nil q is CreateNotice.
+	CreateNoticeInQuota(ctx context.Context, n Notice, q *DailyQuota, a AuditEntry) error
 	NoticeByIdempotencyKey(ctx context.Context, collectiviteID, authorID, key string) (Notice, error)
 	GetNotice(ctx context.Context, id string) (Notice, error)
 	// ListNotices lists notices newest first (by ID descending).
@@ -198,8 +223,9 @@ type Store interface {
 	// in NoticeVersions when n.Version > expectVersion (a correction).
 	UpdateNotice(ctx context.Context, n Notice, expectVersion int, a AuditEntry) error
 	NoticeVersions(ctx context.Context, id string) ([]Notice, error)
-	// CountNoticesPerSchool counts the notices of a collectivité, not
-	// withdrawn, with PublishAt in [from, to): [uai][category] → count.
+	// CountNoticesPerSchool counts the notices of a collectivité, withdrawn
+	// ones included (see DailyQuota), with PublishAt in [from, to):
+	// [uai][category] → count.
 	CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error)
 	// PurgeNotices deletes notices (and everything attached) that expired
 	// or were withdrawn before the given time.

@@ -263,15 +263,14 @@ func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, 
 	return out, nil
 }
 
-// CountNoticesPerSchool counts the notices of a collectivité, not
-// withdrawn, with PublishAt in [from, to), per school and category. The
+// CountNoticesPerSchool counts the notices of a collectivité, withdrawn
+// ones included, with PublishAt in [from, to), per school and category. The
 // notices of one collectivité over a period are few: they are counted
 // here rather than by an aggregation, which keeps to what every engine
 // runs the same way.
 func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
 	filter := bson.D{
 		{Key: "collectivite_id", Value: collectiviteID},
-		{Key: "status", Value: bson.D{{Key: "$ne", Value: store.NoticeWithdrawn}}},
 		{Key: "publish_at", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}},
 	}
 	cur, err := s.coll(collNotices).Find(ctx, filter,
@@ -320,6 +319,9 @@ func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error)
 		bson.D{{Key: "withdrawn_at", Value: bson.D{{Key: "$lt", Value: before}}}},
 	}}}
 	total := 0
+	if err := s.purgeQuotaSlots(ctx, before); err != nil {
+		return total, err
+	}
 	for {
 		cur, err := s.coll(collNotices).Find(ctx, filter,
 			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(purgeBatch))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,7 +45,36 @@ const (
 
 // CreateNotice stores version 1 of a notice.
 func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
+	return s.CreateNoticeInQuota(ctx, n, nil, a)
+}
+
+// quotaReachedSQL finds a school of the notice that already has its
+// quota of counted notices on the day (withdrawn ones included).
+const quotaReachedSQL = `SELECT ns.uai FROM notices n
+	JOIN notice_schools ns ON ns.notice_id = n.id
+	WHERE n.collectivite_id = ? AND n.publish_at >= ? AND n.publish_at < ?
+	  AND n.category IN (SELECT value FROM json_each(?))
+	  AND ns.uai IN (SELECT value FROM json_each(?))
+	GROUP BY ns.uai HAVING COUNT(*) >= ? LIMIT 1`
+
+// CreateNoticeInQuota stores version 1 of a notice under a daily quota.
+// The count is read in the write transaction that inserts the notice: the
+// one writer connection and IMMEDIATE transactions serialise concurrent
+// publications (of this process and of others on the file), so the count
+// a publication sees includes every publication before it.
+func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *store.DailyQuota, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		if q.Counts(n.Category) && q.Max > 0 {
+			var uai string
+			err := tx.QueryRowContext(ctx, quotaReachedSQL, n.CollectiviteID, fromTime(q.From), fromTime(q.To),
+				fromList(q.Categories), fromList(n.Audience.Schools), q.Max).Scan(&uai)
+			switch {
+			case err == nil:
+				return fmt.Errorf("school %s: %w", uai, store.ErrQuotaReached)
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		doc, err := encodeNotice(n)
 		if err != nil {
 			return err
@@ -197,14 +227,14 @@ func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, 
 	return out, nil
 }
 
-// CountNoticesPerSchool counts the notices of a collectivité, not
-// withdrawn, published in [from, to), per school and category.
+// CountNoticesPerSchool counts the notices of a collectivité, withdrawn
+// ones included, published in [from, to), per school and category.
 func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
 	rows, err := s.queryStmt(ctx, `SELECT ns.uai, n.category, COUNT(*) FROM notices n
 		JOIN notice_schools ns ON ns.notice_id = n.id
-		WHERE n.collectivite_id = ? AND n.status <> ? AND n.publish_at >= ? AND n.publish_at < ?
+		WHERE n.collectivite_id = ? AND n.publish_at >= ? AND n.publish_at < ?
 		GROUP BY ns.uai, n.category`,
-		collectiviteID, store.NoticeWithdrawn, fromTime(from), fromTime(to))
+		collectiviteID, fromTime(from), fromTime(to))
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to count notices per school: %w", err)
 	}

@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// quotaDay is the day of T0 (2026-11-23, 09:00 UTC) in Paris.
+func quotaDay(max int) *store.DailyQuota {
+	from := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
+	return &store.DailyQuota{From: from, To: from.Add(24 * time.Hour), Categories: []string{"menu", "alerte"}, Max: max}
+}
+
+func quotaNotice(id string, schools ...string) store.Notice {
+	n := notice(id, "col_a", schools...)
+	n.Status = store.NoticePublished
+	return n
+}
+
+func createInQuota(s store.Store, n store.Notice, q *store.DailyQuota) error {
+	return s.CreateNoticeInQuota(context.Background(), n, q, entry("notice.create", n.ID))
+}
+
+// countNotices counts the notices of col_a (every one, withdrawn too).
+func countNotices(t *testing.T, s store.Store) int {
+	t.Helper()
+	ns, err := s.ListNotices(context.Background(), store.NoticeFilter{CollectiviteID: "col_a", Limit: 1000})
+	ok(t, err)
+	return len(ns)
+}
+
+func testQuota(t *testing.T, open opener) {
+	ctx := context.Background()
+	const a, b = "0750001A", "0750002B"
+
+	t.Run("Sequential", func(t *testing.T) {
+		s := open(t)
+		q := quotaDay(2)
+		ok(t, createInQuota(s, quotaNotice("ntc_1", a), q))
+		ok(t, createInQuota(s, quotaNotice("ntc_2", a, b), q))
+		// a has its 2; b has 1.
+		isErr(t, createInQuota(s, quotaNotice("ntc_3", a), q), store.ErrQuotaReached)
+		isErr(t, createInQuota(s, quotaNotice("ntc_4", b, a), q), store.ErrQuotaReached)
+		ok(t, createInQuota(s, quotaNotice("ntc_5", b), q))
+		// Nothing of the refused ones was written, and b's slot taken by
+		// ntc_4 before a refused it was given back: b is now full.
+		if _, err := s.GetNotice(ctx, "ntc_4"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("refused notice stored: %v", err)
+		}
+		isErr(t, createInQuota(s, quotaNotice("ntc_6", b), q), store.ErrQuotaReached)
+		// Another category (not counted), another day, another
+		// collectivité: not limited.
+		other := quotaNotice("ntc_7", a)
+		other.Category = "culture"
+		ok(t, createInQuota(s, other, q))
+		tomorrow := quotaNotice("ntc_8", a)
+		tomorrow.PublishAt = at(24 * time.Hour)
+		next := *q
+		next.From, next.To = q.From.Add(24*time.Hour), q.To.Add(24*time.Hour)
+		ok(t, createInQuota(s, tomorrow, &next))
+		elsewhere := quotaNotice("ntc_9", a)
+		elsewhere.CollectiviteID = "col_b"
+		ok(t, createInQuota(s, elsewhere, q))
+		// A nil quota, or one with no maximum, limits nothing.
+		ok(t, createInQuota(s, quotaNotice("ntc_10", a), nil))
+		ok(t, createInQuota(s, quotaNotice("ntc_11", a), quotaDay(0)))
+		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if counts[a]["menu"] != 4 || counts[b]["menu"] != 2 || counts[a]["culture"] != 1 {
+			t.Fatalf("CountNoticesPerSchool = %v", counts)
+		}
+	})
+
+	t.Run("WithdrawnStillCounts", func(t *testing.T) {
+		// A withdrawn notice's push may have gone out: withdrawing it
+		// and publishing again must not get round the quota.
+		s := open(t)
+		q := quotaDay(1)
+		n := quotaNotice("ntc_1", a)
+		ok(t, createInQuota(s, n, q))
+		w := n
+		w.Status, w.WithdrawnAt, w.UpdatedAt = store.NoticeWithdrawn, ptr(at(time.Minute)), at(time.Minute)
+		ok(t, s.UpdateNotice(ctx, w, 1, entry("notice.withdraw", n.ID)))
+		isErr(t, createInQuota(s, quotaNotice("ntc_2", a), q), store.ErrQuotaReached)
+		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if counts[a]["menu"] != 1 {
+			t.Fatalf("CountNoticesPerSchool after a withdrawal = %v, want the withdrawn notice counted", counts)
+		}
+	})
+
+	t.Run("CreateNoticeCounts", func(t *testing.T) {
+		// Notices stored without a quota (an earlier version, the demo)
+		// count against it.
+		s := open(t)
+		createNotice(t, s, quotaNotice("ntc_1", a))
+		createNotice(t, s, quotaNotice("ntc_2", a))
+		isErr(t, createInQuota(s, quotaNotice("ntc_3", a), quotaDay(2)), store.ErrQuotaReached)
+		ok(t, createInQuota(s, quotaNotice("ntc_4", a), quotaDay(3)))
+		isErr(t, createInQuota(s, quotaNotice("ntc_5", a), quotaDay(3)), store.ErrQuotaReached)
+	})
+
+	t.Run("FailedInsertGivesBack", func(t *testing.T) {
+		s := open(t)
+		q := quotaDay(2)
+		ok(t, createInQuota(s, quotaNotice("ntc_1", a), q))
+		isErr(t, createInQuota(s, quotaNotice("ntc_1", a), q), store.ErrConflict) // same ID
+		ok(t, createInQuota(s, quotaNotice("ntc_2", a), q))
+		isErr(t, createInQuota(s, quotaNotice("ntc_3", a), q), store.ErrQuotaReached)
+	})
+
+	// Concurrent publications: the quota is decided with the insert, so
+	// however they interleave exactly max are created.
+	for _, tc := range []struct{ max, racers int }{{1, 20}, {3, 10}} {
+		t.Run(fmt.Sprintf("Race%dOf%d", tc.max, tc.racers), func(t *testing.T) {
+			s := open(t)
+			q := quotaDay(tc.max)
+			errs := make([]error, tc.racers)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range tc.racers {
+				wg.Go(func() {
+					<-start
+					errs[i] = createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i), a, b), q)
+				})
+			}
+			close(start)
+			wg.Wait()
+			created := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					created++
+				case !errors.Is(err, store.ErrQuotaReached):
+					t.Fatalf("racer: %v", err)
+				}
+			}
+			if created != tc.max || countNotices(t, s) != tc.max {
+				t.Fatalf("%d concurrent publications under a quota of %d: %d created, %d stored", tc.racers, tc.max, created, countNotices(t, s))
+			}
+		})
+	}
+}
