@@ -171,12 +171,8 @@ func (s *Server) publishedToday(ctx context.Context, conv conventions.Convention
 		return nil, err
 	}
 	counted := map[string]bool{}
-	for _, r := range conv.Rules {
-		if !r.QuotaExempt {
-			for _, cat := range r.Categories {
-				counted[cat] = true
-			}
-		}
+	for _, cat := range countedCategories(conv) {
+		counted[cat] = true
 	}
 	out := make(map[string]int, len(counts))
 	for uai, byCat := range counts {
@@ -194,6 +190,34 @@ func (s *Server) publishedToday(ctx context.Context, conv conventions.Convention
 		}
 	}
 	return out, nil
+}
+
+// countedCategories are the categories whose notices count against the
+// daily quota: those granted by a rule that is not quota-exempt.
+func countedCategories(c conventions.Convention) []string {
+	var out []string
+	for _, r := range c.Rules {
+		if !r.QuotaExempt {
+			for _, cat := range r.Categories {
+				if !slices.Contains(out, cat) {
+					out = append(out, cat)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// dailyQuota is the quota a decided publication is stored under: the
+// store counts the day's notices again in the write that inserts it, so
+// that concurrent publications cannot all pass the check made before
+// (nil when the convention has no quota).
+func dailyQuota(d decision) *store.DailyQuota {
+	if !hasQuota(d.Convention) {
+		return nil
+	}
+	day := conventions.ParisDay(d.Request.PublishTime())
+	return &store.DailyQuota{From: day.Start(), To: day.End(), Categories: countedCategories(d.Convention), Max: d.DailyQuota}
 }
 
 // requestOf builds the rules-engine request of a publication.
@@ -300,7 +324,12 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	}
 	a := s.auditEntry(c, "notice.publish", n.ID, fmt.Sprintf("Publication « %s » (%s, convention n° %d v%d, article %s)",
 		n.Title, n.Category, n.ConventionNumber, n.ConventionVersion, n.Article), n.CollectiviteID)
-	err = s.store.CreateNotice(ctx, n, a)
+	err = s.store.CreateNoticeInQuota(ctx, n, dailyQuota(d), a)
+	if errors.Is(err, store.ErrQuotaReached) {
+		// Another publication took the last place since the check: the
+		// refusal says so with the day's count as it now is.
+		return s.quotaRefusal(ctx, acc.CollectiviteID, r)
+	}
 	if errors.Is(err, store.ErrConflict) && key != "" {
 		// A concurrent retry with the same key won the race.
 		if prev, err := s.store.NoticeByIdempotencyKey(ctx, acc.CollectiviteID, acc.ID, key); err == nil {
@@ -312,6 +341,24 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	}
 	s.noticesChanged()
 	return c.Status(fiber.StatusCreated).JSON(publishAnswer{Notice: s.view(n), Decision: d.Decision, Families: d.Families})
+}
+
+// quotaRefusal answers a publication the store refused for its daily
+// quota.
+func (s *Server) quotaRefusal(ctx context.Context, collectiviteID string, r conventions.Request) error {
+	d, err := s.decideOnly(ctx, collectiviteID, r, nil)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		// The count read again leaves room the store did not find (a
+		// publication still being written): refuse all the same.
+		d.Allowed = false
+		d.Reasons = []conventions.Reason{{Code: conventions.CodeQuotaReached, Field: "schools",
+			FR: "Le quota quotidien de publications d'un des établissements vient d'être atteint par une autre publication (les informations retirées comptent aussi).",
+			EN: "The daily publication quota of one of the schools has just been reached by another publication (withdrawn notices count too)."}}
+	}
+	return refusal(d)
 }
 
 // replay answers a retried publication with the notice already made.

@@ -339,6 +339,7 @@ func Decide(c Convention, r Request) Decision {
 			d.ExpiresAt = e.maxExpiry(pub)
 		}
 		d.CountsAgainstQuota = !e.r.QuotaExempt
+		d.DailyQuota = e.quota
 		return d
 	}
 

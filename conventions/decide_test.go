@@ -337,8 +337,8 @@ func TestQuotaParisDay(t *testing.T) {
 	if d.Allowed || len(d.Reasons) != 1 {
 		t.Fatalf("decision %+v", d)
 	}
-	wantFR := "La convention n°\u00a012 (version 2) autorise au plus 3 informations par établissement et par jour pour le service Restauration scolaire (article 3.1)\u00a0: l'établissement 0801001D en a déjà reçu 3 le 15\u00a0octobre 2026."
-	wantEN := "Convention no. 12 (version 2) allows at most 3 notices per school per day for the School catering service (article 3.1): school 0801001D has already received 3 on 15 October 2026."
+	wantFR := "La convention n°\u00a012 (version 2) autorise au plus 3 informations par établissement et par jour pour le service Restauration scolaire (article 3.1)\u00a0: l'établissement 0801001D en a déjà reçu 3 le 15\u00a0octobre 2026 (les informations retirées comptent aussi\u00a0: leur notification a pu partir)."
+	wantEN := "Convention no. 12 (version 2) allows at most 3 notices per school per day for the School catering service (article 3.1): school 0801001D has already received 3 on 15 October 2026 (withdrawn notices count too: their notification may have gone out)."
 	if r := d.Reasons[0]; r.FR != wantFR || r.EN != wantEN || r.Field != "schools" || r.Article != "3.1" {
 		t.Errorf("got\n%q\n%q\nwant\n%q\n%q", r.FR, r.EN, wantFR, wantEN)
 	}

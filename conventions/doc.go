@@ -13,7 +13,10 @@
 // Every calendar notion is interpreted in Europe/Paris: a convention valid
 // from 2026-09-01 to 2029-08-31 is valid from 2026-09-01 00:00 Paris time
 // (included) to 2029-09-01 00:00 Paris time (excluded); a daily quota is
-// counted on the Paris day of the publication; quiet hours are Paris wall
+// counted on the Paris day of the publication, over every notice published
+// for that day, withdrawn ones included (a withdrawn notice's push may
+// have gone out: withdrawing and publishing again must not get round the
+// quota; correct a notice instead); quiet hours are Paris wall
 // clock times. Daylight-saving changes are handled by the time package.
 //
 // # Decisions

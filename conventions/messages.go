@@ -327,10 +327,12 @@ func reasonQuota(c conv, service string, r *Rule, i int, max int, uai string, co
 		Article: r.Article,
 		FR: c.fr(true) + " autorise au plus " + fmt.Sprint(max) + " " + plural(max, "information", "informations") +
 			" par établissement et par jour pour le service " + ServiceLabel(service, LangFR) + " (" + artFR(r, i) + ")" + nb +
-			": l'établissement " + uai + " en a déjà reçu " + fmt.Sprint(count) + " le " + FormatDateFR(day) + ".",
+			": l'établissement " + uai + " en a déjà reçu " + fmt.Sprint(count) + " le " + FormatDateFR(day) +
+			" (les informations retirées comptent aussi\u00a0: leur notification a pu partir).",
 		EN: c.en(true) + " allows at most " + fmt.Sprint(max) + " " + plural(max, "notice", "notices") +
 			" per school per day for the " + ServiceLabel(service, LangEN) + " service (" + artEN(r, i) +
-			"): school " + uai + " has already received " + fmt.Sprint(count) + " on " + FormatDateEN(day) + ".",
+			"): school " + uai + " has already received " + fmt.Sprint(count) + " on " + FormatDateEN(day) +
+			" (withdrawn notices count too: their notification may have gone out).",
 	}
 }
 

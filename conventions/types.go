@@ -353,6 +353,10 @@ type Decision struct {
 	// CountsAgainstQuota: the notice must be counted in PublishedToday of the
 	// following requests (false for quota-exempt rules).
 	CountsAgainstQuota bool `json:"counts_against_quota,omitempty"`
+	// DailyQuota is the per-school daily quota of the allowing rule (0:
+	// none), which the store enforces again, atomically, when it stores
+	// the notice.
+	DailyQuota int `json:"-"`
 	// Reasons of a refusal (empty when allowed).
 	Reasons []Reason `json:"reasons,omitempty"`
 }
