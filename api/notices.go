@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -220,8 +221,24 @@ func dailyQuota(d decision) *store.DailyQuota {
 	return &store.DailyQuota{From: day.Start(), To: day.End(), Categories: countedCategories(d.Convention), Max: d.DailyQuota}
 }
 
+// titleError refuses a title with invisible or formatting characters
+// (Unicode category Cf): a right-to-left override (U+202E) shows the
+// title reversed in parents' feeds and push notifications, zero-width
+// characters make two titles that look the same differ.
+func titleError(title string) error {
+	if !strings.ContainsFunc(title, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		return nil
+	}
+	return apiErr("request.validation_failed", detail("title", "field.invisible_characters",
+		"Le titre contient des caractères invisibles ou de mise en forme (inversion du sens d'écriture, espace sans largeur…) : retapez-le sans les copier d'un autre document.",
+		"The title contains invisible or formatting characters (writing-direction override, zero-width space…): type it again rather than pasting it."))
+}
+
 // requestOf builds the rules-engine request of a publication.
 func (s *Server) requestOf(c *fiber.Ctx, req *noticeRequest) (conventions.Request, error) {
+	if err := titleError(req.Title); err != nil {
+		return conventions.Request{}, err
+	}
 	service, err := publisherService(c, req.Service)
 	if err != nil {
 		return conventions.Request{}, err
@@ -539,6 +556,9 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 	}
 	next := n
 	if req.Title != nil {
+		if err := titleError(*req.Title); err != nil {
+			return err
+		}
 		next.Title = *req.Title
 	}
 	if req.Body != nil {

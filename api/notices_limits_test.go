@@ -90,3 +90,62 @@ func TestQuotaWithdrawAndRepublish(t *testing.T) {
 		t.Fatalf("%d notices stored, want the withdrawn one only", n)
 	}
 }
+
+// TestTitleInvisibleCharacters: a title with a right-to-left override or
+// a zero-width character is refused (publication, check, correction),
+// with nothing stored.
+func TestTitleInvisibleCharacters(t *testing.T) {
+	p := newPublishing(t)
+	tok := p.agents["restauration"]
+	var ans publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
+	for _, title := range []string{"Menu \u202Eeniames al ed", "Me\u200Bnu de la semaine", "Menu\u2066 isolé\u2069", "\uFEFFMenu du jour", "Menu\u200D du jour"} {
+		for _, path := range []string{"/v1/notices", "/v1/notices/check"} {
+			r := p.must(422, p.do("POST", path, tok, simpleNotice("cantine", title, uaiA1)))
+			e := r.JSON(t)["error"].(map[string]any)
+			if d := e["details"].([]any); e["code"] != "request.validation_failed" || len(d) != 1 ||
+				d[0].(map[string]any)["code"] != "field.invisible_characters" || d[0].(map[string]any)["field"] != "title" {
+				t.Fatalf("%s %q: %s", path, title, r.Body)
+			}
+		}
+		p.must(422, p.do("POST", "/v1/notices/"+ans.Notice.ID+"/corrections", tok, map[string]any{"reason": "Titre", "title": title}))
+	}
+	if n := p.countStoredNotices(t); n != 1 {
+		t.Fatalf("%d notices stored, want 1", n)
+	}
+	var got noticeView
+	p.must(200, p.do("GET", "/v1/notices/"+ans.Notice.ID, tok, nil)).Decode(t, &got)
+	if got.Version != 1 || got.Title != "Menu de la semaine" {
+		t.Fatalf("notice after refused corrections: v%d %q", got.Version, got.Title)
+	}
+	// Accents, apostrophes and emoji stay welcome.
+	p.must(201, p.do("POST", "/v1/notices", tok, simpleNotice("cantine", "Goûter de Noël : bûche 🎄 l’après-midi", uaiA2)))
+}
+
+// TestClassSpellingReachesEveryone: parents synced with class "CE2"; a
+// publication to "ce2 " counts them, stores the class as synced, and the
+// stats count them too (before, the counts and the push fan-out compared
+// exactly and found nobody).
+func TestClassSpellingReachesEveryone(t *testing.T) {
+	p := newPublishing(t)
+	body := simpleNotice("cantine", "Sortie des CE2 au musée", uaiA2)
+	body["audience"].(map[string]any)["classes"] = []string{"ce2 "}
+	var check checkAnswer
+	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], body)).Decode(t, &check)
+	if check.Families != 8 {
+		t.Fatalf("check families = %d, want the 8 CE2 families", check.Families)
+	}
+	var ans publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], body)).Decode(t, &ans)
+	if ans.Families != 8 || len(ans.Notice.Audience.Classes) != 1 || ans.Notice.Audience.Classes[0] != "CE2" {
+		t.Fatalf("publication: families %d, classes %q", ans.Families, ans.Notice.Audience.Classes)
+	}
+	var st noticeStats
+	p.must(200, p.do("GET", "/v1/notices/"+ans.Notice.ID+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
+	if st.FamiliesTargeted != 8 {
+		t.Fatalf("stats families_targeted = %d, want 8", st.FamiliesTargeted)
+	}
+	if pg := p.feed(t, "p12"); len(pg.Items) != 1 {
+		t.Fatalf("feed of a CE2 parent: %d items", len(pg.Items))
+	}
+}
