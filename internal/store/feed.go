@@ -33,6 +33,18 @@ type ReachGroup struct {
 	Acked    int    `json:"acked"`
 }
 
+// FamilyCell is one class of one level of a school — the finest group of
+// families an audience can select — and how many families have a child
+// in it. The small-group rule is decided over cells: a figure that
+// includes a cell of fewer than 5 families could, by difference with
+// another, give that cell away.
+type FamilyCell struct {
+	UAI      string `json:"uai"`
+	Level    string `json:"level"`
+	Class    string `json:"class"`
+	Families int    `json:"families"`
+}
+
 // FeedStore is the parent-feed part of the contract: fan-out on read over
 // notices, read and acknowledgement states, parents' preferences.
 type FeedStore interface {
@@ -67,6 +79,11 @@ type FeedStore interface {
 	// noticeID. Groups without families are left out; groups are sorted by
 	// UAI then level.
 	NoticeReach(ctx context.Context, noticeID string, aud Audience) ([]ReachGroup, error)
+	// AudienceCells counts, per school, level and class (normalised) that
+	// aud reaches, the families with a child there (a family with children
+	// in two classes counts in each). Cells without families are left out;
+	// cells are sorted by UAI, level, class.
+	AudienceCells(ctx context.Context, aud Audience) ([]FamilyCell, error)
 
 	// SetPreferences stores a parent's locale and muted categories
 	// (ErrNotFound for a parent the ENT has not synced). Children and

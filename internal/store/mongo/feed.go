@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -266,6 +267,55 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 			return out[i].UAI < out[j].UAI
 		}
 		return out[i].Level < out[j].Level
+	})
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// AudienceCells counts the audience's families per school, level and
+// class, in Go (classes stored by an earlier version may not be
+// normalised: they are here).
+func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.FamilyCell, error) {
+	if len(aud.Schools) == 0 {
+		return nil, nil
+	}
+	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+	if err != nil {
+		return nil, fail(err, "count the families of an audience per class")
+	}
+	parents, err := all(ctx, cur, parentDoc.model)
+	if err != nil {
+		return nil, fail(err, "count the families of an audience per class")
+	}
+	type cellKey struct{ uai, level, class string }
+	cells := map[cellKey]int{}
+	for _, p := range parents {
+		seen := map[cellKey]bool{}
+		for _, c := range p.Children {
+			k := cellKey{c.UAI, c.Level, frenchid.NormalizeClass(c.Class)}
+			if seen[k] || !aud.Reaches(c) {
+				continue
+			}
+			seen[k] = true
+			cells[k]++
+		}
+	}
+	out := make([]store.FamilyCell, 0, len(cells))
+	for k, n := range cells {
+		out = append(out, store.FamilyCell{UAI: k.uai, Level: k.level, Class: k.class, Families: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.UAI != b.UAI {
+			return a.UAI < b.UAI
+		}
+		if a.Level != b.Level {
+			return a.Level < b.Level
+		}
+		return a.Class < b.Class
 	})
 	if len(out) == 0 {
 		return nil, nil

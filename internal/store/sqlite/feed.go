@@ -204,6 +204,28 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 	return out, nil
 }
 
+// AudienceCells counts the audience's families per school, level and
+// class (stored normalised).
+func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.FamilyCell, error) {
+	if len(aud.Schools) == 0 {
+		return nil, nil
+	}
+	out, err := list(ctx, s.r, func(sc scanner) (store.FamilyCell, error) {
+		var c store.FamilyCell
+		err := sc.Scan(&c.UAI, &c.Level, &c.Class, &c.Families)
+		return c, err
+	}, `SELECT uai, level, class, COUNT(DISTINCT parent_id) FROM children
+		WHERE uai IN (SELECT value FROM json_each(?))
+		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
+		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))
+		GROUP BY uai, level, class
+		ORDER BY uai, level, class`, audienceArgs(aud)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to count the families of an audience per class: %w", err)
+	}
+	return out, nil
+}
+
 // SetPreferences stores a parent's locale and muted categories.
 func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE parents SET locale = ?, muted = ? WHERE ent_id = ? AND ent_user_id = ?`,

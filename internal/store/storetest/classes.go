@@ -83,3 +83,42 @@ func testClassSpelling(t *testing.T, open opener) {
 	}
 	same(t, "pushes to class cm1", subIDs(items), []string{"psb_0", "psb_1", "psb_2"})
 }
+
+// testAudienceCells: families per school, level and class — a family with
+// children in two classes counts in each, twins in one class once.
+func testAudienceCells(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	const a, b = "0750001A", "0750002B"
+	upsert(t, s, "ent_1", 0, 4, 0,
+		parent("u1", child(a, "elementaire", "CM1")),
+		parent("u2", child(a, "elementaire", "cm1"), child(a, "elementaire", " CM1")), // twins
+		parent("u3", child(a, "elementaire", "CM1"), child(a, "elementaire", "CM2")),
+		parent("u4", child(b, "maternelle", "MS"), child(a, "maternelle", "PS")),
+	)
+	for _, tc := range []struct {
+		name string
+		aud  store.Audience
+		want []store.FamilyCell
+	}{
+		{"school", store.Audience{Schools: []string{a}}, []store.FamilyCell{
+			{UAI: a, Level: "elementaire", Class: "CM1", Families: 3},
+			{UAI: a, Level: "elementaire", Class: "CM2", Families: 1},
+			{UAI: a, Level: "maternelle", Class: "PS", Families: 1},
+		}},
+		{"class", store.Audience{Schools: []string{a, b}, Classes: []string{"cm2"}}, []store.FamilyCell{
+			{UAI: a, Level: "elementaire", Class: "CM2", Families: 1},
+		}},
+		{"level", store.Audience{Schools: []string{b}, Levels: []string{"maternelle"}}, []store.FamilyCell{
+			{UAI: b, Level: "maternelle", Class: "MS", Families: 1},
+		}},
+		{"nobody", store.Audience{Schools: []string{b}, Levels: []string{"elementaire"}}, nil},
+		{"no school", store.Audience{}, nil},
+	} {
+		got, err := s.AudienceCells(ctx, tc.aud)
+		ok(t, err)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Fatalf("%s: AudienceCells = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
