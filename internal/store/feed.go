@@ -45,6 +45,10 @@ type FamilyCell struct {
 	Families int    `json:"families"`
 }
 
+// CellKey joins a cell's school, level and class without ambiguity (none
+// of them holds a unit separator).
+func (c FamilyCell) CellKey() string { return c.UAI + "\x1f" + c.Level + "\x1f" + c.Class }
+
 // FeedStore is the parent-feed part of the contract: fan-out on read over
 // notices, read and acknowledgement states, parents' preferences.
 type FeedStore interface {
@@ -84,6 +88,9 @@ type FeedStore interface {
 	// in two classes counts in each). Cells without families are left out;
 	// cells are sorted by UAI, level, class.
 	AudienceCells(ctx context.Context, aud Audience) ([]FamilyCell, error)
+	// CountFamiliesIn counts the distinct parents with a child in one of
+	// the cells (UAI, level, normalised class; Families is ignored).
+	CountFamiliesIn(ctx context.Context, cells []FamilyCell) (int, error)
 
 	// SetPreferences stores a parent's locale and muted categories
 	// (ErrNotFound for a parent the ENT has not synced). Children and

@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -321,6 +322,39 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 		return nil, nil
 	}
 	return out, nil
+}
+
+// CountFamiliesIn counts the parents with a child in one of the cells.
+func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (int, error) {
+	if len(cells) == 0 {
+		return 0, nil
+	}
+	var schools []string
+	keys := map[string]bool{}
+	for _, c := range cells {
+		if !slices.Contains(schools, c.UAI) {
+			schools = append(schools, c.UAI)
+		}
+		keys[c.CellKey()] = true
+	}
+	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: schools}}}},
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+	if err != nil {
+		return 0, fail(err, "count the families of classes")
+	}
+	parents, err := all(ctx, cur, parentDoc.model)
+	if err != nil {
+		return 0, fail(err, "count the families of classes")
+	}
+	n := 0
+	for _, p := range parents {
+		if slices.ContainsFunc(p.Children, func(c store.Child) bool {
+			return keys[store.FamilyCell{UAI: c.UAI, Level: c.Level, Class: frenchid.NormalizeClass(c.Class)}.CellKey()]
+		}) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // SetPreferences stores a parent's locale and muted categories.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"modernc.org/sqlite"
@@ -224,6 +225,30 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 		return nil, fmt.Errorf("store: unable to count the families of an audience per class: %w", err)
 	}
 	return out, nil
+}
+
+// CountFamiliesIn counts the parents with a child in one of the cells.
+func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (int, error) {
+	if len(cells) == 0 {
+		return 0, nil
+	}
+	schools := make([]string, 0, len(cells))
+	keys := make([]string, len(cells))
+	for i, c := range cells {
+		if !slices.Contains(schools, c.UAI) {
+			schools = append(schools, c.UAI)
+		}
+		keys[i] = c.CellKey()
+	}
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT parent_id) FROM children
+		WHERE uai IN (SELECT value FROM json_each(?))
+		  AND uai || char(31) || level || char(31) || class IN (SELECT value FROM json_each(?))`,
+		fromList(schools), fromList(keys)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to count the families of classes: %w", err)
+	}
+	return n, nil
 }
 
 // SetPreferences stores a parent's locale and muted categories.

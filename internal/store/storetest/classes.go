@@ -121,4 +121,24 @@ func testAudienceCells(t *testing.T, open opener) {
 			t.Fatalf("%s: AudienceCells = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
+	cells, err := s.AudienceCells(ctx, store.Audience{Schools: []string{a, b}})
+	ok(t, err)
+	for _, tc := range []struct {
+		name  string
+		cells []store.FamilyCell
+		want  int
+	}{
+		{"every cell", cells, 4},
+		{"CM1", []store.FamilyCell{{UAI: a, Level: "elementaire", Class: "CM1"}}, 3},
+		{"CM1 and CM2: u3 once", []store.FamilyCell{{UAI: a, Level: "elementaire", Class: "CM1"}, {UAI: a, Level: "elementaire", Class: "CM2"}}, 3},
+		{"PS of a and MS of b: u4 once", []store.FamilyCell{{UAI: a, Level: "maternelle", Class: "PS"}, {UAI: b, Level: "maternelle", Class: "MS"}}, 1},
+		{"a class of another level", []store.FamilyCell{{UAI: a, Level: "maternelle", Class: "CM1"}}, 0},
+		{"none", nil, 0},
+	} {
+		n, err := s.CountFamiliesIn(ctx, tc.cells)
+		ok(t, err)
+		if n != tc.want {
+			t.Fatalf("CountFamiliesIn(%s) = %d, want %d", tc.name, n, tc.want)
+		}
+	}
 }
