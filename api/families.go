@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,12 +14,13 @@ import (
 // publication, and counting distinct parents over a large directory costs
 // tens of milliseconds. They are cached per audience for a few seconds;
 // a directory change made through this process empties the cache at once
-// (other processes' changes show within the TTL).
+// (other processes' changes show within the TTL). What is cached is what
+// the small-group rule needs (familyCount, reach.go).
 const familyCacheTTL = 10 * time.Second
 
 type familyCache struct {
 	gen    atomic.Uint64 // the directory generation (also used by the feed's parent cache)
-	counts ttlCache[string, int]
+	counts ttlCache[string, familyCount]
 }
 
 func audienceKey(a store.Audience) string {
@@ -34,11 +34,3 @@ func audienceKey(a store.Audience) string {
 
 // directoryChanged invalidates every cached count.
 func (s *Server) directoryChanged() { s.families.gen.Add(1) }
-
-// countFamilies counts the families an audience reaches, from the cache
-// when fresh; concurrent requests for the same audience share one count.
-func (s *Server) countFamilies(ctx context.Context, a store.Audience) (int, error) {
-	return s.families.counts.fetch(audienceKey(a), &s.families.gen, func() (int, error) {
-		return s.store.CountFamilies(ctx, a)
-	})
-}

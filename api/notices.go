@@ -60,17 +60,19 @@ type noticeView struct {
 	Versions []store.Notice `json:"versions,omitempty"`
 }
 
+// Families, in both answers, is the families the audience reaches, as
+// the small-group rule gives it (reach.go).
 type publishAnswer struct {
 	Notice   noticeView           `json:"notice"`
 	Decision conventions.Decision `json:"decision"`
-	Families int                  `json:"families"`
+	Families figure               `json:"families"`
 	Replayed bool                 `json:"replayed,omitempty"`
 }
 
 type checkAnswer struct {
 	Allowed  bool                 `json:"allowed"`
 	Decision conventions.Decision `json:"decision"`
-	Families int                  `json:"families"`
+	Families figure               `json:"families"`
 }
 
 func (s *Server) view(n store.Notice) noticeView {
@@ -102,7 +104,7 @@ type decision struct {
 	conventions.Decision
 	Request    conventions.Request
 	Convention conventions.Convention
-	Families   int
+	Families   familyCount
 }
 
 // decide loads the collectivité's active conventions, picks the one for
@@ -123,7 +125,7 @@ func (s *Server) decide(ctx context.Context, collectiviteID string, r convention
 	if len(covered) == 0 {
 		return d, nil
 	}
-	d.Families, err = s.countFamilies(ctx, store.Audience{Schools: covered, Levels: r.Levels, Classes: r.Classes})
+	d.Families, err = s.countAudience(ctx, store.Audience{Schools: covered, Levels: r.Levels, Classes: r.Classes})
 	return d, err
 }
 
@@ -357,7 +359,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 		return err
 	}
 	s.noticesChanged()
-	return c.Status(fiber.StatusCreated).JSON(publishAnswer{Notice: s.view(n), Decision: d.Decision, Families: d.Families})
+	return c.Status(fiber.StatusCreated).JSON(publishAnswer{Notice: s.view(n), Decision: d.Decision, Families: smallGroups{Lang(c)}.families(d.Families)})
 }
 
 // quotaRefusal answers a publication the store refused for its daily
@@ -383,14 +385,14 @@ func (s *Server) replay(c *fiber.Ctx, n store.Notice, hash string) error {
 	if n.RequestHash != "" && n.RequestHash != hash {
 		return apiErr("notices.idempotency_key_reused")
 	}
-	fam, err := s.countFamilies(c.UserContext(), n.Audience)
+	fam, err := s.countAudience(c.UserContext(), n.Audience)
 	if err != nil {
 		return err
 	}
 	d := conventions.Decision{Allowed: true, ConventionID: n.ConventionID, ConventionNumber: n.ConventionNumber,
 		Version: n.ConventionVersion, Article: n.Article, Critical: n.Critical, Push: n.Push, ExpiresAt: n.ExpiresAt, Rule: -1}
 	c.Set("Idempotent-Replayed", "true")
-	return c.Status(fiber.StatusOK).JSON(publishAnswer{Notice: s.view(n), Decision: d, Families: fam, Replayed: true})
+	return c.Status(fiber.StatusOK).JSON(publishAnswer{Notice: s.view(n), Decision: d, Families: smallGroups{Lang(c)}.families(fam), Replayed: true})
 }
 
 // requestHash fingerprints a publication request: the same request sent
@@ -416,7 +418,7 @@ func (s *Server) checkNotice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(checkAnswer{Allowed: d.Allowed, Decision: d.Decision, Families: d.Families})
+	return c.JSON(checkAnswer{Allowed: d.Allowed, Decision: d.Decision, Families: smallGroups{Lang(c)}.families(d.Families)})
 }
 
 // capabilities is GET /v1/notices/capabilities: what the caller may publish
@@ -609,7 +611,7 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 		return err
 	}
 	s.noticesChanged()
-	return c.JSON(publishAnswer{Notice: s.view(next), Decision: d.Decision, Families: d.Families})
+	return c.JSON(publishAnswer{Notice: s.view(next), Decision: d.Decision, Families: smallGroups{Lang(c)}.families(d.Families)})
 }
 
 func (s *Server) withdrawNotice(c *fiber.Ctx) error {

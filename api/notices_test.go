@@ -100,8 +100,11 @@ func TestPublishAllowed(t *testing.T) {
 	if !ans.Decision.Allowed || ans.Decision.Article != "3.1" || n.Article != "3.1" || n.ConventionNumber != 1 || n.ConventionVersion != 1 {
 		t.Fatalf("decision reference not kept: %+v / %+v", ans.Decision, n.Notice)
 	}
-	if ans.Families != 23 {
-		t.Errorf("families = %d, want 23", ans.Families)
+	// 23 families, 3 of them in A2's CP class: the count is withheld (a
+	// check without CP would give the class by difference), the label
+	// gives the others.
+	if ans.Families.Value != nil || ans.Families.Label != "au moins 20 (les classes de moins de 5 familles ne sont pas comptées)" {
+		t.Errorf("families = %+v, want withheld, at least 20", ans.Families)
 	}
 	if !n.Push {
 		t.Errorf("push not enabled although article 3.1 allows it")
@@ -157,8 +160,8 @@ func TestPublishRefusedCulture(t *testing.T) {
 	delete(body, "push")
 	var ans publishAnswer
 	p.must(201, p.do("POST", "/v1/notices", p.agents["culture"], body)).Decode(t, &ans)
-	if ans.Notice.Push || ans.Families != 8 {
-		t.Errorf("culture feed-only: push=%v families=%d", ans.Notice.Push, ans.Families)
+	if ans.Notice.Push || val(ans.Families) != 8 {
+		t.Errorf("culture feed-only: push=%v families=%+v", ans.Notice.Push, ans.Families)
 	}
 }
 
@@ -201,8 +204,8 @@ func TestCheckAndCapabilities(t *testing.T) {
 	if ck.Allowed || len(ck.Decision.Reasons) == 0 || ck.Decision.Reasons[0].Code != "convention.service_not_allowed" {
 		t.Fatalf("transport has no rule in this convention: %+v", ck)
 	}
-	if ck.Families != 12 {
-		t.Errorf("families = %d, want 12", ck.Families)
+	if val(ck.Families) != 12 {
+		t.Errorf("families = %+v, want 12", ck.Families)
 	}
 	if l, _ := p.st.ListNotices(context.Background(), store.NoticeFilter{Limit: 10}); len(l) != 0 {
 		t.Error("check stored a notice")
@@ -374,20 +377,21 @@ func TestFamilyCountFollowsDirectory(t *testing.T) {
 	p := newPublishing(t)
 	tok := p.agents["restauration"]
 	var ck checkAnswer
-	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
-	if ck.Families != 23 {
-		t.Fatalf("families = %d, want 23", ck.Families)
+	a1 := simpleNotice("cantine", "Menu", uaiA1)
+	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
+	if val(ck.Families) != 12 {
+		t.Fatalf("families = %+v, want 12", ck.Families)
 	}
 	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": []map[string]any{
-		{"ent_user_id": "nouveau", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "PS"}}}}}))
-	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
-	if ck.Families != 24 {
-		t.Fatalf("after a sync, families = %d, want 24", ck.Families)
+		{"ent_user_id": "nouveau", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}}}}))
+	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
+	if val(ck.Families) != 13 {
+		t.Fatalf("after a sync, families = %+v, want 13", ck.Families)
 	}
 	p.must(204, p.do("DELETE", "/v1/ent/parents/nouveau", p.entKey, nil))
-	p.must(200, p.do("POST", "/v1/notices/check", tok, cantineNotice())).Decode(t, &ck)
-	if ck.Families != 23 {
-		t.Fatalf("after an erasure, families = %d, want 23", ck.Families)
+	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
+	if val(ck.Families) != 12 {
+		t.Fatalf("after an erasure, families = %+v, want 12", ck.Families)
 	}
 }
 
@@ -402,17 +406,17 @@ func TestCheckCountsOnlyOwnFamilies(t *testing.T) {
 	probe["audience"] = map[string]any{"schools": []string{uaiA2}, "classes": []string{"CP"}}
 	var ans checkAnswer
 	p.must(200, p.do("POST", "/v1/notices/check", agentB.Token, probe)).Decode(t, &ans)
-	if ans.Allowed || ans.Families != 0 {
-		t.Fatalf("B's agent on A's school: allowed %v, families %d, want refused and 0", ans.Allowed, ans.Families)
+	if ans.Allowed || val(ans.Families) != 0 {
+		t.Fatalf("B's agent on A's school: allowed %v, families %+v, want refused and 0", ans.Allowed, ans.Families)
 	}
 	// A's agent naming A1 and B's school: only A1's 12 families count.
 	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiB1))).Decode(t, &ans)
-	if ans.Allowed || ans.Families != 12 {
-		t.Fatalf("A1 + B1: allowed %v, families %d, want refused and 12", ans.Allowed, ans.Families)
+	if ans.Allowed || val(ans.Families) != 12 {
+		t.Fatalf("A1 + B1: allowed %v, families %+v, want refused and 12", ans.Allowed, ans.Families)
 	}
 	// Its own schools: the whole audience.
 	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiA2))).Decode(t, &ans)
-	if !ans.Allowed || ans.Families != 23 {
-		t.Fatalf("A1 + A2: allowed %v, families %d, want allowed and 23", ans.Allowed, ans.Families)
+	if !ans.Allowed || ans.Families.Value != nil || !strings.HasPrefix(ans.Families.Label, "au moins 20") {
+		t.Fatalf("A1 + A2: allowed %v, families %+v, want allowed and at least 20 (CP's 3 withheld)", ans.Allowed, ans.Families)
 	}
 }

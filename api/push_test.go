@@ -155,19 +155,24 @@ func TestPushSubscriptions(t *testing.T) {
 func TestPushReceiptsAndStats(t *testing.T) {
 	p := newPublishing(t)
 	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
+	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
 	id := ans.Notice.ID
-	var sub subscriptionView
-	p.must(201, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, "p0"), browserSub(t, fcm+"d"))).Decode(t, &sub)
-
 	keys, err := p.pushKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := keys.ReceiptToken(delivery.Receipt{NoticeID: id, Version: 1, SubscriptionID: sub.ID})
-	p.must(204, p.do("POST", "/v1/push/receipts", "", map[string]any{"token": tok, "event": "shown"}))
+	// Five of A1's twelve families subscribed; each device shows the push,
+	// one is clicked.
+	var tok string
+	for i := range 5 {
+		var sub subscriptionView
+		p.must(201, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, fmt.Sprintf("p%d", i)), browserSub(t, fmt.Sprintf("%sd%d", fcm, i)))).Decode(t, &sub)
+		tok = keys.ReceiptToken(delivery.Receipt{NoticeID: id, Version: 1, SubscriptionID: sub.ID})
+		p.must(204, p.do("POST", "/v1/push/receipts", "", map[string]any{"token": tok, "event": "shown"}))
+	}
 	p.must(204, p.do("POST", "/v1/push/receipts", "", map[string]any{"token": tok, "event": "shown"})) // replay
 	p.must(204, p.do("POST", "/v1/push/receipts", "", map[string]any{"token": tok, "event": "clicked"}))
+	var sub subscriptionView
 	forged := delivery.Keys{Receipt: []byte("not the server's key, not at all")}.ReceiptToken(delivery.Receipt{NoticeID: id, Version: 1, SubscriptionID: sub.ID})
 	for _, bad := range []string{forged, tok[:len(tok)-2] + "AA", "garbage"} {
 		r := p.must(403, p.do("POST", "/v1/push/receipts", "", map[string]any{"token": bad, "event": "shown"}))
@@ -179,17 +184,21 @@ func TestPushReceiptsAndStats(t *testing.T) {
 
 	var st noticeStats
 	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
-	n := func(p *int) int {
-		if p == nil {
-			return -1
+	n := func(f *figure) int {
+		if f == nil {
+			return -2
 		}
-		return *p
+		return val(*f)
 	}
-	if st.FamiliesTargeted != 23 || st.Withheld || n(st.FamiliesSubscribed) != 1 || n(st.Shown) != 1 || n(st.Clicked) != 1 || n(st.Read) != 0 || n(st.Acknowledged) != 0 {
+	if val(st.FamiliesTargeted) != 12 || st.Withheld || n(st.FamiliesSubscribed) != 5 || n(st.Shown) != 5 || n(st.Read) != 0 || n(st.Acknowledged) != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	// One click: fewer than 5, withheld.
+	if st.Clicked == nil || st.Clicked.Value != nil || st.Clicked.Label != "moins de 5" {
+		t.Fatalf("clicked %+v, want withheld", st.Clicked)
+	}
 	// A notice for a group of fewer than 5 families (A2's CP class: 3)
-	// gives no figure but the number targeted.
+	// gives no figure at all, not even the number targeted.
 	small := simpleNotice("cantine", "Sortie de la classe de CP", uaiA2)
 	small["audience"] = map[string]any{"schools": []string{uaiA2}, "levels": []string{"elementaire"}, "classes": []string{"CP"}}
 	var sa publishAnswer
@@ -197,7 +206,7 @@ func TestPushReceiptsAndStats(t *testing.T) {
 	r := p.must(200, p.do("GET", "/v1/notices/"+sa.Notice.ID+"/stats", p.agents["restauration"], nil))
 	var ss noticeStats
 	r.Decode(t, &ss)
-	if ss.FamiliesTargeted != 3 || !ss.Withheld || ss.Read != nil || ss.Shown != nil || ss.Pushes != nil || ss.FamiliesSubscribed != nil || ss.Message == "" {
+	if ss.FamiliesTargeted.Value != nil || !ss.Withheld || ss.Read != nil || ss.Shown != nil || ss.Pushes != nil || ss.FamiliesSubscribed != nil || ss.Message == "" {
 		t.Fatalf("small group stats: %s", r.Body)
 	}
 	// Another collectivité's admin cannot read them.

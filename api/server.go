@@ -67,7 +67,7 @@ func New(d Deps) *Server {
 		metrics:  newMetrics(),
 		mount:    d.Mount,
 		caches:   newFeedCaches(d.Config.Embedded()),
-		families: familyCache{counts: ttlCache[string, int]{ttl: familyCacheTTL}},
+		families: familyCache{counts: ttlCache[string, familyCount]{ttl: familyCacheTTL}},
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
