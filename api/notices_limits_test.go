@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +156,109 @@ func TestClassSpellingReachesEveryone(t *testing.T) {
 	}
 	if pg := p.feed(t, "p12"); len(pg.Items) != 1 {
 		t.Fatalf("feed of a CE2 parent: %d items", len(pg.Items))
+	}
+}
+
+// TestSmallGroupDifferences tries the differences: for every pair of
+// audiences one inside the other, two given family counts never differ by
+// 1 to 4; on one notice, /stats totals minus the /reach groups given
+// never leave 1 to 4. Fixture: A1 has 12 families (MS), A2 8 (CE2) and 3
+// (CP).
+func TestSmallGroupDifferences(t *testing.T) {
+	p := newPublishing(t)
+	tok := p.agents["restauration"]
+	type aud struct {
+		name    string
+		schools []string
+		classes []string
+		cells   []string // the cells it covers, for inclusion
+	}
+	auds := []aud{
+		{"A1", []string{uaiA1}, nil, []string{"A1/MS"}},
+		{"A2", []string{uaiA2}, nil, []string{"A2/CE2", "A2/CP"}},
+		{"A1+A2", []string{uaiA1, uaiA2}, nil, []string{"A1/MS", "A2/CE2", "A2/CP"}},
+		{"A2 CE2", []string{uaiA2}, []string{"CE2"}, []string{"A2/CE2"}},
+		{"A2 CP", []string{uaiA2}, []string{"CP"}, []string{"A2/CP"}},
+		{"A2 CE2+CP", []string{uaiA2}, []string{"CE2", "CP"}, []string{"A2/CE2", "A2/CP"}},
+		{"A1+A2 MS+CE2", []string{uaiA1, uaiA2}, []string{"MS", "CE2"}, []string{"A1/MS", "A2/CE2"}},
+		{"A1+A2 MS+CP", []string{uaiA1, uaiA2}, []string{"MS", "CP"}, []string{"A1/MS", "A2/CP"}},
+	}
+	given := map[string]figure{}
+	for _, a := range auds {
+		body := simpleNotice("cantine", "Menu", a.schools...)
+		if a.classes != nil {
+			body["audience"].(map[string]any)["classes"] = a.classes
+		}
+		var ck checkAnswer
+		p.must(200, p.do("POST", "/v1/notices/check", tok, body)).Decode(t, &ck)
+		if v := val(ck.Families); isSmall(v) {
+			t.Fatalf("%s: families %d given", a.name, v)
+		}
+		given[a.name] = ck.Families
+	}
+	inside := func(x, y aud) bool {
+		for _, c := range x.cells {
+			if !slices.Contains(y.cells, c) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, x := range auds {
+		for _, y := range auds {
+			fx, fy := given[x.name], given[y.name]
+			if x.name == y.name || !inside(x, y) || fx.Value == nil || fy.Value == nil {
+				continue
+			}
+			if d := *fy.Value - *fx.Value; isSmall(d) {
+				t.Errorf("families(%s) − families(%s) = %d: a small group by difference", y.name, x.name, d)
+			}
+		}
+	}
+	// The case: the exact count of A1+A2 minus that of A1+A2
+	// without CP gave CP's 3.
+	if given["A1+A2 MS+CE2"].Value == nil || given["A1+A2"].Value != nil {
+		t.Fatalf("A1+A2 MS+CE2 %+v, A1+A2 %+v: want the first given, the second withheld", given["A1+A2 MS+CE2"], given["A1+A2"])
+	}
+
+	// One notice to A1 (12) and A2's CE2 (8): 7 A1 families and 2 CE2
+	// families read it. /reach withholds CE2's 2; /stats must not give
+	// 9, which minus A1's 7 would.
+	body := simpleNotice("cantine", "Menu de Noël", uaiA1, uaiA2)
+	body["audience"].(map[string]any)["classes"] = []string{"MS", "CE2"}
+	id := p.publish(t, "restauration", body)
+	for _, u := range []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p12", "p13"} {
+		p.must(200, p.do("POST", "/v1/me/feed/"+id+"/read", p.parentToken(t, u), nil))
+	}
+	var rv reachView
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", tok, nil)).Decode(t, &rv)
+	var st noticeStats
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", tok, nil)).Decode(t, &st)
+	if val(st.FamiliesTargeted) != 20 || st.Read == nil {
+		t.Fatalf("stats: %+v", st)
+	}
+	totals := map[string]figure{"families": st.FamiliesTargeted, "read": *st.Read, "acknowledged": *st.Acknowledged}
+	for name, total := range totals {
+		if total.Value == nil {
+			continue
+		}
+		rest := *total.Value
+		for _, g := range rv.Groups {
+			f := map[string]figure{"families": g.Families, "read": g.Read, "acknowledged": g.Acknowledged}[name]
+			if f.Value != nil {
+				rest -= *f.Value
+			}
+		}
+		if isSmall(rest) {
+			t.Errorf("stats %s %d minus the /reach groups given leaves %d", name, *total.Value, rest)
+		}
+	}
+	if st.Read.Value != nil {
+		t.Errorf("stats read %d given while a /reach group's read is withheld", *st.Read.Value)
+	}
+	// Complement: 9 of 20 read; not read 11 — both fine, given as such
+	// by /reach for A1 (7 read, 5 not reached).
+	if val(rv.Groups[0].Read) != 7 || val(rv.Groups[0].NotReached) != 5 || rv.Groups[1].Read.Value != nil {
+		t.Fatalf("reach groups: %+v", rv.Groups)
 	}
 }
