@@ -168,6 +168,12 @@ func statPair(m map[string]any) (targeted, reached int, ok bool) {
 			if v, ok := m[k].(float64); ok {
 				return int(v), true
 			}
+			// A figure {value, label}: a withheld one (null) is not a number.
+			if f, ok := m[k].(map[string]any); ok {
+				if v, ok := f["value"].(float64); ok {
+					return int(v), true
+				}
+			}
 		}
 		return 0, false
 	}
