@@ -215,7 +215,7 @@ func testNotices(t *testing.T, open opener) {
 			mk("ntc_04", "col_a", "menu", -time.Nanosecond, "A"), // before from
 			mk("ntc_05", "col_a", "menu", 7*day, "A"),            // at to: excluded
 			mk("ntc_06", "col_b", "menu", day, "A"),              // another collectivité
-			mk("ntc_07", "col_a", "menu", 3*day, "B"),            // withdrawn below
+			mk("ntc_07", "col_a", "menu", 3*day, "B"),            // withdrawn below: still counts
 			mk("ntc_08", "col_a", "evenement", 6*day+23*time.Hour, "C"),
 		} {
 			createNotice(t, s, n)
@@ -227,7 +227,7 @@ func testNotices(t *testing.T, open opener) {
 		ok(t, err)
 		same(t, "counts", got, map[string]map[string]int{
 			"A": {"menu": 2, "transport": 1},
-			"B": {"menu": 1},
+			"B": {"menu": 2}, // a withdrawn notice counts against the quota (its push may have gone out)
 			"C": {"evenement": 1},
 		})
 		got, err = s.CountNoticesPerSchool(ctx, "col_c", T0, at(7*day))
