@@ -9,7 +9,7 @@ import (
 	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
-// liaison_class(x) is frenchid.NormalizeClass in SQL, for migration 8
+// liaison_class(x) is frenchid.NormalizeClass in SQL, for migration 10
 // (SQLite's own upper() only knows ASCII letters).
 func init() {
 	err := sqlite.RegisterDeterministicScalarFunction("liaison_class", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {

@@ -198,7 +198,7 @@ const audienceParents = `SELECT parent_id FROM children
 	  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
 	  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`
 
-// Stored classes are normalised (UpsertParents, migration 8): the
+// Stored classes are normalised (UpsertParents, migration 10): the
 // audience's are normalised here, so notices stored before that match too.
 func audienceArgs(aud store.Audience) []any {
 	classes := frenchid.NormalizeClasses(aud.Classes)
