@@ -168,6 +168,7 @@ type Store interface {
 	UpdateENTKeys(ctx context.Context, e ENT, a AuditEntry) error
 
 	// UpsertParents writes a batch of parents of one ENT, all or nothing.
+	// Class names are stored normalised (frenchid.NormalizeClass).
 	// A parent's children are replaced by the batch's; locale and muted
 	// categories are kept (a new parent takes the batch's). A parent listed
 	// twice is taken as listed last. Updated counts the parents that

@@ -53,7 +53,7 @@ func testParents(t *testing.T, open opener) {
 		s := open(t)
 		batch := []store.Parent{
 			parent("u1", child("0750001A", "CP", "CP-A")),
-			parent("u2", child("0750001A", "CE1", "CE1-B"), child("0750002B", "6e", "6e2")),
+			parent("u2", child("0750001A", "CE1", "CE1-B"), child("0750002B", "6e", "6E2")),
 			parent("u3"),
 		}
 		upsert(t, s, "ent_1", 0, 3, 0, batch...)
@@ -76,13 +76,13 @@ func testParents(t *testing.T, open opener) {
 		upsert(t, s, "ent_1", 0, 1, 0, p)
 		// The next sync knows nothing of preferences, and the child moved up.
 		upsert(t, s, "ent_1", 24*time.Hour, 1, 1,
-			parent("u1", child("0750002B", "6e", "6e1"), child("0750001A", "CP", "CP-B")),
+			parent("u1", child("0750002B", "6e", "6E1"), child("0750001A", "CP", "CP-B")),
 			parent("u2", child("0750001A", "CP", "CP-B")))
 		got, err := s.GetParent(ctx, "ent_1", "u1")
 		ok(t, err)
 		same(t, "parent after a new sync", got, store.Parent{
 			ENTID: "ent_1", ENTUserID: "u1", Locale: "en", Muted: []string{"menu", "transport"},
-			Children:  []store.Child{child("0750002B", "6e", "6e1"), child("0750001A", "CP", "CP-B")},
+			Children:  []store.Child{child("0750002B", "6e", "6E1"), child("0750001A", "CP", "CP-B")},
 			UpdatedAt: at(24 * time.Hour),
 		})
 		n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{"0750001A"}, Levels: []string{"CM2"}})
@@ -104,12 +104,12 @@ func testParents(t *testing.T, open opener) {
 		_, err := s.UpsertParents(ctx, "ent_1", []store.Parent{
 			parent("u1", child("0750001A", "CP", "CP-A")),
 			parent("u2", child("0750001A", "CP", "CP-A")),
-			parent("u1", child("0750002B", "6e", "6e1"), child("0750003C", "CM1", "")),
+			parent("u1", child("0750002B", "6e", "6E1"), child("0750003C", "CM1", "")),
 		}, T0, entry("parents.upsert", "ent_1"))
 		ok(t, err)
 		got, err := s.GetParent(ctx, "ent_1", "u1")
 		ok(t, err)
-		same(t, "children", got.Children, []store.Child{child("0750002B", "6e", "6e1"), child("0750003C", "CM1", "")})
+		same(t, "children", got.Children, []store.Child{child("0750002B", "6e", "6E1"), child("0750003C", "CM1", "")})
 	})
 	t.Run("ENTsAreSeparate", func(t *testing.T) {
 		s := open(t)
@@ -127,7 +127,7 @@ func testParents(t *testing.T, open opener) {
 		for i := range batch {
 			batch[i] = parent(fmt.Sprintf("u%04d", i), child("0750001A", "CP", fmt.Sprintf("CP-%d", i%4)))
 			if i%3 == 0 {
-				batch[i].Children = append(batch[i].Children, child("0750002B", "6e", "6e1"))
+				batch[i].Children = append(batch[i].Children, child("0750002B", "6e", "6E1"))
 			}
 		}
 		upsert(t, s, "ent_1", 0, 1000, 0, batch...)
@@ -172,8 +172,8 @@ func testAudience(t *testing.T, open opener) {
 	upsert(t, s, "ent_1", 0, 6, 0,
 		parent("p1", child(a, "CP", "CP-A")),
 		parent("p2", child(a, "CP", "CP-B"), child(a, "CM2", "CM2-A")), // two children in a
-		parent("p3", child(a, "CM2", "CM2-A"), child(b, "6e", "6e1")),
-		parent("p4", child(b, "6e", "6e2")),
+		parent("p3", child(a, "CM2", "CM2-A"), child(b, "6e", "6E1")),
+		parent("p4", child(b, "6e", "6E2")),
 		parent("p5", child(c, "CP", "CP-A")),
 		parent("p6"),
 	)
