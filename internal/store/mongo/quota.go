@@ -105,11 +105,8 @@ func (s *Store) takeSlot(ctx context.Context, n store.Notice, uai string, q *sto
 	if err != nil {
 		return "", err
 	}
-	limit := -1 // no limit: the notice counts, nothing refuses it
-	if q.Max > 0 {
-		limit = q.Max - int(legacy)
-	}
-	for k := 0; limit < 0 || k < limit; k++ {
+	bounded, limit := q.Max > 0, q.Max-int(legacy) // unbounded: the notice counts, nothing refuses it
+	for k := 0; !bounded || k < limit; k++ {
 		id := prefix + strconv.Itoa(k)
 		_, err := s.coll(collQuotaSlots).InsertOne(ctx, quotaSlotDoc{ID: id, NoticeID: n.ID, CollectiviteID: n.CollectiviteID, UAI: uai, Day: day})
 		if err == nil {

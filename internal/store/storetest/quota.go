@@ -104,6 +104,9 @@ func testQuota(t *testing.T, open opener) {
 		isErr(t, createInQuota(s, quotaNotice("ntc_3", a), quotaDay(2)), store.ErrQuotaReached)
 		ok(t, createInQuota(s, quotaNotice("ntc_4", a), quotaDay(3)))
 		isErr(t, createInQuota(s, quotaNotice("ntc_5", a), quotaDay(3)), store.ErrQuotaReached)
+		// More of them than a (lowered) quota allows: still refused.
+		createNotice(t, s, quotaNotice("ntc_6", a))
+		isErr(t, createInQuota(s, quotaNotice("ntc_7", a), quotaDay(2)), store.ErrQuotaReached)
 	})
 
 	t.Run("FailedInsertGivesBack", func(t *testing.T) {
