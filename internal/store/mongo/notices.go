@@ -146,9 +146,15 @@ func noticeVersionID(id string, version int) string { return id + "@" + strconv.
 
 func (d noticeVersionDoc) model() store.Notice { return d.Notice.model() }
 
-// CreateNotice stores version 1 of a notice; an existing ID, or
-// (collectivité, author, idempotency key), is store.ErrConflict.
+// CreateNotice runs createNotice and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
 func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.createNotice(ctx, n, a) })
+}
+
+// createNotice stores version 1 of a notice; an existing ID, or
+// (collectivité, author, idempotency key), is store.ErrConflict.
+func (s *Store) createNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
 	if _, err := s.coll(collNotices).InsertOne(ctx, newNoticeDoc(n)); err != nil {
 		return fail(err, "create notice %s", n.ID)
 	}
@@ -208,14 +214,20 @@ func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.
 	return out, nil
 }
 
-// UpdateNotice replaces the current version of a notice if it is still
+// UpdateNotice runs updateNotice and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.updateNotice(ctx, n, expectVersion, a) })
+}
+
+// updateNotice replaces the current version of a notice if it is still
 // expectVersion, archiving the replaced one when n is a new version.
 //
 // The archive is written first, keyed by (notice, version): it holds what
 // was stored, so writing it twice (a retry, a concurrent correction of the
 // same version) is harmless. The replace then filters on the expected
 // version, so of two concurrent updates one is store.ErrStale.
-func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
+func (s *Store) updateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
 	cur, err := s.getNoticeDoc(ctx, n.ID)
 	if err != nil {
 		return fail(err, "update notice %s", n.ID)

@@ -62,13 +62,25 @@ func childDocs(children []store.Child) []childDoc {
 	return out
 }
 
-// UpsertParents writes a batch of parents of one ENT as unordered bulk
+// UpsertParents runs upsertParents and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
+	var out store.UpsertResult
+	err := s.atomic(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.upsertParents(ctx, entID, parents, now, a)
+		return err
+	})
+	return out, err
+}
+
+// upsertParents writes a batch of parents of one ENT as unordered bulk
 // writes of upserts: children and updated_at are set, locale and muted only
 // on insert. The batch is validated before anything is written, so only a
 // server failure part-way can leave it half applied (there are no
 // transactions); sending the batch again converges (the upserts are
 // idempotent).
-func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
+func (s *Store) upsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
 	if entID == "" {
 		return store.UpsertResult{}, fmt.Errorf("store: unable to upsert parents: empty ENT id")
 	}
@@ -119,12 +131,18 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 	return d.model(), nil
 }
 
-// DeleteParent erases a parent, their push subscriptions, their pushes
+// DeleteParent runs deleteParent and the append of its audit entry in one
+// transaction where the server has them (atomic, txn.go).
+func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
+	return s.atomic(ctx, func(ctx context.Context) error { return s.deleteParent(ctx, entID, entUserID, a) })
+}
+
+// deleteParent erases a parent, their push subscriptions, their pushes
 // waiting in the outbox and their read states. The parent goes first; a
 // failure part-way leaves the rest unreachable (no parent, no audience, a
 // claim drops pushes to deleted subscriptions), and a second attempt
 // erases it before answering ErrNotFound.
-func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
+func (s *Store) deleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
 	id := parentID(entID, entUserID)
 	res, err := s.coll(collParents).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {

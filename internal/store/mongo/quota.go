@@ -73,11 +73,19 @@ func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *stor
 		}
 		taken = append(taken, id)
 	}
-	if _, err := s.coll(collNotices).InsertOne(ctx, newNoticeDoc(n)); err != nil {
+	// The slots are taken outside any transaction (a duplicate key, how a
+	// taken slot shows, would abort one); the notice and its audit entry
+	// are then one transaction where the server has them.
+	err := s.atomic(ctx, func(ctx context.Context) error {
+		if _, err := s.coll(collNotices).InsertOne(ctx, newNoticeDoc(n)); err != nil {
+			return fail(err, "create notice %s", n.ID)
+		}
+		return s.audit(ctx, a)
+	})
+	if err != nil {
 		release()
-		return fail(err, "create notice %s", n.ID)
 	}
-	return s.audit(ctx, a)
+	return err
 }
 
 // takeSlot takes the first free slot of a school's day for n, or fails
