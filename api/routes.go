@@ -3,12 +3,14 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/widget"
 )
 
-// routes registers every route of the API. Reading this function tells you
-// the API; openapi.yaml documents the same list (a test keeps them equal).
+// routes registers every route of the API. Reading this function and
+// apiRoutes tells you the API; openapi.yaml documents the same list (a
+// test keeps them equal).
 func (s *Server) routes() {
 	app := s.App
 	app.Use(s.recoverer(), s.requestMetrics(), s.securityHeaders())
@@ -17,6 +19,17 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metricsHandler())
 
+	// A worker (LIAISON_ROLE=worker) runs delivery and the jobs: it serves
+	// no API, no widget and no back-office, whatever it was given to mount.
+	if s.cfg.Role != config.RoleWorker {
+		s.apiRoutes(app)
+	}
+	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
+}
+
+// apiRoutes registers the API, the widget and the mounted back-office
+// (every role but worker).
+func (s *Server) apiRoutes(app *fiber.App) {
 	// The parent widget and the service-worker code ENTs import, cached by
 	// content hash (?v=).
 	assets := s.widgetAssets()
@@ -98,5 +111,4 @@ func (s *Server) routes() {
 	if s.mount != nil {
 		s.mount(app) // the /admin back-office, HTML (not part of the JSON API)
 	}
-	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
 }

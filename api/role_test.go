@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/sqlite"
+)
+
+// A process started with LIAISON_ROLE=worker runs delivery and the jobs
+// and serves no API nor back-office: only /healthz, /readyz and /metrics
+// answer; every other address, /v1/... and /admin/ included, is the
+// catalog's 404, even with valid credentials. The same server built for
+// the roles all and api serves them (the back-office is what serve
+// mounts, here a stand-in on /admin/).
+//
+// Config validation refuses the worker role on the embedded store (it
+// needs MongoDB); the role is decided by the routes alone, so the test
+// sets it on a config over SQLite in a temp dir.
+func TestWorkerRoleServesNoAPINorBackOffice(t *testing.T) {
+	build := func(t *testing.T, role string) *testServer {
+		t.Helper()
+		cfg := testConfig()
+		cfg.Role = role
+		cfg.MetricsToken = "scrape-me"
+		st, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		clk := &clock{t: testNow}
+		backOffice := func(app *fiber.App) {
+			app.Get("/admin/", func(c *fiber.Ctx) error { return c.SendString("back-office") })
+		}
+		s := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Mount: backOffice})
+		ts := &testServer{Server: s, t: t, st: st, clock: clk}
+		ts.operator = ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opératrice 1"})
+		return ts
+	}
+	type probe struct{ method, path string }
+	served := []probe{
+		{"GET", "/v1/version"},
+		{"GET", "/v1/collectivites"},
+		{"GET", "/v1/notices"},
+		{"GET", "/v1/push/vapid-public-key"},
+		{"GET", "/widget/v1/liaison-feed.js"},
+		{"GET", "/admin/"},
+	}
+	closed := append(served,
+		probe{"POST", "/v1/collectivites"},
+		probe{"GET", "/v1/me/feed"},
+		probe{"OPTIONS", "/v1/me/feed"},
+		probe{"PUT", "/v1/ent/parents"},
+		probe{"POST", "/v1/push/receipts"},
+		probe{"GET", "/admin/login"},
+	)
+
+	for _, role := range []string{config.RoleAll, config.RoleAPI} {
+		ts := build(t, role)
+		for _, p := range served {
+			if r := raw(t, ts, p.method, p.path, "Authorization: Bearer "+ts.operator); r.Status != 200 {
+				t.Errorf("role %s: %s %s answered %d, want 200: %.200s", role, p.method, p.path, r.Status, r.Body)
+			}
+		}
+	}
+
+	ts := build(t, config.RoleWorker)
+	for _, p := range closed {
+		r := raw(t, ts, p.method, p.path, "Authorization: Bearer "+ts.operator, "Origin: https://ent.example.fr")
+		if r.Status != 404 {
+			t.Errorf("worker: %s %s answered %d, want 404: %.200s", p.method, p.path, r.Status, r.Body)
+			continue
+		}
+		assertCatalogShape(t, r, "route.not_found")
+	}
+	// English too, as every catalog error.
+	r := raw(t, ts, "GET", "/v1/version", "Accept-Language: en")
+	if r.Status != 404 || !strings.Contains(string(r.Body), "This address does not exist.") {
+		t.Errorf("worker, in English: %d %s", r.Status, r.Body)
+	}
+	// What a worker does answer: liveness, readiness, its metrics (the
+	// delivery workers' counters are there).
+	ts.must(200, ts.do("GET", "/healthz", "", nil))
+	ts.must(200, ts.do("GET", "/readyz", "", nil))
+	ts.must(200, ts.do("GET", "/metrics", "scrape-me", nil))
+}
+
+// raw sends a request without the OpenAPI response check: openapi.yaml
+// describes the API a process of the roles all and api serves (the widget
+// and the back-office are not part of it, and a worker serves none of it:
+// its 404s are the convention the document states, not each operation's).
+func raw(t *testing.T, ts *testServer, method, path string, headers ...string) response {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := ts.App.Test(req, -1)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
