@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/operator"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 )
 
@@ -41,7 +42,7 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 				return
 			default:
 			}
-			if _, _, err := createOperator(ctx, st, fmt.Sprintf("Opérateur %d", i), time.Now()); err != nil {
+			if _, _, err := operator.Create(ctx, st, fmt.Sprintf("Opérateur %d", i), time.Now()); err != nil {
 				t.Errorf("write load: %v", err)
 				return
 			}

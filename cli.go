@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -20,9 +17,11 @@ import (
 
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/internal/auditverify"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/datadir"
 	"github.com/liaison-ent/liaison/internal/demo"
+	"github.com/liaison-ent/liaison/internal/operator"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -191,8 +190,9 @@ func operatorCmd(ctx context.Context, cfg config.Config, args []string, stdout, 
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if n := strings.TrimSpace(*name); len(n) < 2 || len(n) > 120 {
-		fmt.Fprintln(stderr, "liaison: --name is required (2 to 120 characters)")
+	n, err := operator.Name(*name)
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: %v\n", err)
 		return 2
 	}
 	st, err := openStore(ctx, cfg)
@@ -201,25 +201,13 @@ func operatorCmd(ctx context.Context, cfg config.Config, args []string, stdout, 
 		return 1
 	}
 	defer st.Close()
-	token, acc, err := createOperator(ctx, st, strings.TrimSpace(*name), time.Now())
+	token, acc, err := operator.Create(ctx, st, n, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "liaison: cannot create the operator: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "Operator %q created (id %s). Its token is shown once; keep it safe:\n%s\n", acc.Name, acc.ID, token)
 	return 0
-}
-
-func createOperator(ctx context.Context, st store.Store, name string, now time.Time) (string, store.Account, error) {
-	now = now.UTC().Truncate(time.Millisecond)
-	token := api.NewStaffToken()
-	acc := store.Account{
-		ID: store.NewID("acc", now), Role: store.RoleOperator, Name: name,
-		TokenHash: store.HashToken(token), CreatedAt: now, CreatedBy: "cli",
-	}
-	a := store.AuditEntry{At: now, Actor: "cli", Action: "account.create", Target: acc.ID,
-		Summary: fmt.Sprintf("Création du compte « %s » (rôle operator) en ligne de commande", name)}
-	return token, acc, st.CreateAccount(ctx, acc, a)
 }
 
 func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
@@ -233,8 +221,8 @@ func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		return 1
 	}
 	defer st.Close()
-	n, err := verifyAudit(ctx, st)
-	var broken *brokenEntryError
+	n, err := auditverify.Verify(ctx, st)
+	var broken *auditverify.BrokenEntryError
 	switch {
 	case errors.As(err, &broken):
 		fmt.Fprintf(stderr, "audit: chain BROKEN at entry %d (%s %s at %s): %s\n",
@@ -244,7 +232,7 @@ func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		fmt.Fprintf(stderr, "audit: cannot read the log: %v\n", err)
 		return 1
 	}
-	gaps, err := crossCheckAudit(ctx, st)
+	gaps, err := auditverify.CrossCheck(ctx, st)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit: cannot read the store to cross-check the log: %v\n", err)
 		return 1
@@ -262,103 +250,4 @@ func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 	}
 	fmt.Fprintf(stdout, "audit: %d entries, chain intact; every notice and directory change has its entry\n", n)
 	return 0
-}
-
-// crossCheckAudit finds changes of the store that have no audit entry:
-// notices without their notice.publish entry or with more versions than
-// notice.correct entries, and ENTs whose parents changed after the last
-// directory entry. When retention purged the start of the log, changes
-// older than the oldest entry kept are not checked.
-func crossCheckAudit(ctx context.Context, st store.Store) ([]string, error) {
-	var oldest time.Time // changes before it may have lost their entry to retention
-	first := true
-	published := map[string]bool{}
-	corrections := map[string]int{}
-	directory := map[string]time.Time{}
-	err := st.ScanAudit(ctx, func(e store.AuditEntry) error {
-		if first {
-			first = false
-			if e.Seq > 1 { // earlier entries were purged (audit retention)
-				oldest = e.At
-			}
-		}
-		switch e.Action {
-		case "notice.publish":
-			published[e.Target] = true
-		case "notice.correct":
-			corrections[e.Target]++
-		case "parents.sync", "parents.upsert":
-			if e.At.After(directory[e.Target]) {
-				directory[e.Target] = e.At
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var gaps []string
-	err = st.ScanNoticeStamps(ctx, func(n store.NoticeStamp) error {
-		if n.CreatedAt.Before(oldest) {
-			return nil
-		}
-		if !published[n.ID] {
-			gaps = append(gaps, fmt.Sprintf("notice %s (created %s) has no notice.publish entry", n.ID, n.CreatedAt.Format(time.RFC3339)))
-		} else if c := corrections[n.ID]; n.Version-1 > c {
-			gaps = append(gaps, fmt.Sprintf("notice %s is at version %d but the log records %d correction(s)", n.ID, n.Version, c))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	stamps, err := st.DirectoryStamps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, ent := range slices.Sorted(maps.Keys(stamps)) {
-		at := stamps[ent]
-		if at.Before(oldest) || !at.After(directory[ent]) {
-			continue
-		}
-		last := "none"
-		if !directory[ent].IsZero() {
-			last = directory[ent].Format(time.RFC3339Nano)
-		}
-		gaps = append(gaps, fmt.Sprintf("ENT %s: parents changed at %s, after its last directory entry (%s)", ent, at.Format(time.RFC3339Nano), last))
-	}
-	slices.Sort(gaps)
-	return gaps, nil
-}
-
-type brokenEntryError struct {
-	Entry store.AuditEntry
-	Why   string
-}
-
-func (e *brokenEntryError) Error() string { return fmt.Sprintf("entry %d: %s", e.Entry.Seq, e.Why) }
-
-// verifyAudit walks the chain oldest first. The first entry's PrevHash is
-// the anchor (older entries may have been purged by retention).
-func verifyAudit(ctx context.Context, st store.Store) (int, error) {
-	n := 0
-	var prev *store.AuditEntry
-	err := st.ScanAudit(ctx, func(e store.AuditEntry) error {
-		n++
-		if prev != nil {
-			if e.Seq != prev.Seq+1 {
-				return &brokenEntryError{e, fmt.Sprintf("sequence jumps from %d (an entry was removed)", prev.Seq)}
-			}
-			if e.PrevHash != prev.Hash {
-				return &brokenEntryError{*prev, "its hash no longer matches the one the next entry recorded (it was altered and re-hashed)"}
-			}
-		}
-		if store.ChainHash(e.PrevHash, e) != e.Hash {
-			return &brokenEntryError{e, "its content does not match its hash (the entry was altered)"}
-		}
-		p := e
-		prev = &p
-		return nil
-	})
-	return n, err
 }

@@ -13,14 +13,13 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/delivery"
+	"github.com/liaison-ent/liaison/internal/lifecycle"
+	"github.com/liaison-ent/liaison/internal/retention"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
 	"github.com/liaison-ent/liaison/internal/workerlease"
 	"github.com/liaison-ent/liaison/webpush"
 )
-
-// retentionEvery is how often the retention job runs.
-const retentionEvery = time.Hour
 
 // The worker lease on a store without atomic claims (FerretDB v1): a
 // holder renews every workerLeaseRenew; a holder that dies is replaced
@@ -58,8 +57,8 @@ func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *s
 		if svc != nil {
 			wg.Go(func() { svc.Run(ctx) })
 		}
-		wg.Go(func() { retentionLoop(ctx, cfg, st, log) })
-		wg.Go(func() { lifecycleLoop(ctx, st, log) }) // lifecycle.go
+		wg.Go(func() { retention.Loop(ctx, cfg, st, log) })
+		wg.Go(func() { lifecycle.Loop(ctx, st, log) })
 		wg.Wait()
 	}
 	if m, ok := st.(*mongo.Store); ok && !m.AtomicClaims() {
@@ -83,45 +82,6 @@ func workerOwner() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s pid %d (%s)", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
-
-// retentionLoop runs the retention job now and every retentionEvery.
-func retentionLoop(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) {
-	t := time.NewTicker(retentionEvery)
-	defer t.Stop()
-	for {
-		runRetention(ctx, cfg, st, log, time.Now())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// runRetention purges notices (and all attached to them) past
-// LIAISON_RETENTION_DAYS after they expired or were withdrawn, and audit
-// entries past LIAISON_AUDIT_RETENTION_DAYS; each purge is audited.
-func runRetention(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, now time.Time) {
-	now = now.UTC().Truncate(time.Millisecond)
-	day := 24 * time.Hour
-	n, err := st.PurgeNotices(ctx, now.Add(-time.Duration(cfg.RetentionDays)*day))
-	if err != nil {
-		log.Error("retention: notices", slog.Any("error", err))
-	}
-	m, err := st.PurgeAudit(ctx, now.Add(-time.Duration(cfg.AuditRetentionDays)*day))
-	if err != nil {
-		log.Error("retention: audit", slog.Any("error", err))
-	}
-	if n == 0 && m == 0 {
-		return
-	}
-	_, err = st.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "system", Action: "retention.purge", Target: "notices",
-		Summary: fmt.Sprintf("Purge de conservation : %d information(s) et %d entrée(s) d'audit supprimées", n, m)})
-	if err != nil {
-		log.Error("retention: audit entry", slog.Any("error", err))
-	}
-	log.Info("retention purge", slog.Int("notices", n), slog.Int("audit_entries", m))
 }
 
 // newDelivery builds the push scheduler, fan-out and send workers

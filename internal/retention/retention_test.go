@@ -1,4 +1,4 @@
-package main
+package retention
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func TestRetention(t *testing.T) {
 	}
 	mk("ntc_old", now.AddDate(0, 0, -366))   // expired 366 days ago: purged
 	mk("ntc_recent", now.AddDate(0, 0, -30)) // expired a month ago: kept
-	runRetention(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
+	Run(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
 	if _, err := st.GetNotice(ctx, "ntc_old"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a notice expired 366 days ago survived: %v", err)
 	}
@@ -49,7 +49,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("purge not audited: %+v %v", last, err)
 	}
 	// Nothing to purge: no new audit entry.
-	runRetention(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
+	Run(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
 	again, _ := st.ListAudit(ctx, store.AuditFilter{Limit: 1})
 	if again[0].Seq != last[0].Seq {
 		t.Errorf("an empty purge wrote an audit entry")

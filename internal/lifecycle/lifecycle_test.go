@@ -1,4 +1,4 @@
-package main
+package lifecycle
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/auditverify"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 )
@@ -43,7 +44,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	run := func(st store.Store, now time.Time) int {
 		t.Helper()
-		n, err := runLifecycle(ctx, st, now)
+		n, err := Run(ctx, st, now)
 		if err != nil {
 			t.Fatalf("run at %v: %v", now, err)
 		}
@@ -122,7 +123,7 @@ func TestLifecycle(t *testing.T) {
 	for _, s := range []store.Store{st, other, st, other} {
 		wg.Go(func() {
 			for m := range 8 {
-				if _, err := runLifecycle(ctx, s, at(48*time.Hour+time.Duration(m)*time.Minute)); err != nil {
+				if _, err := Run(ctx, s, at(48*time.Hour+time.Duration(m)*time.Minute)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -138,7 +139,7 @@ func TestLifecycle(t *testing.T) {
 
 	// The chain is intact (liaison audit verify), and the collectivité's
 	// admins see the entries (GET /v1/audit lists by collectivité).
-	if _, err := verifyAudit(ctx, st); err != nil {
+	if _, err := auditverify.Verify(ctx, st); err != nil {
 		t.Fatalf("audit verify: %v", err)
 	}
 	mine, err := st.ListAudit(ctx, store.AuditFilter{CollectiviteID: "col_a"})

@@ -1,4 +1,6 @@
-package main
+// Package lifecycle is the background job that writes the audit entries
+// of a notice's automatic transitions (run by the worker role).
+package lifecycle
 
 import (
 	"context"
@@ -16,22 +18,22 @@ import (
 // expires_at. Publication, correction and withdrawal are audited by the
 // API as they happen; these two happen by the clock alone.
 const (
-	// lifecycleEvery is how often the job runs.
-	lifecycleEvery = time.Minute
-	// lifecycleLag: a window ends this long before now, so that a notice
+	// Every is how often the job runs.
+	Every = time.Minute
+	// Lag: a window ends this long before now, so that a notice
 	// whose creation (stamped a little earlier) is still being committed
 	// is seen by the window that holds its times.
-	lifecycleLag = time.Second
-	// lifecycleMaxWindow bounds one window: a worker back after a long
+	Lag = time.Second
+	// MaxWindow bounds one window: a worker back after a long
 	// stop catches up window by window.
-	lifecycleMaxWindow = 6 * time.Hour
-	// lifecycleWatermark is the job's watermark in the store: every
+	MaxWindow = 6 * time.Hour
+	// Watermark is the job's watermark in the store: every
 	// transition up to it has its audit entry.
-	lifecycleWatermark = "lifecycle.notices"
+	Watermark = "lifecycle.notices"
 )
 
-// runLifecycle appends one audit entry per automatic transition in
-// (watermark, now − lifecycleLag] and moves the watermark with them
+// Run appends one audit entry per automatic transition in
+// (watermark, now − Lag] and moves the watermark with them
 // (store.LifecycleStore.SetWatermark: once per window however many
 // workers run it, and across restarts). It returns how many entries it
 // wrote.
@@ -39,19 +41,19 @@ const (
 // The very first run only sets the watermark: history from before the job
 // ever ran (notices published or expired before this version was
 // deployed) is not back-filled.
-func runLifecycle(ctx context.Context, st store.Store, now time.Time) (int, error) {
-	to := now.UTC().Add(-lifecycleLag).Truncate(time.Millisecond)
+func Run(ctx context.Context, st store.Store, now time.Time) (int, error) {
+	to := now.UTC().Add(-Lag).Truncate(time.Millisecond)
 	written, stale := 0, 0
 	for ctx.Err() == nil {
 		if stale > 10 {
 			return written, fmt.Errorf("lifecycle: the watermark is moved by others again and again: %w", store.ErrStale)
 		}
-		from, err := st.Watermark(ctx, lifecycleWatermark)
+		from, err := st.Watermark(ctx, Watermark)
 		if err != nil {
 			return written, err
 		}
 		if from.IsZero() {
-			err := st.SetWatermark(ctx, lifecycleWatermark, time.Time{}, to, nil)
+			err := st.SetWatermark(ctx, Watermark, time.Time{}, to, nil)
 			if errors.Is(err, store.ErrStale) {
 				stale++
 				continue // another worker started it first
@@ -61,7 +63,7 @@ func runLifecycle(ctx context.Context, st store.Store, now time.Time) (int, erro
 		if !to.After(from) {
 			return written, nil
 		}
-		end := from.Add(lifecycleMaxWindow)
+		end := from.Add(MaxWindow)
 		if end.After(to) {
 			end = to
 		}
@@ -71,9 +73,9 @@ func runLifecycle(ctx context.Context, st store.Store, now time.Time) (int, erro
 		}
 		entries := make([]store.AuditEntry, len(ts))
 		for i, tr := range ts {
-			entries[i] = lifecycleEntry(tr)
+			entries[i] = entry(tr)
 		}
-		err = st.SetWatermark(ctx, lifecycleWatermark, from, end, entries)
+		err = st.SetWatermark(ctx, Watermark, from, end, entries)
 		if errors.Is(err, store.ErrStale) {
 			stale++
 			continue // another worker wrote this window: go on from where it left
@@ -86,10 +88,10 @@ func runLifecycle(ctx context.Context, st store.Store, now time.Time) (int, erro
 	return written, ctx.Err()
 }
 
-// lifecycleEntry is the audit entry of a transition, dated when it
-// happened (the job records it up to lifecycleEvery later), under the
+// entry is the audit entry of a transition, dated when it
+// happened (the job records it up to Every later), under the
 // notice's collectivité so that its admins see it.
-func lifecycleEntry(tr store.NoticeTransition) store.AuditEntry {
+func entry(tr store.NoticeTransition) store.AuditEntry {
 	a := store.AuditEntry{At: tr.At, Actor: "system", Target: tr.NoticeID, CollectiviteID: tr.CollectiviteID}
 	switch tr.Kind {
 	case store.NoticePublished:
@@ -100,12 +102,12 @@ func lifecycleEntry(tr store.NoticeTransition) store.AuditEntry {
 	return a
 }
 
-// lifecycleLoop runs the job every lifecycleEvery until ctx ends.
-func lifecycleLoop(ctx context.Context, st store.Store, log *slog.Logger) {
-	t := time.NewTicker(lifecycleEvery)
+// Loop runs the job every Every until ctx ends.
+func Loop(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(Every)
 	defer t.Stop()
 	for {
-		n, err := runLifecycle(ctx, st, time.Now())
+		n, err := Run(ctx, st, time.Now())
 		if err != nil && ctx.Err() == nil {
 			log.Error("lifecycle: audit of automatic transitions", slog.Any("error", err))
 		}
