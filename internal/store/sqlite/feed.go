@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,10 +42,8 @@ func (s *Store) FeedNotices(ctx context.Context, from, until time.Time) (out []s
 			return nil, fmt.Errorf("store: unable to list the feeds' notices: %w", err)
 		}
 		// The idempotency key never changes: the document tells changes.
-		n, err := s.feedMemo.Decode(id, doc, func() (n store.Notice, err error) {
-			err = json.Unmarshal(doc, &n)
-			n.IdempotencyKey = key
-			return n, err
+		n, err := s.feedMemo.Decode(id, doc, func() (store.Notice, error) {
+			return decodeNotice(doc, key)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: unable to read notice %s: %w", id, err)

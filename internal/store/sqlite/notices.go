@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,18 +10,9 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// A notice row holds the indexed columns and the JSON of store.Notice
-// (doc); the idempotency key, which the JSON leaves out, has its column.
-
-func encodeNotice(n store.Notice) ([]byte, error) {
-	n.PublishAt, n.ExpiresAt = n.PublishAt.UTC(), n.ExpiresAt.UTC()
-	n.CreatedAt, n.UpdatedAt = n.CreatedAt.UTC(), n.UpdatedAt.UTC()
-	if n.WithdrawnAt != nil {
-		t := n.WithdrawnAt.UTC()
-		n.WithdrawnAt = &t
-	}
-	return json.Marshal(n)
-}
+// A notice row holds the indexed columns and the notice's document
+// (noticeDoc, docs.go); the idempotency key and the request hash, which
+// the document leaves out, have their columns.
 
 // withdrawnAt is when a withdrawn notice was withdrawn (for retention).
 func withdrawnAt(n store.Notice) any {
@@ -113,17 +103,12 @@ func (s *Store) setNoticeSchools(ctx context.Context, tx *sql.Tx, id string, sch
 }
 
 func scanNotice(sc scanner) (store.Notice, error) {
-	var n store.Notice
 	var key string
 	var doc []byte
 	if err := sc.Scan(&key, &doc); err != nil {
-		return n, err
+		return store.Notice{}, err
 	}
-	if err := json.Unmarshal(doc, &n); err != nil {
-		return n, err
-	}
-	n.IdempotencyKey = key
-	return n, nil
+	return decodeNotice(doc, key)
 }
 
 // GetNotice returns the current version of a notice.

@@ -60,9 +60,9 @@ func fromUnixNano(n int64) time.Time {
 // of all items share one allocation.
 func decodeItems(b []byte) ([]store.PushItem, error) {
 	if len(b) == 0 || b[0] == '[' {
-		var items []store.PushItem
-		err := json.Unmarshal(b, &items)
-		return items, err
+		var docs []pushItemDoc
+		err := json.Unmarshal(b, &docs)
+		return pushItemModels(docs), err
 	}
 	if b[0] != itemsV1 {
 		return nil, errItems

@@ -28,7 +28,7 @@ func TestPushItemsEncoding(t *testing.T) {
 	if got, err := decodeItems(appendItems(nil, nil)); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("no items: %#v %v", got, err)
 	}
-	js, _ := json.Marshal(items)
+	js, _ := json.Marshal(newPushItemDocs(items)) // as earlier versions wrote them
 	if got, err := decodeItems(js); err != nil || !reflect.DeepEqual(got, items) {
 		t.Errorf("JSON: %v %+v", err, got)
 	}
@@ -49,7 +49,7 @@ func BenchmarkDecodeItems(b *testing.B) {
 		items[i] = store.PushItem{SubscriptionID: "psb_01JD0000000000000000000000", Endpoint: "https://fcm.googleapis.com/fcm/send/" + string(rune('a'+i%26)) + "dGhpcyBpcyBhIGZha2UgdG9rZW4gb2YgYSBwdXNoIHN1YnNjcmlwdGlvbiBlbmRwb2ludCB0aGF0IGlzIGxvbmc",
 			P256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM", Auth: "tBHItJI5svbpez7KI4CCXg"}
 	}
-	js, _ := json.Marshal(items)
+	js, _ := json.Marshal(newPushItemDocs(items)) // as earlier versions wrote them
 	bin := appendItems(nil, items)
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()

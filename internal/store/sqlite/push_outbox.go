@@ -26,7 +26,7 @@ func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([
 	t := fromTime(now)
 	out, err := list(ctx, s.r, scanNotice, `SELECT n.idempotency_key, n.doc FROM notices n
 		WHERE n.expires_at > ? AND n.publish_at <= ? AND n.status <> ?
-		  AND json_extract(n.doc, '$.push') = 1
+		  AND json_extract(n.doc, '$.push') = 1 -- noticeDoc.Push
 		  AND NOT EXISTS (SELECT 1 FROM push_fanouts f WHERE f.notice_id = n.id AND f.version = n.version)
 		ORDER BY n.publish_at LIMIT ?`, t, t, store.NoticeWithdrawn, limit)
 	if err != nil {
@@ -38,7 +38,7 @@ func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([
 // StartFanout records a fan-out to do.
 func (s *Store) StartFanout(ctx context.Context, f store.PushFanout) error {
 	f.Cursor, f.Done = "", false
-	doc, err := json.Marshal(f)
+	doc, err := encodeFanout(f)
 	if err != nil {
 		return err
 	}
@@ -54,18 +54,13 @@ func (s *Store) StartFanout(ctx context.Context, f store.PushFanout) error {
 }
 
 func scanFanout(sc scanner) (store.PushFanout, error) {
-	var f store.PushFanout
 	var doc []byte
 	var cursor string
 	var done bool
 	if err := sc.Scan(&doc, &cursor, &done); err != nil {
-		return f, err
+		return store.PushFanout{}, err
 	}
-	if err := json.Unmarshal(doc, &f); err != nil {
-		return f, err
-	}
-	f.Cursor, f.Done = cursor, done
-	return f, nil
+	return decodeFanout(doc, cursor, done)
 }
 
 // PendingFanouts lists the fan-outs not done, oldest first.
@@ -274,13 +269,13 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if done || owner != b.LeaseOwner {
 			return store.ErrStale
 		}
-		var finished []store.PushItem
+		var finished []pushItemDoc
 		if len(results) > 0 {
 			if err := json.Unmarshal(results, &finished); err != nil {
 				return err
 			}
 		}
-		finished = append(finished, compact(u.Finished)...)
+		finished = append(finished, newPushItemDocs(compact(u.Finished))...)
 		res, err := json.Marshal(finished)
 		if err != nil {
 			return err

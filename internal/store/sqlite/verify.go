@@ -32,10 +32,11 @@ func (s *Store) ScanNoticeStamps(ctx context.Context, fn func(store.NoticeStamp)
 	return rows.Err()
 }
 
-// decodeNoticeCreatedAt reads a stored notice document's creation time.
+// decodeNoticeCreatedAt reads a stored notice document's creation time
+// (noticeDoc.CreatedAt) without decoding the rest.
 func decodeNoticeCreatedAt(doc []byte) (time.Time, error) {
 	var n struct {
-		CreatedAt time.Time `json:"created_at"`
+		CreatedAt time.Time `json:"created_at"` // as in noticeDoc
 	}
 	err := json.Unmarshal(doc, &n)
 	return n.CreatedAt, err
