@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"context"
 	"errors"
+	"github.com/liaison-ent/liaison/internal/config"
 	"io"
 	"net"
 	"net/netip"
@@ -109,7 +110,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		verdict = verdictBadFraming
 	case cl == -2 || (cl >= 0 && cl <= s.cfg.BodyLimit):
 		return conf // no body, or one any route may send
-	case !isSyncRoute(h):
+	case !isSyncRoute(h) || s.cfg.Role == config.RoleWorker: // a worker serves no sync route
 		if cl > 0 {
 			verdict = verdictTooLarge
 		}

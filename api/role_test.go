@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,4 +116,29 @@ func raw(t *testing.T, ts *testServer, method, path string, headers ...string) r
 		t.Fatal(err)
 	}
 	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// A worker does not read a directory sync's large body, even with a valid
+// ENT key: it serves no sync route, so the body gets 413 unread instead of
+// the 32 MiB allowance.
+func TestWorkerReadsNoSyncBody(t *testing.T) {
+	cfg := testConfig()
+	cfg.Role = "worker"
+	ts := newTestServerWith(t, cfg)
+	key := "lia_e_" + strings.Repeat("k", 40)
+	ent := store.ENT{ID: "ent_worker", Name: "ENT", KeyAlg: "HS256", APIKeyHash: store.HashToken(key), CreatedAt: testNow}
+	if err := ts.st.CreateENT(context.Background(), ent, store.AuditEntry{At: testNow, Actor: "test", Action: "ent.create", Target: ent.ID}); err != nil {
+		t.Fatal(err)
+	}
+	base := serveLocal(t, ts)
+	conn := dialLocal(t, base)
+	body := strings.Repeat("x", 2<<20)
+	if _, err := io.WriteString(conn, "PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "+key+
+		"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, b := readResponse(t, bufio.NewReader(conn), "PUT")
+	if res.StatusCode != 413 || !res.Close {
+		t.Fatalf("worker, sync with a valid key: %d (close %v) %.200s", res.StatusCode, res.Close, b)
+	}
 }
