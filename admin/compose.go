@@ -679,7 +679,7 @@ func (a *Admin) composePublish(r *rq) error {
 		return a.apiFailure(r, lerr)
 	}
 	fe := mapErrors(err, composeFields(f), composeAliases)
-	if ae.Code == "notices.idempotency_key_reused" {
+	if ae.Code == api.CodeNoticesIdempotencyKeyReused.String() {
 		// Published from this form already, then changed: say so, and let
 		// a new click publish the form as it is now, as a new notice.
 		fe = formErrors{Message: r.L("Une information a déjà été publiée depuis ce formulaire, avant vos dernières modifications. Pour publier celle-ci comme une nouvelle information, cliquez à nouveau sur « Publier ».",

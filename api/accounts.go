@@ -40,15 +40,15 @@ func (s *Server) createAccount(c *fiber.Ctx) error {
 			req.CollectiviteID = me.Account.CollectiviteID
 		}
 		if req.CollectiviteID != me.Account.CollectiviteID {
-			return apiErr("auth.forbidden")
+			return apiErr(CodeAuthForbidden)
 		}
 	default:
-		return apiErr("auth.forbidden")
+		return apiErr(CodeAuthForbidden)
 	}
 	ctx := c.UserContext()
 	if req.CollectiviteID != "" {
 		if _, err := s.store.GetCollectivite(ctx, req.CollectiviteID); errors.Is(err, store.ErrNotFound) {
-			return apiErr("request.validation_failed", detail("collectivite_id", "field.unknown_collectivite",
+			return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "field.unknown_collectivite",
 				"Cette collectivité n'existe pas.", "This collectivité does not exist."))
 		} else if err != nil {
 			return err
@@ -110,10 +110,10 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	if me.Is(store.RoleAdmin) && (acc.CollectiviteID != me.Account.CollectiviteID || (acc.Role != store.RoleAgent && acc.Role != store.RoleAdmin)) {
-		return apiErr("resource.not_found")
+		return apiErr(CodeResourceNotFound)
 	}
 	if acc.ID == me.Account.ID {
-		return apiErr("accounts.self_removal")
+		return apiErr(CodeAccountsSelfRemoval)
 	}
 	a := s.auditEntry(c, "account.delete", acc.ID,
 		fmt.Sprintf("Suppression du compte « %s » (rôle %s)", acc.Name, acc.Role), acc.CollectiviteID)
@@ -139,5 +139,5 @@ func keyHolderError(kh *store.KeyHolderError) error {
 			fmt.Sprintf("Cette collectivité a %d administrateur(s) ; il doit en rester au moins %d. Faites d'abord désigner un autre administrateur.", kh.Current, store.MinKeyHolders),
 			fmt.Sprintf("This collectivité has %d admin(s); at least %d must remain. Have another admin appointed first.", kh.Current, store.MinKeyHolders))
 	}
-	return apiErr("accounts.key_holders", d)
+	return apiErr(CodeAccountsKeyHolders, d)
 }

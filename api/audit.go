@@ -19,7 +19,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if p.Cursor != "" {
 		n, err := strconv.ParseInt(p.Cursor, 10, 64)
 		if err != nil || n < 1 {
-			return apiErr("request.invalid_query", detail("cursor", "query.cursor",
+			return apiErr(CodeRequestInvalidQuery, detail("cursor", "query.cursor",
 				"Curseur de pagination invalide.", "Invalid pagination cursor."))
 		}
 		f.BeforeSeq = n

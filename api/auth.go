@@ -80,20 +80,20 @@ func (s *Server) requireStaff(roles ...string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr("auth.missing_token")
+			return apiErr(CodeAuthMissingToken)
 		}
 		if !strings.HasPrefix(tok, staffTokenPrefix) {
-			return apiErr("auth.invalid_token")
+			return apiErr(CodeAuthInvalidToken)
 		}
 		acc, err := s.store.AccountByTokenHash(c.UserContext(), store.HashToken(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			return apiErr("auth.invalid_token")
+			return apiErr(CodeAuthInvalidToken)
 		}
 		if err != nil {
 			return err
 		}
 		if !slices.Contains(roles, acc.Role) {
-			return apiErr("auth.forbidden")
+			return apiErr(CodeAuthForbidden)
 		}
 		c.Locals(principalKey, &Principal{Account: &acc})
 		return c.Next()
@@ -105,11 +105,11 @@ func (s *Server) requireENT() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr("auth.missing_token")
+			return apiErr(CodeAuthMissingToken)
 		}
 		ent, err := s.entByKey(c.UserContext(), tok)
 		if errors.Is(err, store.ErrNotFound) {
-			return apiErr("auth.invalid_token")
+			return apiErr(CodeAuthInvalidToken)
 		}
 		if err != nil {
 			return err

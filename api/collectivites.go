@@ -34,7 +34,7 @@ func (s *Server) createCollectivite(c *fiber.Ctx) error {
 		ds = append(ds, detail("departements", "field.max", "Un département a un seul code.", "A département has a single code."))
 	}
 	if len(ds) > 0 {
-		return apiErr("request.validation_failed", ds...)
+		return apiErr(CodeRequestValidationFailed, ds...)
 	}
 	col := store.Collectivite{
 		ID:           store.NewID("col", s.utcNow()),
@@ -84,7 +84,7 @@ func (s *Server) getCollectivite(c *fiber.Ctx) error {
 	id := c.Params("id")
 	me := principal(c)
 	if !me.Is(store.RoleOperator) && !(me.Is(store.RoleAdmin, store.RoleAgent) && me.Account.CollectiviteID == id) {
-		return apiErr("resource.not_found")
+		return apiErr(CodeResourceNotFound)
 	}
 	col, err := s.store.GetCollectivite(c.UserContext(), id)
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Server) getCollectivite(c *fiber.Ctx) error {
 func (s *Server) collectiviteOf(c *fiber.Ctx) (store.Collectivite, error) {
 	me := principal(c)
 	if me.Account == nil || me.Account.CollectiviteID == "" {
-		return store.Collectivite{}, apiErr("auth.forbidden")
+		return store.Collectivite{}, apiErr(CodeAuthForbidden)
 	}
 	return s.store.GetCollectivite(c.UserContext(), me.Account.CollectiviteID)
 }

@@ -52,7 +52,7 @@ func formerName(cur *string, old, name, oldName string) error {
 		*cur = old
 		return nil
 	}
-	return apiErr("request.validation_failed", detail(oldName, "field.former_name_differs",
+	return apiErr(CodeRequestValidationFailed, detail(oldName, "field.former_name_differs",
 		fmt.Sprintf("« %s » est l'ancien nom de « %s » : ne donnez que « %s ».", oldName, name, name),
 		fmt.Sprintf("%q is the former name of %q: give %q only.", oldName, name, name)))
 }
@@ -102,7 +102,7 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if err != nil {
-		return apiErr("request.validation_failed", detail("collectivite_id", "field.unknown_collectivite",
+		return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "field.unknown_collectivite",
 			"Cette collectivité n'existe pas.", "This collectivité does not exist."))
 	}
 	now := s.utcNow()
@@ -115,7 +115,7 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if rs := conventions.ValidateConvention(doc); len(rs) > 0 {
-		return reasonsError("conventions.invalid", rs)
+		return reasonsError(CodeConventionsInvalid, rs)
 	}
 	rec, ver, err := conventionRecord(doc, now, principal(c).ID(), "")
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Server) completeSchools(ctx context.Context, doc *conventions.Conventio
 		}
 	}
 	if len(ds) > 0 {
-		return apiErr("request.validation_failed", ds...)
+		return apiErr(CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }
@@ -224,7 +224,7 @@ func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention
 
 // reasonsError turns conventions reasons into a catalog error whose
 // details carry each reason's code, field and sentence.
-func reasonsError(code string, rs []conventions.Reason) *Error {
+func reasonsError(code Code, rs []conventions.Reason) *Error {
 	ds := make([]Detail, len(rs))
 	for i, r := range rs {
 		ds[i] = detail(r.Field, r.Code, r.FR, r.EN)
@@ -302,7 +302,7 @@ func (s *Server) loadConvention(c *fiber.Ctx) (store.Convention, conventions.Con
 		return rec, conventions.Convention{}, err
 	}
 	if !canReadConvention(principal(c), rec) {
-		return rec, conventions.Convention{}, apiErr("resource.not_found")
+		return rec, conventions.Convention{}, apiErr(CodeResourceNotFound)
 	}
 	doc, err := documentOf(rec)
 	return rec, doc, err
@@ -359,7 +359,7 @@ func (s *Server) activateConvention(c *fiber.Ctx) error {
 	}
 	doc.Status = conventions.StatusActive
 	if rs := conventions.CheckActivation(doc, ac); len(rs) > 0 {
-		return reasonsError("conventions.activation_refused", rs)
+		return reasonsError(CodeConventionsActivationRefused, rs)
 	}
 	return s.saveConventionStatus(c, rec, doc, "convention.activate",
 		fmt.Sprintf("Activation de la convention n° %d (version %d)", rec.Number, rec.Version))
@@ -408,7 +408,7 @@ func (s *Server) amendConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if req.CollectiviteID != "" && req.CollectiviteID != rec.CollectiviteID {
-		return apiErr("request.validation_failed", detail("collectivite_id", "conventions.collectivite_fixed",
+		return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "conventions.collectivite_fixed",
 			"Un avenant ne peut pas changer de collectivité.", "An amendment cannot change the collectivité."))
 	}
 	ctx := c.UserContext()
@@ -425,12 +425,12 @@ func (s *Server) amendConvention(c *fiber.Ctx) error {
 			return err
 		}
 		if rs := conventions.CheckActivation(next, ac); len(rs) > 0 {
-			return reasonsError("conventions.amendment_refused", rs)
+			return reasonsError(CodeConventionsAmendmentRefused, rs)
 		}
 	} else {
 		next.Status = conventions.Status(rec.Status)
 		if rs := conventions.ValidateConvention(next); len(rs) > 0 {
-			return reasonsError("conventions.amendment_refused", rs)
+			return reasonsError(CodeConventionsAmendmentRefused, rs)
 		}
 	}
 	newRec, ver, err := conventionRecord(next, s.utcNow(), principal(c).ID(), req.Reason)

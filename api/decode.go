@@ -107,10 +107,10 @@ func readJSON(c *fiber.Ctx, limit int, v any) error {
 	}
 	body := c.Body()
 	if len(body) > limit {
-		return apiErr("request.body_too_large")
+		return apiErr(CodeRequestBodyTooLarge)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return apiErr("request.empty_body")
+		return apiErr(CodeRequestEmptyBody)
 	}
 	return strictUnmarshal(body, v)
 }
@@ -118,7 +118,7 @@ func readJSON(c *fiber.Ctx, limit int, v any) error {
 func requireJSON(c *fiber.Ctx) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || mt != fiber.MIMEApplicationJSON {
-		return apiErr("request.unsupported_media_type")
+		return apiErr(CodeRequestUnsupportedMediaType)
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func strictUnmarshal(body []byte, v any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErr("request.malformed_json", detail("", "json.trailing_data",
+		return apiErr(CodeRequestMalformedJSON, detail("", "json.trailing_data",
 			"Des données suivent l'objet JSON.", "Data follows the JSON object."))
 	}
 	return nil
@@ -141,38 +141,38 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return apiErr("request.malformed_json", detail("", "json.syntax",
+		return apiErr(CodeRequestMalformedJSON, detail("", "json.syntax",
 			fmt.Sprintf("Erreur de syntaxe JSON à l'octet %d.", syn.Offset),
 			fmt.Sprintf("JSON syntax error at byte %d.", syn.Offset)))
 	case errors.As(err, &typ):
 		field := typ.Field
 		fr, en := typeNames(typ.Type)
 		if field == "" { // the body itself (an array where an object is expected…)
-			return apiErr("request.wrong_type", detail("", "json.wrong_type",
+			return apiErr(CodeRequestWrongType, detail("", "json.wrong_type",
 				fmt.Sprintf("Le corps de la requête doit être de type %s.", fr),
 				fmt.Sprintf("The request body must be of type %s.", en)))
 		}
-		return apiErr("request.wrong_type", detail(field, "json.wrong_type",
+		return apiErr(CodeRequestWrongType, detail(field, "json.wrong_type",
 			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, fr),
 			fmt.Sprintf("Field %q must be of type %s.", field, en)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apiErr("request.unknown_field", detail(field, "json.unknown_field",
+		return apiErr(CodeRequestUnknownField, detail(field, "json.unknown_field",
 			fmt.Sprintf("Le champ « %s » n'est pas attendu ici.", field),
 			fmt.Sprintf("Field %q is not expected here.", field)))
 	case errors.As(err, new(*time.ParseError)):
-		return apiErr("request.wrong_type", detail("", "json.time",
+		return apiErr(CodeRequestWrongType, detail("", "json.time",
 			"Une date-heure est invalide : format attendu 2026-11-23T08:00:00+01:00.",
 			"A date-time is invalid: expected format 2026-11-23T08:00:00+01:00."))
 	case strings.Contains(err.Error(), "invalid date"):
-		return apiErr("request.wrong_type", detail("", "json.date",
+		return apiErr(CodeRequestWrongType, detail("", "json.date",
 			"Une date est invalide : format attendu AAAA-MM-JJ (ex. 2026-09-01).",
 			"A date is invalid: expected format YYYY-MM-DD (e.g. 2026-09-01)."))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return apiErr("request.malformed_json", detail("", "json.truncated",
+		return apiErr(CodeRequestMalformedJSON, detail("", "json.truncated",
 			"Le JSON est incomplet.", "The JSON is incomplete."))
 	}
-	return apiErr("request.malformed_json")
+	return apiErr(CodeRequestMalformedJSON)
 }
 
 // typeNames names a JSON type in French and in English.
@@ -197,7 +197,7 @@ func typeNames(t reflect.Type) (fr, en string) {
 func (s *Server) validateStruct(v any) error {
 	ds := s.fieldDetails(v)
 	if len(ds) > 0 {
-		return apiErr("request.validation_failed", ds...)
+		return apiErr(CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }

@@ -147,10 +147,10 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			closeAfterAnswer(ctx)
 			return
 		case verdictTooLarge:
-			s.refuse(ctx, apiErr("request.body_too_large"))
+			s.refuse(ctx, apiErr(CodeRequestBodyTooLarge))
 			return
 		default:
-			s.refuse(ctx, apiErr("request.bad_framing"))
+			s.refuse(ctx, apiErr(CodeRequestBadFraming))
 			return
 		}
 		stream := ctx.RequestBodyStream()
@@ -167,15 +167,15 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			var ne net.Error
 			switch {
 			case errors.Is(err, errBodyTooLarge):
-				s.refuse(ctx, apiErr("request.body_too_large"))
+				s.refuse(ctx, apiErr(CodeRequestBodyTooLarge))
 			case errors.As(err, &ne) && ne.Timeout():
-				s.refuse(ctx, apiErr("request.timeout"))
+				s.refuse(ctx, apiErr(CodeRequestTimeout))
 			case errors.Is(err, errUnsupportedEncoding):
-				s.refuse(ctx, apiErr("request.unsupported_encoding"))
+				s.refuse(ctx, apiErr(CodeRequestUnsupportedEncoding))
 			case errors.Is(err, errBadEncoding):
-				s.refuse(ctx, apiErr("request.bad_encoding"))
+				s.refuse(ctx, apiErr(CodeRequestBadEncoding))
 			default: // a broken chunk, a body cut short
-				s.refuse(ctx, apiErr("request.bad_framing"))
+				s.refuse(ctx, apiErr(CodeRequestBadFraming))
 			}
 			return
 		}
@@ -368,8 +368,8 @@ type connLimit struct {
 }
 
 func newConnLimit(max int) *connLimit {
-	e := catalog["rate.too_many_connections"]
-	body := `{"error":{"code":"rate.too_many_connections","message":` + strconv.Quote(e.FR) + `,"details":[]}}`
+	e := catalog[CodeRateTooManyConnections]
+	body := `{"error":{"code":` + strconv.Quote(e.Name) + `,"message":` + strconv.Quote(e.FR) + `,"details":[]}}`
 	return &connLimit{
 		max: max, perIP: map[netip.Addr]int{}, conns: map[net.Conn]netip.Addr{},
 		refusal: []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\n" +

@@ -115,7 +115,7 @@ func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) 
 		}
 	}
 	if len(ds) > 0 {
-		return apiErr("request.validation_failed", ds...)
+		return apiErr(CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) 
 func normalizeES256PublicKey(s string) (string, error) {
 	pk, err := parseES256PublicKey(s)
 	if err != nil {
-		return "", apiErr("request.validation_failed", detail("public_key", "field.public_key",
+		return "", apiErr(CodeRequestValidationFailed, detail("public_key", "field.public_key",
 			"Clé publique invalide : une clé EC P-256 au format PEM (« BEGIN PUBLIC KEY ») est attendue.",
 			"Invalid public key: an EC P-256 key in PEM form (\"BEGIN PUBLIC KEY\") is expected."))
 	}
@@ -181,7 +181,7 @@ func (s *Server) entForKeys(c *fiber.Ctx) (store.ENT, error) {
 		return e, err
 	}
 	if e.Revoked() {
-		return e, apiErr("ents.revoked")
+		return e, apiErr(CodeEntsRevoked)
 	}
 	return e, nil
 }
@@ -236,7 +236,7 @@ func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
 	switch cur.KeyAlg {
 	case store.AlgES256:
 		if strings.TrimSpace(req.PublicKey) == "" {
-			return apiErr("request.validation_failed", detail("public_key", "field.required",
+			return apiErr(CodeRequestValidationFailed, detail("public_key", "field.required",
 				"Ce champ est obligatoire : la nouvelle clé publique de l'ENT (ES256).",
 				"This field is required: the ENT's new public key (ES256)."))
 		}
@@ -245,7 +245,7 @@ func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
 		}
 	default:
 		if req.PublicKey != "" {
-			return apiErr("request.validation_failed", detail("public_key", "field.excluded_unless",
+			return apiErr(CodeRequestValidationFailed, detail("public_key", "field.excluded_unless",
 				"Ce champ ne doit pas être rempli ici : en HS256, Liaison génère le nouveau secret.",
 				"This field must not be set here: with HS256, Liaison generates the new secret."))
 		}

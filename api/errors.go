@@ -1,73 +1,144 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/language"
 
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
+// Code is a catalog error code. It is an integer, not a string, so that
+// no string can stand for one: a misspelt code does not compile. Its
+// name on the wire (String) is stable: clients and tests rely on it.
+type Code int
+
+// The catalog codes, in the order of the catalog. The zero Code is none.
+const (
+	CodeRequestMalformedJSON Code = iota + 1
+	CodeRequestUnknownField
+	CodeRequestWrongType
+	CodeRequestEmptyBody
+	CodeRequestInvalidQuery
+	CodeRequestUnsupportedMediaType
+	CodeRequestTimeout
+	CodeRequestBadFraming
+	CodeRequestBadEncoding
+	CodeRequestUnsupportedEncoding
+	CodeRequestBodyTooLarge
+	CodeRequestValidationFailed
+	CodeAuthMissingToken
+	CodeAuthInvalidToken
+	CodeAuthTokenTooLong
+	CodeAuthOriginNotAllowed
+	CodeAuthForbidden
+	CodeAuthMetricsLocalOnly
+	CodeResourceNotFound
+	CodeRouteNotFound
+	CodeRouteMethodNotAllowed
+	CodeResourceAlreadyExists
+	CodeResourceModified
+	CodeAccountsKeyHolders
+	CodeAccountsSelfRemoval
+	CodeEntsRevoked
+	CodeParentsBatchInvalid
+	CodeParentsBatchTooLarge
+	CodeParentsCSVInvalid
+	CodeConventionsInvalid
+	CodeConventionsActivationRefused
+	CodeConventionsAmendmentRefused
+	CodeNoticesRefused
+	CodeNoticesIdempotencyKeyReused
+	CodeNoticesNotEditable
+	CodeFeedNotSynced
+	CodeFeedAckNotRequested
+	CodePreferencesCriticalCategory
+	CodePushSubscriptionInvalid
+	CodePushTooManySubscriptions
+	CodePushParentNotSynced
+	CodePushEndpointTaken
+	CodePushReceiptInvalid
+	CodeRateTooManyConnections
+	CodeRateLimited
+	CodeServiceUnavailable
+	CodeInternalError
+	numCodes // not a code: the size of the catalog
+)
+
+// String is the code as the API writes it, e.g. "request.malformed_json";
+// "" for a value that is not a catalog code.
+func (c Code) String() string {
+	if c <= 0 || c >= numCodes {
+		return ""
+	}
+	return catalog[c].Name
+}
+
 // entry is one error of the catalog: a stable code, an HTTP status and a
 // sentence in French and in English that a non-technical person understands.
 type entry struct {
+	Name   string
 	Status int
 	FR, EN string
 }
 
-// catalog lists every error the API can answer. Codes are stable: clients
-// and tests rely on them.
-var catalog = map[string]entry{
-	"request.malformed_json":         {400, "Le contenu envoyé n'est pas un JSON valide.", "The request body is not valid JSON."},
-	"request.unknown_field":          {400, "Le contenu envoyé contient un champ inconnu.", "The request body contains an unknown field."},
-	"request.wrong_type":             {400, "Un champ n'a pas le bon type de valeur.", "A field has a value of the wrong type."},
-	"request.empty_body":             {400, "Le contenu de la requête est vide.", "The request body is empty."},
-	"request.invalid_query":          {400, "Un paramètre de l'adresse est invalide.", "A query parameter is invalid."},
-	"request.unsupported_media_type": {415, "Le format envoyé n'est pas accepté ici (attendu : application/json).", "This content type is not accepted here (expected application/json)."},
-	"request.timeout":                {408, "La requête a mis trop de temps à arriver.", "The request took too long to arrive."},
-	"request.bad_framing":            {400, "La longueur du contenu envoyé est ambiguë (Content-Length et Transfer-Encoding en désaccord) : la requête est refusée.", "The length of the request body is ambiguous (conflicting Content-Length and Transfer-Encoding): the request is refused."},
-	"request.bad_encoding":           {400, "Le contenu compressé envoyé est illisible.", "The compressed request body cannot be decoded."},
-	"request.unsupported_encoding":   {415, "Cette compression du contenu n'est pas acceptée (acceptées : gzip, deflate).", "This content encoding is not accepted (accepted: gzip, deflate)."},
-	"request.body_too_large":         {413, "Le contenu envoyé est trop volumineux.", "The request body is too large."},
-	"request.validation_failed":      {422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
-	"auth.missing_token":             {401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
-	"auth.invalid_token":             {401, "Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid."},
-	"auth.token_too_long":            {401, "Ce jeton a une durée de validité trop longue (une heure au plus).", "This token is valid for too long (one hour at most)."},
-	"auth.origin_not_allowed":        {403, "Cette page n'est pas autorisée à utiliser Liaison pour cet ENT.", "This page is not allowed to use Liaison for this ENT."},
-	"auth.forbidden":                 {403, "Vous n'avez pas le droit d'effectuer cette action.", "You are not allowed to do this."},
-	"auth.metrics_local_only":        {403, "Les métriques ne sont servies qu'à un collecteur sur cette machine, ou avec LIAISON_METRICS_TOKEN.", "Metrics are served only to a scraper on this host, or with LIAISON_METRICS_TOKEN."},
-	"resource.not_found":             {404, "L'élément demandé n'existe pas ou ne vous est pas accessible.", "The requested item does not exist or is not accessible to you."},
-	"route.not_found":                {404, "Cette adresse n'existe pas.", "This address does not exist."},
-	"route.method_not_allowed":       {405, "Cette action n'est pas possible à cette adresse.", "This method is not allowed at this address."},
-	"resource.already_exists":        {409, "Cet élément existe déjà.", "This item already exists."},
-	"resource.modified":              {409, "Cet élément a été modifié entre-temps ; rechargez-le et recommencez.", "This item was modified meanwhile; reload it and try again."},
-	"accounts.key_holders":           {409, "Refusé : les droits d'administration doivent toujours être détenus par au moins deux personnes.", "Refused: administration rights must always be held by at least two people."},
-	"accounts.self_removal":          {409, "Vous ne pouvez pas supprimer votre propre compte.", "You cannot remove your own account."},
-	"ents.revoked":                   {409, "Les clés de cet ENT sont révoquées : elles ne peuvent plus être changées.", "This ENT's keys are revoked: they can no longer be changed."},
-	"parents.batch_invalid":          {422, "Le lot de parents contient des erreurs ; rien n'a été enregistré.", "The parent batch has errors; nothing was saved."},
-	"parents.batch_too_large":        {413, "Le lot dépasse 10 000 parents ; découpez-le en plusieurs envois.", "The batch exceeds 10,000 parents; split it into several calls."},
-	"parents.csv_invalid":            {422, "Le fichier CSV contient des erreurs ; rien n'a été enregistré.", "The CSV file has errors; nothing was saved."},
-	"conventions.invalid":            {422, "La convention est incomplète ou incohérente.", "The convention is incomplete or inconsistent."},
-	"conventions.activation_refused": {422, "La convention ne peut pas encore être activée.", "The convention cannot be activated yet."},
-	"conventions.amendment_refused":  {422, "L'avenant ne peut pas être enregistré.", "The amendment cannot be recorded."},
-	"notices.refused":                {403, "La convention ne permet pas cette publication.", "The convention does not allow this publication."},
-	"notices.idempotency_key_reused": {422, "Cette clé d'idempotence a déjà servi pour une autre publication : utilisez une nouvelle clé pour une nouvelle information.", "This idempotency key was already used for a different publication: use a new key for a new notice."},
-	"notices.not_editable":           {409, "Cette information est retirée ou expirée : elle ne peut plus être modifiée.", "This notice is withdrawn or expired: it can no longer be changed."},
-	"feed.not_synced":                {409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : vos préférences ne peuvent pas encore être enregistrées.", "Your ENT has not yet told Liaison which school your children attend: your preferences cannot be saved yet."},
-	"feed.ack_not_requested":         {409, "Cette information ne demande pas de confirmation de lecture.", "This notice does not ask for an acknowledgement."},
-	"preferences.critical_category":  {422, "Certaines catégories ne peuvent pas être désactivées : elles sont toujours envoyées.", "Some categories cannot be muted: they are always sent."},
-	"push.subscription_invalid":      {422, "Cet abonnement aux notifications n'est pas valide.", "This push subscription is not valid."},
-	"push.too_many_subscriptions":    {409, "Vous avez déjà 10 appareils abonnés aux notifications ; désabonnez-en un d'abord.", "You already have 10 devices subscribed to notifications; unsubscribe one first."},
-	"push.parent_not_synced":         {409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : les notifications ne peuvent pas encore être activées.", "Your ENT has not yet told Liaison which school your children attend: notifications cannot be turned on yet."},
-	"push.endpoint_taken":            {409, "Ce navigateur reçoit déjà les notifications d'un autre compte parent ; pour les recevoir ici, cet autre parent doit d'abord les désactiver sur cet appareil.", "This browser already receives notifications for another parent account; to receive them here, that parent must first turn them off on this device."},
-	"push.receipt_invalid":           {403, "Cet accusé de notification n'est pas reconnu.", "This notification receipt is not recognised."},
-	"rate.too_many_connections":      {429, "Trop de connexions ouvertes depuis votre adresse : fermez-en avant d'en ouvrir une autre.", "Too many open connections from your address: close some before opening another."},
-	"rate.limited":                   {429, "Trop de requêtes : patientez un instant avant de réessayer.", "Too many requests: wait a moment before trying again."},
-	"service.unavailable":            {503, "Le service est momentanément indisponible ; réessayez dans un instant.", "The service is temporarily unavailable; try again shortly."},
-	"internal.error":                 {500, "Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."},
+// catalog lists every error the API can answer, indexed by Code: the one
+// list of codes, their names, statuses and sentences (TestCatalogComplete
+// checks that every constant has its entry).
+var catalog = [numCodes]entry{
+	CodeRequestMalformedJSON:         {"request.malformed_json", 400, "Le contenu envoyé n'est pas un JSON valide.", "The request body is not valid JSON."},
+	CodeRequestUnknownField:          {"request.unknown_field", 400, "Le contenu envoyé contient un champ inconnu.", "The request body contains an unknown field."},
+	CodeRequestWrongType:             {"request.wrong_type", 400, "Un champ n'a pas le bon type de valeur.", "A field has a value of the wrong type."},
+	CodeRequestEmptyBody:             {"request.empty_body", 400, "Le contenu de la requête est vide.", "The request body is empty."},
+	CodeRequestInvalidQuery:          {"request.invalid_query", 400, "Un paramètre de l'adresse est invalide.", "A query parameter is invalid."},
+	CodeRequestUnsupportedMediaType:  {"request.unsupported_media_type", 415, "Le format envoyé n'est pas accepté ici (attendu : application/json).", "This content type is not accepted here (expected application/json)."},
+	CodeRequestTimeout:               {"request.timeout", 408, "La requête a mis trop de temps à arriver.", "The request took too long to arrive."},
+	CodeRequestBadFraming:            {"request.bad_framing", 400, "La longueur du contenu envoyé est ambiguë (Content-Length et Transfer-Encoding en désaccord) : la requête est refusée.", "The length of the request body is ambiguous (conflicting Content-Length and Transfer-Encoding): the request is refused."},
+	CodeRequestBadEncoding:           {"request.bad_encoding", 400, "Le contenu compressé envoyé est illisible.", "The compressed request body cannot be decoded."},
+	CodeRequestUnsupportedEncoding:   {"request.unsupported_encoding", 415, "Cette compression du contenu n'est pas acceptée (acceptées : gzip, deflate).", "This content encoding is not accepted (accepted: gzip, deflate)."},
+	CodeRequestBodyTooLarge:          {"request.body_too_large", 413, "Le contenu envoyé est trop volumineux.", "The request body is too large."},
+	CodeRequestValidationFailed:      {"request.validation_failed", 422, "Certaines informations sont manquantes ou incorrectes.", "Some fields are missing or invalid."},
+	CodeAuthMissingToken:             {"auth.missing_token", 401, "Identification requise : fournissez votre jeton d'accès.", "Authentication required: provide your access token."},
+	CodeAuthInvalidToken:             {"auth.invalid_token", 401, "Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid."},
+	CodeAuthTokenTooLong:             {"auth.token_too_long", 401, "Ce jeton a une durée de validité trop longue (une heure au plus).", "This token is valid for too long (one hour at most)."},
+	CodeAuthOriginNotAllowed:         {"auth.origin_not_allowed", 403, "Cette page n'est pas autorisée à utiliser Liaison pour cet ENT.", "This page is not allowed to use Liaison for this ENT."},
+	CodeAuthForbidden:                {"auth.forbidden", 403, "Vous n'avez pas le droit d'effectuer cette action.", "You are not allowed to do this."},
+	CodeAuthMetricsLocalOnly:         {"auth.metrics_local_only", 403, "Les métriques ne sont servies qu'à un collecteur sur cette machine, ou avec LIAISON_METRICS_TOKEN.", "Metrics are served only to a scraper on this host, or with LIAISON_METRICS_TOKEN."},
+	CodeResourceNotFound:             {"resource.not_found", 404, "L'élément demandé n'existe pas ou ne vous est pas accessible.", "The requested item does not exist or is not accessible to you."},
+	CodeRouteNotFound:                {"route.not_found", 404, "Cette adresse n'existe pas.", "This address does not exist."},
+	CodeRouteMethodNotAllowed:        {"route.method_not_allowed", 405, "Cette action n'est pas possible à cette adresse.", "This method is not allowed at this address."},
+	CodeResourceAlreadyExists:        {"resource.already_exists", 409, "Cet élément existe déjà.", "This item already exists."},
+	CodeResourceModified:             {"resource.modified", 409, "Cet élément a été modifié entre-temps ; rechargez-le et recommencez.", "This item was modified meanwhile; reload it and try again."},
+	CodeAccountsKeyHolders:           {"accounts.key_holders", 409, "Refusé : les droits d'administration doivent toujours être détenus par au moins deux personnes.", "Refused: administration rights must always be held by at least two people."},
+	CodeAccountsSelfRemoval:          {"accounts.self_removal", 409, "Vous ne pouvez pas supprimer votre propre compte.", "You cannot remove your own account."},
+	CodeEntsRevoked:                  {"ents.revoked", 409, "Les clés de cet ENT sont révoquées : elles ne peuvent plus être changées.", "This ENT's keys are revoked: they can no longer be changed."},
+	CodeParentsBatchInvalid:          {"parents.batch_invalid", 422, "Le lot de parents contient des erreurs ; rien n'a été enregistré.", "The parent batch has errors; nothing was saved."},
+	CodeParentsBatchTooLarge:         {"parents.batch_too_large", 413, "Le lot dépasse 10 000 parents ; découpez-le en plusieurs envois.", "The batch exceeds 10,000 parents; split it into several calls."},
+	CodeParentsCSVInvalid:            {"parents.csv_invalid", 422, "Le fichier CSV contient des erreurs ; rien n'a été enregistré.", "The CSV file has errors; nothing was saved."},
+	CodeConventionsInvalid:           {"conventions.invalid", 422, "La convention est incomplète ou incohérente.", "The convention is incomplete or inconsistent."},
+	CodeConventionsActivationRefused: {"conventions.activation_refused", 422, "La convention ne peut pas encore être activée.", "The convention cannot be activated yet."},
+	CodeConventionsAmendmentRefused:  {"conventions.amendment_refused", 422, "L'avenant ne peut pas être enregistré.", "The amendment cannot be recorded."},
+	CodeNoticesRefused:               {"notices.refused", 403, "La convention ne permet pas cette publication.", "The convention does not allow this publication."},
+	CodeNoticesIdempotencyKeyReused:  {"notices.idempotency_key_reused", 422, "Cette clé d'idempotence a déjà servi pour une autre publication : utilisez une nouvelle clé pour une nouvelle information.", "This idempotency key was already used for a different publication: use a new key for a new notice."},
+	CodeNoticesNotEditable:           {"notices.not_editable", 409, "Cette information est retirée ou expirée : elle ne peut plus être modifiée.", "This notice is withdrawn or expired: it can no longer be changed."},
+	CodeFeedNotSynced:                {"feed.not_synced", 409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : vos préférences ne peuvent pas encore être enregistrées.", "Your ENT has not yet told Liaison which school your children attend: your preferences cannot be saved yet."},
+	CodeFeedAckNotRequested:          {"feed.ack_not_requested", 409, "Cette information ne demande pas de confirmation de lecture.", "This notice does not ask for an acknowledgement."},
+	CodePreferencesCriticalCategory:  {"preferences.critical_category", 422, "Certaines catégories ne peuvent pas être désactivées : elles sont toujours envoyées.", "Some categories cannot be muted: they are always sent."},
+	CodePushSubscriptionInvalid:      {"push.subscription_invalid", 422, "Cet abonnement aux notifications n'est pas valide.", "This push subscription is not valid."},
+	CodePushTooManySubscriptions:     {"push.too_many_subscriptions", 409, "Vous avez déjà 10 appareils abonnés aux notifications ; désabonnez-en un d'abord.", "You already have 10 devices subscribed to notifications; unsubscribe one first."},
+	CodePushParentNotSynced:          {"push.parent_not_synced", 409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : les notifications ne peuvent pas encore être activées.", "Your ENT has not yet told Liaison which school your children attend: notifications cannot be turned on yet."},
+	CodePushEndpointTaken:            {"push.endpoint_taken", 409, "Ce navigateur reçoit déjà les notifications d'un autre compte parent ; pour les recevoir ici, cet autre parent doit d'abord les désactiver sur cet appareil.", "This browser already receives notifications for another parent account; to receive them here, that parent must first turn them off on this device."},
+	CodePushReceiptInvalid:           {"push.receipt_invalid", 403, "Cet accusé de notification n'est pas reconnu.", "This notification receipt is not recognised."},
+	CodeRateTooManyConnections:       {"rate.too_many_connections", 429, "Trop de connexions ouvertes depuis votre adresse : fermez-en avant d'en ouvrir une autre.", "Too many open connections from your address: close some before opening another."},
+	CodeRateLimited:                  {"rate.limited", 429, "Trop de requêtes : patientez un instant avant de réessayer.", "Too many requests: wait a moment before trying again."},
+	CodeServiceUnavailable:           {"service.unavailable", 503, "Le service est momentanément indisponible ; réessayez dans un instant.", "The service is temporarily unavailable; try again shortly."},
+	CodeInternalError:                {"internal.error", 500, "Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."},
 }
 
 // Detail explains one part of an error: a field, an item of a batch or a
@@ -85,7 +156,7 @@ type Detail struct {
 
 // Error is an API error: a catalog code and optional details.
 type Error struct {
-	Code    string
+	Code    Code
 	Details []Detail
 	// Extra is merged into the error object (e.g. a convention decision).
 	Extra map[string]any
@@ -94,18 +165,19 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.cause != nil {
-		return e.Code + ": " + e.cause.Error()
+		return e.Code.String() + ": " + e.cause.Error()
 	}
-	return e.Code
+	return e.Code.String()
 }
 
 func (e *Error) Unwrap() error { return e.cause }
 
-// apiErr builds a catalog error. It panics on an unknown code, which tests
-// catch: every code must be in the catalog.
-func apiErr(code string, details ...Detail) *Error {
-	if _, ok := catalog[code]; !ok {
-		panic("api: error code not in catalog: " + code)
+// apiErr builds a catalog error. Only the Code constants name a code, so
+// an unknown one cannot be written; it panics on a value that is none of
+// them (a conversion from an integer), a bug tests catch.
+func apiErr(code Code, details ...Detail) *Error {
+	if code.String() == "" {
+		panic(fmt.Sprintf("api: error code not in catalog: %d", int(code)))
 	}
 	return &Error{Code: code, Details: details}
 }
@@ -115,19 +187,56 @@ func detail(field, code, fr, en string) Detail {
 	return Detail{Field: field, Code: code, fr: fr, en: en}
 }
 
-// Lang picks the language from Accept-Language: English when the client
-// prefers it, French otherwise. The back-office uses it too.
+// langs are the languages Liaison answers in, French first: it is the
+// answer when the client accepts neither or sends no Accept-Language.
+var (
+	langs       = []string{"fr", "en"}
+	langMatcher = language.NewMatcher([]language.Tag{language.French, language.English})
+)
+
+// Lang picks the language from Accept-Language, weights included
+// ("fr;q=0.1, en" is English): the one of French and English the client
+// prefers, French when it accepts neither or the header is unreadable. The
+// back-office uses it too.
 func Lang(c *fiber.Ctx) string {
-	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "fr"):
-			return "fr"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
+	h := c.Get(fiber.HeaderAcceptLanguage)
+	if h == "" {
+		return langs[0]
+	}
+	tags := acceptedLanguages(h)
+	if len(tags) == 0 {
+		return langs[0]
+	}
+	_, i, conf := langMatcher.Match(tags...)
+	if conf == language.No {
+		return langs[0]
+	}
+	return langs[i]
+}
+
+// acceptedLanguages are the languages of an Accept-Language header, most
+// wanted first. One unreadable or unknown entry ("zz", "!!") does not hide
+// the others: the header is then read entry by entry, skipping it.
+func acceptedLanguages(h string) []language.Tag {
+	if tags, _, err := language.ParseAcceptLanguage(h); err == nil {
+		return tags
+	}
+	type weighted struct {
+		tag language.Tag
+		q   float32
+	}
+	var ws []weighted
+	for _, part := range strings.Split(h, ",") {
+		if tags, qs, err := language.ParseAcceptLanguage(part); err == nil && len(tags) == 1 {
+			ws = append(ws, weighted{tags[0], qs[0]})
 		}
 	}
-	return "fr"
+	slices.SortStableFunc(ws, func(a, b weighted) int { return cmp.Compare(b.q, a.q) })
+	tags := make([]language.Tag, len(ws))
+	for i, w := range ws {
+		tags[i] = w.tag
+	}
+	return tags
 }
 
 // storageRetryAfter is the Retry-After of a 503 for unavailable storage, in
@@ -138,7 +247,7 @@ const storageRetryAfter = "30"
 // storageUnavailable is the answer when the store cannot serve now (disk
 // full, database unreachable): nothing was changed, try again later.
 func storageUnavailable() *Error {
-	return apiErr("service.unavailable", detail("", "storage.unavailable",
+	return apiErr(CodeServiceUnavailable, detail("", "storage.unavailable",
 		"Les données ne peuvent pas être lues ou enregistrées pour le moment (espace disque plein ou base de données injoignable). Rien n'a été modifié ; réessayez dans quelques minutes. L'incident est signalé à l'exploitant.",
 		"The data cannot be read or saved right now (disk full or database unreachable). Nothing was changed; try again in a few minutes. The operator has been alerted."))
 }
@@ -178,15 +287,15 @@ func asAPIError(err error) (*Error, errorCause) {
 	case errors.As(err, &fe):
 		return fromFiberError(fe), causeExpected
 	case errors.Is(err, store.ErrNotFound):
-		return apiErr("resource.not_found"), causeExpected
+		return apiErr(CodeResourceNotFound), causeExpected
 	case errors.Is(err, store.ErrConflict):
-		return apiErr("resource.already_exists"), causeExpected
+		return apiErr(CodeResourceAlreadyExists), causeExpected
 	case errors.Is(err, store.ErrStale):
-		return apiErr("resource.modified"), causeExpected
+		return apiErr(CodeResourceModified), causeExpected
 	case store.IsUnavailable(err):
 		return storageUnavailable(), causeUnavailable
 	}
-	return apiErr("internal.error"), causeUnknown
+	return apiErr(CodeInternalError), causeUnknown
 }
 
 // errorCause tells the error handler what to do besides answering.
@@ -201,26 +310,26 @@ const (
 func fromFiberError(fe *fiber.Error) *Error {
 	switch fe.Code {
 	case fiber.StatusNotFound:
-		return apiErr("route.not_found")
+		return apiErr(CodeRouteNotFound)
 	case fiber.StatusMethodNotAllowed:
-		return apiErr("route.method_not_allowed")
+		return apiErr(CodeRouteMethodNotAllowed)
 	case fiber.StatusRequestEntityTooLarge:
-		return apiErr("request.body_too_large")
+		return apiErr(CodeRequestBodyTooLarge)
 	case fiber.StatusRequestTimeout:
-		return apiErr("request.timeout")
+		return apiErr(CodeRequestTimeout)
 	case fiber.StatusTooManyRequests:
-		return apiErr("rate.limited")
+		return apiErr(CodeRateLimited)
 	case fiber.StatusUnsupportedMediaType:
-		return apiErr("request.unsupported_media_type")
+		return apiErr(CodeRequestUnsupportedMediaType)
 	case fiber.StatusBadRequest:
-		return apiErr("request.malformed_json")
+		return apiErr(CodeRequestMalformedJSON)
 	case fiber.StatusServiceUnavailable:
-		return apiErr("service.unavailable")
+		return apiErr(CodeServiceUnavailable)
 	}
 	if fe.Code >= 400 && fe.Code < 500 {
-		return apiErr("request.invalid_query")
+		return apiErr(CodeRequestInvalidQuery)
 	}
-	return apiErr("internal.error")
+	return apiErr(CodeInternalError)
 }
 
 func writeError(c *fiber.Ctx, e *Error) error {
@@ -252,7 +361,7 @@ func writeError(c *fiber.Ctx, e *Error) error {
 		}
 		details = append(details, m)
 	}
-	body := map[string]any{"code": e.Code, "message": msg, "details": details}
+	body := map[string]any{"code": e.Code.String(), "message": msg, "details": details}
 	for k, v := range e.Extra {
 		body[k] = v
 	}

@@ -167,7 +167,7 @@ func parseFeedCursor(cur string) (time.Time, string, error) {
 	ms, id, ok := strings.Cut(cur, "~")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if !ok || err != nil || id == "" {
-		return time.Time{}, "", apiErr("request.invalid_query", detail("cursor", "query.cursor",
+		return time.Time{}, "", apiErr(CodeRequestInvalidQuery, detail("cursor", "query.cursor",
 			"Curseur de pagination invalide.", "Invalid pagination cursor."))
 	}
 	return time.UnixMilli(n).UTC(), id, nil
@@ -383,7 +383,7 @@ func (s *Server) feedNotice(c *fiber.Ctx) (feed, feedItem, error) {
 	nid := c.Params("id")
 	i := slices.IndexFunc(f.items, func(it feedItem) bool { return it.ID == nid })
 	if i < 0 {
-		return f, feedItem{}, apiErr("resource.not_found")
+		return f, feedItem{}, apiErr(CodeResourceNotFound)
 	}
 	return f, f.items[i], nil
 }
@@ -450,7 +450,7 @@ func (s *Server) ackNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !it.AckRequired {
-		return apiErr("feed.ack_not_requested")
+		return apiErr(CodeFeedAckNotRequested)
 	}
 	id := parentOf(c)
 	unread := f.unread()

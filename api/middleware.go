@@ -27,7 +27,7 @@ func (s *Server) recoverer() fiber.Handler {
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = apiErr("internal.error")
+				err = apiErr(CodeInternalError)
 			}
 		}()
 		return c.Next()
@@ -68,7 +68,7 @@ func (s *Server) rateLimit() fiber.Handler {
 	}
 	refuse := func() error {
 		s.metrics.rateLimited.Inc()
-		return apiErr("rate.limited")
+		return apiErr(CodeRateLimited)
 	}
 	perKey := limiter.New(limiter.Config{
 		Max:        s.cfg.RateLimit,
@@ -319,14 +319,14 @@ func (s *Server) metricsHandler() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if len(want) > 0 {
 			if subtle.ConstantTimeCompare([]byte(bearer(c)), want) != 1 {
-				return apiErr("auth.invalid_token")
+				return apiErr(CodeAuthInvalidToken)
 			}
 			return serve(c)
 		}
 		local := c.Context().RemoteIP().IsLoopback() && c.Get(fiber.HeaderXForwardedFor) == "" &&
 			c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
 		if !local {
-			return apiErr("auth.metrics_local_only")
+			return apiErr(CodeAuthMetricsLocalOnly)
 		}
 		return serve(c)
 	}

@@ -88,12 +88,12 @@ func publisherService(c *fiber.Ctx, asked string) (string, error) {
 		if len(acc.Services) == 1 {
 			return acc.Services[0], nil
 		}
-		return "", apiErr("request.validation_failed", detail("service", "field.required",
+		return "", apiErr(CodeRequestValidationFailed, detail("service", "field.required",
 			"Précisez le service au nom duquel vous publiez : "+strings.Join(acc.Services, ", ")+".",
 			"Say which service you publish for: "+strings.Join(acc.Services, ", ")+"."))
 	}
 	if !slices.Contains(acc.Services, asked) {
-		return "", apiErr("auth.forbidden", detail("service", "notices.service_not_yours",
+		return "", apiErr(CodeAuthForbidden, detail("service", "notices.service_not_yours",
 			"Votre compte n'appartient pas à ce service.", "Your account does not belong to this service."))
 	}
 	return asked, nil
@@ -231,7 +231,7 @@ func titleError(title string) error {
 	if !strings.ContainsFunc(title, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
 		return nil
 	}
-	return apiErr("request.validation_failed", detail("title", "field.invisible_characters",
+	return apiErr(CodeRequestValidationFailed, detail("title", "field.invisible_characters",
 		"Le titre contient des caractères invisibles ou de mise en forme (inversion du sens d'écriture, espace sans largeur…) : retapez-le sans les copier d'un autre document.",
 		"The title contains invisible or formatting characters (writing-direction override, zero-width space…): type it again rather than pasting it."))
 }
@@ -262,27 +262,35 @@ func (s *Server) requestOf(c *fiber.Ctx, req *noticeRequest) (conventions.Reques
 		r.PublishAt = req.PublishAt.UTC().Truncate(time.Millisecond)
 	}
 	if ds := contentDetails(req.Category, req.Content); len(ds) > 0 {
-		return r, apiErr("request.validation_failed", ds...)
+		return r, apiErr(CodeRequestValidationFailed, ds...)
 	}
 	if req.Push != nil {
 		r.Push = *req.Push
 	} else {
 		// Push when the convention allows it for this category, feed only
 		// otherwise: the agent need not know the difference.
-		r.Push = s.pushAllowed(c.UserContext(), principal(c).Account.CollectiviteID, r)
+		if r.Push, err = s.pushAllowed(c.UserContext(), principal(c).Account.CollectiviteID, r); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
 
-func (s *Server) pushAllowed(ctx context.Context, collectiviteID string, r conventions.Request) bool {
+// pushAllowed reports whether the convention would allow r with push. A
+// store that cannot answer is an error, not a "no push": the publication
+// is then refused (503) rather than silently sent to the feed only.
+func (s *Server) pushAllowed(ctx context.Context, collectiviteID string, r conventions.Request) (bool, error) {
 	probe := r
 	probe.Push = true
 	d, err := s.decideOnly(ctx, collectiviteID, probe, nil)
-	return err == nil && d.Allowed
+	if err != nil {
+		return false, err
+	}
+	return d.Allowed, nil
 }
 
 func refusal(d decision) error {
-	e := reasonsError("notices.refused", d.Reasons)
+	e := reasonsError(CodeNoticesRefused, d.Reasons)
 	e.Extra = map[string]any{"decision": d.Decision}
 	return e
 }
@@ -299,7 +307,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	key := strings.TrimSpace(c.Get("Idempotency-Key"))
 	if key != "" {
 		if len(key) > 200 || !identifier(key) {
-			return apiErr("request.validation_failed", detail("Idempotency-Key", "field.ident",
+			return apiErr(CodeRequestValidationFailed, detail("Idempotency-Key", "field.ident",
 				"La clé d'idempotence doit faire au plus 200 caractères imprimables, sans espace.",
 				"The idempotency key must be at most 200 printable characters without spaces."))
 		}
@@ -383,7 +391,7 @@ func (s *Server) quotaRefusal(ctx context.Context, collectiviteID string, r conv
 // replay answers a retried publication with the notice already made.
 func (s *Server) replay(c *fiber.Ctx, n store.Notice, hash string) error {
 	if n.RequestHash != "" && n.RequestHash != hash {
-		return apiErr("notices.idempotency_key_reused")
+		return apiErr(CodeNoticesIdempotencyKeyReused)
 	}
 	fam, err := s.countAudience(c.UserContext(), n.Audience)
 	if err != nil {
@@ -506,7 +514,7 @@ func (s *Server) loadNotice(c *fiber.Ctx) (store.Notice, error) {
 		return n, err
 	}
 	if !canRead(principal(c), n) {
-		return n, apiErr("resource.not_found")
+		return n, apiErr(CodeResourceNotFound)
 	}
 	return n, nil
 }
@@ -550,11 +558,11 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !mayChange(principal(c), n, false) {
-		return apiErr("auth.forbidden")
+		return apiErr(CodeAuthForbidden)
 	}
 	now := s.utcNow()
 	if st := n.StatusAt(now); st == store.NoticeWithdrawn || st == store.NoticeExpired {
-		return apiErr("notices.not_editable")
+		return apiErr(CodeNoticesNotEditable)
 	}
 	next := n
 	if req.Title != nil {
@@ -584,7 +592,7 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 	}
 	if req.Content != nil {
 		if ds := contentDetails(n.Category, req.Content); len(ds) > 0 {
-			return apiErr("request.validation_failed", ds...)
+			return apiErr(CodeRequestValidationFailed, ds...)
 		}
 		if next.Content, err = json.Marshal(req.Content); err != nil {
 			return err
@@ -624,10 +632,10 @@ func (s *Server) withdrawNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !mayChange(principal(c), n, true) {
-		return apiErr("auth.forbidden")
+		return apiErr(CodeAuthForbidden)
 	}
 	if n.Status == store.NoticeWithdrawn {
-		return apiErr("notices.not_editable")
+		return apiErr(CodeNoticesNotEditable)
 	}
 	now := s.utcNow()
 	next := n

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -202,8 +200,8 @@ func TestOpenAPIErrorCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	desc := sp.errSchema.Description
-	for _, code := range slices.Sorted(maps.Keys(catalog)) {
-		row := fmt.Sprintf("| `%s` | %d |", code, catalog[code].Status)
+	for _, e := range catalog[1:] {
+		row := fmt.Sprintf("| `%s` | %d |", e.Name, e.Status)
 		if !strings.Contains(desc, row) {
 			t.Errorf("openapi.yaml: the Error schema's description lacks the row %q", row)
 		}

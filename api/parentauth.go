@@ -86,7 +86,7 @@ func hmacKeys(secret []byte) [][]byte {
 // developers (the token is theirs: nothing is told that its signer does
 // not know).
 func tokenRefused(code, fr, en string) error {
-	return apiErr("auth.invalid_token", detail("token", code, fr, en))
+	return apiErr(CodeAuthInvalidToken, detail("token", code, fr, en))
 }
 
 // checkParentToken verifies a parent JWT and returns its identity, the key
@@ -150,7 +150,7 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdent
 		return nil, none, time.Time{}, claimsRefused(err)
 	}
 	if claims.ExpiresAt.Time.Sub(now) > parentMaxLifetime+parentLeeway {
-		return nil, none, time.Time{}, apiErr("auth.token_too_long")
+		return nil, none, time.Time{}, apiErr(CodeAuthTokenTooLong)
 	}
 	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
 		return nil, none, time.Time{}, tokenRefused("token.subject",
@@ -193,7 +193,7 @@ func claimsRefused(err error) error {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return tokenRefused("token.audience", "Le jeton doit porter aud = liaison.", "The token must carry aud = liaison.")
 	}
-	return apiErr("auth.invalid_token")
+	return apiErr(CodeAuthInvalidToken)
 }
 
 // requireParent authenticates a parent token and enforces CORS: a browser
@@ -202,14 +202,14 @@ func (s *Server) requireParent() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr("auth.missing_token")
+			return apiErr(CodeAuthMissingToken)
 		}
 		id, err := s.verifyParentToken(c.UserContext(), tok)
 		if err != nil {
 			return err
 		}
 		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !slices.Contains(id.ENT.Origins, origin) {
-			return apiErr("auth.origin_not_allowed")
+			return apiErr(CodeAuthOriginNotAllowed)
 		}
 		c.Locals(principalKey, &Principal{Parent: id})
 		return c.Next()

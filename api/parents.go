@@ -69,11 +69,11 @@ func (s *Server) syncParents(c *fiber.Ctx) error {
 func (s *Server) importParents(c *fiber.Ctx) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mt != "text/csv" && mt != "application/csv") {
-		return apiErr("request.unsupported_media_type", detail("", "csv.content_type",
+		return apiErr(CodeRequestUnsupportedMediaType, detail("", "csv.content_type",
 			"Envoyez le fichier avec l'en-tête Content-Type: text/csv.", "Send the file with Content-Type: text/csv."))
 	}
 	if len(c.Body()) > s.cfg.SyncBodyLimit {
-		return apiErr("request.body_too_large")
+		return apiErr(CodeRequestBodyTooLarge)
 	}
 	parents, lines, parseErrs := parseParentsCSV(c.Body())
 	return s.writeParents(c, parents, lines, parseErrs...)
@@ -85,11 +85,11 @@ func (s *Server) importParents(c *fiber.Ctx) error {
 func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csvErrs ...Detail) error {
 	ent := principal(c).ENT
 	if len(in) == 0 && len(csvErrs) == 0 {
-		return apiErr("request.validation_failed", detail("parents", "field.min",
+		return apiErr(CodeRequestValidationFailed, detail("parents", "field.min",
 			"Le lot doit contenir au moins un parent.", "The batch must contain at least one parent."))
 	}
 	if len(in) > maxParentsPerBatch {
-		return apiErr("parents.batch_too_large")
+		return apiErr(CodeParentsBatchTooLarge)
 	}
 	served := make(map[string]bool, len(ent.Schools))
 	for _, u := range ent.Schools {
@@ -134,9 +134,9 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 		if lines != nil {
 			slices.SortStableFunc(ds, func(a, b Detail) int { return a.Line - b.Line })
 		}
-		code := "parents.batch_invalid"
+		code := CodeParentsBatchInvalid
 		if lines != nil {
-			code = "parents.csv_invalid"
+			code = CodeParentsCSVInvalid
 		}
 		return apiErr(code, ds...)
 	}
@@ -366,12 +366,12 @@ func (s *Server) eraseParent(c *fiber.Ctx) error {
 func userIDParam(c *fiber.Ctx) (string, error) {
 	id, err := url.PathUnescape(c.Params("ent_user_id"))
 	if err != nil {
-		return "", apiErr("resource.not_found", detail("ent_user_id", "path.escape",
+		return "", apiErr(CodeResourceNotFound, detail("ent_user_id", "path.escape",
 			"Identifiant mal encodé dans l'adresse : encodez « % » en %25, « / » en %2F, « ? » en %3F et « # » en %23.",
 			"Badly encoded id in the URL: encode \"%\" as %25, \"/\" as %2F, \"?\" as %3F and \"#\" as %23."))
 	}
 	if len(id) > maxUserIDLen || !identifier(id) {
-		return "", apiErr("resource.not_found")
+		return "", apiErr(CodeResourceNotFound)
 	}
 	return strings.Clone(id), nil
 }

@@ -182,7 +182,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p, err := s.store.GetParent(ctx, id.ENT.ID, id.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return apiErr("feed.not_synced")
+		return apiErr(CodeFeedNotSynced)
 	}
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 			}
 		}
 		if len(ds) > 0 {
-			e := apiErr("preferences.critical_category", ds...)
+			e := apiErr(CodePreferencesCriticalCategory, ds...)
 			always := []string{}
 			for _, cl := range categoryLabels {
 				if _, ok := cr.locked[cl.Code]; ok {

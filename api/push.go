@@ -120,7 +120,7 @@ func subscriptionRefusal(err error) error {
 	case webpush.CodeEndpointInvalid, webpush.CodeEndpointUserinfo:
 		fr, en = "Le point de notification n'est pas une adresse valide.", "The endpoint is not a valid URL."
 	}
-	return apiErr("push.subscription_invalid", detail(field, code, fr, en))
+	return apiErr(CodePushSubscriptionInvalid, detail(field, code, fr, en))
 }
 
 // createPushSubscription is POST /v1/me/push-subscriptions: store the
@@ -146,11 +146,11 @@ func (s *Server) createPushSubscription(c *fiber.Ctx) error {
 	case errors.Is(err, store.ErrTaken):
 		// Another parent's browser (a shared tablet) or someone who learnt
 		// the endpoint: it stays with the parent who registered it.
-		return apiErr("push.endpoint_taken")
+		return apiErr(CodePushEndpointTaken)
 	case errors.Is(err, store.ErrLimit):
-		return apiErr("push.too_many_subscriptions")
+		return apiErr(CodePushTooManySubscriptions)
 	case errors.Is(err, store.ErrNotFound):
-		return apiErr("push.parent_not_synced")
+		return apiErr(CodePushParentNotSynced)
 	case err != nil:
 		return err
 	}
@@ -207,7 +207,7 @@ func (s *Server) pushReceipt(c *fiber.Ctx) error {
 	r, err := k.VerifyReceipt(req.Token)
 	if err != nil {
 		s.receiptCounter().WithLabelValues(req.Event, "refused").Inc()
-		return apiErr("push.receipt_invalid")
+		return apiErr(CodePushReceiptInvalid)
 	}
 	fresh, err := s.store.RecordPushReceipt(c.UserContext(), store.PushReceipt{NoticeID: r.NoticeID, Version: r.Version,
 		SubscriptionID: r.SubscriptionID, Event: req.Event, At: s.utcNow()})

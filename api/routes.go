@@ -24,7 +24,7 @@ func (s *Server) routes() {
 	if s.cfg.Role != config.RoleWorker {
 		s.apiRoutes(app)
 	}
-	app.Use(func(c *fiber.Ctx) error { return apiErr("route.not_found") })
+	app.Use(func(c *fiber.Ctx) error { return apiErr(CodeRouteNotFound) })
 }
 
 // apiRoutes registers the API, the widget and the mounted back-office
