@@ -60,7 +60,9 @@ func FuzzValidators(f *testing.F) {
 				t.Fatalf("UAIValid(%q) accepted an inconsistent UAI", s)
 			}
 		}
-		INSEEValid(s)
+		if INSEEValid(s) && len(s) != 5 {
+			t.Fatalf("INSEEValid(%q) accepted a non-5-character value", s)
+		}
 		if SIRENValid(s) && len(s) != 9 {
 			t.Fatalf("SIRENValid(%q) accepted a non-9-character value", s)
 		}

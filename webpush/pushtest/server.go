@@ -389,10 +389,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch msg.Urgency {
 	case "", "very-low", "low", "normal", "high":
 	default:
+		//lint:ignore ST1005 the message starts with the name of the HTTP header at fault
 		s.protoErr(w, http.StatusBadRequest, id, fmt.Errorf("Urgency %q", msg.Urgency))
 		return
 	}
 	if _, present := r.Header["Topic"]; present && !validTopic(msg.Topic) {
+		//lint:ignore ST1005 the message starts with the name of the HTTP header at fault
 		s.protoErr(w, http.StatusBadRequest, id, fmt.Errorf("Topic %q: want 1-32 base64url chars, length not 1 mod 4", msg.Topic))
 		return
 	}
