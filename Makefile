@@ -15,8 +15,9 @@ build:
 
 # Everything: formatting, vet and staticcheck, Go tests with the race
 # detector (SQLite, FerretDB for the MongoDB backend, API, rules engine,
-# push), then the browser tests in headless Chromium. `deps` first installs what the browser
-# tests need (chromium, a font, Node.js) or stops at once naming it.
+# push), then the browser tests in headless Chromium. `deps` first installs
+# what the browser tests need (chromium, a font, Node.js) or stops at once
+# naming it.
 test: deps vet test-go test-e2e
 
 deps:
