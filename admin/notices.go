@@ -56,8 +56,10 @@ func ruleText(lang string, r conventions.Rule) string {
 	return fmt.Sprintf("%s : %s — priorité maximale %s, %s", strings.Join(svc, ", "), strings.Join(cats, ", "), conventions.PriorityLabel(prio, lang), push)
 }
 
-// conventionDocs loads the conventions the person may read, with every
-// version, to cite the article behind each notice.
+// articleOf is the text of the convention article behind a notice, in the
+// version it was published under ("" when that convention cannot be read
+// or lacks the article). cache keeps each convention's versions, loaded
+// once per page.
 func (r *rq) articleOf(cache map[string]map[int]conventions.Convention, n store.Notice) string {
 	vers, ok := cache[n.ConventionID]
 	if !ok {
@@ -153,7 +155,8 @@ func (a *Admin) noticeList(r *rq) error {
 	return a.render(r, fiber.StatusOK, "notices", title, formErrors{}, d)
 }
 
-// menuContent and transportContent decode a notice's structured content.
+// noticeContent decodes a notice's structured content: a menu or a
+// transport disruption.
 type noticeContent struct {
 	Menu *struct {
 		Days []struct {

@@ -458,9 +458,9 @@ func (s *Server) capabilities(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"service": service, "items": items})
 }
 
-// noticeScope lists or loads notices the caller may read: operators all;
-// admins and agents their collectivité's; viewers those reaching their
-// schools.
+// noticeFilter scopes the notices the caller may list or load: operators
+// all; admins and agents their collectivité's; viewers those reaching
+// their schools.
 func noticeFilter(p *Principal) (store.NoticeFilter, bool) {
 	switch {
 	case p.Is(store.RoleOperator):

@@ -11,7 +11,7 @@ import (
 )
 
 // conventionJSON is the Saint-Fuscien convention of
-// shared/examples/convention-exemple.md, for commune A of the fixture.
+// docs/examples/convention-exemple.md, for commune A of the fixture.
 func conventionJSON(collectivite string) map[string]any {
 	return map[string]any{
 		"collectivite": collectivite,
@@ -124,7 +124,7 @@ func TestPublishAllowed(t *testing.T) {
 	}
 }
 
-// The refused Culture notice of shared/examples/notices.md: both reasons,
+// The refused Culture notice of docs/examples/notices.md: both reasons,
 // exact sentences, nothing stored.
 func TestPublishRefusedCulture(t *testing.T) {
 	p := newPublishing(t)

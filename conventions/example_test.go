@@ -8,8 +8,8 @@ import (
 	"github.com/liaison-ent/liaison/conventions"
 )
 
-// The convention of Saint-Fuscien (convention-exemple.md), number 12,
-// version 2, as stored by the API.
+// The convention of Saint-Fuscien (docs/examples/convention-exemple.md),
+// number 12, version 2, as stored by the API.
 const saintFuscienJSON = `{
   "id": "conv-80702-12", "number": 12, "version": 2, "status": "active",
   "collectivite_id": "commune:80702",

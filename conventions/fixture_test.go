@@ -7,7 +7,7 @@ import (
 	"github.com/liaison-ent/liaison/conventions"
 )
 
-// exampleJSON is the JSON of docs convention-exemple.md, verbatim.
+// exampleJSON is the JSON of docs/examples/convention-exemple.md, verbatim.
 const exampleJSON = `{
   "collectivite": "commune:80702",
   "schools": ["0801001D", "0801002E"],

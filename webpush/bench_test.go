@@ -114,8 +114,8 @@ func BenchmarkLibraryOnly(b *testing.B) {
 	}
 }
 
-// BenchmarkECDHFloor: one P-256 key generation + ECDH, the floor DESIGN.md
-// budgets (~80 µs) for a push.
+// BenchmarkECDHFloor: one P-256 key generation + ECDH, the CPU floor of a
+// push (about 80 µs) that nothing else per push should exceed (docs/PUSH.md).
 func BenchmarkECDHFloor(b *testing.B) {
 	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
 	for b.Loop() {

@@ -13,8 +13,8 @@
 //     HTTP/2 client and classifies the answer into an Outcome;
 //   - per push-service pacing (Pacer) and retry backoff (Backoff).
 //
-// The rules followed are those of the shared WEBPUSH.md notes (answers and
-// actions).
+// The rules followed, and the push services' answers with what to do for
+// each, are in docs/PUSH.md.
 // Package pushtest provides a local TLS push service that decrypts and
 // verifies what is sent, for tests.
 package webpush

@@ -397,7 +397,8 @@ func bodySize(n int) int {
 	return min(size, MaxBodyBytes)
 }
 
-// Classify maps a push service's HTTP status to an Outcome (WEBPUSH.md).
+// Classify maps a push service's HTTP status to an Outcome (the table of
+// docs/PUSH.md).
 func Classify(status int) Outcome {
 	switch status {
 	case http.StatusOK, http.StatusCreated, http.StatusAccepted:

@@ -286,7 +286,7 @@ func TestSendRefusesLocally(t *testing.T) {
 	}
 }
 
-// The 413 path of WEBPUSH.md: shrink (drop the text) and retry once.
+// The 413 path of docs/PUSH.md: shrink (drop the text) and retry once.
 func TestSendShrinkAfter413(t *testing.T) {
 	srv, s, _ := newTestSender(t, 5*time.Second)
 	ps := srv.NewSubscription()

@@ -1,6 +1,6 @@
 // Package delivery sends notices as Web Push notifications, durably.
 //
-// The pipeline (DESIGN.md, "the publish path"):
+// The pipeline (docs/PUSH.md, "The publish path"):
 //
 //  1. The scheduler finds notices whose push is due — Push set, published
 //     (publish_at reached), not withdrawn or expired — and whose current
@@ -17,9 +17,10 @@
 //     MongoDB findOneAndUpdate with a lease), send them with bounded
 //     concurrency per push service origin (webpush.Pacer) over one shared
 //     HTTP/2 client, and record the results in bulk (store.CompletePushBatch)
-//     following WEBPUSH.md's table. A batch whose lease runs out (crashed
-//     worker) is taken again: delivery is at least once, and duplicates are
-//     bounded by the pushes of the batches in flight at the crash.
+//     following the table of docs/PUSH.md. A batch whose lease runs out
+//     (crashed worker) is taken again: delivery is at least once, and
+//     duplicates are bounded by the pushes of the batches in flight at the
+//     crash.
 //  4. Before sending, a worker checks the notice: withdrawn, expired or
 //     superseded by a correction → the batch's pushes are cancelled.
 //

@@ -18,7 +18,7 @@ func signatories(mayor string, signed conventions.Date) []conventions.Signatory 
 	}
 }
 
-// saintFuscienRules are the articles of shared/examples/convention-exemple.md.
+// saintFuscienRules are the articles of docs/examples/convention-exemple.md.
 func saintFuscienRules() []conventions.Rule {
 	return []conventions.Rule{
 		{Article: "3.1", Services: []string{"restauration"}, Categories: []string{"cantine"}, MaxPriority: "normal", Push: true},
@@ -40,7 +40,7 @@ func schoolsOf(commune string) []conventions.School {
 	return out
 }
 
-// conventionsFor seeds four conventions: Saint-Fuscien's (the example,
+// conventions seeds four conventions: Saint-Fuscien's (the example,
 // active), Boves' (suspended), Cagny's (expired) and the EPCI's school
 // transport one (active, all six schools).
 func (s *seeder) conventions() {
