@@ -185,7 +185,7 @@ func fromTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func toTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
 
-// nullTime maps nil to NULL.
+// fromTimePtr maps nil to NULL.
 func fromTimePtr(t *time.Time) any {
 	if t == nil {
 		return nil
