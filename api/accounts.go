@@ -21,7 +21,7 @@ type createAccountRequest struct {
 
 // accountCreated is the creation answer: the account and, once, its token.
 type accountCreated struct {
-	store.Account
+	accountView
 	Token string `json:"token"`
 }
 
@@ -78,7 +78,7 @@ func (s *Server) createAccount(c *fiber.Ctx) error {
 	if err := s.store.CreateAccount(ctx, acc, a); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(accountCreated{Account: acc, Token: token})
+	return c.Status(fiber.StatusCreated).JSON(accountCreated{accountView: viewAccount(acc), Token: token})
 }
 
 // listAccounts: operators see all (filters ?role= and ?collectivite_id=);
@@ -96,7 +96,7 @@ func (s *Server) listAccounts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newList(items, p.Limit, func(a store.Account) string { return a.ID }))
+	return c.JSON(newList(viewAll(items, viewAccount), p.Limit, func(a accountView) string { return a.ID }))
 }
 
 // deleteAccount revokes an account and its token. Operators remove any

@@ -31,5 +31,5 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newList(items, p.Limit, func(e store.AuditEntry) string { return strconv.FormatInt(e.Seq, 10) }))
+	return c.JSON(newList(viewAll(items, viewAuditEntry), p.Limit, func(e auditEntryView) string { return strconv.FormatInt(e.Seq, 10) }))
 }

@@ -50,7 +50,7 @@ func (s *Server) createCollectivite(c *fiber.Ctx) error {
 	if err := s.store.CreateCollectivite(c.UserContext(), col, a); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(col)
+	return c.Status(fiber.StatusCreated).JSON(viewCollectivite(col))
 }
 
 // listCollectivites: operators see all; admins and agents their own;
@@ -60,7 +60,7 @@ func (s *Server) listCollectivites(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cursor := func(x store.Collectivite) string { return x.ID }
+	cursor := func(x collectiviteView) string { return x.ID }
 	me := principal(c)
 	if !me.Is(store.RoleOperator) {
 		var items []store.Collectivite
@@ -71,13 +71,13 @@ func (s *Server) listCollectivites(c *fiber.Ctx) error {
 			}
 			items = append(items, col)
 		}
-		return c.JSON(newList(items, 0, cursor))
+		return c.JSON(newList(viewAll(items, viewCollectivite), 0, cursor))
 	}
 	items, err := s.store.ListCollectivites(c.UserContext(), p)
 	if err != nil {
 		return err
 	}
-	return c.JSON(newList(items, p.Limit, cursor))
+	return c.JSON(newList(viewAll(items, viewCollectivite), p.Limit, cursor))
 }
 
 func (s *Server) getCollectivite(c *fiber.Ctx) error {
@@ -90,7 +90,7 @@ func (s *Server) getCollectivite(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(col)
+	return c.JSON(viewCollectivite(col))
 }
 
 // collectiviteOf loads the caller's own collectivité (admins, agents).

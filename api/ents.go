@@ -29,7 +29,7 @@ type createENTRequest struct {
 // HS256 key itself, as JWT libraries take a string: lia_w_ and 43
 // characters, signed with as they are (not decoded).
 type entCreated struct {
-	store.ENT
+	entView
 	APIKey     string `json:"api_key"`
 	HMACSecret string `json:"hmac_secret,omitempty"`
 }
@@ -78,7 +78,7 @@ func (s *Server) createENT(c *fiber.Ctx) error {
 		return err
 	}
 	s.entsChanged()
-	out.ENT = e
+	out.entView = viewENT(e)
 	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
@@ -91,7 +91,7 @@ func (s *Server) listENTs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(newList(items, p.Limit, func(e store.ENT) string { return e.ID }))
+	return c.JSON(newList(viewAll(items, viewENT), p.Limit, func(e entView) string { return e.ID }))
 }
 
 // requireKnownSchools refuses UAIs that are not registered, naming each.
@@ -168,7 +168,7 @@ type rotateWidgetKeyRequest struct {
 
 // entRotated is a rotation's answer: the ENT and its new key, shown once.
 type entRotated struct {
-	store.ENT
+	entView
 	APIKey     string `json:"api_key,omitempty"`
 	HMACSecret string `json:"hmac_secret,omitempty"`
 }
@@ -219,7 +219,7 @@ func (s *Server) rotateENTAPIKey(c *fiber.Ctx) error {
 	}
 	e.KeysVersion++
 	s.entKeysChanged(e.ID)
-	return c.JSON(entRotated{ENT: e, APIKey: apiKey})
+	return c.JSON(entRotated{entView: viewENT(e), APIKey: apiKey})
 }
 
 func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
@@ -260,7 +260,7 @@ func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
 	}
 	e.KeysVersion++
 	s.entKeysChanged(e.ID)
-	out.ENT = e
+	out.entView = viewENT(e)
 	return c.JSON(out)
 }
 
@@ -281,5 +281,5 @@ func (s *Server) revokeENT(c *fiber.Ctx) error {
 	}
 	e.KeysVersion++
 	s.entKeysChanged(e.ID)
-	return c.JSON(e)
+	return c.JSON(viewENT(e))
 }

@@ -198,6 +198,6 @@ func TestPushProbeStoreErrorIsAnError(t *testing.T) {
 	var ans publishAnswer
 	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &ans)
 	if !ans.Notice.Push {
-		t.Fatalf("published without push although the convention allows it: %+v", ans.Notice.Notice)
+		t.Fatalf("published without push although the convention allows it: %+v", ans.Notice)
 	}
 }

@@ -11,19 +11,19 @@ import (
 // meView tells a parent what Liaison knows of them: only opaque ids and
 // their children's schools, levels and classes.
 type meView struct {
-	ENTID     string        `json:"ent_id"`
-	ENTUserID string        `json:"ent_user_id"`
-	Synced    bool          `json:"synced"`
-	Message   string        `json:"message,omitempty"`
-	Children  []store.Child `json:"children"`
-	Locale    string        `json:"locale"`
-	Muted     []string      `json:"muted"`
+	ENTID     string      `json:"ent_id"`
+	ENTUserID string      `json:"ent_user_id"`
+	Synced    bool        `json:"synced"`
+	Message   string      `json:"message,omitempty"`
+	Children  []childView `json:"children"`
+	Locale    string      `json:"locale"`
+	Muted     []string    `json:"muted"`
 }
 
 // getMe is GET /v1/me. A parent the ENT has not synced yet is told so.
 func (s *Server) getMe(c *fiber.Ctx) error {
 	id := parentOf(c)
-	v := meView{ENTID: id.ENT.ID, ENTUserID: id.UserID, Children: []store.Child{}, Locale: "fr", Muted: []string{}}
+	v := meView{ENTID: id.ENT.ID, ENTUserID: id.UserID, Children: []childView{}, Locale: "fr", Muted: []string{}}
 	p, err := s.store.GetParent(c.UserContext(), id.ENT.ID, id.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -31,7 +31,7 @@ func (s *Server) getMe(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
-		v.Synced, v.Children = true, p.Children
+		v.Synced, v.Children = true, viewAll(p.Children, viewChild)
 		if p.Locale != "" {
 			v.Locale = p.Locale
 		}

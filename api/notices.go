@@ -53,13 +53,6 @@ type correctionRequest struct {
 	Content     *noticeContent `json:"content,omitempty"`
 }
 
-// noticeView is a notice as the API shows it, with its status at the time
-// of the request.
-type noticeView struct {
-	store.Notice
-	Versions []store.Notice `json:"versions,omitempty"`
-}
-
 // Families, in both answers, is the families the audience reaches, as
 // the small-group rule gives it (reach.go).
 type publishAnswer struct {
@@ -75,9 +68,10 @@ type checkAnswer struct {
 	Families figure               `json:"families"`
 }
 
+// view shows a notice with its status at the time of the request.
 func (s *Server) view(n store.Notice) noticeView {
 	n.Status = n.StatusAt(s.utcNow())
-	return noticeView{Notice: n}
+	return viewNotice(n)
 }
 
 // publisher is the agent (or machine client) publishing, and the service
@@ -529,7 +523,7 @@ func (s *Server) getNotice(c *fiber.Ctx) error {
 		return err
 	}
 	v := s.view(n)
-	v.Versions = versions
+	v.Versions = viewAll(versions, viewNotice)
 	return c.JSON(v)
 }
 

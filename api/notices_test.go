@@ -95,10 +95,10 @@ func TestPublishAllowed(t *testing.T) {
 	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
 	n := ans.Notice
 	if n.Status != "published" || n.Version != 1 || n.Category != "cantine" || n.Service != "restauration" {
-		t.Fatalf("notice: %+v", n.Notice)
+		t.Fatalf("notice: %+v", n)
 	}
 	if !ans.Decision.Allowed || ans.Decision.Article != "3.1" || n.Article != "3.1" || n.ConventionNumber != 1 || n.ConventionVersion != 1 {
-		t.Fatalf("decision reference not kept: %+v / %+v", ans.Decision, n.Notice)
+		t.Fatalf("decision reference not kept: %+v / %+v", ans.Decision, n)
 	}
 	// 23 families, 3 of them in A2's CP class: the count is withheld (a
 	// check without CP would give the class by difference), the label
@@ -265,7 +265,7 @@ func TestCorrectAndWithdraw(t *testing.T) {
 	var corr publishAnswer
 	p.must(200, p.do("POST", "/v1/notices/"+id+"/corrections", tok, map[string]any{"reason": "Erreur sur le plat du lundi", "title": "Menus du 30 novembre (corrigés)"})).Decode(t, &corr)
 	if corr.Notice.Version != 2 || corr.Notice.Title != "Menus du 30 novembre (corrigés)" || corr.Notice.CorrectionReason == "" {
-		t.Fatalf("correction: %+v", corr.Notice.Notice)
+		t.Fatalf("correction: %+v", corr.Notice)
 	}
 	// A correction is checked again: too long a validity is refused.
 	r := p.do("POST", "/v1/notices/"+id+"/corrections", tok, map[string]any{"reason": "Prolongation", "expires_at": "2027-03-01T00:00:00Z"})
@@ -284,7 +284,7 @@ func TestCorrectAndWithdraw(t *testing.T) {
 	p.must(200, p.do("POST", "/v1/notices/"+id+"/withdraw", tok, map[string]any{"reason": "Menu annulé"}))
 	p.must(200, p.do("GET", "/v1/notices/"+id, tok, nil)).Decode(t, &v)
 	if v.Status != "withdrawn" || v.WithdrawReason != "Menu annulé" {
-		t.Fatalf("after withdrawal: %+v", v.Notice)
+		t.Fatalf("after withdrawal: %+v", v)
 	}
 	if r := p.do("POST", "/v1/notices/"+id+"/corrections", tok, map[string]any{"reason": "Trop tard", "title": "Nouveau titre"}); r.Status != 409 {
 		t.Fatalf("correcting a withdrawn notice: %d", r.Status)
@@ -328,7 +328,7 @@ func TestAmendmentVersions(t *testing.T) {
 		"content": map[string]any{"transport": map[string]any{"line": "S12", "stops": []string{"Boves-Église", "Cagny-Mairie", "Saint-Fuscien-École"},
 			"from": "2026-11-23T07:05:00+01:00", "to": "2026-11-23T08:40:00+01:00", "replacement": "Aucun : les élèves seront accueillis à l'école en cas de retard."}}})).Decode(t, &ans)
 	if ans.Notice.ConventionVersion != 2 || ans.Notice.Article != "3.6" {
-		t.Fatalf("new notice not under version 2: %+v", ans.Notice.Notice)
+		t.Fatalf("new notice not under version 2: %+v", ans.Notice)
 	}
 	// The earlier notice keeps the version that allowed it.
 	var v noticeView

@@ -49,8 +49,9 @@ type syncParentsRequest struct {
 }
 
 type syncResult struct {
-	store.UpsertResult
-	Total int `json:"total"`
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	Total   int `json:"total"`
 }
 
 // syncParents is PUT /v1/ent/parents: an idempotent, all-or-nothing batch
@@ -147,7 +148,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 		return err
 	}
 	s.directoryChanged()
-	return c.JSON(syncResult{UpsertResult: res, Total: len(parents)})
+	return c.JSON(syncResult{Created: res.Created, Updated: res.Updated, Total: len(parents)})
 }
 
 type childDetail struct {

@@ -33,7 +33,7 @@ func (s *Server) createSchool(c *fiber.Ctx) error {
 	if err := s.store.CreateSchool(c.UserContext(), sc, a); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(sc)
+	return c.Status(fiber.StatusCreated).JSON(viewSchool(sc))
 }
 
 // listSchools: operators see all; admins and agents the schools of their
@@ -43,7 +43,7 @@ func (s *Server) listSchools(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cursor := func(x store.School) string { return x.UAI }
+	cursor := func(x schoolView) string { return x.UAI }
 	me := principal(c)
 	switch {
 	case me.Is(store.RoleOperator):
@@ -51,17 +51,17 @@ func (s *Server) listSchools(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return c.JSON(newList(items, p.Limit, cursor))
+		return c.JSON(newList(viewAll(items, viewSchool), p.Limit, cursor))
 	case me.Is(store.RoleViewer):
 		if len(me.Account.Schools) == 0 {
 			// Deny by default: no UAI filter would list every school.
-			return c.JSON(newList([]store.School{}, 0, cursor))
+			return c.JSON(newList([]schoolView{}, 0, cursor))
 		}
 		items, err := s.store.ListSchools(c.UserContext(), store.SchoolFilter{UAIs: me.Account.Schools, Page: p})
 		if err != nil {
 			return err
 		}
-		return c.JSON(newList(items, p.Limit, cursor))
+		return c.JSON(newList(viewAll(items, viewSchool), p.Limit, cursor))
 	}
 	col, err := s.collectiviteOf(c)
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *Server) listSchools(c *fiber.Ctx) error {
 		start++
 	}
 	end := min(start+p.Limit, len(all))
-	return c.JSON(newList(all[start:end], p.Limit, cursor))
+	return c.JSON(newList(viewAll(all[start:end], viewSchool), p.Limit, cursor))
 }
 
 func cmpString(a, b string) int {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +25,158 @@ var (
 	goldenLater = time.Date(2026, 11, 24, 9, 30, 0, 500_000_000, time.UTC)
 )
 
+// storePkg is the import path of the store, whose structs must not be
+// encoded by the API.
+var storePkg = reflect.TypeFor[store.Notice]().PkgPath()
+
+// In every API test, each answer the handlers encode (Fiber's JSON
+// encoder) is refused if any part of it is a store type: the test that
+// produced it then gets a 500 instead of its answer.
+func init() {
+	encode := jsonMarshal
+	jsonMarshal = func(v any) ([]byte, error) {
+		if name := storeTypeIn(reflect.ValueOf(v)); name != "" {
+			return nil, fmt.Errorf("api test: an answer encodes the store type %s instead of a view", name)
+		}
+		return encode(v)
+	}
+}
+
+// storeTypeIn names the first store type found in v (its static types,
+// and the dynamic values behind interfaces such as fiber.Map), or "".
+func storeTypeIn(v reflect.Value) string {
+	if !v.IsValid() {
+		return ""
+	}
+	t := v.Type()
+	if t.PkgPath() == storePkg {
+		return t.String()
+	}
+	switch t.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return storeTypeOf(t, map[reflect.Type]bool{})
+		}
+		return storeTypeIn(v.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() || f.Anonymous {
+				if name := storeTypeIn(v.Field(i)); name != "" {
+					return name
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array, reflect.Map:
+		if t.Kind() == reflect.Map {
+			if name := storeTypeOf(t.Key(), map[reflect.Type]bool{}); name != "" {
+				return name
+			}
+		}
+		if t.Elem().Kind() != reflect.Interface {
+			return storeTypeOf(t.Elem(), map[reflect.Type]bool{})
+		}
+		if t.Kind() == reflect.Map {
+			for it := v.MapRange(); it.Next(); {
+				if name := storeTypeIn(it.Value()); name != "" {
+					return name
+				}
+			}
+			return ""
+		}
+		for i := range v.Len() {
+			if name := storeTypeIn(v.Index(i)); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// storeTypeOf is storeTypeIn for a type without a value (interfaces: "").
+func storeTypeOf(t reflect.Type, seen map[reflect.Type]bool) string {
+	if seen[t] {
+		return ""
+	}
+	seen[t] = true
+	if t.PkgPath() == storePkg {
+		return t.String()
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return storeTypeOf(t.Elem(), seen)
+	case reflect.Map:
+		if name := storeTypeOf(t.Key(), seen); name != "" {
+			return name
+		}
+		return storeTypeOf(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() || f.Anonymous {
+				if name := storeTypeOf(f.Type, seen); name != "" {
+					return name
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// The guard finds store types however deep, and lets views through.
+func TestStoreTypeGuard(t *testing.T) {
+	n := fullNotice()
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{n, "store.Notice"},
+		{&n, "store.Notice"},
+		{struct{ store.ENT }{}, "store.ENT"},
+		{newList([]store.School(nil), 0, func(store.School) string { return "" }), "store.School"},
+		{map[string]any{"items": []any{1, store.UpsertResult{}}}, "store.UpsertResult"},
+		{struct{ P *store.Parent }{}, "store.Parent"},
+		{struct{ C []store.Child }{}, "store.Child"},
+		{publishAnswer{}, ""},
+		{accountCreated{}, ""},
+		{entCreated{}, ""},
+		{entRotated{}, ""},
+		{syncResult{}, ""},
+		{meView{Children: []childView{{}}}, ""},
+		{map[string]any{"items": []subscriptionView{{}}}, ""},
+		{newList(viewAll([]store.Notice{n}, viewNotice), 1, func(noticeView) string { return "" }), ""},
+		{conventionView{}, ""},
+		{feedPage{}, ""},
+	} {
+		if got := storeTypeIn(reflect.ValueOf(tc.v)); got != tc.want {
+			t.Errorf("%T: got %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// Every resource's answer goes through the guard: a handler that encoded
+// a store struct would answer 500 here.
+func TestAnswersAreViews(t *testing.T) {
+	p := newPublishing(t)
+	var ans publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
+	id := ans.Notice.ID
+	p.must(200, p.do("POST", "/v1/notices/"+id+"/corrections", p.agents["restauration"], map[string]any{"reason": "Coquille", "title": "Menus corrigés"}))
+	for _, r := range []struct{ path, token string }{
+		{"/v1/collectivites", p.operator}, {"/v1/collectivites/" + p.communeA, p.adminA1},
+		{"/v1/schools", p.operator}, {"/v1/schools", p.adminA1},
+		{"/v1/accounts", p.operator}, {"/v1/ents", p.operator}, {"/v1/audit", p.operator},
+		{"/v1/conventions", p.operator}, {"/v1/conventions/" + p.conventionID, p.adminA1},
+		{"/v1/notices", p.adminA1}, {"/v1/notices/" + id, p.adminA1},
+		{"/v1/me", p.parentToken(t, "u00001")},
+	} {
+		p.must(200, p.do("GET", r.path, r.token, nil))
+	}
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, parentBatch(2, uaiA1)))
+	var rot entRotated
+	p.must(200, p.do("POST", "/v1/ents/"+p.entID+"/rotate-api-key", p.operator, map[string]any{"overlap_minutes": 0})).Decode(t, &rot)
+	if rot.ID != p.entID || rot.APIKey == "" {
+		t.Fatalf("rotation: %+v", rot)
+	}
+}
 func goldenJSON(t *testing.T, name string, v any, want string) {
 	t.Helper()
 	got, err := json.Marshal(v)
@@ -90,49 +244,49 @@ func TestViewsGolden(t *testing.T) {
 	ts := newTestServer(t)
 	col, sc, acc, e, au, n := fullCollectivite(), fullSchool(), fullAccount(), fullENT(), fullAuditEntry(), fullNotice()
 
-	goldenJSON(t, "collectivite", col, goldenCollectivite)
-	goldenJSON(t, "collectivites", newList([]store.Collectivite{col}, 1, func(x store.Collectivite) string { return x.ID }),
+	goldenJSON(t, "collectivite", viewCollectivite(col), goldenCollectivite)
+	goldenJSON(t, "collectivites", newList(viewAll([]store.Collectivite{col}, viewCollectivite), 1, func(x collectiviteView) string { return x.ID }),
 		`{"items":[`+goldenCollectivite+`],"next_cursor":"col_1"}`)
 
-	goldenJSON(t, "school", sc, goldenSchool)
-	goldenJSON(t, "schools", newList([]store.School{sc}, 2, func(x store.School) string { return x.UAI }),
+	goldenJSON(t, "school", viewSchool(sc), goldenSchool)
+	goldenJSON(t, "schools", newList(viewAll([]store.School{sc}, viewSchool), 2, func(x schoolView) string { return x.UAI }),
 		`{"items":[`+goldenSchool+`]}`)
 
-	goldenJSON(t, "account created", accountCreated{Account: acc, Token: "lia_s_tok"},
+	goldenJSON(t, "account created", accountCreated{accountView: viewAccount(acc), Token: "lia_s_tok"},
 		goldenAccount[:len(goldenAccount)-1]+`,"token":"lia_s_tok"}`)
-	goldenJSON(t, "accounts", newList([]store.Account{acc}, 1, func(a store.Account) string { return a.ID }),
+	goldenJSON(t, "accounts", newList(viewAll([]store.Account{acc}, viewAccount), 1, func(a accountView) string { return a.ID }),
 		`{"items":[`+goldenAccount+`],"next_cursor":"acc_1"}`)
 
-	goldenJSON(t, "ent", e, goldenENT)
-	goldenJSON(t, "ent created", entCreated{ENT: e, APIKey: "lia_k_key", HMACSecret: "lia_w_secret"},
+	goldenJSON(t, "ent", viewENT(e), goldenENT)
+	goldenJSON(t, "ent created", entCreated{entView: viewENT(e), APIKey: "lia_k_key", HMACSecret: "lia_w_secret"},
 		goldenENT[:len(goldenENT)-1]+`,"api_key":"lia_k_key","hmac_secret":"lia_w_secret"}`)
-	goldenJSON(t, "ent rotated", entRotated{ENT: e, APIKey: "lia_k_key"},
+	goldenJSON(t, "ent rotated", entRotated{entView: viewENT(e), APIKey: "lia_k_key"},
 		goldenENT[:len(goldenENT)-1]+`,"api_key":"lia_k_key"}`)
-	goldenJSON(t, "ents", newList([]store.ENT{e}, 1, func(e store.ENT) string { return e.ID }),
+	goldenJSON(t, "ents", newList(viewAll([]store.ENT{e}, viewENT), 1, func(e entView) string { return e.ID }),
 		`{"items":[`+goldenENT+`],"next_cursor":"ent_1"}`)
 
-	goldenJSON(t, "audit", newList([]store.AuditEntry{au}, 1, func(e store.AuditEntry) string { return strconv.FormatInt(e.Seq, 10) }),
+	goldenJSON(t, "audit", newList(viewAll([]store.AuditEntry{au}, viewAuditEntry), 1, func(e auditEntryView) string { return strconv.FormatInt(e.Seq, 10) }),
 		`{"items":[`+goldenAudit+`],"next_cursor":"42"}`)
 
 	v := ts.view(n)
 	goldenJSON(t, "notice", v, notice("published", ""))
-	v.Versions = []store.Notice{n}
+	v.Versions = viewAll([]store.Notice{n}, viewNotice)
 	goldenJSON(t, "notice with versions", v, notice("published", `,"versions":[`+notice("scheduled", "")+`]`))
 	goldenJSON(t, "publication", publishAnswer{Notice: ts.view(n), Decision: conventions.Decision{Allowed: true}, Families: shown(12), Replayed: true},
 		`{"notice":`+notice("published", "")+`,"decision":{"allowed":true,"rule":0},"families":{"value":12,"label":"12"},"replayed":true}`)
 
-	goldenJSON(t, "parents synced", syncResult{UpsertResult: store.UpsertResult{Created: 2, Updated: 3}, Total: 5},
+	goldenJSON(t, "parents synced", syncResult{Created: 2, Updated: 3, Total: 5},
 		`{"created":2,"updated":3,"total":5}`)
-	goldenJSON(t, "me", meView{ENTID: "ent_1", ENTUserID: "u1", Synced: true, Children: []store.Child{{UAI: uaiA1, Level: "maternelle", Class: "MS"}, {UAI: uaiA2, Level: "elementaire"}}, Locale: "fr", Muted: []string{}},
+	goldenJSON(t, "me", meView{ENTID: "ent_1", ENTUserID: "u1", Synced: true, Children: viewAll([]store.Child{{UAI: uaiA1, Level: "maternelle", Class: "MS"}, {UAI: uaiA2, Level: "elementaire"}}, viewChild), Locale: "fr", Muted: []string{}},
 		`{"ent_id":"ent_1","ent_user_id":"u1","synced":true,"children":[{"uai":"0801001D","level":"maternelle","class":"MS"},{"uai":"0801002E","level":"elementaire"}],"locale":"fr","muted":[]}`)
 
 	// Sparse structs: optional fields left out, absent lists as today
 	// (null where the field has no omitempty).
-	goldenJSON(t, "sparse collectivite", store.Collectivite{ID: "col_2", Kind: store.KindCommune, Name: "Amiens", CreatedAt: goldenAt},
+	goldenJSON(t, "sparse collectivite", viewCollectivite(store.Collectivite{ID: "col_2", Kind: store.KindCommune, Name: "Amiens", CreatedAt: goldenAt}),
 		`{"id":"col_2","kind":"commune","name":"Amiens","created_at":"2026-11-23T08:00:00Z"}`)
-	goldenJSON(t, "sparse account", accountCreated{Account: store.Account{ID: "acc_2", Role: store.RoleOperator, Name: "Op"}},
+	goldenJSON(t, "sparse account", accountCreated{accountView: viewAccount(store.Account{ID: "acc_2", Role: store.RoleOperator, Name: "Op"})},
 		`{"id":"acc_2","role":"operator","name":"Op","created_at":"0001-01-01T00:00:00Z","token":""}`)
-	goldenJSON(t, "sparse ent", store.ENT{ID: "ent_2", Name: "ENT", KeyAlg: store.AlgHS256, HMACSecret: []byte("secret")},
+	goldenJSON(t, "sparse ent", viewENT(store.ENT{ID: "ent_2", Name: "ENT", KeyAlg: store.AlgHS256, HMACSecret: []byte("secret")}),
 		`{"id":"ent_2","name":"ENT","origins":null,"schools":null,"key_alg":"HS256","created_at":"0001-01-01T00:00:00Z"}`)
 	sparse := store.Notice{ID: "ntc_2", Status: store.NoticeWithdrawn, Content: json.RawMessage{}}
 	goldenJSON(t, "sparse notice", ts.view(sparse),
