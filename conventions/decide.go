@@ -9,13 +9,10 @@ import (
 
 // prioRank orders priorities; -1 for an unknown priority. Empty means normal.
 func prioRank(p string) int {
-	switch p {
-	case "", PriorityNormal:
-		return 0
-	case PriorityUrgent:
-		return 1
+	if p == "" {
+		return 0 // normal
 	}
-	return -1
+	return slices.Index(Priorities, p)
 }
 
 func isLevel(l string) bool { return slices.Contains(Levels, l) }

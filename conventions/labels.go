@@ -148,6 +148,22 @@ func joinEN(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
+// orFR joins alternatives: "a, b ou c".
+func orFR(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " ou " + xs[len(xs)-1]
+}
+
+// orEN joins alternatives: "a, b or c".
+func orEN(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+}
+
 func mapLabels(xs []string, m map[string]Label, lang string) []string {
 	out := make([]string, len(xs))
 	for i, x := range xs {

@@ -88,8 +88,16 @@ var Categories = []string{CategoryCantine, CategoryTransport, CategoryPeriscolai
 // Levels lists the child levels usable in rules and requests.
 var Levels = []string{LevelMaternelle, LevelElementaire, LevelCollege, LevelLycee}
 
+// SchoolLevels lists the levels a school is registered with: the child
+// levels and LevelPrimaire, in display order.
+var SchoolLevels = []string{LevelMaternelle, LevelElementaire, LevelPrimaire, LevelCollege, LevelLycee}
+
 // Priorities lists the priorities in increasing order.
 var Priorities = []string{PriorityNormal, PriorityUrgent}
+
+// These lists are the one definition of each code list: the API's
+// validator tags, the back office's forms and the enums of openapi.yaml
+// are checked against them.
 
 // Convention is one version of a convention. Versions are immutable once
 // active: an amendment (avenant) is a new version with the same ID and Number.

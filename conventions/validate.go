@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
 // Reason codes returned by ValidateConvention and CheckActivation.
@@ -38,20 +40,9 @@ const (
 const MinAdmins = 2
 
 // ValidUAI reports whether s is a UAI: 7 digits and the check letter
-// "ABCDEFGHJKLMNPRSTUVWXYZ"[first7 % 23].
-func ValidUAI(s string) bool {
-	if len(s) != 8 {
-		return false
-	}
-	n := 0
-	for i := 0; i < 7; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return s[7] == "ABCDEFGHJKLMNPRSTUVWXYZ"[n%23]
-}
+// "ABCDEFGHJKLMNPRSTUVWXYZ"[first7 % 23]. It is frenchid.UAIValid, the one
+// UAI check of Liaison.
+func ValidUAI(s string) bool { return frenchid.UAIValid(s) }
 
 func vr(code, field, article, fr, en string) Reason {
 	return Reason{Code: code, Field: field, Article: article, FR: fr, EN: en}
@@ -96,10 +87,10 @@ func ValidateConvention(c Convention) []Reason {
 				"School "+s.UAI+" is listed twice in "+cv.en(false)+"."))
 		}
 		seen[s.UAI] = true
-		if s.Level != "" && !slices.Contains([]string{LevelMaternelle, LevelElementaire, LevelPrimaire, LevelCollege, LevelLycee}, s.Level) {
+		if s.Level != "" && !slices.Contains(SchoolLevels, s.Level) {
 			rs = append(rs, vr(CodeInvalidSchoolLevel, f+".level", "",
-				"Le niveau "+guil(s.Level)+" de l'établissement "+s.UAI+" n'existe pas"+nb+": choisissez maternelle, élémentaire, primaire, collège ou lycée.",
-				"Level "+quot(s.Level)+" of school "+s.UAI+" does not exist: choose maternelle, elementaire, primaire, college or lycee."))
+				"Le niveau "+guil(s.Level)+" de l'établissement "+s.UAI+" n'existe pas"+nb+": choisissez "+orFR(mapLabels(SchoolLevels, LevelLabels, LangFR))+".",
+				"Level "+quot(s.Level)+" of school "+s.UAI+" does not exist: choose "+orEN(SchoolLevels)+"."))
 		}
 	}
 	for i, s := range c.Signatories {
@@ -143,7 +134,7 @@ func ValidateConvention(c Convention) []Reason {
 				upper(aFR)+" ne désigne aucun service.", upper(aEN)+" does not name any service."))
 		}
 		for j, s := range r.Services {
-			if _, ok := ServiceLabels[s]; !ok {
+			if !slices.Contains(Services, s) {
 				rs = append(rs, vr(CodeRuleUnknownService, fmt.Sprintf("%s.services[%d]", p, j), a,
 					"Le service "+guil(s)+" de "+aFR+" n'existe pas.", "Service "+quot(s)+" of "+aEN+" does not exist."))
 			}
@@ -153,7 +144,7 @@ func ValidateConvention(c Convention) []Reason {
 				upper(aFR)+" ne désigne aucune catégorie.", upper(aEN)+" does not name any category."))
 		}
 		for j, s := range r.Categories {
-			if _, ok := CategoryLabels[s]; !ok {
+			if !slices.Contains(Categories, s) {
 				rs = append(rs, vr(CodeRuleUnknownCategory, fmt.Sprintf("%s.categories[%d]", p, j), a,
 					"La catégorie "+guil(s)+" de "+aFR+" n'existe pas.", "Category "+quot(s)+" of "+aEN+" does not exist."))
 			}
@@ -161,8 +152,8 @@ func ValidateConvention(c Convention) []Reason {
 		for j, s := range r.Levels {
 			if !isLevel(s) {
 				rs = append(rs, vr(CodeRuleUnknownLevel, fmt.Sprintf("%s.levels[%d]", p, j), a,
-					"Le niveau "+guil(s)+" de "+aFR+" n'existe pas"+nb+": choisissez maternelle, élémentaire, collège ou lycée.",
-					"Level "+quot(s)+" of "+aEN+" does not exist: choose maternelle, elementaire, college or lycee."))
+					"Le niveau "+guil(s)+" de "+aFR+" n'existe pas"+nb+": choisissez "+orFR(mapLabels(Levels, LevelLabels, LangFR))+".",
+					"Level "+quot(s)+" of "+aEN+" does not exist: choose "+orEN(Levels)+"."))
 			}
 		}
 		for j, s := range r.Schools {
@@ -174,8 +165,8 @@ func ValidateConvention(c Convention) []Reason {
 		}
 		if prioRank(r.MaxPriority) < 0 {
 			rs = append(rs, vr(CodeRuleUnknownPriority, p+".max_priority", a,
-				"La priorité "+guil(r.MaxPriority)+" de "+aFR+" n'existe pas"+nb+": choisissez normal ou urgent.",
-				"Priority "+quot(r.MaxPriority)+" of "+aEN+" does not exist: choose normal or urgent."))
+				"La priorité "+guil(r.MaxPriority)+" de "+aFR+" n'existe pas"+nb+": choisissez "+orFR(Priorities)+".",
+				"Priority "+quot(r.MaxPriority)+" of "+aEN+" does not exist: choose "+orEN(Priorities)+"."))
 		}
 		limit(p+".max_per_school_per_day", r.MaxPerSchoolPerDay, a)
 		limit(p+".max_validity_days", r.MaxValidityDays, a)
