@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,15 +202,25 @@ func funcs(lang string) template.FuncMap {
 			id := fieldID(path)
 			return fieldInfo{Path: path, ID: id, ErrID: id + "-error", Errs: fe.Of(path)}
 		},
-		"fid":       fieldID,
-		"date":      func(t time.Time) string { return formatDate(lang, t) },
-		"datetime":  func(t time.Time) string { return formatDateTime(lang, t) },
-		"day":       func(d string) string { return formatDay(lang, d) },
-		"dtlocal":   dtLocal,
-		"cat":       func(c string) string { return conventions.CategoryLabel(c, lang) },
-		"svc":       func(s string) string { return conventions.ServiceLabel(s, lang) },
-		"lvl":       func(l string) string { return conventions.LevelLabel(l, lang) },
-		"prio":      func(p string) string { return conventions.PriorityLabel(p, lang) },
+		"fid":      fieldID,
+		"date":     func(t time.Time) string { return formatDate(lang, t) },
+		"datetime": func(t time.Time) string { return formatDateTime(lang, t) },
+		"day":      func(d string) string { return formatDay(lang, d) },
+		"dtlocal":  dtLocal,
+		"cat":      func(c string) string { return conventions.CategoryLabel(c, lang) },
+		"svc":      func(s string) string { return conventions.ServiceLabel(s, lang) },
+		"lvl":      func(l string) string { return conventions.LevelLabel(l, lang) },
+		"prio":     func(p string) string { return conventions.PriorityLabel(p, lang) },
+		// The code lists of the forms' choices (one definition, in
+		// conventions); knownprio reads an unknown priority as normal.
+		"schoollevels": func() []string { return conventions.SchoolLevels },
+		"priorities":   func() []string { return conventions.Priorities },
+		"knownprio": func(p string) string {
+			if slices.Contains(conventions.Priorities, p) {
+				return p
+			}
+			return conventions.PriorityNormal
+		},
 		"status":    func(s string) string { return label(statusLabels, s, lang) },
 		"role":      func(s string) string { return label(roleLabels, s, lang) },
 		"course":    func(s string) string { return label(courseLabels, s, lang) },

@@ -14,7 +14,7 @@ type createAccountRequest struct {
 	Role           string   `json:"role" validate:"required,oneof=operator admin agent viewer"`
 	Name           string   `json:"name" validate:"required,min=2,max=120,text"`
 	CollectiviteID string   `json:"collectivite_id" validate:"required_if=Role admin,excluded_if=Role operator,excluded_if=Role viewer,max=64"`
-	Services       []string `json:"services" validate:"required_if=Role agent,excluded_unless=Role agent,omitempty,min=1,max=7,unique,dive,oneof=restauration transport enfance_jeunesse technique culture communication elus"`
+	Services       []string `json:"services" validate:"required_if=Role agent,excluded_unless=Role agent,omitempty,min=1,max=7,unique,dive,service"`
 	Schools        []string `json:"schools" validate:"required_if=Role viewer,excluded_unless=Role viewer,omitempty,min=1,max=500,unique,dive,uai"`
 	Machine        bool     `json:"machine" validate:"excluded_unless=Role agent"`
 }

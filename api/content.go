@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/liaison-ent/liaison/conventions"
+)
 
 // noticeContent is the optional structured content of a notice: what
 // helps parents most, rendered for humans by the widget.
@@ -65,12 +69,12 @@ func contentDetails(category string, ct *noticeContent) []Detail {
 		return nil
 	}
 	var ds []Detail
-	if ct.Menu != nil && category != "cantine" {
+	if ct.Menu != nil && category != conventions.CategoryCantine {
 		ds = append(ds, detail("content.menu", "notices.content_category",
 			"Un menu ne peut accompagner qu'une information de catégorie cantine.",
 			"A menu can only come with a notice of the cantine category."))
 	}
-	if ct.Transport != nil && category != "transport" {
+	if ct.Transport != nil && category != conventions.CategoryTransport {
 		ds = append(ds, detail("content.transport", "notices.content_category",
 			"Une perturbation de transport ne peut accompagner qu'une information de catégorie transport.",
 			"A transport disruption can only come with a notice of the transport category."))

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -16,11 +17,14 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
 // newValidator returns the validator with Liaison's tags: uai, insee,
-// siren, origin (a browser origin) and text (no control characters).
+// siren, origin (a browser origin), text (no control characters), and the
+// code lists of enumTags (service, category, level, school_level,
+// priority).
 func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
@@ -39,7 +43,21 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool { return plainText(fl.Field().String(), false) }))
 	must(v.RegisterValidation("multiline", func(fl validator.FieldLevel) bool { return plainText(fl.Field().String(), true) }))
 	must(v.RegisterValidation("ident", func(fl validator.FieldLevel) bool { return identifier(fl.Field().String()) }))
+	for tag, list := range enumTags {
+		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return slices.Contains(list, fl.Field().String()) }))
+	}
 	return v
+}
+
+// enumTags are the validator tags checking a code against its one Go list
+// (package conventions). A failure reads as a oneof failure: code
+// field.oneof and the list of expected values.
+var enumTags = map[string][]string{
+	"service":      conventions.Services,
+	"category":     conventions.Categories,
+	"level":        conventions.Levels,
+	"school_level": conventions.SchoolLevels,
+	"priority":     conventions.Priorities,
 }
 
 func must(err error) {
@@ -246,10 +264,13 @@ func countLimit(fe validator.FieldError) (fr, en string) {
 }
 
 func fieldDetail(fe validator.FieldError) Detail {
-	f, p := fieldPath(fe), fe.Param()
-	code := "field." + fe.Tag()
+	f, p, tag := fieldPath(fe), fe.Param(), fe.Tag()
+	if list, ok := enumTags[tag]; ok {
+		tag, p = "oneof", strings.Join(list, " ")
+	}
+	code := "field." + tag
 	var fr, en string
-	switch fe.Tag() {
+	switch tag {
 	case "required", "required_if", "required_unless", "required_with":
 		fr, en = "Ce champ est obligatoire.", "This field is required."
 	case "excluded_unless", "excluded_if", "excluded_with":

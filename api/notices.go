@@ -21,15 +21,15 @@ import (
 
 type audienceBody struct {
 	Schools []string `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
-	Levels  []string `json:"levels,omitempty" validate:"max=4,unique,dive,oneof=maternelle elementaire college lycee"`
+	Levels  []string `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
 	Classes []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text"`
 }
 
 // noticeRequest is a publication (POST /v1/notices and /v1/notices/check).
 type noticeRequest struct {
-	Service     string         `json:"service,omitempty" validate:"omitempty,oneof=restauration transport enfance_jeunesse technique culture communication elus"`
-	Category    string         `json:"category" validate:"required,oneof=cantine transport periscolaire etudes batiment culture alerte"`
-	Priority    string         `json:"priority,omitempty" validate:"omitempty,oneof=normal urgent"`
+	Service     string         `json:"service,omitempty" validate:"omitempty,service"`
+	Category    string         `json:"category" validate:"required,category"`
+	Priority    string         `json:"priority,omitempty" validate:"omitempty,priority"`
 	Title       string         `json:"title" validate:"required,min=3,max=120,text"`
 	Body        string         `json:"body,omitempty" validate:"max=2000,multiline"`
 	Audience    audienceBody   `json:"audience"`
@@ -44,7 +44,7 @@ type noticeRequest struct {
 // fields keep their value. The reason is shown to parents.
 type correctionRequest struct {
 	Reason      string         `json:"reason" validate:"required,min=3,max=500,multiline"`
-	Priority    *string        `json:"priority,omitempty" validate:"omitempty,oneof=normal urgent"`
+	Priority    *string        `json:"priority,omitempty" validate:"omitempty,priority"`
 	Title       *string        `json:"title,omitempty" validate:"omitempty,min=3,max=120,text"`
 	Body        *string        `json:"body,omitempty" validate:"omitempty,max=2000,multiline"`
 	Audience    *audienceBody  `json:"audience,omitempty"`

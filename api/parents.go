@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/text/encoding/charmap"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -27,11 +28,6 @@ const (
 	maxUserIDLen         = 128
 	maxClassLen          = 32
 )
-
-// childLevels are the levels a child can be in.
-var childLevels = map[string]bool{
-	store.LevelMaternelle: true, store.LevelElementaire: true, store.LevelCollege: true, store.LevelLycee: true,
-}
 
 type childInput struct {
 	UAI   string `json:"uai"`
@@ -186,10 +182,9 @@ func checkParent(p parentInput, served map[string]bool) []childDetail {
 				fmt.Sprintf("L'école %s n'est pas desservie par cet ENT.", uai),
 				fmt.Sprintf("School %s is not served by this ENT.", uai)))
 		}
-		if !childLevels[ch.Level] {
-			add(j, detail(f+".level", "field.oneof",
-				"Niveau attendu parmi : maternelle, elementaire, college, lycee.",
-				"Expected level: maternelle, elementaire, college, lycee."))
+		if !slices.Contains(conventions.Levels, ch.Level) {
+			levels := strings.Join(conventions.Levels, ", ")
+			add(j, detail(f+".level", "field.oneof", "Niveau attendu parmi : "+levels+".", "Expected level: "+levels+"."))
 		}
 		if len(ch.Class) > maxClassLen || !plainText(ch.Class, false) {
 			add(j, detail(f+".class", "field.max", "Classe invalide (32 caractères au plus).", "Invalid class (at most 32 characters)."))

@@ -8,24 +8,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// categoryLabels names the notice categories for parents, in the order
-// the widget lists them.
-var categoryLabels = []struct{ Code, FR, EN string }{
-	{"cantine", "Cantine", "School canteen"},
-	{"transport", "Transport scolaire", "School transport"},
-	{"periscolaire", "Périscolaire (accueil, mercredis)", "Before- and after-school care"},
-	{"etudes", "Études surveillées", "Supervised homework"},
-	{"batiment", "Bâtiments et sanitaires", "School buildings"},
-	{"culture", "Culture et sorties", "Culture and outings"},
-	{"alerte", "Alertes", "Alerts"},
+// parentCategoryLabels names the notice categories for parents; they are
+// listed in the order of conventions.Categories.
+var parentCategoryLabels = map[string]conventions.Label{
+	conventions.CategoryCantine:      {FR: "Cantine", EN: "School canteen"},
+	conventions.CategoryTransport:    {FR: "Transport scolaire", EN: "School transport"},
+	conventions.CategoryPeriscolaire: {FR: "Périscolaire (accueil, mercredis)", EN: "Before- and after-school care"},
+	conventions.CategoryEtudes:       {FR: "Études surveillées", EN: "Supervised homework"},
+	conventions.CategoryBatiment:     {FR: "Bâtiments et sanitaires", EN: "School buildings"},
+	conventions.CategoryCulture:      {FR: "Culture et sorties", EN: "Culture and outings"},
+	conventions.CategoryAlerte:       {FR: "Alertes", EN: "Alerts"},
 }
 
 // alwaysDelivered are categories no parent can mute, whatever the
 // convention says: an alert (snow, closure) must reach every family.
-var alwaysDelivered = []string{"alerte"}
+var alwaysDelivered = []string{conventions.CategoryAlerte}
 
 // categoryPref is one category in a parent's preferences.
 type categoryPref struct {
@@ -52,7 +53,7 @@ type preferencesView struct {
 // their value.
 type preferencesRequest struct {
 	Locale *string   `json:"locale,omitempty" validate:"omitempty,oneof=fr en"`
-	Muted  *[]string `json:"muted,omitempty" validate:"omitempty,max=7,unique,dive,oneof=cantine transport periscolaire etudes batiment culture alerte"`
+	Muted  *[]string `json:"muted,omitempty" validate:"omitempty,max=7,unique,dive,category"`
 }
 
 // criticality says, for a parent's schools, why a category cannot be
@@ -133,16 +134,16 @@ func (s *Server) preferencesOf(ctx context.Context, p *store.Parent, lang string
 	if err != nil {
 		return v, err
 	}
-	for _, c := range categoryLabels {
-		reason, locked := cr.locked[c.Code]
-		cp := categoryPref{Code: c.Code, Label: pick(lang, c.FR, c.EN), Muted: slices.Contains(v.Muted, c.Code) && !locked, Mutable: !locked, Reason: reason}
-		if !locked && cr.urgent[c.Code] {
+	for _, code := range conventions.Categories {
+		reason, locked := cr.locked[code]
+		cp := categoryPref{Code: code, Label: labelOf(code, lang), Muted: slices.Contains(v.Muted, code) && !locked, Mutable: !locked, Reason: reason}
+		if !locked && cr.urgent[code] {
 			cp.UrgentOn = true
 			cp.Reason = pick(lang, "Même désactivées, les informations urgentes de cette catégorie vous sont envoyées.",
 				"Even when muted, urgent notices of this category are sent to you.")
 		}
 		if locked {
-			v.AlwaysDelivered = append(v.AlwaysDelivered, c.Code)
+			v.AlwaysDelivered = append(v.AlwaysDelivered, code)
 		}
 		v.Categories = append(v.Categories, cp)
 	}
@@ -212,9 +213,9 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 		if len(ds) > 0 {
 			e := apiErr(CodePreferencesCriticalCategory, ds...)
 			always := []string{}
-			for _, cl := range categoryLabels {
-				if _, ok := cr.locked[cl.Code]; ok {
-					always = append(always, cl.Code)
+			for _, code := range conventions.Categories {
+				if _, ok := cr.locked[code]; ok {
+					always = append(always, code)
 				}
 			}
 			e.Extra = map[string]any{"always_delivered": always}
@@ -242,10 +243,8 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 }
 
 func labelOf(code, lang string) string {
-	for _, c := range categoryLabels {
-		if c.Code == code {
-			return pick(lang, c.FR, c.EN)
-		}
+	if l, ok := parentCategoryLabels[code]; ok {
+		return pick(lang, l.FR, l.EN)
 	}
 	return code
 }

@@ -14,7 +14,7 @@ type createSchoolRequest struct {
 	UAI     string `json:"uai" validate:"required,uai"`
 	Name    string `json:"name" validate:"required,min=2,max=160,text"`
 	Commune string `json:"commune" validate:"required,insee"`
-	Level   string `json:"level" validate:"required,oneof=maternelle elementaire primaire college lycee"`
+	Level   string `json:"level" validate:"required,school_level"`
 }
 
 func (s *Server) createSchool(c *fiber.Ctx) error {

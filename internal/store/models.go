@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/liaison-ent/liaison/conventions"
 )
 
 // Collectivité kinds.
@@ -29,13 +31,14 @@ type Collectivite struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
-// School levels (the level of a school as registered).
+// School levels (the level of a school as registered): the levels of
+// package conventions, the one definition (conventions.SchoolLevels).
 const (
-	LevelMaternelle  = "maternelle"
-	LevelElementaire = "elementaire"
-	LevelPrimaire    = "primaire"
-	LevelCollege     = "college"
-	LevelLycee       = "lycee"
+	LevelMaternelle  = conventions.LevelMaternelle
+	LevelElementaire = conventions.LevelElementaire
+	LevelPrimaire    = conventions.LevelPrimaire
+	LevelCollege     = conventions.LevelCollege
+	LevelLycee       = conventions.LevelLycee
 )
 
 // School is identified by its UAI.
