@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/webpush"
 )
@@ -310,7 +311,7 @@ func ttl(n store.Notice, now time.Time) time.Duration {
 
 // urgency is high for urgent notices and alerts, normal otherwise.
 func urgency(n store.Notice) webpush.Urgency {
-	if n.Priority == "urgent" || n.Category == "alerte" {
+	if n.Priority == conventions.PriorityUrgent || n.Category == conventions.CategoryAlerte {
 		return webpush.UrgencyHigh
 	}
 	return webpush.UrgencyNormal

@@ -81,7 +81,7 @@ var (
 		store.LevelMaternelle:  {"PS", "MS", "GS"},
 		store.LevelElementaire: {"CP", "CE1", "CE2", "CM1", "CM2"},
 	}
-	services = []string{"restauration", "transport", "enfance_jeunesse", "technique", "culture", "communication", "elus"}
+	services = conventions.Services
 )
 
 // ParentsPerENT is how many parents each demo ENT syncs.
