@@ -5,8 +5,9 @@
 //
 // The package does no I/O and never reads the clock: the current time is
 // always an argument (Request.Now, the now parameter of Capabilities, ...).
-// It depends only on the standard library and internal/frenchid (UAI and class names) and embeds the time zone database
-// (time/tzdata) so that Europe/Paris is available in a distroless image.
+// It depends only on the standard library and internal/frenchid (UAI and
+// class names), and embeds the time zone database (time/tzdata) so that
+// Europe/Paris is available in a distroless image.
 //
 // # Time
 //
