@@ -291,24 +291,17 @@ func (s *Server) requestMetrics() fiber.Handler {
 // (not a view of the request's buffer), and "OTHER" for a method the API
 // does not know, so that made-up methods add no series.
 func methodLabel(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
+	for _, known := range knownMethods {
+		if m == known {
+			return known
+		}
 	}
 	return "OTHER"
 }
+
+// knownMethods are the methods the API answers (constant strings).
+var knownMethods = [...]string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+	fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions}
 
 // metricsHandler serves the Prometheus metrics: to a scraper presenting
 // LIAISON_METRICS_TOKEN when one is set, else only to one on this host
