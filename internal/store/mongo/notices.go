@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/liaison-ent/liaison/internal/store"
@@ -237,7 +236,13 @@ func (s *Store) updateNotice(ctx context.Context, n store.Notice, expectVersion 
 	}
 	if n.Version > expectVersion {
 		v := noticeVersionDoc{ID: noticeVersionID(n.ID, cur.Version), NoticeID: n.ID, Version: cur.Version, Notice: cur}
-		if _, err := s.coll(collNoticeVersions).InsertOne(ctx, v); err != nil && !mongo.IsDuplicateKeyError(err) {
+		// An upsert, not an insert whose duplicate key is ignored: left by
+		// an earlier attempt that stopped before the replace, the archive
+		// is written again, and inside a transaction no duplicate key
+		// aborts it (which would have retried the correction until its
+		// timeout).
+		if _, err := s.coll(collNoticeVersions).ReplaceOne(ctx, bson.D{{Key: "_id", Value: v.ID}}, v,
+			options.Replace().SetUpsert(true)); err != nil {
 			return fail(err, "archive version %d of notice %s", cur.Version, n.ID)
 		}
 	}
