@@ -144,7 +144,7 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			// The route refuses the request (no valid key) before it
 			// looks at a body, which it sees empty.
 			next(ctx)
-			closeAfterAnswer(ctx)
+			s.closeAfterAnswer(ctx)
 			return
 		case verdictTooLarge:
 			s.refuse(ctx, apiErr(CodeRequestBodyTooLarge))
@@ -294,7 +294,7 @@ func (s *Server) refuse(ctx *fasthttp.RequestCtx, e *Error) {
 	_ = writeError(c, e)
 	s.App.ReleaseCtx(c)
 	s.metrics.requests.WithLabelValues(methodLabel(string(ctx.Method())), "-", strconv.Itoa(catalog[e.Code].Status)).Inc()
-	closeAfterAnswer(ctx)
+	s.closeAfterAnswer(ctx)
 }
 
 // closeAfterAnswer closes the connection after the answer is written, once
@@ -304,9 +304,16 @@ func (s *Server) refuse(ctx *fasthttp.RequestCtx, e *Error) {
 // The answer says "Connection: Close" — a connection option is
 // case-insensitive, and fasthttp, given "close", would close the
 // connection itself right after writing, before the hijack below.
-func closeAfterAnswer(ctx *fasthttp.RequestCtx) {
+//
+// The connection stays counted against its client's address until the
+// drain ends (fasthttp stops counting it once hijacked): otherwise a
+// client could hold any number of connections open, each refused at once.
+func (s *Server) closeAfterAnswer(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(fiber.HeaderConnection, "Close")
 	ctx.Hijack(func(c net.Conn) {
+		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok && s.conns != nil {
+			defer s.conns.release(u.UnsafeConn())
+		}
 		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 			if cw, ok := u.UnsafeConn().(interface{ CloseWrite() error }); ok {
 				_ = cw.CloseWrite() // the answer is complete: FIN
@@ -335,6 +342,11 @@ func badFraming(raw []byte) bool {
 			raw = nil
 		}
 		switch {
+		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+			// obs-fold (RFC 9112 §5.2): a header value continued on the
+			// next line, maybe Transfer-Encoding's ("chunked", then
+			// " , identity"), which this check would not see whole.
+			return true
 		case len(line) > len(cl) && line[len(cl)] == ':' && bytes.EqualFold(line[:len(cl)], []byte(cl)):
 			v := bytes.TrimSpace(line[len(cl)+1:])
 			if ncl > 0 && !bytes.Equal(v, length) {
@@ -398,14 +410,20 @@ func (l *connLimit) state(c net.Conn, st fasthttp.ConnState) {
 		l.perIP[ip]++
 		l.conns[c] = ip
 		l.mu.Unlock()
-	case fasthttp.StateClosed, fasthttp.StateHijacked:
-		l.mu.Lock()
-		if ip, ok := l.conns[c]; ok {
-			delete(l.conns, c)
-			if l.perIP[ip]--; l.perIP[ip] <= 0 {
-				delete(l.perIP, ip)
-			}
-		}
-		l.mu.Unlock()
+	case fasthttp.StateClosed:
+		l.release(c)
 	}
+}
+
+// release uncounts c: when it closes, or, for a connection hijacked to be
+// drained after its answer (closeAfterAnswer), when the drain ends.
+func (l *connLimit) release(c net.Conn) {
+	l.mu.Lock()
+	if ip, ok := l.conns[c]; ok {
+		delete(l.conns, c)
+		if l.perIP[ip]--; l.perIP[ip] <= 0 {
+			delete(l.perIP, ip)
+		}
+	}
+	l.mu.Unlock()
 }

@@ -357,3 +357,68 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		t.Fatalf("slow body: %d %s", res.StatusCode, b)
 	}
 }
+
+// A connection refused with 413 is drained before it closes (so that the
+// client reads its answer); it stays counted against its address until
+// then: one client cannot hold more connections than the cap by sending
+// bodies it knows will be refused. (Found by review: 30 held with a cap
+// of 2.)
+func TestDrainedConnectionsStayCounted(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxConnsPerIP = 2
+	ts := newTestServerWith(t, cfg)
+	base := serveLocal(t, ts)
+	var held []net.Conn
+	for i := range 2 {
+		c := dialLocal(t, base)
+		held = append(held, c)
+		fmt.Fprintf(c, "POST /v1/push/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+		if res, b := readResponse(t, bufio.NewReader(c), "POST"); res.StatusCode != 413 {
+			t.Fatalf("connection %d: %d %.200s", i, res.StatusCode, b)
+		}
+	}
+	c := dialLocal(t, base)
+	fmt.Fprintf(c, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, b := readResponse(t, bufio.NewReader(c), "GET"); res.StatusCode != 429 || !strings.Contains(b, "rate.too_many_connections") {
+		t.Fatalf("a third connection while two drain: %d %.200s", res.StatusCode, b)
+	}
+	c.Close()
+	for _, h := range held {
+		h.Close() // the drain ends: the connections are uncounted
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := dialLocal(t, base)
+		fmt.Fprintf(c, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, _ := readResponse(t, bufio.NewReader(c), "GET")
+		c.Close()
+		if res.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the drained connections closed: still %d", res.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A folded header line (obs-fold) is refused: "Transfer-Encoding: chunked"
+// continued by " , identity" on the next line is not exactly chunked, and
+// the request behind it is never served. (Found by review.)
+func TestFoldedHeaderRefused(t *testing.T) {
+	ts := newTestServer(t)
+	base := serveLocal(t, ts)
+	for _, framing := range []string{
+		"Transfer-Encoding: chunked\r\n , identity\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: chunked\r\n\tgzip\r\n\r\n0\r\n\r\n",
+	} {
+		c := dialLocal(t, base)
+		io.WriteString(c, "POST /v1/push/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+framing+"GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.(*net.TCPConn).CloseWrite()
+		all, _ := io.ReadAll(c)
+		c.Close()
+		if n := strings.Count(string(all), "HTTP/1.1 "); n != 1 || !strings.HasPrefix(string(all), "HTTP/1.1 400") || !strings.Contains(string(all), "request.bad_framing") {
+			t.Fatalf("%q: %d answers:\n%s", framing, n, all)
+		}
+	}
+}

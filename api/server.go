@@ -47,7 +47,8 @@ type Server struct {
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
 	storageFailedAt atomic.Int64
-	verdicts        verdicts // the HTTP edge's, from headers to handler (edge.go)
+	conns           *connLimit // connections per client address (edge.go); nil when unlimited
+	verdicts        verdicts   // the HTTP edge's, from headers to handler (edge.go)
 }
 
 // New builds the API with every route registered.
@@ -95,7 +96,8 @@ func New(d Deps) *Server {
 	srv.HeaderReceived = s.headerReceived
 	srv.Handler = s.edge(srv.Handler)
 	if d.Config.MaxConnsPerIP > 0 {
-		srv.ConnState = newConnLimit(d.Config.MaxConnsPerIP).state
+		s.conns = newConnLimit(d.Config.MaxConnsPerIP)
+		srv.ConnState = s.conns.state
 	}
 	s.routes()
 	return s
