@@ -44,6 +44,7 @@ const (
 	collConventionVersions = "convention_versions"
 	collNotices            = "notices"
 	collNoticeVersions     = "notice_versions"
+	collHealth             = "health" // the readiness probe's one document (CheckWritable)
 )
 
 // Store is a store.Store on a MongoDB database.
@@ -99,25 +100,22 @@ func WithClientOptions(o *options.ClientOptions) Option {
 // The database is the URI's path ("mongodb://host/liaison"), or
 // DefaultDatabase.
 func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
-	name, err := databaseName(uri)
+	cs, err := connstring.Parse(uri)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: unable to parse the MongoDB URI: %w", err)
 	}
-	cfg := config{database: name}
+	cfg := config{database: databaseName(cs)}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	clientOpts := []*options.ClientOptions{options.Client().ApplyURI(uri)}
-	if cs, err := connstring.Parse(uri); err == nil {
-		fast := options.Client()
-		if !cs.ServerSelectionTimeoutSet {
-			fast.SetServerSelectionTimeout(serverSelectionTimeout)
-		}
-		if !cs.ConnectTimeoutSet {
-			fast.SetConnectTimeout(connectTimeout)
-		}
-		clientOpts = append(clientOpts, fast)
+	fast := options.Client()
+	if !cs.ServerSelectionTimeoutSet {
+		fast.SetServerSelectionTimeout(serverSelectionTimeout)
 	}
+	if !cs.ConnectTimeoutSet {
+		fast.SetConnectTimeout(connectTimeout)
+	}
+	clientOpts := []*options.ClientOptions{options.Client().ApplyURI(uri), fast}
 	if cfg.client != nil {
 		clientOpts = append(clientOpts, cfg.client)
 	}
@@ -151,15 +149,11 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 
 // databaseName returns the database named by the URI's path, or
 // DefaultDatabase.
-func databaseName(uri string) (string, error) {
-	cs, err := connstring.Parse(uri)
-	if err != nil {
-		return "", fmt.Errorf("store: unable to parse the MongoDB URI: %w", err)
-	}
+func databaseName(cs *connstring.ConnString) string {
 	if cs.Database == "" {
-		return DefaultDatabase, nil
+		return DefaultDatabase
 	}
-	return cs.Database, nil
+	return cs.Database
 }
 
 // isFerretDB tells FerretDB (the test target) from MongoDB: its buildInfo

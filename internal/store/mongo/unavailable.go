@@ -39,7 +39,7 @@ func unavailable(err error) bool {
 // CheckWritable upserts one document in the health collection with a
 // majority-free write: a primary that cannot write fails it.
 func (s *Store) CheckWritable(ctx context.Context) error {
-	_, err := s.db.Collection("health").UpdateOne(ctx, bson.D{{Key: "_id", Value: "probe"}},
+	_, err := s.coll(collHealth).UpdateOne(ctx, bson.D{{Key: "_id", Value: "probe"}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "probed_at", Value: time.Now().UTC()}}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil {
