@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -152,21 +149,7 @@ func TestOperatorCreateWhileServing(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	e := map[string]string{"LIAISON_DATA_DIR": dir, "LIAISON_ADDR": addr}
-	cfg, err := config.FromEnv(env(e))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan int, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, nil, func(*api.Server) { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	done, cancel := startServe(t, e, io.Discard)
 	code, out, errs := runCmd(t, e, "operator", "create", "--name", "Opératrice de garde")
 	if code != 0 {
 		t.Fatalf("operator create while serving: %d %s", code, errs)
