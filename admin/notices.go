@@ -268,6 +268,8 @@ func (r *rq) show(key, label string, f apiFigure) shownFigure {
 		}
 	case f.Label == "" && *f.Value > 0 && *f.Value < minFamilies:
 		out.Text, out.Withheld = r.L("moins de 5", "fewer than 5"), true
+	case f.Label != "":
+		out.Text = f.Label // the range a rounded figure stands for ("20 à 24")
 	default:
 		out.Text = strconv.Itoa(*f.Value)
 	}
@@ -494,9 +496,14 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	d.CanCorrect = mayChange(r.acc, n.Notice, false)
 	d.CanWithdraw = mayChange(r.acc, n.Notice, true)
 	// The family count the compose page passes on after publishing: a
-	// number only, and never one from 1 to 4.
+	// number only, never one from 1 to 4, and rounded down to 5 as the
+	// API gives it.
 	if n, err := strconv.Atoi(r.c.Query("familles")); err == nil && n >= 0 {
 		d.Families = r.show("", "", apiFigure{Value: &n}).Text
+		if n >= minFamilies {
+			lo := n - n%minFamilies
+			d.Families = fmt.Sprintf(r.L("%d à %d", "%d to %d"), lo, lo+minFamilies-1)
+		}
 	}
 	d.Correct = correctForm{Title: n.Title, Body: n.Body, Priority: n.Priority, ExpiresAt: dtLocal(n.ExpiresAt), AckRequired: n.AckRequired,
 		Urgent: n.Priority == conventions.PriorityUrgent, HadContent: len(d.Menu) > 0 || d.Transport != nil}

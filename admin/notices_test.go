@@ -53,7 +53,15 @@ func figureText(tb testing.TB, lang string, v any) string {
 		return strconv.Itoa(int(f))
 	case map[string]any:
 		if n, ok := f["value"].(float64); ok {
-			return strconv.Itoa(int(n))
+			// A figure given is rounded down to a multiple of 5; the page
+			// shows the range its label says ("20 à 24").
+			want := fmt.Sprintf(map[string]string{"fr": "%d à %d", "en": "%d to %d"}[lang], int(n), int(n)+4)
+			if n == 0 {
+				want = "0"
+			}
+			if l := f["label"].(string); l != want || int(n)%5 != 0 {
+				tb.Fatalf("figure %v: the label does not give its range", f)
+			}
 		}
 		return f["label"].(string)
 	}
@@ -212,7 +220,7 @@ func TestNoticePageShowsEveryFigureOfTheAPI(t *testing.T) {
 			small := map[string]string{"fr": "moins de 5", "en": "fewer than 5"}[lang]
 			for k, v := range got {
 				if strings.HasPrefix(k, "reach.") {
-					if _, err := strconv.Atoi(v); err == nil && v != "0" {
+					if lo, _, ok := strings.Cut(v, map[string]string{"fr": " à ", "en": " to "}[lang]); ok && lo != "" {
 						shown++
 					} else if v == small {
 						withheld++
@@ -303,7 +311,7 @@ func TestNoticePageFamilyCountFromTheQuery(t *testing.T) {
 	b := w.browser(t)
 	b.signIn("Agent restauration, Saint-Fuscien")
 	n := w.demoNotice(t, "cantine")
-	for q, want := range map[string]string{"91": "Atteint 91 familles.", "3": "Atteint moins de 5 familles.", "0": "Atteint 0 familles.",
+	for q, want := range map[string]string{"91": "Atteint 90 à 94 familles.", "3": "Atteint moins de 5 familles.", "0": "Atteint 0 familles.",
 		"%3Cb%3E12%3C%2Fb%3E": "", "-4": "", "": ""} {
 		p := must(t, b.get("/admin/informations/"+n.ID+"?ok=published&familles="+q), 200)
 		m := regexp.MustCompile(`<p class="families" role="status">([^<]*)</p>`).FindStringSubmatch(p.Body)

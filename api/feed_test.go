@@ -345,14 +345,14 @@ func TestReach(t *testing.T) {
 		t.Fatalf("groups: %+v", v)
 	}
 	a1, a2 := v.Groups[0], v.Groups[1]
-	if a1.UAI != uaiA1 || a1.School != "École maternelle Les Coquelicots" || a1.Level != "maternelle" || *a1.Families.Value != 12 ||
-		a1.Read.Value != nil || a1.Read.Label != "moins de 5" || a1.NotReached.Value != nil || a1.NotReached.Label != "au moins 8" {
+	if a1.UAI != uaiA1 || a1.School != "École maternelle Les Coquelicots" || a1.Level != "maternelle" || *a1.Families.Value != 10 ||
+		a1.Read.Value != nil || a1.Read.Label != "moins de 5" || a1.NotReached.Value != nil || a1.NotReached.Label != "au moins 5" {
 		t.Fatalf("A1: %+v", a1)
 	}
 	// A2's élémentaire has a class of 3 (CP): a check for CE2 only would
 	// give it by difference, so the group gives no figure; the label
 	// counts the other classes.
-	if a2.Families.Value != nil || a2.Families.Label != "au moins 8 (les classes de moins de 5 familles ne sont pas comptées)" ||
+	if a2.Families.Value != nil || a2.Families.Label != "au moins 5 (les classes de moins de 5 familles ne sont pas comptées)" ||
 		a2.Read.Value != nil || a2.NotReached.Value != nil || a2.Acknowledged.Value != nil {
 		t.Fatalf("A2: %+v", a2)
 	}

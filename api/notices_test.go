@@ -160,7 +160,7 @@ func TestPublishRefusedCulture(t *testing.T) {
 	delete(body, "push")
 	var ans publishAnswer
 	p.must(201, p.do("POST", "/v1/notices", p.agents["culture"], body)).Decode(t, &ans)
-	if ans.Notice.Push || val(ans.Families) != 8 {
+	if ans.Notice.Push || val(ans.Families) != 5 {
 		t.Errorf("culture feed-only: push=%v families=%+v", ans.Notice.Push, ans.Families)
 	}
 }
@@ -204,8 +204,8 @@ func TestCheckAndCapabilities(t *testing.T) {
 	if ck.Allowed || len(ck.Decision.Reasons) == 0 || ck.Decision.Reasons[0].Code != "convention.service_not_allowed" {
 		t.Fatalf("transport has no rule in this convention: %+v", ck)
 	}
-	if val(ck.Families) != 12 {
-		t.Errorf("families = %+v, want 12", ck.Families)
+	if val(ck.Families) != 10 || ck.Families.Label != "10 à 14" {
+		t.Errorf("families = %+v, want 10 (« 10 à 14 »: 12 rounded down)", ck.Families)
 	}
 	if l, _ := p.st.ListNotices(context.Background(), store.NoticeFilter{Limit: 10}); len(l) != 0 {
 		t.Error("check stored a notice")
@@ -379,19 +379,23 @@ func TestFamilyCountFollowsDirectory(t *testing.T) {
 	var ck checkAnswer
 	a1 := simpleNotice("cantine", "Menu", uaiA1)
 	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
-	if val(ck.Families) != 12 {
-		t.Fatalf("families = %+v, want 12", ck.Families)
+	// 12 families, given rounded down to 10.
+	if val(ck.Families) != 10 {
+		t.Fatalf("families = %+v, want 10", ck.Families)
 	}
-	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": []map[string]any{
-		{"ent_user_id": "nouveau", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}}}}))
-	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
-	if val(ck.Families) != 13 {
-		t.Fatalf("after a sync, families = %+v, want 13", ck.Families)
+	var news []map[string]any
+	for _, u := range []string{"nouveau1", "nouveau2", "nouveau3"} {
+		news = append(news, map[string]any{"ent_user_id": u, "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}})
 	}
-	p.must(204, p.do("DELETE", "/v1/ent/parents/nouveau", p.entKey, nil))
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": news}))
 	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
-	if val(ck.Families) != 12 {
-		t.Fatalf("after an erasure, families = %+v, want 12", ck.Families)
+	if val(ck.Families) != 15 {
+		t.Fatalf("after a sync, families = %+v, want 15", ck.Families)
+	}
+	p.must(204, p.do("DELETE", "/v1/ent/parents/nouveau1", p.entKey, nil))
+	p.must(200, p.do("POST", "/v1/notices/check", tok, a1)).Decode(t, &ck)
+	if val(ck.Families) != 10 {
+		t.Fatalf("after an erasure, families = %+v, want 10 (14 families)", ck.Families)
 	}
 }
 
@@ -411,8 +415,8 @@ func TestCheckCountsOnlyOwnFamilies(t *testing.T) {
 	}
 	// A's agent naming A1 and B's school: only A1's 12 families count.
 	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiB1))).Decode(t, &ans)
-	if ans.Allowed || val(ans.Families) != 12 {
-		t.Fatalf("A1 + B1: allowed %v, families %+v, want refused and 12", ans.Allowed, ans.Families)
+	if ans.Allowed || val(ans.Families) != 10 {
+		t.Fatalf("A1 + B1: allowed %v, families %+v, want refused and 10 (12 rounded down)", ans.Allowed, ans.Families)
 	}
 	// Its own schools: the whole audience.
 	p.must(200, p.do("POST", "/v1/notices/check", p.agents["restauration"], simpleNotice("cantine", "Menu", uaiA1, uaiA2))).Decode(t, &ans)

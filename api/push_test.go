@@ -190,7 +190,7 @@ func TestPushReceiptsAndStats(t *testing.T) {
 		}
 		return val(*f)
 	}
-	if val(st.FamiliesTargeted) != 12 || st.Withheld || n(st.FamiliesSubscribed) != 5 || n(st.Shown) != 5 || n(st.Read) != 0 || n(st.Acknowledged) != 0 {
+	if val(st.FamiliesTargeted) != 10 || st.Withheld || n(st.FamiliesSubscribed) != 5 || n(st.Shown) != 5 || n(st.Read) != 0 || n(st.Acknowledged) != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	// One click: fewer than 5, withheld.

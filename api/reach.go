@@ -35,6 +35,13 @@ import (
 //     would give it.
 //  5. Counts that add up to a whole (what became of the pushes) are all
 //     withheld when one of them is, for the same reason.
+//  6. Every figure given is rounded down to a multiple of 5, its label
+//     giving the range ("20 à 24"). Rules 1 to 5 compare exact counts;
+//     this one closes what they cannot see: a family with children in
+//     two classes counts once in their union but once in each, so three
+//     exact figures (A, B, A∪B) would give the families in both by
+//     difference. With every figure a multiple of 5, any sum or
+//     difference of figures is one too, never 1 to 4.
 
 // minGroup is the smallest group of families a figure is given for:
 // below it, a count could point at a family ("moins de 5").
@@ -46,13 +53,31 @@ const minGroup = 5
 type figure struct {
 	Value *int   `json:"value"`
 	Label string `json:"label"`
+	// exact is the count Value was rounded from: rules 1 to 5 compare
+	// exact counts (a complement of a rounded whole would be wrong). It
+	// never leaves the service.
+	exact int
 }
 
-func shown(n int) figure { return figure{Value: &n, Label: fmt.Sprint(n)} }
+// shown gives a count rounded down to a multiple of minGroup, with the
+// range it stands for in its label ("20 à 24"): every figure that leaves
+// the service is a multiple of 5, so no sum or difference of figures —
+// of overlapping audiences, of a whole and its parts — can come out
+// between 1 and 4 (rule 6). Zero is given as it is.
+func (r smallGroups) shown(n int) figure {
+	if n <= 0 {
+		return figure{Value: &n, Label: fmt.Sprint(n), exact: n}
+	}
+	low := roundDown(n)
+	return figure{Value: &low, exact: n, Label: pick(r.lang, fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1))}
+}
 
 func withheld(label string) figure { return figure{Label: label} }
 
 func isSmall(n int) bool { return n > 0 && n < minGroup }
+
+// roundDown is n rounded down to a multiple of minGroup (rule 6).
+func roundDown(n int) int { return n - n%minGroup }
 
 // familyCount is what rule 3 needs about an audience or a group.
 type familyCount struct {
@@ -73,6 +98,7 @@ func (r smallGroups) hidden() figure {
 }
 
 func (r smallGroups) atLeast(n int) figure {
+	n = roundDown(n)
 	return withheld(pick(r.lang, fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n)))
 }
 
@@ -81,14 +107,14 @@ func (r smallGroups) families(c familyCount) figure {
 	switch {
 	case c.Small && c.Large >= minGroup:
 		return withheld(pick(r.lang,
-			fmt.Sprintf("au moins %d (les classes de moins de 5 familles ne sont pas comptées)", c.Large),
-			fmt.Sprintf("at least %d (classes of fewer than 5 families are not counted)", c.Large)))
+			fmt.Sprintf("au moins %d (les classes de moins de 5 familles ne sont pas comptées)", roundDown(c.Large)),
+			fmt.Sprintf("at least %d (classes of fewer than 5 families are not counted)", roundDown(c.Large))))
 	case isSmall(c.Families):
 		return r.fewer()
 	case c.Small:
 		return withheld(pick(r.lang, "non communiqué (classes de moins de 5 familles)", "not given (classes of fewer than 5 families)"))
 	}
-	return shown(c.Families)
+	return r.shown(c.Families)
 }
 
 // part decides a count n within wholes given alongside it (rules 1, 2).
@@ -102,11 +128,11 @@ func (r smallGroups) part(n int, wholes ...figure) figure {
 		return r.fewer()
 	}
 	for _, w := range wholes {
-		if isSmall(*w.Value - n) {
-			return r.atLeast(*w.Value - minGroup + 1)
+		if isSmall(w.exact - n) {
+			return r.atLeast(w.exact - minGroup + 1)
 		}
 	}
-	return shown(n)
+	return r.shown(n)
 }
 
 // total decides a total whose per-group figures are groups (rule 4).
@@ -253,8 +279,8 @@ func (s *Server) noticeReach(c *fiber.Ctx) error {
 	}
 	v := reachView{NoticeID: n.ID, Version: n.Version, Title: n.Title, MinGroup: minGroup, Groups: []reachGroup{}, NotReached: []reachGroup{},
 		Note: pick(lang,
-			"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
-			"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.")}
+			"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
+			"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.")}
 	names := map[string]string{}
 	for i, rg := range groups {
 		name, ok := names[rg.UAI]

@@ -57,7 +57,7 @@ test('an agent composes a canteen menu, sees the preview and the family count, p
   await panel.getByText('Autorisé par la convention').waitFor();
   const families = Number(await panel.locator('[data-families]').getAttribute('data-families'));
   assert.ok(families > 0, 'the check counts the families reached');
-  await panel.getByText(`Atteint ${families} familles`).waitFor();
+  await panel.getByText(`Atteint ${families} à ${families + 4} familles`).waitFor();
   // Push notification and feed card previews, with the menu and allergens.
   assert.equal(await panel.locator('.push [data-preview=title]').innerText(), title);
   await panel.locator('.card').getByText('Poisson pané').waitFor();
@@ -70,7 +70,7 @@ test('an agent composes a canteen menu, sees the preview and the family count, p
 
   await Promise.all([page.waitForURL(/\/admin\/informations\/ntc_/), page.getByRole('button', { name: 'Publier', exact: true }).click()]);
   await page.getByText('Information publiée.').waitFor();
-  await page.getByText(`Atteint ${families} familles`).waitFor();
+  await page.getByText(`Atteint ${families} à ${families + 4} familles`).waitFor();
   await page.getByRole('heading', { name: title }).waitFor();
   const noticeID = page.url().match(/ntc_[0-9a-f]+/)[0];
   await check(page, 'notice');
@@ -240,7 +240,13 @@ test('a school viewer sees the notices that reached their schools with the conve
 // never printed ("moins de 5").
 function figureText(v) {
   if (typeof v === 'number') return v > 0 && v < 5 ? 'moins de 5' : String(v);
-  return v.value === null || v.value === undefined ? v.label : String(v.value);
+  // A figure given is a multiple of 5 and the page shows the range its
+  // label says ("20 à 24"); a withheld one, the label's words.
+  if (v.value !== null && v.value !== undefined) {
+    assert.equal(v.value % 5, 0, `figure ${JSON.stringify(v)} is not rounded to 5`);
+    assert.equal(v.label, v.value === 0 ? '0' : `${v.value} à ${v.value + 4}`);
+  }
+  return v.label;
 }
 const isFigure = (v) => typeof v === 'number' || (v !== null && typeof v === 'object' && 'label' in v);
 
@@ -300,7 +306,7 @@ test('the notice page shows every reach figure and delivery counter of the API, 
   // The three readers are not counted in the open: the page shows the
   // API's words for the withheld figures.
   const g = reach.json.groups.find((x) => x.uai === '0801001D' && x.level === 'maternelle');
-  assert.equal(onPage['reach.0801001D.maternelle.read'], g.read.value === null ? g.read.label : String(g.read.value));
+  assert.equal(onPage['reach.0801001D.maternelle.read'], g.read.label);
   assert.ok(Object.values(onPage).includes('moins de 5'), 'a withheld figure shows « moins de 5 »');
   // Labelled columns, not raw keys.
   const heads = await page.locator('#reach thead th').allInnerTexts();
