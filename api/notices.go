@@ -349,7 +349,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	if errors.Is(err, store.ErrQuotaReached) {
 		// Another publication took the last place since the check: the
 		// refusal says so with the day's count as it now is.
-		return s.quotaRefusal(ctx, acc.CollectiviteID, r)
+		return s.quotaRefusal(ctx, acc.CollectiviteID, r, nil)
 	}
 	if errors.Is(err, store.ErrConflict) && key != "" {
 		// A concurrent retry with the same key won the race.
@@ -364,10 +364,10 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(publishAnswer{Notice: s.view(n), Decision: d.Decision, Families: smallGroups{Lang(c)}.families(d.Families)})
 }
 
-// quotaRefusal answers a publication the store refused for its daily
-// quota.
-func (s *Server) quotaRefusal(ctx context.Context, collectiviteID string, r conventions.Request) error {
-	d, err := s.decideOnly(ctx, collectiviteID, r, nil)
+// quotaRefusal answers a publication, or a correction of exclude, the
+// store refused for its daily quota.
+func (s *Server) quotaRefusal(ctx context.Context, collectiviteID string, r conventions.Request, exclude *store.Notice) error {
+	d, err := s.decideOnly(ctx, collectiviteID, r, exclude)
 	if err != nil {
 		return err
 	}
@@ -609,7 +609,13 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 	next.CorrectionReason = req.Reason
 	next.UpdatedAt = now
 	a := s.auditEntry(c, "notice.correct", n.ID, fmt.Sprintf("Correction de « %s » (version %d) : %s", n.Title, next.Version, req.Reason), n.CollectiviteID)
-	if err := s.store.UpdateNotice(c.UserContext(), next, n.Version, a); err != nil {
+	// The schools a correction adds are counted against their quota in
+	// the step that writes it, as a publication is.
+	err = s.store.UpdateNoticeInQuota(c.UserContext(), next, n.Version, dailyQuota(d), a)
+	if errors.Is(err, store.ErrQuotaReached) {
+		return s.quotaRefusal(c.UserContext(), n.CollectiviteID, r, &n)
+	}
+	if err != nil {
 		return err
 	}
 	s.noticesChanged()

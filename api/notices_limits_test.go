@@ -73,6 +73,55 @@ func TestQuotaConcurrentPublications(t *testing.T) {
 	}
 }
 
+// TestQuotaCorrectionRaces: a correction that adds a school counts
+// against that school's quota in the step that writes it. Under a quota
+// of 1, a correction adding A2 races 10 publications to A2: exactly one
+// of them gets A2; a refused correction says why and changes nothing.
+func TestQuotaCorrectionRaces(t *testing.T) {
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	tok := p.agents["technique"]
+	var first publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, worksNotice(0))).Decode(t, &first)
+	const racers = 10
+	res := make([]response, racers+1)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		<-start
+		res[racers] = p.do("POST", "/v1/notices/"+first.Notice.ID+"/corrections", tok,
+			map[string]any{"reason": "Aussi à Jules Ferry", "audience": map[string]any{"schools": []string{uaiA1, uaiA2}}})
+	})
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			body := worksNotice(i + 1)
+			body["audience"] = map[string]any{"schools": []string{uaiA2}}
+			res[i] = p.do("POST", "/v1/notices", tok, body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, r := range res {
+		switch {
+		case r.Status == 201 || r.Status == 200:
+			won++
+		case r.Status == 403 && strings.Contains(string(r.Body), "convention.quota_reached"):
+		default:
+			t.Fatalf("racer: %d %s", r.Status, r.Body)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("a correction and %d publications racing for A2's one place: %d got through", racers, won)
+	}
+	var after noticeView
+	p.must(200, p.do("GET", "/v1/notices/"+first.Notice.ID, tok, nil)).Decode(t, &after)
+	if corrected := res[racers].Status == 200; corrected != (after.Version == 2 && len(after.Audience.Schools) == 2) {
+		t.Fatalf("correction answered %d, notice now version %d for %v", res[racers].Status, after.Version, after.Audience.Schools)
+	}
+}
+
 // TestQuotaWithdrawAndRepublish: a withdrawn notice still counts (its push
 // may have gone out), so withdrawing and publishing again does not get
 // round the quota; the refusal says why.

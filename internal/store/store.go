@@ -223,6 +223,12 @@ type Store interface {
 	// expectVersion (else ErrStale); the previous current version is kept
 	// in NoticeVersions when n.Version > expectVersion (a correction).
 	UpdateNotice(ctx context.Context, n Notice, expectVersion int, a AuditEntry) error
+	// UpdateNoticeInQuota is UpdateNotice for a correction under a daily
+	// quota: a school the correction adds to the notice's audience must
+	// have room for it, decided in the same atomic step as the update
+	// (ErrQuotaReached, nothing written, when one has none); a school it
+	// removes stops counting the notice. A nil q is UpdateNotice.
+	UpdateNoticeInQuota(ctx context.Context, n Notice, expectVersion int, q *DailyQuota, a AuditEntry) error
 	NoticeVersions(ctx context.Context, id string) ([]Notice, error)
 	// CountNoticesPerSchool counts the notices of a collectivité, withdrawn
 	// ones included (see DailyQuota), with PublishAt in [from, to):

@@ -216,7 +216,7 @@ func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.
 // UpdateNotice runs updateNotice and the append of its audit entry in one
 // transaction where the server has them (atomic, txn.go).
 func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.updateNotice(ctx, n, expectVersion, a) })
+	return s.UpdateNoticeInQuota(ctx, n, expectVersion, nil, a)
 }
 
 // updateNotice replaces the current version of a notice if it is still

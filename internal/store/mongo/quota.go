@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -86,6 +87,66 @@ func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *stor
 		release()
 	}
 	return err
+}
+
+// UpdateNoticeInQuota is UpdateNotice under a daily quota. A slot is taken
+// for each school the correction adds, before the update, as
+// CreateNoticeInQuota does (given back if the update fails); the slots of
+// the schools it removes are given back after it, so that the school is
+// not refused for the rest of the day for a notice that no longer
+// targets it.
+func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectVersion int, q *store.DailyQuota, a store.AuditEntry) error {
+	cur, err := s.getNoticeDoc(ctx, n.ID)
+	if err != nil {
+		return fail(err, "update notice %s", n.ID)
+	}
+	added, removed := schoolChanges(cur.Audience.Schools, n.Audience.Schools)
+	var taken []string
+	release := func(ids []string) {
+		if len(ids) > 0 {
+			_, _ = s.coll(collQuotaSlots).DeleteMany(context.WithoutCancel(ctx),
+				bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		}
+	}
+	if q.Counts(n.Category) {
+		for _, uai := range added {
+			id, err := s.takeSlot(ctx, n, uai, q)
+			if err != nil {
+				release(taken)
+				if errors.Is(err, store.ErrQuotaReached) {
+					return fmt.Errorf("store: unable to update notice %s: school %s: %w", n.ID, uai, err)
+				}
+				return fail(err, "update notice %s", n.ID)
+			}
+			taken = append(taken, id)
+		}
+	}
+	if err := s.atomic(ctx, func(ctx context.Context) error { return s.updateNotice(ctx, n, expectVersion, a) }); err != nil {
+		release(taken)
+		return err
+	}
+	if len(removed) > 0 {
+		// Left behind on failure, a slot only makes the quota stricter.
+		_, _ = s.coll(collQuotaSlots).DeleteMany(context.WithoutCancel(ctx), bson.D{
+			{Key: "notice_id", Value: n.ID}, {Key: "uai", Value: bson.D{{Key: "$in", Value: removed}}}})
+	}
+	return nil
+}
+
+// schoolChanges are the schools in next not in prev, and those in prev
+// not in next.
+func schoolChanges(prev, next []string) (added, removed []string) {
+	for _, u := range next {
+		if !slices.Contains(prev, u) && !slices.Contains(added, u) {
+			added = append(added, u)
+		}
+	}
+	for _, u := range prev {
+		if !slices.Contains(next, u) && !slices.Contains(removed, u) {
+			removed = append(removed, u)
+		}
+	}
+	return added, removed
 }
 
 // takeSlot takes the first free slot of a school's day for n, or fails

@@ -39,12 +39,14 @@ func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditE
 }
 
 // quotaReachedSQL finds a school of the notice that already has its
-// quota of counted notices on the day (withdrawn ones included).
+// quota of counted notices on the day (withdrawn ones included), the
+// notice itself left out.
 const quotaReachedSQL = `SELECT ns.uai FROM notices n
 	JOIN notice_schools ns ON ns.notice_id = n.id
 	WHERE n.collectivite_id = ? AND n.publish_at >= ? AND n.publish_at < ?
 	  AND n.category IN (SELECT value FROM json_each(?))
 	  AND ns.uai IN (SELECT value FROM json_each(?))
+	  AND n.id != ?
 	GROUP BY ns.uai HAVING COUNT(*) >= ? LIMIT 1`
 
 // CreateNoticeInQuota stores version 1 of a notice under a daily quota.
@@ -54,16 +56,8 @@ const quotaReachedSQL = `SELECT ns.uai FROM notices n
 // a publication sees includes every publication before it.
 func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *store.DailyQuota, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		if q.Counts(n.Category) && q.Max > 0 {
-			var uai string
-			err := tx.QueryRowContext(ctx, quotaReachedSQL, n.CollectiviteID, fromTime(q.From), fromTime(q.To),
-				fromList(q.Categories), fromList(n.Audience.Schools), q.Max).Scan(&uai)
-			switch {
-			case err == nil:
-				return fmt.Errorf("school %s: %w", uai, store.ErrQuotaReached)
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
+		if err := quotaRoom(ctx, tx, n, n.Audience.Schools, q); err != nil {
+			return err
 		}
 		doc, err := encodeNotice(n)
 		if err != nil {
@@ -82,6 +76,24 @@ func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *stor
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to create notice %s: %w", n.ID, mapErr(err))
+	}
+	return nil
+}
+
+// quotaRoom fails with store.ErrQuotaReached when one of schools has no
+// room left under q for notice n, read in the write transaction tx.
+func quotaRoom(ctx context.Context, tx *sql.Tx, n store.Notice, schools []string, q *store.DailyQuota) error {
+	if !q.Counts(n.Category) || q.Max <= 0 || len(schools) == 0 {
+		return nil
+	}
+	var uai string
+	err := tx.QueryRowContext(ctx, quotaReachedSQL, n.CollectiviteID, fromTime(q.From), fromTime(q.To),
+		fromList(q.Categories), fromList(schools), n.ID, q.Max).Scan(&uai)
+	switch {
+	case err == nil:
+		return fmt.Errorf("school %s: %w", uai, store.ErrQuotaReached)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
 	}
 	return nil
 }
@@ -157,6 +169,14 @@ func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.
 // UpdateNotice replaces the current version of a notice if it is still
 // expectVersion, keeping the replaced one when n is a new version.
 func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion int, a store.AuditEntry) error {
+	return s.UpdateNoticeInQuota(ctx, n, expectVersion, nil, a)
+}
+
+// UpdateNoticeInQuota is UpdateNotice under a daily quota: the schools
+// the correction adds are checked in the write transaction that updates
+// the notice (see CreateNoticeInQuota); a school it removes stops counting
+// it, as notice_schools is rewritten in the same transaction.
+func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectVersion int, q *store.DailyQuota, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		var (
 			cur     int
@@ -169,6 +189,15 @@ func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion 
 		}
 		if cur != expectVersion {
 			return store.ErrStale
+		}
+		if q != nil {
+			added, err := s.addedSchools(ctx, tx, n)
+			if err != nil {
+				return err
+			}
+			if err := quotaRoom(ctx, tx, n, added, q); err != nil {
+				return err
+			}
 		}
 		if n.Version > expectVersion {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notice_versions (notice_id, version, doc) VALUES (?, ?, ?)`,
@@ -255,4 +284,32 @@ func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error)
 		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
 	}
 	return int(n), nil
+}
+
+// addedSchools are the schools of n's audience not in the stored one.
+func (s *Store) addedSchools(ctx context.Context, tx *sql.Tx, n store.Notice) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT uai FROM notice_schools WHERE notice_id = ?`, n.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	had := map[string]bool{}
+	for rows.Next() {
+		var uai string
+		if err := rows.Scan(&uai); err != nil {
+			return nil, err
+		}
+		had[uai] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var added []string
+	for _, uai := range n.Audience.Schools {
+		if !had[uai] {
+			had[uai] = true
+			added = append(added, uai)
+		}
+	}
+	return added, nil
 }

@@ -27,6 +27,13 @@ func createInQuota(s store.Store, n store.Notice, q *store.DailyQuota) error {
 	return s.CreateNoticeInQuota(context.Background(), n, q, entry("notice.create", n.ID))
 }
 
+// correctInQuota stores version 2 of notice id with the given schools.
+func correctInQuota(s store.Store, id string, q *store.DailyQuota, schools ...string) error {
+	n := quotaNotice(id, schools...)
+	n.Version = 2
+	return s.UpdateNoticeInQuota(context.Background(), n, 1, q, entry("notice.correct", n.ID))
+}
+
 // countNotices counts the notices of col_a (every one, withdrawn too).
 func countNotices(t *testing.T, s store.Store) int {
 	t.Helper()
@@ -149,4 +156,67 @@ func testQuota(t *testing.T, open opener) {
 			}
 		})
 	}
+
+	// A correction that adds a school is counted against that school's
+	// quota in the step that writes it; one that removes a school frees
+	// its room.
+	t.Run("CorrectionAddingSchool", func(t *testing.T) {
+		s := open(t)
+		q := quotaDay(1)
+		ok(t, createInQuota(s, quotaNotice("ntc_1", a), q))
+		ok(t, createInQuota(s, quotaNotice("ntc_2", b), q))
+		isErr(t, correctInQuota(s, "ntc_2", q, b, a), store.ErrQuotaReached)
+		got, err := s.GetNotice(ctx, "ntc_2")
+		ok(t, err)
+		if got.Version != 1 || len(got.Audience.Schools) != 1 {
+			t.Fatalf("a refused correction was written: version %d, schools %v", got.Version, got.Audience.Schools)
+		}
+		ok(t, correctInQuota(s, "ntc_1", q, a)) // same school: no new room needed
+	})
+	t.Run("CorrectionRemovingSchool", func(t *testing.T) {
+		s := open(t)
+		q := quotaDay(1)
+		ok(t, createInQuota(s, quotaNotice("ntc_1", a, b), q))
+		isErr(t, createInQuota(s, quotaNotice("ntc_2", b), q), store.ErrQuotaReached)
+		ok(t, correctInQuota(s, "ntc_1", q, a))
+		ok(t, createInQuota(s, quotaNotice("ntc_3", b), q))
+		isErr(t, createInQuota(s, quotaNotice("ntc_4", a), q), store.ErrQuotaReached)
+	})
+	// A correction adding school a races 10 publications to a, under a
+	// quota of 1: exactly one of them gets a.
+	t.Run("RaceCorrectionAndPublications", func(t *testing.T) {
+		s := open(t)
+		q := quotaDay(1)
+		ok(t, createInQuota(s, quotaNotice("ntc_00", b), q))
+		const racers = 10
+		errs := make([]error, racers+1)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			errs[racers] = correctInQuota(s, "ntc_00", q, b, a)
+		})
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				errs[i] = createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i+1), a), q)
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrQuotaReached):
+				t.Fatalf("racer: %v", err)
+			}
+		}
+		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if won != 1 || counts[a]["menu"]+counts[a]["alerte"] != 1 {
+			t.Fatalf("a correction and %d publications racing for one place: %d got through, school a counts %v", racers, won, counts[a])
+		}
+	})
 }
