@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -151,7 +151,7 @@ func (a *Admin) accountRevoke(r *rq) error {
 	for _, dt := range ae.Details {
 		msgs = append(msgs, dt.Message)
 	}
-	if ae.Code == api.CodeAccountsKeyHolders.String() {
+	if ae.Code == app.CodeAccountsKeyHolders.String() {
 		msgs = append(msgs, r.L("Règle des deux administrateurs : une collectivité garde toujours au moins deux administrateurs, pour que l'accès ne dépende jamais d'une seule personne. Faites d'abord nommer un autre administrateur par l'opérateur.",
 			"Two-admin rule: a local authority always keeps at least two admins, so that access never depends on a single person. Have the operator appoint another admin first."))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -679,7 +680,7 @@ func (a *Admin) composePublish(r *rq) error {
 		return a.apiFailure(r, lerr)
 	}
 	fe := mapErrors(err, composeFields(f), composeAliases)
-	if ae.Code == api.CodeNoticesIdempotencyKeyReused.String() {
+	if ae.Code == app.CodeNoticesIdempotencyKeyReused.String() {
 		// Published from this form already, then changed: say so, and let
 		// a new click publish the form as it is now, as a new notice.
 		fe = formErrors{Message: r.L("Une information a déjà été publiée depuis ce formulaire, avant vos dernières modifications. Pour publier celle-ci comme une nouvelle information, cliquez à nouveau sur « Publier ».",

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -148,7 +148,7 @@ func (a *Admin) signin(r *rq) error {
 	// The API decides whether the token is valid: any staff listing.
 	if err := a.call(r.clientIP(), token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == api.CodeRateLimited.String() {
+		if errors.As(err, &ae) && ae.Code == app.CodeRateLimited.String() {
 			return fail("Trop de tentatives de connexion depuis votre adresse : réessayez dans une minute.",
 				"Too many sign-in attempts from your address: try again in a minute.")
 		}

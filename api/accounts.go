@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -40,15 +41,15 @@ func (s *Server) createAccount(c *fiber.Ctx) error {
 			req.CollectiviteID = me.Account.CollectiviteID
 		}
 		if req.CollectiviteID != me.Account.CollectiviteID {
-			return apiErr(CodeAuthForbidden)
+			return app.Err(app.CodeAuthForbidden)
 		}
 	default:
-		return apiErr(CodeAuthForbidden)
+		return app.Err(app.CodeAuthForbidden)
 	}
 	ctx := c.UserContext()
 	if req.CollectiviteID != "" {
 		if _, err := s.store.GetCollectivite(ctx, req.CollectiviteID); errors.Is(err, store.ErrNotFound) {
-			return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "field.unknown_collectivite",
+			return app.Err(app.CodeRequestValidationFailed, app.NewDetail("collectivite_id", "field.unknown_collectivite",
 				"Cette collectivité n'existe pas.", "This collectivité does not exist."))
 		} else if err != nil {
 			return err
@@ -110,10 +111,10 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	if me.Is(store.RoleAdmin) && (acc.CollectiviteID != me.Account.CollectiviteID || (acc.Role != store.RoleAgent && acc.Role != store.RoleAdmin)) {
-		return apiErr(CodeResourceNotFound)
+		return app.Err(app.CodeResourceNotFound)
 	}
 	if acc.ID == me.Account.ID {
-		return apiErr(CodeAccountsSelfRemoval)
+		return app.Err(app.CodeAccountsSelfRemoval)
 	}
 	a := s.auditEntry(c, "account.delete", acc.ID,
 		fmt.Sprintf("Suppression du compte « %s » (rôle %s)", acc.Name, acc.Role), acc.CollectiviteID)
@@ -129,15 +130,15 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 }
 
 func keyHolderError(kh *store.KeyHolderError) error {
-	var d Detail
+	var d app.Detail
 	if kh.Role == store.RoleOperator {
-		d = detail("id", "accounts.key_holders",
+		d = app.NewDetail("id", "accounts.key_holders",
 			fmt.Sprintf("Il y a %d opérateur(s) ; il doit en rester au moins %d. Créez d'abord un autre compte opérateur.", kh.Current, store.MinKeyHolders),
 			fmt.Sprintf("There are %d operator(s); at least %d must remain. Create another operator account first.", kh.Current, store.MinKeyHolders))
 	} else {
-		d = detail("id", "accounts.key_holders",
+		d = app.NewDetail("id", "accounts.key_holders",
 			fmt.Sprintf("Cette collectivité a %d administrateur(s) ; il doit en rester au moins %d. Faites d'abord désigner un autre administrateur.", kh.Current, store.MinKeyHolders),
 			fmt.Sprintf("This collectivité has %d admin(s); at least %d must remain. Have another admin appointed first.", kh.Current, store.MinKeyHolders))
 	}
-	return apiErr(CodeAccountsKeyHolders, d)
+	return app.Err(app.CodeAccountsKeyHolders, d)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -19,7 +20,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if p.Cursor != "" {
 		n, err := strconv.ParseInt(p.Cursor, 10, 64)
 		if err != nil || n < 1 {
-			return apiErr(CodeRequestInvalidQuery, detail("cursor", "query.cursor",
+			return app.Err(app.CodeRequestInvalidQuery, app.NewDetail("cursor", "query.cursor",
 				"Curseur de pagination invalide.", "Invalid pagination cursor."))
 		}
 		f.BeforeSeq = n

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -29,37 +30,12 @@ func newToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Principal is who is calling: a staff account or an ENT.
-type Principal struct {
-	Account *store.Account
-	ENT     *store.ENT
-	Parent  *ParentIdentity
-}
-
-// ID names the principal in the audit log.
-func (p *Principal) ID() string {
-	switch {
-	case p.Account != nil:
-		return p.Account.ID
-	case p.ENT != nil:
-		return p.ENT.ID
-	case p.Parent != nil:
-		return "parent:" + p.Parent.ENT.ID
-	}
-	return "anonymous"
-}
-
-// Is reports whether the principal is a staff account with one of roles.
-func (p *Principal) Is(roles ...string) bool {
-	return p.Account != nil && slices.Contains(roles, p.Account.Role)
-}
-
 const principalKey = "liaison.principal"
 
-func principal(c *fiber.Ctx) *Principal {
-	p, _ := c.Locals(principalKey).(*Principal)
+func principal(c *fiber.Ctx) *app.Principal {
+	p, _ := c.Locals(principalKey).(*app.Principal)
 	if p == nil {
-		return &Principal{}
+		return &app.Principal{}
 	}
 	return p
 }
@@ -80,22 +56,22 @@ func (s *Server) requireStaff(roles ...string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr(CodeAuthMissingToken)
+			return app.Err(app.CodeAuthMissingToken)
 		}
 		if !strings.HasPrefix(tok, staffTokenPrefix) {
-			return apiErr(CodeAuthInvalidToken)
+			return app.Err(app.CodeAuthInvalidToken)
 		}
 		acc, err := s.store.AccountByTokenHash(c.UserContext(), store.HashToken(tok))
 		if errors.Is(err, store.ErrNotFound) {
-			return apiErr(CodeAuthInvalidToken)
+			return app.Err(app.CodeAuthInvalidToken)
 		}
 		if err != nil {
 			return err
 		}
 		if !slices.Contains(roles, acc.Role) {
-			return apiErr(CodeAuthForbidden)
+			return app.Err(app.CodeAuthForbidden)
 		}
-		c.Locals(principalKey, &Principal{Account: &acc})
+		c.Locals(principalKey, &app.Principal{Account: &acc})
 		return c.Next()
 	}
 }
@@ -105,16 +81,16 @@ func (s *Server) requireENT() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr(CodeAuthMissingToken)
+			return app.Err(app.CodeAuthMissingToken)
 		}
 		ent, err := s.entByKey(c.UserContext(), tok)
 		if errors.Is(err, store.ErrNotFound) {
-			return apiErr(CodeAuthInvalidToken)
+			return app.Err(app.CodeAuthInvalidToken)
 		}
 		if err != nil {
 			return err
 		}
-		c.Locals(principalKey, &Principal{ENT: &ent})
+		c.Locals(principalKey, &app.Principal{ENT: &ent})
 		return c.Next()
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -23,18 +24,18 @@ func (s *Server) createCollectivite(c *fiber.Ctx) error {
 	if err := s.decodeJSON(c, s.cfg.BodyLimit, &req); err != nil {
 		return err
 	}
-	var ds []Detail
+	var ds []app.Detail
 	for i, d := range req.Departements {
 		if !frenchid.DepartementValid(d) {
-			ds = append(ds, detail(fmt.Sprintf("departements[%d]", i), "field.departement",
+			ds = append(ds, app.NewDetail(fmt.Sprintf("departements[%d]", i), "field.departement",
 				"Code de département invalide (ex. 80, 2A, 974).", "Invalid département code (e.g. 80, 2A, 974)."))
 		}
 	}
 	if req.Kind == store.KindDepartement && len(req.Departements) > 1 {
-		ds = append(ds, detail("departements", "field.max", "Un département a un seul code.", "A département has a single code."))
+		ds = append(ds, app.NewDetail("departements", "field.max", "Un département a un seul code.", "A département has a single code."))
 	}
 	if len(ds) > 0 {
-		return apiErr(CodeRequestValidationFailed, ds...)
+		return app.Err(app.CodeRequestValidationFailed, ds...)
 	}
 	col := store.Collectivite{
 		ID:           store.NewID("col", s.utcNow()),
@@ -84,7 +85,7 @@ func (s *Server) getCollectivite(c *fiber.Ctx) error {
 	id := c.Params("id")
 	me := principal(c)
 	if !me.Is(store.RoleOperator) && !(me.Is(store.RoleAdmin, store.RoleAgent) && me.Account.CollectiviteID == id) {
-		return apiErr(CodeResourceNotFound)
+		return app.Err(app.CodeResourceNotFound)
 	}
 	col, err := s.store.GetCollectivite(c.UserContext(), id)
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Server) getCollectivite(c *fiber.Ctx) error {
 func (s *Server) collectiviteOf(c *fiber.Ctx) (store.Collectivite, error) {
 	me := principal(c)
 	if me.Account == nil || me.Account.CollectiviteID == "" {
-		return store.Collectivite{}, apiErr(CodeAuthForbidden)
+		return store.Collectivite{}, app.Err(app.CodeAuthForbidden)
 	}
 	return s.store.GetCollectivite(c.UserContext(), me.Account.CollectiviteID)
 }

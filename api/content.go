@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 )
 
@@ -64,23 +65,23 @@ var Allergens = []struct{ Code, FR, EN string }{
 
 // contentDetails checks what the validator cannot: content matches the
 // category, a transport window is ordered.
-func contentDetails(category string, ct *noticeContent) []Detail {
+func contentDetails(category string, ct *noticeContent) []app.Detail {
 	if ct == nil {
 		return nil
 	}
-	var ds []Detail
+	var ds []app.Detail
 	if ct.Menu != nil && category != conventions.CategoryCantine {
-		ds = append(ds, detail("content.menu", "notices.content_category",
+		ds = append(ds, app.NewDetail("content.menu", "notices.content_category",
 			"Un menu ne peut accompagner qu'une information de catégorie cantine.",
 			"A menu can only come with a notice of the cantine category."))
 	}
 	if ct.Transport != nil && category != conventions.CategoryTransport {
-		ds = append(ds, detail("content.transport", "notices.content_category",
+		ds = append(ds, app.NewDetail("content.transport", "notices.content_category",
 			"Une perturbation de transport ne peut accompagner qu'une information de catégorie transport.",
 			"A transport disruption can only come with a notice of the transport category."))
 	}
 	if tr := ct.Transport; tr != nil && tr.From != nil && tr.To != nil && !tr.To.After(*tr.From) {
-		ds = append(ds, detail("content.transport.to", "notices.transport_window",
+		ds = append(ds, app.NewDetail("content.transport.to", "notices.transport_window",
 			"La fin de la perturbation doit être postérieure à son début.",
 			"The end of the disruption must be after its start."))
 	}

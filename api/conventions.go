@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -52,7 +53,7 @@ func formerName(cur *string, old, name, oldName string) error {
 		*cur = old
 		return nil
 	}
-	return apiErr(CodeRequestValidationFailed, detail(oldName, "field.former_name_differs",
+	return app.Err(app.CodeRequestValidationFailed, app.NewDetail(oldName, "field.former_name_differs",
 		fmt.Sprintf("« %s » est l'ancien nom de « %s » : ne donnez que « %s ».", oldName, name, name),
 		fmt.Sprintf("%q is the former name of %q: give %q only.", oldName, name, name)))
 }
@@ -102,7 +103,7 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if err != nil {
-		return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "field.unknown_collectivite",
+		return app.Err(app.CodeRequestValidationFailed, app.NewDetail("collectivite_id", "field.unknown_collectivite",
 			"Cette collectivité n'existe pas.", "This collectivité does not exist."))
 	}
 	now := s.utcNow()
@@ -115,7 +116,7 @@ func (s *Server) createConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if rs := conventions.ValidateConvention(doc); len(rs) > 0 {
-		return reasonsError(CodeConventionsInvalid, rs)
+		return reasonsError(app.CodeConventionsInvalid, rs)
 	}
 	rec, ver, err := conventionRecord(doc, now, principal(c).ID(), "")
 	if err != nil {
@@ -146,11 +147,11 @@ func (s *Server) completeSchools(ctx context.Context, doc *conventions.Conventio
 	for _, sc := range found {
 		byUAI[sc.UAI] = sc
 	}
-	var ds []Detail
+	var ds []app.Detail
 	for i, u := range uais {
 		sc, ok := byUAI[u]
 		if !ok {
-			ds = append(ds, detail(fmt.Sprintf("schools[%d]", i), "field.unknown_school",
+			ds = append(ds, app.NewDetail(fmt.Sprintf("schools[%d]", i), "field.unknown_school",
 				fmt.Sprintf("L'école %s n'est pas enregistrée.", u), fmt.Sprintf("School %s is not registered.", u)))
 			continue
 		}
@@ -162,7 +163,7 @@ func (s *Server) completeSchools(ctx context.Context, doc *conventions.Conventio
 		}
 	}
 	if len(ds) > 0 {
-		return apiErr(CodeRequestValidationFailed, ds...)
+		return app.Err(app.CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }
@@ -224,17 +225,17 @@ func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention
 
 // reasonsError turns conventions reasons into a catalog error whose
 // details carry each reason's code, field and sentence.
-func reasonsError(code Code, rs []conventions.Reason) *Error {
-	ds := make([]Detail, len(rs))
+func reasonsError(code app.Code, rs []conventions.Reason) *app.Error {
+	ds := make([]app.Detail, len(rs))
 	for i, r := range rs {
-		ds[i] = detail(r.Field, r.Code, r.FR, r.EN)
+		ds[i] = app.NewDetail(r.Field, r.Code, r.FR, r.EN)
 	}
-	return apiErr(code, ds...)
+	return app.Err(code, ds...)
 }
 
 // canReadConvention: operators all; admins their collectivité's; viewers
 // those covering one of their schools.
-func canReadConvention(p *Principal, rec store.Convention) bool {
+func canReadConvention(p *app.Principal, rec store.Convention) bool {
 	switch {
 	case p.Is(store.RoleOperator):
 		return true
@@ -302,7 +303,7 @@ func (s *Server) loadConvention(c *fiber.Ctx) (store.Convention, conventions.Con
 		return rec, conventions.Convention{}, err
 	}
 	if !canReadConvention(principal(c), rec) {
-		return rec, conventions.Convention{}, apiErr(CodeResourceNotFound)
+		return rec, conventions.Convention{}, app.Err(app.CodeResourceNotFound)
 	}
 	doc, err := documentOf(rec)
 	return rec, doc, err
@@ -359,7 +360,7 @@ func (s *Server) activateConvention(c *fiber.Ctx) error {
 	}
 	doc.Status = conventions.StatusActive
 	if rs := conventions.CheckActivation(doc, ac); len(rs) > 0 {
-		return reasonsError(CodeConventionsActivationRefused, rs)
+		return reasonsError(app.CodeConventionsActivationRefused, rs)
 	}
 	return s.saveConventionStatus(c, rec, doc, "convention.activate",
 		fmt.Sprintf("Activation de la convention n° %d (version %d)", rec.Number, rec.Version))
@@ -408,7 +409,7 @@ func (s *Server) amendConvention(c *fiber.Ctx) error {
 		return err
 	}
 	if req.CollectiviteID != "" && req.CollectiviteID != rec.CollectiviteID {
-		return apiErr(CodeRequestValidationFailed, detail("collectivite_id", "conventions.collectivite_fixed",
+		return app.Err(app.CodeRequestValidationFailed, app.NewDetail("collectivite_id", "conventions.collectivite_fixed",
 			"Un avenant ne peut pas changer de collectivité.", "An amendment cannot change the collectivité."))
 	}
 	ctx := c.UserContext()
@@ -425,12 +426,12 @@ func (s *Server) amendConvention(c *fiber.Ctx) error {
 			return err
 		}
 		if rs := conventions.CheckActivation(next, ac); len(rs) > 0 {
-			return reasonsError(CodeConventionsAmendmentRefused, rs)
+			return reasonsError(app.CodeConventionsAmendmentRefused, rs)
 		}
 	} else {
 		next.Status = conventions.Status(rec.Status)
 		if rs := conventions.ValidateConvention(next); len(rs) > 0 {
-			return reasonsError(CodeConventionsAmendmentRefused, rs)
+			return reasonsError(app.CodeConventionsAmendmentRefused, rs)
 		}
 	}
 	newRec, ver, err := conventionRecord(next, s.utcNow(), principal(c).ID(), req.Reason)

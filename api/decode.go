@@ -17,6 +17,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 )
@@ -125,10 +126,10 @@ func readJSON(c *fiber.Ctx, limit int, v any) error {
 	}
 	body := c.Body()
 	if len(body) > limit {
-		return apiErr(CodeRequestBodyTooLarge)
+		return app.Err(app.CodeRequestBodyTooLarge)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return apiErr(CodeRequestEmptyBody)
+		return app.Err(app.CodeRequestEmptyBody)
 	}
 	return strictUnmarshal(body, v)
 }
@@ -136,7 +137,7 @@ func readJSON(c *fiber.Ctx, limit int, v any) error {
 func requireJSON(c *fiber.Ctx) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || mt != fiber.MIMEApplicationJSON {
-		return apiErr(CodeRequestUnsupportedMediaType)
+		return app.Err(app.CodeRequestUnsupportedMediaType)
 	}
 	return nil
 }
@@ -148,7 +149,7 @@ func strictUnmarshal(body []byte, v any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErr(CodeRequestMalformedJSON, detail("", "json.trailing_data",
+		return app.Err(app.CodeRequestMalformedJSON, app.NewDetail("", "json.trailing_data",
 			"Des données suivent l'objet JSON.", "Data follows the JSON object."))
 	}
 	return nil
@@ -159,38 +160,38 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return apiErr(CodeRequestMalformedJSON, detail("", "json.syntax",
+		return app.Err(app.CodeRequestMalformedJSON, app.NewDetail("", "json.syntax",
 			fmt.Sprintf("Erreur de syntaxe JSON à l'octet %d.", syn.Offset),
 			fmt.Sprintf("JSON syntax error at byte %d.", syn.Offset)))
 	case errors.As(err, &typ):
 		field := typ.Field
 		fr, en := typeNames(typ.Type)
 		if field == "" { // the body itself (an array where an object is expected…)
-			return apiErr(CodeRequestWrongType, detail("", "json.wrong_type",
+			return app.Err(app.CodeRequestWrongType, app.NewDetail("", "json.wrong_type",
 				fmt.Sprintf("Le corps de la requête doit être de type %s.", fr),
 				fmt.Sprintf("The request body must be of type %s.", en)))
 		}
-		return apiErr(CodeRequestWrongType, detail(field, "json.wrong_type",
+		return app.Err(app.CodeRequestWrongType, app.NewDetail(field, "json.wrong_type",
 			fmt.Sprintf("Le champ « %s » doit être de type %s.", field, fr),
 			fmt.Sprintf("Field %q must be of type %s.", field, en)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apiErr(CodeRequestUnknownField, detail(field, "json.unknown_field",
+		return app.Err(app.CodeRequestUnknownField, app.NewDetail(field, "json.unknown_field",
 			fmt.Sprintf("Le champ « %s » n'est pas attendu ici.", field),
 			fmt.Sprintf("Field %q is not expected here.", field)))
 	case errors.As(err, new(*time.ParseError)):
-		return apiErr(CodeRequestWrongType, detail("", "json.time",
+		return app.Err(app.CodeRequestWrongType, app.NewDetail("", "json.time",
 			"Une date-heure est invalide : format attendu 2026-11-23T08:00:00+01:00.",
 			"A date-time is invalid: expected format 2026-11-23T08:00:00+01:00."))
 	case strings.Contains(err.Error(), "invalid date"):
-		return apiErr(CodeRequestWrongType, detail("", "json.date",
+		return app.Err(app.CodeRequestWrongType, app.NewDetail("", "json.date",
 			"Une date est invalide : format attendu AAAA-MM-JJ (ex. 2026-09-01).",
 			"A date is invalid: expected format YYYY-MM-DD (e.g. 2026-09-01)."))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return apiErr(CodeRequestMalformedJSON, detail("", "json.truncated",
+		return app.Err(app.CodeRequestMalformedJSON, app.NewDetail("", "json.truncated",
 			"Le JSON est incomplet.", "The JSON is incomplete."))
 	}
-	return apiErr(CodeRequestMalformedJSON)
+	return app.Err(app.CodeRequestMalformedJSON)
 }
 
 // typeNames names a JSON type in French and in English.
@@ -215,21 +216,21 @@ func typeNames(t reflect.Type) (fr, en string) {
 func (s *Server) validateStruct(v any) error {
 	ds := s.fieldDetails(v)
 	if len(ds) > 0 {
-		return apiErr(CodeRequestValidationFailed, ds...)
+		return app.Err(app.CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }
 
-func (s *Server) fieldDetails(v any) []Detail {
+func (s *Server) fieldDetails(v any) []app.Detail {
 	err := s.validate.Struct(v)
 	if err == nil {
 		return nil
 	}
 	var ves validator.ValidationErrors
 	if !errors.As(err, &ves) {
-		return []Detail{detail("", "field.invalid", "Contenu invalide.", "Invalid content.")}
+		return []app.Detail{app.NewDetail("", "field.invalid", "Contenu invalide.", "Invalid content.")}
 	}
-	out := make([]Detail, 0, len(ves))
+	out := make([]app.Detail, 0, len(ves))
 	for _, fe := range ves {
 		out = append(out, fieldDetail(fe))
 	}
@@ -263,7 +264,7 @@ func countLimit(fe validator.FieldError) (fr, en string) {
 	return fmt.Sprintf("%s %s.", frWord, p), fmt.Sprintf("%s %s.", enWord, p)
 }
 
-func fieldDetail(fe validator.FieldError) Detail {
+func fieldDetail(fe validator.FieldError) app.Detail {
 	f, p, tag := fieldPath(fe), fe.Param(), fe.Tag()
 	if list, ok := enumTags[tag]; ok {
 		tag, p = "oneof", strings.Join(list, " ")
@@ -303,5 +304,5 @@ func fieldDetail(fe validator.FieldError) Detail {
 	default:
 		fr, en = "Valeur invalide.", "Invalid value."
 	}
-	return detail(f, code, fr, en)
+	return app.NewDetail(f, code, fr, en)
 }

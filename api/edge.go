@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"context"
 	"errors"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"io"
 	"net"
@@ -147,10 +148,10 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			s.closeAfterAnswer(ctx)
 			return
 		case verdictTooLarge:
-			s.refuse(ctx, apiErr(CodeRequestBodyTooLarge))
+			s.refuse(ctx, app.Err(app.CodeRequestBodyTooLarge))
 			return
 		default:
-			s.refuse(ctx, apiErr(CodeRequestBadFraming))
+			s.refuse(ctx, app.Err(app.CodeRequestBadFraming))
 			return
 		}
 		stream := ctx.RequestBodyStream()
@@ -167,15 +168,15 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			var ne net.Error
 			switch {
 			case errors.Is(err, errBodyTooLarge):
-				s.refuse(ctx, apiErr(CodeRequestBodyTooLarge))
+				s.refuse(ctx, app.Err(app.CodeRequestBodyTooLarge))
 			case errors.As(err, &ne) && ne.Timeout():
-				s.refuse(ctx, apiErr(CodeRequestTimeout))
+				s.refuse(ctx, app.Err(app.CodeRequestTimeout))
 			case errors.Is(err, errUnsupportedEncoding):
-				s.refuse(ctx, apiErr(CodeRequestUnsupportedEncoding))
+				s.refuse(ctx, app.Err(app.CodeRequestUnsupportedEncoding))
 			case errors.Is(err, errBadEncoding):
-				s.refuse(ctx, apiErr(CodeRequestBadEncoding))
+				s.refuse(ctx, app.Err(app.CodeRequestBadEncoding))
 			default: // a broken chunk, a body cut short
-				s.refuse(ctx, apiErr(CodeRequestBadFraming))
+				s.refuse(ctx, app.Err(app.CodeRequestBadFraming))
 			}
 			return
 		}
@@ -286,14 +287,14 @@ func decodeBody(h *fasthttp.RequestHeader, body []byte, limit int) ([]byte, erro
 
 // refuse answers a request without calling the app: the catalog error in
 // the negotiated language, then the connection closes (closeAfterAnswer).
-func (s *Server) refuse(ctx *fasthttp.RequestCtx, e *Error) {
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, e *app.Error) {
 	c := s.App.AcquireCtx(ctx)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Frame-Options", "DENY")
 	_ = writeError(c, e)
 	s.App.ReleaseCtx(c)
-	s.metrics.requests.WithLabelValues(methodLabel(string(ctx.Method())), "-", strconv.Itoa(catalog[e.Code].Status)).Inc()
+	s.metrics.requests.WithLabelValues(methodLabel(string(ctx.Method())), "-", strconv.Itoa(e.Code.Status())).Inc()
 	s.closeAfterAnswer(ctx)
 }
 
@@ -380,8 +381,8 @@ type connLimit struct {
 }
 
 func newConnLimit(max int) *connLimit {
-	e := catalog[CodeRateTooManyConnections]
-	body := `{"error":{"code":` + strconv.Quote(e.Name) + `,"message":` + strconv.Quote(e.FR) + `,"details":[]}}`
+	code := app.CodeRateTooManyConnections
+	body := `{"error":{"code":` + strconv.Quote(code.String()) + `,"message":` + strconv.Quote(code.Message("fr")) + `,"details":[]}}`
 	return &connLimit{
 		max: max, perIP: map[netip.Addr]int{}, conns: map[net.Conn]netip.Addr{},
 		refusal: []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\n" +

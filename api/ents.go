@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -107,15 +108,15 @@ func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) 
 	for _, sc := range found {
 		known[sc.UAI] = true
 	}
-	var ds []Detail
+	var ds []app.Detail
 	for i, u := range uais {
 		if !known[u] {
-			ds = append(ds, detail(fmt.Sprintf("%s[%d]", field, i), "field.unknown_school",
+			ds = append(ds, app.NewDetail(fmt.Sprintf("%s[%d]", field, i), "field.unknown_school",
 				fmt.Sprintf("L'école %s n'est pas enregistrée.", u), fmt.Sprintf("School %s is not registered.", u)))
 		}
 	}
 	if len(ds) > 0 {
-		return apiErr(CodeRequestValidationFailed, ds...)
+		return app.Err(app.CodeRequestValidationFailed, ds...)
 	}
 	return nil
 }
@@ -125,7 +126,7 @@ func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) 
 func normalizeES256PublicKey(s string) (string, error) {
 	pk, err := parseES256PublicKey(s)
 	if err != nil {
-		return "", apiErr(CodeRequestValidationFailed, detail("public_key", "field.public_key",
+		return "", app.Err(app.CodeRequestValidationFailed, app.NewDetail("public_key", "field.public_key",
 			"Clé publique invalide : une clé EC P-256 au format PEM (« BEGIN PUBLIC KEY ») est attendue.",
 			"Invalid public key: an EC P-256 key in PEM form (\"BEGIN PUBLIC KEY\") is expected."))
 	}
@@ -181,7 +182,7 @@ func (s *Server) entForKeys(c *fiber.Ctx) (store.ENT, error) {
 		return e, err
 	}
 	if e.Revoked() {
-		return e, apiErr(CodeEntsRevoked)
+		return e, app.Err(app.CodeEntsRevoked)
 	}
 	return e, nil
 }
@@ -236,7 +237,7 @@ func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
 	switch cur.KeyAlg {
 	case store.AlgES256:
 		if strings.TrimSpace(req.PublicKey) == "" {
-			return apiErr(CodeRequestValidationFailed, detail("public_key", "field.required",
+			return app.Err(app.CodeRequestValidationFailed, app.NewDetail("public_key", "field.required",
 				"Ce champ est obligatoire : la nouvelle clé publique de l'ENT (ES256).",
 				"This field is required: the ENT's new public key (ES256)."))
 		}
@@ -245,7 +246,7 @@ func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
 		}
 	default:
 		if req.PublicKey != "" {
-			return apiErr(CodeRequestValidationFailed, detail("public_key", "field.excluded_unless",
+			return app.Err(app.CodeRequestValidationFailed, app.NewDetail("public_key", "field.excluded_unless",
 				"Ce champ ne doit pas être rempli ici : en HS256, Liaison génère le nouveau secret.",
 				"This field must not be set here: with HS256, Liaison generates the new secret."))
 		}

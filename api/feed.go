@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -167,7 +168,7 @@ func parseFeedCursor(cur string) (time.Time, string, error) {
 	ms, id, ok := strings.Cut(cur, "~")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if !ok || err != nil || id == "" {
-		return time.Time{}, "", apiErr(CodeRequestInvalidQuery, detail("cursor", "query.cursor",
+		return time.Time{}, "", app.Err(app.CodeRequestInvalidQuery, app.NewDetail("cursor", "query.cursor",
 			"Curseur de pagination invalide.", "Invalid pagination cursor."))
 	}
 	return time.UnixMilli(n).UTC(), id, nil
@@ -383,7 +384,7 @@ func (s *Server) feedNotice(c *fiber.Ctx) (feed, feedItem, error) {
 	nid := c.Params("id")
 	i := slices.IndexFunc(f.items, func(it feedItem) bool { return it.ID == nid })
 	if i < 0 {
-		return f, feedItem{}, apiErr(CodeResourceNotFound)
+		return f, feedItem{}, app.Err(app.CodeResourceNotFound)
 	}
 	return f, f.items[i], nil
 }
@@ -450,7 +451,7 @@ func (s *Server) ackNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !it.AckRequired {
-		return apiErr(CodeFeedAckNotRequested)
+		return app.Err(app.CodeFeedAckNotRequested)
 	}
 	id := parentOf(c)
 	unread := f.unread()

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -170,7 +171,7 @@ type encodedKey struct {
 // entTTL: every token verified again every 30 s came in bursts — the
 // widgets of a school open at the same time.
 type verifiedToken struct {
-	id  *ParentIdentity
+	id  *app.ParentIdentity
 	exp time.Time
 	key store.WidgetKey // the key that verified it (store.ENT.WidgetKeyValid)
 }

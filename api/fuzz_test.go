@@ -2,6 +2,8 @@ package api
 
 import (
 	"testing"
+
+	"github.com/liaison-ent/liaison/app"
 )
 
 // FuzzParentsCSV: any CSV body gives parents or line-numbered errors,
@@ -35,13 +37,13 @@ func FuzzNoticeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req noticeRequest
 		if err := strictUnmarshal(body, &req); err != nil {
-			if _, ok := err.(*Error); !ok {
+			if _, ok := err.(*app.Error); !ok {
 				t.Fatalf("not a catalog error: %T %v", err, err)
 			}
 			return
 		}
 		if err := s.validateStruct(&req); err != nil {
-			if _, ok := err.(*Error); !ok {
+			if _, ok := err.(*app.Error); !ok {
 				t.Fatalf("not a catalog error: %T %v", err, err)
 			}
 			return

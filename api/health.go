@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/app"
 )
 
 // healthz: the process is up.
@@ -43,7 +45,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if err != nil {
 		s.log.Warn("store not ready", "error", err)
 		c.Set(fiber.HeaderRetryAfter, storageRetryAfter)
-		return storageUnavailable()
+		return app.StorageUnavailable()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"status": "ready"})

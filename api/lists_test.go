@@ -122,8 +122,8 @@ func TestValidatorEnumsReadTheGoLists(t *testing.T) {
 			}
 			d := fieldDetail(ves[0])
 			vals := strings.Join(list, ", ")
-			if d.Code != "field.oneof" || d.fr != "Valeur attendue parmi : "+vals+"." || d.en != "Expected one of: "+vals+"." {
-				t.Errorf("%s %q: detail %+v (%q, %q)", tag, bad, d, d.fr, d.en)
+			if d.Code != "field.oneof" || d.Text("fr") != "Valeur attendue parmi : "+vals+"." || d.Text("en") != "Expected one of: "+vals+"." {
+				t.Errorf("%s %q: detail %+v (%q, %q)", tag, bad, d, d.Text("fr"), d.Text("en"))
 			}
 		}
 	}

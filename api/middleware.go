@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) recoverer() fiber.Handler {
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = apiErr(CodeInternalError)
+				err = app.Err(app.CodeInternalError)
 			}
 		}()
 		return c.Next()
@@ -69,7 +70,7 @@ func (s *Server) rateLimit() fiber.Handler {
 	}
 	refuse := func() error {
 		s.metrics.rateLimited.Inc()
-		return apiErr(CodeRateLimited)
+		return app.Err(app.CodeRateLimited)
 	}
 	perKey := limiter.New(limiter.Config{
 		Max:        s.cfg.RateLimit,
@@ -264,7 +265,7 @@ func statusOf(c *fiber.Ctx, err error) int {
 		return c.Response().StatusCode()
 	}
 	e, _ := asAPIError(err)
-	return catalog[e.Code].Status
+	return e.Code.Status()
 }
 
 type metrics struct {
@@ -338,14 +339,14 @@ func (s *Server) metricsHandler() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if len(want) > 0 {
 			if subtle.ConstantTimeCompare([]byte(bearer(c)), want) != 1 {
-				return apiErr(CodeAuthInvalidToken)
+				return app.Err(app.CodeAuthInvalidToken)
 			}
 			return serve(c)
 		}
 		local := c.Context().RemoteIP().IsLoopback() && c.Get(fiber.HeaderXForwardedFor) == "" &&
 			c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
 		if !local {
-			return apiErr(CodeAuthMetricsLocalOnly)
+			return app.Err(app.CodeAuthMetricsLocalOnly)
 		}
 		return serve(c)
 	}

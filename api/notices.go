@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -82,12 +83,12 @@ func publisherService(c *fiber.Ctx, asked string) (string, error) {
 		if len(acc.Services) == 1 {
 			return acc.Services[0], nil
 		}
-		return "", apiErr(CodeRequestValidationFailed, detail("service", "field.required",
+		return "", app.Err(app.CodeRequestValidationFailed, app.NewDetail("service", "field.required",
 			"Précisez le service au nom duquel vous publiez : "+strings.Join(acc.Services, ", ")+".",
 			"Say which service you publish for: "+strings.Join(acc.Services, ", ")+"."))
 	}
 	if !slices.Contains(acc.Services, asked) {
-		return "", apiErr(CodeAuthForbidden, detail("service", "notices.service_not_yours",
+		return "", app.Err(app.CodeAuthForbidden, app.NewDetail("service", "notices.service_not_yours",
 			"Votre compte n'appartient pas à ce service.", "Your account does not belong to this service."))
 	}
 	return asked, nil
@@ -225,7 +226,7 @@ func titleError(title string) error {
 	if !strings.ContainsFunc(title, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
 		return nil
 	}
-	return apiErr(CodeRequestValidationFailed, detail("title", "field.invisible_characters",
+	return app.Err(app.CodeRequestValidationFailed, app.NewDetail("title", "field.invisible_characters",
 		"Le titre contient des caractères invisibles ou de mise en forme (inversion du sens d'écriture, espace sans largeur…) : retapez-le sans les copier d'un autre document.",
 		"The title contains invisible or formatting characters (writing-direction override, zero-width space…): type it again rather than pasting it."))
 }
@@ -256,7 +257,7 @@ func (s *Server) requestOf(c *fiber.Ctx, req *noticeRequest) (conventions.Reques
 		r.PublishAt = req.PublishAt.UTC().Truncate(time.Millisecond)
 	}
 	if ds := contentDetails(req.Category, req.Content); len(ds) > 0 {
-		return r, apiErr(CodeRequestValidationFailed, ds...)
+		return r, app.Err(app.CodeRequestValidationFailed, ds...)
 	}
 	if req.Push != nil {
 		r.Push = *req.Push
@@ -284,7 +285,7 @@ func (s *Server) pushAllowed(ctx context.Context, collectiviteID string, r conve
 }
 
 func refusal(d decision) error {
-	e := reasonsError(CodeNoticesRefused, d.Reasons)
+	e := reasonsError(app.CodeNoticesRefused, d.Reasons)
 	e.Extra = map[string]any{"decision": d.Decision}
 	return e
 }
@@ -301,7 +302,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	key := strings.TrimSpace(c.Get("Idempotency-Key"))
 	if key != "" {
 		if len(key) > 200 || !identifier(key) {
-			return apiErr(CodeRequestValidationFailed, detail("Idempotency-Key", "field.ident",
+			return app.Err(app.CodeRequestValidationFailed, app.NewDetail("Idempotency-Key", "field.ident",
 				"La clé d'idempotence doit faire au plus 200 caractères imprimables, sans espace.",
 				"The idempotency key must be at most 200 printable characters without spaces."))
 		}
@@ -385,7 +386,7 @@ func (s *Server) quotaRefusal(ctx context.Context, collectiviteID string, r conv
 // replay answers a retried publication with the notice already made.
 func (s *Server) replay(c *fiber.Ctx, n store.Notice, hash string) error {
 	if n.RequestHash != "" && n.RequestHash != hash {
-		return apiErr(CodeNoticesIdempotencyKeyReused)
+		return app.Err(app.CodeNoticesIdempotencyKeyReused)
 	}
 	fam, err := s.countAudience(c.UserContext(), n.Audience)
 	if err != nil {
@@ -455,7 +456,7 @@ func (s *Server) capabilities(c *fiber.Ctx) error {
 // noticeFilter scopes the notices the caller may list or load: operators
 // all; admins and agents their collectivité's; viewers those reaching
 // their schools.
-func noticeFilter(p *Principal) (store.NoticeFilter, bool) {
+func noticeFilter(p *app.Principal) (store.NoticeFilter, bool) {
 	switch {
 	case p.Is(store.RoleOperator):
 		return store.NoticeFilter{}, true
@@ -468,7 +469,7 @@ func noticeFilter(p *Principal) (store.NoticeFilter, bool) {
 	return store.NoticeFilter{}, false
 }
 
-func canRead(p *Principal, n store.Notice) bool {
+func canRead(p *app.Principal, n store.Notice) bool {
 	f, ok := noticeFilter(p)
 	switch {
 	case !ok:
@@ -508,7 +509,7 @@ func (s *Server) loadNotice(c *fiber.Ctx) (store.Notice, error) {
 		return n, err
 	}
 	if !canRead(principal(c), n) {
-		return n, apiErr(CodeResourceNotFound)
+		return n, app.Err(app.CodeResourceNotFound)
 	}
 	return n, nil
 }
@@ -529,7 +530,7 @@ func (s *Server) getNotice(c *fiber.Ctx) error {
 
 // mayChange: agents of the notice's collectivité and service correct and
 // withdraw; admins of the collectivité may withdraw.
-func mayChange(p *Principal, n store.Notice, withdraw bool) bool {
+func mayChange(p *app.Principal, n store.Notice, withdraw bool) bool {
 	if p.Account == nil || p.Account.CollectiviteID != n.CollectiviteID {
 		return false
 	}
@@ -552,11 +553,11 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !mayChange(principal(c), n, false) {
-		return apiErr(CodeAuthForbidden)
+		return app.Err(app.CodeAuthForbidden)
 	}
 	now := s.utcNow()
 	if st := n.StatusAt(now); st == store.NoticeWithdrawn || st == store.NoticeExpired {
-		return apiErr(CodeNoticesNotEditable)
+		return app.Err(app.CodeNoticesNotEditable)
 	}
 	next := n
 	if req.Title != nil {
@@ -586,7 +587,7 @@ func (s *Server) correctNotice(c *fiber.Ctx) error {
 	}
 	if req.Content != nil {
 		if ds := contentDetails(n.Category, req.Content); len(ds) > 0 {
-			return apiErr(CodeRequestValidationFailed, ds...)
+			return app.Err(app.CodeRequestValidationFailed, ds...)
 		}
 		if next.Content, err = json.Marshal(req.Content); err != nil {
 			return err
@@ -632,10 +633,10 @@ func (s *Server) withdrawNotice(c *fiber.Ctx) error {
 		return err
 	}
 	if !mayChange(principal(c), n, true) {
-		return apiErr(CodeAuthForbidden)
+		return app.Err(app.CodeAuthForbidden)
 	}
 	if n.Status == store.NoticeWithdrawn {
-		return apiErr(CodeNoticesNotEditable)
+		return app.Err(app.CodeNoticesNotEditable)
 	}
 	now := s.utcNow()
 	next := n

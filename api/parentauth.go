@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -24,12 +25,6 @@ const (
 	parentMaxLifetime = time.Hour
 	parentLeeway      = 60 * time.Second
 )
-
-// ParentIdentity is a parent authenticated by their ENT's token.
-type ParentIdentity struct {
-	ENT    store.ENT
-	UserID string
-}
 
 // parentClaims are the claims Liaison reads.
 type parentClaims struct {
@@ -42,7 +37,7 @@ type parentClaims struct {
 // ENT's algorithm only (pinned), aud = liaison, sub = the parent's ENT user
 // id, exp at most one hour ahead, iat not in the future, 60 s of clock
 // leeway.
-func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIdentity, error) {
+func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.ParentIdentity, error) {
 	if v, ok := s.caches.tokens.get(raw, 0); ok {
 		now := s.now()
 		// The ENT as it is now (its own cache, entTTL): a token verified
@@ -55,7 +50,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*ParentIden
 				if slices.Equal(ent.Origins, v.id.ENT.Origins) {
 					return v.id, nil
 				}
-				return &ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
+				return &app.ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
 			}
 		}
 		s.caches.tokens.drop(raw)
@@ -86,12 +81,12 @@ func hmacKeys(secret []byte) [][]byte {
 // developers (the token is theirs: nothing is told that its signer does
 // not know).
 func tokenRefused(code, fr, en string) error {
-	return apiErr(CodeAuthInvalidToken, detail("token", code, fr, en))
+	return app.Err(app.CodeAuthInvalidToken, app.NewDetail("token", code, fr, en))
 }
 
 // checkParentToken verifies a parent JWT and returns its identity, the key
 // that verified it and its expiry.
-func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdentity, store.WidgetKey, time.Time, error) {
+func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentIdentity, store.WidgetKey, time.Time, error) {
 	var none store.WidgetKey
 	var claims parentClaims
 	tok, parts, err := jwt.NewParser().ParseUnverified(raw, &claims)
@@ -150,14 +145,14 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*ParentIdent
 		return nil, none, time.Time{}, claimsRefused(err)
 	}
 	if claims.ExpiresAt.Time.Sub(now) > parentMaxLifetime+parentLeeway {
-		return nil, none, time.Time{}, apiErr(CodeAuthTokenTooLong)
+		return nil, none, time.Time{}, app.Err(app.CodeAuthTokenTooLong)
 	}
 	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
 		return nil, none, time.Time{}, tokenRefused("token.subject",
 			"sub doit être l'identifiant ENT du parent (caractères imprimables sans espace).",
 			"sub must be the parent's ENT user id (printable characters without spaces).")
 	}
-	return &ParentIdentity{ENT: ent, UserID: claims.Subject}, verified, claims.ExpiresAt.Time, nil
+	return &app.ParentIdentity{ENT: ent, UserID: claims.Subject}, verified, claims.ExpiresAt.Time, nil
 }
 
 // verifies reports whether sig signs signed with the widget key k.
@@ -193,7 +188,7 @@ func claimsRefused(err error) error {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return tokenRefused("token.audience", "Le jeton doit porter aud = liaison.", "The token must carry aud = liaison.")
 	}
-	return apiErr(CodeAuthInvalidToken)
+	return app.Err(app.CodeAuthInvalidToken)
 }
 
 // requireParent authenticates a parent token and enforces CORS: a browser
@@ -202,16 +197,16 @@ func (s *Server) requireParent() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" {
-			return apiErr(CodeAuthMissingToken)
+			return app.Err(app.CodeAuthMissingToken)
 		}
 		id, err := s.verifyParentToken(c.UserContext(), tok)
 		if err != nil {
 			return err
 		}
 		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !slices.Contains(id.ENT.Origins, origin) {
-			return apiErr(CodeAuthOriginNotAllowed)
+			return app.Err(app.CodeAuthOriginNotAllowed)
 		}
-		c.Locals(principalKey, &Principal{Parent: id})
+		c.Locals(principalKey, &app.Principal{Parent: id})
 		return c.Next()
 	}
 }
@@ -317,4 +312,4 @@ func (s *Server) parentCORS() fiber.Handler {
 }
 
 // parentOf returns the authenticated parent (requireParent ran).
-func parentOf(c *fiber.Ctx) *ParentIdentity { return principal(c).Parent }
+func parentOf(c *fiber.Ctx) *app.ParentIdentity { return principal(c).Parent }

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/text/encoding/charmap"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -66,11 +67,11 @@ func (s *Server) syncParents(c *fiber.Ctx) error {
 func (s *Server) importParents(c *fiber.Ctx) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || (mt != "text/csv" && mt != "application/csv") {
-		return apiErr(CodeRequestUnsupportedMediaType, detail("", "csv.content_type",
+		return app.Err(app.CodeRequestUnsupportedMediaType, app.NewDetail("", "csv.content_type",
 			"Envoyez le fichier avec l'en-tête Content-Type: text/csv.", "Send the file with Content-Type: text/csv."))
 	}
 	if len(c.Body()) > s.cfg.SyncBodyLimit {
-		return apiErr(CodeRequestBodyTooLarge)
+		return app.Err(app.CodeRequestBodyTooLarge)
 	}
 	parents, lines, parseErrs := parseParentsCSV(c.Body())
 	return s.writeParents(c, parents, lines, parseErrs...)
@@ -79,14 +80,14 @@ func (s *Server) importParents(c *fiber.Ctx) error {
 // writeParents validates a batch and writes it in one go. lines, when not
 // nil, maps parent i, child j to its CSV line for error reports; csvErrs
 // are the CSV syntax errors found before, reported together.
-func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csvErrs ...Detail) error {
+func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csvErrs ...app.Detail) error {
 	ent := principal(c).ENT
 	if len(in) == 0 && len(csvErrs) == 0 {
-		return apiErr(CodeRequestValidationFailed, detail("parents", "field.min",
+		return app.Err(app.CodeRequestValidationFailed, app.NewDetail("parents", "field.min",
 			"Le lot doit contenir au moins un parent.", "The batch must contain at least one parent."))
 	}
 	if len(in) > maxParentsPerBatch {
-		return apiErr(CodeParentsBatchTooLarge)
+		return app.Err(app.CodeParentsBatchTooLarge)
 	}
 	served := make(map[string]bool, len(ent.Schools))
 	for _, u := range ent.Schools {
@@ -96,7 +97,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 	parents := make([]store.Parent, 0, len(in))
 	seen := make(map[string]int, len(in))
 	ds := csvErrs
-	report := func(i, j int, d Detail) {
+	report := func(i, j int, d app.Detail) {
 		if len(ds) >= maxBatchErrors {
 			return
 		}
@@ -107,7 +108,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 			}
 			d.Line = lines[i][j]
 		} else {
-			d = withIndex(d, i)
+			d = app.WithIndex(d, i)
 		}
 		ds = append(ds, d)
 	}
@@ -116,7 +117,7 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 			report(i, d.child, d.Detail)
 		}
 		if first, dup := seen[p.ENTUserID]; dup {
-			report(i, -1, detail("ent_user_id", "parents.duplicate",
+			report(i, -1, app.NewDetail("ent_user_id", "parents.duplicate",
 				fmt.Sprintf("Ce parent figure déjà plus haut dans le lot (élément %d).", first),
 				fmt.Sprintf("This parent already appears earlier in the batch (item %d).", first)))
 		}
@@ -129,13 +130,13 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 	}
 	if len(ds) > 0 {
 		if lines != nil {
-			slices.SortStableFunc(ds, func(a, b Detail) int { return a.Line - b.Line })
+			slices.SortStableFunc(ds, func(a, b app.Detail) int { return a.Line - b.Line })
 		}
-		code := CodeParentsBatchInvalid
+		code := app.CodeParentsBatchInvalid
 		if lines != nil {
-			code = CodeParentsCSVInvalid
+			code = app.CodeParentsCSVInvalid
 		}
-		return apiErr(code, ds...)
+		return app.Err(code, ds...)
 	}
 	a := s.auditEntry(c, "parents.sync", ent.ID,
 		fmt.Sprintf("Synchronisation de %d parent(s) par l'ENT « %s »", len(parents), ent.Name), "")
@@ -148,26 +149,26 @@ func (s *Server) writeParents(c *fiber.Ctx, in []parentInput, lines [][]int, csv
 }
 
 type childDetail struct {
-	Detail
+	app.Detail
 	child int // index of the child concerned, -1 for the parent itself
 }
 
 // checkParent validates one parent of a batch against the ENT's schools.
 func checkParent(p parentInput, served map[string]bool) []childDetail {
 	var out []childDetail
-	add := func(j int, d Detail) { out = append(out, childDetail{d, j}) }
+	add := func(j int, d app.Detail) { out = append(out, childDetail{d, j}) }
 	if p.ENTUserID == "" || len(p.ENTUserID) > maxUserIDLen || !identifier(p.ENTUserID) {
-		add(-1, detail("ent_user_id", "field.ident",
+		add(-1, app.NewDetail("ent_user_id", "field.ident",
 			"Identifiant ENT du parent manquant ou invalide (1 à 128 caractères imprimables, sans espace).",
 			"Missing or invalid parent ENT id (1 to 128 printable characters, no spaces)."))
 	}
 	if len(p.Children) == 0 {
-		add(-1, detail("children", "field.min",
+		add(-1, app.NewDetail("children", "field.min",
 			"Au moins un enfant est attendu ; pour retirer un parent, utilisez la suppression.",
 			"At least one child is expected; to remove a parent, delete it."))
 	}
 	if len(p.Children) > maxChildrenPerParent {
-		add(-1, detail("children", "field.max", "Au plus 20 enfants par parent.", "At most 20 children per parent."))
+		add(-1, app.NewDetail("children", "field.max", "Au plus 20 enfants par parent.", "At most 20 children per parent."))
 		return out
 	}
 	for j, ch := range p.Children {
@@ -175,19 +176,19 @@ func checkParent(p parentInput, served map[string]bool) []childDetail {
 		uai := frenchid.NormalizeUAI(ch.UAI)
 		switch {
 		case !frenchid.UAIValid(uai):
-			add(j, detail(f+".uai", "field.uai",
+			add(j, app.NewDetail(f+".uai", "field.uai",
 				fmt.Sprintf("Code UAI « %s » invalide.", ch.UAI), fmt.Sprintf("Invalid UAI %q.", ch.UAI)))
 		case !served[uai]:
-			add(j, detail(f+".uai", "parents.school_not_served",
+			add(j, app.NewDetail(f+".uai", "parents.school_not_served",
 				fmt.Sprintf("L'école %s n'est pas desservie par cet ENT.", uai),
 				fmt.Sprintf("School %s is not served by this ENT.", uai)))
 		}
 		if !slices.Contains(conventions.Levels, ch.Level) {
 			levels := strings.Join(conventions.Levels, ", ")
-			add(j, detail(f+".level", "field.oneof", "Niveau attendu parmi : "+levels+".", "Expected level: "+levels+"."))
+			add(j, app.NewDetail(f+".level", "field.oneof", "Niveau attendu parmi : "+levels+".", "Expected level: "+levels+"."))
 		}
 		if len(ch.Class) > maxClassLen || !plainText(ch.Class, false) {
-			add(j, detail(f+".class", "field.max", "Classe invalide (32 caractères au plus).", "Invalid class (at most 32 characters)."))
+			add(j, app.NewDetail(f+".class", "field.max", "Classe invalide (32 caractères au plus).", "Invalid class (at most 32 characters)."))
 		}
 	}
 	return out
@@ -197,9 +198,9 @@ func checkParent(p parentInput, served map[string]bool) []childDetail {
 // read as Windows-1252 (Excel's default "CSV" in a French locale) when it
 // is not valid UTF-8. UTF-16 ("Unicode text") is refused with a line that
 // says what to send instead.
-func csvText(data []byte) ([]byte, *Detail) {
+func csvText(data []byte) ([]byte, *app.Detail) {
 	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
-		d := detail("", "csv.encoding",
+		d := app.NewDetail("", "csv.encoding",
 			"Fichier enregistré en UTF-16 (« Texte Unicode ») : enregistrez-le au format « CSV UTF-8 » ou « CSV (séparateur : point-virgule) ».",
 			"File saved as UTF-16 (\"Unicode text\"): save it as \"CSV UTF-8\" or \"CSV (semicolon delimited)\".")
 		d.Line = 1
@@ -256,10 +257,10 @@ func csvSyntaxMessage(err error, sep string) (fr, en string) {
 // parseParentsCSV groups CSV lines (one child each) by parent, keeping the
 // line numbers for error reports. The file may come from a French
 // spreadsheet: see csvText and csvDelimiter.
-func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
+func parseParentsCSV(data []byte) ([]parentInput, [][]int, []app.Detail) {
 	text, refused := csvText(data)
 	if refused != nil {
-		return nil, [][]int{}, []Detail{*refused}
+		return nil, [][]int{}, []app.Detail{*refused}
 	}
 	delim, hint := csvDelimiter(text)
 	sep := string(delim)
@@ -271,10 +272,10 @@ func parseParentsCSV(data []byte) ([]parentInput, [][]int, []Detail) {
 	var parents []parentInput
 	lines := [][]int{} // not nil, even empty: the batch is a CSV one
 	index := map[string]int{}
-	var ds []Detail
+	var ds []app.Detail
 	bad := func(line int, code, fr, en string) {
 		if len(ds) < maxBatchErrors {
-			d := detail("", code, fr, en)
+			d := app.NewDetail("", code, fr, en)
 			d.Line = line
 			ds = append(ds, d)
 		}
@@ -362,12 +363,12 @@ func (s *Server) eraseParent(c *fiber.Ctx) error {
 func userIDParam(c *fiber.Ctx) (string, error) {
 	id, err := url.PathUnescape(c.Params("ent_user_id"))
 	if err != nil {
-		return "", apiErr(CodeResourceNotFound, detail("ent_user_id", "path.escape",
+		return "", app.Err(app.CodeResourceNotFound, app.NewDetail("ent_user_id", "path.escape",
 			"Identifiant mal encodé dans l'adresse : encodez « % » en %25, « / » en %2F, « ? » en %3F et « # » en %23.",
 			"Badly encoded id in the URL: encode \"%\" as %25, \"/\" as %2F, \"?\" as %3F and \"#\" as %23."))
 	}
 	if len(id) > maxUserIDLen || !identifier(id) {
-		return "", apiErr(CodeResourceNotFound)
+		return "", app.Err(app.CodeResourceNotFound)
 	}
 	return strings.Clone(id), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -69,7 +70,7 @@ type criticality struct {
 func (s *Server) criticalFor(ctx context.Context, p *store.Parent, lang string) (criticality, error) {
 	cr := criticality{locked: map[string]string{}, urgent: map[string]bool{}}
 	for _, cat := range alwaysDelivered {
-		cr.locked[cat] = pick(lang,
+		cr.locked[cat] = app.Pick(lang,
 			"Les alertes (fermeture d'école, neige, crise) sont toujours envoyées à toutes les familles.",
 			"Alerts (school closure, snow, crisis) are always sent to every family.")
 	}
@@ -96,7 +97,7 @@ func (s *Server) criticalFor(ctx context.Context, p *store.Parent, lang string) 
 					switch {
 					case r.Critical:
 						if _, ok := cr.locked[cat]; !ok {
-							cr.locked[cat] = pick(lang,
+							cr.locked[cat] = app.Pick(lang,
 								fmt.Sprintf("La convention n° %d (article %s) rend ces informations prioritaires : elles sont toujours envoyées.", rec.Number, r.Article),
 								fmt.Sprintf("Convention no. %d (article %s) makes these notices critical: they are always sent.", rec.Number, r.Article))
 						}
@@ -108,13 +109,6 @@ func (s *Server) criticalFor(ctx context.Context, p *store.Parent, lang string) 
 		}
 	}
 	return cr, nil
-}
-
-func pick(lang, fr, en string) string {
-	if lang == "en" {
-		return en
-	}
-	return fr
 }
 
 func (s *Server) preferencesOf(ctx context.Context, p *store.Parent, lang string) (preferencesView, error) {
@@ -139,7 +133,7 @@ func (s *Server) preferencesOf(ctx context.Context, p *store.Parent, lang string
 		cp := categoryPref{Code: code, Label: labelOf(code, lang), Muted: slices.Contains(v.Muted, code) && !locked, Mutable: !locked, Reason: reason}
 		if !locked && cr.urgent[code] {
 			cp.UrgentOn = true
-			cp.Reason = pick(lang, "Même désactivées, les informations urgentes de cette catégorie vous sont envoyées.",
+			cp.Reason = app.Pick(lang, "Même désactivées, les informations urgentes de cette catégorie vous sont envoyées.",
 				"Even when muted, urgent notices of this category are sent to you.")
 		}
 		if locked {
@@ -147,7 +141,7 @@ func (s *Server) preferencesOf(ctx context.Context, p *store.Parent, lang string
 		}
 		v.Categories = append(v.Categories, cp)
 	}
-	v.Note = pick(lang,
+	v.Note = app.Pick(lang,
 		"Désactiver une catégorie arrête ses notifications ; ses informations restent dans votre fil.",
 		"Muting a category stops its notifications; its notices stay in your feed.")
 	return v, nil
@@ -183,7 +177,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p, err := s.store.GetParent(ctx, id.ENT.ID, id.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return apiErr(CodeFeedNotSynced)
+		return app.Err(app.CodeFeedNotSynced)
 	}
 	if err != nil {
 		return err
@@ -202,16 +196,16 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		var ds []Detail
+		var ds []app.Detail
 		for i, cat := range muted {
 			if reason, locked := cr.locked[cat]; locked {
-				ds = append(ds, detail(fmt.Sprintf("muted[%d]", i), "preferences.critical_category",
+				ds = append(ds, app.NewDetail(fmt.Sprintf("muted[%d]", i), "preferences.critical_category",
 					fmt.Sprintf("« %s » ne peut pas être désactivée. %s", labelOf(cat, "fr"), reason),
 					fmt.Sprintf("\"%s\" cannot be muted. %s", labelOf(cat, "en"), crEN.locked[cat])))
 			}
 		}
 		if len(ds) > 0 {
-			e := apiErr(CodePreferencesCriticalCategory, ds...)
+			e := app.Err(app.CodePreferencesCriticalCategory, ds...)
 			always := []string{}
 			for _, code := range conventions.Categories {
 				if _, ok := cr.locked[code]; ok {
@@ -244,7 +238,7 @@ func (s *Server) putPreferences(c *fiber.Ctx) error {
 
 func labelOf(code, lang string) string {
 	if l, ok := parentCategoryLabels[code]; ok {
-		return pick(lang, l.FR, l.EN)
+		return app.Pick(lang, l.FR, l.EN)
 	}
 	return code
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/delivery"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/webpush"
@@ -120,7 +121,7 @@ func subscriptionRefusal(err error) error {
 	case webpush.CodeEndpointInvalid, webpush.CodeEndpointUserinfo:
 		fr, en = "Le point de notification n'est pas une adresse valide.", "The endpoint is not a valid URL."
 	}
-	return apiErr(CodePushSubscriptionInvalid, detail(field, code, fr, en))
+	return app.Err(app.CodePushSubscriptionInvalid, app.NewDetail(field, code, fr, en))
 }
 
 // createPushSubscription is POST /v1/me/push-subscriptions: store the
@@ -146,11 +147,11 @@ func (s *Server) createPushSubscription(c *fiber.Ctx) error {
 	case errors.Is(err, store.ErrTaken):
 		// Another parent's browser (a shared tablet) or someone who learnt
 		// the endpoint: it stays with the parent who registered it.
-		return apiErr(CodePushEndpointTaken)
+		return app.Err(app.CodePushEndpointTaken)
 	case errors.Is(err, store.ErrLimit):
-		return apiErr(CodePushTooManySubscriptions)
+		return app.Err(app.CodePushTooManySubscriptions)
 	case errors.Is(err, store.ErrNotFound):
-		return apiErr(CodePushParentNotSynced)
+		return app.Err(app.CodePushParentNotSynced)
 	case err != nil:
 		return err
 	}
@@ -207,7 +208,7 @@ func (s *Server) pushReceipt(c *fiber.Ctx) error {
 	r, err := k.VerifyReceipt(req.Token)
 	if err != nil {
 		s.receiptCounter().WithLabelValues(req.Event, "refused").Inc()
-		return apiErr(CodePushReceiptInvalid)
+		return app.Err(app.CodePushReceiptInvalid)
 	}
 	fresh, err := s.store.RecordPushReceipt(c.UserContext(), store.PushReceipt{NoticeID: r.NoticeID, Version: r.Version,
 		SubscriptionID: r.SubscriptionID, Event: req.Event, At: s.utcNow()})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -69,7 +70,7 @@ func (r smallGroups) shown(n int) figure {
 		return figure{Value: &n, Label: fmt.Sprint(n), exact: n}
 	}
 	low := roundDown(n)
-	return figure{Value: &low, exact: n, Label: pick(r.lang, fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1))}
+	return figure{Value: &low, exact: n, Label: app.Pick(r.lang, fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1))}
 }
 
 func withheld(label string) figure { return figure{Label: label} }
@@ -90,29 +91,29 @@ type familyCount struct {
 type smallGroups struct{ lang string }
 
 func (r smallGroups) fewer() figure {
-	return withheld(pick(r.lang, "moins de 5", "fewer than 5"))
+	return withheld(app.Pick(r.lang, "moins de 5", "fewer than 5"))
 }
 
 func (r smallGroups) hidden() figure {
-	return withheld(pick(r.lang, "non communiqué (groupe de moins de 5 familles)", "not given (group of fewer than 5 families)"))
+	return withheld(app.Pick(r.lang, "non communiqué (groupe de moins de 5 familles)", "not given (group of fewer than 5 families)"))
 }
 
 func (r smallGroups) atLeast(n int) figure {
 	n = roundDown(n)
-	return withheld(pick(r.lang, fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n)))
+	return withheld(app.Pick(r.lang, fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n)))
 }
 
 // families decides the families of an audience or group (rules 1 and 3).
 func (r smallGroups) families(c familyCount) figure {
 	switch {
 	case c.Small && c.Large >= minGroup:
-		return withheld(pick(r.lang,
+		return withheld(app.Pick(r.lang,
 			fmt.Sprintf("au moins %d (les classes de moins de 5 familles ne sont pas comptées)", roundDown(c.Large)),
 			fmt.Sprintf("at least %d (classes of fewer than 5 families are not counted)", roundDown(c.Large))))
 	case isSmall(c.Families):
 		return r.fewer()
 	case c.Small:
-		return withheld(pick(r.lang, "non communiqué (classes de moins de 5 familles)", "not given (classes of fewer than 5 families)"))
+		return withheld(app.Pick(r.lang, "non communiqué (classes de moins de 5 familles)", "not given (classes of fewer than 5 families)"))
 	}
 	return r.shown(c.Families)
 }
@@ -138,7 +139,7 @@ func (r smallGroups) part(n int, wholes ...figure) figure {
 // total decides a total whose per-group figures are groups (rule 4).
 func (r smallGroups) total(n int, groups []figure, wholes ...figure) figure {
 	if slices.ContainsFunc(groups, func(f figure) bool { return f.Value == nil }) {
-		return withheld(pick(r.lang, "non communiqué (un groupe compte moins de 5 familles)", "not given (a group has fewer than 5 families)"))
+		return withheld(app.Pick(r.lang, "non communiqué (un groupe compte moins de 5 familles)", "not given (a group has fewer than 5 families)"))
 	}
 	return r.part(n, wholes...)
 }
@@ -154,7 +155,7 @@ func (r smallGroups) partition(whole figure, parts ...int) []figure {
 	if hide {
 		for i := range out {
 			if out[i].Value != nil {
-				out[i] = withheld(pick(r.lang, "non communiqué (il permettrait de calculer un chiffre de moins de 5)",
+				out[i] = withheld(app.Pick(r.lang, "non communiqué (il permettrait de calculer un chiffre de moins de 5)",
 					"not given (it would let one compute a figure below 5)"))
 			}
 		}
@@ -278,7 +279,7 @@ func (s *Server) noticeReach(c *fiber.Ctx) error {
 		return err
 	}
 	v := reachView{NoticeID: n.ID, Version: n.Version, Title: n.Title, MinGroup: minGroup, Groups: []reachGroup{}, NotReached: []reachGroup{},
-		Note: pick(lang,
+		Note: app.Pick(lang,
 			"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
 			"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.")}
 	names := map[string]string{}
@@ -347,7 +348,7 @@ func (s *Server) getNoticeStats(c *fiber.Ctx) error {
 	out.FamiliesTargeted = targeted
 	if targeted.Value == nil || *targeted.Value < minGroup {
 		out.Withheld = true
-		out.Message = pick(r.lang, "Moins de 5 familles ciblées, ou une classe de moins de 5 familles : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
+		out.Message = app.Pick(r.lang, "Moins de 5 familles ciblées, ou une classe de moins de 5 familles : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
 			"Fewer than 5 families targeted, or a class of fewer than 5 families: no other figure is given, so as to reveal nothing about any one family.")
 		return c.JSON(out)
 	}

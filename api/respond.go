@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -23,13 +24,13 @@ func pageParams(c *fiber.Ctx) (store.Page, error) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			return p, apiErr(CodeRequestInvalidQuery, detail("limit", "query.limit",
+			return p, app.Err(app.CodeRequestInvalidQuery, app.NewDetail("limit", "query.limit",
 				"« limit » doit être un nombre entre 1 et 200.", "\"limit\" must be a number between 1 and 200."))
 		}
 		p.Limit = n
 	}
 	if len(p.Cursor) > 200 {
-		return p, apiErr(CodeRequestInvalidQuery, detail("cursor", "query.cursor",
+		return p, app.Err(app.CodeRequestInvalidQuery, app.NewDetail("cursor", "query.cursor",
 			"Curseur de pagination invalide.", "Invalid pagination cursor."))
 	}
 	return p, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/widget"
@@ -12,31 +13,31 @@ import (
 // apiRoutes tells you the API; openapi.yaml documents the same list (a
 // test keeps them equal).
 func (s *Server) routes() {
-	app := s.App
-	app.Use(s.recoverer(), s.requestMetrics(), s.securityHeaders())
+	fa := s.App
+	fa.Use(s.recoverer(), s.requestMetrics(), s.securityHeaders())
 
-	app.Get("/healthz", s.healthz)
-	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metricsHandler())
+	fa.Get("/healthz", s.healthz)
+	fa.Get("/readyz", s.readyz)
+	fa.Get("/metrics", s.metricsHandler())
 
 	// A worker (LIAISON_ROLE=worker) runs delivery and the jobs: it serves
 	// no API, no widget and no back-office, whatever it was given to mount.
 	if s.cfg.Role != config.RoleWorker {
-		s.apiRoutes(app)
+		s.apiRoutes(fa)
 	}
-	app.Use(func(c *fiber.Ctx) error { return apiErr(CodeRouteNotFound) })
+	fa.Use(func(c *fiber.Ctx) error { return app.Err(app.CodeRouteNotFound) })
 }
 
 // apiRoutes registers the API, the widget and the mounted back-office
 // (every role but worker).
-func (s *Server) apiRoutes(app *fiber.App) {
+func (s *Server) apiRoutes(fa *fiber.App) {
 	// The parent widget and the service-worker code ENTs import, cached by
 	// content hash (?v=).
 	assets := s.widgetAssets()
-	app.Get("/widget/v1/liaison-feed.js", assets.Handler(widget.FeedScript))
-	app.Get("/widget/v1/liaison-sw.js", assets.Handler(widget.SWScript))
+	fa.Get("/widget/v1/liaison-feed.js", assets.Handler(widget.FeedScript))
+	fa.Get("/widget/v1/liaison-sw.js", assets.Handler(widget.SWScript))
 
-	v1 := app.Group("/v1", s.rateLimit())
+	v1 := fa.Group("/v1", s.rateLimit())
 	v1.Get("/version", s.version)
 
 	op := s.requireStaff(store.RoleOperator)
@@ -109,6 +110,6 @@ func (s *Server) apiRoutes(app *fiber.App) {
 	v1.Post("/push/receipts", s.parentCORS(), s.pushReceipt)
 
 	if s.mount != nil {
-		s.mount(app) // the /admin back-office, HTML (not part of the JSON API)
+		s.mount(fa) // the /admin back-office, HTML (not part of the JSON API)
 	}
 }
