@@ -17,6 +17,7 @@ import (
 
 	"github.com/liaison-ent/liaison/admin"
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/auditverify"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/datadir"
@@ -131,7 +132,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if tx, ok := st.(interface{ Transactions() bool }); ok && !tx.Transactions() {
 		log.Warn("this MongoDB server runs no transactions (a standalone server, or FerretDB): a change and its audit entry are two writes, so a process killed between them leaves the change without its entry, and a directory sync killed midway is applied in part; run a replica set for all-or-nothing writes, and `liaison audit verify` to find such changes")
 	}
-	backOffice := admin.New(admin.Deps{Store: st, Config: cfg, Log: log, Demo: demoData != nil})
+	core := app.New(app.Deps{Store: st, Log: log})
+	backOffice := admin.New(admin.Deps{Store: st, Config: cfg, Log: log, Demo: demoData != nil, App: core})
 	if demoData != nil {
 		backOffice.SetDemoAccounts(demoAccounts(demoData))
 	}
@@ -139,7 +141,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demoData != nil {
 		mount = func(app *fiber.App) { backOffice.Mount(app); mountDemoENT(app, st, cfg, demoData, log) }
 	}
-	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount})
+	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core})
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers := startWorkers(wctx, cfg, st, log, srv, demoDelivery(demoData))

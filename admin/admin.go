@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -37,10 +38,14 @@ type Deps struct {
 	Log    *slog.Logger
 	// Demo: `liaison demo` — "/" opens the back-office.
 	Demo bool
+	// App is the application layer, shared with the API; New builds one
+	// when nil.
+	App *app.App
 }
 
 // Admin serves the back-office.
 type Admin struct {
+	core   *app.App // the use cases the pages call
 	st     store.Store
 	cfg    config.Config
 	now    func() time.Time
@@ -70,7 +75,10 @@ func New(d Deps) *Admin {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	a := &Admin{st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo}
+	if d.App == nil {
+		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
+	}
+	a := &Admin{core: d.App, st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo}
 	if u, err := url.Parse(d.Config.BaseURL); err == nil && d.Config.BaseURL != "" {
 		a.secure = u.Scheme == "https"
 		a.origin = u.Scheme + "://" + u.Host

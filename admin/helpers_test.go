@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -71,8 +72,9 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	}
 	clk := &clock{t: testNow}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
-	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount})
+	core := app.New(app.Deps{Store: st, Clock: clk.Now, Log: log})
+	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, App: core})
+	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount, App: core})
 	return &world{api: srv, admin: a, clock: clk, data: data, store: st}
 }
 

@@ -3,11 +3,11 @@ package api
 import (
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/ttlcache"
 )
 
 // Family counts ("reaches N families") are asked for by every check and
@@ -19,8 +19,7 @@ import (
 const familyCacheTTL = 10 * time.Second
 
 type familyCache struct {
-	gen    atomic.Uint64 // the directory generation (also used by the feed's parent cache)
-	counts ttlCache[string, familyCount]
+	counts ttlcache.Cache[string, familyCount]
 }
 
 func audienceKey(a store.Audience) string {
@@ -33,4 +32,4 @@ func audienceKey(a store.Audience) string {
 }
 
 // directoryChanged invalidates every cached count.
-func (s *Server) directoryChanged() { s.families.gen.Add(1) }
+func (s *Server) directoryChanged() { s.app.DirectoryChanged() }

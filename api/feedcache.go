@@ -10,6 +10,7 @@ import (
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/ttlcache"
 )
 
 // Feed caches. The morning peak is parents' widgets polling their feed:
@@ -24,137 +25,23 @@ import (
 // are exact and those entries may live long; on MongoDB other instances
 // write too, and every entry lives at most feedTTL.
 const (
-	feedTTL       = 2 * time.Second  // the notices in feeds; everything on MongoDB
-	exactTTL      = 10 * time.Minute // parents and read states on the embedded store
-	entTTL        = 30 * time.Second // ENT keys and origins
-	nameTTL       = 60 * time.Second // collectivités' names
-	cacheMaxItems = 200000
+	feedTTL  = 2 * time.Second  // the notices in feeds; everything on MongoDB
+	exactTTL = 10 * time.Minute // parents and read states on the embedded store
+	entTTL   = 30 * time.Second // ENT keys and origins
+	nameTTL  = 60 * time.Second // collectivités' names
 )
-
-// ttlCache is a map whose entries expire after ttl, or as soon as the
-// generation they were read at is no longer current.
-type ttlCache[K comparable, V any] struct {
-	mu  sync.RWMutex
-	m   map[K]ttlEntry[V]
-	ttl time.Duration
-	// loads in flight, so that a popular entry that expires is loaded
-	// once, not by every request that misses it at the same moment.
-	fmu      sync.Mutex
-	inflight map[K]*load[V]
-}
-
-type load[V any] struct {
-	done chan struct{}
-	v    V
-	err  error
-}
-
-type ttlEntry[V any] struct {
-	v   V
-	at  time.Time // when the load began; for a tombstone, when it was dropped
-	gen uint64
-	// dropped marks a tombstone: the entry was dropped at at, and a load
-	// that began before then read the store before the change: its
-	// result is not kept.
-	dropped bool
-}
-
-func (c *ttlCache[K, V]) get(k K, gen uint64) (V, bool) {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || e.dropped || e.gen != gen || time.Since(e.at) >= c.ttl {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-// put keeps v, loaded from a read of the store that began at at — unless
-// k was dropped since (the read may predate the change that dropped it)
-// or a load that began later already put its value.
-func (c *ttlCache[K, V]) put(k K, v V, gen uint64, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= cacheMaxItems {
-		c.m = make(map[K]ttlEntry[V])
-	}
-	if e, ok := c.m[k]; ok && (e.at.After(at) || e.dropped && e.at.Equal(at)) {
-		return
-	}
-	c.m[k] = ttlEntry[V]{v: v, at: at, gen: gen}
-}
-
-// drop forgets k after a change: the entry goes, a load running now will
-// not keep its result, and the next request starts a load of its own
-// rather than waiting for that one.
-func (c *ttlCache[K, V]) drop(k K) {
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[K]ttlEntry[V])
-	}
-	c.m[k] = ttlEntry[V]{at: time.Now(), dropped: true}
-	c.mu.Unlock()
-	c.fmu.Lock()
-	delete(c.inflight, k)
-	c.fmu.Unlock()
-}
-
-// fetch returns the cached value or loads it (once for concurrent
-// callers). The entry's age counts from before the load, so a value is
-// never served older than ttl.
-func (c *ttlCache[K, V]) fetch(k K, gen *atomic.Uint64, fn func() (V, error)) (V, error) {
-	var g uint64
-	if gen != nil {
-		g = gen.Load()
-	}
-	if v, ok := c.get(k, g); ok {
-		return v, nil
-	}
-	return c.loadOnce(k, g, fn)
-}
-
-// loadOnce runs fn for k unless a load of k is already running, whose
-// result it then shares.
-func (c *ttlCache[K, V]) loadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
-	c.fmu.Lock()
-	if l, ok := c.inflight[k]; ok {
-		c.fmu.Unlock()
-		<-l.done
-		return l.v, l.err
-	}
-	l := &load[V]{done: make(chan struct{})}
-	if c.inflight == nil {
-		c.inflight = map[K]*load[V]{}
-	}
-	c.inflight[k] = l
-	c.fmu.Unlock()
-	at := time.Now()
-	l.v, l.err = fn()
-	if l.err == nil {
-		c.put(k, l.v, g, at)
-	}
-	c.fmu.Lock()
-	if c.inflight[k] == l { // not dropped (and replaced) meanwhile
-		delete(c.inflight, k)
-	}
-	c.fmu.Unlock()
-	close(l.done)
-	return l.v, l.err
-}
 
 type parentKey struct{ ent, user string }
 
 // feedCaches are the Server's caches.
 type feedCaches struct {
-	noticesGen atomic.Uint64 // bumped when this process publishes, corrects or withdraws
-	ents       ttlCache[string, store.ENT]
-	parents    ttlCache[parentKey, *store.Parent] // nil: not synced
-	snapshot   snapshotCache                      // the notices in feeds, by school
-	states     ttlCache[parentKey, map[string]store.ReadState]
-	names      ttlCache[string, string]
-	tokens     ttlCache[string, verifiedToken] // parent JWTs already verified
-	encoded    ttlCache[encodedKey, []byte]    // feed notices' JSON
+	ents     ttlcache.Cache[string, store.ENT]
+	parents  ttlcache.Cache[parentKey, *store.Parent] // nil: not synced
+	snapshot snapshotCache                            // the notices in feeds, by school
+	states   ttlcache.Cache[parentKey, map[string]store.ReadState]
+	names    ttlcache.Cache[string, string]
+	tokens   ttlcache.Cache[string, verifiedToken] // parent JWTs already verified
+	encoded  ttlcache.Cache[encodedKey, []byte]    // feed notices' JSON
 }
 
 // encodedKey identifies the JSON of a feed notice: a notice version as
@@ -182,24 +69,24 @@ func newFeedCaches(exact bool) *feedCaches {
 		perParent = exactTTL
 	}
 	return &feedCaches{
-		ents:    ttlCache[string, store.ENT]{ttl: entTTL},
-		parents: ttlCache[parentKey, *store.Parent]{ttl: perParent},
-		states:  ttlCache[parentKey, map[string]store.ReadState]{ttl: perParent},
-		names:   ttlCache[string, string]{ttl: nameTTL},
-		tokens:  ttlCache[string, verifiedToken]{ttl: parentMaxLifetime + parentLeeway},
-		encoded: ttlCache[encodedKey, []byte]{ttl: exactTTL},
+		ents:    ttlcache.Cache[string, store.ENT]{TTL: entTTL},
+		parents: ttlcache.Cache[parentKey, *store.Parent]{TTL: perParent},
+		states:  ttlcache.Cache[parentKey, map[string]store.ReadState]{TTL: perParent},
+		names:   ttlcache.Cache[string, string]{TTL: nameTTL},
+		tokens:  ttlcache.Cache[string, verifiedToken]{TTL: parentMaxLifetime + parentLeeway},
+		encoded: ttlcache.Cache[encodedKey, []byte]{TTL: exactTTL},
 	}
 }
 
 // noticesChanged makes every process-local notice list stale.
-func (s *Server) noticesChanged() { s.caches.noticesGen.Add(1) }
+func (s *Server) noticesChanged() { s.app.NoticesChanged() }
 
 func (s *Server) cachedENT(ctx context.Context, id string) (store.ENT, error) {
-	return s.caches.ents.fetch(id, nil, func() (store.ENT, error) { return s.store.GetENT(ctx, id) })
+	return s.caches.ents.Fetch(id, nil, func() (store.ENT, error) { return s.store.GetENT(ctx, id) })
 }
 
 func (s *Server) cachedParent(ctx context.Context, entID, userID string) (*store.Parent, error) {
-	return s.caches.parents.fetch(parentKey{entID, userID}, &s.families.gen, func() (*store.Parent, error) {
+	return s.caches.parents.Fetch(parentKey{entID, userID}, s.app.DirectoryGen(), func() (*store.Parent, error) {
 		p, err := s.store.GetParent(ctx, entID, userID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
@@ -250,7 +137,7 @@ func (sn *feedSnapshot) fresh(now time.Time, g uint64) (ok, refresh bool) {
 // feedNotices returns the snapshot that serves a request at now.
 func (s *Server) feedNotices(ctx context.Context, now time.Time) (*feedSnapshot, error) {
 	c := &s.caches.snapshot
-	g := s.caches.noticesGen.Load()
+	g := s.app.NoticesGen().Load()
 	sn := c.cur.Load()
 	if ok, refresh := sn.fresh(now, g); ok {
 		if refresh && c.refreshing.CompareAndSwap(false, true) {
@@ -260,7 +147,7 @@ func (s *Server) feedNotices(ctx context.Context, now time.Time) (*feedSnapshot,
 				defer c.mu.Unlock()
 				// The generation is read before the query: a change
 				// committed after it makes this snapshot stale at once.
-				g := s.caches.noticesGen.Load()
+				g := s.app.NoticesGen().Load()
 				now := s.utcNow()
 				if ok, refresh := c.cur.Load().fresh(now, g); ok && !refresh {
 					return // a request loaded it meanwhile
@@ -300,7 +187,7 @@ func (s *Server) loadSnapshot(ctx context.Context, now time.Time, g uint64) (*fe
 }
 
 func (s *Server) cachedReadStates(ctx context.Context, entID, userID string) (map[string]store.ReadState, error) {
-	return s.caches.states.fetch(parentKey{entID, userID}, nil, func() (map[string]store.ReadState, error) {
+	return s.caches.states.Fetch(parentKey{entID, userID}, nil, func() (map[string]store.ReadState, error) {
 		return s.store.ReadStates(ctx, entID, userID, nil)
 	})
 }
@@ -308,16 +195,16 @@ func (s *Server) cachedReadStates(ctx context.Context, entID, userID string) (ma
 // readStatesChanged drops a parent's cached states after their own read
 // or acknowledgement.
 func (s *Server) readStatesChanged(entID, userID string) {
-	s.caches.states.drop(parentKey{entID, userID})
+	s.caches.states.Drop(parentKey{entID, userID})
 }
 
 // preferencesChanged drops a parent's cached record.
 func (s *Server) preferencesChanged(entID, userID string) {
-	s.caches.parents.drop(parentKey{entID, userID})
+	s.caches.parents.Drop(parentKey{entID, userID})
 }
 
 func (s *Server) cachedName(ctx context.Context, collectiviteID string) (string, error) {
-	return s.caches.names.fetch(collectiviteID, nil, func() (string, error) {
+	return s.caches.names.Fetch(collectiviteID, nil, func() (string, error) {
 		col, err := s.store.GetCollectivite(ctx, collectiviteID)
 		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
@@ -331,5 +218,5 @@ func (s *Server) cachedName(ctx context.Context, collectiviteID string) (string,
 // feeds) and publisher name.
 func (s *Server) encodedNotice(n *feedNotice) ([]byte, error) {
 	k := encodedKey{n.ID, n.Version, n.Collectivite.Name}
-	return s.caches.encoded.fetch(k, nil, func() ([]byte, error) { return json.Marshal(n) })
+	return s.caches.encoded.Fetch(k, nil, func() ([]byte, error) { return json.Marshal(n) })
 }

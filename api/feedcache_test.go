@@ -10,39 +10,6 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// A change that drops an entry while a load of it runs: the load's result
-// (read before the change) is not kept, and a request after the change
-// does not wait for it but loads afresh.
-func TestTTLCacheDropDuringLoad(t *testing.T) {
-	c := ttlCache[string, int]{ttl: time.Minute}
-	started, release, done := make(chan struct{}), make(chan struct{}), make(chan int)
-	go func() {
-		v, _ := c.loadOnce("k", 0, func() (int, error) { close(started); <-release; return 1, nil })
-		done <- v
-	}()
-	<-started
-	c.drop("k")
-	v, err := c.fetch("k", nil, func() (int, error) { return 2, nil })
-	if err != nil || v != 2 {
-		t.Fatalf("fetch after the drop: %d, %v; want the fresh load's 2", v, err)
-	}
-	close(release)
-	if old := <-done; old != 1 {
-		t.Fatalf("the old load returned %d", old)
-	}
-	if v, ok := c.get("k", 0); !ok || v != 2 {
-		t.Fatalf("after the old load ended: %d, %v; want 2 kept", v, ok)
-	}
-	// A load that begins after a drop is kept.
-	c.drop("k")
-	if v, _ := c.fetch("k", nil, func() (int, error) { return 3, nil }); v != 3 {
-		t.Fatalf("fetch: %d", v)
-	}
-	if v, ok := c.get("k", 0); !ok || v != 3 {
-		t.Fatalf("load after a drop not kept: %d, %v", v, ok)
-	}
-}
-
 // pausingStore lets a test hold a full ReadStates load (after it read the
 // store) and a MarkRead (before it writes).
 type pausingStore struct {

@@ -38,7 +38,7 @@ type parentClaims struct {
 // id, exp at most one hour ahead, iat not in the future, 60 s of clock
 // leeway.
 func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.ParentIdentity, error) {
-	if v, ok := s.caches.tokens.get(raw, 0); ok {
+	if v, ok := s.caches.tokens.Get(raw, 0); ok {
 		now := s.now()
 		// The ENT as it is now (its own cache, entTTL): a token verified
 		// with a key the ENT no longer accepts (replaced, overlap over,
@@ -53,7 +53,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.Parent
 				return &app.ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
 			}
 		}
-		s.caches.tokens.drop(raw)
+		s.caches.tokens.Drop(raw)
 	}
 	id, key, exp, err := s.checkParentToken(ctx, raw)
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.Parent
 	}
 	// raw points into Fiber's request buffer, reused by the next request:
 	// the cache keeps its own copy.
-	s.caches.tokens.put(strings.Clone(raw), verifiedToken{id: id, exp: exp, key: key}, 0, time.Now())
+	s.caches.tokens.Put(strings.Clone(raw), verifiedToken{id: id, exp: exp, key: key}, 0, time.Now())
 	return id, nil
 }
 

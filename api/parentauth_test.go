@@ -160,7 +160,7 @@ func TestVerifiedTokenCacheFollowsENT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reload := func(e store.ENT) { f.caches.ents.put(e.ID, e, 0, time.Now()) }
+	reload := func(e store.ENT) { f.caches.ents.Put(e.ID, e, 0, time.Now()) }
 
 	ent.Origins = []string{"https://nouvel-ent.example.fr"}
 	reload(ent)

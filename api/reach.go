@@ -187,7 +187,7 @@ func (r smallGroups) acknowledged(n int, families, read figure) figure {
 
 // countAudience counts the families of an audience for rule 3.
 func (s *Server) countAudience(ctx context.Context, a store.Audience) (familyCount, error) {
-	return s.families.counts.fetch(audienceKey(a), &s.families.gen, func() (familyCount, error) {
+	return s.families.counts.Fetch(audienceKey(a), s.app.DirectoryGen(), func() (familyCount, error) {
 		var out familyCount
 		cells, err := s.store.AudienceCells(ctx, a)
 		if err != nil {

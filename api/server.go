@@ -11,8 +11,10 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/ttlcache"
 )
 
 // Version is set at build time (-ldflags "-X .../api.Version=...").
@@ -24,6 +26,9 @@ type Deps struct {
 	Config config.Config
 	Clock  func() time.Time
 	Log    *slog.Logger
+	// App is the application layer, shared with the back-office; New
+	// builds one when nil.
+	App *app.App
 	// Mount, when set, registers more routes on the app before its
 	// catch-all 404: the /admin back-office (admin.Admin.Mount).
 	Mount func(*fiber.App)
@@ -32,6 +37,7 @@ type Deps struct {
 // Server holds the Fiber app and its dependencies.
 type Server struct {
 	App      *fiber.App
+	app      *app.App
 	store    store.Store
 	cfg      config.Config
 	now      func() time.Time
@@ -59,7 +65,11 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.App == nil {
+		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
+	}
 	s := &Server{
+		app:      d.App,
 		store:    d.Store,
 		cfg:      d.Config,
 		now:      d.Clock,
@@ -68,7 +78,7 @@ func New(d Deps) *Server {
 		metrics:  newMetrics(),
 		mount:    d.Mount,
 		caches:   newFeedCaches(d.Config.Embedded()),
-		families: familyCache{counts: ttlCache[string, familyCount]{ttl: familyCacheTTL}},
+		families: familyCache{counts: ttlcache.Cache[string, familyCount]{TTL: familyCacheTTL}},
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
@@ -105,6 +115,4 @@ func New(d Deps) *Server {
 
 // utcNow is the clock, in UTC and at millisecond precision (what every
 // store keeps).
-func (s *Server) utcNow() time.Time {
-	return s.now().UTC().Truncate(time.Millisecond)
-}
+func (s *Server) utcNow() time.Time { return s.app.Now() }

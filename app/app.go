@@ -1,0 +1,66 @@
+package app
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// Deps is what the application layer needs, wired by hand in main.
+type Deps struct {
+	Store store.Store
+	Clock func() time.Time
+	Log   *slog.Logger
+}
+
+// App is the application layer: one per process, shared by every front
+// end (the API, the back-office), so that their caches and the changes
+// they make are one.
+type App struct {
+	store store.Store
+	now   func() time.Time
+	log   *slog.Logger
+
+	// noticesGen moves when this process publishes, corrects or
+	// withdraws a notice; directoryGen when it changes the directory
+	// (parents, ENTs). Caches keyed by them drop what they hold.
+	noticesGen   atomic.Uint64
+	directoryGen atomic.Uint64
+}
+
+// New builds the application layer.
+func New(d Deps) *App {
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &App{store: d.Store, now: d.Clock, log: d.Log}
+}
+
+// Store is the store the use cases read and write.
+func (a *App) Store() store.Store { return a.store }
+
+// Now is the clock, in UTC and at millisecond precision (what every store
+// keeps).
+func (a *App) Now() time.Time { return a.now().UTC().Truncate(time.Millisecond) }
+
+// NoticesChanged makes every process-local notice list stale.
+func (a *App) NoticesChanged() { a.noticesGen.Add(1) }
+
+// NoticesGen is the notices' generation (see NoticesChanged).
+func (a *App) NoticesGen() *atomic.Uint64 { return &a.noticesGen }
+
+// DirectoryChanged makes every cached family count and parent stale.
+func (a *App) DirectoryChanged() { a.directoryGen.Add(1) }
+
+// DirectoryGen is the directory's generation (see DirectoryChanged).
+func (a *App) DirectoryGen() *atomic.Uint64 { return &a.directoryGen }
+
+// Audit is the audit entry of an action of p, now.
+func (a *App) Audit(p *Principal, action, target, summary, collectiviteID string) store.AuditEntry {
+	return store.AuditEntry{At: a.Now(), Actor: p.ID(), Action: action, Target: target, Summary: summary, CollectiviteID: collectiviteID}
+}
