@@ -64,7 +64,7 @@ func (s *Server) validateConventionRequest(v any, id *string, old string) error 
 	if err := formerName(id, old, "collectivite_id", "collectivite"); err != nil {
 		return err
 	}
-	return s.validateStruct(v)
+	return s.app.Validate(v)
 }
 
 type reasonBody struct {

@@ -33,7 +33,7 @@ func FuzzNoticeRequest(f *testing.F) {
 	f.Add([]byte(`{"category":"cantine","title":"Menus","audience":{"schools":["0801001D"]},"expires_at":"2026-11-27T18:00:00+01:00"}`))
 	f.Add([]byte(`{"category":"transport","title":"Bus","audience":{"schools":["0801001d"],"classes":["CP"]},"expires_at":"2026-11-27T18:00:00Z","content":{"transport":{"line":"12","stops":["a"]}}}`))
 	f.Add([]byte(`{"title":null,"audience":{"schools":[1]}}`))
-	s := &Server{validate: newValidator()}
+	a := app.New(app.Deps{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req noticeRequest
 		if err := strictUnmarshal(body, &req); err != nil {
@@ -42,7 +42,7 @@ func FuzzNoticeRequest(f *testing.F) {
 			}
 			return
 		}
-		if err := s.validateStruct(&req); err != nil {
+		if err := a.Validate(&req); err != nil {
 			if _, ok := err.(*app.Error); !ok {
 				t.Fatalf("not a catalog error: %T %v", err, err)
 			}

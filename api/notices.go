@@ -301,7 +301,7 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 	hash := requestHash(&req) // as sent: before anything fills in defaults
 	key := strings.TrimSpace(c.Get("Idempotency-Key"))
 	if key != "" {
-		if len(key) > 200 || !identifier(key) {
+		if len(key) > 200 || !app.Identifier(key) {
 			return app.Err(app.CodeRequestValidationFailed, app.NewDetail("Idempotency-Key", "field.ident",
 				"La clé d'idempotence doit faire au plus 200 caractères imprimables, sans espace.",
 				"The idempotency key must be at most 200 printable characters without spaces."))

@@ -147,7 +147,7 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 	if claims.ExpiresAt.Time.Sub(now) > parentMaxLifetime+parentLeeway {
 		return nil, none, time.Time{}, app.Err(app.CodeAuthTokenTooLong)
 	}
-	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !identifier(claims.Subject) {
+	if claims.Subject == "" || len(claims.Subject) > maxUserIDLen || !app.Identifier(claims.Subject) {
 		return nil, none, time.Time{}, tokenRefused("token.subject",
 			"sub doit être l'identifiant ENT du parent (caractères imprimables sans espace).",
 			"sub must be the parent's ENT user id (printable characters without spaces).")

@@ -157,7 +157,7 @@ type childDetail struct {
 func checkParent(p parentInput, served map[string]bool) []childDetail {
 	var out []childDetail
 	add := func(j int, d app.Detail) { out = append(out, childDetail{d, j}) }
-	if p.ENTUserID == "" || len(p.ENTUserID) > maxUserIDLen || !identifier(p.ENTUserID) {
+	if p.ENTUserID == "" || len(p.ENTUserID) > maxUserIDLen || !app.Identifier(p.ENTUserID) {
 		add(-1, app.NewDetail("ent_user_id", "field.ident",
 			"Identifiant ENT du parent manquant ou invalide (1 à 128 caractères imprimables, sans espace).",
 			"Missing or invalid parent ENT id (1 to 128 printable characters, no spaces)."))
@@ -187,7 +187,7 @@ func checkParent(p parentInput, served map[string]bool) []childDetail {
 			levels := strings.Join(conventions.Levels, ", ")
 			add(j, app.NewDetail(f+".level", "field.oneof", "Niveau attendu parmi : "+levels+".", "Expected level: "+levels+"."))
 		}
-		if len(ch.Class) > maxClassLen || !plainText(ch.Class, false) {
+		if len(ch.Class) > maxClassLen || !app.PlainText(ch.Class, false) {
 			add(j, app.NewDetail(f+".class", "field.max", "Classe invalide (32 caractères au plus).", "Invalid class (at most 32 characters)."))
 		}
 	}
@@ -367,7 +367,7 @@ func userIDParam(c *fiber.Ctx) (string, error) {
 			"Identifiant mal encodé dans l'adresse : encodez « % » en %25, « / » en %2F, « ? » en %3F et « # » en %23.",
 			"Badly encoded id in the URL: encode \"%\" as %25, \"/\" as %2F, \"?\" as %3F and \"#\" as %23."))
 	}
-	if len(id) > maxUserIDLen || !identifier(id) {
+	if len(id) > maxUserIDLen || !app.Identifier(id) {
 		return "", app.Err(app.CodeResourceNotFound)
 	}
 	return strings.Clone(id), nil

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/app"
@@ -42,7 +41,6 @@ type Server struct {
 	cfg      config.Config
 	now      func() time.Time
 	log      *slog.Logger
-	validate *validator.Validate
 	metrics  *metrics
 	origins  originCache
 	push     pushState
@@ -74,7 +72,6 @@ func New(d Deps) *Server {
 		cfg:      d.Config,
 		now:      d.Clock,
 		log:      d.Log,
-		validate: newValidator(),
 		metrics:  newMetrics(),
 		mount:    d.Mount,
 		caches:   newFeedCaches(d.Config.Embedded()),

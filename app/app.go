@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-playground/validator/v10"
+
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -19,9 +21,10 @@ type Deps struct {
 // end (the API, the back-office), so that their caches and the changes
 // they make are one.
 type App struct {
-	store store.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store    store.Store
+	now      func() time.Time
+	log      *slog.Logger
+	validate *validator.Validate
 
 	// noticesGen moves when this process publishes, corrects or
 	// withdraws a notice; directoryGen when it changes the directory
@@ -38,7 +41,7 @@ func New(d Deps) *App {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &App{store: d.Store, now: d.Clock, log: d.Log}
+	return &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
 }
 
 // Store is the store the use cases read and write.
