@@ -175,6 +175,10 @@ func (r *rq) L(fr, en string) string {
 	return fr
 }
 
+// principal is the signed-in person, as the use cases (package app) take
+// it.
+func (r *rq) principal() *app.Principal { return &app.Principal{Account: r.acc} }
+
 // api calls the JSON API as the signed-in person.
 func (r *rq) api(method, path string, body, out any, headers ...string) error {
 	return r.a.call(r.clientIP(), r.token, r.lang, method, path, body, out, headers...)
