@@ -13,11 +13,12 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // The HTTP edge: what happens to a request between its headers and the
@@ -60,38 +61,17 @@ const (
 
 var errBodyTooLarge = errors.New("request body over the route's limit")
 
-// verdicts carries headerReceived's verdict on a request to edge, keyed by
-// the request's header (one per request context, reused from request to
-// request). Verdicts are rare: while none is pending, both sides cost one
-// atomic load. A verdict left by a request that never reached edge (its
-// body could not be read) is removed by headerReceived when the same
-// context takes its next request.
-type verdicts struct {
-	pending atomic.Int64
-	m       sync.Map // *fasthttp.RequestHeader → string
-}
-
-func (v *verdicts) set(h *fasthttp.RequestHeader, verdict string) {
-	if _, loaded := v.m.Swap(h, verdict); !loaded {
-		v.pending.Add(1)
-	}
-}
-
-func (v *verdicts) take(h *fasthttp.RequestHeader) string {
-	if v.pending.Load() == 0 {
-		return ""
-	}
-	x, ok := v.m.LoadAndDelete(h)
-	if !ok {
-		return ""
-	}
-	v.pending.Add(-1)
-	return x.(string)
-}
+// edgeVerdictHeader carries headerReceived's verdict on a request to edge,
+// in the request's own header: the verdict lives and dies with its request
+// (fasthttp resets the header with it, even when its body fails before
+// edge runs), and nothing outside the request refers to the request's
+// pooled context. headerReceived removes one a client sent, edge removes
+// it before the app sees the request.
+const edgeVerdictHeader = "Liaison-Edge-Verdict"
 
 // Verdicts of headerReceived (none: a body up to LIAISON_BODY_LIMIT).
 const (
-	verdictSync       = "sync"        // an authenticated directory sync
+	verdictKey        = "key"         // a directory sync over the body limit: edge checks its key
 	verdictUnread     = "unread"      // not read: the route answers, then close
 	verdictTooLarge   = "too-large"   // 413 without reading the body
 	verdictBadFraming = "bad-framing" // 400 without reading the body
@@ -102,57 +82,76 @@ const (
 // its body being read has its Content-Length set to 0 (fasthttp then reads
 // none, and edge closes the connection after the answer) and no Expect
 // (no "100 Continue" invites a body that will not be read).
+//
+// It decides from the headers alone: the ENT key of a directory sync over
+// the body limit is checked by edge, which knows the client's address and
+// asks the failed-authentication limiter first (fasthttp reads at most
+// 8 KiB of the body before edge). Such a sync keeps its Expect: a client
+// with a valid key is invited to send its body at once; one refused by
+// edge is drained like any body refused unread.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	s.verdicts.take(h) // one left by an earlier request of this context
-	verdict, conf := "", fasthttp.RequestConfig{}
+	h.Del(edgeVerdictHeader) // a client's is no verdict
+	verdict := ""
 	cl := h.ContentLength()
 	switch {
 	case badFraming(h.RawHeaders()):
 		verdict = verdictBadFraming
 	case cl == -2 || (cl >= 0 && cl <= s.cfg.BodyLimit):
-		return conf // no body, or one any route may send
+		return fasthttp.RequestConfig{} // no body, or one any route may send
 	case !isSyncRoute(h) || s.cfg.Role == config.RoleWorker: // a worker serves no sync route
 		if cl > 0 {
 			verdict = verdictTooLarge
 		}
-	case !s.validENTKey(h):
-		verdict = verdictUnread
+	case bearerOf(string(h.Peek(fiber.HeaderAuthorization))) == "":
+		verdict = verdictUnread // the route answers 401
 	case cl > s.cfg.SyncBodyLimit:
-		verdict = verdictTooLarge
+		verdict = verdictTooLarge // whatever the key
 	default:
-		verdict = verdictSync
-		conf.ReadTimeout = syncReadTimeout
+		verdict = verdictKey
 	}
 	if verdict != "" {
-		s.verdicts.set(h, verdict)
-		if verdict != verdictSync {
+		h.Set(edgeVerdictHeader, verdict)
+		if verdict != verdictKey {
 			h.SetContentLength(0)
 			h.Del(fiber.HeaderExpect)
 		}
 	}
-	return conf
+	return fasthttp.RequestConfig{}
 }
 
 // edge wraps the app's fasthttp handler (see above).
 func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		limit := s.cfg.BodyLimit
-		switch s.verdicts.take(&ctx.Request.Header) {
-		case "":
-		case verdictSync:
-			limit = s.cfg.SyncBodyLimit
-		case verdictUnread:
-			// The route refuses the request (no valid key) before it
-			// looks at a body, which it sees empty.
-			next(ctx)
-			s.closeAfterAnswer(ctx)
-			return
-		case verdictTooLarge:
-			s.refuse(ctx, app.Err(app.CodeRequestBodyTooLarge))
-			return
-		default:
-			s.refuse(ctx, app.Err(app.CodeRequestBadFraming))
-			return
+		if v := ctx.Request.Header.Peek(edgeVerdictHeader); len(v) > 0 {
+			verdict := string(v)
+			ctx.Request.Header.Del(edgeVerdictHeader)
+			switch verdict {
+			case verdictKey:
+				granted, refusal := s.syncKey(ctx)
+				switch {
+				case refusal != nil:
+					s.refuse(ctx, refusal)
+					return
+				case !granted: // the store could not tell: the route answers
+					s.answerUnread(ctx, next)
+					return
+				}
+				limit = s.cfg.SyncBodyLimit
+				// The time to send the body, from now.
+				_ = ctx.Conn().SetReadDeadline(time.Now().Add(syncReadTimeout))
+			case verdictUnread:
+				// The route refuses the request (no key) before it looks
+				// at a body, which it sees empty.
+				s.answerUnread(ctx, next)
+				return
+			case verdictTooLarge:
+				s.refuse(ctx, app.Err(app.CodeRequestBodyTooLarge))
+				return
+			default:
+				s.refuse(ctx, app.Err(app.CodeRequestBadFraming))
+				return
+			}
 		}
 		stream := ctx.RequestBodyStream()
 		cl := ctx.Request.Header.ContentLength()
@@ -185,6 +184,15 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	}
 }
 
+// answerUnread lets the app answer a request whose body is not read (it
+// sees it empty), then closes the connection.
+func (s *Server) answerUnread(ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler) {
+	ctx.Request.SetBodyRaw(nil) // what fasthttp read ahead, if anything, is dropped
+	ctx.Request.Header.SetContentLength(0)
+	next(ctx)
+	s.closeAfterAnswer(ctx)
+}
+
 // isSyncRoute reports a request to one of the directory sync routes, the
 // only ones allowed LIAISON_SYNC_BODY_LIMIT.
 func isSyncRoute(h *fasthttp.RequestHeader) bool {
@@ -193,17 +201,42 @@ func isSyncRoute(h *fasthttp.RequestHeader) bool {
 		h.IsPost() && string(path) == "/v1/ent/parents/import"
 }
 
-// validENTKey reports whether the request carries a valid ENT API key (the
-// same check as requireENT, which the route still makes).
-func (s *Server) validENTKey(h *fasthttp.RequestHeader) bool {
-	tok := bearerOf(string(h.Peek(fiber.HeaderAuthorization)))
-	if tok == "" {
-		return false
+// syncKey decides whether a directory sync over the body limit may send
+// up to LIAISON_SYNC_BODY_LIMIT: its ENT key must be valid (the same check
+// as requireENT, which the route still makes). The failed-authentication
+// limiter (authLimiter) is asked first: from a client past its limit, only
+// a credential found valid since is looked up, any other is refused (429)
+// without a lookup; a key found invalid counts as a failure (401). granted
+// and refusal both unset: the store could not tell.
+func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.Error) {
+	tok := bearerOf(string(ctx.Request.Header.Peek(fiber.HeaderAuthorization)))
+	ip := clientKey(requestAddr(ctx, s.cfg.TrustedProxy))
+	now := time.Now()
+	key := ""
+	if s.auth != nil {
+		switch s.auth.admit(ip, tok, now, &key) {
+		case admitRefused, admitOnce:
+			s.metrics.rateLimited.Inc()
+			return false, app.Err(app.CodeRateLimited)
+		}
 	}
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := s.entByKey(c, tok)
-	return err == nil
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	if s.auth != nil {
+		s.auth.fail(ip, key, now)
+		if key != "" { // past the limit: a credential valid until now
+			s.metrics.rateLimited.Inc()
+			return false, app.Err(app.CodeRateLimited)
+		}
+	}
+	return false, app.Err(app.CodeAuthInvalidToken)
 }
 
 // readBody reads a request body of cl bytes (-1: chunked, length unknown)
@@ -365,8 +398,9 @@ func badFraming(raw []byte) bool {
 	return nte > 1 || nte > 0 && ncl > 0
 }
 
-// connLimit caps the open connections of each client address
-// (LIAISON_MAX_CONNS_PER_IP), counted in the server's ConnState hook —
+// connLimit caps the open connections of each client (LIAISON_MAX_CONNS_PER_IP;
+// an IPv6 client is its /64, see clientKey), counted in the server's
+// ConnState hook —
 // not fasthttp's MaxConnsPerIP, which counts every IPv6 client as one
 // address and, at shutdown, can close a connection twice (a nil pointer
 // panic in perIPConn.Close). One past the cap is answered 429 and closed.
@@ -398,7 +432,7 @@ func (l *connLimit) state(c net.Conn, st fasthttp.ConnState) {
 	case fasthttp.StateNew:
 		var ip netip.Addr
 		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-			ip = a.AddrPort().Addr().Unmap()
+			ip = clientKey(a.AddrPort().Addr())
 		}
 		l.mu.Lock()
 		if l.perIP[ip] >= l.max {

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // dialLocal opens a raw TCP connection to a server started by serveLocal;
@@ -303,29 +301,6 @@ func TestCompressedBodyHeldToTheLimit(t *testing.T) {
 	}
 	if r := ts.do("POST", "/v1/collectivites", ts.operator, []byte("{}"), "Content-Encoding: compress"); r.Status != 415 || r.ErrorCode(t) != "request.unsupported_encoding" {
 		t.Fatalf("unknown encoding: %d %s", r.Status, r.Body)
-	}
-}
-
-// The sync limit granted to a request whose body then never arrived (so
-// edge never took the verdict) is not inherited by the next request of
-// the same context: headerReceived starts from nothing.
-func TestEdgeVerdictNotInherited(t *testing.T) {
-	f := newFixture(t)
-	parse := func(raw string) *fasthttp.RequestHeader {
-		var h fasthttp.RequestHeader
-		if err := h.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
-			t.Fatal(err)
-		}
-		return &h
-	}
-	h := parse("PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.entKey + "\r\nContent-Length: 5000000\r\n\r\n")
-	f.headerReceived(h)
-	// The same header value, reused for another request (as fasthttp
-	// reuses its request contexts).
-	*h = *parse("PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
-	f.headerReceived(h)
-	if v := f.verdicts.take(h); v != "" {
-		t.Fatalf("verdict %q for a small sync without a key after a large one with a key, want none", v)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -50,22 +51,9 @@ func (s *Server) securityHeaders() fiber.Handler {
 }
 
 // rateLimit caps requests per credential (or per client IP without one)
-// per minute, and failed authentications per client IP. Past
-// LIAISON_RATE_LIMIT failures in a minute from one IP — made-up tokens,
-// each of which would otherwise get a budget of its own — that IP's
-// requests with a credential are not refused wholesale: a school or a
-// town hall behind one address would lock itself out. Instead:
-//
-//   - a credential found valid that way (below) goes on as usual, within
-//     its own budget;
-//   - a credential that failed since is refused (429) without a lookup;
-//   - any other credential is checked by the route's authentication,
-//     once: valid, it is served and remembered; invalid, it is refused
-//     (429, not 401) and remembered as failed.
-//
-// Credentials are kept as hashes: tokens never sit in memory in clear.
+// per minute, and failed authentications per client IP (see authLimiter).
 func (s *Server) rateLimit() fiber.Handler {
-	if s.cfg.RateLimit == 0 {
+	if s.auth == nil {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
 	refuse := func() error {
@@ -79,49 +67,116 @@ func (s *Server) rateLimit() fiber.Handler {
 			if t := bearer(c); t != "" {
 				return "t:" + store.HashToken(t)
 			}
-			return "ip:" + s.clientIP(c)
+			return "ip:" + clientKey(clientAddr(c, s.cfg.TrustedProxy)).String()
 		},
 		LimitReached: func(c *fiber.Ctx) error { return refuse() },
 	})
-	fails := &failureWindows{max: s.cfg.RateLimit, window: time.Minute, m: map[netip.Addr]*failureWindow{}}
-	passed := &credentialSet{m: map[string]time.Time{}}
-	failed := &credentialSet{m: map[string]time.Time{}}
+	a := s.auth
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" { // no credential to fail: the per-IP budget only
 			return perKey(c)
 		}
-		ip := clientAddr(c, s.cfg.TrustedProxy)
+		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
 		now := time.Now()
-		if !fails.exceeded(ip, now) {
+		key := ""
+		switch a.admit(ip, tok, now, &key) {
+		case admitCheck:
 			err := perKey(c)
 			if statusOf(c, err) == fiber.StatusUnauthorized {
-				fails.add(ip, now)
+				a.fail(ip, "", now)
 			}
 			return err
-		}
-		key := store.HashToken(tok)
-		switch {
-		case passed.has(key, now):
+		case admitPassed:
 			err := perKey(c)
 			if statusOf(c, err) == fiber.StatusUnauthorized { // revoked since
-				passed.remove(key)
-				failed.add(key, now.Add(time.Minute))
-				fails.add(ip, now)
+				a.fail(ip, key, now)
 				return refuse()
 			}
 			return err
-		case failed.has(key, now):
+		case admitRefused:
 			return refuse()
 		}
-		err := c.Next() // checked by the route's authentication
+		err := c.Next() // admitOnce: checked by the route's authentication
 		if statusOf(c, err) == fiber.StatusUnauthorized {
-			failed.add(key, now.Add(time.Minute))
-			fails.add(ip, now)
+			a.fail(ip, key, now)
 			return refuse()
 		}
-		passed.add(key, now.Add(time.Minute))
+		a.pass(key, now)
 		return err
+	}
+}
+
+// authLimiter decides, for the routes (rateLimit) and for the HTTP edge
+// before it grants an oversize directory sync (edge.go), what becomes of a
+// request with a credential given its client's failed authentications.
+// Past LIAISON_RATE_LIMIT failures in a minute from one client (see
+// clientKey) — made-up tokens, each of which would otherwise get a budget
+// of its own — that client's requests with a credential are not refused
+// wholesale: a school or a town hall behind one address would lock itself
+// out. Instead:
+//
+//   - a credential found valid that way (below) goes on as usual, within
+//     its own budget;
+//   - a credential that failed since is refused (429) without a lookup;
+//   - any other credential is checked by the route's authentication,
+//     once: valid, it is served and remembered; invalid, it is refused
+//     (429, not 401) and remembered as failed. (The edge, which would
+//     look the key up before the route, refuses it instead: an oversize
+//     sync costs no lookup from a client past its limit.)
+//
+// Credentials are kept as hashes: tokens never sit in memory in clear.
+type authLimiter struct {
+	fails          *failureWindows
+	passed, failed *credentialSet
+}
+
+func newAuthLimiter(max int) *authLimiter {
+	return &authLimiter{
+		fails:  &failureWindows{max: max, window: time.Minute, m: map[netip.Addr]*failureWindow{}},
+		passed: &credentialSet{m: map[string]time.Time{}},
+		failed: &credentialSet{m: map[string]time.Time{}},
+	}
+}
+
+// What authLimiter.admit decides for a request with a credential.
+const (
+	admitCheck   = iota // within the limit: checked as usual
+	admitPassed         // past it, a credential found valid since
+	admitRefused        // past it, a credential that failed since
+	admitOnce           // past it, a credential not seen since: checked once
+)
+
+// admit decides for a request with the credential tok from the client ip
+// (a clientKey). Past the limit, *key is set to the credential's hash.
+func (a *authLimiter) admit(ip netip.Addr, tok string, now time.Time, key *string) int {
+	if !a.fails.exceeded(ip, now) {
+		return admitCheck
+	}
+	*key = store.HashToken(tok)
+	switch {
+	case a.passed.has(*key, now):
+		return admitPassed
+	case a.failed.has(*key, now):
+		return admitRefused
+	}
+	return admitOnce
+}
+
+// fail counts a failed authentication of the client ip; key, the hash of
+// a credential checked past the limit, is remembered as failed.
+func (a *authLimiter) fail(ip netip.Addr, key string, now time.Time) {
+	if key != "" {
+		a.passed.remove(key)
+		a.failed.add(key, now.Add(time.Minute))
+	}
+	a.fails.add(ip, now)
+}
+
+// pass remembers a credential checked and found valid past the limit.
+func (a *authLimiter) pass(key string, now time.Time) {
+	if key != "" {
+		a.passed.add(key, now.Add(time.Minute))
 	}
 }
 
@@ -184,23 +239,24 @@ func (s *credentialSet) remove(key string) {
 	s.mu.Unlock()
 }
 
-// clientIP is the address of the client: the peer's, or behind a trusted
-// reverse proxy (LIAISON_TRUSTED_PROXY) the last address of
-// X-Forwarded-For — the one that proxy appended; those before it are
-// whatever the client sent.
-func (s *Server) clientIP(c *fiber.Ctx) string { return clientAddr(c, s.cfg.TrustedProxy).String() }
-
-// ClientIP is the address of the client of a request, as the API's rate
-// limits see it (see clientIP); the back-office passes it on to its
-// in-process API calls.
+// ClientIP is the address of the client of a request: the peer's, or
+// behind a trusted reverse proxy (LIAISON_TRUSTED_PROXY) the last address
+// of X-Forwarded-For — the one that proxy appended; those before it are
+// whatever the client sent. The rate limits count it by clientKey; the
+// back-office passes it on to its in-process API calls.
 func ClientIP(c *fiber.Ctx, trustedProxy bool) net.IP {
 	return net.IP(clientAddr(c, trustedProxy).AsSlice())
 }
 
 // clientAddr is ClientIP as a comparable value (a map key, no allocation).
 func clientAddr(c *fiber.Ctx, trustedProxy bool) netip.Addr {
+	return requestAddr(c.Context(), trustedProxy)
+}
+
+// requestAddr is clientAddr of a fasthttp request (the HTTP edge's).
+func requestAddr(ctx *fasthttp.RequestCtx, trustedProxy bool) netip.Addr {
 	if trustedProxy {
-		h := c.Get(fiber.HeaderXForwardedFor)
+		h := string(ctx.Request.Header.Peek(fiber.HeaderXForwardedFor))
 		if i := strings.LastIndexByte(h, ','); i >= 0 {
 			h = h[i+1:]
 		}
@@ -208,12 +264,29 @@ func clientAddr(c *fiber.Ctx, trustedProxy bool) netip.Addr {
 			return ip.Unmap()
 		}
 	}
-	ip, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	return ip.Unmap()
 }
 
-// failureWindows counts failed authentications per client IP in fixed
-// windows.
+// clientKey is the client a per-address limit counts for an address: an
+// IPv4 address (or an IPv4-mapped IPv6 one) is a client; an IPv6 address
+// counts for its /64, which one client owns (often more) and in which it
+// can take any address it likes — keyed by its full address, each limit
+// would be bypassed by rotating addresses. Every per-address limit keys
+// its clients with it: open connections (connLimit), failed
+// authentications (authLimiter), requests without a credential
+// (rateLimit).
+func clientKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.WithZone("").Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
+// failureWindows counts failed authentications per client (a clientKey)
+// in fixed windows.
 type failureWindows struct {
 	mu        sync.RWMutex // read by every request with a credential
 	max       int

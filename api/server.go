@@ -51,8 +51,8 @@ type Server struct {
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
 	storageFailedAt atomic.Int64
-	conns           *connLimit // connections per client address (edge.go); nil when unlimited
-	verdicts        verdicts   // the HTTP edge's, from headers to handler (edge.go)
+	conns           *connLimit   // connections per client address (edge.go); nil when unlimited
+	auth            *authLimiter // failed authentications (middleware.go); nil without LIAISON_RATE_LIMIT
 }
 
 // New builds the API with every route registered.
@@ -76,6 +76,9 @@ func New(d Deps) *Server {
 		mount:    d.Mount,
 		caches:   newFeedCaches(d.Config.Embedded()),
 		families: familyCache{counts: ttlcache.Cache[string, familyCount]{TTL: familyCacheTTL}},
+	}
+	if d.Config.RateLimit > 0 {
+		s.auth = newAuthLimiter(d.Config.RateLimit)
 	}
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",

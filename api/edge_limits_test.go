@@ -1,0 +1,269 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// Review of issue 11.1: an authenticated sync whose body fails inside
+// fasthttp (here the client goes away after a few bytes, before edge runs)
+// leaves nothing behind that keeps its request context alive: once the
+// server's pools are emptied (two collections), the context is collected.
+// (The verdict was kept in a side map keyed by the request's header, and
+// the entry of a request that never reached edge stayed.) A following
+// request on a new connection gets its own verdict.
+func TestFailedSyncBodyLeavesNothingBehind(t *testing.T) {
+	f := newFixture(t)
+	cfg := testConfig()
+	cfg.BodyLimit = 1024
+	edge := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	srv := edge.App.Server()
+	collected := make(chan struct{})
+	var armed atomic.Bool
+	next := srv.Handler
+	srv.Handler = func(ctx *fasthttp.RequestCtx) {
+		// The context of the first request, which its connection keeps
+		// for the failing sync that follows.
+		if string(ctx.Path()) == "/v1/version" && armed.CompareAndSwap(false, true) {
+			runtime.SetFinalizer(ctx, func(*fasthttp.RequestCtx) { close(collected) })
+		}
+		next(ctx)
+	}
+	base := serveLocal(t, edge)
+
+	conn := dialLocal(t, base)
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, b := readResponse(t, br, "GET"); res.StatusCode != 200 {
+		t.Fatalf("version: %d %s", res.StatusCode, b)
+	}
+	// A sync with a valid key, 5 MB announced (over the 1 KiB limit, under
+	// the sync limit), 100 bytes sent, then the client is gone.
+	fmt.Fprintf(conn, "PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n%s", f.entKey, strings.Repeat(" ", 100))
+	_ = conn.(*net.TCPConn).CloseWrite()
+	_, _ = io.ReadAll(conn) // the server closes its side
+	conn.Close()
+
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-collected:
+			done = true
+		case <-deadline:
+			t.Fatal("the request context of a sync whose body failed is still held 10 s later")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	// A new connection: an oversize sync without a key gets no sync limit
+	// (401, body unread, closed); a small request is served.
+	conn = dialLocal(t, base)
+	fmt.Fprintf(conn, "PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{")
+	if res, b := readResponse(t, bufio.NewReader(conn), "PUT"); res.StatusCode != 401 || !strings.Contains(b, "auth.missing_token") || !res.Close {
+		t.Fatalf("oversize sync without a key: %d (close %v) %.200s", res.StatusCode, res.Close, b)
+	}
+	conn = dialLocal(t, base)
+	br = bufio.NewReader(conn)
+	body, _ := json.Marshal(parentBatch(40, uaiA1))
+	fmt.Fprintf(conn, "PUT /v1/ent/parents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", f.entKey, len(body), body)
+	if res, b := readResponse(t, br, "PUT"); res.StatusCode != 200 {
+		t.Fatalf("oversize sync with its key on a new connection: %d %.300s", res.StatusCode, b)
+	}
+}
+
+// A client cannot hand itself a verdict: a header of the name the edge
+// uses is dropped, and a sync over the body limit without a key stays
+// unread.
+func TestEdgeVerdictNotForgeable(t *testing.T) {
+	cfg := testConfig()
+	cfg.BodyLimit = 1024
+	ts := newTestServerWith(t, cfg)
+	body, _ := json.Marshal(parentBatch(40, uaiA1))
+	for _, v := range []string{"sync", "key", "too-large", "x"} {
+		r := ts.do("PUT", "/v1/ent/parents", "", body, edgeVerdictHeader+": "+v)
+		if r.Status != 401 || r.ErrorCode(t) != "auth.missing_token" {
+			t.Fatalf("forged verdict %q: %d %.200s", v, r.Status, r.Body)
+		}
+	}
+	r := ts.do("POST", "/v1/collectivites", ts.operator, `{"kind":"commune","name":"Dury","insee":"80253"}`, edgeVerdictHeader+": bad-framing")
+	if r.Status != 201 {
+		t.Fatalf("small request with a forged verdict: %d %.200s", r.Status, r.Body)
+	}
+}
+
+// fakeConn is a connection from a given address, for the ConnState hook.
+type fakeConn struct {
+	net.Conn
+	addr    *net.TCPAddr
+	refused bool
+}
+
+func (c *fakeConn) RemoteAddr() net.Addr             { return c.addr }
+func (c *fakeConn) Write(b []byte) (int, error)      { c.refused = true; return len(b), nil }
+func (c *fakeConn) Close() error                     { return nil }
+func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
+
+func newFakeConn(ip string) *fakeConn {
+	return &fakeConn{addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 40000))}
+}
+
+// Review of issue 11.1 / 11.10: an IPv6 client owns a /64 and can rotate
+// its addresses within it: the connection limit counts the /64, not each
+// address. Two /64s have a budget each; an IPv4-mapped address is its
+// IPv4 address.
+func TestConnLimitKeysIPv6By64(t *testing.T) {
+	l := newConnLimit(2)
+	open := func(ip string) bool {
+		c := newFakeConn(ip)
+		l.state(c, fasthttp.StateNew)
+		return !c.refused
+	}
+	if !open("2001:db8:1:2::1") || !open("2001:db8:1:2:aaaa::2") {
+		t.Fatal("two connections within the cap refused")
+	}
+	if open("2001:db8:1:2:ffff:ffff:ffff:fffe") {
+		t.Fatal("a third connection from another address of the same /64 was accepted")
+	}
+	if !open("2001:db8:1:3::1") {
+		t.Fatal("another /64 was refused")
+	}
+	if !open("192.0.2.1") || !open("::ffff:192.0.2.1") {
+		t.Fatal("IPv4 connections within the cap refused")
+	}
+	if open("192.0.2.1") || open("::ffff:192.0.2.1") {
+		t.Fatal("an IPv4-mapped address has a budget apart from its IPv4 address")
+	}
+	if !open("192.0.2.2") {
+		t.Fatal("a neighbouring IPv4 address shares the budget of another")
+	}
+}
+
+// The failed-authentication windows count an IPv6 client by its /64:
+// made-up tokens from rotating addresses of one /64 share one budget;
+// another /64 has its own; an IPv4-mapped address counts as its IPv4
+// address.
+func TestFailedAuthenticationsKeyIPv6By64(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	status := func(xff string) int {
+		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
+		res, err := ts.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 3 {
+		if st := status(fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1)); st != 401 {
+			t.Fatalf("failure %d: %d", i, st)
+		}
+	}
+	if st := status("2001:db8:1:2:ffff::9"); st != 429 {
+		t.Fatalf("a 4th made-up token from a new address of the same /64: %d, want 429", st)
+	}
+	if st := status("2001:db8:1:3::1"); st != 401 {
+		t.Fatalf("another /64: %d, want 401", st)
+	}
+	for i := range 3 {
+		ip := "203.0.113.5"
+		if i%2 == 1 {
+			ip = "::ffff:203.0.113.5"
+		}
+		if st := status(ip); st != 401 {
+			t.Fatalf("IPv4 failure %d: %d", i, st)
+		}
+	}
+	if st := status("::ffff:203.0.113.5"); st != 429 {
+		t.Fatalf("IPv4-mapped past the IPv4 address's limit: %d, want 429", st)
+	}
+	if st := status("203.0.113.6"); st != 401 {
+		t.Fatalf("a neighbouring IPv4 address: %d, want 401", st)
+	}
+}
+
+func madeUpToken(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// countingStore counts the ENT API key lookups of the real store.
+type countingStore struct {
+	store.Store
+	entLookups atomic.Int64
+}
+
+func (c *countingStore) ENTByAPIKeyHash(ctx context.Context, hash string) (store.ENT, error) {
+	c.entLookups.Add(1)
+	return c.Store.ENTByAPIKeyHash(ctx, hash)
+}
+
+// Review of issue 11.1: an oversize sync's ENT key is not looked up for an
+// address already past its failed-authentication limit: made-up keys get
+// 429 without a lookup; a bad key counts as a failure like everywhere
+// else. A valid key from another address still syncs, and one from the
+// locked address once its credential has been checked (issue 11.10).
+func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
+	f := newFixture(t)
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy, cfg.BodyLimit = 3, true, 1024
+	cs := &countingStore{Store: f.st}
+	limited := &testServer{Server: New(Deps{Store: cs, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	body, _ := json.Marshal(parentBatch(40, uaiA1))
+	if len(body) <= cfg.BodyLimit {
+		t.Fatalf("a batch of %d bytes is not oversize", len(body))
+	}
+	const locked, other = "X-Forwarded-For: 203.0.113.9", "X-Forwarded-For: 203.0.113.10"
+	for i := range 3 {
+		r := limited.do("PUT", "/v1/ent/parents", madeUpToken("lia_k_"), body, locked)
+		if r.Status != 401 || r.ErrorCode(t) != "auth.invalid_token" {
+			t.Fatalf("made-up key %d: %d %.200s", i, r.Status, r.Body)
+		}
+	}
+	before := cs.entLookups.Load()
+	for i := range 5 {
+		r := limited.do("PUT", "/v1/ent/parents", madeUpToken("lia_k_"), body, locked)
+		if r.Status != 429 || r.ErrorCode(t) != "rate.limited" {
+			t.Fatalf("made-up key %d past the limit: %d %.200s", i, r.Status, r.Body)
+		}
+	}
+	if n := cs.entLookups.Load() - before; n != 0 {
+		t.Fatalf("5 oversize syncs with made-up keys past the failure limit: %d key lookups, want 0", n)
+	}
+	limited.must(200, limited.do("PUT", "/v1/ent/parents", f.entKey, body, other))
+	// The locked address's own ENT: checked once on an ordinary request
+	// (issue 11.10), then its oversize sync goes through.
+	limited.must(200, limited.do("GET", "/v1/ent/parents/u00000/feed", f.entKey, nil, locked))
+	limited.must(200, limited.do("PUT", "/v1/ent/parents", f.entKey, body, locked))
+	// Bad keys at the edge count as failures: a fresh address is locked
+	// out after 3 of them, even for a small request.
+	for range 3 {
+		limited.do("PUT", "/v1/ent/parents", madeUpToken("lia_k_"), body, "X-Forwarded-For: 203.0.113.11")
+	}
+	if r := limited.do("GET", "/v1/collectivites", madeUpToken("lia_s_"), nil, "X-Forwarded-For: 203.0.113.11"); r.Status != 429 {
+		t.Fatalf("after 3 bad keys on oversize syncs, a made-up token: %d, want 429", r.Status)
+	}
+}
