@@ -34,13 +34,15 @@ import (
 //   - the directory sync routes (PUT /v1/ent/parents, POST
 //     /v1/ent/parents/import) take up to LIAISON_SYNC_BODY_LIMIT, only
 //     when the request carries a valid ENT key — checked here, before the
-//     body is read; without one a body over LIAISON_BODY_LIMIT is not read
-//     at all: the route answers (401) and the connection is closed;
+//     body is read, unless the client is past its failed-authentication
+//     limit (429, no lookup); without a key a body over LIAISON_BODY_LIMIT
+//     is not read at all: the route answers (401) and the connection is
+//     closed; with an invalid one, edge answers 401 and closes;
 //   - every other route LIAISON_BODY_LIMIT.
 //
 // The time to receive headers and body is bounded by the server's
 // ReadTimeout (longer for an authenticated sync), the connections of one
-// client address by LIAISON_MAX_CONNS_PER_IP.
+// client address (an IPv6 client's /64) by LIAISON_MAX_CONNS_PER_IP.
 //
 // A request refused before its body is read (too large, ambiguous length)
 // gets its answer with "Connection: close", then the server reads and
