@@ -12,7 +12,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -201,7 +200,7 @@ func (r *rq) narrow(cv *capsView, category string, raw []conventions.ServiceCapa
 
 // loadCompose fetches capabilities and school names for the form.
 func (r *rq) loadCompose(f *composeForm) (composeData, error) {
-	d := composeData{Form: *f, Allergens: api.Allergens, DishLabels: menuLabels, Courses: menuCourses}
+	d := composeData{Form: *f, Allergens: app.Allergens, DishLabels: menuLabels, Courses: menuCourses}
 	var out struct {
 		Service string                            `json:"service"`
 		Items   []conventions.ServiceCapabilities `json:"items"`

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -565,7 +565,7 @@ func (cf *correctForm) setContent(n store.Notice, menu []menuDayForm, tr *transp
 	switch n.Category {
 	case conventions.CategoryCantine:
 		cf.ContentKind = "menu"
-		cf.Allergens, cf.DishLabels = api.Allergens, menuLabels
+		cf.Allergens, cf.DishLabels = app.Allergens, menuLabels
 		if len(menu) == 0 {
 			cf.Menu = weekMenu(n.PublishAt.In(paris))
 			return

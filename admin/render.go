@@ -14,7 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -228,7 +228,7 @@ func funcs(lang string) template.FuncMap {
 		"kind":      func(s string) string { return label(kindLabels, s, lang) },
 		"signrole":  func(s string) string { return label(conventions.RoleLabels, s, lang) },
 		"allergen": func(code string) string {
-			for _, x := range api.Allergens {
+			for _, x := range app.Allergens {
 				if x.Code == code {
 					if lang == "en" {
 						return x.EN

@@ -68,8 +68,8 @@ func (s *failingConventions) ListConventions(ctx context.Context, f store.Conven
 // nothing stored) instead of publishing it silently without push.
 func TestPushProbeStoreErrorIsAnError(t *testing.T) {
 	p := newPublishing(t)
-	fs := &failingConventions{Store: p.Server.store}
-	p.Server.store = fs
+	fs := &failingConventions{Store: p.st}
+	p.swapStore(fs)
 	tok := p.agents["restauration"]
 	body := simpleNotice("cantine", "Repas froid jeudi", uaiA1) // article 3.1 allows push
 

@@ -59,8 +59,8 @@ func TestOwnReadSurvivesConcurrentPoll(t *testing.T) {
 	p.clock.Advance(time.Minute)
 	b := p.publish(t, "restauration", simpleNotice("cantine", "Notice B", uaiA1))
 	p.clock.Advance(time.Minute)
-	h := &pausingStore{Store: p.Server.store, holdMark: map[string]chan struct{}{}, markReached: make(chan struct{})}
-	p.Server.store = h
+	h := &pausingStore{Store: p.st, holdMark: map[string]chan struct{}{}, markReached: make(chan struct{})}
+	p.swapStore(h)
 	tok := p.tokenNow(t, "p0")
 	p.feed(t, "p0") // warm caches
 

@@ -35,7 +35,7 @@ func FuzzNoticeRequest(f *testing.F) {
 	f.Add([]byte(`{"title":null,"audience":{"schools":[1]}}`))
 	a := app.New(app.Deps{})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req noticeRequest
+		var req app.PublishRequest
 		if err := strictUnmarshal(body, &req); err != nil {
 			if _, ok := err.(*app.Error); !ok {
 				t.Fatalf("not a catalog error: %T %v", err, err)
@@ -48,6 +48,6 @@ func FuzzNoticeRequest(f *testing.F) {
 			}
 			return
 		}
-		_ = contentDetails(req.Category, req.Content)
+		_ = app.ContentDetails(req.Category, req.Content)
 	})
 }

@@ -35,7 +35,8 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 type testServer struct {
 	*Server
 	t     *testing.T
-	st    store.Store
+	st    store.Store // the SQLite store
+	sw    *switchStore
 	clock *clock
 	// operator is the token of the first operator (a second one exists).
 	operator string
@@ -72,12 +73,22 @@ func newTestServerWith(t *testing.T, cfg config.Config) *testServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: testNow}
-	s := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ts := &testServer{Server: s, t: t, st: st, clock: clk}
+	sw := &switchStore{Store: st}
+	s := New(Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := &testServer{Server: s, t: t, st: st, sw: sw, clock: clk}
 	ts.operator = ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opératrice 1"})
 	ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opérateur 2"})
 	return ts
 }
+
+// switchStore is the store the test server uses: the SQLite store, or a
+// wrapper of it a test puts in its place (swapStore) to make it fail or
+// pause at a chosen moment.
+type switchStore struct{ store.Store }
+
+// swapStore makes the server (API and use cases alike) use st, a wrapper
+// of ts.st; call it before the requests it concerns.
+func (ts *testServer) swapStore(st store.Store) { ts.sw.Store = st }
 
 // seedAccount writes an account straight into the store and returns its
 // token.

@@ -1,215 +1,33 @@
 package api
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"sort"
-	"strings"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/app"
-	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// The small-group rule: no figure about 1 to minGroup-1 families leaves
-// the service, by any route or by difference. smallGroups decides it, in
-// this one place, for every route that gives a figure about families —
-// /reach, /stats, /check, publication, correction and replay — and the
-// back-office shows only what those routes give.
-//
-//  1. A count from 1 to 4 is withheld ("moins de 5").
-//  2. So is a count whose complement in its whole (the group's families
-//     minus those who read, say) is from 1 to 4 ("au moins N"), and any
-//     count whose whole is withheld.
-//  3. The families of an audience, or of a /reach group, are decided over
-//     cells: a class of one level of a school (store.FamilyCell), the
-//     finest group an audience can name. When a cell has 1 to 4
-//     families, the count is withheld — another audience without that
-//     class would give it by difference — and nothing else is said about
-//     the group; the label gives the families of the other classes
-//     ("au moins N").
-//  4. A total that /reach also gives per group (read, acknowledged) is
-//     withheld when one group's figure is: the total minus the others
-//     would give it.
-//  5. Counts that add up to a whole (what became of the pushes) are all
-//     withheld when one of them is, for the same reason.
-//  6. Every figure given is rounded down to a multiple of 5, its label
-//     giving the range ("20 à 24"). Rules 1 to 5 compare exact counts;
-//     this one closes what they cannot see: a family with children in
-//     two classes counts once in their union but once in each, so three
-//     exact figures (A, B, A∪B) would give the families in both by
-//     difference. With every figure a multiple of 5, any sum or
-//     difference of figures is one too, never 1 to 4.
+// The reach and stats routes give the figures the small-group rule
+// (app/reach.go) decides; these are their views.
 
-// minGroup is the smallest group of families a figure is given for:
-// below it, a count could point at a family ("moins de 5").
-const minGroup = 5
-
-// figure is a count that may be withheld: Value is null when the group
-// is too small (or when giving it would let one compute a small one);
-// Label says it in words either way.
+// figure is a count that may be withheld: value is null when the group is
+// too small (or when giving it would let one compute a small one); label
+// says it in words either way.
 type figure struct {
 	Value *int   `json:"value"`
 	Label string `json:"label"`
-	// exact is the count Value was rounded from: rules 1 to 5 compare
-	// exact counts (a complement of a rounded whole would be wrong). It
-	// never leaves the service.
-	exact int
 }
 
-// shown gives a count rounded down to a multiple of minGroup, with the
-// range it stands for in its label ("20 à 24"): every figure that leaves
-// the service is a multiple of 5, so no sum or difference of figures —
-// of overlapping audiences, of a whole and its parts — can come out
-// between 1 and 4 (rule 6). Zero is given as it is.
-func (r smallGroups) shown(n int) figure {
-	if n <= 0 {
-		return figure{Value: &n, Label: fmt.Sprint(n), exact: n}
+func figureOf(f app.Figure, lang string) figure {
+	return figure{Value: f.Value, Label: f.Label.In(lang)}
+}
+
+// figurePtr is figureOf for a figure that may be absent (null).
+func figurePtr(f *app.Figure, lang string) *figure {
+	if f == nil {
+		return nil
 	}
-	low := roundDown(n)
-	return figure{Value: &low, exact: n, Label: app.Pick(r.lang, fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1))}
-}
-
-func withheld(label string) figure { return figure{Label: label} }
-
-func isSmall(n int) bool { return n > 0 && n < minGroup }
-
-// roundDown is n rounded down to a multiple of minGroup (rule 6).
-func roundDown(n int) int { return n - n%minGroup }
-
-// familyCount is what rule 3 needs about an audience or a group.
-type familyCount struct {
-	Families int  // distinct families with a child in it
-	Small    bool // one of its cells has 1 to minGroup-1 families
-	Large    int  // distinct families with a child in a cell of minGroup or more
-}
-
-// smallGroups decides the figures, with labels in lang.
-type smallGroups struct{ lang string }
-
-func (r smallGroups) fewer() figure {
-	return withheld(app.Pick(r.lang, "moins de 5", "fewer than 5"))
-}
-
-func (r smallGroups) hidden() figure {
-	return withheld(app.Pick(r.lang, "non communiqué (groupe de moins de 5 familles)", "not given (group of fewer than 5 families)"))
-}
-
-func (r smallGroups) atLeast(n int) figure {
-	n = roundDown(n)
-	return withheld(app.Pick(r.lang, fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n)))
-}
-
-// families decides the families of an audience or group (rules 1 and 3).
-func (r smallGroups) families(c familyCount) figure {
-	switch {
-	case c.Small && c.Large >= minGroup:
-		return withheld(app.Pick(r.lang,
-			fmt.Sprintf("au moins %d (les classes de moins de 5 familles ne sont pas comptées)", roundDown(c.Large)),
-			fmt.Sprintf("at least %d (classes of fewer than 5 families are not counted)", roundDown(c.Large))))
-	case isSmall(c.Families):
-		return r.fewer()
-	case c.Small:
-		return withheld(app.Pick(r.lang, "non communiqué (classes de moins de 5 familles)", "not given (classes of fewer than 5 families)"))
-	}
-	return r.shown(c.Families)
-}
-
-// part decides a count n within wholes given alongside it (rules 1, 2).
-func (r smallGroups) part(n int, wholes ...figure) figure {
-	for _, w := range wholes {
-		if w.Value == nil {
-			return r.hidden()
-		}
-	}
-	if isSmall(n) {
-		return r.fewer()
-	}
-	for _, w := range wholes {
-		if isSmall(w.exact - n) {
-			return r.atLeast(w.exact - minGroup + 1)
-		}
-	}
-	return r.shown(n)
-}
-
-// total decides a total whose per-group figures are groups (rule 4).
-func (r smallGroups) total(n int, groups []figure, wholes ...figure) figure {
-	if slices.ContainsFunc(groups, func(f figure) bool { return f.Value == nil }) {
-		return withheld(app.Pick(r.lang, "non communiqué (un groupe compte moins de 5 familles)", "not given (a group has fewer than 5 families)"))
-	}
-	return r.part(n, wholes...)
-}
-
-// partition decides counts that add up to whole (rule 5).
-func (r smallGroups) partition(whole figure, parts ...int) []figure {
-	out := make([]figure, len(parts))
-	hide := false
-	for i, n := range parts {
-		out[i] = r.part(n, whole)
-		hide = hide || out[i].Value == nil
-	}
-	if hide {
-		for i := range out {
-			if out[i].Value != nil {
-				out[i] = withheld(app.Pick(r.lang, "non communiqué (il permettrait de calculer un chiffre de moins de 5)",
-					"not given (it would let one compute a figure below 5)"))
-			}
-		}
-	}
-	return out
-}
-
-// group decides the figures of one /reach group.
-func (r smallGroups) group(g store.ReachGroup, c familyCount) reachGroup {
-	out := reachGroup{UAI: g.UAI, Level: g.Level, Families: r.families(c)}
-	if out.Families.Value == nil {
-		out.Read, out.Acknowledged, out.NotReached = r.hidden(), r.hidden(), r.hidden()
-		return out
-	}
-	rn := r.partition(out.Families, g.Read, g.Families-g.Read)
-	out.Read, out.NotReached = rn[0], rn[1]
-	out.Acknowledged = r.acknowledged(g.Acked, out.Families, out.Read)
-	return out
-}
-
-// acknowledged decides a count of acknowledgements: within the families,
-// and within those who read when that figure is given.
-func (r smallGroups) acknowledged(n int, families, read figure) figure {
-	if read.Value != nil {
-		return r.part(n, families, read)
-	}
-	return r.part(n, families)
-}
-
-// countAudience counts the families of an audience for rule 3.
-func (s *Server) countAudience(ctx context.Context, a store.Audience) (familyCount, error) {
-	return s.families.counts.Fetch(audienceKey(a), s.app.DirectoryGen(), func() (familyCount, error) {
-		var out familyCount
-		cells, err := s.store.AudienceCells(ctx, a)
-		if err != nil {
-			return out, err
-		}
-		if out.Families, err = s.store.CountFamilies(ctx, a); err != nil {
-			return out, err
-		}
-		out.Small, out.Large, err = s.largeCells(ctx, cells, out.Families)
-		return out, err
-	})
-}
-
-// largeCells reports whether cells has a small one, and counts the
-// families of the others (all families when none is small).
-func (s *Server) largeCells(ctx context.Context, cells []store.FamilyCell, all int) (bool, int, error) {
-	large := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.Families < minGroup })
-	if len(large) == len(cells) {
-		return false, all, nil
-	}
-	n, err := s.store.CountFamiliesIn(ctx, large)
-	return true, n, err
+	v := figureOf(*f, lang)
+	return &v
 }
 
 // reachGroup is one school and level.
@@ -221,6 +39,15 @@ type reachGroup struct {
 	Read         figure `json:"read"`
 	Acknowledged figure `json:"acknowledged"`
 	NotReached   figure `json:"not_reached"`
+}
+
+func viewReachGroups(gs []app.ReachGroup, lang string) []reachGroup {
+	out := make([]reachGroup, len(gs))
+	for i, g := range gs {
+		out[i] = reachGroup{UAI: g.UAI, School: g.School, Level: g.Level, Families: figureOf(g.Families, lang),
+			Read: figureOf(g.Read, lang), Acknowledged: figureOf(g.Acknowledged, lang), NotReached: figureOf(g.NotReached, lang)}
+	}
+	return out
 }
 
 // reachView is GET /v1/notices/{id}/reach.
@@ -236,80 +63,24 @@ type reachView struct {
 	Note       string       `json:"note"`
 }
 
-// reachGroups computes the /reach groups of a notice for an audience,
-// decided by r; raw are the store's counts, in the same order.
-func (s *Server) reachGroups(ctx context.Context, noticeID string, aud store.Audience, r smallGroups) (raw []store.ReachGroup, out []reachGroup, err error) {
-	raw, err = s.store.NoticeReach(ctx, noticeID, aud)
-	if err != nil {
-		return nil, nil, err
-	}
-	cells, err := s.store.AudienceCells(ctx, aud)
-	if err != nil {
-		return nil, nil, err
-	}
-	out = make([]reachGroup, len(raw))
-	for i, g := range raw {
-		c := familyCount{Families: g.Families}
-		own := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.UAI != g.UAI || c.Level != g.Level })
-		if c.Small, c.Large, err = s.largeCells(ctx, own, g.Families); err != nil {
-			return nil, nil, err
-		}
-		out[i] = r.group(g, c)
-	}
-	return raw, out, nil
-}
-
-// noticeReach is GET /v1/notices/{id}/reach, for the agents and admins of
-// the notice's collectivité and the viewers of its schools (who see their
-// schools only).
+// noticeReach is GET /v1/notices/{id}/reach.
 func (s *Server) noticeReach(c *fiber.Ctx) error {
-	n, err := s.loadNotice(c)
+	r, err := s.app.NoticeReach(c.UserContext(), principal(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	p := principal(c)
-	aud := n.Audience
-	if p.Is(store.RoleViewer) {
-		aud.Schools = slices.DeleteFunc(slices.Clone(aud.Schools), func(u string) bool { return !slices.Contains(p.Account.Schools, u) })
-	}
-	ctx := c.UserContext()
 	lang := Lang(c)
-	raw, groups, err := s.reachGroups(ctx, n.ID, aud, smallGroups{lang})
-	if err != nil {
-		return err
-	}
-	v := reachView{NoticeID: n.ID, Version: n.Version, Title: n.Title, MinGroup: minGroup, Groups: []reachGroup{}, NotReached: []reachGroup{},
-		Note: app.Pick(lang,
-			"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
-			"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.")}
-	names := map[string]string{}
-	for i, rg := range groups {
-		name, ok := names[rg.UAI]
-		if !ok {
-			sc, err := s.store.GetSchool(ctx, rg.UAI)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			name, names[rg.UAI] = sc.Name, sc.Name
-		}
-		rg.School = name
-		v.Groups = append(v.Groups, rg)
-		if raw[i].Families > raw[i].Read {
-			v.NotReached = append(v.NotReached, rg)
-		}
-	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(v)
+	return c.JSON(reachView{NoticeID: r.Notice.ID, Version: r.Notice.Version, Title: r.Notice.Title, MinGroup: r.MinGroup,
+		Groups: viewReachGroups(r.Groups, lang), NotReached: viewReachGroups(r.NotReached, lang), Note: r.Note.In(lang)})
 }
 
-// noticeStats is the answer of GET /v1/notices/{id}/stats. Every figure
-// is decided by smallGroups.
+// noticeStats is the answer of GET /v1/notices/{id}/stats.
 type noticeStats struct {
 	NoticeID         string `json:"notice_id"`
 	FamiliesTargeted figure `json:"families_targeted"`
-	// Withheld: the audience has fewer than minGroup families, or a class
-	// of fewer, so no other figure is given (they would tell about
-	// individual families).
+	// Withheld: the audience has fewer than 5 families, or a class of
+	// fewer, so no other figure is given.
 	Withheld           bool              `json:"withheld"`
 	Message            string            `json:"message,omitempty"`
 	FamiliesSubscribed *figure           `json:"families_subscribed"`
@@ -329,79 +100,27 @@ type pushFigures struct {
 	Cancelled figure `json:"cancelled"`
 }
 
-// getNoticeStats is GET /v1/notices/{id}/stats: reach of a notice (all its
-// versions together) for the staff who may read it.
+// getNoticeStats is GET /v1/notices/{id}/stats.
 func (s *Server) getNoticeStats(c *fiber.Ctx) error {
-	n, err := s.loadNotice(c)
+	st, err := s.app.Stats(c.UserContext(), principal(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	r := smallGroups{Lang(c)}
+	lang := Lang(c)
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	out := noticeStats{NoticeID: n.ID}
-	fam, err := s.countAudience(ctx, n.Audience)
-	if err != nil {
-		return err
+	out := noticeStats{NoticeID: st.NoticeID, FamiliesTargeted: figureOf(st.FamiliesTargeted, lang), Withheld: st.Withheld,
+		Message: st.Message.In(lang), FamiliesSubscribed: figurePtr(st.FamiliesSubscribed, lang),
+		Shown: figurePtr(st.Shown, lang), Clicked: figurePtr(st.Clicked, lang), Read: figurePtr(st.Read, lang),
+		Acknowledged: figurePtr(st.Acknowledged, lang)}
+	if st.Pushes != nil {
+		out.Pushes = &pushFigures{Targeted: figureOf(st.Pushes.Targeted, lang), Accepted: figureOf(st.Pushes.Accepted, lang),
+			Deferred: figureOf(st.Pushes.Deferred, lang), Muted: figureOf(st.Pushes.Muted, lang), Cancelled: figureOf(st.Pushes.Cancelled, lang)}
 	}
-	targeted := r.families(fam)
-	out.FamiliesTargeted = targeted
-	if targeted.Value == nil || *targeted.Value < minGroup {
-		out.Withheld = true
-		out.Message = app.Pick(r.lang, "Moins de 5 familles ciblées, ou une classe de moins de 5 familles : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
-			"Fewer than 5 families targeted, or a class of fewer than 5 families: no other figure is given, so as to reveal nothing about any one family.")
-		return c.JSON(out)
-	}
-	_, groups, err := s.reachGroups(ctx, n.ID, n.Audience, r)
-	if err != nil {
-		return err
-	}
-	read, acked, err := s.store.NoticeReadCounts(ctx, n.ID)
-	if err != nil {
-		return err
-	}
-	groupRead, groupAcked := make([]figure, len(groups)), make([]figure, len(groups))
-	for i, g := range groups {
-		groupRead[i], groupAcked[i] = g.Read, g.Acknowledged
-	}
-	rd := r.total(read, groupRead, targeted)
-	ak := r.total(acked, groupAcked, targeted)
-	if ak.Value != nil && rd.Value != nil {
-		ak = r.acknowledged(acked, targeted, rd)
-	}
-	out.Read, out.Acknowledged = &rd, &ak
-
-	subscribed, err := s.store.CountSubscribedFamilies(ctx, n.Audience)
-	if err != nil {
-		return err
-	}
-	sub := r.part(subscribed, targeted)
-	out.FamiliesSubscribed = &sub
-
-	ps, err := s.store.NoticePushStats(ctx, n.ID)
-	if err != nil {
-		return err
-	}
-	var reasons []string
-	for name := range ps.Counts {
-		if reason, ok := strings.CutPrefix(name, store.CountFailedPrefix); ok {
-			reasons = append(reasons, reason)
+	if st.Failed != nil {
+		out.Failed = make(map[string]figure, len(st.Failed))
+		for k, f := range st.Failed {
+			out.Failed[k] = figureOf(f, lang)
 		}
 	}
-	sort.Strings(reasons)
-	pushed := r.part(ps.Counts[store.CountTargeted])
-	parts := []int{ps.Counts[store.CountAccepted], ps.Counts[store.CountDeferred], ps.Counts[store.CountMuted], ps.Counts[store.CountCancelled]}
-	for _, reason := range reasons {
-		parts = append(parts, ps.Counts[store.CountFailedPrefix+reason])
-	}
-	figs := r.partition(pushed, parts...)
-	out.Pushes = &pushFigures{Targeted: pushed, Accepted: figs[0], Deferred: figs[1], Muted: figs[2], Cancelled: figs[3]}
-	out.Failed = map[string]figure{}
-	for i, reason := range reasons {
-		out.Failed[reason] = figs[4+i]
-	}
-	shownF := r.part(ps.Shown, out.Pushes.Accepted)
-	clicked := r.part(ps.Clicked, shownF)
-	out.Shown, out.Clicked = &shownF, &clicked
 	return c.JSON(out)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/ttlcache"
 )
 
 // Version is set at build time (-ldflags "-X .../api.Version=...").
@@ -35,18 +34,17 @@ type Deps struct {
 
 // Server holds the Fiber app and its dependencies.
 type Server struct {
-	App      *fiber.App
-	app      *app.App
-	store    store.Store
-	cfg      config.Config
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *metrics
-	origins  originCache
-	push     pushState
-	families familyCache
-	caches   *feedCaches
-	mount    func(*fiber.App)
+	App     *fiber.App
+	app     *app.App
+	store   store.Store
+	cfg     config.Config
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
+	origins originCache
+	push    pushState
+	caches  *feedCaches
+	mount   func(*fiber.App)
 	// storageFailedAt is when (s.now, Unix ns) a request last met a store
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
@@ -67,15 +65,14 @@ func New(d Deps) *Server {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
 	}
 	s := &Server{
-		app:      d.App,
-		store:    d.Store,
-		cfg:      d.Config,
-		now:      d.Clock,
-		log:      d.Log,
-		metrics:  newMetrics(),
-		mount:    d.Mount,
-		caches:   newFeedCaches(d.Config.Embedded()),
-		families: familyCache{counts: ttlcache.Cache[string, familyCount]{TTL: familyCacheTTL}},
+		app:     d.App,
+		store:   d.Store,
+		cfg:     d.Config,
+		now:     d.Clock,
+		log:     d.Log,
+		metrics: newMetrics(),
+		mount:   d.Mount,
+		caches:  newFeedCaches(d.Config.Embedded()),
 	}
 	if d.Config.RateLimit > 0 {
 		s.auth = newAuthLimiter(d.Config.RateLimit)

@@ -25,6 +25,7 @@ type App struct {
 	now      func() time.Time
 	log      *slog.Logger
 	validate *validator.Validate
+	families familyCache // family counts per audience (reach.go)
 
 	// noticesGen moves when this process publishes, corrects or
 	// withdraws a notice; directoryGen when it changes the directory
@@ -41,7 +42,9 @@ func New(d Deps) *App {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
+	a := &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
+	a.families.counts.TTL = familyCacheTTL
+	return a
 }
 
 // Store is the store the use cases read and write.

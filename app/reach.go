@@ -1,0 +1,437 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/ttlcache"
+)
+
+// Text is a sentence in French and in English.
+type Text struct{ FR, EN string }
+
+// In is the sentence in lang ("fr" or "en").
+func (t Text) In(lang string) string { return Pick(lang, t.FR, t.EN) }
+
+// Family counts ("reaches N families") are asked for by every check and
+// publication, and counting distinct parents over a large directory costs
+// tens of milliseconds. They are cached per audience for a few seconds;
+// a directory change made through this process empties the cache at once
+// (other processes' changes show within the TTL). What is cached is what
+// the small-group rule needs (familyCount).
+const familyCacheTTL = 10 * time.Second
+
+type familyCache struct {
+	counts ttlcache.Cache[string, familyCount]
+}
+
+func audienceKey(a store.Audience) string {
+	norm := func(xs []string) string {
+		c := slices.Clone(xs)
+		slices.Sort(c)
+		return strings.Join(c, ",")
+	}
+	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes))
+}
+
+// The small-group rule: no figure about 1 to minGroup-1 families leaves
+// the service, by any route or by difference. smallGroups decides it, in
+// this one place, for every route that gives a figure about families —
+// /reach, /stats, /check, publication, correction and replay — and the
+// back-office shows only what those routes give.
+//
+//  1. A count from 1 to 4 is withheld ("moins de 5").
+//  2. So is a count whose complement in its whole (the group's families
+//     minus those who read, say) is from 1 to 4 ("au moins N"), and any
+//     count whose whole is withheld.
+//  3. The families of an audience, or of a /reach group, are decided over
+//     cells: a class of one level of a school (store.FamilyCell), the
+//     finest group an audience can name. When a cell has 1 to 4
+//     families, the count is withheld — another audience without that
+//     class would give it by difference — and nothing else is said about
+//     the group; the label gives the families of the other classes
+//     ("au moins N").
+//  4. A total that /reach also gives per group (read, acknowledged) is
+//     withheld when one group's figure is: the total minus the others
+//     would give it.
+//  5. Counts that add up to a whole (what became of the pushes) are all
+//     withheld when one of them is, for the same reason.
+//  6. Every figure given is rounded down to a multiple of 5, its label
+//     giving the range ("20 à 24"). Rules 1 to 5 compare exact counts;
+//     this one closes what they cannot see: a family with children in
+//     two classes counts once in their union but once in each, so three
+//     exact figures (A, B, A∪B) would give the families in both by
+//     difference. With every figure a multiple of 5, any sum or
+//     difference of figures is one too, never 1 to 4.
+
+// minGroup is the smallest group of families a figure is given for:
+// below it, a count could point at a family ("moins de 5").
+const minGroup = 5
+
+// Figure is a count about families as it may leave the service: Value is
+// nil when the group is too small (or when giving it would let one
+// compute a small one).
+type Figure struct {
+	Value *int // nil: withheld
+	// Label says it in words, in French and in English: the range a
+	// rounded count stands for ("20 à 24"), or why it is withheld.
+	Label Text
+	// exact is the count Value was rounded from: rules 1 to 5 compare
+	// exact counts (a complement of a rounded whole would be wrong). It
+	// never leaves the service.
+	exact int
+}
+
+// shown gives a count rounded down to a multiple of minGroup, with the
+// range it stands for in its label ("20 à 24"): every figure that leaves
+// the service is a multiple of 5, so no sum or difference of figures —
+// of overlapping audiences, of a whole and its parts — can come out
+// between 1 and 4 (rule 6). Zero is given as it is.
+func (r smallGroups) shown(n int) Figure {
+	if n <= 0 {
+		return Figure{Value: &n, Label: Text{fmt.Sprint(n), fmt.Sprint(n)}, exact: n}
+	}
+	low := roundDown(n)
+	return Figure{Value: &low, exact: n, Label: Text{fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1)}}
+}
+
+func withheld(fr, en string) Figure { return Figure{Label: Text{fr, en}} }
+
+func isSmall(n int) bool { return n > 0 && n < minGroup }
+
+// roundDown is n rounded down to a multiple of minGroup (rule 6).
+func roundDown(n int) int { return n - n%minGroup }
+
+// familyCount is what rule 3 needs about an audience or a group.
+type familyCount struct {
+	Families int  // distinct families with a child in it
+	Small    bool // one of its cells has 1 to minGroup-1 families
+	Large    int  // distinct families with a child in a cell of minGroup or more
+}
+
+// smallGroups decides the figures.
+type smallGroups struct{}
+
+func (r smallGroups) fewer() Figure {
+	return withheld("moins de 5", "fewer than 5")
+}
+
+func (r smallGroups) hidden() Figure {
+	return withheld("non communiqué (groupe de moins de 5 familles)", "not given (group of fewer than 5 families)")
+}
+
+func (r smallGroups) atLeast(n int) Figure {
+	n = roundDown(n)
+	return withheld(fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n))
+}
+
+// families decides the families of an audience or group (rules 1 and 3).
+func (r smallGroups) families(c familyCount) Figure {
+	switch {
+	case c.Small && c.Large >= minGroup:
+		return withheld(fmt.Sprintf("au moins %d (les classes de moins de 5 familles ne sont pas comptées)", roundDown(c.Large)),
+			fmt.Sprintf("at least %d (classes of fewer than 5 families are not counted)", roundDown(c.Large)))
+	case isSmall(c.Families):
+		return r.fewer()
+	case c.Small:
+		return withheld("non communiqué (classes de moins de 5 familles)", "not given (classes of fewer than 5 families)")
+	}
+	return r.shown(c.Families)
+}
+
+// part decides a count n within wholes given alongside it (rules 1, 2).
+func (r smallGroups) part(n int, wholes ...Figure) Figure {
+	for _, w := range wholes {
+		if w.Value == nil {
+			return r.hidden()
+		}
+	}
+	if isSmall(n) {
+		return r.fewer()
+	}
+	for _, w := range wholes {
+		if isSmall(w.exact - n) {
+			return r.atLeast(w.exact - minGroup + 1)
+		}
+	}
+	return r.shown(n)
+}
+
+// total decides a total whose per-group figures are groups (rule 4).
+func (r smallGroups) total(n int, groups []Figure, wholes ...Figure) Figure {
+	if slices.ContainsFunc(groups, func(f Figure) bool { return f.Value == nil }) {
+		return withheld("non communiqué (un groupe compte moins de 5 familles)", "not given (a group has fewer than 5 families)")
+	}
+	return r.part(n, wholes...)
+}
+
+// partition decides counts that add up to whole (rule 5).
+func (r smallGroups) partition(whole Figure, parts ...int) []Figure {
+	out := make([]Figure, len(parts))
+	hide := false
+	for i, n := range parts {
+		out[i] = r.part(n, whole)
+		hide = hide || out[i].Value == nil
+	}
+	if hide {
+		for i := range out {
+			if out[i].Value != nil {
+				out[i] = withheld("non communiqué (il permettrait de calculer un chiffre de moins de 5)",
+					"not given (it would let one compute a figure below 5)")
+			}
+		}
+	}
+	return out
+}
+
+// group decides the figures of one /reach group.
+func (r smallGroups) group(g store.ReachGroup, c familyCount) ReachGroup {
+	out := ReachGroup{UAI: g.UAI, Level: g.Level, Families: r.families(c)}
+	if out.Families.Value == nil {
+		out.Read, out.Acknowledged, out.NotReached = r.hidden(), r.hidden(), r.hidden()
+		return out
+	}
+	rn := r.partition(out.Families, g.Read, g.Families-g.Read)
+	out.Read, out.NotReached = rn[0], rn[1]
+	out.Acknowledged = r.acknowledged(g.Acked, out.Families, out.Read)
+	return out
+}
+
+// acknowledged decides a count of acknowledgements: within the families,
+// and within those who read when that figure is given.
+func (r smallGroups) acknowledged(n int, families, read Figure) Figure {
+	if read.Value != nil {
+		return r.part(n, families, read)
+	}
+	return r.part(n, families)
+}
+
+// countAudience counts the families of an audience for rule 3.
+func (a *App) countAudience(ctx context.Context, aud store.Audience) (familyCount, error) {
+	return a.families.counts.Fetch(audienceKey(aud), a.DirectoryGen(), func() (familyCount, error) {
+		var out familyCount
+		cells, err := a.store.AudienceCells(ctx, aud)
+		if err != nil {
+			return out, err
+		}
+		if out.Families, err = a.store.CountFamilies(ctx, aud); err != nil {
+			return out, err
+		}
+		out.Small, out.Large, err = a.largeCells(ctx, cells, out.Families)
+		return out, err
+	})
+}
+
+// largeCells reports whether cells has a small one, and counts the
+// families of the others (all families when none is small).
+func (a *App) largeCells(ctx context.Context, cells []store.FamilyCell, all int) (bool, int, error) {
+	large := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.Families < minGroup })
+	if len(large) == len(cells) {
+		return false, all, nil
+	}
+	n, err := a.store.CountFamiliesIn(ctx, large)
+	return true, n, err
+}
+
+// ReachGroup is one school and level of a notice's audience.
+type ReachGroup struct {
+	UAI          string
+	School       string
+	Level        string
+	Families     Figure
+	Read         Figure
+	Acknowledged Figure
+	NotReached   Figure
+}
+
+// Reach is how far a notice went, per school and level of its audience.
+type Reach struct {
+	Notice   store.Notice
+	MinGroup int
+	Groups   []ReachGroup
+	// NotReached lists the groups with families who have not read the
+	// notice yet: where to hand out paper.
+	NotReached []ReachGroup
+	Note       Text
+}
+
+// reachNote explains the figures of a Reach.
+var reachNote = Text{
+	"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
+	"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.",
+}
+
+// reachGroups computes the reach groups of a notice for an audience;
+// raw are the store's counts, in the same order.
+func (a *App) reachGroups(ctx context.Context, noticeID string, aud store.Audience, r smallGroups) (raw []store.ReachGroup, out []ReachGroup, err error) {
+	raw, err = a.store.NoticeReach(ctx, noticeID, aud)
+	if err != nil {
+		return nil, nil, err
+	}
+	cells, err := a.store.AudienceCells(ctx, aud)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = make([]ReachGroup, len(raw))
+	for i, g := range raw {
+		c := familyCount{Families: g.Families}
+		own := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.UAI != g.UAI || c.Level != g.Level })
+		if c.Small, c.Large, err = a.largeCells(ctx, own, g.Families); err != nil {
+			return nil, nil, err
+		}
+		out[i] = r.group(g, c)
+	}
+	return raw, out, nil
+}
+
+// NoticeReach is the reach of a notice, for the agents and admins of the
+// notice's collectivité and the viewers of its schools (who see their
+// schools only).
+func (a *App) NoticeReach(ctx context.Context, p *Principal, id string) (Reach, error) {
+	if !p.Is(store.RoleAgent, store.RoleAdmin, store.RoleViewer) {
+		return Reach{}, Err(CodeAuthForbidden)
+	}
+	n, err := a.Notice(ctx, p, id)
+	if err != nil {
+		return Reach{}, err
+	}
+	aud := n.Audience
+	if p.Is(store.RoleViewer) {
+		aud.Schools = slices.DeleteFunc(slices.Clone(aud.Schools), func(u string) bool { return !slices.Contains(p.Account.Schools, u) })
+	}
+	raw, groups, err := a.reachGroups(ctx, n.ID, aud, smallGroups{})
+	if err != nil {
+		return Reach{}, err
+	}
+	out := Reach{Notice: n, MinGroup: minGroup, Groups: []ReachGroup{}, NotReached: []ReachGroup{}, Note: reachNote}
+	names := map[string]string{}
+	for i, rg := range groups {
+		name, ok := names[rg.UAI]
+		if !ok {
+			sc, err := a.store.GetSchool(ctx, rg.UAI)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return Reach{}, err
+			}
+			name, names[rg.UAI] = sc.Name, sc.Name
+		}
+		rg.School = name
+		out.Groups = append(out.Groups, rg)
+		if raw[i].Families > raw[i].Read {
+			out.NotReached = append(out.NotReached, rg)
+		}
+	}
+	return out, nil
+}
+
+// NoticeStats is the reach of a notice (all its versions together). Every
+// figure is decided by smallGroups.
+type NoticeStats struct {
+	NoticeID         string
+	FamiliesTargeted Figure
+	// Withheld: the audience has fewer than minGroup families, or a class
+	// of fewer, so no other figure is given (they would tell about
+	// individual families); Message says so.
+	Withheld           bool
+	Message            Text
+	FamiliesSubscribed *Figure
+	Pushes             *PushFigures
+	Failed             map[string]Figure
+	Shown              *Figure
+	Clicked            *Figure
+	Read               *Figure
+	Acknowledged       *Figure
+}
+
+// PushFigures is what became of a notice's pushes.
+type PushFigures struct {
+	Targeted  Figure
+	Accepted  Figure
+	Deferred  Figure
+	Muted     Figure
+	Cancelled Figure
+}
+
+// Stats is the reach of a notice for the staff who may read it:
+// operators, and the admins and agents of its collectivité.
+func (a *App) Stats(ctx context.Context, p *Principal, id string) (NoticeStats, error) {
+	if !p.Is(store.RoleOperator, store.RoleAdmin, store.RoleAgent) {
+		return NoticeStats{}, Err(CodeAuthForbidden)
+	}
+	n, err := a.Notice(ctx, p, id)
+	if err != nil {
+		return NoticeStats{}, err
+	}
+	r := smallGroups{}
+	out := NoticeStats{NoticeID: n.ID}
+	fam, err := a.countAudience(ctx, n.Audience)
+	if err != nil {
+		return out, err
+	}
+	targeted := r.families(fam)
+	out.FamiliesTargeted = targeted
+	if targeted.Value == nil || *targeted.Value < minGroup {
+		out.Withheld = true
+		out.Message = Text{"Moins de 5 familles ciblées, ou une classe de moins de 5 familles : aucun autre chiffre n'est communiqué, pour ne rien révéler d'une famille en particulier.",
+			"Fewer than 5 families targeted, or a class of fewer than 5 families: no other figure is given, so as to reveal nothing about any one family."}
+		return out, nil
+	}
+	_, groups, err := a.reachGroups(ctx, n.ID, n.Audience, r)
+	if err != nil {
+		return out, err
+	}
+	read, acked, err := a.store.NoticeReadCounts(ctx, n.ID)
+	if err != nil {
+		return out, err
+	}
+	groupRead, groupAcked := make([]Figure, len(groups)), make([]Figure, len(groups))
+	for i, g := range groups {
+		groupRead[i], groupAcked[i] = g.Read, g.Acknowledged
+	}
+	rd := r.total(read, groupRead, targeted)
+	ak := r.total(acked, groupAcked, targeted)
+	if ak.Value != nil && rd.Value != nil {
+		ak = r.acknowledged(acked, targeted, rd)
+	}
+	out.Read, out.Acknowledged = &rd, &ak
+
+	subscribed, err := a.store.CountSubscribedFamilies(ctx, n.Audience)
+	if err != nil {
+		return out, err
+	}
+	sub := r.part(subscribed, targeted)
+	out.FamiliesSubscribed = &sub
+
+	ps, err := a.store.NoticePushStats(ctx, n.ID)
+	if err != nil {
+		return out, err
+	}
+	var reasons []string
+	for name := range ps.Counts {
+		if reason, ok := strings.CutPrefix(name, store.CountFailedPrefix); ok {
+			reasons = append(reasons, reason)
+		}
+	}
+	sort.Strings(reasons)
+	pushed := r.part(ps.Counts[store.CountTargeted])
+	parts := []int{ps.Counts[store.CountAccepted], ps.Counts[store.CountDeferred], ps.Counts[store.CountMuted], ps.Counts[store.CountCancelled]}
+	for _, reason := range reasons {
+		parts = append(parts, ps.Counts[store.CountFailedPrefix+reason])
+	}
+	figs := r.partition(pushed, parts...)
+	out.Pushes = &PushFigures{Targeted: pushed, Accepted: figs[0], Deferred: figs[1], Muted: figs[2], Cancelled: figs[3]}
+	out.Failed = map[string]Figure{}
+	for i, reason := range reasons {
+		out.Failed[reason] = figs[4+i]
+	}
+	shownF := r.part(ps.Shown, out.Pushes.Accepted)
+	clicked := r.part(ps.Clicked, shownF)
+	out.Shown, out.Clicked = &shownF, &clicked
+	return out, nil
+}
