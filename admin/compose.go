@@ -3,10 +3,10 @@ package admin
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,13 +201,9 @@ func (r *rq) narrow(cv *capsView, category string, raw []conventions.ServiceCapa
 // loadCompose fetches capabilities and school names for the form.
 func (r *rq) loadCompose(f *composeForm) (composeData, error) {
 	d := composeData{Form: *f, Allergens: app.Allergens, DishLabels: menuLabels, Courses: menuCourses}
-	var out struct {
-		Service string                            `json:"service"`
-		Items   []conventions.ServiceCapabilities `json:"items"`
-	}
-	if err := r.api("GET", q("/v1/notices/capabilities", "service", f.Service), nil, &out); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status < 500 && len(r.acc.Services) > 1 && f.Service == "" {
+	out, err := r.a.core.Capabilities(r.c.UserContext(), r.principal(), f.Service)
+	if err != nil {
+		if ae, ok := r.uiError(err); ok && ae.Status < 500 && len(r.acc.Services) > 1 && f.Service == "" {
 			// Several services: ask which one first.
 			d.Caps.Services = r.acc.Services
 			d.Choose = true
@@ -401,98 +397,72 @@ func parseMenu(c *fiber.Ctx, days int) []menuDayForm {
 	return menu
 }
 
-// request builds the API's notice request from the form; menu and
-// transport only for their category and only when filled in.
-func (f composeForm) request() map[string]any {
-	req := map[string]any{"category": f.Category, "title": f.Title, "body": f.Body, "ack_required": f.AckRequired}
-	if f.Service != "" {
-		req["service"] = f.Service
-	}
-	if f.Priority != "" {
-		req["priority"] = f.Priority
-	}
-	aud := map[string]any{"schools": nonNil(f.Schools)}
-	if len(f.Levels) > 0 {
-		aud["levels"] = f.Levels
-	}
+// request is the publication the form describes; menu and transport
+// only for their category and only when filled in.
+func (f composeForm) request() app.PublishRequest {
+	req := app.PublishRequest{Service: f.Service, Category: f.Category, Priority: f.Priority, Title: f.Title, Body: f.Body,
+		AckRequired: f.AckRequired, IdempotencyKey: f.Key,
+		Audience: app.AudienceRequest{Schools: nonNil(f.Schools), Levels: f.Levels}}
 	if cls := strings.Fields(strings.ReplaceAll(f.Classes, ",", " ")); len(cls) > 0 {
-		aud["classes"] = cls
+		req.Audience.Classes = cls
 	}
-	req["audience"] = aud
 	if t, ok := parseLocal(f.ExpiresAt); ok {
-		req["expires_at"] = t.UTC()
+		t = t.UTC()
+		req.ExpiresAt = &t
 	}
 	if f.Mode == "later" {
 		if t, ok := parseLocal(f.PublishAt); ok {
-			req["publish_at"] = t.UTC()
+			t = t.UTC()
+			req.PublishAt = &t
 		}
 	}
-	if content := contentRequest(f.Category, f.Menu, f.Transport); len(content) > 0 {
-		req["content"] = content
-	}
+	req.Content = contentRequest(f.Category, f.Menu, f.Transport)
 	return req
 }
 
-// contentRequest is the API's structured content from the form's menu
-// (canteen notices) or transport disruption (transport notices), empty
-// when nothing is filled in.
-func contentRequest(category string, menu []menuDayForm, t transportForm) map[string]any {
-	content := map[string]any{}
+// contentRequest is a notice's structured content from the form's menu
+// (canteen notices) or transport disruption (transport notices); nil when
+// nothing is filled in.
+func contentRequest(category string, menu []menuDayForm, t transportForm) *app.NoticeContent {
+	var content app.NoticeContent
 	if category == conventions.CategoryCantine {
-		var days []map[string]any
+		var days []app.MenuDay
 		for _, d := range menu {
-			var dishes []map[string]any
+			var dishes []app.Dish
 			for _, x := range d.Dishes {
-				if x.Name == "" {
-					continue
+				if x.Name != "" {
+					dishes = append(dishes, app.Dish{Course: x.Course, Name: x.Name, Allergens: x.Allergens, Labels: x.Labels})
 				}
-				dish := map[string]any{"course": x.Course, "name": x.Name}
-				if len(x.Allergens) > 0 {
-					dish["allergens"] = x.Allergens
-				}
-				if len(x.Labels) > 0 {
-					dish["labels"] = x.Labels
-				}
-				dishes = append(dishes, dish)
 			}
 			if len(dishes) == 0 && !d.NoService {
 				continue
 			}
-			day := map[string]any{"date": d.Date}
-			if d.Note != "" {
-				day["note"] = d.Note
-			}
-			if d.NoService {
-				day["no_service"] = true
-			} else {
-				day["dishes"] = dishes
+			day := app.MenuDay{Date: d.Date, Note: d.Note, NoService: d.NoService}
+			if !d.NoService {
+				day.Dishes = dishes
 			}
 			days = append(days, day)
 		}
 		if len(days) > 0 {
-			content["menu"] = map[string]any{"days": days}
+			content.Menu = &app.MenuContent{Days: days}
 		}
 	}
 	if category == conventions.CategoryTransport && t.Line != "" {
-		tr := map[string]any{"line": t.Line}
-		if stops := splitLines(t.Stops); len(stops) > 0 {
-			tr["stops"] = stops
-		}
+		tr := &app.TransportContent{Line: t.Line, Stops: splitLines(t.Stops), Replacement: t.Replacement, Cause: t.Cause}
 		if v, ok := parseLocal(t.From); ok {
-			tr["from"] = v.UTC()
+			v = v.UTC()
+			tr.From = &v
 		}
 		if v, ok := parseLocal(t.To); ok {
-			tr["to"] = v.UTC()
+			v = v.UTC()
+			tr.To = &v
 		}
-		if t.Replacement != "" {
-			tr["replacement"] = t.Replacement
-		}
-		if t.Cause != "" {
-			tr["cause"] = t.Cause
-		}
-		content["transport"] = tr
+		content.Transport = tr
 	}
-	return content
+	if content.Menu == nil && content.Transport == nil {
+		return nil
+	}
+	return &content
 }
 
 func nonNil(xs []string) []string {
@@ -582,17 +552,12 @@ func (a *Admin) composeForm(r *rq) error {
 	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), formErrors{}, d)
 }
 
-// check asks the API whether the form would be accepted, and how many
-// families it reaches.
+// check asks whether the form would be accepted, and how many families
+// it reaches.
 func (r *rq) check(f composeForm) (*checkView, formErrors) {
-	var ans struct {
-		Allowed  bool                 `json:"allowed"`
-		Decision conventions.Decision `json:"decision"`
-		Families apiFigure            `json:"families"`
-	}
-	err := r.api("POST", "/v1/notices/check", f.request(), &ans)
+	ans, err := r.a.core.Check(r.c.UserContext(), r.principal(), f.request())
 	if err != nil {
-		fe := mapErrors(err, composeFields(f), composeAliases)
+		fe := mapErrors(r.uiErr(err), composeFields(f), composeAliases)
 		return &checkView{Invalid: true, Reasons: summaryMessages(fe)}, fe
 	}
 	fam := r.show("", "", ans.Families)
@@ -650,35 +615,27 @@ func (a *Admin) composeCheck(r *rq) error {
 
 func (a *Admin) composePublish(r *rq) error {
 	f := parseCompose(r.c)
-	var ans struct {
-		Notice   store.Notice `json:"notice"`
-		Families apiFigure    `json:"families"`
-	}
-	var headers []string
-	if f.Key != "" {
-		headers = append(headers, "Idempotency-Key: "+f.Key)
-	}
-	err := r.api("POST", "/v1/notices", f.request(), &ans, headers...)
+	ans, err := a.core.Publish(r.c.UserContext(), r.principal(), f.request())
 	if err == nil {
 		ok := "published"
 		if ans.Notice.Status == store.NoticeScheduled {
 			ok = "scheduled"
 		}
 		to := fmt.Sprintf("/admin/informations/%s?ok=%s", ans.Notice.ID, ok)
-		if f := r.show("", "", ans.Families); !f.Withheld { // no count from 1 to 4, not even in the URL
-			to += "&familles=" + f.Text
+		if v := ans.Families.Value; v != nil { // no count from 1 to 4, not even in the URL
+			to += "&familles=" + strconv.Itoa(*v)
 		}
 		return r.c.Redirect(to, fiber.StatusSeeOther)
 	}
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 {
+	ae, ok := r.uiError(err)
+	if !ok || ae.Status >= 500 {
 		return a.apiFailure(r, err)
 	}
 	d, lerr := r.loadCompose(&f)
 	if lerr != nil {
 		return a.apiFailure(r, lerr)
 	}
-	fe := mapErrors(err, composeFields(f), composeAliases)
+	fe := mapErrors(ae, composeFields(f), composeAliases)
 	if ae.Code == app.CodeNoticesIdempotencyKeyReused.String() {
 		// Published from this form already, then changed: say so, and let
 		// a new click publish the form as it is now, as a new notice.
@@ -686,13 +643,10 @@ func (a *Admin) composePublish(r *rq) error {
 			"A notice was already published from this form, before your last changes. To publish this one as a new notice, click “Publish” again.")}
 		d.Form.Key = formKey()
 	}
-	if len(ae.Decision) > 0 {
-		var dec conventions.Decision
-		if json.Unmarshal(ae.Decision, &dec) == nil {
-			d.Check = &checkView{Allowed: false}
-			for _, x := range dec.Reasons {
-				d.Check.Reasons = append(d.Check.Reasons, r.L(x.FR, x.EN))
-			}
+	if dec, ok := decisionOf(err); ok {
+		d.Check = &checkView{Allowed: false}
+		for _, x := range dec.Reasons {
+			d.Check.Reasons = append(d.Check.Reasons, r.L(x.FR, x.EN))
 		}
 	}
 	d.Preview = r.preview(f, d.Caps)
@@ -701,8 +655,7 @@ func (a *Admin) composePublish(r *rq) error {
 
 // apiFailure renders an unexpected API failure as an error page.
 func (a *Admin) apiFailure(r *rq, err error) error {
-	var ae *apiError
-	if errors.As(err, &ae) {
+	if ae, ok := r.uiError(err); ok {
 		status := ae.Status
 		if status == fiber.StatusUnauthorized {
 			status = fiber.StatusForbidden
@@ -711,4 +664,41 @@ func (a *Admin) apiFailure(r *rq, err error) error {
 	}
 	a.log.Error("admin: API call failed", "path", r.c.Path(), "error", err)
 	return a.renderError(r, fiber.StatusInternalServerError, r.L("Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."))
+}
+
+// uiError is an error as the pages show it: the catalog status, code and
+// sentences in the page's language, from the API (an in-process call) or
+// from a use case. false for an unexpected error (logged, a 500 page).
+func (r *rq) uiError(err error) (*apiError, bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	e, cause := app.AsError(err)
+	if cause == app.CauseUnknown {
+		return nil, false
+	}
+	out := &apiError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang), Details: []apiDetail{}}
+	for _, d := range e.Details {
+		out.Details = append(out.Details, apiDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
+	}
+	return out, true
+}
+
+// uiErr is uiError for mapErrors: the error itself when unexpected.
+func (r *rq) uiErr(err error) error {
+	if ae, ok := r.uiError(err); ok {
+		return ae
+	}
+	return err
+}
+
+// decisionOf is the convention decision a refused publication carries.
+func decisionOf(err error) (conventions.Decision, bool) {
+	var e *app.Error
+	if !errors.As(err, &e) {
+		return conventions.Decision{}, false
+	}
+	d, ok := e.Extra["decision"].(conventions.Decision)
+	return d, ok
 }

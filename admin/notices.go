@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -56,41 +54,6 @@ func ruleText(lang string, r conventions.Rule) string {
 	return fmt.Sprintf("%s : %s — priorité maximale %s, %s", strings.Join(svc, ", "), strings.Join(cats, ", "), conventions.PriorityLabel(prio, lang), push)
 }
 
-// articleOf is the text of the convention article behind a notice, in the
-// version it was published under ("" when that convention cannot be read
-// or lacks the article). cache keeps each convention's versions, loaded
-// once per page.
-func (r *rq) articleOf(cache map[string]map[int]conventions.Convention, n store.Notice) string {
-	vers, ok := cache[n.ConventionID]
-	if !ok {
-		vers = map[int]conventions.Convention{}
-		var cv struct {
-			conventions.Convention
-			Versions []struct {
-				Version  int                    `json:"version"`
-				Document conventions.Convention `json:"document"`
-			} `json:"versions"`
-		}
-		if err := r.api("GET", "/v1/conventions/"+n.ConventionID, nil, &cv); err == nil {
-			vers[cv.Version] = cv.Convention
-			for _, v := range cv.Versions {
-				vers[v.Version] = v.Document
-			}
-		}
-		cache[n.ConventionID] = vers
-	}
-	doc, ok := vers[n.ConventionVersion]
-	if !ok {
-		return ""
-	}
-	for _, rule := range doc.Rules {
-		if rule.Article == n.Article {
-			return ruleText(r.lang, rule)
-		}
-	}
-	return ""
-}
-
 func (r *rq) names() (cols map[string]string, schools map[string]string) {
 	cols, schools = map[string]string{}, map[string]string{}
 	if cs, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000); err == nil {
@@ -106,33 +69,29 @@ func (r *rq) names() (cols map[string]string, schools map[string]string) {
 	return cols, schools
 }
 
-func mayChange(acc *store.Account, n store.Notice, withdraw bool) bool {
-	if n.CollectiviteID != acc.CollectiviteID || n.Status == store.NoticeWithdrawn || n.Status == store.NoticeExpired {
-		return false
-	}
-	switch acc.Role {
-	case store.RoleAgent:
-		return hasString(acc.Services, n.Service)
-	case store.RoleAdmin:
-		return withdraw
-	}
-	return false
-}
+// noticePage is how many notices the list shows at once.
+const noticePage = 50
 
 func (a *Admin) noticeList(r *rq) error {
-	var page struct {
-		Items      []store.Notice `json:"items"`
-		NextCursor string         `json:"next_cursor"`
-	}
-	if err := r.api("GET", q("/v1/notices", "limit", "50", "cursor", r.c.Query("cursor")), nil, &page); err != nil {
+	ctx, p := r.c.UserContext(), r.principal()
+	items, err := a.core.Notices(ctx, p, store.Page{Cursor: r.c.Query("cursor"), Limit: noticePage})
+	if err != nil {
 		return a.apiFailure(r, err)
 	}
 	cols, schools := r.names()
 	viewer := r.acc.Role == store.RoleViewer
-	cache := map[string]map[int]conventions.Convention{}
-	d := noticeListData{NextCursor: page.NextCursor, Viewer: viewer}
-	for _, n := range page.Items {
-		row := noticeRow{Notice: n, CollectiviteName: cols[n.CollectiviteID], CanChange: mayChange(r.acc, n, true)}
+	d := noticeListData{Viewer: viewer}
+	if len(items) == noticePage {
+		d.NextCursor = items[len(items)-1].ID
+	}
+	var rules map[string]conventions.Rule
+	if viewer || r.acc.Role == store.RoleAdmin || r.acc.Role == store.RoleOperator {
+		if rules, err = a.core.NoticeRules(ctx, p, items); err != nil {
+			return a.apiFailure(r, err)
+		}
+	}
+	for _, n := range items {
+		row := noticeRow{Notice: n, CollectiviteName: cols[n.CollectiviteID], CanChange: a.core.MayWithdraw(p, n)}
 		if row.CollectiviteName == "" {
 			row.CollectiviteName = n.CollectiviteID
 		}
@@ -143,8 +102,8 @@ func (a *Admin) noticeList(r *rq) error {
 				row.SchoolNames = append(row.SchoolNames, u)
 			}
 		}
-		if viewer || r.acc.Role == store.RoleAdmin || r.acc.Role == store.RoleOperator {
-			row.Rule = r.articleOf(cache, n)
+		if rule, ok := rules[n.ID]; ok {
+			row.Rule = ruleText(r.lang, rule)
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -155,37 +114,13 @@ func (a *Admin) noticeList(r *rq) error {
 	return a.render(r, fiber.StatusOK, "notices", title, formErrors{}, d)
 }
 
-// noticeContent decodes a notice's structured content: a menu or a
-// transport disruption.
-type noticeContent struct {
-	Menu *struct {
-		Days []struct {
-			Date      string `json:"date"`
-			NoService bool   `json:"no_service"`
-			Note      string `json:"note"`
-			Dishes    []struct {
-				Course    string   `json:"course"`
-				Name      string   `json:"name"`
-				Allergens []string `json:"allergens"`
-				Labels    []string `json:"labels"`
-			} `json:"dishes"`
-		} `json:"days"`
-	} `json:"menu"`
-	Transport *struct {
-		Line        string   `json:"line"`
-		Stops       []string `json:"stops"`
-		From        *string  `json:"from"`
-		To          *string  `json:"to"`
-		Replacement string   `json:"replacement"`
-		Cause       string   `json:"cause"`
-	} `json:"transport"`
-}
-
+// decodeContent is a notice's structured content (a menu or a transport
+// disruption) as the forms show it.
 func decodeContent(raw json.RawMessage) (menu []menuDayForm, tr *transportForm) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	var c noticeContent
+	var c app.NoticeContent
 	if json.Unmarshal(raw, &c) != nil {
 		return nil, nil
 	}
@@ -201,47 +136,13 @@ func decodeContent(raw json.RawMessage) (menu []menuDayForm, tr *transportForm) 
 	if t := c.Transport; t != nil {
 		tr = &transportForm{Line: t.Line, Stops: strings.Join(t.Stops, "\n"), Replacement: t.Replacement, Cause: t.Cause}
 		if t.From != nil {
-			tr.From = *t.From
+			tr.From = t.From.Format(time.RFC3339Nano)
 		}
 		if t.To != nil {
-			tr.To = *t.To
+			tr.To = t.To.Format(time.RFC3339Nano)
 		}
 	}
 	return menu, tr
-}
-
-// apiFigure is a count as the API gives it: {"value": n, "label": "n"},
-// or {"value": null, "label": "moins de 5"} when it is withheld under the
-// small-group rule. A counter the API gives as a plain number is read as a
-// figure with that value and no label.
-type apiFigure struct {
-	Value *int
-	Label string
-}
-
-func (f *apiFigure) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		*f = apiFigure{}
-		return nil
-	case len(b) > 0 && b[0] == '{':
-		var v struct {
-			Value *int   `json:"value"`
-			Label string `json:"label"`
-		}
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*f = apiFigure{Value: v.Value, Label: v.Label}
-		return nil
-	}
-	var n int
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("a figure is a number or {value, label}: %w", err)
-	}
-	*f = apiFigure{Value: &n}
-	return nil
 }
 
 // shownFigure is one figure of the notice page: its label, what the page
@@ -254,24 +155,12 @@ type shownFigure struct {
 	Withheld bool
 }
 
-// show is what the page prints for a figure. A withheld figure shows the
-// API's label ("moins de 5"). A plain number from 1 to 4 (a counter the API
-// did not run through the small-group rule) is not printed either: the
-// page never shows a figure about fewer than 5 families.
-func (r *rq) show(key, label string, f apiFigure) shownFigure {
-	out := shownFigure{Key: key, Label: label}
-	switch {
-	case f.Value == nil:
-		out.Text, out.Withheld = f.Label, true
-		if out.Text == "" {
-			out.Text = r.L("non communiqué", "not given")
-		}
-	case f.Label == "" && *f.Value > 0 && *f.Value < minFamilies:
-		out.Text, out.Withheld = r.L("moins de 5", "fewer than 5"), true
-	case f.Label != "":
-		out.Text = f.Label // the range a rounded figure stands for ("20 à 24")
-	default:
-		out.Text = strconv.Itoa(*f.Value)
+// show is what the page prints for a figure: the range a given figure
+// stands for ("20 à 24"), or the words of a withheld one ("moins de 5").
+func (r *rq) show(key, label string, f app.Figure) shownFigure {
+	out := shownFigure{Key: key, Label: label, Text: f.Label.In(r.lang), Withheld: f.Value == nil}
+	if out.Text == "" {
+		out.Text = r.L("non communiqué", "not given")
 	}
 	return out
 }
@@ -279,29 +168,6 @@ func (r *rq) show(key, label string, f apiFigure) shownFigure {
 // minFamilies is the smallest count the page prints (the API's small-group
 // rule: no figure about 1 to 4 families).
 const minFamilies = 5
-
-// noticeStatsView is GET /v1/notices/{id}/stats. Every counter may be a
-// plain number or a {value, label} figure; a counter the API leaves out
-// (null, or absent when the audience is too small) is not shown.
-type noticeStatsView struct {
-	NoticeID           string     `json:"notice_id"`
-	FamiliesTargeted   *apiFigure `json:"families_targeted"`
-	Withheld           bool       `json:"withheld"`
-	Message            string     `json:"message"`
-	FamiliesSubscribed *apiFigure `json:"families_subscribed"`
-	Pushes             *struct {
-		Targeted  *apiFigure `json:"targeted"`
-		Accepted  *apiFigure `json:"accepted"`
-		Deferred  *apiFigure `json:"deferred"`
-		Muted     *apiFigure `json:"muted"`
-		Cancelled *apiFigure `json:"cancelled"`
-	} `json:"pushes"`
-	Failed       map[string]*apiFigure `json:"failed"`
-	Shown        *apiFigure            `json:"shown"`
-	Clicked      *apiFigure            `json:"clicked"`
-	Read         *apiFigure            `json:"read"`
-	Acknowledged *apiFigure            `json:"acknowledged"`
-}
 
 // failureLabels names the reasons a push failed (webpush outcomes).
 var failureLabels = map[string][2]string{
@@ -315,21 +181,21 @@ var failureLabels = map[string][2]string{
 }
 
 // statFigures lists the stats counters in reading order, labelled.
-func (r *rq) statFigures(st noticeStatsView) []shownFigure {
+func (r *rq) statFigures(st app.NoticeStats) []shownFigure {
 	var out []shownFigure
-	add := func(key, fr, en string, f *apiFigure) {
+	add := func(key, fr, en string, f *app.Figure) {
 		if f != nil {
 			out = append(out, r.show("stats."+key, r.L(fr, en), *f))
 		}
 	}
-	add("families_targeted", "Familles ciblées", "Families targeted", st.FamiliesTargeted)
+	add("families_targeted", "Familles ciblées", "Families targeted", &st.FamiliesTargeted)
 	add("families_subscribed", "Familles abonnées aux notifications", "Families subscribed to notifications", st.FamiliesSubscribed)
 	if p := st.Pushes; p != nil {
-		add("pushes.targeted", "Notifications à envoyer (appareils abonnés)", "Notifications to send (subscribed devices)", p.Targeted)
-		add("pushes.accepted", "Notifications remises au service de notification", "Notifications handed to the push service", p.Accepted)
-		add("pushes.deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)", p.Deferred)
-		add("pushes.muted", "Notifications non envoyées (catégorie désactivée par la famille)", "Notifications not sent (category muted by the family)", p.Muted)
-		add("pushes.cancelled", "Notifications annulées (information retirée, expirée ou corrigée)", "Notifications cancelled (notice withdrawn, expired or corrected)", p.Cancelled)
+		add("pushes.targeted", "Notifications à envoyer (appareils abonnés)", "Notifications to send (subscribed devices)", &p.Targeted)
+		add("pushes.accepted", "Notifications remises au service de notification", "Notifications handed to the push service", &p.Accepted)
+		add("pushes.deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)", &p.Deferred)
+		add("pushes.muted", "Notifications non envoyées (catégorie désactivée par la famille)", "Notifications not sent (category muted by the family)", &p.Muted)
+		add("pushes.cancelled", "Notifications annulées (information retirée, expirée ou corrigée)", "Notifications cancelled (notice withdrawn, expired or corrected)", &p.Cancelled)
 	}
 	reasons := make([]string, 0, len(st.Failed))
 	for k := range st.Failed {
@@ -341,34 +207,14 @@ func (r *rq) statFigures(st noticeStatsView) []shownFigure {
 		if !ok {
 			why = [2]string{strings.ReplaceAll(k, "_", " "), strings.ReplaceAll(k, "_", " ")}
 		}
-		add("failed."+k, "Notifications en échec : "+why[0], "Notifications failed: "+why[1], st.Failed[k])
+		f := st.Failed[k]
+		add("failed."+k, "Notifications en échec : "+why[0], "Notifications failed: "+why[1], &f)
 	}
 	add("shown", "Notifications affichées sur un appareil", "Notifications shown on a device", st.Shown)
 	add("clicked", "Notifications ouvertes", "Notifications opened", st.Clicked)
 	add("read", "Familles ayant lu l'information", "Families who read the notice", st.Read)
 	add("acknowledged", "Familles ayant accusé lecture", "Families who acknowledged it", st.Acknowledged)
 	return out
-}
-
-// reachGroupView is one school and level of GET /v1/notices/{id}/reach.
-type reachGroupView struct {
-	UAI          string    `json:"uai"`
-	School       string    `json:"school"`
-	Level        string    `json:"level"`
-	Families     apiFigure `json:"families"`
-	Read         apiFigure `json:"read"`
-	Acknowledged apiFigure `json:"acknowledged"`
-	NotReached   apiFigure `json:"not_reached"`
-}
-
-// noticeReachView is GET /v1/notices/{id}/reach.
-type noticeReachView struct {
-	NoticeID string           `json:"notice_id"`
-	MinGroup int              `json:"min_group"`
-	Groups   []reachGroupView `json:"groups"`
-	// NotReached repeats the groups with families who have not read yet.
-	NotReached []reachGroupView `json:"not_reached"`
-	Note       string           `json:"note"`
 }
 
 // reachRow is one line of the per-school reach table.
@@ -383,9 +229,9 @@ func (r *rq) reachColumns() []string {
 		r.L("Ont accusé lecture", "Have acknowledged"), r.L("Non atteintes", "Not reached")}
 }
 
-// reachRows turns the API's groups into table rows (school names from the
-// API, else from the list of schools, else the UAI).
-func (r *rq) reachRows(v noticeReachView, schools map[string]string) []reachRow {
+// reachRows turns the reach groups into table rows (school names from
+// the reach, else from the list of schools, else the UAI).
+func (r *rq) reachRows(v app.Reach, schools map[string]string) []reachRow {
 	cols := r.reachColumns()
 	var rows []reachRow
 	for _, g := range v.Groups {
@@ -396,7 +242,7 @@ func (r *rq) reachRows(v noticeReachView, schools map[string]string) []reachRow 
 		key := "reach." + g.UAI + "." + g.Level + "."
 		for i, f := range []struct {
 			k string
-			v apiFigure
+			v app.Figure
 		}{{"families", g.Families}, {"read", g.Read}, {"acknowledged", g.Acknowledged}, {"not_reached", g.NotReached}} {
 			row.Cells = append(row.Cells, r.show(key+f.k, cols[i], f.v))
 		}
@@ -446,75 +292,76 @@ type correctForm struct {
 	DishLabels  []string
 }
 
-// reachOf loads the notice's stats and reach, decoded as the API gives
-// them; an error (the route is not there, or nothing is measured yet) is
-// "unavailable", a 403 (a role that may not read the delivery figures)
-// hides them.
+// reachOf loads the notice's stats and reach; an error is "unavailable",
+// a refusal (a role that may not read the delivery figures) hides them.
 func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
-	var st noticeStatsView
-	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/stats", nil, &st); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == fiber.StatusForbidden {
+	ctx, p := r.c.UserContext(), r.principal()
+	if st, err := r.a.core.Stats(ctx, p, d.N.ID); err != nil {
+		if ae, ok := r.uiError(err); ok && ae.Status == fiber.StatusForbidden {
 			d.StatsHidden = true
 		} else {
 			d.StatsMissing = true
 		}
 	} else {
 		if st.Withheld {
-			d.StatsWithheld = st.Message
+			d.StatsWithheld = st.Message.In(r.lang)
 		}
 		d.Stats = r.statFigures(st)
 	}
-	var reach noticeReachView
-	if err := r.api("GET", "/v1/notices/"+d.N.ID+"/reach", nil, &reach); err != nil {
+	if reach, err := r.a.core.NoticeReach(ctx, p, d.N.ID); err != nil {
 		d.ReachMissing = true
 	} else {
-		d.ReachCols, d.Reach, d.ReachNote = r.reachColumns(), r.reachRows(reach, schools), reach.Note
+		d.ReachCols, d.Reach, d.ReachNote = r.reachColumns(), r.reachRows(reach, schools), reach.Note.In(r.lang)
 	}
 }
 
 func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	var d noticeDetailData
-	var n struct {
-		store.Notice
-		Versions []store.Notice `json:"versions"`
-	}
-	if err := r.api("GET", "/v1/notices/"+r.c.Params("id"), nil, &n); err != nil {
+	ctx, p := r.c.UserContext(), r.principal()
+	n, err := a.core.Notice(ctx, p, r.c.Params("id"))
+	if err != nil {
 		return d, err
 	}
-	d.N, d.Versions = n.Notice, n.Versions
+	if d.Versions, err = a.core.NoticeVersions(ctx, p, n.ID); err != nil {
+		return d, err
+	}
+	d.N = n
 	cols, schools := r.names()
 	d.Collectivite = cols[n.CollectiviteID]
 	for _, u := range n.Audience.Schools {
 		d.Schools = append(d.Schools, schoolOpt{UAI: u, Name: orUAI(schools[u], u)})
 	}
-	d.Rule = r.articleOf(map[string]map[int]conventions.Convention{}, n.Notice)
+	if rules, err := a.core.NoticeRules(ctx, p, []store.Notice{n}); err == nil {
+		if rule, ok := rules[n.ID]; ok {
+			d.Rule = ruleText(r.lang, rule)
+		}
+	}
 	d.Menu, d.Transport = decodeContent(n.Content)
 	if d.Transport != nil {
 		d.StopList = splitLines(d.Transport.Stops)
 	}
-	d.CanCorrect = mayChange(r.acc, n.Notice, false)
-	d.CanWithdraw = mayChange(r.acc, n.Notice, true)
+	d.CanCorrect = a.core.MayCorrect(p, n)
+	d.CanWithdraw = a.core.MayWithdraw(p, n)
 	// The family count the compose page passes on after publishing: a
 	// number only, never one from 1 to 4, and rounded down to 5 as the
-	// API gives it.
-	if n, err := strconv.Atoi(r.c.Query("familles")); err == nil && n >= 0 {
-		d.Families = r.show("", "", apiFigure{Value: &n}).Text
-		if n >= minFamilies {
-			lo := n - n%minFamilies
+	// small-group rule gives it.
+	if k, err := strconv.Atoi(r.c.Query("familles")); err == nil && k >= 0 {
+		switch lo := k - k%minFamilies; {
+		case k == 0:
+			d.Families = "0"
+		case k < minFamilies:
+			d.Families = r.L("moins de 5", "fewer than 5")
+		default:
 			d.Families = fmt.Sprintf(r.L("%d à %d", "%d to %d"), lo, lo+minFamilies-1)
 		}
 	}
 	d.Correct = correctForm{Title: n.Title, Body: n.Body, Priority: n.Priority, ExpiresAt: dtLocal(n.ExpiresAt), AckRequired: n.AckRequired,
 		Urgent: n.Priority == conventions.PriorityUrgent, HadContent: len(d.Menu) > 0 || d.Transport != nil}
-	d.Correct.setContent(n.Notice, d.Menu, d.Transport)
+	d.Correct.setContent(n, d.Menu, d.Transport)
 	if d.CanCorrect {
 		// Offer "urgent" only when the service may publish urgent notices
 		// in this category now.
-		var caps struct {
-			Items []conventions.ServiceCapabilities `json:"items"`
-		}
-		if r.api("GET", q("/v1/notices/capabilities", "service", n.Service), nil, &caps) == nil {
+		if caps, err := a.core.Capabilities(ctx, p, n.Service); err == nil {
 			for _, it := range caps.Items {
 				if cc, ok := it.Category(n.Category); ok {
 					for _, g := range cc.Grants {
@@ -610,9 +457,9 @@ func (a *Admin) noticeCorrect(r *rq) error {
 	cf := correctForm{Reason: strings.TrimSpace(c.FormValue("reason")), Title: strings.TrimSpace(c.FormValue("title")),
 		Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")), Priority: c.FormValue("priority"),
 		ExpiresAt: c.FormValue("expires_at"), AckRequired: c.FormValue("ack_required") == "on"}
-	req := map[string]any{"reason": cf.Reason, "title": cf.Title, "body": cf.Body, "ack_required": cf.AckRequired}
+	req := app.CorrectionRequest{Reason: cf.Reason, Title: &cf.Title, Body: &cf.Body, AckRequired: &cf.AckRequired}
 	if cf.Priority != "" {
-		req["priority"] = cf.Priority
+		req.Priority = &cf.Priority
 	}
 	// The menu or transport disruption, when the form shows one: what the
 	// agent leaves empty is removed (if there was anything to remove).
@@ -625,14 +472,17 @@ func (a *Admin) noticeCorrect(r *rq) error {
 		category, cf.Transport = conventions.CategoryTransport, parseTransport(c)
 	}
 	if category != "" {
-		if content := contentRequest(category, cf.Menu, cf.Transport); len(content) > 0 || cf.HadContent {
-			req["content"] = content
+		if content := contentRequest(category, cf.Menu, cf.Transport); content != nil {
+			req.Content = content
+		} else if cf.HadContent {
+			req.Content = &app.NoticeContent{} // what was there is removed
 		}
 	}
 	if t, ok := parseLocal(cf.ExpiresAt); ok {
-		req["expires_at"] = t.UTC()
+		t = t.UTC()
+		req.ExpiresAt = &t
 	}
-	err := r.api("POST", "/v1/notices/"+c.Params("id")+"/corrections", req, nil)
+	_, err := a.core.Correct(c.UserContext(), r.principal(), c.Params("id"), req)
 	if err == nil {
 		return c.Redirect("/admin/informations/"+c.Params("id")+"?ok=corrected", fiber.StatusSeeOther)
 	}
@@ -650,7 +500,7 @@ var aliasesCorrect = map[string]string{"schools": "title", "levels": "title", "a
 
 func (a *Admin) noticeWithdraw(r *rq) error {
 	reasonText := strings.TrimSpace(r.c.FormValue("withdraw_reason"))
-	err := r.api("POST", "/v1/notices/"+r.c.Params("id")+"/withdraw", map[string]any{"reason": reasonText}, nil)
+	_, err := a.core.Withdraw(r.c.UserContext(), r.principal(), r.c.Params("id"), app.WithdrawRequest{Reason: reasonText})
 	if err == nil {
 		return r.c.Redirect("/admin/informations/"+r.c.Params("id")+"?ok=withdrawn", fiber.StatusSeeOther)
 	}
@@ -660,8 +510,8 @@ func (a *Admin) noticeWithdraw(r *rq) error {
 // noticeFormFailure re-renders the notice page with the API's errors next
 // to the correction or withdrawal fields.
 func (a *Admin) noticeFormFailure(r *rq, err error, keep func(*noticeDetailData), aliases map[string]string) error {
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
+	ae, ok := r.uiError(err)
+	if !ok || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
 		return a.apiFailure(r, err)
 	}
 	d, lerr := a.loadNoticeDetail(r)
@@ -675,5 +525,5 @@ func (a *Admin) noticeFormFailure(r *rq, err error, keep func(*noticeDetailData)
 	for k := range correctFields {
 		known[k] = true
 	}
-	return a.render(r, ae.Status, "notice", d.N.Title, mapErrors(err, known, aliases), d)
+	return a.render(r, ae.Status, "notice", d.N.Title, mapErrors(ae, known, aliases), d)
 }

@@ -160,28 +160,6 @@ type dashboardData struct {
 	GeneratedAt  time.Time
 }
 
-// statPair reads the targeted and reached family counts of a notice's
-// stats, whatever the names the stats use.
-func statPair(m map[string]any) (targeted, reached int, ok bool) {
-	num := func(keys ...string) (int, bool) {
-		for _, k := range keys {
-			if v, ok := m[k].(float64); ok {
-				return int(v), true
-			}
-			// A figure {value, label}: a withheld one (null) is not a number.
-			if f, ok := m[k].(map[string]any); ok {
-				if v, ok := f["value"].(float64); ok {
-					return int(v), true
-				}
-			}
-		}
-		return 0, false
-	}
-	t, ok1 := num("families_targeted", "families", "targeted")
-	rc, ok2 := num("families_reached", "reached", "families_read", "read", "shown")
-	return t, rc, ok1 && ok2
-}
-
 func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	now := a.now()
 	d := dashboardData{GeneratedAt: now}
@@ -199,28 +177,26 @@ func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	}
 	// Notices of the last four weeks (listed newest first).
 	since := now.Add(-28 * 24 * time.Hour)
+	ctx, p := r.c.UserContext(), r.principal()
 	var notices []store.Notice
-	cursor := ""
-	for {
-		var page struct {
-			Items      []store.Notice `json:"items"`
-			NextCursor string         `json:"next_cursor"`
-		}
-		if err := r.api("GET", q("/v1/notices", "limit", "200", "cursor", cursor), nil, &page); err != nil {
+	const pageSize = 200
+	for cursor := ""; ; {
+		page, err := a.core.Notices(ctx, p, store.Page{Cursor: cursor, Limit: pageSize})
+		if err != nil {
 			return d, err
 		}
 		old := false
-		for _, n := range page.Items {
+		for _, n := range page {
 			if n.CreatedAt.Before(since) {
 				old = true
 				continue
 			}
 			notices = append(notices, n)
 		}
-		if old || page.NextCursor == "" {
+		if old || len(page) < pageSize {
 			break
 		}
-		cursor = page.NextCursor
+		cursor = page[len(page)-1].ID
 	}
 	rows := map[string]*dashRow{}
 	for _, c := range cols {
@@ -256,14 +232,15 @@ func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 			row.NoticesWeek++
 			d.Notices++
 		}
-		var stats map[string]any
-		if err := r.api("GET", "/v1/notices/"+n.ID+"/stats", nil, &stats); err != nil {
+		st, err := a.core.Stats(ctx, p, n.ID)
+		if err != nil {
 			d.StatsMissing = true
 			continue
 		}
-		if t, rc, ok := statPair(stats); ok {
-			row.Targeted += t
-			row.Reached += rc
+		// Only notices whose families and readers are both given count.
+		if st.Read != nil && st.FamiliesTargeted.Value != nil && st.Read.Value != nil {
+			row.Targeted += *st.FamiliesTargeted.Value
+			row.Reached += *st.Read.Value
 			row.ReachKnown = true
 		}
 	}

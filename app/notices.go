@@ -607,6 +607,65 @@ func MayChange(p *Principal, n store.Notice, withdraw bool) bool {
 	return false
 }
 
+// MayCorrect reports whether p may correct n now: MayChange, and n is
+// neither withdrawn nor expired. The back-office offers the correction
+// form only then.
+func (a *App) MayCorrect(p *Principal, n store.Notice) bool {
+	return MayChange(p, n, false) && editable(n.StatusAt(a.Now()))
+}
+
+// MayWithdraw reports whether p may withdraw n now.
+func (a *App) MayWithdraw(p *Principal, n store.Notice) bool {
+	return MayChange(p, n, true) && editable(n.StatusAt(a.Now()))
+}
+
+// editable: a withdrawn or expired notice can no longer be changed.
+func editable(status string) bool {
+	return status != store.NoticeWithdrawn && status != store.NoticeExpired
+}
+
+// NoticeRules are the convention rules the notices were published under
+// (the article of the convention version in force then), by notice ID; a
+// notice whose convention or article cannot be read has none. Whoever may
+// read a notice may read the rule it was published under.
+func (a *App) NoticeRules(ctx context.Context, p *Principal, notices []store.Notice) (map[string]conventions.Rule, error) {
+	out := map[string]conventions.Rule{}
+	versions := map[string]map[int]conventions.Convention{} // convention → version → document
+	for _, n := range notices {
+		if !canRead(p, n) || n.ConventionID == "" {
+			continue
+		}
+		docs, ok := versions[n.ConventionID]
+		if !ok {
+			docs = map[int]conventions.Convention{}
+			if rec, err := a.store.GetConvention(ctx, n.ConventionID); err == nil {
+				if doc, err := DocumentOf(rec); err == nil {
+					docs[rec.Version] = doc
+				}
+				vs, err := a.store.ConventionVersions(ctx, rec.ID)
+				if err != nil {
+					return nil, err
+				}
+				for _, v := range vs {
+					if doc, err := conventions.ParseDocument(v.Doc); err == nil {
+						docs[v.Version] = doc
+					}
+				}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			versions[n.ConventionID] = docs
+		}
+		for _, rule := range docs[n.ConventionVersion].Rules {
+			if rule.Article == n.Article {
+				out[n.ID] = rule
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 // changeable loads a notice p may change (correct, or withdraw).
 func (a *App) changeable(ctx context.Context, p *Principal, id string, withdraw bool) (store.Notice, error) {
 	n, err := a.store.GetNotice(ctx, id)
@@ -634,7 +693,7 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 		return Publication{}, err
 	}
 	now := a.Now()
-	if st := n.StatusAt(now); st == store.NoticeWithdrawn || st == store.NoticeExpired {
+	if !editable(n.StatusAt(now)) {
 		return Publication{}, Err(CodeNoticesNotEditable)
 	}
 	next := n
@@ -708,10 +767,10 @@ func (a *App) Withdraw(ctx context.Context, p *Principal, id string, req Withdra
 	if err != nil {
 		return n, err
 	}
-	if n.Status == store.NoticeWithdrawn {
+	now := a.Now()
+	if !editable(n.StatusAt(now)) {
 		return store.Notice{}, Err(CodeNoticesNotEditable)
 	}
-	now := a.Now()
 	next := n
 	next.Status = store.NoticeWithdrawn
 	next.WithdrawnAt = &now
