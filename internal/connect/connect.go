@@ -1,0 +1,72 @@
+// Package connect signs parents in through their ENT's own connector —
+// CAS 2.0/3.0 (package cas) or OpenID Connect (package oidc) — and keeps
+// from what the ENT releases only what Liaison keeps of a parent: the
+// ENT's opaque user id and, per child (or per school when the ENT releases
+// schools but not children), the school's UAI, the level and the class
+// when known. Names, e-mails, phone numbers and birth dates are dropped as
+// soon as the response is read and never logged.
+package connect
+
+import (
+	"strings"
+
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/frenchid"
+)
+
+// Profile is the kind of ENT user, as entcore names it.
+type Profile string
+
+// The entcore profiles.
+const (
+	ProfileRelative  Profile = "Relative" // a parent (PERSRELELEVE)
+	ProfileStudent   Profile = "Student"
+	ProfileTeacher   Profile = "Teacher"
+	ProfilePersonnel Profile = "Personnel"
+)
+
+// Identity is a signed-in ENT user as Liaison keeps it.
+type Identity struct {
+	// UserID is the ENT's opaque id of the user (entcore's external id).
+	UserID  string
+	Profile Profile
+	// Children are the user's children, or, when the ENT releases
+	// schools but not children, one entry per school (and class) of
+	// theirs: a UAI, the level when known, the class when known.
+	Children []Child
+}
+
+// Child is one child (or school) of a parent: what the directory keeps.
+type Child struct {
+	UAI   string
+	Level string // conventions.Level…; "" when unknown
+	Class string // normalised (frenchid.NormalizeClass); "" when unknown
+}
+
+// IsParent reports whether the identity is a parent's.
+func (id Identity) IsParent() bool { return id.Profile == ProfileRelative }
+
+// LevelOfClass is the level a class name says: PS, MS, GS (and TPS) are
+// maternelle; CP, CE1, CE2, CM1, CM2 élémentaire; "" when the name does
+// not say (a class "CE2-CM1" says élémentaire; "Les Loupiots" nothing).
+func LevelOfClass(class string) string {
+	c := strings.ToUpper(frenchid.NormalizeClass(class))
+	words := strings.FieldsFunc(c, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') })
+	has := func(codes ...string) bool {
+		for _, w := range words {
+			for _, code := range codes {
+				if w == code {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case has("TPS", "PS", "MS", "GS"):
+		return conventions.LevelMaternelle
+	case has("CP", "CE1", "CE2", "CM1", "CM2"):
+		return conventions.LevelElementaire
+	}
+	return ""
+}
