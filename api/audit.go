@@ -1,36 +1,27 @@
 package api
 
 import (
-	"strconv"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/app"
-	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// listAudit is GET /v1/audit: operators see every entry, admins those of
-// their collectivité; newest first, paged with ?cursor= (a sequence number).
+// listAudit is GET /v1/audit (app.ListAudit): operators see every entry,
+// admins those of their collectivité; newest first, paged with ?cursor= (a
+// sequence number).
 func (s *Server) listAudit(c *fiber.Ctx) error {
 	p, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	f := store.AuditFilter{Limit: p.Limit, CollectiviteID: c.Query("collectivite_id")}
-	if p.Cursor != "" {
-		n, err := strconv.ParseInt(p.Cursor, 10, 64)
-		if err != nil || n < 1 {
-			return app.Err(app.CodeRequestInvalidQuery, app.NewDetail("cursor", "query.cursor",
-				"Curseur de pagination invalide.", "Invalid pagination cursor."))
-		}
-		f.BeforeSeq = n
-	}
-	if me := principal(c); me.Is(store.RoleAdmin) {
-		f.CollectiviteID = me.Account.CollectiviteID
-	}
-	items, err := s.store.ListAudit(c.UserContext(), f)
+	pg, err := s.app.ListAudit(c.UserContext(), principal(c),
+		app.ListAuditRequest{CollectiviteID: c.Query("collectivite_id"), Limit: p.Limit, Cursor: p.Cursor})
 	if err != nil {
 		return err
 	}
-	return c.JSON(newList(viewAll(items, viewAuditEntry), p.Limit, func(e auditEntryView) string { return strconv.FormatInt(e.Seq, 10) }))
+	items := viewAll(pg.Items, viewAuditEntry)
+	if items == nil {
+		items = []auditEntryView{}
+	}
+	return c.JSON(list[auditEntryView]{Items: items, NextCursor: pg.NextCursor})
 }
