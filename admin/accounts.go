@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,6 +9,9 @@ import (
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
+
+// maxListed bounds the accounts a page lists.
+const maxListed = 5000
 
 type accountsData struct {
 	Operator     bool
@@ -40,7 +42,7 @@ func (a *Admin) loadAccounts(r *rq) (accountsData, error) {
 	if d.Operator {
 		d.Form.Role = store.RoleAdmin
 	}
-	accs, err := listAll[store.Account](r, "/v1/accounts", 5000)
+	accs, err := r.a.core.ListAccounts(r.c.UserContext(), r.principal(), app.ListAccountsRequest{Page: store.Page{Limit: maxListed}})
 	if err != nil {
 		return d, err
 	}
@@ -75,7 +77,7 @@ func (a *Admin) accountsTitle(r *rq) string {
 func (a *Admin) accountsPage(r *rq) error {
 	d, err := a.loadAccounts(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "accounts", a.accountsTitle(r), formErrors{}, d)
 }
@@ -92,44 +94,37 @@ func (a *Admin) accountCreate(r *rq) error {
 	if r.acc.Role == store.RoleAdmin {
 		f.Role, f.CollectiviteID = store.RoleAgent, ""
 	}
-	req := map[string]any{"role": f.Role, "name": f.Name}
+	req := app.CreateAccountRequest{Role: f.Role, Name: f.Name}
 	if f.CollectiviteID != "" && f.Role == store.RoleAdmin {
-		req["collectivite_id"] = f.CollectiviteID
+		req.CollectiviteID = f.CollectiviteID
 	}
 	if f.Role == store.RoleAgent {
-		req["services"] = nonNil(f.Services)
-		if f.Machine {
-			req["machine"] = true
-		}
+		req.Services, req.Machine = nonNil(f.Services), f.Machine
 	}
 	if f.Role == store.RoleViewer {
-		req["schools"] = nonNil(strings.Fields(strings.ReplaceAll(f.Schools, ",", " ")))
+		req.Schools = nonNil(strings.Fields(strings.ReplaceAll(f.Schools, ",", " ")))
 	}
-	var created struct {
-		store.Account
-		Token string `json:"token"`
-	}
-	err := r.api("POST", "/v1/accounts", req, &created)
+	created, err := a.core.CreateAccount(r.c.UserContext(), r.principal(), req)
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failure(r, lerr)
 	}
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status >= 500 {
-			return a.apiFailure(r, err)
+		status, ok := refusal(err)
+		if !ok {
+			return a.failure(r, err)
 		}
 		d.Form = f
-		return a.render(r, ae.Status, "accounts", a.accountsTitle(r), mapErrors(err, accountFields, map[string]string{"collectivite": "collectivite_id"}), d)
+		return a.render(r, status, "accounts", a.accountsTitle(r), r.errorsOf(err, accountFields, map[string]string{"collectivite": "collectivite_id"}), d)
 	}
 	// The token is shown once, on this page (never in a URL).
-	d.Created = &createdAccount{Name: created.Name, Role: created.Role, Token: created.Token}
+	d.Created = &createdAccount{Name: created.Account.Name, Role: created.Account.Role, Token: created.Token}
 	return a.render(r, fiber.StatusCreated, "accounts", a.accountsTitle(r), formErrors{}, d)
 }
 
 func (a *Admin) accountRevoke(r *rq) error {
 	id := r.c.Params("id")
-	err := r.api("DELETE", "/v1/accounts/"+id, nil, nil)
+	err := a.core.RemoveAccount(r.c.UserContext(), r.principal(), app.RemoveAccountRequest{ID: id})
 	if err == nil {
 		dest := "/admin/agents?ok=revoked"
 		if r.acc.Role == store.RoleOperator {
@@ -137,27 +132,28 @@ func (a *Admin) accountRevoke(r *rq) error {
 		}
 		return r.c.Redirect(dest, fiber.StatusSeeOther)
 	}
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 {
-		return a.apiFailure(r, err)
+	status, ok := refusal(err)
+	if !ok {
+		return a.failure(r, err)
 	}
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failure(r, lerr)
 	}
 	// The refusal goes next to the account's revoke button; the two-admin
 	// rule is explained in plain words.
-	msgs := []string{ae.Message}
-	for _, dt := range ae.Details {
-		msgs = append(msgs, dt.Message)
+	fe := r.errorsOf(err, nil, nil)
+	msgs := []string{fe.Message}
+	for _, it := range fe.Summary {
+		msgs = append(msgs, it.Message)
 	}
-	if ae.Code == app.CodeAccountsKeyHolders.String() {
+	if fe.Code == app.CodeAccountsKeyHolders.String() {
 		msgs = append(msgs, r.L("Règle des deux administrateurs : une collectivité garde toujours au moins deux administrateurs, pour que l'accès ne dépende jamais d'une seule personne. Faites d'abord nommer un autre administrateur par l'opérateur.",
 			"Two-admin rule: a local authority always keeps at least two admins, so that access never depends on a single person. Have the operator appoint another admin first."))
 	}
 	d.RevokeError[id] = strings.Join(msgs, " ")
-	fe := formErrors{Message: ae.Message, Code: ae.Code, Summary: []summaryItem{{Field: "revoke-" + id, Message: d.RevokeError[id]}}}
-	return a.render(r, ae.Status, "accounts", a.accountsTitle(r), fe, d)
+	fe = formErrors{Message: fe.Message, Code: fe.Code, Summary: []summaryItem{{Field: "revoke-" + id, Message: d.RevokeError[id]}}}
+	return a.render(r, status, "accounts", a.accountsTitle(r), fe, d)
 }
 
 type auditData struct {
@@ -167,15 +163,13 @@ type auditData struct {
 }
 
 func (a *Admin) auditPage(r *rq) error {
-	var page struct {
-		Items      []store.AuditEntry `json:"items"`
-		NextCursor string             `json:"next_cursor"`
-	}
-	if err := r.api("GET", q("/v1/audit", "limit", "50", "cursor", r.c.Query("cursor")), nil, &page); err != nil {
-		return a.apiFailure(r, err)
+	ctx, p := r.c.UserContext(), r.principal()
+	page, err := a.core.ListAudit(ctx, p, app.ListAuditRequest{Limit: 50, Cursor: r.c.Query("cursor")})
+	if err != nil {
+		return a.failure(r, err)
 	}
 	d := auditData{Items: page.Items, NextCursor: page.NextCursor, Names: map[string]string{}}
-	if accs, err := listAll[store.Account](r, "/v1/accounts", 5000); err == nil {
+	if accs, err := a.core.ListAccounts(ctx, p, app.ListAccountsRequest{Page: store.Page{Limit: maxListed}}); err == nil {
 		for _, x := range accs {
 			d.Names[x.ID] = x.Name
 		}

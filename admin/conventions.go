@@ -1,8 +1,8 @@
 package admin
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,23 +10,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
-
-// apiConvention is a convention as GET /v1/conventions/{id} shows it.
-type apiConvention struct {
-	conventions.Convention
-	EffectiveStatus string    `json:"effective_status"`
-	UpdatedAt       time.Time `json:"updated_at"`
-	Versions        []struct {
-		Version   int                    `json:"version"`
-		CreatedAt time.Time              `json:"created_at"`
-		CreatedBy string                 `json:"created_by"`
-		Reason    string                 `json:"reason"`
-		Document  conventions.Convention `json:"document"`
-	} `json:"versions"`
-}
 
 // ruleRow is one line of the article 3 table.
 type ruleRow struct {
@@ -40,7 +27,7 @@ type checkItem struct {
 }
 
 type readableConvention struct {
-	C            apiConvention
+	C            app.Convention
 	Collectivite string
 	Schools      []schoolOpt
 	Rules        []ruleRow
@@ -116,7 +103,7 @@ func (r *rq) describeRule(rule conventions.Rule, schools map[string]string) rule
 	return row
 }
 
-func (r *rq) readable(c apiConvention, cols, schools map[string]string) readableConvention {
+func (r *rq) readable(c app.Convention, cols, schools map[string]string) readableConvention {
 	rc := readableConvention{C: c, Collectivite: orUAI(cols[c.CollectiviteID], c.CollectiviteID),
 		From: dateText(r.lang, c.ValidFrom), Until: dateText(r.lang, c.ValidUntil)}
 	for _, s := range c.Schools {
@@ -159,7 +146,8 @@ func (r *rq) checklist(rc *readableConvention) {
 		}
 		return false
 	}
-	admins, _ := listAll[store.Account](r, "/v1/accounts", 1000, "role", "admin", "collectivite_id", rc.C.CollectiviteID)
+	admins, _ := r.a.core.ListAccounts(r.c.UserContext(), r.principal(),
+		app.ListAccountsRequest{Role: store.RoleAdmin, CollectiviteID: rc.C.CollectiviteID, Page: store.Page{Limit: 1000}})
 	rc.Admins = len(admins)
 	rc.Checklist = []checkItem{
 		{Field: "signatories", FR: "Signatures : IEN, maire ou président, opérateur (nom et date)", EN: "Signatures: IEN, mayor or president, operator (name and date)",
@@ -171,15 +159,21 @@ func (r *rq) checklist(rc *readableConvention) {
 	}
 }
 
+// conventions are the conventions the person may read, up to max.
+func (r *rq) conventions(max int) ([]app.Convention, error) {
+	list, err := r.a.core.ListConventions(r.c.UserContext(), r.principal(), app.ListConventionsRequest{Page: store.Page{Limit: max}})
+	return list.Items, err
+}
+
 type conventionListData struct {
 	Items    []readableConvention
 	Operator bool
 }
 
 func (a *Admin) conventionList(r *rq) error {
-	items, err := listAll[apiConvention](r, "/v1/conventions", 5000)
+	items, err := r.conventions(5000)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failure(r, err)
 	}
 	cols, schools := r.names()
 	d := conventionListData{Operator: r.acc.Role == store.RoleOperator}
@@ -206,8 +200,8 @@ type conventionDetailData struct {
 
 func (a *Admin) loadConventionDetail(r *rq) (conventionDetailData, error) {
 	var d conventionDetailData
-	var c apiConvention
-	if err := r.api("GET", "/v1/conventions/"+r.c.Params("id"), nil, &c); err != nil {
+	c, err := a.core.GetConvention(r.c.UserContext(), r.principal(), app.ConventionRequest{ID: r.c.Params("id")})
+	if err != nil {
 		return d, err
 	}
 	cols, schools := r.names()
@@ -229,14 +223,14 @@ func (a *Admin) loadConventionDetail(r *rq) (conventionDetailData, error) {
 func (a *Admin) conventionDetail(r *rq) error {
 	d, err := a.loadConventionDetail(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failure(r, err)
 	}
 	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
 	return a.render(r, fiber.StatusOK, "convention", title, formErrors{}, d)
 }
 
 func (a *Admin) conventionActivate(r *rq) error {
-	err := r.api("POST", "/v1/conventions/"+r.c.Params("id")+"/activate", nil, nil)
+	_, err := a.core.ActivateConvention(r.c.UserContext(), r.principal(), app.ConventionRequest{ID: r.c.Params("id")})
 	if err == nil {
 		return r.c.Redirect("/admin/conventions/"+r.c.Params("id")+"?ok=activated", fiber.StatusSeeOther)
 	}
@@ -244,7 +238,8 @@ func (a *Admin) conventionActivate(r *rq) error {
 }
 
 func (a *Admin) conventionSuspend(r *rq) error {
-	err := r.api("POST", "/v1/conventions/"+r.c.Params("id")+"/suspend", map[string]any{"reason": strings.TrimSpace(r.c.FormValue("reason"))}, nil)
+	_, err := a.core.SuspendConvention(r.c.UserContext(), r.principal(),
+		app.SuspendConventionRequest{ID: r.c.Params("id"), Reason: strings.TrimSpace(r.c.FormValue("reason"))})
 	if err == nil {
 		return r.c.Redirect("/admin/conventions/"+r.c.Params("id")+"?ok=suspended", fiber.StatusSeeOther)
 	}
@@ -255,18 +250,18 @@ func (a *Admin) conventionSuspend(r *rq) error {
 // to the checklist items (signatories, rules, schools, admins) or the
 // reason field.
 func (a *Admin) conventionActionFailure(r *rq, err error) error {
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
-		return a.apiFailure(r, err)
+	status, ok := refusal(err)
+	if !ok || status == fiber.StatusNotFound {
+		return a.failure(r, err)
 	}
 	d, lerr := a.loadConventionDetail(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failure(r, lerr)
 	}
 	known := map[string]bool{"signatories": true, "rules": true, "schools": true, "admins": true, "reason": true, "valid_until": true, "valid_from": true, "status": true}
-	fe := mapErrors(err, known, nil)
+	fe := r.errorsOf(err, known, nil)
 	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
-	return a.render(r, ae.Status, "convention", title, fe, d)
+	return a.render(r, status, "convention", title, fe, d)
 }
 
 // conventionForm is the create/amend form, named by the API's field paths.
@@ -373,72 +368,66 @@ func parseConventionForm(c *fiber.Ctx) conventionForm {
 	return f
 }
 
-// body builds the API's convention body. Blank signatory and rule rows
-// are left out; the rows keep their index so errors land on the right row.
-func (f conventionForm) body() (map[string]any, map[string]string) {
-	// renumber maps the API's rules[i]/signatories[i] to the form's rows.
+// body builds the convention's text from the form. Blank signatory and
+// rule rows are left out; renumber maps the text's rules[i]/signatories[i]
+// back to the form's rows, so errors land on the right row. A date that is
+// not YYYY-MM-DD is refused at its field.
+func (f conventionForm) body() (app.ConventionBody, map[string]string, error) {
 	renumber := map[string]string{}
 	num := func(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
-	var sigs []map[string]any
+	var bad []app.Detail
+	date := func(field, s string) conventions.Date {
+		if s == "" {
+			return conventions.Date{}
+		}
+		d, err := conventions.ParseDate(s)
+		if err != nil {
+			bad = append(bad, app.NewDetail(field, "json.date",
+				"Une date est invalide : format attendu AAAA-MM-JJ (ex. 2026-09-01).",
+				"A date is invalid: expected format YYYY-MM-DD (e.g. 2026-09-01)."))
+		}
+		return d
+	}
+	b := app.ConventionBody{Schools: []conventions.School{}, Signatories: []conventions.Signatory{}, Rules: []conventions.Rule{},
+		ValidFrom: date("valid_from", f.ValidFrom), ValidUntil: date("valid_until", f.ValidUntil)}
+	for _, u := range f.Schools {
+		b.Schools = append(b.Schools, conventions.School{UAI: u})
+	}
 	for i, s := range f.Signatories {
 		if s.Name == "" && s.SignedAt == "" {
 			continue
 		}
-		renumber[fmt.Sprintf("signatories[%d]", len(sigs))] = fmt.Sprintf("signatories[%d]", i)
-		sigs = append(sigs, map[string]any{"role": s.Role, "name": s.Name, "signed_at": s.SignedAt})
+		renumber[fmt.Sprintf("signatories[%d]", len(b.Signatories))] = fmt.Sprintf("signatories[%d]", i)
+		b.Signatories = append(b.Signatories, conventions.Signatory{Role: s.Role, Name: s.Name,
+			SignedAt: date(fmt.Sprintf("signatories[%d].signed_at", i), s.SignedAt)})
 	}
-	var rules []map[string]any
 	for i, ru := range f.Rules {
 		if ru.Article == "" && len(ru.Services) == 0 && len(ru.Categories) == 0 {
 			continue
 		}
-		renumber[fmt.Sprintf("rules[%d]", len(rules))] = fmt.Sprintf("rules[%d]", i)
-		m := map[string]any{"article": ru.Article, "services": nonNil(ru.Services), "categories": nonNil(ru.Categories),
-			"max_priority": ru.MaxPriority, "push": ru.Push, "critical": ru.Critical, "critical_when_urgent": ru.CriticalWhenUrgent,
-			"ack_allowed": ru.AckAllowed, "quota_exempt": ru.QuotaExempt}
+		renumber[fmt.Sprintf("rules[%d]", len(b.Rules))] = fmt.Sprintf("rules[%d]", i)
+		rule := conventions.Rule{Article: ru.Article, Services: nonNil(ru.Services), Categories: nonNil(ru.Categories),
+			MaxPriority: ru.MaxPriority, Push: ru.Push, Critical: ru.Critical, CriticalWhenUrgent: ru.CriticalWhenUrgent,
+			AckAllowed: ru.AckAllowed, QuotaExempt: ru.QuotaExempt, MaxValidityDays: num(ru.MaxValidityDays), MaxPerSchoolPerDay: num(ru.MaxPerDay)}
 		if len(ru.Levels) > 0 {
-			m["levels"] = ru.Levels
+			rule.Levels = ru.Levels
 		}
 		if s := strings.Fields(strings.ReplaceAll(ru.Schools, ",", " ")); len(s) > 0 {
-			m["schools"] = s
+			rule.Schools = s
 		}
 		if s := strings.Fields(strings.ReplaceAll(ru.Classes, ",", " ")); len(s) > 0 {
-			m["classes"] = s
+			rule.Classes = s
 		}
-		if n := num(ru.MaxValidityDays); n != 0 {
-			m["max_validity_days"] = n
-		}
-		if n := num(ru.MaxPerDay); n != 0 {
-			m["max_per_school_per_day"] = n
-		}
-		rules = append(rules, m)
+		b.Rules = append(b.Rules, rule)
 	}
-	limits := map[string]any{}
-	if n := num(f.MaxPerDay); n != 0 {
-		limits["max_per_school_per_day"] = n
-	}
-	if n := num(f.MaxValidity); n != 0 {
-		limits["max_validity_days"] = n
-	}
+	b.Limits = conventions.Limits{MaxPerSchoolPerDay: num(f.MaxPerDay), MaxValidityDays: num(f.MaxValidity)}
 	if f.QuietFrom != "" || f.QuietTo != "" {
-		limits["quiet_hours"] = map[string]any{"from": f.QuietFrom, "to": f.QuietTo}
+		b.Limits.QuietHours = &conventions.QuietHours{From: f.QuietFrom, To: f.QuietTo}
 	}
-	b := map[string]any{"schools": nonNil(f.Schools), "signatories": nonNilMaps(sigs), "valid_from": f.ValidFrom, "valid_until": f.ValidUntil,
-		"limits": limits, "rules": nonNilMaps(rules)}
-	if f.CollectiviteID != "" {
-		b["collectivite_id"] = f.CollectiviteID
+	if len(bad) > 0 {
+		return b, renumber, app.Err(app.CodeRequestWrongType, bad...)
 	}
-	if f.Amend {
-		b["reason"] = f.Reason
-	}
-	return b, renumber
-}
-
-func nonNilMaps(xs []map[string]any) []map[string]any {
-	if xs == nil {
-		return []map[string]any{}
-	}
-	return xs
+	return b, renumber, nil
 }
 
 // conventionFields: every field path of the form, for error placement.
@@ -481,31 +470,34 @@ func (a *Admin) conventionNew(r *rq) error {
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", r.L("Nouvelle convention", "New convention"), formErrors{}, d)
 }
 
 func (a *Admin) conventionAmendForm(r *rq) error {
-	var c apiConvention
-	if err := r.api("GET", "/v1/conventions/"+r.c.Params("id"), nil, &c); err != nil {
-		return a.apiFailure(r, err)
+	c, err := a.core.GetConvention(r.c.UserContext(), r.principal(), app.ConventionRequest{ID: r.c.Params("id")})
+	if err != nil {
+		return a.failure(r, err)
 	}
 	f := formOf(c.Convention)
 	f.Amend = true
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", fmt.Sprintf(r.L("Avenant à la convention n° %d", "Amendment to convention no. %d"), c.Number), formErrors{}, d)
 }
 
 func (a *Admin) conventionCreate(r *rq) error {
 	f := parseConventionForm(r.c)
-	body, renumber := f.body()
-	var created apiConvention
-	err := r.api("POST", "/v1/conventions", body, &created)
+	body, renumber, err := f.body()
+	var created app.Convention
+	if err == nil {
+		created, err = a.core.CreateConvention(r.c.UserContext(), r.principal(),
+			app.CreateConventionRequest{CollectiviteID: f.CollectiviteID, ConventionBody: body})
+	}
 	if err == nil {
 		return r.c.Redirect("/admin/conventions/"+created.ID+"?ok=created", fiber.StatusSeeOther)
 	}
@@ -517,9 +509,11 @@ func (a *Admin) conventionAmend(r *rq) error {
 	f.Amend, f.ID = true, r.c.Params("id")
 	n, _ := strconv.Atoi(r.c.FormValue("number"))
 	f.Number = n
-	body, renumber := f.body()
-	delete(body, "collectivite_id")
-	err := r.api("POST", "/v1/conventions/"+f.ID+"/amendments", body, nil)
+	body, renumber, err := f.body()
+	if err == nil {
+		_, err = a.core.AmendConvention(r.c.UserContext(), r.principal(),
+			app.AmendConventionRequest{ID: f.ID, ConventionBody: body, Reason: f.Reason})
+	}
 	if err == nil {
 		return r.c.Redirect("/admin/conventions/"+f.ID+"?ok=amended", fiber.StatusSeeOther)
 	}
@@ -529,21 +523,24 @@ func (a *Admin) conventionAmend(r *rq) error {
 // conventionFormFailure re-renders the form with each refusal reason next
 // to its field (rows renumbered back to the form's).
 func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumber map[string]string, title string) error {
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
-		return a.apiFailure(r, err)
+	status, ok := refusal(err)
+	if !ok || status == fiber.StatusNotFound {
+		return a.failure(r, err)
 	}
-	for i, d := range ae.Details {
+	e, _ := app.AsError(err)
+	renumbered := *e
+	renumbered.Details = slices.Clone(e.Details)
+	for i, d := range renumbered.Details {
 		for from, to := range renumber {
 			if d.Field == from || strings.HasPrefix(d.Field, from+".") || strings.HasPrefix(d.Field, from+"[") {
-				ae.Details[i].Field = to + strings.TrimPrefix(d.Field, from)
+				renumbered.Details[i].Field = to + strings.TrimPrefix(d.Field, from)
 				break
 			}
 		}
 	}
 	d, lerr := a.conventionFormData(r, f)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failure(r, lerr)
 	}
-	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
+	return a.render(r, status, "conventionform", title, r.errorsOf(&renumbered, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
 }

@@ -167,7 +167,7 @@ func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	if err != nil {
 		return d, err
 	}
-	convs, err := listAll[apiConvention](r, "/v1/conventions", 10000)
+	convs, err := r.conventions(10000)
 	if err != nil {
 		return d, err
 	}
