@@ -332,8 +332,12 @@ func (a *App) loadConvention(ctx context.Context, p *Principal, id string) (stor
 
 // GetConvention is one convention with its versions, for those who may
 // read it (operators, its collectivité's admins, the viewers of one of its
-// schools); not found for anyone else.
+// schools); not found for the other admins and viewers, forbidden to
+// everyone else.
 func (a *App) GetConvention(ctx context.Context, p *Principal, req ConventionRequest) (Convention, error) {
+	if !p.Is(store.RoleOperator, store.RoleAdmin, store.RoleViewer) {
+		return Convention{}, Err(CodeAuthForbidden)
+	}
 	rec, doc, err := a.loadConvention(ctx, p, req.ID)
 	if err != nil {
 		return Convention{}, err
