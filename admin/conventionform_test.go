@@ -1,0 +1,29 @@
+package admin
+
+import (
+	"net/url"
+	"regexp"
+	"testing"
+)
+
+// A date the form sends that is not YYYY-MM-DD is refused next to its own
+// field (the convention's validity, a signature's date), nothing stored.
+func TestConventionFormBadDateAtItsField(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	p := must(t, b.get("/admin/conventions/nouvelle"), 200)
+	form := url.Values{"csrf": {csrfOf(t, p)}, "collectivite": {w.data.Conventions[0].CollectiviteID}, "schools": {"0801001D"},
+		"valid_from": {"2026-09-01"}, "valid_until": {"31/08/2029"},
+		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-02-30"}}
+	res := must(t, b.post("/admin/conventions", form), 400)
+	for _, id := range []string{"f-valid-until-error", "f-signatories-0-signed-at-error"} {
+		if !regexp.MustCompile(`id="` + id + `">[^<]*Une date est invalide`).MatchString(res.Body) {
+			t.Errorf("the bad date is not refused at %s:\n%.3000s", id, res.Body)
+		}
+	}
+	list := must(t, b.get("/admin/conventions"), 200)
+	if n := len(regexp.MustCompile(`<section aria-labelledby="c-`).FindAllString(list.Body, -1)); n != len(w.data.Conventions) {
+		t.Errorf("%d conventions listed, want the %d of the demo: a refused form was stored", n, len(w.data.Conventions))
+	}
+}
