@@ -77,7 +77,7 @@ func (a *Admin) accountsTitle(r *rq) string {
 func (a *Admin) accountsPage(r *rq) error {
 	d, err := a.loadAccounts(r)
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "accounts", a.accountsTitle(r), formErrors{}, d)
 }
@@ -107,15 +107,15 @@ func (a *Admin) accountCreate(r *rq) error {
 	created, err := a.core.CreateAccount(r.c.UserContext(), r.principal(), req)
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.failure(r, lerr)
+		return a.apiFailure(r, lerr)
 	}
 	if err != nil {
-		status, ok := refusal(err)
+		status, ok := r.refusal(err)
 		if !ok {
-			return a.failure(r, err)
+			return a.apiFailure(r, err)
 		}
 		d.Form = f
-		return a.render(r, status, "accounts", a.accountsTitle(r), r.errorsOf(err, accountFields, map[string]string{"collectivite": "collectivite_id"}), d)
+		return a.render(r, status, "accounts", a.accountsTitle(r), mapErrors(r.uiErr(err), accountFields, map[string]string{"collectivite": "collectivite_id"}), d)
 	}
 	// The token is shown once, on this page (never in a URL).
 	d.Created = &createdAccount{Name: created.Account.Name, Role: created.Account.Role, Token: created.Token}
@@ -132,28 +132,27 @@ func (a *Admin) accountRevoke(r *rq) error {
 		}
 		return r.c.Redirect(dest, fiber.StatusSeeOther)
 	}
-	status, ok := refusal(err)
-	if !ok {
-		return a.failure(r, err)
+	ae, ok := r.uiError(err)
+	if !ok || ae.Status >= 500 {
+		return a.apiFailure(r, err)
 	}
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.failure(r, lerr)
+		return a.apiFailure(r, lerr)
 	}
 	// The refusal goes next to the account's revoke button; the two-admin
 	// rule is explained in plain words.
-	fe := r.errorsOf(err, nil, nil)
-	msgs := []string{fe.Message}
-	for _, it := range fe.Summary {
-		msgs = append(msgs, it.Message)
+	msgs := []string{ae.Message}
+	for _, dt := range ae.Details {
+		msgs = append(msgs, dt.Message)
 	}
-	if fe.Code == app.CodeAccountsKeyHolders.String() {
+	if ae.Code == app.CodeAccountsKeyHolders.String() {
 		msgs = append(msgs, r.L("Règle des deux administrateurs : une collectivité garde toujours au moins deux administrateurs, pour que l'accès ne dépende jamais d'une seule personne. Faites d'abord nommer un autre administrateur par l'opérateur.",
 			"Two-admin rule: a local authority always keeps at least two admins, so that access never depends on a single person. Have the operator appoint another admin first."))
 	}
 	d.RevokeError[id] = strings.Join(msgs, " ")
-	fe = formErrors{Message: fe.Message, Code: fe.Code, Summary: []summaryItem{{Field: "revoke-" + id, Message: d.RevokeError[id]}}}
-	return a.render(r, status, "accounts", a.accountsTitle(r), fe, d)
+	fe := formErrors{Message: ae.Message, Code: ae.Code, Summary: []summaryItem{{Field: "revoke-" + id, Message: d.RevokeError[id]}}}
+	return a.render(r, ae.Status, "accounts", a.accountsTitle(r), fe, d)
 }
 
 type auditData struct {
@@ -166,7 +165,7 @@ func (a *Admin) auditPage(r *rq) error {
 	ctx, p := r.c.UserContext(), r.principal()
 	page, err := a.core.ListAudit(ctx, p, app.ListAuditRequest{Limit: 50, Cursor: r.c.Query("cursor")})
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	d := auditData{Items: page.Items, NextCursor: page.NextCursor, Names: map[string]string{}}
 	if accs, err := a.core.ListAccounts(ctx, p, app.ListAccountsRequest{Page: store.Page{Limit: maxListed}}); err == nil {

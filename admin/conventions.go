@@ -2,7 +2,6 @@ package admin
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,7 +172,7 @@ type conventionListData struct {
 func (a *Admin) conventionList(r *rq) error {
 	items, err := r.conventions(5000)
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	cols, schools := r.names()
 	d := conventionListData{Operator: r.acc.Role == store.RoleOperator}
@@ -223,7 +222,7 @@ func (a *Admin) loadConventionDetail(r *rq) (conventionDetailData, error) {
 func (a *Admin) conventionDetail(r *rq) error {
 	d, err := a.loadConventionDetail(r)
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
 	return a.render(r, fiber.StatusOK, "convention", title, formErrors{}, d)
@@ -250,16 +249,16 @@ func (a *Admin) conventionSuspend(r *rq) error {
 // to the checklist items (signatories, rules, schools, admins) or the
 // reason field.
 func (a *Admin) conventionActionFailure(r *rq, err error) error {
-	status, ok := refusal(err)
+	status, ok := r.refusal(err)
 	if !ok || status == fiber.StatusNotFound {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	d, lerr := a.loadConventionDetail(r)
 	if lerr != nil {
-		return a.failure(r, lerr)
+		return a.apiFailure(r, lerr)
 	}
 	known := map[string]bool{"signatories": true, "rules": true, "schools": true, "admins": true, "reason": true, "valid_until": true, "valid_from": true, "status": true}
-	fe := r.errorsOf(err, known, nil)
+	fe := mapErrors(r.uiErr(err), known, nil)
 	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
 	return a.render(r, status, "convention", title, fe, d)
 }
@@ -470,7 +469,7 @@ func (a *Admin) conventionNew(r *rq) error {
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", r.L("Nouvelle convention", "New convention"), formErrors{}, d)
 }
@@ -478,14 +477,14 @@ func (a *Admin) conventionNew(r *rq) error {
 func (a *Admin) conventionAmendForm(r *rq) error {
 	c, err := a.core.GetConvention(r.c.UserContext(), r.principal(), app.ConventionRequest{ID: r.c.Params("id")})
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	f := formOf(c.Convention)
 	f.Amend = true
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.failure(r, err)
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", fmt.Sprintf(r.L("Avenant à la convention n° %d", "Amendment to convention no. %d"), c.Number), formErrors{}, d)
 }
@@ -523,24 +522,21 @@ func (a *Admin) conventionAmend(r *rq) error {
 // conventionFormFailure re-renders the form with each refusal reason next
 // to its field (rows renumbered back to the form's).
 func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumber map[string]string, title string) error {
-	status, ok := refusal(err)
-	if !ok || status == fiber.StatusNotFound {
-		return a.failure(r, err)
+	ae, ok := r.uiError(err)
+	if !ok || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
+		return a.apiFailure(r, err)
 	}
-	e, _ := app.AsError(err)
-	renumbered := *e
-	renumbered.Details = slices.Clone(e.Details)
-	for i, d := range renumbered.Details {
+	for i, d := range ae.Details {
 		for from, to := range renumber {
 			if d.Field == from || strings.HasPrefix(d.Field, from+".") || strings.HasPrefix(d.Field, from+"[") {
-				renumbered.Details[i].Field = to + strings.TrimPrefix(d.Field, from)
+				ae.Details[i].Field = to + strings.TrimPrefix(d.Field, from)
 				break
 			}
 		}
 	}
 	d, lerr := a.conventionFormData(r, f)
 	if lerr != nil {
-		return a.failure(r, lerr)
+		return a.apiFailure(r, lerr)
 	}
-	return a.render(r, status, "conventionform", title, r.errorsOf(&renumbered, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
+	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
 }

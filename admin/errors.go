@@ -3,10 +3,6 @@ package admin
 import (
 	"errors"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
-
-	"github.com/liaison-ent/liaison/app"
 )
 
 // formErrors are an API error laid out on a form: messages tied to the
@@ -74,27 +70,16 @@ func parentPath(p string) string {
 // the form's "audience.schools"). An API field not on the form falls back
 // to its nearest enclosing field on the form, else only to the summary.
 func mapErrors(err error, known map[string]bool, aliases map[string]string) formErrors {
+	fe := formErrors{Fields: map[string][]string{}}
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		fe := formErrors{Fields: map[string][]string{}}
 		if err != nil {
 			fe.Message = err.Error()
 		}
 		return fe
 	}
-	ds := make([]fieldMessage, len(ae.Details))
-	for i, d := range ae.Details {
-		ds[i] = fieldMessage{d.Field, d.Message}
-	}
-	return layOut(ae.Message, ae.Code, ds, known, aliases)
-}
-
-// fieldMessage is one message of an error and the field it is about.
-type fieldMessage struct{ Field, Message string }
-
-func layOut(message, code string, ds []fieldMessage, known map[string]bool, aliases map[string]string) formErrors {
-	fe := formErrors{Fields: map[string][]string{}, Message: message, Code: code}
-	for _, d := range ds {
+	fe.Message, fe.Code = ae.Message, ae.Code
+	for _, d := range ae.Details {
 		target := resolveField(d.Field, known, aliases)
 		if target != "" {
 			fe.Fields[target] = append(fe.Fields[target], d.Message)
@@ -102,56 +87,6 @@ func layOut(message, code string, ds []fieldMessage, known map[string]bool, alia
 		fe.Summary = append(fe.Summary, summaryItem{Field: target, Message: d.Message})
 	}
 	return fe
-}
-
-// errorsOf lays a use case's refusal (an *app.Error) out on a form, in
-// the person's language, like mapErrors (which it falls back to for
-// anything else).
-func (r *rq) errorsOf(err error, known map[string]bool, aliases map[string]string) formErrors {
-	var e *app.Error
-	if !errors.As(err, &e) {
-		return mapErrors(err, known, aliases)
-	}
-	ds := make([]fieldMessage, len(e.Details))
-	for i, d := range e.Details {
-		ds[i] = fieldMessage{d.Field, d.Text(r.lang)}
-	}
-	return layOut(e.Code.Message(r.lang), e.Code.String(), ds, known, aliases)
-}
-
-// refusal is the status of a refusal a page shows on its form: a use
-// case's expected catalog error (or the API's) below 500. ok is false for
-// anything else, which gets an error page (failure).
-func refusal(err error) (status int, ok bool) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.Status, ae.Status < 500
-	}
-	e, cause := app.AsError(err)
-	if cause != app.CauseExpected {
-		return 0, false
-	}
-	return e.Code.Status(), e.Code.Status() < 500
-}
-
-// failure renders a use case's failure as an error page: a catalog error
-// with its status and sentence (an authentication failure is a 403 here:
-// the person is signed in), anything unexpected logged and a 500 (a 503
-// when the store cannot serve).
-func (a *Admin) failure(r *rq, err error) error {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return a.apiFailure(r, err)
-	}
-	e, cause := app.AsError(err)
-	if cause != app.CauseExpected {
-		a.log.Error("admin: use case failed", "path", r.c.Path(), "error", err)
-	}
-	status := e.Code.Status()
-	if status == fiber.StatusUnauthorized {
-		status = fiber.StatusForbidden
-	}
-	return a.renderError(r, status, e.Code.Message(r.lang))
 }
 
 func resolveField(f string, known map[string]bool, aliases map[string]string) string {
@@ -187,4 +122,15 @@ type reason struct {
 	Article string `json:"article"`
 	FR      string `json:"fr"`
 	EN      string `json:"en"`
+}
+
+// refusal is the status of a refusal a page shows on its form: an
+// expected catalog error (a use case's or the API's) below 500. ok is
+// false for anything else, which gets an error page (apiFailure).
+func (r *rq) refusal(err error) (status int, ok bool) {
+	ae, ok := r.uiError(err)
+	if !ok {
+		return 0, false
+	}
+	return ae.Status, ae.Status < 500
 }

@@ -70,15 +70,9 @@ func conventionRecord(doc conventions.Convention, now time.Time, by, reason stri
 	return app.ConventionRecord(doc, now, by, reason)
 }
 
-// documentOf decodes a stored convention (app.ConventionDocument).
+// documentOf decodes a stored convention (app.DocumentOf).
 func documentOf(rec store.Convention) (conventions.Convention, error) {
-	return app.ConventionDocument(rec)
-}
-
-// reasonsError turns conventions reasons into a catalog error
-// (app.ReasonsError).
-func reasonsError(code app.Code, rs []conventions.Reason) *app.Error {
-	return app.ReasonsError(code, rs)
+	return app.DocumentOf(rec)
 }
 
 // createConvention is POST /v1/conventions (app.CreateConvention).

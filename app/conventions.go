@@ -213,17 +213,6 @@ func ConventionRecord(doc conventions.Convention, now time.Time, by, reason stri
 	return rec, ver, nil
 }
 
-// ConventionDocument decodes a stored convention, its identity taken from
-// the record (the source of truth for status and number).
-func ConventionDocument(rec store.Convention) (conventions.Convention, error) {
-	doc, err := conventions.ParseDocument(rec.Doc)
-	if err != nil {
-		return doc, fmt.Errorf("app: stored convention %s is unreadable: %w", rec.ID, err)
-	}
-	doc.ID, doc.Number, doc.Version, doc.Status, doc.CollectiviteID = rec.ID, rec.Number, rec.Version, conventions.Status(rec.Status), rec.CollectiviteID
-	return doc, nil
-}
-
 // ConventionOf is the convention of a record and its document, now, with
 // versions (nil when not asked for).
 func (a *App) ConventionOf(rec store.Convention, doc conventions.Convention, versions []store.ConventionVersion) Convention {
@@ -237,16 +226,6 @@ func (a *App) ConventionOf(rec store.Convention, doc conventions.Convention, ver
 		c.Versions = append(c.Versions, ConventionVersion{Version: ver.Version, CreatedAt: ver.CreatedAt, CreatedBy: ver.CreatedBy, Reason: ver.Reason, Document: d})
 	}
 	return c
-}
-
-// ReasonsError turns conventions reasons into a catalog error whose
-// details carry each reason's code, field and sentence.
-func ReasonsError(code Code, rs []conventions.Reason) *Error {
-	ds := make([]Detail, len(rs))
-	for i, r := range rs {
-		ds[i] = NewDetail(r.Field, r.Code, r.FR, r.EN)
-	}
-	return Err(code, ds...)
 }
 
 // canReadConvention: operators all; admins their collectivité's; viewers
@@ -308,7 +287,7 @@ func (a *App) ListConventions(ctx context.Context, p *Principal, req ListConvent
 	}
 	out := ConventionList{Items: make([]Convention, 0, len(recs)), Limit: limit}
 	for _, r := range recs {
-		doc, err := ConventionDocument(r)
+		doc, err := DocumentOf(r)
 		if err != nil {
 			return ConventionList{}, err
 		}
@@ -326,7 +305,7 @@ func (a *App) loadConvention(ctx context.Context, p *Principal, id string) (stor
 	if !canReadConvention(p, rec) {
 		return rec, conventions.Convention{}, Err(CodeResourceNotFound)
 	}
-	doc, err := ConventionDocument(rec)
+	doc, err := DocumentOf(rec)
 	return rec, doc, err
 }
 
