@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if tx, ok := st.(interface{ Transactions() bool }); ok && !tx.Transactions() {
 		log.Warn("this MongoDB server runs no transactions (a standalone server, or FerretDB): a change and its audit entry are two writes, so a process killed between them leaves the change without its entry, and a directory sync killed midway is applied in part; run a replica set for all-or-nothing writes, and `liaison audit verify` to find such changes")
 	}
-	core := app.New(app.Deps{Store: st, Log: log})
+	core := app.New(app.Deps{Store: st, Config: cfg, Log: log})
 	backOffice := admin.New(admin.Deps{Store: st, Config: cfg, Log: log, Demo: demoData != nil, App: core})
 	if demoData != nil {
 		backOffice.SetDemoAccounts(demoAccounts(demoData))

@@ -212,7 +212,7 @@ func TestRotateENTWidgetKeyHS256(t *testing.T) {
 	newTok := mintParent(t, jwt.SigningMethodHS256, []byte(rot.HMACSecret), f.entID, "u1", testNow.Add(30*time.Minute))
 	// The peer loads the ENT again (its entTTL is over) and keeps it: the
 	// end of the overlap is in the record, enforced to the second.
-	p.caches.ents.Drop(f.entID)
+	p.app.ENTChanged(f.entID)
 	for _, s := range []*testServer{f.testServer, p} {
 		s.must(200, s.do("GET", "/v1/me", newTok, nil))
 		s.must(200, s.do("GET", "/v1/me", oldTok, nil))
@@ -235,7 +235,7 @@ func TestRotateENTWidgetKeyHS256(t *testing.T) {
 	// entTTL, when the peer reloads the ENT).
 	f.must(200, f.do("POST", "/v1/ents/"+f.entID+"/rotate-widget-key", f.operator, map[string]any{"overlap_minutes": 0}))
 	f.must(401, f.do("GET", "/v1/me", newTok, nil))
-	p.caches.ents.Drop(f.entID)
+	p.app.ENTChanged(f.entID)
 	p.must(401, p.do("GET", "/v1/me", newTok, nil))
 }
 
@@ -301,7 +301,7 @@ func TestRevokeENT(t *testing.T) {
 	if code, _ := tokenDetail(t, f.do("GET", "/v1/me", tok, nil)); code != "token.ent_revoked" {
 		t.Fatalf("cached parent token of a revoked ENT: %s", code)
 	}
-	p.caches.ents.Drop(f.entID) // the peer's entTTL is over
+	p.app.ENTChanged(f.entID) // the peer's entTTL is over
 	p.must(401, p.do("GET", "/v1/me", tok, nil))
 	r := f.do("OPTIONS", "/v1/me", "", nil, "Origin: https://ent.example.fr", "Access-Control-Request-Method: GET")
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {

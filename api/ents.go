@@ -198,7 +198,7 @@ func overlapSummary(until *time.Time) string {
 // entKeysChanged makes this process use an ENT's new credentials at once
 // (other processes: within entTTL).
 func (s *Server) entKeysChanged(id string) {
-	s.caches.ents.Drop(id)
+	s.app.ENTChanged(id)
 	s.entsChanged()
 }
 

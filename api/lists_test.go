@@ -87,18 +87,6 @@ func TestOpenAPIEnumsAreTheGoLists(t *testing.T) {
 	}
 }
 
-// Every category has its label for parents.
-func TestParentCategoryLabels(t *testing.T) {
-	if len(parentCategoryLabels) != len(conventions.Categories) {
-		t.Errorf("%d parent labels for %d categories", len(parentCategoryLabels), len(conventions.Categories))
-	}
-	for _, c := range conventions.Categories {
-		if l := parentCategoryLabels[c]; l.FR == "" || l.EN == "" {
-			t.Errorf("category %s has no parent label: %+v", c, l)
-		}
-	}
-}
-
 // No validator tag of the API spells a code of the Go lists in a oneof=:
 // the lists are checked by the enumTags tags, defined once.
 func TestNoOneofSpellsAGoList(t *testing.T) {

@@ -38,22 +38,22 @@ type parentClaims struct {
 // id, exp at most one hour ahead, iat not in the future, 60 s of clock
 // leeway.
 func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.ParentIdentity, error) {
-	if v, ok := s.caches.tokens.Get(raw, 0); ok {
+	if v, ok := s.app.ParentTokens().Get(raw, 0); ok {
 		now := s.now()
 		// The ENT as it is now (its own cache, entTTL): a token verified
 		// with a key the ENT no longer accepts (replaced, overlap over,
 		// revoked) is verified again (and refused), and its origins are
 		// the current ones.
-		if now.Before(v.exp.Add(parentLeeway)) {
-			ent, err := s.cachedENT(ctx, v.id.ENT.ID)
-			if err == nil && ent.KeyAlg == v.id.ENT.KeyAlg && ent.WidgetKeyValid(v.key, now) {
-				if slices.Equal(ent.Origins, v.id.ENT.Origins) {
-					return v.id, nil
+		if now.Before(v.Exp.Add(parentLeeway)) {
+			ent, err := s.app.CachedENT(ctx, v.Parent.ENT.ID)
+			if err == nil && ent.KeyAlg == v.Parent.ENT.KeyAlg && ent.WidgetKeyValid(v.Key, now) {
+				if slices.Equal(ent.Origins, v.Parent.ENT.Origins) {
+					return v.Parent, nil
 				}
-				return &app.ParentIdentity{ENT: ent, UserID: v.id.UserID}, nil
+				return &app.ParentIdentity{ENT: ent, UserID: v.Parent.UserID}, nil
 			}
 		}
-		s.caches.tokens.Drop(raw)
+		s.app.ParentTokens().Drop(raw)
 	}
 	id, key, exp, err := s.checkParentToken(ctx, raw)
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.Parent
 	}
 	// raw points into Fiber's request buffer, reused by the next request:
 	// the cache keeps its own copy.
-	s.caches.tokens.Put(strings.Clone(raw), verifiedToken{id: id, exp: exp, key: key}, 0, time.Now())
+	s.app.ParentTokens().Put(strings.Clone(raw), app.VerifiedToken{Parent: id, Exp: exp, Key: key}, 0, time.Now())
 	return id, nil
 }
 
@@ -95,7 +95,7 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 			"Ce jeton n'est pas un JWT lisible portant l'identifiant de l'ENT (iss).",
 			"This token is not a readable JWT carrying the ENT's id (iss).")
 	}
-	ent, err := s.cachedENT(ctx, claims.Issuer)
+	ent, err := s.app.CachedENT(ctx, claims.Issuer)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, none, time.Time{}, tokenRefused("token.unknown_issuer",
 			"Aucun ENT n'est enregistré sous l'identifiant donné par iss.",

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,20 +148,42 @@ func TestParentCORS(t *testing.T) {
 	}
 }
 
+// entReloads is a store whose ENT record a test changes, as another
+// process would.
+type entReloads struct {
+	store.Store
+	mu  sync.Mutex
+	ent *store.ENT
+}
+
+func (s *entReloads) set(e store.ENT) { s.mu.Lock(); s.ent = &e; s.mu.Unlock() }
+
+func (s *entReloads) GetENT(ctx context.Context, id string) (store.ENT, error) {
+	s.mu.Lock()
+	e := s.ent
+	s.mu.Unlock()
+	if e != nil && e.ID == id {
+		return *e, nil
+	}
+	return s.Store.GetENT(ctx, id)
+}
+
 // TestVerifiedTokenCacheFollowsENT: a parent token already verified (and
 // cached) follows its ENT as the ENT cache reloads it (within entTTL): a
 // removed origin is refused and a replaced key no longer verifies it.
-// The reload is simulated by putting the changed record in the ENT cache,
-// what a load past entTTL gives.
+// The reload is simulated by changing the record the store gives and
+// dropping the ENT cache, what a load past entTTL gives.
 func TestVerifiedTokenCacheFollowsENT(t *testing.T) {
 	f := newFixture(t)
+	reloaded := &entReloads{Store: f.st}
+	f.swapStore(reloaded)
 	tok := f.parentToken(t, "u1")
 	f.must(200, f.do("GET", "/v1/me", tok, nil, "Origin: https://ent.example.fr")) // verified, cached
 	ent, err := f.st.GetENT(context.Background(), f.entID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reload := func(e store.ENT) { f.caches.ents.Put(e.ID, e, 0, time.Now()) }
+	reload := func(e store.ENT) { reloaded.set(e); f.app.ENTChanged(e.ID) }
 
 	ent.Origins = []string{"https://nouvel-ent.example.fr"}
 	reload(ent)

@@ -62,7 +62,7 @@ func New(d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	if d.App == nil {
-		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
+		d.App = app.New(app.Deps{Store: d.Store, Config: d.Config, Clock: d.Clock, Log: d.Log})
 	}
 	s := &Server{
 		app:     d.App,
@@ -72,7 +72,7 @@ func New(d Deps) *Server {
 		log:     d.Log,
 		metrics: newMetrics(),
 		mount:   d.Mount,
-		caches:  newFeedCaches(d.Config.Embedded()),
+		caches:  newFeedCaches(),
 	}
 	if d.Config.RateLimit > 0 {
 		s.auth = newAuthLimiter(d.Config.RateLimit)

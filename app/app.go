@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -15,6 +16,9 @@ type Deps struct {
 	Store store.Store
 	Clock func() time.Time
 	Log   *slog.Logger
+	// Config: the parent side reads the store kind (caches) and
+	// LIAISON_PUSH_ALLOWED_HOSTS.
+	Config config.Config
 }
 
 // App is the application layer: one per process, shared by every front
@@ -32,6 +36,8 @@ type App struct {
 	// (parents, ENTs). Caches keyed by them drop what they hold.
 	noticesGen   atomic.Uint64
 	directoryGen atomic.Uint64
+
+	feed *parentSide // the parent side's caches and push allowlist (feedcache.go)
 }
 
 // New builds the application layer.
@@ -44,6 +50,7 @@ func New(d Deps) *App {
 	}
 	a := &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
 	a.families.counts.TTL = familyCacheTTL
+	a.feed = newParentSide(d.Config)
 	return a
 }
 
