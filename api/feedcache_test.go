@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -100,5 +101,13 @@ func TestOwnReadSurvivesConcurrentPoll(t *testing.T) {
 		if !it.Read {
 			t.Errorf("%s: read through this process, shown unread", it.Title)
 		}
+	}
+}
+
+// A verified parent token is kept (app.ParentTokenTTL) as long as a
+// parent token can live, leeway included.
+func TestParentTokenTTL(t *testing.T) {
+	if app.ParentTokenTTL != parentMaxLifetime+parentLeeway {
+		t.Fatalf("app.ParentTokenTTL %v, parent tokens live %v", app.ParentTokenTTL, parentMaxLifetime+parentLeeway)
 	}
 }
