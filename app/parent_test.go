@@ -87,8 +87,8 @@ func newParentFixture(t *testing.T) *parentFixture {
 	return f
 }
 
-// code is the catalog code of err ("" for none).
-func code(err error) string {
+// errCode is the catalog code of err ("" for none).
+func errCode(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -176,7 +176,7 @@ func TestFeedRefusals(t *testing.T) {
 		"negative limit":             {f.ent1u1, FeedRequest{Limit: -1}, "request.invalid_query"},
 		"bad cursor":                 {f.ent1u1, FeedRequest{Cursor: "nope"}, "request.invalid_query"},
 	} {
-		if _, err := f.a.Feed(ctx, tc.p, tc.req); code(err) != tc.want {
+		if _, err := f.a.Feed(ctx, tc.p, tc.req); errCode(err) != tc.want {
 			t.Errorf("%s: %v, want %s", name, err, tc.want)
 		}
 	}
@@ -191,21 +191,21 @@ func TestReadAndAcknowledge(t *testing.T) {
 	f := newParentFixture(t)
 	ctx := context.Background()
 	for name, p := range map[string]*Principal{"nil": nil, "staff": f.staff, "ENT": {ENT: &f.ent1}} {
-		if _, err := f.a.MarkRead(ctx, p, NoticeRequest{NoticeID: f.a1Notice}); code(err) != "auth.forbidden" {
+		if _, err := f.a.MarkRead(ctx, p, NoticeRequest{NoticeID: f.a1Notice}); errCode(err) != "auth.forbidden" {
 			t.Errorf("read by %s: %v", name, err)
 		}
-		if _, err := f.a.Acknowledge(ctx, p, NoticeRequest{NoticeID: f.a1Ack}); code(err) != "auth.forbidden" {
+		if _, err := f.a.Acknowledge(ctx, p, NoticeRequest{NoticeID: f.a1Ack}); errCode(err) != "auth.forbidden" {
 			t.Errorf("ack by %s: %v", name, err)
 		}
-		if _, err := f.a.MarkAllRead(ctx, p); code(err) != "auth.forbidden" {
+		if _, err := f.a.MarkAllRead(ctx, p); errCode(err) != "auth.forbidden" {
 			t.Errorf("read-all by %s: %v", name, err)
 		}
 	}
 	// Another school's notice is not in the feed.
-	if _, err := f.a.MarkRead(ctx, f.ent1u1, NoticeRequest{NoticeID: f.b1Notice}); code(err) != "resource.not_found" {
+	if _, err := f.a.MarkRead(ctx, f.ent1u1, NoticeRequest{NoticeID: f.b1Notice}); errCode(err) != "resource.not_found" {
 		t.Fatalf("read of another school's notice: %v", err)
 	}
-	if _, err := f.a.Acknowledge(ctx, f.ent1u1, NoticeRequest{NoticeID: f.a1Notice}); code(err) != "feed.ack_not_requested" {
+	if _, err := f.a.Acknowledge(ctx, f.ent1u1, NoticeRequest{NoticeID: f.a1Notice}); errCode(err) != "feed.ack_not_requested" {
 		t.Fatalf("ack of a notice that does not ask for it: %v", err)
 	}
 	r, err := f.a.Acknowledge(ctx, f.ent1u1, NoticeRequest{NoticeID: f.a1Ack})
@@ -238,13 +238,13 @@ func TestPreferences(t *testing.T) {
 	ctx := context.Background()
 	en, de := "en", "de"
 	for name, p := range map[string]*Principal{"nil": nil, "staff": f.staff, "ENT": {ENT: &f.ent1}} {
-		if _, err := f.a.Preferences(ctx, p); code(err) != "auth.forbidden" {
+		if _, err := f.a.Preferences(ctx, p); errCode(err) != "auth.forbidden" {
 			t.Errorf("preferences of %s: %v", name, err)
 		}
-		if _, err := f.a.SetPreferences(ctx, p, PreferencesRequest{Locale: &en}); code(err) != "auth.forbidden" {
+		if _, err := f.a.SetPreferences(ctx, p, PreferencesRequest{Locale: &en}); errCode(err) != "auth.forbidden" {
 			t.Errorf("preferences set by %s: %v", name, err)
 		}
-		if _, err := f.a.Me(ctx, p); code(err) != "auth.forbidden" {
+		if _, err := f.a.Me(ctx, p); errCode(err) != "auth.forbidden" {
 			t.Errorf("me of %s: %v", name, err)
 		}
 	}
@@ -254,7 +254,7 @@ func TestPreferences(t *testing.T) {
 		t.Fatalf("locale de: %v", err)
 	}
 	unknown := &Principal{Parent: &ParentIdentity{ENT: f.ent1, UserID: "pas-encore"}}
-	if _, err := f.a.SetPreferences(ctx, unknown, PreferencesRequest{Locale: &en}); code(err) != "feed.not_synced" {
+	if _, err := f.a.SetPreferences(ctx, unknown, PreferencesRequest{Locale: &en}); errCode(err) != "feed.not_synced" {
 		t.Fatalf("preferences of a parent not synced: %v", err)
 	}
 	if p, err := f.a.Preferences(ctx, unknown); err != nil || p.Synced || p.Locale != "fr" {
@@ -309,17 +309,17 @@ func TestPushSubscriptionsOfParent(t *testing.T) {
 	ctx := context.Background()
 	sub := browserSubscription(t, "https://fcm.googleapis.com/fcm/send/abc")
 	for name, p := range map[string]*Principal{"nil": nil, "staff": f.staff, "ENT": {ENT: &f.ent1}} {
-		if _, err := f.a.Subscribe(ctx, p, sub); code(err) != "auth.forbidden" {
+		if _, err := f.a.Subscribe(ctx, p, sub); errCode(err) != "auth.forbidden" {
 			t.Errorf("subscribe by %s: %v", name, err)
 		}
-		if _, err := f.a.Subscriptions(ctx, p); code(err) != "auth.forbidden" {
+		if _, err := f.a.Subscriptions(ctx, p); errCode(err) != "auth.forbidden" {
 			t.Errorf("list by %s: %v", name, err)
 		}
-		if err := f.a.Unsubscribe(ctx, p, UnsubscribeRequest{ID: "psb_x"}); code(err) != "auth.forbidden" {
+		if err := f.a.Unsubscribe(ctx, p, UnsubscribeRequest{ID: "psb_x"}); errCode(err) != "auth.forbidden" {
 			t.Errorf("unsubscribe by %s: %v", name, err)
 		}
 	}
-	if _, err := f.a.Subscribe(ctx, f.ent1u1, browserSubscription(t, "https://push.example.org/x")); code(err) != "push.subscription_invalid" {
+	if _, err := f.a.Subscribe(ctx, f.ent1u1, browserSubscription(t, "https://push.example.org/x")); errCode(err) != "push.subscription_invalid" {
 		t.Fatalf("unknown push service: %v", err)
 	}
 	s, err := f.a.Subscribe(ctx, f.ent1u1, sub)
@@ -329,17 +329,17 @@ func TestPushSubscriptionsOfParent(t *testing.T) {
 	if again, err := f.a.Subscribe(ctx, f.ent1u1, sub); err != nil || again.Created || again.ID != s.ID {
 		t.Fatalf("subscribe again: %+v %v", again, err)
 	}
-	if _, err := f.a.Subscribe(ctx, f.ent2u1, sub); code(err) != "push.endpoint_taken" {
+	if _, err := f.a.Subscribe(ctx, f.ent2u1, sub); errCode(err) != "push.endpoint_taken" {
 		t.Fatalf("another ENT's parent takes the endpoint: %v", err)
 	}
 	unknown := &Principal{Parent: &ParentIdentity{ENT: f.ent1, UserID: "pas-encore"}}
-	if _, err := f.a.Subscribe(ctx, unknown, browserSubscription(t, "https://fcm.googleapis.com/fcm/send/def")); code(err) != "push.parent_not_synced" {
+	if _, err := f.a.Subscribe(ctx, unknown, browserSubscription(t, "https://fcm.googleapis.com/fcm/send/def")); errCode(err) != "push.parent_not_synced" {
 		t.Fatalf("parent not synced: %v", err)
 	}
 	if l, err := f.a.Subscriptions(ctx, f.ent2u1); err != nil || len(l) != 0 {
 		t.Fatalf("ENT 2's u1 lists: %+v %v", l, err)
 	}
-	if err := f.a.Unsubscribe(ctx, f.ent2u1, UnsubscribeRequest{ID: s.ID}); code(err) != "resource.not_found" {
+	if err := f.a.Unsubscribe(ctx, f.ent2u1, UnsubscribeRequest{ID: s.ID}); errCode(err) != "resource.not_found" {
 		t.Fatalf("ENT 2's u1 removes ENT 1's u1's subscription: %v", err)
 	}
 	if l, err := f.a.Subscriptions(ctx, f.ent1u1); err != nil || len(l) != 1 || l[0].ID != s.ID {
