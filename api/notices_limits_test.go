@@ -402,3 +402,82 @@ func TestSmallGroupOverlaps(t *testing.T) {
 		}
 	}
 }
+
+// The « au moins N » label of a count withheld by rule 2 (found by
+// review): it was computed from the EXACT whole (roundDown(whole − 4)), so next
+// to the whole's range it tells the whole exactly when whole ≡ 4 (mod 5):
+// families « 10 à 14 » + read « au moins 10 » ⇒ 14 families exactly
+// (13 families with 9 readers give « au moins 5 »). Three such exact
+// figures (class CM1, class CM2, CM1 ∪ CM2) give the families with
+// children in both classes — here 4 — which rule 6 was added to hide.
+func TestAtLeastLabelGivesNoExactCount(t *testing.T) {
+	p := newPublishing(t)
+	tok := p.agents["restauration"]
+	// In A2 (élémentaire): 10 families in CM1 only, 10 in CM2 only, 4 with
+	// a child in each. CM1 = 14, CM2 = 14, CM1 ∪ CM2 = 24.
+	var ps []map[string]any
+	child := func(class string) map[string]any {
+		return map[string]any{"uai": uaiA2, "level": "elementaire", "class": class}
+	}
+	var cm1, cm2, both []string
+	for i := range 24 {
+		u := fmt.Sprintf("q%d", i)
+		var ch []map[string]any
+		switch {
+		case i < 10:
+			ch, cm1 = []map[string]any{child("CM1")}, append(cm1, u)
+		case i < 20:
+			ch, cm2 = []map[string]any{child("CM2")}, append(cm2, u)
+		default:
+			ch, both = []map[string]any{child("CM1"), child("CM2")}, append(both, u)
+		}
+		ps = append(ps, map[string]any{"ent_user_id": u, "children": ch})
+	}
+	p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": ps}))
+
+	// One notice per audience; all but 4 of its families read it (an
+	// ordinary state of a notice a day after it went out).
+	exact := func(name string, classes []string, readers []string) (figure, figure) {
+		body := simpleNotice("cantine", "Menu "+name, uaiA2)
+		body["audience"].(map[string]any)["classes"] = classes
+		id := p.publish(t, "restauration", body)
+		for _, u := range readers {
+			p.must(200, p.do("POST", "/v1/me/feed/"+id+"/read", p.parentToken(t, u), nil))
+		}
+		var rv reachView
+		p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", tok, nil)).Decode(t, &rv)
+		if len(rv.Groups) != 1 {
+			t.Fatalf("%s: %d groups", name, len(rv.Groups))
+		}
+		g := rv.Groups[0]
+		t.Logf("%s: families %+v (label %q), read label %q", name, val(g.Families), g.Families.Label, g.Read.Label)
+		return g.Families, g.Read
+	}
+	// CM1: 14 families, 10 readers (the 10 CM1-only ones).
+	fa, ra := exact("CM1", []string{"CM1"}, cm1)
+	// CM2: 14 families, 10 readers.
+	fb, rb := exact("CM2", []string{"CM2"}, cm2)
+	// CM1 ∪ CM2: 24 families, 20 readers.
+	fu, ru := exact("CM1+CM2", []string{"CM1", "CM2"}, append(append([]string{}, cm1...), cm2...))
+
+	// What an agent computes from the answers alone: a range « L à L+4 »
+	// next to « au moins L » is L+4 exactly.
+	derive := func(fam, read figure) (int, bool) {
+		if fam.Value == nil || read.Value != nil {
+			return 0, false
+		}
+		if read.Label == fmt.Sprintf("au moins %d", *fam.Value) {
+			return *fam.Value + 4, true
+		}
+		return 0, false
+	}
+	a, okA := derive(fa, ra)
+	b, okB := derive(fb, rb)
+	u, okU := derive(fu, ru)
+	if okA || okB || okU {
+		t.Errorf("the « au moins » label gives exact counts: CM1 %d (%v), CM2 %d (%v), CM1 ∪ CM2 %d (%v)", a, okA, b, okB, u, okU)
+	}
+	if okA && okB && okU {
+		t.Errorf("families with children in both CM1 and CM2, by difference: %d + %d − %d = %d (the truth: %d)", a, b, u, a+b-u, len(both))
+	}
+}

@@ -158,7 +158,15 @@ func (r smallGroups) part(n int, wholes ...Figure) Figure {
 	}
 	for _, w := range wholes {
 		if isSmall(w.exact - n) {
-			return r.atLeast(w.exact - minGroup + 1)
+			// The label may say only what the whole's given (rounded)
+			// value already says: from the exact whole, « au moins 10 »
+			// next to « 10 à 14 » would give the whole exactly (14).
+			// n ≥ whole − 4 ≥ its rounded value − 4 > rounded − 5.
+			if lo := *w.Value - minGroup; lo > 0 {
+				return r.atLeast(lo)
+			}
+			return withheld("non communiqué (il permettrait de calculer un chiffre de moins de 5)",
+				"not given (it would let one compute a figure below 5)")
 		}
 	}
 	return r.shown(n)
