@@ -75,7 +75,7 @@ func parseTree(data []byte) (*node, error) {
 	var (
 		root  *node
 		stack []*node
-		text  []strings.Builder
+		text  []*strings.Builder
 		count int
 	)
 	for {
@@ -104,7 +104,7 @@ func parseTree(data []byte) (*node, error) {
 				parent.children = append(parent.children, n)
 			}
 			stack = append(stack, n)
-			text = append(text, strings.Builder{})
+			text = append(text, &strings.Builder{})
 		case xml.EndElement:
 			n := stack[len(stack)-1]
 			n.text = strings.TrimSpace(text[len(text)-1].String())
