@@ -141,10 +141,10 @@ func TestMalformedAnswers(t *testing.T) {
 
 func TestFailureAnswers(t *testing.T) {
 	for body, code := range map[string]string{
-		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="INVALID_TICKET">Ticket ST-1 not recognized</cas:authenticationFailure></cas:serviceResponse>`:  "INVALID_TICKET",
-		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="INVALID_SERVICE">bad service</cas:authenticationFailure></cas:serviceResponse>`:            "INVALID_SERVICE",
-		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="marie.durand@example.fr">x</cas:authenticationFailure></cas:serviceResponse>`:           "UNKNOWN",
-		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure>no code</cas:authenticationFailure></cas:serviceResponse>`:                                  "UNKNOWN",
+		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="INVALID_TICKET">Ticket ST-1 not recognized</cas:authenticationFailure></cas:serviceResponse>`: "INVALID_TICKET",
+		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="INVALID_SERVICE">bad service</cas:authenticationFailure></cas:serviceResponse>`:               "INVALID_SERVICE",
+		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="marie.durand@example.fr">x</cas:authenticationFailure></cas:serviceResponse>`:                 "UNKNOWN",
+		`<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure>no code</cas:authenticationFailure></cas:serviceResponse>`:                                          "UNKNOWN",
 	} {
 		_, err := readAnswer([]byte(body), Mapping{Preset: PresetEntcoreGeneric})
 		var refused *RefusedError
@@ -178,7 +178,7 @@ func TestCustomMapping(t *testing.T) {
 			attrs(`<cas:uid>U2</cas:uid><cas:role>Famille</cas:role><cas:rne>0805678M</cas:rne>`),
 			connect.Identity{UserID: "U2", Profile: connect.ProfileRelative, Children: []connect.Child{{UAI: uaiMat}}}},
 		"children released one by one": {Mapping{Preset: PresetCustom, UserID: "uid", Profile: "role", ChildID: "childId", ChildSchool: "childUAI", ChildClass: "childClass"},
-			attrs(`<cas:uid>U3</cas:uid><cas:role>Relative</cas:role><cas:childId>c1</cas:childId><cas:childUAI>0801234G</cas:childUAI><cas:childClass>CM2</cas:childClass>`+
+			attrs(`<cas:uid>U3</cas:uid><cas:role>Relative</cas:role><cas:childId>c1</cas:childId><cas:childUAI>0801234G</cas:childUAI><cas:childClass>CM2</cas:childClass>` +
 				`<cas:childId>c2</cas:childId><cas:childUAI>0801234G</cas:childUAI><cas:childClass>CM2</cas:childClass>`),
 			connect.Identity{UserID: "U3", Profile: connect.ProfileRelative, Children: []connect.Child{{UAI: uaiElem, Level: "elementaire", Class: "CM2"}, {UAI: uaiElem, Level: "elementaire", Class: "CM2"}}}},
 	} {

@@ -54,7 +54,9 @@ var (
 // "UNKNOWN" when the server wrote something else.
 type RefusedError struct{ Code string }
 
-func (e *RefusedError) Error() string { return "cas: ticket refused by the CAS server (" + e.Code + ")" }
+func (e *RefusedError) Error() string {
+	return "cas: ticket refused by the CAS server (" + e.Code + ")"
+}
 
 // Options tunes a Client; the zero value is usable.
 type Options struct {
