@@ -79,6 +79,9 @@ func standIn(t *testing.T, v Version, opts Options) (*castest.Server, *Client) {
 	s.SetClock(func() time.Time { return fixedNow })
 	s.AddUser(parentUser())
 	s.SignIn(parentUser().ExternalID)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = s.Client()
 	}
