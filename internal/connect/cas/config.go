@@ -1,15 +1,3 @@
-// Package cas signs a parent in through their ENT's CAS server (CAS 2.0 or
-// 3.0): it builds the login redirect, validates the service ticket
-// server-to-server with the exact service URL the login used, reads the
-// validation answer strictly and keeps from it a connect.Identity — the
-// ENT's user id, the profile and, per school (and class), the UAI, the
-// level and the class. Names, e-mails, birth dates and logins in the answer
-// are dropped while it is read and never logged. It also reads the logout
-// requests a CAS server posts for single logout.
-//
-// The package keeps no state: the caller stores the Config per ENT and maps
-// the ticket a sign-in used to its session (single logout names that
-// ticket).
 package cas
 
 import (
