@@ -91,7 +91,7 @@ func signIn(t *testing.T, ctx context.Context, s *standIn, c *oidc.Client, user 
 var personal = []string{
 	"DURAND", "Camille", "camille.durand", "0612345678", "1984-03-09", "Léa", "Hugo",
 	"MARTIN", "Sacha", "sacha.martin", "0698765432", "1990-11-21", "Inès",
-	"PETIT", "Noa", "0711223344", "Jade", "Malo",
+	"PETIT", "Noa", "0711223344", "Jade", "Malo", "Zoé",
 	"BERNARD", "Dominique", "0655443322",
 	"LEROY", "Alix", "alix.leroy", "0744556677",
 	"@example.org", "JULES FERRY", "LILAS", "PASTEUR", "E1D2-child-ext",
@@ -157,7 +157,7 @@ func TestSignInChildrenEndpoint(t *testing.T) {
 	cfg := entcoreConfig(s.issuer)
 	cfg.FetchChildren = true
 
-	t.Run("one school: one child each with its class", func(t *testing.T) {
+	t.Run("one school: one child each with its class (twins in CM1 are two)", func(t *testing.T) {
 		logs := &logBuffer{}
 		c := newClient(t, ctx, cfg, logs)
 		before := s.childrenCalls
@@ -167,6 +167,7 @@ func TestSignInChildrenEndpoint(t *testing.T) {
 		}
 		want := []connect.Child{
 			{UAI: "0750001U", Level: "elementaire", Class: "CE2 B"},
+			{UAI: "0750001U", Level: "elementaire", Class: "CM1"},
 			{UAI: "0750001U", Level: "elementaire", Class: "CM1"},
 		}
 		if !reflect.DeepEqual(got.Children, want) {
