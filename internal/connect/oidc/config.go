@@ -11,6 +11,16 @@
 //
 // Names, e-mails, phone numbers and birth dates that the ENT releases are
 // never copied out of the response they arrive in, and never logged.
+//
+// In an entcore admin console (Applications externes → connector), the
+// OAuth2 section takes: "Transmettre la session" ticked (it puts
+// "userinfo" in the scope), scope "userinfo openid", a secret (typed
+// there, then given to Liaison as ClientSecret), grant type
+// "authorization_code", and as logout URL Liaison's back-channel logout
+// URL for this ENT. The connector's identifier is the client id; its URL
+// is Liaison's parent page for this ENT, under which RedirectURL lives
+// (entcore's own redirect_uri rule was not verified). The connector is
+// assigned to the parents' groups of the schools served.
 package oidc
 
 import (
