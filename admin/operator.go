@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -171,13 +172,13 @@ func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	if err != nil {
 		return d, err
 	}
-	agents, err := listAll[store.Account](r, "/v1/accounts", 20000, "role", "agent")
+	ctx, p := r.c.UserContext(), r.principal()
+	agents, err := a.core.ListAccounts(ctx, p, app.ListAccountsRequest{Role: store.RoleAgent, Page: store.Page{Limit: 20000}})
 	if err != nil {
 		return d, err
 	}
 	// Notices of the last four weeks (listed newest first).
 	since := now.Add(-28 * 24 * time.Hour)
-	ctx, p := r.c.UserContext(), r.principal()
 	var notices []store.Notice
 	const pageSize = 200
 	for cursor := ""; ; {
