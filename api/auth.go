@@ -17,8 +17,8 @@ import (
 // Token prefixes tell credential kinds apart before any lookup.
 const (
 	staffTokenPrefix = "lia_s_"
-	entKeyPrefix     = "lia_k_"
-	entSecretPrefix  = "lia_w_"
+	entKeyPrefix     = app.ENTKeyPrefix
+	entSecretPrefix  = app.ENTSecretPrefix
 )
 
 // newToken returns a fresh 256-bit random token with a prefix.

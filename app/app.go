@@ -38,6 +38,7 @@ type App struct {
 	directoryGen atomic.Uint64
 
 	feed *parentSide // the parent side's caches and push allowlist (feedcache.go)
+	ents entHooks    // told of ENT changes (ents.go)
 }
 
 // New builds the application layer.
