@@ -1,53 +1,92 @@
 package admin
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // ENT credentials on the ENTs page (operators): a new API key, a new
 // widget key (a new HS256 secret, or the ENT's new ES256 public key), each
-// with the overlap the operator chooses, and revocation. The API decides
-// and audits; the new key is shown once, on the answer page.
+// with the overlap the operator chooses, and revocation. The use cases
+// (app/ents.go) decide and audit; the new key is shown once, on the answer
+// page.
 
-// entKeysAnswer is a rotation's answer: the new key, shown once.
-type entKeysAnswer struct {
-	Name       string `json:"name"`
-	APIKey     string `json:"api_key"`
-	HMACSecret string `json:"hmac_secret"`
+// appError is a use case's error as the pages lay it out: the catalog
+// error the API would answer, in the page's language. Errors that are not
+// expected answers (the store failing, a bug) are logged here.
+func (r *rq) appError(err error) error {
+	e, cause := app.AsError(err)
+	if cause != app.CauseExpected {
+		r.a.log.Error("admin: use case failed", "path", r.c.Path(), "error", err)
+	}
+	ae := &apiError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang)}
+	for _, d := range e.Details {
+		ae.Details = append(ae.Details, apiDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
+	}
+	return ae
 }
 
-// overlapValue is the form's overlap in minutes, as the API takes it; a
-// value that is not a number is sent as it is, for the API to refuse.
-func overlapValue(s string) any {
-	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
-		return n
+// pageSize is how many items the pages read from a listing at a time.
+const pageSize = 200
+
+// readPages reads a listing page after page until its end (next == "") or
+// max items.
+func readPages[T any](max int, list func(store.Page) (items []T, next string, err error)) ([]T, error) {
+	var out []T
+	p := store.Page{Limit: pageSize}
+	for {
+		items, next, err := list(p)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, items...)
+		if next == "" || len(out) >= max {
+			return out, nil
+		}
+		p.Cursor = next
 	}
-	return s
+}
+
+// ents lists the ENTs the signed-in person may see (operators: all).
+func (r *rq) ents() ([]store.ENT, error) {
+	return readPages(5000, func(p store.Page) ([]store.ENT, string, error) {
+		res, err := r.a.core.ListENTs(r.c.UserContext(), r.principal(), p)
+		return res.Items, res.Next, err
+	})
+}
+
+// overlapValue is the form's overlap in minutes; nil (refused as missing)
+// when it is not a number.
+func overlapValue(s string) *int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return nil
+	}
+	return &n
 }
 
 // entKeysDone renders the ENTs page with the outcome of a key change.
-func (a *Admin) entKeysDone(r *rq, title string, out entKeysAnswer) error {
+func (a *Admin) entKeysDone(r *rq, title string, out app.ENTKeys) error {
 	return a.renderENTs(r, fiber.StatusOK, map[string]string{"key_alg": store.AlgHS256}, formErrors{},
-		map[string]string{"title": title, "name": out.Name, "api_key": out.APIKey, "hmac_secret": out.HMACSecret})
+		map[string]string{"title": title, "name": out.ENT.Name, "api_key": out.APIKey, "hmac_secret": out.HMACSecret})
 }
 
-// entKeysFailed renders the ENTs page with the API's refusal.
+// entKeysFailed renders the ENTs page with the use case's refusal.
 func (a *Admin) entKeysFailed(r *rq, err error) error {
-	return a.formFailure(r, err, func(fe formErrors, status int) error {
+	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error {
 		return a.renderENTs(r, status, map[string]string{"key_alg": store.AlgHS256}, fe, nil)
 	}, map[string]bool{})
 }
 
 func (a *Admin) entRotateAPIKey(r *rq) error {
-	var out entKeysAnswer
-	err := r.api("POST", "/v1/ents/"+url.PathEscape(r.c.Params("id"))+"/rotate-api-key",
-		map[string]any{"overlap_minutes": overlapValue(r.c.FormValue("overlap_minutes"))}, &out)
+	out, err := a.core.RotateENTAPIKey(r.c.UserContext(), r.principal(), app.RotateAPIKeyRequest{
+		ID: r.c.Params("id"), OverlapMinutes: overlapValue(r.c.FormValue("overlap_minutes")),
+	})
 	if err != nil {
 		return a.entKeysFailed(r, err)
 	}
@@ -55,12 +94,10 @@ func (a *Admin) entRotateAPIKey(r *rq) error {
 }
 
 func (a *Admin) entRotateWidgetKey(r *rq) error {
-	req := map[string]any{"overlap_minutes": overlapValue(r.c.FormValue("overlap_minutes"))}
-	if pk := strings.TrimSpace(r.c.FormValue("public_key")); pk != "" {
-		req["public_key"] = pk
-	}
-	var out entKeysAnswer
-	err := r.api("POST", "/v1/ents/"+url.PathEscape(r.c.Params("id"))+"/rotate-widget-key", req, &out)
+	out, err := a.core.RotateENTWidgetKey(r.c.UserContext(), r.principal(), app.RotateWidgetKeyRequest{
+		ID: r.c.Params("id"), OverlapMinutes: overlapValue(r.c.FormValue("overlap_minutes")),
+		PublicKey: strings.TrimSpace(r.c.FormValue("public_key")),
+	})
 	if err != nil {
 		return a.entKeysFailed(r, err)
 	}
@@ -68,11 +105,11 @@ func (a *Admin) entRotateWidgetKey(r *rq) error {
 }
 
 func (a *Admin) entRevoke(r *rq) error {
-	var out entKeysAnswer
-	err := r.api("POST", "/v1/ents/"+url.PathEscape(r.c.Params("id"))+"/revoke",
-		map[string]any{"reason": strings.TrimSpace(r.c.FormValue("reason"))}, &out)
+	e, err := a.core.RevokeENT(r.c.UserContext(), r.principal(), app.RevokeENTRequest{
+		ID: r.c.Params("id"), Reason: strings.TrimSpace(r.c.FormValue("reason")),
+	})
 	if err != nil {
 		return a.entKeysFailed(r, err)
 	}
-	return a.entKeysDone(r, r.L("Clés révoquées : l'ENT ne peut plus appeler Liaison ni authentifier de parents", "Keys revoked: the ENT can no longer call Liaison nor authenticate parents"), out)
+	return a.entKeysDone(r, r.L("Clés révoquées : l'ENT ne peut plus appeler Liaison ni authentifier de parents", "Keys revoked: the ENT can no longer call Liaison nor authenticate parents"), app.ENTKeys{ENT: e})
 }

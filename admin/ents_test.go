@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // apiStatus calls the API of the test world with an ENT key.
@@ -83,5 +86,30 @@ func TestENTKeysPage(t *testing.T) {
 	a.signIn("Administratrice, Saint-Fuscien")
 	if p := a.post("/admin/ents/"+w.data.ENTs[1].ID+"/revoquer", url.Values{"csrf": {csrfOf(t, a.get("/admin/agents"))}, "reason": {"Essai"}}); p.Status != http.StatusForbidden {
 		t.Fatalf("admin revoking an ENT: %d", p.Status)
+	}
+}
+
+// A revocation made on the back-office reaches the API's caches at once:
+// a parent token verified (and cached) just before is refused right after,
+// not at the end of the cache's 30 s.
+func TestENTRevocationOnPageReachesAPICaches(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	ent := w.data.ENTs[0] // HS256
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": ent.ID, "sub": w.data.ParentIDs[ent.ID][0], "aud": "liaison",
+		"exp": testNow.Add(30 * time.Minute).Unix(), "iat": testNow.Unix(),
+	}).SignedString(ent.HMACSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := w.apiStatus(t, "GET", "/v1/me", tok, ""); s != http.StatusOK {
+		t.Fatalf("parent token before the revocation: %d", s)
+	}
+	csrf := csrfOf(t, b.get("/admin/ents"))
+	must(t, b.post("/admin/ents/"+ent.ID+"/revoquer", url.Values{"csrf": {csrf}, "reason": {"Clé divulguée"}}), http.StatusOK)
+	if s := w.apiStatus(t, "GET", "/v1/me", tok, ""); s != http.StatusUnauthorized {
+		t.Fatalf("cached parent token after a revocation on the back-office: %d", s)
 	}
 }

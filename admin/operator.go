@@ -25,9 +25,12 @@ func (a *Admin) collectivitesPage(r *rq) error {
 }
 
 func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
+	items, err := readPages(5000, func(p store.Page) ([]store.Collectivite, string, error) {
+		res, err := a.core.ListCollectivites(r.c.UserContext(), r.principal(), p)
+		return res.Items, res.Next, err
+	})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.apiFailure(r, r.appError(err))
 	}
 	return a.render(r, status, "collectivites", r.L("Collectivités", "Local authorities"), fe, collectivitesData{Items: items, Form: form})
 }
@@ -38,24 +41,14 @@ func (a *Admin) collectiviteCreate(r *rq) error {
 	c := r.c
 	form := map[string]string{"kind": c.FormValue("kind"), "name": strings.TrimSpace(c.FormValue("name")), "insee": strings.TrimSpace(c.FormValue("insee")),
 		"siren": strings.TrimSpace(c.FormValue("siren")), "members": c.FormValue("members"), "departements": c.FormValue("departements")}
-	req := map[string]any{"kind": form["kind"], "name": form["name"]}
-	if form["insee"] != "" {
-		req["insee"] = form["insee"]
-	}
-	if form["siren"] != "" {
-		req["siren"] = form["siren"]
-	}
-	if m := fieldsOf(form["members"]); len(m) > 0 {
-		req["members"] = m
-	}
-	if m := fieldsOf(form["departements"]); len(m) > 0 {
-		req["departements"] = m
-	}
-	err := r.api("POST", "/v1/collectivites", req, nil)
+	_, err := a.core.CreateCollectivite(c.UserContext(), r.principal(), app.CreateCollectiviteRequest{
+		Kind: form["kind"], Name: form["name"], INSEE: form["insee"], SIREN: form["siren"],
+		Members: fieldsOf(form["members"]), Departements: fieldsOf(form["departements"]),
+	})
 	if err == nil {
 		return c.Redirect("/admin/collectivites?ok=created", fiber.StatusSeeOther)
 	}
-	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderCollectivites(r, status, form, fe) },
+	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderCollectivites(r, status, form, fe) },
 		map[string]bool{"kind": true, "name": true, "insee": true, "siren": true, "members": true, "departements": true})
 }
 
@@ -78,9 +71,12 @@ func (a *Admin) schoolsPage(r *rq) error {
 }
 
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := listAll[store.School](r, "/v1/schools", 20000)
+	items, err := readPages(20000, func(p store.Page) ([]store.School, string, error) {
+		res, err := a.core.ListSchools(r.c.UserContext(), r.principal(), p)
+		return res.Items, res.Next, err
+	})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.apiFailure(r, r.appError(err))
 	}
 	return a.render(r, status, "schools", r.L("Écoles", "Schools"), fe, schoolsData{Items: items, Form: form})
 }
@@ -89,11 +85,13 @@ func (a *Admin) schoolCreate(r *rq) error {
 	c := r.c
 	form := map[string]string{"uai": strings.TrimSpace(c.FormValue("uai")), "name": strings.TrimSpace(c.FormValue("name")),
 		"commune": strings.TrimSpace(c.FormValue("commune")), "level": c.FormValue("level")}
-	err := r.api("POST", "/v1/schools", map[string]any{"uai": form["uai"], "name": form["name"], "commune": form["commune"], "level": form["level"]}, nil)
+	_, err := a.core.CreateSchool(c.UserContext(), r.principal(), app.CreateSchoolRequest{
+		UAI: form["uai"], Name: form["name"], Commune: form["commune"], Level: form["level"],
+	})
 	if err == nil {
 		return c.Redirect("/admin/ecoles?ok=created", fiber.StatusSeeOther)
 	}
-	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderSchools(r, status, form, fe) },
+	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderSchools(r, status, form, fe) },
 		map[string]bool{"uai": true, "name": true, "commune": true, "level": true})
 }
 
@@ -108,9 +106,9 @@ func (a *Admin) entsPage(r *rq) error {
 }
 
 func (a *Admin) renderENTs(r *rq, status int, form map[string]string, fe formErrors, created map[string]string) error {
-	items, err := listAll[store.ENT](r, "/v1/ents", 5000)
+	items, err := r.ents()
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.apiFailure(r, r.appError(err))
 	}
 	return a.render(r, status, "ents", r.L("Intégrations ENT", "ENT integrations"), fe, entsData{Items: items, Form: form, Created: created})
 }
@@ -119,22 +117,16 @@ func (a *Admin) entCreate(r *rq) error {
 	c := r.c
 	form := map[string]string{"name": strings.TrimSpace(c.FormValue("name")), "origins": c.FormValue("origins"), "schools": c.FormValue("schools"),
 		"key_alg": c.FormValue("key_alg"), "public_key": strings.TrimSpace(c.FormValue("public_key"))}
-	req := map[string]any{"name": form["name"], "origins": nonNil(fieldsOf(form["origins"])), "schools": nonNil(fieldsOf(form["schools"])), "key_alg": form["key_alg"]}
-	if form["public_key"] != "" {
-		req["public_key"] = form["public_key"]
-	}
-	var created struct {
-		Name       string `json:"name"`
-		APIKey     string `json:"api_key"`
-		HMACSecret string `json:"hmac_secret"`
-	}
-	err := r.api("POST", "/v1/ents", req, &created)
+	created, err := a.core.CreateENT(c.UserContext(), r.principal(), app.CreateENTRequest{
+		Name: form["name"], Origins: nonNil(fieldsOf(form["origins"])), Schools: nonNil(fieldsOf(form["schools"])),
+		KeyAlg: form["key_alg"], PublicKey: form["public_key"],
+	})
 	if err == nil {
 		// Keys are shown once, on this page.
 		return a.renderENTs(r, fiber.StatusCreated, map[string]string{"key_alg": store.AlgHS256}, formErrors{},
-			map[string]string{"name": created.Name, "api_key": created.APIKey, "hmac_secret": created.HMACSecret})
+			map[string]string{"name": created.ENT.Name, "api_key": created.APIKey, "hmac_secret": created.HMACSecret})
 	}
-	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderENTs(r, status, form, fe, nil) },
+	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderENTs(r, status, form, fe, nil) },
 		map[string]bool{"name": true, "origins": true, "schools": true, "key_alg": true, "public_key": true})
 }
 
