@@ -100,4 +100,3 @@ func wantCode(t *testing.T, err error, code Code) *Error {
 }
 
 func intp(n int) *int { return &n }
-
