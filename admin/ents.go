@@ -52,6 +52,24 @@ func readPages[T any](max int, list func(store.Page) (items []T, next string, er
 	}
 }
 
+// collectivites lists (up to max) the collectivités the signed-in person
+// may see (app.ListCollectivites decides).
+func (r *rq) collectivites(max int) ([]store.Collectivite, error) {
+	return readPages(max, func(p store.Page) ([]store.Collectivite, string, error) {
+		res, err := r.a.core.ListCollectivites(r.c.UserContext(), r.principal(), p)
+		return res.Items, res.Next, err
+	})
+}
+
+// schools lists (up to max) the schools the signed-in person may see
+// (app.ListSchools decides).
+func (r *rq) schools(max int) ([]store.School, error) {
+	return readPages(max, func(p store.Page) ([]store.School, string, error) {
+		res, err := r.a.core.ListSchools(r.c.UserContext(), r.principal(), p)
+		return res.Items, res.Next, err
+	})
+}
+
 // ents lists the ENTs the signed-in person may see (operators: all).
 func (r *rq) ents() ([]store.ENT, error) {
 	return readPages(5000, func(p store.Page) ([]store.ENT, string, error) {

@@ -25,10 +25,7 @@ func (a *Admin) collectivitesPage(r *rq) error {
 }
 
 func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := readPages(5000, func(p store.Page) ([]store.Collectivite, string, error) {
-		res, err := a.core.ListCollectivites(r.c.UserContext(), r.principal(), p)
-		return res.Items, res.Next, err
-	})
+	items, err := r.collectivites(5000)
 	if err != nil {
 		return a.apiFailure(r, r.appError(err))
 	}
@@ -71,10 +68,7 @@ func (a *Admin) schoolsPage(r *rq) error {
 }
 
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
-	items, err := readPages(20000, func(p store.Page) ([]store.School, string, error) {
-		res, err := a.core.ListSchools(r.c.UserContext(), r.principal(), p)
-		return res.Items, res.Next, err
-	})
+	items, err := r.schools(20000)
 	if err != nil {
 		return a.apiFailure(r, r.appError(err))
 	}
