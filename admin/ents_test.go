@@ -113,3 +113,48 @@ func TestENTRevocationOnPageReachesAPICaches(t *testing.T) {
 		t.Fatalf("cached parent token after a revocation on the back-office: %d", s)
 	}
 }
+
+// The collectivité, school and ENT forms: a refusal is laid out on its
+// field, in the page's language, with nothing written; a valid form is
+// registered and listed.
+func TestOperatorRegistrationForms(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	csrf := csrfOf(t, b.get("/admin/collectivites"))
+
+	p := must(t, b.post("/admin/collectivites", url.Values{"csrf": {csrf}, "kind": {"commune"}, "name": {"Amiens"}, "insee": {"8002"}}), http.StatusUnprocessableEntity)
+	if !regexp.MustCompile(`(?s)id="f-insee".*aria-invalid="true"`).MatchString(p.Body) && !strings.Contains(p.Body, `id="f-insee" name="insee" value="8002" aria-invalid="true"`) {
+		t.Fatalf("INSEE refusal not on its field: %.4000s", p.Body)
+	}
+	if !strings.Contains(p.Body, "Code INSEE de commune invalide") {
+		t.Fatalf("INSEE refusal not told: %.4000s", p.Body)
+	}
+	if strings.Contains(p.Body, "<th scope=\"row\">Amiens</th>") {
+		t.Fatal("refused collectivité listed")
+	}
+	p = b.post("/admin/collectivites", url.Values{"csrf": {csrf}, "kind": {"commune"}, "name": {"Amiens"}, "insee": {"80021"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("valid collectivité: %d %.2000s", p.Status, p.Body)
+	}
+	if p = must(t, b.get("/admin/collectivites"), http.StatusOK); !strings.Contains(p.Body, "<th scope=\"row\">Amiens</th>") {
+		t.Fatalf("new collectivité not listed: %.4000s", p.Body)
+	}
+
+	b.lang = "en"
+	p = must(t, b.post("/admin/ecoles", url.Values{"csrf": {csrf}, "uai": {"0800001X"}, "name": {"École"}, "commune": {"80021"}, "level": {"maternelle"}}), http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, "Invalid UAI") {
+		t.Fatalf("UAI refusal not told in English: %.4000s", p.Body)
+	}
+	p = must(t, b.post("/admin/ents", url.Values{"csrf": {csrf}, "name": {"ENT Amiens"}, "origins": {"https://ent.amiens.fr"}, "schools": {"0750655E"}, "key_alg": {"HS256"}}), http.StatusUnprocessableEntity)
+	if !strings.Contains(p.Body, "is not registered") {
+		t.Fatalf("unknown school not told: %.4000s", p.Body)
+	}
+	p = must(t, b.post("/admin/ents", url.Values{"csrf": {csrf}, "name": {"ENT Amiens"}, "origins": {"https://ent.amiens.fr"}, "schools": {w.data.ENTs[0].Schools[0]}, "key_alg": {"HS256"}}), http.StatusCreated)
+	if m := tokenRe.FindAllStringSubmatch(p.Body, -1); len(m) != 2 || !strings.HasPrefix(m[0][1], "lia_k_") || !strings.HasPrefix(m[1][1], "lia_w_") {
+		t.Fatalf("new ENT's keys not shown once: %.4000s", p.Body)
+	}
+	if s := w.apiStatus(t, "GET", "/v1/ent/parents/inconnu/feed", tokenRe.FindStringSubmatch(p.Body)[1], ""); s == http.StatusUnauthorized {
+		t.Fatalf("new ENT's key refused: %d", s)
+	}
+}

@@ -34,13 +34,22 @@ func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, f
 
 func fieldsOf(s string) []string { return strings.Fields(strings.ReplaceAll(s, ",", " ")) }
 
+// orNil is nil for an empty list (a field left out of the request).
+func orNil(xs []string) []string {
+	if len(xs) == 0 {
+		return nil
+	}
+	return xs
+}
+
 func (a *Admin) collectiviteCreate(r *rq) error {
 	c := r.c
 	form := map[string]string{"kind": c.FormValue("kind"), "name": strings.TrimSpace(c.FormValue("name")), "insee": strings.TrimSpace(c.FormValue("insee")),
 		"siren": strings.TrimSpace(c.FormValue("siren")), "members": c.FormValue("members"), "departements": c.FormValue("departements")}
 	_, err := a.core.CreateCollectivite(c.UserContext(), r.principal(), app.CreateCollectiviteRequest{
 		Kind: form["kind"], Name: form["name"], INSEE: form["insee"], SIREN: form["siren"],
-		Members: fieldsOf(form["members"]), Departements: fieldsOf(form["departements"]),
+		// An empty list is no list: only an EPCI has members.
+		Members: orNil(fieldsOf(form["members"])), Departements: orNil(fieldsOf(form["departements"])),
 	})
 	if err == nil {
 		return c.Redirect("/admin/collectivites?ok=created", fiber.StatusSeeOther)
