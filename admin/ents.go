@@ -16,21 +16,6 @@ import (
 // (app/ents.go) decide and audit; the new key is shown once, on the answer
 // page.
 
-// appError is a use case's error as the pages lay it out: the catalog
-// error the API would answer, in the page's language. Errors that are not
-// expected answers (the store failing, a bug) are logged here.
-func (r *rq) appError(err error) error {
-	e, cause := app.AsError(err)
-	if cause != app.CauseExpected {
-		r.a.log.Error("admin: use case failed", "path", r.c.Path(), "error", err)
-	}
-	ae := &apiError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang)}
-	for _, d := range e.Details {
-		ae.Details = append(ae.Details, apiDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
-	}
-	return ae
-}
-
 // pageSize is how many items the pages read from a listing at a time.
 const pageSize = 200
 
@@ -96,7 +81,7 @@ func (a *Admin) entKeysDone(r *rq, title string, out app.ENTKeys) error {
 
 // entKeysFailed renders the ENTs page with the use case's refusal.
 func (a *Admin) entKeysFailed(r *rq, err error) error {
-	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error {
+	return a.formFailure(r, err, func(fe formErrors, status int) error {
 		return a.renderENTs(r, status, map[string]string{"key_alg": store.AlgHS256}, fe, nil)
 	}, map[string]bool{})
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,7 +26,7 @@ func (a *Admin) collectivitesPage(r *rq) error {
 func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, fe formErrors) error {
 	items, err := r.collectivites(5000)
 	if err != nil {
-		return a.apiFailure(r, r.appError(err))
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, status, "collectivites", r.L("Collectivités", "Local authorities"), fe, collectivitesData{Items: items, Form: form})
 }
@@ -54,17 +53,17 @@ func (a *Admin) collectiviteCreate(r *rq) error {
 	if err == nil {
 		return c.Redirect("/admin/collectivites?ok=created", fiber.StatusSeeOther)
 	}
-	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderCollectivites(r, status, form, fe) },
+	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderCollectivites(r, status, form, fe) },
 		map[string]bool{"kind": true, "name": true, "insee": true, "siren": true, "members": true, "departements": true})
 }
 
 // formFailure renders a validation refusal on its form, or an error page.
 func (a *Admin) formFailure(r *rq, err error, again func(formErrors, int) error, known map[string]bool) error {
-	var ae *apiError
-	if !errors.As(err, &ae) || ae.Status >= 500 {
+	status, ok := r.refusal(err)
+	if !ok {
 		return a.apiFailure(r, err)
 	}
-	return again(mapErrors(err, known, nil), ae.Status)
+	return again(mapErrors(r.uiErr(err), known, nil), status)
 }
 
 type schoolsData struct {
@@ -79,7 +78,7 @@ func (a *Admin) schoolsPage(r *rq) error {
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
 	items, err := r.schools(20000)
 	if err != nil {
-		return a.apiFailure(r, r.appError(err))
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, status, "schools", r.L("Écoles", "Schools"), fe, schoolsData{Items: items, Form: form})
 }
@@ -94,7 +93,7 @@ func (a *Admin) schoolCreate(r *rq) error {
 	if err == nil {
 		return c.Redirect("/admin/ecoles?ok=created", fiber.StatusSeeOther)
 	}
-	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderSchools(r, status, form, fe) },
+	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderSchools(r, status, form, fe) },
 		map[string]bool{"uai": true, "name": true, "commune": true, "level": true})
 }
 
@@ -111,7 +110,7 @@ func (a *Admin) entsPage(r *rq) error {
 func (a *Admin) renderENTs(r *rq, status int, form map[string]string, fe formErrors, created map[string]string) error {
 	items, err := r.ents()
 	if err != nil {
-		return a.apiFailure(r, r.appError(err))
+		return a.apiFailure(r, err)
 	}
 	return a.render(r, status, "ents", r.L("Intégrations ENT", "ENT integrations"), fe, entsData{Items: items, Form: form, Created: created})
 }
@@ -129,7 +128,7 @@ func (a *Admin) entCreate(r *rq) error {
 		return a.renderENTs(r, fiber.StatusCreated, map[string]string{"key_alg": store.AlgHS256}, formErrors{},
 			map[string]string{"name": created.ENT.Name, "api_key": created.APIKey, "hmac_secret": created.HMACSecret})
 	}
-	return a.formFailure(r, r.appError(err), func(fe formErrors, status int) error { return a.renderENTs(r, status, form, fe, nil) },
+	return a.formFailure(r, err, func(fe formErrors, status int) error { return a.renderENTs(r, status, form, fe, nil) },
 		map[string]bool{"name": true, "origins": true, "schools": true, "key_alg": true, "public_key": true})
 }
 

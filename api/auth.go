@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -16,19 +14,10 @@ import (
 
 // Token prefixes tell credential kinds apart before any lookup.
 const (
-	staffTokenPrefix = "lia_s_"
+	staffTokenPrefix = app.StaffTokenPrefix
 	entKeyPrefix     = app.ENTKeyPrefix
 	entSecretPrefix  = app.ENTSecretPrefix
 )
-
-// newToken returns a fresh 256-bit random token with a prefix.
-func newToken(prefix string) string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
 
 const principalKey = "liaison.principal"
 
@@ -119,7 +108,7 @@ func (s *Server) entByKey(ctx context.Context, key string) (store.ENT, error) {
 var allStaff = []string{store.RoleOperator, store.RoleAdmin, store.RoleAgent, store.RoleViewer}
 
 // NewStaffToken returns a fresh staff token (for the CLI and demo data).
-func NewStaffToken() string { return newToken(staffTokenPrefix) }
+func NewStaffToken() string { return app.NewStaffToken() }
 
 // NewENTAPIKey returns a fresh ENT API key (for demo data).
-func NewENTAPIKey() string { return newToken(entKeyPrefix) }
+func NewENTAPIKey() string { return app.NewENTAPIKey() }

@@ -62,11 +62,6 @@ func pageOf[T any](items []T, next string) list[T] {
 	return l
 }
 
-// requireKnownSchools refuses UAIs that are not registered, naming each.
-func (s *Server) requireKnownSchools(c *fiber.Ctx, field string, uais []string) error {
-	return s.app.RequireKnownSchools(c.UserContext(), field, uais)
-}
-
 // parseES256PublicKey reads an ES256 ENT's public key (app decides).
 func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) { return app.ParseES256PublicKey(s) }
 

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -15,13 +13,7 @@ import (
 const StaffTokenPrefix = "lia_s_"
 
 // NewStaffToken returns a fresh 256-bit random staff token.
-func NewStaffToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return StaffTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
+func NewStaffToken() string { return randomToken(StaffTokenPrefix) }
 
 // CreateAccountRequest is a new staff or machine account.
 type CreateAccountRequest struct {
@@ -105,27 +97,7 @@ func (a *App) CreateAccount(ctx context.Context, p *Principal, req CreateAccount
 // accountSchoolsKnown refuses a viewer's UAIs that are not registered,
 // naming each.
 func (a *App) accountSchoolsKnown(ctx context.Context, uais []string) error {
-	if len(uais) == 0 {
-		return nil
-	}
-	found, err := a.store.ListSchools(ctx, store.SchoolFilter{UAIs: uais, Page: store.Page{Limit: len(uais)}})
-	if err != nil {
-		return err
-	}
-	known := make(map[string]bool, len(found))
-	for _, sc := range found {
-		known[sc.UAI] = true
-	}
-	var ds []Detail
-	for i, u := range uais {
-		if !known[u] {
-			ds = append(ds, unknownSchool(fmt.Sprintf("schools[%d]", i), u))
-		}
-	}
-	if len(ds) > 0 {
-		return Err(CodeRequestValidationFailed, ds...)
-	}
-	return nil
+	return a.RequireKnownSchools(ctx, "schools", uais)
 }
 
 // unknownSchool is the detail of a UAI that is not registered.

@@ -14,12 +14,12 @@ func TestCollectivitesScoping(t *testing.T) {
 	viewer := &Principal{Account: &store.Account{ID: "acc_v", Role: store.RoleViewer, Schools: []string{dirUAIB1}}}
 	for _, p := range []*Principal{w.adminA, viewer, asENT(w.entA), nil} {
 		_, err := w.a.CreateCollectivite(w.ctx, p, CreateCollectiviteRequest{Kind: store.KindCommune, Name: "Amiens", INSEE: "80021"})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.CreateSchool(w.ctx, p, CreateSchoolRequest{UAI: "0750655E", Name: "Lycée", Commune: "75056", Level: store.LevelLycee})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 	}
 	_, err := w.a.CreateCollectivite(w.ctx, w.operator, CreateCollectiviteRequest{Kind: store.KindDepartement, Name: "Somme", SIREN: "248000127", Departements: []string{"80", "99"}})
-	e := wantCode(t, err, CodeRequestValidationFailed)
+	e := wantErr(t, err, CodeRequestValidationFailed)
 	if len(e.Details) != 2 {
 		t.Fatalf("département details: %+v", e.Details)
 	}
@@ -36,14 +36,14 @@ func TestCollectivitesScoping(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.a.GetCollectivite(w.ctx, w.adminA, w.communeB.ID)
-	wantCode(t, err, CodeResourceNotFound)
+	wantErr(t, err, CodeResourceNotFound)
 	_, err = w.a.GetCollectivite(w.ctx, viewer, w.communeB.ID)
-	wantCode(t, err, CodeResourceNotFound)
+	wantErr(t, err, CodeResourceNotFound)
 	if none, err := w.a.ListCollectivites(w.ctx, viewer, store.Page{Limit: 10}); err != nil || len(none.Items) != 0 {
 		t.Fatalf("viewer: %+v %v", none, err)
 	}
 	_, err = w.a.ListCollectivites(w.ctx, asENT(w.entA), store.Page{Limit: 10})
-	wantCode(t, err, CodeAuthForbidden)
+	wantErr(t, err, CodeAuthForbidden)
 }
 
 // Schools: an admin sees their territory's (paged by UAI), a viewer the
@@ -80,8 +80,8 @@ func TestSchoolsScoping(t *testing.T) {
 		t.Fatalf("operator: %v %v", uais(got), err)
 	}
 	_, err = w.a.ListSchools(w.ctx, asENT(w.entA), store.Page{Limit: 10})
-	wantCode(t, err, CodeAuthForbidden)
+	wantErr(t, err, CodeAuthForbidden)
 	noCol := &Principal{Account: &store.Account{ID: "acc_x", Role: store.RoleAgent}}
 	_, err = w.a.ListSchools(w.ctx, noCol, store.Page{Limit: 10})
-	wantCode(t, err, CodeAuthForbidden)
+	wantErr(t, err, CodeAuthForbidden)
 }

@@ -456,44 +456,15 @@ func (a *App) AmendConvention(ctx context.Context, p *Principal, req AmendConven
 	return a.ConventionOf(newRec, next, nil), nil
 }
 
-// ecoleLevels are the school levels run by communes and EPCIs.
-var ecoleLevels = []string{store.LevelMaternelle, store.LevelElementaire, store.LevelPrimaire}
-
-// schoolInTerritory reports whether a school belongs to a collectivité's
-// territory: a commune's écoles; an EPCI's member communes' écoles; a
-// département's collèges; a région's lycées.
-func schoolInTerritory(c store.Collectivite, s store.School) bool {
-	switch c.Kind {
-	case store.KindCommune:
-		return s.Commune == c.INSEE && slices.Contains(ecoleLevels, s.Level)
-	case store.KindEPCI:
-		return slices.Contains(c.Members, s.Commune) && slices.Contains(ecoleLevels, s.Level)
-	case store.KindDepartement:
-		return s.Level == store.LevelCollege && slices.Contains(c.Departements, frenchid.DepartementOf(s.Commune))
-	case store.KindRegion:
-		return s.Level == store.LevelLycee && slices.Contains(c.Departements, frenchid.DepartementOf(s.Commune))
-	}
-	return false
-}
-
 // territoryUAIs lists the UAIs of a collectivité's territory.
 func (a *App) territoryUAIs(ctx context.Context, c store.Collectivite) ([]string, error) {
-	f := store.SchoolFilter{Page: store.Page{Limit: 100000}}
-	switch c.Kind {
-	case store.KindCommune:
-		f.Communes = []string{c.INSEE}
-	case store.KindEPCI:
-		f.Communes = c.Members
-	}
-	all, err := a.store.ListSchools(ctx, f)
+	schools, err := a.TerritorySchools(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, sc := range all {
-		if schoolInTerritory(c, sc) {
-			out = append(out, sc.UAI)
-		}
+	for _, sc := range schools {
+		out = append(out, sc.UAI)
 	}
 	return out, nil
 }

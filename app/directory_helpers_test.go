@@ -85,9 +85,9 @@ func (w *dirWorld) mustENT(t *testing.T, name string, uais ...string) ENTKeys {
 // asENT is the principal of an ENT calling with its API key.
 func asENT(k ENTKeys) *Principal { e := k.ENT; return &Principal{ENT: &e} }
 
-// wantCode fails unless err is the catalog error code (store errors as
+// wantErr fails unless err is the catalog error code (store errors as
 // every front end answers them).
-func wantCode(t *testing.T, err error, code Code) *Error {
+func wantErr(t *testing.T, err error, code Code) *Error {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want %s", code)

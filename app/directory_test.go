@@ -46,10 +46,10 @@ func TestDirectoryRefusesNonENTs(t *testing.T) {
 	parent := &Principal{Parent: &ParentIdentity{ENT: w.entA.ENT, UserID: "u00001"}}
 	for _, p := range []*Principal{nil, {}, w.operator, w.adminA, parent} {
 		_, err := w.a.SyncParents(w.ctx, p, dirBatch(1, dirUAIA1))
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.ImportParents(w.ctx, p, ImportParentsRequest{CSV: []byte("u1,0801001D,maternelle\n")})
-		wantCode(t, err, CodeAuthForbidden)
-		wantCode(t, w.a.EraseParent(w.ctx, p, EraseParentRequest{ENTUserID: "u00001"}), CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
+		wantErr(t, w.a.EraseParent(w.ctx, p, EraseParentRequest{ENTUserID: "u00001"}), CodeAuthForbidden)
 	}
 	if n, _ := w.st.CountFamilies(w.ctx, store.Audience{Schools: []string{dirUAIA1}}); n != 0 {
 		t.Fatalf("families written by a refused call: %d", n)
@@ -67,7 +67,7 @@ func TestDirectoryTenantScoping(t *testing.T) {
 	req := dirBatch(3, dirUAIA1)
 	req.Parents[1].Children[0].UAI = dirUAIB1 // ENT B's school
 	_, err := w.a.SyncParents(w.ctx, asENT(w.entA), req)
-	e := wantCode(t, err, CodeParentsBatchInvalid)
+	e := wantErr(t, err, CodeParentsBatchInvalid)
 	if len(e.Details) != 1 || e.Details[0].Code != "parents.school_not_served" || e.Details[0].Field != "[1].children[0].uai" {
 		t.Fatalf("details: %+v", e.Details)
 	}
@@ -75,7 +75,7 @@ func TestDirectoryTenantScoping(t *testing.T) {
 		t.Fatalf("half-written batch: %d families", n)
 	}
 	// ENT A erasing ENT B's u00000: not found, and it is still there.
-	wantCode(t, w.a.EraseParent(w.ctx, asENT(w.entA), EraseParentRequest{ENTUserID: "u00000"}), CodeResourceNotFound)
+	wantErr(t, w.a.EraseParent(w.ctx, asENT(w.entA), EraseParentRequest{ENTUserID: "u00000"}), CodeResourceNotFound)
 	if _, err := w.st.GetParent(w.ctx, w.entB.ENT.ID, "u00000"); err != nil {
 		t.Fatalf("ENT B's parent after ENT A's erasure: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestDirectoryTenantScoping(t *testing.T) {
 		t.Fatalf("erased parent: %v", err)
 	}
 	// An id no parent can have.
-	wantCode(t, w.a.EraseParent(w.ctx, asENT(w.entB), EraseParentRequest{ENTUserID: "a b"}), CodeResourceNotFound)
+	wantErr(t, w.a.EraseParent(w.ctx, asENT(w.entB), EraseParentRequest{ENTUserID: "a b"}), CodeResourceNotFound)
 }
 
 // The batch rules: empty, duplicates, bad items, each reported by index;
@@ -94,13 +94,13 @@ func TestDirectoryTenantScoping(t *testing.T) {
 func TestSyncParentsRules(t *testing.T) {
 	w := newDirWorld(t)
 	_, err := w.a.SyncParents(w.ctx, asENT(w.entA), SyncParentsRequest{})
-	wantCode(t, err, CodeRequestValidationFailed)
+	wantErr(t, err, CodeRequestValidationFailed)
 
 	req := dirBatch(3, dirUAIA1)
 	req.Parents[2].ENTUserID = req.Parents[0].ENTUserID
 	req.Parents[1].Children[0].Level = "cm9"
 	_, err = w.a.SyncParents(w.ctx, asENT(w.entA), req)
-	e := wantCode(t, err, CodeParentsBatchInvalid)
+	e := wantErr(t, err, CodeParentsBatchInvalid)
 	got := map[string]string{}
 	for _, d := range e.Details {
 		got[d.Field] = d.Code
@@ -111,7 +111,7 @@ func TestSyncParentsRules(t *testing.T) {
 
 	csv := "ent_user_id;uai;level;class\np1;0801001D;maternelle;MS\np2;0801003F;maternelle\np3;0801002E\n"
 	_, err = w.a.ImportParents(w.ctx, asENT(w.entA), ImportParentsRequest{CSV: []byte(csv)})
-	e = wantCode(t, err, CodeParentsCSVInvalid)
+	e = wantErr(t, err, CodeParentsCSVInvalid)
 	if len(e.Details) != 2 || e.Details[0].Line != 3 || e.Details[0].Code != "parents.school_not_served" ||
 		e.Details[1].Line != 4 || e.Details[1].Code != "csv.columns" {
 		t.Fatalf("CSV details: %+v", e.Details)

@@ -187,8 +187,7 @@ func (a *App) RequireKnownSchools(ctx context.Context, field string, uais []stri
 	var ds []Detail
 	for i, u := range uais {
 		if !known[u] {
-			ds = append(ds, NewDetail(fmt.Sprintf("%s[%d]", field, i), "field.unknown_school",
-				fmt.Sprintf("L'école %s n'est pas enregistrée.", u), fmt.Sprintf("School %s is not registered.", u)))
+			ds = append(ds, unknownSchool(fmt.Sprintf("%s[%d]", field, i), u))
 		}
 	}
 	if len(ds) > 0 {

@@ -13,15 +13,15 @@ func TestENTsOperatorsOnly(t *testing.T) {
 	id := w.entA.ENT.ID
 	for _, p := range []*Principal{nil, {}, w.adminA, asENT(w.entA)} {
 		_, err := w.a.CreateENT(w.ctx, p, CreateENTRequest{Name: "Autre", Origins: []string{"https://autre.example.fr"}, Schools: []string{dirUAIA1}})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.ListENTs(w.ctx, p, store.Page{Limit: 10})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.RotateENTAPIKey(w.ctx, p, RotateAPIKeyRequest{ID: id, OverlapMinutes: intp(0)})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.RotateENTWidgetKey(w.ctx, p, RotateWidgetKeyRequest{ID: id, OverlapMinutes: intp(0)})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 		_, err = w.a.RevokeENT(w.ctx, p, RevokeENTRequest{ID: id, Reason: "Essai"})
-		wantCode(t, err, CodeAuthForbidden)
+		wantErr(t, err, CodeAuthForbidden)
 	}
 	e, err := w.st.GetENT(w.ctx, id)
 	if err != nil || e.Revoked() || e.KeysVersion != w.entA.ENT.KeysVersion || !e.APIKeyValid(store.HashToken(w.entA.APIKey), dirNow) {
@@ -38,17 +38,17 @@ func TestENTsOperatorsOnly(t *testing.T) {
 func TestCreateENTUseCase(t *testing.T) {
 	w := newDirWorld(t)
 	_, err := w.a.CreateENT(w.ctx, w.operator, CreateENTRequest{Name: "X", Origins: []string{"ftp://x"}, Schools: []string{"0801001d", "0759999W"}})
-	e := wantCode(t, err, CodeRequestValidationFailed)
+	e := wantErr(t, err, CodeRequestValidationFailed)
 	if len(e.Details) < 2 {
 		t.Fatalf("details: %+v", e.Details)
 	}
 	_, err = w.a.CreateENT(w.ctx, w.operator, CreateENTRequest{Name: "ENT C", Origins: []string{"https://c.example.fr"}, Schools: []string{"0801001d", "0750655E"}})
-	e = wantCode(t, err, CodeRequestValidationFailed)
+	e = wantErr(t, err, CodeRequestValidationFailed)
 	if len(e.Details) != 1 || e.Details[0].Field != "schools[1]" || e.Details[0].Code != "field.unknown_school" {
 		t.Fatalf("unknown school: %+v", e.Details)
 	}
 	_, err = w.a.CreateENT(w.ctx, w.operator, CreateENTRequest{Name: "ENT C", Origins: []string{"https://c.example.fr"}, Schools: []string{dirUAIA1}, KeyAlg: store.AlgES256, PublicKey: "pas une clé"})
-	e = wantCode(t, err, CodeRequestValidationFailed)
+	e = wantErr(t, err, CodeRequestValidationFailed)
 	if e.Details[0].Code != "field.public_key" {
 		t.Fatalf("bad key: %+v", e.Details)
 	}
@@ -72,9 +72,9 @@ func TestENTKeysUseCases(t *testing.T) {
 	id := w.entA.ENT.ID
 
 	_, err := w.a.RotateENTAPIKey(w.ctx, w.operator, RotateAPIKeyRequest{ID: id})
-	wantCode(t, err, CodeRequestValidationFailed)
+	wantErr(t, err, CodeRequestValidationFailed)
 	_, err = w.a.RotateENTAPIKey(w.ctx, w.operator, RotateAPIKeyRequest{ID: "ent_inconnu", OverlapMinutes: intp(0)})
-	wantCode(t, err, CodeResourceNotFound)
+	wantErr(t, err, CodeResourceNotFound)
 	if len(told) != 0 {
 		t.Fatalf("caches told of failed changes: %v", told)
 	}
@@ -88,20 +88,20 @@ func TestENTKeysUseCases(t *testing.T) {
 		t.Fatal("old key still valid, or new key refused")
 	}
 	_, err = w.a.RotateENTWidgetKey(w.ctx, w.operator, RotateWidgetKeyRequest{ID: id, OverlapMinutes: intp(60), PublicKey: "x"})
-	wantCode(t, err, CodeRequestValidationFailed) // HS256: Liaison makes the secret
+	wantErr(t, err, CodeRequestValidationFailed) // HS256: Liaison makes the secret
 	wk, err := w.a.RotateENTWidgetKey(w.ctx, w.operator, RotateWidgetKeyRequest{ID: id, OverlapMinutes: intp(60)})
 	if err != nil || wk.HMACSecret == "" || wk.ENT.PrevWidgetKeyUntil == nil {
 		t.Fatalf("widget rotation: %+v %v", wk, err)
 	}
 
 	_, err = w.a.RevokeENT(w.ctx, w.operator, RevokeENTRequest{ID: id})
-	wantCode(t, err, CodeRequestValidationFailed)
+	wantErr(t, err, CodeRequestValidationFailed)
 	rev, err := w.a.RevokeENT(w.ctx, w.operator, RevokeENTRequest{ID: id, Reason: "Clé divulguée"})
 	if err != nil || !rev.Revoked() {
 		t.Fatalf("revocation: %+v %v", rev, err)
 	}
 	_, err = w.a.RotateENTAPIKey(w.ctx, w.operator, RotateAPIKeyRequest{ID: id, OverlapMinutes: intp(0)})
-	wantCode(t, err, CodeEntsRevoked)
+	wantErr(t, err, CodeEntsRevoked)
 	if len(told) != 3 || told[0] != id || told[2] != id {
 		t.Fatalf("caches told: %v", told)
 	}
