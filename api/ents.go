@@ -65,14 +65,6 @@ func pageOf[T any](items []T, next string) list[T] {
 // parseES256PublicKey reads an ES256 ENT's public key (app decides).
 func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) { return app.ParseES256PublicKey(s) }
 
-// entKeysChanged makes this process use an ENT's new credentials at once
-// (other processes: within entTTL). The use cases call it (app.OnENTChanged,
-// registered in New) after a registration or a key change.
-func (s *Server) entKeysChanged(id string) {
-	s.app.ENTChanged(id)
-	s.entsChanged()
-}
-
 func (s *Server) rotateENTAPIKey(c *fiber.Ctx) error {
 	var req app.RotateAPIKeyRequest
 	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {

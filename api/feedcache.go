@@ -33,9 +33,6 @@ func newFeedCaches() *feedCaches {
 	return &feedCaches{encoded: ttlcache.Cache[encodedKey, []byte]{TTL: encodedTTL}}
 }
 
-// readStatesChanged drops a parent's cached states (their erasure).
-func (s *Server) readStatesChanged(entID, userID string) { s.app.ReadStatesChanged(entID, userID) }
-
 // encodedNotice returns the JSON of a feed notice, encoded once per notice
 // version (a correction is a new version; a withdrawal removes it from
 // feeds) and publisher name.

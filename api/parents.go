@@ -63,7 +63,6 @@ func (s *Server) importParents(c *fiber.Ctx) error {
 // eraseParent is DELETE /v1/ent/parents/{ent_user_id}: RGPD erasure of a
 // parent and everything attached to them.
 func (s *Server) eraseParent(c *fiber.Ctx) error {
-	ent := principal(c).ENT
 	id, err := userIDParam(c)
 	if err != nil {
 		return err
@@ -71,9 +70,6 @@ func (s *Server) eraseParent(c *fiber.Ctx) error {
 	if err := s.app.EraseParent(c.UserContext(), principal(c), app.EraseParentRequest{ENTUserID: id}); err != nil {
 		return err
 	}
-	// Their read states went with them: a parent synced again under the
-	// same ID starts with none.
-	s.readStatesChanged(ent.ID, id)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

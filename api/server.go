@@ -77,7 +77,7 @@ func New(d Deps) *Server {
 	if d.Config.RateLimit > 0 {
 		s.auth = newAuthLimiter(d.Config.RateLimit)
 	}
-	d.App.OnENTChanged(s.entKeysChanged) // an ENT changed through the back-office too
+	d.App.OnENTChanged(func(string) { s.entsChanged() }) // an ENT changed through the back-office too
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
 		DisableStartupMessage: true,

@@ -122,6 +122,9 @@ func (a *App) EraseParent(ctx context.Context, p *Principal, req EraseParentRequ
 		return err
 	}
 	a.DirectoryChanged()
+	// Their read states went with them: a parent synced again under the
+	// same ID starts with none.
+	a.ReadStatesChanged(ent.ID, req.ENTUserID)
 	return nil
 }
 

@@ -44,8 +44,8 @@ func randomToken(prefix string) string {
 func NewENTAPIKey() string { return randomToken(ENTKeyPrefix) }
 
 // entHooks are told, after this process registers an ENT or changes its
-// keys, which ENT changed: the caches of ENTs (keys, origins) of the front
-// ends drop it.
+// keys, which ENT changed, for the front ends' own caches (the API's set of
+// allowed CORS origins); the App's ENT cache drops it itself (entChanged).
 type entHooks struct {
 	mu sync.Mutex
 	fs []func(id string)
@@ -59,7 +59,10 @@ func (a *App) OnENTChanged(f func(id string)) {
 	a.ents.mu.Unlock()
 }
 
-func (a *App) notifyENTChanged(id string) {
+// entChanged makes this process use an ENT's new record at once: the
+// App's cache (ENTChanged) and the front ends' (OnENTChanged).
+func (a *App) entChanged(id string) {
+	a.ENTChanged(id)
 	a.ents.mu.Lock()
 	fs := a.ents.fs
 	a.ents.mu.Unlock()
@@ -142,7 +145,7 @@ func (a *App) CreateENT(ctx context.Context, p *Principal, req CreateENTRequest)
 	if err := a.store.CreateENT(ctx, e, au); err != nil {
 		return ENTKeys{}, err
 	}
-	a.notifyENTChanged(e.ID)
+	a.entChanged(e.ID)
 	out.ENT = e
 	return out, nil
 }
@@ -276,7 +279,7 @@ func (a *App) updateENTKeys(ctx context.Context, e store.ENT, au store.AuditEntr
 		return e, err
 	}
 	e.KeysVersion++
-	a.notifyENTChanged(e.ID)
+	a.entChanged(e.ID)
 	return e, nil
 }
 
