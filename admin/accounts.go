@@ -46,7 +46,7 @@ func (a *Admin) loadAccounts(r *rq) (accountsData, error) {
 	if err != nil {
 		return d, err
 	}
-	cols, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
+	cols, err := r.collectivites(5000)
 	if err != nil {
 		return d, err
 	}

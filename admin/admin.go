@@ -1,10 +1,11 @@
 // Package admin is Liaison's back-office: server-rendered pages under
 // /admin for agents, collectivité admins, operators and school viewers.
 //
-// It holds no business logic. Every page calls the JSON API in-process with
-// the signed-in person's own token (client.go), so scoping, convention
-// decisions, validation and error messages are exactly the API's; API
-// errors are laid out on the forms, tied to their fields (errors.go).
+// It holds no business logic. Every page calls the use cases of package
+// app with the signed-in person as its principal and typed values, as the
+// API does, so scoping, convention decisions, validation and error
+// messages are exactly the API's; errors are laid out on the forms, tied
+// to their fields (errors.go).
 // Sessions are sealed cookies (session.go); every form carries a CSRF token.
 package admin
 
@@ -158,13 +159,12 @@ func (a *Admin) setCookie(c *fiber.Ctx, name, value string, maxAge time.Duration
 // rq is one back-office request: the person, their language, their
 // session and the page data being built.
 type rq struct {
-	c     *fiber.Ctx
-	a     *Admin
-	lang  string
-	acc   *store.Account
-	sess  session
-	keys  *sealer
-	token string
+	c    *fiber.Ctx
+	a    *Admin
+	lang string
+	acc  *store.Account
+	sess session
+	keys *sealer
 }
 
 // L picks the French or English text.
@@ -178,11 +178,6 @@ func (r *rq) L(fr, en string) string {
 // principal is the signed-in person, as the use cases (package app) take
 // it.
 func (r *rq) principal() *app.Principal { return &app.Principal{Account: r.acc} }
-
-// api calls the JSON API as the signed-in person.
-func (r *rq) api(method, path string, body, out any, headers ...string) error {
-	return r.a.call(r.clientIP(), r.token, r.lang, method, path, body, out, headers...)
-}
 
 // clientIP is the person's address as the API's rate limits see it.
 func (r *rq) clientIP() net.IP { return api.ClientIP(r.c, r.a.cfg.TrustedProxy) }
@@ -298,7 +293,7 @@ func (a *Admin) loadSession(r *rq) error {
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return errSession
 	}
-	acc, err := a.st.AccountByTokenHash(r.c.UserContext(), store.HashToken(s.Token))
+	acc, err := a.st.AccountByTokenHash(r.c.UserContext(), s.TokenHash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Machine) {
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return errSession
@@ -306,7 +301,7 @@ func (a *Admin) loadSession(r *rq) error {
 	if err != nil {
 		return err
 	}
-	r.sess, r.acc, r.token = s.refresh(now), &acc, s.Token
+	r.sess, r.acc = s.refresh(now), &acc
 	a.setCookie(r.c, a.sessionCookie(), r.keys.seal(r.sess), 0)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -81,39 +80,4 @@ func (a *Admin) call(from net.IP, token, lang, method, path string, body, out an
 	}
 	env.Error.Status = status
 	return env.Error
-}
-
-// q builds a path with a query string, skipping empty values.
-func q(path string, kv ...string) string {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			v.Set(kv[i], kv[i+1])
-		}
-	}
-	if len(v) == 0 {
-		return path
-	}
-	return path + "?" + v.Encode()
-}
-
-// listAll follows next_cursor until the listing ends or max items are read.
-func listAll[T any](r *rq, path string, max int, extra ...string) ([]T, error) {
-	var out []T
-	cursor := ""
-	for {
-		var page struct {
-			Items      []T    `json:"items"`
-			NextCursor string `json:"next_cursor"`
-		}
-		kv := append([]string{"limit", "200", "cursor", cursor}, extra...)
-		if err := r.api("GET", q(path, kv...), nil, &page); err != nil {
-			return out, err
-		}
-		out = append(out, page.Items...)
-		if page.NextCursor == "" || len(out) >= max {
-			return out, nil
-		}
-		cursor = page.NextCursor
-	}
 }

@@ -212,7 +212,7 @@ func (r *rq) loadCompose(f *composeForm) (composeData, error) {
 		return d, err
 	}
 	cv, _ := r.capsFrom(out.Service, out.Items)
-	schools, err := listAll[store.School](r, "/v1/schools", 2000)
+	schools, err := r.schools(2000)
 	if err != nil {
 		return d, err
 	}
@@ -518,10 +518,7 @@ func (r *rq) preview(f composeForm, cv capsView) previewView {
 			}
 		}
 	}
-	var cols []store.Collectivite
-	if err := r.api("GET", "/v1/collectivites", nil, &struct {
-		Items *[]store.Collectivite `json:"items"`
-	}{&cols}); err == nil && len(cols) > 0 {
+	if cols, err := r.collectivites(1); err == nil && len(cols) > 0 {
 		p.Collectivite = cols[0].Name
 	}
 	return p

@@ -450,10 +450,10 @@ func (a *Admin) conventionFormData(r *rq, f conventionForm) (conventionFormData,
 	d := conventionFormData{F: f, Services: conventions.Services, Categories: conventions.Categories,
 		Levels: conventions.Levels, SignRoles: []string{conventions.RoleIEN, conventions.RoleMaire, conventions.RolePresident, conventions.RoleOperateur}}
 	var err error
-	if d.Cols, err = listAll[store.Collectivite](r, "/v1/collectivites", 5000); err != nil {
+	if d.Cols, err = r.collectivites(5000); err != nil {
 		return d, err
 	}
-	if d.Schools, err = listAll[store.School](r, "/v1/schools", 20000); err != nil {
+	if d.Schools, err = r.schools(20000); err != nil {
 		return d, err
 	}
 	return d, nil

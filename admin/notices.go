@@ -56,12 +56,12 @@ func ruleText(lang string, r conventions.Rule) string {
 
 func (r *rq) names() (cols map[string]string, schools map[string]string) {
 	cols, schools = map[string]string{}, map[string]string{}
-	if cs, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000); err == nil {
+	if cs, err := r.collectivites(5000); err == nil {
 		for _, c := range cs {
 			cols[c.ID] = c.Name
 		}
 	}
-	if ss, err := listAll[store.School](r, "/v1/schools", 20000); err == nil {
+	if ss, err := r.schools(20000); err == nil {
 		for _, s := range ss {
 			schools[s.UAI] = s.Name
 		}

@@ -158,7 +158,7 @@ type dashboardData struct {
 func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 	now := a.now()
 	d := dashboardData{GeneratedAt: now}
-	cols, err := listAll[store.Collectivite](r, "/v1/collectivites", 5000)
+	cols, err := r.collectivites(5000)
 	if err != nil {
 		return d, err
 	}

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // Session lifetimes: an idle session ends after IdleTimeout (every request
@@ -25,11 +27,17 @@ var sessionAAD = []byte("liaison admin session v1")
 // errSession is any unusable session cookie: absent, tampered, expired.
 var errSession = errors.New("admin: no valid session")
 
-// session is what the cookie carries, sealed: the account token, a random
+// session is what the cookie carries, sealed: the hash of the account's
+// token (never the token itself: a copied cookie opens this back-office
+// session, which sign-out and revocation end, not the API), a random
 // session id (the CSRF tokens derive from it), when it started and when it
-// ends if unused.
+// ends if unused. The account is read again by the hash on every request,
+// so a revoked or rotated token ends the session at once.
 type session struct {
-	Token   string `json:"t"`
+	TokenHash string `json:"h"`
+	// Token is what sessions before this version carried; such a cookie
+	// is read once and sealed again with the hash only.
+	Token   string `json:"t,omitempty"`
 	ID      string `json:"s"`
 	Started int64  `json:"i"` // unix seconds
 	Expires int64  `json:"e"` // unix seconds
@@ -73,7 +81,7 @@ func randomID(n int) string {
 
 // newSession starts a session for token at now.
 func newSession(token string, now time.Time) session {
-	return session{Token: token, ID: randomID(18), Started: now.Unix(), Expires: now.Add(IdleTimeout).Unix()}
+	return session{TokenHash: store.HashToken(token), ID: randomID(18), Started: now.Unix(), Expires: now.Add(IdleTimeout).Unix()}
 }
 
 // seal returns the cookie value of s.
@@ -99,7 +107,13 @@ func (k *sealer) open(v string, now time.Time) (session, error) {
 	if err != nil {
 		return s, errSession
 	}
-	if err := json.Unmarshal(plain, &s); err != nil || s.Token == "" || s.ID == "" {
+	if err := json.Unmarshal(plain, &s); err != nil || s.ID == "" {
+		return session{}, errSession
+	}
+	if s.Token != "" { // a session of an earlier version
+		s.TokenHash, s.Token = store.HashToken(s.Token), ""
+	}
+	if s.TokenHash == "" {
 		return session{}, errSession
 	}
 	if now.Unix() >= s.Expires || now.Sub(time.Unix(s.Started, 0)) >= MaxLifetime {

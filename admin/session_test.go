@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 func testSealer(t *testing.T) *sealer {
@@ -29,8 +31,21 @@ func TestSessionRoundTripAndIdleExpiry(t *testing.T) {
 		t.Fatal("the token is readable in the cookie")
 	}
 	got, err := k.open(v, testNow.Add(29*time.Minute))
-	if err != nil || got.Token != "lia_s_token" || got.ID != s.ID {
+	if err != nil || got.TokenHash != store.HashToken("lia_s_token") || got.Token != "" || got.ID != s.ID {
 		t.Fatalf("open = %+v, %v", got, err)
+	}
+	// Not even sealed: the cookie carries the token's hash, not the token
+	// (a copied cookie opens no API access).
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	ns := k.aead.NonceSize()
+	if plain, err := k.aead.Open(nil, raw[:ns], raw[ns:], sessionAAD); err != nil || strings.Contains(string(plain), "lia_s_token") {
+		t.Fatalf("the sealed session holds the token: %q, %v", plain, err)
+	}
+	// A session sealed by an earlier version (with the token) still opens,
+	// as its hash.
+	legacy := session{Token: "lia_s_token", ID: "legacy-id", Started: testNow.Unix(), Expires: testNow.Add(IdleTimeout).Unix()}
+	if got, err := k.open(k.seal(legacy), testNow); err != nil || got.TokenHash != store.HashToken("lia_s_token") || got.Token != "" {
+		t.Fatalf("a session of the earlier version: %+v, %v", got, err)
 	}
 	if _, err := k.open(v, testNow.Add(IdleTimeout)); err == nil {
 		t.Fatal("a session idle for 30 minutes is still accepted")
