@@ -51,6 +51,17 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		return 1
 	}
 	defer push.Close()
+	if cfg.DemoMozillaPush {
+		// A push service for a real Firefox (browser tests): its
+		// endpoints are allowed to the API and the delivery workers.
+		moz, err := push.StartMozilla()
+		if err != nil {
+			lock.Release()
+			log.Error("cannot start the demo Mozilla push service", slog.Any("error", err))
+			return 1
+		}
+		cfg.PushAllowedHosts = demo.AllowHost(cfg.PushAllowedHosts, moz.Host())
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		lock.Release()
@@ -104,10 +115,20 @@ func writeDemoCredentials(path string, d *demo.Data) error {
 		APIKey  string   `json:"api_key"`
 		Parents []string `json:"parents"`
 	}
+	type mozilla struct {
+		WebSocket string `json:"websocket"` // Firefox's dom.push.serverURL
+		Status    string `json:"status"`    // what it relayed and what the browser acked
+		Origin    string `json:"origin"`    // of the endpoints
+	}
 	out := struct {
-		Accounts []demo.Credential `json:"accounts"`
-		ENTs     []ent             `json:"ents"`
+		Accounts    []demo.Credential `json:"accounts"`
+		ENTs        []ent             `json:"ents"`
+		MozillaPush *mozilla          `json:"mozilla_push,omitempty"` // LIAISON_DEMO_MOZILLA_PUSH
 	}{Accounts: d.Credentials}
+	if d.Push != nil && d.Push.Mozilla() != nil {
+		m := d.Push.Mozilla()
+		out.MozillaPush = &mozilla{WebSocket: m.WebSocketURL(), Status: m.StatusURL(), Origin: m.URL()}
+	}
 	for _, e := range d.ENTs {
 		out.ENTs = append(out.ENTs, ent{ID: e.ID, Name: e.Name, APIKey: e.APIKey, Parents: d.ParentIDs[e.ID]})
 	}

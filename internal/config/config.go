@@ -71,6 +71,10 @@ type Config struct {
 	// DemoCredentialsFile: where `liaison demo` writes its tokens as JSON
 	// (for browser tests and scripts); empty = not written.
 	DemoCredentialsFile string
+	// DemoMozillaPush: `liaison demo` also runs a push service speaking
+	// Mozilla's protocol, for a real Firefox in browser tests (see
+	// internal/demo/mozilla.go); ignored by `liaison serve`.
+	DemoMozillaPush bool
 }
 
 // Embedded reports whether the embedded SQLite store is used.
@@ -100,6 +104,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:     r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
 		SQLiteSynchronous:   strings.ToLower(r.str("LIAISON_SQLITE_SYNCHRONOUS", "normal")),
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
+		DemoMozillaPush:     r.bool("LIAISON_DEMO_MOZILLA_PUSH", false),
 	}
 	c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	if c.TrustedProxy {

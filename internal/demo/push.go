@@ -47,6 +47,7 @@ var (
 // Push is the demo's push-service stand-in and the browsers behind it.
 type Push struct {
 	srv    *pushtest.Server
+	moz    *pushtest.Mozilla // StartMozilla: for a real Firefox, or nil
 	api    string // Liaison's base URL, where the service workers post receipts
 	client *http.Client
 	log    *slog.Logger
@@ -85,14 +86,17 @@ func (p *Push) Host() string { return p.srv.Host() }
 func (p *Push) URL() string { return p.srv.URL() }
 
 // TLSConfig trusts the system's roots (the real push services a browser
-// on the demo ENT page may subscribe with) and the stand-in's self-signed
-// certificate.
+// on the demo ENT page may subscribe with) and the stand-ins' self-signed
+// certificates.
 func (p *Push) TLSConfig() *tls.Config {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	pool.AddCert(p.srv.Certificate())
+	if p.moz != nil {
+		pool.AddCert(p.moz.Certificate())
+	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
@@ -110,6 +114,9 @@ func (p *Push) Close() {
 	p.mu.Unlock()
 	p.wg.Wait()
 	p.srv.Close()
+	if p.moz != nil {
+		p.moz.Close()
+	}
 }
 
 // Subscribe gives one demo parent in SubscribeEvery a subscription on the

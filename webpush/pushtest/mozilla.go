@@ -250,10 +250,10 @@ func (m *Mozilla) Close() {
 func (m *Mozilla) Status() MozillaStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.status
-	s.Notifications = slices.Clone(s.Notifications)
-	s.Acks = slices.Clone(s.Acks)
-	s.ProtocolErrors = slices.Clone(s.ProtocolErrors)
+	s := m.status // lists never nil: [] in JSON
+	s.Notifications = append([]MozillaNotification{}, s.Notifications...)
+	s.Acks = append([]MozillaAck{}, s.Acks...)
+	s.ProtocolErrors = append([]string{}, s.ProtocolErrors...)
 	return s
 }
 
