@@ -48,7 +48,7 @@ var (
 type Push struct {
 	srv    *pushtest.Server
 	moz    *pushtest.Mozilla // StartMozilla: for a real Firefox, or nil
-	api    string // Liaison's base URL, where the service workers post receipts
+	api    string            // Liaison's base URL, where the service workers post receipts
 	client *http.Client
 	log    *slog.Logger
 	ctx    context.Context
