@@ -28,15 +28,19 @@ func TestDepsScript(t *testing.T) {
 		apt        bool   // apt-get exists
 		aptMakes   bool   // apt-get install creates the chromium binary
 		chromium   bool   // chromium already there
+		firefox    bool   // firefox-esr already there
+		aptFirefox bool   // apt-get install creates the firefox-esr binary
 		node, font bool
 	}
 	setup := func(t *testing.T, m machine) (env []string, chromium, aptLog string) {
+		t.Helper()
 		dir := t.TempDir()
 		bin := filepath.Join(dir, "bin")
 		if err := os.Mkdir(bin, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		chromium = filepath.Join(dir, "chromium")
+		firefox := filepath.Join(dir, "firefox-esr")
 		aptLog = filepath.Join(dir, "apt.log")
 		font := filepath.Join(dir, "font.ttf")
 		write := func(path, body string, mode os.FileMode) {
@@ -50,6 +54,9 @@ func TestDepsScript(t *testing.T) {
 			if m.aptMakes {
 				body += "case \"$*\" in *install*chromium*) printf '#!/bin/true\\n' > " + chromium + "; /bin/chmod +x " + chromium + ";; esac\n"
 			}
+			if m.aptFirefox {
+				body += "case \"$*\" in *install*firefox-esr*) printf '#!/bin/true\\n' > " + firefox + "; /bin/chmod +x " + firefox + ";; esac\n"
+			}
 			write(filepath.Join(bin, "apt-get"), body, 0o755)
 		}
 		if m.node {
@@ -59,10 +66,13 @@ func TestDepsScript(t *testing.T) {
 		if m.chromium {
 			write(chromium, "#!"+bash+"\n", 0o755)
 		}
+		if m.firefox {
+			write(firefox, "#!"+bash+"\n", 0o755)
+		}
 		if m.font {
 			write(font, "", 0o644)
 		}
-		env = []string{"PATH=" + bin, "CHROMIUM_PATH=" + chromium, "LIAISON_DEPS_FONT=" + font, "HOME=" + dir}
+		env = []string{"PATH=" + bin, "CHROMIUM_PATH=" + chromium, "FIREFOX_PATH=" + firefox, "LIAISON_DEPS_FONT=" + font, "HOME=" + dir}
 		return env, chromium, aptLog
 	}
 	run := func(t *testing.T, env []string) (int, string, string) {
@@ -81,7 +91,7 @@ func TestDepsScript(t *testing.T) {
 	}
 
 	t.Run("everything there: nothing to do, nothing said", func(t *testing.T) {
-		env, _, aptLog := setup(t, machine{uid: "0", apt: true, chromium: true, node: true, font: true})
+		env, _, aptLog := setup(t, machine{uid: "0", apt: true, chromium: true, firefox: true, node: true, font: true})
 		code, out, errs := run(t, env)
 		if code != 0 || out != "" || errs != "" {
 			t.Fatalf("exit %d, out %q, err %q", code, out, errs)
@@ -92,7 +102,7 @@ func TestDepsScript(t *testing.T) {
 	})
 
 	t.Run("no chromium, not root: one sentence naming it, no install", func(t *testing.T) {
-		env, _, aptLog := setup(t, machine{uid: "1000", apt: true, node: true, font: true})
+		env, _, aptLog := setup(t, machine{uid: "1000", apt: true, firefox: true, node: true, font: true})
 		code, out, errs := run(t, env)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1 (out %q, err %q)", code, out, errs)
@@ -120,7 +130,7 @@ func TestDepsScript(t *testing.T) {
 	})
 
 	t.Run("no chromium, root with apt-get: installs it", func(t *testing.T) {
-		env, chromium, aptLog := setup(t, machine{uid: "0", apt: true, aptMakes: true, node: true, font: true})
+		env, chromium, aptLog := setup(t, machine{uid: "0", apt: true, aptMakes: true, firefox: true, node: true, font: true})
 		code, _, errs := run(t, env)
 		if code != 0 {
 			t.Fatalf("exit %d, err %q", code, errs)
@@ -138,9 +148,44 @@ func TestDepsScript(t *testing.T) {
 	})
 
 	t.Run("install that does not provide chromium fails clearly", func(t *testing.T) {
-		env, _, _ := setup(t, machine{uid: "0", apt: true, node: true, font: true})
+		env, _, _ := setup(t, machine{uid: "0", apt: true, firefox: true, node: true, font: true})
 		code, _, errs := run(t, env)
 		if code != 1 || !strings.Contains(errs, "CHROMIUM_PATH") {
+			t.Fatalf("exit %d, err %q", code, errs)
+		}
+	})
+
+	t.Run("no firefox-esr, not root: one sentence naming it", func(t *testing.T) {
+		env, _, aptLog := setup(t, machine{uid: "1000", apt: true, chromium: true, node: true, font: true})
+		code, out, errs := run(t, env)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "apt-get install firefox-esr") {
+			t.Fatalf("exit %d, want 1 and one sentence naming firefox-esr (out %q, err %q)", code, out, errs)
+		}
+		if _, err := os.Stat(aptLog); err == nil {
+			t.Fatal("apt-get ran without root")
+		}
+	})
+
+	t.Run("no firefox-esr, root with apt-get: installs it", func(t *testing.T) {
+		env, _, aptLog := setup(t, machine{uid: "0", apt: true, aptFirefox: true, chromium: true, node: true, font: true})
+		code, _, errs := run(t, env)
+		if code != 0 {
+			t.Fatalf("exit %d, err %q", code, errs)
+		}
+		log, err := os.ReadFile(aptLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(log), "install") || !strings.Contains(string(log), "firefox-esr") || strings.Contains(string(log), "chromium") {
+			t.Fatalf("apt-get calls: %q", log)
+		}
+	})
+
+	t.Run("install that does not provide firefox-esr fails clearly", func(t *testing.T) {
+		env, _, _ := setup(t, machine{uid: "0", apt: true, chromium: true, node: true, font: true})
+		code, _, errs := run(t, env)
+		if code != 1 || !strings.Contains(errs, "FIREFOX_PATH") {
 			t.Fatalf("exit %d, err %q", code, errs)
 		}
 	})
