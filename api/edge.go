@@ -34,8 +34,9 @@ import (
 //   - the directory sync routes (PUT /v1/ent/parents, POST
 //     /v1/ent/parents/import) take up to LIAISON_SYNC_BODY_LIMIT, only
 //     when the request carries a valid ENT key — checked here, before the
-//     body is read, unless the client is past its failed-authentication
-//     limit (429, no lookup); without a key a body over LIAISON_BODY_LIMIT
+//     body is read, as the failed-authentication limiter decides (a key
+//     that failed since the client went past its limit: 429, no lookup;
+//     see syncKey); without a key a body over LIAISON_BODY_LIMIT
 //     is not read at all: the route answers (401) and the connection is
 //     closed; with an invalid one, edge answers 401 and closes;
 //   - every other route LIAISON_BODY_LIMIT.
@@ -206,27 +207,32 @@ func isSyncRoute(h *fasthttp.RequestHeader) bool {
 // syncKey decides whether a directory sync over the body limit may send
 // up to LIAISON_SYNC_BODY_LIMIT: its ENT key must be valid (the same check
 // as requireENT, which the route still makes). The failed-authentication
-// limiter (authLimiter) is asked first: from a client past its limit, only
-// a credential found valid since is looked up, any other is refused (429)
-// without a lookup; a key found invalid counts as a failure (401). granted
-// and refusal both unset: the store could not tell.
+// limiter (authLimiter) is asked first, and decides as it does for the
+// routes (rateLimit): from a client past its limit, a credential that
+// failed since is refused (429) without a lookup; any other is looked up
+// once — valid, it is remembered as such and gets the sync limit (a valid
+// ENT behind an address someone else floods with made-up keys still
+// syncs); invalid, it is remembered as failed and refused (429). Within
+// the limit, a key found invalid counts as a failure (401). Whenever the
+// sync is refused, its body is not read. granted and refusal both unset:
+// the store could not tell.
 func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.Error) {
 	tok := bearerOf(string(ctx.Request.Header.Peek(fiber.HeaderAuthorization)))
 	ip := clientKey(requestAddr(ctx, s.cfg.TrustedProxy))
 	now := time.Now()
 	key := ""
-	if s.auth != nil {
-		switch s.auth.admit(ip, tok, now, &key) {
-		case admitRefused, admitOnce:
-			s.metrics.rateLimited.Inc()
-			return false, app.Err(app.CodeRateLimited)
-		}
+	if s.auth != nil && s.auth.admit(ip, tok, now, &key) == admitRefused {
+		s.metrics.rateLimited.Inc()
+		return false, app.Err(app.CodeRateLimited)
 	}
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := s.entByKey(c, tok)
 	switch {
 	case err == nil:
+		if s.auth != nil {
+			s.auth.pass(key, now) // past the limit: remembered as valid
+		}
 		return true, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return false, nil

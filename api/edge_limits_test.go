@@ -221,11 +221,12 @@ func (c *countingStore) ENTByAPIKeyHash(ctx context.Context, hash string) (store
 	return c.Store.ENTByAPIKeyHash(ctx, hash)
 }
 
-// Review of issue 11.1: an oversize sync's ENT key is not looked up for an
-// address already past its failed-authentication limit: made-up keys get
-// 429 without a lookup; a bad key counts as a failure like everywhere
-// else. A valid key from another address still syncs, and one from the
-// locked address once its credential has been checked (issue 11.10).
+// Review of issue 11.1: from an address already past its failed-
+// authentication limit, an oversize sync's ENT key is looked up as the
+// routes would (issue 11.10): a made-up key once — 429, remembered as
+// failed — then, tried again, refused 429 without a lookup; a bad key
+// counts as a failure like everywhere else. A valid key from another
+// address still syncs, and one from the locked address too.
 func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
 	f := newFixture(t)
 	cfg := testConfig()
@@ -243,21 +244,27 @@ func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
 			t.Fatalf("made-up key %d: %d %.200s", i, r.Status, r.Body)
 		}
 	}
+	madeUp := madeUpToken("lia_k_")
 	before := cs.entLookups.Load()
 	for i := range 5 {
-		r := limited.do("PUT", "/v1/ent/parents", madeUpToken("lia_k_"), body, locked)
+		r := limited.do("PUT", "/v1/ent/parents", madeUp, body, locked)
 		if r.Status != 429 || r.ErrorCode(t) != "rate.limited" {
-			t.Fatalf("made-up key %d past the limit: %d %.200s", i, r.Status, r.Body)
+			t.Fatalf("made-up key, attempt %d past the limit: %d %.200s", i, r.Status, r.Body)
 		}
 	}
-	if n := cs.entLookups.Load() - before; n != 0 {
-		t.Fatalf("5 oversize syncs with made-up keys past the failure limit: %d key lookups, want 0", n)
+	if n := cs.entLookups.Load() - before; n != 1 {
+		t.Fatalf("5 oversize syncs with one made-up key past the failure limit: %d key lookups, want 1", n)
+	}
+	// Known bad on a small request too, without a lookup.
+	before = cs.entLookups.Load()
+	if r := limited.do("GET", "/v1/ent/parents/u00000/feed", madeUp, nil, locked); r.Status != 429 || cs.entLookups.Load() != before {
+		t.Fatalf("the made-up key again on a small request: %d, %d lookups", r.Status, cs.entLookups.Load()-before)
 	}
 	limited.must(200, limited.do("PUT", "/v1/ent/parents", f.entKey, body, other))
-	// The locked address's own ENT: checked once on an ordinary request
-	// (issue 11.10), then its oversize sync goes through.
-	limited.must(200, limited.do("GET", "/v1/ent/parents/u00000/feed", f.entKey, nil, locked))
+	// The locked address's own ENT syncs (issue 11.10), and its key is
+	// then known valid for its ordinary requests.
 	limited.must(200, limited.do("PUT", "/v1/ent/parents", f.entKey, body, locked))
+	limited.must(200, limited.do("GET", "/v1/ent/parents/u00000/feed", f.entKey, nil, locked))
 	// Bad keys at the edge count as failures: a fresh address is locked
 	// out after 3 of them, even for a small request.
 	for range 3 {
@@ -265,5 +272,59 @@ func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
 	}
 	if r := limited.do("GET", "/v1/collectivites", madeUpToken("lia_s_"), nil, "X-Forwarded-For: 203.0.113.11"); r.Status != 429 {
 		t.Fatalf("after 3 bad keys on oversize syncs, a made-up token: %d, want 429", r.Status)
+	}
+}
+
+// Outside review of issue 11, items 1 and 10: a valid ENT key whose oversize sync comes from an
+// address past its failed-authentication limit (a NAT shared with someone
+// sending made-up tokens) is refused 429 at the edge without being looked
+// up, unless the same key happened to make an ordinary request in the last
+// minute: an ENT that only runs its nightly full sync (over 1 MiB) is
+// locked out for as long as the other client keeps failing. The routes
+// check such a credential once (admitOnce); the edge refuses it.
+func TestValidENTOversizeSyncBehindLockedNAT(t *testing.T) {
+	f := newFixture(t)
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy, cfg.BodyLimit = 3, true, 1024
+	limited := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	body, _ := json.Marshal(parentBatch(40, uaiA1))
+	const nat = "X-Forwarded-For: 203.0.113.9"
+	for range 3 {
+		limited.do("GET", "/v1/collectivites", madeUpToken("lia_s_"), nil, nat)
+	}
+	if r := limited.do("PUT", "/v1/ent/parents", f.entKey, body, nat); r.Status != 200 {
+		t.Errorf("the ENT's own valid key, oversize sync from the locked NAT: %d %.200s", r.Status, r.Body)
+	}
+}
+
+// Outside review of issue 11, items 1 and 10 (clientKey behind LIAISON_TRUSTED_PROXY): the
+// client address is read with Peek, the FIRST X-Forwarded-For header line.
+// A proxy that adds its own line rather than appending to the client's
+// (HAProxy's "option forwardfor" does) leaves the first line to the
+// client: each request names any address it likes, and the failed-
+// authentication limit (and every per-address limit behind the proxy)
+// never triggers. The README promises "the last X-Forwarded-For address
+// (the one the proxy appended)".
+func TestForwardedForSecondLine(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	refused := 0
+	for i := range 10 {
+		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
+		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
+		req.Header.Add("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1)) // the client's, forged
+		req.Header.Add("X-Forwarded-For", "203.0.113.66")                    // the proxy's, the real one
+		res, err := ts.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 429 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Errorf("10 made-up tokens from 203.0.113.66 (limit 3), each with a forged first X-Forwarded-For line: none refused")
 	}
 }

@@ -121,9 +121,10 @@ func (s *Server) rateLimit() fiber.Handler {
 //   - a credential that failed since is refused (429) without a lookup;
 //   - any other credential is checked by the route's authentication,
 //     once: valid, it is served and remembered; invalid, it is refused
-//     (429, not 401) and remembered as failed. (The edge, which would
-//     look the key up before the route, refuses it instead: an oversize
-//     sync costs no lookup from a client past its limit.)
+//     (429, not 401) and remembered as failed. The edge decides the same
+//     for the ENT key of an oversize directory sync, which it looks up
+//     before the route (syncKey): a made-up key costs one lookup, then
+//     none.
 //
 // Credentials are kept as hashes: tokens never sit in memory in clear.
 type authLimiter struct {
