@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/internal/store"
@@ -326,5 +327,134 @@ func TestForwardedForSecondLine(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Errorf("10 made-up tokens from 203.0.113.66 (limit 3), each with a forged first X-Forwarded-For line: none refused")
+	}
+}
+
+// Issue 11.10 (outside review): every form of X-Forwarded-For a proxy
+// may produce decides the same client address for the per-address
+// limits, the HTTP edge and ClientIP (the back-office's): the last
+// address of all its lines in order, with or without a port; a last
+// entry that is no address leaves the proxy's own (here 10.0.0.1), never
+// an address the client wrote.
+func TestClientAddressFromForwardedFor(t *testing.T) {
+	proxy := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 40000}
+	app := fiber.New()
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{nil, "10.0.0.1"},
+		{[]string{"203.0.113.7"}, "203.0.113.7"},
+		{[]string{"198.51.100.1, 203.0.113.7"}, "203.0.113.7"},
+		{[]string{"198.51.100.1", "203.0.113.7"}, "203.0.113.7"},                   // the proxy's own line
+		{[]string{"198.51.100.1, 198.51.100.2", "203.0.113.7"}, "203.0.113.7"},     // ditto
+		{[]string{"", "203.0.113.7"}, "203.0.113.7"},                               // an empty client line
+		{[]string{"198.51.100.1", "10.1.1.1, 203.0.113.7"}, "203.0.113.7"},         // two proxies
+		{[]string{"198.51.100.1", "203.0.113.7:5678"}, "203.0.113.7"},              // with a port
+		{[]string{"198.51.100.1, [2001:db8::1]:443"}, "2001:db8::1"},               // IPv6 with a port
+		{[]string{"198.51.100.1, [2001:db8::1]"}, "2001:db8::1"},                   // IPv6 in brackets
+		{[]string{"198.51.100.1, 2001:db8::1"}, "2001:db8::1"},                     // IPv6
+		{[]string{"::ffff:203.0.113.7"}, "203.0.113.7"},                            // IPv4-mapped
+		{[]string{"198.51.100.1", "unknown"}, "10.0.0.1"},                          // unparsable: the proxy
+		{[]string{"198.51.100.1, garbage"}, "10.0.0.1"},                            // ditto
+		{[]string{"198.51.100.1,"}, "10.0.0.1"},                                    // an empty last entry
+		{[]string{"198.51.100.1", ""}, "10.0.0.1"},                                 // an empty last line
+		{[]string{"198.51.100.1", "203.0.113.7:99999"}, "10.0.0.1"},                // no port
+		{[]string{"198.51.100.1", "[198.51.100.2]"}, "10.0.0.1"},                   // no IPv4 in brackets
+		{[]string{"198.51.100.1", "203.0.113.7, 198.51.100.2 x"}, "10.0.0.1"},      // trailing garbage
+		{[]string{"203.0.113.7", "198.51.100.1, [2001:db8::1]:443:1"}, "10.0.0.1"}, // two ports
+	} {
+		var req fasthttp.Request
+		for _, l := range tc.lines {
+			req.Header.Add("X-Forwarded-For", l)
+		}
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, proxy, nil)
+		if got := requestAddr(&ctx, true).String(); got != tc.want {
+			t.Errorf("X-Forwarded-For %q: client %s, want %s", tc.lines, got, tc.want)
+		}
+		c := app.AcquireCtx(&ctx)
+		if got := ClientIP(c, true).String(); got != tc.want {
+			t.Errorf("X-Forwarded-For %q: ClientIP %s, want %s", tc.lines, got, tc.want)
+		}
+		app.ReleaseCtx(c)
+		if got := requestAddr(&ctx, false).String(); got != "10.0.0.1" {
+			t.Errorf("X-Forwarded-For %q without a trusted proxy: client %s, want the peer", tc.lines, got)
+		}
+	}
+}
+
+// Issue 11.10 (outside review): a last X-Forwarded-For entry with a port
+// counts for its address (it fell back to the proxy's, putting every
+// client behind it in one budget); one that is no address counts for
+// the proxy, whatever address the client forged before it.
+func TestForwardedForWithPortCountsForItsAddress(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	status := func(xff ...string) int {
+		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
+		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
+		for _, l := range xff {
+			req.Header.Add("X-Forwarded-For", l)
+		}
+		res, err := ts.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 3 {
+		if st := status(fmt.Sprintf("198.51.100.%d", i+1), fmt.Sprintf("203.0.113.20:%d", 5000+i)); st != 401 {
+			t.Fatalf("IPv4 with a port, failure %d: %d", i, st)
+		}
+	}
+	if st := status("203.0.113.20"); st != 429 {
+		t.Fatalf("203.0.113.20 after 3 failures as 203.0.113.20:port: %d, want 429", st)
+	}
+	for i := range 3 {
+		if st := status(fmt.Sprintf("198.51.100.%d, [2001:db8:5::%x]:443", i+1, i+1)); st != 401 {
+			t.Fatalf("IPv6 with a port, failure %d: %d", i, st)
+		}
+	}
+	if st := status("2001:db8:5::99"); st != 429 {
+		t.Fatalf("the same /64 after 3 failures as [2001:db8:5::n]:443: %d, want 429", st)
+	}
+	// Unparsable last entries: the proxy's address, one budget whatever
+	// the forged first addresses.
+	for i, last := range []string{"unknown", "garbage", ""} {
+		if st := status(fmt.Sprintf("198.51.100.%d", 10+i), last); st != 401 {
+			t.Fatalf("unparsable last entry %q, failure %d: %d", last, i, st)
+		}
+	}
+	if st := status("198.51.100.99, unknown"); st != 429 {
+		t.Fatalf("a 4th unparsable last entry from the same proxy: %d, want 429", st)
+	}
+}
+
+// Without LIAISON_METRICS_TOKEN, a request with any X-Forwarded-For line
+// came through a proxy, even when its first line is empty: a proxy on
+// this host that adds its own line after the client's (HAProxy) served
+// /metrics to a remote client who sent an empty one.
+func TestMetricsNotLocalBehindEmptyForwardedForLine(t *testing.T) {
+	ts := newTestServer(t)
+	base := serveLocal(t, ts)
+	for _, headers := range []string{
+		"X-Forwarded-For:\r\nX-Forwarded-For: 198.51.100.7\r\n",
+		"X-Forwarded-For: \r\n",
+		"Forwarded:\r\nForwarded: for=198.51.100.7\r\n",
+		"X-Real-Ip:\r\nX-Real-Ip: 198.51.100.7\r\n",
+	} {
+		conn := dialLocal(t, base)
+		fmt.Fprintf(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\n%s\r\n", headers)
+		res, b := readResponse(t, bufio.NewReader(conn), "GET")
+		conn.Close()
+		if res.StatusCode != 403 || !strings.Contains(b, "auth.metrics_local_only") {
+			t.Errorf("/metrics through a proxy (%q): %d %.100s", headers, res.StatusCode, b)
+		}
+	}
+	if status, _ := getMetrics(t, base); status != 200 {
+		t.Fatalf("local scrape: %d", status)
 	}
 }

@@ -1,13 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"net"
 	"net/netip"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -254,19 +254,60 @@ func clientAddr(c *fiber.Ctx, trustedProxy bool) netip.Addr {
 	return requestAddr(c.Context(), trustedProxy)
 }
 
-// requestAddr is clientAddr of a fasthttp request (the HTTP edge's).
+// requestAddr decides the client address of a request, for ClientIP and
+// every per-address limit (the HTTP edge's included). Behind a trusted
+// proxy it is the last address of X-Forwarded-For, all its header lines
+// taken in order as one list: a proxy may append to the client's line
+// (nginx) or add a line of its own after it (HAProxy's "option
+// forwardfor"), and either way the last address is the proxy's word, the
+// others the client's. An address may carry a port ("192.0.2.1:5678",
+// "[2001:db8::1]:443"). A last entry that is no address (empty,
+// "unknown", garbage) leaves the proxy's own address: whatever the
+// client wrote is never taken instead.
 func requestAddr(ctx *fasthttp.RequestCtx, trustedProxy bool) netip.Addr {
 	if trustedProxy {
-		h := string(ctx.Request.Header.Peek(fiber.HeaderXForwardedFor))
-		if i := strings.LastIndexByte(h, ','); i >= 0 {
-			h = h[i+1:]
-		}
-		if ip, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil {
-			return ip.Unmap()
+		if lines := ctx.Request.Header.PeekAll(fiber.HeaderXForwardedFor); len(lines) > 0 {
+			last := lines[len(lines)-1]
+			if i := bytes.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip, ok := parseForwardedAddr(string(bytes.TrimSpace(last))); ok {
+				return ip
+			}
 		}
 	}
 	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	return ip.Unmap()
+}
+
+// parseForwardedAddr parses one X-Forwarded-For entry: an address, maybe
+// with a port, an IPv6 one maybe in brackets.
+func parseForwardedAddr(v string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(v); err == nil {
+		return ip.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(v); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if len(v) > 2 && v[0] == '[' && v[len(v)-1] == ']' {
+		if ip, err := netip.ParseAddr(v[1 : len(v)-1]); err == nil && ip.Is6() {
+			return ip.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// proxied reports a request that names a client of its own (through a
+// proxy): any X-Forwarded-For, Forwarded or X-Real-Ip header line, even
+// an empty one — a proxy that adds its line after the client's would
+// otherwise hide behind an empty first one.
+func proxied(h *fasthttp.RequestHeader) bool {
+	for _, name := range [...]string{fiber.HeaderXForwardedFor, "Forwarded", "X-Real-Ip"} {
+		if len(h.PeekAll(name)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // clientKey is the client a per-address limit counts for an address: an
@@ -417,8 +458,7 @@ func (s *Server) metricsHandler() fiber.Handler {
 			}
 			return serve(c)
 		}
-		local := c.Context().RemoteIP().IsLoopback() && c.Get(fiber.HeaderXForwardedFor) == "" &&
-			c.Get("Forwarded") == "" && c.Get("X-Real-Ip") == ""
+		local := c.Context().RemoteIP().IsLoopback() && !proxied(&c.Context().Request.Header)
 		if !local {
 			return app.Err(app.CodeAuthMetricsLocalOnly)
 		}
