@@ -458,3 +458,52 @@ func TestMetricsNotLocalBehindEmptyForwardedForLine(t *testing.T) {
 		t.Fatalf("local scrape: %d", status)
 	}
 }
+
+// Outside review of issue 11, item 10: IPv4 clients reaching the server
+// through NAT64/SIIT (64:ff9b::a.b.c.d, RFC 6052) count as their IPv4
+// address, not as the gateway's /64 — which would lock every IPv4 client
+// of the gateway out after one's made-up tokens, and share one
+// connection budget among them all.
+func TestNAT64ClientsKeyedByTheirIPv4Address(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	status := func(xff string) int {
+		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
+		res, err := ts.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 3 {
+		if st := status("64:ff9b::203.0.113.30"); st != 401 {
+			t.Fatalf("failure %d through NAT64: %d", i, st)
+		}
+	}
+	if st := status("64:ff9b::cb00:711e"); st != 429 { // 203.0.113.30 again
+		t.Fatalf("a 4th made-up token from the same IPv4 client through NAT64: %d, want 429", st)
+	}
+	if st := status("203.0.113.30"); st != 429 {
+		t.Fatalf("the same IPv4 client directly: %d, want 429", st)
+	}
+	if st := status("64:ff9b::203.0.113.31"); st != 401 {
+		t.Fatalf("another IPv4 client of the same NAT64 gateway: %d, want 401", st)
+	}
+
+	l := newConnLimit(1)
+	open := func(ip string) bool {
+		c := newFakeConn(ip)
+		l.state(c, fasthttp.StateNew)
+		return !c.refused
+	}
+	if !open("64:ff9b::192.0.2.1") || !open("64:ff9b::192.0.2.2") {
+		t.Fatal("two IPv4 clients through one NAT64 gateway share one connection budget")
+	}
+	if open("192.0.2.1") {
+		t.Fatal("an IPv4 client has a connection budget apart from its NAT64 address")
+	}
+}

@@ -318,14 +318,26 @@ func proxied(h *fasthttp.RequestHeader) bool {
 // its clients with it: open connections (connLimit), failed
 // authentications (authLimiter), requests without a credential
 // (rateLimit).
+//
+// An IPv4 client reaching the server through NAT64/SIIT arrives as an
+// address of the well-known prefix 64:ff9b::/96 (RFC 6052) with its IPv4
+// address in the last 32 bits: it counts as that IPv4 address — by the
+// /64, every IPv4 client of a NAT64 gateway would share one budget.
 func clientKey(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
+	if nat64WellKnown.Contains(ip.WithZone("")) {
+		b := ip.As16()
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
 	if ip.Is6() {
 		p, _ := ip.WithZone("").Prefix(64)
 		return p.Addr()
 	}
 	return ip
 }
+
+// nat64WellKnown is the NAT64 well-known prefix (RFC 6052 §2.1).
+var nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")
 
 // failureWindows counts failed authentications per client (a clientKey)
 // in fixed windows.
