@@ -26,6 +26,7 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/parent"
 )
 
 const usage = `Liaison — notices from collectivités to parents through the ENT.
@@ -137,9 +138,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if demoData != nil {
 		backOffice.SetDemoAccounts(demoAccounts(demoData))
 	}
-	mount := backOffice.Mount
+	parentPage, err := parent.New(parent.Deps{Store: st, Config: cfg, Log: log, App: core})
+	if err != nil {
+		log.Error("cannot build the parent page", slog.Any("error", err))
+		return 1
+	}
+	mount := func(app *fiber.App) { backOffice.Mount(app); parentPage.Mount(app) }
 	if demoData != nil {
-		mount = func(app *fiber.App) { backOffice.Mount(app); mountDemoENT(app, st, cfg, demoData, log) }
+		mount = func(app *fiber.App) {
+			backOffice.Mount(app)
+			parentPage.Mount(app)
+			mountDemoENT(app, st, cfg, demoData, log)
+			mountDemoParentSession(app, parentPage, demoData)
+		}
 	}
 	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core})
 	wctx, stopWorkers := context.WithCancel(ctx)

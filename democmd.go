@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/demoent"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/parent"
 	"github.com/liaison-ent/liaison/webpush"
 )
 
@@ -198,4 +201,26 @@ func mountDemoENT(app *fiber.App, st store.Store, cfg config.Config, d *demo.Dat
 	if err := demoent.Mount(app, demoent.Deps{Store: st, Data: d, BaseURL: cfg.PublicURL(), Log: log}); err != nil {
 		log.Error("cannot serve the demo ENT page", slog.Any("error", err))
 	}
+}
+
+// mountDemoParentSession serves /demo/parent/session?parent=ENT:USER
+// (&iframe=1): it opens a parent page session for one of the demo ENTs'
+// synced parents, as a connector's sign-in would, and goes to the page.
+// Demo only, like the demo ENT's token route: `liaison serve` never
+// mounts it.
+func mountDemoParentSession(app *fiber.App, pg *parent.Page, d *demo.Data) {
+	app.Get("/demo/parent/session", func(c *fiber.Ctx) error {
+		entID, user, _ := strings.Cut(c.Query("parent"), ":")
+		known := false
+		for _, e := range d.ENTs {
+			known = known || e.ID == entID
+		}
+		if !known || user == "" {
+			return c.SendStatus(fiber.StatusNotFound)
+		}
+		if err := pg.StartSession(c, entID, user, c.Query("iframe") == "1", ""); err != nil {
+			return c.SendStatus(fiber.StatusNotFound)
+		}
+		return c.Redirect(parent.Prefix+url.PathEscape(entID)+"/", fiber.StatusSeeOther)
+	})
 }

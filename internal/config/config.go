@@ -29,6 +29,8 @@ const (
 	DefaultSyncBodyLimit      = 32 << 20 // 32 MiB for parent batches (10,000 parents)
 	DefaultRateLimit          = 600      // requests per minute per credential or IP
 	DefaultMaxConnsPerIP      = 256      // open connections per client IP (without a trusted proxy)
+	DefaultParentSessionIdle  = 2 * time.Hour
+	DefaultParentSessionMax   = 12 * time.Hour
 )
 
 // Process roles.
@@ -64,6 +66,11 @@ type Config struct {
 	VAPIDSubject     string
 	PushAllowedHosts string
 	ShutdownTimeout  time.Duration
+	// ParentSessionIdle and ParentSessionMax bound a parent page session
+	// (package parent): it ends after ParentSessionIdle without a request
+	// and ParentSessionMax after it started, whatever happens.
+	ParentSessionIdle time.Duration
+	ParentSessionMax  time.Duration
 	// SQLiteSynchronous is the embedded store's synchronous pragma:
 	// "normal" (the default: a power cut can lose the last commits, never
 	// corrupt) or "full" (every commit is on disk when it is answered).
@@ -102,6 +109,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		VAPIDSubject:        r.str("LIAISON_VAPID_SUBJECT", ""),
 		PushAllowedHosts:    r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
 		ShutdownTimeout:     r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
+		ParentSessionIdle:   r.duration("LIAISON_PARENT_SESSION_IDLE", DefaultParentSessionIdle),
+		ParentSessionMax:    r.duration("LIAISON_PARENT_SESSION_MAX", DefaultParentSessionMax),
 		SQLiteSynchronous:   strings.ToLower(r.str("LIAISON_SQLITE_SYNCHRONOUS", "normal")),
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 		DemoMozillaPush:     r.bool("LIAISON_DEMO_MOZILLA_PUSH", false),
@@ -138,6 +147,9 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("LIAISON_BASE_URL", "must be an absolute http(s) URL such as https://liaison.example.fr")
 		}
+	}
+	if c.ParentSessionIdle <= 0 || c.ParentSessionMax <= 0 || c.ParentSessionIdle > c.ParentSessionMax {
+		bad("LIAISON_PARENT_SESSION_IDLE", "and LIAISON_PARENT_SESSION_MAX must be positive durations, the idle timeout at most the absolute limit (got %s and %s)", c.ParentSessionIdle, c.ParentSessionMax)
 	}
 	switch c.Role {
 	case RoleAll, RoleAPI, RoleWorker:
