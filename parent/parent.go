@@ -240,16 +240,16 @@ func (p *Page) EndSSOSession(ctx context.Context, entID, ssoSession string) erro
 	return p.st.RevokeSession(ctx, ssoHash(entID, ssoSession), now.Add(p.max), now)
 }
 
-// negotiateLang: the language cookie (the switch), else the parent's
-// saved language (once known), else Accept-Language, else French.
-func negotiateLang(c *fiber.Ctx) (string, bool) {
+// negotiateLang: the language cookie (the switch, or the language saved
+// in the preferences), else Accept-Language, else French.
+func negotiateLang(c *fiber.Ctx) string {
 	switch c.Cookies(langCookie) {
 	case "fr":
-		return "fr", true
+		return "fr"
 	case "en":
-		return "en", true
+		return "en"
 	}
-	return api.Lang(c), false
+	return api.Lang(c)
 }
 
 // originRE is an origin as a CSP source: scheme://host[:port], nothing

@@ -18,11 +18,15 @@ const maxENTIDLen = 128
 
 func (p *Page) routes(a *fiber.App) {
 	a.Get(Prefix+"static/:name", p.static)
-	a.Get(Prefix+":ent", func(c *fiber.Ctx) error {
-		return c.Redirect(Prefix+c.Params("ent")+"/", fiber.StatusMovedPermanently)
-	})
 	g := a.Group(Prefix + ":ent")
-	g.Get("/", p.handle(false, p.feed))
+	feed := p.handle(false, p.feed)
+	g.Get("/", func(c *fiber.Ctx) error {
+		// The session cookie's path ends with a slash: so does the page's.
+		if !strings.HasSuffix(c.Path(), "/") {
+			return c.Redirect(Prefix+c.Params("ent")+"/", fiber.StatusMovedPermanently)
+		}
+		return feed(c)
+	})
 	g.Post("/lu/:notice", p.handle(true, p.markRead))
 	g.Post("/confirmation/:notice", p.handle(true, p.acknowledge))
 	g.Post("/tout-lu", p.handle(true, p.markAllRead))
@@ -44,7 +48,6 @@ type rq struct {
 	c         *fiber.Ctx
 	p         *Page
 	lang      string
-	langFixed bool // chosen with the switch (the cookie)
 	ent       store.ENT
 	keys      *sealer
 	sess      *session       // nil: signed out
@@ -73,7 +76,7 @@ func (r *rq) csrf() string {
 func (p *Page) handle(signedIn bool, h func(*rq) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		r := &rq{c: c, p: p}
-		r.lang, r.langFixed = negotiateLang(c)
+		r.lang = negotiateLang(c)
 		ctx := c.UserContext()
 		entID, err := url.PathUnescape(c.Params("ent"))
 		if err != nil || len(entID) > maxENTIDLen || !app.Identifier(entID) {
@@ -180,9 +183,6 @@ func (p *Page) loadSession(r *rq) error {
 	}
 	p.cookie(r.c, p.sessionCookie(), sealed, r.base(), s.end(p.max).Sub(now), s.Iframe)
 	r.sess, r.pr, r.me = &s, pr, me
-	if !r.langFixed && me.Locale != "" {
-		r.lang = me.Locale
-	}
 	return nil
 }
 
@@ -236,7 +236,7 @@ func (p *Page) SetSignIn(h func(c *fiber.Ctx, ent store.ENT) error) { p.signInHa
 // it when the ENT's profile is not a parent's.
 func (p *Page) NotParent(c *fiber.Ctx, entID string) error {
 	r := &rq{c: c, p: p}
-	r.lang, r.langFixed = negotiateLang(c)
+	r.lang = negotiateLang(c)
 	ent, err := p.core.CachedENT(c.UserContext(), entID)
 	if err != nil {
 		securityHeaders(c, nil)
