@@ -45,14 +45,14 @@ func (p *Page) routes(a *fiber.App) {
 // rq is one parent-page request: the ENT, the language, the session and
 // the parent principal rebuilt from it.
 type rq struct {
-	c         *fiber.Ctx
-	p         *Page
-	lang      string
-	ent       store.ENT
-	keys      *sealer
-	sess      *session       // nil: signed out
-	pr        *app.Principal // the signed-in parent
-	me        app.Me
+	c    *fiber.Ctx
+	p    *Page
+	lang string
+	ent  store.ENT
+	keys *sealer
+	sess *session       // nil: signed out
+	pr   *app.Principal // the signed-in parent
+	me   app.Me
 }
 
 // L picks the French or English text.
