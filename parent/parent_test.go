@@ -403,6 +403,16 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 	if p := b2.get(base(w.entA.ID)); !signedOut(p) {
 		t.Fatalf("an idle session was kept")
 	}
+	// A session whose idle expiry lies past its absolute limit (as no
+	// refresh writes it) still ends at the limit.
+	keys, _ := w.page.sealer(context.Background())
+	now := w.clock.Now()
+	v, _ := keys.seal(session{ENT: w.entA.ID, User: parentJF, ID: "x", Started: now.Add(-2 * time.Hour).Unix(), Expires: now.Add(time.Hour).Unix()})
+	b3 := w.browser(t)
+	b3.cookies[w.page.sessionCookie()] = v
+	if p := b3.get(base(w.entA.ID)); !signedOut(p) {
+		t.Fatalf("a session past its absolute limit opened the page")
+	}
 	// The defaults: 2 h idle, 12 h absolute.
 	d := newWorld(t)
 	if d.page.idle != 2*time.Hour || d.page.max != 12*time.Hour {
