@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			backOffice.Mount(app)
 			parentPage.Mount(app)
 			mountDemoENT(app, st, cfg, demoData, log)
-			mountDemoParentSession(app, parentPage, demoData)
+			mountDemoParentSession(app, parentPage)
 		}
 	}
 	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core})
