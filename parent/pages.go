@@ -29,8 +29,9 @@ var (
 	msgExpired       = msg{"Votre session a expiré : reconnectez-vous par votre ENT.", "Your session has expired: sign in again through your ENT."}
 )
 
-// feedPageSize is how many notices a page of the feed shows.
-const feedPageSize = 20
+// feedPageSize is how many notices a page of the feed shows (a variable
+// for the tests).
+var feedPageSize = 20
 
 // feed is the ENT's page: the parent's feed, or the signed-out page.
 func (p *Page) feed(r *rq) error {

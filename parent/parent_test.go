@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"html/template"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/app"
+	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -106,6 +109,28 @@ func TestFeedPaging(t *testing.T) {
 	}
 	if strings.Contains(must(t, b.get(base(w.entA.ID)), 200).Body, "Informations plus anciennes") {
 		t.Fatalf("a single page offers older notices")
+	}
+	// Pages of 2: following « Informations plus anciennes » gives the
+	// whole feed, in order, once.
+	defer func(n int) { feedPageSize = n }(feedPageSize)
+	feedPageSize = 2
+	next := regexp.MustCompile(`<a href="([^"]+)">Informations plus anciennes</a>`)
+	var got []string
+	path := base(w.entA.ID)
+	for i := 0; path != "" && i < 20; i++ {
+		p := must(t, b.get(path), 200)
+		ids := noticeIDs(p)
+		if len(ids) > 2 {
+			t.Fatalf("page of %d", len(ids))
+		}
+		got = append(got, ids...)
+		path = ""
+		if m := next.FindStringSubmatch(p.Body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	if !slices.Equal(got, want) || len(want) < 3 {
+		t.Fatalf("pages give %v, the feed is %v", got, want)
 	}
 }
 
@@ -412,6 +437,12 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 	b3.cookies[w.page.sessionCookie()] = v
 	if p := b3.get(base(w.entA.ID)); !signedOut(p) {
 		t.Fatalf("a session past its absolute limit opened the page")
+	}
+	// An idle timeout longer than the absolute limit is refused.
+	if _, err := config.FromEnv(func(k string) string {
+		return map[string]string{"LIAISON_PARENT_SESSION_IDLE": "3h", "LIAISON_PARENT_SESSION_MAX": "2h"}[k]
+	}); err == nil || !strings.Contains(err.Error(), "LIAISON_PARENT_SESSION_IDLE") {
+		t.Fatalf("idle > max accepted: %v", err)
 	}
 	// The defaults: 2 h idle, 12 h absolute.
 	d := newWorld(t)
