@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // val is a figure's value, -1 when withheld.
@@ -480,4 +482,81 @@ func TestAtLeastLabelGivesNoExactCount(t *testing.T) {
 	if okA && okB && okU {
 		t.Errorf("families with children in both CM1 and CM2, by difference: %d + %d − %d = %d (the truth: %d)", a, b, u, a+b-u, len(both))
 	}
+}
+
+// Issue 11, items 2 and 3 (found by review): a notice whose push may have
+// gone out to a school counts against that school's quota that day,
+// withdrawn or not — and a correction that takes the school out of the
+// audience does not give its place back. It used to (SQLite rewrote
+// notice_schools, MongoDB deleted the slot), so publishing to the school
+// again passed: the families of A1 got a second push the same day under a
+// quota of 1 (with K schools under a quota of Q, Q·K pushes a day).
+func TestQuotaCorrectionRemovingSchoolKeepsCount(t *testing.T) {
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	tok := p.agents["technique"]
+	body := worksNotice(0)
+	body["audience"] = map[string]any{"schools": []string{uaiA1, uaiA2}}
+	var first publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	if !first.Notice.Push {
+		t.Fatalf("the notice is not pushed: %+v", first.Notice)
+	}
+	// Its push is due to A1 and A2 now (the delivery worker would start it).
+	due, err := p.st.DuePushNotices(t.Context(), p.clock.Now(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due pushes: %v %v", due, err)
+	}
+	p.must(200, p.do("POST", "/v1/notices/"+first.Notice.ID+"/corrections", tok,
+		map[string]any{"reason": "Seulement à Jules Ferry", "audience": map[string]any{"schools": []string{uaiA2}}}))
+	r := p.do("POST", "/v1/notices", tok, worksNotice(1)) // A1 again
+	if r.Status == 201 {
+		t.Errorf("A1 already had its one notice of the day (pushed), taken out of it by a correction: a second publication to A1 got through")
+	}
+}
+
+// Issue 11, item 2 (found by review): corrections must not be uncounted
+// pushes. A correction was a new version with its own push fan-out to the
+// whole audience, and one that changed nothing but its reason was neither
+// refused nor counted: under a quota of 1 notice a day, one notice gave
+// A1's families as many pushes as the agent sent corrections. Now such a
+// correction is refused, and only the fan-outs the scheduler would start
+// are counted here.
+func TestCorrectionsPushCounted(t *testing.T) {
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	tok := p.agents["technique"]
+	var first publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, worksNotice(0))).Decode(t, &first)
+	pushes := 0
+	startFanouts := func() {
+		due, err := p.st.DuePushNotices(t.Context(), p.clock.Now(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range due {
+			pushes++
+			if err := p.st.StartFanout(t.Context(), storePushFanout(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	startFanouts()
+	for i := range 5 {
+		r := p.do("POST", "/v1/notices/"+first.Notice.ID+"/corrections", tok, map[string]any{"reason": fmt.Sprintf("Rappel n° %d", i+1)})
+		if r.Status != 200 {
+			return // refused: fine
+		}
+		startFanouts()
+	}
+	if pushes > 1 {
+		t.Errorf("quota of 1 notice a day: %d fan-outs to every family of A1 (corrections that change nothing but their reason)", pushes)
+	}
+}
+
+// storePushFanout is the fan-out the delivery scheduler starts for a due
+// notice version (internal/delivery/schedule.go).
+func storePushFanout(n store.Notice) store.PushFanout {
+	return store.PushFanout{NoticeID: n.ID, Version: n.Version, Category: n.Category, Critical: n.Critical,
+		Audience: n.Audience, PushAt: n.PublishAt, CreatedAt: n.PublishAt}
 }
