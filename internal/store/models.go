@@ -224,6 +224,26 @@ type Notice struct {
 	CorrectionReason string     `json:"correction_reason,omitempty"`
 	WithdrawnAt      *time.Time `json:"withdrawn_at,omitempty"`
 	WithdrawReason   string     `json:"withdraw_reason,omitempty"`
+	// PushVersion is the version whose push fan-out carries the notice
+	// to parents' devices: version 1, then each correction pushed again
+	// (one that changes what a notification shows, at most one a Paris
+	// day). A correction that is not pushed keeps it: the new version
+	// replaces the old one in the feed, and the fan-out already started
+	// (or still to start) goes on. 0, as stored before it was kept: the
+	// current version (every version was pushed). See PushedVersion.
+	PushVersion int `json:"-"`
+	// RepushedAt is when a correction was last pushed again (nil: never).
+	RepushedAt *time.Time `json:"-"`
+}
+
+// PushedVersion is the version whose fan-out pushes the notice (see
+// PushVersion): the delivery scheduler starts one fan-out per pushed
+// version, and stops a fan-out whose version is no longer it.
+func (n *Notice) PushedVersion() int {
+	if n.PushVersion > 0 {
+		return n.PushVersion
+	}
+	return n.Version
 }
 
 // StatusAt is the notice's status as seen at time now.

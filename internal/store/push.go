@@ -173,7 +173,8 @@ type PushStore interface {
 
 	// DuePushNotices lists up to limit notices whose push is due and not
 	// yet fanned out: Push set, not withdrawn, PublishAt <= now < ExpiresAt,
-	// and no PushFanout for their current version.
+	// and no PushFanout for their pushed version (Notice.PushedVersion: a
+	// correction that is not pushed again starts no fan-out).
 	DuePushNotices(ctx context.Context, now time.Time, limit int) ([]Notice, error)
 	// StartFanout records a fan-out to do (ErrConflict if it exists).
 	StartFanout(ctx context.Context, f PushFanout) error

@@ -227,12 +227,16 @@ type Store interface {
 	// quota: a school the correction adds to the notice's audience must
 	// have room for it, decided in the same atomic step as the update
 	// (ErrQuotaReached, nothing written, when one has none); a school it
-	// removes stops counting the notice. A nil q is UpdateNotice.
+	// removes keeps counting the notice that day (its push may have
+	// reached the school), and needs no new room if put back. A nil q is
+	// UpdateNotice.
 	UpdateNoticeInQuota(ctx context.Context, n Notice, expectVersion int, q *DailyQuota, a AuditEntry) error
 	NoticeVersions(ctx context.Context, id string) ([]Notice, error)
 	// CountNoticesPerSchool counts the notices of a collectivité, withdrawn
-	// ones included (see DailyQuota), with PublishAt in [from, to):
-	// [uai][category] → count.
+	// ones included (see DailyQuota), with PublishAt in [from, to), at
+	// every school they counted against (those a correction removed
+	// included, as UpdateNoticeInQuota keeps them): [uai][category] →
+	// count.
 	CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error)
 	// PurgeNotices deletes notices (and everything attached) that expired
 	// or were withdrawn before the given time.

@@ -44,6 +44,10 @@ type noticeDoc struct {
 	CorrectionReason string     `bson:"correction_reason,omitempty"`
 	WithdrawnAt      *time.Time `bson:"withdrawn_at,omitempty"`
 	WithdrawReason   string     `bson:"withdraw_reason,omitempty"`
+	// Absent from documents written before corrections could go without
+	// a push (store.Notice.PushedVersion).
+	PushVersion int        `bson:"push_version,omitempty"`
+	RepushedAt  *time.Time `bson:"repushed_at,omitempty"`
 }
 
 type audienceDoc struct {
@@ -92,10 +96,15 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 		UpdatedAt:         msUTC(n.UpdatedAt),
 		CorrectionReason:  n.CorrectionReason,
 		WithdrawReason:    n.WithdrawReason,
+		PushVersion:       n.PushVersion,
 	}
 	if n.WithdrawnAt != nil {
 		t := msUTC(*n.WithdrawnAt)
 		d.WithdrawnAt = &t
+	}
+	if n.RepushedAt != nil {
+		t := msUTC(*n.RepushedAt)
+		d.RepushedAt = &t
 	}
 	return d
 }
@@ -129,6 +138,8 @@ func (d noticeDoc) model() store.Notice {
 		CorrectionReason:  d.CorrectionReason,
 		WithdrawnAt:       d.WithdrawnAt,
 		WithdrawReason:    d.WithdrawReason,
+		PushVersion:       d.PushVersion,
+		RepushedAt:        d.RepushedAt,
 	}
 }
 
@@ -281,7 +292,9 @@ func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, 
 }
 
 // CountNoticesPerSchool counts the notices of a collectivité, withdrawn
-// ones included, with PublishAt in [from, to), per school and category. The
+// ones included, with PublishAt in [from, to), per school and category
+// (at the schools of their audience, and at those a correction took out of
+// it where they hold a quota slot, as takeSlot counts them). The
 // notices of one collectivité over a period are few: they are counted
 // here rather than by an aggregation, which keeps to what every engine
 // runs the same way.
@@ -297,14 +310,17 @@ func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string
 	}
 	defer cur.Close(ctx)
 	out := map[string]map[string]int{}
+	notices := map[string]noticeSchools{}
 	for cur.Next(ctx) {
 		var d struct {
+			ID       string      `bson:"_id"`
 			Category string      `bson:"category"`
 			Audience audienceDoc `bson:"audience"`
 		}
 		if err := cur.Decode(&d); err != nil {
 			return nil, fail(err, "count notices per school")
 		}
+		notices[d.ID] = noticeSchools{Category: d.Category, Schools: d.Audience.Schools}
 		seen := map[string]bool{}
 		for _, uai := range d.Audience.Schools {
 			if seen[uai] {
@@ -320,7 +336,17 @@ func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string
 	if err := cur.Err(); err != nil {
 		return nil, fail(err, "count notices per school")
 	}
+	// The schools a correction took out of a notice still count it.
+	if err := s.slotsLeft(ctx, collectiviteID, from, to, notices, out); err != nil {
+		return nil, fail(err, "count notices per school")
+	}
 	return out, nil
+}
+
+// noticeSchools is what CountNoticesPerSchool reads of a notice.
+type noticeSchools struct {
+	Category string
+	Schools  []string
 }
 
 // purgeBatch is how many notices PurgeNotices deletes per round.

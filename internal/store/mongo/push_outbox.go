@@ -81,7 +81,7 @@ func itemDocs(items []store.PushItem, compact bool) []pushItemDoc {
 }
 
 // DuePushNotices lists notices whose push is due and has no fan-out for
-// their current version.
+// their pushed version (store.Notice.PushedVersion).
 func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
 	now = msUTC(now)
 	cur, err := s.coll(collNotices).Find(ctx, bson.D{
@@ -102,7 +102,7 @@ func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([
 	}
 	ids := make([]string, len(notices))
 	for i, n := range notices {
-		ids[i] = fanoutID(n.ID, n.Version)
+		ids[i] = fanoutID(n.ID, n.PushedVersion())
 	}
 	fc, err := s.coll(collPushFanouts).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
@@ -123,7 +123,7 @@ func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([
 	fc.Close(ctx)
 	var out []store.Notice
 	for _, n := range notices {
-		if !started[fanoutID(n.ID, n.Version)] && len(out) < limit {
+		if !started[fanoutID(n.ID, n.PushedVersion())] && len(out) < limit {
 			out = append(out, n)
 		}
 	}

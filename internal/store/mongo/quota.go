@@ -91,10 +91,13 @@ func (s *Store) CreateNoticeInQuota(ctx context.Context, n store.Notice, q *stor
 
 // UpdateNoticeInQuota is UpdateNotice under a daily quota. A slot is taken
 // for each school the correction adds, before the update, as
-// CreateNoticeInQuota does (given back if the update fails); the slots of
-// the schools it removes are given back after it, so that the school is
-// not refused for the rest of the day for a notice that no longer
-// targets it.
+// CreateNoticeInQuota does (given back if the update fails). The slots of
+// the schools it removes are kept: the notice's push may have reached
+// them, so it counts against their quota that day all the same (a slot
+// whose notice no longer targets its school still counts, in takeSlot and
+// CountNoticesPerSchool). A school taken out and put back has its slot
+// already; a notice without slots (stored before them) takes one for a
+// school it leaves, beyond the quota if need be, as it counted there.
 func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectVersion int, q *store.DailyQuota, a store.AuditEntry) error {
 	cur, err := s.getNoticeDoc(ctx, n.ID)
 	if err != nil {
@@ -109,8 +112,21 @@ func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectV
 		}
 	}
 	if q.Counts(n.Category) {
-		for _, uai := range added {
-			id, err := s.takeSlot(ctx, n, uai, q)
+		had, err := s.slotSchools(ctx, n.ID, q)
+		if err != nil {
+			return fail(err, "update notice %s", n.ID)
+		}
+		unbounded := *q
+		unbounded.Max = 0
+		for _, uai := range append(added, removed...) {
+			if had[uai] {
+				continue
+			}
+			limit := q
+			if slices.Contains(removed, uai) {
+				limit = &unbounded
+			}
+			id, err := s.takeSlot(ctx, n, uai, limit)
 			if err != nil {
 				release(taken)
 				if errors.Is(err, store.ErrQuotaReached) {
@@ -125,10 +141,52 @@ func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectV
 		release(taken)
 		return err
 	}
-	if len(removed) > 0 {
-		// Left behind on failure, a slot only makes the quota stricter.
-		_, _ = s.coll(collQuotaSlots).DeleteMany(context.WithoutCancel(ctx), bson.D{
-			{Key: "notice_id", Value: n.ID}, {Key: "uai", Value: bson.D{{Key: "$in", Value: removed}}}})
+	return nil
+}
+
+// slotSchools are the schools where notice id holds a slot on q's day.
+func (s *Store) slotSchools(ctx context.Context, id string, q *store.DailyQuota) (map[string]bool, error) {
+	cur, err := s.coll(collQuotaSlots).Find(ctx, bson.D{{Key: "notice_id", Value: id}, {Key: "day", Value: msUTC(q.From)}},
+		options.Find().SetProjection(bson.D{{Key: "uai", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	uais, err := all(ctx, cur, func(d quotaSlotDoc) string { return d.UAI })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(uais))
+	for _, u := range uais {
+		out[u] = true
+	}
+	return out, nil
+}
+
+// slotsLeft counts, per school and category, the slots of a
+// collectivité's days in [from, to) whose notice (one of notices, by ID)
+// no longer targets the school: a correction took the school out, and
+// the notice still counts there (see UpdateNoticeInQuota).
+func (s *Store) slotsLeft(ctx context.Context, collectiviteID string, from, to time.Time, notices map[string]noticeSchools, out map[string]map[string]int) error {
+	cur, err := s.coll(collQuotaSlots).Find(ctx, bson.D{
+		{Key: "collectivite_id", Value: collectiviteID},
+		{Key: "day", Value: bson.D{{Key: "$gte", Value: msUTC(from)}, {Key: "$lt", Value: msUTC(to)}}},
+	}, options.Find().SetProjection(bson.D{{Key: "notice_id", Value: 1}, {Key: "uai", Value: 1}}))
+	if err != nil {
+		return err
+	}
+	slots, err := all(ctx, cur, func(d quotaSlotDoc) quotaSlotDoc { return d })
+	if err != nil {
+		return err
+	}
+	for _, sl := range slots {
+		n, ok := notices[sl.NoticeID]
+		if !ok || slices.Contains(n.Schools, sl.UAI) {
+			continue // counted with its notice (or its notice is not stored)
+		}
+		if out[sl.UAI] == nil {
+			out[sl.UAI] = map[string]int{}
+		}
+		out[sl.UAI][n.Category]++
 	}
 	return nil
 }

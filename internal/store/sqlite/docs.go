@@ -43,6 +43,10 @@ type noticeDoc struct {
 	CorrectionReason  string          `json:"correction_reason,omitempty"`
 	WithdrawnAt       *time.Time      `json:"withdrawn_at,omitempty"`
 	WithdrawReason    string          `json:"withdraw_reason,omitempty"`
+	// Absent from documents written before corrections could go without a
+	// push: the notice's current version was its pushed one.
+	PushVersion int        `json:"push_version,omitempty"`
+	RepushedAt  *time.Time `json:"repushed_at,omitempty"`
 }
 
 // audienceDoc is a notice's or a fan-out's audience.
@@ -88,10 +92,15 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 		UpdatedAt:         n.UpdatedAt.UTC(),
 		CorrectionReason:  n.CorrectionReason,
 		WithdrawReason:    n.WithdrawReason,
+		PushVersion:       n.PushVersion,
 	}
 	if n.WithdrawnAt != nil {
 		t := n.WithdrawnAt.UTC()
 		d.WithdrawnAt = &t
+	}
+	if n.RepushedAt != nil {
+		t := n.RepushedAt.UTC()
+		d.RepushedAt = &t
 	}
 	return d
 }
@@ -126,6 +135,8 @@ func (d *noticeDoc) model(idempotencyKey string) store.Notice {
 		CorrectionReason:  d.CorrectionReason,
 		WithdrawnAt:       d.WithdrawnAt,
 		WithdrawReason:    d.WithdrawReason,
+		PushVersion:       d.PushVersion,
+		RepushedAt:        d.RepushedAt,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ const (
 		`"content":{"days":[{"day":"lundi","dishes":["lentilles"]}]},"publish_at":"2026-11-23T10:00:00Z","expires_at":"2026-11-30T09:00:00Z",` +
 		`"ack_required":true,"push":true,"critical":true,"status":"withdrawn","convention_id":"cnv_1","convention_number":4,` +
 		`"convention_version":2,"article":"3.1","created_at":"2026-11-23T09:00:00Z","updated_at":"2026-11-24T10:00:00Z",` +
-		`"correction_reason":"faute de frappe","withdrawn_at":"2026-11-24T11:00:00.123456789Z","withdraw_reason":"annulé"}`
+		`"correction_reason":"faute de frappe","withdrawn_at":"2026-11-24T11:00:00.123456789Z","withdraw_reason":"annulé",` +
+		`"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"}`
 	zeroNoticeJSON = `{"id":"ntc_2","version":0,"collectivite_id":"","author_id":"","service":"","category":"","priority":"",` +
 		`"title":"","body":"","audience":{"schools":null},"publish_at":"0001-01-01T00:00:00Z","expires_at":"0001-01-01T00:00:00Z",` +
 		`"ack_required":false,"push":false,"critical":false,"status":"","convention_id":"","convention_number":0,` +
@@ -49,9 +51,11 @@ func fullNotice() store.Notice {
 		Status: store.NoticeWithdrawn, ConventionID: "cnv_1", ConventionNumber: 4, ConventionVersion: 2, Article: "3.1",
 		IdempotencyKey: "key-1", RequestHash: "hash-1",
 		CreatedAt: docT0, UpdatedAt: docT0.Add(25 * time.Hour), CorrectionReason: "faute de frappe",
-		WithdrawnAt: &w, WithdrawReason: "annulé",
+		WithdrawnAt: &w, WithdrawReason: "annulé", PushVersion: 2, RepushedAt: ptrTime(docT0.Add(25 * time.Hour)),
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }
 
 func pushItems() []store.PushItem {
 	return []store.PushItem{
@@ -91,6 +95,12 @@ func TestNoticeDocFormat(t *testing.T) {
 	want.RequestHash = "" // its column, read by NoticeByIdempotencyKey only
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("read back: %v\n got %+v\nwant %+v", err, got, want)
+	}
+	// A document written before corrections could go without a push: its
+	// current version is its pushed one.
+	legacy := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`, "", 1)
+	if got, err := decodeNotice([]byte(legacy), ""); err != nil || got.PushVersion != 0 || got.RepushedAt != nil || got.PushedVersion() != 3 {
+		t.Errorf("a document without push_version: %v, push version %d, repushed at %v, pushed version %d", err, got.PushVersion, got.RepushedAt, got.PushedVersion())
 	}
 	if _, err := decodeNotice([]byte(`{"id":`), ""); err == nil {
 		t.Error("a cut document was read")

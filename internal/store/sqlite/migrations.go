@@ -302,6 +302,20 @@ CREATE INDEX ents_prev_api_key_hash ON ents (prev_api_key_hash) WHERE prev_api_k
 	`
 UPDATE children SET class = liaison_class(class) WHERE class <> liaison_class(class);
 `,
+	// 11: the schools each notice ever counted against the daily quota
+	// (grow-only: a correction that takes a school out of the audience
+	// does not give its place back that day; deleted with the notice).
+	// The quota and CountNoticesPerSchool read it; notice_schools stays
+	// the current audience.
+	`
+CREATE TABLE IF NOT EXISTS notice_quota_schools (
+	uai       TEXT NOT NULL,
+	notice_id TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	PRIMARY KEY (uai, notice_id)
+);
+CREATE INDEX IF NOT EXISTS notice_quota_schools_notice ON notice_quota_schools (notice_id);
+INSERT OR IGNORE INTO notice_quota_schools (uai, notice_id) SELECT uai, notice_id FROM notice_schools;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -31,6 +31,9 @@ const (
 	deleteNoticeSchoolsSQL = `DELETE FROM notice_schools WHERE notice_id = ?`
 	insertNoticeSchoolsSQL = `INSERT OR IGNORE INTO notice_schools (uai, notice_id)
 	SELECT value, ? FROM json_each(?)`
+	// The schools a notice counts against are only ever added to.
+	insertQuotaSchoolsSQL = `INSERT OR IGNORE INTO notice_quota_schools (uai, notice_id)
+	SELECT value, ? FROM json_each(?)`
 )
 
 // CreateNotice stores version 1 of a notice.
@@ -39,10 +42,11 @@ func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditE
 }
 
 // quotaReachedSQL finds a school of the notice that already has its
-// quota of counted notices on the day (withdrawn ones included), the
-// notice itself left out.
+// quota of counted notices on the day (withdrawn ones, and those a
+// correction took the school out of, included), the notice itself left
+// out.
 const quotaReachedSQL = `SELECT ns.uai FROM notices n
-	JOIN notice_schools ns ON ns.notice_id = n.id
+	JOIN notice_quota_schools ns ON ns.notice_id = n.id
 	WHERE n.collectivite_id = ? AND n.publish_at >= ? AND n.publish_at < ?
 	  AND n.category IN (SELECT value FROM json_each(?))
 	  AND ns.uai IN (SELECT value FROM json_each(?))
@@ -110,7 +114,14 @@ func (s *Store) setNoticeSchools(ctx context.Context, tx *sql.Tx, id string, sch
 	if err != nil {
 		return err
 	}
-	_, err = ins.ExecContext(ctx, id, fromList(schools))
+	if _, err = ins.ExecContext(ctx, id, fromList(schools)); err != nil {
+		return err
+	}
+	quota, err := s.txStmt(ctx, tx, insertQuotaSchoolsSQL)
+	if err != nil {
+		return err
+	}
+	_, err = quota.ExecContext(ctx, id, fromList(schools))
 	return err
 }
 
@@ -174,8 +185,9 @@ func (s *Store) UpdateNotice(ctx context.Context, n store.Notice, expectVersion 
 
 // UpdateNoticeInQuota is UpdateNotice under a daily quota: the schools
 // the correction adds are checked in the write transaction that updates
-// the notice (see CreateNoticeInQuota); a school it removes stops counting
-// it, as notice_schools is rewritten in the same transaction.
+// the notice (see CreateNoticeInQuota); a school it removes keeps counting
+// it (notice_quota_schools only grows), while notice_schools, the current
+// audience, is rewritten in the same transaction.
 func (s *Store) UpdateNoticeInQuota(ctx context.Context, n store.Notice, expectVersion int, q *store.DailyQuota, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		var (
@@ -242,10 +254,12 @@ func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, 
 }
 
 // CountNoticesPerSchool counts the notices of a collectivité, withdrawn
-// ones included, published in [from, to), per school and category.
+// ones included, published in [from, to), per school and category: every
+// school a notice ever counted against (notice_quota_schools), as the
+// quota does.
 func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error) {
 	rows, err := s.queryStmt(ctx, `SELECT ns.uai, n.category, COUNT(*) FROM notices n
-		JOIN notice_schools ns ON ns.notice_id = n.id
+		JOIN notice_quota_schools ns ON ns.notice_id = n.id
 		WHERE n.collectivite_id = ? AND n.publish_at >= ? AND n.publish_at < ?
 		GROUP BY ns.uai, n.category`,
 		collectiviteID, fromTime(from), fromTime(to))
@@ -272,7 +286,8 @@ func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string
 }
 
 // PurgeNotices deletes the notices that expired or were withdrawn before
-// the given time, with their versions and school index.
+// the given time, with their versions and school indexes (current
+// audience and quota).
 func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error) {
 	b := fromTime(before)
 	res, err := s.w.ExecContext(ctx, `DELETE FROM notices WHERE expires_at < ? OR withdrawn_at < ?`, b, b)
@@ -286,9 +301,10 @@ func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error)
 	return int(n), nil
 }
 
-// addedSchools are the schools of n's audience not in the stored one.
+// addedSchools are the schools of n's audience it does not count against
+// yet (a school taken out and put back again counts it still).
 func (s *Store) addedSchools(ctx context.Context, tx *sql.Tx, n store.Notice) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT uai FROM notice_schools WHERE notice_id = ?`, n.ID)
+	rows, err := tx.QueryContext(ctx, `SELECT uai FROM notice_quota_schools WHERE notice_id = ?`, n.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -21,13 +21,15 @@ import (
 // the single writer connection, so two claims never overlap.
 
 // DuePushNotices lists notices whose push is due and has no fan-out for
-// their current version.
+// their pushed version (store.Notice.PushedVersion: the current one when
+// the document has no push_version).
 func (s *Store) DuePushNotices(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
 	t := fromTime(now)
 	out, err := list(ctx, s.r, scanNotice, `SELECT n.idempotency_key, n.doc FROM notices n
 		WHERE n.expires_at > ? AND n.publish_at <= ? AND n.status <> ?
 		  AND json_extract(n.doc, '$.push') = 1 -- noticeDoc.Push
-		  AND NOT EXISTS (SELECT 1 FROM push_fanouts f WHERE f.notice_id = n.id AND f.version = n.version)
+		  AND NOT EXISTS (SELECT 1 FROM push_fanouts f WHERE f.notice_id = n.id
+		    AND f.version = COALESCE(json_extract(n.doc, '$.push_version'), n.version)) -- noticeDoc.PushVersion
 		ORDER BY n.publish_at LIMIT ?`, t, t, store.NoticeWithdrawn, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list due push notices: %w", err)

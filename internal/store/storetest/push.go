@@ -380,12 +380,38 @@ func testFanout(t *testing.T, open opener) {
 	ok(t, s.UpdateNotice(ctx, n2, 1, entry("notice.correct", "ntc_1")))
 	due, err = s.DuePushNotices(ctx, later, 10)
 	ok(t, err)
-	if len(due) != 1 || due[0].Version != 2 {
+	if len(due) != 1 || due[0].Version != 2 || due[0].PushedVersion() != 2 {
 		t.Fatalf("due after correction = %+v", due)
 	}
-	n3 := n2
+	ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: "ntc_1", Version: 2, Category: "menu", Audience: n.Audience, PushAt: later, CreatedAt: later}))
+	// A correction that is not pushed again keeps the pushed version,
+	// whose fan-out exists: not due. One pushed again is, once.
+	quiet := n2
+	quiet.Version, quiet.PushVersion, quiet.ExpiresAt = 3, 2, n2.ExpiresAt.Add(time.Hour)
+	ok(t, s.UpdateNotice(ctx, quiet, 2, entry("notice.correct", "ntc_1")))
+	due, err = s.DuePushNotices(ctx, later, 10)
+	ok(t, err)
+	if len(due) != 0 {
+		t.Fatalf("due after a correction not pushed again = %+v", due)
+	}
+	loud := quiet
+	loud.Version, loud.PushVersion, loud.RepushedAt, loud.Title = 4, 4, ptr(later), "Menu corrigé deux fois"
+	ok(t, s.UpdateNotice(ctx, loud, 3, entry("notice.correct", "ntc_1")))
+	due, err = s.DuePushNotices(ctx, later, 10)
+	ok(t, err)
+	if len(due) != 1 || due[0].PushedVersion() != 4 || due[0].RepushedAt == nil || !due[0].RepushedAt.Equal(later) {
+		t.Fatalf("due after a correction pushed again = %+v", due)
+	}
+	ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: "ntc_1", Version: 4, Category: "menu", Audience: n.Audience, PushAt: later, CreatedAt: later}))
+	vs, err := s.NoticeVersions(ctx, "ntc_1")
+	ok(t, err)
+	if len(vs) != 3 || vs[2].PushVersion != 2 || vs[2].RepushedAt != nil {
+		t.Fatalf("versions kept = %+v", vs)
+	}
+	n3 := loud
+	n3.Version = 4
 	n3.Status = store.NoticeWithdrawn
-	ok(t, s.UpdateNotice(ctx, n3, 2, entry("notice.withdraw", "ntc_1")))
+	ok(t, s.UpdateNotice(ctx, n3, 4, entry("notice.withdraw", "ntc_1")))
 	due, err = s.DuePushNotices(ctx, later, 10)
 	ok(t, err)
 	if len(due) != 0 {

@@ -158,8 +158,8 @@ func testQuota(t *testing.T, open opener) {
 	}
 
 	// A correction that adds a school is counted against that school's
-	// quota in the step that writes it; one that removes a school frees
-	// its room.
+	// quota in the step that writes it; one that removes a school does not
+	// free its room that day (the notice's push may have reached it).
 	t.Run("CorrectionAddingSchool", func(t *testing.T) {
 		s := open(t)
 		q := quotaDay(1)
@@ -179,8 +179,44 @@ func testQuota(t *testing.T, open opener) {
 		ok(t, createInQuota(s, quotaNotice("ntc_1", a, b), q))
 		isErr(t, createInQuota(s, quotaNotice("ntc_2", b), q), store.ErrQuotaReached)
 		ok(t, correctInQuota(s, "ntc_1", q, a))
-		ok(t, createInQuota(s, quotaNotice("ntc_3", b), q))
+		isErr(t, createInQuota(s, quotaNotice("ntc_3", b), q), store.ErrQuotaReached)
 		isErr(t, createInQuota(s, quotaNotice("ntc_4", a), q), store.ErrQuotaReached)
+		// The count agrees (the use cases check it before they write).
+		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if counts[a]["menu"] != 1 || counts[b]["menu"] != 1 {
+			t.Fatalf("CountNoticesPerSchool after a correction removing %s = %v, want the notice counted at both schools", b, counts)
+		}
+		// Put back, the school needs no new room and counts the notice
+		// once.
+		n := quotaNotice("ntc_1", a, b)
+		n.Version = 3
+		ok(t, s.UpdateNoticeInQuota(ctx, n, 2, q, entry("notice.correct", n.ID)))
+		counts, err = s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if counts[a]["menu"] != 1 || counts[b]["menu"] != 1 {
+			t.Fatalf("CountNoticesPerSchool after the school was put back = %v, want 1 at each school", counts)
+		}
+		q2 := quotaDay(2)
+		ok(t, createInQuota(s, quotaNotice("ntc_5", b), q2))
+		isErr(t, createInQuota(s, quotaNotice("ntc_6", b), q2), store.ErrQuotaReached)
+	})
+	// A notice stored without a quota (CreateNotice: no slot on MongoDB)
+	// keeps counting at a school a correction takes out of it, even
+	// beyond a quota lowered since.
+	t.Run("CorrectionRemovingSchoolOfNoticeWithoutQuota", func(t *testing.T) {
+		s := open(t)
+		createNotice(t, s, quotaNotice("ntc_1", a, b))
+		createNotice(t, s, quotaNotice("ntc_2", b))
+		q := quotaDay(1)
+		ok(t, correctInQuota(s, "ntc_1", q, a))
+		isErr(t, createInQuota(s, quotaNotice("ntc_3", b), quotaDay(2)), store.ErrQuotaReached)
+		ok(t, createInQuota(s, quotaNotice("ntc_4", b), quotaDay(3)))
+		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
+		ok(t, err)
+		if counts[a]["menu"] != 1 || counts[b]["menu"] != 3 {
+			t.Fatalf("CountNoticesPerSchool = %v, want a 1, b 3", counts)
+		}
 	})
 	// A correction adding school a races 10 publications to a, under a
 	// quota of 1: exactly one of them gets a.
