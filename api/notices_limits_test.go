@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -559,4 +560,88 @@ func TestCorrectionsPushCounted(t *testing.T) {
 func storePushFanout(n store.Notice) store.PushFanout {
 	return store.PushFanout{NoticeID: n.ID, Version: n.Version, Category: n.Category, Critical: n.Critical,
 		Audience: n.Audience, PushAt: n.PublishAt, CreatedAt: n.PublishAt}
+}
+
+// TestCorrectionPushRules: a correction that changes nothing parents see
+// is refused (notices.nothing_changed, in French and English); one that
+// changes the feed but not the notification (end date, audience) is not
+// pushed again; one that changes the title, text or priority is, at most
+// once a Paris day per notice. The answer's decision says whether the
+// correction is pushed, and the scheduler starts exactly those fan-outs.
+func TestCorrectionPushRules(t *testing.T) {
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	tok := p.agents["technique"]
+	body := worksNotice(0)
+	body["expires_at"] = "2026-11-27T18:00:00+01:00"
+	var first publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	id := first.Notice.ID
+	var started []int // the versions the scheduler fans out
+	schedule := func() {
+		t.Helper()
+		due, err := p.st.DuePushNotices(t.Context(), p.clock.Now(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range due {
+			f := storePushFanout(n)
+			f.Version = n.PushedVersion() // as internal/delivery/schedule.go does
+			started = append(started, f.Version)
+			if err := p.st.StartFanout(t.Context(), f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	schedule()
+	correct := func(want int, fields map[string]any, lang ...string) response {
+		t.Helper()
+		return p.must(want, p.do("POST", "/v1/notices/"+id+"/corrections", tok, fields, lang...))
+	}
+	// The decision's push is left out when false: each answer is decoded
+	// afresh.
+	var ans publishAnswer
+	corrected := func(fields map[string]any) {
+		t.Helper()
+		ans = publishAnswer{}
+		correct(200, fields).Decode(t, &ans)
+	}
+	for _, fields := range []map[string]any{
+		{"reason": "Rappel"},
+		{"reason": "Même titre", "title": "Travaux n° 0", "expires_at": "2026-11-27T17:00:00Z",
+			"audience": map[string]any{"schools": []string{uaiA1}}},
+	} {
+		r := correct(422, fields)
+		if r.ErrorCode(t) != "request.validation_failed" || !strings.Contains(string(r.Body), `"notices.nothing_changed"`) ||
+			!strings.Contains(string(r.Body), "La correction ne change rien à l'information") {
+			t.Fatalf("a correction changing nothing: %s", r.Body)
+		}
+	}
+	if r := correct(422, map[string]any{"reason": "Rappel"}, "Accept-Language: en"); !strings.Contains(string(r.Body), "The correction changes nothing") {
+		t.Fatalf("in English: %s", r.Body)
+	}
+	corrected(map[string]any{"reason": "Prolongé", "expires_at": "2026-11-28T18:00:00+01:00"})
+	if ans.Decision.Push || ans.Notice.Version != 2 {
+		t.Errorf("a new end date is pushed again: %+v", ans.Decision)
+	}
+	schedule()
+	corrected(map[string]any{"reason": "Nouvelle date", "title": "Travaux reportés"})
+	if !ans.Decision.Push {
+		t.Errorf("a new title is not pushed: %+v", ans.Decision)
+	}
+	schedule()
+	corrected(map[string]any{"reason": "Précision", "body": "Entrée par la rue des Écoles."})
+	if ans.Decision.Push {
+		t.Errorf("a second correction pushed the same day: %+v", ans.Decision)
+	}
+	schedule()
+	p.clock.Advance(24 * time.Hour) // the next Paris day
+	corrected(map[string]any{"reason": "Nouveau report", "title": "Travaux reportés à lundi"})
+	if !ans.Decision.Push || ans.Notice.Version != 5 {
+		t.Errorf("the next day's first correction is not pushed: %+v", ans)
+	}
+	schedule()
+	if !slices.Equal(started, []int{1, 3, 5}) {
+		t.Fatalf("fan-outs started for versions %v, want 1 (publication), 3 (new title), 5 (next day)", started)
+	}
 }

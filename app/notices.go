@@ -1,12 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -229,7 +231,19 @@ func (a *App) publishedToday(ctx context.Context, conv conventions.Convention, t
 		}
 	}
 	if exclude != nil && counted[exclude.Category] && conventions.ParisDay(exclude.PublishAt) == day {
-		for _, uai := range exclude.Audience.Schools {
+		// The notice counts at every school it ever targeted (a correction
+		// that takes a school out does not give its place back): leave it
+		// out of all of them.
+		schools := slices.Clone(exclude.Audience.Schools)
+		earlier, err := a.store.NoticeVersions(ctx, exclude.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range earlier {
+			schools = append(schools, v.Audience.Schools...)
+		}
+		slices.Sort(schools)
+		for _, uai := range slices.Compact(schools) {
 			if out[uai] > 0 {
 				out[uai]--
 			}
@@ -730,6 +744,11 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 			return Publication{}, err
 		}
 	}
+	if !changesFeed(n, next) {
+		return Publication{}, Err(CodeRequestValidationFailed, NewDetail("", "notices.nothing_changed",
+			"La correction ne change rien à l'information : modifiez le titre, le texte, la date de fin, le public ou le contenu.",
+			"The correction changes nothing in the notice: change its title, text, end date, audience or content."))
+	}
 	r := conventions.Request{Now: now, Service: n.Service, Category: n.Category, Priority: next.Priority,
 		Schools: next.Audience.Schools, Levels: next.Audience.Levels, Classes: next.Audience.Classes,
 		Push: n.Push, AckRequired: next.AckRequired, PublishAt: n.PublishAt, ExpiresAt: next.ExpiresAt}
@@ -745,6 +764,7 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 	next.ConventionID, next.ConventionNumber, next.ConventionVersion, next.Article = d.ConventionID, d.ConventionNumber, d.Version, d.Article
 	next.CorrectionReason = req.Reason
 	next.UpdatedAt = now
+	pushed := repush(n, &next, now)
 	entry := a.Audit(p, "notice.correct", n.ID, fmt.Sprintf("Correction de « %s » (version %d) : %s", n.Title, next.Version, req.Reason), n.CollectiviteID)
 	err = a.store.UpdateNoticeInQuota(ctx, next, n.Version, dailyQuota(d), entry)
 	if errors.Is(err, store.ErrQuotaReached) {
@@ -754,7 +774,66 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 		return Publication{}, err
 	}
 	a.NoticesChanged()
+	// The decision's push, for a correction: whether this version goes
+	// out as a push (see repush).
+	d.Decision.Push = pushed
 	return Publication{Notice: a.withStatus(next), Decision: d.Decision, Families: smallGroups{}.families(d.Families)}, nil
+}
+
+// changesFeed reports whether a correction next of n changes anything
+// parents see (a correction that changes only its reason is refused: it
+// would be a new version, in the feed and possibly pushed, for nothing).
+func changesFeed(n, next store.Notice) bool {
+	return next.Title != n.Title || next.Body != n.Body || next.Priority != n.Priority ||
+		!next.ExpiresAt.Equal(n.ExpiresAt) || next.AckRequired != n.AckRequired ||
+		!sameSet(next.Audience.Schools, n.Audience.Schools) || !sameSet(next.Audience.Levels, n.Audience.Levels) ||
+		!sameSet(next.Audience.Classes, n.Audience.Classes) || !sameJSON(next.Content, n.Content)
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+// sameJSON reports whether two JSON documents hold the same value (both
+// empty: no content).
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// repush decides whether the correction next of n goes out as a push,
+// setting next's pushed version: every correction is a new version in the
+// feed, but only one that changes what a notification shows (title, text,
+// priority) is pushed again, and at most one a Paris day per notice —
+// otherwise a notice under a daily quota of one would reach families'
+// devices as many times as it is corrected. A correction not pushed again
+// keeps the pushed version before it, whose fan-out goes on (showing the
+// corrected notice). A notice not yet published is pushed when its time
+// comes, corrected: its pending push carries the correction.
+func repush(n store.Notice, next *store.Notice, now time.Time) bool {
+	next.PushVersion, next.RepushedAt = n.PushedVersion(), n.RepushedAt
+	switch {
+	case !n.Push:
+		return false
+	case n.StatusAt(now) == store.NoticeScheduled:
+		return true
+	case next.Title == n.Title && next.Body == n.Body && next.Priority == n.Priority:
+		return false
+	case n.RepushedAt != nil && conventions.ParisDay(*n.RepushedAt) == conventions.ParisDay(now):
+		return false
+	}
+	next.PushVersion, next.RepushedAt = next.Version, &now
+	return true
 }
 
 // Withdraw withdraws a notice: parents no longer see it; it still counts

@@ -411,3 +411,62 @@ func TestKeysPersisted(t *testing.T) {
 		t.Fatal("a bad configured key was accepted")
 	}
 }
+
+// TestCorrectionPushedOrNot: a correction that is not pushed again (its
+// pushed version stays the one before) starts no fan-out and cancels
+// nothing — the pushes deferred by the quiet hours go out after them,
+// showing the corrected notice; a correction pushed again gets its own
+// fan-out and is sent once more.
+func TestCorrectionPushedOrNot(t *testing.T) {
+	e := newEnv(t)
+	e.convention(`,"quiet_hours":{"from":"20:00","to":"07:30"}`)
+	e.clock = newClock(time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)) // 21:00 in Paris
+	e.opt.Clock = e.clock.Now
+	ids := e.parents(4)
+	e.run()
+	ctx := context.Background()
+
+	n := e.notice()
+	waitFor(t, 30*time.Second, "the deferred fan-out", func() bool { return e.stats(n.ID).Counts[store.CountDeferred] == 4 })
+	quiet := n
+	quiet.Version, quiet.PushVersion, quiet.ExpiresAt, quiet.UpdatedAt = 2, 1, n.ExpiresAt.Add(time.Hour), e.clock.Now()
+	quiet.CorrectionReason = "Prolongée"
+	if err := e.st.UpdateNotice(ctx, quiet, 1, store.AuditEntry{At: quiet.UpdatedAt, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)             // several polls: no fan-out for version 2
+	e.clock.Advance(10*time.Hour + 31*time.Minute) // 07:31 in Paris
+	waitFor(t, 30*time.Second, "the deferred pushes after the quiet hours", e.allReceived(1))
+	for _, id := range ids {
+		msgs := e.srv.Received(e.subs[id].ID)
+		if len(msgs) != 1 || payloadOf(t, msgs[0]).Version != 2 {
+			t.Fatalf("%s received %d pushes (first of version %d), want 1 showing version 2", id, len(msgs), payloadOf(t, msgs[0]).Version)
+		}
+	}
+	if st := e.stats(n.ID); st.Counts[store.CountTargeted] != 4 || st.Counts[store.CountCancelled] != 0 {
+		t.Fatalf("counts %v: one fan-out of 4 pushes, nothing cancelled", st.Counts)
+	}
+
+	loud := quiet
+	now := e.clock.Now()
+	loud.Version, loud.PushVersion, loud.RepushedAt, loud.Title, loud.UpdatedAt = 3, 3, &now, "Cantine fermée jeudi et vendredi", now
+	if err := e.st.UpdateNotice(ctx, loud, 2, store.AuditEntry{At: now, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the correction pushed again", e.allReceived(2))
+	after := loud
+	after.Version, after.Body, after.UpdatedAt = 4, "Prévoir un pique-nique.", e.clock.Now()
+	if err := e.st.UpdateNotice(ctx, after, 3, store.AuditEntry{At: after.UpdatedAt, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // several polls: no fan-out for version 4
+	for _, id := range ids {
+		msgs := e.srv.Received(e.subs[id].ID)
+		if len(msgs) != 2 || payloadOf(t, msgs[1]).Title != loud.Title {
+			t.Fatalf("%s received %d pushes, want 2, the second with the new title", id, len(msgs))
+		}
+	}
+	if st := e.stats(n.ID); st.Counts[store.CountTargeted] != 8 {
+		t.Fatalf("counts %v: two fan-outs of 4 pushes", st.Counts)
+	}
+}

@@ -25,7 +25,9 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 	}
 }
 
-// scheduleOnce starts a fan-out for every due notice version, then runs
+// scheduleOnce starts a fan-out for every due pushed version of a notice
+// (store.Notice.PushedVersion: a correction that is not pushed again
+// starts none, and the fan-out before it goes on), then runs
 // every pending fan-out (this process's and, after a crash, anyone's) to
 // its end.
 func (s *Service) scheduleOnce(ctx context.Context) error {
@@ -35,12 +37,12 @@ func (s *Service) scheduleOnce(ctx context.Context) error {
 		return err
 	}
 	for _, n := range due {
-		f := store.PushFanout{NoticeID: n.ID, Version: n.Version, Category: n.Category, Critical: n.Critical,
+		f := store.PushFanout{NoticeID: n.ID, Version: n.PushedVersion(), Category: n.Category, Critical: n.Critical,
 			Audience: n.Audience, PushAt: s.pushAt(ctx, n, now), CreatedAt: now}
 		if err := s.st.StartFanout(ctx, f); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		s.log.Info("push fan-out started", slog.String("notice_id", n.ID), slog.Int("version", n.Version),
+		s.log.Info("push fan-out started", slog.String("notice_id", n.ID), slog.Int("version", f.Version),
 			slog.Time("push_at", f.PushAt))
 	}
 	pending, err := s.st.PendingFanouts(ctx, 100)
@@ -56,13 +58,14 @@ func (s *Service) scheduleOnce(ctx context.Context) error {
 }
 
 // fanout runs one fan-out to its end, unless its notice was withdrawn,
-// expired or corrected meanwhile (the correction has its own fan-out).
+// expired or corrected meanwhile by a correction pushed again (which has
+// its own fan-out; one that is not keeps this one going).
 func (s *Service) fanout(ctx context.Context, f store.PushFanout) error {
 	n, err := s.st.GetNotice(ctx, f.NoticeID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err != nil || n.Version != f.Version || n.StatusAt(s.now()) == store.NoticeWithdrawn || n.StatusAt(s.now()) == store.NoticeExpired {
+	if err != nil || n.PushedVersion() != f.Version || n.StatusAt(s.now()) == store.NoticeWithdrawn || n.StatusAt(s.now()) == store.NoticeExpired {
 		return s.st.CancelFanout(ctx, f.NoticeID, f.Version)
 	}
 	start := time.Now()

@@ -53,8 +53,11 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		s.log.Error("push: load notice", slog.String("notice_id", b.NoticeID), slog.Any("error", err))
 		return // the lease runs out and the batch is taken again
-	case err != nil || n.Version != b.Version || n.StatusAt(now) == store.NoticeWithdrawn || n.StatusAt(now) == store.NoticeExpired:
-		// Withdrawn, expired, purged or corrected since: send nothing more.
+	case err != nil || n.PushedVersion() != b.Version || n.StatusAt(now) == store.NoticeWithdrawn || n.StatusAt(now) == store.NoticeExpired:
+		// Withdrawn, expired, purged or corrected since by a correction
+		// pushed again (its own fan-out sends it): send nothing more. A
+		// correction not pushed again leaves the batch to send, showing
+		// the notice as corrected.
 		for _, it := range b.Items {
 			it.Result = store.CountCancelled
 			u.Finished = append(u.Finished, it)
