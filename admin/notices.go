@@ -482,9 +482,13 @@ func (a *Admin) noticeCorrect(r *rq) error {
 		t = t.UTC()
 		req.ExpiresAt = &t
 	}
-	_, err := a.core.Correct(c.UserContext(), r.principal(), c.Params("id"), req)
+	pub, err := a.core.Correct(c.UserContext(), r.principal(), c.Params("id"), req)
 	if err == nil {
-		return c.Redirect("/admin/informations/"+c.Params("id")+"?ok=corrected", fiber.StatusSeeOther)
+		ok := "corrected" // pushed again (or with the push still to come)
+		if !pub.Decision.Push {
+			ok = "corrected_feed"
+		}
+		return c.Redirect("/admin/informations/"+c.Params("id")+"?ok="+ok, fiber.StatusSeeOther)
 	}
 	return a.noticeFormFailure(r, err, func(d *noticeDetailData) {
 		cf.Urgent = d.Correct.Urgent

@@ -211,6 +211,24 @@ func TestCorrectionEditsContent(t *testing.T) {
 	if strings.Contains(p.Body, "Omelette") {
 		t.Error("the days left out of the form are still in the menu")
 	}
+	// The menu changed, not the notification: the page says no new one
+	// goes out; a new title is notified again, and a correction that
+	// changes nothing is refused with the reason.
+	if !strings.Contains(p.Body, "sans nouvelle notification") {
+		t.Errorf("a correction of the menu only does not say it is not notified again: %.2000s", p.Body)
+	}
+	if n.Push {
+		form.Set("csrf", csrfOf(t, p))
+		form.Set("title", n.Title+" (corrigé)")
+		p = must(t, b.get(must(t, b.post(path+"/corriger", form), 303).Location), 200)
+		if !strings.Contains(p.Body, "en reçoivent la notification") {
+			t.Errorf("a new title does not say it is notified again: %.2000s", p.Body)
+		}
+		form.Set("csrf", csrfOf(t, p))
+		if res := must(t, b.post(path+"/corriger", form), 422); !strings.Contains(res.Body, "La correction ne change rien") {
+			t.Errorf("a correction changing nothing: %.2000s", res.Body)
+		}
+	}
 
 	// Transport: the disruption's cause is corrected, its times kept.
 	c := w.browser(t)

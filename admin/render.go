@@ -404,7 +404,9 @@ func (r *rq) flash() string {
 	case "scheduled":
 		return r.L("Information programmée.", "Notice scheduled.")
 	case "corrected":
-		return r.L("Correction enregistrée : les familles voient la nouvelle version.", "Correction saved: families see the new version.")
+		return r.L("Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", "Correction saved: families see the new version and are notified of it.")
+	case "corrected_feed":
+		return r.L("Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day).")
 	case "withdrawn":
 		return r.L("Information retirée : elle n'apparaît plus aux familles.", "Notice withdrawn: families no longer see it.")
 	case "revoked":
