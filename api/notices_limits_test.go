@@ -645,3 +645,23 @@ func TestCorrectionPushRules(t *testing.T) {
 		t.Fatalf("fan-outs started for versions %v, want 1 (publication), 3 (new title), 5 (next day)", started)
 	}
 }
+
+// TestQuotaCorrectionPutsSchoolBack: a school a correction took out of a
+// notice still counts it, so putting it back takes no new place — the
+// check made before the write agrees with the store (the notice is left
+// out of every school it ever counted at), while a new notice to that
+// school is still refused.
+func TestQuotaCorrectionPutsSchoolBack(t *testing.T) {
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	tok := p.agents["technique"]
+	body := worksNotice(0)
+	body["audience"] = map[string]any{"schools": []string{uaiA1, uaiA2}}
+	var first publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	path := "/v1/notices/" + first.Notice.ID + "/corrections"
+	p.must(200, p.do("POST", path, tok, map[string]any{"reason": "Seulement à Jules Ferry", "audience": map[string]any{"schools": []string{uaiA2}}}))
+	p.must(403, p.do("POST", "/v1/notices", tok, worksNotice(1)))
+	p.must(200, p.do("POST", path, tok, map[string]any{"reason": "Les deux écoles finalement", "audience": map[string]any{"schools": []string{uaiA1, uaiA2}}}))
+	p.must(403, p.do("POST", "/v1/notices", tok, worksNotice(2)))
+}
