@@ -167,6 +167,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 	visible.IdempotencyKey, visible.RequestHash = "key-3", "hash-3"
 	visible.Audience = store.Audience{Schools: []string{"0750001A"}}
 	visible.CorrectionReason, visible.WithdrawnAt, visible.WithdrawReason = "", nil, ""
+	visible.PushVersion, visible.RepushedAt = 0, nil // documents written before they were kept
 	visibleJSON := `{"id":"ntc_3","version":1,"collectivite_id":"col_a","author_id":"acc_agent","service":"restauration",` +
 		`"category":"menu","priority":"haute","title":"Menu « de la semaine »","body":"Lundi : lentilles.\nMardi : \u003cpoisson\u003e \u0026 riz.",` +
 		`"audience":{"schools":["0750001A"]},"content":{"days":[{"day":"lundi","dishes":["lentilles"]}]},` +
@@ -175,6 +176,8 @@ func TestReadsExistingDatabase(t *testing.T) {
 		`"created_at":"2026-11-23T09:00:00Z","updated_at":"2026-11-24T10:00:00Z"}`
 	v2 := fullNotice()
 	v2.Version, v2.Status, v2.WithdrawnAt, v2.WithdrawReason = 2, store.NoticePublished, nil, ""
+	v2.PushVersion, v2.RepushedAt = 0, nil
+	legacyNoticeJSON := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`, "", 1)
 	v2JSON := `{"id":"ntc_1","version":2,"collectivite_id":"col_a","author_id":"acc_agent","service":"restauration",` +
 		`"category":"menu","priority":"haute","title":"Menu « de la semaine »","body":"Lundi : lentilles.\nMardi : \u003cpoisson\u003e \u0026 riz.",` +
 		`"audience":{"schools":["0750001A","0750002B"],"levels":["CP"],"classes":["cp-a"]},` +
@@ -189,7 +192,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{insertNotice, []any{"ntc_1", 3, "key-1", "hash-1", "withdrawn", "2026-11-24T11:00:00.123456789Z", []byte(fullNoticeJSON)}},
+		{insertNotice, []any{"ntc_1", 3, "key-1", "hash-1", "withdrawn", "2026-11-24T11:00:00.123456789Z", []byte(legacyNoticeJSON)}},
 		{insertNotice, []any{"ntc_3", 1, "key-3", "hash-3", "published", nil, []byte(visibleJSON)}},
 		{`INSERT INTO notice_schools (uai, notice_id) VALUES ('0750001A', 'ntc_1'), ('0750002B', 'ntc_1'), ('0750001A', 'ntc_3')`, nil},
 		{`INSERT INTO notice_versions (notice_id, version, doc) VALUES ('ntc_1', 2, ?)`, []any{[]byte(v2JSON)}},
@@ -213,6 +216,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 	defer s.Close()
 	withdrawn := fullNotice()
 	withdrawn.RequestHash = ""
+	withdrawn.PushVersion, withdrawn.RepushedAt = 0, nil
 	visibleNoHash := visible
 	visibleNoHash.RequestHash = ""
 	check := func(what string, got, want any, err error) {
