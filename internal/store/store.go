@@ -124,6 +124,7 @@ type Store interface {
 	LifecycleStore // lifecycle.go: automatic notice transitions, job watermarks
 	SessionStore   // sessions.go: ended back-office sessions
 	VerifyStore    // verify.go: what audit verify cross-checks
+	ConnectorStore // connectors.go: the ENTs' sign-in connectors
 
 	Ping(ctx context.Context) error
 	// CheckWritable makes one small durable write (a readiness probe):

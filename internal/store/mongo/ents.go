@@ -161,5 +161,8 @@ func (s *Store) updateENTKeys(ctx context.Context, e store.ENT, a store.AuditEnt
 	if err != nil {
 		return fail(err, "update the keys of ENT %s", e.ID)
 	}
+	if err := s.deleteRevokedConnectors(ctx, e); err != nil {
+		return err
+	}
 	return s.audit(ctx, a)
 }

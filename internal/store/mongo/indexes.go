@@ -54,6 +54,8 @@ var indexes = []index{
 	{collRevokedSessions, "until", bson.D{{Key: "until", Value: 1}}, false},
 	// An ENT's previous API key, during a rotation's overlap.
 	{collENTs, "prev_api_key_hash", bson.D{{Key: "prev_api_key_hash", Value: 1}}, false},
+	// An ENT's connectors (listed, and deleted on revocation).
+	{collConnectors, "ent", bson.D{{Key: "ent_id", Value: 1}, {Key: "kind", Value: 1}}, false},
 }
 
 // createIndexes creates the indexes one command each: FerretDB v1 panics

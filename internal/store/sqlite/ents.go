@@ -102,7 +102,10 @@ func (s *Store) UpdateENTKeys(ctx context.Context, e store.ENT, a store.AuditEnt
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
+			if err != nil {
+				return err
+			}
+			return deleteRevokedConnectors(ctx, tx, e)
 		}
 		var v int
 		if err := tx.QueryRowContext(ctx, `SELECT keys_version FROM ents WHERE id = ?`, e.ID).Scan(&v); err != nil {

@@ -316,6 +316,22 @@ CREATE TABLE IF NOT EXISTS notice_quota_schools (
 CREATE INDEX IF NOT EXISTS notice_quota_schools_notice ON notice_quota_schools (notice_id);
 INSERT OR IGNORE INTO notice_quota_schools (uai, notice_id) SELECT uai, notice_id FROM notice_schools;
 `,
+	// 12: the ENTs' sign-in connectors (CAS, OpenID Connect): the
+	// configuration as a JSON document (connectorDoc), the OIDC client
+	// secret sealed by the application layer and the id of its key.
+	`
+CREATE TABLE connectors (
+	ent_id        TEXT NOT NULL REFERENCES ents (id) ON DELETE CASCADE,
+	kind          TEXT NOT NULL,
+	doc           TEXT NOT NULL,
+	secret_key_id TEXT NOT NULL DEFAULT '',
+	secret_sealed BLOB,
+	version       INTEGER NOT NULL,
+	created_at    TEXT NOT NULL,
+	updated_at    TEXT NOT NULL,
+	PRIMARY KEY (ent_id, kind)
+);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its
