@@ -39,6 +39,8 @@ type App struct {
 
 	feed *parentSide // the parent side's caches and push allowlist (feedcache.go)
 	ents entHooks    // told of ENT changes (ents.go)
+
+	connectors *connectorSide // the ENT connectors' keys and URLs (connectors.go)
 }
 
 // New builds the application layer.
@@ -52,6 +54,7 @@ func New(d Deps) *App {
 	a := &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
 	a.families.counts.TTL = familyCacheTTL
 	a.feed = newParentSide(d.Config)
+	a.connectors = newConnectorSide(d.Config, d.Log)
 	return a
 }
 

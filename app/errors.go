@@ -40,6 +40,8 @@ const (
 	CodeAccountsKeyHolders
 	CodeAccountsSelfRemoval
 	CodeEntsRevoked
+	CodeConnectorsKeyMissing
+	CodeConnectorsSecretUnreadable
 	CodeParentsBatchInvalid
 	CodeParentsBatchTooLarge
 	CodeParentsCSVInvalid
@@ -111,6 +113,8 @@ var catalog = [numCodes]entry{
 	CodeAccountsKeyHolders:           {"accounts.key_holders", 409, "Refusé : les droits d'administration doivent toujours être détenus par au moins deux personnes.", "Refused: administration rights must always be held by at least two people."},
 	CodeAccountsSelfRemoval:          {"accounts.self_removal", 409, "Vous ne pouvez pas supprimer votre propre compte.", "You cannot remove your own account."},
 	CodeEntsRevoked:                  {"ents.revoked", 409, "Les clés de cet ENT sont révoquées : elles ne peuvent plus être changées.", "This ENT's keys are revoked: they can no longer be changed."},
+	CodeConnectorsKeyMissing:         {"connectors.key_missing", 409, "Aucune clé de chiffrement des secrets de connecteur n'est configurée : l'exploitant doit définir LIAISON_CONNECTOR_KEY (ou LIAISON_CONNECTOR_KEY_FILE) avant d'enregistrer un connecteur OpenID Connect.", "No connector secret key is configured: the operator must set LIAISON_CONNECTOR_KEY (or LIAISON_CONNECTOR_KEY_FILE) before registering an OpenID Connect connector."},
+	CodeConnectorsSecretUnreadable:   {"connectors.secret_unreadable", 409, "Le secret enregistré de ce connecteur a été chiffré avec une clé qui n'est plus configurée (LIAISON_CONNECTOR_KEY, LIAISON_CONNECTOR_KEY_PREVIOUS) : saisissez à nouveau le secret.", "This connector's stored secret was sealed with a key that is no longer configured (LIAISON_CONNECTOR_KEY, LIAISON_CONNECTOR_KEY_PREVIOUS): enter the secret again."},
 	CodeParentsBatchInvalid:          {"parents.batch_invalid", 422, "Le lot de parents contient des erreurs ; rien n'a été enregistré.", "The parent batch has errors; nothing was saved."},
 	CodeParentsBatchTooLarge:         {"parents.batch_too_large", 413, "Le lot dépasse 10 000 parents ; découpez-le en plusieurs envois.", "The batch exceeds 10,000 parents; split it into several calls."},
 	CodeParentsCSVInvalid:            {"parents.csv_invalid", 422, "Le fichier CSV contient des erreurs ; rien n'a été enregistré.", "The CSV file has errors; nothing was saved."},

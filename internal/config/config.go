@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,12 @@ type Config struct {
 	// Mozilla's protocol, for a real Firefox in browser tests (see
 	// internal/demo/mozilla.go); ignored by `liaison serve`.
 	DemoMozillaPush bool
+	// ConnectorKey seals the ENT connectors' client secrets (AES-256-GCM,
+	// 32 bytes in base64); ConnectorKeyPrevious still opens the secrets
+	// sealed before a rotation (saving a connector moves its secret to
+	// ConnectorKey).
+	ConnectorKey         string
+	ConnectorKeyPrevious string
 }
 
 // Embedded reports whether the embedded SQLite store is used.
@@ -115,6 +122,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 		DemoMozillaPush:     r.bool("LIAISON_DEMO_MOZILLA_PUSH", false),
 	}
+	c.ConnectorKey = r.secret("LIAISON_CONNECTOR_KEY")
+	c.ConnectorKeyPrevious = r.secret("LIAISON_CONNECTOR_KEY_PREVIOUS")
 	c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	if c.TrustedProxy {
 		c.MaxConnsPerIP = 0
@@ -197,7 +206,30 @@ func (c Config) Validate() error {
 			bad("LIAISON_PUSH_ALLOWED_HOSTS", "comma-separated push service hosts, host:port or *.domain, or \"default\" (%v)", err)
 		}
 	}
+	for _, k := range [...]struct{ name, v string }{{"LIAISON_CONNECTOR_KEY", c.ConnectorKey}, {"LIAISON_CONNECTOR_KEY_PREVIOUS", c.ConnectorKeyPrevious}} {
+		if _, err := DecodeConnectorKey(k.v); k.v != "" && err != nil {
+			bad(k.name, "%v (make one with `openssl rand -base64 32`)", err)
+		}
+	}
+	if c.ConnectorKeyPrevious != "" && c.ConnectorKey == "" {
+		bad("LIAISON_CONNECTOR_KEY_PREVIOUS", "needs LIAISON_CONNECTOR_KEY (the key secrets are moved to)")
+	}
 	return errors.Join(errs...)
+}
+
+// DecodeConnectorKey decodes a connector key: 32 bytes in base64
+// (standard or URL alphabet, padded or not).
+func DecodeConnectorKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("must be 32 bytes in base64, got %d bytes", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes in base64")
 }
 
 // PublicURL is the base URL clients use: LIAISON_BASE_URL, or http://ADDR.
