@@ -274,6 +274,7 @@ func (a *App) ReplaceConnectorSecret(ctx context.Context, p *Principal, req Conn
 		return Connector{}, err
 	}
 	c := a.nextConnector(cur, e.ID, store.ConnectorOIDC)
+	c.OIDC = cur.OIDC
 	if c.Secret, err = a.connectors.keys.seal(e.ID, c.Kind, req.ClientSecret); err != nil {
 		return Connector{}, err
 	}
