@@ -153,10 +153,10 @@ type ConnectorConsole struct {
 // ConsoleField is one field of the ENT's console: its name in entcore's
 // connector form, its label, the value to type and a note.
 type ConsoleField struct {
-	Name            string
+	Name             string
 	LabelFR, LabelEN string
-	Value           string
-	NoteFR, NoteEN  string
+	Value            string
+	NoteFR, NoteEN   string
 }
 
 // The kinds' names, for sentences.
