@@ -60,6 +60,11 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	v1.Post("/ents/:id/rotate-api-key", op, s.rotateENTAPIKey)
 	v1.Post("/ents/:id/rotate-widget-key", op, s.rotateENTWidgetKey)
 	v1.Post("/ents/:id/revoke", op, s.revokeENT)
+	v1.Put("/ents/:id/connectors/oidc/secret", op, s.putConnectorSecret)
+	v1.Get("/ents/:id/connectors/:kind", op, s.getConnector)
+	v1.Put("/ents/:id/connectors/:kind", op, s.putConnector)
+	v1.Delete("/ents/:id/connectors/:kind", op, s.deleteConnector)
+	v1.Post("/ents/:id/connectors/:kind/test", op, s.testConnector)
 
 	ent := s.requireENT()
 	v1.Put("/ent/parents", ent, s.syncParents)

@@ -61,14 +61,14 @@ type CASConnectorRequest struct {
 // names of custom attributes.
 type CASMappingRequest struct {
 	Preset       string   `json:"preset" validate:"required,oneof=entcore-generic custom"`
-	UserID       string   `json:"user_id" validate:"max=64"`
-	Profile      string   `json:"profile" validate:"max=64"`
+	UserID       string   `json:"user_id_attribute" validate:"max=64"`
+	Profile      string   `json:"profile_attribute" validate:"max=64"`
 	ParentValues []string `json:"parent_values" validate:"max=20,dive,max=64,text"`
-	UAI          string   `json:"uai" validate:"max=64"`
-	Class        string   `json:"class" validate:"max=64"`
-	ChildID      string   `json:"child_id" validate:"max=64"`
-	ChildSchool  string   `json:"child_school" validate:"max=64"`
-	ChildClass   string   `json:"child_class" validate:"max=64"`
+	UAI          string   `json:"uai_attribute" validate:"max=64"`
+	Class        string   `json:"class_attribute" validate:"max=64"`
+	ChildID      string   `json:"child_id_attribute" validate:"max=64"`
+	ChildSchool  string   `json:"child_school_attribute" validate:"max=64"`
+	ChildClass   string   `json:"child_class_attribute" validate:"max=64"`
 }
 
 // OIDCConnectorRequest registers (or replaces) an ENT's OpenID Connect
@@ -91,11 +91,11 @@ type OIDCConnectorRequest struct {
 // of custom claims.
 type OIDCMappingRequest struct {
 	Preset          string   `json:"preset" validate:"required,oneof=entcore-v2 custom"`
-	UserID          string   `json:"user_id" validate:"max=128"`
+	UserID          string   `json:"user_id_claim" validate:"max=128"`
 	SubjectIsUserID bool     `json:"subject_is_user_id"`
-	Profile         string   `json:"profile" validate:"max=128"`
-	UAIs            string   `json:"uais" validate:"max=128"`
-	Classes         string   `json:"classes" validate:"max=128"`
+	Profile         string   `json:"profile_claim" validate:"max=128"`
+	UAIs            string   `json:"uais_claim" validate:"max=128"`
+	Classes         string   `json:"classes_claim" validate:"max=128"`
 	ParentValues    []string `json:"parent_values" validate:"max=20,dive,max=64,text"`
 }
 
@@ -454,16 +454,28 @@ func configError(err error, more ...Detail) error {
 	switch {
 	case errors.As(err, &ce):
 		for _, f := range ce.Fields {
-			ds = append(ds, NewDetail(f.Field, "field.connector", f.FR, f.EN))
+			ds = append(ds, NewDetail(requestField(f.Field, "_attribute"), "field.connector", f.FR, f.EN))
 		}
 	case errors.As(err, &oe):
 		for _, f := range oe.Fields {
-			ds = append(ds, NewDetail(f.Field, "field.connector", sentence(f.FR), sentence(f.EN)))
+			ds = append(ds, NewDetail(requestField(f.Field, "_claim"), "field.connector", sentence(f.FR), sentence(f.EN)))
 		}
 	default:
 		return err
 	}
 	return Err(CodeRequestValidationFailed, append(ds, more...)...)
+}
+
+// requestField is the request's name of a protocol package's field: a
+// mapping field naming an attribute (a claim) has the suffix in the
+// request ("mapping.uai" → "mapping.uai_attribute").
+func requestField(field, suffix string) string {
+	name, ok := strings.CutPrefix(field, "mapping.")
+	switch {
+	case !ok, name == "preset", name == "parent_values":
+		return field
+	}
+	return field + suffix
 }
 
 // sentence capitalises a short phrase and ends it with a full stop (the

@@ -196,7 +196,7 @@ func TestConnectorValidationNamesFields(t *testing.T) {
 		Mapping: CASMappingRequest{Preset: "custom", UAI: "rne", ChildID: "enfant"}}
 	_, err := w.app.PutCASConnector(w.ctx, w.op1, bad)
 	d := details(err)
-	for _, f := range []string{"base_url", "mapping.profile", "mapping.child_id"} {
+	for _, f := range []string{"base_url", "mapping.profile_attribute", "mapping.child_id_attribute"} {
 		if d[f][0] == "" || d[f][1] == "" || d[f][0] == d[f][1] {
 			t.Fatalf("field %s: %q (all: %v)", f, d[f], d)
 		}
@@ -221,7 +221,7 @@ func TestConnectorValidationNamesFields(t *testing.T) {
 	custom.Mapping = OIDCMappingRequest{Preset: "custom", UserID: "sub"}
 	_, err = w.app.PutOIDCConnector(w.ctx, w.op1, custom)
 	d = details(err)
-	if d["mapping.profile"][0] == "" || d["mapping.uais"][0] == "" || d["fetch_children"][0] == "" {
+	if d["mapping.profile_claim"][0] == "" || d["mapping.uais_claim"][0] == "" || d["fetch_children"][0] == "" {
 		t.Fatalf("custom mapping details: %v", d)
 	}
 	// Nothing was written.
