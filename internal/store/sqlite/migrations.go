@@ -320,7 +320,7 @@ INSERT OR IGNORE INTO notice_quota_schools (uai, notice_id) SELECT uai, notice_i
 	// configuration as a JSON document (connectorDoc), the OIDC client
 	// secret sealed by the application layer and the id of its key.
 	`
-CREATE TABLE connectors (
+CREATE TABLE IF NOT EXISTS connectors (
 	ent_id        TEXT NOT NULL REFERENCES ents (id) ON DELETE CASCADE,
 	kind          TEXT NOT NULL,
 	doc           TEXT NOT NULL,
