@@ -72,7 +72,7 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	}
 	clk := &clock{t: testNow}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	core := app.New(app.Deps{Store: st, Clock: clk.Now, Log: log})
+	core := app.New(app.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
 	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, App: core})
 	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount, App: core})
 	return &world{api: srv, admin: a, clock: clk, data: data, store: st}

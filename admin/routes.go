@@ -70,6 +70,12 @@ func (a *Admin) routes(app *fiber.App) {
 	g.Post("/ents/:id/cle-api", a.page(op, a.entRotateAPIKey))
 	g.Post("/ents/:id/cle-widget", a.page(op, a.entRotateWidgetKey))
 	g.Post("/ents/:id/revoquer", a.page(op, a.entRevoke))
+	g.Get("/ents/:id/connecteurs", a.page(op, a.connectorsPage))
+	g.Post("/ents/:id/connecteurs/cas", a.page(op, a.connectorPutCAS))
+	g.Post("/ents/:id/connecteurs/oidc", a.page(op, a.connectorPutOIDC))
+	g.Post("/ents/:id/connecteurs/oidc/secret", a.page(op, a.connectorSecret))
+	g.Post("/ents/:id/connecteurs/:kind/tester", a.page(op, a.connectorTest))
+	g.Post("/ents/:id/connecteurs/:kind/supprimer", a.page(op, a.connectorDelete))
 
 	// Anything else under /admin: an HTML 404, not the API's JSON one.
 	g.Use(a.page(public, func(r *rq) error {
