@@ -553,7 +553,9 @@ func (s *connectorSide) console(e store.ENT, kind string) ConnectorConsole {
 			{Name: "grantType", LabelFR: "Type d'autorisation", LabelEN: "Grant type", Value: "authorization_code"},
 			{Name: "secret", LabelFR: "Secret", LabelEN: "Secret", Value: "",
 				NoteFR: "Choisi dans la console de l'ENT, puis enregistré ici (il n'est plus jamais affiché).", NoteEN: "Chosen in the ENT's console, then registered here (never shown again)."},
-			{Name: "redirect_uri", LabelFR: "URI de redirection", LabelEN: "Redirect URI", Value: c.RedirectURI},
+			{Name: "redirect_uri", LabelFR: "URI de redirection", LabelEN: "Redirect URI", Value: c.RedirectURI,
+				NoteFR: "La console d'entcore n'a pas de champ pour elle : elle est sous l'URL du connecteur. D'autres fournisseurs OpenID Connect la demandent.",
+				NoteEN: "entcore's console has no field for it: it lies under the connector's URL. Other OpenID Connect providers ask for it."},
 			{Name: "logoutUrl", LabelFR: "URL de déconnexion (back-channel)", LabelEN: "Back-channel logout URL", Value: c.LogoutURL},
 		}
 	}
