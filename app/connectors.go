@@ -563,12 +563,25 @@ func (s *connectorSide) console(e store.ENT, kind string) ConnectorConsole {
 }
 
 // For the parent page's sign-in (no principal yet: the parent is who
-// signs in). A revoked ENT has no connector (its revocation deleted them).
+// signs in). A revoked ENT has no connector: its revocation deleted them,
+// and signInConnector refuses one a revocation without transactions
+// (FerretDB) left behind if the process stopped in between.
+
+func (a *App) signInConnector(ctx context.Context, entID, kind string) (store.Connector, error) {
+	e, err := a.store.GetENT(ctx, entID)
+	if err != nil {
+		return store.Connector{}, err
+	}
+	if e.Revoked() {
+		return store.Connector{}, Err(CodeResourceNotFound)
+	}
+	return a.store.GetConnector(ctx, entID, kind)
+}
 
 // CASSignIn is the ENT's CAS connector as the sign-in uses it, and the
 // service URL to validate tickets for.
 func (a *App) CASSignIn(ctx context.Context, entID string) (cfg cas.Config, service string, err error) {
-	c, err := a.store.GetConnector(ctx, entID, store.ConnectorCAS)
+	c, err := a.signInConnector(ctx, entID, store.ConnectorCAS)
 	if err != nil {
 		return cas.Config{}, "", err
 	}
@@ -583,7 +596,7 @@ func (a *App) CASSignIn(ctx context.Context, entID string) (cfg cas.Config, serv
 // OIDCSignIn is the ENT's OpenID Connect connector as the sign-in uses
 // it: the client secret opened, the redirect URL Liaison's.
 func (a *App) OIDCSignIn(ctx context.Context, entID string) (oidc.Config, error) {
-	c, err := a.store.GetConnector(ctx, entID, store.ConnectorOIDC)
+	c, err := a.signInConnector(ctx, entID, store.ConnectorOIDC)
 	if err != nil {
 		return oidc.Config{}, err
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -412,10 +413,24 @@ func TestRevokedENTHasNoConnector(t *testing.T) {
 	wantCode(t, "revoked ENT's connector", err, CodeResourceNotFound)
 	_, _, err = w.app.CASSignIn(w.ctx, "ent_a")
 	wantCode(t, "revoked ENT's sign-in", err, CodeResourceNotFound)
+	// A connector a revocation left behind (FerretDB, no transactions,
+	// the process stopped between the two writes) does not sign anyone in.
+	left := New(Deps{Store: leftoverStore{w.st}, Clock: func() time.Time { return staffNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: config.Config{BaseURL: connBase}})
+	_, _, err = left.CASSignIn(w.ctx, "ent_a")
+	wantCode(t, "left-behind connector of a revoked ENT", err, CodeResourceNotFound)
 	_, err = w.app.PutCASConnector(w.ctx, w.op1, entcoreCAS("ent_a", "https://ent.example.fr"))
 	wantCode(t, "register for a revoked ENT", err, CodeEntsRevoked)
 	_, err = w.app.PutOIDCConnector(w.ctx, w.op1, entcoreOIDC("ent_a", "https://ent.example.fr", "s"))
 	wantCode(t, "register OIDC for a revoked ENT", err, CodeEntsRevoked)
+}
+
+// leftoverStore still holds a CAS connector for every ENT.
+type leftoverStore struct{ store.Store }
+
+func (leftoverStore) GetConnector(_ context.Context, entID, kind string) (store.Connector, error) {
+	return store.Connector{ENTID: entID, Kind: kind, Version: 1,
+		CAS: &store.CASConnector{BaseURL: "https://ent.example.fr", Version: "2.0", Mapping: store.CASMapping{Preset: "entcore-generic"}}}, nil
 }
 
 // discoveryStandIn serves an OpenID discovery document on 127.0.0.1.
