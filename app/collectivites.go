@@ -64,12 +64,25 @@ func (a *App) CreateCollectivite(ctx context.Context, p *Principal, req CreateCo
 	return col, nil
 }
 
-// CollectivitesPage is a page of collectivités, by ID; Next is the cursor
-// of the next page ("" on the last).
-type CollectivitesPage struct {
-	Items []store.Collectivite
+// Page is a page of a listing; Next is the cursor of the next page (""
+// on the last).
+type Page[T any] struct {
+	Items []T
 	Next  string
 }
+
+// pageOf is a page of items read with limit: a full page's cursor is the
+// key of its last item, a shorter page is the last.
+func pageOf[T any](items []T, limit int, key func(T) string) Page[T] {
+	out := Page[T]{Items: items}
+	if limit > 0 && len(items) == limit {
+		out.Next = key(items[len(items)-1])
+	}
+	return out
+}
+
+// CollectivitesPage is a page of collectivités, by ID.
+type CollectivitesPage = Page[store.Collectivite]
 
 // ListCollectivites: operators see all; admins and agents their own (one
 // page); viewers none; anyone else is refused.
@@ -82,11 +95,7 @@ func (a *App) ListCollectivites(ctx context.Context, p *Principal, page store.Pa
 		if err != nil {
 			return CollectivitesPage{}, err
 		}
-		out := CollectivitesPage{Items: items}
-		if page.Limit > 0 && len(items) == page.Limit {
-			out.Next = items[len(items)-1].ID
-		}
-		return out, nil
+		return pageOf(items, page.Limit, func(c store.Collectivite) string { return c.ID }), nil
 	case p.Is(store.RoleAdmin, store.RoleAgent) && page.Cursor == "":
 		col, err := a.store.GetCollectivite(ctx, p.Account.CollectiviteID)
 		if err != nil {
@@ -145,19 +154,11 @@ func (a *App) CreateSchool(ctx context.Context, p *Principal, req CreateSchoolRe
 	return sc, nil
 }
 
-// SchoolsPage is a page of schools, by UAI; Next is the cursor of the
-// next page ("" on the last).
-type SchoolsPage struct {
-	Items []store.School
-	Next  string
-}
+// SchoolsPage is a page of schools, by UAI.
+type SchoolsPage = Page[store.School]
 
 func schoolsPage(items []store.School, limit int) SchoolsPage {
-	out := SchoolsPage{Items: items}
-	if limit > 0 && len(items) == limit {
-		out.Next = items[len(items)-1].UAI
-	}
-	return out
+	return pageOf(items, limit, func(s store.School) string { return s.UAI })
 }
 
 // ListSchools: operators see all; admins and agents the schools of their

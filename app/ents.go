@@ -150,12 +150,8 @@ func (a *App) CreateENT(ctx context.Context, p *Principal, req CreateENTRequest)
 	return out, nil
 }
 
-// ENTsPage is a page of ENTs, by ID; Next is the cursor of the next page
-// ("" on the last).
-type ENTsPage struct {
-	Items []store.ENT
-	Next  string
-}
+// ENTsPage is a page of ENTs, by ID.
+type ENTsPage = Page[store.ENT]
 
 // ListENTs lists the ENTs (operators only).
 func (a *App) ListENTs(ctx context.Context, p *Principal, page store.Page) (ENTsPage, error) {
@@ -166,11 +162,7 @@ func (a *App) ListENTs(ctx context.Context, p *Principal, page store.Page) (ENTs
 	if err != nil {
 		return ENTsPage{}, err
 	}
-	out := ENTsPage{Items: items}
-	if page.Limit > 0 && len(items) == page.Limit {
-		out.Next = items[len(items)-1].ID
-	}
-	return out, nil
+	return pageOf(items, page.Limit, func(e store.ENT) string { return e.ID }), nil
 }
 
 // RequireKnownSchools refuses UAIs that are not registered, naming each
