@@ -14,15 +14,9 @@ type accountCreated struct {
 
 // createAccount is POST /v1/accounts (app.CreateAccount).
 func (s *Server) createAccount(c *fiber.Ctx) error {
-	var req app.CreateAccountRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	res, err := s.app.CreateAccount(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(accountCreated{accountView: viewAccount(res.Account), Token: res.Token})
+	return created(s, c, s.app.CreateAccount, func(res app.AccountCreated) accountCreated {
+		return accountCreated{accountView: viewAccount(res.Account), Token: res.Token}
+	})
 }
 
 // listAccounts is GET /v1/accounts (app.ListAccounts): operators see all

@@ -77,15 +77,7 @@ func documentOf(rec store.Convention) (conventions.Convention, error) {
 
 // createConvention is POST /v1/conventions (app.CreateConvention).
 func (s *Server) createConvention(c *fiber.Ctx) error {
-	var req app.CreateConventionRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	res, err := s.app.CreateConvention(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(viewAppConvention(res))
+	return created(s, c, s.app.CreateConvention, viewAppConvention)
 }
 
 // listConventions is GET /v1/conventions (app.ListConventions).

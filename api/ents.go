@@ -32,35 +32,12 @@ type entRotated struct {
 }
 
 func (s *Server) createENT(c *fiber.Ctx) error {
-	var req app.CreateENTRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	out, err := s.app.CreateENT(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(entCreated{entView: viewENT(out.ENT), APIKey: out.APIKey, HMACSecret: out.HMACSecret})
+	return created(s, c, s.app.CreateENT, func(out app.ENTKeys) entCreated {
+		return entCreated{entView: viewENT(out.ENT), APIKey: out.APIKey, HMACSecret: out.HMACSecret}
+	})
 }
 
-func (s *Server) listENTs(c *fiber.Ctx) error {
-	p, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	res, err := s.app.ListENTs(c.UserContext(), principal(c), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(pageOf(viewAll(res.Items, viewENT), res.Next))
-}
-
-// pageOf is a listing page with the next page's cursor ("": the last).
-func pageOf[T any](items []T, next string) list[T] {
-	l := newList(items, 0, func(T) string { return "" })
-	l.NextCursor = next
-	return l
-}
+func (s *Server) listENTs(c *fiber.Ctx) error { return listed(c, s.app.ListENTs, viewENT) }
 
 // parseES256PublicKey reads an ES256 ENT's public key (app decides).
 func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) { return app.ParseES256PublicKey(s) }

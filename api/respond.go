@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 
@@ -17,6 +18,41 @@ const (
 	defaultPageSize = 50
 	maxPageSize     = 200
 )
+
+// created is a creation handler's body: the JSON body decoded into a Req,
+// create run for the caller, 201 with view of what it made.
+func created[Req, Res, V any](s *Server, c *fiber.Ctx, create func(context.Context, *app.Principal, Req) (Res, error), view func(Res) V) error {
+	var req Req
+	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	res, err := create(c.UserContext(), principal(c), req)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(view(res))
+}
+
+// listed is a paged listing handler's body: ?limit= and ?cursor= read,
+// list run for the caller, its page answered with view of each item.
+func listed[T, V any](c *fiber.Ctx, list func(context.Context, *app.Principal, store.Page) (app.Page[T], error), view func(T) V) error {
+	p, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	res, err := list(c.UserContext(), principal(c), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(viewAll(res.Items, view), res.Next))
+}
+
+// pageOf is a listing page with the next page's cursor ("": the last).
+func pageOf[T any](items []T, next string) list[T] {
+	l := newList(items, 0, func(T) string { return "" })
+	l.NextCursor = next
+	return l
+}
 
 // pageParams reads ?limit= and ?cursor=.
 func pageParams(c *fiber.Ctx) (store.Page, error) {
