@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,18 +17,14 @@ import (
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // testNow: Monday 23 November 2026, 09:00 in Paris.
 var testNow = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testkit.Clock
 
 // world is the API with the back-office mounted, on a real SQLite store
 // in a temp dir seeded with the demo data, at a fixed clock.
@@ -46,11 +41,7 @@ func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) 
 // newWorldWith is newWorld with some environment variables set.
 func newWorldWith(tb testing.TB, env map[string]string) *world {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(tb)
 	data, err := demo.Seed(context.Background(), st, testNow)
 	if err != nil {
 		tb.Fatal(err)
@@ -70,7 +61,7 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clk := &clock{t: testNow}
+	clk := testkit.NewClock(testNow)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	core := app.New(app.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
 	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, App: core})

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // testNow is the fixed clock of API tests: Monday 23 November 2026, 09:00
@@ -23,14 +23,7 @@ import (
 var testNow = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
 // clock is a settable fixed clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testkit.Clock
 
 type testServer struct {
 	*Server
@@ -67,12 +60,8 @@ func newTestServer(t *testing.T) *testServer {
 
 func newTestServerWith(t *testing.T, cfg config.Config) *testServer {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: testNow}
+	st := sqlitetest.Open(t)
+	clk := testkit.NewClock(testNow)
 	sw := &switchStore{Store: st}
 	s := New(Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ts := &testServer{Server: s, t: t, st: st, sw: sw, clock: clk}

@@ -14,7 +14,8 @@ import (
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // A process started with LIAISON_ROLE=worker runs delivery and the jobs
@@ -33,12 +34,8 @@ func TestWorkerRoleServesNoAPINorBackOffice(t *testing.T) {
 		cfg := testConfig()
 		cfg.Role = role
 		cfg.MetricsToken = "scrape-me"
-		st, err := sqlite.Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		clk := &clock{t: testNow}
+		st := sqlitetest.Open(t)
+		clk := testkit.NewClock(testNow)
 		backOffice := func(app *fiber.App) {
 			app.Get("/admin/", func(c *fiber.Ctx) error { return c.SendString("back-office") })
 		}

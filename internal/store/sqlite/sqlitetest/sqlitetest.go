@@ -1,0 +1,21 @@
+// Package sqlitetest opens the real SQLite store for tests of other
+// packages.
+package sqlitetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/liaison-ent/liaison/internal/store/sqlite"
+)
+
+// Open is a SQLite store in a fresh temp dir, closed when the test ends.
+func Open(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
