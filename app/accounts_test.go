@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // staffNow is the fixed clock of these tests: Monday 23 November 2026,
@@ -43,11 +43,7 @@ type staffWorld struct {
 
 func newStaffWorld(t *testing.T) *staffWorld {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	w := &staffWorld{t: t, st: st, ctx: context.Background()}
 	w.app = New(Deps{Store: st, Clock: func() time.Time { return staffNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	seed := store.AuditEntry{At: staffNow, Actor: "test", Action: "seed"}

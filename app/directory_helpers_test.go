@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // dirNow is the fixed clock of the directory tests: Monday 23 November
@@ -39,11 +39,7 @@ const (
 func newDirWorld(t *testing.T) *dirWorld {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	a := New(Deps{Store: st, Clock: func() time.Time { return dirNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := &dirWorld{a: a, st: st, ctx: ctx,
 		operator: &Principal{Account: &store.Account{ID: "acc_op", Role: store.RoleOperator, Name: "Opératrice"}}}

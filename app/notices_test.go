@@ -10,7 +10,7 @@ import (
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // testNow: Monday 23 November 2026, 09:00 in Paris.
@@ -29,11 +29,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	data, err := demo.Seed(ctx, st, testNow)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // parentNow is the parent tests' fixed clock: Monday 23 November 2026,
@@ -41,11 +41,7 @@ const (
 func newParentFixture(t *testing.T) *parentFixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	f := &parentFixture{a: New(Deps{Store: st, Clock: func() time.Time { return parentNow }}), st: st}
 	audit := store.AuditEntry{At: parentNow, Actor: "test", Action: "test"}
 	must := func(err error) {
@@ -65,7 +61,7 @@ func newParentFixture(t *testing.T) *parentFixture {
 	must(st.CreateENT(ctx, f.ent1, audit))
 	must(st.CreateENT(ctx, f.ent2, audit))
 	child := func(uai string) []store.Child { return []store.Child{{UAI: uai, Level: "maternelle", Class: "MS"}} }
-	_, err = st.UpsertParents(ctx, f.ent1.ID, []store.Parent{{ENTUserID: "u1", Children: child(uaiA1)}, {ENTUserID: "u2", Children: child(uaiB1)}}, parentNow, audit)
+	_, err := st.UpsertParents(ctx, f.ent1.ID, []store.Parent{{ENTUserID: "u1", Children: child(uaiA1)}, {ENTUserID: "u2", Children: child(uaiB1)}}, parentNow, audit)
 	must(err)
 	_, err = st.UpsertParents(ctx, f.ent2.ID, []store.Parent{{ENTUserID: "u1", Children: child(uaiA1)}}, parentNow, audit)
 	must(err)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // The demo seeds a coherent world at any time of the week: every demo
@@ -19,11 +19,7 @@ func TestSeed(t *testing.T) {
 	} {
 		t.Run(now.Format(time.RFC3339), func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := sqlitetest.Open(t)
 			d, err := Seed(ctx, st, now)
 			if err != nil {
 				t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // An operator created from the command line can sign in with the token
@@ -16,11 +16,7 @@ import (
 // name out of bounds is refused with nothing written.
 func TestCreate(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.Open(t)
 	now := time.Date(2027, 1, 4, 8, 30, 0, 123456789, time.UTC)
 
 	for _, bad := range []string{"", "  ", " C ", strings.Repeat("é", 61)} {
