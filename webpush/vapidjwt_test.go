@@ -14,18 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/testkit"
 	"github.com/liaison-ent/liaison/webpush/pushtest"
 )
-
-// fakeClock is a settable clock for the VAPID token cache.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type jwtClaims struct {
 	Aud string `json:"aud"`
@@ -77,14 +68,14 @@ func parseVAPIDHeader(t testing.TB, h, public string) (string, jwtClaims) {
 	return tok, c
 }
 
-func newClockedSender(t testing.TB, subject string) (*Sender, VAPIDKeys, *fakeClock) {
+func newClockedSender(t testing.TB, subject string) (*Sender, VAPIDKeys, *testkit.Clock) {
 	t.Helper()
 	keys := testKeys(t)
 	s, err := NewSender(keys, subject, NewHTTPClient(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{t: time.Date(2025, 3, 10, 7, 30, 0, 500_000_000, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 10, 7, 30, 0, 500_000_000, time.UTC))
 	s.vapid.now = clk.Now
 	return s, keys, clk
 }
@@ -95,7 +86,7 @@ func TestVAPIDTokenReusedPerOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	a2, _ := s.vapid.header("https://fcm.googleapis.com")
 	b1, _ := s.vapid.header("https://updates.push.services.mozilla.com")
 	if a1 != a2 {
@@ -142,11 +133,11 @@ func TestVAPIDTokenRenewedBeforeExpiry(t *testing.T) {
 	exp := time.Unix(c1.Exp, 0)
 
 	// Kept until VAPIDRenewBefore ahead of exp.
-	clk.Add(exp.Sub(clk.Now()) - VAPIDRenewBefore - time.Second)
+	clk.Advance(exp.Sub(clk.Now()) - VAPIDRenewBefore - time.Second)
 	if h, _ := s.vapid.header(origin); h != first {
 		t.Fatal("renewed too early")
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	second, _ := s.vapid.header(origin)
 	if second == first {
 		t.Fatal("not renewed at exp - VAPIDRenewBefore")
@@ -161,7 +152,7 @@ func TestVAPIDTokenRenewedBeforeExpiry(t *testing.T) {
 	// At no time does a returned token have less than VAPIDRenewBefore
 	// left or more than VAPIDLifetime ahead.
 	for range 30 {
-		clk.Add(47 * time.Minute)
+		clk.Advance(47 * time.Minute)
 		h, _ := s.vapid.header(origin)
 		_, c := parseVAPIDHeader(t, h, keys.Public)
 		left := time.Unix(c.Exp, 0).Sub(clk.Now())
@@ -173,7 +164,7 @@ func TestVAPIDTokenRenewedBeforeExpiry(t *testing.T) {
 	// token whose exp is more than VAPIDLifetime ahead.
 	before := s.vapid.signs.Load()
 	cur, _ := s.vapid.header(origin)
-	clk.Add(-5 * time.Minute)
+	clk.Advance(-5 * time.Minute)
 	h, _ := s.vapid.header(origin)
 	if h == cur || s.vapid.signs.Load() != before+1 {
 		t.Error("clock set back: token not renewed")
@@ -230,7 +221,7 @@ func TestVAPIDTokenConcurrent(t *testing.T) {
 	if n := s.vapid.signs.Load(); n != int64(len(origins)) {
 		t.Errorf("%d signatures for %d origins", n, len(origins))
 	}
-	clk.Add(VAPIDLifetime - VAPIDRenewBefore)
+	clk.Advance(VAPIDLifetime - VAPIDRenewBefore)
 	p2 := run()
 	if n := s.vapid.signs.Load(); n != 2*int64(len(origins)) {
 		t.Errorf("after renewal: %d signatures, want %d", n, 2*len(origins))
@@ -251,7 +242,7 @@ func TestVAPIDTokenCacheBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clk.Add(VAPIDLifetime)
+	clk.Advance(VAPIDLifetime)
 	if _, err := s.vapid.header("https://one-more.notify.windows.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +266,7 @@ func TestSendReusesVAPIDTokenPerOrigin(t *testing.T) {
 	// httptest servers share one certificate: srvA's pool trusts srvB.
 	s.client = NewHTTPClientTLS(5*time.Second, srvA.TLSConfig())
 	s = s.WithAllowlist(allow)
-	clk := &fakeClock{t: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	s.vapid.now = clk.Now
 
 	subsA := []pushtest.Subscription{srvA.NewSubscription(), srvA.NewSubscription()}
@@ -311,7 +302,7 @@ func TestSendReusesVAPIDTokenPerOrigin(t *testing.T) {
 	}
 	// Past the renewal point (the stand-in's own clock still accepts an
 	// exp within 24 h), a new token is signed and accepted.
-	clk.Add(VAPIDLifetime - VAPIDRenewBefore + time.Second)
+	clk.Advance(VAPIDLifetime - VAPIDRenewBefore + time.Second)
 	if r := s.Send(context.Background(), sub(subsA[0]), payload, Options{TTL: time.Hour}); r.Outcome != Delivered {
 		t.Fatalf("send after renewal: %+v", r)
 	}
