@@ -166,17 +166,7 @@ func TestFailedAuthenticationsKeyIPv6By64(t *testing.T) {
 	cfg := testConfig()
 	cfg.RateLimit, cfg.TrustedProxy = 3, true
 	ts := newTestServerWith(t, cfg)
-	status := func(xff string) int {
-		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
-		req.Header.Set("X-Forwarded-For", xff)
-		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
-		res, err := ts.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
+	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff) }
 	for i := range 3 {
 		if st := status(fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1)); st != 401 {
 			t.Fatalf("failure %d: %d", i, st)
@@ -203,6 +193,26 @@ func TestFailedAuthenticationsKeyIPv6By64(t *testing.T) {
 	if st := status("203.0.113.6"); st != 401 {
 		t.Fatalf("a neighbouring IPv4 address: %d, want 401", st)
 	}
+}
+
+// forwardedStatus is the status of GET path (with token, when not "")
+// reaching the server through a proxy that sent the X-Forwarded-For
+// lines xff.
+func forwardedStatus(t *testing.T, ts *testServer, path, token string, xff ...string) int {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, l := range xff {
+		req.Header.Add("X-Forwarded-For", l)
+	}
+	res, err := ts.App.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func madeUpToken(prefix string) string {
@@ -312,16 +322,10 @@ func TestForwardedForSecondLine(t *testing.T) {
 	ts := newTestServerWith(t, cfg)
 	refused := 0
 	for i := range 10 {
-		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
-		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
-		req.Header.Add("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1)) // the client's, forged
-		req.Header.Add("X-Forwarded-For", "203.0.113.66")                    // the proxy's, the real one
-		res, err := ts.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode == 429 {
+		if forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"),
+			fmt.Sprintf("198.51.100.%d", i+1), // the client's, forged
+			"203.0.113.66",                    // the proxy's, the real one
+		) == 429 {
 			refused++
 		}
 	}
@@ -393,17 +397,7 @@ func TestForwardedForWithPortCountsForItsAddress(t *testing.T) {
 	cfg.RateLimit, cfg.TrustedProxy = 3, true
 	ts := newTestServerWith(t, cfg)
 	status := func(xff ...string) int {
-		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
-		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
-		for _, l := range xff {
-			req.Header.Add("X-Forwarded-For", l)
-		}
-		res, err := ts.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
+		return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff...)
 	}
 	for i := range 3 {
 		if st := status(fmt.Sprintf("198.51.100.%d", i+1), fmt.Sprintf("203.0.113.20:%d", 5000+i)); st != 401 {
@@ -468,17 +462,7 @@ func TestNAT64ClientsKeyedByTheirIPv4Address(t *testing.T) {
 	cfg := testConfig()
 	cfg.RateLimit, cfg.TrustedProxy = 3, true
 	ts := newTestServerWith(t, cfg)
-	status := func(xff string) int {
-		req := httptest.NewRequest("GET", "/v1/collectivites", nil)
-		req.Header.Set("X-Forwarded-For", xff)
-		req.Header.Set("Authorization", "Bearer "+madeUpToken("lia_s_"))
-		res, err := ts.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
+	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff) }
 	for i := range 3 {
 		if st := status("64:ff9b::203.0.113.30"); st != 401 {
 			t.Fatalf("failure %d through NAT64: %d", i, st)

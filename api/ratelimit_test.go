@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -73,15 +72,7 @@ func TestRateLimitClientIPBehindProxy(t *testing.T) {
 	cfg := testConfig()
 	cfg.RateLimit, cfg.TrustedProxy = 3, true
 	ts := newTestServerWith(t, cfg)
-	status := func(xff string) int {
-		req := httptest.NewRequest("GET", "/v1/version", nil)
-		req.Header.Set("X-Forwarded-For", xff)
-		res, err := ts.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.StatusCode
-	}
+	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/version", "", xff) }
 	for i := 0; i < 3; i++ {
 		if s := status(fmt.Sprintf("10.9.9.%d, 203.0.113.7", i)); s != 200 {
 			t.Fatalf("request %d: %d", i, s)
