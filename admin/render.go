@@ -395,32 +395,28 @@ func (a *Admin) renderError(r *rq, status int, msg string) error {
 	return a.render(r, status, "error", r.L("Erreur", "Error"), formErrors{}, map[string]any{"Message": msg, "Status": status})
 }
 
-// flash is a short confirmation passed in the query string after a
-// redirect (?ok=published…), mapped to a sentence.
+// flashes are the short confirmations passed in the query string after a
+// redirect (?ok=published…): French, English.
+var flashes = map[string][2]string{
+	"published":      {"Information publiée.", "Notice published."},
+	"scheduled":      {"Information programmée.", "Notice scheduled."},
+	"corrected":      {"Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", "Correction saved: families see the new version and are notified of it."},
+	"corrected_feed": {"Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day)."},
+	"withdrawn":      {"Information retirée : elle n'apparaît plus aux familles.", "Notice withdrawn: families no longer see it."},
+	"revoked":        {"Compte révoqué : son jeton ne fonctionne plus.", "Account revoked: its token no longer works."},
+	"activated":      {"Convention activée.", "Convention activated."},
+	"suspended":      {"Convention suspendue : plus aucune publication n'est possible.", "Convention suspended: no more publications are possible."},
+	"amended":        {"Avenant enregistré (nouvelle version).", "Amendment recorded (new version)."},
+	"created":        {"Enregistré.", "Saved."},
+	"signedout":      {"Vous êtes déconnecté.", "You are signed out."},
+}
+
+// flash is the confirmation the query string names, in the page's
+// language ("" for none or an unknown one).
 func (r *rq) flash() string {
-	switch r.c.Query("ok") {
-	case "published":
-		return r.L("Information publiée.", "Notice published.")
-	case "scheduled":
-		return r.L("Information programmée.", "Notice scheduled.")
-	case "corrected":
-		return r.L("Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", "Correction saved: families see the new version and are notified of it.")
-	case "corrected_feed":
-		return r.L("Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day).")
-	case "withdrawn":
-		return r.L("Information retirée : elle n'apparaît plus aux familles.", "Notice withdrawn: families no longer see it.")
-	case "revoked":
-		return r.L("Compte révoqué : son jeton ne fonctionne plus.", "Account revoked: its token no longer works.")
-	case "activated":
-		return r.L("Convention activée.", "Convention activated.")
-	case "suspended":
-		return r.L("Convention suspendue : plus aucune publication n'est possible.", "Convention suspended: no more publications are possible.")
-	case "amended":
-		return r.L("Avenant enregistré (nouvelle version).", "Amendment recorded (new version).")
-	case "created":
-		return r.L("Enregistré.", "Saved.")
-	case "signedout":
-		return r.L("Vous êtes déconnecté.", "You are signed out.")
+	f, ok := flashes[r.c.Query("ok")]
+	if !ok {
+		return ""
 	}
-	return ""
+	return r.L(f[0], f[1])
 }
