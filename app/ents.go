@@ -256,6 +256,18 @@ func (a *App) entForKeys(ctx context.Context, id string) (store.ENT, error) {
 	return e, nil
 }
 
+// entToChange is entForKeys for an operator's valid request req about
+// ENT id: refused to anyone else, refused with every bad field named.
+func (a *App) entToChange(ctx context.Context, p *Principal, req any, id string) (store.ENT, error) {
+	if err := onlyOperators(p); err != nil {
+		return store.ENT{}, err
+	}
+	if err := a.Validate(req); err != nil {
+		return store.ENT{}, err
+	}
+	return a.entForKeys(ctx, id)
+}
+
 // overlapSummary words, for the audit log, until when a replaced key works.
 func overlapSummary(until *time.Time) string {
 	if until == nil {
@@ -277,13 +289,7 @@ func (a *App) updateENTKeys(ctx context.Context, e store.ENT, au store.AuditEntr
 
 // RotateENTAPIKey gives an ENT a new API key (operators only), shown once.
 func (a *App) RotateENTAPIKey(ctx context.Context, p *Principal, req RotateAPIKeyRequest) (ENTKeys, error) {
-	if err := onlyOperators(p); err != nil {
-		return ENTKeys{}, err
-	}
-	if err := a.Validate(&req); err != nil {
-		return ENTKeys{}, err
-	}
-	cur, err := a.entForKeys(ctx, req.ID)
+	cur, err := a.entToChange(ctx, p, &req, req.ID)
 	if err != nil {
 		return ENTKeys{}, err
 	}
@@ -300,13 +306,7 @@ func (a *App) RotateENTAPIKey(ctx context.Context, p *Principal, req RotateAPIKe
 // RotateENTWidgetKey gives an ENT a new parent-token key (operators
 // only): a new HS256 secret, shown once, or the ENT's new ES256 public key.
 func (a *App) RotateENTWidgetKey(ctx context.Context, p *Principal, req RotateWidgetKeyRequest) (ENTKeys, error) {
-	if err := onlyOperators(p); err != nil {
-		return ENTKeys{}, err
-	}
-	if err := a.Validate(&req); err != nil {
-		return ENTKeys{}, err
-	}
-	cur, err := a.entForKeys(ctx, req.ID)
+	cur, err := a.entToChange(ctx, p, &req, req.ID)
 	if err != nil {
 		return ENTKeys{}, err
 	}
@@ -343,13 +343,7 @@ func (a *App) RotateENTWidgetKey(ctx context.Context, p *Principal, req RotateWi
 // RevokeENT revokes an ENT's keys (operators only): its API key and its
 // parent tokens are refused at once; its keys can no longer change.
 func (a *App) RevokeENT(ctx context.Context, p *Principal, req RevokeENTRequest) (store.ENT, error) {
-	if err := onlyOperators(p); err != nil {
-		return store.ENT{}, err
-	}
-	if err := a.Validate(&req); err != nil {
-		return store.ENT{}, err
-	}
-	cur, err := a.entForKeys(ctx, req.ID)
+	cur, err := a.entToChange(ctx, p, &req, req.ID)
 	if err != nil {
 		return store.ENT{}, err
 	}
