@@ -1,7 +1,6 @@
 package workerlease
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // scripted is a Lease whose answers a test sets (the store's lease is
@@ -52,17 +53,7 @@ func (s *scripted) Release(context.Context) error {
 func (s *scripted) set(f func(*scripted)) { s.mu.Lock(); f(s); s.mu.Unlock() }
 
 // syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+type syncBuffer = testkit.Buffer
 
 // worker records how many times work runs at once and how often it ran.
 type worker struct {

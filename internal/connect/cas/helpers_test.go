@@ -1,15 +1,14 @@
 package cas
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/connect/cas/castest"
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // fixedNow is the tests' clock.
@@ -49,22 +48,7 @@ func personalValues() []string {
 }
 
 // logCapture is a logger writing into a buffer, at debug level.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logCapture = testkit.Buffer
 
 func newLogCapture() (*slog.Logger, *logCapture) {
 	c := &logCapture{}
