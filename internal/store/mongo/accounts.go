@@ -81,15 +81,8 @@ func accountFilter(role, collectiviteID string) bson.D {
 
 // ListAccounts lists accounts by ID.
 func (s *Store) ListAccounts(ctx context.Context, f store.AccountFilter) ([]store.Account, error) {
-	cur, err := s.coll(collAccounts).Find(ctx, afterID(accountFilter(f.Role, f.CollectiviteID), f.Cursor), findOptions(byID, f.Limit))
-	if err != nil {
-		return nil, fail(err, "list accounts")
-	}
-	out, err := all(ctx, cur, accountDoc.model)
-	if err != nil {
-		return nil, fail(err, "list accounts")
-	}
-	return out, nil
+	return findAll(ctx, s, collAccounts, afterID(accountFilter(f.Role, f.CollectiviteID), f.Cursor),
+		findOptions(byID, f.Limit), accountDoc.model, "list accounts")
 }
 
 // CountAccounts counts the accounts of a role and collectivité (empty

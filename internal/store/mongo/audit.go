@@ -154,15 +154,8 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if f.BeforeSeq > 0 {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: seqKey(f.BeforeSeq)}}})
 	}
-	cur, err := s.coll(collAudit).Find(ctx, filter, findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit))
-	if err != nil {
-		return nil, fail(err, "list audit entries")
-	}
-	out, err := all(ctx, cur, auditDoc.entry)
-	if err != nil {
-		return nil, fail(err, "list audit entries")
-	}
-	return out, nil
+	return findAll(ctx, s, collAudit, filter,
+		findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit), auditDoc.entry, "list audit entries")
 }
 
 // scanPage is how many entries ScanAudit reads per query.

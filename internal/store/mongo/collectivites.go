@@ -52,13 +52,6 @@ func (s *Store) GetCollectivite(ctx context.Context, id string) (store.Collectiv
 
 // ListCollectivites lists collectivités by ID.
 func (s *Store) ListCollectivites(ctx context.Context, p store.Page) ([]store.Collectivite, error) {
-	cur, err := s.coll(collCollectivites).Find(ctx, afterID(nil, p.Cursor), findOptions(byID, p.Limit))
-	if err != nil {
-		return nil, fail(err, "list collectivités")
-	}
-	out, err := all(ctx, cur, collectiviteDoc.model)
-	if err != nil {
-		return nil, fail(err, "list collectivités")
-	}
-	return out, nil
+	return findAll(ctx, s, collCollectivites, afterID(nil, p.Cursor),
+		findOptions(byID, p.Limit), collectiviteDoc.model, "list collectivités")
 }

@@ -185,14 +185,10 @@ func (s *Store) GetConvention(ctx context.Context, id string) (store.Convention,
 
 // ConventionVersions returns every version of a convention, oldest first.
 func (s *Store) ConventionVersions(ctx context.Context, id string) ([]store.ConventionVersion, error) {
-	cur, err := s.coll(collConventionVersions).Find(ctx, bson.D{{Key: "convention_id", Value: id}},
-		findOptions(bson.D{{Key: "version", Value: 1}}, 0))
+	out, err := findAll(ctx, s, collConventionVersions, bson.D{{Key: "convention_id", Value: id}},
+		findOptions(bson.D{{Key: "version", Value: 1}}, 0), conventionVersionDoc.model, "list versions of convention %s", id)
 	if err != nil {
-		return nil, fail(err, "list versions of convention %s", id)
-	}
-	out, err := all(ctx, cur, conventionVersionDoc.model)
-	if err != nil {
-		return nil, fail(err, "list versions of convention %s", id)
+		return nil, err
 	}
 	if len(out) == 0 {
 		if _, err := s.GetConvention(ctx, id); err != nil {
@@ -214,15 +210,8 @@ func (s *Store) ListConventions(ctx context.Context, f store.ConventionFilter) (
 	if f.School != "" {
 		filter = append(filter, bson.E{Key: "schools", Value: f.School})
 	}
-	cur, err := s.coll(collConventions).Find(ctx, afterID(filter, f.Cursor), findOptions(byID, f.Limit))
-	if err != nil {
-		return nil, fail(err, "list conventions")
-	}
-	out, err := all(ctx, cur, conventionDoc.model)
-	if err != nil {
-		return nil, fail(err, "list conventions")
-	}
-	return out, nil
+	return findAll(ctx, s, collConventions, afterID(filter, f.Cursor),
+		findOptions(byID, f.Limit), conventionDoc.model, "list conventions")
 }
 
 // UpdateConvention runs updateConvention and the append of its audit entry in one

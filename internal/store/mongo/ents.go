@@ -89,15 +89,8 @@ func (s *Store) findENT(ctx context.Context, filter bson.D, what string) (store.
 
 // ListENTs lists ENTs by ID.
 func (s *Store) ListENTs(ctx context.Context, p store.Page) ([]store.ENT, error) {
-	cur, err := s.coll(collENTs).Find(ctx, afterID(nil, p.Cursor), findOptions(byID, p.Limit))
-	if err != nil {
-		return nil, fail(err, "list ENTs")
-	}
-	out, err := all(ctx, cur, entDoc.model)
-	if err != nil {
-		return nil, fail(err, "list ENTs")
-	}
-	return out, nil
+	return findAll(ctx, s, collENTs, afterID(nil, p.Cursor),
+		findOptions(byID, p.Limit), entDoc.model, "list ENTs")
 }
 
 // UpdateENTKeys runs updateENTKeys and the append of its audit entry in one

@@ -247,6 +247,20 @@ func all[D, T any](ctx context.Context, cur *mongo.Cursor, conv func(D) T) ([]T,
 	return out, cur.Err()
 }
 
+// findAll runs a find on the collection name and converts every
+// document it yields; a failure is reported as fail(err, format, args...).
+func findAll[D, T any](ctx context.Context, s *Store, name string, filter any, opts *options.FindOptionsBuilder, conv func(D) T, format string, args ...any) ([]T, error) {
+	cur, err := s.coll(name).Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fail(err, format, args...)
+	}
+	out, err := all(ctx, cur, conv)
+	if err != nil {
+		return nil, fail(err, format, args...)
+	}
+	return out, nil
+}
+
 // msUTC is how times are stored: BSON dates hold milliseconds.
 func msUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 

@@ -197,16 +197,8 @@ func (s *Store) freeSlot(ctx context.Context, pid string) (string, error) {
 
 // ListPushSubscriptions lists a parent's subscriptions.
 func (s *Store) ListPushSubscriptions(ctx context.Context, entID, entUserID string) ([]store.PushSubscription, error) {
-	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{{Key: "parent", Value: parentID(entID, entUserID)}},
-		findOptions(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, 0))
-	if err != nil {
-		return nil, fail(err, "list push subscriptions")
-	}
-	out, err := all(ctx, cur, subscriptionDoc.model)
-	if err != nil {
-		return nil, fail(err, "list push subscriptions")
-	}
-	return out, nil
+	return findAll(ctx, s, collPushSubscriptions, bson.D{{Key: "parent", Value: parentID(entID, entUserID)}},
+		findOptions(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, 0), subscriptionDoc.model, "list push subscriptions")
 }
 
 // DeletePushSubscription deletes one of a parent's subscriptions.
@@ -223,18 +215,10 @@ func (s *Store) DeletePushSubscription(ctx context.Context, entID, entUserID, id
 
 // PushSubscriptionsToWarn lists stale subscriptions not warned yet.
 func (s *Store) PushSubscriptionsToWarn(ctx context.Context, before time.Time, limit int) ([]store.PushSubscription, error) {
-	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{
+	return findAll(ctx, s, collPushSubscriptions, bson.D{
 		{Key: "refreshed_at", Value: bson.D{{Key: "$lt", Value: msUTC(before)}}},
 		{Key: "warned_at", Value: bson.D{{Key: "$exists", Value: false}}},
-	}, findOptions(bson.D{{Key: "refreshed_at", Value: 1}}, limit))
-	if err != nil {
-		return nil, fail(err, "list push subscriptions to warn")
-	}
-	out, err := all(ctx, cur, subscriptionDoc.model)
-	if err != nil {
-		return nil, fail(err, "list push subscriptions to warn")
-	}
-	return out, nil
+	}, findOptions(bson.D{{Key: "refreshed_at", Value: 1}}, limit), subscriptionDoc.model, "list push subscriptions to warn")
 }
 
 // MarkPushSubscriptionsWarned records the warning push of subscriptions.

@@ -146,16 +146,8 @@ func (s *Store) StartFanout(ctx context.Context, f store.PushFanout) error {
 
 // PendingFanouts lists the fan-outs not done, oldest first.
 func (s *Store) PendingFanouts(ctx context.Context, limit int) ([]store.PushFanout, error) {
-	cur, err := s.coll(collPushFanouts).Find(ctx, bson.D{{Key: "done", Value: false}},
-		findOptions(bson.D{{Key: "created_at", Value: 1}}, limit))
-	if err != nil {
-		return nil, fail(err, "list pending fan-outs")
-	}
-	out, err := all(ctx, cur, fanoutDoc.model)
-	if err != nil {
-		return nil, fail(err, "list pending fan-outs")
-	}
-	return out, nil
+	return findAll(ctx, s, collPushFanouts, bson.D{{Key: "done", Value: false}},
+		findOptions(bson.D{{Key: "created_at", Value: 1}}, limit), fanoutDoc.model, "list pending fan-outs")
 }
 
 // CancelFanout marks a fan-out done.

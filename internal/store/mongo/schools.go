@@ -53,13 +53,6 @@ func (s *Store) ListSchools(ctx context.Context, f store.SchoolFilter) ([]store.
 	if len(f.UAIs) > 0 {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: f.UAIs}}})
 	}
-	cur, err := s.coll(collSchools).Find(ctx, afterID(filter, f.Cursor), findOptions(byID, f.Limit))
-	if err != nil {
-		return nil, fail(err, "list schools")
-	}
-	out, err := all(ctx, cur, schoolDoc.model)
-	if err != nil {
-		return nil, fail(err, "list schools")
-	}
-	return out, nil
+	return findAll(ctx, s, collSchools, afterID(filter, f.Cursor),
+		findOptions(byID, f.Limit), schoolDoc.model, "list schools")
 }
