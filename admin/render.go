@@ -396,19 +396,19 @@ func (a *Admin) renderError(r *rq, status int, msg string) error {
 }
 
 // flashes are the short confirmations passed in the query string after a
-// redirect (?ok=published…): French, English.
-var flashes = map[string][2]string{
-	"published":      {"Information publiée.", "Notice published."},
-	"scheduled":      {"Information programmée.", "Notice scheduled."},
-	"corrected":      {"Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", "Correction saved: families see the new version and are notified of it."},
-	"corrected_feed": {"Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day)."},
-	"withdrawn":      {"Information retirée : elle n'apparaît plus aux familles.", "Notice withdrawn: families no longer see it."},
-	"revoked":        {"Compte révoqué : son jeton ne fonctionne plus.", "Account revoked: its token no longer works."},
-	"activated":      {"Convention activée.", "Convention activated."},
-	"suspended":      {"Convention suspendue : plus aucune publication n'est possible.", "Convention suspended: no more publications are possible."},
-	"amended":        {"Avenant enregistré (nouvelle version).", "Amendment recorded (new version)."},
-	"created":        {"Enregistré.", "Saved."},
-	"signedout":      {"Vous êtes déconnecté.", "You are signed out."},
+// redirect (?ok=published…).
+var flashes = map[string]conventions.Label{
+	"published":      {FR: "Information publiée.", EN: "Notice published."},
+	"scheduled":      {FR: "Information programmée.", EN: "Notice scheduled."},
+	"corrected":      {FR: "Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", EN: "Correction saved: families see the new version and are notified of it."},
+	"corrected_feed": {FR: "Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", EN: "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day)."},
+	"withdrawn":      {FR: "Information retirée : elle n'apparaît plus aux familles.", EN: "Notice withdrawn: families no longer see it."},
+	"revoked":        {FR: "Compte révoqué : son jeton ne fonctionne plus.", EN: "Account revoked: its token no longer works."},
+	"activated":      {FR: "Convention activée.", EN: "Convention activated."},
+	"suspended":      {FR: "Convention suspendue : plus aucune publication n'est possible.", EN: "Convention suspended: no more publications are possible."},
+	"amended":        {FR: "Avenant enregistré (nouvelle version).", EN: "Amendment recorded (new version)."},
+	"created":        {FR: "Enregistré.", EN: "Saved."},
+	"signedout":      {FR: "Vous êtes déconnecté.", EN: "You are signed out."},
 }
 
 // flash is the confirmation the query string names, in the page's
@@ -418,5 +418,5 @@ func (r *rq) flash() string {
 	if !ok {
 		return ""
 	}
-	return r.L(f[0], f[1])
+	return r.L(f.FR, f.EN)
 }
