@@ -30,6 +30,15 @@ func (c *leaseClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 const leaseTTL = 30 * time.Second
 
+// leaseHolders are the worker leases of two processes, proc-a and
+// proc-b, each on its own connection to one database, at one test clock.
+func leaseHolders(t *testing.T) (a, b *mongo.WorkerLease, clock *leaseClock) {
+	first := openStore(t)
+	second := openDatabase(t, first.Database().Name())
+	clock = &leaseClock{}
+	return first.WorkerLease("proc-a", leaseTTL, clock.Now), second.WorkerLease("proc-b", leaseTTL, clock.Now), clock
+}
+
 // TestWorkerLeaseAtomicClaims: FerretDB says it has no atomic claims, so
 // the workers run under the lease there.
 func TestWorkerLeaseAtomicClaims(t *testing.T) {
@@ -101,12 +110,8 @@ func TestWorkerLeaseContention(t *testing.T) {
 // TestWorkerLeaseTakeover: a standby cannot take a live lease, takes it
 // once it expired unrenewed, and the old holder then learns it lost it.
 func TestWorkerLeaseTakeover(t *testing.T) {
-	first := openStore(t)
-	second := openDatabase(t, first.Database().Name())
-	var clock leaseClock
+	a, b, clock := leaseHolders(t)
 	ctx := context.Background()
-	a := first.WorkerLease("proc-a", leaseTTL, clock.Now)
-	b := second.WorkerLease("proc-b", leaseTTL, clock.Now)
 	held, until, _, err := a.Acquire(ctx)
 	if err != nil || !held {
 		t.Fatalf("a: held %v, err %v", held, err)
@@ -145,12 +150,8 @@ func TestWorkerLeaseTakeover(t *testing.T) {
 // even before its term expired for the others: it has stopped working by
 // then and must take a new term.
 func TestWorkerLeaseLateRenewal(t *testing.T) {
-	first := openStore(t)
-	second := openDatabase(t, first.Database().Name())
-	var clock leaseClock
+	a, b, clock := leaseHolders(t)
 	ctx := context.Background()
-	a := first.WorkerLease("proc-a", leaseTTL, clock.Now)
-	b := second.WorkerLease("proc-b", leaseTTL, clock.Now)
 	if held, _, _, err := a.Acquire(ctx); err != nil || !held {
 		t.Fatalf("a: held %v, err %v", held, err)
 	}
