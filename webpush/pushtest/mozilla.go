@@ -524,19 +524,11 @@ func (m *Mozilla) servePush(w http.ResponseWriter, r *http.Request) {
 		m.protoErr("endpoint %s: %s", ch.id, err)
 		http.Error(w, err, status)
 	}
-	if r.Method != http.MethodPost {
-		fail(http.StatusMethodNotAllowed, "method %s, want POST", r.Method)
+	body, ok := readPush(w, r, func(status int, err error) { fail(status, "%v", err) })
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil {
-		http.Error(w, "read error", http.StatusBadRequest)
-		return
-	}
-	if len(body) > MaxBody {
-		fail(http.StatusRequestEntityTooLarge, "body over %d bytes", MaxBody)
-		return
-	}
+	var err error
 	if ce := r.Header.Get("Content-Encoding"); ce != "aes128gcm" {
 		fail(http.StatusBadRequest, "Content-Encoding %q, want aes128gcm", ce)
 		return

@@ -336,6 +336,26 @@ func (s *Server) protoErr(w http.ResponseWriter, status int, id string, err erro
 	http.Error(w, err.Error(), status)
 }
 
+// readPush reads the body of a push request: POST only, at most MaxBody
+// bytes. A request that is neither is refused through refuse (which
+// answers it), one whose body cannot be read with 400; ok is false then.
+func readPush(w http.ResponseWriter, r *http.Request, refuse func(status int, err error)) (body []byte, ok bool) {
+	if r.Method != http.MethodPost {
+		refuse(http.StatusMethodNotAllowed, fmt.Errorf("method %s, want POST", r.Method))
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		http.Error(w, "read error", http.StatusBadRequest)
+		return nil, false
+	}
+	if len(body) > MaxBody {
+		refuse(http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", MaxBody))
+		return nil, false
+	}
+	return body, true
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	id, ok := strings.CutPrefix(r.URL.Path, "/push/")
@@ -354,19 +374,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such subscription", http.StatusNotFound)
 		return
 	}
-	if r.Method != http.MethodPost {
-		s.protoErr(w, http.StatusMethodNotAllowed, id, fmt.Errorf("method %s, want POST", r.Method))
+	body, ok := readPush(w, r, func(status int, err error) { s.protoErr(w, status, id, err) })
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil {
-		http.Error(w, "read error", http.StatusBadRequest)
-		return
-	}
-	if len(body) > MaxBody {
-		s.protoErr(w, http.StatusRequestEntityTooLarge, id, fmt.Errorf("body over %d bytes", MaxBody))
-		return
-	}
+	var err error
 	if len(body) > maxBody {
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
