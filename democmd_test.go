@@ -150,6 +150,27 @@ func tokenOf(t *testing.T, creds []demo.Credential, label string) string {
 	return ""
 }
 
+// statsUntil polls the notice's stats (every 250 ms, for at most 90 s)
+// until done is true of them; past the deadline the test fails naming
+// what it waited for and what it saw last.
+func statsUntil(t *testing.T, base, id, token, waitingFor string, done func(pushStats) bool) pushStats {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var s pushStats
+		if st := httpDo(t, "GET", base+"/v1/notices/"+id+"/stats", token, nil, &s); st != 200 {
+			t.Fatalf("stats: %d", st)
+		}
+		if done(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 90 s, still not %s: pushes %+v failed %v shown %v clicked %v", waitingFor, s.Pushes, s.Failed, s.Shown, s.Clicked)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // TestDemoShowsPushWorking runs `liaison demo` as a newcomer would,
 // publishes a notice and sees, within a bounded time, pushes accepted by
 // the demo's push service and notifications shown and opened by the demo
@@ -188,24 +209,13 @@ func TestDemoShowsPushWorking(t *testing.T) {
 	id := publishUrgentTransport(t, base, tokenOf(t, creds.Accounts, "Agent transport, Val de Noye"))
 	admin := tokenOf(t, creds.Accounts, "Administratrice, Val de Noye")
 
-	var s pushStats
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		s = pushStats{}
-		if st := httpDo(t, "GET", base+"/v1/notices/"+id+"/stats", admin, nil, &s); st != 200 {
-			t.Fatalf("stats: %d", st)
-		}
-		if s.Pushes != nil && s.Pushes.Accepted.n() > 0 && s.Shown.some() && s.Clicked.some() {
-			break
-		}
-		if len(s.Failed) > 0 {
+	s := statsUntil(t, base, id, admin, "pushes accepted, shown and clicked", func(s pushStats) bool {
+		seen := s.Pushes != nil && s.Pushes.Accepted.n() > 0 && s.Shown.some() && s.Clicked.some()
+		if !seen && len(s.Failed) > 0 {
 			t.Fatalf("pushes failed in the demo: pushes %+v failed %v", s.Pushes, s.Failed)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s: pushes %+v failed %v shown %v clicked %v", s.Pushes, s.Failed, s.Shown, s.Clicked)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return seen
+	})
 	t.Logf("demo: pushes %+v shown %+v clicked %+v", s.Pushes, *s.Shown, *s.Clicked)
 	if s.Shown.n() > s.Pushes.Accepted.n() || s.Clicked.n() > s.Shown.n() && s.Shown.n() >= 0 {
 		t.Errorf("accepted %+v, shown %+v, clicked %+v: more shown than accepted or opened than shown", s.Pushes.Accepted, *s.Shown, *s.Clicked)
@@ -301,21 +311,8 @@ func TestServeHasNoDemoPushNorDemoENT(t *testing.T) {
 		}
 	}
 	id := publishUrgentTransport(t, base, agent)
-	var s pushStats
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		s = pushStats{}
-		if st := httpDo(t, "GET", base+"/v1/notices/"+id+"/stats", admin, nil, &s); st != 200 {
-			t.Fatalf("stats: %d", st)
-		}
-		if len(s.Failed) > 0 { // a reason is listed only once a push failed for it
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s the pushes to 127.0.0.1 are not refused: pushes %+v failed %v", s.Pushes, s.Failed)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	// A reason is listed only once a push failed for it.
+	s := statsUntil(t, base, id, admin, "the pushes to 127.0.0.1 refused", func(s pushStats) bool { return len(s.Failed) > 0 })
 	t.Logf("serve: pushes %+v failed %v", s.Pushes, s.Failed)
 	if s.Pushes.Accepted.n() != 0 {
 		t.Errorf("serve pushed to the loopback stand-in (or the figure is withheld): %+v", s.Pushes)
