@@ -33,10 +33,10 @@ const leaseTTL = 30 * time.Second
 // leaseHolders are the worker leases of two processes, proc-a and
 // proc-b, each on its own connection to one database, at one test clock.
 func leaseHolders(t *testing.T) (a, b *mongo.WorkerLease, clock *leaseClock) {
-	first := openStore(t)
-	second := openDatabase(t, first.Database().Name())
+	t.Helper()
+	st := processes(t, 2)
 	clock = &leaseClock{}
-	return first.WorkerLease("proc-a", leaseTTL, clock.Now), second.WorkerLease("proc-b", leaseTTL, clock.Now), clock
+	return st[0].WorkerLease("proc-a", leaseTTL, clock.Now), st[1].WorkerLease("proc-b", leaseTTL, clock.Now), clock
 }
 
 // TestWorkerLeaseAtomicClaims: FerretDB says it has no atomic claims, so

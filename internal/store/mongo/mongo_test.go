@@ -165,6 +165,18 @@ func openStore(t *testing.T, opts ...mongo.Option) *mongo.Store {
 	return openDatabase(t, name, opts...)
 }
 
+// processes are n stores on one fresh database, as n processes sharing
+// it.
+func processes(t *testing.T, n int) []*mongo.Store {
+	t.Helper()
+	first := openStore(t)
+	stores := []*mongo.Store{first}
+	for range n - 1 {
+		stores = append(stores, openDatabase(t, first.Database().Name()))
+	}
+	return stores
+}
+
 // openDatabase opens a store on database name (a second Store on the same
 // name is a second process sharing it).
 func openDatabase(t *testing.T, name string, opts ...mongo.Option) *mongo.Store {
@@ -221,12 +233,8 @@ func TestReopen(t *testing.T) {
 
 // TestConcurrentAudit: processes appending at once never fork the chain.
 func TestConcurrentAudit(t *testing.T) {
-	first := openStore(t)
 	const procs, each = 4, 15
-	stores := []*mongo.Store{first}
-	for range procs - 1 {
-		stores = append(stores, openDatabase(t, first.Database().Name()))
-	}
+	stores := processes(t, procs)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, procs*each)
@@ -246,7 +254,7 @@ func TestConcurrentAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log []store.AuditEntry
-	if err := first.ScanAudit(ctx, func(a store.AuditEntry) error { log = append(log, a); return nil }); err != nil {
+	if err := stores[0].ScanAudit(ctx, func(a store.AuditEntry) error { log = append(log, a); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(log) != procs*each {
@@ -265,12 +273,8 @@ func TestConcurrentAudit(t *testing.T) {
 // create conventions at once (on FerretDB the counter is not atomic; the
 // unique index and a retry make up for it).
 func TestConcurrentConventionNumbers(t *testing.T) {
-	first := openStore(t)
 	const procs, each = 4, 5
-	stores := []*mongo.Store{first}
-	for range procs - 1 {
-		stores = append(stores, openDatabase(t, first.Database().Name()))
-	}
+	stores := processes(t, procs)
 	ctx := context.Background()
 	var mu sync.Mutex
 	numbers := map[int]string{}
@@ -301,8 +305,8 @@ func TestConcurrentConventionNumbers(t *testing.T) {
 // FerretDB too: the limit rests on a unique index of slots, not on an
 // atomic count).
 func TestConcurrentPushSubscriptionLimit(t *testing.T) {
-	first := openStore(t)
-	stores := []*mongo.Store{first, openDatabase(t, first.Database().Name())}
+	stores := processes(t, 2)
+	first := stores[0]
 	ctx := context.Background()
 	p := store.Parent{ENTUserID: "u1", Children: []store.Child{{UAI: "0750001A", Level: store.LevelMaternelle}}}
 	if _, err := first.UpsertParents(ctx, "ent_1", []store.Parent{p}, storetest.T0, store.AuditEntry{At: storetest.T0, Action: "parents.sync"}); err != nil {
