@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,15 +36,7 @@ func TestClassMigration(t *testing.T) {
 	}
 	// Back to the schema before the class migration, with classes as an
 	// earlier version stored them.
-	version := -1
-	for i, m := range migrations {
-		if strings.Contains(m, "liaison_class") {
-			version = i
-		}
-	}
-	if version < 0 {
-		t.Fatal("no class migration")
-	}
+	version := lastMigrationWith(t, "liaison_class")
 	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "immediate"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,11 +53,7 @@ func TestClassMigration(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, dir)
 	n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{uai}, Classes: []string{"cm1"}})
 	if err != nil || n != 2 {
 		t.Fatalf("families of class cm1 after the upgrade = %d, %v; want 2", n, err)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,15 +16,7 @@ import (
 func TestENTFromBeforeKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	before := -1
-	for i, m := range migrations {
-		if strings.Contains(m, "prev_api_key_hash") {
-			before = i
-		}
-	}
-	if before < 0 {
-		t.Fatal("no ENT key rotation migration")
-	}
+	before := lastMigrationWith(t, "prev_api_key_hash")
 	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +40,7 @@ func TestENTFromBeforeKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := reopen(t, dir)
 	e, err := s.ENTByAPIKeyHash(ctx, store.HashToken("key-old"))
 	if err != nil {
 		t.Fatal(err)
