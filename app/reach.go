@@ -14,11 +14,8 @@ import (
 	"github.com/liaison-ent/liaison/internal/ttlcache"
 )
 
-// Text is a sentence in French and in English.
-type Text struct{ FR, EN string }
-
-// In is the sentence in lang ("fr" or "en").
-func (t Text) In(lang string) string { return Pick(lang, t.FR, t.EN) }
+// Text is the reach figures' name for a Bilingual sentence.
+type Text = Bilingual
 
 // Family counts ("reaches N families") are asked for by every check and
 // publication, and counting distinct parents over a large directory costs
