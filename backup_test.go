@@ -15,6 +15,7 @@ import (
 
 	"github.com/liaison-ent/liaison/internal/operator"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // Backups taken while accounts are being created are each one consistent
@@ -24,11 +25,7 @@ import (
 func TestBackupUnderWriteLoadRestores(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.OpenIn(t, dir)
 
 	var created atomic.Int64
 	stop := make(chan struct{})

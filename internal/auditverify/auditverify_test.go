@@ -11,6 +11,7 @@ import (
 
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 )
 
 // CrossCheck names a notice stored without its publication entry and one
@@ -21,11 +22,7 @@ import (
 func TestCrossCheckAndVerify(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.OpenIn(t, dir)
 	t0 := time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC)
 	mk := func(id string, at time.Time, action string) store.Notice {
 		t.Helper()
