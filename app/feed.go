@@ -304,6 +304,18 @@ func (a *App) feedItem(ctx context.Context, id *ParentIdentity, noticeID string)
 	return f, f.items[i], nil
 }
 
+// parentFeedItem is the signed-in parent and the notice of their feed
+// noticeID names (feedItem), with the feed read: release it when done,
+// also after an error.
+func (a *App) parentFeedItem(ctx context.Context, p *Principal, noticeID string) (*ParentIdentity, feed, FeedItem, error) {
+	id, err := signedInParent(p)
+	if err != nil {
+		return nil, feed{}, FeedItem{}, err
+	}
+	f, it, err := a.feedItem(ctx, id, noticeID)
+	return id, f, it, err
+}
+
 // NoticeRequest names a notice of the parent's feed.
 type NoticeRequest struct {
 	NoticeID string
@@ -323,11 +335,7 @@ type ReadResult struct {
 // MarkRead records that the parent read a notice of their feed.
 // Idempotent: the first reading is kept.
 func (a *App) MarkRead(ctx context.Context, p *Principal, req NoticeRequest) (ReadResult, error) {
-	id, err := signedInParent(p)
-	if err != nil {
-		return ReadResult{}, err
-	}
-	f, it, err := a.feedItem(ctx, id, req.NoticeID)
+	id, f, it, err := a.parentFeedItem(ctx, p, req.NoticeID)
 	defer f.release()
 	if err != nil {
 		return ReadResult{}, err
@@ -346,11 +354,7 @@ func (a *App) MarkRead(ctx context.Context, p *Principal, req NoticeRequest) (Re
 // Acknowledge records the parent's "j'ai pris connaissance" of a notice
 // that asks for it. Idempotent: the first acknowledgement is kept.
 func (a *App) Acknowledge(ctx context.Context, p *Principal, req NoticeRequest) (ReadResult, error) {
-	id, err := signedInParent(p)
-	if err != nil {
-		return ReadResult{}, err
-	}
-	f, it, err := a.feedItem(ctx, id, req.NoticeID)
+	id, f, it, err := a.parentFeedItem(ctx, p, req.NoticeID)
 	defer f.release()
 	if err != nil {
 		return ReadResult{}, err
