@@ -90,6 +90,21 @@ func TestDepsScript(t *testing.T) {
 		return code, out.String(), errb.String()
 	}
 
+	// installed runs the script, which must succeed, and is what it asked
+	// apt-get to do.
+	installed := func(t *testing.T, env []string, aptLog string) string {
+		t.Helper()
+		code, _, errs := run(t, env)
+		if code != 0 {
+			t.Fatalf("exit %d, err %q", code, errs)
+		}
+		log, err := os.ReadFile(aptLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(log)
+	}
+
 	t.Run("everything there: nothing to do, nothing said", func(t *testing.T) {
 		env, _, aptLog := setup(t, machine{uid: "0", apt: true, chromium: true, firefox: true, node: true, font: true})
 		code, out, errs := run(t, env)
@@ -131,15 +146,8 @@ func TestDepsScript(t *testing.T) {
 
 	t.Run("no chromium, root with apt-get: installs it", func(t *testing.T) {
 		env, chromium, aptLog := setup(t, machine{uid: "0", apt: true, aptMakes: true, firefox: true, node: true, font: true})
-		code, _, errs := run(t, env)
-		if code != 0 {
-			t.Fatalf("exit %d, err %q", code, errs)
-		}
-		log, err := os.ReadFile(aptLog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(log), "install") || !strings.Contains(string(log), "chromium") {
+		log := installed(t, env, aptLog)
+		if !strings.Contains(log, "install") || !strings.Contains(log, "chromium") {
 			t.Fatalf("apt-get calls: %q", log)
 		}
 		if _, err := os.Stat(chromium); err != nil {
@@ -169,15 +177,8 @@ func TestDepsScript(t *testing.T) {
 
 	t.Run("no firefox-esr, root with apt-get: installs it", func(t *testing.T) {
 		env, _, aptLog := setup(t, machine{uid: "0", apt: true, aptFirefox: true, chromium: true, node: true, font: true})
-		code, _, errs := run(t, env)
-		if code != 0 {
-			t.Fatalf("exit %d, err %q", code, errs)
-		}
-		log, err := os.ReadFile(aptLog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(log), "install") || !strings.Contains(string(log), "firefox-esr") || strings.Contains(string(log), "chromium") {
+		log := installed(t, env, aptLog)
+		if !strings.Contains(log, "install") || !strings.Contains(log, "firefox-esr") || strings.Contains(log, "chromium") {
 			t.Fatalf("apt-get calls: %q", log)
 		}
 	})
