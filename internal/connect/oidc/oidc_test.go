@@ -270,7 +270,11 @@ func TestPKCEFollowsTheProvider(t *testing.T) {
 	})
 }
 
-func TestSignInRefusals(t *testing.T) {
+// refusalSetup is what the refusal tests start from: a stand-in provider
+// (plain PKCE, the entcore users), a client of it logging into logs, and
+// an RSA key that is not the provider's.
+func refusalSetup(t *testing.T) (context.Context, *standIn, *oidc.Client, *logBuffer, *rsa.PrivateKey) {
+	t.Helper()
 	ctx := testCtx(t)
 	s := newStandIn(t, []string{"plain"}, entcoreUsers(t))
 	logs := &logBuffer{}
@@ -279,6 +283,11 @@ func TestSignInRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, s, c, logs, otherKey
+}
+
+func TestSignInRefusals(t *testing.T) {
+	ctx, s, c, logs, otherKey := refusalSetup(t)
 
 	t.Run("state mismatch", func(t *testing.T) {
 		authURL, pending, err := c.Start()
@@ -405,14 +414,7 @@ func TestUserinfoForAnotherUserIsRefused(t *testing.T) {
 }
 
 func TestBackChannelLogout(t *testing.T) {
-	ctx := testCtx(t)
-	s := newStandIn(t, []string{"plain"}, entcoreUsers(t))
-	logs := &logBuffer{}
-	c := newClient(t, ctx, entcoreConfig(s.issuer), logs)
-	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, c, _, otherKey := refusalSetup(t)
 	now := time.Now()
 	token := func(edit func(map[string]any)) map[string]any {
 		cl := map[string]any{
