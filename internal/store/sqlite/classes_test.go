@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,22 +35,11 @@ func TestClassMigration(t *testing.T) {
 	// Back to the schema before the class migration, with classes as an
 	// earlier version stored them.
 	version := lastMigrationWith(t, "liaison_class")
-	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "immediate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	execRaw(t, dir,
 		`UPDATE children SET class = ' cm1 ' WHERE parent_id = (SELECT id FROM parents WHERE ent_user_id = 'u1')`,
 		`UPDATE children SET class = 'Cm1' WHERE parent_id = (SELECT id FROM parents WHERE ent_user_id = 'u2')`,
 		fmt.Sprintf("PRAGMA user_version = %d", version),
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	)
 	s = reopen(t, dir)
 	n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{uai}, Classes: []string{"cm1"}})
 	if err != nil || n != 2 {

@@ -209,11 +209,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, dir)
 	withdrawn := fullNotice()
 	withdrawn.RequestHash = ""
 	withdrawn.PushVersion, withdrawn.RepushedAt = 0, nil

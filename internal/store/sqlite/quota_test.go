@@ -2,11 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,32 +35,9 @@ func TestQuotaSchoolsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to the schema before the migration.
-	version := -1
-	for i, m := range migrations {
-		if strings.Contains(m, "CREATE TABLE IF NOT EXISTS notice_quota_schools") {
-			version = i
-		}
-	}
-	if version < 0 {
-		t.Fatal("no quota schools migration")
-	}
-	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), "immediate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range []string{`DROP TABLE notice_quota_schools`, fmt.Sprintf("PRAGMA user_version = %d", version)} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	version := lastMigrationWith(t, "CREATE TABLE IF NOT EXISTS notice_quota_schools")
+	execRaw(t, dir, `DROP TABLE notice_quota_schools`, fmt.Sprintf("PRAGMA user_version = %d", version))
+	s = reopen(t, dir)
 	counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
 	if err != nil || counts[a]["menu"] != 1 || counts[b]["menu"] != 1 {
 		t.Fatalf("counts after the upgrade = %v, %v; want 1 at each school", counts, err)
