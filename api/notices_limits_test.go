@@ -37,6 +37,24 @@ func worksNotice(i int) map[string]any {
 		"audience": map[string]any{"schools": []string{uaiA1}}, "expires_at": "2026-11-24T18:00:00+01:00"}
 }
 
+// christmasMenuRead publishes one notice to A1 (12 families) and A2's
+// CE2 (8), read by 7 families of A1 and 2 of CE2, and is its reach and
+// stats as tok sees them.
+func (p *publishing) christmasMenuRead(t *testing.T, tok string) (reachView, noticeStats) {
+	t.Helper()
+	body := simpleNotice("cantine", "Menu de Noël", uaiA1, uaiA2)
+	body["audience"].(map[string]any)["classes"] = []string{"MS", "CE2"}
+	id := p.publish(t, "restauration", body)
+	for _, u := range []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p12", "p13"} {
+		p.must(200, p.do("POST", "/v1/me/feed/"+id+"/read", p.parentToken(t, u), nil))
+	}
+	var rv reachView
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", tok, nil)).Decode(t, &rv)
+	var st noticeStats
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", tok, nil)).Decode(t, &st)
+	return rv, st
+}
+
 // countStoredNotices counts the collectivité's notices, withdrawn ones too.
 func (p *publishing) countStoredNotices(t *testing.T) int {
 	t.Helper()
@@ -279,16 +297,7 @@ func TestSmallGroupDifferences(t *testing.T) {
 	// One notice to A1 (12) and A2's CE2 (8): 7 A1 families and 2 CE2
 	// families read it. /reach withholds CE2's 2; /stats must not give
 	// 9, which minus A1's 7 would.
-	body := simpleNotice("cantine", "Menu de Noël", uaiA1, uaiA2)
-	body["audience"].(map[string]any)["classes"] = []string{"MS", "CE2"}
-	id := p.publish(t, "restauration", body)
-	for _, u := range []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p12", "p13"} {
-		p.must(200, p.do("POST", "/v1/me/feed/"+id+"/read", p.parentToken(t, u), nil))
-	}
-	var rv reachView
-	p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", tok, nil)).Decode(t, &rv)
-	var st noticeStats
-	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", tok, nil)).Decode(t, &st)
+	rv, st := p.christmasMenuRead(t, tok)
 	if val(st.FamiliesTargeted) != 20 || st.Read == nil {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -365,16 +374,7 @@ func TestSmallGroupOverlaps(t *testing.T) {
 
 	// One notice to both, read by 7 families of A1 (p0 and p1 among
 	// them) and 2 more of CE2.
-	body := simpleNotice("cantine", "Menu de Noël", uaiA1, uaiA2)
-	body["audience"].(map[string]any)["classes"] = []string{"MS", "CE2"}
-	id := p.publish(t, "restauration", body)
-	for _, u := range []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p12", "p13"} {
-		p.must(200, p.do("POST", "/v1/me/feed/"+id+"/read", p.parentToken(t, u), nil))
-	}
-	var rv reachView
-	p.must(200, p.do("GET", "/v1/notices/"+id+"/reach", tok, nil)).Decode(t, &rv)
-	var st noticeStats
-	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", tok, nil)).Decode(t, &st)
+	rv, st := p.christmasMenuRead(t, tok)
 	for _, g := range rv.Groups {
 		all = append(all, g.Families, g.Read, g.Acknowledged, g.NotReached)
 	}
