@@ -13,11 +13,6 @@ import (
 // The convention use cases are in package app (app/conventions.go); these
 // handlers decode the request, call them and encode the answer.
 
-// reasonBody is a body that only says why (withdrawal, revocation).
-type reasonBody struct {
-	Reason string `json:"reason" validate:"required,min=3,max=500,multiline"`
-}
-
 // conventionView is a convention as the API shows it.
 type conventionView struct {
 	conventions.Convention
@@ -68,11 +63,6 @@ func (s *Server) viewConvention(rec store.Convention, doc conventions.Convention
 // conventionRecord turns a document into the stored record and version.
 func conventionRecord(doc conventions.Convention, now time.Time, by, reason string) (store.Convention, store.ConventionVersion, error) {
 	return app.ConventionRecord(doc, now, by, reason)
-}
-
-// documentOf decodes a stored convention (app.DocumentOf).
-func documentOf(rec store.Convention) (conventions.Convention, error) {
-	return app.DocumentOf(rec)
 }
 
 // createConvention is POST /v1/conventions (app.CreateConvention).

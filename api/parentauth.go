@@ -310,6 +310,3 @@ func (s *Server) parentCORS() fiber.Handler {
 		return c.Next()
 	}
 }
-
-// parentOf returns the authenticated parent (requireParent ran).
-func parentOf(c *fiber.Ctx) *app.ParentIdentity { return principal(c).Parent }

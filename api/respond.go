@@ -90,15 +90,3 @@ func newList[T any](items []T, limit int, cursorOf func(T) string) list[T] {
 	}
 	return l
 }
-
-// auditEntry describes a mutation made by the caller.
-func (s *Server) auditEntry(c *fiber.Ctx, action, target, summary, collectiviteID string) store.AuditEntry {
-	return store.AuditEntry{
-		At:             s.utcNow(),
-		Actor:          principal(c).ID(),
-		Action:         action,
-		Target:         target,
-		Summary:        summary,
-		CollectiviteID: collectiviteID,
-	}
-}

@@ -11,13 +11,3 @@ func (s *Server) createSchool(c *fiber.Ctx) error {
 // listSchools: operators see all; admins and agents the schools of their
 // territory; viewers the schools they are bound to.
 func (s *Server) listSchools(c *fiber.Ctx) error { return listed(c, s.app.ListSchools, viewSchool) }
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

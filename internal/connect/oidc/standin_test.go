@@ -189,7 +189,7 @@ func newStandIn(t *testing.T, pkce []string, ent map[string]*entUser) *standIn {
 }
 
 func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
-	h := s.op.HttpHandler()
+	h := http.Handler(s.op)
 	switch {
 	case r.URL.Path == "/.well-known/openid-configuration":
 		rec := httptest.NewRecorder()
@@ -272,7 +272,7 @@ func (s *standIn) children(w http.ResponseWriter, r *http.Request) {
 	check := httptest.NewRequest(http.MethodGet, s.issuer+"/auth/oauth2/userinfo", nil)
 	check.Header.Set("Authorization", r.Header.Get("Authorization"))
 	rec := httptest.NewRecorder()
-	s.op.HttpHandler().ServeHTTP(rec, check)
+	s.op.ServeHTTP(rec, check)
 	var who struct {
 		UserID string `json:"userId"`
 	}
