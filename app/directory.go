@@ -132,12 +132,37 @@ func (a *App) EraseParent(ctx context.Context, p *Principal, req EraseParentRequ
 // nil, maps parent i, child j to its CSV line for error reports; csvErrs
 // are the CSV syntax errors found before, reported together.
 func (a *App) writeParents(ctx context.Context, p *Principal, ent *store.ENT, in []ParentInput, lines [][]int, csvErrs ...Detail) (SyncResult, error) {
+	parents, err := a.checkParents(ent, in, lines, csvErrs...)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	au := a.Audit(p, "parents.sync", ent.ID,
+		fmt.Sprintf("Synchronisation de %d parent(s) par l'ENT « %s »", len(parents), ent.Name), "")
+	return a.storeParents(ctx, ent, parents, au)
+}
+
+// storeParents writes checked parents with their audit entry and moves
+// the directory generation (caches follow).
+func (a *App) storeParents(ctx context.Context, ent *store.ENT, parents []store.Parent, au store.AuditEntry) (SyncResult, error) {
+	res, err := a.store.UpsertParents(ctx, ent.ID, parents, a.Now(), au)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	a.DirectoryChanged()
+	return SyncResult{Created: res.Created, Updated: res.Updated, Total: len(parents)}, nil
+}
+
+// checkParents validates a batch against the rules of a sync (CheckParent,
+// duplicates, size) and returns it as the store writes it. lines, when not
+// nil, maps parent i, child j to its CSV line for error reports; csvErrs
+// are the CSV syntax errors found before, reported together.
+func (a *App) checkParents(ent *store.ENT, in []ParentInput, lines [][]int, csvErrs ...Detail) ([]store.Parent, error) {
 	if len(in) == 0 && len(csvErrs) == 0 {
-		return SyncResult{}, Err(CodeRequestValidationFailed, NewDetail("parents", "field.min",
+		return nil, Err(CodeRequestValidationFailed, NewDetail("parents", "field.min",
 			"Le lot doit contenir au moins un parent.", "The batch must contain at least one parent."))
 	}
 	if len(in) > MaxParentsPerBatch {
-		return SyncResult{}, Err(CodeParentsBatchTooLarge)
+		return nil, Err(CodeParentsBatchTooLarge)
 	}
 	served := make(map[string]bool, len(ent.Schools))
 	for _, u := range ent.Schools {
@@ -186,16 +211,9 @@ func (a *App) writeParents(ctx context.Context, p *Principal, ent *store.ENT, in
 		if lines != nil {
 			code = CodeParentsCSVInvalid
 		}
-		return SyncResult{}, Err(code, ds...)
+		return nil, Err(code, ds...)
 	}
-	au := a.Audit(p, "parents.sync", ent.ID,
-		fmt.Sprintf("Synchronisation de %d parent(s) par l'ENT « %s »", len(parents), ent.Name), "")
-	res, err := a.store.UpsertParents(ctx, ent.ID, parents, now, au)
-	if err != nil {
-		return SyncResult{}, err
-	}
-	a.DirectoryChanged()
-	return SyncResult{Created: res.Created, Updated: res.Updated, Total: len(parents)}, nil
+	return parents, nil
 }
 
 // ParentDetail is a problem of one parent of a batch.

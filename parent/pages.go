@@ -36,6 +36,12 @@ var feedPageSize = 20
 // feed is the ENT's page: the parent's feed, or the signed-out page.
 func (p *Page) feed(r *rq) error {
 	if r.sess == nil {
+		if code := r.c.Query("refus"); code != "" {
+			if _, ok := refusals[code]; ok {
+				// A refused sign-in's page, again (the language switch).
+				return p.refuse(r, code, r.c.Query("iframe") == "1")
+			}
+		}
 		return p.signedOut(r, fiber.StatusOK, false)
 	}
 	cursor := r.c.Query("apres")
@@ -221,9 +227,20 @@ func (p *Page) unsubscribe(r *rq) error {
 // signedOut is the page of a visitor without a session: sign in through
 // the ENT.
 func (p *Page) signedOut(r *rq, status int, expired bool) error {
-	d := signedOutData{SignIn: r.base() + "connexion"}
+	alert := ""
 	if expired {
-		d.Expired = r.L(msgExpired.FR, msgExpired.EN)
+		alert = r.L(msgExpired.FR, msgExpired.EN)
+	}
+	return p.signedOutWith(r, status, alert, r.c.Query("iframe") == "1")
+}
+
+// signedOutWith is the signed-out page with an alert (a refused sign-in,
+// an expired session); iframe: its sign-in link keeps the page in the
+// ENT's iframe mode.
+func (p *Page) signedOutWith(r *rq, status int, alert string, iframe bool) error {
+	d := signedOutData{SignIn: r.base() + "connexion", Expired: alert}
+	if iframe {
+		d.SignIn += "?iframe=1"
 	}
 	r.c.Set("X-Liaison-Page", "signed-out")
 	return p.render(r, status, "signedout", r.L("Connectez-vous par votre ENT", "Sign in through your ENT"), d)

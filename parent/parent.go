@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -51,6 +52,9 @@ type Deps struct {
 	// App is the application layer, shared with the API and the
 	// back-office; New builds one when nil.
 	App *app.App
+	// ConnectHTTP talks to the ENTs' CAS and OpenID Connect servers; nil:
+	// the protocol packages' own clients (bounded in time).
+	ConnectHTTP *http.Client
 }
 
 // Page serves the parent pages of every ENT.
@@ -72,6 +76,9 @@ type Page struct {
 	sw     []byte // the service worker's common part (pwa.go)
 
 	signInHandler func(c *fiber.Ctx, ent store.ENT) error // SetSignIn
+
+	clients     connectClients // signin.go
+	connectHTTP *http.Client
 }
 
 // New builds the parent page. Mount it with Mount (api.Deps.Mount).
@@ -86,7 +93,7 @@ func New(d Deps) (*Page, error) {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log, Config: d.Config})
 	}
 	p := &Page{core: d.App, st: d.Store, now: d.Clock, log: d.Log,
-		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax}
+		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP}
 	if p.idle <= 0 {
 		p.idle = config.DefaultParentSessionIdle
 	}
@@ -192,13 +199,20 @@ func (p *Page) clearSession(c *fiber.Ctx, entID string) {
 // logout ("" when there is none). The caller then redirects to the page.
 // A revoked or unknown ENT is refused.
 func (p *Page) StartSession(c *fiber.Ctx, entID, entUserID string, iframe bool, ssoSession string) error {
-	ctx := c.UserContext()
-	if entUserID == "" || len(entUserID) > 128 || !app.Identifier(entUserID) {
-		return errors.New("parent: invalid ENT user id")
-	}
-	ent, err := p.core.CachedENT(ctx, entID)
+	ent, err := p.core.CachedENT(c.UserContext(), entID)
 	if err != nil {
 		return err
+	}
+	return p.startSession(c, ent, entUserID, iframe, ssoSession, "")
+}
+
+// startSession is StartSession with a second SSO key, sid: an OIDC
+// session is ended by its user's key (ssoSession) or by its sid.
+func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, iframe bool, ssoSession, sid string) error {
+	ctx := c.UserContext()
+	entID := ent.ID
+	if entUserID == "" || len(entUserID) > 128 || !app.Identifier(entUserID) {
+		return errors.New("parent: invalid ENT user id")
 	}
 	if ent.Revoked() {
 		return fmt.Errorf("parent: ENT %s is revoked", entID)
@@ -212,7 +226,7 @@ func (p *Page) StartSession(c *fiber.Ctx, entID, entUserID string, iframe bool, 
 		return err
 	}
 	now := p.now()
-	s := session{ENT: ent.ID, User: entUserID, ID: id, Started: now.Unix(), Iframe: iframe, SSO: ssoSession}
+	s := session{ENT: ent.ID, User: entUserID, ID: id, Started: now.Unix(), Iframe: iframe, SSO: ssoSession, SID: sid}
 	s = s.refresh(now, p.idle, p.max)
 	me, err := p.core.Me(ctx, &app.Principal{Parent: &app.ParentIdentity{ENT: ent, UserID: entUserID}})
 	if err != nil {

@@ -104,7 +104,7 @@ func (v view) L(fr, en string) string {
 func (v view) Current(page string) bool { return v.Page == page }
 
 func (p *Page) render(r *rq, status int, page, title string, data any) error {
-	v := view{Lang: r.lang, Title: title, CSRF: r.csrf(), Page: page, Path: string(r.c.Request().URI().RequestURI()),
+	v := view{Lang: r.lang, Title: title, CSRF: r.csrf(), Page: page, Path: r.returnPath(),
 		SignedIn: r.sess != nil, Assets: p.assets, Data: data}
 	if r.ent.ID != "" {
 		v.Base, v.ENTName = r.base(), r.ent.Name
@@ -118,4 +118,14 @@ func (p *Page) render(r *rq, status int, page, title string, data any) error {
 	r.c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	r.c.Set(fiber.HeaderContentLanguage, r.lang)
 	return r.c.Status(status).Send(buf.Bytes())
+}
+
+// returnPath is where the language switch comes back to: the page's own
+// address, or the one a handler set (a sign-in callback's address holds a
+// one-time ticket or code).
+func (r *rq) returnPath() string {
+	if r.path != "" {
+		return r.path
+	}
+	return string(r.c.Request().URI().RequestURI())
 }

@@ -36,6 +36,12 @@ func (p *Page) routes(a *fiber.App) {
 	g.Post("/notifications/abonnement", p.handle(true, p.subscribe))
 	g.Post("/notifications/desabonnement", p.handle(true, p.unsubscribe))
 	g.Get("/connexion", p.handle(false, p.signIn))
+	g.Get("/cas", p.handle(false, p.casCallback))
+	g.Get("/oidc/callback", p.handle(false, p.oidcCallback))
+	// Single logout, server to server: no session, no CSRF token.
+	g.Post("/cas", p.logoutHandler(p.casLogout))
+	g.Post("/cas/logout", p.logoutHandler(p.casLogout))
+	g.Post("/oidc/logout", p.logoutHandler(p.oidcLogout))
 	g.Post("/deconnexion", p.handle(false, p.signOut))
 	g.Get("/langue", p.handle(false, p.switchLang))
 	g.Get("/manifest.webmanifest", p.handle(false, p.manifest))
@@ -51,6 +57,7 @@ type rq struct {
 	ent  store.ENT
 	keys *sealer
 	sess *session       // nil: signed out
+	path string         // the address the language switch returns to ("": the request's)
 	pr   *app.Principal // the signed-in parent
 	me   app.Me
 }
@@ -154,6 +161,9 @@ func (p *Page) loadSession(r *rq) error {
 	if err == nil && !revoked && s.SSO != "" {
 		revoked, err = p.st.SessionRevoked(ctx, ssoHash(s.ENT, s.SSO), now)
 	}
+	if err == nil && !revoked && s.SID != "" {
+		revoked, err = p.st.SessionRevoked(ctx, ssoHash(s.ENT, s.SID), now)
+	}
 	if err != nil {
 		return err
 	}
@@ -217,13 +227,13 @@ func (r *rq) backTo(next string) string {
 	return r.base()
 }
 
-// signIn is where the ENT's connector starts; until one is wired for the
-// ENT, a page says so.
+// signIn is where the ENT's connector starts (signin.go), unless
+// SetSignIn wired another start.
 func (p *Page) signIn(r *rq) error {
 	if h := p.signInHandler; h != nil {
 		return h(r.c, r.ent)
 	}
-	return p.message(r, fiber.StatusNotFound, msgNoConnector)
+	return p.startSignIn(r)
 }
 
 // SetSignIn wires /parent/{ent_id}/connexion to the ENT's connector

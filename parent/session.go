@@ -36,6 +36,7 @@ type session struct {
 	Expires int64  `json:"e"` // unix seconds
 	Iframe  bool   `json:"f,omitempty"`
 	SSO     string `json:"o,omitempty"`
+	SID     string `json:"d,omitempty"` // an OIDC session's sid, when the ENT gave one
 	Known   bool   `json:"k,omitempty"`
 }
 

@@ -34,6 +34,10 @@ type Identity struct {
 	// schools but not children, one entry per school (and class) of
 	// theirs: a UAI, the level when known, the class when known.
 	Children []Child
+	// SSOSession is the ENT's session the sign-in belongs to, for single
+	// logout only (OIDC: the ID token's sid when it has one); never
+	// stored in the directory.
+	SSOSession string
 }
 
 // Child is one child (or school) of a parent: what the directory keeps.

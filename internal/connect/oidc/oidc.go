@@ -245,6 +245,12 @@ func (c *Client) Callback(ctx context.Context, p Pending, query url.Values) (con
 		c.log.Warn("oidc callback refused", "reason", "userinfo", "err", err)
 		return connect.Identity{}, err
 	}
+	var sess struct {
+		SID string `json:"sid"`
+	}
+	if idt.Claims(&sess) == nil && printable(sess.SID) && len(sess.SID) <= 256 {
+		id.SSOSession = sess.SID
+	}
 	if !id.IsParent() {
 		c.log.Info("oidc sign-in of a non-parent", "profile", string(id.Profile))
 		return id, nil
@@ -264,6 +270,16 @@ func (c *Client) Callback(ctx context.Context, p Pending, query url.Values) (con
 	}
 	c.log.Info("oidc sign-in", "children", len(id.Children), "children_endpoint", fetched != nil)
 	return id, nil
+}
+
+// printable: a non-empty string of printable ASCII, no space.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // safeCode keeps an OAuth error code printable and short (it comes from

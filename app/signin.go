@@ -1,0 +1,157 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/connect"
+	"github.com/liaison-ent/liaison/internal/frenchid"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// The directory from the sign-in (just in time): a parent who signs in
+// through their ENT's connector (CAS, OpenID Connect) brings what the ENT
+// releases of their children's schools; SignInParent keeps of it what a
+// directory sync would and writes it through the sync's own checks and
+// write (checkParents, storeParents). A parent known through the sync API
+// and through sign-in is one parent: same ENT, same ENT user id.
+
+// SignInParent refreshes, from a parent's sign-in through ENT ent's
+// connector, that parent's children in the directory, and returns the
+// parent's identity for the session.
+//
+//   - Only children in schools the ENT serves (ent.Schools) are kept.
+//   - The level comes from the school's registry entry (maternelle,
+//     élémentaire, collège, lycée); for a primaire school (or one the
+//     registry does not know) from the class name (connect.LevelOfClass),
+//     else from what the connector said. When nothing says it, the child
+//     is recorded under both maternelle and élémentaire: the parent then
+//     receives the notices of either level of that school rather than
+//     none.
+//   - The class is kept when known and acceptable to a sync (else it is
+//     unknown: class-targeted notices do not reach that child).
+//   - Identical entries are merged; at most 20 are kept, as in a sync.
+//
+// The write is idempotent: when the directory already holds exactly these
+// children nothing is written; otherwise they replace the parent's
+// children (locale and muted categories kept), audited as a directory
+// change ("parents.sync", by "parent:{ent}") and the directory generation
+// moves so caches follow. When the ENT releases no child in a school it
+// serves, the directory is left as it is (a sync may know the parent).
+// An Identity carries no name nor e-mail: none can be stored.
+func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identity) (*ParentIdentity, error) {
+	if ent.Revoked() {
+		return nil, Err(CodeResourceNotFound)
+	}
+	if !id.IsParent() {
+		return nil, Err(CodeAuthForbidden)
+	}
+	if !ValidENTUserID(id.UserID) {
+		return nil, Err(CodeAuthInvalidToken)
+	}
+	pi := &ParentIdentity{ENT: ent, UserID: id.UserID}
+	children, err := a.signInChildren(ctx, ent, id.Children)
+	if err != nil {
+		return nil, err
+	}
+	if len(children) == 0 {
+		a.log.Info("parent sign-in: no child in a school the ENT serves; directory unchanged",
+			slog.String("ent", ent.ID), slog.Int("released", len(id.Children)))
+		return pi, nil
+	}
+	parents, err := a.checkParents(&ent, []ParentInput{{ENTUserID: id.UserID, Children: children}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.store.GetParent(ctx, ent.ID, id.UserID)
+	switch {
+	case err == nil && sameChildren(cur.Children, parents[0].Children):
+		return pi, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	au := a.Audit(&Principal{Parent: pi}, "parents.sync", ent.ID,
+		fmt.Sprintf("Mise à jour d'un parent à sa connexion par l'ENT « %s » (%d enfant(s) ou école(s))", ent.Name, len(children)), "")
+	if _, err := a.storeParents(ctx, &ent, parents, au); err != nil {
+		return nil, err
+	}
+	return pi, nil
+}
+
+// signInChildren is what the directory keeps of the released children:
+// see SignInParent.
+func (a *App) signInChildren(ctx context.Context, ent store.ENT, in []connect.Child) ([]ChildInput, error) {
+	served := make(map[string]bool, len(ent.Schools))
+	for _, u := range ent.Schools {
+		served[frenchid.NormalizeUAI(u)] = true
+	}
+	levels := map[string]string{} // UAI → the registry's level ("" unknown)
+	var out []ChildInput
+	add := func(c ChildInput) {
+		if !slices.Contains(out, c) && len(out) < maxChildrenPerParent {
+			out = append(out, c)
+		}
+	}
+	for _, ch := range in {
+		uai := frenchid.NormalizeUAI(ch.UAI)
+		if !frenchid.UAIValid(uai) || !served[uai] {
+			continue
+		}
+		schoolLevel, ok := levels[uai]
+		if !ok {
+			s, err := a.store.GetSchool(ctx, uai)
+			switch {
+			case err == nil:
+				schoolLevel = s.Level
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
+			levels[uai] = schoolLevel
+		}
+		class := frenchid.NormalizeClass(strings.TrimSpace(ch.Class))
+		if len(class) > maxClassLen || !PlainText(class, false) {
+			class = ""
+		}
+		level := ""
+		switch schoolLevel {
+		case conventions.LevelMaternelle, conventions.LevelElementaire, conventions.LevelCollege, conventions.LevelLycee:
+			level = schoolLevel
+		default: // primaire, or not in the registry
+			level = connect.LevelOfClass(class)
+			if level == "" && slices.Contains(conventions.Levels, ch.Level) {
+				level = ch.Level
+			}
+		}
+		if level == "" {
+			add(ChildInput{UAI: uai, Level: conventions.LevelMaternelle, Class: class})
+			add(ChildInput{UAI: uai, Level: conventions.LevelElementaire, Class: class})
+			continue
+		}
+		add(ChildInput{UAI: uai, Level: level, Class: class})
+	}
+	return out, nil
+}
+
+// sameChildren reports whether two lists hold the same children, in any
+// order (classes compared as the store keeps them).
+func sameChildren(a, b []store.Child) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(c store.Child) string {
+		return c.UAI + "\x00" + c.Level + "\x00" + frenchid.NormalizeClass(c.Class)
+	}
+	ka := make([]string, len(a))
+	kb := make([]string, len(b))
+	for i := range a {
+		ka[i], kb[i] = key(a[i]), key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
+}
