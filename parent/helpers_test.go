@@ -45,6 +45,7 @@ type world struct {
 	store *sqlite.Store
 	entA  demo.ENT // the first demo ENT (Saint-Fuscien's schools among them)
 	entB  demo.ENT
+	dir   string // the store's directory
 }
 
 // The test's own parents, synced by entA: one at Jules Ferry (CM1), one at
@@ -62,7 +63,8 @@ func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) 
 func newWorldWith(tb testing.TB, env map[string]string) *world {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, tb.TempDir())
+	dir := tb.TempDir()
+	st, err := sqlite.Open(ctx, dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 		})
 	}
 	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: mount, App: core})
-	w := &world{api: srv, page: pg, core: core, clock: clk, data: data, store: st, entA: data.ENTs[0], entB: data.ENTs[1]}
+	w := &world{api: srv, page: pg, core: core, clock: clk, data: data, store: st, entA: data.ENTs[0], entB: data.ENTs[1], dir: dir}
 	_, err = st.UpsertParents(ctx, w.entA.ID, []store.Parent{
 		{ENTID: w.entA.ID, ENTUserID: parentJF, Children: []store.Child{{UAI: uaiJF, Level: store.LevelElementaire, Class: "CM1"}}},
 		{ENTID: w.entA.ID, ENTUserID: parentCoq, Children: []store.Child{{UAI: uaiCoq, Level: store.LevelMaternelle, Class: "MS"}}},
