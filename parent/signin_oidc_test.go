@@ -57,7 +57,9 @@ func oidcLogin(t *testing.T, b *browser, op *standIn, entID, user, query string)
 	return op.login(context.Background(), p.Location, user)
 }
 
-func callbackPath(entID string, q url.Values) string { return base(entID) + "oidc/callback?" + q.Encode() }
+func callbackPath(entID string, q url.Values) string {
+	return base(entID) + "oidc/callback?" + q.Encode()
+}
 
 func TestOIDCSignIn(t *testing.T) {
 	w, op := newOIDCWorld(t)
