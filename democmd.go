@@ -176,8 +176,10 @@ func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 	fmt.Fprintf(w, "\nLiaison demo is running on %s (data: %s, reset at each start)\n\n", base, cfg.DataDir)
 	fmt.Fprintf(w, "Back-office: open %s/admin/ and sign in with one of the tokens below (or pick a demo account on the sign-in page).\n", base)
 	fmt.Fprintf(w, "Parents:     open %s/demo/ent/ — a demo ENT page embedding the feed widget, switchable between parents.\n", base)
-	if len(d.ENTs) > 0 && len(d.ParentIDs[d.ENTs[0].ID]) > 0 {
-		fmt.Fprintf(w, "Parent page: open %s/demo/parent/session?parent=%s:%s — Liaison's own parent page, signed in as a demo parent.\n", base, d.ENTs[0].ID, d.ParentIDs[d.ENTs[0].ID][0])
+	if len(d.ENTs) > 0 {
+		fmt.Fprintf(w, "Parent page: open %s/parent/%s/ — Liaison's own parent page; \"Se connecter par l'ENT\" signs in through the demo ENT's\n"+
+			"             CAS server (pick a demo parent). The demo ENT page links to it (\"Informations de la commune\"), in a new tab or in its iframe.\n",
+			base, url.PathEscape(d.ENTs[0].ID))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/collectivites\n\n", d.Credentials[0].Token, base)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,7 +290,11 @@ func TestServeHasNoDemoPushNorDemoENT(t *testing.T) {
 	waitUp(t, base, done)
 
 	e := data.ENTs[0]
-	for _, path := range []string{demoent.Path, demoent.Path + "token?parent=" + e.ID + ":" + data.ParentIDs[e.ID][0], demoent.Path + "app.js"} {
+	service := url.QueryEscape(base + "/parent/" + e.ID + "/cas")
+	for _, path := range []string{demoent.Path, demoent.Path + "token?parent=" + e.ID + ":" + data.ParentIDs[e.ID][0], demoent.Path + "app.js",
+		// The demo ENT's CAS server.
+		demoent.CASPath + "/login?service=" + service, demoent.CASPath + "/login?service=" + service + "&user=" + data.ParentIDs[e.ID][0],
+		demoent.CASPath + "/serviceValidate?ticket=ST-1&service=" + service, demoent.CASPath + "/p3/serviceValidate?ticket=ST-1&service=" + service} {
 		res, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)

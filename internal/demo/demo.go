@@ -19,6 +19,7 @@ import (
 
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/connect/cas"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -170,6 +171,9 @@ func Seed(ctx context.Context, st store.Store, now time.Time, origins ...string)
 	s.account("Directrice, Jules Ferry", store.RoleViewer, "Directrice de l'école Jules Ferry", "", nil, []string{"0801002E"})
 
 	s.ents(all, origins)
+	if len(origins) > 0 {
+		s.casConnectors(origins[0])
+	}
 	s.conventions()
 	s.week()
 	if s.err != nil {
@@ -179,6 +183,30 @@ func Seed(ctx context.Context, st store.Store, now time.Time, origins ...string)
 }
 
 // ents registers two ENTs (one HS256, one ES256) and syncs their parents.
+// DemoCASPath is where the demo ENT's CAS server lives under Liaison's
+// base URL (package demoent serves it, under `liaison demo` only).
+const DemoCASPath = "/demo/ent"
+
+// casConnectors registers the demo ENT's CAS server ({base}/demo/ent/cas,
+// entcore's Generic answers) as every demo ENT's CAS connector, as an
+// operator would: a demo parent signs in to the parent page through it.
+// A base URL the CAS client would refuse (http on another host than the
+// loopback) registers none.
+func (s *seeder) casConnectors(base string) {
+	cfg := cas.Config{BaseURL: strings.TrimRight(base, "/") + DemoCASPath, Version: cas.Version2,
+		Mapping: cas.Mapping{Preset: cas.PresetEntcoreGeneric}}
+	if s.err != nil || cfg.Validate() != nil {
+		return
+	}
+	for _, e := range s.data.ENTs {
+		c := store.Connector{ENTID: e.ID, Kind: store.ConnectorCAS, CreatedAt: s.now, UpdatedAt: s.now,
+			CAS: &store.CASConnector{BaseURL: cfg.BaseURL, Version: string(cfg.Version), Mapping: store.CASMapping{Preset: cfg.Mapping.Preset}}}
+		if s.err = s.st.PutConnector(s.ctx, c, s.audit("ent.connector_put", e.ID, "Connecteur CAS de l'ENT de démonstration", "")); s.err != nil {
+			return
+		}
+	}
+}
+
 func (s *seeder) ents(all []string, extra []string) {
 	if s.err != nil {
 		return

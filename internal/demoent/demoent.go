@@ -58,6 +58,7 @@ func Mount(app *fiber.App, d Deps) error {
 	app.Get(Path+"token", p.token)
 	app.Get(Path+"app.js", p.appJS)
 	app.Get(Path+"sw.js", p.swJS)
+	p.mountCAS(app)
 	return nil
 }
 
@@ -130,10 +131,17 @@ func (p *page) index(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' "+origin(p.d.BaseURL)+"; img-src 'self' data:")
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' "+origin(p.d.BaseURL)+
+		"; frame-src 'self' "+origin(p.d.BaseURL)+"; img-src 'self' data:")
+	parentSel := ent.ID + ":" + user
 	return p.tmpl.Execute(c.Response().BodyWriter(), map[string]any{
 		"ENT": ent.Name, "Parents": opts, "APIBase": p.d.BaseURL, "Lang": lang,
-		"WidgetURL": p.assets.URL(widget.FeedScript), "Parent": ent.ID + ":" + user,
+		"WidgetURL": p.assets.URL(widget.FeedScript), "Parent": parentSel,
+		// The connector: Liaison's parent page, in a new tab or in the
+		// ENT's iframe, signed in through the demo ENT's CAS server.
+		"ParentPage": ParentPageURL(p.d.BaseURL, ent.ID, false), "ParentFrame": ParentPageURL(p.d.BaseURL, ent.ID, true),
+		"IframeView": c.Query("vue") == "iframe", "IframeLink": Path + "?" + url.Values{"parent": {parentSel}, "vue": {"iframe"}}.Encode(),
+		"WidgetLink": Path + "?" + url.Values{"parent": {parentSel}}.Encode(),
 	})
 }
 
@@ -205,10 +213,12 @@ const appJS = `// ENT side: the widget asks this function for a parent token whe
 // needs one (and again after a 401).
 (function () {
   var el = document.querySelector('liaison-feed');
-  var parent = el.getAttribute('data-parent');
-  el.tokenProvider = function () {
-    return fetch('token?parent=' + encodeURIComponent(parent), { credentials: 'same-origin' }).then(function (r) { return r.text(); });
-  };
+  if (el) {
+    var parent = el.getAttribute('data-parent');
+    el.tokenProvider = function () {
+      return fetch('token?parent=' + encodeURIComponent(parent), { credentials: 'same-origin' }).then(function (r) { return r.text(); });
+    };
+  }
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js', { scope: './' }).catch(function () {});
 })();
 `
@@ -228,6 +238,8 @@ label{display:flex;flex-direction:column;font-weight:600;min-width:0;max-width:1
 select,button{font:inherit;min-height:44px;max-width:100%}button{padding:.3rem .8rem;border:2px solid #123d6a;background:#fff;color:#123d6a;border-radius:6px}
 :focus-visible{outline:3px solid #1a1a1a;outline-offset:2px;box-shadow:0 0 0 5px #ffd400}
 .hint{font-size:.9rem;color:#444}
+.apps ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.5rem}.apps a{font-weight:600;color:#123d6a}
+iframe.liaison{width:100%;height:70vh;border:1px solid #bbb;border-radius:6px;background:#fff}
 </style>
 </head>
 <body>
@@ -238,8 +250,14 @@ select,button{font:inherit;min-height:44px;max-width:100%}button{padding:.3rem .
 <select id="parent" name="parent">{{range .Parents}}<option value="{{.Value}}"{{if .Selected}} selected{{end}}>{{.Label}}</option>{{end}}</select></label>
 <button type="submit">Changer de parent</button>
 </form>
-<p class="hint">Cette page joue le rôle d'un ENT : elle intègre le widget Liaison avec une balise script, obtient le jeton du parent auprès de son propre serveur et installe son service worker.</p>
-<liaison-feed api-base="{{.APIBase}}" data-parent="{{.Parent}}"{{if eq .Lang "en"}} lang="en"{{end}}></liaison-feed>
+<nav class="apps" aria-label="Applications de l'ENT"><ul>
+<li><a href="{{.ParentPage}}" target="_blank" rel="noopener">Informations de la commune</a> <span class="hint">(connecteur CAS, nouvel onglet)</span></li>
+<li>{{if .IframeView}}<a href="{{.WidgetLink}}">Widget Liaison intégré à l'ENT</a>{{else}}<a href="{{.IframeLink}}">Informations de la commune dans l'ENT</a> <span class="hint">(connecteur CAS, iframe)</span>{{end}}</li>
+</ul></nav>
+{{if .IframeView}}<p class="hint">La page des parents de Liaison, dans une iframe de l'ENT : choisissez un parent de démonstration pour vous connecter.</p>
+<iframe class="liaison" src="{{.ParentFrame}}" title="Informations de la commune"></iframe>
+{{else}}<p class="hint">Cette page joue le rôle d'un ENT : elle intègre le widget Liaison avec une balise script, obtient le jeton du parent auprès de son propre serveur et installe son service worker.</p>
+<liaison-feed api-base="{{.APIBase}}" data-parent="{{.Parent}}"{{if eq .Lang "en"}} lang="en"{{end}}></liaison-feed>{{end}}
 </main>
 <script src="app.js" defer></script>
 <script src="{{.WidgetURL}}" defer></script>
