@@ -1,0 +1,80 @@
+// The connector flow of `liaison demo` in real headless Chromium: on the
+// demo ENT page, « Informations de la commune » opens Liaison's parent page
+// in a new tab, whose sign-in goes to the demo ENT's CAS server; picking a
+// demo parent lands signed in on the parent page. The same inside the demo
+// ENT page's iframe, with the partitioned session cookie.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo } from '../lib/liaison.mjs';
+import { launch, axe, screenshot } from '../lib/browser.mjs';
+
+let srv, browser, ent, parent, pageURL;
+
+before(async () => {
+  srv = await startDemo();
+  browser = await launch();
+  ent = srv.creds.ents[0];
+  parent = ent.parents[0];
+  pageURL = `${srv.base}/parent/${ent.id}/`;
+});
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+const entPage = (view) => `${srv.base}/demo/ent/?parent=${encodeURIComponent(ent.id + ':' + parent)}${view ? '&vue=' + view : ''}`;
+
+test('« Informations de la commune » in a new tab: pick a demo parent, land signed in', async () => {
+  const ctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 390, height: 860 }, bypassCSP: true });
+  const page = await ctx.newPage();
+  const errors = [];
+  ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(String(e))));
+  await page.goto(entPage());
+  const [tab] = await Promise.all([
+    ctx.waitForEvent('page'),
+    page.getByRole('link', { name: 'Informations de la commune', exact: true }).click(),
+  ]);
+  // The demo ENT's CAS login: the demo parents to pick.
+  await tab.locator('h1', { hasText: "Connexion à l'ENT de démonstration" }).waitFor({ timeout: 15000 });
+  assert.ok(tab.url().startsWith(`${srv.base}/demo/ent/cas/login?service=`), tab.url());
+  assert.deepEqual(await axe(tab), []);
+  await screenshot(tab, 'signin-demo-cas-login-390');
+  await tab.locator('a', { hasText: parent }).first().click();
+  await tab.waitForURL(pageURL, { timeout: 15000 });
+  assert.equal(await tab.locator('h1').innerText(), 'Informations de la commune');
+  await tab.locator('button', { hasText: 'Se déconnecter' }).waitFor();
+  assert.ok(await tab.locator('ol.feed > li').count() >= 1);
+  const cookies = (await ctx.cookies()).filter((c) => c.name === 'liaison_parent');
+  assert.equal(cookies.length, 1, JSON.stringify(await ctx.cookies()));
+  assert.equal(cookies[0].sameSite, 'Lax');
+  assert.equal(cookies[0].partitionKey, undefined);
+  assert.equal(cookies[0].path, `/parent/${ent.id}/`);
+  // The sign-in's own cookie is gone.
+  assert.equal((await ctx.cookies()).filter((c) => c.name === 'liaison_parent_signin').length, 0);
+  await screenshot(tab, 'signin-new-tab-390');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('in the demo ENT\u2019s iframe: pick a demo parent, land signed in with the partitioned cookie', async () => {
+  const ctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1024, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(entPage());
+  await page.getByRole('link', { name: "Informations de la commune dans l'ENT" }).click();
+  await page.waitForURL(/vue=iframe/);
+  const frame = page.frameLocator('iframe.liaison');
+  await frame.locator('h1', { hasText: "Connexion à l'ENT de démonstration" }).waitFor({ timeout: 15000 });
+  await frame.locator('a', { hasText: parent }).first().click();
+  await frame.locator('h1', { hasText: 'Informations de la commune' }).waitFor({ timeout: 15000 });
+  await frame.locator('button', { hasText: 'Se déconnecter' }).waitFor();
+  const f = page.frames().find((x) => x !== page.mainFrame());
+  assert.equal(f.url(), pageURL);
+  const cookies = (await ctx.cookies()).filter((c) => c.name === 'liaison_parent');
+  assert.equal(cookies.length, 1, JSON.stringify(await ctx.cookies()));
+  assert.equal(cookies[0].sameSite, 'None');
+  assert.equal(cookies[0].secure, true);
+  assert.equal(cookies[0].httpOnly, true);
+  assert.ok(cookies[0].partitionKey, `partitioned: ${JSON.stringify(cookies[0])}`);
+  // A POST from inside the frame (the partitioned cookie is sent).
+  await frame.locator('button', { hasText: 'Tout marquer comme lu' }).click();
+  await frame.locator('#unread', { hasText: 'Tout est lu.' }).waitFor({ timeout: 10000 });
+  await screenshot(page, 'signin-iframe-1024');
+  await ctx.close();
+});
