@@ -525,8 +525,8 @@ func (s *connectorSide) redirectURI(entID string) string { return s.parentURL(en
 func (s *connectorSide) console(e store.ENT, kind string) ConnectorConsole {
 	c := ConnectorConsole{ParentURL: s.parentURL(e.ID), IframeOrigins: e.Origins}
 	target := ConsoleField{Name: "target", LabelFR: "Cible", LabelEN: "Target", Value: "Nouvelle page",
-		NoteFR: "Ou « Iframe » : la page des parents s'affiche alors dans l'ENT, depuis ses origines enregistrées (" + strings.Join(e.Origins, ", ") + ").",
-		NoteEN: "Or \"Iframe\": the parent page then shows inside the ENT, from its registered origins (" + strings.Join(e.Origins, ", ") + ")."}
+		NoteFR: "Ou « Iframe » : la page des parents s'affiche alors dans l'ENT, depuis ses origines enregistrées (" + strings.Join(e.Origins, ", ") + ") ; l'URL est alors " + c.ParentURL + "?iframe=1.",
+		NoteEN: "Or \"Iframe\": the parent page then shows inside the ENT, from its registered origins (" + strings.Join(e.Origins, ", ") + "); the URL is then " + c.ParentURL + "?iframe=1."}
 	urlField := ConsoleField{Name: "url", LabelFR: "URL", LabelEN: "URL", Value: c.ParentURL,
 		NoteFR: "La page des parents de cet ENT.", NoteEN: "This ENT's parent page."}
 	switch kind {
