@@ -9,10 +9,10 @@
 // notification: read back with registration.getNotifications(), and
 // confirmed by Firefox's own ack code 100 (decrypted and delivered).
 //
-// The page the parent uses is a "surface": today the demo ENT page with the
-// widget. When the parent page of issue 14 exists, add a surface for it
-// (how to open it signed in, how to turn notifications on) and run with
-// LIAISON_FIREFOX_SURFACE=parent; the rest of the test stays as it is.
+// The page the parent uses is a "surface": the demo ENT page with the
+// widget (the default), or, with LIAISON_FIREFOX_SURFACE=parent, Liaison's
+// own parent page, signed in through the demo ENT's CAS server; the rest
+// of the test is the same.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -43,6 +43,26 @@ const surfaces = {
       }
       await page.waitForFunction(() => /Notifications activées/.test(
         document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent), { timeout: 30000 });
+    },
+  },
+  // Liaison's parent page (/parent/{ent}/): the parent signs in through
+  // the demo ENT's CAS server (its login, for this parent), then turns
+  // notifications on on the page's Notifications tab; the service worker
+  // is the page's own (scope /parent/{ent}/).
+  parent: {
+    async open(page, srv, entId, parent) {
+      await page.goto(`${srv.base}/parent/${entId}/connexion`);
+      assert.ok(page.url().startsWith(`${srv.base}/demo/ent/cas/login?service=`), page.url());
+      await page.goto(page.url() + '&user=' + encodeURIComponent(parent));
+      assert.equal(page.url(), `${srv.base}/parent/${entId}/`);
+      await page.locator('button.link').wait(); // « Se déconnecter »: signed in
+      await page.goto(`${srv.base}/parent/${entId}/notifications`);
+      await page.evaluate((scope) => navigator.serviceWorker.register(scope + 'sw.js', { scope }), `/parent/${entId}/`);
+    },
+    async enable(page) {
+      await page.locator('#push-on').click();
+      await page.waitForFunction(() => /Les notifications sont activées|Notifications are on/.test(document.getElementById('push-status').textContent), { timeout: 30000 })
+        .catch(async (e) => { throw new Error(`${e.message}; the page says: ${await page.evaluate(() => document.getElementById('push-status').textContent)}`); });
     },
   },
 };
