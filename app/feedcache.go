@@ -96,7 +96,13 @@ func (c *feedCaches) init(exact bool) {
 // CachedENT is an ENT as it was at most entTTL ago (ENTChanged drops it
 // after a change made through this process).
 func (a *App) CachedENT(ctx context.Context, id string) (store.ENT, error) {
-	return a.feed.ents.Fetch(id, nil, func() (store.ENT, error) { return a.store.GetENT(ctx, id) })
+	if e, ok := a.feed.ents.Get(id, 0); ok {
+		return e, nil
+	}
+	// The key outlives the call: a copy of its own (id may alias a buffer
+	// the caller reuses, as Fiber's route parameters do).
+	id = strings.Clone(id)
+	return a.feed.ents.LoadOnce(id, 0, func() (store.ENT, error) { return a.store.GetENT(ctx, id) })
 }
 
 // ENTChanged makes this process use an ENT's new record (keys, origins) at
