@@ -201,3 +201,18 @@ func TestOIDCBackChannelLogout(t *testing.T) {
 	}
 	signIn()
 }
+
+// An ENT whose OpenID Connect provider does not answer: a page says so.
+func TestOIDCProviderUnreachable(t *testing.T) {
+	w := newConnectWorld(t)
+	op := newStandIn(t, []string{"S256"}, "http://liaison.test"+base(w.entB.ID)+"oidc/callback", oidcUsers())
+	issuer := op.issuer
+	if _, err := w.core.PutOIDCConnector(context.Background(), operator, app.OIDCConnectorRequest{ENTID: w.entB.ID, Issuer: issuer,
+		ClientID: clientID, ClientSecret: clientSecret, UserinfoVersion: "v2.0",
+		Mapping: app.OIDCMappingRequest{Preset: "entcore-v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	op.srv.Close()
+	b := w.browser(t)
+	refused(t, b, b.get(base(w.entB.ID)+"connexion"), 502, "injoignable", sentenceUnreachable)
+}

@@ -245,6 +245,12 @@ func TestCASSignInRefusals(t *testing.T) {
 		st := cs.Issue(serviceURL(w.entA.ID), casParent.ExternalID)
 		refused(t, b, b.get(base(w.entA.ID)+"cas?ticket="+st), 400, "expiree", sentenceExpired)
 	})
+	t.Run("sign-in started too long ago", func(t *testing.T) {
+		b := w.browser(t)
+		callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
+		w.clock.Advance(signInTTL + time.Second)
+		refused(t, b, b.get(callback), 400, "expiree", sentenceExpired)
+	})
 	t.Run("a teacher", func(t *testing.T) {
 		b := w.browser(t)
 		callback, _ := casLogin(t, b, cs, w.entA.ID, casTeacher.ExternalID, "")
@@ -322,7 +328,18 @@ func TestCASSignInIframeAndSessionEnds(t *testing.T) {
 		t.Fatalf("after single logout: %.1500s", p.Body)
 	}
 
-	// A new sign-in works; its session expires when idle.
+	// A new sign-in works; a logout request posted to the service URL
+	// itself (the CAS protocol's default) ends it too.
+	callback, ticket = casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
+	must(t, b.get(callback), 303)
+	signedInFeed(t, b.get(base(w.entA.ID)))
+	must(t, b.do("POST", base(w.entA.ID)+"cas", strings.NewReader(url.Values{"logoutRequest": {castest.LogoutRequest(ticket, testNow)}}.Encode()),
+		"application/x-www-form-urlencoded"), 200)
+	if p := b.get(base(w.entA.ID)); !signedOut(p) {
+		t.Fatalf("after single logout at the service URL: %.1500s", p.Body)
+	}
+
+	// Another sign-in; its session expires when idle.
 	callback, _ = casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
 	must(t, b.get(callback), 303)
 	signedInFeed(t, b.get(base(w.entA.ID)))
