@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -386,7 +385,3 @@ func TestSignInKeepsNoNameNorEmail(t *testing.T) {
 	}
 }
 
-func jsonBody(v any) *bytes.Reader {
-	b, _ := json.Marshal(v)
-	return bytes.NewReader(b)
-}
