@@ -384,4 +384,3 @@ func TestSignInKeepsNoNameNorEmail(t *testing.T) {
 		}
 	}
 }
-
