@@ -12,12 +12,13 @@ import (
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/connect/oidc"
+	"github.com/liaison-ent/liaison/internal/connect/oidc/oidctest"
 )
 
 // entcore-shaped users of the OpenID Connect stand-in: their userinfo
 // v2.0 session (names, e-mail, phone Liaison must not keep).
-func oidcUsers() map[string]*entUser {
-	return map[string]*entUser{
+func oidcUsers() map[string]*oidctest.User {
+	return map[string]*oidctest.User{
 		"camille": {ExternalID: "F7A1B2C3-oidc-parent-0001", UserID: "5b1e-parent-0001", Userinfo: map[string]any{
 			"externalId": "F7A1B2C3-oidc-parent-0001", "userId": "5b1e-parent-0001", "type": "Relative",
 			"login": "camille.oidcparent", "firstName": "Camille", "lastName": "Oidcparent", "username": "OIDCPARENT Camille",
@@ -34,12 +35,12 @@ func oidcUsers() map[string]*entUser {
 	}
 }
 
-func newOIDCWorld(t *testing.T) (*world, *standIn) {
+func newOIDCWorld(t *testing.T) (*world, *oidctest.StandIn) {
 	t.Helper()
 	w := newConnectWorld(t)
-	op := newStandIn(t, []string{"S256"}, "http://liaison.test"+base(w.entA.ID)+"oidc/callback", oidcUsers())
-	if _, err := w.core.PutOIDCConnector(context.Background(), operator, app.OIDCConnectorRequest{ENTID: w.entA.ID, Issuer: op.issuer,
-		ClientID: clientID, ClientSecret: clientSecret, UserinfoVersion: "v2.0",
+	op := oidctest.New(t, []string{"S256"}, "http://liaison.test"+base(w.entA.ID)+"oidc/callback", oidcUsers())
+	if _, err := w.core.PutOIDCConnector(context.Background(), operator, app.OIDCConnectorRequest{ENTID: w.entA.ID, Issuer: op.Issuer,
+		ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, UserinfoVersion: "v2.0",
 		Mapping: app.OIDCMappingRequest{Preset: "entcore-v2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +49,13 @@ func newOIDCWorld(t *testing.T) (*world, *standIn) {
 
 // oidcLogin plays the browser from /connexion through the ENT's login
 // and returns the callback's query.
-func oidcLogin(t *testing.T, b *browser, op *standIn, entID, user, query string) url.Values {
+func oidcLogin(t *testing.T, b *browser, op *oidctest.StandIn, entID, user, query string) url.Values {
 	t.Helper()
 	p := must(t, b.get(base(entID)+"connexion"+query), 303)
-	if !strings.HasPrefix(p.Location, op.issuer+"/auth/oauth2/auth?") {
+	if !strings.HasPrefix(p.Location, op.Issuer+"/auth/oauth2/auth?") {
 		t.Fatalf("connexion goes to %q", p.Location)
 	}
-	return op.login(context.Background(), p.Location, user)
+	return op.Login(context.Background(), p.Location, user)
 }
 
 func callbackPath(entID string, q url.Values) string {
@@ -100,18 +101,21 @@ func TestOIDCSignInRefusals(t *testing.T) {
 	})
 	forged := func(t *testing.T, forge func(claims map[string]any) (*rsa.PrivateKey, string)) (*browser, page) {
 		t.Helper()
-		op.set(func(s *standIn) { s.forge = forge })
-		defer op.set(func(s *standIn) { s.forge = nil })
+		op.Set(func(s *oidctest.StandIn) { s.Forge = forge })
+		defer op.Set(func(s *oidctest.StandIn) { s.Forge = nil })
 		b := w.browser(t)
 		q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
 		return b, b.get(callbackPath(w.entA.ID, q))
 	}
 	t.Run("wrong nonce", func(t *testing.T) {
-		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) { c["nonce"] = "another-nonce"; return op.opKey() })
+		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) { c["nonce"] = "another-nonce"; return op.OPKey() })
 		refused(t, b, p, 403, "nonce", "« nonce » différent")
 	})
 	t.Run("ID token of another client", func(t *testing.T) {
-		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) { c["aud"] = []string{otherClient}; return op.opKey() })
+		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) {
+			c["aud"] = []string{oidctest.OtherClient}
+			return op.OPKey()
+		})
 		refused(t, b, p, 403, "jeton", "preuve d&#39;identité non valable")
 	})
 	t.Run("ID token signed by another key", func(t *testing.T) {
@@ -119,7 +123,7 @@ func TestOIDCSignInRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) { _, kid := op.opKey(); return other, kid })
+		b, p := forged(t, func(c map[string]any) (*rsa.PrivateKey, string) { _, kid := op.OPKey(); return other, kid })
 		refused(t, b, p, 403, "jeton", "preuve d&#39;identité non valable")
 	})
 	t.Run("a teacher", func(t *testing.T) {
@@ -138,16 +142,16 @@ func TestOIDCSignInRefusals(t *testing.T) {
 
 // logoutToken is a back-channel logout token as entcore writes it: the
 // event under "event", sub only.
-func logoutToken(op *standIn, key *rsa.PrivateKey, kid, aud, sub string) string {
+func logoutToken(op *oidctest.StandIn, key *rsa.PrivateKey, kid, aud, sub string) string {
 	now := time.Now()
-	return op.sign(key, kid, map[string]any{"iss": op.issuer, "aud": aud, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+	return op.Sign(key, kid, map[string]any{"iss": op.Issuer, "aud": aud, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
 		"jti": "jti-" + sub + now.String(), "sub": sub, "event": map[string]any{oidc.BackChannelLogoutEvent: map[string]any{}}})
 }
 
 func TestOIDCBackChannelLogout(t *testing.T) {
 	w, op := newOIDCWorld(t)
 	const sub = "F7A1B2C3-oidc-parent-0001"
-	key, kid := op.opKey()
+	key, kid := op.OPKey()
 	signIn := func() *browser {
 		t.Helper()
 		b := w.browser(t)
@@ -168,8 +172,8 @@ func TestOIDCBackChannelLogout(t *testing.T) {
 	}
 	// Tokens the client does not verify: refused, nothing ends.
 	for name, tok := range map[string]string{
-		"another key":    logoutToken(op, other, kid, clientID, sub),
-		"another client": logoutToken(op, key, kid, otherClient, sub),
+		"another key":    logoutToken(op, other, kid, oidctest.ClientID, sub),
+		"another client": logoutToken(op, key, kid, oidctest.OtherClient, sub),
 		"not a token":    "abc.def.ghi",
 	} {
 		if p := post(b1, "application/json", asJSON(tok)); p.Status != 401 || !strings.Contains(p.Body, `"code":"auth.invalid_token"`) {
@@ -185,7 +189,7 @@ func TestOIDCBackChannelLogout(t *testing.T) {
 	signedInFeed(t, b1.get(base(w.entA.ID)))
 
 	// entcore's logout (JSON body, sub only) ends both sessions of the user.
-	must(t, post(b1, "application/json", asJSON(logoutToken(op, key, kid, clientID, sub))), 200)
+	must(t, post(b1, "application/json", asJSON(logoutToken(op, key, kid, oidctest.ClientID, sub))), 200)
 	for _, b := range []*browser{b1, b2} {
 		if p := b.get(base(w.entA.ID)); !signedOut(p) {
 			t.Fatalf("after the back-channel logout: %.1500s", p.Body)
@@ -195,7 +199,7 @@ func TestOIDCBackChannelLogout(t *testing.T) {
 	// it, not the user), and a second logout (form field) ends that one.
 	b3 := signIn()
 	w.clock.Advance(time.Minute)
-	must(t, post(b3, "application/x-www-form-urlencoded", url.Values{"logout_token": {logoutToken(op, key, kid, clientID, sub)}}.Encode()), 200)
+	must(t, post(b3, "application/x-www-form-urlencoded", url.Values{"logout_token": {logoutToken(op, key, kid, oidctest.ClientID, sub)}}.Encode()), 200)
 	if p := b3.get(base(w.entA.ID)); !signedOut(p) {
 		t.Fatalf("after the second logout: %.1500s", p.Body)
 	}
@@ -205,14 +209,14 @@ func TestOIDCBackChannelLogout(t *testing.T) {
 // An ENT whose OpenID Connect provider does not answer: a page says so.
 func TestOIDCProviderUnreachable(t *testing.T) {
 	w := newConnectWorld(t)
-	op := newStandIn(t, []string{"S256"}, "http://liaison.test"+base(w.entB.ID)+"oidc/callback", oidcUsers())
-	issuer := op.issuer
+	op := oidctest.New(t, []string{"S256"}, "http://liaison.test"+base(w.entB.ID)+"oidc/callback", oidcUsers())
+	issuer := op.Issuer
 	if _, err := w.core.PutOIDCConnector(context.Background(), operator, app.OIDCConnectorRequest{ENTID: w.entB.ID, Issuer: issuer,
-		ClientID: clientID, ClientSecret: clientSecret, UserinfoVersion: "v2.0",
+		ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, UserinfoVersion: "v2.0",
 		Mapping: app.OIDCMappingRequest{Preset: "entcore-v2"}}); err != nil {
 		t.Fatal(err)
 	}
-	op.srv.Close()
+	op.Close()
 	b := w.browser(t)
 	refused(t, b, b.get(base(w.entB.ID)+"connexion"), 502, "injoignable", sentenceUnreachable)
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/liaison-ent/liaison/internal/connect"
 	"github.com/liaison-ent/liaison/internal/connect/oidc"
+	"github.com/liaison-ent/liaison/internal/connect/oidc/oidctest"
 	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
@@ -30,7 +34,7 @@ func testCtx(t *testing.T) context.Context {
 
 func entcoreConfig(issuer string) oidc.Config {
 	return oidc.Config{
-		Issuer: issuer, ClientID: clientID, ClientSecret: clientSecret,
+		Issuer: issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret,
 		RedirectURL: redirectURL, UserinfoVersion: "v2.0",
 		Mapping: oidc.Mapping{Preset: oidc.PresetEntcoreV2},
 	}
@@ -51,8 +55,8 @@ func newClient(t *testing.T, ctx context.Context, cfg oidc.Config, logs *logBuff
 	return c
 }
 
-func entcoreUsers(t *testing.T) map[string]*entUser {
-	return map[string]*entUser{
+func entcoreUsers(t *testing.T) map[string]*oidctest.User {
+	return map[string]*oidctest.User{
 		"camille.durand":    loadUser(t, "userinfo_v2_parent_one_school.json", "children_parent_one_school.json"),
 		"sacha.martin":      loadUser(t, "userinfo_v2_parent_no_classes.json", ""),
 		"noa.petit":         loadUser(t, "userinfo_v2_parent_two_schools.json", "children_parent_two_schools.json"),
@@ -62,13 +66,13 @@ func entcoreUsers(t *testing.T) map[string]*entUser {
 }
 
 // signIn runs a whole sign-in for user and returns what Callback returns.
-func signIn(t *testing.T, ctx context.Context, s *standIn, c *oidc.Client, user string) (connect.Identity, error) {
+func signIn(t *testing.T, ctx context.Context, s *oidctest.StandIn, c *oidc.Client, user string) (connect.Identity, error) {
 	t.Helper()
 	authURL, pending, err := c.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Callback(ctx, pending, s.login(ctx, authURL, user))
+	return c.Callback(ctx, pending, s.Login(ctx, authURL, user))
 }
 
 // personal are values of the fixtures that must never leave the package.
@@ -92,7 +96,7 @@ func assertNoPersonalData(t *testing.T, what string, s string) {
 
 func TestSignInEntcoreV2(t *testing.T) {
 	ctx := testCtx(t)
-	s := newStandIn(t, []string{"plain"}, entcoreUsers(t))
+	s := oidctest.New(t, []string{"plain"}, redirectURL, entcoreUsers(t))
 	for _, tc := range []struct {
 		name, user string
 		want       connect.Identity
@@ -115,7 +119,7 @@ func TestSignInEntcoreV2(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &logBuffer{}
-			c := newClient(t, ctx, entcoreConfig(s.issuer), logs)
+			c := newClient(t, ctx, entcoreConfig(s.Issuer), logs)
 			got, err := signIn(t, ctx, s, c, tc.user)
 			if err != nil {
 				t.Fatalf("sign-in: %v\nlogs: %s", err, logs)
@@ -137,14 +141,14 @@ func TestSignInEntcoreV2(t *testing.T) {
 
 func TestSignInChildrenEndpoint(t *testing.T) {
 	ctx := testCtx(t)
-	s := newStandIn(t, []string{"plain"}, entcoreUsers(t))
-	cfg := entcoreConfig(s.issuer)
+	s := oidctest.New(t, []string{"plain"}, redirectURL, entcoreUsers(t))
+	cfg := entcoreConfig(s.Issuer)
 	cfg.FetchChildren = true
 
 	t.Run("one school: one child each with its class (twins in CM1 are two)", func(t *testing.T) {
 		logs := &logBuffer{}
 		c := newClient(t, ctx, cfg, logs)
-		before := s.childrenCalls
+		before := s.ChildrenCalls
 		got, err := signIn(t, ctx, s, c, "camille.durand")
 		if err != nil {
 			t.Fatal(err)
@@ -157,8 +161,8 @@ func TestSignInChildrenEndpoint(t *testing.T) {
 		if !reflect.DeepEqual(got.Children, want) {
 			t.Errorf("children = %+v, want %+v", got.Children, want)
 		}
-		if s.childrenCalls != before+1 {
-			t.Errorf("children endpoint called %d times, want 1", s.childrenCalls-before)
+		if s.ChildrenCalls != before+1 {
+			t.Errorf("children endpoint called %d times, want 1", s.ChildrenCalls-before)
 		}
 		if !strings.Contains(logs.String(), `"children_endpoint":true`) {
 			t.Errorf("the children endpoint's answer was not used: %s", logs)
@@ -183,7 +187,7 @@ func TestSignInChildrenEndpoint(t *testing.T) {
 
 	t.Run("endpoint refusing: the sign-in stands on the userinfo", func(t *testing.T) {
 		cfg := cfg
-		cfg.ChildrenURL = s.issuer + "/directory/user/someone-else/children?for={id}"
+		cfg.ChildrenURL = s.Issuer + "/directory/user/someone-else/children?for={id}"
 		logs := &logBuffer{}
 		c := newClient(t, ctx, cfg, logs)
 		got, err := signIn(t, ctx, s, c, "sacha.martin")
@@ -201,10 +205,10 @@ func TestSignInChildrenEndpoint(t *testing.T) {
 
 func TestSignInCustomMapping(t *testing.T) {
 	ctx := testCtx(t)
-	s := newStandIn(t, []string{"S256"}, entcoreUsers(t))
+	s := oidctest.New(t, []string{"S256"}, redirectURL, entcoreUsers(t))
 	logs := &logBuffer{}
 	c := newClient(t, ctx, oidc.Config{
-		Issuer: s.issuer, ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL,
+		Issuer: s.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: redirectURL,
 		Scopes: []string{"openid", "profile"},
 		Mapping: oidc.Mapping{Preset: oidc.PresetCustom, UserID: "sub", Profile: "profil",
 			ParentValues: []string{"parent"}, UAIs: "etablissements", Classes: "classes"},
@@ -234,15 +238,15 @@ func TestPKCEFollowsTheProvider(t *testing.T) {
 		{"nothing advertised", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStandIn(t, tc.advertised, entcoreUsers(t))
-			c := newClient(t, ctx, entcoreConfig(s.issuer), nil)
+			s := oidctest.New(t, tc.advertised, redirectURL, entcoreUsers(t))
+			c := newClient(t, ctx, entcoreConfig(s.Issuer), nil)
 			if c.PKCEMethod() != tc.want {
 				t.Errorf("PKCE method = %q, want %q", c.PKCEMethod(), tc.want)
 			}
 			if _, err := signIn(t, ctx, s, c, "camille.durand"); err != nil {
 				t.Fatalf("sign-in: %v", err)
 			}
-			q := s.lastAuthorize
+			q := s.LastAuthorize
 			if got := q.Get("code_challenge_method"); got != tc.want {
 				t.Errorf("authorize code_challenge_method = %q, want %q", got, tc.want)
 			}
@@ -256,13 +260,13 @@ func TestPKCEFollowsTheProvider(t *testing.T) {
 	}
 
 	t.Run("the provider checks the verifier", func(t *testing.T) {
-		s := newStandIn(t, []string{"S256"}, entcoreUsers(t))
-		c := newClient(t, ctx, entcoreConfig(s.issuer), nil)
+		s := oidctest.New(t, []string{"S256"}, redirectURL, entcoreUsers(t))
+		c := newClient(t, ctx, entcoreConfig(s.Issuer), nil)
 		authURL, pending, err := c.Start()
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := s.login(ctx, authURL, "camille.durand")
+		q := s.Login(ctx, authURL, "camille.durand")
 		pending.Verifier = strings.Repeat("x", 43)
 		if _, err := c.Callback(ctx, pending, q); !errors.Is(err, oidc.ErrExchange) {
 			t.Errorf("a wrong PKCE verifier: err = %v, want ErrExchange", err)
@@ -273,12 +277,12 @@ func TestPKCEFollowsTheProvider(t *testing.T) {
 // refusalSetup is what the refusal tests start from: a stand-in provider
 // (plain PKCE, the entcore users), a client of it logging into logs, and
 // an RSA key that is not the provider's.
-func refusalSetup(t *testing.T) (context.Context, *standIn, *oidc.Client, *logBuffer, *rsa.PrivateKey) {
+func refusalSetup(t *testing.T) (context.Context, *oidctest.StandIn, *oidc.Client, *logBuffer, *rsa.PrivateKey) {
 	t.Helper()
 	ctx := testCtx(t)
-	s := newStandIn(t, []string{"plain"}, entcoreUsers(t))
+	s := oidctest.New(t, []string{"plain"}, redirectURL, entcoreUsers(t))
 	logs := &logBuffer{}
-	c := newClient(t, ctx, entcoreConfig(s.issuer), logs)
+	c := newClient(t, ctx, entcoreConfig(s.Issuer), logs)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -294,13 +298,13 @@ func TestSignInRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := s.login(ctx, authURL, "camille.durand")
+		q := s.Login(ctx, authURL, "camille.durand")
 		q.Set("state", q.Get("state")+"x")
-		before := s.tokenCalls
+		before := s.TokenCalls
 		if _, err := c.Callback(ctx, pending, q); !errors.Is(err, oidc.ErrState) {
 			t.Errorf("err = %v, want ErrState", err)
 		}
-		if s.tokenCalls != before {
+		if s.TokenCalls != before {
 			t.Error("the code was exchanged despite the wrong state")
 		}
 	})
@@ -314,7 +318,7 @@ func TestSignInRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := s.login(ctx, authURL, "camille.durand")
+		q := s.Login(ctx, authURL, "camille.durand")
 		if _, err := c.Callback(ctx, otherPending, q); !errors.Is(err, oidc.ErrState) {
 			t.Errorf("err = %v, want ErrState", err)
 		}
@@ -328,7 +332,7 @@ func TestSignInRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := s.login(ctx, authURL, "camille.durand")
+		q := s.Login(ctx, authURL, "camille.durand")
 		pending.Nonce = "another-nonce"
 		if _, err := c.Callback(ctx, pending, q); !errors.Is(err, oidc.ErrNonce) {
 			t.Errorf("err = %v, want ErrNonce", err)
@@ -348,37 +352,39 @@ func TestSignInRefusals(t *testing.T) {
 
 	forged := func(name string, forge func(claims map[string]any) (*rsa.PrivateKey, string)) {
 		t.Run(name, func(t *testing.T) {
-			s.set(func(s *standIn) { s.forge = forge })
-			defer s.set(func(s *standIn) { s.forge = nil })
+			s.Set(func(s *oidctest.StandIn) { s.Forge = forge })
+			defer s.Set(func(s *oidctest.StandIn) { s.Forge = nil })
 			if _, err := signIn(t, ctx, s, c, "camille.durand"); !errors.Is(err, oidc.ErrIDToken) {
 				t.Errorf("err = %v, want ErrIDToken", err)
 			}
 		})
 	}
 	forged("ID token for another client", func(claims map[string]any) (*rsa.PrivateKey, string) {
-		claims["aud"] = []string{otherClient}
-		claims["azp"] = otherClient
-		return s.opKey()
+		claims["aud"] = []string{oidctest.OtherClient}
+		claims["azp"] = oidctest.OtherClient
+		return s.OPKey()
 	})
 	forged("ID token signed by another key", func(claims map[string]any) (*rsa.PrivateKey, string) {
-		_, kid := s.opKey()
+		_, kid := s.OPKey()
 		return otherKey, kid
 	})
 	forged("expired ID token", func(claims map[string]any) (*rsa.PrivateKey, string) {
 		now := time.Now()
 		claims["iat"] = now.Add(-2 * time.Hour).Unix()
 		claims["exp"] = now.Add(-time.Hour).Unix()
-		return s.opKey()
+		return s.OPKey()
 	})
 	forged("ID token of another issuer", func(claims map[string]any) (*rsa.PrivateKey, string) {
 		claims["iss"] = "https://ent.elsewhere.example"
-		return s.opKey()
+		return s.OPKey()
 	})
 	// The forge itself leaves a valid token valid: the refusals above are
 	// the edits', not the re-signing's.
 	t.Run("re-signed unchanged is accepted", func(t *testing.T) {
-		s.set(func(s *standIn) { s.forge = func(map[string]any) (*rsa.PrivateKey, string) { return s.opKey() } })
-		defer s.set(func(s *standIn) { s.forge = nil })
+		s.Set(func(s *oidctest.StandIn) {
+			s.Forge = func(map[string]any) (*rsa.PrivateKey, string) { return s.OPKey() }
+		})
+		defer s.Set(func(s *oidctest.StandIn) { s.Forge = nil })
 		if _, err := signIn(t, ctx, s, c, "camille.durand"); err != nil {
 			t.Errorf("err = %v", err)
 		}
@@ -405,9 +411,9 @@ func TestUserinfoForAnotherUserIsRefused(t *testing.T) {
 	ent := entcoreUsers(t)
 	// The ENT answers the userinfo with another parent's session.
 	ent["camille.durand"].Userinfo["externalId"] = "F7A1B2C3-parent-ext-0002"
-	s := newStandIn(t, []string{"plain"}, ent)
-	c := newClient(t, ctx, entcoreConfig(s.issuer), nil)
-	s.storage.ent["F7A1B2C3-parent-ext-0001"] = ent["camille.durand"]
+	s := oidctest.New(t, []string{"plain"}, redirectURL, ent)
+	c := newClient(t, ctx, entcoreConfig(s.Issuer), nil)
+	s.Storage.Ent["F7A1B2C3-parent-ext-0001"] = ent["camille.durand"]
 	if _, err := signIn(t, ctx, s, c, "camille.durand"); !errors.Is(err, oidc.ErrUserinfo) {
 		t.Errorf("err = %v, want ErrUserinfo", err)
 	}
@@ -418,7 +424,7 @@ func TestBackChannelLogout(t *testing.T) {
 	now := time.Now()
 	token := func(edit func(map[string]any)) map[string]any {
 		cl := map[string]any{
-			"iss": s.issuer, "aud": clientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+			"iss": s.Issuer, "aud": oidctest.ClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 			"jti": "j-1", "sub": "F7A1B2C3-parent-ext-0001", "sid": "sess-42",
 			"events": map[string]any{oidc.BackChannelLogoutEvent: map[string]any{}},
 		}
@@ -427,10 +433,10 @@ func TestBackChannelLogout(t *testing.T) {
 		}
 		return cl
 	}
-	key, kid := s.opKey()
+	key, kid := s.OPKey()
 
 	t.Run("valid: the sid and sub it ends", func(t *testing.T) {
-		got, err := c.VerifyLogout(ctx, s.sign(key, kid, token(nil)))
+		got, err := c.VerifyLogout(ctx, s.Sign(key, kid, token(nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,7 +445,7 @@ func TestBackChannelLogout(t *testing.T) {
 		}
 	})
 	t.Run("entcore's shape: event (singular), sub only", func(t *testing.T) {
-		got, err := c.VerifyLogout(ctx, s.sign(key, kid, token(func(cl map[string]any) {
+		got, err := c.VerifyLogout(ctx, s.Sign(key, kid, token(func(cl map[string]any) {
 			cl["event"] = cl["events"]
 			delete(cl, "events")
 			delete(cl, "sid")
@@ -460,7 +466,7 @@ func TestBackChannelLogout(t *testing.T) {
 		{"with another event", key, func(cl map[string]any) {
 			cl["events"] = map[string]any{"http://schemas.openid.net/event/other": map[string]any{}}
 		}},
-		{"for another client", key, func(cl map[string]any) { cl["aud"] = otherClient }},
+		{"for another client", key, func(cl map[string]any) { cl["aud"] = oidctest.OtherClient }},
 		{"signed by another key", otherKey, nil},
 		{"of another issuer", key, func(cl map[string]any) { cl["iss"] = "https://ent.elsewhere.example" }},
 		{"expired", key, func(cl map[string]any) { cl["exp"] = now.Add(-time.Minute).Unix() }},
@@ -468,7 +474,7 @@ func TestBackChannelLogout(t *testing.T) {
 		{"neither sid nor sub", key, func(cl map[string]any) { delete(cl, "sid"); delete(cl, "sub") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := c.VerifyLogout(ctx, s.sign(tc.key, kid, token(tc.edit))); !errors.Is(err, oidc.ErrLogoutToken) {
+			if _, err := c.VerifyLogout(ctx, s.Sign(tc.key, kid, token(tc.edit))); !errors.Is(err, oidc.ErrLogoutToken) {
 				t.Errorf("err = %v, want ErrLogoutToken", err)
 			}
 		})
@@ -541,9 +547,35 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDiscoveryFailure(t *testing.T) {
 	ctx := testCtx(t)
-	s := newStandIn(t, nil, entcoreUsers(t))
-	cfg := entcoreConfig(s.issuer + "/not-the-issuer")
+	s := oidctest.New(t, nil, redirectURL, entcoreUsers(t))
+	cfg := entcoreConfig(s.Issuer + "/not-the-issuer")
 	if _, err := oidc.New(ctx, cfg, oidc.Options{}); !errors.Is(err, oidc.ErrDiscovery) {
 		t.Errorf("err = %v, want ErrDiscovery", err)
 	}
+}
+
+// redirectURL is Liaison's callback in these tests.
+const redirectURL = "http://127.0.0.1:9/parent/ent-1/oidc/callback"
+
+func loadUser(t *testing.T, userinfoFile, childrenFile string) *oidctest.User {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", userinfoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &oidctest.User{}
+	if err := json.Unmarshal(b, &u.Userinfo); err != nil {
+		t.Fatal(err)
+	}
+	u.ExternalID, _ = u.Userinfo["externalId"].(string)
+	if u.ExternalID == "" {
+		u.ExternalID, _ = u.Userinfo["sub"].(string)
+	}
+	u.UserID, _ = u.Userinfo["userId"].(string)
+	if childrenFile != "" {
+		if u.Children, err = os.ReadFile(filepath.Join("testdata", childrenFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u
 }

@@ -1,15 +1,13 @@
-package parent
-
-// A copy of internal/connect/oidc's test stand-in (test code cannot be
-// imported across packages), its redirect URL a parameter.
+// Package oidctest is an entcore-shaped OpenID Connect provider for tests,
+// built on zitadel/oidc's OP. Only test files import it: the product binary
+// never links zitadel (checked with `go list -deps .`).
 //
-// An entcore-shaped OpenID Connect provider for the tests, built on
-// zitadel/oidc's OP (test code only: the product binary never links it).
 // It serves entcore's endpoint paths (auth/.../OpenIdConnectController.java,
 // AuthController.java: /auth/oauth2/auth, /auth/oauth2/token,
 // /auth/oauth2/userinfo, /auth/openid/jwks), signs RS256, answers the
 // userinfo with the testdata/userinfo_v2_*.json sessions (entcore's v2.0
 // shape) and serves GET /directory/user/{id}/children.
+package oidctest
 
 import (
 	"context"
@@ -33,14 +31,14 @@ import (
 )
 
 const (
-	clientID     = "liaison-commune"
-	clientSecret = "s3cret-of-the-connector"
-	otherClient  = "another-service"
+	ClientID     = "liaison-commune"
+	ClientSecret = "s3cret-of-the-connector"
+	OtherClient  = "another-service"
 )
 
-// entUser is one user of the stand-in ENT: its entcore session as the
+// User is one user of the stand-in ENT: its entcore session as the
 // userinfo v2.0 answers it, and its children endpoint answer.
-type entUser struct {
+type User struct {
 	ExternalID string // the ID token's sub
 	UserID     string // entcore's internal id
 	Userinfo   map[string]any
@@ -65,7 +63,7 @@ func (u users) ExampleClientID() string { return storage.ServiceUserID }
 // entStorage is zitadel's example storage answering entcore's userinfo.
 type entStorage struct {
 	*storage.Storage
-	ent map[string]*entUser
+	Ent map[string]*User
 }
 
 // SetUserinfoFromToken answers the userinfo endpoint: the embedded storage
@@ -75,7 +73,7 @@ func (s *entStorage) SetUserinfoFromToken(ctx context.Context, ui *zoidc.UserInf
 	if err := s.Storage.SetUserinfoFromToken(ctx, ui, tokenID, subject, origin); err != nil {
 		return err
 	}
-	u := s.ent[subject]
+	u := s.Ent[subject]
 	if u == nil {
 		return fmt.Errorf("unknown user")
 	}
@@ -93,7 +91,7 @@ func (s *entStorage) SetUserinfoFromToken(ctx context.Context, ui *zoidc.UserInf
 // name).
 func (s *entStorage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserInfo, token op.IDTokenRequest, scopes []string) error {
 	ui.Subject = token.GetSubject()
-	if u := s.ent[token.GetSubject()]; u != nil {
+	if u := s.Ent[token.GetSubject()]; u != nil {
 		if e, ok := u.Userinfo["email"].(string); ok {
 			ui.Email = e
 		}
@@ -104,13 +102,13 @@ func (s *entStorage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserI
 	return nil
 }
 
-// standIn is the running provider.
-type standIn struct {
+// StandIn is the running provider.
+type StandIn struct {
 	t       *testing.T
 	srv     *httptest.Server
-	issuer  string
+	Issuer  string
 	op      *op.Provider
-	storage *entStorage
+	Storage *entStorage
 
 	mu sync.Mutex
 	// pkce is what discovery advertises in code_challenge_methods_supported
@@ -119,41 +117,41 @@ type standIn struct {
 	// forge, when set, replaces the token response's ID token by one made
 	// from its claims: forge edits the claims and returns the signing key
 	// and kid.
-	forge         func(claims map[string]any) (*rsa.PrivateKey, string)
-	lastAuthorize url.Values
-	tokenCalls    int
-	childrenCalls int
+	Forge         func(claims map[string]any) (*rsa.PrivateKey, string)
+	LastAuthorize url.Values
+	TokenCalls    int
+	ChildrenCalls int
 	nextUser      string
 	redirectURL   string
 }
 
-// newStandIn starts the provider on 127.0.0.1 with the users given (by
+// New starts the provider on 127.0.0.1 with the users given (by
 // login name); it stops at the end of the test.
-func newStandIn(t *testing.T, pkce []string, redirectURL string, ent map[string]*entUser) *standIn {
+func New(t *testing.T, pkce []string, redirectURL string, ent map[string]*User) *StandIn {
 	t.Helper()
-	s := &standIn{t: t, pkce: pkce, redirectURL: redirectURL}
+	s := &StandIn{t: t, pkce: pkce, redirectURL: redirectURL}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
-	s.issuer = s.srv.URL
+	s.Issuer = s.srv.URL
 
 	store := users{byID: map[string]*storage.User{}}
-	byExt := map[string]*entUser{}
+	byExt := map[string]*User{}
 	for login, u := range ent {
 		store.byID[u.ExternalID] = &storage.User{ID: u.ExternalID, Username: login, Password: "pw"}
 		byExt[u.ExternalID] = u
 	}
 	clients := map[string]*storage.Client{
-		clientID:    storage.WebClient(clientID, clientSecret, redirectURL),
-		otherClient: storage.WebClient(otherClient, "other-secret", redirectURL),
+		ClientID:    storage.WebClient(ClientID, ClientSecret, redirectURL),
+		OtherClient: storage.WebClient(OtherClient, "other-secret", redirectURL),
 	}
-	s.storage = &entStorage{Storage: storage.NewStorageWithClients(store, clients), ent: byExt}
+	s.Storage = &entStorage{Storage: storage.NewStorageWithClients(store, clients), Ent: byExt}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		t.Fatal(err)
 	}
 	provider, err := op.NewProvider(&op.Config{CryptoKey: key, CodeMethodS256: true, BackChannelLogoutSupported: true},
-		s.storage, op.StaticIssuer(s.issuer), op.WithAllowInsecure(),
+		s.Storage, op.StaticIssuer(s.Issuer), op.WithAllowInsecure(),
 		op.WithCustomAuthEndpoint(op.NewEndpoint("/auth/oauth2/auth")),
 		op.WithCustomTokenEndpoint(op.NewEndpoint("/auth/oauth2/token")),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint("/auth/oauth2/userinfo")),
@@ -166,8 +164,8 @@ func newStandIn(t *testing.T, pkce []string, redirectURL string, ent map[string]
 	return s
 }
 
-func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
-	h := s.op.HttpHandler()
+func (s *StandIn) serve(w http.ResponseWriter, r *http.Request) {
+	h := http.Handler(s.op)
 	switch {
 	case r.URL.Path == "/.well-known/openid-configuration":
 		rec := httptest.NewRecorder()
@@ -188,7 +186,7 @@ func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(doc)
 	case r.URL.Path == "/auth/oauth2/auth":
 		s.mu.Lock()
-		s.lastAuthorize = r.URL.Query()
+		s.LastAuthorize = r.URL.Query()
 		s.mu.Unlock()
 		h.ServeHTTP(w, r)
 	case r.URL.Path == "/login/username":
@@ -197,15 +195,15 @@ func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		login := s.nextUser
 		s.mu.Unlock()
-		if err := s.storage.CheckUsernamePassword(login, "pw", id); err != nil {
+		if err := s.Storage.CheckUsernamePassword(login, "pw", id); err != nil {
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
-		http.Redirect(w, r, s.issuer+"/auth/oauth2/auth/callback?id="+url.QueryEscape(id), http.StatusFound)
+		http.Redirect(w, r, s.Issuer+"/auth/oauth2/auth/callback?id="+url.QueryEscape(id), http.StatusFound)
 	case r.URL.Path == "/auth/oauth2/token":
 		s.mu.Lock()
-		s.tokenCalls++
-		forge := s.forge
+		s.TokenCalls++
+		forge := s.Forge
 		s.mu.Unlock()
 		if forge == nil {
 			h.ServeHTTP(w, r)
@@ -229,7 +227,7 @@ func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
 		var claims map[string]any
 		_ = json.Unmarshal(payload, &claims)
 		key, kid := forge(claims)
-		body["id_token"] = s.sign(key, kid, claims)
+		body["id_token"] = s.Sign(key, kid, claims)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
 	case strings.HasPrefix(r.URL.Path, "/directory/user/") && strings.HasSuffix(r.URL.Path, "/children"):
@@ -242,15 +240,15 @@ func (s *standIn) serve(w http.ResponseWriter, r *http.Request) {
 // children serves entcore's GET /directory/user/{id}/children to the
 // holder of an access token of that user (checked by asking the OP's own
 // userinfo endpoint).
-func (s *standIn) children(w http.ResponseWriter, r *http.Request) {
+func (s *StandIn) children(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	s.childrenCalls++
+	s.ChildrenCalls++
 	s.mu.Unlock()
 	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/directory/user/"), "/children")
-	check := httptest.NewRequest(http.MethodGet, s.issuer+"/auth/oauth2/userinfo", nil)
+	check := httptest.NewRequest(http.MethodGet, s.Issuer+"/auth/oauth2/userinfo", nil)
 	check.Header.Set("Authorization", r.Header.Get("Authorization"))
 	rec := httptest.NewRecorder()
-	s.op.HttpHandler().ServeHTTP(rec, check)
+	s.op.ServeHTTP(rec, check)
 	var who struct {
 		UserID string `json:"userId"`
 	}
@@ -262,7 +260,7 @@ func (s *standIn) children(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"forbidden"}`, http.StatusForbidden)
 		return
 	}
-	for _, u := range s.storage.ent {
+	for _, u := range s.Storage.Ent {
 		if u.UserID == id && u.Children != nil {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(u.Children)
@@ -272,17 +270,20 @@ func (s *standIn) children(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// opKey is the provider's signing key and kid.
-func (s *standIn) opKey() (*rsa.PrivateKey, string) {
-	k, err := s.storage.SigningKey(context.Background())
+// Close stops the provider (as an ENT whose server went away).
+func (s *StandIn) Close() { s.srv.Close() }
+
+// OPKey is the provider's signing key and kid.
+func (s *StandIn) OPKey() (*rsa.PrivateKey, string) {
+	k, err := s.Storage.SigningKey(context.Background())
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return k.Key().(*rsa.PrivateKey), k.ID()
 }
 
-// sign makes an RS256 JWT of claims with key and kid.
-func (s *standIn) sign(key *rsa.PrivateKey, kid string, claims map[string]any) string {
+// Sign makes an RS256 JWT of claims with key and kid.
+func (s *StandIn) Sign(key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
@@ -303,7 +304,7 @@ func (s *standIn) sign(key *rsa.PrivateKey, kid string, claims map[string]any) s
 	return out
 }
 
-func (s *standIn) set(f func(s *standIn)) {
+func (s *StandIn) Set(f func(s *StandIn)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s)
@@ -312,9 +313,9 @@ func (s *standIn) set(f func(s *standIn)) {
 // login plays the browser: it follows the authorize URL through the ENT's
 // login page for the user given, and returns the query Liaison's callback
 // receives.
-func (s *standIn) login(ctx context.Context, authURL, user string) url.Values {
+func (s *StandIn) Login(ctx context.Context, authURL, user string) url.Values {
 	s.t.Helper()
-	s.set(func(s *standIn) { s.nextUser = user })
+	s.Set(func(s *StandIn) { s.nextUser = user })
 	var callback url.Values
 	browser := &http.Client{
 		Timeout: 5 * time.Second,
