@@ -1,16 +1,10 @@
 package admin
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -43,40 +37,24 @@ type session struct {
 	Expires int64  `json:"e"` // unix seconds
 }
 
-// sealer seals sessions with AES-256-GCM and derives CSRF tokens with
-// HMAC-SHA256, both keyed from one server secret.
-type sealer struct {
-	aead cipher.AEAD
-	mac  []byte
-}
-
-func derive(secret []byte, label string) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(label))
-	return h.Sum(nil)
-}
+// sealer seals sessions and makes the forms' CSRF tokens (package
+// sealed, with the back-office's own keys).
+type sealer struct{ *sealed.Box }
 
 func newSealer(secret []byte) (*sealer, error) {
-	if len(secret) < 32 {
-		return nil, errors.New("admin: session secret shorter than 32 bytes")
-	}
-	block, err := aes.NewCipher(derive(secret, "admin-session/enc"))
+	b, err := sealed.New(secret, "admin-session")
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead, mac: derive(secret, "admin-session/csrf")}, nil
+	return &sealer{b}, nil
 }
 
 func randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
+	id, err := sealed.RandomID(n)
+	if err != nil {
 		panic(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return id
 }
 
 // newSession starts a session for token at now.
@@ -86,28 +64,18 @@ func newSession(token string, now time.Time) session {
 
 // seal returns the cookie value of s.
 func (k *sealer) seal(s session) string {
-	plain, _ := json.Marshal(s)
-	nonce := make([]byte, k.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	v, err := k.Seal(s, sessionAAD)
+	if err != nil {
 		panic(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(k.aead.Seal(nonce, nonce, plain, sessionAAD))
+	return v
 }
 
 // open returns the session of a cookie value if it is authentic and
 // neither idle for too long nor too old at now.
 func (k *sealer) open(v string, now time.Time) (session, error) {
 	var s session
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(raw) < k.aead.NonceSize()+k.aead.Overhead() {
-		return s, errSession
-	}
-	ns := k.aead.NonceSize()
-	plain, err := k.aead.Open(nil, raw[:ns], raw[ns:], sessionAAD)
-	if err != nil {
-		return s, errSession
-	}
-	if err := json.Unmarshal(plain, &s); err != nil || s.ID == "" {
+	if err := k.Open(v, sessionAAD, &s); err != nil || s.ID == "" {
 		return session{}, errSession
 	}
 	if s.Token != "" { // a session of an earlier version
@@ -130,19 +98,8 @@ func (s session) refresh(now time.Time) session {
 
 // csrf is the synchronizer token of the forms of a session (or, before
 // sign-in, of a sign-in nonce): an HMAC of its id, stable for the session.
-func (k *sealer) csrf(purpose, id string) string {
-	h := hmac.New(sha256.New, k.mac)
-	h.Write([]byte(purpose))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
+func (k *sealer) csrf(purpose, id string) string { return k.Token(purpose, id) }
 
 // checkCSRF compares a submitted token with the expected one in constant
 // time.
-func (k *sealer) checkCSRF(purpose, id, got string) bool {
-	if id == "" || got == "" {
-		return false
-	}
-	return hmac.Equal([]byte(k.csrf(purpose, id)), []byte(got))
-}
+func (k *sealer) checkCSRF(purpose, id, got string) bool { return k.Check(got, purpose, id) }

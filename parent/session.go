@@ -1,16 +1,10 @@
 package parent
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -54,70 +48,28 @@ func ssoHash(entID, sso string) string {
 	return store.HashToken("parent-sso\x00" + entID + "\x00" + sso)
 }
 
-// sealer seals sessions with AES-256-GCM and derives CSRF tokens with
-// HMAC-SHA256, both keyed from one server secret (the back-office's
-// design, with keys of its own).
-type sealer struct {
-	aead cipher.AEAD
-	mac  []byte
-}
-
-func derive(secret []byte, label string) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(label))
-	return h.Sum(nil)
-}
+// sealer seals sessions and sign-ins in progress and makes the forms'
+// CSRF tokens (package sealed, with the parent page's own keys).
+type sealer struct{ *sealed.Box }
 
 func newSealer(secret []byte) (*sealer, error) {
-	if len(secret) < 32 {
-		return nil, errors.New("parent: session secret shorter than 32 bytes")
-	}
-	block, err := aes.NewCipher(derive(secret, "parent-session/enc"))
+	b, err := sealed.New(secret, "parent-session")
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead, mac: derive(secret, "parent-session/csrf")}, nil
+	return &sealer{b}, nil
 }
 
-func randomID(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+func randomID(n int) (string, error) { return sealed.RandomID(n) }
 
 // seal returns the cookie value of s.
-func (k *sealer) seal(s session) (string, error) {
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, k.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(k.aead.Seal(nonce, nonce, plain, sessionAAD)), nil
-}
+func (k *sealer) seal(s session) (string, error) { return k.Seal(s, sessionAAD) }
 
 // open returns the session of a cookie value if it is authentic, of the
 // ENT entID, and neither idle for too long nor older than max at now.
 func (k *sealer) open(v, entID string, now time.Time, max time.Duration) (session, error) {
 	var s session
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(raw) < k.aead.NonceSize()+k.aead.Overhead() {
-		return s, errSession
-	}
-	ns := k.aead.NonceSize()
-	plain, err := k.aead.Open(nil, raw[:ns], raw[ns:], sessionAAD)
-	if err != nil {
-		return s, errSession
-	}
-	if err := json.Unmarshal(plain, &s); err != nil || s.ENT == "" || s.User == "" || s.ID == "" {
+	if err := k.Open(v, sessionAAD, &s); err != nil || s.ENT == "" || s.User == "" || s.ID == "" {
 		return session{}, errSession
 	}
 	if s.ENT != entID || now.Unix() >= s.Expires || !now.Before(s.end(max)) {
@@ -139,18 +91,8 @@ func (s session) refresh(now time.Time, idle, max time.Duration) session {
 
 // csrf is the synchronizer token of the forms of a session: an HMAC of
 // its id, stable for the session.
-func (k *sealer) csrf(id string) string {
-	h := hmac.New(sha256.New, k.mac)
-	h.Write([]byte("parent-form\x00"))
-	h.Write([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
+func (k *sealer) csrf(id string) string { return k.Token("parent-form", id) }
 
 // checkCSRF compares a submitted token with the expected one in constant
 // time.
-func (k *sealer) checkCSRF(id, got string) bool {
-	if id == "" || got == "" {
-		return false
-	}
-	return hmac.Equal([]byte(k.csrf(id)), []byte(got))
-}
+func (k *sealer) checkCSRF(id, got string) bool { return k.Check(got, "parent-form", id) }

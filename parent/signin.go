@@ -2,8 +2,6 @@ package parent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -69,27 +67,11 @@ func (p *Page) signInCookie() string {
 	return "liaison_parent_signin"
 }
 
-func (k *sealer) sealPending(v pendingSignIn) (string, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, k.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(k.aead.Seal(nonce, nonce, plain, pendingAAD)), nil
-}
+func (k *sealer) sealPending(v pendingSignIn) (string, error) { return k.Seal(v, pendingAAD) }
 
 func (k *sealer) openPending(v, entID, kind string, now time.Time) (pendingSignIn, bool) {
 	var s pendingSignIn
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(raw) < k.aead.NonceSize()+k.aead.Overhead() {
-		return s, false
-	}
-	ns := k.aead.NonceSize()
-	plain, err := k.aead.Open(nil, raw[:ns], raw[ns:], pendingAAD)
-	if err != nil || json.Unmarshal(plain, &s) != nil {
+	if k.Open(v, pendingAAD, &s) != nil {
 		return pendingSignIn{}, false
 	}
 	if s.ENT != entID || s.Kind != kind || now.Unix() >= s.Expires || (kind == store.ConnectorOIDC && s.OIDC == nil) {
