@@ -100,7 +100,7 @@ func TestReview14CASTicketOfAnotherBrowserIsRefused(t *testing.T) {
 
 	victim := w.browser(t)
 	must(t, victim.get(base(w.entA.ID)+"connexion"), 303) // e.g. a pop-up the attacker's page opened
-	p := victim.get(callback)                               // then navigated to the attacker's callback
+	p := victim.get(callback)                             // then navigated to the attacker's callback
 	if p.Status == http.StatusSeeOther {
 		if feed := victim.get(base(w.entA.ID)); !signedOut(feed) {
 			t.Fatalf("the victim's browser is signed in as the attacker (%s) with a ticket obtained in another browser", casParent.ExternalID)
