@@ -179,3 +179,34 @@ func TestReview14ConnectionTestDoesNotReachLoopbackInProduction(t *testing.T) {
 			internal.URL, hits.Load(), res.Checks[0].FR)
 	}
 }
+
+// Finding R14-7: a custom CAS mapping may name any attribute as the user
+// id — "mail", "login" (entcore's is firstname.lastname) — and the
+// sign-in then stores that e-mail or name as the parent's ENT user id in
+// the directory. Nothing refuses an attribute known to carry personal
+// data, nor a user id that is an e-mail address.
+func TestReview14CustomMappingCannotStoreAnEmailAsTheUserID(t *testing.T) {
+	w := newConnectWorld(t)
+	cs := castest.New(t)
+	const email = "camille.durandal@example.org"
+	cs.SetValidateHandler(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/xml")
+		fmt.Fprintf(rw, `<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>`+
+			`<cas:user>F7A1B2C3-opaque</cas:user><cas:attributes><cas:mail>%s</cas:mail><cas:profile>Relative</cas:profile>`+
+			`<cas:uai>%s</cas:uai><cas:classe>CM1</cas:classe></cas:attributes></cas:authenticationSuccess></cas:serviceResponse>`, email, uaiJF)
+	})
+	_, err := w.core.PutCASConnector(context.Background(), operator, app.CASConnectorRequest{ENTID: w.entA.ID, BaseURL: cs.URL,
+		Version: "3.0", Mapping: app.CASMappingRequest{Preset: "custom", UserID: "mail", Profile: "profile", UAI: "uai", Class: "classe"}})
+	if err != nil {
+		return // refused at registration: what the review expects
+	}
+	b := w.browser(t)
+	must(t, b.get(base(w.entA.ID)+"connexion"), 303)
+	p := b.get(base(w.entA.ID) + "cas?ticket=ST-1")
+	if p.Status != http.StatusSeeOther {
+		return // refused at sign-in: fine too
+	}
+	if _, err := w.store.GetParent(context.Background(), w.entA.ID, email); err == nil {
+		t.Fatalf("the parent's e-mail address %q is stored as their ENT user id", email)
+	}
+}
