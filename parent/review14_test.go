@@ -1,3 +1,5 @@
+//go:build review14
+
 package parent
 
 // Security review of issue 14 (sign-in, parent sessions, connectors):
@@ -17,6 +19,7 @@ import (
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/connect/cas/castest"
+	"github.com/liaison-ent/liaison/internal/connect/oidc/oidctest"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -208,5 +211,39 @@ func TestReview14CustomMappingCannotStoreAnEmailAsTheUserID(t *testing.T) {
 	}
 	if _, err := w.store.GetParent(context.Background(), w.entA.ID, email); err == nil {
 		t.Fatalf("the parent's e-mail address %q is stored as their ENT user id", email)
+	}
+}
+
+// Finding R14-8: a back-channel logout token is accepted as many times as
+// it is posted until it expires (no jti kept, no iat bound): one token
+// seen once (a log, a proxy, the ENT's retry queue) ends every session the
+// parent opens afterwards, and, replayed 64 times, locks them out (R14-5).
+func TestReview14ReplayedOIDCLogoutTokenIsRefused(t *testing.T) {
+	w, op := newOIDCWorld(t)
+	const sub = "F7A1B2C3-oidc-parent-0001"
+	key, kid := op.OPKey()
+	signIn := func() *browser {
+		t.Helper()
+		b := w.browser(t)
+		q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
+		must(t, b.get(callbackPath(w.entA.ID, q)), 303)
+		signedInFeed(t, b.get(base(w.entA.ID)))
+		return b
+	}
+	post := func(b *browser, tok string) page {
+		return b.do("POST", base(w.entA.ID)+"oidc/logout", strings.NewReader(`{"logout_token":"`+tok+`"}`), "application/json")
+	}
+	b1 := signIn()
+	tok := logoutToken(op, key, kid, oidctest.ClientID, sub)
+	must(t, post(b1, tok), 200)
+	if p := b1.get(base(w.entA.ID)); !signedOut(p) {
+		t.Fatalf("the logout did not end the session: %.500s", p.Body)
+	}
+	// The parent signs in again; the same token, posted again by anyone
+	// who saw it, ends the new session.
+	b2 := signIn()
+	post(b2, tok)
+	if p := b2.get(base(w.entA.ID)); signedOut(p) {
+		t.Fatal("a replayed logout token ended a session opened after it")
 	}
 }
