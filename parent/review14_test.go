@@ -247,3 +247,21 @@ func TestReview14ReplayedOIDCLogoutTokenIsRefused(t *testing.T) {
 		t.Fatal("a replayed logout token ended a session opened after it")
 	}
 }
+
+// Finding R14-9: deleting an ENT's connector (e.g. because its CAS server
+// was compromised and answered for anyone) leaves every session it
+// opened valid for up to the absolute limit: the sessions are stateless
+// and nothing ends them short of revoking the whole ENT.
+func TestReview14DeletedConnectorEndsItsSessions(t *testing.T) {
+	w, cs := newCASWorld(t, castest.VariantUAI)
+	b := w.browser(t)
+	callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
+	must(t, b.get(callback), 303)
+	signedInFeed(t, b.get(base(w.entA.ID)))
+	if err := w.core.DeleteConnector(context.Background(), operator, app.ConnectorRequest{ENTID: w.entA.ID, Kind: store.ConnectorCAS}); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get(base(w.entA.ID)); !signedOut(p) {
+		t.Fatal("the connector is deleted; the session it opened goes on")
+	}
+}
