@@ -32,7 +32,7 @@ const maxConventions = 200
 type AudienceRequest struct {
 	Schools []string `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
 	Levels  []string `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
-	Classes []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text"`
+	Classes []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text,class"`
 }
 
 // PublishRequest is a publication (and a check of one).

@@ -37,6 +37,9 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool { return PlainText(fl.Field().String(), false) }))
 	must(v.RegisterValidation("multiline", func(fl validator.FieldLevel) bool { return PlainText(fl.Field().String(), true) }))
 	must(v.RegisterValidation("ident", func(fl validator.FieldLevel) bool { return Identifier(fl.Field().String()) }))
+	// class: a class name that is not blank once normalised — a blank one
+	// would name the children whose class is unknown.
+	must(v.RegisterValidation("class", func(fl validator.FieldLevel) bool { return frenchid.NormalizeClass(fl.Field().String()) != "" }))
 	for tag, list := range EnumTags {
 		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return slices.Contains(list, fl.Field().String()) }))
 	}
@@ -186,6 +189,8 @@ func FieldDetail(fe validator.FieldError) Detail {
 			"Invalid origin: https://host[:port] without a path (http only for localhost)."
 	case "text", "multiline":
 		fr, en = "Ce texte contient des caractères non autorisés.", "This text contains characters that are not allowed."
+	case "class":
+		fr, en = "Nom de classe vide : indiquez le nom de la classe (ex. CM1 A).", "Empty class name: give the name of the class (e.g. CM1 A)."
 	case "ident":
 		fr, en = "Identifiant invalide : caractères imprimables sans espace.", "Invalid identifier: printable characters without spaces."
 	case "unique":

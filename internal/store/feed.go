@@ -101,7 +101,9 @@ type FeedStore interface {
 // Reaches reports whether the audience reaches a child: the child's school
 // is in Schools, and Levels (when not empty) holds the child's level, and
 // Classes (when not empty) the child's class, compared as normalised names
-// (frenchid.SameClass).
+// (frenchid.SameClass). A child whose class is unknown (empty) is never
+// reached by an audience that names classes, even by a name that is blank
+// once normalised.
 func (a Audience) Reaches(c Child) bool {
 	if !slices.Contains(a.Schools, c.UAI) {
 		return false
@@ -109,9 +111,9 @@ func (a Audience) Reaches(c Child) bool {
 	if len(a.Levels) > 0 && !slices.Contains(a.Levels, c.Level) {
 		return false
 	}
-	if len(a.Classes) > 0 && !slices.ContainsFunc(a.Classes, func(cl string) bool {
+	if len(a.Classes) > 0 && (frenchid.NormalizeClass(c.Class) == "" || !slices.ContainsFunc(a.Classes, func(cl string) bool {
 		return frenchid.SameClass(cl, c.Class)
-	}) {
+	})) {
 		return false
 	}
 	return true

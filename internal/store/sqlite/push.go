@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
@@ -200,9 +201,15 @@ const audienceParents = `SELECT parent_id FROM children
 
 // Stored classes are normalised (UpsertParents, migration 10): the
 // audience's are normalised here, so notices stored before that match too.
+// A class list restricts even when every name in it is blank once
+// normalised, and a blank name never matches the children whose class is
+// unknown (stored as ”): blank names are dropped from the list, not from
+// the count that says it restricts (store.Audience.Reaches).
 func audienceArgs(aud store.Audience) []any {
 	classes := frenchid.NormalizeClasses(aud.Classes)
-	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), len(classes), fromList(classes)}
+	restricts := len(classes)
+	classes = slices.DeleteFunc(classes, func(c string) bool { return c == "" })
+	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), restricts, fromList(classes)}
 }
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.

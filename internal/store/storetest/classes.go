@@ -142,3 +142,118 @@ func testAudienceCells(t *testing.T, open opener) {
 		}
 	}
 }
+
+// testUnknownClass: a child whose class the ENT did not release is stored
+// with its school and level and no class. A class-targeted audience never
+// reaches them — not even one whose class list holds a name that
+// normalises to nothing (" ") — in the family counts, the subscribed
+// families, the reach, the push fan-out and the feed's Audience.Reaches;
+// a whole-school or whole-level audience does. AudienceCells of the
+// school and level (no classes) gives them as the cell of class "", which
+// is how the reach figures count them apart ("classe inconnue").
+func testUnknownClass(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	const school = "0750001A"
+	upsert(t, s, "ent_1", 0, 4, 0,
+		parent("u0", child(school, "elementaire", "CM1")),
+		parent("u1", child(school, "elementaire", "")),
+		parent("u2", child(school, "elementaire", ""), child(school, "maternelle", "")),
+		parent("u3", child(school, "elementaire", ""), child(school, "elementaire", "CM1")),
+	)
+	for i := range 4 {
+		id := fmt.Sprintf("psb_%d", i)
+		subscribe(t, s, subscription(id, fmt.Sprintf("u%d", i), "https://push.example/"+id, 0), true)
+	}
+	for _, tc := range []struct {
+		name    string
+		aud     store.Audience
+		reached []string
+		groups  []store.ReachGroup
+	}{
+		{"class CM1", store.Audience{Schools: []string{school}, Classes: []string{"cm1"}},
+			[]string{"u0", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 2}}},
+		{"a blank class", store.Audience{Schools: []string{school}, Classes: []string{" "}}, nil, nil},
+		{"an empty class", store.Audience{Schools: []string{school}, Levels: []string{"elementaire"}, Classes: []string{""}}, nil, nil},
+		{"a blank class and CM1", store.Audience{Schools: []string{school}, Classes: []string{" ", "CM1"}},
+			[]string{"u0", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 2}}},
+		{"the level", store.Audience{Schools: []string{school}, Levels: []string{"elementaire"}},
+			[]string{"u0", "u1", "u2", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 4}}},
+	} {
+		n, err := s.CountFamilies(ctx, tc.aud)
+		ok(t, err)
+		if n != len(tc.reached) {
+			t.Errorf("%s: CountFamilies = %d, want %d", tc.name, n, len(tc.reached))
+		}
+		n, err = s.CountSubscribedFamilies(ctx, tc.aud)
+		ok(t, err)
+		if n != len(tc.reached) {
+			t.Errorf("%s: CountSubscribedFamilies = %d, want %d", tc.name, n, len(tc.reached))
+		}
+		groups, err := s.NoticeReach(ctx, "ntc_none", tc.aud)
+		ok(t, err)
+		if fmt.Sprint(groups) != fmt.Sprint(tc.groups) {
+			t.Errorf("%s: NoticeReach = %+v, want %+v", tc.name, groups, tc.groups)
+		}
+		cells, err := s.AudienceCells(ctx, tc.aud)
+		ok(t, err)
+		fams := 0
+		for _, c := range cells {
+			fams += c.Families
+			if c.Class == "" && len(tc.aud.Classes) > 0 {
+				t.Errorf("%s: AudienceCells holds the unknown class: %+v", tc.name, cells)
+			}
+		}
+		var reached []string
+		for _, u := range []string{"u0", "u1", "u2", "u3"} {
+			p, err := s.GetParent(ctx, "ent_1", u)
+			ok(t, err)
+			if tc.aud.ReachesAny(p.Children) {
+				reached = append(reached, u)
+			}
+		}
+		same(t, tc.name+": Audience.ReachesAny", reached, tc.reached)
+	}
+
+	// The families of a school and level whose class is unknown: the
+	// cell of class "" of the audience without its classes.
+	cells, err := s.AudienceCells(ctx, store.Audience{Schools: []string{school}})
+	ok(t, err)
+	same(t, "AudienceCells of the school", cells, []store.FamilyCell{
+		{UAI: school, Level: "elementaire", Class: "", Families: 3},
+		{UAI: school, Level: "elementaire", Class: "CM1", Families: 2},
+		{UAI: school, Level: "maternelle", Class: "", Families: 1},
+	})
+	n, err := s.CountFamiliesIn(ctx, []store.FamilyCell{{UAI: school, Level: "elementaire", Class: ""}})
+	ok(t, err)
+	if n != 3 {
+		t.Fatalf("CountFamiliesIn(elementaire, unknown class) = %d, want 3", n)
+	}
+
+	// The push fan-out of notices to a class, and to a blank class.
+	for i, classes := range [][]string{{"cm1"}, {" "}} {
+		n := notice(fmt.Sprintf("ntc_%d", i), "col_a", school)
+		n.Audience = store.Audience{Schools: []string{school}, Classes: classes}
+		n.Critical = true
+		createNotice(t, s, n)
+		now := at(time.Hour)
+		ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
+			Critical: true, PushAt: now, CreatedAt: now}))
+		for step := 0; ; step++ {
+			done, err := s.FanoutStep(ctx, n.ID, 1, 2, now)
+			ok(t, err)
+			if done {
+				break
+			}
+			if step > 10 {
+				t.Fatal("fan-out never ends")
+			}
+		}
+		var items []store.PushItem
+		for _, b := range claimAll(t, s, "w1", now) {
+			items = append(items, b.Items...)
+		}
+		want := map[int][]string{0: {"psb_0", "psb_3"}, 1: {}}[i]
+		same(t, fmt.Sprintf("pushes to classes %q", classes), subIDs(items), want)
+	}
+}
