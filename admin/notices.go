@@ -223,16 +223,26 @@ type reachRow struct {
 	Cells              []shownFigure
 }
 
-// reachColumns are the figures of a reach group, in the table's order.
-func (r *rq) reachColumns() []string {
-	return []string{r.L("Familles ciblées", "Families targeted"), r.L("Ont lu", "Have read"),
+// reachColumns are the figures of a reach group, in the table's order;
+// a notice to classes adds « Classe inconnue » (app.ReachGroup.ClassUnknown).
+func (r *rq) reachColumns(classes bool) []string {
+	cols := []string{r.L("Familles ciblées", "Families targeted"), r.L("Ont lu", "Have read"),
 		r.L("Ont accusé lecture", "Have acknowledged"), r.L("Non atteintes", "Not reached")}
+	if classes {
+		cols = append(cols, r.L("Classe inconnue", "Class unknown"))
+	}
+	return cols
+}
+
+// classTargeted reports whether the reach gives « classe inconnue ».
+func classTargeted(v app.Reach) bool {
+	return slices.ContainsFunc(v.Groups, func(g app.ReachGroup) bool { return g.ClassUnknown != nil })
 }
 
 // reachRows turns the reach groups into table rows (school names from
 // the reach, else from the list of schools, else the UAI).
 func (r *rq) reachRows(v app.Reach, schools map[string]string) []reachRow {
-	cols := r.reachColumns()
+	cols := r.reachColumns(classTargeted(v))
 	var rows []reachRow
 	for _, g := range v.Groups {
 		row := reachRow{UAI: g.UAI, School: g.School, Level: conventions.LevelLabel(g.Level, r.lang)}
@@ -240,10 +250,15 @@ func (r *rq) reachRows(v app.Reach, schools map[string]string) []reachRow {
 			row.School = orUAI(schools[g.UAI], g.UAI)
 		}
 		key := "reach." + g.UAI + "." + g.Level + "."
-		for i, f := range []struct {
+		type fig struct {
 			k string
 			v app.Figure
-		}{{"families", g.Families}, {"read", g.Read}, {"acknowledged", g.Acknowledged}, {"not_reached", g.NotReached}} {
+		}
+		figs := []fig{{"families", g.Families}, {"read", g.Read}, {"acknowledged", g.Acknowledged}, {"not_reached", g.NotReached}}
+		if g.ClassUnknown != nil {
+			figs = append(figs, fig{"class_unknown", *g.ClassUnknown})
+		}
+		for i, f := range figs {
 			row.Cells = append(row.Cells, r.show(key+f.k, cols[i], f.v))
 		}
 		rows = append(rows, row)
@@ -274,8 +289,10 @@ type noticeDetailData struct {
 	Reach         []reachRow
 	ReachCols     []string
 	ReachNote     string
-	ReachMissing  bool
-	Correct       correctForm
+	// ClassUnknownNote explains « Classe inconnue » (a notice to classes).
+	ClassUnknownNote string
+	ReachMissing     bool
+	Correct          correctForm
 }
 
 type correctForm struct {
@@ -311,7 +328,10 @@ func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
 	if reach, err := r.a.core.NoticeReach(ctx, p, d.N.ID); err != nil {
 		d.ReachMissing = true
 	} else {
-		d.ReachCols, d.Reach, d.ReachNote = r.reachColumns(), r.reachRows(reach, schools), reach.Note.In(r.lang)
+		d.ReachCols, d.Reach, d.ReachNote = r.reachColumns(classTargeted(reach)), r.reachRows(reach, schools), reach.Note.In(r.lang)
+		if classTargeted(reach) {
+			d.ClassUnknownNote = app.ClassUnknownNote.In(r.lang)
+		}
 	}
 }
 

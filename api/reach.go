@@ -39,13 +39,17 @@ type reachGroup struct {
 	Read         figure `json:"read"`
 	Acknowledged figure `json:"acknowledged"`
 	NotReached   figure `json:"not_reached"`
+	// ClassUnknown: for a notice to classes only, the families of this
+	// school and level whose child's class is unknown (« classe inconnue »).
+	ClassUnknown *figure `json:"class_unknown,omitempty"`
 }
 
 func viewReachGroups(gs []app.ReachGroup, lang string) []reachGroup {
 	out := make([]reachGroup, len(gs))
 	for i, g := range gs {
 		out[i] = reachGroup{UAI: g.UAI, School: g.School, Level: g.Level, Families: figureOf(g.Families, lang),
-			Read: figureOf(g.Read, lang), Acknowledged: figureOf(g.Acknowledged, lang), NotReached: figureOf(g.NotReached, lang)}
+			Read: figureOf(g.Read, lang), Acknowledged: figureOf(g.Acknowledged, lang), NotReached: figureOf(g.NotReached, lang),
+			ClassUnknown: figurePtr(g.ClassUnknown, lang)}
 	}
 	return out
 }

@@ -254,6 +254,11 @@ type ReachGroup struct {
 	Read         Figure
 	Acknowledged Figure
 	NotReached   Figure
+	// ClassUnknown is given for a notice to classes only: the families
+	// with a child of this school and level whose class the ENT did not
+	// release (a class-targeted notice does not reach that child; a
+	// paper copy may). Nil otherwise.
+	ClassUnknown *Figure
 }
 
 // Reach is how far a notice went, per school and level of its audience.
@@ -315,6 +320,12 @@ func (a *App) NoticeReach(ctx context.Context, p *Principal, id string) (Reach, 
 	if err != nil {
 		return Reach{}, err
 	}
+	unknown := map[int]bool{}
+	if len(aud.Classes) > 0 {
+		if raw, groups, unknown, err = a.classUnknown(ctx, aud, raw, groups, smallGroups{}); err != nil {
+			return Reach{}, err
+		}
+	}
 	out := Reach{Notice: n, MinGroup: minGroup, Groups: []ReachGroup{}, NotReached: []ReachGroup{}, Note: reachNote}
 	names := map[string]string{}
 	for i, rg := range groups {
@@ -328,11 +339,78 @@ func (a *App) NoticeReach(ctx context.Context, p *Principal, id string) (Reach, 
 		}
 		rg.School = name
 		out.Groups = append(out.Groups, rg)
-		if raw[i].Families > raw[i].Read {
+		if raw[i].Families > raw[i].Read || unknown[i] {
 			out.NotReached = append(out.NotReached, rg)
 		}
 	}
 	return out, nil
+}
+
+// ClassUnknownNote explains the figure « classe inconnue » (the
+// back-office shows it under the reach of a notice to classes).
+var ClassUnknownNote = Text{
+	"« Classe inconnue » : familles ayant un enfant de cette école et de ce niveau dont l'ENT n'a pas communiqué la classe ; une information destinée à des classes ne leur parvient pas par cet enfant (pensez à l'exemplaire papier).",
+	"\"Class unknown\": families with a child in this school and level whose class the ENT did not give; a notice to classes does not reach them through that child (consider a paper copy).",
+}
+
+// classUnknown gives each group of a class-targeted notice its figure
+// « classe inconnue »: the families with a child of the group's school
+// and level whose class is unknown — the cell of class "" of the
+// audience without its classes (store.AudienceCells), which a
+// class-targeted audience never reaches. A school and level with such
+// families and none reached gets a group of its own (its other figures
+// 0). The figure is a cell's count, decided as every other (withheld from
+// 1 to 4, rounded to 5): a whole-level notice's count, which includes
+// this cell, is withheld when the cell is small (rule 3), and every
+// figure being a multiple of 5, the level's count minus the classes'
+// minus this one is never 1 to 4 (rule 6). unknown marks the groups that
+// have such families, for the list of the groups not reached.
+func (a *App) classUnknown(ctx context.Context, aud store.Audience, raw []store.ReachGroup, groups []ReachGroup, r smallGroups) ([]store.ReachGroup, []ReachGroup, map[int]bool, error) {
+	cells, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	type key struct{ uai, level string }
+	count := map[key]int{}
+	for _, c := range cells {
+		if c.Class == "" {
+			count[key{c.UAI, c.Level}] = c.Families
+		}
+	}
+	have := map[key]bool{}
+	for _, g := range raw {
+		have[key{g.UAI, g.Level}] = true
+	}
+	for k := range count {
+		if !have[k] {
+			g := store.ReachGroup{UAI: k.uai, Level: k.level}
+			raw = append(raw, g)
+			groups = append(groups, r.group(g, familyCount{}))
+		}
+	}
+	order := make([]int, len(raw))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		x, y := raw[order[i]], raw[order[j]]
+		if x.UAI != y.UAI {
+			return x.UAI < y.UAI
+		}
+		return x.Level < y.Level
+	})
+	sortedRaw, sortedGroups, unknown := make([]store.ReachGroup, len(raw)), make([]ReachGroup, len(raw)), map[int]bool{}
+	for i, j := range order {
+		sortedRaw[i], sortedGroups[i] = raw[j], groups[j]
+		n := count[key{raw[j].UAI, raw[j].Level}]
+		f := r.shown(n)
+		if isSmall(n) {
+			f = r.fewer()
+		}
+		sortedGroups[i].ClassUnknown = &f
+		unknown[i] = n > 0
+	}
+	return sortedRaw, sortedGroups, unknown, nil
 }
 
 // NoticeStats is the reach of a notice (all its versions together). Every
