@@ -9,10 +9,12 @@
 // notification: read back with registration.getNotifications(), and
 // confirmed by Firefox's own ack code 100 (decrypted and delivered).
 //
-// The page the parent uses is a "surface": the demo ENT page with the
-// widget (the default), or, with LIAISON_FIREFOX_SURFACE=parent, Liaison's
-// own parent page, signed in through the demo ENT's CAS server; the rest
-// of the test is the same.
+// The page the parent uses is a "surface", and the test runs on both, one
+// test case each: Liaison's own parent page (first), the parent signing in
+// as a parent would, through the demo ENT (« Informations de la commune »,
+// then a demo parent picked on the demo ENT's CAS login page); and the demo
+// ENT page with the widget. LIAISON_FIREFOX_SURFACE=parent (or widget)
+// runs only that one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -23,12 +25,55 @@ const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
 const AGENT = 'Agent elus, Saint-Fuscien';
 
 const surfaces = {
+  // Liaison's parent page (/parent/{ent}/): on the demo ENT's page the
+  // parent clicks « Informations de la commune », which opens the parent
+  // page's sign-in in a new tab; it redirects to the demo ENT's CAS login,
+  // where the parent picks themselves (a demo parent with a child at Les
+  // Coquelicots, whom the notice targets); the CAS ticket brings them back
+  // signed in. They go to the Notifications tab and turn notifications on
+  // there; the service worker is the page's own (scope /parent/{ent}/).
+  parent: {
+    async open(browser, srv, entId) {
+      const ent = await browser.newPage();
+      await ent.goto(`${srv.base}/demo/ent/`);
+      const opened = browser.waitForTarget((t) => t.url().startsWith(`${srv.base}/demo/ent/cas/login?`), { timeout: 30000 });
+      await ent.locator('::-p-text(Informations de la commune)').click();
+      const page = await (await opened).page();
+      assert.ok(page, 'the new tab of « Informations de la commune »');
+      await page.waitForFunction(() => document.querySelector('h1')?.textContent.includes("Connexion à l'ENT de démonstration"), { timeout: 30000 });
+      const url = new URL(page.url());
+      assert.equal(url.searchParams.get('service'), `${srv.base}/parent/${entId}/cas`);
+      assert.equal(url.searchParams.get('user'), null, 'nobody is signed in before the parent picks themselves');
+      const names = await page.$$eval('main a', (as) => as.map((a) => a.textContent));
+      const who = names.find((n) => /^demo-\S+ — .*Coquelicots/.test(n));
+      assert.ok(who, `a demo parent with a child at Les Coquelicots on the CAS login page: ${JSON.stringify(names)}`);
+      const signedIn = page.waitForNavigation({ timeout: 30000 });
+      await page.locator(`::-p-text(${who})`).click();
+      await signedIn;
+      await page.waitForFunction((want) => location.href === want, { timeout: 30000 }, `${srv.base}/parent/${entId}/`);
+      await page.waitForFunction(() => [...document.querySelectorAll('button')].some((b) => /^(Se déconnecter|Sign out)$/.test(b.textContent.trim())), { timeout: 30000 }); // signed in
+      await ent.close();
+      const tab = page.waitForNavigation({ timeout: 30000 });
+      await page.locator('nav a[href$="notifications"]').click();
+      await tab;
+      assert.equal(page.url(), `${srv.base}/parent/${entId}/notifications`);
+      return { page, parent: who.split(' ')[0] };
+    },
+    async enable(page) {
+      await page.locator('#push-on').click();
+      await page.waitForFunction(() => /Les notifications sont activées|Notifications are on/.test(document.getElementById('push-status').textContent), { timeout: 30000 })
+        .catch(async (e) => { throw new Error(`${e.message}; the page says: ${await page.evaluate(() => document.getElementById('push-status').textContent)}`); });
+    },
+  },
   // The demo ENT page embedding the widget; the ENT signs the parent in
-  // (its token endpoint) and registers its service worker (scope /demo/ent/).
+  // (its token endpoint) and registers its service worker (scope
+  // /demo/ent/). The parent is one the test synced through the API.
   widget: {
-    async open(page, srv, entId, parent) {
-      await page.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
+    async open(browser, srv, entId) {
+      const page = await browser.newPage();
+      await page.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + syncedParent)}`);
       await page.locator('liaison-feed >>> h2').wait();
+      return { page, parent: syncedParent };
     },
     // The parent clicks "Activer les notifications" in the widget: in its
     // call, or in its Options menu (the call is not shown when the
@@ -45,52 +90,36 @@ const surfaces = {
         document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent), { timeout: 30000 });
     },
   },
-  // Liaison's parent page (/parent/{ent}/): the parent signs in through
-  // the demo ENT's CAS server (its login, for this parent), then turns
-  // notifications on on the page's Notifications tab; the service worker
-  // is the page's own (scope /parent/{ent}/).
-  parent: {
-    async open(page, srv, entId, parent) {
-      await page.goto(`${srv.base}/parent/${entId}/connexion`);
-      assert.ok(page.url().startsWith(`${srv.base}/demo/ent/cas/login?service=`), page.url());
-      await page.goto(page.url() + '&user=' + encodeURIComponent(parent));
-      assert.equal(page.url(), `${srv.base}/parent/${entId}/`);
-      await page.locator('button.link').wait(); // « Se déconnecter »: signed in
-      await page.goto(`${srv.base}/parent/${entId}/notifications`);
-      await page.evaluate((scope) => navigator.serviceWorker.register(scope + 'sw.js', { scope }), `/parent/${entId}/`);
-    },
-    async enable(page) {
-      await page.locator('#push-on').click();
-      await page.waitForFunction(() => /Les notifications sont activées|Notifications are on/.test(document.getElementById('push-status').textContent), { timeout: 30000 })
-        .catch(async (e) => { throw new Error(`${e.message}; the page says: ${await page.evaluate(() => document.getElementById('push-status').textContent)}`); });
-    },
-  },
 };
-const surface = surfaces[process.env.LIAISON_FIREFOX_SURFACE || 'widget'];
+const only = process.env.LIAISON_FIREFOX_SURFACE;
 
-let srv, browser, entId, parent;
+let srv, browser, entId, syncedParent;
 
 before(async () => {
   assert.ok(existsSync(firefoxPath), `Firefox ESR is needed at ${firefoxPath} (scripts/deps.sh installs firefox-esr)`);
-  assert.ok(surface, `unknown LIAISON_FIREFOX_SURFACE ${process.env.LIAISON_FIREFOX_SURFACE}`);
+  assert.ok(!only || surfaces[only], `unknown LIAISON_FIREFOX_SURFACE ${only}`);
   srv = await startDemo({ LIAISON_DEMO_MOZILLA_PUSH: '1' });
   assert.ok(srv.creds.mozilla_push, 'the demo did not start its Mozilla push service');
   const ent = srv.creds.ents[0];
   entId = ent.id;
-  parent = 'e2e-firefox-' + Date.now();
+  syncedParent = 'e2e-firefox-' + Date.now();
   const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'GS' }] }] });
+    { parents: [{ ent_user_id: syncedParent, children: [{ uai: UAI, level: 'maternelle', class: 'GS' }] }] });
   assert.equal(sync.status, 200, sync.text);
   browser = await launchFirefox(srv.creds.mozilla_push.websocket);
 });
 after(async () => { await browser?.close(); await srv?.stop(); });
 
-test('Firefox receives, decrypts and shows a notice Liaison pushes', async () => {
+for (const name of Object.keys(surfaces)) {
+  test(`Firefox receives, decrypts and shows a notice Liaison pushes (${name} surface)`, { skip: only && only !== name ? `LIAISON_FIREFOX_SURFACE=${only}` : false },
+    () => receives(surfaces[name]));
+}
+
+async function receives(surface) {
   const moz = srv.creds.mozilla_push;
-  const page = await browser.newPage();
   const errors = [];
+  const { page } = await surface.open(browser, srv, entId);
   page.on('pageerror', (e) => errors.push(String(e)));
-  await surface.open(page, srv, entId, parent);
   // The page's service worker is active before the parent subscribes.
   await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
   await surface.enable(page);
@@ -139,4 +168,4 @@ test('Firefox receives, decrypts and shows a notice Liaison pushes', async () =>
   assert.deepEqual(status.protocol_errors ?? [], [], 'the push server saw protocol errors');
   assert.deepEqual(errors, []);
   await page.close();
-});
+}
