@@ -87,13 +87,14 @@ const surfaces = {
         await page.locator('liaison-feed >>> .menu button:last-child').click();
       }
       await page.waitForFunction(() => /Notifications activées/.test(
-        document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent), { timeout: 30000 });
+        document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent), { timeout: 30000 })
+        .catch(async (e) => { throw new Error(`${e.message}; the widget says: ${await page.evaluate(() => document.querySelector('liaison-feed').shadowRoot.querySelector('[role=status]').textContent)}`); });
     },
   },
 };
 const only = process.env.LIAISON_FIREFOX_SURFACE;
 
-let srv, browser, entId, syncedParent;
+let srv, entId, syncedParent;
 
 before(async () => {
   assert.ok(existsSync(firefoxPath), `Firefox ESR is needed at ${firefoxPath} (scripts/deps.sh installs firefox-esr)`);
@@ -106,16 +107,26 @@ before(async () => {
   const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
     { parents: [{ ent_user_id: syncedParent, children: [{ uai: UAI, level: 'maternelle', class: 'GS' }] }] });
   assert.equal(sync.status, 200, sync.text);
-  browser = await launchFirefox(srv.creds.mozilla_push.websocket);
 });
-after(async () => { await browser?.close(); await srv?.stop(); });
+after(async () => { await srv?.stop(); });
 
 for (const name of Object.keys(surfaces)) {
   test(`Firefox receives, decrypts and shows a notice Liaison pushes (${name} surface)`, { skip: only && only !== name ? `LIAISON_FIREFOX_SURFACE=${only}` : false },
-    () => receives(surfaces[name]));
+    async () => {
+      // A fresh Firefox profile per surface: the demo ENT page the parent
+      // surface starts from subscribes its own service worker for the ENT's
+      // signed-in parent, and a browser subscribed for one parent is
+      // refused for another (push.endpoint_taken).
+      const browser = await launchFirefox(srv.creds.mozilla_push.websocket);
+      try {
+        await receives(browser, surfaces[name]);
+      } finally {
+        await browser.close();
+      }
+    });
 }
 
-async function receives(surface) {
+async function receives(browser, surface) {
   const moz = srv.creds.mozilla_push;
   const errors = [];
   const { page } = await surface.open(browser, srv, entId);
