@@ -78,3 +78,62 @@ test('in the demo ENT\u2019s iframe: pick a demo parent, land signed in with the
   await screenshot(page, 'signin-iframe-1024');
   await ctx.close();
 });
+
+// checkAt runs axe-core at 390 and 1024 px and saves a screenshot of each.
+async function checkAt(page, name) {
+  for (const width of [390, 1024]) {
+    await page.setViewportSize({ width, height: 860 });
+    const v = await axe(page);
+    assert.deepEqual(v, [], `${name} at ${width} px: axe serious/critical violations: ${JSON.stringify(v, null, 1)}`);
+    await screenshot(page, `${name}-${width}`);
+  }
+}
+
+test('the refusal pages of the sign-in: a teacher is told the service is for parents; a replayed ticket is refused', async () => {
+  // bypassCSP lets axe-core be injected; the pages keep their strict CSP.
+  const ctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 390, height: 860 }, bypassCSP: true });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const refusals = [];
+  page.on('response', (r) => { if (r.headers()['x-liaison-refusal']) refusals.push([r.status(), r.headers()['x-liaison-refusal']]); });
+
+  // The demo teacher: the ENT signs them in, Liaison refuses them.
+  await page.goto(`${srv.base}/parent/${ent.id}/connexion`);
+  await page.getByRole('link', { name: /^Enseignant \(démo\)/ }).click();
+  await page.getByRole('heading', { level: 1, name: "Ce service est réservé aux parents d'élèves." }).waitFor({ timeout: 15000 });
+  assert.deepEqual(refusals, [[403, 'parents']]);
+  assert.equal(new URL(page.url()).pathname, `/parent/${ent.id}/cas`);
+  assert.equal(await page.getByRole('button', { name: 'Se déconnecter' }).count(), 0, 'not signed in');
+  assert.equal((await ctx.cookies()).filter((c) => c.name === 'liaison_parent').length, 0, 'no session cookie');
+  await checkAt(page, 'signin-refused-teacher');
+
+  // A parent signs in; the CAS callback with its ticket is kept.
+  await page.setViewportSize({ width: 390, height: 860 });
+  await page.goto(`${srv.base}/parent/${ent.id}/connexion`);
+  const [callback] = await Promise.all([
+    page.waitForRequest((r) => r.url().startsWith(`${srv.base}/parent/${ent.id}/cas?ticket=`)),
+    page.locator('main a', { hasText: parent }).first().click(),
+  ]);
+  await page.waitForURL(pageURL);
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.getByRole('link', { name: "Se connecter par l'ENT" }).waitFor();
+  // A new sign-in is started (the ENT's login page shows), and the used
+  // ticket is replayed on the callback instead: the ENT does not confirm
+  // it a second time.
+  await page.goto(`${srv.base}/parent/${ent.id}/connexion`);
+  await page.locator('h1', { hasText: "Connexion à l'ENT de démonstration" }).waitFor();
+  refusals.length = 0;
+  await page.goto(callback.url());
+  const alert = page.getByRole('alert');
+  await alert.waitFor({ timeout: 15000 });
+  assert.match(await alert.innerText(), /le ticket est déjà utilisé, expiré ou destiné à un autre service/);
+  assert.deepEqual(refusals, [[403, 'ticket']]);
+  assert.equal(await page.getByRole('button', { name: 'Se déconnecter' }).count(), 0, 'not signed in by the replay');
+  assert.equal((await ctx.cookies()).filter((c) => c.name === 'liaison_parent').length, 0, 'no session cookie');
+  // The page offers to sign in again.
+  await page.getByRole('link', { name: "Se connecter par l'ENT" }).waitFor();
+  await checkAt(page, 'signin-refused-replayed-ticket');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
