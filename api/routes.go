@@ -37,7 +37,11 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	fa.Get("/widget/v1/liaison-feed.js", assets.Handler(widget.FeedScript))
 	fa.Get("/widget/v1/liaison-sw.js", assets.Handler(widget.SWScript))
 
-	v1 := fa.Group("/v1", s.rateLimit())
+	// One limiter, one budget per client, for the API and the parent
+	// pages (mounted below): sign-in callbacks and single logouts are
+	// unauthenticated and reach the ENT's servers.
+	limit := s.rateLimit()
+	v1 := fa.Group("/v1", limit)
 	v1.Get("/version", s.version)
 
 	op := s.requireStaff(store.RoleOperator)
@@ -115,6 +119,7 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	v1.Post("/push/receipts", s.parentCORS(), s.pushReceipt)
 
 	if s.mount != nil {
+		fa.Use("/parent", limit) // parent.Prefix (parent imports api)
 		s.mount(fa) // the /admin back-office, HTML (not part of the JSON API)
 	}
 }
