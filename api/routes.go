@@ -120,6 +120,6 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 
 	if s.mount != nil {
 		fa.Use("/parent", limit) // parent.Prefix (parent imports api)
-		s.mount(fa) // the /admin back-office, HTML (not part of the JSON API)
+		s.mount(fa)              // the /admin back-office, HTML (not part of the JSON API)
 	}
 }
