@@ -35,6 +35,12 @@ import (
 //     none.
 //   - The class is kept when known and acceptable to a sync (else it is
 //     unknown: class-targeted notices do not reach that child).
+//   - A known class is never lost to a connector that releases less: a
+//     child released without a class, in a school and level where the
+//     directory already knows the parent's child's class (a sync, an
+//     earlier sign-in), keeps the directory's class(es) instead; the
+//     directory's unknown-class entries of a school are replaced by what
+//     the sign-in names there (keepKnownClasses).
 //   - Identical entries are merged; at most 20 are kept, as in a sync.
 //
 // The write is idempotent: when the directory already holds exactly these
@@ -64,16 +70,20 @@ func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identi
 			slog.String("ent", ent.ID), slog.Int("released", len(id.Children)))
 		return pi, nil
 	}
+	cur, err := a.store.GetParent(ctx, ent.ID, id.UserID)
+	found := err == nil
+	switch {
+	case found:
+		children = keepKnownClasses(children, cur.Children)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
 	parents, err := a.checkParents(&ent, []ParentInput{{ENTUserID: id.UserID, Children: children}}, nil)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := a.store.GetParent(ctx, ent.ID, id.UserID)
-	switch {
-	case err == nil && sameChildren(cur.Children, parents[0].Children):
+	if found && sameChildren(cur.Children, parents[0].Children) {
 		return pi, nil
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return nil, err
 	}
 	au := a.Audit(&Principal{Parent: pi}, "parents.sync", ent.ID,
 		fmt.Sprintf("Mise à jour d'un parent à sa connexion par l'ENT « %s » (%d enfant(s) ou école(s))", ent.Name, len(children)), "")
@@ -135,6 +145,37 @@ func (a *App) signInChildren(ctx context.Context, ent store.ENT, in []connect.Ch
 		add(ChildInput{UAI: uai, Level: level, Class: class})
 	}
 	return out, nil
+}
+
+// keepKnownClasses merges a sign-in's children with the directory's: an
+// unknown-class child of the sign-in gives way to the directory's
+// children of known class in the same school and level; everything else
+// is the sign-in's (so its classed children replace the directory's
+// unknown-class entries of their school).
+func keepKnownClasses(in []ChildInput, cur []store.Child) []ChildInput {
+	out := make([]ChildInput, 0, len(in))
+	add := func(c ChildInput) {
+		if !slices.Contains(out, c) && len(out) < maxChildrenPerParent {
+			out = append(out, c)
+		}
+	}
+	for _, c := range in {
+		if c.Class != "" {
+			add(c)
+			continue
+		}
+		known := false
+		for _, k := range cur {
+			if k.Class != "" && k.UAI == c.UAI && k.Level == c.Level {
+				add(ChildInput{UAI: k.UAI, Level: k.Level, Class: k.Class})
+				known = true
+			}
+		}
+		if !known {
+			add(c)
+		}
+	}
+	return out
 }
 
 // sameChildren reports whether two lists hold the same children, in any
