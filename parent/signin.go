@@ -2,6 +2,9 @@ package parent
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -32,10 +35,12 @@ import (
 // without it (a forged link, a replay from another browser, a sign-in
 // started more than signInTTL ago) is refused.
 //
-// CAS: the ENT's login with the exact registered service URL
-// ({base}/parent/{ent}/cas); the callback drops the ticket parameter from
-// what it validates (the service is that fixed URL) and validates the
-// ticket server-to-server. OIDC: the code flow (oidc.Client), callback at
+// CAS: the ENT's login with the registered service URL and a random value
+// of this sign-in, kept in the sign-in cookie ({base}/parent/{ent}/cas?s=…,
+// which the console's URL pattern allows); the callback refuses a return
+// whose s is not its cookie's (login CSRF: a ticket another browser
+// obtained) and validates the ticket server-to-server for that exact
+// URL (the ticket parameter is not part of it). OIDC: the code flow (oidc.Client), callback at
 // {base}/parent/{ent}/oidc/callback.
 //
 // Single logout (server-to-server, no CSRF token, only what the protocol
@@ -53,11 +58,15 @@ var pendingAAD = []byte("liaison parent sign-in v1")
 
 // pendingSignIn is what the sign-in cookie carries, sealed.
 type pendingSignIn struct {
-	ENT     string        `json:"n"`
-	Kind    string        `json:"k"`
-	Iframe  bool          `json:"f,omitempty"`
-	OIDC    *oidc.Pending `json:"o,omitempty"`
-	Expires int64         `json:"e"`
+	ENT    string        `json:"n"`
+	Kind   string        `json:"k"`
+	Iframe bool          `json:"f,omitempty"`
+	OIDC   *oidc.Pending `json:"o,omitempty"`
+	// CAS is the sign-in's random value in the CAS service URL
+	// (casService): a ticket is validated for the URL of the sign-in
+	// started in this browser only.
+	CAS     string `json:"c,omitempty"`
+	Expires int64  `json:"e"`
 }
 
 func (p *Page) signInCookie() string {
@@ -74,7 +83,8 @@ func (k *sealer) openPending(v, entID, kind string, now time.Time) (pendingSignI
 	if k.Open(v, pendingAAD, &s) != nil {
 		return pendingSignIn{}, false
 	}
-	if s.ENT != entID || s.Kind != kind || now.Unix() >= s.Expires || (kind == store.ConnectorOIDC && s.OIDC == nil) {
+	if s.ENT != entID || s.Kind != kind || now.Unix() >= s.Expires || (kind == store.ConnectorOIDC && s.OIDC == nil) ||
+		(kind == store.ConnectorCAS && s.CAS == "") {
 		return pendingSignIn{}, false
 	}
 	return s, true
@@ -235,7 +245,12 @@ func (p *Page) startSignIn(r *rq) error {
 			p.log.Error("parent sign-in: stored CAS connector unusable", "ent", r.ent.ID, "err", err)
 			return p.refuse(r, "connecteur", iframe)
 		}
-		if target, err = client.LoginURL(service); err != nil {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return p.unavailable(r, err)
+		}
+		pending.CAS = base64.RawURLEncoding.EncodeToString(b)
+		if target, err = client.LoginURL(casService(service, pending.CAS)); err != nil {
 			p.log.Error("parent sign-in: CAS service URL unusable (LIAISON_BASE_URL?)", "ent", r.ent.ID, "err", err)
 			return p.refuse(r, "connecteur", iframe)
 		}
@@ -249,6 +264,13 @@ func (p *Page) startSignIn(r *rq) error {
 	}
 	p.cookie(r.c, p.signInCookie(), v, r.base(), signInTTL, iframe)
 	return r.c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// casService is the CAS service URL of one sign-in: the registered
+// service URL with the sign-in's random value (?s=), which the ENT's CAS
+// server binds its ticket to and sends the browser back to.
+func casService(service, state string) string {
+	return service + "?" + url.Values{"s": {state}}.Encode()
 }
 
 // notConfigured: the ENT has no usable connector of that kind (none, or
@@ -281,8 +303,14 @@ func (p *Page) casCallback(r *rq) error {
 	if err != nil {
 		return p.refuse(r, "connecteur", pending.Iframe)
 	}
+	// The ticket was issued for the service URL the ENT came back to; it
+	// must be this browser's sign-in's (login CSRF: a ticket obtained in
+	// another browser, for another sign-in, is refused unasked).
+	if subtle.ConstantTimeCompare([]byte(r.c.Query("s")), []byte(pending.CAS)) != 1 {
+		return p.refuse(r, "expiree", pending.Iframe)
+	}
 	ticket := r.c.Query("ticket")
-	id, err := client.Validate(ctx, ticket, service)
+	id, err := client.Validate(ctx, ticket, casService(service, pending.CAS))
 	var refused *cas.RefusedError
 	switch {
 	case err == nil:

@@ -80,17 +80,28 @@ var noRedirect = &http.Client{Timeout: 10 * time.Second,
 
 func serviceURL(entID string) string { return "http://liaison.test" + base(entID) + "cas" }
 
+// casStart starts a CAS sign-in in b and returns the service URL the
+// browser is sent to the ENT's login with: the registered one and, since
+// the review of issue 14, the sign-in's own ?s= value.
+func casStart(t *testing.T, b *browser, cs *castest.Server, entID, query string) string {
+	t.Helper()
+	p := must(t, b.get(base(entID)+"connexion"+query), 303)
+	prefix := cs.URL + "/cas/login?service="
+	rest, ok := strings.CutPrefix(p.Location, prefix)
+	service, err := url.QueryUnescape(rest)
+	if !ok || err != nil || !strings.HasPrefix(service, serviceURL(entID)) {
+		t.Fatalf("connexion goes to %q, want %s%s…", p.Location, prefix, url.QueryEscape(serviceURL(entID)))
+	}
+	return service
+}
+
 // casLogin plays the browser from /connexion to the ENT's CAS login (the
 // user signed in there) and back: it returns the path of Liaison's
 // callback (with the ticket) and the ticket.
 func casLogin(t *testing.T, b *browser, cs *castest.Server, entID, user, query string) (string, string) {
 	t.Helper()
-	p := must(t, b.get(base(entID)+"connexion"+query), 303)
-	want := cs.URL + "/cas/login?service=" + url.QueryEscape(serviceURL(entID))
-	if p.Location != want {
-		t.Fatalf("connexion goes to %q, want %q", p.Location, want)
-	}
-	resp, err := noRedirect.Get(p.Location + "&user=" + url.QueryEscape(user))
+	service := casStart(t, b, cs, entID, query)
+	resp, err := noRedirect.Get(cs.URL + "/cas/login?" + url.Values{"service": {service}, "user": {user}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +145,7 @@ func TestCASSignIn(t *testing.T) {
 			b := w.browser(t)
 			gen := w.core.DirectoryGen().Load()
 			callback, ticket := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
-			if ticket == "" || !strings.HasPrefix(callback, base(w.entA.ID)+"cas?ticket=") {
+			if ticket == "" || !strings.HasPrefix(callback, base(w.entA.ID)+"cas?s=") {
 				t.Fatalf("callback %q", callback)
 			}
 			p := must(t, b.get(callback), 303)
@@ -206,6 +217,34 @@ const (
 	sentenceNoConnector = "La connexion par l&#39;ENT n&#39;est pas encore configurée pour cet ENT."
 )
 
+// TestCASTicketOfAnotherBrowserIsRefused proves the CAS sign-in is bound
+// to the browser that started it (security review 14, finding 3: login
+// CSRF). An attacker, a parent of the ENT, gets a ticket for their own
+// account and does not use it; the victim's browser, sent to /connexion
+// (which sets its own sign-in cookie) and then to the attacker's callback
+// URL, is refused before the ENT is asked, and is not signed in as the
+// attacker. The attacker's own browser still signs in with it.
+func TestCASTicketOfAnotherBrowserIsRefused(t *testing.T) {
+	w, cs := newCASWorld(t, castest.VariantUAI)
+	attacker := w.browser(t)
+	callback, _ := casLogin(t, attacker, cs, w.entA.ID, casParent.ExternalID, "")
+
+	victim := w.browser(t)
+	must(t, victim.get(base(w.entA.ID)+"connexion"), 303) // e.g. a pop-up the attacker's page opened
+	before := cs.Validations()
+	p := victim.get(callback) // then navigated to the attacker's callback
+	if feed := victim.get(base(w.entA.ID)); !signedOut(feed) {
+		t.Fatalf("the victim's browser is signed in as the attacker (%s) with a ticket obtained in another browser", casParent.ExternalID)
+	}
+	refused(t, victim, p, 400, "expiree", sentenceExpired)
+	if cs.Validations() != before {
+		t.Fatal("a ticket of another browser's sign-in was sent to the ENT")
+	}
+	// The same ticket with its own browser: the sign-in it belongs to.
+	must(t, attacker.get(callback), 303)
+	signedInFeed(t, attacker.get(base(w.entA.ID)))
+}
+
 func TestCASSignInRefusals(t *testing.T) {
 	w, cs := newCASWorld(t, castest.VariantUAI)
 
@@ -216,16 +255,27 @@ func TestCASSignInRefusals(t *testing.T) {
 		// The same browser again: its sign-in is over.
 		refused(t, &browser{tb: t, w: w, cookies: map[string]string{}, lang: "fr"}, b.get(callback), 400, "expiree", sentenceExpired)
 		// Another browser that started its own sign-in, with the used
-		// ticket: the ENT refuses it.
+		// ticket: not its sign-in's (TestCASTicketOfAnotherBrowserIsRefused).
 		b2 := w.browser(t)
 		must(t, b2.get(base(w.entA.ID)+"connexion"), 303)
-		refused(t, b2, b2.get(callback), 403, "ticket", sentenceTicket)
+		refused(t, b2, b2.get(callback), 400, "expiree", sentenceExpired)
+		// The ENT refuses a used ticket (its own sign-in's URL, replayed
+		// with the cookie of that sign-in put back).
+		b3 := w.browser(t)
+		callback, _ = casLogin(t, b3, cs, w.entA.ID, casParent.ExternalID, "")
+		pending := b3.cookies[w.page.signInCookie()]
+		must(t, b3.get(callback), 303)
+		b4 := w.browser(t)
+		b4.cookies[w.page.signInCookie()] = pending
+		refused(t, b4, b4.get(callback), 403, "ticket", sentenceTicket)
 	})
 	t.Run("ticket for another service URL", func(t *testing.T) {
 		b := w.browser(t)
-		must(t, b.get(base(w.entA.ID)+"connexion"), 303)
-		st := cs.Issue(serviceURL(w.entB.ID), casParent.ExternalID)
-		refused(t, b, b.get(base(w.entA.ID)+"cas?ticket="+st), 403, "ticket", sentenceTicket)
+		service := casStart(t, b, cs, w.entA.ID, "")
+		u, _ := url.Parse(service)
+		// B's service URL with this sign-in's own value: the ENT refuses.
+		st := cs.Issue(serviceURL(w.entB.ID)+"?"+u.RawQuery, casParent.ExternalID)
+		refused(t, b, b.get(base(w.entA.ID)+"cas?"+u.RawQuery+"&ticket="+st), 403, "ticket", sentenceTicket)
 	})
 	t.Run("callback of no sign-in started here", func(t *testing.T) {
 		before := cs.Validations()
@@ -271,7 +321,7 @@ func TestCASSignInRefusals(t *testing.T) {
 			t.Fatalf("language switch: %.2000s", p.Body)
 		}
 		b.lang = "en-GB"
-		must(t, b.get(base(w.entA.ID)+"connexion"), 303)
+		callback, _ = casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
 		refused(t, b, b.get(callback), 502, "injoignable", "The ENT&#39;s sign-in service does not answer; try again in a moment.")
 	})
 }

@@ -57,11 +57,13 @@ func (p *page) mountCAS(app *fiber.App) {
 }
 
 // entOfService is the ENT whose Liaison service URL service is
-// ({base}/parent/{ent}/cas exactly); "" for anything else (the demo CAS
-// server signs in to Liaison's demo parent pages only).
+// ({base}/parent/{ent}/cas, with or without a query: the parent page adds
+// its sign-in's ?s=); "" for anything else (the demo CAS server signs in
+// to Liaison's demo parent pages only).
 func (s *casServer) entOfService(service string) string {
 	prefix := strings.TrimRight(s.p.d.BaseURL, "/") + "/parent/"
-	rest, ok := strings.CutPrefix(service, prefix)
+	path, _, _ := strings.Cut(service, "?")
+	rest, ok := strings.CutPrefix(path, prefix)
 	if !ok {
 		return ""
 	}
@@ -109,7 +111,11 @@ func (s *casServer) loginPage(c *fiber.Ctx) error {
 		}
 		s.tickets[st] = casTicket{service: service, entID: entID, user: user, expires: now.Add(casTicketTTL)}
 		s.mu.Unlock()
-		return c.Redirect(service+"?ticket="+url.QueryEscape(st), fiber.StatusFound)
+		sep := "?"
+		if strings.Contains(service, "?") {
+			sep = "&"
+		}
+		return c.Redirect(service+sep+"ticket="+url.QueryEscape(st), fiber.StatusFound)
 	}
 	ent := s.p.ent(entID)
 	var people []loginChoice
