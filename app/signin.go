@@ -49,7 +49,8 @@ import (
 // change ("parents.sync", by "parent:{ent}") and the directory generation
 // moves so caches follow. When the ENT releases no child in a school it
 // serves, the directory is left as it is (a sync may know the parent).
-// An Identity carries no name nor e-mail: none can be stored.
+// An Identity carries no name nor e-mail: none can be stored; a user id
+// that is an e-mail address is refused (CodeAuthInvalidToken).
 func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identity) (*ParentIdentity, error) {
 	if ent.Revoked() {
 		return nil, Err(CodeResourceNotFound)
@@ -57,7 +58,9 @@ func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identi
 	if !id.IsParent() {
 		return nil, Err(CodeAuthForbidden)
 	}
-	if !ValidENTUserID(id.UserID) {
+	// An e-mail address is personal data, never an opaque ENT id (a custom
+	// mapping naming an attribute that holds one): refused, not stored.
+	if !ValidENTUserID(id.UserID) || strings.Contains(id.UserID, "@") {
 		return nil, Err(CodeAuthInvalidToken)
 	}
 	pi := &ParentIdentity{ENT: ent, UserID: id.UserID}

@@ -74,3 +74,29 @@ func LevelOfClass(class string) string {
 	}
 	return ""
 }
+
+// PersonalDataAttribute reports whether an attribute (CAS) or claim
+// (OpenID Connect) name is one known to carry personal data — an e-mail,
+// a login (entcore's is firstname.lastname), a name, a birth date, a
+// phone number, an address — and so may not be a connector's user id:
+// the user id is stored in the directory, and must be the ENT's opaque
+// one. Names are compared without case and without "_", "-" or ".".
+func PersonalDataAttribute(name string) bool {
+	n := strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || r == ':' {
+			return -1
+		}
+		return r
+	}, strings.ToLower(name))
+	switch n {
+	case "nom", "tel", "cn", "sn", "upn", "gn":
+		return true
+	}
+	for _, part := range []string{"mail", "courriel", "login", "username", "name", "prenom", "birth", "naissance",
+		"mobile", "phone", "telephone", "portable", "address", "adresse", "postal", "street"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}

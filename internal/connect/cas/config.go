@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/liaison-ent/liaison/internal/connect"
 )
 
 // Version is the CAS protocol version the connector speaks; it chooses the
@@ -160,6 +162,10 @@ func (m Mapping) validate() []FieldError {
 			bad(n.field, "Un nom d'attribut est fait de lettres, chiffres, « _ », « - » ou « . » et commence par une lettre.",
 				"An attribute name is letters, digits, \"_\", \"-\" or \".\" and starts with a letter.")
 		}
+	}
+	if m.UserID != "" && connect.PersonalDataAttribute(m.UserID) {
+		bad("mapping.user_id", fmt.Sprintf("L'attribut « %s » porte des données personnelles (adresse e-mail, identifiant de connexion, nom, date de naissance, téléphone…) : l'identifiant de l'utilisateur doit être l'identifiant opaque de l'ENT (laissez vide pour cas:user).", m.UserID),
+			fmt.Sprintf("The attribute %q carries personal data (e-mail address, login, name, birth date, phone…): the user id must be the ENT's opaque id (leave empty for cas:user).", m.UserID))
 	}
 	if m.Profile == "" {
 		bad("mapping.profile", "L'attribut du profil est obligatoire.", "The profile attribute is required.")

@@ -34,6 +34,11 @@ func TestConfigValidate(t *testing.T) {
 			[]string{"mapping.profile", "mapping.uai"}},
 		"custom with bad names": {Config{BaseURL: "https://ent.example.fr", Version: Version3, Mapping: Mapping{Preset: PresetCustom, Profile: "1profile", UAI: "u a i", ChildID: "cid"}},
 			[]string{"mapping.profile", "mapping.uai", "mapping.child_id"}},
+		// Review 14, finding 7: the user id is stored; no personal data.
+		"custom with an e-mail as user id": {Config{BaseURL: "https://ent.example.fr", Version: Version3, Mapping: Mapping{Preset: PresetCustom, UserID: "mail", Profile: "p", UAI: "u"}},
+			[]string{"mapping.user_id"}},
+		"custom with a login as user id": {Config{BaseURL: "https://ent.example.fr", Version: Version3, Mapping: Mapping{Preset: PresetCustom, UserID: "login", Profile: "p", UAI: "u"}},
+			[]string{"mapping.user_id"}},
 		"child class alone": {Config{BaseURL: "https://ent.example.fr", Version: Version3, Mapping: Mapping{Preset: PresetCustom, Profile: "p", UAI: "u", ChildClass: "c"}},
 			[]string{"mapping.child_class"}},
 	} {

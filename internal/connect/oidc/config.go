@@ -28,6 +28,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/liaison-ent/liaison/internal/connect"
 )
 
 // Mapping presets.
@@ -193,6 +195,10 @@ func (c Config) Validate() error {
 			} else if !validClaim(f.v) {
 				add(f.field, "nom d'attribut invalide", "invalid attribute name")
 			}
+		}
+		if m.UserID != "" && connect.PersonalDataAttribute(m.UserID) {
+			add("mapping.user_id", "cet attribut porte des données personnelles (adresse e-mail, identifiant de connexion, nom, date de naissance, téléphone…) : l'identifiant de l'utilisateur doit être l'identifiant opaque de l'ENT (par exemple sub)",
+				"this claim carries personal data (e-mail address, login, name, birth date, phone…): the user id must be the ENT's opaque id (e.g. sub)")
 		}
 		if m.Classes != "" && !validClaim(m.Classes) {
 			add("mapping.classes", "nom d'attribut invalide", "invalid attribute name")

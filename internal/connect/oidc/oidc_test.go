@@ -515,6 +515,15 @@ func TestConfigValidate(t *testing.T) {
 		{"custom with children endpoint", func(c *oidc.Config) {
 			c.Mapping = oidc.Mapping{Preset: oidc.PresetCustom, UserID: "sub", Profile: "p", UAIs: "u"}
 		}, []string{"fetch_children"}},
+		// Review 14, finding 7: the user id is stored; no personal data.
+		{"custom with an e-mail as user id", func(c *oidc.Config) {
+			c.Mapping = oidc.Mapping{Preset: oidc.PresetCustom, UserID: "email", Profile: "p", UAIs: "u"}
+			c.FetchChildren = false
+		}, []string{"mapping.user_id"}},
+		{"custom with a name as user id", func(c *oidc.Config) {
+			c.Mapping = oidc.Mapping{Preset: oidc.PresetCustom, UserID: "given_name", Profile: "p", UAIs: "u"}
+			c.FetchChildren = false
+		}, []string{"mapping.user_id"}},
 		{"custom with a bad claim name", func(c *oidc.Config) {
 			c.Mapping = oidc.Mapping{Preset: oidc.PresetCustom, UserID: "sub", Profile: "p r", UAIs: "u", Classes: "c/d"}
 			c.FetchChildren = false
