@@ -112,23 +112,24 @@ test('the refusal pages of the sign-in: a teacher is told the service is for par
   await page.setViewportSize({ width: 390, height: 860 });
   await page.goto(`${srv.base}/parent/${ent.id}/connexion`);
   const [callback] = await Promise.all([
-    page.waitForRequest((r) => r.url().startsWith(`${srv.base}/parent/${ent.id}/cas?ticket=`)),
+    page.waitForRequest((r) => r.url().startsWith(`${srv.base}/parent/${ent.id}/cas?s=`) && r.url().includes('&ticket=')),
     page.locator('main a', { hasText: parent }).first().click(),
   ]);
   await page.waitForURL(pageURL);
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await page.getByRole('link', { name: "Se connecter par l'ENT" }).waitFor();
   // A new sign-in is started (the ENT's login page shows), and the used
-  // ticket is replayed on the callback instead: the ENT does not confirm
-  // it a second time.
+  // ticket is replayed on the callback instead: it belongs to another
+  // sign-in (its ?s= is not the new sign-in cookie's), refused before the
+  // ENT is asked (review 14, finding 3).
   await page.goto(`${srv.base}/parent/${ent.id}/connexion`);
   await page.locator('h1', { hasText: "Connexion à l'ENT de démonstration" }).waitFor();
   refusals.length = 0;
   await page.goto(callback.url());
   const alert = page.getByRole('alert');
   await alert.waitFor({ timeout: 15000 });
-  assert.match(await alert.innerText(), /le ticket est déjà utilisé, expiré ou destiné à un autre service/);
-  assert.deepEqual(refusals, [[403, 'ticket']]);
+  assert.match(await alert.innerText(), /La connexion n'a pas été commencée sur cette page ou a pris trop de temps/);
+  assert.deepEqual(refusals, [[400, 'expiree']]);
   assert.equal(await page.getByRole('button', { name: 'Se déconnecter' }).count(), 0, 'not signed in by the replay');
   assert.equal((await ctx.cookies()).filter((c) => c.name === 'liaison_parent').length, 0, 'no session cookie');
   // The page offers to sign in again.
