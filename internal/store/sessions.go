@@ -22,4 +22,19 @@ type SessionStore interface {
 	// SessionRevoked reports whether idHash was revoked with an until
 	// after now.
 	SessionRevoked(ctx context.Context, idHash string, now time.Time) (bool, error)
+
+	// MarkSession records the mark key (a hash) with the time at, kept
+	// until until, and reports whether key is new: false when it is
+	// already recorded with an until after now (a replay), in which case
+	// the later at and the later until of both are kept. Marks whose
+	// until is at or before now are purged first. Atomic: of concurrent
+	// calls with one new key, exactly one reports true.
+	//
+	// The parent page's single logout records with it the SSO sessions
+	// it opened, the time a user was logged out of an ENT and the logout
+	// tokens it has acted on.
+	MarkSession(ctx context.Context, key string, at, until, now time.Time) (bool, error)
+	// SessionMark returns the time recorded under key with an until after
+	// now; ok is false when there is none.
+	SessionMark(ctx context.Context, key string, now time.Time) (at time.Time, ok bool, err error)
 }

@@ -52,6 +52,8 @@ var indexes = []index{
 	{collNotices, "publish_at", bson.D{{Key: "publish_at", Value: 1}}, false},
 	// The purge of ended back-office sessions (looked up by _id).
 	{collRevokedSessions, "until", bson.D{{Key: "until", Value: 1}}, false},
+	// The purge of the parent page's single-logout marks.
+	{collSessionMarks, "until", bson.D{{Key: "until", Value: 1}}, false},
 	// An ENT's previous API key, during a rotation's overlap.
 	{collENTs, "prev_api_key_hash", bson.D{{Key: "prev_api_key_hash", Value: 1}}, false},
 	// An ENT's connectors (listed, and deleted on revocation).

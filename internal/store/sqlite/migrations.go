@@ -332,6 +332,16 @@ CREATE TABLE IF NOT EXISTS connectors (
 	PRIMARY KEY (ent_id, kind)
 );
 `,
+	// 13: the parent page's single-logout marks (store.SessionStore
+	// MarkSession): a key hash, a time, kept until until.
+	`
+CREATE TABLE session_marks (
+	key   TEXT PRIMARY KEY,
+	at    TEXT NOT NULL,
+	until TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX session_marks_until ON session_marks (until);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

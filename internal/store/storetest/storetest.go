@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Push", func(t *testing.T) { testPush(t, open) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("SessionMarks", func(t *testing.T) { testSessionMarks(t, open) })
 	t.Run("Verify", func(t *testing.T) { testVerify(t, open) })
 	t.Run("Connectors", func(t *testing.T) { testConnectors(t, open) })
 }
