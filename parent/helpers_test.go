@@ -215,6 +215,11 @@ func (w *world) sessionCookie(tb testing.TB, entID, user string, iframe bool, ss
 	id, _ := randomID(18)
 	s := session{ENT: entID, User: user, ID: id, Started: now.Unix(), Iframe: iframe, SSO: sso}
 	s = s.refresh(now, w.page.idle, w.page.max)
+	if sso != "" { // known, as startSession records it
+		if _, err := w.store.MarkSession(context.Background(), knownSSOKey(entID, sso), now, s.end(w.page.max), now); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	v, err := keys.seal(s)
 	if err != nil {
 		tb.Fatal(err)

@@ -233,6 +233,16 @@ func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, ifram
 		return err
 	}
 	s.Known = me.Synced
+	// The SSO sessions it was opened by are known until it ends: their
+	// single logout acts on them (EndSSOSession).
+	for _, sso := range []string{ssoSession, sid} {
+		if sso == "" {
+			continue
+		}
+		if _, err := p.st.MarkSession(ctx, knownSSOKey(entID, sso), now, s.end(p.max), now); err != nil {
+			return err
+		}
+	}
 	v, err := keys.seal(s)
 	if err != nil {
 		return err
@@ -245,12 +255,18 @@ func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, ifram
 // session ssoSession (a CAS single-logout request names the ticket, an
 // OIDC back-channel logout the sid). It is recorded in the store's
 // session revocation list (store.SessionStore) for as long as such a
-// session could live.
+// session could live. Only an SSO session that opened a session here
+// (recorded by StartSession) is: a logout naming any other writes
+// nothing, as the single-logout routes are unauthenticated.
 func (p *Page) EndSSOSession(ctx context.Context, entID, ssoSession string) error {
 	if ssoSession == "" {
 		return errors.New("parent: empty SSO session")
 	}
 	now := p.now()
+	_, known, err := p.st.SessionMark(ctx, knownSSOKey(entID, ssoSession), now)
+	if err != nil || !known {
+		return err
+	}
 	return p.st.RevokeSession(ctx, ssoHash(entID, ssoSession), now.Add(p.max), now)
 }
 

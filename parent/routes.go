@@ -164,6 +164,14 @@ func (p *Page) loadSession(r *rq) error {
 	if err == nil && !revoked && s.SID != "" {
 		revoked, err = p.st.SessionRevoked(ctx, ssoHash(s.ENT, s.SID), now)
 	}
+	if err == nil && !revoked {
+		// The ENT logged the user out (EndUserSSOSessions) at or after the
+		// session started.
+		var at time.Time
+		var found bool
+		at, found, err = p.st.SessionMark(ctx, userLogoutKey(s.ENT, s.User), now)
+		revoked = found && s.Started <= at.Unix()
+	}
 	if err != nil {
 		return err
 	}

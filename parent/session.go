@@ -48,6 +48,27 @@ func ssoHash(entID, sso string) string {
 	return store.HashToken("parent-sso\x00" + entID + "\x00" + sso)
 }
 
+// knownSSOKey names, in the store's session marks, an SSO session (a CAS
+// ticket, an OIDC sid) that opened a session here: a single logout acts
+// only on a known one, so that no one writes to the store by naming made-up
+// tickets.
+func knownSSOKey(entID, sso string) string {
+	return store.HashToken("parent-sso-known\x00" + entID + "\x00" + sso)
+}
+
+// userLogoutKey names, in the store's session marks, when a user of an ENT
+// was last logged out by the ENT (an OIDC back-channel logout naming the
+// user): every session of theirs started at or before it is ended.
+func userLogoutKey(entID, user string) string {
+	return store.HashToken("parent-user-logout\x00" + entID + "\x00" + user)
+}
+
+// logoutTokenKey names, in the store's session marks, a logout token
+// already acted on (by its jti, else by the whole token): it acts once.
+func logoutTokenKey(entID, id string) string {
+	return store.HashToken("parent-logout-token\x00" + entID + "\x00" + id)
+}
+
 // sealer seals sessions and sign-ins in progress and makes the forms'
 // CSRF tokens (package sealed, with the parent page's own keys).
 type sealer struct{ *sealed.Box }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -388,74 +387,25 @@ func (p *Page) signedIn(r *rq, id connect.Identity, iframe bool, sso, sid string
 		}
 		return p.appError(r, err)
 	}
-	if sso == "" {
-		// OIDC: single logout names the user (entcore sends sub only).
-		if sso, err = p.userSSOKey(ctx, r.ent.ID, pi.UserID); err != nil {
-			return p.unavailable(r, err)
-		}
-	}
 	if err := p.startSession(r.c, r.ent, pi.UserID, iframe, sso, sid); err != nil {
 		return p.unavailable(r, err)
 	}
 	return r.c.Redirect(r.base(), fiber.StatusSeeOther)
 }
 
-// The SSO keys a session is ended by (session.SSO, session.SID).
+// The SSO keys a session is ended by (session.SSO, session.SID); an
+// OIDC logout naming the user ends their sessions by time
+// (EndUserSSOSessions).
 func casSSO(ticket string) string { return "cas\x00" + ticket }
 func oidcSID(sid string) string   { return "oidc-sid\x00" + sid }
 
-// maxUserChain bounds the walk of a user's SSO keys.
-const maxUserChain = 64
-
-// userKey is the n-th single-logout key of a user of an ENT.
-func userKey(user string, n int) string {
-	return "oidc-sub\x00" + user + "\x00" + strconv.Itoa(n)
-}
-
-// userSSOKey is the key a new OIDC session of user is ended by when the
-// ENT's back-channel logout names the user (sub) rather than the session.
-// A logout records the user's current key as ended; the sessions opened
-// later take the next one. Keys form a chain: the session of key n is
-// opened only while keys 0…n-1 are recorded as ended, and it records them
-// again until its own end, so a later logout walking the chain from 0
-// always reaches n (the first key not ended) and ends exactly the
-// sessions opened since the previous logout.
-func (p *Page) userSSOKey(ctx context.Context, entID, user string) (string, error) {
-	now := p.now()
-	for n := 0; n < maxUserChain; n++ {
-		k := userKey(user, n)
-		revoked, err := p.st.SessionRevoked(ctx, ssoHash(entID, k), now)
-		if err != nil {
-			return "", err
-		}
-		if revoked {
-			continue
-		}
-		for m := 0; m < n; m++ {
-			if err := p.st.RevokeSession(ctx, ssoHash(entID, userKey(user, m)), now.Add(p.max), now); err != nil {
-				return "", err
-			}
-		}
-		return k, nil
-	}
-	return "", errors.New("parent: too many single logouts of one user")
-}
-
-// EndUserSSOSessions ends every OIDC session of user at ENT entID: the
-// back-channel logout named the user, not a session (see userSSOKey).
-func (p *Page) EndUserSSOSessions(ctx context.Context, entID, user string) error {
-	now := p.now()
-	for n := 0; n < maxUserChain; n++ {
-		h := ssoHash(entID, userKey(user, n))
-		revoked, err := p.st.SessionRevoked(ctx, h, now)
-		if err != nil {
-			return err
-		}
-		if !revoked {
-			return p.st.RevokeSession(ctx, h, now.Add(p.max), now)
-		}
-	}
-	return nil
+// EndUserSSOSessions ends every session of user at ENT entID started at
+// or before at: the back-channel logout named the user, not a session.
+// One "logged out at" time per (ENT, user), the latest kept, until every
+// session it ends has passed its absolute limit.
+func (p *Page) EndUserSSOSessions(ctx context.Context, entID, user string, at time.Time) error {
+	_, err := p.st.MarkSession(ctx, userLogoutKey(entID, user), at, at.Add(p.max), p.now())
+	return err
 }
 
 // logoutHandler wraps the single-logout routes: the ENT of the URL (an
@@ -552,15 +502,45 @@ func (p *Page) oidcLogout(c *fiber.Ctx, ent store.ENT) error {
 	if err != nil {
 		return p.logoutError(c, app.Err(app.CodeAuthInvalidToken))
 	}
+	// A token acts once: refused if already acted on (by its jti, or the
+	// whole token when it has none), and it ends only the sessions started
+	// at or before it was issued (never later than now).
+	now := p.now()
+	at := now
+	if !lo.IssuedAt.IsZero() && lo.IssuedAt.Before(now) {
+		at = lo.IssuedAt
+	}
+	id := "jti\x00" + lo.JTI
+	if lo.JTI == "" {
+		id = "token\x00" + raw
+	}
+	tokenKey := logoutTokenKey(ent.ID, id)
+	if _, seen, err := p.st.SessionMark(ctx, tokenKey, now); err != nil {
+		return p.logoutError(c, err)
+	} else if seen {
+		p.log.Warn("oidc logout token refused", "reason", "replay", "ent", ent.ID)
+		return p.logoutError(c, app.Err(app.CodeAuthInvalidToken))
+	}
 	if lo.SID != "" {
 		if err := p.EndSSOSession(ctx, ent.ID, oidcSID(lo.SID)); err != nil {
 			return p.logoutError(c, err)
 		}
 	}
 	if lo.Subject != "" {
-		if err := p.EndUserSSOSessions(ctx, ent.ID, lo.Subject); err != nil {
+		if err := p.EndUserSSOSessions(ctx, ent.ID, lo.Subject, at); err != nil {
 			return p.logoutError(c, err)
 		}
+	}
+	// Kept until the token expires, at most until every session it could
+	// end has passed its absolute limit (a later replay ends nothing
+	// more). Recorded after acting, so that a failure above lets the ENT
+	// retry; a concurrent copy acted the same.
+	until := lo.Expiry
+	if limit := at.Add(p.max); until.After(limit) {
+		until = limit
+	}
+	if _, err := p.st.MarkSession(ctx, tokenKey, at, until, now); err != nil {
+		return p.logoutError(c, err)
 	}
 	return logoutDone(c)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // BackChannelLogoutEvent is the event a back-channel logout token carries
@@ -12,9 +13,15 @@ const BackChannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 
 // Logout is what a verified logout token ends: the provider's session id
 // (sid) and/or the user (sub, the ENT user id); at least one is set.
+// JTI (the token's unique id, "" when it has none), IssuedAt (zero when
+// it has no iat) and Expiry let the caller act on a token once and only
+// on the sessions started before it.
 type Logout struct {
-	SID     string
-	Subject string
+	SID      string
+	Subject  string
+	JTI      string
+	IssuedAt time.Time
+	Expiry   time.Time
 }
 
 // VerifyLogout verifies a back-channel logout token: signed by the
@@ -34,6 +41,7 @@ func (c *Client) VerifyLogout(ctx context.Context, raw string) (Logout, error) {
 		Events map[string]json.RawMessage `json:"events"`
 		Event  map[string]json.RawMessage `json:"event"`
 		SID    string                     `json:"sid"`
+		JTI    string                     `json:"jti"`
 		Nonce  *json.RawMessage           `json:"nonce"`
 	}
 	if err := tok.Claims(&cl); err != nil {
@@ -52,5 +60,5 @@ func (c *Client) VerifyLogout(ctx context.Context, raw string) (Logout, error) {
 		c.log.Warn("oidc logout token refused", "reason", "no_sid_or_sub")
 		return Logout{}, fmt.Errorf("%w: neither sid nor sub", ErrLogoutToken)
 	}
-	return Logout{SID: cl.SID, Subject: tok.Subject}, nil
+	return Logout{SID: cl.SID, Subject: tok.Subject, JTI: cl.JTI, IssuedAt: tok.IssuedAt, Expiry: tok.Expiry}, nil
 }
