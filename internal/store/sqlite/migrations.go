@@ -335,12 +335,12 @@ CREATE TABLE IF NOT EXISTS connectors (
 	// 13: the parent page's single-logout marks (store.SessionStore
 	// MarkSession): a key hash, a time, kept until until.
 	`
-CREATE TABLE session_marks (
+CREATE TABLE IF NOT EXISTS session_marks (
 	key   TEXT PRIMARY KEY,
 	at    TEXT NOT NULL,
 	until TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX session_marks_until ON session_marks (until);
+CREATE INDEX IF NOT EXISTS session_marks_until ON session_marks (until);
 `,
 }
 
