@@ -42,7 +42,9 @@ const surfaces = {
       assert.ok(page, 'the new tab of « Informations de la commune »');
       await page.waitForFunction(() => document.querySelector('h1')?.textContent.includes("Connexion à l'ENT de démonstration"), { timeout: 30000 });
       const url = new URL(page.url());
-      assert.equal(url.searchParams.get('service'), `${srv.base}/parent/${entId}/cas`);
+      // The registered service URL, with the sign-in's own value (?s=…)
+      // that binds the ticket to this browser.
+      assert.match(url.searchParams.get('service'), new RegExp(`^${srv.base.replace(/[.]/g, '\\.')}/parent/${entId}/cas\\?s=[\\w-]+$`));
       assert.equal(url.searchParams.get('user'), null, 'nobody is signed in before the parent picks themselves');
       const names = await page.$$eval('main a', (as) => as.map((a) => a.textContent));
       const who = names.find((n) => /^demo-\S+ — .*Coquelicots/.test(n));
