@@ -11,7 +11,6 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -59,8 +59,7 @@ type Admin struct {
 	handlerOnce sync.Once
 	handler     fasthttp.RequestHandler
 
-	keysMu sync.Mutex
-	keys   *sealer
+	keys sealed.Stored // the session and CSRF keys (Name: SecretName)
 
 	pages  map[string]map[string]*pageTemplate // lang → page → template
 	assets assets
@@ -79,7 +78,7 @@ func New(d Deps) *Admin {
 	if d.App == nil {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
 	}
-	a := &Admin{core: d.App, st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo}
+	a := &Admin{core: d.App, st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo, keys: sealed.Stored{Name: SecretName}}
 	if u, err := url.Parse(d.Config.BaseURL); err == nil && d.Config.BaseURL != "" {
 		a.secure = u.Scheme == "https"
 		a.origin = u.Scheme + "://" + u.Host
@@ -106,25 +105,11 @@ func (a *Admin) apiHandler() fasthttp.RequestHandler {
 // sealer returns the session keys, loading (or creating) the shared server
 // secret the first time.
 func (a *Admin) sealer(ctx context.Context) (*sealer, error) {
-	a.keysMu.Lock()
-	defer a.keysMu.Unlock()
-	if a.keys != nil {
-		return a.keys, nil
-	}
-	secret, err := a.st.Secret(ctx, SecretName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
+	b, err := a.keys.Box(ctx, a.st)
 	if err != nil {
 		return nil, err
 	}
-	k, err := newSealer(secret)
-	if err != nil {
-		return nil, err
-	}
-	a.keys = k
-	return k, nil
+	return &sealer{b}, nil
 }
 
 // Cookie names: __Host- prefixed over HTTPS (Secure, Path=/, no Domain).

@@ -42,7 +42,7 @@ type session struct {
 type sealer struct{ *sealed.Box }
 
 func newSealer(secret []byte) (*sealer, error) {
-	b, err := sealed.New(secret, "admin-session")
+	b, err := sealed.New(secret, SecretName)
 	if err != nil {
 		return nil, err
 	}

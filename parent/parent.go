@@ -17,7 +17,6 @@ package parent
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +24,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,6 +31,7 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -68,8 +67,7 @@ type Page struct {
 	idle   time.Duration
 	max    time.Duration
 
-	keysMu sync.Mutex
-	keys   *sealer
+	keys sealed.Stored // the session and CSRF keys (Name: SecretName)
 
 	tmpl   map[string]*pageTemplate // page name → template
 	assets assets
@@ -93,7 +91,7 @@ func New(d Deps) (*Page, error) {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log, Config: d.Config})
 	}
 	p := &Page{core: d.App, st: d.Store, now: d.Clock, log: d.Log,
-		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP}
+		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP, keys: sealed.Stored{Name: SecretName}}
 	if p.idle <= 0 {
 		p.idle = config.DefaultParentSessionIdle
 	}
@@ -124,25 +122,11 @@ func (p *Page) Mount(a *fiber.App) { p.routes(a) }
 // sealer returns the session keys, loading (or creating) the server
 // secret the first time.
 func (p *Page) sealer(ctx context.Context) (*sealer, error) {
-	p.keysMu.Lock()
-	defer p.keysMu.Unlock()
-	if p.keys != nil {
-		return p.keys, nil
-	}
-	secret, err := p.st.Secret(ctx, SecretName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
+	b, err := p.keys.Box(ctx, p.st)
 	if err != nil {
 		return nil, err
 	}
-	k, err := newSealer(secret)
-	if err != nil {
-		return nil, err
-	}
-	p.keys = k
-	return k, nil
+	return &sealer{b}, nil
 }
 
 // Cookie names. The session cookie is scoped to one ENT's page (its path),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/connect/cas/castest"
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -81,10 +82,11 @@ func TestReview14SessionForgedFromTheDatabaseIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Outside Liaison, with only the database's bytes.
-	keys, err := newSealer(secret)
+	box, err := sealed.New(secret, SecretName)
 	if err != nil {
 		t.Fatal(err)
 	}
+	keys := &sealer{box}
 	now := w.clock.Now()
 	s := session{ENT: w.entA.ID, User: parentJF, ID: "forged", Started: now.Unix()}
 	v, err := keys.seal(s.refresh(now, w.page.idle, w.page.max))

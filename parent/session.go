@@ -73,14 +73,6 @@ func logoutTokenKey(entID, id string) string {
 // CSRF tokens (package sealed, with the parent page's own keys).
 type sealer struct{ *sealed.Box }
 
-func newSealer(secret []byte) (*sealer, error) {
-	b, err := sealed.New(secret, "parent-session")
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{b}, nil
-}
-
 func randomID(n int) (string, error) { return sealed.RandomID(n) }
 
 // seal returns the cookie value of s.

@@ -6,6 +6,7 @@
 package sealed
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // ErrOpen: the value was not sealed by this box for this purpose, or was
@@ -113,4 +115,39 @@ func RandomID(n int) (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SecretStore keeps named server secrets, generating one at first use
+// (store.Store does).
+type SecretStore interface {
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// Stored is a Box whose secret the store keeps under Name (32 random bytes
+// created at first use), loaded once; Name is also the box's label.
+type Stored struct {
+	Name string
+	mu   sync.Mutex
+	box  *Box
+}
+
+// Box returns the box, loading its secret the first time.
+func (s *Stored) Box(ctx context.Context, st SecretStore) (*Box, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.box != nil {
+		return s.box, nil
+	}
+	secret, err := st.Secret(ctx, s.Name, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.box, err = New(secret, s.Name); err != nil {
+		return nil, err
+	}
+	return s.box, nil
 }
