@@ -338,14 +338,11 @@ func (r *rq) reachOf(d *noticeDetailData, schools map[string]string) {
 func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	var d noticeDetailData
 	ctx, p := r.c.UserContext(), r.principal()
-	n, err := a.core.Notice(ctx, p, r.c.Params("id"))
+	n, versions, err := a.core.NoticeWithVersions(ctx, p, r.c.Params("id"))
 	if err != nil {
 		return d, err
 	}
-	if d.Versions, err = a.core.NoticeVersions(ctx, p, n.ID); err != nil {
-		return d, err
-	}
-	d.N = n
+	d.N, d.Versions = n, versions
 	cols, schools := r.names()
 	d.Collectivite = cols[n.CollectiviteID]
 	for _, u := range n.Audience.Schools {

@@ -91,12 +91,7 @@ func (s *Server) listNotices(c *fiber.Ctx) error {
 }
 
 func (s *Server) getNotice(c *fiber.Ctx) error {
-	ctx, p := c.UserContext(), principal(c)
-	n, err := s.app.Notice(ctx, p, c.Params("id"))
-	if err != nil {
-		return err
-	}
-	versions, err := s.app.NoticeVersions(ctx, p, n.ID)
+	n, versions, err := s.app.NoticeWithVersions(c.UserContext(), principal(c), c.Params("id"))
 	if err != nil {
 		return err
 	}

@@ -596,13 +596,15 @@ func (a *App) Notice(ctx context.Context, p *Principal, id string) (store.Notice
 	return a.withStatus(n), nil
 }
 
-// NoticeVersions are the earlier versions of a notice p may read, oldest
-// first.
-func (a *App) NoticeVersions(ctx context.Context, p *Principal, id string) ([]store.Notice, error) {
-	if _, err := a.Notice(ctx, p, id); err != nil {
-		return nil, err
+// NoticeWithVersions is a notice p may read (see Notice) and its earlier
+// versions, oldest first.
+func (a *App) NoticeWithVersions(ctx context.Context, p *Principal, id string) (store.Notice, []store.Notice, error) {
+	n, err := a.Notice(ctx, p, id)
+	if err != nil {
+		return n, nil, err
 	}
-	return a.store.NoticeVersions(ctx, id)
+	versions, err := a.store.NoticeVersions(ctx, id)
+	return n, versions, err
 }
 
 // MayChange reports whether p may correct (withdraw false) or withdraw n:

@@ -178,7 +178,7 @@ func TestNoticesScopedToTheirReaders(t *testing.T) {
 	if _, err := w.app.Notice(ctx, boves, sf.Notice.ID); code(err) != "resource.not_found" {
 		t.Fatalf("Boves reads Saint-Fuscien's notice: %v", err)
 	}
-	if _, err := w.app.NoticeVersions(ctx, boves, sf.Notice.ID); code(err) != "resource.not_found" {
+	if _, _, err := w.app.NoticeWithVersions(ctx, boves, sf.Notice.ID); code(err) != "resource.not_found" {
 		t.Fatalf("Boves reads its versions: %v", err)
 	}
 	list, err := w.app.Notices(ctx, boves, store.Page{Limit: 200})
