@@ -62,26 +62,7 @@ func testClassSpelling(t *testing.T, open opener) {
 	// The push fan-out of a notice stored with the class as the agent typed it.
 	n := notice("ntc_1", "col_a", school)
 	n.Audience = store.Audience{Schools: []string{school}, Classes: []string{"cm1"}}
-	n.Critical = true
-	createNotice(t, s, n)
-	now := at(time.Hour)
-	ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
-		Critical: true, PushAt: now, CreatedAt: now}))
-	for step := 0; ; step++ {
-		done, err := s.FanoutStep(ctx, n.ID, 1, 2, now)
-		ok(t, err)
-		if done {
-			break
-		}
-		if step > 10 {
-			t.Fatal("fan-out never ends")
-		}
-	}
-	var items []store.PushItem
-	for _, b := range claimAll(t, s, "w1", now) {
-		items = append(items, b.Items...)
-	}
-	same(t, "pushes to class cm1", subIDs(items), []string{"psb_0", "psb_1", "psb_2"})
+	same(t, "pushes to class cm1", pushedTo(t, s, n), []string{"psb_0", "psb_1", "psb_2"})
 }
 
 // testAudienceCells: families per school, level and class — a family with
@@ -234,26 +215,40 @@ func testUnknownClass(t *testing.T, open opener) {
 	for i, classes := range [][]string{{"cm1"}, {" "}} {
 		n := notice(fmt.Sprintf("ntc_%d", i), "col_a", school)
 		n.Audience = store.Audience{Schools: []string{school}, Classes: classes}
-		n.Critical = true
-		createNotice(t, s, n)
-		now := at(time.Hour)
-		ok(t, s.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
-			Critical: true, PushAt: now, CreatedAt: now}))
-		for step := 0; ; step++ {
-			done, err := s.FanoutStep(ctx, n.ID, 1, 2, now)
-			ok(t, err)
-			if done {
-				break
-			}
-			if step > 10 {
-				t.Fatal("fan-out never ends")
-			}
-		}
-		var items []store.PushItem
-		for _, b := range claimAll(t, s, "w1", now) {
-			items = append(items, b.Items...)
-		}
 		want := map[int][]string{0: {"psb_0", "psb_3"}, 1: {}}[i]
-		same(t, fmt.Sprintf("pushes to classes %q", classes), subIDs(items), want)
+		same(t, fmt.Sprintf("pushes to classes %q", classes), pushedTo(t, s, n), want)
+	}
+}
+
+// pushedTo stores n as a critical notice, runs its whole push fan-out
+// (batches of 2) and claims every batch: the subscriptions it pushes to.
+func pushedTo(t *testing.T, s store.Store, n store.Notice) []string {
+	t.Helper()
+	n.Critical = true
+	createNotice(t, s, n)
+	now := at(time.Hour)
+	ok(t, s.StartFanout(context.Background(), store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
+		Critical: true, PushAt: now, CreatedAt: now}))
+	fanOut(t, s, n.ID, 2, now)
+	var items []store.PushItem
+	for _, b := range claimAll(t, s, "w1", now) {
+		items = append(items, b.Items...)
+	}
+	return subIDs(items)
+}
+
+// fanOut runs the fan-out of version 1 of a notice to its end, batch
+// subscriptions at a step.
+func fanOut(t *testing.T, s store.Store, noticeID string, batch int, now time.Time) {
+	t.Helper()
+	for step := 0; ; step++ {
+		done, err := s.FanoutStep(context.Background(), noticeID, 1, batch, now)
+		ok(t, err)
+		if done {
+			return
+		}
+		if step > 10 {
+			t.Fatal("fan-out never ends")
+		}
 	}
 }
