@@ -148,18 +148,22 @@ func logoutToken(op *oidctest.StandIn, key *rsa.PrivateKey, kid, aud, sub string
 		"jti": "jti-" + sub + now.String(), "sub": sub, "event": map[string]any{oidc.BackChannelLogoutEvent: map[string]any{}}})
 }
 
+// oidcSignedIn is a new browser of the parent « camille » signed in to
+// ENT A's page through the OIDC stand-in.
+func oidcSignedIn(t *testing.T, w *world, op *oidctest.StandIn) *browser {
+	t.Helper()
+	b := w.browser(t)
+	q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
+	must(t, b.get(callbackPath(w.entA.ID, q)), 303)
+	signedInFeed(t, b.get(base(w.entA.ID)))
+	return b
+}
+
 func TestOIDCBackChannelLogout(t *testing.T) {
 	w, op := newOIDCWorld(t)
 	const sub = "F7A1B2C3-oidc-parent-0001"
 	key, kid := op.OPKey()
-	signIn := func() *browser {
-		t.Helper()
-		b := w.browser(t)
-		q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
-		must(t, b.get(callbackPath(w.entA.ID, q)), 303)
-		signedInFeed(t, b.get(base(w.entA.ID)))
-		return b
-	}
+	signIn := func() *browser { return oidcSignedIn(t, w, op) }
 	post := func(b *browser, contentType, body string) page {
 		return b.do("POST", base(w.entA.ID)+"oidc/logout", strings.NewReader(body), contentType)
 	}

@@ -89,14 +89,7 @@ func TestReplayedOIDCLogoutTokenIsRefused(t *testing.T) {
 	w, op := newOIDCWorld(t)
 	const sub = "F7A1B2C3-oidc-parent-0001"
 	key, kid := op.OPKey()
-	signIn := func() *browser {
-		t.Helper()
-		b := w.browser(t)
-		q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
-		must(t, b.get(callbackPath(w.entA.ID, q)), 303)
-		signedInFeed(t, b.get(base(w.entA.ID)))
-		return b
-	}
+	signIn := func() *browser { return oidcSignedIn(t, w, op) }
 	post := func(b *browser, tok string) page {
 		return b.do("POST", base(w.entA.ID)+"oidc/logout", strings.NewReader(`{"logout_token":"`+tok+`"}`), "application/json")
 	}
@@ -125,14 +118,7 @@ func TestOIDCLogoutTokenEndsOnlySessionsStartedBeforeIt(t *testing.T) {
 	w, op := newOIDCWorld(t)
 	const sub = "F7A1B2C3-oidc-parent-0001"
 	key, kid := op.OPKey()
-	signIn := func() *browser {
-		t.Helper()
-		b := w.browser(t)
-		q := oidcLogin(t, b, op, w.entA.ID, "camille", "")
-		must(t, b.get(callbackPath(w.entA.ID, q)), 303)
-		signedInFeed(t, b.get(base(w.entA.ID)))
-		return b
-	}
+	signIn := func() *browser { return oidcSignedIn(t, w, op) }
 	before := signIn()
 	issued := w.clock.Now() // the ENT logs the user out now…
 	w.clock.Advance(time.Minute)
