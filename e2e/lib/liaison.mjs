@@ -30,14 +30,19 @@ function freePort() {
   });
 }
 
-async function waitReady(base, proc, deadlineMs) {
+// waitReady waits for this process's own banner, printed once it holds
+// its port (so a /readyz answered by another server on a reused port is
+// never taken for ours), then for /readyz.
+async function waitReady(base, proc, logs, deadlineMs) {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     if (proc.exitCode !== null) throw new Error(`liaison exited with ${proc.exitCode}`);
-    try {
-      const r = await fetch(base + '/readyz');
-      if (r.ok) return;
-    } catch { /* not yet listening */ }
+    if (logs.join('').includes('Liaison demo is running on')) {
+      try {
+        const r = await fetch(base + '/readyz');
+        if (r.ok) return;
+      } catch { /* not yet listening */ }
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('liaison did not become ready in time');
@@ -45,8 +50,23 @@ async function waitReady(base, proc, deadlineMs) {
 
 // startDemo runs `liaison demo` and resolves to
 // { base, creds, account(labelPrefix), stop() }.
+//
+// The port is chosen free and then handed to the server, so another process
+// (a push stand-in of a test file running beside this one) may take it in
+// between: when the server says "address already in use", it is started
+// again on another port, a few times.
 export async function startDemo(extraEnv = {}) {
   buildLiaison();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDemoOnce(extraEnv);
+    } catch (e) {
+      if (attempt >= 5 || !/address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startDemoOnce(extraEnv) {
   const dir = mkdtempSync(join(tmpdir(), 'liaison-e2e-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -68,9 +88,12 @@ export async function startDemo(extraEnv = {}) {
   proc.stdout.on('data', (d) => logs.push(String(d)));
   proc.stderr.on('data', (d) => logs.push(String(d)));
   try {
-    await waitReady(base, proc, 30000);
+    await waitReady(base, proc, logs, 30000);
   } catch (e) {
     proc.kill('SIGKILL');
+    // Wait for the output to be complete before reading it.
+    if (proc.exitCode === null) await new Promise((r) => { proc.once('exit', r); setTimeout(r, 2000); });
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`${e.message}\n${logs.join('')}`);
   }
   const creds = JSON.parse(readFileSync(credsFile, 'utf8'));
