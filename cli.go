@@ -23,6 +23,7 @@ import (
 	"github.com/liaison-ent/liaison/internal/datadir"
 	"github.com/liaison-ent/liaison/internal/demo"
 	"github.com/liaison-ent/liaison/internal/operator"
+	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/mongo"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -117,6 +118,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return 1
 		}
 		defer lock.Release()
+	}
+	if cfg.SessionKey == "" {
+		// Embedded store only (config.Validate requires the key with
+		// MongoDB): one process, a key of its own.
+		var err error
+		if cfg.SessionKey, err = sealed.NewKey(); err != nil {
+			log.Error("cannot make a session key", slog.Any("error", err))
+			return 1
+		}
+		if demoData == nil {
+			log.Warn("LIAISON_SESSION_KEY is not set: the back-office and parent page sessions use a key made for this process, and end when it restarts; set it (openssl rand -base64 32) to keep them")
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -10,7 +10,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,12 +23,12 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
-	"github.com/liaison-ent/liaison/internal/sealed"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// SecretName is the store secret the session and CSRF keys derive from.
-const SecretName = "admin-session"
+// KeyLabel names the back-office's use of the session keys
+// (LIAISON_SESSION_KEY): its cookies and tokens are its own.
+const KeyLabel = "admin-session"
 
 // Deps is what the back-office needs, wired by hand in main.
 type Deps struct {
@@ -59,7 +58,8 @@ type Admin struct {
 	handlerOnce sync.Once
 	handler     fasthttp.RequestHandler
 
-	keys sealed.Stored // the session and CSRF keys (Name: SecretName)
+	keys    *sealer // the session and CSRF keys (LIAISON_SESSION_KEY)
+	keysErr error   // why there are none (a key missing or malformed)
 
 	pages  map[string]map[string]*pageTemplate // lang → page → template
 	assets assets
@@ -78,7 +78,8 @@ func New(d Deps) *Admin {
 	if d.App == nil {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log})
 	}
-	a := &Admin{core: d.App, st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo, keys: sealed.Stored{Name: SecretName}}
+	a := &Admin{core: d.App, st: d.Store, cfg: d.Config, now: d.Clock, log: d.Log, demo: d.Demo}
+	a.keys, a.keysErr = newSealer(d.Config.SessionKey, d.Config.SessionKeyPrevious)
 	if u, err := url.Parse(d.Config.BaseURL); err == nil && d.Config.BaseURL != "" {
 		a.secure = u.Scheme == "https"
 		a.origin = u.Scheme + "://" + u.Host
@@ -102,15 +103,9 @@ func (a *Admin) apiHandler() fasthttp.RequestHandler {
 	return a.handler
 }
 
-// sealer returns the session keys, loading (or creating) the shared server
-// secret the first time.
-func (a *Admin) sealer(ctx context.Context) (*sealer, error) {
-	b, err := a.keys.Box(ctx, a.st)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{b}, nil
-}
+// sealer returns the session keys; an error when LIAISON_SESSION_KEY is
+// missing or malformed (every page then says the service is unavailable).
+func (a *Admin) sealer() (*sealer, error) { return a.keys, a.keysErr }
 
 // Cookie names: __Host- prefixed over HTTPS (Secure, Path=/, no Domain).
 func (a *Admin) sessionCookie() string {
@@ -205,7 +200,7 @@ func (a *Admin) page(acc access, h handlerFunc) fiber.Handler {
 		c.Set("X-Frame-Options", "DENY")
 		c.Set(fiber.HeaderVary, "Cookie, Accept-Language")
 		r := &rq{c: c, a: a, lang: negotiateLang(c)}
-		keys, err := a.sealer(c.UserContext())
+		keys, err := a.sealer()
 		if err != nil {
 			a.log.Error("admin: session keys unavailable", slog.Any("error", err))
 			return a.renderError(r, fiber.StatusServiceUnavailable, r.L("Le service est momentanément indisponible.", "The service is temporarily unavailable."))

@@ -38,6 +38,9 @@ type world struct {
 
 func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) }
 
+// testSessionKey is the worlds' LIAISON_SESSION_KEY (32 bytes in base64).
+const testSessionKey = "YmFjay1vZmZpY2UtdGVzdC1zZXNzaW9uLWtleS0zMmI="
+
 // newWorldWith is newWorld with some environment variables set.
 func newWorldWith(tb testing.TB, env map[string]string) *world {
 	tb.Helper()
@@ -55,6 +58,8 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 			return "0"
 		case "LIAISON_BASE_URL":
 			return "http://liaison.test"
+		case "LIAISON_SESSION_KEY":
+			return testSessionKey
 		}
 		return ""
 	})

@@ -41,8 +41,12 @@ type session struct {
 // sealed, with the back-office's own keys).
 type sealer struct{ *sealed.Box }
 
-func newSealer(secret []byte) (*sealer, error) {
-	b, err := sealed.New(secret, SecretName)
+func newSealer(current, previous string) (*sealer, error) {
+	keys, err := sealed.KeysFrom(current, previous)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sealed.New(keys, KeyLabel)
 	if err != nil {
 		return nil, err
 	}

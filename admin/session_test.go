@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 
 func testSealer(t *testing.T) *sealer {
 	t.Helper()
-	k, err := newSealer(bytes.Repeat([]byte{7}, 32))
+	k, err := newSealer(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +79,11 @@ func TestSessionTampering(t *testing.T) {
 		}
 	}
 	// Another server key cannot open it.
-	other, _ := newSealer(bytes.Repeat([]byte{8}, 32))
+	other, _ := newSealer(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32)), "")
 	if _, err := other.open(v, testNow); err == nil {
 		t.Fatal("a cookie sealed under another key is accepted")
 	}
-	if _, err := newSealer([]byte("short")); err == nil {
+	if _, err := newSealer("c2hvcnQ=", ""); err == nil {
 		t.Fatal("a short secret is accepted")
 	}
 }
@@ -290,7 +289,7 @@ func TestMachineTokenOpensNoSession(t *testing.T) {
 		t.Fatalf("machine sign-in: session %q\n%.300s", b.cookies["liaison_session"], p.Body)
 	}
 	// A sealed session holding a machine token is no session.
-	keys, err := w.admin.sealer(context.Background())
+	keys, err := w.admin.sealer()
 	if err != nil {
 		t.Fatal(err)
 	}

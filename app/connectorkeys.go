@@ -38,7 +38,7 @@ func newSealKey(b64 string) (*sealKey, error) {
 	if b64 == "" {
 		return nil, nil
 	}
-	k, err := config.DecodeConnectorKey(b64)
+	k, err := config.DecodeKey(b64)
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,9 @@ const (
 	uaiCoq        = "0801001D"
 )
 
+// testSessionKey is the worlds' LIAISON_SESSION_KEY (32 bytes in base64).
+const testSessionKey = "cGFyZW50LXBhZ2UtdGVzdC1zZXNzaW9uLWtleS0zMmI="
+
 func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) }
 
 func newWorldWith(tb testing.TB, env map[string]string) *world {
@@ -73,6 +76,23 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	w := &world{clock: &clock{t: testNow}, data: data, store: st, entA: data.ENTs[0], entB: data.ENTs[1], dir: dir}
+	w.serve(tb, env)
+	_, err = st.UpsertParents(ctx, w.entA.ID, []store.Parent{
+		{ENTID: w.entA.ID, ENTUserID: parentJF, Children: []store.Child{{UAI: uaiJF, Level: store.LevelElementaire, Class: "CM1"}}},
+		{ENTID: w.entA.ID, ENTUserID: parentCoq, Children: []store.Child{{UAI: uaiCoq, Level: store.LevelMaternelle, Class: "MS"}}},
+	}, testNow, store.AuditEntry{At: testNow, Actor: w.entA.ID, Action: "parents.sync", Target: w.entA.ID, Summary: "test"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.core.DirectoryChanged()
+	return w
+}
+
+// serve builds the world's application, parent page and server on its
+// store and clock, configured by env (over the tests' defaults).
+func (w *world) serve(tb testing.TB, env map[string]string) {
+	tb.Helper()
 	cfg, err := config.FromEnv(func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -82,13 +102,15 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 			return "0"
 		case "LIAISON_BASE_URL":
 			return "http://liaison.test"
+		case "LIAISON_SESSION_KEY":
+			return testSessionKey
 		}
 		return ""
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clk := &clock{t: testNow}
+	clk, st := w.clock, w.store
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	core := app.New(app.Deps{Store: st, Clock: clk.Now, Log: log, Config: cfg})
 	pg, err := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, App: core})
@@ -106,17 +128,8 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 			return c.Redirect(basePath(c.Query("ent")), fiber.StatusSeeOther)
 		})
 	}
-	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: mount, App: core})
-	w := &world{api: srv, page: pg, core: core, clock: clk, data: data, store: st, entA: data.ENTs[0], entB: data.ENTs[1], dir: dir}
-	_, err = st.UpsertParents(ctx, w.entA.ID, []store.Parent{
-		{ENTID: w.entA.ID, ENTUserID: parentJF, Children: []store.Child{{UAI: uaiJF, Level: store.LevelElementaire, Class: "CM1"}}},
-		{ENTID: w.entA.ID, ENTUserID: parentCoq, Children: []store.Child{{UAI: uaiCoq, Level: store.LevelMaternelle, Class: "MS"}}},
-	}, testNow, store.AuditEntry{At: testNow, Actor: w.entA.ID, Action: "parents.sync", Target: w.entA.ID, Summary: "test"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	core.DirectoryChanged()
-	return w
+	w.api = api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: mount, App: core})
+	w.page, w.core = pg, core
 }
 
 // browser is a cookie-keeping client of the test world.
@@ -207,7 +220,7 @@ func (b *browser) signIn(entID, user string, iframe bool) {
 // sessionCookie is a sealed session of a parent, started now.
 func (w *world) sessionCookie(tb testing.TB, entID, user string, iframe bool, sso string) string {
 	tb.Helper()
-	keys, err := w.page.sealer(context.Background())
+	keys, err := w.page.sealer()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -35,9 +35,9 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// SecretName is the store secret the parent session and CSRF keys derive
-// from (not the back-office's: one never opens the other).
-const SecretName = "parent-session"
+// KeyLabel names the parent page's use of the session keys
+// (LIAISON_SESSION_KEY): its cookies and tokens are its own.
+const KeyLabel = "parent-session"
 
 // Prefix is where the parent pages live: Prefix + ent_id + "/".
 const Prefix = "/parent/"
@@ -67,7 +67,8 @@ type Page struct {
 	idle   time.Duration
 	max    time.Duration
 
-	keys sealed.Stored // the session and CSRF keys (Name: SecretName)
+	keys    *sealer // the session and CSRF keys (LIAISON_SESSION_KEY)
+	keysErr error   // why there are none (a key missing or malformed)
 
 	tmpl   map[string]*pageTemplate // page name → template
 	assets assets
@@ -91,7 +92,7 @@ func New(d Deps) (*Page, error) {
 		d.App = app.New(app.Deps{Store: d.Store, Clock: d.Clock, Log: d.Log, Config: d.Config})
 	}
 	p := &Page{core: d.App, st: d.Store, now: d.Clock, log: d.Log,
-		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP, keys: sealed.Stored{Name: SecretName}}
+		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP}
 	if p.idle <= 0 {
 		p.idle = config.DefaultParentSessionIdle
 	}
@@ -101,6 +102,13 @@ func New(d Deps) (*Page, error) {
 	if u, err := url.Parse(d.Config.BaseURL); err == nil && d.Config.BaseURL != "" {
 		p.secure = u.Scheme == "https"
 		p.origin = u.Scheme + "://" + u.Host
+	}
+	if keys, err := sealed.KeysFrom(d.Config.SessionKey, d.Config.SessionKeyPrevious); err != nil {
+		p.keysErr = err
+	} else if b, err := sealed.New(keys, KeyLabel); err != nil {
+		p.keysErr = err
+	} else {
+		p.keys = &sealer{b}
 	}
 	var err error
 	if p.assets, err = loadAssets(); err != nil {
@@ -119,15 +127,9 @@ func New(d Deps) (*Page, error) {
 // catch-all 404).
 func (p *Page) Mount(a *fiber.App) { p.routes(a) }
 
-// sealer returns the session keys, loading (or creating) the server
-// secret the first time.
-func (p *Page) sealer(ctx context.Context) (*sealer, error) {
-	b, err := p.keys.Box(ctx, p.st)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{b}, nil
-}
+// sealer returns the session keys; an error when LIAISON_SESSION_KEY is
+// missing or malformed (every page then says the service is unavailable).
+func (p *Page) sealer() (*sealer, error) { return p.keys, p.keysErr }
 
 // Cookie names. The session cookie is scoped to one ENT's page (its path),
 // so it cannot carry the __Host- prefix; __Secure- over HTTPS.
@@ -201,7 +203,7 @@ func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, ifram
 	if ent.Revoked() {
 		return fmt.Errorf("parent: ENT %s is revoked", entID)
 	}
-	keys, err := p.sealer(ctx)
+	keys, err := p.sealer()
 	if err != nil {
 		return err
 	}

@@ -430,7 +430,7 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 	}
 	// A session whose idle expiry lies past its absolute limit (as no
 	// refresh writes it) still ends at the limit.
-	keys, _ := w.page.sealer(context.Background())
+	keys, _ := w.page.sealer()
 	now := w.clock.Now()
 	v, _ := keys.seal(session{ENT: w.entA.ID, User: parentJF, ID: "x", Started: now.Add(-2 * time.Hour).Unix(), Expires: now.Add(time.Hour).Unix()})
 	b3 := w.browser(t)

@@ -105,7 +105,7 @@ func (p *Page) handle(signedIn bool, h func(*rq) error) fiber.Handler {
 		}
 		r.ent = ent
 		securityHeaders(c, &r.ent)
-		if r.keys, err = p.sealer(ctx); err != nil {
+		if r.keys, err = p.sealer(); err != nil {
 			return p.unavailable(r, err)
 		}
 		post := c.Method() == fiber.MethodPost

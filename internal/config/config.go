@@ -89,6 +89,16 @@ type Config struct {
 	// ConnectorKey).
 	ConnectorKey         string
 	ConnectorKeyPrevious string
+	// SessionKey keys the back-office's and the parent page's session
+	// cookies and form tokens (32 bytes in base64, held outside the
+	// database: whoever reads the database or a backup cannot forge a
+	// session); SessionKeyPrevious still opens the sessions of the key
+	// before a rotation (each is sealed again with SessionKey at its next
+	// request). Empty with the embedded store: `liaison serve` makes a
+	// random key per process (sessions end at each restart); required
+	// with MongoDB, where several processes share the sessions.
+	SessionKey         string
+	SessionKeyPrevious string
 }
 
 // Embedded reports whether the embedded SQLite store is used.
@@ -124,6 +134,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.ConnectorKey = r.secret("LIAISON_CONNECTOR_KEY")
 	c.ConnectorKeyPrevious = r.secret("LIAISON_CONNECTOR_KEY_PREVIOUS")
+	c.SessionKey = r.secret("LIAISON_SESSION_KEY")
+	c.SessionKeyPrevious = r.secret("LIAISON_SESSION_KEY_PREVIOUS")
 	c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	if c.TrustedProxy {
 		c.MaxConnsPerIP = 0
@@ -206,20 +218,27 @@ func (c Config) Validate() error {
 			bad("LIAISON_PUSH_ALLOWED_HOSTS", "comma-separated push service hosts, host:port or *.domain, or \"default\" (%v)", err)
 		}
 	}
-	for _, k := range [...]struct{ name, v string }{{"LIAISON_CONNECTOR_KEY", c.ConnectorKey}, {"LIAISON_CONNECTOR_KEY_PREVIOUS", c.ConnectorKeyPrevious}} {
-		if _, err := DecodeConnectorKey(k.v); k.v != "" && err != nil {
+	for _, k := range [...]struct{ name, v string }{{"LIAISON_CONNECTOR_KEY", c.ConnectorKey}, {"LIAISON_CONNECTOR_KEY_PREVIOUS", c.ConnectorKeyPrevious},
+		{"LIAISON_SESSION_KEY", c.SessionKey}, {"LIAISON_SESSION_KEY_PREVIOUS", c.SessionKeyPrevious}} {
+		if _, err := DecodeKey(k.v); k.v != "" && err != nil {
 			bad(k.name, "%v (make one with `openssl rand -base64 32`)", err)
 		}
 	}
 	if c.ConnectorKeyPrevious != "" && c.ConnectorKey == "" {
 		bad("LIAISON_CONNECTOR_KEY_PREVIOUS", "needs LIAISON_CONNECTOR_KEY (the key secrets are moved to)")
 	}
+	if c.SessionKeyPrevious != "" && c.SessionKey == "" {
+		bad("LIAISON_SESSION_KEY_PREVIOUS", "needs LIAISON_SESSION_KEY (the key sessions are moved to)")
+	}
+	if c.SessionKey == "" && !c.Embedded() && c.Role != RoleWorker {
+		bad("LIAISON_SESSION_KEY", "is required with MongoDB: the processes serving the back-office and the parent page must share it (make one with `openssl rand -base64 32`)")
+	}
 	return errors.Join(errs...)
 }
 
-// DecodeConnectorKey decodes a connector key: 32 bytes in base64
-// (standard or URL alphabet, padded or not).
-func DecodeConnectorKey(s string) ([]byte, error) {
+// DecodeKey decodes a key (LIAISON_CONNECTOR_KEY, LIAISON_SESSION_KEY):
+// 32 bytes in base64 (standard or URL alphabet, padded or not).
+func DecodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(s); err == nil {

@@ -20,7 +20,7 @@ func TestConnectorKeys(t *testing.T) {
 	if err != nil || c.ConnectorKey != key || c.ConnectorKeyPrevious != key {
 		t.Fatalf("from a file: %+v %v", c, err)
 	}
-	if k, err := DecodeConnectorKey(strings.TrimRight(base64.URLEncoding.EncodeToString(make([]byte, 32)), "=")); err != nil || len(k) != 32 {
+	if k, err := DecodeKey(strings.TrimRight(base64.URLEncoding.EncodeToString(make([]byte, 32)), "=")); err != nil || len(k) != 32 {
 		t.Fatalf("unpadded URL alphabet: %v", err)
 	}
 	for name, e := range map[string]map[string]string{

@@ -133,12 +133,6 @@ type Store interface {
 	CheckWritable(ctx context.Context) error
 	Close() error
 
-	// Secret returns the server secret called name, creating it with
-	// generate the first time. Every process sharing the store gets the
-	// same value (the first writer wins). For session and receipt keys,
-	// VAPID keys.
-	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
-
 	CreateCollectivite(ctx context.Context, c Collectivite, a AuditEntry) error
 	GetCollectivite(ctx context.Context, id string) (Collectivite, error)
 	ListCollectivites(ctx context.Context, p Page) ([]Collectivite, error)

@@ -43,7 +43,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Conventions", func(t *testing.T) { testConventions(t, open) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, open) })
 	t.Run("Quota", func(t *testing.T) { testQuota(t, open) })
-	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open) })
 	t.Run("Departements", func(t *testing.T) { testDepartements(t, open) })
 	t.Run("Feed", func(t *testing.T) { testFeed(t, open) })
 	t.Run("Push", func(t *testing.T) { testPush(t, open) })
