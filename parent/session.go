@@ -20,8 +20,9 @@ var errSession = errors.New("parent: no valid session")
 // user id, a random session id (the CSRF token and the server-side
 // revocation derive from it), when it started and when it ends if unused,
 // how it was opened (iframe), the ENT's SSO session (a CAS ticket or an
-// OIDC sid, for single logout) and whether the parent was known to the
-// directory (an erased parent's session ends).
+// OIDC sid, for single logout), the kind of the connector it was opened
+// by (deleting that connector ends it) and whether the parent was known
+// to the directory (an erased parent's session ends).
 type session struct {
 	ENT     string `json:"n"`
 	User    string `json:"u"`
@@ -31,6 +32,7 @@ type session struct {
 	Iframe  bool   `json:"f,omitempty"`
 	SSO     string `json:"o,omitempty"`
 	SID     string `json:"d,omitempty"` // an OIDC session's sid, when the ENT gave one
+	Via     string `json:"c,omitempty"` // the connector's kind (store.ConnectorCAS, store.ConnectorOIDC)
 	Known   bool   `json:"k,omitempty"`
 }
 

@@ -291,6 +291,7 @@ func (p *Page) casCallback(r *rq) error {
 	if !ok {
 		return p.refuse(r, "expiree", r.c.Query("iframe") == "1")
 	}
+	via := opener{kind: store.ConnectorCAS, read: p.now()}
 	cfg, service, err := p.core.CASSignIn(ctx, r.ent.ID)
 	if notConfigured(err) {
 		return p.refuse(r, "connecteur", pending.Iframe)
@@ -320,7 +321,7 @@ func (p *Page) casCallback(r *rq) error {
 	default:
 		return p.refuse(r, "illisible", pending.Iframe)
 	}
-	return p.signedIn(r, id, pending.Iframe, casSSO(ticket), "")
+	return p.signedIn(r, id, pending.Iframe, casSSO(ticket), "", via)
 }
 
 // oidcCallback is {base}/parent/{ent}/oidc/callback?state=…&code=….
@@ -330,6 +331,7 @@ func (p *Page) oidcCallback(r *rq) error {
 	if !ok {
 		return p.refuse(r, "expiree", r.c.Query("iframe") == "1")
 	}
+	via := opener{kind: store.ConnectorOIDC, read: p.now()}
 	cfg, err := p.core.OIDCSignIn(ctx, r.ent.ID)
 	if notConfigured(err) {
 		return p.refuse(r, "connecteur", pending.Iframe)
@@ -369,12 +371,12 @@ func (p *Page) oidcCallback(r *rq) error {
 	if id.SSOSession != "" {
 		sid = oidcSID(id.SSOSession)
 	}
-	return p.signedIn(r, id, pending.Iframe, "", sid)
+	return p.signedIn(r, id, pending.Iframe, "", sid, via)
 }
 
 // signedIn ends a verified sign-in: a parent's directory entry refreshed
 // (app.SignInParent), their session started, the page.
-func (p *Page) signedIn(r *rq, id connect.Identity, iframe bool, sso, sid string) error {
+func (p *Page) signedIn(r *rq, id connect.Identity, iframe bool, sso, sid string, via opener) error {
 	ctx := r.c.UserContext()
 	if !id.IsParent() {
 		return p.refuse(r, "parents", iframe)
@@ -387,7 +389,7 @@ func (p *Page) signedIn(r *rq, id connect.Identity, iframe bool, sso, sid string
 		}
 		return p.appError(r, err)
 	}
-	if err := p.startSession(r.c, r.ent, pi.UserID, iframe, sso, sid); err != nil {
+	if err := p.startSession(r.c, r.ent, pi.UserID, iframe, sso, sid, via); err != nil {
 		return p.unavailable(r, err)
 	}
 	return r.c.Redirect(r.base(), fiber.StatusSeeOther)
