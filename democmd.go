@@ -35,6 +35,10 @@ func runDemo(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		return 2
 	}
 	cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
+	// The demo ENT's CAS server is this process, on the loopback: its
+	// connector may reach it (a served Liaison reaches only public
+	// addresses and LIAISON_CONNECTOR_ALLOWED_NETWORKS).
+	cfg.ConnectorNetworks = strings.Trim(cfg.ConnectorNetworks+",127.0.0.0/8,::1/128", ",")
 	// Held while the data dir is reset and seeded, so that a second demo
 	// never wipes the files of one that runs; serve takes it again.
 	lock, err := lockDataDir(cfg)

@@ -21,6 +21,7 @@ func newConnectorServer(t *testing.T, withKey bool) *connectorServer {
 	t.Helper()
 	cfg := testConfig()
 	cfg.BaseURL = "https://liaison.example.fr"
+	cfg.ConnectorNetworks = "127.0.0.0/8" // the stand-ins, on the loopback
 	if withKey {
 		k := make([]byte, 32)
 		_, _ = rand.Read(k)

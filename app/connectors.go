@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/connect/cas"
+	"github.com/liaison-ent/liaison/internal/connect/netguard"
 	"github.com/liaison-ent/liaison/internal/connect/oidc"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -35,8 +37,10 @@ type connectorSide struct {
 	// base is Liaison's public URL (LIAISON_BASE_URL): the parent page and
 	// the URLs the ENT's console is given derive from it.
 	base string
-	// http makes the connection tests (bounded: testTimeout, maxTestBody).
+	// http makes the connection tests (bounded: testTimeout, maxTestBody),
+	// only to the addresses net permits.
 	http *http.Client
+	net  netguard.Policy
 	// sessionMax is the parent sessions' absolute limit: how long the
 	// deletion of a connector is remembered (ConnectorDeletedKey).
 	sessionMax time.Duration
@@ -51,7 +55,8 @@ func newConnectorSide(cfg config.Config, log interface{ Error(string, ...any) })
 	if max <= 0 {
 		max = config.DefaultParentSessionMax
 	}
-	return &connectorSide{keys: keys, base: strings.TrimRight(cfg.PublicURL(), "/"), http: newTestClient(), sessionMax: max}
+	net := cfg.ConnectorPolicy()
+	return &connectorSide{keys: keys, base: strings.TrimRight(cfg.PublicURL(), "/"), http: newTestClient(net), net: net, sessionMax: max}
 }
 
 // CASConnectorRequest registers (or replaces) an ENT's CAS connector: the
@@ -196,6 +201,9 @@ func (a *App) PutCASConnector(ctx context.Context, p *Principal, req CASConnecto
 	if err := cfg.Validate(); err != nil {
 		return Connector{}, configError(err)
 	}
+	if ds := a.connectors.remoteURLDetails(map[string]string{"base_url": cfg.BaseURL}); len(ds) > 0 {
+		return Connector{}, Err(CodeRequestValidationFailed, ds...)
+	}
 	e, err := a.connectorENT(ctx, p, req.ENTID)
 	if err != nil {
 		return Connector{}, err
@@ -238,9 +246,9 @@ func (a *App) PutOIDCConnector(ctx context.Context, p *Principal, req OIDCConnec
 		cfg.ClientSecret = "(registered)" // kept: only Validate sees this
 	}
 	if err := cfg.Validate(); err != nil {
-		return Connector{}, configError(err, remoteURLDetails(cfg)...)
+		return Connector{}, configError(err, a.connectors.oidcURLDetails(cfg)...)
 	}
-	if ds := remoteURLDetails(cfg); len(ds) > 0 {
+	if ds := a.connectors.oidcURLDetails(cfg); len(ds) > 0 {
 		return Connector{}, Err(CodeRequestValidationFailed, ds...)
 	}
 	c := a.nextConnector(cur, e.ID, store.ConnectorOIDC)
@@ -514,27 +522,31 @@ func sentence(s string) string {
 	return s
 }
 
-// remoteURLDetails refuses provider URLs that are not https (http only on
-// the loopback: tests and the demo). The oidc package accepts http.
-func remoteURLDetails(c oidc.Config) []Detail {
+// remoteURLDetails refuses the URLs (by request field) Liaison would call
+// that are not https to a public address: http, or an address of a
+// private network, only in a network the operator allowed
+// (LIAISON_CONNECTOR_ALLOWED_NETWORKS; the demo's loopback). A name is
+// checked again at each connection (netguard).
+func (s *connectorSide) remoteURLDetails(urls map[string]string) []Detail {
 	var ds []Detail
-	for _, f := range []struct{ field, v string }{{"issuer", c.Issuer}, {"children_url", c.ChildrenURL}} {
-		if f.v == "" {
+	for _, field := range slices.Sorted(maps.Keys(urls)) {
+		v := urls[field]
+		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(f.v); err == nil && u.Scheme == "http" && !loopbackHost(u.Hostname()) {
-			ds = append(ds, NewDetail(f.field, "field.https", "L'adresse doit être en https.", "The address must use https."))
+		if u, err := url.Parse(v); err == nil && u.Host != "" && !s.net.URLAllowed(u) {
+			ds = append(ds, NewDetail(field, "field.https",
+				"L'adresse doit être en https, vers une adresse publique (une adresse locale ou d'un réseau privé n'est acceptée que si l'exploitant l'autorise : LIAISON_CONNECTOR_ALLOWED_NETWORKS).",
+				"The address must use https, to a public address (a local or private network address is accepted only if the operator allows it: LIAISON_CONNECTOR_ALLOWED_NETWORKS)."))
 		}
 	}
 	return ds
 }
 
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+// oidcURLDetails: remoteURLDetails of an OpenID Connect connector's
+// issuer and children URL. The oidc package accepts http.
+func (s *connectorSide) oidcURLDetails(c oidc.Config) []Detail {
+	return s.remoteURLDetails(map[string]string{"issuer": c.Issuer, "children_url": c.ChildrenURL})
 }
 
 // The URLs of an ENT's parent page, under LIAISON_BASE_URL.

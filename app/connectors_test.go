@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ import (
 )
 
 const connBase = "https://liaison.example.fr"
+
+// testNetworks lets the connectors reach the ENT stand-ins, on the loopback.
+const testNetworks = "127.0.0.0/8"
 
 func newConnectorKey(t *testing.T) string {
 	t.Helper()
@@ -62,7 +66,7 @@ func newConnectorWorld(t *testing.T, key, previous string) *connectorWorld {
 // store with these keys.
 func (w *connectorWorld) withKeys(key, previous string) *App {
 	return New(Deps{Store: w.st, Clock: func() time.Time { return staffNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: config.Config{BaseURL: connBase, ConnectorKey: key, ConnectorKeyPrevious: previous}})
+		Config: config.Config{BaseURL: connBase, ConnectorKey: key, ConnectorKeyPrevious: previous, ConnectorNetworks: testNetworks}})
 }
 
 func entcoreCAS(entID, base string) CASConnectorRequest {
@@ -181,17 +185,20 @@ func TestCASConnectorLifecycle(t *testing.T) {
 	}
 }
 
+// details are a validation error's sentences by field, French and English.
+func details(t *testing.T, err error) map[string][2]string {
+	t.Helper()
+	e := wantCode(t, "validation", err, CodeRequestValidationFailed)
+	out := map[string][2]string{}
+	for _, d := range e.Details {
+		out[d.Field] = [2]string{d.Text("fr"), d.Text("en")}
+	}
+	return out
+}
+
 func TestConnectorValidationNamesFields(t *testing.T) {
 	w := newConnectorWorld(t, newConnectorKey(t), "")
-	details := func(err error) map[string][2]string {
-		t.Helper()
-		e := wantCode(t, "validation", err, CodeRequestValidationFailed)
-		out := map[string][2]string{}
-		for _, d := range e.Details {
-			out[d.Field] = [2]string{d.Text("fr"), d.Text("en")}
-		}
-		return out
-	}
+	details := func(err error) map[string][2]string { t.Helper(); return details(t, err) }
 	// CAS: the protocol package's rules, each field in both languages.
 	bad := CASConnectorRequest{ENTID: "ent_a", BaseURL: "http://ent.example.fr", Version: "2.0",
 		Mapping: CASMappingRequest{Preset: "custom", UAI: "rne", ChildID: "enfant"}}
@@ -212,10 +219,10 @@ func TestConnectorValidationNamesFields(t *testing.T) {
 		t.Fatalf("version: %v", d)
 	}
 
-	// OIDC: a new connector needs its secret; http only on the loopback.
+	// OIDC: a new connector needs its secret; https only.
 	_, err = w.app.PutOIDCConnector(w.ctx, w.op1, entcoreOIDC("ent_a", "http://ent.example.fr", ""))
 	d = details(err)
-	if d["client_secret"][0] != "Obligatoire." || d["client_secret"][1] != "Required." || d["issuer"][0] != "L'adresse doit être en https." {
+	if d["client_secret"][0] != "Obligatoire." || d["client_secret"][1] != "Required." || !strings.HasPrefix(d["issuer"][0], "L'adresse doit être en https") {
 		t.Fatalf("oidc details: %v", d)
 	}
 	custom := entcoreOIDC("ent_a", "https://ent.example.fr", "s")
@@ -416,7 +423,7 @@ func TestRevokedENTHasNoConnector(t *testing.T) {
 	// A connector a revocation left behind (FerretDB, no transactions,
 	// the process stopped between the two writes) does not sign anyone in.
 	left := New(Deps{Store: leftoverStore{w.st}, Clock: func() time.Time { return staffNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config: config.Config{BaseURL: connBase}})
+		Config: config.Config{BaseURL: connBase, ConnectorNetworks: testNetworks}})
 	_, _, err = left.CASSignIn(w.ctx, "ent_a")
 	wantCode(t, "left-behind connector of a revoked ENT", err, CodeResourceNotFound)
 	_, err = w.app.PutCASConnector(w.ctx, w.op1, entcoreCAS("ent_a", "https://ent.example.fr"))
@@ -561,5 +568,61 @@ func TestConnectionTestOIDC(t *testing.T) {
 	res, _ = w.app.TestConnector(w.ctx, w.op1, ConnectorRequest{ENTID: "ent_a", Kind: "oidc"})
 	if res.OK || !strings.Contains(res.Checks[0].EN, "HTTP 302") {
 		t.Fatalf("redirect: %s %+v", checks(res), res.Checks)
+	}
+}
+
+// A served Liaison's connectors reach only public addresses (issue 14's
+// review: an operator, or a forged operator session, made the connection
+// test probe Liaison's own host — its sentences told "unreachable" from
+// "HTTP 403" — and the sign-in call a loopback or private server).
+// Registration refuses such URLs; a connector registered under a wider
+// policy is not called once the policy no longer allows it.
+func TestConnectorsReachOnlyPublicAddresses(t *testing.T) {
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "internal admin", http.StatusForbidden)
+	}))
+	t.Cleanup(internal.Close)
+	key := newConnectorKey(t)
+	w := newConnectorWorld(t, key, "")
+	served := New(Deps{Store: w.st, Clock: func() time.Time { return staffNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: config.Config{BaseURL: connBase, ConnectorKey: key}})
+	byName := strings.Replace(internal.URL, "127.0.0.1", "localhost", 1)
+	for _, u := range []string{internal.URL, byName, strings.Replace(byName, "http:", "https:", 1), "https://10.1.2.3", "https://169.254.169.254/latest",
+		"https://[fd00::1]", "https://[::ffff:127.0.0.1]:8443"} {
+		_, err := served.PutCASConnector(w.ctx, w.op1, entcoreCAS("ent_a", u))
+		if d := details(t, err); d["base_url"][0] == "" {
+			t.Errorf("CAS %s: %v", u, err)
+		}
+		_, err = served.PutOIDCConnector(w.ctx, w.op1, entcoreOIDC("ent_a", u, "s"))
+		if d := details(t, err); d["issuer"][0] == "" {
+			t.Errorf("OIDC %s: %v", u, err)
+		}
+	}
+	children := entcoreOIDC("ent_a", "https://ent.example.fr", "s")
+	children.ChildrenURL = "https://192.168.0.10/directory/user/{id}/children"
+	if _, err := served.PutOIDCConnector(w.ctx, w.op1, children); details(t, err)["children_url"][0] == "" {
+		t.Errorf("children URL on a private address: %v", err)
+	}
+
+	// Registered while the loopback was allowed, tested by a served
+	// Liaison: not called.
+	if _, err := w.app.PutCASConnector(w.ctx, w.op1, entcoreCAS("ent_a", internal.URL)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := served.TestConnector(w.ctx, w.op1, ConnectorRequest{ENTID: "ent_a", Kind: "cas"})
+	if err != nil || res.OK {
+		t.Fatalf("test: %+v %v", res, err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal server was called %d time(s); the test says %q", hits.Load(), res.Checks[0].FR)
+	}
+	if !strings.Contains(res.Checks[0].EN, "not allowed") {
+		t.Errorf("the sentence does not say why: %q", res.Checks[0].EN)
+	}
+	// The same test where the operator allowed the network reaches it.
+	if res, _ := w.app.TestConnector(w.ctx, w.op1, ConnectorRequest{ENTID: "ent_a", Kind: "cas"}); hits.Load() == 0 {
+		t.Fatalf("the allowed network was not reached: %+v", res)
 	}
 }

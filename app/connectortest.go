@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/connect/cas"
+	"github.com/liaison-ent/liaison/internal/connect/netguard"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -43,24 +44,19 @@ func (t *ConnectionTest) add(name string, ok bool, fr, en string) {
 	t.Checks = append(t.Checks, ConnectionCheck{Name: name, OK: ok, FR: fr, EN: en})
 }
 
-// remoteAllowed: the connection test only calls https URLs (http on the
-// loopback: tests and the demo).
-func remoteAllowed(u *url.URL) bool {
-	return u.Scheme == "https" || (u.Scheme == "http" && loopbackHost(u.Hostname()))
-}
-
 // newTestClient is the connection tests' HTTP client: bounded in time,
-// following at most a few redirects and only to allowed URLs.
-func newTestClient() *http.Client {
-	return &http.Client{
-		Timeout: testRequestTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxTestRedirects || !remoteAllowed(req.URL) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		},
+// connecting only to the addresses net permits (netguard), following at
+// most a few redirects and only to allowed URLs (a CAS login page may
+// redirect).
+func newTestClient(net netguard.Policy) *http.Client {
+	c := net.Client(testRequestTimeout)
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxTestRedirects || !net.URLAllowed(req.URL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
 	}
+	return c
 }
 
 // TestConnector tests a registered connector against the ENT, server to
@@ -182,7 +178,7 @@ func (a *App) testOIDC(ctx context.Context, t *ConnectionTest, x store.OIDCConne
 		{"authorization_endpoint", d.AuthorizationEndpoint}, {"token_endpoint", d.TokenEndpoint},
 		{"userinfo_endpoint", d.UserinfoEndpoint}, {"jwks_uri", d.JWKSURI},
 	} {
-		if u, err := url.Parse(ep.v); ep.v == "" || err != nil || u.Host == "" || !remoteAllowed(u) {
+		if u, err := url.Parse(ep.v); ep.v == "" || err != nil || u.Host == "" || !a.connectors.net.URLAllowed(u) {
 			missing = append(missing, ep.name)
 		}
 	}
@@ -240,8 +236,8 @@ func (a *App) probe(ctx context.Context, where string) (int, error) {
 
 func (a *App) get(ctx context.Context, where string) (*http.Response, error) {
 	u, err := url.Parse(where)
-	if err != nil || u.Host == "" || !remoteAllowed(u) {
-		return nil, errors.New("address not allowed (https only)")
+	if err != nil || u.Host == "" || !a.connectors.net.URLAllowed(u) {
+		return nil, errors.New("address not allowed (https to a public address only)")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
@@ -250,6 +246,9 @@ func (a *App) get(ctx context.Context, where string) (*http.Response, error) {
 	resp, err := a.connectors.http.Do(req)
 	if err != nil {
 		var ue *url.Error
+		if errors.Is(err, netguard.ErrForbidden) {
+			return nil, errors.New("address not allowed (not a public address)")
+		}
 		if errors.As(err, &ue) && ue.Timeout() {
 			return nil, errors.New("no answer in time")
 		}

@@ -71,3 +71,24 @@ func TestConnectorDeletedDuringSignIn(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A served Liaison's sign-in reaches only public addresses and the
+// networks the operator allowed: a connector on the loopback (registered
+// while it was allowed) is not called, and the parent reads that the
+// ENT cannot be reached.
+func TestSignInReachesOnlyAllowedNetworks(t *testing.T) {
+	w, cs := newCASWorld(t, castest.VariantUAI)
+	w.serve(t, map[string]string{"LIAISON_CONNECTOR_ALLOWED_NETWORKS": ""})
+	b := w.browser(t)
+	callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
+	p := b.get(callback)
+	if cs.Validations() != 0 {
+		t.Fatalf("the CAS server on the loopback was called %d time(s)", cs.Validations())
+	}
+	if p.Status == 303 || !strings.Contains(p.Location+p.Body, "injoignable") {
+		t.Fatalf("callback: %d %s %.500s", p.Status, p.Location, p.Body)
+	}
+	if !signedOut(b.get(base(w.entA.ID))) {
+		t.Fatal("signed in")
+	}
+}

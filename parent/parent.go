@@ -52,9 +52,15 @@ type Deps struct {
 	// back-office; New builds one when nil.
 	App *app.App
 	// ConnectHTTP talks to the ENTs' CAS and OpenID Connect servers; nil:
-	// the protocol packages' own clients (bounded in time).
+	// a client bounded in time that reaches only public addresses and the
+	// networks the operator allowed (Config.ConnectorPolicy), following no
+	// redirect.
 	ConnectHTTP *http.Client
 }
+
+// connectTimeout bounds each request to an ENT's CAS or OpenID Connect
+// server during a sign-in.
+const connectTimeout = 10 * time.Second
 
 // Page serves the parent pages of every ENT.
 type Page struct {
@@ -93,6 +99,9 @@ func New(d Deps) (*Page, error) {
 	}
 	p := &Page{core: d.App, st: d.Store, now: d.Clock, log: d.Log,
 		idle: d.Config.ParentSessionIdle, max: d.Config.ParentSessionMax, connectHTTP: d.ConnectHTTP}
+	if p.connectHTTP == nil {
+		p.connectHTTP = d.Config.ConnectorPolicy().Client(connectTimeout)
+	}
 	if p.idle <= 0 {
 		p.idle = config.DefaultParentSessionIdle
 	}
@@ -286,11 +295,11 @@ var originRE = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 
 // frameAncestors is the CSP frame-ancestors list of an ENT's page: its
 // registered origins, and nothing when it has none.
-func frameAncestors(ent *store.ENT) string {
+func frameAncestors(ent *store.ENT, httpsOnly bool) string {
 	var out []string
 	if ent != nil {
 		for _, o := range ent.Origins {
-			if originRE.MatchString(o) {
+			if originRE.MatchString(o) && (!httpsOnly || strings.HasPrefix(o, "https://")) {
 				out = append(out, o)
 			}
 		}
@@ -303,13 +312,13 @@ func frameAncestors(ent *store.ENT) string {
 
 // securityHeaders are the parent pages' own: the API's X-Frame-Options
 // DENY is removed, and the CSP's frame-ancestors names the ENT's origins.
-func securityHeaders(c *fiber.Ctx, ent *store.ENT) {
+func (p *Page) securityHeaders(c *fiber.Ctx, ent *store.ENT) {
 	c.Response().Header.Del(fiber.HeaderXFrameOptions)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Referrer-Policy", "same-origin")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "+
-		"manifest-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "+frameAncestors(ent))
+		"manifest-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "+frameAncestors(ent, p.secure))
 	c.Set(fiber.HeaderVary, "Cookie, Accept-Language")
 }
 

@@ -515,8 +515,17 @@ func TestFrameAncestorsAreExactlyTheENTsOrigins(t *testing.T) {
 		t.Fatalf("the API lost X-Frame-Options")
 	}
 	// An origin that is not a plain origin never reaches the header.
-	if got := frameAncestors(&store.ENT{Origins: []string{"https://ent.example.fr", "https://x; script-src *", "*"}}); got != "https://ent.example.fr" {
+	if got := frameAncestors(&store.ENT{Origins: []string{"https://ent.example.fr", "https://x; script-src *", "*"}}, false); got != "https://ent.example.fr" {
 		t.Fatalf("frameAncestors %q", got)
+	}
+	// Served over https, a page is framed by https pages only (an ENT may
+	// register http://localhost for its developers).
+	dev := &store.ENT{Origins: []string{"https://ent.example.fr", "http://localhost:8080"}}
+	if got := frameAncestors(dev, false); got != "https://ent.example.fr http://localhost:8080" {
+		t.Fatalf("frameAncestors over http: %q", got)
+	}
+	if got := frameAncestors(dev, true); got != "https://ent.example.fr" {
+		t.Fatalf("frameAncestors over https: %q", got)
 	}
 }
 

@@ -87,24 +87,24 @@ func (p *Page) handle(signedIn bool, h func(*rq) error) fiber.Handler {
 		ctx := c.UserContext()
 		entID, err := url.PathUnescape(c.Params("ent"))
 		if err != nil || len(entID) > maxENTIDLen || !app.Identifier(entID) {
-			securityHeaders(c, nil)
+			p.securityHeaders(c, nil)
 			return p.message(r, fiber.StatusNotFound, msgUnknownENT)
 		}
 		ent, err := p.core.CachedENT(ctx, entID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			securityHeaders(c, nil)
+			p.securityHeaders(c, nil)
 			return p.message(r, fiber.StatusNotFound, msgUnknownENT)
 		case err != nil:
-			securityHeaders(c, nil)
+			p.securityHeaders(c, nil)
 			return p.unavailable(r, err)
 		case ent.Revoked():
-			securityHeaders(c, nil)
+			p.securityHeaders(c, nil)
 			p.clearSession(c, ent.ID)
 			return p.message(r, fiber.StatusForbidden, msgENTRevoked)
 		}
 		r.ent = ent
-		securityHeaders(c, &r.ent)
+		p.securityHeaders(c, &r.ent)
 		if r.keys, err = p.sealer(); err != nil {
 			return p.unavailable(r, err)
 		}
@@ -265,11 +265,11 @@ func (p *Page) NotParent(c *fiber.Ctx, entID string) error {
 	r.lang = negotiateLang(c)
 	ent, err := p.core.CachedENT(c.UserContext(), entID)
 	if err != nil {
-		securityHeaders(c, nil)
+		p.securityHeaders(c, nil)
 		return p.message(r, fiber.StatusNotFound, msgUnknownENT)
 	}
 	r.ent = ent
-	securityHeaders(c, &r.ent)
+	p.securityHeaders(c, &r.ent)
 	return p.message(r, fiber.StatusForbidden, msgNotParent)
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liaison-ent/liaison/internal/connect/netguard"
 	"github.com/liaison-ent/liaison/webpush"
 )
 
@@ -99,6 +100,10 @@ type Config struct {
 	// with MongoDB, where several processes share the sessions.
 	SessionKey         string
 	SessionKeyPrevious string
+	// ConnectorNetworks are the networks, besides the public internet,
+	// the connector clients may reach (LIAISON_CONNECTOR_ALLOWED_NETWORKS:
+	// an ENT on the operator's own network); the demo adds the loopback.
+	ConnectorNetworks string
 }
 
 // Embedded reports whether the embedded SQLite store is used.
@@ -134,6 +139,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.ConnectorKey = r.secret("LIAISON_CONNECTOR_KEY")
 	c.ConnectorKeyPrevious = r.secret("LIAISON_CONNECTOR_KEY_PREVIOUS")
+	c.ConnectorNetworks = r.str("LIAISON_CONNECTOR_ALLOWED_NETWORKS", "")
 	c.SessionKey = r.secret("LIAISON_SESSION_KEY")
 	c.SessionKeyPrevious = r.secret("LIAISON_SESSION_KEY_PREVIOUS")
 	c.MaxConnsPerIP = DefaultMaxConnsPerIP
@@ -227,6 +233,9 @@ func (c Config) Validate() error {
 	if c.ConnectorKeyPrevious != "" && c.ConnectorKey == "" {
 		bad("LIAISON_CONNECTOR_KEY_PREVIOUS", "needs LIAISON_CONNECTOR_KEY (the key secrets are moved to)")
 	}
+	if _, err := netguard.Parse(c.ConnectorNetworks); err != nil {
+		bad("LIAISON_CONNECTOR_ALLOWED_NETWORKS", "comma-separated networks such as 10.20.0.0/16 (%v)", err)
+	}
 	if c.SessionKeyPrevious != "" && c.SessionKey == "" {
 		bad("LIAISON_SESSION_KEY_PREVIOUS", "needs LIAISON_SESSION_KEY (the key sessions are moved to)")
 	}
@@ -249,6 +258,13 @@ func DecodeKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("must be 32 bytes in base64")
+}
+
+// ConnectorPolicy is which addresses the connector clients may reach
+// (netguard): the public internet and ConnectorNetworks.
+func (c Config) ConnectorPolicy() netguard.Policy {
+	p, _ := netguard.Parse(c.ConnectorNetworks) // Validate refused a bad list
+	return p
 }
 
 // PublicURL is the base URL clients use: LIAISON_BASE_URL, or http://ADDR.

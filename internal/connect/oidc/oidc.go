@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -99,9 +100,21 @@ func New(ctx context.Context, cfg Config, o Options) (*Client, error) {
 	}
 	var meta struct {
 		CodeChallengeMethods []string `json:"code_challenge_methods_supported"`
+		JWKSURI              string   `json:"jwks_uri"`
 	}
 	if err := provider.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDiscovery, err)
+	}
+	// An https issuer's endpoints are https: the code, the client secret
+	// and the tokens never cross the network in the clear because the
+	// discovery document says so.
+	if strings.HasPrefix(cfg.Issuer, "https://") {
+		for name, ep := range map[string]string{"authorization_endpoint": provider.Endpoint().AuthURL, "token_endpoint": provider.Endpoint().TokenURL,
+			"userinfo_endpoint": provider.UserInfoEndpoint(), "jwks_uri": meta.JWKSURI} {
+			if ep != "" && !strings.HasPrefix(ep, "https://") {
+				return nil, fmt.Errorf("%w: %s %q is not https", ErrDiscovery, name, ep)
+			}
+		}
 	}
 	c := &Client{
 		cfg:      cfg,

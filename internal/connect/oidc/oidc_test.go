@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -589,4 +590,33 @@ func loadUser(t *testing.T, userinfoFile, childrenFile string) *oidctest.User {
 		}
 	}
 	return u
+}
+
+// An https issuer whose discovery document sends the token (or any other)
+// endpoint over plain http is refused: the code, the client secret and
+// the tokens would cross the network in the clear.
+func TestDiscoveryRefusesPlainHTTPEndpoints(t *testing.T) {
+	ctx := testCtx(t)
+	var srv *httptest.Server
+	tokenURL := ""
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer": srv.URL, "authorization_endpoint": srv.URL + "/auth/oauth2/auth", "token_endpoint": tokenURL,
+			"userinfo_endpoint": srv.URL + "/auth/oauth2/userinfo", "jwks_uri": srv.URL + "/auth/openid/jwks",
+			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	}))
+	t.Cleanup(srv.Close)
+	cfg := entcoreConfig(srv.URL)
+	tokenURL = srv.URL + "/auth/oauth2/token"
+	if _, err := oidc.New(ctx, cfg, oidc.Options{HTTPClient: srv.Client()}); err != nil {
+		t.Fatalf("all https: %v", err)
+	}
+	tokenURL = strings.Replace(srv.URL, "https:", "http:", 1) + "/auth/oauth2/token"
+	_, err := oidc.New(ctx, cfg, oidc.Options{HTTPClient: srv.Client()})
+	if !errors.Is(err, oidc.ErrDiscovery) || !strings.Contains(err.Error(), "token_endpoint") {
+		t.Fatalf("plain http token endpoint: %v", err)
+	}
 }
