@@ -133,6 +133,24 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 // NewHTTPClientTLS is NewHTTPClient with a TLS configuration (nil for the
 // default), e.g. the root pool of a test server. The configuration is cloned.
 func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
+	return NewPushClient(ClientOptions{Timeout: timeout, TLS: tlsConf})
+}
+
+// ClientOptions tune NewPushClient. Zero values take the defaults.
+type ClientOptions struct {
+	Timeout           time.Duration // per request, from dial to body (DefaultTimeout)
+	TLS               *tls.Config   // nil: the default (cloned when given)
+	MaxConnsPerOrigin int           // HTTP/2 connections per push service origin that take new pushes (16)
+	// NetHTTP sends pushes through net/http's own HTTP/2 transport
+	// (HTTP2Config: ping health checks, more connections when one is
+	// full) instead of this package's push client (h2.go): the
+	// comparison of scripts/bench.sh.
+	NetHTTP bool
+}
+
+// NewPushClient is NewHTTPClient with options.
+func NewPushClient(o ClientOptions) *http.Client {
+	timeout, tlsConf := o.Timeout, o.TLS
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -167,7 +185,15 @@ func NewHTTPClientTLS(timeout time.Duration, tlsConf *tls.Config) *http.Client {
 		// No ResponseHeaderTimeout: the client's Timeout, as long, bounds
 		// the whole exchange already (one timer per request, not two).
 	}
+	if o.NetHTTP {
+		tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: h2ReadIdle, PingTimeout: min(h2PingTimeout, timeout)}
+		tr.MaxConnsPerHost = max(o.MaxConnsPerOrigin, 0)
+		return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}
+	}
 	h2 := newH2Pool(tlsConf, dialer, tr.Proxy, min(10*time.Second, timeout), tr.IdleConnTimeout)
+	if o.MaxConnsPerOrigin > 0 {
+		h2.maxConns = o.MaxConnsPerOrigin
+	}
 	return &http.Client{Transport: &pushTransport{Transport: tr, h2: h2}, Timeout: timeout, CheckRedirect: refuseRedirect}
 }
 

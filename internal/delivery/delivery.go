@@ -60,11 +60,14 @@ const (
 type Options struct {
 	Owner      string            // lease owner name; default host-pid-random
 	Workers    int               // batches in flight in this process
-	PerOrigin  int               // pushes in flight per push service origin (webpush.DefaultPerOrigin)
+	PerOrigin  int               // ceiling of the pushes in flight per push service origin (webpush.DefaultCeiling); the limit adapts below it
+	MinTimeout time.Duration     // shortest per-push timeout an origin's own latency brings Timeout down to (webpush.DefaultMinTimeout)
+	StuckAfter time.Duration     // an origin answering nothing this long (before its latency is known) gets no new push for now (webpush.DefaultStuckAfter)
+	MaxConns   int               // HTTP/2 connections per push service origin, when Client is nil (16)
 	BatchSize  int               // pushes per batch (the fan-out page)
 	Lease      time.Duration     // how long a claimed batch is ours
 	Poll       time.Duration     // how often idle loops look for work
-	Timeout    time.Duration     // per push request, from dial to body
+	Timeout    time.Duration     // per push request, from dial to body, while the origin's latency is unknown (the most it takes)
 	PruneEvery time.Duration     // stale-subscription check period
 	Client     *http.Client      // shared HTTP/2 client; default webpush.NewHTTPClient(Timeout)
 	Allow      webpush.Allowlist // endpoints sent to (a second guard behind subscription checks)
@@ -82,8 +85,8 @@ type Service struct {
 	sender *webpush.Sender
 	pacer  *webpush.Pacer
 	opt    Options
-	// perOrigin is the pushes in flight per origin (the Pacer's limit):
-	// the most sender goroutines a batch starts for one origin.
+	// perOrigin is the Pacer's ceiling: the most sender goroutines a
+	// batch starts for one origin.
 	perOrigin int
 	log       *slog.Logger
 	m         *metrics
@@ -122,7 +125,7 @@ func New(st store.Store, keys Keys, opt Options) (*Service, error) {
 		return nil, errors.New("delivery: the lease must be at least twice the push timeout")
 	}
 	if opt.Client == nil {
-		opt.Client = webpush.NewHTTPClient(opt.Timeout)
+		opt.Client = webpush.NewPushClient(webpush.ClientOptions{Timeout: opt.Timeout, MaxConnsPerOrigin: opt.MaxConns})
 	}
 	if opt.Clock == nil {
 		opt.Clock = time.Now
@@ -135,13 +138,11 @@ func New(st store.Store, keys Keys, opt Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		st: st, keys: keys, sender: sender.WithAllowlist(opt.Allow), pacer: webpush.NewPacer(opt.PerOrigin),
+		st: st, keys: keys, sender: sender.WithAllowlist(opt.Allow), pacer: webpush.NewAdaptivePacer(webpush.PacerConfig{Ceiling: opt.PerOrigin, MaxTimeout: opt.Timeout,
+			MinTimeout: opt.MinTimeout, StuckAfter: opt.StuckAfter, Clock: opt.Clock}),
 		opt: opt, log: opt.Log, work: make(chan struct{}, opt.Workers), kick: make(chan struct{}, 1),
 	}
-	s.perOrigin = opt.PerOrigin
-	if s.perOrigin <= 0 {
-		s.perOrigin = webpush.DefaultPerOrigin
-	}
+	s.perOrigin = s.pacer.Ceiling()
 	s.m = newMetrics(s, opt.Registry)
 	s.nc.ttl = time.Second
 	return s, nil

@@ -12,6 +12,7 @@ type metrics struct {
 	batches       prometheus.Counter
 	fanoutSteps   prometheus.Counter
 	pauses        prometheus.Counter
+	detached      prometheus.Counter
 	vapidRejected prometheus.Counter
 	warned        prometheus.Counter
 	pruned        prometheus.Counter
@@ -31,6 +32,8 @@ func newMetrics(s *Service, reg prometheus.Registerer) *metrics {
 			Help: "Audience pages resolved into push batches."}),
 		pauses: prometheus.NewCounter(prometheus.CounterOpts{Name: "liaison_push_origin_pauses_total",
 			Help: "Times a push service origin was paused after 429/406."}),
+		detached: prometheus.NewCounter(prometheus.CounterOpts{Name: "liaison_push_batches_detached_total",
+			Help: "Batches recorded while pushes to a stuck origin were still in flight (those go back to the outbox)."}),
 		vapidRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "liaison_push_vapid_rejected_total",
 			Help: "Pushes refused with 401/403: VAPID configuration fault (alert on any increase)."}),
 		warned: prometheus.NewCounter(prometheus.CounterOpts{Name: "liaison_push_subscriptions_warned_total",
@@ -53,7 +56,7 @@ func newMetrics(s *Service, reg prometheus.Registerer) *metrics {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.outcomes, m.batches, m.fanoutSteps, m.pauses, m.vapidRejected, m.warned, m.pruned, m.sendSeconds, pending} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.batches, m.fanoutSteps, m.pauses, m.detached, m.vapidRejected, m.warned, m.pruned, m.sendSeconds, pending} {
 		_ = reg.Register(c) // a second Service in one process (tests) keeps the first's
 	}
 	return m

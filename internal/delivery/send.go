@@ -69,13 +69,13 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	}
 
 	// The sends must end well before the lease does, or another worker
-	// could take the batch while we still send it.
+	// could take the batch while we still send it. The context outlives
+	// sendBatch when pushes to a stuck origin are left behind (detached).
 	sendCtx, cancel := context.WithTimeout(ctx, max(s.opt.Lease-s.opt.Timeout-5*time.Second, s.opt.Timeout))
-	defer cancel()
 	p := s.basePayload(n, now)
 	opts := webpush.Options{TTL: ttl(n, now), Urgency: urgency(n), Topic: webpush.Topic(n.ID)}
-	results := make([]store.PushItem, len(b.Items))
-	outcomes := make([]webpush.Outcome, len(b.Items))
+	r := &batchRun{results: make([]store.PushItem, len(b.Items)), outcomes: make([]webpush.Outcome, len(b.Items)),
+		state: make([]itemState, len(b.Items)), retryAt: make([]time.Time, len(b.Items))}
 	// The due items, by push service origin. Each origin gets its own
 	// senders, at most as many as the Pacer lets it have in flight: a
 	// paused or slow origin holds back only its own items, and a sender
@@ -83,9 +83,10 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	var groups []*originGroup
 	byOrigin := map[string]*originGroup{}
 	for i, it := range b.Items {
-		results[i] = it
+		r.results[i] = it
 		if it.NotBefore.After(now) {
-			continue // its own retry time has not come
+			r.state[i] = itemDone // its own retry time has not come
+			continue
 		}
 		origin := webpush.Origin(it.Endpoint)
 		g := byOrigin[origin]
@@ -101,23 +102,28 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	// then has as many senders as it has pushes in flight, plus one
 	// waiting, rather than perOrigin idle goroutines per batch in flight
 	// (the garbage collector scans and shrinks every parked stack, and a
-	// shrunk stack is copied again at its next push).
+	// shrunk stack is copied again at its next push). A paused origin
+	// (429) or a stuck one (answering nothing) stops its group: the items
+	// not sent go back to the outbox with the time they may go again.
 	var wg sync.WaitGroup
 	var start func(g *originGroup)
 	start = func(g *originGroup) {
 		g.senders++
 		g.waiting.Add(1)
+		g.alive.Add(1)
 		wg.Go(func() {
+			defer g.alive.Add(-1)
 			pb := payloadBuilder{base: p}
 			for {
-				release, err := s.pacer.Acquire(sendCtx, g.origin)
+				slot, err := s.pacer.Try(sendCtx, g.origin)
 				waiting := g.waiting.Add(-1)
 				if err != nil {
-					return // out of time: the items not taken stay pending
+					r.stop(g, err, s.now(), s.pacer.StuckAfter(g.origin))
+					return // the items not taken stay pending
 				}
 				k := int(g.next.Add(1)) - 1
-				if k >= len(g.items) {
-					release()
+				if k >= len(g.items) || g.stopped.Load() {
+					slot.Release()
 					return
 				}
 				if waiting == 0 && k+1 < len(g.items) {
@@ -128,7 +134,21 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 					g.mu.Unlock()
 				}
 				i := g.items[k]
-				results[i], outcomes[i] = s.sendItem(sendCtx, n, &pb, opts, b.Items[i], g.origin, now, release)
+				r.mu.Lock()
+				if r.detached { // recorded already: this one goes with a later claim
+					r.mu.Unlock()
+					slot.Release()
+					return
+				}
+				r.state[i] = itemInFlight
+				r.retryAt[i] = s.now().Add(slot.Timeout())
+				r.mu.Unlock()
+				it, oc := s.sendItem(sendCtx, n, &pb, opts, b.Items[i], g.origin, now, slot)
+				r.mu.Lock()
+				if !r.detached {
+					r.results[i], r.outcomes[i], r.state[i] = it, oc, itemDone
+				}
+				r.mu.Unlock()
 				g.waiting.Add(1)
 			}
 		})
@@ -138,9 +158,46 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 		start(g)
 		g.mu.Unlock()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); cancel(); close(finished) }()
+	// The batch is recorded once every group is done, or once the only
+	// groups still sending are those of stuck origins: their pushes in
+	// flight are left to end (or time out) on their own and go back to
+	// the outbox, after their timeout, as not sent (a push the origin
+	// accepts meanwhile is sent again: at least once).
+	tick := time.NewTicker(50 * time.Millisecond)
+wait:
+	for {
+		select {
+		case <-finished:
+			break wait
+		case <-tick.C:
+			if onlyStuckLeft(s.pacer, groups) {
+				r.mu.Lock()
+				r.detached = true
+				r.mu.Unlock()
+				s.m.detached.Inc()
+				break wait
+			}
+		}
+	}
+	tick.Stop()
 
-	for i, it := range results {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range groups {
+		for _, i := range g.items {
+			switch {
+			case r.state[i] == itemInFlight: // detached
+				r.results[i].NotBefore = r.retryAt[i]
+			case r.state[i] == itemNotSent:
+				if until := g.deferred(); until.After(r.results[i].NotBefore) {
+					r.results[i].NotBefore = until
+				}
+			}
+		}
+	}
+	for i, it := range r.results {
 		switch {
 		case it.Result == "":
 			u.Pending = append(u.Pending, it)
@@ -153,7 +210,7 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 		default:
 			u.Finished = append(u.Finished, it)
 			u.Counts[store.CountFailedPrefix+it.Result]++
-			if outcomes[i] == webpush.Gone {
+			if r.outcomes[i] == webpush.Gone {
 				u.Gone = append(u.Gone, it.SubscriptionID)
 			}
 		}
@@ -162,6 +219,61 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 		u.AvailableAt = now
 	}
 	s.complete(ctx, b, u)
+}
+
+// onlyStuckLeft reports whether every group still sending is one of a
+// stuck origin (and at least one is still sending).
+func onlyStuckLeft(p *webpush.Pacer, groups []*originGroup) bool {
+	left := false
+	for _, g := range groups {
+		if g.alive.Load() == 0 {
+			continue
+		}
+		if !p.Stuck(g.origin) {
+			return false
+		}
+		left = true
+	}
+	return left
+}
+
+// itemState is where an item of a batch being sent is.
+type itemState uint8
+
+const (
+	itemNotSent  itemState = iota // not handed to a sender (yet)
+	itemInFlight                  // being sent
+	itemDone                      // result (or new retry time) known, or not due
+)
+
+// batchRun is the state of a batch being sent, shared by its senders.
+type batchRun struct {
+	mu       sync.Mutex // guards all below
+	results  []store.PushItem
+	outcomes []webpush.Outcome
+	state    []itemState
+	retryAt  []time.Time // in flight: when the push will have timed out
+	detached bool        // recorded already: senders still running keep their results to themselves
+}
+
+// stop ends group g's sending after the Pacer refused it a slot: paused
+// (until the pause ends), stuck (for the origin's stuck delay), or out of
+// time (the items stay as they were).
+func (r *batchRun) stop(g *originGroup, err error, now time.Time, stuckAfter time.Duration) {
+	var pe *webpush.PausedError
+	var until time.Time
+	switch {
+	case errors.As(err, &pe):
+		until = pe.Until
+	case errors.Is(err, webpush.ErrStuck):
+		until = now.Add(stuckAfter)
+	}
+	g.mu.Lock()
+	if until.After(g.deferUntil) {
+		g.deferUntil = until
+	}
+	g.mu.Unlock()
+	g.stopped.Store(true)
 }
 
 func (s *Service) complete(ctx context.Context, b store.PushBatch, u store.PushBatchUpdate) {
@@ -176,39 +288,50 @@ func (s *Service) complete(ctx context.Context, b store.PushBatch, u store.PushB
 // originGroup is the due items of a batch (indexes into its Items) that go
 // to one push service origin; next hands them out to its senders.
 type originGroup struct {
-	origin  string
-	items   []int
-	next    atomic.Int64
-	waiting atomic.Int64 // senders waiting for a Pacer slot
-	mu      sync.Mutex   // guards senders and starting one
-	senders int
+	origin     string
+	items      []int
+	next       atomic.Int64
+	waiting    atomic.Int64 // senders waiting for a Pacer slot
+	alive      atomic.Int64 // senders running
+	stopped    atomic.Bool  // the Pacer refused the origin (paused, stuck): take no more items
+	mu         sync.Mutex   // guards senders, starting one, and deferUntil
+	senders    int
+	deferUntil time.Time // the items not sent go again no sooner
+}
+
+func (g *originGroup) deferred() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.deferUntil
 }
 
 // sendItem sends one push to origin (webpush.Origin of its endpoint) in
 // the Pacer slot release frees, retrying once without text after a 413, and
 // returns the item's new state: Result set when it is finished, else
 // NotBefore says when to try again.
-func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuilder, opts webpush.Options, it store.PushItem, origin string, now time.Time, release func()) (store.PushItem, webpush.Outcome) {
+func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuilder, opts webpush.Options, it store.PushItem, origin string, now time.Time, slot *webpush.Slot) (store.PushItem, webpush.Outcome) {
 	pb.tok = s.keys.appendReceiptToken(pb.tok[:0], Receipt{NoticeID: n.ID, Version: n.Version, SubscriptionID: it.SubscriptionID})
 	sub := webpush.Subscription{Endpoint: it.Endpoint, P256dh: it.P256dh, Auth: it.Auth}
 	for {
 		body, err := pb.build(it.Shrunk)
 		if err != nil {
-			if release != nil {
-				release()
+			if slot != nil {
+				slot.Release()
 			}
 			it.Result = webpush.TooLarge.String()
 			return it, webpush.TooLarge
 		}
-		if release == nil { // the retry of a 413
-			if release, err = s.pacer.Acquire(ctx, origin); err != nil {
-				return it, 0 // out of time: untouched, still pending
+		if slot == nil { // the retry of a 413
+			if slot, err = s.pacer.Try(ctx, origin); err != nil {
+				return it, 0 // paused, stuck or out of time: untouched, still pending
 			}
 		}
 		start := time.Now()
-		res := s.sender.Send(ctx, sub, body, opts)
-		release()
-		release = nil
+		pctx, cancel := context.WithTimeout(ctx, slot.Timeout())
+		res := s.sender.Send(pctx, sub, body, opts)
+		cancel()
+		slot.Done(res)
+		slot = nil
 		s.m.sendSeconds.Observe(time.Since(start).Seconds())
 		s.m.outcomes.WithLabelValues(res.Outcome.String()).Inc()
 		if ctx.Err() != nil && res.Outcome == webpush.Transient {
@@ -225,12 +348,10 @@ func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuild
 				it.Shrunk = true
 				continue
 			}
-		case webpush.Throttled:
-			if s.pacer.Observe(res) {
-				s.m.pauses.Inc()
-				s.log.Warn("push: service throttles; origin paused", slog.String("origin", res.Origin),
-					slog.Duration("retry_after", res.RetryAfter))
-			}
+		case webpush.Throttled: // slot.Done paused the origin
+			s.m.pauses.Inc()
+			s.log.Warn("push: service throttles; origin paused", slog.String("origin", res.Origin),
+				slog.Duration("retry_after", res.RetryAfter))
 			next := s.now().Add(res.RetryAfter)
 			if next.Before(webpush.RetryDeadline(it.FirstAt, opts.TTL)) {
 				it.NotBefore = next
