@@ -77,6 +77,7 @@ type originState struct {
 	pausedUntil  time.Time
 	lastDecrease time.Time
 	lastProgress time.Time // last answer, or when the origin went from idle to busy
+	fullAt       time.Time // last time a push took the last free slot or found none
 	srtt, rttvar time.Duration
 	baseline     time.Duration // slow average of srtt, to tell a sudden slowdown
 	samples      int
@@ -194,11 +195,15 @@ func (p *Pacer) Try(ctx context.Context, origin string) (*Slot, error) {
 				st.lastProgress = now
 			}
 			st.inFlight++
+			if st.inFlight >= int(st.limit) {
+				st.fullAt = now
+			}
 			s := &Slot{p: p, st: st, start: now, timeout: p.timeoutLocked(st)}
 			p.wakeLocked(st)
 			st.mu.Unlock()
 			return s, nil
 		}
+		st.fullAt = now
 		if ch == nil {
 			ch = make(chan struct{}, 1)
 			st.waiters = append(st.waiters, ch)
@@ -298,7 +303,6 @@ func (s *Slot) finish(r *Result) {
 		return
 	}
 	s.done = true
-	busy := st.inFlight
 	st.inFlight--
 	defer p.wakeLocked(st)
 	if r == nil {
@@ -339,8 +343,9 @@ func (s *Slot) finish(r *Result) {
 		p.decreaseLocked(st, now, 0.9)
 		return
 	}
-	// Grow only while the limit is used (not when few pushes are due).
-	if r.Outcome == Delivered && float64(busy) >= st.limit/2 {
+	// Grow only while the limit is used (not when few pushes are due):
+	// the origin was full within the last round trips.
+	if r.Outcome == Delivered && now.Sub(st.fullAt) <= max(4*st.srtt, 100*time.Millisecond) {
 		if st.limit < st.ssthresh {
 			st.limit++
 		} else {
