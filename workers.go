@@ -98,7 +98,8 @@ func newDelivery(ctx context.Context, cfg config.Config, st store.Store, log *sl
 			return nil, fmt.Errorf("LIAISON_PUSH_ALLOWED_HOSTS: %w", err)
 		}
 	}
-	opt := delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry()}
+	opt := delivery.Options{Allow: allow, Subject: vapidSubject(cfg, log), Log: log, Registry: srv.Registry(),
+		PerOrigin: cfg.PushMaxPerOrigin, MaxConns: cfg.PushMaxConns, Timeout: cfg.PushTimeout, MinTimeout: cfg.PushMinTimeout}
 	if tune != nil {
 		if err := tune(&opt); err != nil {
 			return nil, err

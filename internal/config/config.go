@@ -67,6 +67,15 @@ type Config struct {
 	VAPIDPrivateKey  string
 	VAPIDSubject     string
 	PushAllowedHosts string
+	// Push pacing (package delivery): the ceiling of pushes in flight per
+	// push service origin (the limit adapts below it), the HTTP/2
+	// connections per origin, and the per-push timeout, from
+	// PushTimeout while an origin's latency is unknown down to
+	// PushMinTimeout as its latency says.
+	PushMaxPerOrigin int
+	PushMaxConns     int
+	PushTimeout      time.Duration
+	PushMinTimeout   time.Duration
 	ShutdownTimeout  time.Duration
 	// ParentSessionIdle and ParentSessionMax bound a parent page session
 	// (package parent): it ends after ParentSessionIdle without a request
@@ -130,6 +139,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		VAPIDPrivateKey:     r.secret("LIAISON_VAPID_PRIVATE_KEY"),
 		VAPIDSubject:        r.str("LIAISON_VAPID_SUBJECT", ""),
 		PushAllowedHosts:    r.str("LIAISON_PUSH_ALLOWED_HOSTS", ""),
+		PushMaxPerOrigin:    r.int("LIAISON_PUSH_MAX_PER_ORIGIN", webpush.DefaultCeiling),
+		PushMaxConns:        r.int("LIAISON_PUSH_MAX_CONNS", 16),
+		PushTimeout:         r.duration("LIAISON_PUSH_TIMEOUT", webpush.DefaultTimeout),
+		PushMinTimeout:      r.duration("LIAISON_PUSH_MIN_TIMEOUT", webpush.DefaultMinTimeout),
 		ShutdownTimeout:     r.duration("LIAISON_SHUTDOWN_TIMEOUT", 10*time.Second),
 		ParentSessionIdle:   r.duration("LIAISON_PARENT_SESSION_IDLE", DefaultParentSessionIdle),
 		ParentSessionMax:    r.duration("LIAISON_PARENT_SESSION_MAX", DefaultParentSessionMax),
@@ -223,6 +236,19 @@ func (c Config) Validate() error {
 		if _, err := webpush.ParseAllowlist(c.PushAllowedHosts); err != nil {
 			bad("LIAISON_PUSH_ALLOWED_HOSTS", "comma-separated push service hosts, host:port or *.domain, or \"default\" (%v)", err)
 		}
+	}
+	if c.PushMaxPerOrigin < 1 || c.PushMaxPerOrigin > 100_000 {
+		bad("LIAISON_PUSH_MAX_PER_ORIGIN", "must be between 1 and 100000")
+	}
+	if c.PushMaxConns < 1 || c.PushMaxConns > 1000 {
+		bad("LIAISON_PUSH_MAX_CONNS", "must be between 1 and 1000")
+	}
+	// The delivery lease (2 min) must be at least twice the push timeout.
+	if c.PushTimeout < time.Second || c.PushTimeout > time.Minute {
+		bad("LIAISON_PUSH_TIMEOUT", "must be between 1s and 1m")
+	}
+	if c.PushMinTimeout < 100*time.Millisecond || c.PushMinTimeout > c.PushTimeout {
+		bad("LIAISON_PUSH_MIN_TIMEOUT", "must be between 100ms and LIAISON_PUSH_TIMEOUT")
 	}
 	for _, k := range [...]struct{ name, v string }{{"LIAISON_CONNECTOR_KEY", c.ConnectorKey}, {"LIAISON_CONNECTOR_KEY_PREVIOUS", c.ConnectorKeyPrevious},
 		{"LIAISON_SESSION_KEY", c.SessionKey}, {"LIAISON_SESSION_KEY_PREVIOUS", c.SessionKeyPrevious}} {
