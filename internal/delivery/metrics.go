@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/liaison-ent/liaison/webpush"
 )
 
 type metrics struct {
@@ -56,8 +58,44 @@ func newMetrics(s *Service, reg prometheus.Registerer) *metrics {
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.outcomes, m.batches, m.fanoutSteps, m.pauses, m.detached, m.vapidRejected, m.warned, m.pruned, m.sendSeconds, pending} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.batches, m.fanoutSteps, m.pauses, m.detached, m.vapidRejected, m.warned, m.pruned, m.sendSeconds, pending, newOriginCollector(s.pacer)} {
 		_ = reg.Register(c) // a second Service in one process (tests) keeps the first's
 	}
 	return m
+}
+
+// originCollector exposes the Pacer's per-origin state, so that an
+// operator sees during a burst which push service is the bottleneck.
+type originCollector struct {
+	p                                     *webpush.Pacer
+	inFlight, limit, latency, timeout, oc *prometheus.Desc
+}
+
+func newOriginCollector(p *webpush.Pacer) *originCollector {
+	l := []string{"origin"}
+	return &originCollector{p: p,
+		inFlight: prometheus.NewDesc("liaison_push_origin_in_flight", "Pushes in flight to a push service origin.", l, nil),
+		limit:    prometheus.NewDesc("liaison_push_origin_limit", "Pushes allowed in flight to the origin now (adaptive, up to LIAISON_PUSH_MAX_PER_ORIGIN).", l, nil),
+		latency:  prometheus.NewDesc("liaison_push_origin_latency_seconds", "Smoothed latency of the origin's answers.", l, nil),
+		timeout:  prometheus.NewDesc("liaison_push_origin_timeout_seconds", "Per-push timeout for the origin now (from its latency).", l, nil),
+		oc:       prometheus.NewDesc("liaison_push_origin_sends_total", "Push sends to the origin by outcome.", []string{"origin", "outcome"}, nil),
+	}
+}
+
+func (c *originCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.inFlight, c.limit, c.latency, c.timeout, c.oc} {
+		ch <- d
+	}
+}
+
+func (c *originCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.p.Stats() {
+		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight), s.Origin)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(s.Limit), s.Origin)
+		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, s.Latency.Seconds(), s.Origin)
+		ch <- prometheus.MustNewConstMetric(c.timeout, prometheus.GaugeValue, s.Timeout.Seconds(), s.Origin)
+		for outcome, n := range s.Outcomes {
+			ch <- prometheus.MustNewConstMetric(c.oc, prometheus.CounterValue, float64(n), s.Origin, outcome)
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/webpush"
 	"github.com/liaison-ent/liaison/webpush/pushtest"
@@ -61,6 +63,8 @@ func TestThrottledOriginDoesNotHoldOthers(t *testing.T) {
 	e, os := originsEnv(t, 400, pushtest.Profile{Latency: pushtest.Latency{Median: 5 * time.Millisecond}},
 		pushtest.Profile{Throttle: 1, RetryAfter: "60"})
 	e.opt.BatchSize = 20 // 20 batches of 10 + 10
+	reg := prometheus.NewRegistry()
+	e.opt.Registry = reg
 	e.run()
 	n := e.urgentNotice()
 	// Before: each batch waited on the pause until its send deadline
@@ -83,6 +87,52 @@ func TestThrottledOriginDoesNotHoldOthers(t *testing.T) {
 	if os[1].Stats().Requests != throttled.Requests {
 		t.Fatal("a push reached the paused origin during its pause")
 	}
+	// /metrics tells which origin is the bottleneck.
+	a, b := webpush.Origin(os[0].URL()), webpush.Origin(os[1].URL())
+	if v := originMetric(t, reg, "liaison_push_origin_sends_total", a, "delivered"); v != 200 {
+		t.Errorf("delivered to %s: %v", a, v)
+	}
+	if v := originMetric(t, reg, "liaison_push_origin_sends_total", b, "throttled"); v != float64(throttled.Requests) {
+		t.Errorf("throttled by %s: %v, want %d", b, v, throttled.Requests)
+	}
+	if v := originMetric(t, reg, "liaison_push_origin_limit", b, ""); v < 1 || v >= webpush.DefaultInitialLimit {
+		t.Errorf("limit of the throttled origin %v, want cut below %d", v, webpush.DefaultInitialLimit)
+	}
+	if v := originMetric(t, reg, "liaison_push_origin_in_flight", a, ""); v != 0 {
+		t.Errorf("in flight to %s after the fan-out: %v", a, v)
+	}
+	if v := originMetric(t, reg, "liaison_push_origin_latency_seconds", a, ""); v <= 0 {
+		t.Errorf("latency of %s: %v", a, v)
+	}
+}
+
+// originMetric reads a per-origin series (outcome "" for the gauges).
+func originMetric(t *testing.T, reg *prometheus.Registry, name, origin, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["origin"] != origin || labels["outcome"] != outcome {
+				continue
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s{origin=%q,outcome=%q} not found", name, origin, outcome)
+	return 0
 }
 
 // TestHangingOriginDoesNotHoldOthers: one origin never answers. The
