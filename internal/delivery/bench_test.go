@@ -13,7 +13,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -30,50 +29,93 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 	"github.com/liaison-ent/liaison/webpush"
+	"github.com/liaison-ent/liaison/webpush/pushtest"
 )
 
 // TestSinkHelper is the push sink of BenchmarkFanout, run in its own
-// process (LIAISON_BENCH_SINK=1): HTTPS with HTTP/2 on 127.0.0.1, every
-// push drained and answered 201, counters at /stats, reset by POST /reset.
-// It stops when its standard input closes (the benchmark ended).
+// process (LIAISON_BENCH_SINK=1): LIAISON_BENCH_ORIGINS (1) realistic
+// stand-in origins (pushtest.Origins: HTTPS, HTTP/2, 100 streams per
+// connection) answering 201 after the latency set by POST
+// /latency?ms=N&sigma=S, with counters at /stats, reset by POST /reset, on
+// a plain HTTP control server. It stops when its standard input closes
+// (the benchmark ended).
 func TestSinkHelper(t *testing.T) {
 	if os.Getenv("LIAISON_BENCH_SINK") == "" {
 		t.Skip("helper process of BenchmarkFanout")
 	}
-	var count, first atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /push/", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if count.Add(1) == 1 {
-			first.Store(time.Now().UnixNano())
+	k, _ := strconv.Atoi(os.Getenv("LIAISON_BENCH_ORIGINS"))
+	origins, err := pushtest.StartOrigins(make([]pushtest.Profile, max(k, 1))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, o := range origins {
+			o.Close()
 		}
-		w.WriteHeader(http.StatusCreated)
-	})
+	}()
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"count":%d,"first":%d,"cpu":%d}`, count.Load(), first.Load(), cpuTime())
+		var count int64
+		var first time.Time
+		for _, o := range origins {
+			s := o.Stats()
+			count += s.Accepted
+			if !s.First.IsZero() && (first.IsZero() || s.First.Before(first)) {
+				first = s.First
+			}
+		}
+		f := int64(0)
+		if !first.IsZero() {
+			f = first.UnixNano()
+		}
+		fmt.Fprintf(w, `{"count":%d,"first":%d,"cpu":%d}`, count, f, cpuTime())
 	})
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
-		count.Store(0)
-		first.Store(0)
+		for _, o := range origins {
+			o.ResetStats()
+		}
 	})
-	hs := httptest.NewUnstartedServer(mux)
-	hs.Listener.Close()
+	mux.HandleFunc("POST /latency", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		sigma, _ := strconv.ParseFloat(r.URL.Query().Get("sigma"), 64)
+		for _, o := range origins {
+			o.SetProfile(pushtest.Profile{Latency: pushtest.Latency{Median: time.Duration(ms) * time.Millisecond, Sigma: sigma}})
+		}
+	})
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.Listener = l
-	hs.EnableHTTP2 = true
-	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
-	hs.StartTLS()
+	hs := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
 	defer hs.Close()
-	fmt.Println("SINK", hs.URL)
+	urls := make([]string, len(origins))
+	for i, o := range origins {
+		urls[i] = o.URL()
+	}
+	fmt.Println("SINK", "http://"+l.Addr().String(), strings.Join(urls, " "))
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
 type sink struct {
-	url    string
-	client *http.Client
+	url     string   // control server
+	origins []string // push service origins
+	client  *http.Client
+}
+
+// endpoint is subscriber i's endpoint, on origin i mod len(origins).
+func (s *sink) endpoint(i int) string {
+	return s.origins[i%len(s.origins)] + "/push/" + strconv.Itoa(i)
+}
+
+// setLatency makes the origins answer after ms milliseconds (log-normal
+// with sigma when > 0).
+func (s *sink) setLatency(b *testing.B, ms int, sigma float64) {
+	resp, err := s.client.Post(fmt.Sprintf("%s/latency?ms=%d&sigma=%g", s.url, ms, sigma), "text/plain", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
 }
 
 func startSink(b *testing.B) *sink {
@@ -97,7 +139,8 @@ func startSink(b *testing.B) *sink {
 				for sc.Scan() {
 				}
 			}()
-			return &sink{url: u, client: insecureClient()}
+			f := strings.Fields(u)
+			return &sink{url: f[0], origins: f[1:], client: http.DefaultClient}
 		}
 	}
 	b.Fatal("sink did not start")
@@ -211,23 +254,33 @@ func BenchmarkFanout(b *testing.B) {
 	for i := range subs {
 		now := time.Now()
 		if _, _, err := st.UpsertPushSubscription(ctx, store.PushSubscription{ID: store.NewID("psb", now), ENTID: "ent_1",
-			ENTUserID: fmt.Sprintf("p%07d", i), Endpoint: sk.url + "/push/" + strconv.Itoa(i), P256dh: p256dh, Auth: auth,
+			ENTUserID: fmt.Sprintf("p%07d", i), Endpoint: sk.endpoint(i), P256dh: p256dh, Auth: auth,
 			CreatedAt: now, RefreshedAt: now}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.Logf("setup: %d parents and subscriptions in %v", subs, time.Since(start))
-	host := strings.TrimPrefix(sk.url, "https://")
-	allow, _ := webpush.ParseAllowlist(host)
+	hosts := make([]string, len(sk.origins))
+	for i, o := range sk.origins {
+		hosts[i] = strings.TrimPrefix(o, "https://")
+	}
+	allow, _ := webpush.ParseAllowlist(strings.Join(hosts, ","))
+	sigma, _ := strconv.ParseFloat(os.Getenv("LIAISON_BENCH_SIGMA"), 64)
 
-	// Baseline: webpush-go SendNotification, 32 workers, same sink.
-	baseN := min(subs, 20_000)
+	// Baseline: webpush-go SendNotification, 32 workers, same stand-in at
+	// 50 ms (its rate is about 32 ÷ 50 ms whatever the CPU).
+	sk.setLatency(b, 50, sigma)
+	baseN := min(subs, 5_000)
 	cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
 	baseRate := baseline(b, sk, keys, p256dh, auth, baseN)
 	baseCPU := time.Duration(cpuTime()-cpu0) / time.Duration(baseN)
 	baseSinkCPU := (sk.cpu(b) - sinkCPU0) / time.Duration(baseN)
 
-	svc, err := New(st, keys, Options{Owner: "bench", Client: insecureClient(), Allow: allow, Subject: testSubject, Log: testLog()})
+	// LIAISON_BENCH_CLIENT=nethttp: net/http's HTTP/2 transport instead of
+	// the push client of webpush/h2.go (the comparison of the two).
+	client := webpush.NewPushClient(webpush.ClientOptions{Timeout: 30 * time.Second, NetHTTP: os.Getenv("LIAISON_BENCH_CLIENT") == "nethttp",
+		TLS: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // loopback benchmark
+	svc, err := New(st, keys, Options{Owner: "bench", Client: client, Allow: allow, Subject: testSubject, Log: testLog()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -236,8 +289,6 @@ func BenchmarkFanout(b *testing.B) {
 	go func() { svc.Run(runCtx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	var total time.Duration
-	var firstSum time.Duration
 	// LIAISON_BENCH_CPUPROFILE: a CPU profile of the pipeline alone
 	// (-cpuprofile also covers the setup and the baseline).
 	if path := os.Getenv("LIAISON_BENCH_CPUPROFILE"); path != "" {
@@ -250,11 +301,22 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	resetPeakRSS()
-	cpu0, sinkCPU0 = cpuTime(), sk.cpu(b)
+	latencies := []int{0, 50, 150}
+	if v := os.Getenv("LIAISON_BENCH_LATENCIES"); v != "" {
+		latencies = nil
+		for _, f := range strings.Split(v, ",") {
+			ms, _ := strconv.Atoi(f)
+			latencies = append(latencies, ms)
+		}
+	}
+	rates := map[int]float64{}
+	var peak float64
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for _, ms := range latencies {
+		sk.setLatency(b, ms, sigma)
 		sk.reset(b)
+		resetPeakRSS()
+		cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		n := store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
 			Category: "alerte", Priority: "urgent", Critical: true, Title: "École fermée demain",
@@ -265,33 +327,40 @@ func BenchmarkFanout(b *testing.B) {
 			b.Fatal(err)
 		}
 		svc.Wake()
+		var total, first time.Duration
 		for {
-			c, first := sk.stats(b)
+			c, f := sk.stats(b)
 			if c >= subs {
-				total += time.Since(t0)
-				firstSum += first.Sub(t0)
+				total, first = time.Since(t0), f.Sub(t0)
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		cpu := time.Duration(cpuTime()-cpu0) / time.Duration(subs)
+		sinkCPU := (sk.cpu(b) - sinkCPU0) / time.Duration(subs)
+		rates[ms] = float64(subs) / total.Seconds()
+		rss := peakRSS()
+		peak = max(peak, rss)
+		b.Logf("stand-in at %3d ms: %7.0f pushes/s (%3.0f%% of 0 ms), first push after %v, CPU per push %v (+ stand-in %v), peak RSS %.0f MB",
+			ms, rates[ms], 100*rates[ms]/rates[latencies[0]], first.Round(time.Millisecond), cpu, sinkCPU, rss)
+		if ms == 0 {
+			b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/push")
+			b.ReportMetric(float64(first.Milliseconds()), "ms_to_first_push")
+		}
 	}
 	b.StopTimer()
-	pushes := time.Duration(subs * b.N)
-	cpu := time.Duration(cpuTime()-cpu0) / pushes
-	sinkCPU := (sk.cpu(b) - sinkCPU0) / pushes
-	b.Logf("CPU per push: pipeline %v (+ sink %v); webpush-go loop %v (+ sink %v)", cpu, sinkCPU, baseCPU, baseSinkCPU)
-	rate := float64(subs*b.N) / total.Seconds()
-	b.ReportMetric(rate, "pushes/s")
-	b.ReportMetric(baseRate, "baseline_pushes/s")
-	b.ReportMetric(rate/baseRate, "x_baseline")
-	b.ReportMetric(float64(firstSum.Milliseconds())/float64(b.N), "ms_to_first_push")
-	b.ReportMetric(peakRSS(), "peak_RSS_MB")
-	b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/push")
-	b.ReportMetric(float64(baseCPU.Microseconds()), "baseline_cpu_µs/push")
-	// The ratio the rates tend to on an otherwise idle machine (both legs
-	// and the sink share its CPUs): what other load on the machine does
-	// to the rates of the two legs, run one after the other, differs.
-	b.ReportMetric(float64(baseCPU+baseSinkCPU)/float64(cpu+sinkCPU), "x_baseline_cpu")
+	b.Logf("webpush-go loop (32 workers) at 50 ms: %.0f pushes/s, CPU per push %v (+ stand-in %v)", baseRate, baseCPU, baseSinkCPU)
+	for _, ms := range latencies {
+		b.ReportMetric(rates[ms], fmt.Sprintf("pushes/s_%dms", ms))
+		if ms != latencies[0] {
+			b.ReportMetric(100*rates[ms]/rates[latencies[0]], fmt.Sprintf("pct_of_%dms_at_%dms", latencies[0], ms))
+		}
+	}
+	b.ReportMetric(baseRate, "baseline_pushes/s_50ms")
+	if r, ok := rates[50]; ok {
+		b.ReportMetric(r/baseRate, "x_baseline_50ms")
+	}
+	b.ReportMetric(peak, "peak_RSS_MB")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -313,7 +382,7 @@ func baseline(b *testing.B, sk *sink, keys Keys, p256dh, auth string, n int) flo
 					return
 				}
 				resp, err := wp.SendNotification(payload[:len(payload):len(payload)], &wp.Subscription{
-					Endpoint: sk.url + "/push/" + strconv.FormatInt(i, 10), Keys: wp.Keys{P256dh: p256dh, Auth: auth}},
+					Endpoint: sk.endpoint(int(i)), Keys: wp.Keys{P256dh: p256dh, Auth: auth}},
 					&wp.Options{HTTPClient: client, Subscriber: "ops@liaison.example", TTL: 3600, Urgency: wp.UrgencyHigh,
 						VAPIDPublicKey: keys.VAPID.Public, VAPIDPrivateKey: keys.VAPID.Private})
 				if err != nil {
