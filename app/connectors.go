@@ -363,16 +363,26 @@ func (a *App) DeleteConnector(ctx context.Context, p *Principal, req ConnectorRe
 		return Err(CodeResourceNotFound)
 	}
 	// Every parent session the connector opened ends (its ENT server may
-	// be why it is deleted: compromised, answering for anyone): the time
-	// of the deletion is recorded first, for as long as a session lasts,
-	// and the parent page ends the sessions it opened up to then. A
-	// deletion that then fails has ended them all the same.
-	now := a.Now()
-	if _, err := a.store.MarkSession(ctx, ConnectorDeletedKey(e.ID, req.Kind), now, now.Add(a.connectors.sessionMax), now); err != nil {
+	// be why it is deleted: compromised, answering for anyone). The
+	// parent page ends the sessions whose sign-in read the connector up
+	// to the time recorded here, kept as long as a session lasts. It is
+	// recorded before the deletion (a deletion that then fails has ended
+	// them all the same) and again once the connector is gone: a sign-in
+	// that read it while the deletion waited for the store (SQLite's
+	// writer busy, or two writes on MongoDB) ends too.
+	mark := func() error {
+		now := a.Now()
+		_, err := a.store.MarkSession(ctx, ConnectorDeletedKey(e.ID, req.Kind), now, now.Add(a.connectors.sessionMax), now)
 		return err
 	}
-	return a.store.DeleteConnector(ctx, e.ID, req.Kind, a.Audit(p, "ent.connector_delete", e.ID,
-		fmt.Sprintf("Connecteur %s de l'ENT « %s » supprimé", kindName(req.Kind), e.Name), ""))
+	if err := mark(); err != nil {
+		return err
+	}
+	if err := a.store.DeleteConnector(ctx, e.ID, req.Kind, a.Audit(p, "ent.connector_delete", e.ID,
+		fmt.Sprintf("Connecteur %s de l'ENT « %s » supprimé", kindName(req.Kind), e.Name), "")); err != nil {
+		return err
+	}
+	return mark()
 }
 
 // ConnectorDeletedKey names, in the store's session marks, when the

@@ -140,4 +140,3 @@ func endOfDay(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)
 	return time.Date(t.Year(), t.Month(), t.Day(), 23, 59, 0, 0, loc).UTC()
 }
-

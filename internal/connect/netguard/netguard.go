@@ -93,7 +93,12 @@ var special = func() []netip.Prefix {
 	return ps
 }()
 
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+var (
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// global6 is where IANA allocates IPv6 global unicast: anything else
+	// (the IPv4-compatible ::a.b.c.d among them) is not the internet.
+	global6 = netip.MustParsePrefix("2000::/3")
+)
 
 // Public reports whether a is a public unicast address.
 func Public(a netip.Addr) bool {
@@ -102,6 +107,9 @@ func Public(a netip.Addr) bool {
 		// The well-known NAT64 prefix reaches the IPv4 address it embeds.
 		b := a.As16()
 		return Public(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+	}
+	if a.Is6() && !global6.Contains(a) {
+		return false
 	}
 	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsMulticast() ||
 		a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || !a.IsGlobalUnicast() {

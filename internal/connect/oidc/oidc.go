@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -108,10 +107,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Client, error) {
 	// An https issuer's endpoints are https: the code, the client secret
 	// and the tokens never cross the network in the clear because the
 	// discovery document says so.
-	if strings.HasPrefix(cfg.Issuer, "https://") {
+	if iu, err := url.Parse(cfg.Issuer); err == nil && iu.Scheme == "https" {
 		for name, ep := range map[string]string{"authorization_endpoint": provider.Endpoint().AuthURL, "token_endpoint": provider.Endpoint().TokenURL,
 			"userinfo_endpoint": provider.UserInfoEndpoint(), "jwks_uri": meta.JWKSURI} {
-			if ep != "" && !strings.HasPrefix(ep, "https://") {
+			if u, err := url.Parse(ep); ep != "" && (err != nil || u.Scheme != "https") {
 				return nil, fmt.Errorf("%w: %s %q is not https", ErrDiscovery, name, ep)
 			}
 		}

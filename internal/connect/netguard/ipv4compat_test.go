@@ -1,5 +1,3 @@
-//go:build review14b
-
 package netguard
 
 import (
@@ -8,7 +6,7 @@ import (
 	"testing"
 )
 
-// Review 14b: the deprecated IPv4-compatible IPv6 addresses (::a.b.c.d,
+// The deprecated IPv4-compatible IPv6 addresses (::a.b.c.d,
 // ::/96, RFC 4291 §2.5.5.1; IANA "reserved by IETF") embed an IPv4
 // address like the 6to4 and NAT64 forms the package refuses, but
 // Public takes them for public unicast addresses (netip's
@@ -18,7 +16,7 @@ import (
 // SIIT/NAT46 gateway) they reach the IPv4 address. Expected: refused,
 // as every address outside the public internet (for IPv6, outside
 // 2000::/3 but for the translated forms the package maps to IPv4).
-func TestReview14bIPv4CompatibleIsNotPublic(t *testing.T) {
+func TestIPv4CompatibleIsNotPublic(t *testing.T) {
 	for _, a := range []string{"::127.0.0.1", "::10.0.0.1", "::169.254.169.254", "::192.168.1.1"} {
 		if Public(netip.MustParseAddr(a)) {
 			t.Errorf("Public(%s) = true: an IPv4-compatible address of a non-public IPv4 address", a)
