@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -126,6 +127,15 @@ type composeData struct {
 	DishLabels []string
 	Courses    []string
 	Choose     bool // pick a category first
+	// From is the notice this one starts from ("Dupliquer", next week's
+	// menu), when it does.
+	From *reusedFrom
+}
+
+// reusedFrom names the notice a compose form starts from.
+type reusedFrom struct {
+	ID, Title string
+	NextWeek  bool
 }
 
 func catIndex(c string) int {
@@ -525,6 +535,9 @@ func (r *rq) preview(f composeForm, cv capsView) previewView {
 }
 
 func (a *Admin) composeForm(r *rq) error {
+	if id := r.c.Query("depuis"); id != "" {
+		return a.reuseForm(r, id, r.c.Query("semaine") == "suivante")
+	}
 	f := a.defaultForm(r.c.Query("categorie"))
 	f.Service = r.c.Query("service")
 	d, err := r.loadCompose(&f)
@@ -547,6 +560,55 @@ func (a *Admin) composeForm(r *rq) error {
 	d.Form = f
 	d.Preview = r.preview(f, d.Caps)
 	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), formErrors{}, d)
+}
+
+// reuseForm is the compose form of a new notice made from notice id
+// (app.Reuse): ?depuis=ID, and &semaine=suivante for the following
+// week's menu. Nothing is published until the agent checks and sends it.
+func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
+	draft, err := a.core.Reuse(r.c.UserContext(), r.principal(), app.ReuseRequest{NoticeID: id, NextWeek: nextWeek})
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	f := formFromRequest(draft, a.now())
+	d, err := r.loadCompose(&f)
+	if err != nil {
+		return a.apiFailure(r, err)
+	}
+	if model, err := a.core.Notice(r.c.UserContext(), r.principal(), id); err == nil {
+		d.From = &reusedFrom{ID: id, Title: model.Title, NextWeek: nextWeek}
+	}
+	d.Form = f
+	d.Preview = r.preview(f, d.Caps)
+	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), formErrors{}, d)
+}
+
+// formFromRequest is the compose form of a publication request (a
+// reused notice's), with a new publication key; a canteen notice without
+// a menu gets the empty menu of the week after now.
+func formFromRequest(req app.PublishRequest, now time.Time) composeForm {
+	f := composeForm{Service: req.Service, Category: req.Category, Priority: req.Priority, Title: req.Title, Body: req.Body,
+		Schools: req.Audience.Schools, Levels: req.Audience.Levels, Classes: strings.Join(req.Audience.Classes, ", "),
+		AckRequired: req.AckRequired, Mode: "now", Key: formKey()}
+	if req.ExpiresAt != nil {
+		f.ExpiresAt = dtLocal(*req.ExpiresAt)
+	}
+	if req.PublishAt != nil {
+		f.Mode, f.PublishAt = "later", dtLocal(*req.PublishAt)
+	}
+	if c := req.Content; c != nil {
+		raw, _ := json.Marshal(c)
+		menu, tr := decodeContent(raw)
+		f.Menu = menuSlots(menu)
+		if tr != nil {
+			f.Transport = *tr
+			f.Transport.From, f.Transport.To = localOf(tr.From), localOf(tr.To)
+		}
+	}
+	if f.Category == conventions.CategoryCantine && len(f.Menu) == 0 {
+		f.Menu = weekMenu(now.In(paris))
+	}
+	return f
 }
 
 // check asks whether the form would be accepted, and how many families

@@ -267,19 +267,22 @@ func (r *rq) reachRows(v app.Reach, schools map[string]string) []reachRow {
 }
 
 type noticeDetailData struct {
-	N            store.Notice
-	Versions     []store.Notice
-	Collectivite string
-	Schools      []schoolOpt
-	Rule         string
-	Menu         []menuDayForm
-	Transport    *transportForm
-	StopList     []string
-	Families     string
-	CanCorrect   bool
-	CanWithdraw  bool
-	Stats        []shownFigure
-	StatsMissing bool
+	// CanReuse: the page offers to start a new notice from this one
+	// (app.Reuse); HasMenu, from its menu for the following week.
+	CanReuse, HasMenu bool
+	N                 store.Notice
+	Versions          []store.Notice
+	Collectivite      string
+	Schools           []schoolOpt
+	Rule              string
+	Menu              []menuDayForm
+	Transport         *transportForm
+	StopList          []string
+	Families          string
+	CanCorrect        bool
+	CanWithdraw       bool
+	Stats             []shownFigure
+	StatsMissing      bool
 	// StatsHidden: the person's role may not read the delivery figures
 	// (the school side reads /reach only).
 	StatsHidden bool
@@ -358,6 +361,8 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 		d.StopList = splitLines(d.Transport.Stops)
 	}
 	d.CanCorrect = a.core.MayCorrect(p, n)
+	d.CanReuse = app.MayChange(p, n, false)
+	d.HasMenu = len(d.Menu) > 0
 	d.CanWithdraw = a.core.MayWithdraw(p, n)
 	// The family count the compose page passes on after publishing: a
 	// number only, never one from 1 to 4, and rounded down to 5 as the
@@ -434,23 +439,7 @@ func (cf *correctForm) setContent(n store.Notice, menu []menuDayForm, tr *transp
 			cf.Menu = weekMenu(n.PublishAt.In(paris))
 			return
 		}
-		for _, d := range menu {
-			day := menuDayForm{Date: d.Date, NoService: d.NoService, Note: d.Note}
-			room := maxDishes - len(d.Dishes) // empty slots the form may add
-			for _, course := range append(slices.Clone(menuCourses), "gouter") {
-				found := false
-				for _, x := range d.Dishes {
-					if x.Course == course {
-						day.Dishes, found = append(day.Dishes, x), true
-					}
-				}
-				if !found && course != "gouter" && room > 0 {
-					day.Dishes = append(day.Dishes, dishForm{Course: course})
-					room--
-				}
-			}
-			cf.Menu = append(cf.Menu, day)
-		}
+		cf.Menu = menuSlots(menu)
 	case conventions.CategoryTransport:
 		cf.ContentKind = "transport"
 		if tr != nil {
@@ -458,6 +447,31 @@ func (cf *correctForm) setContent(n store.Notice, menu []menuDayForm, tr *transp
 			cf.Transport.From, cf.Transport.To = localOf(tr.From), localOf(tr.To)
 		}
 	}
+}
+
+// menuSlots is a menu as the forms edit it: each day's dishes in their
+// courses (goûter kept), and an empty slot for each usual course it has
+// no dish of.
+func menuSlots(menu []menuDayForm) []menuDayForm {
+	var out []menuDayForm
+	for _, d := range menu {
+		day := menuDayForm{Date: d.Date, NoService: d.NoService, Note: d.Note}
+		room := maxDishes - len(d.Dishes) // empty slots the form may add
+		for _, course := range append(slices.Clone(menuCourses), "gouter") {
+			found := false
+			for _, x := range d.Dishes {
+				if x.Course == course {
+					day.Dishes, found = append(day.Dishes, x), true
+				}
+			}
+			if !found && course != "gouter" && room > 0 {
+				day.Dishes = append(day.Dishes, dishForm{Course: course})
+				room--
+			}
+		}
+		out = append(out, day)
+	}
+	return out
 }
 
 // localOf is an RFC 3339 time as a datetime-local value (Paris time).

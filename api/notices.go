@@ -100,6 +100,26 @@ func (s *Server) getNotice(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
+// noticeDraft is GET /v1/notices/{id}/draft[?next_week=true]: a new
+// notice's body made from this one (app.Reuse), to change and POST to
+// /v1/notices. Nothing is published.
+func (s *Server) noticeDraft(c *fiber.Ctx) error {
+	nextWeek := false
+	switch v := c.Query("next_week"); v {
+	case "", "false":
+	case "true":
+		nextWeek = true
+	default:
+		return app.Err(app.CodeRequestInvalidQuery, app.NewDetail("next_week", "query.boolean",
+			"next_week vaut true ou false.", "next_week is true or false."))
+	}
+	req, err := s.app.Reuse(c.UserContext(), principal(c), app.ReuseRequest{NoticeID: c.Params("id"), NextWeek: nextWeek})
+	if err != nil {
+		return err
+	}
+	return c.JSON(req)
+}
+
 func (s *Server) correctNotice(c *fiber.Ctx) error {
 	var req app.CorrectionRequest
 	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {

@@ -91,6 +91,7 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	v1.Get("/notices", staff, s.listNotices)
 	v1.Get("/notices/:id", staff, s.getNotice)
 	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
+	v1.Get("/notices/:id/draft", s.requireStaff(store.RoleAgent), s.noticeDraft)
 	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
 	// Delivery figures are notice-wide (every school of the audience, no
 	// small-group rule): the notice's collectivité, not the school side,
