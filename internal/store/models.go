@@ -234,6 +234,21 @@ type Notice struct {
 	PushVersion int `json:"-"`
 	// RepushedAt is when a correction was last pushed again (nil: never).
 	RepushedAt *time.Time `json:"-"`
+	// Attachments are the notice's files, in the order they were added
+	// (their content is stored apart: AttachmentStore). Every version
+	// keeps the list it had.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment describes a file attached to a notice; its content is kept
+// by AttachmentStore under (notice, ID).
+type Attachment struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`         // the file name shown, cleaned
+	ContentType string    `json:"content_type"` // from the content: application/pdf, image/jpeg, image/png
+	Size        int64     `json:"size"`         // bytes
+	Alt         string    `json:"alt,omitempty"` // text alternative (required for images)
+	AddedAt     time.Time `json:"added_at"`
 }
 
 // PushedVersion is the version whose fan-out pushes the notice (see

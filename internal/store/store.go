@@ -125,6 +125,8 @@ type Store interface {
 	SessionStore   // sessions.go: ended back-office sessions
 	VerifyStore    // verify.go: what audit verify cross-checks
 	ConnectorStore // connectors.go: the ENTs' sign-in connectors
+	// AttachmentStore (attachments.go): the content of notices' files.
+	AttachmentStore
 
 	Ping(ctx context.Context) error
 	// CheckWritable makes one small durable write (a readiness probe):
@@ -233,8 +235,9 @@ type Store interface {
 	// included, as UpdateNoticeInQuota keeps them): [uai][category] →
 	// count.
 	CountNoticesPerSchool(ctx context.Context, collectiviteID string, from, to time.Time) (map[string]map[string]int, error)
-	// PurgeNotices deletes notices (and everything attached) that expired
-	// or were withdrawn before the given time.
+	// PurgeNotices deletes notices (and everything attached, their
+	// attachments' content included) that expired or were withdrawn
+	// before the given time.
 	PurgeNotices(ctx context.Context, before time.Time) (int, error)
 }
 

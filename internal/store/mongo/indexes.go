@@ -58,6 +58,12 @@ var indexes = []index{
 	{collENTs, "prev_api_key_hash", bson.D{{Key: "prev_api_key_hash", Value: 1}}, false},
 	// An ENT's connectors (listed, and deleted on revocation).
 	{collConnectors, "ent", bson.D{{Key: "ent_id", Value: 1}, {Key: "kind", Value: 1}}, false},
+	// The GridFS bucket of attachments: its chunks (the driver's own
+	// index, made here so that no first write has to) and its files by
+	// notice (the purge).
+	{attachmentBucket + ".chunks", "files_id_1_n_1", bson.D{{Key: "files_id", Value: 1}, {Key: "n", Value: 1}}, true},
+	{attachmentBucket + ".files", "filename_1_uploadDate_1", bson.D{{Key: "filename", Value: 1}, {Key: "uploadDate", Value: 1}}, false},
+	{attachmentBucket + ".files", "notice", bson.D{{Key: "metadata.notice_id", Value: 1}}, false},
 }
 
 // createIndexes creates the indexes one command each: FerretDB v1 panics

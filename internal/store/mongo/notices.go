@@ -48,6 +48,19 @@ type noticeDoc struct {
 	// a push (store.Notice.PushedVersion).
 	PushVersion int        `bson:"push_version,omitempty"`
 	RepushedAt  *time.Time `bson:"repushed_at,omitempty"`
+	// Absent from documents written before attachments: none.
+	Attachments []attachmentDoc `bson:"attachments,omitempty"`
+}
+
+// attachmentDoc describes one of a notice's files (its content is in the
+// attachments GridFS bucket, attachments.go).
+type attachmentDoc struct {
+	ID          string    `bson:"id"`
+	Name        string    `bson:"name"`
+	ContentType string    `bson:"content_type"`
+	Size        int64     `bson:"size"`
+	Alt         string    `bson:"alt,omitempty"`
+	AddedAt     time.Time `bson:"added_at"`
 }
 
 type audienceDoc struct {
@@ -98,6 +111,10 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 		WithdrawReason:    n.WithdrawReason,
 		PushVersion:       n.PushVersion,
 	}
+	for _, a := range n.Attachments {
+		d.Attachments = append(d.Attachments, attachmentDoc{ID: a.ID, Name: a.Name, ContentType: a.ContentType,
+			Size: a.Size, Alt: a.Alt, AddedAt: msUTC(a.AddedAt)})
+	}
 	if n.WithdrawnAt != nil {
 		t := msUTC(*n.WithdrawnAt)
 		d.WithdrawnAt = &t
@@ -110,7 +127,12 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 }
 
 func (d noticeDoc) model() store.Notice {
+	var as []store.Attachment
+	for _, a := range d.Attachments {
+		as = append(as, store.Attachment{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size, Alt: a.Alt, AddedAt: a.AddedAt})
+	}
 	return store.Notice{
+		Attachments:       as,
 		ID:                d.ID,
 		Version:           d.Version,
 		CollectiviteID:    d.CollectiviteID,
@@ -384,6 +406,9 @@ func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error)
 		}
 		in := bson.D{{Key: "$in", Value: ids}}
 		if err := s.purgeReadStates(ctx, ids); err != nil {
+			return total, err
+		}
+		if err := s.purgeAttachments(ctx, ids); err != nil {
 			return total, err
 		}
 		if _, err := s.coll(collNoticeVersions).DeleteMany(ctx, bson.D{{Key: "notice_id", Value: in}}); err != nil {

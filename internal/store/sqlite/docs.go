@@ -47,6 +47,41 @@ type noticeDoc struct {
 	// push: the notice's current version was its pushed one.
 	PushVersion int        `json:"push_version,omitempty"`
 	RepushedAt  *time.Time `json:"repushed_at,omitempty"`
+	// Absent from documents written before attachments: none.
+	Attachments []attachmentDoc `json:"attachments,omitempty"`
+}
+
+// attachmentDoc describes one of a notice's files (its content is in
+// attachment_data).
+type attachmentDoc struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	Alt         string    `json:"alt,omitempty"`
+	AddedAt     time.Time `json:"added_at"`
+}
+
+func newAttachmentDocs(as []store.Attachment) []attachmentDoc {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make([]attachmentDoc, len(as))
+	for i, a := range as {
+		out[i] = attachmentDoc{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size, Alt: a.Alt, AddedAt: a.AddedAt.UTC()}
+	}
+	return out
+}
+
+func attachmentModels(ds []attachmentDoc) []store.Attachment {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]store.Attachment, len(ds))
+	for i, d := range ds {
+		out[i] = store.Attachment{ID: d.ID, Name: d.Name, ContentType: d.ContentType, Size: d.Size, Alt: d.Alt, AddedAt: d.AddedAt}
+	}
+	return out
 }
 
 // audienceDoc is a notice's or a fan-out's audience.
@@ -93,6 +128,7 @@ func newNoticeDoc(n store.Notice) noticeDoc {
 		CorrectionReason:  n.CorrectionReason,
 		WithdrawReason:    n.WithdrawReason,
 		PushVersion:       n.PushVersion,
+		Attachments:       newAttachmentDocs(n.Attachments),
 	}
 	if n.WithdrawnAt != nil {
 		t := n.WithdrawnAt.UTC()
@@ -137,6 +173,7 @@ func (d *noticeDoc) model(idempotencyKey string) store.Notice {
 		WithdrawReason:    d.WithdrawReason,
 		PushVersion:       d.PushVersion,
 		RepushedAt:        d.RepushedAt,
+		Attachments:       attachmentModels(d.Attachments),
 	}
 }
 

@@ -342,6 +342,16 @@ CREATE TABLE IF NOT EXISTS session_marks (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS session_marks_until ON session_marks (until);
 `,
+	// 14: the content of notices' attachments (their descriptions are in
+	// the notice's document), deleted with the notice.
+	`
+CREATE TABLE IF NOT EXISTS attachment_data (
+	notice_id TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	id        TEXT NOT NULL,
+	data      BLOB NOT NULL,
+	PRIMARY KEY (notice_id, id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SessionMarks", func(t *testing.T) { testSessionMarks(t, open) })
 	t.Run("Verify", func(t *testing.T) { testVerify(t, open) })
 	t.Run("Connectors", func(t *testing.T) { testConnectors(t, open) })
+	t.Run("Attachments", func(t *testing.T) { testAttachments(t, open) })
 }
 
 // at is T0 plus d.
