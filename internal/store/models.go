@@ -244,9 +244,9 @@ type Notice struct {
 // by AttachmentStore under (notice, ID).
 type Attachment struct {
 	ID          string    `json:"id"`
-	Name        string    `json:"name"`         // the file name shown, cleaned
-	ContentType string    `json:"content_type"` // from the content: application/pdf, image/jpeg, image/png
-	Size        int64     `json:"size"`         // bytes
+	Name        string    `json:"name"`          // the file name shown, cleaned
+	ContentType string    `json:"content_type"`  // from the content: application/pdf, image/jpeg, image/png
+	Size        int64     `json:"size"`          // bytes
 	Alt         string    `json:"alt,omitempty"` // text alternative (required for images)
 	AddedAt     time.Time `json:"added_at"`
 }
