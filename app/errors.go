@@ -51,6 +51,11 @@ const (
 	CodeNoticesRefused
 	CodeNoticesIdempotencyKeyReused
 	CodeNoticesNotEditable
+	CodeAttachmentsInvalid
+	CodeAttachmentsUnsupportedType
+	CodeAttachmentsTooLarge
+	CodeAttachmentsTooMany
+	CodeAttachmentsAltRequired
 	CodeFeedNotSynced
 	CodeFeedAckNotRequested
 	CodePreferencesCriticalCategory
@@ -124,6 +129,11 @@ var catalog = [numCodes]entry{
 	CodeNoticesRefused:               {"notices.refused", 403, "La convention ne permet pas cette publication.", "The convention does not allow this publication."},
 	CodeNoticesIdempotencyKeyReused:  {"notices.idempotency_key_reused", 422, "Cette clé d'idempotence a déjà servi pour une autre publication : utilisez une nouvelle clé pour une nouvelle information.", "This idempotency key was already used for a different publication: use a new key for a new notice."},
 	CodeNoticesNotEditable:           {"notices.not_editable", 409, "Cette information est retirée ou expirée : elle ne peut plus être modifiée.", "This notice is withdrawn or expired: it can no longer be changed."},
+	CodeAttachmentsInvalid:           {"attachments.invalid", 400, "L'envoi du fichier est incomplet ou mal formé : envoyez un formulaire multipart avec le fichier dans le champ « file » et, pour une image, son texte alternatif dans le champ « alt ».", "The file upload is incomplete or malformed: send a multipart form with the file in the \"file\" field and, for an image, its text alternative in the \"alt\" field."},
+	CodeAttachmentsUnsupportedType:   {"attachments.unsupported_type", 415, "Ce fichier n'est ni un PDF, ni une image JPEG ou PNG (son contenu a été vérifié, pas seulement son nom) : il est refusé.", "This file is not a PDF, JPEG or PNG (its content was checked, not only its name): it is refused."},
+	CodeAttachmentsTooLarge:          {"attachments.too_large", 413, "Ce fichier dépasse 5 Mo : réduisez-le (ou compressez l'image) avant de le joindre.", "This file is larger than 5 MB: reduce it (or compress the image) before attaching it."},
+	CodeAttachmentsTooMany:           {"attachments.too_many", 409, "Cette information a déjà 3 pièces jointes : retirez-en une avant d'en ajouter une autre.", "This notice already has 3 attachments: remove one before adding another."},
+	CodeAttachmentsAltRequired:       {"attachments.alt_required", 422, "Une image doit être accompagnée d'un texte alternatif qui décrit ce qu'elle montre (accessibilité, RGAA).", "An image needs a text alternative describing what it shows (accessibility, RGAA)."},
 	CodeFeedNotSynced:                {"feed.not_synced", 409, "Votre ENT n'a pas encore indiqué à Liaison l'école de vos enfants : vos préférences ne peuvent pas encore être enregistrées.", "Your ENT has not yet told Liaison which school your children attend: your preferences cannot be saved yet."},
 	CodeFeedAckNotRequested:          {"feed.ack_not_requested", 409, "Cette information ne demande pas de confirmation de lecture.", "This notice does not ask for an acknowledgement."},
 	CodePreferencesCriticalCategory:  {"preferences.critical_category", 422, "Certaines catégories ne peuvent pas être désactivées : elles sont toujours envoyées.", "Some categories cannot be muted: they are always sent."},

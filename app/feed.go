@@ -36,6 +36,7 @@ type FeedNotice struct {
 	Corrected        bool
 	CorrectionReason string
 	AckRequired      bool
+	Attachments      []store.Attachment // shared with the notice: read only
 }
 
 // FeedItem is one notice as a parent sees it: the notice and this
@@ -212,6 +213,7 @@ func (a *App) loadFeed(ctx context.Context, entID, entUserID string) (feed, erro
 				CollectiviteID: n.CollectiviteID, CollectiviteName: name,
 				PublishAt: n.PublishAt, ExpiresAt: n.ExpiresAt, UpdatedAt: n.UpdatedAt,
 				Corrected: n.Version > 1, CorrectionReason: n.CorrectionReason, AckRequired: n.AckRequired,
+				Attachments: n.Attachments,
 			},
 			Read: st.ReadAt != nil, ReadAt: st.ReadAt, Acknowledged: st.AckAt != nil, AckAt: st.AckAt,
 		})
