@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,11 @@ import (
 //     see syncKey); without a key a body over LIAISON_BODY_LIMIT
 //     is not read at all: the route answers (401) and the connection is
 //     closed; with an invalid one, edge answers 401 and closes;
+//   - an attachment upload (POST /v1/notices/{id}/attachments, and the
+//     back-office's POST /admin/informations/{id}/pieces-jointes) takes up
+//     to UploadBodyLimit, only from a signed-in agent — checked here,
+//     before the body is read (uploadAllowed); anyone else's body is not
+//     read: the route answers (401, 403) and the connection is closed;
 //   - every other route LIAISON_BODY_LIMIT.
 //
 // The time to receive headers and body is bounded by the server's
@@ -78,7 +84,12 @@ const (
 	verdictUnread     = "unread"      // not read: the route answers, then close
 	verdictTooLarge   = "too-large"   // 413 without reading the body
 	verdictBadFraming = "bad-framing" // 400 without reading the body
+	verdictUpload     = "upload"      // an attachment upload over the body limit: edge checks the agent
 )
+
+// UploadBodyLimit bounds an attachment upload's body: the file
+// (app.MaxAttachmentSize) and the multipart form around it.
+const UploadBodyLimit = app.MaxAttachmentSize + 64<<10
 
 // headerReceived decides, once the headers are in and before fasthttp reads
 // a byte of the body, what becomes of the body. A request answered without
@@ -101,6 +112,11 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		verdict = verdictBadFraming
 	case cl == -2 || (cl >= 0 && cl <= s.cfg.BodyLimit):
 		return fasthttp.RequestConfig{} // no body, or one any route may send
+	case isUploadRoute(h) && s.cfg.Role != config.RoleWorker:
+		verdict = verdictUpload
+		if cl > UploadBodyLimit {
+			verdict = verdictTooLarge
+		}
 	case !isSyncRoute(h) || s.cfg.Role == config.RoleWorker: // a worker serves no sync route
 		if cl > 0 {
 			verdict = verdictTooLarge
@@ -114,7 +130,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	}
 	if verdict != "" {
 		h.Set(edgeVerdictHeader, verdict)
-		if verdict != verdictKey {
+		if verdict != verdictKey && verdict != verdictUpload {
 			h.SetContentLength(0)
 			h.Del(fiber.HeaderExpect)
 		}
@@ -143,6 +159,12 @@ func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 				limit = s.cfg.SyncBodyLimit
 				// The time to send the body, from now.
 				_ = ctx.Conn().SetReadDeadline(time.Now().Add(syncReadTimeout))
+			case verdictUpload:
+				if !s.uploadAllowed(ctx) {
+					s.answerUnread(ctx, next) // the route refuses it (401, 403)
+					return
+				}
+				limit = UploadBodyLimit
 			case verdictUnread:
 				// The route refuses the request (no key) before it looks
 				// at a body, which it sees empty.
@@ -202,6 +224,40 @@ func isSyncRoute(h *fasthttp.RequestHeader) bool {
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
 	return h.IsPut() && string(path) == "/v1/ent/parents" ||
 		h.IsPost() && string(path) == "/v1/ent/parents/import"
+}
+
+// isUploadRoute reports an attachment upload: POST
+// /v1/notices/{id}/attachments or /admin/informations/{id}/pieces-jointes.
+func isUploadRoute(h *fasthttp.RequestHeader) bool {
+	if !h.IsPost() {
+		return false
+	}
+	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	for _, r := range [][2]string{{"/v1/notices/", "/attachments"}, {"/admin/informations/", "/pieces-jointes"}} {
+		if id, ok := bytes.CutPrefix(path, []byte(r[0])); ok {
+			if id, ok := bytes.CutSuffix(id, []byte(r[1])); ok && len(id) > 0 && !bytes.ContainsRune(id, '/') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// uploadAllowed decides whether an upload may send up to UploadBodyLimit:
+// the API's bearer token, or the back-office session (Deps.UploadGate),
+// of an agent. Anything else, or a store that cannot tell, is not read.
+func (s *Server) uploadAllowed(ctx *fasthttp.RequestCtx) bool {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if bytes.HasPrefix(ctx.Request.Header.RequestURI(), []byte("/admin/")) {
+		return s.uploadGate != nil && s.uploadGate(c, &ctx.Request.Header)
+	}
+	tok := bearerOf(string(ctx.Request.Header.Peek(fiber.HeaderAuthorization)))
+	if !strings.HasPrefix(tok, staffTokenPrefix) {
+		return false
+	}
+	acc, err := s.store.AccountByTokenHash(c, store.HashToken(tok))
+	return err == nil && acc.Role == store.RoleAgent
 }
 
 // syncKey decides whether a directory sync over the body limit may send

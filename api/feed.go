@@ -30,21 +30,22 @@ type feedItem struct {
 // feedNotice is the part of a feed item that is the same for every
 // parent; its JSON is encoded once per notice version (feedcache.go).
 type feedNotice struct {
-	ID               string          `json:"id"`
-	Version          int             `json:"version"`
-	Category         string          `json:"category"`
-	Priority         string          `json:"priority"`
-	Critical         bool            `json:"critical"`
-	Title            string          `json:"title"`
-	Body             string          `json:"body"`
-	Content          json.RawMessage `json:"content,omitempty"`
-	Collectivite     publisher       `json:"collectivite"`
-	PublishAt        time.Time       `json:"publish_at"`
-	ExpiresAt        time.Time       `json:"expires_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
-	Corrected        bool            `json:"corrected"`
-	CorrectionReason string          `json:"correction_reason,omitempty"`
-	AckRequired      bool            `json:"ack_required"`
+	ID               string           `json:"id"`
+	Version          int              `json:"version"`
+	Category         string           `json:"category"`
+	Priority         string           `json:"priority"`
+	Critical         bool             `json:"critical"`
+	Title            string           `json:"title"`
+	Body             string           `json:"body"`
+	Content          json.RawMessage  `json:"content,omitempty"`
+	Collectivite     publisher        `json:"collectivite"`
+	PublishAt        time.Time        `json:"publish_at"`
+	ExpiresAt        time.Time        `json:"expires_at"`
+	UpdatedAt        time.Time        `json:"updated_at"`
+	Corrected        bool             `json:"corrected"`
+	CorrectionReason string           `json:"correction_reason,omitempty"`
+	AckRequired      bool             `json:"ack_required"`
+	Attachments      []attachmentView `json:"attachments,omitempty"`
 }
 
 // publisher is the collectivité that published a notice.
@@ -81,6 +82,7 @@ func viewFeedNotice(n *app.FeedNotice) feedNotice {
 		Collectivite: publisher{ID: n.CollectiviteID, Name: n.CollectiviteName},
 		PublishAt:    n.PublishAt, ExpiresAt: n.ExpiresAt, UpdatedAt: n.UpdatedAt,
 		Corrected: n.Corrected, CorrectionReason: n.CorrectionReason, AckRequired: n.AckRequired,
+		Attachments: viewAttachments(n.Attachments),
 	}
 }
 
@@ -193,7 +195,8 @@ func (s *Server) appendPage(b []byte, pg *app.FeedPage, msg string) ([]byte, err
 }
 
 // feedETag identifies a feed page by everything it shows: each item's
-// identity, version (a correction makes a new one), publisher and states,
+// identity, version (a correction makes a new one), last change (an
+// attachment added or removed keeps the version), publisher and states,
 // and the page's own fields.
 func feedETag(pg *app.FeedPage, msg string) string {
 	h := sha256.New()
@@ -209,6 +212,7 @@ func feedETag(pg *app.FeedPage, msg string) string {
 		it := &pg.Items[i]
 		field(it.ID)
 		b = strconv.AppendInt(b, int64(it.Version), 10)
+		b = strconv.AppendInt(b, it.UpdatedAt.UnixNano(), 10)
 		field(it.CollectiviteName)
 		b = strconv.AppendBool(b, it.Read)
 		b = strconv.AppendBool(b, it.Acknowledged)

@@ -22,10 +22,12 @@ type feedCaches struct {
 }
 
 // encodedKey identifies the JSON of a feed notice: a notice version as
+// last changed (an attachment added or removed keeps the version) and
 // published by a collectivité of that name.
 type encodedKey struct {
 	id      string
 	version int
+	updated int64 // UpdatedAt, Unix ns
 	name    string
 }
 
@@ -37,6 +39,6 @@ func newFeedCaches() *feedCaches {
 // version (a correction is a new version; a withdrawal removes it from
 // feeds) and publisher name.
 func (s *Server) encodedNotice(n *app.FeedNotice) ([]byte, error) {
-	k := encodedKey{n.ID, n.Version, n.CollectiviteName}
+	k := encodedKey{n.ID, n.Version, n.UpdatedAt.UnixNano(), n.CollectiviteName}
 	return s.caches.encoded.Fetch(k, nil, func() ([]byte, error) { return json.Marshal(viewFeedNotice(n)) })
 }

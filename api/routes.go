@@ -93,6 +93,10 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	v1.Post("/notices/:id/corrections", s.requireStaff(store.RoleAgent), s.correctNotice)
 	v1.Get("/notices/:id/draft", s.requireStaff(store.RoleAgent), s.noticeDraft)
 	v1.Post("/notices/:id/withdraw", s.requireStaff(store.RoleAgent, store.RoleAdmin), s.withdrawNotice)
+	// A notice's files (attachments.go; edge.go bounds the upload).
+	v1.Post("/notices/:id/attachments", agent, s.addAttachment)
+	v1.Get("/notices/:id/attachments/:attachment_id", anonymousNotFound(staff), s.getNoticeAttachment)
+	v1.Delete("/notices/:id/attachments/:attachment_id", agent, s.removeAttachment)
 	// Delivery figures are notice-wide (every school of the audience, no
 	// small-group rule): the notice's collectivité, not the school side,
 	// whose viewers read /reach for their own schools.
@@ -102,12 +106,16 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	v1.Get("/audit", opOrAdmin, s.listAudit)
 
 	// Parents, from the ENT page's widget (CORS limited to ENT origins).
+	// A notice's file: registered before the group, so that a request
+	// without a token is told 404, like one for a notice not in the feed.
+	v1.Get("/me/feed/:id/attachments/:attachment_id", s.parentCORS(), anonymousNotFound(s.requireParent()), s.getFeedAttachment)
 	me := v1.Group("/me", s.parentCORS(), s.requireParent())
 	me.Get("", s.getMe)
 	me.Get("/feed", s.getFeed)
 	me.Post("/feed/read-all", s.readAll)
 	me.Post("/feed/:id/read", s.readNotice)
 	me.Post("/feed/:id/ack", s.ackNotice)
+	me.Get("/feed/:id/attachments/:attachment_id", s.getFeedAttachment)
 	me.Get("/preferences", s.getPreferences)
 	me.Put("/preferences", s.putPreferences)
 	me.Post("/push-subscriptions", s.createPushSubscription)

@@ -4,11 +4,13 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
@@ -30,6 +32,9 @@ type Deps struct {
 	// Mount, when set, registers more routes on the app before its
 	// catch-all 404: the /admin back-office (admin.Admin.Mount).
 	Mount func(*fiber.App)
+	// UploadGate, when set, tells whether a back-office request comes
+	// from a signed-in agent, before its upload's body is read (edge.go).
+	UploadGate func(ctx context.Context, h *fasthttp.RequestHeader) bool
 }
 
 // Server holds the Fiber app and its dependencies.
@@ -45,6 +50,8 @@ type Server struct {
 	push    pushState
 	caches  *feedCaches
 	mount   func(*fiber.App)
+	// uploadGate is Deps.UploadGate.
+	uploadGate func(ctx context.Context, h *fasthttp.RequestHeader) bool
 	// storageFailedAt is when (s.now, Unix ns) a request last met a store
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
@@ -73,6 +80,8 @@ func New(d Deps) *Server {
 		metrics: newMetrics(),
 		mount:   d.Mount,
 		caches:  newFeedCaches(),
+
+		uploadGate: d.UploadGate,
 	}
 	if d.Config.RateLimit > 0 {
 		s.auth = newAuthLimiter(d.Config.RateLimit)

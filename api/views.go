@@ -110,33 +110,34 @@ type audienceView struct {
 // noticeView is a notice as the API shows it to staff, with (GET of one
 // notice) its earlier versions.
 type noticeView struct {
-	ID                string          `json:"id"`
-	Version           int             `json:"version"`
-	CollectiviteID    string          `json:"collectivite_id"`
-	AuthorID          string          `json:"author_id"`
-	Service           string          `json:"service"`
-	Category          string          `json:"category"`
-	Priority          string          `json:"priority"`
-	Title             string          `json:"title"`
-	Body              string          `json:"body"`
-	Audience          audienceView    `json:"audience"`
-	Content           json.RawMessage `json:"content,omitempty"`
-	PublishAt         time.Time       `json:"publish_at"`
-	ExpiresAt         time.Time       `json:"expires_at"`
-	AckRequired       bool            `json:"ack_required"`
-	Push              bool            `json:"push"`
-	Critical          bool            `json:"critical"`
-	Status            string          `json:"status"`
-	ConventionID      string          `json:"convention_id"`
-	ConventionNumber  int             `json:"convention_number"`
-	ConventionVersion int             `json:"convention_version"`
-	Article           string          `json:"article"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
-	CorrectionReason  string          `json:"correction_reason,omitempty"`
-	WithdrawnAt       *time.Time      `json:"withdrawn_at,omitempty"`
-	WithdrawReason    string          `json:"withdraw_reason,omitempty"`
-	Versions          []noticeView    `json:"versions,omitempty"`
+	ID                string           `json:"id"`
+	Version           int              `json:"version"`
+	CollectiviteID    string           `json:"collectivite_id"`
+	AuthorID          string           `json:"author_id"`
+	Service           string           `json:"service"`
+	Category          string           `json:"category"`
+	Priority          string           `json:"priority"`
+	Title             string           `json:"title"`
+	Body              string           `json:"body"`
+	Audience          audienceView     `json:"audience"`
+	Content           json.RawMessage  `json:"content,omitempty"`
+	PublishAt         time.Time        `json:"publish_at"`
+	ExpiresAt         time.Time        `json:"expires_at"`
+	AckRequired       bool             `json:"ack_required"`
+	Push              bool             `json:"push"`
+	Critical          bool             `json:"critical"`
+	Status            string           `json:"status"`
+	ConventionID      string           `json:"convention_id"`
+	ConventionNumber  int              `json:"convention_number"`
+	ConventionVersion int              `json:"convention_version"`
+	Article           string           `json:"article"`
+	CreatedAt         time.Time        `json:"created_at"`
+	UpdatedAt         time.Time        `json:"updated_at"`
+	CorrectionReason  string           `json:"correction_reason,omitempty"`
+	WithdrawnAt       *time.Time       `json:"withdrawn_at,omitempty"`
+	WithdrawReason    string           `json:"withdraw_reason,omitempty"`
+	Attachments       []attachmentView `json:"attachments,omitempty"`
+	Versions          []noticeView     `json:"versions,omitempty"`
 }
 
 // viewNotice shows a notice with its stored status; Server.view gives the
@@ -149,7 +150,7 @@ func viewNotice(n store.Notice) noticeView {
 		Push: n.Push, Critical: n.Critical, Status: n.Status, ConventionID: n.ConventionID,
 		ConventionNumber: n.ConventionNumber, ConventionVersion: n.ConventionVersion, Article: n.Article,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, CorrectionReason: n.CorrectionReason,
-		WithdrawnAt: n.WithdrawnAt, WithdrawReason: n.WithdrawReason}
+		WithdrawnAt: n.WithdrawnAt, WithdrawReason: n.WithdrawReason, Attachments: viewAttachments(n.Attachments)}
 }
 
 // childView is one child of a parent, as the parent sees it.

@@ -9,6 +9,7 @@ import (
 	_ "image/png"  // and PNG
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -253,4 +254,19 @@ func (a *App) attachmentFile(ctx context.Context, noticeID string, list []store.
 		return AttachmentFile{}, err
 	}
 	return AttachmentFile{Attachment: list[i], Data: data}, nil
+}
+
+// AttachmentLabel is how a PDF is announced, its name and size: « Menu de
+// décembre (PDF, 240 Ko) », "Menu de décembre (PDF, 240 KB)".
+func AttachmentLabel(name string, size int64, lang string) string {
+	base := strings.TrimSuffix(name, ".pdf")
+	unitK, unitM, sep := "Ko", "Mo", ","
+	if lang == "en" {
+		unitK, unitM, sep = "KB", "MB", "."
+	}
+	if size >= 1<<20 {
+		mb := strings.Replace(strconv.FormatFloat(float64(size)/(1<<20), 'f', 1, 64), ".", sep, 1)
+		return base + " (PDF, " + mb + " " + unitM + ")"
+	}
+	return base + " (PDF, " + strconv.FormatInt((size+1023)/1024, 10) + " " + unitK + ")"
 }
