@@ -32,7 +32,8 @@
       always: 'toujours envoyé', error: 'Le fil n\u2019a pas pu être chargé ; nouvel essai dans une minute.', expired: 'Votre session a expiré : rechargez la page.',
       paused: 'Actualisation automatique suspendue.', resumed: 'Actualisation automatique reprise.',
       more: 'Options', ask: 'Être prévenu sur cet appareil à chaque nouvelle information ?', later: 'Non merci',
-      askLater: 'Vous pourrez activer les notifications depuis le menu Options.', closePrefs: 'Fermer les préférences'
+      askLater: 'Vous pourrez activer les notifications depuis le menu Options.', closePrefs: 'Fermer les préférences',
+      files: 'Pièces jointes', kb: 'Ko', mb: 'Mo', fileFail: 'Le fichier n\u2019a pas pu être ouvert ; réessayez.'
     },
     en: {
       heading: 'News from your town', unread: function (n) { return n + ' unread'; },
@@ -54,7 +55,8 @@
       always: 'always sent', error: 'The feed could not be loaded; retrying in a minute.', expired: 'Your session has expired: reload the page.',
       paused: 'Auto-refresh paused.', resumed: 'Auto-refresh resumed.',
       more: 'Options', ask: 'Get a notification on this device for every new notice?', later: 'No thanks',
-      askLater: 'You can turn on notifications from the Options menu.', closePrefs: 'Close preferences'
+      askLater: 'You can turn on notifications from the Options menu.', closePrefs: 'Close preferences',
+      files: 'Attachments', kb: 'KB', mb: 'MB', fileFail: 'The file could not be opened; try again.'
     }
   };
   var CATS = {
@@ -104,6 +106,8 @@
     '.card{border:2px solid #a3001b;border-radius:6px;padding:.5rem;margin:.5rem 0}.card p{margin:.2rem 0}' +
     'fieldset{border:1px solid #8a8a8a;border-radius:6px;margin:.5rem 0}label{display:flex;gap:.5rem;align-items:center;min-height:44px}' +
     'input[type=checkbox]{width:1.25rem;height:1.25rem}.note{font-size:.875rem;color:#4a4a4a;margin:.2rem 0}' +
+    '.att{list-style:none;margin:.5rem 0;padding:0}.att li{margin:.25rem 0}.att img{display:block;max-width:100%;height:auto;border-radius:4px}' +
+    '.att a{display:inline-flex;align-items:center;min-height:44px}' +
     '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}' +
     '@media (prefers-reduced-motion:no-preference){h3 button{transition:background-color .15s}}' +
     '@media (max-width:360px){.w{padding:.5rem}button,select{padding:.3rem .5rem}}';
@@ -417,12 +421,56 @@
       var ct = it.content || {};
       if (ct.menu && ct.menu.days) d.appendChild(this._menu(ct.menu));
       if (ct.transport) d.appendChild(this._transport(ct.transport));
+      if (it.attachments && it.attachments.length) d.appendChild(this._files(it));
       d.appendChild(h('p', { class: 'note', text: t.by + ' ' + (it.collectivite && it.collectivite.name || '') + ' ' + t.on + ' ' + this._fmt(it.publish_at, true) + '. ' + t.until + ' ' + this._fmt(it.expires_at, true) + '.' }));
       if (it.ack_required) {
         if (it.acknowledged) d.appendChild(h('p', { class: 'note', text: t.acked(this._fmt(it.ack_at, true)) }));
         else d.appendChild(h('button', { type: 'button', class: 'primary', 'data-ack': it.id, onclick: function () { self._ack(it); } }, [t.ack]));
       }
       return d;
+    }
+
+    // _files lists a notice's attachments: an image shown with its text
+    // alternative, a PDF as a link with its name and size. The files are
+    // fetched with the parent token (an <img> or <a> could not send it)
+    // and shown from blob: URLs, kept per file while the page lives.
+    _files(it) {
+      var t = this.t, self = this;
+      this._blobs = this._blobs || {};
+      var path = function (a) { return '/v1/me/feed/' + encodeURIComponent(it.id) + '/attachments/' + encodeURIComponent(a.id); };
+      var fetchBlob = async function (a) {
+        if (!self._blobs[a.id]) {
+          var res = await self._api('GET', path(a));
+          if (!res.ok) throw new Error('HTTP ' + res.status);
+          self._blobs[a.id] = URL.createObjectURL(await res.blob());
+        }
+        return self._blobs[a.id];
+      };
+      var ul = h('ul', { class: 'att', 'aria-label': t.files });
+      it.attachments.forEach(function (a) {
+        if (a.content_type === 'image/jpeg' || a.content_type === 'image/png') {
+          var img = h('img', { alt: a.alt || '', 'data-att': a.id });
+          fetchBlob(a).then(function (u) { img.src = u; }, function () { img.replaceWith(h('span', { class: 'note', text: (a.alt || a.name) + ' — ' + t.fileFail })); });
+          ul.appendChild(h('li', null, [img]));
+          return;
+        }
+        var label = a.name.replace(/\.pdf$/i, '') + ' (PDF, ' + self._size(a.size) + ')';
+        var link = h('a', { href: '#', 'data-att': a.id, onclick: async function (e) {
+          e.preventDefault();
+          try {
+            var u = await fetchBlob(a), dl = h('a', { href: u, download: a.name, hidden: true });
+            self._root.appendChild(dl); dl.click(); dl.remove();
+          } catch (err) { self._say(t.fileFail, true); }
+        } }, [label]);
+        ul.appendChild(h('li', null, [link]));
+      });
+      return ul;
+    }
+
+    _size(n) {
+      var t = this.t, dec = this.lang2 === 'en' ? '.' : ',';
+      if (n >= 1048576) return (n / 1048576).toFixed(1).replace('.', dec) + ' ' + t.mb;
+      return Math.ceil(n / 1024) + ' ' + t.kb;
     }
 
     _menu(menu) {
