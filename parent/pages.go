@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/conventions"
 )
@@ -71,6 +72,25 @@ func (p *Page) feed(r *rq) error {
 // gets the result; a plain form is redirected back.
 func wantsJSON(c *fiber.Ctx) bool {
 	return strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMEApplicationJSON)
+}
+
+// attachmentPath is a notice's file, relative to the page (whose address
+// ends with a slash).
+func attachmentPath(noticeID, id string) string {
+	return "pieces-jointes/" + url.PathEscape(noticeID) + "/" + url.PathEscape(id)
+}
+
+// attachment sends a file of a notice in the signed-in parent's feed;
+// anyone else — signed out, another school's parent — gets 404.
+func (p *Page) attachment(r *rq) error {
+	if r.sess == nil {
+		return p.message(r, fiber.StatusNotFound, msg{app.CodeResourceNotFound.Message("fr"), app.CodeResourceNotFound.Message("en")})
+	}
+	f, err := p.core.FeedAttachment(r.c.UserContext(), r.pr, r.c.Params("notice"), r.c.Params("att"))
+	if err != nil {
+		return p.appError(r, err)
+	}
+	return api.SendAttachment(r.c, f)
 }
 
 func (p *Page) markRead(r *rq) error {
@@ -268,7 +288,15 @@ type itemView struct {
 	Correction                                                string
 	Menu                                                      []dayView
 	Transport                                                 *transportView
+	Images                                                    []imageView
+	Files                                                     []fileView
 }
+
+// imageView is an image attachment: shown with its text alternative.
+type imageView struct{ URL, Alt string }
+
+// fileView is a PDF attachment: a link with its name and size.
+type fileView struct{ URL, Label string }
 
 type dayView struct {
 	Date, Note string
@@ -353,6 +381,14 @@ func itemOf(lang string, it *app.FeedItem) itemView {
 		v.CategoryLabel = app.Pick(lang, l.FR, l.EN)
 	} else {
 		v.CategoryLabel = it.Category
+	}
+	for _, a := range it.Attachments {
+		u := attachmentPath(it.ID, a.ID)
+		if app.IsImage(a.ContentType) {
+			v.Images = append(v.Images, imageView{URL: u, Alt: a.Alt})
+		} else {
+			v.Files = append(v.Files, fileView{URL: u, Label: app.AttachmentLabel(a.Name, a.Size, lang)})
+		}
 	}
 	if it.Corrected {
 		v.Correction = app.Pick(lang, "Information corrigée", "Corrected notice")

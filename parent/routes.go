@@ -28,6 +28,7 @@ func (p *Page) routes(a *fiber.App) {
 		return feed(c)
 	})
 	g.Post("/lu/:notice", p.handle(true, p.markRead))
+	g.Get("/pieces-jointes/:notice/:att", p.handle(false, p.attachment))
 	g.Post("/confirmation/:notice", p.handle(true, p.acknowledge))
 	g.Post("/tout-lu", p.handle(true, p.markAllRead))
 	g.Get("/preferences", p.handle(true, p.preferences))
