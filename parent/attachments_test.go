@@ -43,7 +43,7 @@ func TestFeedPageShowsAttachments(t *testing.T) {
 	}
 	pdf := append(append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("x"), 240*1024-20)...), "\n%%EOF\n"...)
 	attachTo(t, w, strike, map[store.Attachment][]byte{
-		{ID: "att_1", Name: "Menu de décembre.pdf", ContentType: "application/pdf", Size: int64(len(pdf))}: pdf,
+		{ID: "att_1", Name: "Menu de décembre.pdf", ContentType: "application/pdf", Size: int64(len(pdf))}:               pdf,
 		{ID: "att_2", Name: "plan.png", ContentType: "image/png", Size: int64(img.Len()), Alt: "Plan des arrêts de bus"}: img.Bytes(),
 	})
 	jf := w.browser(t)
