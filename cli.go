@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			mountDemoParentSession(app, parentPage)
 		}
 	}
-	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core})
+	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core, UploadGate: backOffice.UploadGate})
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers := startWorkers(wctx, cfg, st, log, srv, demoDelivery(demoData))

@@ -271,6 +271,9 @@ type noticeDetailData struct {
 	// (app.Reuse); HasMenu, from its menu for the following week.
 	CanReuse, HasMenu bool
 	N                 store.Notice
+	Files             []fileItem // the notice's attachments
+	CanAttach         bool       // another file may be added now
+	AttachAlt         string     // the text alternative of a refused upload, kept
 	Versions          []store.Notice
 	Collectivite      string
 	Schools           []schoolOpt
@@ -364,6 +367,8 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	d.CanReuse = app.MayChange(p, n, false)
 	d.HasMenu = len(d.Menu) > 0
 	d.CanWithdraw = a.core.MayWithdraw(p, n)
+	d.Files = filesOf(n, r.lang)
+	d.CanAttach = d.CanCorrect && len(n.Attachments) < app.MaxAttachments
 	// The family count the compose page passes on after publishing: a
 	// number only, never one from 1 to 4, and rounded down to 5 as the
 	// small-group rule gives it.
@@ -556,7 +561,7 @@ func (a *Admin) noticeFormFailure(r *rq, err error, keep func(*noticeDetailData)
 	if keep != nil {
 		keep(&d)
 	}
-	known := map[string]bool{"withdraw_reason": true}
+	known := map[string]bool{"withdraw_reason": true, "file": true, "alt": true}
 	for k := range correctFields {
 		known[k] = true
 	}

@@ -403,6 +403,8 @@ var flashes = map[string]conventions.Label{
 	"corrected":      {FR: "Correction enregistrée : les familles voient la nouvelle version et en reçoivent la notification.", EN: "Correction saved: families see the new version and are notified of it."},
 	"corrected_feed": {FR: "Correction enregistrée : les familles voient la nouvelle version, sans nouvelle notification (seul un changement de titre, de texte ou de priorité est notifié, une fois par jour au plus).", EN: "Correction saved: families see the new version, without a new notification (only a change of title, text or priority is notified, at most once a day)."},
 	"withdrawn":      {FR: "Information retirée : elle n'apparaît plus aux familles.", EN: "Notice withdrawn: families no longer see it."},
+	"attached":       {FR: "Pièce jointe ajoutée : les familles la voient avec l'information.", EN: "Attachment added: families see it with the notice."},
+	"detached":       {FR: "Pièce jointe retirée.", EN: "Attachment removed."},
 	"revoked":        {FR: "Compte révoqué : son jeton ne fonctionne plus.", EN: "Account revoked: its token no longer works."},
 	"activated":      {FR: "Convention activée.", EN: "Convention activated."},
 	"suspended":      {FR: "Convention suspendue : plus aucune publication n'est possible.", EN: "Convention suspended: no more publications are possible."},

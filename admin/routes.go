@@ -43,6 +43,9 @@ func (a *Admin) routes(app *fiber.App) {
 	g.Get("/informations/:id/papier", a.page(agentOrAdmin, a.noticePaper))
 	g.Post("/informations/:id/corriger", a.page(agent, a.noticeCorrect))
 	g.Post("/informations/:id/retirer", a.page(agentOrAdmin, a.noticeWithdraw))
+	g.Get("/informations/:id/pieces-jointes/:att", a.page(signedIn, a.noticeFile))
+	g.Post("/informations/:id/pieces-jointes", a.page(agent, a.noticeAttach))
+	g.Post("/informations/:id/pieces-jointes/:att/retirer", a.page(agent, a.noticeDetach))
 
 	g.Get("/agents", a.page(access{roles: []string{store.RoleAdmin}}, a.accountsPage))
 	g.Get("/comptes", a.page(op, a.accountsPage))
