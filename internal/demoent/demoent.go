@@ -132,7 +132,7 @@ func (p *page) index(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' "+origin(p.d.BaseURL)+
-		"; frame-src 'self' "+origin(p.d.BaseURL)+"; img-src 'self' data:")
+		"; frame-src 'self' "+origin(p.d.BaseURL)+"; img-src 'self' data: blob:")
 	parentSel := ent.ID + ":" + user
 	return p.tmpl.Execute(c.Response().BodyWriter(), map[string]any{
 		"ENT": ent.Name, "Parents": opts, "APIBase": p.d.BaseURL, "Lang": lang,
