@@ -1,0 +1,128 @@
+// Attachments (issue 17) in real headless Chromium against `liaison demo`:
+// an agent attaches a PDF and an image with its text alternative on the
+// notice's page in the back-office (an HTML page renamed .pdf and an image
+// without alternative are refused there); a parent then sees both in the
+// widget — the image with its alternative, the PDF as a link with its
+// name and size. axe-core finds no serious or critical violation;
+// screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { startDemo, api } from '../lib/liaison.mjs';
+import { launch, axe, screenshot } from '../lib/browser.mjs';
+
+const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
+const ALT = 'Plan de la cour : le portail des maternelles est rue des Écoles';
+let srv, browser, entId, parent, noticeId;
+
+function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
+
+// A real PDF (header, one page, end marker) and a small real PNG.
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n' +
+  'trailer << /Root 1 0 R >>\n' + '%'.repeat(2000) + '\n%%EOF\n');
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (b) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const o = y * (w * 3 + 1) + 1 + x * 3; raw[o] = 40 + x; raw[o + 1] = 120; raw[o + 2] = 200 - y; }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+const PNG = png(120, 80);
+
+before(async () => {
+  srv = await startDemo();
+  browser = await launch();
+  const ent = srv.creds.ents[0];
+  entId = ent.id;
+  parent = 'e2e-attach-' + Date.now();
+  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
+    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }] });
+  assert.equal(sync.status, 200, sync.text);
+  const r = await api(srv.base, 'POST', '/v1/notices', srv.account('Agent restauration, Saint-Fuscien').token, {
+    category: 'cantine', title: 'Menus de décembre', body: 'Le menu du mois est joint.',
+    audience: { schools: [UAI] }, expires_at: inTwoDays(),
+  });
+  assert.equal(r.status, 201, r.text);
+  noticeId = r.json.notice.id;
+});
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+async function signIn(label) {
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true }); // bypassCSP: axe-core is injected
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  await page.getByLabel(/Jeton d'accès/).fill(srv.account(label).token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  return { ctx, page };
+}
+
+async function attach(page, name, mimeType, buffer, alt) {
+  await page.getByLabel(/^Fichier/).setInputFiles({ name, mimeType, buffer });
+  await page.getByLabel(/^Texte alternatif/).fill(alt || '');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Joindre le fichier' }).click()]);
+}
+
+test('an agent attaches a PDF and an image with its text alternative in the back-office; a parent sees both in the widget', async () => {
+  const { ctx, page } = await signIn('Agent restauration, Saint-Fuscien');
+  await page.goto(`${srv.base}/admin/informations/${noticeId}`);
+  await page.getByRole('heading', { name: 'Pièces jointes' }).waitFor();
+
+  // Refused, and said so: an HTML page renamed .pdf, an image without its alternative.
+  await attach(page, 'menu.pdf', 'application/pdf', Buffer.from('<html><script>alert(1)</script></html>'));
+  await page.getByText("Ce fichier n'est ni un PDF, ni une image JPEG ou PNG").first().waitFor();
+  await attach(page, 'cour.png', 'image/png', PNG, '');
+  await page.getByText("Une image doit être accompagnée d'un texte alternatif").first().waitFor();
+
+  await attach(page, 'Menu de décembre.pdf', 'application/pdf', PDF);
+  await page.getByText('Pièce jointe ajoutée').waitFor();
+  await attach(page, 'cour.png', 'image/png', PNG, ALT);
+  await page.getByText('Pièce jointe ajoutée').waitFor();
+  const files = page.locator('ul.files');
+  await files.getByRole('link', { name: 'Menu de décembre (PDF, 3 Ko)' }).waitFor();
+  const thumb = files.getByRole('img', { name: ALT });
+  await thumb.waitFor();
+  assert.ok(await thumb.evaluate((i) => i.complete && i.naturalWidth === 120), 'the image shows in the back-office');
+  const v = await axe(page);
+  assert.deepEqual(v, [], JSON.stringify(v, null, 2));
+  await screenshot(page, 'attachments-admin');
+  await ctx.close();
+
+  // The parent, in the widget on the ENT's page.
+  const pctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1024, height: 900 }, bypassCSP: true });
+  const wp = await pctx.newPage();
+  const errors = [];
+  wp.on('pageerror', (e) => errors.push(String(e)));
+  await wp.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
+  const btn = wp.locator('liaison-feed h3 button', { hasText: 'Menus de décembre' });
+  await btn.waitFor({ timeout: 15000 });
+  await btn.click();
+  const img = wp.locator(`liaison-feed img[alt="${ALT}"]`);
+  await img.waitFor();
+  await wp.waitForFunction(() => {
+    const i = document.querySelector('liaison-feed').shadowRoot.querySelector('.att img');
+    return i && i.complete && i.naturalWidth === 120;
+  }, null, { timeout: 10000 });
+  const link = wp.locator('liaison-feed .att a', { hasText: 'Menu de décembre (PDF, 3 Ko)' });
+  await link.waitFor();
+  // The PDF downloads with its name.
+  const [download] = await Promise.all([wp.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'Menu de décembre.pdf');
+  const wv = await axe(wp);
+  assert.deepEqual(wv, [], JSON.stringify(wv, null, 2));
+  await screenshot(wp, 'attachments-widget');
+  assert.deepEqual(errors, []);
+  await pctx.close();
+
+  // Without the parent's token, the file does not exist.
+  const n = await api(srv.base, 'GET', `/v1/notices/${noticeId}`, srv.account('Agent restauration, Saint-Fuscien').token);
+  const att = n.json.attachments[0];
+  const anon = await fetch(`${srv.base}/v1/me/feed/${noticeId}/attachments/${att.id}`);
+  assert.equal(anon.status, 404);
+});
