@@ -14,7 +14,8 @@ import (
 )
 
 // The retention job purges notices a year after they expired or were
-// withdrawn, keeps the others, and records the purge in the audit log.
+// withdrawn (their attachments' content with them), keeps the others,
+// and records the purge in the audit log.
 func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	st := sqlitetest.Open(t)
@@ -33,7 +34,19 @@ func TestRetention(t *testing.T) {
 	}
 	mk("ntc_old", now.AddDate(0, 0, -366))   // expired 366 days ago: purged
 	mk("ntc_recent", now.AddDate(0, 0, -30)) // expired a month ago: kept
+	// Their files' content goes with them (issue 17).
+	for _, id := range []string{"ntc_old", "ntc_recent"} {
+		if err := st.PutAttachmentData(ctx, id, "att_menu", []byte("%PDF-1.4\n%%EOF\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	Run(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
+	if _, err := st.AttachmentData(ctx, "ntc_old", "att_menu"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a purged notice's file is still stored: %v", err)
+	}
+	if _, err := st.AttachmentData(ctx, "ntc_recent", "att_menu"); err != nil {
+		t.Errorf("a kept notice's file was purged: %v", err)
+	}
 	if _, err := st.GetNotice(ctx, "ntc_old"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a notice expired 366 days ago survived: %v", err)
 	}
