@@ -24,7 +24,9 @@ const (
 		`"ack_required":true,"push":true,"critical":true,"status":"withdrawn","convention_id":"cnv_1","convention_number":4,` +
 		`"convention_version":2,"article":"3.1","created_at":"2026-11-23T09:00:00Z","updated_at":"2026-11-24T10:00:00Z",` +
 		`"correction_reason":"faute de frappe","withdrawn_at":"2026-11-24T11:00:00.123456789Z","withdraw_reason":"annulé",` +
-		`"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"}`
+		`"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"` + attachmentsJSON + `}`
+	attachmentsJSON = `,"attachments":[{"id":"att_1","name":"Menu de décembre.pdf","content_type":"application/pdf","size":245760,"added_at":"2026-11-23T09:30:00Z"},` +
+		`{"id":"att_2","name":"cour.png","content_type":"image/png","size":2048,"alt":"La cour","added_at":"2026-11-23T09:31:00Z"}]`
 	zeroNoticeJSON = `{"id":"ntc_2","version":0,"collectivite_id":"","author_id":"","service":"","category":"","priority":"",` +
 		`"title":"","body":"","audience":{"schools":null},"publish_at":"0001-01-01T00:00:00Z","expires_at":"0001-01-01T00:00:00Z",` +
 		`"ack_required":false,"push":false,"critical":false,"status":"","convention_id":"","convention_number":0,` +
@@ -52,6 +54,10 @@ func fullNotice() store.Notice {
 		IdempotencyKey: "key-1", RequestHash: "hash-1",
 		CreatedAt: docT0, UpdatedAt: docT0.Add(25 * time.Hour), CorrectionReason: "faute de frappe",
 		WithdrawnAt: &w, WithdrawReason: "annulé", PushVersion: 2, RepushedAt: ptrTime(docT0.Add(25 * time.Hour)),
+		Attachments: []store.Attachment{
+			{ID: "att_1", Name: "Menu de décembre.pdf", ContentType: "application/pdf", Size: 245760, AddedAt: docT0.Add(30 * time.Minute)},
+			{ID: "att_2", Name: "cour.png", ContentType: "image/png", Size: 2048, Alt: "La cour", AddedAt: docT0.Add(31 * time.Minute)},
+		},
 	}
 }
 
@@ -98,8 +104,8 @@ func TestNoticeDocFormat(t *testing.T) {
 	}
 	// A document written before corrections could go without a push: its
 	// current version is its pushed one.
-	legacy := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`, "", 1)
-	if got, err := decodeNotice([]byte(legacy), ""); err != nil || got.PushVersion != 0 || got.RepushedAt != nil || got.PushedVersion() != 3 {
+	legacy := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`+attachmentsJSON, "", 1)
+	if got, err := decodeNotice([]byte(legacy), ""); err != nil || got.PushVersion != 0 || got.RepushedAt != nil || got.Attachments != nil || got.PushedVersion() != 3 {
 		t.Errorf("a document without push_version: %v, push version %d, repushed at %v, pushed version %d", err, got.PushVersion, got.RepushedAt, got.PushedVersion())
 	}
 	if _, err := decodeNotice([]byte(`{"id":`), ""); err == nil {
@@ -168,6 +174,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 	visible.Audience = store.Audience{Schools: []string{"0750001A"}}
 	visible.CorrectionReason, visible.WithdrawnAt, visible.WithdrawReason = "", nil, ""
 	visible.PushVersion, visible.RepushedAt = 0, nil // documents written before they were kept
+	visible.Attachments = nil
 	visibleJSON := `{"id":"ntc_3","version":1,"collectivite_id":"col_a","author_id":"acc_agent","service":"restauration",` +
 		`"category":"menu","priority":"haute","title":"Menu « de la semaine »","body":"Lundi : lentilles.\nMardi : \u003cpoisson\u003e \u0026 riz.",` +
 		`"audience":{"schools":["0750001A"]},"content":{"days":[{"day":"lundi","dishes":["lentilles"]}]},` +
@@ -177,7 +184,8 @@ func TestReadsExistingDatabase(t *testing.T) {
 	v2 := fullNotice()
 	v2.Version, v2.Status, v2.WithdrawnAt, v2.WithdrawReason = 2, store.NoticePublished, nil, ""
 	v2.PushVersion, v2.RepushedAt = 0, nil
-	legacyNoticeJSON := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`, "", 1)
+	v2.Attachments = nil
+	legacyNoticeJSON := strings.Replace(fullNoticeJSON, `,"push_version":2,"repushed_at":"2026-11-24T10:00:00Z"`+attachmentsJSON, "", 1)
 	v2JSON := `{"id":"ntc_1","version":2,"collectivite_id":"col_a","author_id":"acc_agent","service":"restauration",` +
 		`"category":"menu","priority":"haute","title":"Menu « de la semaine »","body":"Lundi : lentilles.\nMardi : \u003cpoisson\u003e \u0026 riz.",` +
 		`"audience":{"schools":["0750001A","0750002B"],"levels":["CP"],"classes":["cp-a"]},` +
@@ -213,6 +221,7 @@ func TestReadsExistingDatabase(t *testing.T) {
 	withdrawn := fullNotice()
 	withdrawn.RequestHash = ""
 	withdrawn.PushVersion, withdrawn.RepushedAt = 0, nil
+	withdrawn.Attachments = nil
 	visibleNoHash := visible
 	visibleNoHash.RequestHash = ""
 	check := func(what string, got, want any, err error) {
