@@ -118,13 +118,20 @@ func (s *sink) setLatency(b *testing.B, ms int, sigma float64) {
 	resp.Body.Close()
 }
 
-func startSink(b *testing.B) *sink {
+func startSink(b *testing.B) *sink { return startSinkOrigins(b, 0) }
+
+// startSinkOrigins starts the sink with k origins (0: as
+// LIAISON_BENCH_ORIGINS says, 1 by default).
+func startSinkOrigins(b *testing.B, k int) *sink {
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^TestSinkHelper$", "-test.v")
 	cmd.Env = append(os.Environ(), "LIAISON_BENCH_SINK=1")
+	if k > 0 {
+		cmd.Env = append(cmd.Env, "LIAISON_BENCH_ORIGINS="+strconv.Itoa(k))
+	}
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
