@@ -2,7 +2,8 @@
 # make bench: every performance figure beside a baseline measured in the
 # same run, on this machine. Targets are printed, never asserted (machines
 # are shared and noisy). Everything binds 127.0.0.1 and stops by itself.
-# Takes a few minutes on 2 cores (about 2½ here).
+# Takes a few minutes on 2 cores (about 2½ here), plus about 5 for the
+# national-scale push dry run (LIAISON_BENCH_NATIONAL=100000 makes it short).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,9 @@ go test -run '^$' -bench '^BenchmarkFanout$' -benchtime=1x -count=1 -timeout 20m
 echo "-- the same with net/http's HTTP/2 transport instead of webpush/h2.go (LIAISON_BENCH_CLIENT=nethttp)"
 LIAISON_BENCH_CLIENT=nethttp go test -run '^$' -bench '^BenchmarkFanout$' -benchtime=1x -count=1 -timeout 20m ./internal/delivery/ | grep -E 'stand-in at|webpush-go loop'
 go test -run '^$' -bench 'BenchmarkSend|BenchmarkEncryptOnly|BenchmarkECDHFloor' -count=1 ./webpush/ | grep -E '^Benchmark'
+echo "-- national-scale dry run: one urgent notice to 1,000,000 subscriptions (LIAISON_BENCH_NATIONAL) on the embedded store,"
+echo "   stand-in at 50 ms on three origins (targets: first push ≤ 1 s after publish, all accepted ≤ 3 min, peak RSS ≤ 400 MB)"
+go test -run '^$' -bench '^BenchmarkNational$' -benchtime=1x -count=1 -timeout 60m ./internal/delivery/ | grep -E 'national_test.go|setup'
 
 echo
 echo "== back-office: server time per page with the demo data (target < 100 ms)"

@@ -231,13 +231,20 @@ func roundTrip(client *http.Client, req *http.Request, direct bool) (*http.Respo
 
 // requestContext is the context of a request roundTrip sends directly:
 // bounded by the client's Timeout, the exchange and body included. Call
-// cancel once the body is read.
+// cancel once the body is read. A ctx that ends as soon or sooner is used
+// as it is (the delivery workers give each push its own, shorter,
+// deadline): a second timer per push would bound nothing more.
 func requestContext(ctx context.Context, client *http.Client, direct bool) (context.Context, context.CancelFunc) {
 	if !direct || client.Timeout <= 0 {
-		return ctx, func() {}
+		return ctx, noCancel
+	}
+	if d, ok := ctx.Deadline(); ok && !d.After(time.Now().Add(client.Timeout)) {
+		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, client.Timeout)
 }
+
+func noCancel() {}
 
 // urlErrorOp is the Op of the *url.Error Client.Do returns.
 func urlErrorOp(method string) string {

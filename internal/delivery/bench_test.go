@@ -287,7 +287,9 @@ func BenchmarkFanout(b *testing.B) {
 	// the push client of webpush/h2.go (the comparison of the two).
 	client := webpush.NewPushClient(webpush.ClientOptions{Timeout: 30 * time.Second, NetHTTP: os.Getenv("LIAISON_BENCH_CLIENT") == "nethttp",
 		TLS: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // loopback benchmark
-	svc, err := New(st, keys, Options{Owner: "bench", Client: client, Allow: allow, Subject: testSubject, Log: testLog()})
+	// LIAISON_BENCH_PER_ORIGIN: the Pacer's ceiling (its default when unset).
+	perOrigin, _ := strconv.Atoi(os.Getenv("LIAISON_BENCH_PER_ORIGIN"))
+	svc, err := New(st, keys, Options{Owner: "bench", Client: client, Allow: allow, Subject: testSubject, Log: testLog(), PerOrigin: perOrigin})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -348,8 +350,8 @@ func BenchmarkFanout(b *testing.B) {
 		rates[ms] = float64(subs) / total.Seconds()
 		rss := peakRSS()
 		peak = max(peak, rss)
-		b.Logf("stand-in at %3d ms: %7.0f pushes/s (%3.0f%% of 0 ms), first push after %v, CPU per push %v (+ stand-in %v), peak RSS %.0f MB",
-			ms, rates[ms], 100*rates[ms]/rates[latencies[0]], first.Round(time.Millisecond), cpu, sinkCPU, rss)
+		b.Logf("stand-in at %3d ms: %7.0f pushes/s (%3.0f%% of 0 ms), first push after %v, CPU per push %v (+ stand-in %v), peak RSS %.0f MB%s",
+			ms, rates[ms], 100*rates[ms]/rates[latencies[0]], first.Round(time.Millisecond), cpu, sinkCPU, rss, limits(svc))
 		if ms == 0 {
 			b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/push")
 			b.ReportMetric(float64(first.Milliseconds()), "ms_to_first_push")
@@ -369,6 +371,15 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	b.ReportMetric(peak, "peak_RSS_MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// limits is the Pacer's limit and latency per origin, for the log.
+func limits(s *Service) string {
+	var b strings.Builder
+	for _, o := range s.pacer.Stats() {
+		fmt.Fprintf(&b, "; limit %d at %v", o.Limit, o.Latency.Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 // baseline sends n pushes with webpush-go's SendNotification from 32

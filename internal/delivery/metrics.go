@@ -11,6 +11,7 @@ import (
 
 type metrics struct {
 	outcomes      *prometheus.CounterVec
+	byOutcome     []prometheus.Counter // outcomes' counter of each webpush.Outcome, looked up once (one per push)
 	batches       prometheus.Counter
 	fanoutSteps   prometheus.Counter
 	pauses        prometheus.Counter
@@ -45,6 +46,10 @@ func newMetrics(s *Service, reg prometheus.Registerer) *metrics {
 		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "liaison_push_send_seconds",
 			Help: "Duration of one push request.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10)}),
 	}
+	m.byOutcome = make([]prometheus.Counter, webpush.Invalid+1)
+	for o := webpush.Delivered; o <= webpush.Invalid; o++ {
+		m.byOutcome[o] = m.outcomes.WithLabelValues(o.String())
+	}
 	if reg == nil {
 		return m
 	}
@@ -62,6 +67,15 @@ func newMetrics(s *Service, reg prometheus.Registerer) *metrics {
 		_ = reg.Register(c) // a second Service in one process (tests) keeps the first's
 	}
 	return m
+}
+
+// sent counts one push send by its outcome.
+func (m *metrics) sent(o webpush.Outcome) {
+	if int(o) > 0 && int(o) < len(m.byOutcome) {
+		m.byOutcome[o].Inc()
+		return
+	}
+	m.outcomes.WithLabelValues(o.String()).Inc()
 }
 
 // originCollector exposes the Pacer's per-origin state, so that an

@@ -333,7 +333,7 @@ func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuild
 		slot.Done(res)
 		slot = nil
 		s.m.sendSeconds.Observe(time.Since(start).Seconds())
-		s.m.outcomes.WithLabelValues(res.Outcome.String()).Inc()
+		s.m.sent(res.Outcome)
 		if ctx.Err() != nil && res.Outcome == webpush.Transient {
 			return it, 0 // cut short by the deadline or shutdown: not an attempt
 		}
