@@ -106,11 +106,26 @@ func TestCrashRecovery(t *testing.T) {
 	_ = second.Process.Signal(syscall.SIGKILL)
 	_ = second.Wait()
 
-	dups := total() - len(ids)
-	t.Logf("crash recovery: %d subscriptions, all received; %d duplicate pushes (bound %d = %d workers × %d per batch)",
-		len(ids), dups, crashWorkers*crashBatch, crashWorkers, crashBatch)
-	if dups > crashWorkers*crashBatch {
-		t.Fatalf("%d duplicates, more than the batches in flight allow (%d)", dups, crashWorkers*crashBatch)
+	// The repeats a crash may cause are the pushes of the batches leased
+	// at the kill. A push whose outcome the sender never learnt (a
+	// timeout, a reset: on a loaded machine the stand-in may accept it
+	// after the client gave up) is sent again too, crash or not: those
+	// are counted by the store as failures, and allowed for.
+	stats, err := e.st.NoticePushStats(context.Background(), n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := 0
+	for k, v := range stats.Counts {
+		if strings.HasPrefix(k, store.CountFailedPrefix) {
+			unknown += v
+		}
+	}
+	dups, bound := total()-len(ids), crashWorkers*crashBatch+unknown
+	t.Logf("crash recovery: %d subscriptions, all received; %d duplicate pushes (bound %d = %d workers × %d per batch + %d sent again after an unknown outcome)",
+		len(ids), dups, bound, crashWorkers, crashBatch, unknown)
+	if dups > bound {
+		t.Fatalf("%d duplicates, more than the batches in flight and the retries allow (%d)", dups, bound)
 	}
 	for id, c := range e.received() {
 		for _, m := range e.srv.Received(e.subs[id].ID)[:c] {
