@@ -50,9 +50,7 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// Schools: communes 80001.. each with a maternelle and an élémentaire.
 	var schools []store.School
 	for i := 0; len(schools) < nSchools; i++ {
-		digits := fmt.Sprintf("0802%03d", i)
-		sc := store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
-			Commune: fmt.Sprintf("80%03d", 100+i/2), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: now}
+		sc := benchSchool(i, now)
 		if err := w.st.CreateSchool(ctx, sc, store.AuditEntry{At: now, Actor: "bench", Action: "school.create", Target: sc.UAI}); err != nil {
 			return err
 		}
@@ -462,4 +460,16 @@ func closedLoop(c *http.Client, conc int, d time.Duration, mk func(*rand.Rand) (
 	}
 	q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 	return loadStats{RPS: float64(total.Load()) / elapsed.Seconds(), P50: q(0.5), P99: q(0.99), Max: all[len(all)-1], Errors: errs.Load()}
+}
+
+// benchSchool is the feed bench's i-th school, valid for any i below
+// 20,000 (the test checks them all): 8,000 schools per département from the Somme on (numbers
+// 2000 to 9999: the bench commune's own schools are 0801001 to 0801006),
+// communes of 900 per département, each with a maternelle and an
+// élémentaire.
+func benchSchool(i int, now time.Time) store.School {
+	digits := fmt.Sprintf("%03d%04d", 80+i/8000, 2000+i%8000)
+	c := i / 2
+	return store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
+		Commune: fmt.Sprintf("%02d%03d", 80+c/900, 100+c%900), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: now}
 }

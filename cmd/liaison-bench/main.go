@@ -187,8 +187,7 @@ func (w *world) setup() error {
 		return err
 	}
 	for i := 1; i <= 6; i++ {
-		digits := fmt.Sprintf("08010%02d", i)
-		uai := digits + string(frenchid.UAICheckLetter(digits))
+		uai := worldSchoolUAI(i)
 		level := "maternelle"
 		if i%2 == 0 {
 			level = "elementaire"
@@ -233,6 +232,13 @@ func (w *world) setup() error {
 	}
 	w.agent = agent.Token
 	return nil
+}
+
+// worldSchoolUAI is the UAI of the i-th school (1 to 6) of the bench's
+// commune.
+func worldSchoolUAI(i int) string {
+	digits := fmt.Sprintf("08010%02d", i)
+	return digits + string(frenchid.UAICheckLetter(digits))
 }
 
 type child struct {
