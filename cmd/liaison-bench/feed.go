@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,11 +42,15 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	if err != nil {
 		return err
 	}
-	defer w.close()
+	open := true
+	defer func() {
+		if open {
+			w.close()
+		}
+	}()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
-	// Schools: communes 80001.. each with a maternelle and an élémentaire.
 	var schools []store.School
 	for i := 0; len(schools) < nSchools; i++ {
 		sc := benchSchool(i, now)
@@ -72,22 +75,6 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// The HS256 secret is the key as returned (never decoded).
 	secret := []byte(ent.HMACSecret)
 	rng := rand.New(rand.NewPCG(3, 4))
-	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
-	parents := make([]store.Parent, nParents)
-	for i := range parents {
-		var kids []store.Child
-		for k := 0; k < 1+rng.IntN(2); k++ {
-			sc := schools[rng.IntN(len(schools))]
-			cl := classes[sc.Level]
-			kids = append(kids, store.Child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]})
-		}
-		parents[i] = store.Parent{ENTID: ent.ID, ENTUserID: fmt.Sprintf("p%06d", i), Children: kids, UpdatedAt: now}
-	}
-	for i := 0; i < len(parents); i += 10000 {
-		if _, err := w.st.UpsertParents(ctx, ent.ID, parents[i:min(i+10000, len(parents))], now, store.AuditEntry{At: now, Actor: "bench", Action: "parents.sync"}); err != nil {
-			return err
-		}
-	}
 	// Notices over the past year, 1 to 31 days of validity, to one school
 	// (most) or to ten (an EPCI's transport notice).
 	visible := 0
@@ -112,10 +99,47 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			return err
 		}
 	}
+	// The server now runs in a process of its own, on the same store.
+	w.close()
+	open = false
+	srv, err := startServer(dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	w.base = srv.base
+	w.client.CloseIdleConnections()
+
+	// The directory, synced by the ENT through the server's API.
+	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
+	parents := make([]parent, nParents)
+	for i := range parents {
+		var kids []child
+		for k := 0; k < 1+rng.IntN(2); k++ {
+			sc := schools[rng.IntN(len(schools))]
+			cl := classes[sc.Level]
+			kids = append(kids, child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]})
+		}
+		parents[i] = parent{ID: fmt.Sprintf("p%07d", i), Children: kids}
+	}
+	start := time.Now()
+	for i := 0; i < len(parents); i += 10000 {
+		if err := w.call("PUT", "/v1/ent/parents", ent.APIKey, map[string]any{"parents": parents[i:min(i+10000, len(parents))]}, 200, nil); err != nil {
+			return err
+		}
+	}
+	syncTime := time.Since(start)
+	syncPeak, syncRSS, err := srv.memory()
+	if err != nil {
+		return err
+	}
+	if err := srv.resetPeak(); err != nil {
+		return err
+	}
 	tokens := make([]string, nParents)
 	for i := range tokens {
 		tokens[i], err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"iss": ent.ID, "sub": parents[i].ENTUserID, "aud": "liaison", "exp": now.Add(time.Hour).Unix(),
+			"iss": ent.ID, "sub": parents[i].ID, "aud": "liaison", "exp": now.Add(time.Hour).Unix(),
 		}).SignedString(secret)
 		if err != nil {
 			return err
@@ -142,15 +166,14 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// -load), as wrk would: its scheduling and garbage collection do not
 	// land in the server's latencies.
 	if feedProfile != "" {
-		f, err := os.Create(feedProfile)
+		abs, err := filepath.Abs(feedProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := srv.do("profile " + abs); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		defer func() { _ = srv.do("stop") }()
 	}
 	gen := "Go load generator (-load), its own process"
 	if useWrk {
@@ -163,23 +186,22 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// -feed-split the same runs follow with each on a core of its own.
 	layouts := []struct {
 		name      string
-		serverCPU []int
+		serverCPU string
 		loaderCPU int
-	}{{"shared: server and load generator on every core", nil, -1}}
+	}{{"shared: server and load generator on every core", "", -1}}
 	if split && runtime.NumCPU() >= 2 {
 		layouts = append(layouts, struct {
 			name      string
-			serverCPU []int
+			serverCPU string
 			loaderCPU int
-		}{"split: server on CPU 0 (GOMAXPROCS 1), load generator on CPU 1", []int{0}, 1})
+		}{"split: server on CPU 0 (GOMAXPROCS 1), load generator on CPU 1", "0", 1})
 	}
 	for _, lay := range layouts {
-		if lay.serverCPU != nil {
-			restore, err := pinProcess(lay.serverCPU)
-			if err != nil {
+		if lay.serverCPU != "" {
+			if err := srv.do("pin " + lay.serverCPU); err != nil {
 				return err
 			}
-			defer restore()
+			defer func() { _ = srv.do("unpin") }()
 		}
 		run := func(path string, toks, tags []string, want int) (loadStats, error) {
 			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU}
@@ -216,6 +238,15 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		coldRun.print(fmt.Sprintf("  GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
 	}
 	fmt.Printf("%-52s %9s %8s %8s\n", "target (issue 5): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
+	feedPeak, feedRSS, err := srv.memory()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nserver process (its own: not the bench's set-up data, not the load generator)\n")
+	fmt.Printf("  directory sync, %d parents in batches of 10,000 through PUT /v1/ent/parents: %s (%.0f parents/s)\n",
+		nParents, syncTime.Round(time.Millisecond), float64(nParents)/syncTime.Seconds())
+	fmt.Printf("  peak RSS during set-up (store opened, directory synced): %s; RSS after: %s\n", mib(syncPeak), mib(syncRSS))
+	fmt.Printf("  peak RSS from the end of set-up through the feed runs:   %s; RSS after: %s  (target (issue 16): ≤ 512 MiB)\n", mib(feedPeak), mib(feedRSS))
 	return nil
 }
 

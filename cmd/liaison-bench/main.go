@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/api"
-	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -51,7 +50,15 @@ func main() {
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
 	loader := flag.String("loader", "auto", "feed: load generator: wrk (Debian's package), go (this binary's own), or auto (wrk when installed)")
 	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
+	serve := flag.String("serve", "", "internal: run as the feed bench's server process, on the store in this directory")
 	flag.Parse()
+	if *serve != "" {
+		if err := serveMain(*serve); err != nil {
+			fmt.Fprintln(os.Stderr, "liaison-bench server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *load != "" {
 		if err := loaderMain(*load); err != nil {
 			fmt.Fprintln(os.Stderr, "liaison-bench loader:", err)
@@ -109,12 +116,7 @@ func newWorld(dir string) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.FromEnv(func(k string) string {
-		if k == "LIAISON_RATE_LIMIT" {
-			return "0"
-		}
-		return ""
-	})
+	cfg, err := benchConfig()
 	if err != nil {
 		return nil, err
 	}
