@@ -64,6 +64,12 @@ type FeedStore interface {
 	// ReadStates returns the parent's states for these notices (all of
 	// the parent's states when noticeIDs is nil), keyed by notice ID.
 	ReadStates(ctx context.Context, entID, entUserID string, noticeIDs []string) (map[string]ReadState, error)
+	// FeedParent returns a parent (children in their order) and all of
+	// the parent's read states, sorted by notice ID, read together: the
+	// first request of a parent's day costs one lookup (one statement,
+	// one snapshot, on the embedded store). A parent the ENT has not
+	// synced (or erased) is ErrNotFound.
+	FeedParent(ctx context.Context, entID, entUserID string) (Parent, []ReadState, error)
 	// MarkRead records that the parent opened these notices at at. A
 	// notice already read keeps its first ReadAt. It returns how many
 	// notices were newly marked. Unknown notice IDs are ignored; a parent

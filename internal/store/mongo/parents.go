@@ -131,6 +131,25 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 	return d.model(), nil
 }
 
+// FeedParent returns a parent and their read states (sorted by notice ID):
+// two reads, the parent's then the states'.
+func (s *Store) FeedParent(ctx context.Context, entID, entUserID string) (store.Parent, []store.ReadState, error) {
+	p, err := s.GetParent(ctx, entID, entUserID)
+	if err != nil {
+		return store.Parent{}, nil, err
+	}
+	cur, err := s.coll(collReadStates).Find(ctx, bson.D{{Key: "ent_id", Value: entID}, {Key: "ent_user_id", Value: entUserID}},
+		options.Find().SetSort(bson.D{{Key: "notice_id", Value: 1}}))
+	if err != nil {
+		return store.Parent{}, nil, fail(err, "read the read states of %s/%s", entID, entUserID)
+	}
+	states, err := all(ctx, cur, readStateDoc.model)
+	if err != nil {
+		return store.Parent{}, nil, fail(err, "read the read states of %s/%s", entID, entUserID)
+	}
+	return p, states, nil
+}
+
 // DeleteParent runs deleteParent and the append of its audit entry in one
 // transaction where the server has them (atomic, txn.go).
 func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {

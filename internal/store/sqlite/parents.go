@@ -244,3 +244,75 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 	}
 	return n, nil
 }
+
+// feedParentQuery reads a parent, their children and their read states in
+// one statement (one snapshot): a row of kind 0 for the parent, then its
+// children (kind 1, by position), then its states (kind 2, by notice).
+const feedParentQuery = `
+SELECT 0, locale, muted, updated_at, NULL, NULL FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2
+UNION ALL
+SELECT 1, c.uai, c.level, c.class, c.pos, NULL FROM parents p JOIN children c ON c.parent_id = p.id
+	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
+UNION ALL
+SELECT 2, r.notice_id, r.read_at, r.ack_at, NULL, NULL FROM read_states r
+	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
+ORDER BY 1, 5, 2`
+
+// FeedParent returns a parent with their children and read states, read
+// by one statement.
+func (s *Store) FeedParent(ctx context.Context, entID, entUserID string) (store.Parent, []store.ReadState, error) {
+	p, states, err := s.feedParent(ctx, entID, entUserID)
+	if err != nil {
+		return store.Parent{}, nil, fmt.Errorf("store: unable to get parent %s/%s: %w", entID, entUserID, mapErr(err))
+	}
+	return p, states, nil
+}
+
+func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.Parent, []store.ReadState, error) {
+	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
+	var states []store.ReadState
+	rows, err := s.queryStmt(ctx, feedParentQuery, entID, entUserID)
+	if err != nil {
+		return p, nil, err
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var kind int
+		var a string
+		var b, c sql.NullString
+		var pos, none sql.NullInt64
+		if err := rows.Scan(&kind, &a, &b, &c, &pos, &none); err != nil {
+			return p, nil, err
+		}
+		switch kind {
+		case 0:
+			found = true
+			p.Locale = a
+			if p.Muted, err = toList(b.String); err != nil {
+				return p, nil, err
+			}
+			if p.UpdatedAt, err = toTime(c.String); err != nil {
+				return p, nil, err
+			}
+		case 1:
+			p.Children = append(p.Children, store.Child{UAI: a, Level: b.String, Class: c.String})
+		case 2:
+			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
+			if st.ReadAt, err = toTimePtr(b); err == nil {
+				st.AckAt, err = toTimePtr(c)
+			}
+			if err != nil {
+				return p, nil, err
+			}
+			states = append(states, st)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p, nil, err
+	}
+	if !found {
+		return p, nil, sql.ErrNoRows
+	}
+	return p, states, nil
+}

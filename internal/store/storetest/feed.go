@@ -143,6 +143,57 @@ func testFeed(t *testing.T, open opener) {
 			t.Fatalf("states of a purged notice remain: %d", read)
 		}
 	})
+	t.Run("FeedParent", func(t *testing.T) {
+		s := open(t)
+		_, _, err := s.FeedParent(ctx, "ent_1", "u1")
+		isErr(t, err, store.ErrNotFound) // never synced
+		upsert(t, s, "ent_1", 0, 2, 0,
+			parent("u1", child("0750002B", "elementaire", " cp "), child("0750001A", "maternelle", "MS")),
+			parent("u2", child("0750001A", "maternelle", "GS")))
+		upsert(t, s, "ent_2", 0, 1, 0, parent("u1", child("0750003C", "elementaire", "CE1")))
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture"}))
+		for _, id := range []string{"ntc_1", "ntc_2", "ntc_3"} {
+			createNotice(t, s, feedNotice(id, 0, "0750001A"))
+		}
+		// No state yet: the parent as GetParent reads them.
+		p, states, err := s.FeedParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		want, err := s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		same(t, "parent", p, want)
+		if len(want.Children) != 2 || want.Children[0].UAI != "0750002B" || want.Children[0].Class != "CP" || want.Locale != "en" {
+			t.Fatalf("parent as stored: %+v", want)
+		}
+		if len(states) != 0 {
+			t.Fatalf("states before any reading: %+v", states)
+		}
+		// Every state of the parent, by notice ID; none of another parent
+		// or of the same user id at another ENT.
+		_, err = s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_3"}, at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_1", at(time.Hour))
+		ok(t, err)
+		_, err = s.MarkRead(ctx, "ent_1", "u2", []string{"ntc_2"}, at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkRead(ctx, "ent_2", "u1", []string{"ntc_2"}, at(time.Minute))
+		ok(t, err)
+		p, states, err = s.FeedParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		same(t, "parent with states", p, want)
+		same(t, "states", states, []store.ReadState{
+			{NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Hour)), AckAt: ptr(at(time.Hour))},
+			{NoticeID: "ntc_3", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute))},
+		})
+		// Erased: not found, whatever states they had.
+		ok(t, s.DeleteParent(ctx, "ent_1", "u1", entry("parents.erase", "u1")))
+		_, _, err = s.FeedParent(ctx, "ent_1", "u1")
+		isErr(t, err, store.ErrNotFound)
+		_, states, err = s.FeedParent(ctx, "ent_2", "u1")
+		ok(t, err)
+		if len(states) != 1 || states[0].NoticeID != "ntc_2" {
+			t.Fatalf("the other ENT's parent: %+v", states)
+		}
+	})
 	t.Run("Erasure", func(t *testing.T) {
 		s := open(t)
 		upsert(t, s, "ent_1", 0, 2, 0, parent("u1", child("0750001A", "maternelle", "MS")), parent("u2", child("0750001A", "maternelle", "GS")))
