@@ -10,15 +10,36 @@ import (
 	"time"
 )
 
-// MaxItems bounds a cache: past it, the cache starts again empty.
+// MaxItems bounds a cache's entries.
 const MaxItems = 200000
+
+// entryOverhead is what an entry costs beyond its Size: the map slot, its
+// times and generation (an estimate, for MaxBytes).
+const entryOverhead = 96
 
 // Cache is a map whose entries expire after TTL, or as soon as the
 // generation they were read at is no longer current.
+//
+// It is bounded in entries (MaxItems) and, when Size is set, in bytes
+// (MaxBytes): entries live in two generations, the current one and the
+// one before; when the current one holds half the bound it becomes the
+// one before and the one before is dropped whole. An entry read from the
+// one before moves to the current one, so that what is read often stays
+// while what was read once (a parent's first request of the day) goes.
 type Cache[K comparable, V any] struct {
-	mu  sync.RWMutex
-	m   map[K]entry[V]
-	TTL time.Duration
+	mu       sync.RWMutex
+	m, old   map[K]entry[V]
+	curBytes int64
+	// rotated is when the last generation was dropped whole, tombstones
+	// with it: a load that began before is not kept (it may have read
+	// the store before a change whose tombstone went).
+	rotated time.Time
+	TTL      time.Duration
+	// MaxBytes bounds what the entries hold, as Size counts it (with a
+	// fixed overhead per entry); 0: no bound but MaxItems.
+	MaxBytes int64
+	// Size is what an entry holds in bytes, key and value (an estimate).
+	Size func(K, V) int64
 	// loads in flight, so that a popular entry that expires is loaded
 	// once, not by every request that misses it at the same moment.
 	fmu      sync.Mutex
@@ -32,39 +53,89 @@ type load[V any] struct {
 }
 
 type entry[V any] struct {
-	v   V
-	at  time.Time // when the load began; for a tombstone, when it was dropped
-	gen uint64
+	v    V
+	at   time.Time // when the load began; for a tombstone, when it was dropped
+	gen  uint64
+	size int64
 	// dropped marks a tombstone: the entry was dropped at at, and a load
 	// that began before then read the store before the change: its
 	// result is not kept.
 	dropped bool
 }
 
+func (c *Cache[K, V]) valid(e entry[V], gen uint64) bool {
+	return !e.dropped && e.gen == gen && time.Since(e.at) < c.TTL
+}
+
 func (c *Cache[K, V]) Get(k K, gen uint64) (V, bool) {
+	var zero V
 	c.mu.RLock()
 	e, ok := c.m[k]
+	if !ok {
+		e, ok = c.old[k]
+		if ok && c.valid(e, gen) {
+			c.mu.RUnlock()
+			c.promote(k, e)
+			return e.v, true
+		}
+	}
 	c.mu.RUnlock()
-	if !ok || e.dropped || e.gen != gen || time.Since(e.at) >= c.TTL {
-		var zero V
+	if !ok || !c.valid(e, gen) {
 		return zero, false
 	}
 	return e.v, true
+}
+
+// promote moves an entry read from the generation before into the current
+// one (unless something was put or dropped meanwhile).
+func (c *Cache[K, V]) promote(k K, e entry[V]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	if o, ok := c.old[k]; !ok || o.at != e.at || o.dropped {
+		return
+	}
+	delete(c.old, k)
+	c.insert(k, e)
+}
+
+// insert keeps e in the current generation, which becomes the one before
+// when it is full. The caller holds mu.
+func (c *Cache[K, V]) insert(k K, e entry[V]) {
+	if c.m == nil {
+		c.m = make(map[K]entry[V])
+	}
+	if prev, ok := c.m[k]; ok {
+		c.curBytes -= prev.size
+	} else if len(c.m) >= MaxItems/2 || c.MaxBytes > 0 && c.curBytes+e.size > c.MaxBytes/2 {
+		c.old, c.m, c.curBytes = c.m, make(map[K]entry[V]), 0
+		c.rotated = time.Now()
+	}
+	c.m[k] = e
+	c.curBytes += e.size
 }
 
 // Put keeps v, loaded from a read of the store that began at at — unless
 // k was dropped since (the read may predate the change that dropped it)
 // or a load that began later already put its value.
 func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
+	size := int64(entryOverhead)
+	if c.Size != nil {
+		size += c.Size(k, v)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= MaxItems {
-		c.m = make(map[K]entry[V])
+	e, ok := c.m[k]
+	if !ok {
+		e, ok = c.old[k]
 	}
-	if e, ok := c.m[k]; ok && (e.at.After(at) || e.dropped && e.at.Equal(at)) {
+	if ok && (e.at.After(at) || e.dropped && e.at.Equal(at)) || !ok && at.Before(c.rotated) {
 		return
 	}
-	c.m[k] = entry[V]{v: v, at: at, gen: gen}
+	delete(c.old, k)
+	c.insert(k, entry[V]{v: v, at: at, gen: gen, size: size})
 }
 
 // Drop forgets k after a change: the entry goes, a load running now will
@@ -72,10 +143,8 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
 // rather than waiting for that one.
 func (c *Cache[K, V]) Drop(k K) {
 	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[K]entry[V])
-	}
-	c.m[k] = entry[V]{at: time.Now(), dropped: true}
+	delete(c.old, k)
+	c.insert(k, entry[V]{at: time.Now(), dropped: true, size: entryOverhead})
 	c.mu.Unlock()
 	c.fmu.Lock()
 	delete(c.inflight, k)

@@ -37,3 +37,63 @@ func TestDropDuringLoad(t *testing.T) {
 		t.Fatalf("load after a drop not kept: %d, %v", v, ok)
 	}
 }
+
+// A cache bounded in bytes holds at most its budget however many entries
+// go through it (a million parents' first requests), and keeps the entries
+// read again and again (the parents polling) while the others go.
+func TestMaxBytes(t *testing.T) {
+	c := Cache[int, []byte]{TTL: time.Minute, MaxBytes: 1 << 20, Size: func(_ int, v []byte) int64 { return int64(len(v)) }}
+	held := func() (n int, bytes int64) {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for _, m := range []map[int]entry[[]byte]{c.m, c.old} {
+			for _, e := range m {
+				n++
+				bytes += e.size
+			}
+		}
+		return n, bytes
+	}
+	for i := 0; i < 20000; i++ {
+		c.Put(i, make([]byte, 1000), 0, time.Now())
+		if _, ok := c.Get(7, 0); !ok && i >= 7 { // read at every turn
+			t.Fatalf("entry 7, read at every turn, went at %d", i)
+		}
+		if n, b := held(); b > c.MaxBytes {
+			t.Fatalf("after %d puts: %d entries hold %d bytes, over the budget of %d", i+1, n, b, c.MaxBytes)
+		}
+	}
+	if _, ok := c.Get(10, 0); ok {
+		t.Fatal("an entry read once, long ago, is still there")
+	}
+	if _, ok := c.Get(19999, 0); !ok {
+		t.Fatal("the last entry put is not there")
+	}
+	// Bounded in entries too.
+	d := Cache[int, int]{TTL: time.Minute}
+	for i := 0; i < 2*MaxItems; i++ {
+		d.Put(i, i, 0, time.Now())
+	}
+	if len(d.m)+len(d.old) > MaxItems {
+		t.Fatalf("%d entries, over MaxItems", len(d.m)+len(d.old))
+	}
+}
+
+// A drop's tombstone goes with its generation; a load that began before
+// the generation went is not kept, since it may predate the change.
+func TestDropSurvivesRotation(t *testing.T) {
+	c := Cache[int, int]{TTL: time.Minute, MaxBytes: 100 * entryOverhead}
+	before := time.Now()
+	c.Drop(1)
+	for i := 2; i < 200; i++ {
+		c.Put(i, i, 0, time.Now())
+	}
+	c.Put(1, 1, 0, before) // read the store before the drop
+	if v, ok := c.Get(1, 0); ok {
+		t.Fatalf("a load older than the drop was kept: %d", v)
+	}
+	c.Put(1, 2, 0, time.Now())
+	if v, ok := c.Get(1, 0); !ok || v != 2 {
+		t.Fatalf("a load after the drop: %d, %v", v, ok)
+	}
+}
