@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -44,5 +45,43 @@ func BenchmarkFeedHandler(b *testing.B) {
 	})
 	b.Run("feed304", func(b *testing.B) {
 		run(b, "/v1/me/feed?limit=50", map[string]string{"Authorization": "Bearer " + tok, "If-None-Match": etag}, 304)
+	})
+	// cold: each request a parent's first of the day (a token never
+	// verified, a parent and read states not in memory), among 20,000.
+	const cold = 20000
+	for i := 0; i < cold; i += 10000 {
+		var ps []map[string]any
+		for j := i; j < i+10000; j++ {
+			ps = append(ps, map[string]any{"ent_user_id": fmt.Sprintf("c%d", j), "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}})
+		}
+		p.must(200, p.do("PUT", "/v1/ent/parents", p.entKey, map[string]any{"parents": ps}))
+	}
+	toks := make([]string, cold)
+	for i := range toks {
+		toks[i] = p.tokenNow(t, fmt.Sprintf("c%d", i))
+	}
+	b.Run("feedcold", func(b *testing.B) {
+		var ctx fasthttp.RequestCtx
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i == len(toks) { // every parent seen: forget them (not timed)
+				b.StopTimer()
+				p.app.DirectoryChanged()
+				p.app.ParentTokens().Clear()
+				i = 0
+				b.StartTimer()
+			}
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.SetRequestURI("/v1/me/feed?limit=50")
+			ctx.Request.Header.SetMethod("GET")
+			ctx.Request.Header.Set("Authorization", "Bearer "+toks[i])
+			i++
+			h(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
 	})
 }

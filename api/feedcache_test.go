@@ -11,30 +11,28 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// pausingStore lets a test hold a full ReadStates load (after it read the
-// store) and a MarkRead (before it writes).
+// pausingStore lets a test hold a feed's load of a parent and their read
+// states (after it read the store) and a MarkRead (before it writes).
 type pausingStore struct {
 	store.Store
 	mu          sync.Mutex
-	holdStates  chan struct{} // a full ReadStates waits on it once it has read
+	holdStates  chan struct{} // a FeedParent waits on it once it has read
 	statesRead  chan struct{}
 	holdMark    map[string]chan struct{} // notice ID → release
 	markReached chan struct{}
 }
 
-func (h *pausingStore) ReadStates(ctx context.Context, ent, user string, ids []string) (map[string]store.ReadState, error) {
-	m, err := h.Store.ReadStates(ctx, ent, user, ids)
+func (h *pausingStore) FeedParent(ctx context.Context, ent, user string) (store.Parent, []store.ReadState, error) {
+	p, states, err := h.Store.FeedParent(ctx, ent, user)
 	h.mu.Lock()
 	hold, read := h.holdStates, h.statesRead
-	if ids == nil {
-		h.holdStates = nil
-	}
+	h.holdStates = nil
 	h.mu.Unlock()
-	if ids == nil && hold != nil {
+	if hold != nil {
 		close(read)
 		<-hold
 	}
-	return m, err
+	return p, states, err
 }
 
 func (h *pausingStore) MarkRead(ctx context.Context, ent, user string, ids []string, at time.Time) (int, error) {

@@ -158,10 +158,11 @@ func (a *App) Feed(ctx context.Context, p *Principal, req FeedRequest) (FeedPage
 // loadFeed computes a parent's feed at now, from the feed caches.
 func (a *App) loadFeed(ctx context.Context, entID, entUserID string) (feed, error) {
 	var f feed
-	p, err := a.cachedParent(ctx, entID, entUserID)
-	if err != nil || p == nil {
+	e, err := a.cachedParent(ctx, entID, entUserID)
+	if err != nil || e.parent == nil {
 		return f, err
 	}
+	p := e.parent
 	f.parent = p
 	now := a.Now()
 	sn, err := a.feedNotices(ctx, now)
@@ -191,10 +192,6 @@ func (a *App) loadFeed(ctx context.Context, entID, entUserID string) (feed, erro
 		}
 		return strings.Compare(b.ID, a.ID)
 	})
-	states, err := a.cachedReadStates(ctx, entID, entUserID)
-	if err != nil {
-		return f, err
-	}
 	if b, _ := feedItemBuffers.Get().(*[]FeedItem); b != nil && cap(*b) >= len(notices) {
 		f.items = (*b)[:0]
 	} else {
@@ -205,7 +202,7 @@ func (a *App) loadFeed(ctx context.Context, entID, entUserID string) (feed, erro
 		if err != nil {
 			return f, err
 		}
-		st := states[n.ID]
+		st := e.state(n.ID)
 		f.items = append(f.items, FeedItem{
 			FeedNotice: FeedNotice{
 				ID: n.ID, Version: n.Version, Category: n.Category, Priority: n.Priority, Critical: n.Critical,

@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -41,14 +43,75 @@ const (
 
 type parentKey struct{ ent, user string }
 
+// The per-parent caches are bounded in bytes, not in entries: at a
+// million parents, each opening the feed once at 8:00, an entry per
+// parent would hold gigabytes. What a parent polls stays (ttlcache keeps
+// what is read again); a parent's first request costs one store lookup
+// (store.FeedParent) and one token verification.
+const (
+	parentsBytes = 64 << 20 // the parents and their read states
+	tokensBytes  = 64 << 20 // verified parent tokens
+)
+
 // feedCaches are the parent side's caches, shared by every front end.
 type feedCaches struct {
 	ents     ttlcache.Cache[string, store.ENT]
-	parents  ttlcache.Cache[parentKey, *store.Parent] // nil: not synced
-	snapshot snapshotCache                            // the notices in feeds, by school
-	states   ttlcache.Cache[parentKey, map[string]store.ReadState]
+	parents  ttlcache.Cache[parentKey, *parentEntry]
+	snapshot snapshotCache // the notices in feeds, by school
 	names    ttlcache.Cache[string, string]
 	tokens   ttlcache.Cache[string, VerifiedToken] // parent JWTs already verified
+}
+
+// parentEntry is what a parent's feed needs of them: the parent (nil: not
+// synced) and their read states by notice ID, read together.
+type parentEntry struct {
+	parent *store.Parent
+	states []store.ReadState // sorted by NoticeID
+}
+
+// state is the parent's state of a notice (zero: unread).
+func (e *parentEntry) state(noticeID string) store.ReadState {
+	i, found := slices.BinarySearchFunc(e.states, noticeID, func(st store.ReadState, id string) int {
+		return strings.Compare(st.NoticeID, id)
+	})
+	if !found {
+		return store.ReadState{}
+	}
+	return e.states[i]
+}
+
+// Sizes of what the caches hold, for their byte bounds (estimates: the
+// structs, the strings and times of their own).
+const (
+	parentSize = int64(unsafe.Sizeof(store.Parent{}) + unsafe.Sizeof(parentEntry{}))
+	childSize  = int64(unsafe.Sizeof(store.Child{}))
+	stateSize  = int64(unsafe.Sizeof(store.ReadState{}) + 2*unsafe.Sizeof(time.Time{}))
+	tokenSize  = int64(unsafe.Sizeof(ParentIdentity{}) + unsafe.Sizeof(VerifiedToken{}))
+)
+
+func parentEntrySize(k parentKey, e *parentEntry) int64 {
+	n := int64(len(k.user)) + parentSize + int64(len(e.states))*stateSize
+	if p := e.parent; p != nil {
+		n += int64(len(p.Locale)) + int64(len(p.Children))*childSize
+		for _, c := range p.Children {
+			n += int64(len(c.UAI) + len(c.Level) + len(c.Class))
+		}
+		for _, m := range p.Muted {
+			n += 16 + int64(len(m))
+		}
+	}
+	for i := range e.states {
+		n += int64(len(e.states[i].NoticeID))
+	}
+	return n
+}
+
+func tokenEntrySize(raw string, v VerifiedToken) int64 {
+	n := int64(len(raw)) + tokenSize
+	if v.Parent != nil {
+		n += int64(len(v.Parent.UserID))
+	}
+	return n
 }
 
 // VerifiedToken is a parent token whose signature and claims were checked
@@ -89,8 +152,10 @@ func (c *feedCaches) init(exact bool) {
 	if exact {
 		perParent = exactTTL
 	}
-	c.ents.TTL, c.parents.TTL, c.states.TTL = entTTL, perParent, perParent
+	c.ents.TTL, c.parents.TTL = entTTL, perParent
 	c.names.TTL, c.tokens.TTL = nameTTL, ParentTokenTTL
+	c.parents.MaxBytes, c.parents.Size = parentsBytes, parentEntrySize
+	c.tokens.MaxBytes, c.tokens.Size = tokensBytes, tokenEntrySize
 }
 
 // CachedENT is an ENT as it was at most entTTL ago (ENTChanged drops it
@@ -115,7 +180,7 @@ func (a *App) ParentTokens() *ttlcache.Cache[string, VerifiedToken] { return &a.
 // ReadStatesChanged drops a parent's cached read states (their own read or
 // acknowledgement, or their erasure).
 func (a *App) ReadStatesChanged(entID, userID string) {
-	a.feed.states.Drop(parentKey{entID, userID})
+	a.feed.parents.Drop(parentKey{entID, userID})
 }
 
 // parentChanged drops a parent's cached record.
@@ -123,16 +188,18 @@ func (a *App) parentChanged(entID, userID string) {
 	a.feed.parents.Drop(parentKey{entID, userID})
 }
 
-func (a *App) cachedParent(ctx context.Context, entID, userID string) (*store.Parent, error) {
-	return a.feed.parents.Fetch(parentKey{entID, userID}, a.DirectoryGen(), func() (*store.Parent, error) {
-		p, err := a.store.GetParent(ctx, entID, userID)
+// cachedParent is a parent and their read states, from one store lookup
+// (a parent the ENT has not synced: no parent).
+func (a *App) cachedParent(ctx context.Context, entID, userID string) (*parentEntry, error) {
+	return a.feed.parents.Fetch(parentKey{entID, userID}, a.DirectoryGen(), func() (*parentEntry, error) {
+		p, states, err := a.store.FeedParent(ctx, entID, userID)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+			return &parentEntry{}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &p, nil
+		return &parentEntry{parent: &p, states: slices.Clip(states)}, nil
 	})
 }
 
@@ -222,12 +289,6 @@ func (a *App) loadSnapshot(ctx context.Context, now time.Time, g uint64) (*feedS
 	}
 	a.feed.snapshot.cur.Store(sn)
 	return sn, nil
-}
-
-func (a *App) cachedReadStates(ctx context.Context, entID, userID string) (map[string]store.ReadState, error) {
-	return a.feed.states.Fetch(parentKey{entID, userID}, nil, func() (map[string]store.ReadState, error) {
-		return a.store.ReadStates(ctx, entID, userID, nil)
-	})
 }
 
 func (a *App) cachedName(ctx context.Context, collectiviteID string) (string, error) {

@@ -193,3 +193,10 @@ func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
 	close(l.done)
 	return l.v, l.err
 }
+
+// Clear forgets every entry; a load running now is not kept.
+func (c *Cache[K, V]) Clear() {
+	c.mu.Lock()
+	c.m, c.old, c.curBytes, c.rotated = nil, nil, 0, time.Now()
+	c.mu.Unlock()
+}

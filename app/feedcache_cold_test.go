@@ -1,0 +1,79 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// lookups counts the store reads a parent's feed makes of the parent and
+// their read states (the real store underneath).
+type lookups struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (l *lookups) GetParent(ctx context.Context, entID, userID string) (store.Parent, error) {
+	l.n.Add(1)
+	return l.Store.GetParent(ctx, entID, userID)
+}
+
+func (l *lookups) ReadStates(ctx context.Context, entID, userID string, ids []string) (map[string]store.ReadState, error) {
+	l.n.Add(1)
+	return l.Store.ReadStates(ctx, entID, userID, ids)
+}
+
+func (l *lookups) FeedParent(ctx context.Context, entID, userID string) (store.Parent, []store.ReadState, error) {
+	l.n.Add(1)
+	return l.Store.FeedParent(ctx, entID, userID)
+}
+
+// The 8:00 peak: a parent's first request of the day finds nothing warm.
+// It reads the parent and their read states in one store lookup, and
+// shows them as stored; the next request reads nothing; the parent's own
+// reading shows at once.
+func TestFeedFirstRequestOneLookup(t *testing.T) {
+	f := newParentFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.MarkAcked(ctx, f.ent1.ID, "u1", f.a1Ack, parentNow.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	st := &lookups{Store: f.st}
+	a := New(Deps{Store: st, Clock: func() time.Time { return parentNow }})
+	pg, err := a.Feed(ctx, f.ent1u1, FeedRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.n.Load(); n != 1 {
+		t.Fatalf("a parent's first feed request made %d store lookups of the parent and their states, want 1", n)
+	}
+	ack := pg.Items[0]
+	if ack.ID != f.a1Ack || !ack.Read || !ack.Acknowledged || ack.AckAt == nil || !ack.AckAt.Equal(parentNow.Add(-time.Minute)) ||
+		pg.Items[1].Read || pg.UnreadCount != 1 {
+		t.Fatalf("first request: %+v unread %d", pg.Items, pg.UnreadCount)
+	}
+	pg.Release()
+	pg, err = a.Feed(ctx, f.ent1u1, FeedRequest{})
+	if err != nil || st.n.Load() != 1 {
+		t.Fatalf("second request: %v, %d lookups in all", err, st.n.Load())
+	}
+	pg.Release()
+	if _, err := a.MarkRead(ctx, f.ent1u1, NoticeRequest{NoticeID: f.a1Notice}); err != nil {
+		t.Fatal(err)
+	}
+	pg, err = a.Feed(ctx, f.ent1u1, FeedRequest{})
+	if err != nil || pg.UnreadCount != 0 || !pg.Items[1].Read {
+		t.Fatalf("after reading: %+v unread %d %v", pg.Items, pg.UnreadCount, err)
+	}
+	pg.Release()
+	// A parent the ENT has not synced: one lookup too, and not synced.
+	before := st.n.Load()
+	pg, err = a.Feed(ctx, &Principal{ENT: &f.ent2}, FeedRequest{ENTUserID: "u9"})
+	if err != nil || pg.Synced || st.n.Load() != before+1 || !slices.Equal(feedIDs(pg), nil) {
+		t.Fatalf("not synced: %+v %v, %d lookups", pg, err, st.n.Load()-before)
+	}
+}
