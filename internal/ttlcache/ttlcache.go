@@ -34,7 +34,7 @@ type Cache[K comparable, V any] struct {
 	// with it: a load that began before is not kept (it may have read
 	// the store before a change whose tombstone went).
 	rotated time.Time
-	TTL      time.Duration
+	TTL     time.Duration
 	// MaxBytes bounds what the entries hold, as Size counts it (with a
 	// fixed overhead per entry); 0: no bound but MaxItems.
 	MaxBytes int64
