@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
@@ -246,17 +249,17 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 }
 
 // feedParentQuery reads a parent, their children and their read states in
-// one statement (one snapshot): a row of kind 0 for the parent, then its
-// children (kind 1, by position), then its states (kind 2, by notice).
+// one statement (one snapshot): a row of kind 0 for the parent, rows of
+// kind 1 for its children (with their position), rows of kind 2 for its
+// states. No ORDER BY (a sorter per request): feedParent sorts.
 const feedParentQuery = `
-SELECT 0, locale, muted, updated_at, NULL, NULL FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2
+SELECT 0, locale, muted, updated_at, 0 FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2
 UNION ALL
-SELECT 1, c.uai, c.level, c.class, c.pos, NULL FROM parents p JOIN children c ON c.parent_id = p.id
+SELECT 1, c.uai, c.level, c.class, c.pos FROM parents p JOIN children c ON c.parent_id = p.id
 	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
 UNION ALL
-SELECT 2, r.notice_id, r.read_at, r.ack_at, NULL, NULL FROM read_states r
-	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
-ORDER BY 1, 5, 2`
+SELECT 2, r.notice_id, r.read_at, r.ack_at, 0 FROM read_states r
+	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2`
 
 // FeedParent returns a parent with their children and read states, read
 // by one statement.
@@ -277,12 +280,12 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	defer rows.Close()
 	found := false
+	var positions []int
 	for rows.Next() {
-		var kind int
+		var kind, pos int
 		var a string
 		var b, c sql.NullString
-		var pos, none sql.NullInt64
-		if err := rows.Scan(&kind, &a, &b, &c, &pos, &none); err != nil {
+		if err := rows.Scan(&kind, &a, &b, &c, &pos); err != nil {
 			return p, nil, err
 		}
 		switch kind {
@@ -297,6 +300,7 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 			}
 		case 1:
 			p.Children = append(p.Children, store.Child{UAI: a, Level: b.String, Class: c.String})
+			positions = append(positions, pos)
 		case 2:
 			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
 			if st.ReadAt, err = toTimePtr(b); err == nil {
@@ -314,5 +318,22 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	if !found {
 		return p, nil, sql.ErrNoRows
 	}
+	if !slices.IsSorted(positions) {
+		idx := make([]int, len(positions))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(i, j int) int { return cmp.Compare(positions[i], positions[j]) })
+		sorted := make([]store.Child, len(idx))
+		for k, i := range idx {
+			sorted[k] = p.Children[i]
+		}
+		p.Children = sorted
+	}
+	if !slices.IsSortedFunc(states, byNotice) {
+		slices.SortFunc(states, byNotice)
+	}
 	return p, states, nil
 }
+
+func byNotice(a, b store.ReadState) int { return strings.Compare(a.NoticeID, b.NoticeID) }

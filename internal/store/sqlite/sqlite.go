@@ -214,6 +214,9 @@ func fromList(l []string) string {
 }
 
 func toList(s string) ([]string, error) {
+	if s == "[]" {
+		return nil, nil // most lists are empty: no JSON decoding
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, err
