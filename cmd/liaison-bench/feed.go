@@ -33,7 +33,7 @@ import (
 // (those still valid are in feeds), then GET /v1/me/feed at a fixed
 // concurrency from a Go load generator on this machine, beside the same
 // server's /healthz.
-func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile string, split bool) error {
+func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile, heapProfile string, split bool) error {
 	useWrk, err := pickLoader(loader)
 	if err != nil {
 		return err
@@ -241,6 +241,15 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	feedPeak, feedRSS, err := srv.memory()
 	if err != nil {
 		return err
+	}
+	if heapProfile != "" {
+		abs, err := filepath.Abs(heapProfile)
+		if err != nil {
+			return err
+		}
+		if err := srv.do("heap " + abs); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("\nserver process (its own: not the bench's set-up data, not the load generator)\n")
 	fmt.Printf("  directory sync, %d parents in batches of 10,000 through PUT /v1/ent/parents: %s (%.0f parents/s)\n",

@@ -47,6 +47,7 @@ func main() {
 	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
 	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of the load runs only (not the setup) to this file")
+	heapProfile := flag.String("feed-heapprofile", "", "feed: write a heap profile of the server process after the feed runs to this file")
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
 	loader := flag.String("loader", "auto", "feed: load generator: wrk (Debian's package), go (this binary's own), or auto (wrk when installed)")
 	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
@@ -91,7 +92,7 @@ func main() {
 			fail(err)
 		}
 		defer os.RemoveAll(dir)
-		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *split); err != nil {
+		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split); err != nil {
 			fail(err)
 		}
 	}

@@ -39,7 +39,8 @@ func benchConfig() (config.Config, error) {
 // serveMain is the server process: the API on the embedded store in dir,
 // on 127.0.0.1, its address printed as the first line on stdout. It reads
 // commands on stdin, answering each with a line ("ok" or the error):
-// "profile FILE" and "stop" (a CPU profile), "pin CPUS" and "unpin" (run
+// "profile FILE" and "stop" (a CPU profile), "heap FILE" (a heap
+// profile), "pin CPUS" and "unpin" (run
 // on these CPUs only, GOMAXPROCS as many). It stops at the end of stdin:
 // when the bench ends, however it ends.
 func serveMain(dir string) error {
@@ -77,6 +78,12 @@ func serveMain(dir string) error {
 			if prof != nil {
 				err = prof.Close()
 				prof = nil
+			}
+		case "heap": // a heap profile, for a look at what the server holds
+			var f *os.File
+			if f, err = os.Create(arg); err == nil {
+				err = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
 			}
 		case "pin":
 			var cpus []int
