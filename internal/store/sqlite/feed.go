@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -175,29 +177,66 @@ func (s *Store) NoticeReadCounts(ctx context.Context, noticeID string) (read, ac
 }
 
 // NoticeReach counts targeted, reading and acknowledging families per
-// school and level of the audience.
+// school and level of the audience, in one read transaction (one
+// snapshot): the families from the children's audience index alone, the
+// readers from the notice's read states (its notice_id index) — not a
+// read-state lookup per family, which at a million parents made a
+// notice's reach cost seconds.
 func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audience) ([]store.ReachGroup, error) {
 	if len(aud.Schools) == 0 {
 		return nil, nil
 	}
-	out, err := list(ctx, s.r, func(sc scanner) (store.ReachGroup, error) {
-		var g store.ReachGroup
-		err := sc.Scan(&g.UAI, &g.Level, &g.Families, &g.Read, &g.Acked)
-		return g, err
-	}, `SELECT c.uai, c.level, COUNT(DISTINCT c.parent_id),
-			COUNT(DISTINCT CASE WHEN r.read_at IS NOT NULL THEN c.parent_id END),
-			COUNT(DISTINCT CASE WHEN r.ack_at IS NOT NULL THEN c.parent_id END)
-		FROM children c
-		JOIN parents p ON p.id = c.parent_id
-		LEFT JOIN read_states r ON r.ent_id = p.ent_id AND r.ent_user_id = p.ent_user_id AND r.notice_id = ?
-		WHERE c.uai IN (SELECT value FROM json_each(?))
-		  AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
-		GROUP BY c.uai, c.level
-		ORDER BY c.uai, c.level`,
-		append([]any{noticeID}, audienceArgs(aud)...)...)
+	out, err := s.noticeReach(ctx, noticeID, aud)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to compute the reach of notice %s: %w", noticeID, err)
+	}
+	return out, nil
+}
+
+func (s *Store) noticeReach(ctx context.Context, noticeID string, aud store.Audience) ([]store.ReachGroup, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	out, err := list(ctx, tx, func(sc scanner) (store.ReachGroup, error) {
+		var g store.ReachGroup
+		err := sc.Scan(&g.UAI, &g.Level, &g.Families)
+		return g, err
+	}, `SELECT uai, level, COUNT(DISTINCT parent_id) FROM children
+		WHERE uai IN (SELECT value FROM json_each(?))
+		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
+		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))
+		GROUP BY uai, level
+		ORDER BY uai, level`, audienceArgs(aud)...)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	readers, err := list(ctx, tx, func(sc scanner) (store.ReachGroup, error) {
+		var g store.ReachGroup
+		err := sc.Scan(&g.UAI, &g.Level, &g.Read, &g.Acked)
+		return g, err
+	}, `SELECT c.uai, c.level,
+			COUNT(DISTINCT CASE WHEN r.read_at IS NOT NULL THEN c.parent_id END),
+			COUNT(DISTINCT CASE WHEN r.ack_at IS NOT NULL THEN c.parent_id END)
+		FROM read_states r
+		JOIN parents p ON p.ent_id = r.ent_id AND p.ent_user_id = r.ent_user_id
+		JOIN children c ON c.parent_id = p.id
+		WHERE r.notice_id = ?
+		  AND c.uai IN (SELECT value FROM json_each(?))
+		  AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
+		  AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
+		GROUP BY c.uai, c.level`, append([]any{noticeID}, audienceArgs(aud)...)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range readers {
+		i, found := slices.BinarySearchFunc(out, r, func(g, r store.ReachGroup) int {
+			return cmp.Or(strings.Compare(g.UAI, r.UAI), strings.Compare(g.Level, r.Level))
+		})
+		if found {
+			out[i].Read, out[i].Acked = r.Read, r.Acked
+		}
 	}
 	return out, nil
 }

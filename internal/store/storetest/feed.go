@@ -253,6 +253,28 @@ func testFeed(t *testing.T, open opener) {
 			{UAI: "0750001A", Level: "maternelle", Families: 3, Read: 1, Acked: 0},
 			{UAI: "0750002B", Level: "elementaire", Families: 3, Read: 2, Acked: 1},
 		})
+		// A reader is counted in each group of theirs, and by ENT: the same
+		// user id at another ENT is another family; another notice's
+		// readers are not this one's.
+		createNotice(t, s, feedNotice("ntc_2", 0, "0750001A", "0750002B"))
+		_, err = s.MarkRead(ctx, "ent_1", "u3", []string{"ntc_2"}, at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkAcked(ctx, "ent_2", "u1", "ntc_1", at(time.Minute))
+		ok(t, err)
+		_, err = s.MarkRead(ctx, "ent_1", "u2", []string{"ntc_2"}, at(time.Minute))
+		ok(t, err)
+		groups, err = s.NoticeReach(ctx, "ntc_1", n.Audience)
+		ok(t, err)
+		same(t, "reach with more readers", groups, []store.ReachGroup{
+			{UAI: "0750001A", Level: "maternelle", Families: 3, Read: 2, Acked: 1},
+			{UAI: "0750002B", Level: "elementaire", Families: 3, Read: 2, Acked: 1},
+		})
+		groups, err = s.NoticeReach(ctx, "ntc_2", n.Audience)
+		ok(t, err)
+		same(t, "reach of another notice", groups, []store.ReachGroup{
+			{UAI: "0750001A", Level: "maternelle", Families: 3, Read: 1},
+			{UAI: "0750002B", Level: "elementaire", Families: 3, Read: 2},
+		})
 		// Levels and classes (case-insensitive) narrow the groups.
 		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{Schools: n.Audience.Schools, Levels: []string{"maternelle"}, Classes: []string{"MS"}})
 		ok(t, err)
