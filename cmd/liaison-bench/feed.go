@@ -237,7 +237,8 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		notModified.print("  GET /v1/me/feed + If-None-Match (304)", pct(notModified))
 		coldRun.print(fmt.Sprintf("  GET /v1/me/feed, all %d parents at random", nParents), pct(coldRun))
 	}
-	fmt.Printf("%-52s %9s %8s %8s\n", "target (issue 5): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
+	fmt.Printf("%-52s %9s %8s %8s\n", "target (issues 5, 16): p99 ≤ 10 ms; feed ≥ 25%, 304 ≥ 50%", "", "", "≤ 10ms")
+	fmt.Printf("%s\n", "  (issue 16: the cold run too, ≥ 25% of /healthz)")
 	feedPeak, feedRSS, err := srv.memory()
 	if err != nil {
 		return err
