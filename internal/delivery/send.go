@@ -147,6 +147,9 @@ func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 				r.mu.Lock()
 				if !r.detached {
 					r.results[i], r.outcomes[i], r.state[i] = it, oc, itemDone
+					if it.Result == "" && (oc == cutShort || (oc == webpush.Transient && it.Status == 0)) {
+						r.state[i] = itemTried // may have reached the push service: sent again later
+					}
 				}
 				r.mu.Unlock()
 				g.waiting.Add(1)
@@ -201,6 +204,11 @@ wait:
 		switch {
 		case it.Result == "":
 			u.Pending = append(u.Pending, it)
+			if r.state[i] == itemInFlight || r.state[i] == itemTried {
+				// Its outcome is not known for sure: the push service
+				// may have taken it, and the parent may get it twice.
+				u.Counts[store.CountRetried]++
+			}
 			if u.AvailableAt.IsZero() || it.NotBefore.Before(u.AvailableAt) {
 				u.AvailableAt = it.NotBefore
 			}
@@ -244,6 +252,7 @@ const (
 	itemNotSent  itemState = iota // not handed to a sender (yet)
 	itemInFlight                  // being sent
 	itemDone                      // result (or new retry time) known, or not due
+	itemTried                     // sent, and back to the outbox with no answer (a timeout, a reset, cut short)
 )
 
 // batchRun is the state of a batch being sent, shared by its senders.
@@ -335,7 +344,7 @@ func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuild
 		s.m.sendSeconds.Observe(time.Since(start).Seconds())
 		s.m.sent(res.Outcome)
 		if ctx.Err() != nil && res.Outcome == webpush.Transient {
-			return it, 0 // cut short by the deadline or shutdown: not an attempt
+			return it, cutShort // cut short by the deadline or shutdown: not an attempt
 		}
 		if it.FirstAt.IsZero() {
 			it.FirstAt = now
@@ -375,6 +384,10 @@ func (s *Service) sendItem(ctx context.Context, n store.Notice, pb *payloadBuild
 		return it, res.Outcome
 	}
 }
+
+// cutShort is sendItem's outcome for a push whose sending the batch's
+// deadline or a shutdown cut short: no answer, not counted as an attempt.
+const cutShort = webpush.Outcome(-1)
 
 // payloadBuilder makes the payloads of one sender goroutine of a batch.
 // They differ only by the receipt token, whose characters (base64url and

@@ -113,6 +113,7 @@ const (
 	CountDeferred     = "deferred"  // pushes held back by quiet hours
 	CountAccepted     = "accepted"  // accepted by the push service (201)
 	CountCancelled    = "cancelled" // dropped: notice withdrawn, expired or superseded by a correction, or subscription deleted (parent erased)
+	CountRetried      = "retried"   // sent, then put back in the outbox with no answer (a timeout, a reset, cut short): sent again, so possibly received twice
 	CountFailedPrefix = "failed."
 )
 
