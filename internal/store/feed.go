@@ -98,10 +98,10 @@ type FeedStore interface {
 	// the cells (UAI, level, normalised class; Families is ignored).
 	CountFamiliesIn(ctx context.Context, cells []FamilyCell) (int, error)
 
-	// SetPreferences stores a parent's locale and muted categories
-	// (ErrNotFound for a parent the ENT has not synced). Children and
-	// UpdatedAt are left alone.
-	SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error
+	// SetPreferences stores a parent's locale, muted and summarized
+	// (Parent.Digest) categories (ErrNotFound for a parent the ENT has not
+	// synced). Children and UpdatedAt are left alone.
+	SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error
 }
 
 // Reaches reports whether the audience reaches a child: the child's school

@@ -117,11 +117,14 @@ type Child struct {
 // Parent is an opaque ENT account linked to children. No name, e-mail or
 // phone number is ever stored.
 type Parent struct {
-	ENTID     string    `json:"ent_id"`
-	ENTUserID string    `json:"ent_user_id"`
-	Children  []Child   `json:"children"`
-	Locale    string    `json:"locale,omitempty"`
-	Muted     []string  `json:"muted,omitempty"`
+	ENTID     string   `json:"ent_id"`
+	ENTUserID string   `json:"ent_user_id"`
+	Children  []Child  `json:"children"`
+	Locale    string   `json:"locale,omitempty"`
+	Muted     []string `json:"muted,omitempty"` // categories not pushed (feed only)
+	// Digest: categories whose notices come in the daily summary rather
+	// than one push each (see DigestStore). Never both muted and summarized.
+	Digest    []string  `json:"digest,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

@@ -52,10 +52,12 @@ type PushSecrets struct {
 // correction is a new version, so it is pushed again — and advanced by
 // FanoutStep until Done.
 type PushFanout struct {
-	NoticeID  string    `json:"notice_id"`
-	Version   int       `json:"version"`
-	Category  string    `json:"category"`
-	Critical  bool      `json:"critical"` // muted categories are skipped unless critical
+	NoticeID string `json:"notice_id"`
+	Version  int    `json:"version"`
+	Category string `json:"category"`
+	Critical bool   `json:"critical"` // muted categories are skipped unless critical
+	// Urgent notices, like critical ones, are never left for a summary.
+	Urgent    bool      `json:"urgent,omitempty"`
 	Audience  Audience  `json:"audience"`
 	PushAt    time.Time `json:"push_at"` // batches are not sent before (quiet hours)
 	CreatedAt time.Time `json:"created_at"`
@@ -183,7 +185,9 @@ type PushStore interface {
 	PendingFanouts(ctx context.Context, limit int) ([]PushFanout, error)
 	// FanoutStep resolves the next page of f's audience (up to pageSize
 	// subscriptions of parents who have not muted the category, unless
-	// critical) into one batch available at f.PushAt, advances the cursor
+	// critical), leaving out those who summarize the category (unless
+	// critical or urgent: counted CountDigest, the notice recorded as
+	// pending for their summary, see DigestStore), into one batch available at f.PushAt, advances the cursor
 	// and counts targeted/muted/deferred pushes, atomically: after a crash
 	// the step is redone, never doubled. Concurrent steps of one fan-out
 	// are safe (one wins). It reports whether the fan-out is done.

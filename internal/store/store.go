@@ -127,6 +127,7 @@ type Store interface {
 	ConnectorStore // connectors.go: the ENTs' sign-in connectors
 	// AttachmentStore (attachments.go): the content of notices' files.
 	AttachmentStore
+	DigestStore // digest.go: parents' daily summaries
 
 	Ping(ctx context.Context) error
 	// CheckWritable makes one small durable write (a readiness probe):

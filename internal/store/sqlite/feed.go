@@ -287,10 +287,10 @@ func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (
 	return n, nil
 }
 
-// SetPreferences stores a parent's locale and muted categories.
-func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE parents SET locale = ?, muted = ? WHERE ent_id = ? AND ent_user_id = ?`,
-		locale, fromList(muted), entID, entUserID)
+// SetPreferences stores a parent's locale, muted and summarized categories.
+func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE parents SET locale = ?, muted = ?, digest = ? WHERE ent_id = ? AND ent_user_id = ?`,
+		locale, fromList(muted), fromList(digest), entID, entUserID)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {

@@ -352,6 +352,32 @@ CREATE TABLE IF NOT EXISTS attachment_data (
 	PRIMARY KEY (notice_id, id)
 ) WITHOUT ROWID;
 `,
+	// 15: the daily summary (store.DigestStore): the categories a parent
+	// summarizes, the notices pending for their summary, and the summaries
+	// written (one per parent and Paris day: the primary key decides).
+	`
+ALTER TABLE parents ADD COLUMN digest TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE digest_pending (
+	parent_id  INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
+	notice_id  TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (parent_id, notice_id)
+) WITHOUT ROWID;
+CREATE INDEX digest_pending_notice ON digest_pending (notice_id);
+CREATE TABLE digests (
+	id          TEXT PRIMARY KEY,
+	ent_id      TEXT NOT NULL,
+	ent_user_id TEXT NOT NULL,
+	day         TEXT NOT NULL,
+	notices     TEXT NOT NULL,
+	title       TEXT NOT NULL,
+	body        TEXT NOT NULL,
+	created_at  TEXT NOT NULL,
+	expires_at  TEXT NOT NULL
+);
+CREATE INDEX digests_parent ON digests (ent_id, ent_user_id);
+CREATE INDEX digests_created ON digests (created_at);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -167,7 +167,7 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.Parent, error) {
 	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
 	// The statements are prepared before the transaction takes a reader.
-	parent, err := s.stmt(ctx, s.r, `SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
+	parent, err := s.stmt(ctx, s.r, `SELECT id, locale, muted, digest, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
 	if err != nil {
 		return p, err
 	}
@@ -181,12 +181,15 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	var id int64
-	var muted, updated string
-	err = tx.StmtContext(ctx, parent).QueryRowContext(ctx, entID, entUserID).Scan(&id, &p.Locale, &muted, &updated)
+	var muted, digest, updated string
+	err = tx.StmtContext(ctx, parent).QueryRowContext(ctx, entID, entUserID).Scan(&id, &p.Locale, &muted, &digest, &updated)
 	if err != nil {
 		return p, err
 	}
 	if p.Muted, err = toList(muted); err != nil {
+		return p, err
+	}
+	if p.Digest, err = toList(digest); err != nil {
 		return p, err
 	}
 	if p.UpdatedAt, err = toTime(updated); err != nil {
@@ -222,7 +225,13 @@ func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a sto
 		} else if n == 0 {
 			return sql.ErrNoRows
 		}
-		return dropPushes(ctx, tx, subs)
+		if err := dropPushes(ctx, tx, subs); err != nil {
+			return err
+		}
+		// Pending summaries went with the parent (digest_pending cascades);
+		// the summaries written go too.
+		_, err = tx.ExecContext(ctx, `DELETE FROM digests WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to delete parent %s/%s: %w", entID, entUserID, mapErr(err))

@@ -120,7 +120,7 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 		parent, seq := parseCursor(f.Cursor)
 		args := append([]any{parent, seq}, audienceArgs(f.Audience)...)
 		args = append(args, pageSize)
-		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted
+		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted, p.digest
 			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
 			WHERE (s.parent_id, s.seq) > (?, ?) AND EXISTS (`+audienceChild+`)
 			ORDER BY s.parent_id, s.seq LIMIT ?`, args...)
@@ -128,11 +128,12 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 			return err
 		}
 		items := make([]store.PushItem, 0, pageSize)
-		n, muted := 0, 0
+		n, muted, digest := 0, 0, 0
+		var summarized []int64 // parents who summarize the category
 		for rows.Next() {
 			var it store.PushItem
-			var m string
-			if err := rows.Scan(&parent, &seq, &it.SubscriptionID, &it.Endpoint, &it.P256dh, &it.Auth, &m); err != nil {
+			var m, d string
+			if err := rows.Scan(&parent, &seq, &it.SubscriptionID, &it.Endpoint, &it.P256dh, &it.Auth, &m, &d); err != nil {
 				rows.Close()
 				return err
 			}
@@ -143,11 +144,28 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 					continue
 				}
 			}
+			if !f.Critical && !f.Urgent && d != "[]" && d != "" {
+				if l, err := toList(d); err == nil && slices.Contains(l, f.Category) {
+					digest++
+					if len(summarized) == 0 || summarized[len(summarized)-1] != parent {
+						summarized = append(summarized, parent)
+					}
+					continue
+				}
+			}
 			items = append(items, it)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if len(summarized) > 0 {
+			// Pending for their summary; a step redone after a crash (or a
+			// fan-out of a correction) finds the rows there already.
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO digest_pending (parent_id, notice_id, created_at)
+				SELECT value, ?, ? FROM json_each(?)`, noticeID, fromTime(now), idList(summarized)); err != nil {
+				return err
+			}
 		}
 		done = n < pageSize
 		next := strconv.FormatInt(parent, 10) + ":" + strconv.FormatInt(seq, 10)
@@ -159,7 +177,7 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 				return err
 			}
 		}
-		counts := map[string]int{store.CountTargeted: len(items), store.CountMuted: muted}
+		counts := map[string]int{store.CountTargeted: len(items), store.CountMuted: muted, store.CountDigest: digest}
 		if f.PushAt.After(now) {
 			counts[store.CountDeferred] = len(items)
 		}
@@ -303,11 +321,11 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 		if _, err := complete.ExecContext(ctx, len(pending) == 0, items, len(pending), res, fromTime(avail), b.ID); err != nil {
 			return err
 		}
-		if err := addCounts(ctx, tx, b.NoticeID, u.Counts); err != nil {
+		if err := addBatchCounts(ctx, tx, b.ID, b.NoticeID, u.Counts); err != nil {
 			return err
 		}
 		if dropped > 0 {
-			if err := addCounts(ctx, tx, b.NoticeID, map[string]int{store.CountCancelled: dropped}); err != nil {
+			if err := addBatchCounts(ctx, tx, b.ID, b.NoticeID, map[string]int{store.CountCancelled: dropped}); err != nil {
 				return err
 			}
 		}
@@ -392,7 +410,7 @@ func rewriteBatch(ctx context.Context, tx *sql.Tx, id, noticeID string, kept []s
 		WHERE id = ?`, appendItems(nil, kept), len(kept), done, done, done, id); err != nil {
 		return err
 	}
-	return addCounts(ctx, tx, noticeID, map[string]int{store.CountCancelled: dropped})
+	return addBatchCounts(ctx, tx, id, noticeID, map[string]int{store.CountCancelled: dropped})
 }
 
 // withoutGone takes out of items those whose subscription no longer
