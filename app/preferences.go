@@ -273,7 +273,7 @@ func (a *App) SetPreferences(ctx context.Context, p *Principal, req PreferencesR
 	if muted == nil {
 		muted = []string{}
 	}
-	if err := a.store.SetPreferences(ctx, id.ENT.ID, id.UserID, locale, muted); err != nil {
+	if err := a.store.SetPreferences(ctx, id.ENT.ID, id.UserID, locale, muted, par.Digest); err != nil {
 		return Preferences{}, err
 	}
 	a.parentChanged(id.ENT.ID, id.UserID)

@@ -357,10 +357,10 @@ func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (
 	return n, nil
 }
 
-// SetPreferences stores a parent's locale and muted categories.
-func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted []string) error {
+// SetPreferences stores a parent's locale, muted and summarized categories.
+func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error {
 	res, err := s.coll(collParents).UpdateOne(ctx, bson.D{{Key: "_id", Value: parentID(entID, entUserID)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "locale", Value: locale}, {Key: "muted", Value: muted}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "locale", Value: locale}, {Key: "muted", Value: muted}, {Key: "digest", Value: digest}}}})
 	if err != nil {
 		return fail(err, "set the preferences of %s/%s", entID, entUserID)
 	}

@@ -22,6 +22,7 @@ type parentDoc struct {
 	Children  []childDoc `bson:"children"`
 	Locale    string     `bson:"locale"`
 	Muted     []string   `bson:"muted"`
+	Digest    []string   `bson:"digest,omitempty"`
 	UpdatedAt time.Time  `bson:"updated_at"`
 }
 
@@ -39,6 +40,7 @@ func (d parentDoc) model() store.Parent {
 		ENTUserID: d.ENTUserID,
 		Locale:    d.Locale,
 		Muted:     d.Muted,
+		Digest:    d.Digest,
 		UpdatedAt: d.UpdatedAt,
 	}
 	if d.Children != nil {
@@ -189,6 +191,9 @@ func (s *Store) deleteParent(ctx context.Context, entID, entUserID string, a sto
 		return err
 	}
 	if err := s.eraseReadStates(ctx, entID, entUserID); err != nil {
+		return err
+	}
+	if err := s.eraseDigests(ctx, id); err != nil {
 		return err
 	}
 	if res.DeletedCount == 0 {

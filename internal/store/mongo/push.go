@@ -44,6 +44,10 @@ var pushIndexes = []index{
 	{collPushBatches, "due", bson.D{{Key: "done", Value: 1}, {Key: "available_at", Value: 1}}, false},
 	{collPushBatches, "notice", bson.D{{Key: "notice_id", Value: 1}}, false},
 	{collPushReceipts, "notice_event", bson.D{{Key: "notice_id", Value: 1}, {Key: "event", Value: 1}}, false},
+	{collDigestPending, "parent", bson.D{{Key: "parent", Value: 1}}, false},
+	{collDigestPending, "notice", bson.D{{Key: "notice_id", Value: 1}}, false},
+	{collDigests, "parent", bson.D{{Key: "parent", Value: 1}}, false},
+	{collDigests, "created_at", bson.D{{Key: "created_at", Value: 1}}, false},
 }
 
 var pushIndexesDone sync.Map // *Store → struct{}
@@ -299,6 +303,8 @@ func (s *Store) CountSubscribedFamilies(ctx context.Context, aud store.Audience)
 type audiencePage struct {
 	ids   []string        // parents in the audience
 	muted map[string]bool // of those, who muted the category asked
+	// digest: of those not muting it, who summarize it (Parent.Digest)
+	digest map[string]bool
 	last  string          // the last parent scanned; "" when the page was the last
 }
 
@@ -309,7 +315,7 @@ func (s *Store) audiencePage(ctx context.Context, aud store.Audience, cursor str
 func (s *Store) audiencePageMuted(ctx context.Context, aud store.Audience, cursor string, limit int, category string) (audiencePage, error) {
 	var out audiencePage
 	cur, err := s.coll(collParents).Find(ctx, afterID(audienceParentsFilter(aud), cursor),
-		findOptions(byID, limit).SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "muted", Value: 1}}))
+		findOptions(byID, limit).SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "muted", Value: 1}, {Key: "digest", Value: 1}}))
 	if err != nil {
 		return out, err
 	}
@@ -331,6 +337,11 @@ func (s *Store) audiencePageMuted(ctx context.Context, aud store.Audience, curso
 				out.muted = map[string]bool{}
 			}
 			out.muted[p.ID] = true
+		} else if category != "" && slices.Contains(p.Digest, category) {
+			if out.digest == nil {
+				out.digest = map[string]bool{}
+			}
+			out.digest[p.ID] = true
 		}
 	}
 	if err := cur.Err(); err != nil {

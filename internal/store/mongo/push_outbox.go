@@ -23,6 +23,7 @@ type fanoutDoc struct {
 	Version   int         `bson:"version"`
 	Category  string      `bson:"category"`
 	Critical  bool        `bson:"critical"`
+	Urgent    bool        `bson:"urgent,omitempty"`
 	Audience  audienceDoc `bson:"audience"`
 	PushAt    time.Time   `bson:"push_at"`
 	CreatedAt time.Time   `bson:"created_at"`
@@ -31,7 +32,7 @@ type fanoutDoc struct {
 }
 
 func (d fanoutDoc) model() store.PushFanout {
-	return store.PushFanout{NoticeID: d.NoticeID, Version: d.Version, Category: d.Category, Critical: d.Critical,
+	return store.PushFanout{NoticeID: d.NoticeID, Version: d.Version, Category: d.Category, Critical: d.Critical, Urgent: d.Urgent,
 		Audience: store.Audience(d.Audience), PushAt: d.PushAt, CreatedAt: d.CreatedAt, Cursor: d.Cursor, Done: d.Done}
 }
 
@@ -136,7 +137,7 @@ func (s *Store) StartFanout(ctx context.Context, f store.PushFanout) error {
 		return err
 	}
 	_, err := s.coll(collPushFanouts).InsertOne(ctx, fanoutDoc{ID: fanoutID(f.NoticeID, f.Version), NoticeID: f.NoticeID,
-		Version: f.Version, Category: f.Category, Critical: f.Critical, Audience: audienceDoc(f.Audience),
+		Version: f.Version, Category: f.Category, Critical: f.Critical, Urgent: f.Urgent, Audience: audienceDoc(f.Audience),
 		PushAt: msUTC(f.PushAt), CreatedAt: msUTC(f.CreatedAt)})
 	if err != nil {
 		return fail(err, "start fan-out of %s v%d", f.NoticeID, f.Version)
@@ -174,7 +175,8 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 	aud := store.Audience(f.Audience)
 	done, next := true, ""
 	var items []store.PushItem
-	muted := 0
+	muted, digest := 0, 0
+	var summarized []string // parents who summarize the category
 	if len(aud.Schools) > 0 {
 		category := f.Category
 		if f.Critical {
@@ -200,9 +202,19 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 					muted++
 					continue
 				}
+				if page.digest[sub.Parent] && !f.Urgent {
+					digest++
+					if len(summarized) == 0 || summarized[len(summarized)-1] != sub.Parent {
+						summarized = append(summarized, sub.Parent)
+					}
+					continue
+				}
 				items = append(items, store.PushItem{SubscriptionID: sub.ID, Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth})
 			}
 		}
+	}
+	if err := s.addDigestPending(ctx, noticeID, summarized, now); err != nil {
+		return false, err
 	}
 	if len(items) > 0 {
 		_, err := s.coll(collPushBatches).InsertOne(ctx, batchDoc{
@@ -218,7 +230,7 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 		return false, fail(err, "advance fan-out of %s v%d", noticeID, version)
 	}
 	if res.ModifiedCount == 1 {
-		counts := map[string]int{store.CountTargeted: len(items), store.CountMuted: muted}
+		counts := map[string]int{store.CountTargeted: len(items), store.CountMuted: muted, store.CountDigest: digest}
 		if f.PushAt.After(now) {
 			counts[store.CountDeferred] = len(items)
 		}
@@ -310,7 +322,7 @@ func (s *Store) CompletePushBatch(ctx context.Context, b store.PushBatch, u stor
 	if res.MatchedCount == 0 {
 		return fmt.Errorf("store: unable to complete push batch %s: %w", b.ID, store.ErrStale)
 	}
-	if err := s.addCounts(ctx, b.NoticeID, u.Counts); err != nil {
+	if err := s.addBatchCounts(ctx, b.ID, b.NoticeID, u.Counts); err != nil {
 		return err
 	}
 	if len(u.Gone) > 0 {
@@ -370,7 +382,7 @@ func (s *Store) rewriteBatch(ctx context.Context, d batchDoc, cond bson.D, kept 
 	if res.MatchedCount == 0 {
 		return nil
 	}
-	return s.addCounts(ctx, d.NoticeID, map[string]int{store.CountCancelled: dropped})
+	return s.addBatchCounts(ctx, d.ID, d.NoticeID, map[string]int{store.CountCancelled: dropped})
 }
 
 // withoutGone returns the items whose subscription still exists.

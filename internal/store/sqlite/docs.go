@@ -198,6 +198,7 @@ type fanoutDoc struct {
 	Version   int         `json:"version"`
 	Category  string      `json:"category"`
 	Critical  bool        `json:"critical"`
+	Urgent    bool        `json:"urgent,omitempty"`
 	Audience  audienceDoc `json:"audience"`
 	PushAt    time.Time   `json:"push_at"`
 	CreatedAt time.Time   `json:"created_at"`
@@ -205,7 +206,7 @@ type fanoutDoc struct {
 
 func encodeFanout(f store.PushFanout) ([]byte, error) {
 	return json.Marshal(fanoutDoc{
-		NoticeID: f.NoticeID, Version: f.Version, Category: f.Category, Critical: f.Critical,
+		NoticeID: f.NoticeID, Version: f.Version, Category: f.Category, Critical: f.Critical, Urgent: f.Urgent,
 		Audience: newAudienceDoc(f.Audience), PushAt: f.PushAt, CreatedAt: f.CreatedAt,
 	})
 }
@@ -217,7 +218,7 @@ func decodeFanout(doc []byte, cursor string, done bool) (store.PushFanout, error
 		return store.PushFanout{}, err
 	}
 	return store.PushFanout{
-		NoticeID: d.NoticeID, Version: d.Version, Category: d.Category, Critical: d.Critical,
+		NoticeID: d.NoticeID, Version: d.Version, Category: d.Category, Critical: d.Critical, Urgent: d.Urgent,
 		Audience: d.Audience.model(), PushAt: d.PushAt, CreatedAt: d.CreatedAt,
 		Cursor: cursor, Done: done,
 	}, nil

@@ -288,26 +288,27 @@ func testFeed(t *testing.T, open opener) {
 	t.Run("Preferences", func(t *testing.T) {
 		s := open(t)
 		upsert(t, s, "ent_1", 0, 1, 0, parent("u1", child("0750001A", "maternelle", "MS")))
-		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture", "periscolaire"}))
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture", "periscolaire"}, []string{"cantine"}))
 		p, err := s.GetParent(ctx, "ent_1", "u1")
 		ok(t, err)
-		if p.Locale != "en" || len(p.Muted) != 2 || p.Muted[0] != "culture" || len(p.Children) != 1 || !p.UpdatedAt.Equal(T0) {
+		if p.Locale != "en" || len(p.Muted) != 2 || p.Muted[0] != "culture" || len(p.Children) != 1 || !p.UpdatedAt.Equal(T0) ||
+			len(p.Digest) != 1 || p.Digest[0] != "cantine" {
 			t.Fatalf("after SetPreferences: %+v", p)
 		}
 		// A sync keeps them.
 		upsert(t, s, "ent_1", time.Hour, 0, 1, parent("u1", child("0750002B", "elementaire", "CP")))
 		p, err = s.GetParent(ctx, "ent_1", "u1")
 		ok(t, err)
-		if p.Locale != "en" || len(p.Muted) != 2 {
+		if p.Locale != "en" || len(p.Muted) != 2 || len(p.Digest) != 1 {
 			t.Fatalf("preferences lost by a sync: %+v", p)
 		}
-		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "fr", nil))
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "fr", nil, nil))
 		p, err = s.GetParent(ctx, "ent_1", "u1")
 		ok(t, err)
-		if p.Locale != "fr" || len(p.Muted) != 0 {
+		if p.Locale != "fr" || len(p.Muted) != 0 || len(p.Digest) != 0 {
 			t.Fatalf("after clearing: %+v", p)
 		}
-		isErr(t, s.SetPreferences(ctx, "ent_1", "absent", "fr", nil), store.ErrNotFound)
+		isErr(t, s.SetPreferences(ctx, "ent_1", "absent", "fr", nil, nil), store.ErrNotFound)
 	})
 }
 

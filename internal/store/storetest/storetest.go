@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Verify", func(t *testing.T) { testVerify(t, open) })
 	t.Run("Connectors", func(t *testing.T) { testConnectors(t, open) })
 	t.Run("Attachments", func(t *testing.T) { testAttachments(t, open) })
+	t.Run("Digest", func(t *testing.T) { testDigest(t, open) })
 }
 
 // at is T0 plus d.
