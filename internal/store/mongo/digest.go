@@ -282,7 +282,9 @@ func (s *Store) PurgeDigests(ctx context.Context, before, now time.Time) (int, e
 		return n, fail(err, "purge summaries")
 	}
 	gone := slices.DeleteFunc(ids, func(id string) bool {
-		return slices.ContainsFunc(live, func(x store.Notice) bool { return x.ID == id && x.Status != store.NoticeWithdrawn && now.Before(x.ExpiresAt) })
+		return slices.ContainsFunc(live, func(x store.Notice) bool {
+			return x.ID == id && x.Status != store.NoticeWithdrawn && now.Before(x.ExpiresAt)
+		})
 	})
 	if len(gone) > 0 {
 		if _, err := s.coll(collDigestPending).DeleteMany(ctx, bson.D{{Key: "notice_id", Value: bson.D{{Key: "$in", Value: gone}}}}); err != nil {

@@ -305,7 +305,7 @@ type audiencePage struct {
 	muted map[string]bool // of those, who muted the category asked
 	// digest: of those not muting it, who summarize it (Parent.Digest)
 	digest map[string]bool
-	last  string          // the last parent scanned; "" when the page was the last
+	last   string // the last parent scanned; "" when the page was the last
 }
 
 func (s *Store) audiencePage(ctx context.Context, aud store.Audience, cursor string, limit int) (audiencePage, error) {
