@@ -124,6 +124,11 @@ func (r *rq) readable(c app.Convention, cols, schools map[string]string) readabl
 		qh = *c.Limits.QuietHours
 	}
 	rc.Quiet = fmt.Sprintf(r.L("pas de notification entre %s et %s, sauf priorité urgente", "no notification between %s and %s, urgent priority excepted"), qh.From, qh.To)
+	dh := c.Limits.DigestHour
+	if dh == "" {
+		dh = conventions.DefaultDigestHour
+	}
+	rc.Quiet += fmt.Sprintf(r.L(" ; résumé quotidien à %s pour les familles qui l'ont choisi", "; daily summary at %s for the families who chose it"), dh)
 	if c.ValidUntil.Valid() {
 		end := c.ValidUntil.End()
 		now := r.a.now()
@@ -269,6 +274,7 @@ type conventionForm struct {
 	Schools                                           []string
 	Signatories                                       []sigForm
 	MaxPerDay, MaxValidity, QuietFrom, QuietTo        string
+	DigestHour                                        string
 	Rules                                             []ruleForm
 	Amend                                             bool
 	Number                                            int
@@ -305,6 +311,7 @@ func formOf(c conventions.Convention) conventionForm {
 	if qh := c.Limits.QuietHours; qh != nil {
 		f.QuietFrom, f.QuietTo = qh.From, qh.To
 	}
+	f.DigestHour = c.Limits.DigestHour
 	for _, s := range c.Schools {
 		f.Schools = append(f.Schools, s.UAI)
 	}
@@ -345,7 +352,8 @@ func parseConventionForm(c *fiber.Ctx) conventionForm {
 	f := conventionForm{CollectiviteID: c.FormValue("collectivite"), ValidFrom: c.FormValue("valid_from"), ValidUntil: c.FormValue("valid_until"),
 		Reason: strings.TrimSpace(c.FormValue("reason")), Schools: multi("schools"),
 		MaxPerDay: c.FormValue("limits.max_per_school_per_day"), MaxValidity: c.FormValue("limits.max_validity_days"),
-		QuietFrom: c.FormValue("limits.quiet_hours.from"), QuietTo: c.FormValue("limits.quiet_hours.to")}
+		QuietFrom: c.FormValue("limits.quiet_hours.from"), QuietTo: c.FormValue("limits.quiet_hours.to"),
+		DigestHour: strings.TrimSpace(c.FormValue("limits.digest_hour"))}
 	for i := 0; i < 10; i++ {
 		p := fmt.Sprintf("signatories[%d].", i)
 		if !args.Has(p + "role") {
@@ -419,7 +427,7 @@ func (f conventionForm) body() (app.ConventionBody, map[string]string, error) {
 		}
 		b.Rules = append(b.Rules, rule)
 	}
-	b.Limits = conventions.Limits{MaxPerSchoolPerDay: num(f.MaxPerDay), MaxValidityDays: num(f.MaxValidity)}
+	b.Limits = conventions.Limits{MaxPerSchoolPerDay: num(f.MaxPerDay), MaxValidityDays: num(f.MaxValidity), DigestHour: f.DigestHour}
 	if f.QuietFrom != "" || f.QuietTo != "" {
 		b.Limits.QuietHours = &conventions.QuietHours{From: f.QuietFrom, To: f.QuietTo}
 	}
@@ -432,7 +440,7 @@ func (f conventionForm) body() (app.ConventionBody, map[string]string, error) {
 // conventionFields: every field path of the form, for error placement.
 func conventionFields(f conventionForm) map[string]bool {
 	known := map[string]bool{"collectivite": true, "schools": true, "signatories": true, "valid_from": true, "valid_until": true,
-		"limits.max_per_school_per_day": true, "limits.max_validity_days": true, "limits.quiet_hours": true, "rules": true, "reason": true, "admins": true}
+		"limits.max_per_school_per_day": true, "limits.max_validity_days": true, "limits.quiet_hours": true, "limits.digest_hour": true, "rules": true, "reason": true, "admins": true}
 	for i := range f.Signatories {
 		for _, k := range []string{"", ".role", ".name", ".signed_at"} {
 			known[fmt.Sprintf("signatories[%d]%s", i, k)] = true

@@ -196,6 +196,11 @@ type Limits struct {
 	MaxValidityDays int `json:"max_validity_days,omitempty"`
 	// QuietHours for pushes; nil means DefaultQuietHours.
 	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+	// DigestHour is when the daily summary of the notices parents chose to
+	// get that way goes, "HH:MM" Europe/Paris ("" = DefaultDigestHour,
+	// 18:00). A parent whose pending notices come under several
+	// conventions gets one summary, at the earliest of their hours.
+	DigestHour string `json:"digest_hour,omitempty"`
 }
 
 // Rule grants services some categories for an audience, within limits.

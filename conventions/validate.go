@@ -19,6 +19,7 @@ const (
 	CodeInvalidSchoolLevel     = "convention.invalid_school_level"
 	CodeInvalidLimit           = "convention.invalid_limit"
 	CodeInvalidQuietHours      = "convention.invalid_quiet_hours"
+	CodeInvalidDigestHour      = "convention.invalid_digest_hour"
 	CodeNoRule                 = "convention.no_rule"
 	CodeInvalidSignatory       = "convention.invalid_signatory"
 	CodeRuleNoService          = "rule.no_service"
@@ -122,6 +123,13 @@ func ValidateConvention(c Convention) []Reason {
 	limit("limits.max_per_school_per_day", c.Limits.MaxPerSchoolPerDay, "")
 	limit("limits.max_validity_days", c.Limits.MaxValidityDays, "")
 	quiet("limits.quiet_hours", c.Limits.QuietHours, "")
+	if h := c.Limits.DigestHour; h != "" {
+		if _, ok := digestClock(h); !ok {
+			rs = append(rs, vr(CodeInvalidDigestHour, "limits.digest_hour", "",
+				"L'heure du résumé quotidien "+guil(h)+" n'est pas valide"+nb+": écrivez-la HH:MM, de 00:00 à 23:59, par exemple 18:00.",
+				"Daily summary hour "+quot(h)+" is not valid: write it HH:MM, from 00:00 to 23:59, for example 18:00."))
+		}
+	}
 	if c.Status == StatusActive && len(c.Rules) == 0 {
 		rs = append(rs, reasonNoRule(cv))
 	}

@@ -40,6 +40,9 @@ func TestValidateConvention(t *testing.T) {
 			x.Limits.QuietHours = &c.QuietHours{From: "20h", To: "07:30"}
 			x.Rules[0].QuietHours = &c.QuietHours{From: "20:00", To: "25:00"}
 		}, []string{c.CodeInvalidQuietHours, c.CodeInvalidQuietHours}},
+		{"digest hour", func(x *c.Convention) { x.Limits.DigestHour = "24:00" }, []string{c.CodeInvalidDigestHour}},
+		{"digest hour format", func(x *c.Convention) { x.Limits.DigestHour = "18h" }, []string{c.CodeInvalidDigestHour}},
+		{"digest hour", func(x *c.Convention) { x.Limits.DigestHour = "07:15" }, nil},
 		{"active without rules", func(x *c.Convention) { x.Rules = nil }, []string{c.CodeNoRule}},
 		{"draft without rules", func(x *c.Convention) { x.Rules = nil; x.Status = c.StatusDraft }, nil},
 		{"rule services", func(x *c.Convention) { x.Rules[0].Services = nil; x.Rules[1].Services = []string{"police"} },
@@ -116,5 +119,20 @@ func TestCheckActivation(t *testing.T) {
 		EN: "The local authority must appoint at least 2 administrators before activating convention no. 12 (version 2) (it has 1): rights are never held by a single person."}
 	if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
 		t.Errorf("got %+v", rs)
+	}
+}
+
+func TestDigestMinute(t *testing.T) {
+	conv := saintFuscien()
+	if m := conv.DigestMinute(); m != 18*60 {
+		t.Errorf("default summary minute = %d, want 18:00", m)
+	}
+	conv.Limits.DigestHour = "07:15"
+	if m := conv.DigestMinute(); m != 7*60+15 {
+		t.Errorf("summary minute = %d, want 07:15", m)
+	}
+	conv.Limits.DigestHour = "99:99"
+	if m := conv.DigestMinute(); m != 18*60 {
+		t.Errorf("invalid hour: summary minute = %d, want the default 18:00", m)
 	}
 }

@@ -38,7 +38,7 @@ func (s *Service) scheduleOnce(ctx context.Context) error {
 	}
 	for _, n := range due {
 		f := store.PushFanout{NoticeID: n.ID, Version: n.PushedVersion(), Category: n.Category, Critical: n.Critical,
-			Audience: n.Audience, PushAt: s.pushAt(ctx, n, now), CreatedAt: now}
+			Urgent: n.Priority == conventions.PriorityUrgent, Audience: n.Audience, PushAt: s.pushAt(ctx, n, now), CreatedAt: now}
 		if err := s.st.StartFanout(ctx, f); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}

@@ -47,7 +47,7 @@ func (s *Service) workLoop(ctx context.Context) {
 // results in one write.
 func (s *Service) sendBatch(ctx context.Context, b store.PushBatch) {
 	u := store.PushBatchUpdate{Counts: map[string]int{}, Finished: make([]store.PushItem, 0, len(b.Items))}
-	n, err := s.nc.get(ctx, s.st, b.NoticeID, b.Version)
+	n, err := s.batchNotice(ctx, b)
 	now := s.now()
 	switch {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
