@@ -13,6 +13,7 @@ import (
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/delivery"
+	"github.com/liaison-ent/liaison/internal/digest"
 	"github.com/liaison-ent/liaison/internal/lifecycle"
 	"github.com/liaison-ent/liaison/internal/retention"
 	"github.com/liaison-ent/liaison/internal/store"
@@ -59,12 +60,13 @@ func startWorkers(ctx context.Context, cfg config.Config, st store.Store, log *s
 		}
 		wg.Go(func() { retention.Loop(ctx, cfg, st, log) })
 		wg.Go(func() { lifecycle.Loop(ctx, st, log) })
+		wg.Go(func() { digest.New(st, digest.Options{Log: log}).Run(ctx) })
 		wg.Wait()
 	}
 	if m, ok := st.(*mongo.Store); ok && !m.AtomicClaims() {
 		owner := workerOwner()
 		log.Warn("this MongoDB server (FerretDB) has no atomic claims: only one process at a time runs the background workers "+
-			"(push delivery, retention, lifecycle), the holder of the worker lease", slog.String("process", owner))
+			"(push delivery, retention, lifecycle, daily summaries), the holder of the worker lease", slog.String("process", owner))
 		l := m.WorkerLease(owner, workerLeaseTTL, nil)
 		wg.Go(func() {
 			workerlease.Run(ctx, l, workerlease.Options{Renew: workerLeaseRenew, Poll: workerLeasePoll, Log: log}, work)

@@ -54,9 +54,6 @@ const (
 type Options struct {
 	Clock func() time.Time // time.Now when nil
 	Log   *slog.Logger     // slog.Default() when nil
-	// Wake, when set, is called after summaries were written (the
-	// delivery service's Wake: send them now rather than at its next poll).
-	Wake func()
 }
 
 // Job writes the daily summaries due. Several jobs may run on one store
@@ -141,9 +138,6 @@ func (j *Job) RunOnce(ctx context.Context) (int, error) {
 			break
 		}
 		after = next
-	}
-	if written > 0 && j.opt.Wake != nil {
-		j.opt.Wake()
 	}
 	return written, nil
 }
