@@ -11,6 +11,7 @@ type categoryPref struct {
 	Code     string `json:"code"`
 	Label    string `json:"label"`
 	Muted    bool   `json:"muted"`
+	Digest   bool   `json:"digest"`
 	Mutable  bool   `json:"mutable"`
 	Reason   string `json:"reason,omitempty"`
 	UrgentOn bool   `json:"urgent_always_delivered,omitempty"`
@@ -22,6 +23,7 @@ type preferencesView struct {
 	Message         string         `json:"message,omitempty"`
 	Locale          string         `json:"locale"`
 	Muted           []string       `json:"muted"`
+	Digest          []string       `json:"digest"`
 	AlwaysDelivered []string       `json:"always_delivered"`
 	Categories      []categoryPref `json:"categories"`
 	Note            string         `json:"note"`
@@ -29,13 +31,13 @@ type preferencesView struct {
 
 // viewPreferences shows a parent's preferences in lang.
 func viewPreferences(p app.Preferences, lang string) preferencesView {
-	v := preferencesView{Synced: p.Synced, Locale: p.Locale, Muted: p.Muted, AlwaysDelivered: p.AlwaysDelivered, Note: p.Note.In(lang)}
+	v := preferencesView{Synced: p.Synced, Locale: p.Locale, Muted: p.Muted, Digest: p.Digest, AlwaysDelivered: p.AlwaysDelivered, Note: p.Note.In(lang)}
 	if !p.Synced {
 		v.Message = app.NotSynced.In(lang)
 	}
 	v.Categories = make([]categoryPref, len(p.Categories))
 	for i, cp := range p.Categories {
-		v.Categories[i] = categoryPref{Code: cp.Code, Label: cp.Label.In(lang), Muted: cp.Muted, Mutable: cp.Mutable,
+		v.Categories[i] = categoryPref{Code: cp.Code, Label: cp.Label.In(lang), Muted: cp.Muted, Digest: cp.Digest, Mutable: cp.Mutable,
 			Reason: cp.Reason.In(lang), UrgentOn: cp.UrgentAlwaysDelivered}
 	}
 	return v

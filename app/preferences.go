@@ -89,6 +89,9 @@ type CategoryPreference struct {
 	Label   Bilingual
 	Muted   bool
 	Mutable bool
+	// Digest: its notices come in the daily summary (never when muted or
+	// not mutable: critical categories always go at once).
+	Digest bool
 	// Reason: why it cannot be muted, or that its urgent notices are
 	// delivered anyway; empty otherwise.
 	Reason                Bilingual
@@ -101,6 +104,7 @@ type Preferences struct {
 	Synced          bool   // false: not synced yet (NotSynced); nothing can be saved
 	Locale          string // "fr" when unset
 	Muted           []string
+	Digest          []string // categories in the daily summary
 	AlwaysDelivered []string // the categories that cannot be muted
 	Categories      []CategoryPreference
 	Note            Bilingual
@@ -111,6 +115,11 @@ type Preferences struct {
 type PreferencesRequest struct {
 	Locale *string   `json:"locale,omitempty" validate:"omitempty,oneof=fr en"`
 	Muted  *[]string `json:"muted,omitempty" validate:"omitempty,max=7,unique,dive,category"`
+	// Digest: the categories whose notices come in one daily summary
+	// rather than one push each. A category muted by the same request
+	// cannot be summarized; one muted before and summarized now (or the
+	// reverse) moves.
+	Digest *[]string `json:"digest,omitempty" validate:"omitempty,max=7,unique,dive,category"`
 }
 
 // criticality says, for a parent's schools, why a category cannot be
@@ -171,7 +180,7 @@ func (a *App) criticalFor(ctx context.Context, p *store.Parent) (criticality, er
 }
 
 func (a *App) preferencesOf(ctx context.Context, p *store.Parent) (Preferences, error) {
-	v := Preferences{Locale: "fr", Muted: []string{}, AlwaysDelivered: []string{}}
+	v := Preferences{Locale: "fr", Muted: []string{}, Digest: []string{}, AlwaysDelivered: []string{}}
 	if p != nil {
 		v.Synced = true
 		if p.Locale != "" {
@@ -179,6 +188,9 @@ func (a *App) preferencesOf(ctx context.Context, p *store.Parent) (Preferences, 
 		}
 		if p.Muted != nil {
 			v.Muted = p.Muted
+		}
+		if p.Digest != nil {
+			v.Digest = p.Digest
 		}
 	}
 	cr, err := a.criticalFor(ctx, p)
@@ -188,6 +200,7 @@ func (a *App) preferencesOf(ctx context.Context, p *store.Parent) (Preferences, 
 	for _, code := range conventions.Categories {
 		reason, locked := cr.locked[code]
 		cp := CategoryPreference{Code: code, Label: categoryLabel(code), Muted: slices.Contains(v.Muted, code) && !locked, Mutable: !locked, Reason: reason}
+		cp.Digest = !locked && !cp.Muted && slices.Contains(v.Digest, code)
 		if !locked && cr.urgent[code] {
 			cp.UrgentAlwaysDelivered = true
 			cp.Reason = Bilingual{"Même désactivées, les informations urgentes de cette catégorie vous sont envoyées.",
@@ -198,8 +211,8 @@ func (a *App) preferencesOf(ctx context.Context, p *store.Parent) (Preferences, 
 		}
 		v.Categories = append(v.Categories, cp)
 	}
-	v.Note = Bilingual{"Désactiver une catégorie arrête ses notifications ; ses informations restent dans votre fil.",
-		"Muting a category stops its notifications; its notices stay in your feed."}
+	v.Note = Bilingual{"Pour chaque catégorie, choisissez : une notification à chaque information, un résumé par jour (à l'heure fixée par votre commune, 18 h par défaut), ou le fil seulement (pas de notification ; les informations restent dans votre fil). Les informations urgentes partent toujours tout de suite.",
+		"For each category, choose: a notification for each notice, one summary a day (at the hour your town sets, 6 pm by default), or the feed only (no notification; the notices stay in your feed). Urgent notices always go at once."}
 	return v, nil
 }
 
@@ -239,23 +252,58 @@ func (a *App) SetPreferences(ctx context.Context, p *Principal, req PreferencesR
 	if err != nil {
 		return Preferences{}, err
 	}
-	locale, muted := par.Locale, par.Muted
+	locale, muted, digest := par.Locale, par.Muted, par.Digest
 	if req.Locale != nil {
 		locale = *req.Locale
 	}
+	if req.Muted != nil && req.Digest != nil {
+		var ds []Detail
+		for i, cat := range *req.Digest {
+			if slices.Contains(*req.Muted, cat) {
+				l := categoryLabel(cat)
+				ds = append(ds, NewDetail(fmt.Sprintf("digest[%d]", i), "preferences.muted_and_digest",
+					fmt.Sprintf("« %s » ne peut pas être à la fois désactivée et dans le résumé quotidien : choisissez l'un ou l'autre.", l.FR),
+					fmt.Sprintf("\"%s\" cannot be both muted and in the daily summary: choose one.", l.EN)))
+			}
+		}
+		if len(ds) > 0 {
+			return Preferences{}, Err(CodeRequestValidationFailed, ds...)
+		}
+	}
+	// A category muted now leaves the summary, and one summarized now is
+	// no longer muted.
 	if req.Muted != nil {
 		muted = *req.Muted
+		digest = slices.DeleteFunc(slices.Clone(digest), func(c string) bool { return slices.Contains(muted, c) })
+	}
+	if req.Digest != nil {
+		digest = *req.Digest
+		muted = slices.DeleteFunc(slices.Clone(muted), func(c string) bool { return slices.Contains(digest, c) })
+	}
+	if req.Muted != nil || req.Digest != nil {
 		cr, err := a.criticalFor(ctx, &par)
 		if err != nil {
 			return Preferences{}, err
 		}
 		var ds []Detail
-		for i, cat := range muted {
-			if reason, locked := cr.locked[cat]; locked {
-				l := categoryLabel(cat)
-				ds = append(ds, NewDetail(fmt.Sprintf("muted[%d]", i), "preferences.critical_category",
-					fmt.Sprintf("« %s » ne peut pas être désactivée. %s", l.FR, reason.FR),
-					fmt.Sprintf("\"%s\" cannot be muted. %s", l.EN, reason.EN)))
+		if req.Muted != nil {
+			for i, cat := range *req.Muted {
+				if reason, locked := cr.locked[cat]; locked {
+					l := categoryLabel(cat)
+					ds = append(ds, NewDetail(fmt.Sprintf("muted[%d]", i), "preferences.critical_category",
+						fmt.Sprintf("« %s » ne peut pas être désactivée. %s", l.FR, reason.FR),
+						fmt.Sprintf("\"%s\" cannot be muted. %s", l.EN, reason.EN)))
+				}
+			}
+		}
+		if req.Digest != nil {
+			for i, cat := range *req.Digest {
+				if reason, locked := cr.locked[cat]; locked {
+					l := categoryLabel(cat)
+					ds = append(ds, NewDetail(fmt.Sprintf("digest[%d]", i), "preferences.critical_category",
+						fmt.Sprintf("« %s » ne peut pas attendre le résumé quotidien : ses informations partent tout de suite. %s", l.FR, reason.FR),
+						fmt.Sprintf("\"%s\" cannot wait for the daily summary: its notices go at once. %s", l.EN, reason.EN)))
+				}
 			}
 		}
 		if len(ds) > 0 {
@@ -273,10 +321,13 @@ func (a *App) SetPreferences(ctx context.Context, p *Principal, req PreferencesR
 	if muted == nil {
 		muted = []string{}
 	}
-	if err := a.store.SetPreferences(ctx, id.ENT.ID, id.UserID, locale, muted, par.Digest); err != nil {
+	if digest == nil {
+		digest = []string{}
+	}
+	if err := a.store.SetPreferences(ctx, id.ENT.ID, id.UserID, locale, muted, digest); err != nil {
 		return Preferences{}, err
 	}
 	a.parentChanged(id.ENT.ID, id.UserID)
-	par.Locale, par.Muted = locale, muted
+	par.Locale, par.Muted, par.Digest = locale, muted, digest
 	return a.preferencesOf(ctx, &par)
 }
