@@ -154,7 +154,7 @@ func (p *Page) renderPrefs(r *rq, status int, prefs app.Preferences, flash strin
 	}
 	for _, c := range prefs.Categories {
 		d.Categories = append(d.Categories, categoryView{Code: c.Code, Label: c.Label.In(r.lang), Muted: c.Muted,
-			Mutable: c.Mutable, Reason: c.Reason.In(r.lang)})
+			Digest: c.Digest, Mutable: c.Mutable, Reason: c.Reason.In(r.lang)})
 	}
 	if e != nil {
 		d.Error, d.Details = e.Code.Message(r.lang), detailTexts(e, r.lang)
@@ -162,18 +162,30 @@ func (p *Page) renderPrefs(r *rq, status int, prefs app.Preferences, flash strin
 	return p.render(r, status, "preferences", r.L("Préférences", "Preferences"), d)
 }
 
-// savePreferences saves the muted categories and the language; a refusal
-// (a critical category) is shown on the form with app's reason, nothing
-// saved.
+// savePreferences saves how each category reaches the parent — "d-CODE"
+// is "now" (a push each), "digest" (the daily summary) or "feed" (feed
+// only, muted); an older form's "muted" boxes still count — and the
+// language; a refusal (a critical category) is shown on the form with
+// app's reason, nothing saved.
 func (p *Page) savePreferences(r *rq) error {
 	ctx := r.c.UserContext()
 	var req app.PreferencesRequest
-	muted := []string{}
+	muted, digest := []string{}, []string{}
 	args := r.c.Request().PostArgs()
 	for _, v := range args.PeekMulti("muted") {
 		muted = append(muted, string(v))
 	}
-	req.Muted = &muted
+	for _, code := range conventions.Categories {
+		switch string(args.Peek("d-" + code)) {
+		case "feed":
+			if !slices.Contains(muted, code) {
+				muted = append(muted, code)
+			}
+		case "digest":
+			digest = append(digest, code)
+		}
+	}
+	req.Muted, req.Digest = &muted, &digest
 	if l := string(args.Peek("locale")); l != "" {
 		req.Locale = &l
 	}
@@ -190,6 +202,7 @@ func (p *Page) savePreferences(r *rq) error {
 		// Show what was asked, so the parent sees what was refused.
 		for i := range cur.Categories {
 			cur.Categories[i].Muted = slices.Contains(muted, cur.Categories[i].Code) && cur.Categories[i].Mutable
+			cur.Categories[i].Digest = slices.Contains(digest, cur.Categories[i].Code) && cur.Categories[i].Mutable && !cur.Categories[i].Muted
 		}
 		return p.renderPrefs(r, e.Code.Status(), cur, "", e)
 	}
@@ -326,8 +339,8 @@ type prefsData struct {
 }
 
 type categoryView struct {
-	Code, Label, Reason string
-	Muted, Mutable      bool
+	Code, Label, Reason    string
+	Muted, Digest, Mutable bool
 }
 
 type notifData struct {

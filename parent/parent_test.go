@@ -206,7 +206,7 @@ func TestPreferencesSave(t *testing.T) {
 	b.signIn(w.entA.ID, parentJF, false)
 	p := must(t, b.get(base(w.entA.ID)+"preferences"), 200)
 	// Alerts are locked, with app's reason.
-	if !strings.Contains(p.Body, `value="alerte" id="cat-alerte" disabled`) ||
+	if !strings.Contains(p.Body, `value="feed" id="cat-alerte" disabled`) || !strings.Contains(p.Body, `value="digest" id="cat-alerte-digest" disabled`) ||
 		!strings.Contains(p.Body, "Les alertes (fermeture d&#39;école, neige, crise) sont toujours envoyées à toutes les familles.") {
 		t.Fatalf("alerts not locked with their reason: %.3000s", p.Body)
 	}
@@ -219,7 +219,7 @@ func TestPreferencesSave(t *testing.T) {
 		t.Fatalf("saved %v %q", prefs.Muted, prefs.Locale)
 	}
 	p = must(t, b.get(r.Location), 200)
-	if !strings.Contains(p.Body, "Your preferences are saved.") || !strings.Contains(p.Body, `value="cantine" id="cat-cantine" checked`) {
+	if !strings.Contains(p.Body, "Your preferences are saved.") || !strings.Contains(p.Body, `value="feed" id="cat-cantine" checked`) {
 		t.Fatalf("after saving: %.3000s", p.Body)
 	}
 	// Unmuting everything.
@@ -685,5 +685,41 @@ func TestManifestServiceWorkerAndIcons(t *testing.T) {
 	f := must(t, b.get(base(w.entA.ID)), 200)
 	if !strings.Contains(f.Body, `<div class="offline" hidden role="status">Hors connexion : dernières informations reçues</div>`) || f.Header.Get("X-Liaison-Page") != "feed" {
 		t.Fatalf("feed page lacks the offline banner or its mark")
+	}
+}
+
+// The daily summary on the parent page: per category, a push each, one
+// summary a day, or the feed only, as radio buttons; saved, shown back,
+// and a crafted request summarizing alerts refused with app's reason.
+func TestPreferencesDailySummary(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn(w.entA.ID, parentJF, false)
+	p := must(t, b.get(base(w.entA.ID)+"preferences"), 200)
+	for _, s := range []string{`value="now" id="cat-cantine-now" checked`, "Un résumé par jour", "<legend>Cantine</legend>"} {
+		if !strings.Contains(p.Body, s) {
+			t.Fatalf("form lacks %q: %.3000s", s, p.Body)
+		}
+	}
+	r := must(t, b.post(base(w.entA.ID)+"preferences", url.Values{"csrf": {csrfOf(t, p)}, "d-cantine": {"digest"}, "d-culture": {"feed"},
+		"d-transport": {"now"}, "locale": {"fr"}}), 303)
+	prefs, err := w.core.Preferences(context.Background(), principalOf(w, w.entA.ENT, parentJF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(prefs.Digest, []string{"cantine"}) || !slices.Equal(prefs.Muted, []string{"culture"}) {
+		t.Fatalf("saved digest %v muted %v", prefs.Digest, prefs.Muted)
+	}
+	p = must(t, b.get(r.Location), 200)
+	if !strings.Contains(p.Body, `value="digest" id="cat-cantine-digest" checked`) || !strings.Contains(p.Body, `value="feed" id="cat-culture" checked`) {
+		t.Fatalf("after saving: %.3000s", p.Body)
+	}
+	r = must(t, b.post(base(w.entA.ID)+"preferences", url.Values{"csrf": {csrfOf(t, p)}, "d-alerte": {"digest"}, "d-cantine": {"now"}}), 422)
+	if !strings.Contains(r.Body, "« Alertes » ne peut pas attendre le résumé quotidien") {
+		t.Fatalf("refusal: %.3000s", r.Body)
+	}
+	prefs, _ = w.core.Preferences(context.Background(), principalOf(w, w.entA.ENT, parentJF))
+	if !slices.Equal(prefs.Digest, []string{"cantine"}) {
+		t.Fatalf("a refused post changed the summary: %v", prefs.Digest)
 	}
 }

@@ -120,11 +120,14 @@ test('keyboard only: open a notice (read), acknowledge, mark all read, preferenc
   await tabTo(page, (x) => x.tag === 'BUTTON' && x.text === 'Tout marquer comme lu');
   await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
   assert.equal(await unread(page), 'Tout est lu.');
-  // Preferences: mute the canteen with Space, save with Enter.
+  // Preferences: the canteen to the feed only with the arrow keys (its
+  // radio group: a push each, a daily summary, the feed only), save with
+  // Enter.
   await tabTo(page, (x) => x.tag === 'A' && x.text === 'Préférences');
   await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
-  await tabTo(page, (x) => x.id === 'cat-cantine');
-  await page.keyboard.press('Space');
+  await tabTo(page, (x) => x.id === 'cat-cantine-now');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
   await tabTo(page, (x) => x.tag === 'BUTTON' && x.text === 'Enregistrer');
   await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
   await page.locator('.box.ok', { hasText: 'Vos préférences sont enregistrées.' }).waitFor();
