@@ -28,7 +28,8 @@
       line: 'Ligne', stops: 'Arrêts concernés', from: 'De', to: 'à', replacement: 'Remplacement', cause: 'Cause',
       news: function (n, t) { return n > 1 ? n + ' nouvelles informations.' : 'Nouvelle information : ' + t; },
       readDone: function (n) { return 'Information marquée comme lue. ' + n + (n > 1 ? ' non lues.' : ' non lue.'); },
-      prefsTitle: 'Recevoir une notification pour :', lang: 'Langue', save: 'Enregistrer', saved: 'Préférences enregistrées.',
+      prefsTitle: 'Notifications par catégorie', lang: 'Langue',
+      modeNow: 'Une notification à chaque information', modeDigest: 'Un résumé par jour', modeFeed: 'Fil seulement, sans notification', save: 'Enregistrer', saved: 'Préférences enregistrées.',
       always: 'toujours envoyé', error: 'Le fil n\u2019a pas pu être chargé ; nouvel essai dans une minute.', expired: 'Votre session a expiré : rechargez la page.',
       paused: 'Actualisation automatique suspendue.', resumed: 'Actualisation automatique reprise.',
       more: 'Options', ask: 'Être prévenu sur cet appareil à chaque nouvelle information ?', later: 'Non merci',
@@ -51,7 +52,8 @@
       line: 'Line', stops: 'Stops affected', from: 'From', to: 'to', replacement: 'Replacement', cause: 'Cause',
       news: function (n, t) { return n > 1 ? n + ' new notices.' : 'New notice: ' + t; },
       readDone: function (n) { return 'Marked as read. ' + n + ' unread.'; },
-      prefsTitle: 'Notify me about:', lang: 'Language', save: 'Save', saved: 'Preferences saved.',
+      prefsTitle: 'Notifications by category', lang: 'Language',
+      modeNow: 'A notification for each notice', modeDigest: 'One summary a day', modeFeed: 'Feed only, no notification', save: 'Save', saved: 'Preferences saved.',
       always: 'always sent', error: 'The feed could not be loaded; retrying in a minute.', expired: 'Your session has expired: reload the page.',
       paused: 'Auto-refresh paused.', resumed: 'Auto-refresh resumed.',
       more: 'Options', ask: 'Get a notification on this device for every new notice?', later: 'No thanks',
@@ -104,7 +106,7 @@
     '.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:.9rem;min-width:16rem}caption{text-align:left;font-weight:700}' +
     'th,td{border:1px solid #8a8a8a;padding:.25rem .4rem;text-align:left;vertical-align:top}thead th{background:#f2f2f2}' +
     '.card{border:2px solid #a3001b;border-radius:6px;padding:.5rem;margin:.5rem 0}.card p{margin:.2rem 0}' +
-    'fieldset{border:1px solid #8a8a8a;border-radius:6px;margin:.5rem 0}label{display:flex;gap:.5rem;align-items:center;min-height:44px}' +
+    'fieldset{border:1px solid #8a8a8a;border-radius:6px;margin:.5rem 0}label{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;min-height:44px}label select{max-width:100%}' +
     'input[type=checkbox]{width:1.25rem;height:1.25rem}.note{font-size:.875rem;color:#4a4a4a;margin:.2rem 0}' +
     '.att{list-style:none;margin:.5rem 0;padding:0}.att li{margin:.25rem 0}.att img{display:block;max-width:100%;height:auto;border-radius:4px}' +
     '.att a{display:inline-flex;align-items:center;min-height:44px}' +
@@ -580,12 +582,15 @@
       var t = this.t, self = this, id = this._id;
       this._prefsBody.textContent = '';
       var fs = h('fieldset', null, [h('legend', { text: t.prefsTitle })]);
+      // Per category: a push each, one daily summary, or the feed only.
       (p.categories || []).forEach(function (c) {
         var cid = id + '-c-' + c.code, rid = cid + '-r';
-        var box = h('input', { type: 'checkbox', id: cid, value: c.code, 'data-cat': c.code, 'aria-describedby': c.reason ? rid : null });
-        box.checked = !c.muted;
-        box.disabled = !c.mutable;
-        fs.appendChild(h('label', { for: cid }, [box, c.label + (c.mutable ? '' : ' (' + t.always + ')')]));
+        var sel = h('select', { id: cid, 'data-cat': c.code, 'aria-describedby': c.reason ? rid : null }, [
+          h('option', { value: 'now', text: t.modeNow }), h('option', { value: 'digest', text: t.modeDigest }),
+          h('option', { value: 'feed', text: t.modeFeed })]);
+        sel.value = c.muted ? 'feed' : c.digest ? 'digest' : 'now';
+        sel.disabled = !c.mutable;
+        fs.appendChild(h('label', { for: cid }, [c.label + (c.mutable ? '' : ' (' + t.always + ')'), sel]));
         if (c.reason) fs.appendChild(h('p', { class: 'note', id: rid, text: c.reason }));
       });
       var sel = h('select', { id: id + '-lang' }, [h('option', { value: 'fr', text: 'Français' }), h('option', { value: 'en', text: 'English' })]);
@@ -599,9 +604,13 @@
     }
 
     async _savePrefs(fs, sel) {
-      var muted = [];
-      fs.querySelectorAll('input[data-cat]').forEach(function (b) { if (!b.checked && !b.disabled) muted.push(b.value); });
-      var res = await this._api('PUT', '/v1/me/preferences', { locale: sel.value, muted: muted });
+      var muted = [], digest = [];
+      fs.querySelectorAll('select[data-cat]').forEach(function (s) {
+        if (s.disabled) return;
+        if (s.value === 'feed') muted.push(s.getAttribute('data-cat'));
+        if (s.value === 'digest') digest.push(s.getAttribute('data-cat'));
+      });
+      var res = await this._api('PUT', '/v1/me/preferences', { locale: sel.value, muted: muted, digest: digest });
       var body = await res.json().catch(function () { return {}; });
       if (!res.ok) {
         var e = body.error || {};

@@ -131,7 +131,7 @@ test('keyboard only: Tab reaches every control, Enter opens, Space acknowledges'
   await page.keyboard.press('Enter');
   await page.locator('liaison-feed fieldset').waitFor();
   // The focus went to the first preference; the menu closed.
-  assert.match(await page.evaluate(deepFocus), /^w:INPUT:/);
+  assert.match(await page.evaluate(deepFocus), /^w:SELECT:/);
   assert.equal(await menuButton(page).getAttribute('aria-expanded'), 'false');
   await item(page, 'Alerte neige').focus();
   await page.keyboard.press('Enter');
