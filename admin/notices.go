@@ -195,6 +195,7 @@ func (r *rq) statFigures(st app.NoticeStats) []shownFigure {
 		add("pushes.accepted", "Notifications remises au service de notification", "Notifications handed to the push service", &p.Accepted)
 		add("pushes.deferred", "Notifications différées (heures calmes)", "Notifications deferred (quiet hours)", &p.Deferred)
 		add("pushes.muted", "Notifications non envoyées (catégorie désactivée par la famille)", "Notifications not sent (category muted by the family)", &p.Muted)
+		add("pushes.digest", "Notifications regroupées dans le résumé quotidien (choix de la famille)", "Notifications grouped in the daily summary (the family's choice)", &p.Digest)
 		add("pushes.cancelled", "Notifications annulées (information retirée, expirée ou corrigée)", "Notifications cancelled (notice withdrawn, expired or corrected)", &p.Cancelled)
 	}
 	reasons := make([]string, 0, len(st.Failed))

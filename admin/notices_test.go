@@ -264,7 +264,7 @@ func TestStatFiguresLabelled(t *testing.T) {
 	small := app.Figure{Label: app.Text{FR: "moins de 5", EN: "fewer than 5"}}
 	sub, shown, clicked, read, acked := app.Figure{Label: app.Text{FR: "au moins 35", EN: "at least 35"}}, given(10), small, given(25), zero()
 	full := app.NoticeStats{NoticeID: "ntc_1", FamiliesTargeted: given(40), FamiliesSubscribed: &sub,
-		Pushes: &app.PushFigures{Targeted: given(20), Accepted: small, Deferred: zero(), Muted: zero(), Cancelled: zero()},
+		Pushes: &app.PushFigures{Targeted: given(20), Accepted: small, Deferred: zero(), Muted: zero(), Digest: zero(), Cancelled: zero()},
 		Failed: map[string]app.Figure{"gone": small}, Shown: &shown, Clicked: &clicked, Read: &read, Acknowledged: &acked}
 	for _, c := range []struct {
 		name string
@@ -273,10 +273,10 @@ func TestStatFiguresLabelled(t *testing.T) {
 		want map[string]string
 	}{
 		{"fr", full, "fr", map[string]string{"stats.families_targeted": "40 à 44", "stats.families_subscribed": "au moins 35", "stats.pushes.targeted": "20 à 24",
-			"stats.pushes.accepted": "moins de 5", "stats.pushes.deferred": "0", "stats.pushes.muted": "0", "stats.pushes.cancelled": "0",
+			"stats.pushes.accepted": "moins de 5", "stats.pushes.deferred": "0", "stats.pushes.muted": "0", "stats.pushes.digest": "0", "stats.pushes.cancelled": "0",
 			"stats.failed.gone": "moins de 5", "stats.shown": "10 à 14", "stats.clicked": "moins de 5", "stats.read": "25 à 29", "stats.acknowledged": "0"}},
 		{"en", full, "en", map[string]string{"stats.families_targeted": "40 to 44", "stats.families_subscribed": "at least 35", "stats.pushes.targeted": "20 to 24",
-			"stats.pushes.accepted": "fewer than 5", "stats.pushes.deferred": "0", "stats.pushes.muted": "0", "stats.pushes.cancelled": "0",
+			"stats.pushes.accepted": "fewer than 5", "stats.pushes.deferred": "0", "stats.pushes.muted": "0", "stats.pushes.digest": "0", "stats.pushes.cancelled": "0",
 			"stats.failed.gone": "fewer than 5", "stats.shown": "10 to 14", "stats.clicked": "fewer than 5", "stats.read": "25 to 29", "stats.acknowledged": "0"}},
 		{"withheld audience", app.NoticeStats{NoticeID: "ntc_1", FamiliesTargeted: small, Withheld: true}, "fr",
 			map[string]string{"stats.families_targeted": "moins de 5"}},

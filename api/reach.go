@@ -101,6 +101,7 @@ type pushFigures struct {
 	Accepted  figure `json:"accepted"`
 	Deferred  figure `json:"deferred"`
 	Muted     figure `json:"muted"`
+	Digest    figure `json:"digest"`
 	Cancelled figure `json:"cancelled"`
 }
 
@@ -118,7 +119,8 @@ func (s *Server) getNoticeStats(c *fiber.Ctx) error {
 		Acknowledged: figurePtr(st.Acknowledged, lang)}
 	if st.Pushes != nil {
 		out.Pushes = &pushFigures{Targeted: figureOf(st.Pushes.Targeted, lang), Accepted: figureOf(st.Pushes.Accepted, lang),
-			Deferred: figureOf(st.Pushes.Deferred, lang), Muted: figureOf(st.Pushes.Muted, lang), Cancelled: figureOf(st.Pushes.Cancelled, lang)}
+			Deferred: figureOf(st.Pushes.Deferred, lang), Muted: figureOf(st.Pushes.Muted, lang), Digest: figureOf(st.Pushes.Digest, lang),
+			Cancelled: figureOf(st.Pushes.Cancelled, lang)}
 	}
 	if st.Failed != nil {
 		out.Failed = make(map[string]figure, len(st.Failed))

@@ -438,6 +438,7 @@ type PushFigures struct {
 	Accepted  Figure
 	Deferred  Figure
 	Muted     Figure
+	Digest    Figure // left out of the immediate push for the daily summary
 	Cancelled Figure
 }
 
@@ -503,15 +504,16 @@ func (a *App) Stats(ctx context.Context, p *Principal, id string) (NoticeStats, 
 	}
 	sort.Strings(reasons)
 	pushed := r.part(ps.Counts[store.CountTargeted])
-	parts := []int{ps.Counts[store.CountAccepted], ps.Counts[store.CountDeferred], ps.Counts[store.CountMuted], ps.Counts[store.CountCancelled]}
+	parts := []int{ps.Counts[store.CountAccepted], ps.Counts[store.CountDeferred], ps.Counts[store.CountMuted], ps.Counts[store.CountCancelled],
+		ps.Counts[store.CountDigest]}
 	for _, reason := range reasons {
 		parts = append(parts, ps.Counts[store.CountFailedPrefix+reason])
 	}
 	figs := r.partition(pushed, parts...)
-	out.Pushes = &PushFigures{Targeted: pushed, Accepted: figs[0], Deferred: figs[1], Muted: figs[2], Cancelled: figs[3]}
+	out.Pushes = &PushFigures{Targeted: pushed, Accepted: figs[0], Deferred: figs[1], Muted: figs[2], Cancelled: figs[3], Digest: figs[4]}
 	out.Failed = map[string]Figure{}
 	for i, reason := range reasons {
-		out.Failed[reason] = figs[4+i]
+		out.Failed[reason] = figs[5+i]
 	}
 	shownF := r.part(ps.Shown, out.Pushes.Accepted)
 	clicked := r.part(ps.Clicked, shownF)

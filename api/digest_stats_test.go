@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/digest"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// A notice delivered through the daily summary counts as pushed in its
+// /stats: the summary's pushes are targeted and accepted for it, and the
+// devices left for the summary are given as `digest` (the k ≥ 5 rule as
+// for every figure).
+func TestDailySummaryCountsAsPushed(t *testing.T) {
+	p := newPublishing(t)
+	ctx := context.Background()
+	for i := range 5 {
+		tok := p.parentToken(t, fmt.Sprintf("p%d", i))
+		p.must(201, p.do("POST", "/v1/me/push-subscriptions", tok, browserSub(t, fmt.Sprintf("%sd%d", fcm, i))))
+		p.must(200, p.do("PUT", "/v1/me/preferences", tok, map[string]any{"digest": []string{"cantine"}}))
+	}
+	var ans publishAnswer
+	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
+	id := ans.Notice.ID
+	// The fan-out leaves the five devices for the summary.
+	now := p.clock.Now().UTC()
+	due, err := p.st.DuePushNotices(ctx, now, 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %+v %v", due, err)
+	}
+	n := due[0]
+	if err := p.st.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
+		PushAt: now, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		if done, err = p.st.FanoutStep(ctx, n.ID, 1, 100, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.st.ClaimPushBatch(ctx, "w", now, time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an immediate push to a summarizing parent: %v", err)
+	}
+	// At 18:00 in Paris the summary goes; the push service accepts all five.
+	p.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC))
+	if w, err := digest.New(p.st, digest.Options{Clock: p.clock.Now}).RunOnce(ctx); err != nil || w != 5 {
+		t.Fatalf("summaries written %d, %v", w, err)
+	}
+	for range 5 {
+		b, err := p.st.ClaimPushBatch(ctx, "w", p.clock.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := store.DigestOfBatch(b.ID); !ok || b.NoticeID != id {
+			t.Fatalf("batch %+v", b)
+		}
+		fin := b.Items
+		fin[0].Result = "delivered"
+		if err := p.st.CompletePushBatch(ctx, b, store.PushBatchUpdate{Finished: fin, Counts: map[string]int{store.CountAccepted: 1}}, p.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st noticeStats
+	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
+	if st.Pushes == nil || val(st.Pushes.Targeted) != 5 || val(st.Pushes.Accepted) != 5 || val(st.Pushes.Digest) != 5 {
+		t.Fatalf("pushes %+v, want the summary's 5 targeted and accepted, 5 left for the summary", st.Pushes)
+	}
+}
