@@ -185,10 +185,11 @@ type PushStore interface {
 	PendingFanouts(ctx context.Context, limit int) ([]PushFanout, error)
 	// FanoutStep resolves the next page of f's audience (up to pageSize
 	// subscriptions of parents who have not muted the category, unless
-	// critical), leaving out those who summarize the category (unless
-	// critical or urgent: counted CountDigest, the notice recorded as
-	// pending for their summary, see DigestStore), into one batch available at f.PushAt, advances the cursor
-	// and counts targeted/muted/deferred pushes, atomically: after a crash
+	// critical) nor chosen to summarize it (unless critical or urgent:
+	// those are counted CountDigest and the notice is recorded as pending
+	// for their daily summary, see DigestStore) into one batch available
+	// at f.PushAt, advances the cursor and counts
+	// targeted/muted/digest/deferred pushes, atomically: after a crash
 	// the step is redone, never doubled. Concurrent steps of one fan-out
 	// are safe (one wins). It reports whether the fan-out is done.
 	FanoutStep(ctx context.Context, noticeID string, version, pageSize int, now time.Time) (done bool, err error)

@@ -174,8 +174,8 @@ type Store interface {
 	UpsertParents(ctx context.Context, entID string, parents []Parent, now time.Time, a AuditEntry) (UpsertResult, error)
 	GetParent(ctx context.Context, entID, entUserID string) (Parent, error)
 	// DeleteParent erases a parent and everything attached to them: their
-	// children, read states, push subscriptions, and their pushes waiting
-	// in the outbox (counted cancelled; a batch a worker holds loses them
+	// children, read states, push subscriptions, pending and sent daily
+	// summaries (DigestStore), and their pushes waiting in the outbox (counted cancelled; a batch a worker holds loses them
 	// when it is completed, see CompletePushBatch).
 	DeleteParent(ctx context.Context, entID, entUserID string, a AuditEntry) error
 	// CountFamilies counts the parents with at least one child in the
