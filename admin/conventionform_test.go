@@ -3,7 +3,10 @@ package admin
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/liaison-ent/liaison/conventions"
 )
 
 // A date the form sends that is not YYYY-MM-DD is refused next to its own
@@ -25,5 +28,35 @@ func TestConventionFormBadDateAtItsField(t *testing.T) {
 	list := must(t, b.get("/admin/conventions"), 200)
 	if n := len(regexp.MustCompile(`<section aria-labelledby="c-`).FindAllString(list.Body, -1)); n != len(w.data.Conventions) {
 		t.Errorf("%d conventions listed, want the %d of the demo: a refused form was stored", n, len(w.data.Conventions))
+	}
+}
+
+// The summary hour: the convention form carries it both ways, and an
+// hour that is not HH:MM before 24:00 is refused at its own field,
+// nothing stored.
+func TestConventionFormDigestHour(t *testing.T) {
+	f := formOf(conventions.Convention{Limits: conventions.Limits{DigestHour: "17:15"}})
+	if f.DigestHour != "17:15" {
+		t.Fatalf("form of a convention: %+v", f)
+	}
+	b, _, err := f.body()
+	if err != nil || b.Limits.DigestHour != "17:15" {
+		t.Fatalf("body of the form: %+v %v", b.Limits, err)
+	}
+	w := newWorld(t)
+	br := w.browser(t)
+	br.signIn("Opératrice")
+	conv := w.data.Conventions[0]
+	form := must(t, br.get("/admin/conventions/"+conv.ID+"/avenant"), 200)
+	if !strings.Contains(form.Body, `name="limits.digest_hour"`) || !strings.Contains(form.Body, "Heure du résumé quotidien (vide : 18:00)") {
+		t.Fatalf("no summary hour on the form:\n%.3000s", form.Body)
+	}
+	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
+		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
+		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
+		"limits.digest_hour": {"24:00"}}
+	res := must(t, br.post("/admin/conventions/"+conv.ID+"/avenant", v), 422)
+	if !regexp.MustCompile(`id="f-limits-digest-hour-error"[^>]*>[^<]*L'heure du résumé quotidien|id="f-limits-digest-hour-error"[\s\S]{0,300}heure du résumé quotidien`).MatchString(res.Body) {
+		t.Fatalf("the bad hour is not refused at its field:\n%.5000s", res.Body)
 	}
 }
