@@ -289,14 +289,24 @@ func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (
 
 // SetPreferences stores a parent's locale, muted and summarized categories.
 func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE parents SET locale = ?, muted = ?, digest = ? WHERE ent_id = ? AND ent_user_id = ?`,
-		locale, fromList(muted), fromList(digest), entID, entUserID)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = store.ErrNotFound
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `UPDATE parents SET locale = ?, muted = ? WHERE ent_id = ? AND ent_user_id = ? RETURNING id`,
+			locale, fromList(muted), entID, entUserID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
 		}
-	}
+		if err != nil {
+			return err
+		}
+		if len(digest) == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM parent_digest WHERE parent_id = ?`, id)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO parent_digest (parent_id, digest) VALUES (?, ?)
+			ON CONFLICT (parent_id) DO UPDATE SET digest = excluded.digest`, id, fromList(digest))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: unable to set the preferences of %s/%s: %w", entID, entUserID, err)
 	}

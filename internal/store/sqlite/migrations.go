@@ -353,18 +353,22 @@ CREATE TABLE IF NOT EXISTS attachment_data (
 ) WITHOUT ROWID;
 `,
 	// 15: the daily summary (store.DigestStore): the categories a parent
-	// summarizes, the notices pending for their summary, and the summaries
+	// summarizes (a table of its own, none for a parent who summarizes
+	// nothing), the notices pending for their summary, and the summaries
 	// written (one per parent and Paris day: the primary key decides).
 	`
-ALTER TABLE parents ADD COLUMN digest TEXT NOT NULL DEFAULT '[]';
-CREATE TABLE digest_pending (
+CREATE TABLE IF NOT EXISTS parent_digest (
+	parent_id INTEGER PRIMARY KEY REFERENCES parents (id) ON DELETE CASCADE,
+	digest    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS digest_pending (
 	parent_id  INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
 	notice_id  TEXT NOT NULL REFERENCES notices (id) ON DELETE CASCADE,
 	created_at TEXT NOT NULL,
 	PRIMARY KEY (parent_id, notice_id)
 ) WITHOUT ROWID;
-CREATE INDEX digest_pending_notice ON digest_pending (notice_id);
-CREATE TABLE digests (
+CREATE INDEX IF NOT EXISTS digest_pending_notice ON digest_pending (notice_id);
+CREATE TABLE IF NOT EXISTS digests (
 	id          TEXT PRIMARY KEY,
 	ent_id      TEXT NOT NULL,
 	ent_user_id TEXT NOT NULL,
@@ -375,8 +379,8 @@ CREATE TABLE digests (
 	created_at  TEXT NOT NULL,
 	expires_at  TEXT NOT NULL
 );
-CREATE INDEX digests_parent ON digests (ent_id, ent_user_id);
-CREATE INDEX digests_created ON digests (created_at);
+CREATE INDEX IF NOT EXISTS digests_parent ON digests (ent_id, ent_user_id);
+CREATE INDEX IF NOT EXISTS digests_created ON digests (created_at);
 `,
 }
 

@@ -167,7 +167,9 @@ func (s *Store) GetParent(ctx context.Context, entID, entUserID string) (store.P
 func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.Parent, error) {
 	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
 	// The statements are prepared before the transaction takes a reader.
-	parent, err := s.stmt(ctx, s.r, `SELECT id, locale, muted, digest, updated_at FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
+	parent, err := s.stmt(ctx, s.r, `SELECT id, locale, muted,
+		COALESCE((SELECT digest FROM parent_digest WHERE parent_id = parents.id), '[]'), updated_at
+		FROM parents WHERE ent_id = ? AND ent_user_id = ?`)
 	if err != nil {
 		return p, err
 	}

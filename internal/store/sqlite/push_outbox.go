@@ -120,8 +120,8 @@ func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSi
 		parent, seq := parseCursor(f.Cursor)
 		args := append([]any{parent, seq}, audienceArgs(f.Audience)...)
 		args = append(args, pageSize)
-		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted, p.digest
-			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id
+		rows, err := tx.QueryContext(ctx, `SELECT s.parent_id, s.seq, s.id, s.endpoint, s.p256dh, s.auth, p.muted, COALESCE(pd.digest, '[]')
+			FROM push_subscriptions s JOIN parents p ON p.id = s.parent_id LEFT JOIN parent_digest pd ON pd.parent_id = s.parent_id
 			WHERE (s.parent_id, s.seq) > (?, ?) AND EXISTS (`+audienceChild+`)
 			ORDER BY s.parent_id, s.seq LIMIT ?`, args...)
 		if err != nil {
