@@ -27,11 +27,14 @@ const CountDigest = "digest"
 // summary, not that notice.
 const DigestBatchPrefix = "digest/"
 
+// DigestIDPrefix starts every DigestID.
+const DigestIDPrefix = "dgs_"
+
 // DigestID is the ID of a parent's summary of a Paris day ("2006-01-02"):
 // one per parent and day, whoever writes it.
 func DigestID(entID, entUserID, day string) string {
 	sum := sha256.Sum256([]byte(entID + "\x00" + entUserID + "\x00" + day))
-	return "dgs_" + hex.EncodeToString(sum[:12])
+	return DigestIDPrefix + hex.EncodeToString(sum[:12])
 }
 
 // DigestOfBatch returns the digest ID of a summary's outbox batch; ok is

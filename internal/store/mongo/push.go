@@ -364,6 +364,9 @@ type receiptDoc struct {
 
 // RecordPushReceipt records a receipt once (its _id is its identity).
 func (s *Store) RecordPushReceipt(ctx context.Context, r store.PushReceipt) (bool, error) {
+	if strings.HasPrefix(r.NoticeID, store.DigestIDPrefix) {
+		return false, nil // a daily summary's push: no notice to count it for (as on SQLite)
+	}
 	if err := s.ensurePushIndexes(ctx); err != nil {
 		return false, err
 	}

@@ -161,6 +161,11 @@ func testDigest(t *testing.T, open opener) {
 				t.Fatalf("%s counts %v, want the summary's 2 pushes targeted and accepted", id, st.Counts)
 			}
 		}
+		// A receipt of the summary's push is no notice's.
+		if fresh, err := s.RecordPushReceipt(ctx, store.PushReceipt{NoticeID: d.ID, Version: 1, SubscriptionID: "psb_sum1",
+			Event: store.ReceiptShown, At: now}); err != nil || fresh {
+			t.Fatalf("receipt of a summary: %v %v", fresh, err)
+		}
 		isErr(t, s.CreateDigest(ctx, digestOf("now", "2026-11-23", "ntc_1"), now), store.ErrStale)
 		isErr(t, s.CreateDigest(ctx, digestOf("ghost", "2026-11-23", "ntc_1"), now), store.ErrNotFound)
 	})
