@@ -270,7 +270,10 @@ SELECT 1, c.uai, c.level, c.class, c.pos FROM parents p JOIN children c ON c.par
 	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
 UNION ALL
 SELECT 2, r.notice_id, r.read_at, r.ack_at, 0 FROM read_states r
-	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2`
+	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
+UNION ALL
+SELECT 3, d.digest, NULL, NULL, 0 FROM parents p JOIN parent_digest d ON d.parent_id = p.id
+	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2`
 
 // FeedParent returns a parent with their children and read states, read
 // by one statement.
@@ -306,6 +309,9 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 			if p.Muted, err = toList(b.String); err != nil {
 				return p, nil, err
 			}
+			if p.Digest == nil {
+				p.Digest = []string{}
+			}
 			if p.UpdatedAt, err = toTime(c.String); err != nil {
 				return p, nil, err
 			}
@@ -321,6 +327,10 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 				return p, nil, err
 			}
 			states = append(states, st)
+		case 3: // the categories they summarize (parent_digest)
+			if p.Digest, err = toList(a); err != nil {
+				return p, nil, err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {

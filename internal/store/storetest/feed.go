@@ -151,7 +151,7 @@ func testFeed(t *testing.T, open opener) {
 			parent("u1", child("0750002B", "elementaire", " cp "), child("0750001A", "maternelle", "MS")),
 			parent("u2", child("0750001A", "maternelle", "GS")))
 		upsert(t, s, "ent_2", 0, 1, 0, parent("u1", child("0750003C", "elementaire", "CE1")))
-		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture"}))
+		ok(t, s.SetPreferences(ctx, "ent_1", "u1", "en", []string{"culture"}, []string{"cantine"}))
 		for _, id := range []string{"ntc_1", "ntc_2", "ntc_3"} {
 			createNotice(t, s, feedNotice(id, 0, "0750001A"))
 		}
