@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,7 +80,12 @@ func TestTwoWorkersHelper(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// The stand-in's certificate is self-signed; it listens on 127.0.0.1.
 	client := webpush.NewPushClient(webpush.ClientOptions{Timeout: DefaultTimeout, TLS: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // loopback benchmark
+	ts := &timedStore{Store: st}
 	svc, err := New(st, keys, Options{Owner: name, Client: client, Allow: allow, Subject: testSubject, Log: testLog(), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.st = ts
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +123,75 @@ func TestTwoWorkersHelper(t *testing.T) {
 			}
 		}
 	}
+	fmt.Println("STORE", ts.String())
 	fmt.Printf("SENT %.0f %.0f %.0f %d\n", accepted, sends, batches, cpuTime())
+}
+
+// timedStore counts the calls of the delivery's busiest store methods
+// and the time they take, so that the benchmark says where a slow store
+// spends it.
+type timedStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+	took  map[string]time.Duration
+}
+
+func (s *timedStore) note(name string, start time.Time) {
+	d := time.Since(start)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls == nil {
+		s.calls, s.took = map[string]int{}, map[string]time.Duration{}
+	}
+	s.calls[name]++
+	s.took[name] += d
+}
+
+// String is each method's calls and mean time, in name order.
+func (s *timedStore) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.calls))
+	for n := range s.calls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%s %d× %v", n, s.calls[n], (s.took[n] / time.Duration(s.calls[n])).Round(100*time.Microsecond))
+	}
+	return strings.Join(out, ", ")
+}
+
+func (s *timedStore) DuePushNotices(ctx context.Context, now time.Time, limit int) ([]store.Notice, error) {
+	defer s.note("DuePushNotices", time.Now())
+	return s.Store.DuePushNotices(ctx, now, limit)
+}
+
+func (s *timedStore) PendingFanouts(ctx context.Context, limit int) ([]store.PushFanout, error) {
+	defer s.note("PendingFanouts", time.Now())
+	return s.Store.PendingFanouts(ctx, limit)
+}
+
+func (s *timedStore) FanoutStep(ctx context.Context, noticeID string, version, pageSize int, now time.Time) (bool, error) {
+	defer s.note("FanoutStep", time.Now())
+	return s.Store.FanoutStep(ctx, noticeID, version, pageSize, now)
+}
+
+func (s *timedStore) ClaimPushBatch(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.PushBatch, error) {
+	defer s.note("ClaimPushBatch", time.Now())
+	return s.Store.ClaimPushBatch(ctx, owner, now, lease)
+}
+
+func (s *timedStore) CompletePushBatch(ctx context.Context, b store.PushBatch, u store.PushBatchUpdate, now time.Time) error {
+	defer s.note("CompletePushBatch", time.Now())
+	return s.Store.CompletePushBatch(ctx, b, u, now)
+}
+
+func (s *timedStore) GetNotice(ctx context.Context, id string) (store.Notice, error) {
+	defer s.note("GetNotice", time.Now())
+	return s.Store.GetNotice(ctx, id)
 }
 
 // benchMongo is the MongoDB server of BenchmarkFanoutTwoWorkers:
@@ -219,10 +294,11 @@ func procCPU(pid int) time.Duration {
 
 // worker is a TestTwoWorkersHelper process.
 type worker struct {
-	name string
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	sent chan string // its SENT line
+	name  string
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	sent  chan string // its SENT line
+	calls chan string // its STORE line
 }
 
 // startWorker starts a TestTwoWorkersHelper process and waits until it is
@@ -253,7 +329,7 @@ func startWorker(b *testing.B, name, uri, db, hosts string, noLease bool) *worke
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { in.Close(); _ = cmd.Wait() })
-	w := &worker{name: name, cmd: cmd, in: in, sent: make(chan string, 1)}
+	w := &worker{name: name, cmd: cmd, in: in, sent: make(chan string, 1), calls: make(chan string, 1)}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if strings.TrimSpace(sc.Text()) == "READY" {
@@ -261,6 +337,9 @@ func startWorker(b *testing.B, name, uri, db, hosts string, noLease bool) *worke
 				for sc.Scan() {
 					if s, ok := strings.CutPrefix(sc.Text(), "SENT "); ok {
 						w.sent <- s
+					}
+					if s, ok := strings.CutPrefix(sc.Text(), "STORE "); ok {
+						w.calls <- s
 					}
 				}
 			}()
@@ -275,6 +354,7 @@ func startWorker(b *testing.B, name, uri, db, hosts string, noLease bool) *worke
 type workerCounts struct {
 	accepted, sends, batches int
 	cpu                      time.Duration
+	calls                    string // its store calls and their mean time
 }
 
 // stop closes the worker's input, so that it stops after its batches in
@@ -289,6 +369,10 @@ func (w *worker) stop(b *testing.B) workerCounts {
 			b.Fatalf("worker %s: %q: %v", w.name, s, err)
 		}
 		c.cpu = time.Duration(cpu)
+		select {
+		case c.calls = <-w.calls:
+		default:
+		}
 		return c
 	case <-time.After(2 * time.Minute):
 		b.Fatalf("worker process %s did not stop within 2 minutes", w.name)
@@ -511,6 +595,9 @@ func BenchmarkFanoutTwoWorkers(b *testing.B) {
 			r.outboxEmpty.Round(time.Millisecond), rate, dups, strings.Join(shares, ", "),
 			(totalCPU / time.Duration(subs)).Round(100*time.Nanosecond), (r.sinkCPU / time.Duration(subs)).Round(100*time.Nanosecond),
 			(r.storeCPU / time.Duration(subs)).Round(100*time.Nanosecond), r.stats.Counts)
+		for i, w := range r.workers {
+			b.Logf("  %s process %d's store calls (mean time): %s", rn.label, i+1, w.calls)
+		}
 		b.ReportMetric(r.all.Seconds(), "s_to_100pct_"+rn.label)
 		b.ReportMetric(rate, "pushes/s_"+rn.label)
 		b.ReportMetric(float64(dups), "duplicates_"+rn.label)
