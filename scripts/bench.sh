@@ -43,6 +43,23 @@ go test -run '^$' -bench 'BenchmarkSend|BenchmarkEncryptOnly|BenchmarkECDHFloor'
 echo "-- national-scale dry run: one urgent notice to 1,000,000 subscriptions (LIAISON_BENCH_NATIONAL) on the embedded store,"
 echo "   stand-in at 50 ms on three origins (targets: first push ≤ 1 s after publish, all accepted ≤ 3 min, peak RSS ≤ 400 MB)"
 go test -run '^$' -bench '^BenchmarkNational$' -benchtime=1x -count=1 -timeout 60m ./internal/delivery/ | grep -E 'national_test.go|setup'
+# Two worker processes need a store they share: MongoDB (the embedded
+# store is single-process). FerretDB (make ferretdb) stands in for it here:
+# it scans whole collections for any filter but _id and its claims are not
+# atomic, so two processes there run under the worker lease (one sends,
+# the other stands by) and the figures are FerretDB's, not MongoDB's
+# (docs/PUSH.md, "Measured"). LIAISON_TEST_MONGODB_URI runs it on a real
+# MongoDB instead, where both processes claim batches.
+if [ -n "${LIAISON_TEST_MONGODB_URI:-}" ] || [ -x bin/ferretdb-test ]; then
+	where="FerretDB (bin/ferretdb-test)"
+	[ -z "${LIAISON_TEST_MONGODB_URI:-}" ] || where="MongoDB (LIAISON_TEST_MONGODB_URI)"
+	echo "-- two worker processes sharing one store: one urgent notice to ${LIAISON_BENCH_TWO_WORKERS:-5000} subscriptions (LIAISON_BENCH_TWO_WORKERS)"
+	echo "   on $where, delivered by one then two worker processes, stand-in at 50 ms on three origins (duplicates must be 0)"
+	LIAISON_FERRETDB_BIN="$PWD/bin/ferretdb-test" LIAISON_BENCH_TWO_WORKERS="${LIAISON_BENCH_TWO_WORKERS:-5000}" \
+		go test -run '^$' -bench '^BenchmarkFanoutTwoWorkers$' -benchtime=1x -count=1 -timeout 60m ./internal/delivery/ | grep -E 'twoworkers_test.go'
+else
+	echo "-- two worker processes sharing one store: not run, bin/ferretdb-test is missing (make ferretdb builds it) and LIAISON_TEST_MONGODB_URI is not set"
+fi
 
 echo
 echo "== back-office: server time per page with the demo data (target < 100 ms)"
