@@ -530,15 +530,17 @@ func twoWorkersRun(b *testing.B, st *mongo.Store, sk *sink, uri, hosts string, s
 // database's worker lease), the stand-in (a process of its own) answering
 // after 50 ms on three origins. On such a server (FerretDB), with
 // LIAISON_BENCH_NO_LEASE=1, it runs (c) two processes without the worker
-// lease too, to show what the lease prevents: both claim the same
-// batches and send them twice. For each it reports the time
-// from the publication to the first push accepted, to 50%, 99% and 100%,
-// pushes/s, the duplicates (accepted pushes beyond one per subscription,
-// every subscription having been sent one: the outbox is empty; an error
-// when there are more than the pushes sent again after an unknown outcome,
-// except in (c)), each
-// process's share of the pushes, and the CPU per push of the worker
+// lease too, to show what the lease prevents: both claim the same batches
+// and send them twice.
+//
+// For each it reports the time from the publication to the first push
+// accepted, to 50%, 99% and 100%, pushes/s, the duplicates (accepted
+// pushes beyond one per subscription, every subscription having been
+// sent one once the outbox is empty), each process's share of the pushes,
+// its store calls and their mean time, and the CPU per push of the worker
 // processes, the stand-in and the store server (FerretDB started here).
+// More duplicates than pushes sent again after an unknown outcome are an
+// error, except in (c).
 // Run with -benchtime=1x.
 func BenchmarkFanoutTwoWorkers(b *testing.B) {
 	subs := twoWorkersSubs()
