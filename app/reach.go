@@ -35,7 +35,8 @@ func audienceKey(a store.Audience) string {
 		slices.Sort(c)
 		return strings.Join(c, ",")
 	}
-	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes))
+	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes)) +
+		"|" + norm(a.Services) + "|" + norm(store.NormalizeLines(a.Lines))
 }
 
 // The small-group rule: no figure about 1 to minGroup-1 families leaves
@@ -229,19 +230,38 @@ func (a *App) countAudience(ctx context.Context, aud store.Audience) (familyCoun
 		if out.Families, err = a.store.CountFamilies(ctx, aud); err != nil {
 			return out, err
 		}
-		out.Small, out.Large, err = a.largeCells(ctx, cells, out.Families)
+		out.Small, out.Large, err = a.largeCells(ctx, aud, cells, out.Families)
 		return out, err
 	})
 }
 
 // largeCells reports whether cells has a small one, and counts the
 // families of the others (all families when none is small).
-func (a *App) largeCells(ctx context.Context, cells []store.FamilyCell, all int) (bool, int, error) {
-	large := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.Families < minGroup })
+//
+// With enrolment targeting (aud.Services), a cell is the families of a
+// class the audience's enrolments take; those it leaves out of the class
+// are a group too — the whole class's figure minus this one would give
+// them — so a class that it splits into a part of 1 to 4 families counts
+// as small as well (rule 3 over the finer cells).
+func (a *App) largeCells(ctx context.Context, aud store.Audience, cells []store.FamilyCell, all int) (bool, int, error) {
+	whole := map[string]int{}
+	if len(aud.Services) > 0 {
+		unfiltered, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels, Classes: aud.Classes})
+		if err != nil {
+			return false, 0, err
+		}
+		for _, c := range unfiltered {
+			whole[c.CellKey()] = c.Families
+		}
+	}
+	small := func(c store.FamilyCell) bool {
+		return c.Families < minGroup || (len(aud.Services) > 0 && isSmall(whole[c.CellKey()]-c.Families))
+	}
+	large := slices.DeleteFunc(slices.Clone(cells), small)
 	if len(large) == len(cells) {
 		return false, all, nil
 	}
-	n, err := a.store.CountFamiliesIn(ctx, large)
+	n, err := a.store.CountFamiliesIn(ctx, aud, large)
 	return true, n, err
 }
 
@@ -293,7 +313,7 @@ func (a *App) reachGroups(ctx context.Context, noticeID string, aud store.Audien
 	for i, g := range raw {
 		c := familyCount{Families: g.Families}
 		own := slices.DeleteFunc(slices.Clone(cells), func(c store.FamilyCell) bool { return c.UAI != g.UAI || c.Level != g.Level })
-		if c.Small, c.Large, err = a.largeCells(ctx, own, g.Families); err != nil {
+		if c.Small, c.Large, err = a.largeCells(ctx, aud, own, g.Families); err != nil {
 			return nil, nil, err
 		}
 		out[i] = r.group(g, c)
@@ -366,7 +386,7 @@ var ClassUnknownNote = Text{
 // minus this one is never 1 to 4 (rule 6). unknown marks the groups that
 // have such families, for the list of the groups not reached.
 func (a *App) classUnknown(ctx context.Context, aud store.Audience, raw []store.ReachGroup, groups []ReachGroup, r smallGroups) ([]store.ReachGroup, []ReachGroup, map[int]bool, error) {
-	cells, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels})
+	cells, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels, Services: aud.Services, Lines: aud.Lines})
 	if err != nil {
 		return nil, nil, nil, err
 	}

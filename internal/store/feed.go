@@ -95,8 +95,10 @@ type FeedStore interface {
 	// cells are sorted by UAI, level, class.
 	AudienceCells(ctx context.Context, aud Audience) ([]FamilyCell, error)
 	// CountFamiliesIn counts the distinct parents with a child in one of
-	// the cells (UAI, level, normalised class; Families is ignored).
-	CountFamiliesIn(ctx context.Context, cells []FamilyCell) (int, error)
+	// the cells (UAI, level, normalised class; Families is ignored) whose
+	// enrolment aud targets (Audience.ReachesEnrolment; aud's schools,
+	// levels and classes are not read: the cells say them).
+	CountFamiliesIn(ctx context.Context, aud Audience, cells []FamilyCell) (int, error)
 
 	// SetPreferences stores a parent's locale, muted and summarized
 	// (Parent.Digest) categories (ErrNotFound for a parent the ENT has not
@@ -107,9 +109,9 @@ type FeedStore interface {
 // Reaches reports whether the audience reaches a child: the child's school
 // is in Schools, and Levels (when not empty) holds the child's level, and
 // Classes (when not empty) the child's class, compared as normalised names
-// (frenchid.SameClass). A child whose class is unknown (empty) is never
-// reached by an audience that names classes, even by a name that is blank
-// once normalised.
+// (frenchid.SameClass), and its enrolment is targeted (ReachesEnrolment).
+// A child whose class is unknown (empty) is never reached by an audience
+// that names classes, even by a name that is blank once normalised.
 func (a Audience) Reaches(c Child) bool {
 	if !slices.Contains(a.Schools, c.UAI) {
 		return false
@@ -122,7 +124,7 @@ func (a Audience) Reaches(c Child) bool {
 	})) {
 		return false
 	}
-	return true
+	return a.ReachesEnrolment(c.Enrolment)
 }
 
 // ReachesAny reports whether the audience reaches one of children.

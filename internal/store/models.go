@@ -112,6 +112,9 @@ type Child struct {
 	UAI   string `json:"uai"`
 	Level string `json:"level"`
 	Class string `json:"class,omitempty"`
+	// Enrolment: the services the ENT's directory knows the child is, or
+	// is not, enrolled in (enrolment.go); the zero value is all unknown.
+	Enrolment Enrolment `json:"enrolment,omitzero"`
 }
 
 // Parent is an opaque ENT account linked to children. No name, e-mail or
@@ -189,6 +192,12 @@ type Audience struct {
 	Schools []string `json:"schools"`
 	Levels  []string `json:"levels,omitempty"`
 	Classes []string `json:"classes,omitempty"`
+	// Services, when not empty, restricts the audience to the families
+	// enrolled in one of these services, unknown enrolments included;
+	// Lines, to the families of these transport lines (or of an unknown
+	// line). See Audience.ReachesEnrolment.
+	Services []string `json:"services,omitempty"`
+	Lines    []string `json:"lines,omitempty"`
 }
 
 // Notice is the current version of a notice. Earlier versions are kept as

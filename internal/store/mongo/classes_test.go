@@ -51,7 +51,7 @@ func TestClassesStoredBeforeNormalisation(t *testing.T) {
 	if err != nil || len(cells) != 2 || cells[0].Class != "CM1" || cells[0].Families != 2 {
 		t.Fatalf("AudienceCells = %+v, %v; want CM1: 2, CM2: 1", cells, err)
 	}
-	if n, err := s.CountFamiliesIn(ctx, cells[:1]); err != nil || n != 2 {
+	if n, err := s.CountFamiliesIn(ctx, store.Audience{}, cells[:1]); err != nil || n != 2 {
 		t.Fatalf("CountFamiliesIn(CM1) = %d, %v; want 2", n, err)
 	}
 	if n, err := s.CountSubscribedFamilies(ctx, aud); err != nil || n != 1 {

@@ -324,8 +324,9 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 	return out, nil
 }
 
-// CountFamiliesIn counts the parents with a child in one of the cells.
-func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (int, error) {
+// CountFamiliesIn counts the parents with a child in one of the cells
+// whose enrolment aud targets.
+func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells []store.FamilyCell) (int, error) {
 	if len(cells) == 0 {
 		return 0, nil
 	}
@@ -349,7 +350,8 @@ func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (
 	n := 0
 	for _, p := range parents {
 		if slices.ContainsFunc(p.Children, func(c store.Child) bool {
-			return keys[store.FamilyCell{UAI: c.UAI, Level: c.Level, Class: frenchid.NormalizeClass(c.Class)}.CellKey()]
+			return keys[store.FamilyCell{UAI: c.UAI, Level: c.Level, Class: frenchid.NormalizeClass(c.Class)}.CellKey()] &&
+				aud.ReachesEnrolment(c.Enrolment)
 		}) {
 			n++
 		}

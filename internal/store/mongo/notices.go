@@ -67,6 +67,9 @@ type audienceDoc struct {
 	Schools []string `bson:"schools,omitempty"`
 	Levels  []string `bson:"levels,omitempty"`
 	Classes []string `bson:"classes,omitempty"`
+	// Enrolment targeting (store.Audience.ReachesEnrolment).
+	Services []string `bson:"services,omitempty"`
+	Lines    []string `bson:"lines,omitempty"`
 }
 
 // idemKey joins the parts of an idempotency key without ambiguity (each

@@ -30,6 +30,9 @@ type childDoc struct {
 	UAI   string `bson:"uai"`
 	Level string `bson:"level"`
 	Class string `bson:"class"`
+	// Enrolment: what the ENT knows of the child's enrolments (absent:
+	// all unknown, as for children stored before it was kept).
+	Enrolment store.Enrolment `bson:"enrolment,omitempty"`
 }
 
 func parentID(entID, entUserID string) string { return entID + "/" + entUserID }
@@ -59,6 +62,7 @@ func childDocs(children []store.Child) []childDoc {
 	out := make([]childDoc, len(children))
 	for i, c := range children {
 		c.Class = frenchid.NormalizeClass(c.Class) // stored normalised, compared normalised
+		c.Enrolment = c.Enrolment.Normalized()
 		out[i] = childDoc(c)
 	}
 	return out
@@ -204,7 +208,8 @@ func (s *Store) deleteParent(ctx context.Context, entID, entUserID string, a sto
 
 // CountFamilies counts the parents with at least one child the audience
 // reaches (store.Audience.Reaches). A whole-school audience is counted by
-// the server on the children.uai index; with levels or classes, which
+// the server on the children.uai index; with levels, classes or
+// enrolment targeting, which
 // must match on the same child (and classes loosely), the parents of those
 // schools are checked here. FerretDB v1 has no $elemMatch on documents.
 func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, error) {
@@ -212,7 +217,7 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		return 0, nil
 	}
 	filter := bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}}
-	if len(aud.Levels) == 0 && len(aud.Classes) == 0 {
+	if len(aud.Levels) == 0 && len(aud.Classes) == 0 && len(aud.Services) == 0 {
 		n, err := s.coll(collParents).CountDocuments(ctx, filter)
 		if err != nil {
 			return 0, fail(err, "count families")

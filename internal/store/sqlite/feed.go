@@ -203,12 +203,10 @@ func (s *Store) noticeReach(ctx context.Context, noticeID string, aud store.Audi
 		var g store.ReachGroup
 		err := sc.Scan(&g.UAI, &g.Level, &g.Families)
 		return g, err
-	}, `SELECT uai, level, COUNT(DISTINCT parent_id) FROM children
-		WHERE uai IN (SELECT value FROM json_each(?))
-		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))
-		GROUP BY uai, level
-		ORDER BY uai, level`, audienceArgs(aud)...)
+	}, `SELECT c.uai, c.level, COUNT(DISTINCT c.parent_id) FROM children c
+		WHERE `+audienceMatch+`
+		GROUP BY c.uai, c.level
+		ORDER BY c.uai, c.level`, audienceArgs(aud)...)
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
@@ -223,9 +221,7 @@ func (s *Store) noticeReach(ctx context.Context, noticeID string, aud store.Audi
 		JOIN parents p ON p.ent_id = r.ent_id AND p.ent_user_id = r.ent_user_id
 		JOIN children c ON c.parent_id = p.id
 		WHERE r.notice_id = ?
-		  AND c.uai IN (SELECT value FROM json_each(?))
-		  AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
+		  AND `+audienceMatch+`
 		GROUP BY c.uai, c.level`, append([]any{noticeID}, audienceArgs(aud)...)...)
 	if err != nil {
 		return nil, err
@@ -251,20 +247,19 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 		var c store.FamilyCell
 		err := sc.Scan(&c.UAI, &c.Level, &c.Class, &c.Families)
 		return c, err
-	}, `SELECT uai, level, class, COUNT(DISTINCT parent_id) FROM children
-		WHERE uai IN (SELECT value FROM json_each(?))
-		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))
-		GROUP BY uai, level, class
-		ORDER BY uai, level, class`, audienceArgs(aud)...)
+	}, `SELECT c.uai, c.level, c.class, COUNT(DISTINCT c.parent_id) FROM children c
+		WHERE `+audienceMatch+`
+		GROUP BY c.uai, c.level, c.class
+		ORDER BY c.uai, c.level, c.class`, audienceArgs(aud)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to count the families of an audience per class: %w", err)
 	}
 	return out, nil
 }
 
-// CountFamiliesIn counts the parents with a child in one of the cells.
-func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (int, error) {
+// CountFamiliesIn counts the parents with a child in one of the cells
+// whose enrolment aud targets.
+func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells []store.FamilyCell) (int, error) {
 	if len(cells) == 0 {
 		return 0, nil
 	}
@@ -277,10 +272,11 @@ func (s *Store) CountFamiliesIn(ctx context.Context, cells []store.FamilyCell) (
 		keys[i] = c.CellKey()
 	}
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT parent_id) FROM children
-		WHERE uai IN (SELECT value FROM json_each(?))
-		  AND uai || char(31) || level || char(31) || class IN (SELECT value FROM json_each(?))`,
-		fromList(schools), fromList(keys)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(DISTINCT c.parent_id) FROM children c
+		WHERE c.uai IN (SELECT value FROM json_each(?))
+		  AND c.uai || char(31) || c.level || char(31) || c.class IN (SELECT value FROM json_each(?))
+		  `+enrolmentMatch,
+		append([]any{fromList(schools), fromList(keys)}, enrolmentArgs(aud)...)...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to count the families of classes: %w", err)
 	}

@@ -382,6 +382,18 @@ CREATE TABLE IF NOT EXISTS digests (
 CREATE INDEX IF NOT EXISTS digests_parent ON digests (ent_id, ent_user_id);
 CREATE INDEX IF NOT EXISTS digests_created ON digests (created_at);
 `,
+	// 16: what the ENT knows of each child's enrolments (issue 17):
+	// enrolment holds store.Enrolment as JSON ('' all unknown);
+	// not_enrolled (",cantine,etudes,") and line are what the audience
+	// rule (enrolmentMatch) reads, kept in the audience index so that it
+	// still covers every audience query.
+	`
+ALTER TABLE children ADD COLUMN enrolment TEXT NOT NULL DEFAULT '';
+ALTER TABLE children ADD COLUMN not_enrolled TEXT NOT NULL DEFAULT '';
+ALTER TABLE children ADD COLUMN line TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS children_audience_enrolment ON children (uai, level, class, parent_id, not_enrolled, line);
+DROP INDEX IF EXISTS children_audience;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -39,7 +40,7 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 		defer find.Close()
 		newParents := newInserter(tx, `INSERT INTO parents (id, ent_id, ent_user_id, locale, muted, updated_at) VALUES `, 6)
 		defer newParents.close()
-		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class) VALUES `, 5)
+		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class, enrolment, not_enrolled, line) VALUES `, 8)
 		defer children.close()
 
 		updatedAt := fromTime(now)
@@ -88,7 +89,8 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 			}
 			for i, p := range chunk {
 				for pos, c := range p.Children {
-					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class)); err != nil {
+					enrol, notIn, line := enrolmentColumns(c.Enrolment)
+					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class), enrol, notIn, line); err != nil {
 						return err
 					}
 				}
@@ -103,6 +105,22 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 		return store.UpsertResult{}, fmt.Errorf("store: unable to upsert parents: %w", mapErr(err))
 	}
 	return res, nil
+}
+
+// enrolmentColumns are a child's enrolment columns: the JSON of what is
+// known ("" when nothing is), the services known not enrolled in, between
+// commas (",cantine,etudes,"), and the transport line, normalised — what
+// audienceMatch reads.
+func enrolmentColumns(e store.Enrolment) (doc, notEnrolled, line string) {
+	e = e.Normalized()
+	if e == (store.Enrolment{}) {
+		return "", "", ""
+	}
+	b, _ := json.Marshal(e) // a struct of integers and a string
+	if no := e.NotEnrolled(); len(no) > 0 {
+		notEnrolled = "," + strings.Join(no, ",") + ","
+	}
+	return string(b), notEnrolled, e.Line
 }
 
 // lastOccurrences drops all but the last occurrence of each parent in a
@@ -173,7 +191,7 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if err != nil {
 		return p, err
 	}
-	children, err := s.stmt(ctx, s.r, `SELECT uai, level, class FROM children WHERE parent_id = ? ORDER BY pos`)
+	children, err := s.stmt(ctx, s.r, `SELECT uai, level, class, enrolment FROM children WHERE parent_id = ? ORDER BY pos`)
 	if err != nil {
 		return p, err
 	}
@@ -200,8 +218,16 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	rows, err := tx.StmtContext(ctx, children).QueryContext(ctx, id)
 	p.Children, err = collect(rows, err, func(sc scanner) (store.Child, error) {
 		var c store.Child
-		err := sc.Scan(&c.UAI, &c.Level, &c.Class)
-		return c, err
+		var enrol string
+		if err := sc.Scan(&c.UAI, &c.Level, &c.Class, &enrol); err != nil {
+			return c, err
+		}
+		if enrol != "" {
+			if err := json.Unmarshal([]byte(enrol), &c.Enrolment); err != nil {
+				return c, err
+			}
+		}
+		return c, nil
 	})
 	return p, err
 }
@@ -248,10 +274,7 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		return 0, nil
 	}
 	var n int
-	err := s.queryRowStmt(ctx, `SELECT COUNT(DISTINCT parent_id) FROM children
-		WHERE uai IN (SELECT value FROM json_each(?))
-		  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
-		  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`,
+	err := s.queryRowStmt(ctx, `SELECT COUNT(DISTINCT c.parent_id) FROM children c WHERE `+audienceMatch,
 		audienceArgs(aud)...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to count families: %w", err)

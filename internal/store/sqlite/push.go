@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
@@ -192,25 +193,50 @@ func (s *Store) PrunePushSubscriptions(ctx context.Context, before, warnedBefore
 	return int(n), nil
 }
 
+// audienceMatch is the audience rule in SQL, the one place this backend
+// says it (store.Audience.Reaches is the definition; the contract suite
+// holds both to it): a child c of one of the schools, of one of the
+// levels and classes when the audience names them, and, when it names
+// services (store.Audience.ReachesEnrolment), not known as not enrolled
+// in one of them — for transport with lines, of an unknown line or one of
+// them. Its arguments come from audienceArgs.
+const audienceMatch = `c.uai IN (SELECT value FROM json_each(?))
+	AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
+	AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
+	AND (? = 0 OR EXISTS (SELECT 1 FROM json_each(?) sv
+		WHERE instr(c.not_enrolled, ',' || sv.value || ',') = 0
+		  AND (sv.value <> 'transport' OR ? = 0 OR c.line = '' OR c.line IN (SELECT value FROM json_each(?)))))`
+
 // audienceParents is the subquery of the parents with a child in the
 // audience; its arguments come from audienceArgs.
-const audienceParents = `SELECT parent_id FROM children
-	WHERE uai IN (SELECT value FROM json_each(?))
-	  AND (? = 0 OR level IN (SELECT value FROM json_each(?)))
-	  AND (? = 0 OR class IN (SELECT value FROM json_each(?)))`
+const audienceParents = `SELECT c.parent_id FROM children c WHERE ` + audienceMatch
 
 // Stored classes are normalised (UpsertParents, migration 10): the
 // audience's are normalised here, so notices stored before that match too.
 // A class list restricts even when every name in it is blank once
 // normalised, and a blank name never matches the children whose class is
 // unknown (stored as ”): blank names are dropped from the list, not from
-// the count that says it restricts (store.Audience.Reaches).
+// the count that says it restricts (store.Audience.Reaches). Lines are
+// compared normalised (store.NormalizeLine), as they are stored.
 func audienceArgs(aud store.Audience) []any {
 	classes := frenchid.NormalizeClasses(aud.Classes)
 	restricts := len(classes)
 	classes = slices.DeleteFunc(classes, func(c string) bool { return c == "" })
-	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), restricts, fromList(classes)}
+	lines := make([]string, len(aud.Lines))
+	for i, l := range aud.Lines {
+		lines[i] = store.NormalizeLine(l)
+	}
+	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), restricts, fromList(classes),
+		len(aud.Services), fromList(aud.Services), len(aud.Lines), fromList(lines)}
 }
+
+// enrolmentArgs are the arguments of audienceMatch's enrolment part alone
+// (enrolmentMatch).
+func enrolmentArgs(aud store.Audience) []any { return audienceArgs(aud)[5:] }
+
+// enrolmentMatch is audienceMatch's enrolment part, for the queries whose
+// schools, levels and classes are given otherwise (CountFamiliesIn).
+var enrolmentMatch = audienceMatch[strings.Index(audienceMatch, "AND (? = 0 OR EXISTS"):]
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.
 func (s *Store) CountSubscribedFamilies(ctx context.Context, aud store.Audience) (int, error) {

@@ -98,10 +98,7 @@ func parseCursor(c string) (parent, seq int64) {
 // audience: a lookup by the children's primary key per subscription, so a
 // page costs its own rows (an IN over the whole audience would be built
 // again at every page). Arguments from audienceArgs.
-const audienceChild = `SELECT 1 FROM children c WHERE c.parent_id = s.parent_id
-	AND c.uai IN (SELECT value FROM json_each(?))
-	AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
-	AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))`
+const audienceChild = `SELECT 1 FROM children c WHERE c.parent_id = s.parent_id AND ` + audienceMatch
 
 // FanoutStep writes the next page of a fan-out as one batch.
 func (s *Store) FanoutStep(ctx context.Context, noticeID string, version, pageSize int, now time.Time) (bool, error) {

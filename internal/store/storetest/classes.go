@@ -116,7 +116,7 @@ func testAudienceCells(t *testing.T, open opener) {
 		{"a class of another level", []store.FamilyCell{{UAI: a, Level: "maternelle", Class: "CM1"}}, 0},
 		{"none", nil, 0},
 	} {
-		n, err := s.CountFamiliesIn(ctx, tc.cells)
+		n, err := s.CountFamiliesIn(ctx, store.Audience{}, tc.cells)
 		ok(t, err)
 		if n != tc.want {
 			t.Fatalf("CountFamiliesIn(%s) = %d, want %d", tc.name, n, tc.want)
@@ -205,7 +205,7 @@ func testUnknownClass(t *testing.T, open opener) {
 		{UAI: school, Level: "elementaire", Class: "CM1", Families: 2},
 		{UAI: school, Level: "maternelle", Class: "", Families: 1},
 	})
-	n, err := s.CountFamiliesIn(ctx, []store.FamilyCell{{UAI: school, Level: "elementaire", Class: ""}})
+	n, err := s.CountFamiliesIn(ctx, store.Audience{}, []store.FamilyCell{{UAI: school, Level: "elementaire", Class: ""}})
 	ok(t, err)
 	if n != 3 {
 		t.Fatalf("CountFamiliesIn(elementaire, unknown class) = %d, want 3", n)
