@@ -162,7 +162,9 @@ func (a Audience) ReachesEnrolment(e Enrolment) bool {
 		if e.State(s) == EnrolNo {
 			continue
 		}
-		if s == ServiceTransport && len(a.Lines) > 0 && e.Line != "" && !slices.Contains(a.Lines, NormalizeLine(e.Line)) {
+		if s == ServiceTransport && len(a.Lines) > 0 && e.Line != "" && !slices.ContainsFunc(a.Lines, func(l string) bool {
+			return NormalizeLine(l) == NormalizeLine(e.Line)
+		}) {
 			continue
 		}
 		return true

@@ -89,14 +89,17 @@ type audienceDoc struct {
 	Schools []string `json:"schools"`
 	Levels  []string `json:"levels,omitempty"`
 	Classes []string `json:"classes,omitempty"`
+	// Enrolment targeting; absent from documents written before it.
+	Services []string `json:"services,omitempty"`
+	Lines    []string `json:"lines,omitempty"`
 }
 
 func newAudienceDoc(a store.Audience) audienceDoc {
-	return audienceDoc{Schools: a.Schools, Levels: a.Levels, Classes: a.Classes}
+	return audienceDoc{Schools: a.Schools, Levels: a.Levels, Classes: a.Classes, Services: a.Services, Lines: a.Lines}
 }
 
 func (d audienceDoc) model() store.Audience {
-	return store.Audience{Schools: d.Schools, Levels: d.Levels, Classes: d.Classes}
+	return store.Audience{Schools: d.Schools, Levels: d.Levels, Classes: d.Classes, Services: d.Services, Lines: d.Lines}
 }
 
 // newNoticeDoc is the document of n, its times in UTC.

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ClassSpelling", func(t *testing.T) { testClassSpelling(t, open) })
 	t.Run("AudienceCells", func(t *testing.T) { testAudienceCells(t, open) })
 	t.Run("UnknownClass", func(t *testing.T) { testUnknownClass(t, open) })
+	t.Run("Enrolment", func(t *testing.T) { testEnrolment(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Conventions", func(t *testing.T) { testConventions(t, open) })
 	t.Run("Notices", func(t *testing.T) { testNotices(t, open) })
