@@ -36,7 +36,7 @@ func audienceKey(a store.Audience) string {
 		return strings.Join(c, ",")
 	}
 	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes)) +
-		"|" + norm(a.Services) + "|" + norm(store.NormalizeLines(a.Lines))
+		"|" + norm(a.Enrolments) + "|" + norm(store.NormalizeLines(a.Lines))
 }
 
 // The small-group rule: no figure about 1 to minGroup-1 families leaves
@@ -238,14 +238,14 @@ func (a *App) countAudience(ctx context.Context, aud store.Audience) (familyCoun
 // largeCells reports whether cells has a small one, and counts the
 // families of the others (all families when none is small).
 //
-// With enrolment targeting (aud.Services), a cell is the families of a
+// With enrolment targeting (aud.Enrolments), a cell is the families of a
 // class the audience's enrolments take; those it leaves out of the class
 // are a group too — the whole class's figure minus this one would give
 // them — so a class that it splits into a part of 1 to 4 families counts
 // as small as well (rule 3 over the finer cells).
 func (a *App) largeCells(ctx context.Context, aud store.Audience, cells []store.FamilyCell, all int) (bool, int, error) {
 	whole := map[string]int{}
-	if len(aud.Services) > 0 {
+	if len(aud.Enrolments) > 0 {
 		unfiltered, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels, Classes: aud.Classes})
 		if err != nil {
 			return false, 0, err
@@ -255,7 +255,7 @@ func (a *App) largeCells(ctx context.Context, aud store.Audience, cells []store.
 		}
 	}
 	small := func(c store.FamilyCell) bool {
-		return c.Families < minGroup || (len(aud.Services) > 0 && isSmall(whole[c.CellKey()]-c.Families))
+		return c.Families < minGroup || (len(aud.Enrolments) > 0 && isSmall(whole[c.CellKey()]-c.Families))
 	}
 	large := slices.DeleteFunc(slices.Clone(cells), small)
 	if len(large) == len(cells) {
@@ -386,7 +386,7 @@ var ClassUnknownNote = Text{
 // minus this one is never 1 to 4 (rule 6). unknown marks the groups that
 // have such families, for the list of the groups not reached.
 func (a *App) classUnknown(ctx context.Context, aud store.Audience, raw []store.ReachGroup, groups []ReachGroup, r smallGroups) ([]store.ReachGroup, []ReachGroup, map[int]bool, error) {
-	cells, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels, Services: aud.Services, Lines: aud.Lines})
+	cells, err := a.store.AudienceCells(ctx, store.Audience{Schools: aud.Schools, Levels: aud.Levels, Enrolments: aud.Enrolments, Lines: aud.Lines})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -287,6 +287,11 @@ func checkRequest(c *Convention, r *Request) []Reason {
 			rs = append(rs, reasonSchoolNotInConvention(convOf(c), uai))
 		}
 	}
+	for _, t := range c.Targeting {
+		if t.Category == r.Category && (!slices.Contains(r.Enrolments, t.Service) || (t.Lines && len(r.Lines) == 0)) {
+			rs = append(rs, reasonEnrolmentRequired(convOf(c), t))
+		}
+	}
 	return rs
 }
 

@@ -48,6 +48,20 @@ var CategoryLabels = map[string]Label{
 	CategoryAlerte:       {"alerte", "alert"},
 }
 
+// EnrolmentLabels maps enrolment services to display labels (lower
+// case, as used inside sentences).
+var EnrolmentLabels = map[string]Label{
+	EnrolCantine:       {"cantine", "canteen"},
+	EnrolTransport:     {"transport scolaire", "school transport"},
+	EnrolGarderieMatin: {"garderie du matin", "morning childcare"},
+	EnrolGarderieSoir:  {"garderie du soir", "after-school childcare"},
+	EnrolEtudes:        {"études surveillées", "supervised homework"},
+	EnrolMercredi:      {"accueil du mercredi", "Wednesday activity centre"},
+}
+
+// EnrolmentLabel returns the label of an enrolment service.
+func EnrolmentLabel(code, lang string) string { return lookup(EnrolmentLabels, code, lang) }
+
 // LevelLabels maps child and school levels to display labels.
 var LevelLabels = map[string]Label{
 	LevelMaternelle:  {"maternelle", "nursery school"},

@@ -21,6 +21,7 @@ const (
 	CodeQuotaReached         = "convention.quota_reached"
 	CodeValidityTooLong      = "convention.validity_too_long"
 	CodeExpiresBeforePublish = "convention.expires_before_publish"
+	CodeEnrolmentRequired    = "convention.enrolment_required"
 	CodeInvalidPriority      = "request.invalid_priority"
 	CodeInvalidLevel         = "request.invalid_level"
 	CodeNoSchool             = "request.no_school"
@@ -151,6 +152,26 @@ func reasonInvalidPriority(p string) Reason {
 		Field: "priority",
 		FR:    "La priorité " + guil(p) + " n'existe pas" + nb + ": choisissez la priorité normale ou urgente.",
 		EN:    "Priority " + quot(p) + " does not exist: choose normal or urgent priority.",
+	}
+}
+
+// reasonEnrolmentRequired: the convention's Targeting t requires the
+// notices of its category to target an enrolment (and lines).
+func reasonEnrolmentRequired(c conv, t Targeting) Reason {
+	field := "enrolments"
+	wFR := "cibler les familles inscrites au service " + guil(EnrolmentLabel(t.Service, LangFR))
+	wEN := "target the families enrolled in " + quot(EnrolmentLabel(t.Service, LangEN))
+	if t.Lines {
+		field = "lines"
+		wFR += " et nommer au moins une ligne"
+		wEN += " and name at least one line"
+	}
+	return Reason{
+		Code:  CodeEnrolmentRequired,
+		Field: field,
+		FR: c.fr(true) + " demande que les informations de la catégorie " + guil(CategoryLabel(t.Category, LangFR)) +
+			" " + wFR + nb + ": précisez-le dans le ciblage.",
+		EN: upper(c.en(false)) + " requires " + CategoryLabel(t.Category, LangEN) + " notices to " + wEN + ": set it in the audience.",
 	}
 }
 

@@ -92,6 +92,21 @@ var Levels = []string{LevelMaternelle, LevelElementaire, LevelCollege, LevelLyce
 // levels and LevelPrimaire, in display order.
 var SchoolLevels = []string{LevelMaternelle, LevelElementaire, LevelPrimaire, LevelCollege, LevelLycee}
 
+// Enrolment services: what a child may be known as enrolled in, and a
+// notice may target ("the families enrolled in"). Package store's
+// enrolments use these codes.
+const (
+	EnrolCantine       = "cantine"
+	EnrolTransport     = "transport"
+	EnrolGarderieMatin = "garderie_matin"
+	EnrolGarderieSoir  = "garderie_soir"
+	EnrolEtudes        = "etudes"
+	EnrolMercredi      = "mercredi"
+)
+
+// EnrolmentServices lists the enrolment services in display order.
+var EnrolmentServices = []string{EnrolCantine, EnrolTransport, EnrolGarderieMatin, EnrolGarderieSoir, EnrolEtudes, EnrolMercredi}
+
 // Priorities lists the priorities in increasing order.
 var Priorities = []string{PriorityNormal, PriorityUrgent}
 
@@ -113,6 +128,18 @@ type Convention struct {
 	ValidUntil     Date        `json:"valid_until"`
 	Limits         Limits      `json:"limits"`
 	Rules          []Rule      `json:"rules"`
+	// Targeting is the enrolment targeting the notices of a category
+	// must have, e.g. transport notices must name a line.
+	Targeting []Targeting `json:"targeting,omitempty"`
+}
+
+// Targeting requires the notices of Category to target the families
+// enrolled in Service (one of EnrolmentServices) — and, with Lines (for
+// transport only), to name at least one line.
+type Targeting struct {
+	Category string `json:"category"`
+	Service  string `json:"service"`
+	Lines    bool   `json:"lines,omitempty"`
 }
 
 // ParseDocument reads a convention document written by hand (as in the
@@ -321,6 +348,11 @@ type Request struct {
 	// every class, which a rule restricting levels / classes refuses.
 	Levels  []string `json:"levels,omitempty"`
 	Classes []string `json:"classes,omitempty"`
+	// Enrolments and Lines restrict the audience to the families enrolled
+	// in these services (EnrolmentServices) and transport lines; a
+	// convention's Targeting may require them.
+	Enrolments []string `json:"enrolments,omitempty"`
+	Lines      []string `json:"lines,omitempty"`
 	// Push asks for a web push notification.
 	Push bool `json:"push,omitempty"`
 	// AckRequired asks parents for a read acknowledgement.

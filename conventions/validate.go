@@ -20,6 +20,7 @@ const (
 	CodeInvalidLimit           = "convention.invalid_limit"
 	CodeInvalidQuietHours      = "convention.invalid_quiet_hours"
 	CodeInvalidDigestHour      = "convention.invalid_digest_hour"
+	CodeInvalidTargeting       = "convention.invalid_targeting"
 	CodeNoRule                 = "convention.no_rule"
 	CodeInvalidSignatory       = "convention.invalid_signatory"
 	CodeRuleNoService          = "rule.no_service"
@@ -120,6 +121,7 @@ func ValidateConvention(c Convention) []Reason {
 				"Quiet hours "+quot(q.From+"–"+q.To)+" are not valid: write them HH:MM, for example 20:00 and 07:30."))
 		}
 	}
+	rs = append(rs, validateTargeting(c)...)
 	limit("limits.max_per_school_per_day", c.Limits.MaxPerSchoolPerDay, "")
 	limit("limits.max_validity_days", c.Limits.MaxValidityDays, "")
 	quiet("limits.quiet_hours", c.Limits.QuietHours, "")
@@ -275,4 +277,35 @@ func upper(s string) string {
 	}
 	r := []rune(s)
 	return strings.ToUpper(string(r[0])) + string(r[1:])
+}
+
+// validateTargeting checks the convention's enrolment targeting: a known
+// category, once; a known enrolment service; lines for transport only.
+func validateTargeting(c Convention) []Reason {
+	var rs []Reason
+	seen := map[string]bool{}
+	for i, t := range c.Targeting {
+		f := fmt.Sprintf("targeting[%d]", i)
+		switch {
+		case !slices.Contains(Categories, t.Category):
+			rs = append(rs, vr(CodeInvalidTargeting, f+".category", "",
+				"La catégorie "+guil(t.Category)+" du ciblage par inscription n'existe pas.",
+				"Category "+quot(t.Category)+" of the enrolment targeting does not exist."))
+		case seen[t.Category]:
+			rs = append(rs, vr(CodeInvalidTargeting, f+".category", "",
+				"La catégorie "+guil(CategoryLabel(t.Category, LangFR))+" a deux ciblages par inscription : gardez-en un.",
+				"Category "+quot(CategoryLabel(t.Category, LangEN))+" has two enrolment targetings: keep one."))
+		}
+		seen[t.Category] = true
+		if !slices.Contains(EnrolmentServices, t.Service) {
+			rs = append(rs, vr(CodeInvalidTargeting, f+".service", "",
+				"Le service "+guil(t.Service)+" du ciblage par inscription n'existe pas"+nb+": choisissez "+orFR(mapLabels(EnrolmentServices, EnrolmentLabels, LangFR))+".",
+				"Service "+quot(t.Service)+" of the enrolment targeting does not exist: choose "+orEN(EnrolmentServices)+"."))
+		} else if t.Lines && t.Service != EnrolTransport {
+			rs = append(rs, vr(CodeInvalidTargeting, f+".lines", "",
+				"Seul le transport scolaire a des lignes : retirez « lines » du ciblage de "+guil(EnrolmentLabel(t.Service, LangFR))+".",
+				"Only school transport has lines: remove \"lines\" from the targeting of "+quot(EnrolmentLabel(t.Service, LangEN))+"."))
+		}
+	}
+	return rs
 }

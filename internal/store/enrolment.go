@@ -3,23 +3,26 @@ package store
 import (
 	"slices"
 	"strings"
+
+	"github.com/liaison-ent/liaison/conventions"
 )
 
 // The services a child may be known as enrolled in (issue 17): what the
 // commune runs around the school day. A notice may target the families
-// enrolled in some of them (Audience.Services) and, for transport, in
+// enrolled in some of them (Audience.Enrolments) and, for transport, in
 // some lines (Audience.Lines).
+// The codes are package conventions', the one definition.
 const (
-	ServiceCantine       = "cantine"
-	ServiceTransport     = "transport"
-	ServiceGarderieMatin = "garderie_matin"
-	ServiceGarderieSoir  = "garderie_soir"
-	ServiceEtudes        = "etudes"
-	ServiceMercredi      = "mercredi"
+	ServiceCantine       = conventions.EnrolCantine
+	ServiceTransport     = conventions.EnrolTransport
+	ServiceGarderieMatin = conventions.EnrolGarderieMatin
+	ServiceGarderieSoir  = conventions.EnrolGarderieSoir
+	ServiceEtudes        = conventions.EnrolEtudes
+	ServiceMercredi      = conventions.EnrolMercredi
 )
 
 // EnrolmentServices lists the services, in the order forms show them.
-var EnrolmentServices = []string{ServiceCantine, ServiceTransport, ServiceGarderieMatin, ServiceGarderieSoir, ServiceEtudes, ServiceMercredi}
+var EnrolmentServices = conventions.EnrolmentServices
 
 // EnrolState is what is known of a child's enrolment in one service.
 type EnrolState int8
@@ -149,16 +152,16 @@ func NormalizeLines(lines []string) []string {
 
 // ReachesEnrolment is the enrolment-targeting rule, the one definition
 // (the SQLite backend says it in SQL, enrolmentMatch, and the contract
-// suite holds both to it): an audience without Services reaches every
-// child; else a child is reached when, for one of the Services, it is
+// suite holds both to it): an audience without Enrolments reaches every
+// child; else a child is reached when, for one of the Enrolments, it is
 // not known as not enrolled — an unknown enrolment is included, better
 // to over-inform than to miss a closure — and, for transport when the
 // audience names Lines, its line is unknown or one of them.
 func (a Audience) ReachesEnrolment(e Enrolment) bool {
-	if len(a.Services) == 0 {
+	if len(a.Enrolments) == 0 {
 		return true
 	}
-	for _, s := range a.Services {
+	for _, s := range a.Enrolments {
 		if e.State(s) == EnrolNo {
 			continue
 		}

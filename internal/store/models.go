@@ -196,7 +196,7 @@ type Audience struct {
 	// enrolled in one of these services, unknown enrolments included;
 	// Lines, to the families of these transport lines (or of an unknown
 	// line). See Audience.ReachesEnrolment.
-	Services []string `json:"services,omitempty"`
+	Enrolments []string `json:"enrolments,omitempty"`
 	Lines    []string `json:"lines,omitempty"`
 }
 

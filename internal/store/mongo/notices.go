@@ -68,8 +68,8 @@ type audienceDoc struct {
 	Levels  []string `bson:"levels,omitempty"`
 	Classes []string `bson:"classes,omitempty"`
 	// Enrolment targeting (store.Audience.ReachesEnrolment).
-	Services []string `bson:"services,omitempty"`
-	Lines    []string `bson:"lines,omitempty"`
+	Enrolments []string `bson:"enrolments,omitempty"`
+	Lines      []string `bson:"lines,omitempty"`
 }
 
 // idemKey joins the parts of an idempotency key without ambiguity (each

@@ -217,7 +217,7 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		return 0, nil
 	}
 	filter := bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}}
-	if len(aud.Levels) == 0 && len(aud.Classes) == 0 && len(aud.Services) == 0 {
+	if len(aud.Levels) == 0 && len(aud.Classes) == 0 && len(aud.Enrolments) == 0 {
 		n, err := s.coll(collParents).CountDocuments(ctx, filter)
 		if err != nil {
 			return 0, fail(err, "count families")

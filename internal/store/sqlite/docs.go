@@ -90,16 +90,16 @@ type audienceDoc struct {
 	Levels  []string `json:"levels,omitempty"`
 	Classes []string `json:"classes,omitempty"`
 	// Enrolment targeting; absent from documents written before it.
-	Services []string `json:"services,omitempty"`
+	Enrolments []string `json:"enrolments,omitempty"`
 	Lines    []string `json:"lines,omitempty"`
 }
 
 func newAudienceDoc(a store.Audience) audienceDoc {
-	return audienceDoc{Schools: a.Schools, Levels: a.Levels, Classes: a.Classes, Services: a.Services, Lines: a.Lines}
+	return audienceDoc{Schools: a.Schools, Levels: a.Levels, Classes: a.Classes, Enrolments: a.Enrolments, Lines: a.Lines}
 }
 
 func (d audienceDoc) model() store.Audience {
-	return store.Audience{Schools: d.Schools, Levels: d.Levels, Classes: d.Classes, Services: d.Services, Lines: d.Lines}
+	return store.Audience{Schools: d.Schools, Levels: d.Levels, Classes: d.Classes, Enrolments: d.Enrolments, Lines: d.Lines}
 }
 
 // newNoticeDoc is the document of n, its times in UTC.

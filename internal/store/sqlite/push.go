@@ -227,7 +227,7 @@ func audienceArgs(aud store.Audience) []any {
 		lines[i] = store.NormalizeLine(l)
 	}
 	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), restricts, fromList(classes),
-		len(aud.Services), fromList(aud.Services), len(aud.Lines), fromList(lines)}
+		len(aud.Enrolments), fromList(aud.Enrolments), len(aud.Lines), fromList(lines)}
 }
 
 // enrolmentArgs are the arguments of audienceMatch's enrolment part alone

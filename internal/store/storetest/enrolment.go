@@ -51,7 +51,7 @@ func testEnrolment(t *testing.T, open opener) {
 	same(t, "u2's enrolment", p.Children[0].Enrolment, store.Enrolment{Cantine: no, Transport: no})
 
 	aud := func(services []string, lines ...string) store.Audience {
-		return store.Audience{Schools: []string{school}, Services: services, Lines: lines}
+		return store.Audience{Schools: []string{school}, Enrolments: services, Lines: lines}
 	}
 	for i, tc := range []struct {
 		name    string
@@ -65,7 +65,7 @@ func testEnrolment(t *testing.T, open opener) {
 		{"transport s 14", aud([]string{"transport"}, "s 14"), []string{"u1", "u3", "u4", "u5"}},
 		{"cantine or transport S14", aud([]string{"cantine", "transport"}, "S14"), []string{"u0", "u1", "u3", "u4", "u5"}},
 		{"garderie du soir (unknown for all)", aud([]string{"garderie_soir"}), users},
-		{"cantine in CM2", store.Audience{Schools: []string{school}, Classes: []string{"CM2"}, Services: []string{"cantine"}}, []string{"u3", "u4"}},
+		{"cantine in CM2", store.Audience{Schools: []string{school}, Classes: []string{"CM2"}, Enrolments: []string{"cantine"}}, []string{"u3", "u4"}},
 	} {
 		n, err := s.CountFamilies(ctx, tc.aud)
 		ok(t, err)
