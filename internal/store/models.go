@@ -197,7 +197,7 @@ type Audience struct {
 	// Lines, to the families of these transport lines (or of an unknown
 	// line). See Audience.ReachesEnrolment.
 	Enrolments []string `json:"enrolments,omitempty"`
-	Lines    []string `json:"lines,omitempty"`
+	Lines      []string `json:"lines,omitempty"`
 }
 
 // Notice is the current version of a notice. Earlier versions are kept as

@@ -91,7 +91,7 @@ type audienceDoc struct {
 	Classes []string `json:"classes,omitempty"`
 	// Enrolment targeting; absent from documents written before it.
 	Enrolments []string `json:"enrolments,omitempty"`
-	Lines    []string `json:"lines,omitempty"`
+	Lines      []string `json:"lines,omitempty"`
 }
 
 func newAudienceDoc(a store.Audience) audienceDoc {
