@@ -159,11 +159,11 @@ func reasonInvalidPriority(p string) Reason {
 // notices of its category to target an enrolment (and lines).
 func reasonEnrolmentRequired(c conv, t Targeting) Reason {
 	field := "enrolments"
-	wFR := "cibler les familles inscrites au service " + guil(EnrolmentLabel(t.Service, LangFR))
+	wFR := "ciblent les familles inscrites au service " + guil(EnrolmentLabel(t.Service, LangFR))
 	wEN := "target the families enrolled in " + quot(EnrolmentLabel(t.Service, LangEN))
 	if t.Lines {
 		field = "lines"
-		wFR += " et nommer au moins une ligne"
+		wFR += " et nomment au moins une ligne"
 		wEN += " and name at least one line"
 	}
 	return Reason{
