@@ -28,11 +28,34 @@ import (
 const maxConventions = 200
 
 // AudienceRequest is who a notice is for: schools, and optionally levels
-// and classes of them.
+// and classes of them, and the families enrolled in some services
+// (cantine, transport…) and transport lines (store.Audience).
 type AudienceRequest struct {
-	Schools []string `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
-	Levels  []string `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
-	Classes []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text,class"`
+	Schools    []string `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
+	Levels     []string `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
+	Classes    []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text,class"`
+	Enrolments []string `json:"enrolments,omitempty" validate:"max=6,unique,dive,enrolment"`
+	Lines      []string `json:"lines,omitempty" validate:"max=20,dive,min=1,max=16,text,line"`
+}
+
+// normalize puts a validated audience in the form it is decided and
+// stored in: UAIs and classes normalised, lines too (store.NormalizeLine,
+// without duplicates), and transport among the enrolments when lines are
+// named (a line is a transport line).
+func (r *AudienceRequest) normalize() {
+	for i := range r.Schools {
+		r.Schools[i] = frenchid.NormalizeUAI(r.Schools[i])
+	}
+	r.Classes = frenchid.NormalizeClasses(r.Classes)
+	r.Lines = store.NormalizeLines(r.Lines)
+	if len(r.Lines) > 0 && !slices.Contains(r.Enrolments, store.ServiceTransport) {
+		r.Enrolments = append(r.Enrolments, store.ServiceTransport)
+	}
+}
+
+// audience is the store audience of a normalised request.
+func (r *AudienceRequest) audience() store.Audience {
+	return store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes, Enrolments: r.Enrolments, Lines: r.Lines}
 }
 
 // PublishRequest is a publication (and a check of one).
@@ -161,7 +184,7 @@ func (a *App) decide(ctx context.Context, collectiviteID string, r conventions.R
 	if len(covered) == 0 {
 		return d, nil
 	}
-	d.Families, err = a.countAudience(ctx, store.Audience{Schools: covered, Levels: r.Levels, Classes: r.Classes})
+	d.Families, err = a.countAudience(ctx, store.Audience{Schools: covered, Levels: r.Levels, Classes: r.Classes, Enrolments: r.Enrolments, Lines: r.Lines})
 	return d, err
 }
 
@@ -302,16 +325,14 @@ func (a *App) requestOf(ctx context.Context, acc *store.Account, req *PublishReq
 	if err != nil {
 		return conventions.Request{}, err
 	}
-	for i := range req.Audience.Schools {
-		req.Audience.Schools[i] = frenchid.NormalizeUAI(req.Audience.Schools[i])
-	}
-	req.Audience.Classes = frenchid.NormalizeClasses(req.Audience.Classes)
+	req.Audience.normalize()
 	if req.Priority == "" {
 		req.Priority = conventions.PriorityNormal
 	}
 	r := conventions.Request{
 		Now: a.Now(), Service: service, Category: req.Category, Priority: req.Priority,
 		Schools: req.Audience.Schools, Levels: req.Audience.Levels, Classes: req.Audience.Classes,
+		Enrolments: req.Audience.Enrolments, Lines: req.Audience.Lines,
 		AckRequired: req.AckRequired, ExpiresAt: req.ExpiresAt.UTC().Truncate(time.Millisecond),
 	}
 	if req.PublishAt != nil {
@@ -419,7 +440,7 @@ func (a *App) Publish(ctx context.Context, p *Principal, req PublishRequest) (Pu
 	n := store.Notice{
 		ID: store.NewID("ntc", now), Version: 1, CollectiviteID: acc.CollectiviteID, AuthorID: acc.ID,
 		Service: r.Service, Category: r.Category, Priority: r.Priority, Title: req.Title, Body: req.Body,
-		Audience:  store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes},
+		Audience:  store.Audience{Schools: r.Schools, Levels: r.Levels, Classes: r.Classes, Enrolments: r.Enrolments, Lines: r.Lines},
 		PublishAt: r.PublishTime(), ExpiresAt: d.ExpiresAt.UTC(), AckRequired: r.AckRequired, Push: d.Push,
 		Critical: d.Critical, Status: store.NoticePublished, ConventionID: d.ConventionID,
 		ConventionNumber: d.ConventionNumber, ConventionVersion: d.Version, Article: d.Article,
@@ -726,11 +747,8 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 		next.Priority = *req.Priority
 	}
 	if req.Audience != nil {
-		for i := range req.Audience.Schools {
-			req.Audience.Schools[i] = frenchid.NormalizeUAI(req.Audience.Schools[i])
-		}
-		req.Audience.Classes = frenchid.NormalizeClasses(req.Audience.Classes)
-		next.Audience = store.Audience{Schools: req.Audience.Schools, Levels: req.Audience.Levels, Classes: req.Audience.Classes}
+		req.Audience.normalize()
+		next.Audience = req.Audience.audience()
 	}
 	if req.ExpiresAt != nil {
 		next.ExpiresAt = req.ExpiresAt.UTC().Truncate(time.Millisecond)
@@ -753,7 +771,7 @@ func (a *App) Correct(ctx context.Context, p *Principal, id string, req Correcti
 	}
 	r := conventions.Request{Now: now, Service: n.Service, Category: n.Category, Priority: next.Priority,
 		Schools: next.Audience.Schools, Levels: next.Audience.Levels, Classes: next.Audience.Classes,
-		Push: n.Push, AckRequired: next.AckRequired, PublishAt: n.PublishAt, ExpiresAt: next.ExpiresAt}
+		Enrolments: next.Audience.Enrolments, Lines: next.Audience.Lines, Push: n.Push, AckRequired: next.AckRequired, PublishAt: n.PublishAt, ExpiresAt: next.ExpiresAt}
 	d, err := a.decide(ctx, n.CollectiviteID, r, &n)
 	if err != nil {
 		return Publication{}, err
@@ -789,7 +807,8 @@ func changesFeed(n, next store.Notice) bool {
 	return next.Title != n.Title || next.Body != n.Body || next.Priority != n.Priority ||
 		!next.ExpiresAt.Equal(n.ExpiresAt) || next.AckRequired != n.AckRequired ||
 		!sameSet(next.Audience.Schools, n.Audience.Schools) || !sameSet(next.Audience.Levels, n.Audience.Levels) ||
-		!sameSet(next.Audience.Classes, n.Audience.Classes) || !sameJSON(next.Content, n.Content)
+		!sameSet(next.Audience.Classes, n.Audience.Classes) || !sameSet(next.Audience.Enrolments, n.Audience.Enrolments) ||
+		!sameSet(next.Audience.Lines, n.Audience.Lines) || !sameJSON(next.Content, n.Content)
 }
 
 // sameSet reports whether a and b hold the same strings, in any order.

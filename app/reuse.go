@@ -43,7 +43,8 @@ func (a *App) Reuse(ctx context.Context, p *Principal, req ReuseRequest) (Publis
 	}
 	out := PublishRequest{Service: n.Service, Category: n.Category, Priority: n.Priority, Title: n.Title, Body: n.Body,
 		AckRequired: n.AckRequired, Audience: AudienceRequest{Schools: slices.Clone(n.Audience.Schools),
-			Levels: slices.Clone(n.Audience.Levels), Classes: slices.Clone(n.Audience.Classes)}}
+			Levels: slices.Clone(n.Audience.Levels), Classes: slices.Clone(n.Audience.Classes),
+			Enrolments: slices.Clone(n.Audience.Enrolments), Lines: slices.Clone(n.Audience.Lines)}}
 	var content NoticeContent
 	if len(n.Content) > 0 {
 		if err := json.Unmarshal(n.Content, &content); err != nil {

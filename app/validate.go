@@ -13,6 +13,7 @@ import (
 
 	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // newValidator returns the validator with Liaison's tags: uai, insee,
@@ -40,6 +41,9 @@ func newValidator() *validator.Validate {
 	// class: a class name that is not blank once normalised — a blank one
 	// would name the children whose class is unknown.
 	must(v.RegisterValidation("class", func(fl validator.FieldLevel) bool { return frenchid.NormalizeClass(fl.Field().String()) != "" }))
+	// line: a transport line's name, letters, digits, spaces and - only
+	// ("S12", "Ligne 4", "T-3").
+	must(v.RegisterValidation("line", func(fl validator.FieldLevel) bool { return ValidLine(fl.Field().String()) }))
 	for tag, list := range EnumTags {
 		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return slices.Contains(list, fl.Field().String()) }))
 	}
@@ -55,6 +59,21 @@ var EnumTags = map[string][]string{
 	"level":        conventions.Levels,
 	"school_level": conventions.SchoolLevels,
 	"priority":     conventions.Priorities,
+	"enrolment":    conventions.EnrolmentServices,
+}
+
+// ValidLine reports whether s can name a transport line: letters,
+// digits, spaces and hyphens, not blank, at most store.MaxLineLen long.
+func ValidLine(s string) bool {
+	if strings.TrimSpace(s) == "" || len(s) > store.MaxLineLen {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func must(err error) {
@@ -191,6 +210,9 @@ func FieldDetail(fe validator.FieldError) Detail {
 		fr, en = "Ce texte contient des caractères non autorisés.", "This text contains characters that are not allowed."
 	case "class":
 		fr, en = "Nom de classe vide : indiquez le nom de la classe (ex. CM1 A).", "Empty class name: give the name of the class (e.g. CM1 A)."
+	case "line":
+		fr, en = "Nom de ligne invalide : lettres, chiffres, espaces et tirets, 16 caractères au plus (ex. S12).",
+			"Invalid line name: letters, digits, spaces and hyphens, at most 16 characters (e.g. S12)."
 	case "ident":
 		fr, en = "Identifiant invalide : caractères imprimables sans espace.", "Invalid identifier: printable characters without spaces."
 	case "unique":
