@@ -102,9 +102,11 @@ func viewAuditEntry(e store.AuditEntry) auditEntryView {
 
 // audienceView is the audience of a notice.
 type audienceView struct {
-	Schools []string `json:"schools"`
-	Levels  []string `json:"levels,omitempty"`
-	Classes []string `json:"classes,omitempty"`
+	Schools    []string `json:"schools"`
+	Levels     []string `json:"levels,omitempty"`
+	Classes    []string `json:"classes,omitempty"`
+	Enrolments []string `json:"enrolments,omitempty"`
+	Lines      []string `json:"lines,omitempty"`
 }
 
 // noticeView is a notice as the API shows it to staff, with (GET of one
@@ -145,7 +147,8 @@ type noticeView struct {
 func viewNotice(n store.Notice) noticeView {
 	return noticeView{ID: n.ID, Version: n.Version, CollectiviteID: n.CollectiviteID, AuthorID: n.AuthorID,
 		Service: n.Service, Category: n.Category, Priority: n.Priority, Title: n.Title, Body: n.Body,
-		Audience: audienceView{Schools: n.Audience.Schools, Levels: n.Audience.Levels, Classes: n.Audience.Classes},
+		Audience: audienceView{Schools: n.Audience.Schools, Levels: n.Audience.Levels, Classes: n.Audience.Classes,
+			Enrolments: n.Audience.Enrolments, Lines: n.Audience.Lines},
 		Content:  n.Content, PublishAt: n.PublishAt, ExpiresAt: n.ExpiresAt, AckRequired: n.AckRequired,
 		Push: n.Push, Critical: n.Critical, Status: n.Status, ConventionID: n.ConventionID,
 		ConventionNumber: n.ConventionNumber, ConventionVersion: n.ConventionVersion, Article: n.Article,

@@ -37,6 +37,65 @@ type ChildInput struct {
 	UAI   string `json:"uai"`
 	Level string `json:"level"`
 	Class string `json:"class"`
+	// Enrolment: what the ENT knows of the child's enrolments (nil:
+	// nothing).
+	Enrolment *EnrolmentInput `json:"enrolment,omitempty"`
+}
+
+// EnrolmentInput is what an ENT knows of a child's enrolments, per
+// service: true enrolled, false known not enrolled, absent unknown; and
+// the transport line when known (which means enrolled in transport). A
+// sync replaces what the previous one said.
+type EnrolmentInput struct {
+	Cantine       *bool  `json:"cantine,omitempty"`
+	Transport     *bool  `json:"transport,omitempty"`
+	GarderieMatin *bool  `json:"garderie_matin,omitempty"`
+	GarderieSoir  *bool  `json:"garderie_soir,omitempty"`
+	Etudes        *bool  `json:"etudes,omitempty"`
+	Mercredi      *bool  `json:"mercredi,omitempty"`
+	Line          string `json:"line,omitempty"`
+}
+
+// enrolment is the store's form of an input (nil: all unknown).
+func (in *EnrolmentInput) enrolment() store.Enrolment {
+	var e store.Enrolment
+	if in == nil {
+		return e
+	}
+	for service, v := range map[string]*bool{
+		store.ServiceCantine: in.Cantine, store.ServiceTransport: in.Transport,
+		store.ServiceGarderieMatin: in.GarderieMatin, store.ServiceGarderieSoir: in.GarderieSoir,
+		store.ServiceEtudes: in.Etudes, store.ServiceMercredi: in.Mercredi,
+	} {
+		if v != nil {
+			st := store.EnrolNo
+			if *v {
+				st = store.EnrolYes
+			}
+			e.Set(service, st)
+		}
+	}
+	e.Line = in.Line
+	return e.Normalized()
+}
+
+// enrolmentDetails checks an enrolment input: a valid line, and none for
+// a child known not to take transport.
+func enrolmentDetails(f string, in *EnrolmentInput) []Detail {
+	if in == nil || in.Line == "" {
+		return nil
+	}
+	if !ValidLine(in.Line) {
+		return []Detail{NewDetail(f+".line", "field.line",
+			"Nom de ligne invalide : lettres, chiffres, espaces et tirets, 16 caractères au plus (ex. S12).",
+			"Invalid line name: letters, digits, spaces and hyphens, at most 16 characters (e.g. S12).")}
+	}
+	if in.Transport != nil && !*in.Transport {
+		return []Detail{NewDetail(f+".line", "parents.line_without_transport",
+			"Une ligne est donnée pour un enfant qui ne prend pas le transport scolaire.",
+			"A line is given for a child who does not take school transport.")}
+	}
+	return nil
 }
 
 // ParentInput is one parent of a directory batch.
@@ -199,7 +258,8 @@ func (a *App) checkParents(ent *store.ENT, in []ParentInput, lines [][]int, csvE
 		seen[pi.ENTUserID] = i
 		children := make([]store.Child, len(pi.Children))
 		for j, ch := range pi.Children {
-			children[j] = store.Child{UAI: frenchid.NormalizeUAI(ch.UAI), Level: ch.Level, Class: strings.TrimSpace(ch.Class)}
+			children[j] = store.Child{UAI: frenchid.NormalizeUAI(ch.UAI), Level: ch.Level, Class: strings.TrimSpace(ch.Class),
+				Enrolment: ch.Enrolment.enrolment()}
 		}
 		parents = append(parents, store.Parent{ENTID: ent.ID, ENTUserID: pi.ENTUserID, Children: children, UpdatedAt: now})
 	}
@@ -259,6 +319,9 @@ func CheckParent(p ParentInput, served map[string]bool) []ParentDetail {
 		}
 		if len(ch.Class) > maxClassLen || !PlainText(ch.Class, false) {
 			add(j, NewDetail(f+".class", "field.max", "Classe invalide (32 caractères au plus).", "Invalid class (at most 32 characters)."))
+		}
+		for _, d := range enrolmentDetails(f+".enrolment", ch.Enrolment) {
+			add(j, d)
 		}
 	}
 	return out

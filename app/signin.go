@@ -88,6 +88,9 @@ func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identi
 	if found && sameChildren(cur.Children, parents[0].Children) {
 		return pi, nil
 	}
+	if found {
+		keepEnrolments(parents[0].Children, cur.Children)
+	}
 	au := a.Audit(&Principal{Parent: pi}, "parents.sync", ent.ID,
 		fmt.Sprintf("Mise à jour d'un parent à sa connexion par l'ENT « %s » (%d enfant(s) ou école(s))", ent.Name, len(children)), "")
 	if _, err := a.storeParents(ctx, &ent, parents, au); err != nil {
@@ -179,6 +182,20 @@ func keepKnownClasses(in []ChildInput, cur []store.Child) []ChildInput {
 		}
 	}
 	return out
+}
+
+// keepEnrolments gives the children of a sign-in (which releases no
+// enrolment) what the directory knew of the same child's enrolments
+// (same school, level and class).
+func keepEnrolments(in, cur []store.Child) {
+	for i, c := range in {
+		for _, k := range cur {
+			if k.UAI == c.UAI && k.Level == c.Level && frenchid.SameClass(k.Class, c.Class) {
+				in[i].Enrolment = k.Enrolment
+				break
+			}
+		}
+	}
 }
 
 // sameChildren reports whether two lists hold the same children, in any
