@@ -19,11 +19,12 @@ import (
 // goLists are the code lists defined once in package conventions, by the
 // name of the openapi.yaml schema that documents each.
 var goLists = map[string][]string{
-	"Service":     conventions.Services,
-	"Category":    conventions.Categories,
-	"ChildLevel":  conventions.Levels,
-	"SchoolLevel": conventions.SchoolLevels,
-	"Priority":    conventions.Priorities,
+	"Service":          conventions.Services,
+	"Category":         conventions.Categories,
+	"ChildLevel":       conventions.Levels,
+	"SchoolLevel":      conventions.SchoolLevels,
+	"Priority":         conventions.Priorities,
+	"EnrolmentService": conventions.EnrolmentServices,
 }
 
 func anyStrings(xs []any) []string {
