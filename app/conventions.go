@@ -22,6 +22,8 @@ type ConventionBody struct {
 	ValidUntil  conventions.Date        `json:"valid_until"`
 	Limits      conventions.Limits      `json:"limits"`
 	Rules       []conventions.Rule      `json:"rules" validate:"max=100"`
+	// Targeting: the enrolment targeting a category's notices must have.
+	Targeting []conventions.Targeting `json:"targeting,omitempty" validate:"max=20"`
 }
 
 // CreateConventionRequest is a new convention, created as a draft.
@@ -140,7 +142,7 @@ func (a *App) CreateConvention(ctx context.Context, p *Principal, req CreateConv
 	doc := conventions.Convention{
 		ID: store.NewID("cnv", now), CollectiviteID: col.ID, Version: 1, Status: conventions.StatusDraft,
 		Schools: b.Schools, Signatories: b.Signatories, ValidFrom: b.ValidFrom, ValidUntil: b.ValidUntil,
-		Limits: b.Limits, Rules: b.Rules,
+		Limits: b.Limits, Rules: b.Rules, Targeting: b.Targeting,
 	}
 	if err := a.completeSchools(ctx, &doc); err != nil {
 		return Convention{}, err
@@ -425,7 +427,7 @@ func (a *App) AmendConvention(ctx context.Context, p *Principal, req AmendConven
 	}
 	b := req.ConventionBody
 	next := conventions.Amend(prev, conventions.Convention{Schools: b.Schools, Signatories: b.Signatories,
-		ValidFrom: b.ValidFrom, ValidUntil: b.ValidUntil, Limits: b.Limits, Rules: b.Rules})
+		ValidFrom: b.ValidFrom, ValidUntil: b.ValidUntil, Limits: b.Limits, Rules: b.Rules, Targeting: b.Targeting})
 	if err := a.completeSchools(ctx, &next); err != nil {
 		return Convention{}, err
 	}
