@@ -149,7 +149,7 @@ func viewNotice(n store.Notice) noticeView {
 		Service: n.Service, Category: n.Category, Priority: n.Priority, Title: n.Title, Body: n.Body,
 		Audience: audienceView{Schools: n.Audience.Schools, Levels: n.Audience.Levels, Classes: n.Audience.Classes,
 			Enrolments: n.Audience.Enrolments, Lines: n.Audience.Lines},
-		Content:  n.Content, PublishAt: n.PublishAt, ExpiresAt: n.ExpiresAt, AckRequired: n.AckRequired,
+		Content: n.Content, PublishAt: n.PublishAt, ExpiresAt: n.ExpiresAt, AckRequired: n.AckRequired,
 		Push: n.Push, Critical: n.Critical, Status: n.Status, ConventionID: n.ConventionID,
 		ConventionNumber: n.ConventionNumber, ConventionVersion: n.ConventionVersion, Article: n.Article,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, CorrectionReason: n.CorrectionReason,
