@@ -415,6 +415,7 @@ func ParseParentsCSV(data []byte) ([]ParentInput, [][]int, []Detail) {
 		}
 	}
 	header := 1 // the record a header may be
+	var cols *csvColumns // named by a header; nil: ent_user_id,uai,level[,class]
 	for n := 1; ; n++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -438,20 +439,42 @@ func ParseParentsCSV(data []byte) ([]ParentInput, [][]int, []Detail) {
 			continue // Excel's sep= line
 		}
 		if n == header && strings.EqualFold(strings.TrimSpace(rec[0]), "ent_user_id") {
+			c, d := parseCSVHeader(rec)
+			if d != nil {
+				d.Line = line
+				return nil, [][]int{}, []Detail{*d}
+			}
+			cols = c
 			continue // header
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
-		if len(rec) < 3 || len(rec) > 4 {
+		if cols != nil {
+			if len(rec) < 3 || len(rec) > cols.n {
+				bad(line, "csv.columns",
+					fmt.Sprintf("%d colonne(s) au lieu de 3 à %d (celles de l'en-tête, séparées par « %s »).", len(rec), cols.n, sep),
+					fmt.Sprintf("%d column(s) instead of 3 to %d (those of the header, separated by %q).", len(rec), cols.n, sep))
+				continue
+			}
+		} else if len(rec) < 3 || len(rec) > 4 {
 			bad(line, "csv.columns",
 				fmt.Sprintf("%d colonne(s) au lieu de 3 ou 4 (ent_user_id%[2]suai%[2]slevel%[2]sclass, séparées par « %[2]s »).", len(rec), sep),
 				fmt.Sprintf("%d column(s) instead of 3 or 4 (ent_user_id%[2]suai%[2]slevel%[2]sclass, separated by %[2]q).", len(rec), sep))
 			continue
 		}
-		ch := ChildInput{UAI: strings.TrimSpace(rec[1]), Level: strings.TrimSpace(rec[2])}
-		if len(rec) == 4 {
-			ch.Class = strings.TrimSpace(rec[3])
+		var ch ChildInput
+		if cols != nil {
+			var d *Detail
+			if ch, d = cols.child(rec); d != nil {
+				bad(line, d.Code, d.fr, d.en)
+				continue
+			}
+		} else {
+			ch = ChildInput{UAI: strings.TrimSpace(rec[1]), Level: strings.TrimSpace(rec[2])}
+			if len(rec) == 4 {
+				ch.Class = strings.TrimSpace(rec[3])
+			}
 		}
 		id := strings.TrimSpace(rec[0])
 		i, ok := index[id]
