@@ -414,7 +414,7 @@ func ParseParentsCSV(data []byte) ([]ParentInput, [][]int, []Detail) {
 			ds = append(ds, d)
 		}
 	}
-	header := 1 // the record a header may be
+	header := 1          // the record a header may be
 	var cols *csvColumns // named by a header; nil: ent_user_id,uai,level[,class]
 	for n := 1; ; n++ {
 		rec, err := r.Read()

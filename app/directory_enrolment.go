@@ -26,7 +26,7 @@ var csvHeaderNames = map[string]string{
 	"garderie_soir": store.ServiceGarderieSoir, "entelevegarderiesoir": store.ServiceGarderieSoir,
 	"etudes": store.ServiceEtudes, "enteleveetudessurveillees": store.ServiceEtudes,
 	"mercredi": store.ServiceMercredi,
-	"ligne": "line", "line": "line", "transport_line": "line",
+	"ligne":    "line", "line": "line", "transport_line": "line",
 }
 
 // csvColumns are the columns a header names: the index of each.
