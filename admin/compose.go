@@ -23,6 +23,10 @@ type composeForm struct {
 	Service, Category, Priority, Title, Body string
 	Schools, Levels                          []string
 	Classes                                  string
+	// Enrolments and Lines: the families enrolled in these services, of
+	// these transport lines (typed "S12 S14").
+	Enrolments []string
+	Lines      string
 	AckRequired                              bool
 	Mode                                     string // "now" or "later"
 	PublishAt, ExpiresAt                     string // datetime-local, Paris
@@ -354,6 +358,7 @@ func parseCompose(c *fiber.Ctx) composeForm {
 		Service: c.FormValue("service"), Category: c.FormValue("category"), Priority: c.FormValue("priority"),
 		Title: strings.TrimSpace(c.FormValue("title")), Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")),
 		Schools: formValues(c, "audience.schools"), Levels: formValues(c, "audience.levels"), Classes: c.FormValue("audience.classes"),
+		Enrolments: formValues(c, "audience.enrolments"), Lines: c.FormValue("audience.lines"),
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
 		Transport: parseTransport(c),
@@ -415,6 +420,10 @@ func (f composeForm) request() app.PublishRequest {
 		Audience: app.AudienceRequest{Schools: nonNil(f.Schools), Levels: f.Levels}}
 	if cls := strings.Fields(strings.ReplaceAll(f.Classes, ",", " ")); len(cls) > 0 {
 		req.Audience.Classes = cls
+	}
+	req.Audience.Enrolments = f.Enrolments
+	if lines := strings.Fields(strings.ReplaceAll(f.Lines, ",", " ")); len(lines) > 0 {
+		req.Audience.Lines = lines
 	}
 	if t, ok := parseLocal(f.ExpiresAt); ok {
 		t = t.UTC()
@@ -496,6 +505,7 @@ func splitLines(s string) []string {
 func composeFields(f composeForm) map[string]bool {
 	known := map[string]bool{"service": true, "category": true, "priority": true, "title": true, "body": true,
 		"audience.schools": true, "audience.levels": true, "audience.classes": true, "expires_at": true, "publish_at": true,
+		"audience.enrolments": true, "audience.lines": true,
 		"ack_required": true, "content.menu": true, "content.transport": true, "content.transport.line": true,
 		"content.transport.stops": true, "content.transport.from": true, "content.transport.to": true,
 		"content.transport.replacement": true, "content.transport.cause": true}
@@ -505,6 +515,7 @@ func composeFields(f composeForm) map[string]bool {
 // composeAliases: the decision's field names → the form's.
 var composeAliases = map[string]string{
 	"schools": "audience.schools", "levels": "audience.levels", "classes": "audience.classes",
+	"enrolments": "audience.enrolments", "lines": "audience.lines",
 	"ack": "ack_required", "push": "priority", "now": "publish_at", "audience": "audience.schools",
 	"content.menu.days": "content.menu",
 }
@@ -589,6 +600,7 @@ func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
 func formFromRequest(req app.PublishRequest, now time.Time) composeForm {
 	f := composeForm{Service: req.Service, Category: req.Category, Priority: req.Priority, Title: req.Title, Body: req.Body,
 		Schools: req.Audience.Schools, Levels: req.Audience.Levels, Classes: strings.Join(req.Audience.Classes, ", "),
+		Enrolments: req.Audience.Enrolments, Lines: strings.Join(req.Audience.Lines, " "),
 		AckRequired: req.AckRequired, Mode: "now", Key: formKey()}
 	if req.ExpiresAt != nil {
 		f.ExpiresAt = dtLocal(*req.ExpiresAt)

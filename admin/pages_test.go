@@ -70,7 +70,7 @@ func TestCapabilitiesShapeTheComposeForm(t *testing.T) {
 	b := w.browser(t)
 	b.signIn("Agent transport, Val de Noye")
 	p := must(t, b.get("/admin/informations/nouvelle"), 200)
-	if strings.Contains(p.Body, `value="cantine"`) || !strings.Contains(p.Body, `name="category" value="transport"`) {
+	if strings.Contains(p.Body, `name="categorie" value="cantine"`) || strings.Contains(p.Body, `name="category" value="cantine"`) || !strings.Contains(p.Body, `name="category" value="transport"`) {
 		t.Fatal("the transport service is offered the canteen, or not transport")
 	}
 	if !strings.Contains(p.Body, `name="priority" value="urgent"`) {

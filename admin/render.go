@@ -210,11 +210,13 @@ func funcs(lang string) template.FuncMap {
 		"cat":      func(c string) string { return conventions.CategoryLabel(c, lang) },
 		"svc":      func(s string) string { return conventions.ServiceLabel(s, lang) },
 		"lvl":      func(l string) string { return conventions.LevelLabel(l, lang) },
+		"enrol":    func(e string) string { return conventions.EnrolmentLabel(e, lang) },
 		"prio":     func(p string) string { return conventions.PriorityLabel(p, lang) },
 		// The code lists of the forms' choices (one definition, in
 		// conventions); knownprio reads an unknown priority as normal.
 		"schoollevels": func() []string { return conventions.SchoolLevels },
 		"priorities":   func() []string { return conventions.Priorities },
+		"enrolments":   func() []string { return conventions.EnrolmentServices },
 		"knownprio": func(p string) string {
 			if slices.Contains(conventions.Priorities, p) {
 				return p

@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The compose form offers enrolment targeting: the services as
+// checkboxes, transport lines as text; the check counts the families the
+// enrolments take (unknown included), the publication stores them, and
+// the notice page says them.
+func TestComposeEnrolmentTargeting(t *testing.T) {
+	w := newWorld(t)
+	ent := w.data.ENTs[0]
+	var parents []string
+	for i := range 20 {
+		cantine := "true"
+		if i < 10 {
+			cantine = "false"
+		}
+		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"enrol-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z","enrolment":{"cantine":%s}}]}`, i, cantine))
+	}
+	req := httptest.NewRequest("PUT", "http://liaison.test/v1/ent/parents", strings.NewReader(`{"parents":[`+strings.Join(parents, ",")+`]}`))
+	req.Header.Set("Authorization", "Bearer "+ent.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := w.api.App.Test(req, -1); err != nil || res.StatusCode != 200 {
+		t.Fatalf("sync: %v %v", err, res.StatusCode)
+	}
+	b := w.browser(t)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	p := must(t, b.get("/admin/informations/nouvelle?categorie=cantine"), 200)
+	for _, want := range []string{`<legend>Familles inscrites à (facultatif)</legend>`, `name="audience.enrolments" value="cantine"`,
+		`name="audience.enrolments" value="garderie_soir"`, `name="audience.lines"`, `accueil du mercredi`} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("the compose form lacks %s", want)
+		}
+	}
+	families := regexp.MustCompile(`<p class="families"[^>]*>[^<]*</p>`)
+	form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"Repas froid jeudi"}, "audience.schools": {"0801002E"},
+		"audience.classes": {"CM2Z"}, "expires_at": {"2026-11-27T23:59"}}
+	res := must(t, b.post("/admin/informations/verifier", form), 200)
+	if got := families.FindString(res.Body); !strings.Contains(got, "20 à 24") {
+		t.Fatalf("check of the class: %q, want 20 à 24", got)
+	}
+	form.Set("audience.enrolments", "cantine")
+	res = must(t, b.post("/admin/informations/verifier", form), 200)
+	if got := families.FindString(res.Body); !strings.Contains(got, "10 à 14") {
+		t.Fatalf("check of the class's canteen families: %q, want 10 à 14", got)
+	}
+	if !strings.Contains(res.Body, `name="audience.enrolments" value="cantine" checked`) {
+		t.Error("the checked enrolment is not kept in the form")
+	}
+	form.Set("audience.lines", "S<12>")
+	res = must(t, b.post("/admin/informations/verifier", form), 200)
+	if !strings.Contains(res.Body, "Nom de ligne invalide") {
+		t.Errorf("a bad line is not refused with its reason: %s", families.FindString(res.Body))
+	}
+	form.Del("audience.lines")
+	form.Set("form_key", regexp.MustCompile(`name="form_key" value="([^"]*)"`).FindStringSubmatch(res.Body)[1])
+	pub := must(t, b.post("/admin/informations", form), 303)
+	page := must(t, b.get(pub.Location), 200)
+	if !strings.Contains(page.Body, "<dt>Familles inscrites à</dt><dd>cantine") {
+		t.Error("the notice page does not say the enrolment targeting")
+	}
+	id := strings.TrimPrefix(strings.SplitN(pub.Location, "?", 2)[0], "/admin/informations/")
+	n, err := w.store.GetNotice(context.Background(), id)
+	if err != nil || fmt.Sprint(n.Audience.Enrolments) != "[cantine]" {
+		t.Fatalf("stored audience %+v, %v", n.Audience, err)
+	}
+}
