@@ -25,13 +25,13 @@ type composeForm struct {
 	Classes                                  string
 	// Enrolments and Lines: the families enrolled in these services, of
 	// these transport lines (typed "S12 S14").
-	Enrolments []string
-	Lines      string
-	AckRequired                              bool
-	Mode                                     string // "now" or "later"
-	PublishAt, ExpiresAt                     string // datetime-local, Paris
-	Menu                                     []menuDayForm
-	Transport                                transportForm
+	Enrolments           []string
+	Lines                string
+	AckRequired          bool
+	Mode                 string // "now" or "later"
+	PublishAt, ExpiresAt string // datetime-local, Paris
+	Menu                 []menuDayForm
+	Transport            transportForm
 	// Key identifies this form's publication (sent as the API's
 	// Idempotency-Key): a second click, or the browser sending the form
 	// again, answers with the notice already published.
