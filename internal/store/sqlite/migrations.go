@@ -382,17 +382,32 @@ CREATE TABLE IF NOT EXISTS digests (
 CREATE INDEX IF NOT EXISTS digests_parent ON digests (ent_id, ent_user_id);
 CREATE INDEX IF NOT EXISTS digests_created ON digests (created_at);
 `,
-	// 16: what the ENT knows of each child's enrolments (issue 17):
-	// enrolment holds store.Enrolment as JSON ('' all unknown);
-	// not_enrolled (",cantine,etudes,") and line are what the audience
-	// rule (enrolmentMatch) reads, kept in the audience index so that it
-	// still covers every audience query.
+	// 16: children's enrolments (issue 17). child_enrolments, for the
+	// children of whom something is known: the child's row in children by
+	// its key; enrolment holds what the ENT knows (store.Enrolment as
+	// JSON, '' nothing); not_enrolled (",cantine,etudes,") and line are
+	// what is known from both sources (store.Child.Enrolled), what the
+	// audience rule (audienceMatch) reads. A table of its own: the
+	// audience queries that do not target enrolments do not read it.
+	// parent_declarations: what parents declared, per child (school,
+	// level, normalised class).
 	`
-ALTER TABLE children ADD COLUMN enrolment TEXT NOT NULL DEFAULT '';
-ALTER TABLE children ADD COLUMN not_enrolled TEXT NOT NULL DEFAULT '';
-ALTER TABLE children ADD COLUMN line TEXT NOT NULL DEFAULT '';
-CREATE INDEX IF NOT EXISTS children_audience_enrolment ON children (uai, level, class, parent_id, not_enrolled, line);
-DROP INDEX IF EXISTS children_audience;
+CREATE TABLE IF NOT EXISTS child_enrolments (
+	parent_id    INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
+	pos          INTEGER NOT NULL,
+	enrolment    TEXT NOT NULL,
+	not_enrolled TEXT NOT NULL DEFAULT '',
+	line         TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (parent_id, pos)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parent_declarations (
+	parent_id INTEGER NOT NULL REFERENCES parents (id) ON DELETE CASCADE,
+	uai       TEXT NOT NULL,
+	level     TEXT NOT NULL,
+	class     TEXT NOT NULL,
+	enrolment TEXT NOT NULL,
+	PRIMARY KEY (parent_id, uai, level, class)
+) WITHOUT ROWID;
 `,
 }
 

@@ -40,8 +40,10 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 		defer find.Close()
 		newParents := newInserter(tx, `INSERT INTO parents (id, ent_id, ent_user_id, locale, muted, updated_at) VALUES `, 6)
 		defer newParents.close()
-		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class, enrolment, not_enrolled, line) VALUES `, 8)
+		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class) VALUES `, 5)
 		defer children.close()
+		enrolments := newInserter(tx, `INSERT INTO child_enrolments (parent_id, pos, enrolment, not_enrolled, line) VALUES `, 5)
+		defer enrolments.close()
 
 		updatedAt := fromTime(now)
 		userIDs := make([]string, 0, upsertChunk)
@@ -86,16 +88,27 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 					WHERE parent_id IN (SELECT value FROM json_each(?))`, list); err != nil {
 					return err
 				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM child_enrolments
+					WHERE parent_id IN (SELECT value FROM json_each(?))`, list); err != nil {
+					return err
+				}
 			}
 			for i, p := range chunk {
 				for pos, c := range p.Children {
-					enrol, notIn, line := enrolmentColumns(c.Enrolment)
-					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class), enrol, notIn, line); err != nil {
+					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class)); err != nil {
 						return err
+					}
+					if enrol, notIn, line := enrolmentColumns(c.Enrolment); enrol != "" {
+						if err := enrolments.add(ctx, ids[i], pos, enrol, notIn, line); err != nil {
+							return err
+						}
 					}
 				}
 			}
 			if err := children.flush(ctx); err != nil {
+				return err
+			}
+			if err := enrolments.flush(ctx); err != nil {
 				return err
 			}
 		}
@@ -191,7 +204,9 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if err != nil {
 		return p, err
 	}
-	children, err := s.stmt(ctx, s.r, `SELECT uai, level, class, enrolment FROM children WHERE parent_id = ? ORDER BY pos`)
+	children, err := s.stmt(ctx, s.r, `SELECT c.uai, c.level, c.class, COALESCE(e.enrolment, '') FROM children c
+		LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos
+		WHERE c.parent_id = ? ORDER BY c.pos`)
 	if err != nil {
 		return p, err
 	}

@@ -199,13 +199,15 @@ func (s *Store) PrunePushSubscriptions(ctx context.Context, before, warnedBefore
 // levels and classes when the audience names them, and, when it names
 // services (store.Audience.ReachesEnrolment), not known as not enrolled
 // in one of them — for transport with lines, of an unknown line or one of
-// them. Its arguments come from audienceArgs.
+// them (child_enrolments holds what is known; a child without a row there
+// is unknown for every service). Its arguments come from audienceArgs.
 const audienceMatch = `c.uai IN (SELECT value FROM json_each(?))
 	AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
 	AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
-	AND (? = 0 OR EXISTS (SELECT 1 FROM json_each(?) sv
-		WHERE instr(c.not_enrolled, ',' || sv.value || ',') = 0
-		  AND (sv.value <> 'transport' OR ? = 0 OR c.line = '' OR c.line IN (SELECT value FROM json_each(?)))))`
+	AND (? = 0 OR EXISTS (SELECT 1 FROM json_each(?) sv WHERE NOT EXISTS (SELECT 1 FROM child_enrolments e
+		WHERE e.parent_id = c.parent_id AND e.pos = c.pos
+		  AND (instr(e.not_enrolled, ',' || sv.value || ',') > 0
+		    OR (sv.value = 'transport' AND ? > 0 AND e.line <> '' AND e.line NOT IN (SELECT value FROM json_each(?)))))))`
 
 // audienceParents is the subquery of the parents with a child in the
 // audience; its arguments come from audienceArgs.
