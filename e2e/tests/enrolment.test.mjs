@@ -1,0 +1,93 @@
+// Enrolment-aware audiences (issue 17) in real headless Chromium against
+// `liaison demo`: the ENT syncs a class whose families it knows eat, or
+// do not eat, at the canteen; an agent targets « Familles inscrites à :
+// cantine » in the compose form, the check counts only those families
+// (unknown ones included), the notice page says the targeting, and the
+// parents known not to eat at the canteen do not get it in their feed.
+// axe-core finds no serious or critical violation; screenshots go to
+// test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo, api } from '../lib/liaison.mjs';
+import { launch, axe, screenshot } from '../lib/browser.mjs';
+
+let srv, browser;
+before(async () => { srv = await startDemo(); browser = await launch(); });
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+async function check(page, name) {
+  const v = await axe(page);
+  assert.deepEqual(v, [], `${name}: axe serious/critical violations: ${JSON.stringify(v, null, 1)}`);
+  await screenshot(page, `enrolment-${name}`);
+}
+
+test('the compose form targets the families enrolled at the canteen; unknown included, known not enrolled left out', async () => {
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true });
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  await page.getByLabel(/Jeton d'accès/).fill(srv.account('Agent restauration, Saint-Fuscien').token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  assert.match(page.url(), /\/admin\/informations\/nouvelle$/);
+
+  // A school the agent may publish to, and the ENT that serves it: a new
+  // class of 25 families, 10 known not to eat at the canteen, 10 who do,
+  // 5 the ENT says nothing about.
+  const school = page.locator('input[name="audience.schools"]:not([disabled])').first();
+  const uai = await school.getAttribute('value');
+  const cls = `E${Date.now() % 100000}`;
+  const parents = [];
+  for (let i = 0; i < 25; i++) {
+    const child = { uai, level: 'elementaire', class: cls };
+    if (i < 10) child.enrolment = { cantine: false };
+    else if (i < 20) child.enrolment = { cantine: true, garderie_soir: true };
+    parents.push({ ent_user_id: `enrol-e2e-${i}`, children: [child] });
+  }
+  let ent = null;
+  for (const e of srv.creds.ents) {
+    const r = await api(srv.base, 'PUT', '/v1/ent/parents', e.api_key, { parents });
+    if (r.status === 200) { ent = e; break; }
+  }
+  assert.ok(ent, `an ENT of the demo serves ${uai}`);
+
+  // The form offers the services, the lines, with their hint.
+  const enrolments = page.getByRole('group', { name: 'Familles inscrites à (facultatif)' });
+  await enrolments.getByLabel('cantine', { exact: true }).waitFor();
+  await enrolments.getByLabel('garderie du soir').waitFor();
+  await page.getByLabel('Lignes de transport (facultatif)').waitFor();
+  await check(page, 'compose');
+
+  const title = `Repas froid jeudi — e2e ${Date.now()}`;
+  await page.locator('#f-title').fill(title);
+  await school.check();
+  await page.getByLabel('Classes (facultatif)').fill(cls);
+  const verify = () => Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Vérifier et prévisualiser' }).click()]);
+  await verify();
+  const panel = page.locator('#check-panel');
+  await panel.getByText('Autorisé par la convention').waitFor();
+  await panel.getByText('Atteint 25 à 29 familles').waitFor();
+
+  await page.getByRole('group', { name: 'Familles inscrites à (facultatif)' }).getByLabel('cantine', { exact: true }).check();
+  await verify();
+  // 10 who eat there and 5 unknown: 15; not the 10 who do not.
+  await panel.getByText('Atteint 15 à 19 familles').waitFor();
+  assert.ok(await page.getByRole('group', { name: 'Familles inscrites à (facultatif)' }).getByLabel('cantine', { exact: true }).isChecked(),
+    'the ticked service stays ticked after the check');
+  await check(page, 'compose-checked');
+
+  await Promise.all([page.waitForURL(/\/admin\/informations\/ntc_/), page.getByRole('button', { name: 'Publier', exact: true }).click()]);
+  await page.getByText('Information publiée.').waitFor();
+  await page.getByText('Familles inscrites à', { exact: true }).waitFor();
+  await page.getByText('(et celles dont l\'inscription n\'est pas connue)').waitFor();
+  const id = page.url().match(/ntc_[0-9a-f]+/)[0];
+  await check(page, 'notice');
+
+  // The feeds: enrolled and unknown families get it, the others not.
+  const has = async (user) => {
+    const r = await api(srv.base, 'GET', `/v1/ent/parents/${encodeURIComponent(user)}/feed`, ent.api_key);
+    assert.equal(r.status, 200);
+    return (r.json.items || []).some((n) => n.id === id);
+  };
+  for (const i of [10, 19, 20, 24]) assert.ok(await has(`enrol-e2e-${i}`), `enrol-e2e-${i} (enrolled or unknown) gets the notice`);
+  for (const i of [0, 9]) assert.ok(!(await has(`enrol-e2e-${i}`)), `enrol-e2e-${i} (not at the canteen) does not`);
+  await ctx.close();
+});
