@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
 // The services a child may be known as enrolled in (issue 17): what the
@@ -148,6 +149,42 @@ func NormalizeLines(lines []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ChildEnrolment is what a parent declares of one of their children's
+// enrolments ("mon enfant mange à la cantine", "prend la ligne S12"): the
+// child named by school, level and class (normalised), as the directory
+// has it.
+type ChildEnrolment struct {
+	UAI       string    `json:"uai"`
+	Level     string    `json:"level"`
+	Class     string    `json:"class,omitempty"`
+	Enrolment Enrolment `json:"enrolment"`
+}
+
+// Is reports whether d is about child c.
+func (d ChildEnrolment) Is(c Child) bool {
+	return d.UAI == c.UAI && d.Level == c.Level && frenchid.SameClass(d.Class, c.Class)
+}
+
+// Enrolled is what is known of the child's enrolments, both sources
+// together (Enrolment.Merge: the ENT's known values win, the parent's
+// fill the rest).
+func (c Child) Enrolled() Enrolment { return c.Enrolment.Merge(c.Declared) }
+
+// WithDeclarations is children with each one's Declared set from decls
+// (zero when the parent declared nothing for it).
+func WithDeclarations(children []Child, decls []ChildEnrolment) []Child {
+	for i := range children {
+		children[i].Declared = Enrolment{}
+		for _, d := range decls {
+			if d.Is(children[i]) {
+				children[i].Declared = d.Enrolment.Normalized()
+				break
+			}
+		}
+	}
+	return children
 }
 
 // ReachesEnrolment is the enrolment-targeting rule, the one definition

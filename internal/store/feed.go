@@ -104,6 +104,12 @@ type FeedStore interface {
 	// (Parent.Digest) categories (ErrNotFound for a parent the ENT has not
 	// synced). Children and UpdatedAt are left alone.
 	SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error
+	// SetDeclaredEnrolments replaces what the parent declared of their
+	// children's enrolments (ErrNotFound for a parent the ENT has not
+	// synced). A declaration stays while the directory has a child of its
+	// school, level and class; GetParent gives it back as Child.Declared,
+	// and every audience matches on Child.Enrolled.
+	SetDeclaredEnrolments(ctx context.Context, entID, entUserID string, decls []ChildEnrolment) error
 }
 
 // Reaches reports whether the audience reaches a child: the child's school
@@ -124,7 +130,7 @@ func (a Audience) Reaches(c Child) bool {
 	})) {
 		return false
 	}
-	return a.ReachesEnrolment(c.Enrolment)
+	return len(a.Enrolments) == 0 || a.ReachesEnrolment(c.Enrolled())
 }
 
 // ReachesAny reports whether the audience reaches one of children.

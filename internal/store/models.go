@@ -115,6 +115,10 @@ type Child struct {
 	// Enrolment: the services the ENT's directory knows the child is, or
 	// is not, enrolled in (enrolment.go); the zero value is all unknown.
 	Enrolment Enrolment `json:"enrolment,omitzero"`
+	// Declared: what the parent declared of them (SetDeclaredEnrolments),
+	// filled in by the store when it reads the parent; UpsertParents does
+	// not write it. Child.Enrolled merges both.
+	Declared Enrolment `json:"declared,omitzero"`
 }
 
 // Parent is an opaque ENT account linked to children. No name, e-mail or

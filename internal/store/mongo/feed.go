@@ -226,7 +226,7 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 		byParent[parentID(st.ENTID, st.ENTUserID)] = st
 	}
 	cur, err = s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "ent_id", Value: 1}, {Key: "ent_user_id", Value: 1}, {Key: "children", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "ent_id", Value: 1}, {Key: "ent_user_id", Value: 1}, {Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
 	if err != nil {
 		return nil, fail(err, "compute the reach of notice %s", noticeID)
 	}
@@ -283,7 +283,7 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 		return nil, nil
 	}
 	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
 	if err != nil {
 		return nil, fail(err, "count the families of an audience per class")
 	}
@@ -339,7 +339,7 @@ func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells [
 		keys[c.CellKey()] = true
 	}
 	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
 	if err != nil {
 		return 0, fail(err, "count the families of classes")
 	}
@@ -351,7 +351,7 @@ func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells [
 	for _, p := range parents {
 		if slices.ContainsFunc(p.Children, func(c store.Child) bool {
 			return keys[store.FamilyCell{UAI: c.UAI, Level: c.Level, Class: frenchid.NormalizeClass(c.Class)}.CellKey()] &&
-				aud.ReachesEnrolment(c.Enrolment)
+				(len(aud.Enrolments) == 0 || aud.ReachesEnrolment(c.Enrolled()))
 		}) {
 			n++
 		}

@@ -3,7 +3,6 @@ package mongo
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,6 +19,9 @@ type parentDoc struct {
 	ENTID     string     `bson:"ent_id"`
 	ENTUserID string     `bson:"ent_user_id"`
 	Children  []childDoc `bson:"children"`
+	// Declared: what the parent declared of their children's enrolments
+	// (SetDeclaredEnrolments); UpsertParents leaves it alone.
+	Declared []store.ChildEnrolment `bson:"declared,omitempty"`
 	Locale    string     `bson:"locale"`
 	Muted     []string   `bson:"muted"`
 	Digest    []string   `bson:"digest,omitempty"`
@@ -33,6 +35,9 @@ type childDoc struct {
 	// Enrolment: what the ENT knows of the child's enrolments (absent:
 	// all unknown, as for children stored before it was kept).
 	Enrolment store.Enrolment `bson:"enrolment,omitempty"`
+	// Declared is filled from the parent's declarations when read
+	// (parentDoc.children), never stored with the child.
+	Declared store.Enrolment `bson:"-"`
 }
 
 func parentID(entID, entUserID string) string { return entID + "/" + entUserID }
@@ -47,12 +52,42 @@ func (d parentDoc) model() store.Parent {
 		UpdatedAt: d.UpdatedAt,
 	}
 	if d.Children != nil {
-		p.Children = make([]store.Child, len(d.Children))
-		for i, c := range d.Children {
-			p.Children[i] = store.Child(c)
-		}
+		p.Children = d.children()
 	}
 	return p
+}
+
+// children are the parent's children with what the parent declared of
+// their enrolments (store.Child.Declared).
+func (d parentDoc) children() []store.Child {
+	out := make([]store.Child, len(d.Children))
+	for i, c := range d.Children {
+		out[i] = store.Child(c)
+	}
+	if len(d.Declared) > 0 {
+		store.WithDeclarations(out, d.Declared)
+	}
+	return out
+}
+
+// SetDeclaredEnrolments replaces what the parent declared of their
+// children's enrolments.
+func (s *Store) SetDeclaredEnrolments(ctx context.Context, entID, entUserID string, decls []store.ChildEnrolment) error {
+	stored := make([]store.ChildEnrolment, len(decls))
+	for i, d := range decls {
+		d.Class = frenchid.NormalizeClass(d.Class)
+		d.Enrolment = d.Enrolment.Normalized()
+		stored[i] = d
+	}
+	res, err := s.coll(collParents).UpdateOne(ctx, bson.D{{Key: "_id", Value: parentID(entID, entUserID)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "declared", Value: stored}}}})
+	if err != nil {
+		return fail(err, "set the declared enrolments of %s/%s", entID, entUserID)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("store: unable to set the declared enrolments of %s/%s: %w", entID, entUserID, store.ErrNotFound)
+	}
+	return nil
 }
 
 func childDocs(children []store.Child) []childDoc {
@@ -225,20 +260,18 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 		return int(n), nil
 	}
 	cur, err := s.coll(collParents).Find(ctx, filter,
-		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}}))
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
 	if err != nil {
 		return 0, fail(err, "count families")
 	}
 	defer cur.Close(ctx)
 	n := 0
 	for cur.Next(ctx) {
-		var d struct {
-			Children []childDoc `bson:"children"`
-		}
+		var d parentDoc
 		if err := cur.Decode(&d); err != nil {
 			return 0, fail(err, "count families")
 		}
-		if slices.ContainsFunc(d.Children, func(c childDoc) bool { return aud.Reaches(store.Child(c)) }) {
+		if aud.ReachesAny(d.children()) {
 			n++
 		}
 	}

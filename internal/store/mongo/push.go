@@ -258,7 +258,7 @@ func audienceParentsFilter(aud store.Audience) bson.D {
 }
 
 func inAudience(p parentDoc, aud store.Audience) bool {
-	return slices.ContainsFunc(p.Children, func(c childDoc) bool { return aud.Reaches(store.Child(c)) })
+	return aud.ReachesAny(p.children())
 }
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.
@@ -315,7 +315,7 @@ func (s *Store) audiencePage(ctx context.Context, aud store.Audience, cursor str
 func (s *Store) audiencePageMuted(ctx context.Context, aud store.Audience, cursor string, limit int, category string) (audiencePage, error) {
 	var out audiencePage
 	cur, err := s.coll(collParents).Find(ctx, afterID(audienceParentsFilter(aud), cursor),
-		findOptions(byID, limit).SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "muted", Value: 1}, {Key: "digest", Value: 1}}))
+		findOptions(byID, limit).SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}, {Key: "muted", Value: 1}, {Key: "digest", Value: 1}}))
 	if err != nil {
 		return out, err
 	}

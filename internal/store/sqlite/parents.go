@@ -78,8 +78,12 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 			if err := newParents.flush(ctx); err != nil {
 				return err
 			}
+			var decls map[int64][]store.ChildEnrolment
 			if len(existing) > 0 {
 				list := idList(existing)
+				if decls, err = declarationsOf(ctx, tx, list); err != nil {
+					return err
+				}
 				if _, err := tx.ExecContext(ctx, `UPDATE parents SET updated_at = ?
 					WHERE id IN (SELECT value FROM json_each(?))`, updatedAt, list); err != nil {
 					return err
@@ -98,7 +102,11 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 					if err := children.add(ctx, ids[i], pos, c.UAI, c.Level, frenchid.NormalizeClass(c.Class)); err != nil {
 						return err
 					}
-					if enrol, notIn, line := enrolmentColumns(c.Enrolment); enrol != "" {
+					c.Declared = store.Enrolment{}
+					if ds := decls[ids[i]]; len(ds) > 0 {
+						c = store.WithDeclarations([]store.Child{c}, ds)[0]
+					}
+					if enrol, notIn, line, ok := enrolmentColumns(c); ok {
 						if err := enrolments.add(ctx, ids[i], pos, enrol, notIn, line); err != nil {
 							return err
 						}
@@ -120,20 +128,111 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 	return res, nil
 }
 
-// enrolmentColumns are a child's enrolment columns: the JSON of what is
-// known ("" when nothing is), the services known not enrolled in, between
-// commas (",cantine,etudes,"), and the transport line, normalised — what
-// audienceMatch reads.
-func enrolmentColumns(e store.Enrolment) (doc, notEnrolled, line string) {
-	e = e.Normalized()
-	if e == (store.Enrolment{}) {
-		return "", "", ""
+// enrolmentColumns are a child's child_enrolments row: the JSON of what
+// the ENT knows ("" when nothing), and, from both sources
+// (store.Child.Enrolled), the services known not enrolled in between
+// commas (",cantine,etudes,") and the transport line — what audienceMatch
+// reads. ok is false when nothing is known: no row.
+func enrolmentColumns(c store.Child) (doc, notEnrolled, line string, ok bool) {
+	ent, known := c.Enrolment.Normalized(), c.Enrolled()
+	if ent == (store.Enrolment{}) && known == (store.Enrolment{}) {
+		return "", "", "", false
 	}
-	b, _ := json.Marshal(e) // a struct of integers and a string
-	if no := e.NotEnrolled(); len(no) > 0 {
+	if ent != (store.Enrolment{}) {
+		b, _ := json.Marshal(ent) // a struct of integers and a string
+		doc = string(b)
+	}
+	if no := known.NotEnrolled(); len(no) > 0 {
 		notEnrolled = "," + strings.Join(no, ",") + ","
 	}
-	return string(b), notEnrolled, e.Line
+	return doc, notEnrolled, known.Line, true
+}
+
+// declarationsOf reads the declarations of the parents of ids (a JSON
+// array), by parent.
+func declarationsOf(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, ids string) (map[int64][]store.ChildEnrolment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT parent_id, uai, level, class, enrolment FROM parent_declarations
+		WHERE parent_id IN (SELECT value FROM json_each(?))`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]store.ChildEnrolment{}
+	for rows.Next() {
+		var id int64
+		var d store.ChildEnrolment
+		var doc string
+		if err := rows.Scan(&id, &d.UAI, &d.Level, &d.Class, &doc); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(doc), &d.Enrolment); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], d)
+	}
+	return out, rows.Err()
+}
+
+// SetDeclaredEnrolments replaces a parent's declarations and writes their
+// children's enrolment rows again (what is known from both sources).
+func (s *Store) SetDeclaredEnrolments(ctx context.Context, entID, entUserID string, decls []store.ChildEnrolment) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM parent_declarations WHERE parent_id = ?`, id); err != nil {
+			return err
+		}
+		for _, d := range decls {
+			b, _ := json.Marshal(d.Enrolment.Normalized())
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO parent_declarations (parent_id, uai, level, class, enrolment)
+				VALUES (?, ?, ?, ?, ?)`, id, d.UAI, d.Level, frenchid.NormalizeClass(d.Class), string(b)); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT c.pos, c.uai, c.level, c.class, COALESCE(e.enrolment, '') FROM children c
+			LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos WHERE c.parent_id = ? ORDER BY c.pos`, id)
+		type posChild struct {
+			pos int
+			c   store.Child
+		}
+		children, err := collect(rows, err, func(sc scanner) (posChild, error) {
+			var pc posChild
+			var doc string
+			if err := sc.Scan(&pc.pos, &pc.c.UAI, &pc.c.Level, &pc.c.Class, &doc); err != nil {
+				return pc, err
+			}
+			if doc != "" {
+				if err := json.Unmarshal([]byte(doc), &pc.c.Enrolment); err != nil {
+					return pc, err
+				}
+			}
+			return pc, nil
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM child_enrolments WHERE parent_id = ?`, id); err != nil {
+			return err
+		}
+		for _, pc := range children {
+			c := store.WithDeclarations([]store.Child{pc.c}, decls)[0]
+			if doc, notIn, line, ok := enrolmentColumns(c); ok {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO child_enrolments (parent_id, pos, enrolment, not_enrolled, line)
+					VALUES (?, ?, ?, ?, ?)`, id, pc.pos, doc, notIn, line); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to set the declared enrolments of %s/%s: %w", entID, entUserID, mapErr(err))
+	}
+	return nil
 }
 
 // lastOccurrences drops all but the last occurrence of each parent in a
@@ -230,6 +329,10 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if p.UpdatedAt, err = toTime(updated); err != nil {
 		return p, err
 	}
+	decls, err := declarationsOf(ctx, tx, idList([]int64{id}))
+	if err != nil {
+		return p, err
+	}
 	rows, err := tx.StmtContext(ctx, children).QueryContext(ctx, id)
 	p.Children, err = collect(rows, err, func(sc scanner) (store.Child, error) {
 		var c store.Child
@@ -244,6 +347,9 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 		}
 		return c, nil
 	})
+	if len(decls[id]) > 0 {
+		p.Children = store.WithDeclarations(p.Children, decls[id])
+	}
 	return p, err
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -53,7 +54,55 @@ func testEnrolment(t *testing.T, open opener) {
 	aud := func(services []string, lines ...string) store.Audience {
 		return store.Audience{Schools: []string{school}, Enrolments: services, Lines: lines}
 	}
-	for i, tc := range []struct {
+	nth := 0
+	// reaches checks that aud reaches exactly reached, by every route.
+	reaches := func(name string, aud store.Audience, reached []string) {
+		t.Helper()
+		n, err := s.CountFamilies(ctx, aud)
+		ok(t, err)
+		if n != len(reached) {
+			t.Errorf("%s: CountFamilies = %d, want %d", name, n, len(reached))
+		}
+		n, err = s.CountSubscribedFamilies(ctx, aud)
+		ok(t, err)
+		if n != len(reached) {
+			t.Errorf("%s: CountSubscribedFamilies = %d, want %d", name, n, len(reached))
+		}
+		groups, err := s.NoticeReach(ctx, "ntc_none", aud)
+		ok(t, err)
+		same(t, name+": NoticeReach", groups, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: len(reached)}})
+		cells, err := s.AudienceCells(ctx, aud)
+		ok(t, err)
+		n, err = s.CountFamiliesIn(ctx, aud, cells)
+		ok(t, err)
+		if n != len(reached) {
+			t.Errorf("%s: CountFamiliesIn(its cells) = %d, want %d", name, n, len(reached))
+		}
+		var got []string
+		for _, u := range users {
+			p, err := s.GetParent(ctx, "ent_1", u)
+			ok(t, err)
+			if aud.ReachesAny(p.Children) {
+				got = append(got, u)
+			}
+		}
+		same(t, name+": Audience.ReachesAny", got, reached)
+
+		nt := notice(fmt.Sprintf("ntc_%d", nth), "col_a", school)
+		nth++
+		nt.Audience = aud
+		var want []string
+		for j, u := range users {
+			if slices.Contains(reached, u) {
+				want = append(want, fmt.Sprintf("psb_%d", j))
+			}
+		}
+		same(t, name+": pushed to", pushedTo(t, s, nt), want)
+		stored, err := s.GetNotice(ctx, nt.ID)
+		ok(t, err)
+		same(t, name+": the notice's audience", stored.Audience, aud)
+	}
+	for _, tc := range []struct {
 		name    string
 		aud     store.Audience
 		reached []string
@@ -67,49 +116,38 @@ func testEnrolment(t *testing.T, open opener) {
 		{"garderie du soir (unknown for all)", aud([]string{"garderie_soir"}), users},
 		{"cantine in CM2", store.Audience{Schools: []string{school}, Classes: []string{"CM2"}, Enrolments: []string{"cantine"}}, []string{"u3", "u4"}},
 	} {
-		n, err := s.CountFamilies(ctx, tc.aud)
-		ok(t, err)
-		if n != len(tc.reached) {
-			t.Errorf("%s: CountFamilies = %d, want %d", tc.name, n, len(tc.reached))
-		}
-		n, err = s.CountSubscribedFamilies(ctx, tc.aud)
-		ok(t, err)
-		if n != len(tc.reached) {
-			t.Errorf("%s: CountSubscribedFamilies = %d, want %d", tc.name, n, len(tc.reached))
-		}
-		groups, err := s.NoticeReach(ctx, "ntc_none", tc.aud)
-		ok(t, err)
-		same(t, tc.name+": NoticeReach", groups, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: len(tc.reached)}})
-		cells, err := s.AudienceCells(ctx, tc.aud)
-		ok(t, err)
-		n, err = s.CountFamiliesIn(ctx, tc.aud, cells)
-		ok(t, err)
-		if n != len(tc.reached) {
-			t.Errorf("%s: CountFamiliesIn(its cells) = %d, want %d", tc.name, n, len(tc.reached))
-		}
-		var reached []string
-		for _, u := range users {
-			p, err := s.GetParent(ctx, "ent_1", u)
-			ok(t, err)
-			if tc.aud.ReachesAny(p.Children) {
-				reached = append(reached, u)
-			}
-		}
-		same(t, tc.name+": Audience.ReachesAny", reached, tc.reached)
-
-		nt := notice(fmt.Sprintf("ntc_%d", i), "col_a", school)
-		nt.Audience = tc.aud
-		var want []string
-		for j, u := range users {
-			if slices.Contains(tc.reached, u) {
-				want = append(want, fmt.Sprintf("psb_%d", j))
-			}
-		}
-		same(t, tc.name+": pushed to", pushedTo(t, s, nt), want)
-		got, err := s.GetNotice(ctx, nt.ID)
-		ok(t, err)
-		same(t, tc.name+": the notice's audience", got.Audience, tc.aud)
+		reaches(tc.name, tc.aud, tc.reached)
 	}
+
+	// The parents' declarations fill what the ENT leaves unknown; the
+	// ENT's known values win. u1 (unknown) says no canteen and line S14;
+	// u0 (the ENT says canteen) says no canteen; u3 (the ENT says S14)
+	// says S12; u4 declares for a child it does not have.
+	ok(t, s.SetDeclaredEnrolments(ctx, "ent_1", "u1", []store.ChildEnrolment{
+		{UAI: school, Level: "elementaire", Class: "cm1", Enrolment: store.Enrolment{Cantine: no, Line: "s14"}}}))
+	ok(t, s.SetDeclaredEnrolments(ctx, "ent_1", "u0", []store.ChildEnrolment{
+		{UAI: school, Level: "elementaire", Class: "CM1", Enrolment: store.Enrolment{Cantine: no}}}))
+	ok(t, s.SetDeclaredEnrolments(ctx, "ent_1", "u3", []store.ChildEnrolment{
+		{UAI: school, Level: "elementaire", Class: "CM2", Enrolment: store.Enrolment{Line: "S12"}}}))
+	ok(t, s.SetDeclaredEnrolments(ctx, "ent_1", "u4", []store.ChildEnrolment{
+		{UAI: school, Level: "elementaire", Class: "CP", Enrolment: store.Enrolment{Cantine: no}}}))
+	if err := s.SetDeclaredEnrolments(ctx, "ent_1", "nobody", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetDeclaredEnrolments of an unknown parent: %v, want ErrNotFound", err)
+	}
+	p, err = s.GetParent(ctx, "ent_1", "u1")
+	ok(t, err)
+	same(t, "u1's declaration", p.Children[0].Declared, store.Enrolment{Cantine: no, Transport: yes, Line: "S14"})
+	declared := func() {
+		t.Helper()
+		reaches("cantine, declarations", aud([]string{"cantine"}), []string{"u0", "u3", "u4"})
+		reaches("transport S12, declarations", aud([]string{"transport"}, "S12"), []string{"u0", "u4", "u5"})
+	}
+	declared()
+	// A new sync keeps the declarations of the children it keeps.
+	upsert(t, s, "ent_1", 1, 0, 1, parent("u1", enrolled(school, "CM1", store.Enrolment{})))
+	declared()
+	ok(t, s.SetDeclaredEnrolments(ctx, "ent_1", "u1", nil))
+	reaches("cantine, u1's declaration withdrawn", aud([]string{"cantine"}), []string{"u0", "u1", "u3", "u4"})
 
 	// The cells count per class the families the enrolments take.
 	cells, err := s.AudienceCells(ctx, aud([]string{"cantine"}))
@@ -120,7 +158,7 @@ func testEnrolment(t *testing.T, open opener) {
 	})
 
 	// A new sync replaces what the ENT said: u2 now eats at the canteen.
-	upsert(t, s, "ent_1", 1, 0, 1, parent("u2", enrolled(school, "CM1", store.Enrolment{Cantine: yes})))
+	upsert(t, s, "ent_1", 2, 0, 1, parent("u2", enrolled(school, "CM1", store.Enrolment{Cantine: yes})))
 	n, err := s.CountFamilies(ctx, aud([]string{"cantine"}))
 	ok(t, err)
 	if n != 5 {
