@@ -21,11 +21,11 @@ type parentDoc struct {
 	Children  []childDoc `bson:"children"`
 	// Declared: what the parent declared of their children's enrolments
 	// (SetDeclaredEnrolments); UpsertParents leaves it alone.
-	Declared []store.ChildEnrolment `bson:"declared,omitempty"`
-	Locale    string     `bson:"locale"`
-	Muted     []string   `bson:"muted"`
-	Digest    []string   `bson:"digest,omitempty"`
-	UpdatedAt time.Time  `bson:"updated_at"`
+	Declared  []store.ChildEnrolment `bson:"declared,omitempty"`
+	Locale    string                 `bson:"locale"`
+	Muted     []string               `bson:"muted"`
+	Digest    []string               `bson:"digest,omitempty"`
+	UpdatedAt time.Time              `bson:"updated_at"`
 }
 
 type childDoc struct {
