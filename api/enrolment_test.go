@@ -268,3 +268,49 @@ func (p *publishing) countFamilies(t *testing.T, aud store.Audience) int {
 	}
 	return n
 }
+
+// TestParentDeclaresEnrolments: a parent declares their child's
+// enrolments; a notice to the canteen's families then leaves out a
+// parent who says their child does not eat there when the ENT does not
+// know, and not one the ENT says eats there (the ENT's known value wins).
+// A child that is not theirs is refused, nothing written.
+func TestParentDeclaresEnrolments(t *testing.T) {
+	p := enrolmentFixture(t)
+	decl := func(user string, enrolment map[string]any, status int) response {
+		t.Helper()
+		return p.must(status, p.do("PUT", "/v1/me/enrolments", p.parentToken(t, user), map[string]any{"children": []map[string]any{
+			{"uai": uaiA1, "level": "maternelle", "class": "ms", "enrolment": enrolment}}}))
+	}
+	// p10 (unknown to the ENT) and p5 (the ENT says canteen) say no canteen.
+	var v struct {
+		Children []struct {
+			ENT, Declared, Enrolment map[string]any
+		}
+		Note string
+	}
+	decl("p10", map[string]any{"cantine": false}, 200).Decode(t, &v)
+	if len(v.Children) != 1 || v.Children[0].Enrolment["cantine"] != false || v.Children[0].Declared["cantine"] != false || len(v.Children[0].ENT) != 0 || v.Note == "" {
+		t.Fatalf("p10's enrolments: %+v", v)
+	}
+	decl("p5", map[string]any{"cantine": false}, 200).Decode(t, &v)
+	if v.Children[0].Enrolment["cantine"] != true || v.Children[0].ENT["cantine"] != true || v.Children[0].Declared["cantine"] != false {
+		t.Fatalf("p5's enrolments (the ENT wins): %+v", v)
+	}
+	id := p.publish(t, "restauration", withEnrolments(simpleNotice("cantine", "Repas froid", uaiA1), []string{"cantine"}))
+	sameStrings(t, "p10's feed (declared not at the canteen)", feedIDs(p.feed(t, "p10")), nil)
+	sameStrings(t, "p5's feed (the ENT says canteen)", feedIDs(p.feed(t, "p5")), []string{id})
+	sameStrings(t, "p11's feed (unknown)", feedIDs(p.feed(t, "p11")), []string{id})
+
+	// Another child, a line for a child said not to take the bus.
+	r := p.do("PUT", "/v1/me/enrolments", p.parentToken(t, "p11"), map[string]any{"children": []map[string]any{
+		{"uai": uaiA2, "level": "elementaire", "class": "CE2", "enrolment": map[string]any{"cantine": false}},
+		{"uai": uaiA1, "level": "maternelle", "class": "MS", "enrolment": map[string]any{"transport": false, "line": "S12"}}}})
+	if r.Status != 422 || fmt.Sprint(detailsOf(t, r)) != "[children[0] parents.unknown_child children[1].enrolment.line parents.line_without_transport]" {
+		t.Fatalf("bad declarations: %d %s", r.Status, r.Body)
+	}
+	var got struct{ Children []struct{ Declared map[string]any } }
+	p.must(200, p.do("GET", "/v1/me/enrolments", p.parentToken(t, "p11"), nil)).Decode(t, &got)
+	if len(got.Children) != 1 || len(got.Children[0].Declared) != 0 {
+		t.Fatalf("a refused declaration was written: %+v", got)
+	}
+}

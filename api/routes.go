@@ -118,6 +118,8 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	me.Get("/feed/:id/attachments/:attachment_id", s.getFeedAttachment)
 	me.Get("/preferences", s.getPreferences)
 	me.Put("/preferences", s.putPreferences)
+	me.Get("/enrolments", s.getEnrolments)
+	me.Put("/enrolments", s.putEnrolments)
 	me.Post("/push-subscriptions", s.createPushSubscription)
 	me.Get("/push-subscriptions", s.listPushSubscriptions)
 	me.Delete("/push-subscriptions/:id", s.deletePushSubscription)

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/liaison-ent/liaison/app"
+	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/store"
+)
+
+// enrolmentView is what is known of a child's enrolments: per service,
+// true enrolled, false not, absent unknown; the transport line if known.
+type enrolmentView struct {
+	Cantine       *bool  `json:"cantine,omitempty"`
+	Transport     *bool  `json:"transport,omitempty"`
+	GarderieMatin *bool  `json:"garderie_matin,omitempty"`
+	GarderieSoir  *bool  `json:"garderie_soir,omitempty"`
+	Etudes        *bool  `json:"etudes,omitempty"`
+	Mercredi      *bool  `json:"mercredi,omitempty"`
+	Line          string `json:"line,omitempty"`
+}
+
+func viewEnrolment(e store.Enrolment) enrolmentView {
+	v := enrolmentView{Line: e.Line}
+	for service, f := range map[string]**bool{
+		store.ServiceCantine: &v.Cantine, store.ServiceTransport: &v.Transport,
+		store.ServiceGarderieMatin: &v.GarderieMatin, store.ServiceGarderieSoir: &v.GarderieSoir,
+		store.ServiceEtudes: &v.Etudes, store.ServiceMercredi: &v.Mercredi,
+	} {
+		if st := e.State(service); st != store.EnrolUnknown {
+			b := st == store.EnrolYes
+			*f = &b
+		}
+	}
+	return v
+}
+
+// childEnrolmentsView is one child of GET/PUT /v1/me/enrolments.
+type childEnrolmentsView struct {
+	UAI   string `json:"uai"`
+	Level string `json:"level"`
+	Class string `json:"class,omitempty"`
+	// ENT: what the ENT knows (it wins); Declared: what the parent
+	// declared; Enrolment: both together, what notices are matched on.
+	ENT       enrolmentView `json:"ent"`
+	Declared  enrolmentView `json:"declared"`
+	Enrolment enrolmentView `json:"enrolment"`
+}
+
+type serviceLabel struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+// enrolmentsView is GET/PUT /v1/me/enrolments.
+type enrolmentsView struct {
+	Children []childEnrolmentsView `json:"children"`
+	Services []serviceLabel        `json:"services"`
+	Note     string                `json:"note"`
+}
+
+func viewEnrolments(cs []app.ChildEnrolments, lang string) enrolmentsView {
+	v := enrolmentsView{Children: make([]childEnrolmentsView, len(cs)),
+		Note: app.Pick(lang, app.EnrolmentsNote.FR, app.EnrolmentsNote.EN)}
+	for i, c := range cs {
+		v.Children[i] = childEnrolmentsView{UAI: c.Child.UAI, Level: c.Child.Level, Class: c.Child.Class,
+			ENT: viewEnrolment(c.ENT), Declared: viewEnrolment(c.Declared), Enrolment: viewEnrolment(c.Known)}
+	}
+	for _, s := range conventions.EnrolmentServices {
+		v.Services = append(v.Services, serviceLabel{Code: s, Label: conventions.EnrolmentLabel(s, lang)})
+	}
+	return v
+}
+
+// getEnrolments is GET /v1/me/enrolments.
+func (s *Server) getEnrolments(c *fiber.Ctx) error {
+	cs, err := s.app.Enrolments(c.UserContext(), principal(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	return c.JSON(viewEnrolments(cs, Lang(c)))
+}
+
+// putEnrolments is PUT /v1/me/enrolments: the parent's declarations.
+func (s *Server) putEnrolments(c *fiber.Ctx) error {
+	var req app.EnrolmentsRequest
+	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+		return err
+	}
+	cs, err := s.app.SetEnrolments(c.UserContext(), principal(c), req)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(viewEnrolments(cs, Lang(c)))
+}
