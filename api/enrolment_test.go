@@ -308,7 +308,9 @@ func TestParentDeclaresEnrolments(t *testing.T) {
 	if r.Status != 422 || fmt.Sprint(detailsOf(t, r)) != "[children[0] parents.unknown_child children[1].enrolment.line parents.line_without_transport]" {
 		t.Fatalf("bad declarations: %d %s", r.Status, r.Body)
 	}
-	var got struct{ Children []struct{ Declared map[string]any } }
+	var got struct {
+		Children []struct{ Declared map[string]any }
+	}
 	p.must(200, p.do("GET", "/v1/me/enrolments", p.parentToken(t, "p11"), nil)).Decode(t, &got)
 	if len(got.Children) != 1 || len(got.Children[0].Declared) != 0 {
 		t.Fatalf("a refused declaration was written: %+v", got)
