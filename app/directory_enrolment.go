@@ -141,3 +141,6 @@ func csvBool(v string) (bool, bool) {
 	}
 	return false, false
 }
+
+// Set records the answer for service (nil: unknown).
+func (in *EnrolmentInput) Set(service string, b *bool) { *enrolmentField(in, service) = b }

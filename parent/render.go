@@ -70,7 +70,7 @@ func (p *Page) static(c *fiber.Ctx) error {
 
 type pageTemplate struct{ t *template.Template }
 
-var pageNames = []string{"feed", "preferences", "notifications", "signedout", "message"}
+var pageNames = []string{"feed", "preferences", "enrolments", "notifications", "signedout", "message"}
 
 func parseTemplates() (map[string]*pageTemplate, error) {
 	out := map[string]*pageTemplate{}

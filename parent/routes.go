@@ -33,6 +33,8 @@ func (p *Page) routes(a *fiber.App) {
 	g.Post("/tout-lu", p.handle(true, p.markAllRead))
 	g.Get("/preferences", p.handle(true, p.preferences))
 	g.Post("/preferences", p.handle(true, p.savePreferences))
+	g.Get("/inscriptions", p.handle(true, p.enrolments))
+	g.Post("/inscriptions", p.handle(true, p.saveEnrolments))
 	g.Get("/notifications", p.handle(true, p.notifications))
 	g.Post("/notifications/abonnement", p.handle(true, p.subscribe))
 	g.Post("/notifications/desabonnement", p.handle(true, p.unsubscribe))
