@@ -34,7 +34,9 @@
       paused: 'Actualisation automatique suspendue.', resumed: 'Actualisation automatique reprise.',
       more: 'Options', ask: 'Être prévenu sur cet appareil à chaque nouvelle information ?', later: 'Non merci',
       askLater: 'Vous pourrez activer les notifications depuis le menu Options.', closePrefs: 'Fermer les préférences',
-      files: 'Pièces jointes', kb: 'Ko', mb: 'Mo', fileFail: 'Le fichier n\u2019a pas pu être ouvert ; réessayez.'
+      files: 'Pièces jointes', kb: 'Ko', mb: 'Mo', fileFail: 'Le fichier n\u2019a pas pu être ouvert ; réessayez.',
+      enrolTitle: 'Inscriptions de vos enfants', child: 'Enfant', cls: 'classe', unsaid: 'Je ne précise pas', yes: 'Oui, inscrit', no: 'Non',
+      byENT: 'selon l\u2019ENT', enrolled: 'inscrit', notEnrolled: 'non inscrit', busLine: 'Ligne de car (facultatif)', enrolSaved: 'Inscriptions enregistrées.'
     },
     en: {
       heading: 'News from your town', unread: function (n) { return n + ' unread'; },
@@ -58,7 +60,9 @@
       paused: 'Auto-refresh paused.', resumed: 'Auto-refresh resumed.',
       more: 'Options', ask: 'Get a notification on this device for every new notice?', later: 'No thanks',
       askLater: 'You can turn on notifications from the Options menu.', closePrefs: 'Close preferences',
-      files: 'Attachments', kb: 'KB', mb: 'MB', fileFail: 'The file could not be opened; try again.'
+      files: 'Attachments', kb: 'KB', mb: 'MB', fileFail: 'The file could not be opened; try again.',
+      enrolTitle: 'Your children\u2019s enrolments', child: 'Child', cls: 'class', unsaid: 'I\u2019d rather not say', yes: 'Yes, enrolled', no: 'No',
+      byENT: 'according to the ENT', enrolled: 'enrolled', notEnrolled: 'not enrolled', busLine: 'Bus line (optional)', enrolSaved: 'Enrolments saved.'
     }
   };
   var CATS = {
@@ -264,7 +268,8 @@
       this._msg = h('p', { class: 'note', hidden: true });
       this._btnClosePrefs = h('button', { type: 'button', class: 'close', onclick: function () { self._togglePrefs(); self._btnMenu.focus(); } });
       this._prefsBody = h('div');
-      this._prefs = h('div', { id: id + '-prefs', hidden: true }, [this._prefsBody, this._btnClosePrefs]);
+      this._enrolBody = h('div');
+      this._prefs = h('div', { id: id + '-prefs', hidden: true }, [this._prefsBody, this._enrolBody, this._btnClosePrefs]);
       this._list = h('ul', { class: 'list', 'aria-labelledby': id + '-h' });
       this._wrap = h('section', { class: 'w', lang: this.lang2, 'aria-labelledby': id + '-h' }, [
         h('div', { class: 'head' }, [h('h2', { id: id + '-h' }, [this._title, this._badge]), mw]),
@@ -571,6 +576,7 @@
       var res = await this._api('GET', '/v1/me/preferences');
       if (!res.ok) { this._btnPrefs.setAttribute('aria-expanded', 'false'); this._say(this.t.error, true); return; }
       this._renderPrefs(await res.json());
+      this._loadEnrolments();
       this._prefs.hidden = false;
       // The button that opened them is in the (now closed) menu: the
       // focus goes to the first preference.
@@ -621,6 +627,67 @@
       if (!this.getAttribute('lang')) this._relabel();
       this._renderPrefs(body);
       this._say(this.t.saved);
+    }
+
+    // The children's enrolments (GET/PUT /v1/me/enrolments): per child and
+    // service, what the ENT says (shown) or the parent's answer (asked).
+    async _loadEnrolments() {
+      var res = await this._api('GET', '/v1/me/enrolments');
+      this._enrolBody.textContent = '';
+      if (res.ok) this._renderEnrolments(await res.json());
+    }
+
+    _renderEnrolments(e) {
+      var t = this.t, self = this, id = this._id, rows = [];
+      this._enrolBody.textContent = '';
+      var kids = (e.children || []).map(function (c, i) {
+        // A group, not a fieldset: the preferences' fieldset stays the one.
+        var gid = id + '-e' + i;
+        var fs = h('div', { role: 'group', class: 'enrol', 'aria-labelledby': gid }, [h('p', { id: gid, text: t.child + ' ' + (i + 1) + (c['class'] ? ' — ' + t.cls + ' ' + c['class'] : '') })]);
+        var row = { uai: c.uai, level: c.level, 'class': c['class'] || '', sel: {} };
+        (e.services || []).forEach(function (s) {
+          var ent = c.ent[s.code], fid = id + '-e' + i + '-' + s.code;
+          if (ent !== undefined) {
+            fs.appendChild(h('p', { text: s.label + ' : ' + (ent ? t.enrolled : t.notEnrolled) + ' (' + t.byENT + ')' }));
+            return;
+          }
+          var sel = h('select', { id: fid }, [h('option', { value: '', text: t.unsaid }), h('option', { value: 'oui', text: t.yes }), h('option', { value: 'non', text: t.no })]);
+          var d = c.declared[s.code];
+          sel.value = d === true ? 'oui' : d === false ? 'non' : '';
+          row.sel[s.code] = sel;
+          fs.appendChild(h('label', { for: fid }, [s.label, sel]));
+        });
+        if (c.ent.line) fs.appendChild(h('p', { text: t.line + ' ' + c.ent.line + ' (' + t.byENT + ')' }));
+        else if (c.ent.transport !== false) {
+          row.line = h('input', { type: 'text', id: id + '-e' + i + '-line', maxlength: '16', autocomplete: 'off' });
+          row.line.value = c.declared.line || '';
+          fs.appendChild(h('label', { for: id + '-e' + i + '-line' }, [t.busLine, row.line]));
+        }
+        rows.push(row);
+        return fs;
+      });
+      if (!kids.length) return;
+      var form = h('form', { onsubmit: function (ev) { ev.preventDefault(); self._saveEnrolments(rows); } },
+        [h('h3', { text: t.enrolTitle }), e.note ? h('p', { class: 'note', text: e.note }) : null].concat(kids, [h('button', { type: 'submit', class: 'primary' }, [t.save])]));
+      this._enrolBody.appendChild(form);
+    }
+
+    async _saveEnrolments(rows) {
+      var children = rows.map(function (r) {
+        var en = {};
+        Object.keys(r.sel).forEach(function (k) { var v = r.sel[k].value; if (v) en[k] = v === 'oui'; });
+        if (r.line && r.line.value.trim()) en.line = r.line.value.trim();
+        return { uai: r.uai, level: r.level, 'class': r['class'], enrolment: en };
+      });
+      var res = await this._api('PUT', '/v1/me/enrolments', { children: children });
+      var body = await res.json().catch(function () { return {}; });
+      if (!res.ok) {
+        var e = body.error || {};
+        this._say([e.message].concat((e.details || []).map(function (d) { return d.message; })).join(' '), true);
+        return;
+      }
+      this._renderEnrolments(body);
+      this._say(this.t.enrolSaved);
     }
 
     _pushSupported() {

@@ -12,6 +12,7 @@ import { startDemo, api } from '../lib/liaison.mjs';
 import { launch, axe, screenshot } from '../lib/browser.mjs';
 
 let srv, browser;
+let published = null; // { id, ent } of the first test's notice
 before(async () => { srv = await startDemo(); browser = await launch(); });
 after(async () => { await browser?.close(); await srv?.stop(); });
 
@@ -89,5 +90,31 @@ test('the compose form targets the families enrolled at the canteen; unknown inc
   };
   for (const i of [10, 19, 20, 24]) assert.ok(await has(`enrol-e2e-${i}`), `enrol-e2e-${i} (enrolled or unknown) gets the notice`);
   for (const i of [0, 9]) assert.ok(!(await has(`enrol-e2e-${i}`)), `enrol-e2e-${i} (not at the canteen) does not`);
+  published = { id, ent, has };
+  await ctx.close();
+});
+
+test('a parent whose enrolment the ENT does not know says in the widget that their child does not eat at the canteen: the notice leaves their feed', async () => {
+  assert.ok(published, 'the first test published a notice');
+  const user = 'enrol-e2e-22';
+  assert.ok(await published.has(user), 'unknown enrolment: the notice is in the feed');
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(published.ent.id + ':' + user)}`);
+  await page.locator('liaison-feed h3 button').first().waitFor({ timeout: 15000 });
+  await page.locator('liaison-feed button[aria-controls$="-menu"]').click();
+  await page.locator('liaison-feed button[aria-controls$="-prefs"]').click();
+  const section = page.locator('liaison-feed form', { hasText: 'Inscriptions de vos enfants' });
+  await section.waitFor();
+  await section.getByRole('combobox', { name: /^cantine/ }).selectOption('non');
+  await section.getByRole('textbox', { name: /^Ligne de car/ }).fill('S12');
+  await check(page, 'widget');
+  await section.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.locator('liaison-feed').getByText('Inscriptions enregistrées.').waitFor();
+  assert.equal(await section.getByRole('combobox', { name: /^cantine/ }).inputValue(), 'non');
+  assert.ok(!(await published.has(user)), 'declared not at the canteen: the notice left the feed');
+  assert.deepEqual(errors, []);
   await ctx.close();
 });
