@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/frenchid"
@@ -204,7 +203,12 @@ func (s *Store) PrunePushSubscriptions(ctx context.Context, before, warnedBefore
 const audienceMatch = `c.uai IN (SELECT value FROM json_each(?))
 	AND (? = 0 OR c.level IN (SELECT value FROM json_each(?)))
 	AND (? = 0 OR c.class IN (SELECT value FROM json_each(?)))
-	AND (? = 0 OR EXISTS (SELECT 1 FROM json_each(?) sv WHERE NOT EXISTS (SELECT 1 FROM child_enrolments e
+	` + enrolmentMatch
+
+// enrolmentMatch is audienceMatch's enrolment part, also used alone by
+// the queries whose schools, levels and classes are given otherwise
+// (CountFamiliesIn); its arguments come from enrolmentArgs.
+const enrolmentMatch = `AND (? = 0 OR EXISTS (SELECT 1 FROM json_each(?) sv WHERE NOT EXISTS (SELECT 1 FROM child_enrolments e
 		WHERE e.parent_id = c.parent_id AND e.pos = c.pos
 		  AND (instr(e.not_enrolled, ',' || sv.value || ',') > 0
 		    OR (sv.value = 'transport' AND ? > 0 AND e.line <> '' AND e.line NOT IN (SELECT value FROM json_each(?)))))))`
@@ -235,10 +239,6 @@ func audienceArgs(aud store.Audience) []any {
 // enrolmentArgs are the arguments of audienceMatch's enrolment part alone
 // (enrolmentMatch).
 func enrolmentArgs(aud store.Audience) []any { return audienceArgs(aud)[5:] }
-
-// enrolmentMatch is audienceMatch's enrolment part, for the queries whose
-// schools, levels and classes are given otherwise (CountFamiliesIn).
-var enrolmentMatch = audienceMatch[strings.Index(audienceMatch, "AND (? = 0 OR EXISTS"):]
 
 // CountSubscribedFamilies counts the audience's parents with a subscription.
 func (s *Store) CountSubscribedFamilies(ctx context.Context, aud store.Audience) (int, error) {
