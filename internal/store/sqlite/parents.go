@@ -406,7 +406,11 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 // feedParentQuery reads a parent, their children and their read states in
 // one statement (one snapshot): a row of kind 0 for the parent, rows of
 // kind 1 for its children (with their position), rows of kind 2 for its
-// states. No ORDER BY (a sorter per request): feedParent sorts.
+// states, of kind 3 for the categories they summarize, of kind 4 for what
+// the ENT knows of its children's enrolments
+// (by position) and of kind 5 for the parent's declarations (school,
+// level and class joined by a unit separator). No ORDER BY (a sorter per
+// request): feedParent sorts.
 const feedParentQuery = `
 SELECT 0, locale, muted, updated_at, 0 FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2
 UNION ALL
@@ -417,6 +421,12 @@ SELECT 2, r.notice_id, r.read_at, r.ack_at, 0 FROM read_states r
 	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
 UNION ALL
 SELECT 3, d.digest, NULL, NULL, 0 FROM parents p JOIN parent_digest d ON d.parent_id = p.id
+	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
+UNION ALL
+SELECT 4, e.enrolment, NULL, NULL, e.pos FROM parents p JOIN child_enrolments e ON e.parent_id = p.id
+	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2 AND e.enrolment <> ''
+UNION ALL
+SELECT 5, d.enrolment, d.uai || char(31) || d.level || char(31) || d.class, NULL, 0 FROM parents p JOIN parent_declarations d ON d.parent_id = p.id
 	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2`
 
 // FeedParent returns a parent with their children and read states, read
@@ -439,6 +449,8 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	defer rows.Close()
 	found := false
 	var positions []int
+	var enrolled map[int]store.Enrolment // by position: what the ENT knows
+	var decls []store.ChildEnrolment
 	for rows.Next() {
 		var kind, pos int
 		var a string
@@ -475,6 +487,25 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 			if p.Digest, err = toList(a); err != nil {
 				return p, nil, err
 			}
+		case 4:
+			var e store.Enrolment
+			if err := json.Unmarshal([]byte(a), &e); err != nil {
+				return p, nil, err
+			}
+			if enrolled == nil {
+				enrolled = map[int]store.Enrolment{}
+			}
+			enrolled[pos] = e
+		case 5:
+			d := store.ChildEnrolment{}
+			parts := strings.SplitN(b.String, "\x1f", 3)
+			if len(parts) == 3 {
+				d.UAI, d.Level, d.Class = parts[0], parts[1], parts[2]
+			}
+			if err := json.Unmarshal([]byte(a), &d.Enrolment); err != nil {
+				return p, nil, err
+			}
+			decls = append(decls, d)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -482,6 +513,11 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	if !found {
 		return p, nil, sql.ErrNoRows
+	}
+	for i, pos := range positions {
+		if e, ok := enrolled[pos]; ok {
+			p.Children[i].Enrolment = e
+		}
 	}
 	if !slices.IsSorted(positions) {
 		idx := make([]int, len(positions))
@@ -497,6 +533,9 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	if !slices.IsSortedFunc(states, byNotice) {
 		slices.SortFunc(states, byNotice)
+	}
+	if len(decls) > 0 {
+		p.Children = store.WithDeclarations(p.Children, decls)
 	}
 	return p, states, nil
 }

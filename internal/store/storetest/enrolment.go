@@ -137,6 +137,14 @@ func testEnrolment(t *testing.T, open opener) {
 	p, err = s.GetParent(ctx, "ent_1", "u1")
 	ok(t, err)
 	same(t, "u1's declaration", p.Children[0].Declared, store.Enrolment{Cantine: no, Transport: yes, Line: "S14"})
+	// The feed reads parents with FeedParent: the same enrolments.
+	for _, u := range users {
+		want, err := s.GetParent(ctx, "ent_1", u)
+		ok(t, err)
+		got, _, err := s.FeedParent(ctx, "ent_1", u)
+		ok(t, err)
+		same(t, u+": FeedParent's children", got.Children, want.Children)
+	}
 	declared := func() {
 		t.Helper()
 		reaches("cantine, declarations", aud([]string{"cantine"}), []string{"u0", "u3", "u4"})
