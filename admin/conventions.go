@@ -276,11 +276,34 @@ type conventionForm struct {
 	MaxPerDay, MaxValidity, QuietFrom, QuietTo        string
 	DigestHour                                        string
 	Rules                                             []ruleForm
+	Targeting                                         []targetingForm // one per category
 	Amend                                             bool
 	Number                                            int
 }
 
 type sigForm struct{ Role, Name, SignedAt string }
+
+// targetingForm is a category's required enrolment targeting
+// (conventions.Targeting): Service "" for none.
+type targetingForm struct {
+	Category, Service string
+	Lines             bool
+}
+
+// targetingRows are the form's rows, one per category, from a
+// convention's targeting.
+func targetingRows(ts []conventions.Targeting) []targetingForm {
+	out := make([]targetingForm, len(conventions.Categories))
+	for i, cat := range conventions.Categories {
+		out[i].Category = cat
+		for _, t := range ts {
+			if t.Category == cat {
+				out[i].Service, out[i].Lines = t.Service, t.Lines
+			}
+		}
+	}
+	return out
+}
 
 type ruleForm struct {
 	Article, Schools, Classes, MaxPriority, MaxValidityDays, MaxPerDay string
@@ -312,6 +335,7 @@ func formOf(c conventions.Convention) conventionForm {
 		f.QuietFrom, f.QuietTo = qh.From, qh.To
 	}
 	f.DigestHour = c.Limits.DigestHour
+	f.Targeting = targetingRows(c.Targeting)
 	for _, s := range c.Schools {
 		f.Schools = append(f.Schools, s.UAI)
 	}
@@ -330,6 +354,9 @@ func formOf(c conventions.Convention) conventionForm {
 // pad gives the form three signatory rows and one blank rule row (more
 // with ?regles=N).
 func (f *conventionForm) pad(extraRules int) {
+	if f.Targeting == nil {
+		f.Targeting = targetingRows(nil)
+	}
 	roles := []string{conventions.RoleIEN, conventions.RoleMaire, conventions.RoleOperateur}
 	for len(f.Signatories) < 3 {
 		f.Signatories = append(f.Signatories, sigForm{Role: roles[len(f.Signatories)]})
@@ -354,6 +381,11 @@ func parseConventionForm(c *fiber.Ctx) conventionForm {
 		MaxPerDay: c.FormValue("limits.max_per_school_per_day"), MaxValidity: c.FormValue("limits.max_validity_days"),
 		QuietFrom: c.FormValue("limits.quiet_hours.from"), QuietTo: c.FormValue("limits.quiet_hours.to"),
 		DigestHour: strings.TrimSpace(c.FormValue("limits.digest_hour"))}
+	f.Targeting = targetingRows(nil)
+	for i := range f.Targeting {
+		p := "targeting." + f.Targeting[i].Category + "."
+		f.Targeting[i].Service, f.Targeting[i].Lines = c.FormValue(p+"service"), on(p+"lines")
+	}
 	for i := 0; i < 10; i++ {
 		p := fmt.Sprintf("signatories[%d].", i)
 		if !args.Has(p + "role") {
@@ -427,6 +459,13 @@ func (f conventionForm) body() (app.ConventionBody, map[string]string, error) {
 		}
 		b.Rules = append(b.Rules, rule)
 	}
+	for _, t := range f.Targeting {
+		if t.Service == "" {
+			continue
+		}
+		renumber[fmt.Sprintf("targeting[%d]", len(b.Targeting))] = "targeting." + t.Category
+		b.Targeting = append(b.Targeting, conventions.Targeting{Category: t.Category, Service: t.Service, Lines: t.Lines})
+	}
 	b.Limits = conventions.Limits{MaxPerSchoolPerDay: num(f.MaxPerDay), MaxValidityDays: num(f.MaxValidity), DigestHour: f.DigestHour}
 	if f.QuietFrom != "" || f.QuietTo != "" {
 		b.Limits.QuietHours = &conventions.QuietHours{From: f.QuietFrom, To: f.QuietTo}
@@ -441,6 +480,11 @@ func (f conventionForm) body() (app.ConventionBody, map[string]string, error) {
 func conventionFields(f conventionForm) map[string]bool {
 	known := map[string]bool{"collectivite": true, "schools": true, "signatories": true, "valid_from": true, "valid_until": true,
 		"limits.max_per_school_per_day": true, "limits.max_validity_days": true, "limits.quiet_hours": true, "limits.digest_hour": true, "rules": true, "reason": true, "admins": true}
+	for _, cat := range conventions.Categories {
+		for _, k := range []string{"", ".category", ".service", ".lines"} {
+			known["targeting."+cat+k] = true
+		}
+	}
 	for i := range f.Signatories {
 		for _, k := range []string{"", ".role", ".name", ".signed_at"} {
 			known[fmt.Sprintf("signatories[%d]%s", i, k)] = true

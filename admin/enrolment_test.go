@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/liaison-ent/liaison/conventions"
 )
 
 // The compose form offers enrolment targeting: the services as
@@ -71,5 +73,50 @@ func TestComposeEnrolmentTargeting(t *testing.T) {
 	n, err := w.store.GetNotice(context.Background(), id)
 	if err != nil || fmt.Sprint(n.Audience.Enrolments) != "[cantine]" {
 		t.Fatalf("stored audience %+v, %v", n.Audience, err)
+	}
+}
+
+// The convention form says a category's required enrolment targeting: an
+// amendment keeps it (the form is filled in from the convention), a bad
+// one is refused at its field, a good one is stored.
+func TestConventionFormTargeting(t *testing.T) {
+	conv := conventions.Convention{Targeting: []conventions.Targeting{{Category: "transport", Service: "transport", Lines: true}}}
+	body, _, err := formOf(conv).body()
+	if err != nil || fmt.Sprint(body.Targeting) != fmt.Sprint(conv.Targeting) {
+		t.Fatalf("the form of a convention loses its targeting: %+v, %v", body.Targeting, err)
+	}
+
+	w := newWorld(t)
+	b := w.browser(t)
+	b.signIn("Opératrice")
+	c := w.data.Conventions[0]
+	form := must(t, b.get("/admin/conventions/"+c.ID+"/avenant"), 200)
+	if !strings.Contains(form.Body, `<select name="targeting.transport.service" id="targeting-transport">`) {
+		t.Fatal("the amendment form does not offer the targeting")
+	}
+	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Ciblage du transport"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
+		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
+		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
+		"signatories[1].role": {"maire"}, "signatories[1].name": {"Maire"}, "signatories[1].signed_at": {"2026-08-28"},
+		"signatories[2].role": {"operateur"}, "signatories[2].name": {"Opérateur"}, "signatories[2].signed_at": {"2026-08-28"},
+		"targeting.cantine.service": {"cantine"}, "targeting.cantine.lines": {"on"}}
+	res := must(t, b.post("/admin/conventions/"+c.ID+"/avenant", v), 422)
+	if !regexp.MustCompile(`id="f-targeting-cantine-lines-error">[^<]*Seul le transport scolaire a des lignes`).MatchString(res.Body) {
+		t.Fatalf("lines for the canteen are not refused at their field: %.3000s", res.Body)
+	}
+	v.Del("targeting.cantine.lines")
+	v.Set("csrf", csrfOf(t, res))
+	must(t, b.post("/admin/conventions/"+c.ID+"/avenant", v), 303)
+	vs, err := w.store.ConventionVersions(context.Background(), c.ID)
+	if err != nil || len(vs) < 2 {
+		t.Fatalf("versions %d, %v", len(vs), err)
+	}
+	doc, err := conventions.ParseDocument(vs[len(vs)-1].Doc)
+	if err != nil || fmt.Sprint(doc.Targeting) != "[{cantine cantine false}]" {
+		t.Fatalf("stored targeting %+v, %v", doc.Targeting, err)
+	}
+	again := must(t, b.get("/admin/conventions/"+c.ID+"/avenant"), 200)
+	if !strings.Contains(again.Body, `<option value="cantine" selected>cantine</option>`) {
+		t.Error("the amendment form does not show the stored targeting")
 	}
 }
