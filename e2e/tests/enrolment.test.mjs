@@ -118,3 +118,20 @@ test('a parent whose enrolment the ENT does not know says in the widget that the
   assert.deepEqual(errors, []);
   await ctx.close();
 });
+
+test('the convention form offers the required enrolment targeting per category; axe-core clean', async () => {
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true });
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  await page.getByLabel(/Jeton d'accès/).fill(srv.account('Opératrice').token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  await page.goto(srv.base + '/admin/conventions');
+  const section = page.locator('section').filter({ hasText: 'Commune de Saint-Fuscien' }).filter({ hasText: 'en vigueur' }).first();
+  await Promise.all([page.waitForURL(/\/admin\/conventions\/cnv_/), section.getByRole('link', { name: /Convention n°/ }).click()]);
+  await page.getByRole('link', { name: 'Rédiger un avenant' }).click();
+  const group = page.getByRole('group', { name: 'Ciblage par inscription exigé' });
+  await group.getByRole('combobox', { name: 'transport', exact: true }).selectOption('transport');
+  await group.getByRole('checkbox').nth(1).check();
+  await check(page, 'convention-form');
+  await ctx.close();
+});
