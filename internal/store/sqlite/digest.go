@@ -21,12 +21,7 @@ import (
 // pendingOf reads a parent's children and pending notices in tx, and
 // splits the notices into those visible to the parent at now and the rest.
 func pendingOf(ctx context.Context, tx *sql.Tx, parentID int64, now time.Time) (visible []store.Notice, stale int, err error) {
-	rows, err := tx.QueryContext(ctx, `SELECT uai, level, class FROM children WHERE parent_id = ?`, parentID)
-	children, err := collect(rows, err, func(sc scanner) (store.Child, error) {
-		var c store.Child
-		err := sc.Scan(&c.UAI, &c.Level, &c.Class)
-		return c, err
-	})
+	children, err := childrenWithEnrolments(ctx, tx, parentID)
 	if err != nil {
 		return nil, 0, err
 	}

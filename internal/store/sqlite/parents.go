@@ -148,6 +148,38 @@ func enrolmentColumns(c store.Child) (doc, notEnrolled, line string, ok bool) {
 	return doc, notEnrolled, known.Line, true
 }
 
+// childrenWithEnrolments reads a parent's children in tx, in their order,
+// with what is known of their enrolments (Enrolment and Declared).
+func childrenWithEnrolments(ctx context.Context, tx *sql.Tx, parentID int64) ([]store.Child, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT c.uai, c.level, c.class, COALESCE(e.enrolment, '') FROM children c
+		LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos
+		WHERE c.parent_id = ? ORDER BY c.pos`, parentID)
+	children, err := collect(rows, err, func(sc scanner) (store.Child, error) {
+		var c store.Child
+		var doc string
+		if err := sc.Scan(&c.UAI, &c.Level, &c.Class, &doc); err != nil {
+			return c, err
+		}
+		if doc != "" {
+			if err := json.Unmarshal([]byte(doc), &c.Enrolment); err != nil {
+				return c, err
+			}
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	decls, err := declarationsOf(ctx, tx, idList([]int64{parentID}))
+	if err != nil {
+		return nil, err
+	}
+	if len(decls[parentID]) > 0 {
+		children = store.WithDeclarations(children, decls[parentID])
+	}
+	return children, nil
+}
+
 // declarationsOf reads the declarations of the parents of ids (a JSON
 // array), by parent.
 func declarationsOf(ctx context.Context, q interface {
