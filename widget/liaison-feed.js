@@ -110,7 +110,7 @@
     '.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:.9rem;min-width:16rem}caption{text-align:left;font-weight:700}' +
     'th,td{border:1px solid #8a8a8a;padding:.25rem .4rem;text-align:left;vertical-align:top}thead th{background:#f2f2f2}' +
     '.card{border:2px solid #a3001b;border-radius:6px;padding:.5rem;margin:.5rem 0}.card p{margin:.2rem 0}' +
-    'fieldset{border:1px solid #8a8a8a;border-radius:6px;margin:.5rem 0}label{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;min-height:44px}label select{max-width:100%}' +
+    'fieldset{border:1px solid #8a8a8a;border-radius:6px;margin:.5rem 0;min-width:0}label{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;min-height:44px}label select,label input[type=text]{max-width:100%;min-width:0}' +
     'input[type=checkbox]{width:1.25rem;height:1.25rem}.note{font-size:.875rem;color:#4a4a4a;margin:.2rem 0}' +
     '.att{list-style:none;margin:.5rem 0;padding:0}.att li{margin:.25rem 0}.att img{display:block;max-width:100%;height:auto;border-radius:4px}' +
     '.att a{display:inline-flex;align-items:center;min-height:44px}' +
