@@ -32,6 +32,8 @@ echo "== API on the embedded store: directory sync, publication at 200 req/s, pa
 go build -o "${TMPDIR:-/tmp}/liaison-bench" ./cmd/liaison-bench
 "${TMPDIR:-/tmp}/liaison-bench" -only api
 "${TMPDIR:-/tmp}/liaison-bench" -only feed -feed-parents 1000000 -feed-schools 1000 -feed-hot 50000
+echo "-- the same, the ENT's directory giving every child's enrolments (issue 17: no regression beyond noise)"
+"${TMPDIR:-/tmp}/liaison-bench" -only feed -feed-parents 1000000 -feed-schools 1000 -feed-hot 50000 -feed-enrolments
 
 echo
 echo "== Web Push: one notice to 100,000 subscriptions, stand-in answering after 0, 50 and 150 ms"

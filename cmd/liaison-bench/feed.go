@@ -33,7 +33,7 @@ import (
 // (those still valid are in feeds), then GET /v1/me/feed at a fixed
 // concurrency from a Go load generator on this machine, beside the same
 // server's /healthz.
-func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile, heapProfile string, split bool) error {
+func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile, heapProfile string, split, enrol bool) error {
 	useWrk, err := pickLoader(loader)
 	if err != nil {
 		return err
@@ -118,7 +118,11 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		for k := 0; k < 1+rng.IntN(2); k++ {
 			sc := schools[rng.IntN(len(schools))]
 			cl := classes[sc.Level]
-			kids = append(kids, child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]})
+			kid := child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]}
+			if enrol {
+				kid.Enrolment = benchEnrolment(rng)
+			}
+			kids = append(kids, kid)
 		}
 		parents[i] = parent{ID: fmt.Sprintf("p%07d", i), Children: kids}
 	}
@@ -513,4 +517,18 @@ func benchSchool(i int, now time.Time) store.School {
 	c := i / 2
 	return store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
 		Commune: fmt.Sprintf("%02d%03d", 80+c/900, 100+c%900), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: now}
+}
+
+// benchEnrolment is what an ENT's directory may say of a child: most eat
+// at the canteen, a fifth take a bus line (of 40), some stay at the
+// morning or evening childcare or the Wednesday centre.
+func benchEnrolment(rng *rand.Rand) map[string]any {
+	e := map[string]any{"cantine": rng.IntN(10) < 7, "garderie_matin": rng.IntN(4) == 0, "garderie_soir": rng.IntN(3) == 0,
+		"etudes": rng.IntN(5) == 0, "mercredi": rng.IntN(4) == 0}
+	if rng.IntN(5) == 0 {
+		e["line"] = fmt.Sprintf("S%02d", 1+rng.IntN(40))
+	} else {
+		e["transport"] = false
+	}
+	return e
 }

@@ -48,6 +48,7 @@ func main() {
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
 	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of the load runs only (not the setup) to this file")
 	heapProfile := flag.String("feed-heapprofile", "", "feed: write a heap profile of the server process after the feed runs to this file")
+	enrol := flag.Bool("feed-enrolments", false, "feed: the ENT's directory gives each child's enrolments (canteen, transport and its line, childcare…)")
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
 	loader := flag.String("loader", "auto", "feed: load generator: wrk (Debian's package), go (this binary's own), or auto (wrk when installed)")
 	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
@@ -92,7 +93,7 @@ func main() {
 			fail(err)
 		}
 		defer os.RemoveAll(dir)
-		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split); err != nil {
+		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split, *enrol); err != nil {
 			fail(err)
 		}
 	}
@@ -248,6 +249,9 @@ type child struct {
 	UAI   string `json:"uai"`
 	Level string `json:"level"`
 	Class string `json:"class"`
+	// Enrolment: what the ENT knows of the child's enrolments (feed bench
+	// with -feed-enrolments; absent: all unknown).
+	Enrolment map[string]any `json:"enrolment,omitempty"`
 }
 
 type parent struct {
