@@ -199,12 +199,7 @@ func (s *sink) reset(b *testing.B) {
 	resp.Body.Close()
 }
 
-func benchSubs() int {
-	if n, err := strconv.Atoi(os.Getenv("LIAISON_BENCH_SUBS")); err == nil && n > 0 {
-		return n
-	}
-	return 100_000
-}
+func benchSubs() int { return envCount("LIAISON_BENCH_SUBS", 100_000) }
 
 // peakRSS is the process's peak resident set (VmHWM), in MB; resetPeakRSS
 // starts a new peak (Linux).
@@ -329,10 +324,7 @@ func BenchmarkFanout(b *testing.B) {
 		resetPeakRSS()
 		cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		n := store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
-			Category: "alerte", Priority: "urgent", Critical: true, Title: "École fermée demain",
-			Body: strings.Repeat("Neige : l'école est fermée demain. ", 5), Audience: store.Audience{Schools: []string{testUAI}},
-			PublishAt: now, ExpiresAt: now.Add(24 * time.Hour), Push: true, Status: store.NoticePublished, CreatedAt: now, UpdatedAt: now}
+		n := urgentAlert(now, "École fermée demain", strings.Repeat("Neige : l'école est fermée demain. ", 5))
 		t0 := time.Now()
 		if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
 			b.Fatal(err)

@@ -73,10 +73,7 @@ func TestCrashRecovery(t *testing.T) {
 	ids := e.parents(crashSubs)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	// Urgent: no quiet hours whatever the hour of the run.
-	n := store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
-		Category: "alerte", Priority: "urgent", Critical: true, Title: "École fermée demain", Body: "Neige : l'école est fermée demain.",
-		Audience: store.Audience{Schools: []string{testUAI}}, PublishAt: now, ExpiresAt: now.Add(24 * time.Hour), Push: true,
-		Status: store.NoticePublished, CreatedAt: now, UpdatedAt: now}
+	n := urgentAlert(now, "École fermée demain", "Neige : l'école est fermée demain.")
 	if err := e.st.CreateNotice(context.Background(), n, store.AuditEntry{At: now, Actor: "acc_1", Action: "notice.publish", Target: n.ID}); err != nil {
 		t.Fatal(err)
 	}

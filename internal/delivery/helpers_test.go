@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +140,24 @@ func (e *env) subscribe(user string) string {
 	}
 	e.subs[sub.ID] = ps
 	return sub.ID
+}
+
+// urgentAlert is an urgent, critical notice to testUAI published at now:
+// what a school closure alert fans out as (the benchmarks and the crash
+// test, each with its own title and text: the payload's size).
+func urgentAlert(now time.Time, title, body string) store.Notice {
+	return store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
+		Category: "alerte", Priority: "urgent", Critical: true, Title: title, Body: body, Audience: store.Audience{Schools: []string{testUAI}},
+		PublishAt: now, ExpiresAt: now.Add(24 * time.Hour), Push: true, Status: store.NoticePublished, CreatedAt: now, UpdatedAt: now}
+}
+
+// envCount is the positive number in the environment variable name, def
+// when it is unset or not one (the benchmarks' sizes).
+func envCount(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // notice publishes a push notice now (the clock's now), normal priority.

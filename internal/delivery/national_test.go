@@ -7,10 +7,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +20,7 @@ import (
 
 // nationalSubs is the size of BenchmarkNational's audience:
 // LIAISON_BENCH_NATIONAL, 1,000,000 by default.
-func nationalSubs() int {
-	if n, err := strconv.Atoi(os.Getenv("LIAISON_BENCH_NATIONAL")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
-}
+func nationalSubs() int { return envCount("LIAISON_BENCH_NATIONAL", 1_000_000) }
 
 // BenchmarkNational is the national-scale dry run of issue 15: one urgent
 // notice to 1,000,000 subscriptions (LIAISON_BENCH_NATIONAL) on the
@@ -114,10 +107,7 @@ func BenchmarkNational(b *testing.B) {
 	b.ResetTimer()
 	cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	n := store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
-		Category: "alerte", Priority: "urgent", Critical: true, Title: "Alerte : écoles fermées demain",
-		Body: strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3), Audience: store.Audience{Schools: []string{testUAI}},
-		PublishAt: now, ExpiresAt: now.Add(24 * time.Hour), Push: true, Status: store.NoticePublished, CreatedAt: now, UpdatedAt: now}
+	n := urgentAlert(now, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
 	t0 := time.Now()
 	if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
 		b.Fatal(err)

@@ -30,12 +30,7 @@ import (
 
 // twoWorkersSubs is the audience of BenchmarkFanoutTwoWorkers:
 // LIAISON_BENCH_TWO_WORKERS, 100,000 by default.
-func twoWorkersSubs() int {
-	if n, err := strconv.Atoi(os.Getenv("LIAISON_BENCH_TWO_WORKERS")); err == nil && n > 0 {
-		return n
-	}
-	return 100_000
-}
+func twoWorkersSubs() int { return envCount("LIAISON_BENCH_TWO_WORKERS", 100_000) }
 
 // The worker lease as the liaison binary takes it on a store without
 // atomic claims (workers.go: workerLeaseTTL, workerLeaseRenew,
@@ -464,10 +459,7 @@ func twoWorkersRun(b *testing.B, st *mongo.Store, sk *sink, uri, hosts string, s
 	}
 	sinkCPU0, storeCPU0 := sk.cpu(b), procCPU(storePID)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	n := store.Notice{ID: store.NewID("ntc", now), Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "elus",
-		Category: "alerte", Priority: "urgent", Critical: true, Title: "Alerte : écoles fermées demain",
-		Body: strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3), Audience: store.Audience{Schools: []string{testUAI}},
-		PublishAt: now, ExpiresAt: now.Add(24 * time.Hour), Push: true, Status: store.NoticePublished, CreatedAt: now, UpdatedAt: now}
+	n := urgentAlert(now, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
 	t0 := time.Now()
 	if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
 		b.Fatal(err)
