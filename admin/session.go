@@ -42,11 +42,7 @@ type session struct {
 type sealer struct{ *sealed.Box }
 
 func newSealer(current, previous string) (*sealer, error) {
-	keys, err := sealed.KeysFrom(current, previous)
-	if err != nil {
-		return nil, err
-	}
-	b, err := sealed.New(keys, KeyLabel)
+	b, err := sealed.FromConfig(current, previous, KeyLabel)
 	if err != nil {
 		return nil, err
 	}

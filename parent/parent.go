@@ -112,9 +112,7 @@ func New(d Deps) (*Page, error) {
 		p.secure = u.Scheme == "https"
 		p.origin = u.Scheme + "://" + u.Host
 	}
-	if keys, err := sealed.KeysFrom(d.Config.SessionKey, d.Config.SessionKeyPrevious); err != nil {
-		p.keysErr = err
-	} else if b, err := sealed.New(keys, KeyLabel); err != nil {
+	if b, err := sealed.FromConfig(d.Config.SessionKey, d.Config.SessionKeyPrevious, KeyLabel); err != nil {
 		p.keysErr = err
 	} else {
 		p.keys = &sealer{b}

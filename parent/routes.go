@@ -168,20 +168,18 @@ func (p *Page) loadSession(r *rq) error {
 	if err == nil && !revoked && s.SID != "" {
 		revoked, err = p.st.SessionRevoked(ctx, ssoHash(s.ENT, s.SID), now)
 	}
+	// Ended by a mark recorded at or after the session started: the ENT
+	// logged the user out (EndUserSSOSessions), or the connector it was
+	// opened by was deleted.
+	endedBy := func(key string) (bool, error) {
+		at, found, err := p.st.SessionMark(ctx, key, now)
+		return found && s.Started <= at.Unix(), err
+	}
 	if err == nil && !revoked {
-		// The ENT logged the user out (EndUserSSOSessions) at or after the
-		// session started.
-		var at time.Time
-		var found bool
-		at, found, err = p.st.SessionMark(ctx, userLogoutKey(s.ENT, s.User), now)
-		revoked = found && s.Started <= at.Unix()
+		revoked, err = endedBy(userLogoutKey(s.ENT, s.User))
 	}
 	if err == nil && !revoked && s.Via != "" {
-		// The connector it was opened by was deleted since.
-		var at time.Time
-		var found bool
-		at, found, err = p.st.SessionMark(ctx, app.ConnectorDeletedKey(s.ENT, s.Via), now)
-		revoked = found && s.Started <= at.Unix()
+		revoked, err = endedBy(app.ConnectorDeletedKey(s.ENT, s.Via))
 	}
 	if err != nil {
 		return err

@@ -169,6 +169,16 @@ func KeysFrom(current, previous string) (Keys, error) {
 	return k, nil
 }
 
+// FromConfig is New with the keys as configured (KeysFrom): the box of a
+// page (admin, parent) and its label.
+func FromConfig(current, previous, label string) (*Box, error) {
+	keys, err := KeysFrom(current, previous)
+	if err != nil {
+		return nil, err
+	}
+	return New(keys, label)
+}
+
 // NewKey is a random session key in base64 (what `liaison serve` uses for
 // the embedded store when LIAISON_SESSION_KEY is not set).
 func NewKey() (string, error) {
