@@ -156,6 +156,10 @@ func (c *feedCaches) init(exact bool) {
 	c.names.TTL, c.tokens.TTL = nameTTL, ParentTokenTTL
 	c.parents.MaxBytes, c.parents.Size = parentsBytes, parentEntrySize
 	c.tokens.MaxBytes, c.tokens.Size = tokensBytes, tokenEntrySize
+	// A parent's first request of the day loads them and verifies their
+	// token; only a second request within the caches' lifetime keeps
+	// them (the parents who poll, not the morning's one-time burst).
+	c.parents.SecondSight, c.tokens.SecondSight = true, true
 }
 
 // CachedENT is an ENT as it was at most entTTL ago (ENTChanged drops it

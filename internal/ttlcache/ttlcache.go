@@ -5,6 +5,7 @@
 package ttlcache
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,13 @@ type Cache[K comparable, V any] struct {
 	MaxBytes int64
 	// Size is what an entry holds in bytes, key and value (an estimate).
 	Size func(K, V) int64
+	// SecondSight keeps an entry only from its key's second load on: a
+	// key loaded once (a parent's first request of the day, at 8:00 for
+	// a million parents) is remembered as seen (a few bits in a filter),
+	// not cached, so that a burst of keys read once neither evicts what
+	// is read again nor fills the heap the garbage collector scans.
+	SecondSight bool
+	seen        doorkeeper
 	// loads in flight, so that a popular entry that expires is loaded
 	// once, not by every request that misses it at the same moment.
 	fmu      sync.Mutex
@@ -134,6 +142,9 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
 	if ok && (e.at.After(at) || e.dropped && e.at.Equal(at)) || !ok && at.Before(c.rotated) {
 		return
 	}
+	if !ok && c.SecondSight && firstSight(&c.seen, k) {
+		return
+	}
 	delete(c.old, k)
 	c.insert(k, entry[V]{v: v, at: at, gen: gen, size: size})
 }
@@ -198,5 +209,44 @@ func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
 func (c *Cache[K, V]) Clear() {
 	c.mu.Lock()
 	c.m, c.old, c.curBytes, c.rotated = nil, nil, 0, time.Now()
+	c.seen.reset()
 	c.mu.Unlock()
 }
+
+// doorkeeper remembers which keys were seen, approximately: a Bloom
+// filter of doorBits bits with two probes, cleared whole once doorMarks
+// keys were marked (about 5% false positives at that fill: a key seen
+// for the first time is then taken for seen before, and cached). The
+// caller holds the cache's lock.
+type doorkeeper struct {
+	bits  []uint64
+	seed  maphash.Seed
+	marks int
+}
+
+const (
+	doorBits  = 1 << 23 // 1 MiB
+	doorMarks = 1 << 20
+)
+
+// firstSight reports whether k was not seen since d was last cleared,
+// and marks it seen.
+func firstSight[K comparable](d *doorkeeper, k K) bool {
+	if d.bits == nil {
+		d.bits, d.seed = make([]uint64, doorBits/64), maphash.MakeSeed()
+	}
+	h := maphash.Comparable(d.seed, k)
+	i, j := uint32(h)%doorBits, uint32(h>>32)%doorBits
+	if d.bits[i/64]&(1<<(i%64)) != 0 && d.bits[j/64]&(1<<(j%64)) != 0 {
+		return false
+	}
+	if d.marks == doorMarks {
+		d.reset()
+	}
+	d.marks++
+	d.bits[i/64] |= 1 << (i % 64)
+	d.bits[j/64] |= 1 << (j % 64)
+	return true
+}
+
+func (d *doorkeeper) reset() { clear(d.bits); d.marks = 0 }

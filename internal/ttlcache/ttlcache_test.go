@@ -1,6 +1,7 @@
 package ttlcache
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -95,5 +96,56 @@ func TestDropSurvivesRotation(t *testing.T) {
 	c.Put(1, 2, 0, time.Now())
 	if v, ok := c.Get(1, 0); !ok || v != 2 {
 		t.Fatalf("a load after the drop: %d, %v", v, ok)
+	}
+}
+
+// SecondSight: a key loaded once is not kept, a key loaded again is; a
+// burst of keys read once (a million parents' first request at 8:00)
+// neither evicts a key read again nor holds memory.
+func TestSecondSight(t *testing.T) {
+	// Room for 20,000 entries in a generation.
+	c := Cache[string, int]{TTL: time.Hour, SecondSight: true, MaxBytes: 2 * 20_000 * (entryOverhead + 8), Size: func(string, int) int64 { return 8 }}
+	loads := 0
+	load := func(k string) {
+		if _, err := c.Fetch(k, nil, func() (int, error) { loads++; return len(k), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("polled")
+	if _, ok := c.Get("polled", 0); ok {
+		t.Fatal("a key loaded once is kept")
+	}
+	load("polled")
+	if _, ok := c.Get("polled", 0); !ok || loads != 2 {
+		t.Fatalf("a key loaded twice is not kept (%d loads)", loads)
+	}
+	// 200,000 keys, each loaded once: few kept (the filter's false
+	// positives); without SecondSight, all until the bound, "polled"
+	// evicted.
+	for i := range 200_000 {
+		load(fmt.Sprintf("once-%d", i))
+	}
+	if n := len(c.m) + len(c.old); n > 2_000 {
+		t.Fatalf("%d entries kept of 200,000 keys loaded once", n)
+	}
+	// 2,000,000 more, "polled" read every 50,000: the filter is cleared
+	// whole every 1,048,576 marks and its false positives grow to ~5%
+	// (about 2,500 entries between two reads): "polled" stays.
+	for i := range 2_000_000 {
+		load(fmt.Sprintf("later-%d", i))
+		if i%50_000 == 0 {
+			load("polled")
+		}
+	}
+	before := loads
+	load("polled")
+	if loads != before {
+		t.Fatal("the key read again was evicted by keys read once")
+	}
+	// A dropped key is loaded afresh and kept again at once (it was seen).
+	c.Drop("polled")
+	load("polled")
+	if _, ok := c.Get("polled", 0); !ok {
+		t.Fatal("a key dropped after a change is not kept on its next load")
 	}
 }
