@@ -150,9 +150,14 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		}
 	}
 	hotSet := tokens[:min(hot, len(tokens))]
-	// The ETag of each hot parent's feed, for the 304 run.
+	// The ETag of each hot parent's feed, for the 304 run. Each hot parent
+	// asks twice, as a parent who polls has before the rows that measure
+	// polling: the service keeps a parent (and their token) in its caches
+	// from their second request on (a first request is the cold run's
+	// case).
 	etags := make([]string, len(hotSet))
-	for i, tok := range hotSet {
+	for i, tok := range slices.Concat(hotSet, hotSet) {
+		i %= len(hotSet)
 		req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		res, err := w.client.Do(req)
