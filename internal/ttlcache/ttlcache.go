@@ -214,33 +214,35 @@ func (c *Cache[K, V]) Clear() {
 }
 
 // doorkeeper remembers which keys were seen, approximately: a Bloom
-// filter of doorBits bits with two probes, cleared whole once doorMarks
-// keys were marked (about 5% false positives at that fill: a key seen
-// for the first time is then taken for seen before, and cached). The
-// caller holds the cache's lock.
+// filter of 8 bits per mark with two probes, cleared whole once it holds
+// its marks (about 5% false positives at that fill: a key seen for the
+// first time is then taken for seen before, and cached). The caller
+// holds the cache's lock.
 type doorkeeper struct {
-	bits  []uint64
-	seed  maphash.Seed
-	marks int
+	bits     []uint64
+	seed     maphash.Seed
+	marks    int
+	maxMarks int // 0: defaultMarks
 }
 
-const (
-	doorBits  = 1 << 23 // 1 MiB
-	doorMarks = 1 << 20
-)
+const defaultMarks = 1 << 20 // a filter of 1 MiB
 
 // firstSight reports whether k was not seen since d was last cleared,
 // and marks it seen.
 func firstSight[K comparable](d *doorkeeper, k K) bool {
 	if d.bits == nil {
-		d.bits, d.seed = make([]uint64, doorBits/64), maphash.MakeSeed()
+		if d.maxMarks == 0 {
+			d.maxMarks = defaultMarks
+		}
+		d.bits, d.seed = make([]uint64, d.maxMarks/8), maphash.MakeSeed()
 	}
+	n := uint64(len(d.bits)) * 64
 	h := maphash.Comparable(d.seed, k)
-	i, j := uint32(h)%doorBits, uint32(h>>32)%doorBits
+	i, j := uint64(uint32(h))%n, (h>>32)%n
 	if d.bits[i/64]&(1<<(i%64)) != 0 && d.bits[j/64]&(1<<(j%64)) != 0 {
 		return false
 	}
-	if d.marks == doorMarks {
+	if d.marks == d.maxMarks {
 		d.reset()
 	}
 	d.marks++
