@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,11 @@ type composeForm struct {
 	// Idempotency-Key): a second click, or the browser sending the form
 	// again, answers with the notice already published.
 	Key string
+	// AttachFrom is the notice this one starts from when it has files,
+	// and AttachIDs those of its files ticked to be copied onto the new
+	// notice once it is published (app.PublishFrom).
+	AttachFrom string
+	AttachIDs  []string
 }
 
 type menuDayForm struct {
@@ -134,6 +140,55 @@ type composeData struct {
 	// From is the notice this one starts from ("Dupliquer", next week's
 	// menu), when it does.
 	From *reusedFrom
+	// SourceFiles are the files of the notice the form starts from, each
+	// with its box « Reprendre cette pièce jointe ».
+	SourceFiles []sourceFile
+}
+
+// sourceFile is a file of the notice a compose form starts from.
+type sourceFile struct {
+	ID, Label, Alt string
+	Image, Checked bool
+}
+
+// sourceFiles lists the files of the notice f starts from, ticked as f
+// says; none when f starts from none or it cannot be read.
+func (r *rq) sourceFiles(f composeForm) []sourceFile {
+	if f.AttachFrom == "" {
+		return nil
+	}
+	n, err := r.a.core.Notice(r.c.UserContext(), r.principal(), f.AttachFrom)
+	if err != nil {
+		return nil
+	}
+	var out []sourceFile
+	for _, at := range n.Attachments {
+		out = append(out, sourceFile{ID: at.ID, Label: fileLabel(at, r.lang), Alt: at.Alt, Image: app.IsImage(at.ContentType),
+			Checked: hasString(f.AttachIDs, at.ID)})
+	}
+	return out
+}
+
+// fileLabel is a file's name, type and size: « Autorisation (PDF, 12 Ko) »,
+// « sortie.png (PNG, 3 Ko) ».
+func fileLabel(at store.Attachment, lang string) string {
+	if !app.IsImage(at.ContentType) {
+		return app.AttachmentLabel(at.Name, at.Size, lang)
+	}
+	kind := "PNG"
+	if at.ContentType == app.TypeJPEG {
+		kind = "JPEG"
+	}
+	return at.Name + " (" + kind + ", " + app.AttachmentSize(at.Size, lang) + ")"
+}
+
+// attachmentsFrom is what the form asks to copy from the notice it
+// starts from (nil: nothing ticked).
+func (f composeForm) attachmentsFrom() *app.AttachmentsFrom {
+	if f.AttachFrom == "" || len(f.AttachIDs) == 0 {
+		return nil
+	}
+	return &app.AttachmentsFrom{NoticeID: f.AttachFrom, IDs: f.AttachIDs}
 }
 
 // reusedFrom names the notice a compose form starts from.
@@ -362,7 +417,9 @@ func parseCompose(c *fiber.Ctx) composeForm {
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
 		Transport: parseTransport(c),
-		Key:       strings.TrimSpace(c.FormValue("form_key")),
+		Key:        strings.TrimSpace(c.FormValue("form_key")),
+		AttachFrom: strings.TrimSpace(c.FormValue("attachments.from")),
+		AttachIDs:  formValues(c, "attachments.ids"),
 	}
 	f.Menu = parseMenu(c, menuDays)
 	return f
@@ -508,7 +565,7 @@ func composeFields(f composeForm) map[string]bool {
 		"audience.enrolments": true, "audience.lines": true,
 		"ack_required": true, "content.menu": true, "content.transport": true, "content.transport.line": true,
 		"content.transport.stops": true, "content.transport.from": true, "content.transport.to": true,
-		"content.transport.replacement": true, "content.transport.cause": true}
+		"content.transport.replacement": true, "content.transport.cause": true, "attachments.ids": true}
 	return known
 }
 
@@ -518,6 +575,7 @@ var composeAliases = map[string]string{
 	"enrolments": "audience.enrolments", "lines": "audience.lines",
 	"ack": "ack_required", "push": "priority", "now": "publish_at", "audience": "audience.schools",
 	"content.menu.days": "content.menu",
+	"attachments_from": "attachments.ids", "attachments_from.ids": "attachments.ids",
 }
 
 func (r *rq) preview(f composeForm, cv capsView) previewView {
@@ -577,11 +635,16 @@ func (a *Admin) composeForm(r *rq) error {
 // (app.Reuse): ?depuis=ID, and &semaine=suivante for the following
 // week's menu. Nothing is published until the agent checks and sends it.
 func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
-	draft, err := a.core.Reuse(r.c.UserContext(), r.principal(), app.ReuseRequest{NoticeID: id, NextWeek: nextWeek})
+	draft, err := a.core.ReuseDraft(r.c.UserContext(), r.principal(), app.ReuseRequest{NoticeID: id, NextWeek: nextWeek})
 	if err != nil {
 		return a.apiFailure(r, err)
 	}
-	f := formFromRequest(draft, a.now())
+	f := formFromRequest(draft.Request, a.now())
+	if len(draft.Attachments) > 0 {
+		// Its files, ticked to duplicate a notice, not for the following
+		// week's menu.
+		f.AttachFrom, f.AttachIDs = draft.From.NoticeID, draft.From.IDs
+	}
 	d, err := r.loadCompose(&f)
 	if err != nil {
 		return a.apiFailure(r, err)
@@ -590,6 +653,7 @@ func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
 		d.From = &reusedFrom{ID: id, Title: model.Title, NextWeek: nextWeek}
 	}
 	d.Form = f
+	d.SourceFiles = r.sourceFiles(f)
 	d.Preview = r.preview(f, d.Caps)
 	return a.render(r, fiber.StatusOK, "compose", r.L("Rédiger une information", "Compose a notice"), formErrors{}, d)
 }
@@ -676,6 +740,7 @@ func (a *Admin) composeCheck(r *rq) error {
 	if !d.Choose {
 		d.Check, fe = r.check(f)
 	}
+	d.SourceFiles = r.sourceFiles(f)
 	d.Preview = r.preview(f, d.Caps)
 	if live {
 		v := view{Lang: r.lang, D: d, Errs: fe}
@@ -686,7 +751,7 @@ func (a *Admin) composeCheck(r *rq) error {
 
 func (a *Admin) composePublish(r *rq) error {
 	f := parseCompose(r.c)
-	ans, err := a.core.Publish(r.c.UserContext(), r.principal(), f.request())
+	ans, notCopied, err := a.core.PublishFrom(r.c.UserContext(), r.principal(), f.request(), f.attachmentsFrom())
 	if err == nil {
 		ok := "published"
 		if ans.Notice.Status == store.NoticeScheduled {
@@ -695,6 +760,13 @@ func (a *Admin) composePublish(r *rq) error {
 		to := fmt.Sprintf("/admin/informations/%s?ok=%s", ans.Notice.ID, ok)
 		if v := ans.Families.Value; v != nil { // no count from 1 to 4, not even in the URL
 			to += "&familles=" + strconv.Itoa(*v)
+		}
+		if len(notCopied) > 0 {
+			// The notice page says which files were not copied, and why.
+			to += "&depuis=" + url.QueryEscape(f.AttachFrom)
+			for _, nc := range notCopied {
+				to += "&non_copiee=" + url.QueryEscape(nc.Attachment.ID+":"+nc.Err.Code.String())
+			}
 		}
 		return r.c.Redirect(to, fiber.StatusSeeOther)
 	}
@@ -720,6 +792,7 @@ func (a *Admin) composePublish(r *rq) error {
 			d.Check.Reasons = append(d.Check.Reasons, r.L(x.FR, x.EN))
 		}
 	}
+	d.SourceFiles = r.sourceFiles(f)
 	d.Preview = r.preview(f, d.Caps)
 	return a.render(r, ae.Status, "compose", r.L("Rédiger une information", "Compose a notice"), fe, d)
 }

@@ -275,6 +275,9 @@ type noticeDetailData struct {
 	Files             []fileItem // the notice's attachments
 	CanAttach         bool       // another file may be added now
 	AttachAlt         string     // the text alternative of a refused upload, kept
+	// NotCopied: the files of the notice it was made from that could not
+	// be copied onto it at publication, and why.
+	NotCopied []notCopied
 	Versions          []store.Notice
 	Collectivite      string
 	Schools           []schoolOpt
@@ -370,6 +373,7 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	d.CanWithdraw = a.core.MayWithdraw(p, n)
 	d.Files = filesOf(n, r.lang)
 	d.CanAttach = d.CanCorrect && len(n.Attachments) < app.MaxAttachments
+	d.NotCopied = r.notCopied()
 	// The family count the compose page passes on after publishing: a
 	// number only, never one from 1 to 4, and rounded down to 5 as the
 	// small-group rule gives it.
@@ -403,6 +407,39 @@ func (a *Admin) loadNoticeDetail(r *rq) (noticeDetailData, error) {
 	}
 	r.reachOf(&d, schools)
 	return d, nil
+}
+
+// notCopied is a file the publication could not copy, as the page says it.
+type notCopied struct{ Name, Reason string }
+
+// notCopied reads the files the compose form's publication could not
+// copy (?depuis=ID&non_copiee=ATT:code, app.PublishFrom): each named as
+// the original notice lists it (its ID when it cannot be read) with the
+// catalog's sentence for why.
+func (r *rq) notCopied() []notCopied {
+	list := r.c.Request().URI().QueryArgs().PeekMulti("non_copiee")
+	if len(list) == 0 {
+		return nil
+	}
+	var files []store.Attachment
+	if src, err := r.a.core.Notice(r.c.UserContext(), r.principal(), r.c.Query("depuis")); err == nil {
+		files = src.Attachments
+	}
+	var out []notCopied
+	for _, raw := range list {
+		id, code, _ := strings.Cut(string(raw), ":")
+		nc := notCopied{Name: id, Reason: r.L("Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged.")}
+		if i := slices.IndexFunc(files, func(x store.Attachment) bool { return x.ID == id }); i >= 0 {
+			nc.Name = files[i].Name
+		}
+		for _, c := range app.Codes() {
+			if c.String() == code {
+				nc.Reason = c.Message(r.lang)
+			}
+		}
+		out = append(out, nc)
+	}
+	return out
 }
 
 func orUAI(name, uai string) string {

@@ -270,3 +270,16 @@ func AttachmentLabel(name string, size int64, lang string) string {
 	}
 	return base + " (PDF, " + strconv.FormatInt((size+1023)/1024, 10) + " " + unitK + ")"
 }
+
+// AttachmentSize is a file's size as people read it: « 240 Ko »,
+// « 1,2 Mo »; "240 KB", "1.2 MB".
+func AttachmentSize(size int64, lang string) string {
+	unitK, unitM, sep := "Ko", "Mo", ","
+	if lang == "en" {
+		unitK, unitM, sep = "KB", "MB", "."
+	}
+	if size >= 1<<20 {
+		return strings.Replace(strconv.FormatFloat(float64(size)/(1<<20), 'f', 1, 64), ".", sep, 1) + " " + unitM
+	}
+	return strconv.FormatInt((size+1023)/1024, 10) + " " + unitK
+}

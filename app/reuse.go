@@ -3,10 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/liaison-ent/liaison/conventions"
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // ReuseRequest starts a new notice from an existing one ("Dupliquer").
@@ -140,4 +143,133 @@ func mondayOf(t time.Time) time.Time {
 func endOfDay(t time.Time, loc *time.Location) time.Time {
 	t = t.In(loc)
 	return time.Date(t.Year(), t.Month(), t.Day(), 23, 59, 0, 0, loc).UTC()
+}
+
+// AttachmentsFrom names files of a notice to copy onto a new one, when it
+// is published (PublishFrom): "Dupliquer" takes the model's files along.
+type AttachmentsFrom struct {
+	NoticeID string   `json:"notice_id"`
+	IDs      []string `json:"ids"`
+}
+
+// Draft is a new notice made from another (Reuse), with the model's files
+// offered to take along: Attachments lists them; From.IDs are those
+// offered checked — all of them to duplicate a notice, none for the
+// following week's menu (last week's PDF menu is not this week's).
+type Draft struct {
+	Request     PublishRequest
+	Attachments []store.Attachment
+	From        AttachmentsFrom
+}
+
+// ReuseDraft is Reuse with the model's files offered to take along.
+func (a *App) ReuseDraft(ctx context.Context, p *Principal, req ReuseRequest) (Draft, error) {
+	out, err := a.Reuse(ctx, p, req)
+	if err != nil {
+		return Draft{}, err
+	}
+	n, err := a.Notice(ctx, p, req.NoticeID)
+	if err != nil {
+		return Draft{}, err
+	}
+	d := Draft{Request: out, Attachments: slices.Clone(n.Attachments), From: AttachmentsFrom{NoticeID: n.ID, IDs: []string{}}}
+	if !req.NextWeek {
+		for _, att := range n.Attachments {
+			d.From.IDs = append(d.From.IDs, att.ID)
+		}
+	}
+	return d, nil
+}
+
+// NotCopied is a file of the model that could not be copied onto the new
+// notice, and why (a catalog error).
+type NotCopied struct {
+	Attachment store.Attachment // as the model lists it
+	Err        *Error
+}
+
+// attachmentsFromDetail is a detail naming the attachments_from field.
+func attachmentsFromDetail(field, code, fr, en string) Detail {
+	return NewDetail("attachments_from."+field, code, fr, en)
+}
+
+// AttachmentsSource checks what from names before anything is published:
+// a notice p may read (resource.not_found for another collectivité's, as
+// reading it is), at most MaxAttachments of its files, each once and each
+// listed on it now. It answers the files to copy, in from's order.
+func (a *App) AttachmentsSource(ctx context.Context, p *Principal, from AttachmentsFrom) ([]store.Attachment, error) {
+	if strings.TrimSpace(from.NoticeID) == "" {
+		return nil, Err(CodeRequestValidationFailed, attachmentsFromDetail("notice_id", "field.required",
+			"Indiquez l'information dont reprendre les pièces jointes.", "Name the notice whose attachments to take."))
+	}
+	if len(from.IDs) > MaxAttachments {
+		return nil, Err(CodeRequestValidationFailed, attachmentsFromDetail("ids", "field.max",
+			fmt.Sprintf("Une information a %d pièces jointes au plus.", MaxAttachments),
+			fmt.Sprintf("A notice has %d attachments at most.", MaxAttachments)))
+	}
+	n, err := a.Notice(ctx, p, from.NoticeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Attachment, 0, len(from.IDs))
+	for i, id := range from.IDs {
+		j := slices.IndexFunc(n.Attachments, func(x store.Attachment) bool { return x.ID == id })
+		switch {
+		case slices.Contains(from.IDs[:i], id):
+			return nil, Err(CodeRequestValidationFailed, attachmentsFromDetail(fmt.Sprintf("ids[%d]", i), "attachment.duplicate",
+				"Cette pièce jointe est nommée deux fois.", "This attachment is named twice."))
+		case j < 0:
+			return nil, Err(CodeRequestValidationFailed, attachmentsFromDetail(fmt.Sprintf("ids[%d]", i), "attachment.not_on_source",
+				"Cette pièce jointe n'est pas (ou plus) sur l'information d'origine.", "This attachment is not (or no longer) on the original notice."))
+		}
+		out = append(out, n.Attachments[j])
+	}
+	return out, nil
+}
+
+// PublishFrom publishes req as Publish does and then copies the files
+// from names onto the new notice, each through AddAttachment (the same
+// checks of type, size, count and of who may attach) with the same bytes,
+// name, type and text alternative. What from names is checked first
+// (AttachmentsSource): when it is refused, nothing is published. Once
+// the notice is published it stays so: a file that cannot be copied is
+// left out — each file is whole or absent — and answered in NotCopied,
+// in from's order. A replayed publication (the same idempotency key)
+// copies nothing again: the first call did.
+func (a *App) PublishFrom(ctx context.Context, p *Principal, req PublishRequest, from *AttachmentsFrom) (Publication, []NotCopied, error) {
+	var files []store.Attachment
+	if from != nil {
+		var err error
+		if files, err = a.AttachmentsSource(ctx, p, *from); err != nil {
+			return Publication{}, nil, err
+		}
+	}
+	pub, err := a.Publish(ctx, p, req)
+	if err != nil || pub.Replayed || len(files) == 0 {
+		return pub, nil, err
+	}
+	var failed []NotCopied
+	for _, att := range files {
+		if err := a.copyAttachment(ctx, p, from.NoticeID, att, pub.Notice.ID); err != nil {
+			e, cause := AsError(err)
+			if cause != CauseExpected {
+				a.log.Error("app: attachment not copied", "from", from.NoticeID, "attachment", att.ID, "notice", pub.Notice.ID, "error", err)
+			}
+			failed = append(failed, NotCopied{Attachment: att, Err: e})
+		}
+	}
+	if n, err := a.Notice(ctx, p, pub.Notice.ID); err == nil {
+		pub.Notice = n
+	}
+	return pub, failed, nil
+}
+
+// copyAttachment copies file att of notice fromID onto notice toID.
+func (a *App) copyAttachment(ctx context.Context, p *Principal, fromID string, att store.Attachment, toID string) error {
+	f, err := a.NoticeAttachment(ctx, p, fromID, att.ID)
+	if err != nil {
+		return err
+	}
+	_, err = a.AddAttachment(ctx, p, AttachmentUpload{NoticeID: toID, Name: f.Name, Alt: f.Alt, Data: f.Data})
+	return err
 }
