@@ -416,7 +416,7 @@ func parseCompose(c *fiber.Ctx) composeForm {
 		Enrolments: formValues(c, "audience.enrolments"), Lines: c.FormValue("audience.lines"),
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),
-		Transport: parseTransport(c),
+		Transport:  parseTransport(c),
 		Key:        strings.TrimSpace(c.FormValue("form_key")),
 		AttachFrom: strings.TrimSpace(c.FormValue("attachments.from")),
 		AttachIDs:  formValues(c, "attachments.ids"),
@@ -575,7 +575,7 @@ var composeAliases = map[string]string{
 	"enrolments": "audience.enrolments", "lines": "audience.lines",
 	"ack": "ack_required", "push": "priority", "now": "publish_at", "audience": "audience.schools",
 	"content.menu.days": "content.menu",
-	"attachments_from": "attachments.ids", "attachments_from.ids": "attachments.ids",
+	"attachments_from":  "attachments.ids", "attachments_from.ids": "attachments.ids",
 }
 
 func (r *rq) preview(f composeForm, cv capsView) previewView {

@@ -277,19 +277,19 @@ type noticeDetailData struct {
 	AttachAlt         string     // the text alternative of a refused upload, kept
 	// NotCopied: the files of the notice it was made from that could not
 	// be copied onto it at publication, and why.
-	NotCopied []notCopied
-	Versions          []store.Notice
-	Collectivite      string
-	Schools           []schoolOpt
-	Rule              string
-	Menu              []menuDayForm
-	Transport         *transportForm
-	StopList          []string
-	Families          string
-	CanCorrect        bool
-	CanWithdraw       bool
-	Stats             []shownFigure
-	StatsMissing      bool
+	NotCopied    []notCopied
+	Versions     []store.Notice
+	Collectivite string
+	Schools      []schoolOpt
+	Rule         string
+	Menu         []menuDayForm
+	Transport    *transportForm
+	StopList     []string
+	Families     string
+	CanCorrect   bool
+	CanWithdraw  bool
+	Stats        []shownFigure
+	StatsMissing bool
 	// StatsHidden: the person's role may not read the delivery figures
 	// (the school side reads /reach only).
 	StatsHidden bool
