@@ -18,6 +18,30 @@ type publishAnswer struct {
 	Decision conventions.Decision `json:"decision"`
 	Families figure               `json:"families"`
 	Replayed bool                 `json:"replayed,omitempty"`
+	// AttachmentsNotCopied: the files attachments_from named that could
+	// not be copied onto the published notice, and why.
+	AttachmentsNotCopied []notCopiedView `json:"attachments_not_copied,omitempty"`
+}
+
+// noticeBody is a publication request as POST /v1/notices and
+// /v1/notices/check read it and GET /v1/notices/{id}/draft answers it:
+// with the files of another notice to copy onto the new one once
+// published (attachments_from, app.PublishFrom). source_attachments is a
+// draft's list of its model's files, for the client to choose from:
+// read-only, ignored when the draft is sent back as it is.
+type noticeBody struct {
+	app.PublishRequest
+	AttachmentsFrom   *app.AttachmentsFrom `json:"attachments_from,omitempty"`
+	SourceAttachments []attachmentView     `json:"source_attachments,omitempty"`
+}
+
+// notCopiedView is a file that could not be copied: the model's file,
+// and the catalog error why.
+type notCopiedView struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 type checkAnswer struct {
@@ -38,12 +62,13 @@ func (s *Server) publicationAnswer(c *fiber.Ctx, p app.Publication) publishAnswe
 
 // publishNotice is POST /v1/notices.
 func (s *Server) publishNotice(c *fiber.Ctx) error {
-	var req app.PublishRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+	var body noticeBody
+	if err := readJSON(c, s.cfg.BodyLimit, &body); err != nil {
 		return err
 	}
+	req := body.PublishRequest
 	req.IdempotencyKey = c.Get("Idempotency-Key")
-	pub, err := s.app.Publish(c.UserContext(), principal(c), req)
+	pub, notCopied, err := s.app.PublishFrom(c.UserContext(), principal(c), req, body.AttachmentsFrom)
 	if err != nil {
 		return err
 	}
@@ -51,17 +76,27 @@ func (s *Server) publishNotice(c *fiber.Ctx) error {
 		c.Set("Idempotent-Replayed", "true")
 		return c.Status(fiber.StatusOK).JSON(s.publicationAnswer(c, pub))
 	}
-	return c.Status(fiber.StatusCreated).JSON(s.publicationAnswer(c, pub))
+	ans := s.publicationAnswer(c, pub)
+	for _, nc := range notCopied {
+		ans.AttachmentsNotCopied = append(ans.AttachmentsNotCopied, notCopiedView{ID: nc.Attachment.ID, Name: nc.Attachment.Name,
+			Code: nc.Err.Code.String(), Message: nc.Err.Code.Message(Lang(c))})
+	}
+	return c.Status(fiber.StatusCreated).JSON(ans)
 }
 
 // checkNotice is POST /v1/notices/check: the same decision and audience
 // count, nothing stored.
 func (s *Server) checkNotice(c *fiber.Ctx) error {
-	var req app.PublishRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
+	var body noticeBody
+	if err := readJSON(c, s.cfg.BodyLimit, &body); err != nil {
 		return err
 	}
-	ck, err := s.app.Check(c.UserContext(), principal(c), req)
+	if body.AttachmentsFrom != nil {
+		if _, err := s.app.AttachmentsSource(c.UserContext(), principal(c), *body.AttachmentsFrom); err != nil {
+			return err
+		}
+	}
+	ck, err := s.app.Check(c.UserContext(), principal(c), body.PublishRequest)
 	if err != nil {
 		return err
 	}
@@ -102,7 +137,9 @@ func (s *Server) getNotice(c *fiber.Ctx) error {
 
 // noticeDraft is GET /v1/notices/{id}/draft[?next_week=true]: a new
 // notice's body made from this one (app.Reuse), to change and POST to
-// /v1/notices. Nothing is published.
+// /v1/notices. Nothing is published. Its files are listed
+// (source_attachments) and named in attachments_from to be copied: all
+// of them to duplicate a notice, none for the following week's menu.
 func (s *Server) noticeDraft(c *fiber.Ctx) error {
 	nextWeek := false
 	switch v := c.Query("next_week"); v {
@@ -113,11 +150,15 @@ func (s *Server) noticeDraft(c *fiber.Ctx) error {
 		return app.Err(app.CodeRequestInvalidQuery, app.NewDetail("next_week", "query.boolean",
 			"next_week vaut true ou false.", "next_week is true or false."))
 	}
-	req, err := s.app.Reuse(c.UserContext(), principal(c), app.ReuseRequest{NoticeID: c.Params("id"), NextWeek: nextWeek})
+	d, err := s.app.ReuseDraft(c.UserContext(), principal(c), app.ReuseRequest{NoticeID: c.Params("id"), NextWeek: nextWeek})
 	if err != nil {
 		return err
 	}
-	return c.JSON(req)
+	out := noticeBody{PublishRequest: d.Request}
+	if len(d.Attachments) > 0 {
+		out.AttachmentsFrom, out.SourceAttachments = &d.From, viewAttachments(d.Attachments)
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) correctNotice(c *fiber.Ctx) error {
