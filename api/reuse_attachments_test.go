@@ -29,6 +29,24 @@ func (w *attachmentWorld) draft(t *testing.T, id, query string) (draftBody, map[
 	return d, r.JSON(t)
 }
 
+// fromOf is a draft's attachments_from, to change.
+func fromOf(t *testing.T, draft map[string]any) map[string]any {
+	t.Helper()
+	from, ok := draft["attachments_from"].(map[string]any)
+	if !ok {
+		t.Fatalf("the draft names no files to copy: %v", draft)
+	}
+	return from
+}
+
+// copyAnswer is POST /v1/notices's answer, with the files not copied.
+type copyAnswer struct {
+	Notice    noticeView `json:"notice"`
+	NotCopied []struct {
+		ID, Name, Code, Message string
+	} `json:"attachments_not_copied"`
+}
+
 // noticeCount is how many notices the store holds.
 func (w *attachmentWorld) noticeCount(t *testing.T) int {
 	t.Helper()
@@ -55,10 +73,10 @@ func TestDraftCopiesTheFiles(t *testing.T) {
 		d.SourceAttachments[1] != (attachmentView{ID: w.img, Name: "cour.png", ContentType: "image/png", Size: int64(len(w.pngData)), Alt: "La cour de l'école sous la neige"}) {
 		t.Fatalf("source_attachments: %+v", d.SourceAttachments)
 	}
-	var ans publishAnswer
+	var ans copyAnswer
 	w.must(201, w.do("POST", "/v1/notices", w.agents["restauration"], body)).Decode(t, &ans)
 	got := ans.Notice.Attachments
-	if ans.Notice.ID == w.notice || len(got) != 2 || ans.AttachmentsNotCopied != nil {
+	if ans.Notice.ID == w.notice || len(got) != 2 || ans.NotCopied != nil {
 		t.Fatalf("published: %+v", ans)
 	}
 	for i, src := range d.SourceAttachments {
@@ -104,7 +122,7 @@ func TestDraftCopiesTheFiles(t *testing.T) {
 func TestDraftCopiesTheChosenFile(t *testing.T) {
 	w := newAttachmentWorld(t)
 	_, body := w.draft(t, w.notice, "")
-	body["attachments_from"].(map[string]any)["ids"] = []string{w.img}
+	fromOf(t, body)["ids"] = []string{w.img}
 	var ans publishAnswer
 	w.must(201, w.do("POST", "/v1/notices", w.agents["restauration"], body)).Decode(t, &ans)
 	if len(ans.Notice.Attachments) != 1 || ans.Notice.Attachments[0].Name != "cour.png" || ans.Notice.Attachments[0].Alt != "La cour de l'école sous la neige" {
@@ -154,7 +172,7 @@ func TestDraftFilesRefused(t *testing.T) {
 			t.Errorf("%s, another collectivité's agent: %d %s", path, r.Status, r.Body)
 		}
 	}
-	from := body["attachments_from"].(map[string]any)
+	from := fromOf(t, body)
 	for _, c := range []struct {
 		ids   []string
 		field string
@@ -199,14 +217,14 @@ func TestDraftFileNotCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, body := w.draft(t, w.notice, "")
-	var ans publishAnswer
+	var ans copyAnswer
 	w.must(201, w.do("POST", "/v1/notices", w.agents["restauration"], body, "Accept-Language: en")).Decode(t, &ans)
 	if len(ans.Notice.Attachments) != 1 || ans.Notice.Attachments[0].Name != "cour.png" {
 		t.Fatalf("files: %+v", ans.Notice.Attachments)
 	}
-	want := []notCopiedView{{ID: w.pdf, Name: "Menu de décembre.pdf", Code: "attachments.unsupported_type",
-		Message: "This file is not a PDF, JPEG or PNG (its content was checked, not only its name): it is refused."}}
-	if len(ans.AttachmentsNotCopied) != 1 || ans.AttachmentsNotCopied[0] != want[0] {
-		t.Fatalf("attachments_not_copied: %+v", ans.AttachmentsNotCopied)
+	if len(ans.NotCopied) != 1 || ans.NotCopied[0].ID != w.pdf || ans.NotCopied[0].Name != "Menu de décembre.pdf" ||
+		ans.NotCopied[0].Code != "attachments.unsupported_type" ||
+		ans.NotCopied[0].Message != "This file is not a PDF, JPEG or PNG (its content was checked, not only its name): it is refused." {
+		t.Fatalf("attachments_not_copied: %+v", ans.NotCopied)
 	}
 }
