@@ -1,0 +1,121 @@
+// "Dupliquer" takes the notice's attachments along (issue 17), in real
+// headless Chromium against `liaison demo`: the agent duplicates a notice
+// that has an authorisation form (PDF) and a photo with its text
+// alternative; the compose form lists both, ticked « Reprendre cette
+// pièce jointe »; the agent unticks nothing, changes the title and
+// publishes; the new notice's page lists both files, and a parent sees
+// the image with its alternative and the PDF with its name and size in
+// the widget. axe-core finds no serious or critical violation;
+// screenshots go to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { startDemo, api } from '../lib/liaison.mjs';
+import { launch, axe, screenshot } from '../lib/browser.mjs';
+
+const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
+const ALT = 'Les enfants devant l\'entrée du musée de Picardie';
+const AGENT = 'Agent restauration, Saint-Fuscien';
+let srv, browser, entId, parent, noticeId;
+
+function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
+
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n' +
+  'trailer << /Root 1 0 R >>\n' + '%'.repeat(2000) + '\n%%EOF\n');
+function png(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+  const crc = (b) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const o = y * (w * 3 + 1) + 1 + x * 3; raw[o] = 200 - x; raw[o + 1] = 90; raw[o + 2] = 40 + y; }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+const PNG = png(96, 64);
+
+// upload attaches a file through the API (a multipart form).
+async function upload(id, name, type, data, alt) {
+  const form = new FormData();
+  if (alt) form.append('alt', alt);
+  form.append('file', new Blob([data], { type }), name);
+  const r = await fetch(`${srv.base}/v1/notices/${id}/attachments`, {
+    method: 'POST', headers: { Authorization: `Bearer ${srv.account(AGENT).token}` }, body: form,
+  });
+  assert.equal(r.status, 201, await r.text());
+}
+
+before(async () => {
+  srv = await startDemo();
+  browser = await launch();
+  const ent = srv.creds.ents[0];
+  entId = ent.id;
+  parent = 'e2e-reuse-' + Date.now();
+  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
+    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }] });
+  assert.equal(sync.status, 200, sync.text);
+  const r = await api(srv.base, 'POST', '/v1/notices', srv.account(AGENT).token, {
+    category: 'cantine', title: 'Pique-nique de la sortie au musée', body: 'Le repas de jeudi est un pique-nique : autorisation jointe.',
+    audience: { schools: [UAI] }, expires_at: inTwoDays(),
+  });
+  assert.equal(r.status, 201, r.text);
+  noticeId = r.json.notice.id;
+  await upload(noticeId, 'Autorisation de sortie.pdf', 'application/pdf', PDF);
+  await upload(noticeId, 'musee.png', 'image/png', PNG, ALT);
+});
+after(async () => { await browser?.close(); await srv?.stop(); });
+
+test('Dupliquer takes the PDF and the image along; a parent sees both on the new notice in the widget', async () => {
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true }); // bypassCSP: axe-core is injected
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  await page.getByLabel(/Jeton d'accès/).fill(srv.account(AGENT).token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+
+  await page.goto(`${srv.base}/admin/informations/${noticeId}`);
+  await Promise.all([page.waitForURL(/depuis=/), page.getByRole('link', { name: 'Dupliquer' }).click()]);
+  const files = page.getByRole('group', { name: "Pièces jointes de l'information d'origine" });
+  const pdfBox = files.getByRole('checkbox', { name: /Reprendre cette pièce jointe : Autorisation de sortie \(PDF, 3 Ko\)/ });
+  const imgBox = files.getByRole('checkbox', { name: new RegExp(`Reprendre cette pièce jointe : musee\\.png \\(PNG, \\d+ Ko\\) — texte alternatif : « ${ALT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} »`) });
+  assert.ok(await pdfBox.isChecked(), 'the PDF is ticked');
+  assert.ok(await imgBox.isChecked(), 'the image is ticked');
+  const v = await axe(page);
+  assert.deepEqual(v, [], JSON.stringify(v, null, 2));
+  await screenshot(page, 'reuse-attachments-compose');
+
+  await page.getByLabel(/^Titre/).fill('Rappel : pique-nique de la sortie au musée');
+  await Promise.all([page.waitForURL(/ok=published/), page.getByRole('button', { name: 'Publier', exact: true }).click()]);
+  await page.getByText('Information publiée.').waitFor();
+  const list = page.locator('ul.files');
+  await list.getByRole('link', { name: 'Autorisation de sortie (PDF, 3 Ko)' }).waitFor();
+  await list.getByRole('img', { name: ALT }).waitFor();
+  assert.equal(await page.locator('#not-copied').count(), 0);
+  const newId = new URL(page.url()).pathname.split('/').pop();
+  assert.notEqual(newId, noticeId);
+  await screenshot(page, 'reuse-attachments-notice');
+  await ctx.close();
+
+  const pctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1024, height: 900 }, bypassCSP: true });
+  const wp = await pctx.newPage();
+  const errors = [];
+  wp.on('pageerror', (e) => errors.push(String(e)));
+  await wp.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
+  const btn = wp.locator('liaison-feed h3 button', { hasText: 'Rappel : pique-nique de la sortie au musée' });
+  await btn.waitFor({ timeout: 15000 });
+  await btn.click();
+  await wp.locator(`liaison-feed img[alt="${ALT}"]`).waitFor();
+  await wp.waitForFunction(() => {
+    const i = document.querySelector('liaison-feed').shadowRoot.querySelector('.att img');
+    return i && i.complete && i.naturalWidth === 96;
+  }, null, { timeout: 10000 });
+  await wp.locator('liaison-feed .att a', { hasText: 'Autorisation de sortie (PDF, 3 Ko)' }).waitFor();
+  const wv = await axe(wp);
+  assert.deepEqual(wv, [], JSON.stringify(wv, null, 2));
+  await screenshot(wp, 'reuse-attachments-widget');
+  assert.deepEqual(errors, []);
+  await pctx.close();
+});
