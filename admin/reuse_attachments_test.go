@@ -214,3 +214,31 @@ func TestDuplicateFileNotCopied(t *testing.T) {
 		t.Fatalf("the page does not say what was not copied: %.4000s", page.Body)
 	}
 }
+
+// A ticked file taken off the model while the form is open: the
+// publication is refused with the reason on the form's list of files,
+// nothing is published, and the form offers what the model has now.
+func TestDuplicateFileRemovedMeanwhile(t *testing.T) {
+	f := newReuseFiles(t)
+	p := must(t, f.b.get("/admin/informations/nouvelle?depuis="+f.n.ID), 200)
+	form := submitted(t, p.Body, "compose")
+	np := must(t, f.b.get("/admin/informations/"+f.n.ID), 200)
+	must(t, f.b.post("/admin/informations/"+f.n.ID+"/pieces-jointes/"+f.pdfID+"/retirer", url.Values{"csrf": {csrfOf(t, np)}}), 303)
+	before, _ := f.w.store.ListNotices(context.Background(), store.NoticeFilter{})
+	res := f.b.post("/admin/informations", form)
+	if res.Status != 422 || !strings.Contains(res.Body, `<p class="field-error" id="f-attachments-ids-error">Cette pièce jointe n&#39;est pas (ou plus) sur l&#39;information d&#39;origine.</p>`) {
+		t.Fatalf("refusal: %d %.3000s", res.Status, res.Body)
+	}
+	if strings.Contains(res.Body, `value="`+f.pdfID+`"`) || !strings.Contains(res.Body, `value="`+f.imgID+`" checked`) {
+		t.Fatalf("the form still offers the removed file, or lost the other: %.3000s", res.Body)
+	}
+	after, _ := f.w.store.ListNotices(context.Background(), store.NoticeFilter{})
+	if len(after) != len(before) {
+		t.Fatalf("%d notices, then %d", len(before), len(after))
+	}
+	// Sent again as it now is, it publishes with the image.
+	created, _ := f.publish(t, submitted(t, res.Body, "compose"))
+	if len(created.Attachments) != 1 || created.Attachments[0].Name != "sortie.png" {
+		t.Fatalf("the new notice's files: %+v", created.Attachments)
+	}
+}
