@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/frenchid"
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/storetest"
+)
+
+// feedFixture is a store of many parents for the feed benchmarks, built
+// once per process (loading a million parents takes a while) and removed
+// by TestMain.
+type feedFixture struct {
+	s     *Store
+	dir   string
+	users []string
+}
+
+var feedFixtures = struct {
+	sync.Mutex
+	m map[bool]*feedFixture // by enrolments
+}{m: map[bool]*feedFixture{}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	feedFixtures.Lock()
+	for _, f := range feedFixtures.m {
+		f.s.Close()
+		os.RemoveAll(f.dir)
+	}
+	feedFixtures.Unlock()
+	os.Exit(code)
+}
+
+// benchFeedParents is how many parents the feed benchmarks load:
+// LIAISON_BENCH_FEED_PARENTS, 1,000,000 by default.
+func benchFeedParents(b *testing.B) int {
+	n := 1_000_000
+	if v := os.Getenv("LIAISON_BENCH_FEED_PARENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("LIAISON_BENCH_FEED_PARENTS=%q: want a positive number", v)
+		}
+	}
+	return n
+}
+
+// benchFeedSchool is the UAI of the i-th school, as cmd/liaison-bench
+// (benchSchool) makes them: valid check letters; even schools are
+// maternelles, odd ones élémentaires.
+func benchFeedSchool(i int) (uai, level string) {
+	digits := fmt.Sprintf("%03d%04d", 80+i/8000, 2000+i%8000)
+	return digits + string(frenchid.UAICheckLetter(digits)), []string{"maternelle", "elementaire"}[i%2]
+}
+
+// benchFeedEnrolment is what cmd/liaison-bench -feed-enrolments gives a
+// child (benchEnrolment, as the API maps true and false): every service
+// known, the canteen for most, a bus line (of 40) for a fifth.
+func benchFeedEnrolment(rng *rand.Rand) store.Enrolment {
+	yesNo := func(yes bool) store.EnrolState {
+		if yes {
+			return store.EnrolYes
+		}
+		return store.EnrolNo
+	}
+	e := store.Enrolment{Cantine: yesNo(rng.IntN(10) < 7), GarderieMatin: yesNo(rng.IntN(4) == 0),
+		GarderieSoir: yesNo(rng.IntN(3) == 0), Etudes: yesNo(rng.IntN(5) == 0), Mercredi: yesNo(rng.IntN(4) == 0)}
+	if rng.IntN(5) == 0 {
+		e.Line = fmt.Sprintf("S%02d", 1+rng.IntN(40))
+	} else {
+		e.Transport = store.EnrolNo
+	}
+	return e.Normalized()
+}
+
+// benchFeedStore is the fixture: n parents of one ENT (users "p0000000"…)
+// with one or two children each in 1,000 schools, loaded by UpsertParents
+// in batches of 10,000 as the ENT's sync does; every child's enrolments
+// when enrol. A tenth of the parents have read three of 20 notices, one
+// in 50 summarizes two categories.
+func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
+	feedFixtures.Lock()
+	defer feedFixtures.Unlock()
+	if f := feedFixtures.m[enrol]; f != nil {
+		return f
+	}
+	n := benchFeedParents(b)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "liaison-feedbench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &feedFixture{s: s, dir: dir, users: make([]string, n)}
+	feedFixtures.m[enrol] = f
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(3, 4))
+	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
+	a := store.AuditEntry{At: storetest.T0, Actor: "ent_1", Action: "parents.upsert"}
+	const batch = 10_000
+	ps := make([]store.Parent, 0, batch)
+	for i := 0; i < n; i += batch {
+		ps = ps[:0]
+		for j := i; j < min(i+batch, n); j++ {
+			f.users[j] = fmt.Sprintf("p%07d", j)
+			p := store.Parent{ENTUserID: f.users[j]}
+			for range 1 + rng.IntN(2) {
+				uai, level := benchFeedSchool(rng.IntN(1000))
+				c := store.Child{UAI: uai, Level: level, Class: classes[level][rng.IntN(len(classes[level]))]}
+				if enrol {
+					c.Enrolment = benchFeedEnrolment(rng)
+				}
+				p.Children = append(p.Children, c)
+			}
+			ps = append(ps, p)
+		}
+		if _, err := s.UpsertParents(ctx, "ent_1", ps, storetest.T0, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var notices []string
+	for i := range 20 {
+		uai, _ := benchFeedSchool(i)
+		id := store.NewID("ntc", storetest.T0.Add(time.Duration(i)*time.Minute))
+		nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_bench", AuthorID: "acc_bench", Service: "restauration",
+			Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
+			Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: storetest.T0.Add(7 * 24 * time.Hour),
+			Push: true, Status: store.NoticePublished, ConventionID: "cnv_bench", ConventionNumber: 1, ConventionVersion: 1,
+			Article: "3", CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
+		if err := s.CreateNotice(ctx, nt, store.AuditEntry{At: storetest.T0, Actor: "bench", Action: "notice.publish", Target: id}); err != nil {
+			b.Fatal(err)
+		}
+		notices = append(notices, id)
+	}
+	// In bulk: a MarkRead per parent would take longer than the rest.
+	for k, id := range notices[:3] {
+		if _, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at)
+			SELECT ent_id, ent_user_id, ?, ? FROM parents WHERE id % 10 = 0`, id, fromTime(storetest.T0.Add(time.Duration(k)*time.Hour))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO parent_digest (parent_id, digest)
+		SELECT id, '["culture","periscolaire"]' FROM parents WHERE id % 50 = 0`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("fixture: %d parents (enrolments %v) loaded in %v", n, enrol, time.Since(start).Round(time.Second))
+	return f
+}
+
+// BenchmarkFeedParentCold is a parent's first feed request of the day on
+// the embedded store: FeedParent of random parents among many (nothing of
+// theirs in the page cache, as at the 8:00 peak). plain: children without
+// enrolments; enrolments: every child's enrolments known (issue 17). The
+// _v1 runs are the first statement (feedParentV1), the baseline.
+func BenchmarkFeedParentCold(b *testing.B) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		enrol bool
+		feed  func(s *Store, entID, userID string) (store.Parent, []store.ReadState, error)
+	}{
+		{"plain", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
+		{"plain_v1", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
+		{"enrolments", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
+		{"enrolments_v1", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := benchFeedStore(b, tc.enrol)
+			rng := rand.New(rand.NewPCG(uint64(b.N), 5))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				p, _, err := tc.feed(f.s, "ent_1", f.users[rng.IntN(len(f.users))])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Children) == 0 || tc.enrol && p.Children[0].Enrolment == (store.Enrolment{}) {
+					b.Fatalf("parent read without their children or enrolments: %+v", p)
+				}
+			}
+		})
+	}
+}
