@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 type feedFixture struct {
 	s     *Store
 	dir   string
+	keep  bool // LIAISON_BENCH_FEED_DIR: kept for the next run
 	users []string
 }
 
@@ -34,7 +36,9 @@ func TestMain(m *testing.M) {
 	feedFixtures.Lock()
 	for _, f := range feedFixtures.m {
 		f.s.Close()
-		os.RemoveAll(f.dir)
+		if !f.keep {
+			os.RemoveAll(f.dir)
+		}
 	}
 	feedFixtures.Unlock()
 	os.Exit(code)
@@ -94,7 +98,17 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 	}
 	n := benchFeedParents(b)
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "liaison-feedbench-")
+	// LIAISON_BENCH_FEED_DIR keeps the fixtures there, for the next runs
+	// (opened again, they are migrated as any database would be).
+	keepIn := os.Getenv("LIAISON_BENCH_FEED_DIR")
+	var dir string
+	var err error
+	if keepIn != "" {
+		dir = filepath.Join(keepIn, fmt.Sprintf("feed-%d-%v", n, enrol))
+		err = os.MkdirAll(dir, 0o750)
+	} else {
+		dir, err = os.MkdirTemp("", "liaison-feedbench-")
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,8 +116,15 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &feedFixture{s: s, dir: dir, users: make([]string, n)}
+	f := &feedFixture{s: s, dir: dir, keep: keepIn != "", users: make([]string, n)}
 	feedFixtures.m[enrol] = f
+	for j := range f.users {
+		f.users[j] = fmt.Sprintf("p%07d", j)
+	}
+	loaded := filepath.Join(dir, "loaded")
+	if _, err := os.Stat(loaded); err == nil {
+		return f
+	}
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(3, 4))
 	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
@@ -113,7 +134,6 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 	for i := 0; i < n; i += batch {
 		ps = ps[:0]
 		for j := i; j < min(i+batch, n); j++ {
-			f.users[j] = fmt.Sprintf("p%07d", j)
 			p := store.Parent{ENTUserID: f.users[j]}
 			for range 1 + rng.IntN(2) {
 				uai, level := benchFeedSchool(rng.IntN(1000))
@@ -154,6 +174,11 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 		SELECT id, '["culture","periscolaire"]' FROM parents WHERE id % 50 = 0`); err != nil {
 		b.Fatal(err)
 	}
+	if keepIn != "" {
+		if err := os.WriteFile(loaded, nil, 0o640); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.Logf("fixture: %d parents (enrolments %v) loaded in %v", n, enrol, time.Since(start).Round(time.Second))
 	return f
 }
@@ -165,30 +190,38 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 // _v1 runs are the first statement (feedParentV1), the baseline.
 func BenchmarkFeedParentCold(b *testing.B) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name  string
-		enrol bool
-		feed  func(s *Store, entID, userID string) (store.Parent, []store.ReadState, error)
-	}{
-		{"plain", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
-		{"plain_v1", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
-		{"enrolments", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
-		{"enrolments_v1", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			f := benchFeedStore(b, tc.enrol)
-			rng := rand.New(rand.NewPCG(uint64(b.N), 5))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				p, _, err := tc.feed(f.s, "ent_1", f.users[rng.IntN(len(f.users))])
-				if err != nil {
-					b.Fatal(err)
+	// LIAISON_BENCH_FEED_ROUNDS runs the four in turn that many times (a
+	// shared machine's load drifts: before and after side by side).
+	rounds := 1
+	if v := os.Getenv("LIAISON_BENCH_FEED_ROUNDS"); v != "" {
+		rounds, _ = strconv.Atoi(v)
+	}
+	for range rounds {
+		for _, tc := range []struct {
+			name  string
+			enrol bool
+			feed  func(s *Store, entID, userID string) (store.Parent, []store.ReadState, error)
+		}{
+			{"plain", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
+			{"plain_v1", false, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
+			{"enrolments", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.FeedParent(ctx, e, u) }},
+			{"enrolments_v1", true, func(s *Store, e, u string) (store.Parent, []store.ReadState, error) { return s.feedParentV1(ctx, e, u) }},
+		} {
+			b.Run(tc.name, func(b *testing.B) {
+				f := benchFeedStore(b, tc.enrol)
+				rng := rand.New(rand.NewPCG(uint64(b.N), 5))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					p, _, err := tc.feed(f.s, "ent_1", f.users[rng.IntN(len(f.users))])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(p.Children) == 0 || tc.enrol && p.Children[0].Enrolment == (store.Enrolment{}) {
+						b.Fatalf("parent read without their children or enrolments: %+v", p)
+					}
 				}
-				if len(p.Children) == 0 || tc.enrol && p.Children[0].Enrolment == (store.Enrolment{}) {
-					b.Fatalf("parent read without their children or enrolments: %+v", p)
-				}
-			}
-		})
+			})
+		}
 	}
 }

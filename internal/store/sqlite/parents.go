@@ -436,30 +436,25 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 }
 
 // feedParentQuery reads a parent, their children and their read states in
-// one statement (one snapshot): a row of kind 0 for the parent, rows of
-// kind 1 for its children (with their position), rows of kind 2 for its
-// states, of kind 3 for the categories they summarize, of kind 4 for what
-// the ENT knows of its children's enrolments
-// (by position) and of kind 5 for the parent's declarations (school,
-// level and class joined by a unit separator). No ORDER BY (a sorter per
-// request): feedParent sorts.
+// one statement (one snapshot), finding the parent once (p, by the
+// (ent_id, ent_user_id) index): a row of kind 0 for the parent, rows of
+// kind 1 for its children (with their position and what the ENT knows of
+// their enrolments), rows of kind 2 for its states, of kind 3 for the
+// categories they summarize and of kind 4 for the parent's declarations.
+// No ORDER BY (a sorter per request): feedParent sorts.
 const feedParentQuery = `
-SELECT 0, locale, muted, updated_at, 0 FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2
+WITH p AS MATERIALIZED (SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2)
+SELECT 0, 0, locale, muted, updated_at, NULL FROM p
 UNION ALL
-SELECT 1, c.uai, c.level, c.class, c.pos FROM parents p JOIN children c ON c.parent_id = p.id
-	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
+SELECT 1, c.pos, c.uai, c.level, c.class, e.enrolment FROM p CROSS JOIN children c ON c.parent_id = p.id
+	LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos
 UNION ALL
-SELECT 2, r.notice_id, r.read_at, r.ack_at, 0 FROM read_states r
+SELECT 2, 0, r.notice_id, r.read_at, r.ack_at, NULL FROM read_states r
 	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
 UNION ALL
-SELECT 3, d.digest, NULL, NULL, 0 FROM parents p JOIN parent_digest d ON d.parent_id = p.id
-	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2
+SELECT 3, 0, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
 UNION ALL
-SELECT 4, e.enrolment, NULL, NULL, e.pos FROM parents p JOIN child_enrolments e ON e.parent_id = p.id
-	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2 AND e.enrolment <> ''
-UNION ALL
-SELECT 5, d.enrolment, d.uai || char(31) || d.level || char(31) || d.class, NULL, 0 FROM parents p JOIN parent_declarations d ON d.parent_id = p.id
-	WHERE p.ent_id = ?1 AND p.ent_user_id = ?2`
+SELECT 4, 0, d.uai, d.level, d.class, d.enrolment FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
 
 // FeedParent returns a parent with their children and read states, read
 // by one statement.
@@ -481,13 +476,12 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	defer rows.Close()
 	found := false
 	var positions []int
-	var enrolled map[int]store.Enrolment // by position: what the ENT knows
 	var decls []store.ChildEnrolment
+	var kind, pos int
+	var a string
+	var b, c, d sql.NullString
 	for rows.Next() {
-		var kind, pos int
-		var a string
-		var b, c sql.NullString
-		if err := rows.Scan(&kind, &a, &b, &c, &pos); err != nil {
+		if err := rows.Scan(&kind, &pos, &a, &b, &c, &d); err != nil {
 			return p, nil, err
 		}
 		switch kind {
@@ -504,7 +498,13 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 				return p, nil, err
 			}
 		case 1:
-			p.Children = append(p.Children, store.Child{UAI: a, Level: b.String, Class: c.String})
+			ch := store.Child{UAI: a, Level: b.String, Class: c.String}
+			if d.String != "" {
+				if ch.Enrolment, err = decodeEnrolment(d.String); err != nil {
+					return p, nil, err
+				}
+			}
+			p.Children = append(p.Children, ch)
 			positions = append(positions, pos)
 		case 2:
 			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
@@ -520,24 +520,11 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 				return p, nil, err
 			}
 		case 4:
-			var e store.Enrolment
-			if err := json.Unmarshal([]byte(a), &e); err != nil {
+			decl := store.ChildEnrolment{UAI: a, Level: b.String, Class: c.String}
+			if decl.Enrolment, err = decodeEnrolment(d.String); err != nil {
 				return p, nil, err
 			}
-			if enrolled == nil {
-				enrolled = map[int]store.Enrolment{}
-			}
-			enrolled[pos] = e
-		case 5:
-			d := store.ChildEnrolment{}
-			parts := strings.SplitN(b.String, "\x1f", 3)
-			if len(parts) == 3 {
-				d.UAI, d.Level, d.Class = parts[0], parts[1], parts[2]
-			}
-			if err := json.Unmarshal([]byte(a), &d.Enrolment); err != nil {
-				return p, nil, err
-			}
-			decls = append(decls, d)
+			decls = append(decls, decl)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -545,11 +532,6 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	if !found {
 		return p, nil, sql.ErrNoRows
-	}
-	for i, pos := range positions {
-		if e, ok := enrolled[pos]; ok {
-			p.Children[i].Enrolment = e
-		}
 	}
 	if !slices.IsSorted(positions) {
 		idx := make([]int, len(positions))
