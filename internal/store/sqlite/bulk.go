@@ -15,6 +15,7 @@ type inserter struct {
 	tx   *sql.Tx
 	head string // "INSERT INTO t (a, b) VALUES "
 	cols int
+	tail string // after the rows (ON CONFLICT …)
 	full *sql.Stmt
 	args []any
 }
@@ -65,6 +66,7 @@ func (in *inserter) query(rows int) string {
 		}
 		b.WriteString(row)
 	}
+	b.WriteString(in.tail)
 	return b.String()
 }
 

@@ -409,6 +409,16 @@ CREATE TABLE IF NOT EXISTS parent_declarations (
 	PRIMARY KEY (parent_id, uai, level, class)
 ) WITHOUT ROWID;
 `,
+	// 17: parents.feed_children, a parent's children with what the ENT
+	// knows of their enrolments in the parent's row, what FeedParent reads
+	// (feedchildren.go; issues 16 and 17), filled from children and
+	// child_enrolments.
+	`
+ALTER TABLE parents ADD COLUMN feed_children TEXT NOT NULL DEFAULT '';
+UPDATE parents SET feed_children = (SELECT group_concat(liaison_feed_child(c.uai, c.level, c.class, e.enrolment), '' ORDER BY c.pos)
+	FROM children c LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos WHERE c.parent_id = parents.id)
+	WHERE EXISTS (SELECT 1 FROM children c WHERE c.parent_id = parents.id);
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -20,10 +19,11 @@ import (
 const upsertChunk = 500
 
 // UpsertParents writes a batch of parents of one ENT in one transaction. It
-// works in chunks: one query finds which parents exist, new parents and all
-// children go in with multi-row INSERTs, and the existing parents are
-// touched and their children cleared with one statement each. The write
-// transaction is the only writer, so it numbers new parents itself.
+// works in chunks: one query finds which parents exist, the parents (an
+// upsert: the existing ones keep their preferences) with their
+// feed_children and all children go in with multi-row INSERTs, and the
+// existing parents' children are cleared with one statement each. The
+// write transaction is the only writer, so it numbers new parents itself.
 func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
 	var res store.UpsertResult
 	parents = lastOccurrences(parents)
@@ -38,8 +38,11 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 			return err
 		}
 		defer find.Close()
-		newParents := newInserter(tx, `INSERT INTO parents (id, ent_id, ent_user_id, locale, muted, updated_at) VALUES `, 6)
-		defer newParents.close()
+		// New parents are inserted; existing ones keep their locale and
+		// muted categories, and take the time and their children.
+		parentRows := newInserter(tx, `INSERT INTO parents (id, ent_id, ent_user_id, locale, muted, updated_at, feed_children) VALUES `, 7)
+		parentRows.tail = ` ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, feed_children = excluded.feed_children`
+		defer parentRows.close()
 		children := newInserter(tx, `INSERT INTO children (parent_id, pos, uai, level, class) VALUES `, 5)
 		defer children.close()
 		enrolments := newInserter(tx, `INSERT INTO child_enrolments (parent_id, pos, enrolment, not_enrolled, line) VALUES `, 5)
@@ -49,6 +52,7 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 		userIDs := make([]string, 0, upsertChunk)
 		ids := make([]int64, 0, upsertChunk)
 		var existing []int64
+		var feed []byte
 		for start := 0; start < len(parents); start += upsertChunk {
 			chunk := parents[start:min(start+upsertChunk, len(parents))]
 			userIDs = userIDs[:0]
@@ -68,24 +72,25 @@ func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store
 				} else {
 					id = nextID
 					nextID++
-					if err := newParents.add(ctx, id, entID, p.ENTUserID, p.Locale, fromList(p.Muted), updatedAt); err != nil {
-						return err
-					}
 					res.Created++
+				}
+				feed = feed[:0]
+				for _, c := range p.Children {
+					c.Class, c.Enrolment = frenchid.NormalizeClass(c.Class), c.Enrolment.Normalized()
+					feed = appendFeedChild(feed, c)
+				}
+				if err := parentRows.add(ctx, id, entID, p.ENTUserID, p.Locale, fromList(p.Muted), updatedAt, string(feed)); err != nil {
+					return err
 				}
 				ids = append(ids, id)
 			}
-			if err := newParents.flush(ctx); err != nil {
+			if err := parentRows.flush(ctx); err != nil {
 				return err
 			}
 			var decls map[int64][]store.ChildEnrolment
 			if len(existing) > 0 {
 				list := idList(existing)
 				if decls, err = declarationsOf(ctx, tx, list); err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, `UPDATE parents SET updated_at = ?
-					WHERE id IN (SELECT value FROM json_each(?))`, updatedAt, list); err != nil {
 					return err
 				}
 				if _, err := tx.ExecContext(ctx, `DELETE FROM children
@@ -435,26 +440,22 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 	return n, nil
 }
 
-// feedParentQuery reads a parent, their children and their read states in
-// one statement (one snapshot), finding the parent once (p, by the
-// (ent_id, ent_user_id) index): a row of kind 0 for the parent, rows of
-// kind 1 for its children (with their position and what the ENT knows of
-// their enrolments), rows of kind 2 for its states, of kind 3 for the
-// categories they summarize and of kind 4 for the parent's declarations.
-// No ORDER BY (a sorter per request): feedParent sorts.
+// feedParentQuery reads a parent and their read states in one statement
+// (one snapshot), finding the parent once (p, by the (ent_id, ent_user_id)
+// index; CROSS JOIN: p drives the joins): a row of kind 0 for the parent
+// and their children (feed_children), rows of kind 2 for their states, of
+// kind 3 for the categories they summarize and of kind 4 for their
+// declarations. No ORDER BY (a sorter per request): feedParent sorts.
 const feedParentQuery = `
-WITH p AS MATERIALIZED (SELECT id, locale, muted, updated_at FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2)
-SELECT 0, 0, locale, muted, updated_at, NULL FROM p
+WITH p AS MATERIALIZED (SELECT id, locale, muted, updated_at, feed_children FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2)
+SELECT 0, locale, muted, updated_at, feed_children FROM p
 UNION ALL
-SELECT 1, c.pos, c.uai, c.level, c.class, e.enrolment FROM p CROSS JOIN children c ON c.parent_id = p.id
-	LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos
-UNION ALL
-SELECT 2, 0, r.notice_id, r.read_at, r.ack_at, NULL FROM read_states r
+SELECT 2, r.notice_id, r.read_at, r.ack_at, NULL FROM read_states r
 	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
 UNION ALL
-SELECT 3, 0, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
+SELECT 3, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
 UNION ALL
-SELECT 4, 0, d.uai, d.level, d.class, d.enrolment FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
+SELECT 4, d.enrolment, d.uai, d.level, d.class FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
 
 // FeedParent returns a parent with their children and read states, read
 // by one statement.
@@ -475,13 +476,12 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	defer rows.Close()
 	found := false
-	var positions []int
 	var decls []store.ChildEnrolment
-	var kind, pos int
+	var kind int
 	var a string
 	var b, c, d sql.NullString
 	for rows.Next() {
-		if err := rows.Scan(&kind, &pos, &a, &b, &c, &d); err != nil {
+		if err := rows.Scan(&kind, &a, &b, &c, &d); err != nil {
 			return p, nil, err
 		}
 		switch kind {
@@ -497,15 +497,9 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 			if p.UpdatedAt, err = toTime(c.String); err != nil {
 				return p, nil, err
 			}
-		case 1:
-			ch := store.Child{UAI: a, Level: b.String, Class: c.String}
-			if d.String != "" {
-				if ch.Enrolment, err = decodeEnrolment(d.String); err != nil {
-					return p, nil, err
-				}
+			if p.Children, err = decodeFeedChildren(d.String); err != nil {
+				return p, nil, err
 			}
-			p.Children = append(p.Children, ch)
-			positions = append(positions, pos)
 		case 2:
 			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
 			if st.ReadAt, err = toTimePtr(b); err == nil {
@@ -520,8 +514,8 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 				return p, nil, err
 			}
 		case 4:
-			decl := store.ChildEnrolment{UAI: a, Level: b.String, Class: c.String}
-			if decl.Enrolment, err = decodeEnrolment(d.String); err != nil {
+			decl := store.ChildEnrolment{UAI: b.String, Level: c.String, Class: d.String}
+			if decl.Enrolment, err = decodeEnrolment(a); err != nil {
 				return p, nil, err
 			}
 			decls = append(decls, decl)
@@ -532,18 +526,6 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 	}
 	if !found {
 		return p, nil, sql.ErrNoRows
-	}
-	if !slices.IsSorted(positions) {
-		idx := make([]int, len(positions))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortFunc(idx, func(i, j int) int { return cmp.Compare(positions[i], positions[j]) })
-		sorted := make([]store.Child, len(idx))
-		for k, i := range idx {
-			sorted[k] = p.Children[i]
-		}
-		p.Children = sorted
 	}
 	if !slices.IsSortedFunc(states, byNotice) {
 		slices.SortFunc(states, byNotice)
