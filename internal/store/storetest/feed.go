@@ -184,6 +184,27 @@ func testFeed(t *testing.T, open opener) {
 			{NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Hour)), AckAt: ptr(at(time.Hour))},
 			{NoticeID: "ntc_3", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute))},
 		})
+		// Synced again — children reordered, one dropped, one added, the
+		// enrolments changed: the feed reads the parent as GetParent does,
+		// preferences and states kept.
+		upsert(t, s, "ent_1", time.Hour, 0, 1, parent("u1",
+			enrolled("0750001A", "MS", store.Enrolment{Cantine: store.EnrolYes, Line: "s 12"}),
+			enrolled("0750004D", "cm2", store.Enrolment{Transport: store.EnrolNo, Etudes: store.EnrolYes})))
+		p, states, err = s.FeedParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		want, err = s.GetParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		same(t, "parent synced again", p, want)
+		if len(p.Children) != 2 || p.Children[0].UAI != "0750001A" || p.Children[0].Enrolment.Line != "S12" || p.Children[1].Class != "CM2" ||
+			p.Locale != "en" || !p.UpdatedAt.Equal(at(time.Hour)) || len(states) != 2 {
+			t.Fatalf("parent synced again: %+v, states %+v", p, states)
+		}
+		upsert(t, s, "ent_1", 2*time.Hour, 0, 1, parent("u1"))
+		p, _, err = s.FeedParent(ctx, "ent_1", "u1")
+		ok(t, err)
+		if len(p.Children) != 0 {
+			t.Fatalf("children after a sync without them: %+v", p.Children)
+		}
 		// Erased: not found, whatever states they had.
 		ok(t, s.DeleteParent(ctx, "ent_1", "u1", entry("parents.erase", "u1")))
 		_, _, err = s.FeedParent(ctx, "ent_1", "u1")
