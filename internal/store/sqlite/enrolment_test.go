@@ -29,7 +29,7 @@ func TestEnrolmentMigration(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	version := lastMigrationWith(t, "child_enrolments")
+	version := lastMigrationWith(t, "CREATE TABLE IF NOT EXISTS child_enrolments")
 	execRaw(t, dir, `DROP TABLE child_enrolments`, fmt.Sprintf("PRAGMA user_version = %d", version))
 	s = reopen(t, dir)
 	cantine := store.Audience{Schools: []string{uai}, Enrolments: []string{store.ServiceCantine}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 )
 
 // migrations is the schema history: the database's version (PRAGMA
@@ -453,11 +454,38 @@ func applyMigration(ctx context.Context, db *sql.DB, i int) error {
 	if version > i {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+	m, err := withoutExistingColumns(ctx, tx, migrations[i])
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// addColumn is a migration's "ALTER TABLE t ADD COLUMN c …;" statement.
+var addColumn = regexp.MustCompile(`(?m)^ALTER TABLE (\w+) ADD COLUMN (\w+)[^;]*;`)
+
+// withoutExistingColumns is migration m without the statements that add
+// a column the table already has: a migration runs again over a database
+// that has it (as CREATE … IF NOT EXISTS does for tables) — the migration
+// tests take a database back to an earlier version that way.
+func withoutExistingColumns(ctx context.Context, tx *sql.Tx, m string) (string, error) {
+	var err error
+	out := addColumn.ReplaceAllStringFunc(m, func(stmt string) string {
+		g := addColumn.FindStringSubmatch(stmt)
+		var n int
+		if e := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, g[1], g[2]).Scan(&n); e != nil {
+			err = e
+		}
+		if n > 0 {
+			return ""
+		}
+		return stmt
+	})
+	return out, err
 }
