@@ -16,6 +16,11 @@ echo "== embedded store: parent upsert in 10,000-parent batches"
 go test -run '^$' -bench 'UpsertParents' -benchtime 3x ./internal/store/sqlite/ | grep -E '^Benchmark'
 
 echo
+echo "== embedded store: a parent's first feed read of the day (FeedParent) among 1,000,000 parents, plain and with every"
+echo "   child's enrolments (issues 16, 17); baseline (_v1): the statement before, on the same store"
+go test -run '^$' -bench 'FeedParentCold' -benchtime 20000x -benchmem -timeout 30m ./internal/store/sqlite/ | grep -E '^Benchmark'
+
+echo
 # The feed's load comes from wrk (Debian's package) when it is installed:
 # a C load generator leaves more of the two cores to the server than a Go
 # one. Installed here when possible; liaison-bench falls back to its own.
