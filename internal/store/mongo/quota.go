@@ -212,9 +212,33 @@ func schoolChanges(prev, next []string) (added, removed []string) {
 func (s *Store) takeSlot(ctx context.Context, n store.Notice, uai string, q *store.DailyQuota) (string, error) {
 	day, to := msUTC(q.From), msUTC(q.To)
 	prefix := quotaPrefix(n.CollectiviteID, uai, day)
+	// The day's notices first, then its slots: a notice is stored after
+	// its slots, so every notice read here that has slots has them in the
+	// slots read next, and only those without (stored before slots
+	// existed, or by CreateNotice) count on top of the slots. (Read the
+	// other way round, a racer's notice stored between the two reads
+	// counted twice, and a publication was refused with room left.)
+	cur, err := s.coll(collNotices).Find(ctx, bson.D{
+		{Key: "collectivite_id", Value: n.CollectiviteID},
+		{Key: "audience.schools", Value: uai},
+		{Key: "category", Value: bson.D{{Key: "$in", Value: q.Categories}}},
+		{Key: "publish_at", Value: bson.D{{Key: "$gte", Value: day}, {Key: "$lt", Value: to}}},
+		{Key: "_id", Value: bson.D{{Key: "$ne", Value: n.ID}}},
+	}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return "", err
+	}
+	dayNotices, err := all(ctx, cur, func(d struct {
+		ID string `bson:"_id"`
+	}) string {
+		return d.ID
+	})
+	if err != nil {
+		return "", err
+	}
 	// '}' follows '|': [prefix, prefix-without-'|'+'}') is the day's slots.
 	slots := bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: prefix}, {Key: "$lt", Value: prefix[:len(prefix)-1] + "}"}}}}
-	cur, err := s.coll(collQuotaSlots).Find(ctx, slots, options.Find().SetProjection(bson.D{{Key: "notice_id", Value: 1}}))
+	cur, err = s.coll(collQuotaSlots).Find(ctx, slots, options.Find().SetProjection(bson.D{{Key: "notice_id", Value: 1}}))
 	if err != nil {
 		return "", err
 	}
@@ -222,17 +246,13 @@ func (s *Store) takeSlot(ctx context.Context, n store.Notice, uai string, q *sto
 	if err != nil {
 		return "", err
 	}
-	legacy, err := s.coll(collNotices).CountDocuments(ctx, bson.D{
-		{Key: "collectivite_id", Value: n.CollectiviteID},
-		{Key: "audience.schools", Value: uai},
-		{Key: "category", Value: bson.D{{Key: "$in", Value: q.Categories}}},
-		{Key: "publish_at", Value: bson.D{{Key: "$gte", Value: day}, {Key: "$lt", Value: to}}},
-		{Key: "_id", Value: bson.D{{Key: "$nin", Value: append(withSlot, n.ID)}}},
-	})
-	if err != nil {
-		return "", err
+	legacy := 0
+	for _, id := range dayNotices {
+		if !slices.Contains(withSlot, id) {
+			legacy++
+		}
 	}
-	bounded, limit := q.Max > 0, q.Max-int(legacy) // unbounded: the notice counts, nothing refuses it
+	bounded, limit := q.Max > 0, q.Max-legacy // unbounded: the notice counts, nothing refuses it
 	for k := 0; !bounded || k < limit; k++ {
 		id := prefix + strconv.Itoa(k)
 		_, err := s.coll(collQuotaSlots).InsertOne(ctx, quotaSlotDoc{ID: id, NoticeID: n.ID, CollectiviteID: n.CollectiviteID, UAI: uai, Day: day})
