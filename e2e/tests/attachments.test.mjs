@@ -7,9 +7,9 @@
 // screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
 import { startDemo, api } from '../lib/liaison.mjs';
 import { launch, axe, screenshot } from '../lib/browser.mjs';
+import { PDF, png } from '../lib/files.mjs';
 
 const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
 const ALT = 'Plan de la cour : le portail des maternelles est rue des Écoles';
@@ -17,23 +17,6 @@ let srv, browser, entId, parent, noticeId;
 
 function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
 
-// A real PDF (header, one page, end marker) and a small real PNG.
-const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n' +
-  'trailer << /Root 1 0 R >>\n' + '%'.repeat(2000) + '\n%%EOF\n');
-function png(w, h) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
-  const crc = (b) => { let c = 0xffffffff; for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
-  const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const o = y * (w * 3 + 1) + 1 + x * 3; raw[o] = 40 + x; raw[o + 1] = 120; raw[o + 2] = 200 - y; }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 const PNG = png(120, 80);
 
 before(async () => {
