@@ -228,3 +228,29 @@ func TestDraftFileNotCopied(t *testing.T) {
 		t.Fatalf("attachments_not_copied: %+v", ans.NotCopied)
 	}
 }
+
+// The files a publication copies are part of what its idempotency key
+// stands for: the same draft sent again with the same key is the notice
+// already made (nothing copied twice), but the same key with other files
+// ticked is refused as a reused key, not answered with a notice that
+// lacks them.
+func TestDraftFilesUnderIdempotencyKey(t *testing.T) {
+	w := newAttachmentWorld(t)
+	_, body := w.draft(t, w.notice, "")
+	const key = "Idempotency-Key: dupliquer-sortie-1"
+	var first, again copyAnswer
+	w.must(201, w.do("POST", "/v1/notices", w.agents["restauration"], body, key)).Decode(t, &first)
+	r := w.must(200, w.do("POST", "/v1/notices", w.agents["restauration"], body, key))
+	r.Decode(t, &again)
+	if again.Notice.ID != first.Notice.ID || len(again.Notice.Attachments) != 2 {
+		t.Fatalf("retry: %+v, first %+v", again.Notice, first.Notice)
+	}
+	fromOf(t, body)["ids"] = []string{w.pdf}
+	r = w.do("POST", "/v1/notices", w.agents["restauration"], body, key)
+	if r.Status != 422 || r.ErrorCode(t) != "notices.idempotency_key_reused" {
+		t.Fatalf("same key, other files: %d %s", r.Status, r.Body)
+	}
+	if n := w.noticeCount(t); n != 2 {
+		t.Fatalf("%d notices stored, want the model and one copy", n)
+	}
+}

@@ -384,10 +384,21 @@ func refusal(d decision) error {
 	return e
 }
 
-// requestHash fingerprints a publication request: the same request sent
-// again (a retry) has the same, whatever its JSON spacing or key order.
-func requestHash(req *PublishRequest) string {
-	b, _ := json.Marshal(req)
+// requestHash fingerprints a publication request and the files it copies
+// from another notice (nil: none): the same request sent again (a retry)
+// has the same, whatever its JSON spacing or key order. Without files it
+// is the fingerprint of the request alone, as stored before files could
+// be copied.
+func requestHash(req *PublishRequest, from *AttachmentsFrom) string {
+	var b []byte
+	if from == nil {
+		b, _ = json.Marshal(req)
+	} else {
+		b, _ = json.Marshal(struct {
+			Req  *PublishRequest  `json:"request"`
+			From *AttachmentsFrom `json:"attachments_from"`
+		}{req, from})
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -404,6 +415,13 @@ func (a *App) withStatus(n store.Notice) store.Notice {
 // step that stores it, audited. A retry with the same idempotency key
 // answers with the notice already made.
 func (a *App) Publish(ctx context.Context, p *Principal, req PublishRequest) (Publication, error) {
+	return a.publish(ctx, p, req, nil)
+}
+
+// publish is Publish for a request that copies from's files once
+// published (PublishFrom): they are part of what its idempotency key
+// stands for.
+func (a *App) publish(ctx context.Context, p *Principal, req PublishRequest, from *AttachmentsFrom) (Publication, error) {
 	acc, err := agent(p)
 	if err != nil {
 		return Publication{}, err
@@ -411,7 +429,7 @@ func (a *App) Publish(ctx context.Context, p *Principal, req PublishRequest) (Pu
 	if err := a.Validate(&req); err != nil {
 		return Publication{}, err
 	}
-	hash := requestHash(&req) // as sent: before anything fills in defaults
+	hash := requestHash(&req, from) // as sent: before anything fills in defaults
 	key := strings.TrimSpace(req.IdempotencyKey)
 	if key != "" {
 		if len(key) > 200 || !Identifier(key) {

@@ -244,7 +244,7 @@ func (a *App) PublishFrom(ctx context.Context, p *Principal, req PublishRequest,
 			return Publication{}, nil, err
 		}
 	}
-	pub, err := a.Publish(ctx, p, req)
+	pub, err := a.publish(ctx, p, req, from)
 	if err != nil || pub.Replayed || len(files) == 0 {
 		return pub, nil, err
 	}
