@@ -9,30 +9,12 @@ import (
 )
 
 // enrolmentView is what is known of a child's enrolments: per service,
-// true enrolled, false not, absent unknown; the transport line if known.
-type enrolmentView struct {
-	Cantine       *bool  `json:"cantine,omitempty"`
-	Transport     *bool  `json:"transport,omitempty"`
-	GarderieMatin *bool  `json:"garderie_matin,omitempty"`
-	GarderieSoir  *bool  `json:"garderie_soir,omitempty"`
-	Etudes        *bool  `json:"etudes,omitempty"`
-	Mercredi      *bool  `json:"mercredi,omitempty"`
-	Line          string `json:"line,omitempty"`
-}
+// true enrolled, false not, absent unknown; the transport line if known
+// (the shape of app.EnrolmentInput, which converts).
+type enrolmentView app.EnrolmentInput
 
 func viewEnrolment(e store.Enrolment) enrolmentView {
-	v := enrolmentView{Line: e.Line}
-	for service, f := range map[string]**bool{
-		store.ServiceCantine: &v.Cantine, store.ServiceTransport: &v.Transport,
-		store.ServiceGarderieMatin: &v.GarderieMatin, store.ServiceGarderieSoir: &v.GarderieSoir,
-		store.ServiceEtudes: &v.Etudes, store.ServiceMercredi: &v.Mercredi,
-	} {
-		if st := e.State(service); st != store.EnrolUnknown {
-			b := st == store.EnrolYes
-			*f = &b
-		}
-	}
-	return v
+	return enrolmentView(app.EnrolmentInputOf(e))
 }
 
 // childEnrolmentsView is one child of GET/PUT /v1/me/enrolments.

@@ -56,20 +56,38 @@ type EnrolmentInput struct {
 	Line          string `json:"line,omitempty"`
 }
 
+// byService is where in stands for each service's state.
+func (in *EnrolmentInput) byService() map[string]**bool {
+	return map[string]**bool{
+		store.ServiceCantine: &in.Cantine, store.ServiceTransport: &in.Transport,
+		store.ServiceGarderieMatin: &in.GarderieMatin, store.ServiceGarderieSoir: &in.GarderieSoir,
+		store.ServiceEtudes: &in.Etudes, store.ServiceMercredi: &in.Mercredi,
+	}
+}
+
+// EnrolmentInputOf is e as an input would give it: per service, true
+// enrolled, false not, nil unknown; its line.
+func EnrolmentInputOf(e store.Enrolment) EnrolmentInput {
+	in := EnrolmentInput{Line: e.Line}
+	for service, f := range in.byService() {
+		if st := e.State(service); st != store.EnrolUnknown {
+			b := st == store.EnrolYes
+			*f = &b
+		}
+	}
+	return in
+}
+
 // enrolment is the store's form of an input (nil: all unknown).
 func (in *EnrolmentInput) enrolment() store.Enrolment {
 	var e store.Enrolment
 	if in == nil {
 		return e
 	}
-	for service, v := range map[string]*bool{
-		store.ServiceCantine: in.Cantine, store.ServiceTransport: in.Transport,
-		store.ServiceGarderieMatin: in.GarderieMatin, store.ServiceGarderieSoir: in.GarderieSoir,
-		store.ServiceEtudes: in.Etudes, store.ServiceMercredi: in.Mercredi,
-	} {
-		if v != nil {
+	for service, v := range in.byService() {
+		if *v != nil {
 			st := store.EnrolNo
-			if *v {
+			if **v {
 				st = store.EnrolYes
 			}
 			e.Set(service, st)

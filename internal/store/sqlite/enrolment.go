@@ -62,29 +62,17 @@ func parseEnrolment(s string) (e store.Enrolment, ok bool) {
 			e.Line = line
 			s = s[2+end:]
 		} else {
-			var f *store.EnrolState
-			switch key {
-			case "cantine":
-				f = &e.Cantine
-			case "transport":
-				f = &e.Transport
-			case "garderie_matin":
-				f = &e.GarderieMatin
-			case "garderie_soir":
-				f = &e.GarderieSoir
-			case "etudes":
-				f = &e.Etudes
-			case "mercredi":
-				f = &e.Mercredi
+			var st store.EnrolState
+			switch {
+			case strings.HasPrefix(s, "1"):
+				st, s = store.EnrolYes, s[1:]
+			case strings.HasPrefix(s, "-1"):
+				st, s = store.EnrolNo, s[2:]
 			default:
 				return e, false
 			}
-			switch {
-			case strings.HasPrefix(s, "1"):
-				*f, s = store.EnrolYes, s[1:]
-			case strings.HasPrefix(s, "-1"):
-				*f, s = store.EnrolNo, s[2:]
-			default:
+			// The keys are the services' names (store.Enrolment's JSON).
+			if !e.Set(key, st) {
 				return e, false
 			}
 		}
