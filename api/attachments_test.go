@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -67,23 +66,7 @@ func (ts *testServer) upload(noticeID, token, name, alt string, data []byte, hea
 	ct, body := multipartUpload(ts.t, name, alt, data)
 	req := httptest.NewRequest("POST", "/v1/notices/"+noticeID+"/attachments", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ct)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for _, h := range headers {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := ts.App.Test(req, -1)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if responseCheck != nil {
-		responseCheck(ts.t, req, res.StatusCode, res.Header, b)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return ts.send(req, token, headers...)
 }
 
 // attachmentWorld: a menu notice to school A1 with a PDF and an image,

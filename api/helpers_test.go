@@ -151,21 +151,39 @@ func (ts *testServer) do(method, path, token string, body any, headers ...string
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
+	return ts.send(req, token, headers...)
+}
+
+// send sends req with the token (when not "") and the headers, as do
+// does, and checks the answer against openapi.yaml.
+func (ts *testServer) send(req *http.Request, token string, headers ...string) response {
+	ts.t.Helper()
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	r := exchange(ts.t, ts, req, headers...)
+	if responseCheck != nil {
+		responseCheck(ts.t, req, r.Status, r.Header, r.Body)
+	}
+	return r
+}
+
+// exchange sends req with the headers ("Name: value" strings) and reads
+// the answer, unchecked.
+func exchange(t *testing.T, ts *testServer, req *http.Request, headers ...string) response {
+	t.Helper()
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	res, err := ts.App.Test(req, -1)
 	if err != nil {
-		ts.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if responseCheck != nil {
-		responseCheck(ts.t, req, res.StatusCode, res.Header, b)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return response{Status: res.StatusCode, Header: res.Header, Body: b}
 }

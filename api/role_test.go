@@ -98,21 +98,7 @@ func TestWorkerRoleServesNoAPINorBackOffice(t *testing.T) {
 // its 404s are the convention the document states, not each operation's).
 func raw(t *testing.T, ts *testServer, method, path string, headers ...string) response {
 	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	for _, h := range headers {
-		k, v, _ := strings.Cut(h, ":")
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	res, err := ts.App.Test(req, -1)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return exchange(t, ts, httptest.NewRequest(method, path, nil), headers...)
 }
 
 // A worker does not read a directory sync's large body, even with a valid
