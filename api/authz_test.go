@@ -49,8 +49,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			// A fresh notice of A's restauration service for each row.
 			notice := cantineNotice()
 			notice["title"] = fmt.Sprintf("Menu n° %d", i)
-			var n publishAnswer
-			p.must(201, p.do("POST", "/v1/notices", author, notice)).Decode(t, &n)
+			n := p.published(t, author, notice)
 			id := n.Notice.ID
 			got := expect{
 				publish:     p.do("POST", "/v1/notices", row.token, cantineNotice()).Status,

@@ -23,8 +23,7 @@ func TestDailySummaryCountsAsPushed(t *testing.T) {
 		p.must(201, p.do("POST", "/v1/me/push-subscriptions", tok, browserSub(t, fmt.Sprintf("%sd%d", fcm, i))))
 		p.must(200, p.do("PUT", "/v1/me/preferences", tok, map[string]any{"digest": []string{"cantine"}}))
 	}
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))
 	id := ans.Notice.ID
 	// The fan-out leaves the five devices for the summary.
 	now := p.clock.Now().UTC()

@@ -136,8 +136,7 @@ func TestEnrolmentTargeting(t *testing.T) {
 		t.Fatalf("check, the canteen's families: %+v, want 5 (7)", ck.Families)
 	}
 
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, withEnrolments(simpleNotice("cantine", "Repas froid jeudi", uaiA1), []string{"cantine"}))).Decode(t, &ans)
+	ans := p.published(t, tok, withEnrolments(simpleNotice("cantine", "Repas froid jeudi", uaiA1), []string{"cantine"}))
 	id := ans.Notice.ID
 	if val(ans.Families) != 5 {
 		t.Fatalf("publication: families %+v, want 5 (7)", ans.Families)

@@ -90,8 +90,7 @@ func TestPushProbeStoreErrorIsAnError(t *testing.T) {
 	}
 
 	// Once the store answers, the same publication goes out with push.
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &ans)
+	ans := p.published(t, tok, body)
 	if !ans.Notice.Push {
 		t.Fatalf("published without push although the convention allows it: %+v", ans.Notice)
 	}

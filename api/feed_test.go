@@ -19,9 +19,15 @@ const feedTTL = app.FeedTTL
 // publish posts a notice as the agent of service svc and returns its ID.
 func (p *publishing) publish(t *testing.T, svc string, body map[string]any) string {
 	t.Helper()
+	return p.published(t, p.agents[svc], body).Notice.ID
+}
+
+// published posts a notice with the token tok and gives the answer (201).
+func (p *publishing) published(t *testing.T, tok string, body any) publishAnswer {
+	t.Helper()
 	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents[svc], body)).Decode(t, &ans)
-	return ans.Notice.ID
+	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &ans)
+	return ans
 }
 
 func (p *publishing) feed(t *testing.T, user string, headers ...string) feedPage {

@@ -32,9 +32,22 @@ func (p *publishing) setDailyQuota(t *testing.T, max int) {
 	p.must(201, p.do("POST", "/v1/conventions/"+p.conventionID+"/amendments", p.operator, amended))
 }
 
-func worksNotice(i int) map[string]any {
+// quotaOfOne is the publishing fixture under a daily quota of 1 notice
+// per school, and the token of the agent who publishes works notices.
+func quotaOfOne(t *testing.T) (*publishing, string) {
+	t.Helper()
+	p := newPublishing(t)
+	p.setDailyQuota(t, 1)
+	return p, p.agents["technique"]
+}
+
+// worksNotice is works notice n° i, to the schools (by default A1).
+func worksNotice(i int, schools ...string) map[string]any {
+	if len(schools) == 0 {
+		schools = []string{uaiA1}
+	}
 	return map[string]any{"category": "batiment", "title": fmt.Sprintf("Travaux n° %d", i),
-		"audience": map[string]any{"schools": []string{uaiA1}}, "expires_at": "2026-11-24T18:00:00+01:00"}
+		"audience": map[string]any{"schools": schools}, "expires_at": "2026-11-24T18:00:00+01:00"}
 }
 
 // christmasMenuRead publishes one notice to A1 (12 families) and A2's
@@ -67,9 +80,7 @@ func (p *publishing) countStoredNotices(t *testing.T) int {
 // a quota of 1 notice per school per day create exactly one notice; the
 // others are refused with the quota's reason.
 func TestQuotaConcurrentPublications(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
+	p, tok := quotaOfOne(t)
 	const racers = 20
 	res := make([]response, racers)
 	start := make(chan struct{})
@@ -102,11 +113,8 @@ func TestQuotaConcurrentPublications(t *testing.T) {
 // of 1, a correction adding A2 races 10 publications to A2: exactly one
 // of them gets A2; a refused correction says why and changes nothing.
 func TestQuotaCorrectionRaces(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, worksNotice(0))).Decode(t, &first)
+	p, tok := quotaOfOne(t)
+	first := p.published(t, tok, worksNotice(0))
 	const racers = 10
 	res := make([]response, racers+1)
 	start := make(chan struct{})
@@ -150,11 +158,8 @@ func TestQuotaCorrectionRaces(t *testing.T) {
 // may have gone out), so withdrawing and publishing again does not get
 // round the quota; the refusal says why.
 func TestQuotaWithdrawAndRepublish(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, worksNotice(0))).Decode(t, &ans)
+	p, tok := quotaOfOne(t)
+	ans := p.published(t, tok, worksNotice(0))
 	p.must(200, p.do("POST", "/v1/notices/"+ans.Notice.ID+"/withdraw", tok, map[string]any{"reason": "Erreur de date"}))
 	for i := 1; i <= 3; i++ {
 		r := p.do("POST", "/v1/notices", tok, worksNotice(i))
@@ -179,8 +184,7 @@ func TestQuotaWithdrawAndRepublish(t *testing.T) {
 func TestTitleInvisibleCharacters(t *testing.T) {
 	p := newPublishing(t)
 	tok := p.agents["restauration"]
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
+	ans := p.published(t, tok, simpleNotice("cantine", "Menu de la semaine", uaiA1))
 	for _, title := range []string{"Menu \u202Eeniames al ed", "Me\u200Bnu de la semaine", "Menu\u2066 isolé\u2069", "\uFEFFMenu du jour", "Menu\u200D du jour"} {
 		for _, path := range []string{"/v1/notices", "/v1/notices/check"} {
 			r := p.must(422, p.do("POST", path, tok, simpleNotice("cantine", title, uaiA1)))
@@ -217,8 +221,7 @@ func TestClassSpellingReachesEveryone(t *testing.T) {
 	if val(check.Families) != 5 {
 		t.Fatalf("check families = %+v, want the 8 CE2 families (given as 5: « 5 à 9 »)", check.Families)
 	}
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], body)).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], body)
 	if val(ans.Families) != 5 || len(ans.Notice.Audience.Classes) != 1 || ans.Notice.Audience.Classes[0] != "CE2" {
 		t.Fatalf("publication: families %+v, classes %q", ans.Families, ans.Notice.Audience.Classes)
 	}
@@ -493,13 +496,8 @@ func TestAtLeastLabelGivesNoExactCount(t *testing.T) {
 // again passed: the families of A1 got a second push the same day under a
 // quota of 1 (with K schools under a quota of Q, Q·K pushes a day).
 func TestQuotaCorrectionRemovingSchoolKeepsCount(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
-	body := worksNotice(0)
-	body["audience"] = map[string]any{"schools": []string{uaiA1, uaiA2}}
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	p, tok := quotaOfOne(t)
+	first := p.published(t, tok, worksNotice(0, uaiA1, uaiA2))
 	if !first.Notice.Push {
 		t.Fatalf("the notice is not pushed: %+v", first.Notice)
 	}
@@ -524,11 +522,8 @@ func TestQuotaCorrectionRemovingSchoolKeepsCount(t *testing.T) {
 // correction is refused, and only the fan-outs the scheduler would start
 // are counted here.
 func TestCorrectionsPushCounted(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, worksNotice(0))).Decode(t, &first)
+	p, tok := quotaOfOne(t)
+	first := p.published(t, tok, worksNotice(0))
 	pushes := 0
 	startFanouts := func() {
 		due, err := p.st.DuePushNotices(t.Context(), p.clock.Now(), 10)
@@ -569,13 +564,10 @@ func storePushFanout(n store.Notice) store.PushFanout {
 // once a Paris day per notice. The answer's decision says whether the
 // correction is pushed, and the scheduler starts exactly those fan-outs.
 func TestCorrectionPushRules(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
+	p, tok := quotaOfOne(t)
 	body := worksNotice(0)
 	body["expires_at"] = "2026-11-27T18:00:00+01:00"
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	first := p.published(t, tok, body)
 	id := first.Notice.ID
 	var started []int // the versions the scheduler fans out
 	schedule := func() {
@@ -652,13 +644,8 @@ func TestCorrectionPushRules(t *testing.T) {
 // out of every school it ever counted at), while a new notice to that
 // school is still refused.
 func TestQuotaCorrectionPutsSchoolBack(t *testing.T) {
-	p := newPublishing(t)
-	p.setDailyQuota(t, 1)
-	tok := p.agents["technique"]
-	body := worksNotice(0)
-	body["audience"] = map[string]any{"schools": []string{uaiA1, uaiA2}}
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, body)).Decode(t, &first)
+	p, tok := quotaOfOne(t)
+	first := p.published(t, tok, worksNotice(0, uaiA1, uaiA2))
 	path := "/v1/notices/" + first.Notice.ID + "/corrections"
 	p.must(200, p.do("POST", path, tok, map[string]any{"reason": "Seulement à Jules Ferry", "audience": map[string]any{"schools": []string{uaiA2}}}))
 	p.must(403, p.do("POST", "/v1/notices", tok, worksNotice(1)))

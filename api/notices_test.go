@@ -91,8 +91,7 @@ func cantineNotice() map[string]any {
 
 func TestPublishAllowed(t *testing.T) {
 	p := newPublishing(t)
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], cantineNotice())
 	n := ans.Notice
 	if n.Status != "published" || n.Version != 1 || n.Category != "cantine" || n.Service != "restauration" {
 		t.Fatalf("notice: %+v", n)
@@ -158,8 +157,7 @@ func TestPublishRefusedCulture(t *testing.T) {
 	// Within the rule, it goes through, feed only.
 	body["priority"] = "normal"
 	delete(body, "push")
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["culture"], body)).Decode(t, &ans)
+	ans := p.published(t, p.agents["culture"], body)
 	if ans.Notice.Push || val(ans.Families) != 5 {
 		t.Errorf("culture feed-only: push=%v families=%+v", ans.Notice.Push, ans.Families)
 	}
@@ -255,8 +253,7 @@ func TestQuota(t *testing.T) {
 func TestCorrectAndWithdraw(t *testing.T) {
 	p := newPublishing(t)
 	tok := p.agents["restauration"]
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, cantineNotice())).Decode(t, &ans)
+	ans := p.published(t, tok, cantineNotice())
 	id := ans.Notice.ID
 	// A correction without reason is refused; with one it makes version 2.
 	if r := p.do("POST", "/v1/notices/"+id+"/corrections", tok, map[string]any{"title": "Menus corrigés"}); r.Status != 422 {
@@ -290,8 +287,7 @@ func TestCorrectAndWithdraw(t *testing.T) {
 		t.Fatalf("correcting a withdrawn notice: %d", r.Status)
 	}
 	// Expiry is automatic: the status follows the clock.
-	var n2 publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, cantineNotice())).Decode(t, &n2)
+	n2 := p.published(t, tok, cantineNotice())
 	p.clock.Set(time.Date(2026, 11, 27, 17, 0, 0, 0, time.UTC))
 	p.must(200, p.do("GET", "/v1/notices/"+n2.Notice.ID, tok, nil)).Decode(t, &v)
 	if v.Status != "expired" {
@@ -311,8 +307,7 @@ func TestSuspensionStopsPublication(t *testing.T) {
 
 func TestAmendmentVersions(t *testing.T) {
 	p := newPublishing(t)
-	var first publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &first)
+	first := p.published(t, p.agents["restauration"], cantineNotice())
 	amended := conventionJSON(p.communeA)
 	amended["reason"] = "Avenant n° 1 : le service transport publie les perturbations"
 	rules := amended["rules"].([]map[string]any)

@@ -218,8 +218,7 @@ func TestOpenAPIResponseCheckBites(t *testing.T) {
 		t.Fatal("responseCheck is not set")
 	}
 	p := newPublishing(t)
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], cantineNotice())
 	p.must(200, p.do("POST", "/v1/notices/"+ans.Notice.ID+"/corrections", p.agents["restauration"],
 		map[string]any{"reason": "Coquille dans le titre", "title": "Menus de la semaine"}))
 	real := func(path, token string) []byte { return p.must(200, p.do("GET", path, token, nil)).Body }

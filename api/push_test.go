@@ -154,8 +154,7 @@ func TestPushSubscriptions(t *testing.T) {
 
 func TestPushReceiptsAndStats(t *testing.T) {
 	p := newPublishing(t)
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))
 	id := ans.Notice.ID
 	keys, err := p.pushKeys(context.Background())
 	if err != nil {
@@ -201,8 +200,7 @@ func TestPushReceiptsAndStats(t *testing.T) {
 	// gives no figure at all, not even the number targeted.
 	small := simpleNotice("cantine", "Sortie de la classe de CP", uaiA2)
 	small["audience"] = map[string]any{"schools": []string{uaiA2}, "levels": []string{"elementaire"}, "classes": []string{"CP"}}
-	var sa publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], small)).Decode(t, &sa)
+	sa := p.published(t, p.agents["restauration"], small)
 	r := p.must(200, p.do("GET", "/v1/notices/"+sa.Notice.ID+"/stats", p.agents["restauration"], nil))
 	var ss noticeStats
 	r.Decode(t, &ss)

@@ -123,8 +123,7 @@ func TestDraftCopiesTheChosenFile(t *testing.T) {
 	w := newAttachmentWorld(t)
 	_, body := w.draft(t, w.notice, "")
 	fromOf(t, body)["ids"] = []string{w.img}
-	var ans publishAnswer
-	w.must(201, w.do("POST", "/v1/notices", w.agents["restauration"], body)).Decode(t, &ans)
+	ans := w.published(t, w.agents["restauration"], body)
 	if len(ans.Notice.Attachments) != 1 || ans.Notice.Attachments[0].Name != "cour.png" || ans.Notice.Attachments[0].Alt != "La cour de l'école sous la neige" {
 		t.Fatalf("files: %+v", ans.Notice.Attachments)
 	}
@@ -141,8 +140,7 @@ func TestDraftNextWeekCopiesNoFile(t *testing.T) {
 	if d.AttachmentsFrom == nil || d.AttachmentsFrom.NoticeID != menu || d.AttachmentsFrom.IDs == nil || len(d.AttachmentsFrom.IDs) != 0 || len(d.SourceAttachments) != 1 {
 		t.Fatalf("next week's draft: %+v %+v", d.AttachmentsFrom, d.SourceAttachments)
 	}
-	var ans publishAnswer
-	w.must(201, w.do("POST", "/v1/notices", agent, body)).Decode(t, &ans)
+	ans := w.published(t, agent, body)
 	if len(ans.Notice.Attachments) != 0 {
 		t.Fatalf("next week's menu took files along: %+v", ans.Notice.Attachments)
 	}

@@ -12,8 +12,7 @@ import (
 func TestNoticeDraft(t *testing.T) {
 	p := newPublishing(t)
 	tok := p.agents["restauration"]
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, cantineNotice())).Decode(t, &ans)
+	ans := p.published(t, tok, cantineNotice())
 	id := ans.Notice.ID
 
 	var draft map[string]any
@@ -29,8 +28,7 @@ func TestNoticeDraft(t *testing.T) {
 	}
 	p.must(200, p.do("GET", "/v1/notices", tok, nil)).Decode(t, &list)
 	before := len(list.Items)
-	var again publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", tok, draft)).Decode(t, &again)
+	again := p.published(t, tok, draft)
 	if again.Notice.ID == id {
 		t.Fatal("the draft published as the model")
 	}

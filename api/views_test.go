@@ -156,8 +156,7 @@ func TestStoreTypeGuard(t *testing.T) {
 // a store struct would answer 500 here.
 func TestAnswersAreViews(t *testing.T) {
 	p := newPublishing(t)
-	var ans publishAnswer
-	p.must(201, p.do("POST", "/v1/notices", p.agents["restauration"], cantineNotice())).Decode(t, &ans)
+	ans := p.published(t, p.agents["restauration"], cantineNotice())
 	id := ans.Notice.ID
 	p.must(200, p.do("POST", "/v1/notices/"+id+"/corrections", p.agents["restauration"], map[string]any{"reason": "Coquille", "title": "Menus corrigés"}))
 	for _, r := range []struct{ path, token string }{
