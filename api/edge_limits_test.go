@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"net/netip"
@@ -35,7 +34,7 @@ func TestFailedSyncBodyLeavesNothingBehind(t *testing.T) {
 	f := newFixture(t)
 	cfg := testConfig()
 	cfg.BodyLimit = 1024
-	edge := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	edge := f.peerWith(cfg, nil)
 	srv := edge.App.Server()
 	collected := make(chan struct{})
 	var armed atomic.Bool
@@ -127,33 +126,35 @@ func newFakeConn(ip string) *fakeConn {
 	return &fakeConn{addr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 40000))}
 }
 
+// opens tells whether l lets a new connection from ip in.
+func opens(l *connLimit, ip string) bool {
+	c := newFakeConn(ip)
+	l.state(c, fasthttp.StateNew)
+	return !c.refused
+}
+
 // Review of issue 11.1 / 11.10: an IPv6 client owns a /64 and can rotate
 // its addresses within it: the connection limit counts the /64, not each
 // address. Two /64s have a budget each; an IPv4-mapped address is its
 // IPv4 address.
 func TestConnLimitKeysIPv6By64(t *testing.T) {
 	l := newConnLimit(2)
-	open := func(ip string) bool {
-		c := newFakeConn(ip)
-		l.state(c, fasthttp.StateNew)
-		return !c.refused
-	}
-	if !open("2001:db8:1:2::1") || !open("2001:db8:1:2:aaaa::2") {
+	if !opens(l, "2001:db8:1:2::1") || !opens(l, "2001:db8:1:2:aaaa::2") {
 		t.Fatal("two connections within the cap refused")
 	}
-	if open("2001:db8:1:2:ffff:ffff:ffff:fffe") {
+	if opens(l, "2001:db8:1:2:ffff:ffff:ffff:fffe") {
 		t.Fatal("a third connection from another address of the same /64 was accepted")
 	}
-	if !open("2001:db8:1:3::1") {
+	if !opens(l, "2001:db8:1:3::1") {
 		t.Fatal("another /64 was refused")
 	}
-	if !open("192.0.2.1") || !open("::ffff:192.0.2.1") {
+	if !opens(l, "192.0.2.1") || !opens(l, "::ffff:192.0.2.1") {
 		t.Fatal("IPv4 connections within the cap refused")
 	}
-	if open("192.0.2.1") || open("::ffff:192.0.2.1") {
+	if opens(l, "192.0.2.1") || opens(l, "::ffff:192.0.2.1") {
 		t.Fatal("an IPv4-mapped address has a budget apart from its IPv4 address")
 	}
-	if !open("192.0.2.2") {
+	if !opens(l, "192.0.2.2") {
 		t.Fatal("a neighbouring IPv4 address shares the budget of another")
 	}
 }
@@ -243,7 +244,7 @@ func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
 	cfg := testConfig()
 	cfg.RateLimit, cfg.TrustedProxy, cfg.BodyLimit = 3, true, 1024
 	cs := &countingStore{Store: f.st}
-	limited := &testServer{Server: New(Deps{Store: cs, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	limited := f.peerWith(cfg, cs)
 	body, _ := json.Marshal(parentBatch(40, uaiA1))
 	if len(body) <= cfg.BodyLimit {
 		t.Fatalf("a batch of %d bytes is not oversize", len(body))
@@ -297,7 +298,7 @@ func TestValidENTOversizeSyncBehindLockedNAT(t *testing.T) {
 	f := newFixture(t)
 	cfg := testConfig()
 	cfg.RateLimit, cfg.TrustedProxy, cfg.BodyLimit = 3, true, 1024
-	limited := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	limited := f.peerWith(cfg, nil)
 	body, _ := json.Marshal(parentBatch(40, uaiA1))
 	const nat = "X-Forwarded-For: 203.0.113.9"
 	for range 3 {
@@ -479,15 +480,10 @@ func TestNAT64ClientsKeyedByTheirIPv4Address(t *testing.T) {
 	}
 
 	l := newConnLimit(1)
-	open := func(ip string) bool {
-		c := newFakeConn(ip)
-		l.state(c, fasthttp.StateNew)
-		return !c.refused
-	}
-	if !open("64:ff9b::192.0.2.1") || !open("64:ff9b::192.0.2.2") {
+	if !opens(l, "64:ff9b::192.0.2.1") || !opens(l, "64:ff9b::192.0.2.2") {
 		t.Fatal("two IPv4 clients through one NAT64 gateway share one connection budget")
 	}
-	if open("192.0.2.1") {
+	if opens(l, "192.0.2.1") {
 		t.Fatal("an IPv4 client has a connection budget apart from its NAT64 address")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -42,7 +41,7 @@ func runEdgeChild() int {
 		return 1
 	}
 	defer st.Close()
-	s := New(Deps{Store: st, Config: testConfig(), Clock: func() time.Time { return testNow }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := New(Deps{Store: st, Config: testConfig(), Clock: func() time.Time { return testNow }, Log: quietLog})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

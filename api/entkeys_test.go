@@ -8,8 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -126,10 +124,7 @@ func TestParentTokenIssuedInFuture(t *testing.T) {
 
 // peer is a second API process on the same store and clock, with caches of
 // its own.
-func (ts *testServer) peer() *testServer {
-	s := New(Deps{Store: ts.st, Config: testConfig(), Clock: ts.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return &testServer{Server: s, t: ts.t, st: ts.st, clock: ts.clock, operator: ts.operator}
-}
+func (ts *testServer) peer() *testServer { return ts.peerWith(testConfig(), nil) }
 
 func TestRotateENTAPIKey(t *testing.T) {
 	f := newFixture(t)

@@ -63,11 +63,25 @@ func newTestServerWith(t *testing.T, cfg config.Config) *testServer {
 	st := sqlitetest.Open(t)
 	clk := testkit.NewClock(testNow)
 	sw := &switchStore{Store: st}
-	s := New(Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s := New(Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: quietLog})
 	ts := &testServer{Server: s, t: t, st: st, sw: sw, clock: clk}
 	ts.operator = ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opératrice 1"})
 	ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opérateur 2"})
 	return ts
+}
+
+// quietLog is the log of test servers: discarded.
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// peerWith is a second API process on ts's store and clock, configured
+// with cfg, with caches of its own; it reads and writes the store through
+// through (a wrapper of ts.st) when not nil.
+func (ts *testServer) peerWith(cfg config.Config, through store.Store) *testServer {
+	if through == nil {
+		through = ts.st
+	}
+	s := New(Deps{Store: through, Config: cfg, Clock: ts.clock.Now, Log: quietLog})
+	return &testServer{Server: s, t: ts.t, st: ts.st, clock: ts.clock, operator: ts.operator}
 }
 
 // switchStore is the store the test server uses: the SQLite store, or a

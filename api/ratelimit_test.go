@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -96,7 +94,7 @@ func TestFailedAuthenticationsDoNotLockOutValidCredentials(t *testing.T) {
 	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(1, uaiA1)))
 	cfg := testConfig()
 	cfg.RateLimit = 5
-	limited := &testServer{Server: New(Deps{Store: f.st, Config: cfg, Clock: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}), t: t, st: f.st, clock: f.clock}
+	limited := f.peerWith(cfg, nil)
 	madeUp := func() string {
 		var b [16]byte
 		_, _ = rand.Read(b[:])

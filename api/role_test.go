@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -39,7 +38,7 @@ func TestWorkerRoleServesNoAPINorBackOffice(t *testing.T) {
 		backOffice := func(app *fiber.App) {
 			app.Get("/admin/", func(c *fiber.Ctx) error { return c.SendString("back-office") })
 		}
-		s := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Mount: backOffice})
+		s := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: quietLog, Mount: backOffice})
 		ts := &testServer{Server: s, t: t, st: st, clock: clk}
 		ts.operator = ts.seedAccount(store.Account{Role: store.RoleOperator, Name: "Opératrice 1"})
 		return ts
