@@ -19,30 +19,15 @@ func connectorRef(c *fiber.Ctx) app.ConnectorRequest {
 // putConnector is PUT /v1/ents/{id}/connectors/{kind}
 // (app.PutCASConnector, app.PutOIDCConnector).
 func (s *Server) putConnector(c *fiber.Ctx) error {
-	var res app.Connector
-	var err error
+	view := func(res app.Connector) connectorView { return viewConnector(res, Lang(c)) }
 	switch ref := connectorRef(c); ref.Kind {
 	case store.ConnectorCAS:
-		req := app.CASConnectorRequest{}
-		if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-			return err
-		}
-		req.ENTID = ref.ENTID
-		res, err = s.app.PutCASConnector(c.UserContext(), principal(c), req)
+		return answered(s, c, fiber.StatusOK, func(r *app.CASConnectorRequest) { r.ENTID = ref.ENTID }, s.app.PutCASConnector, view)
 	case store.ConnectorOIDC:
-		req := app.OIDCConnectorRequest{}
-		if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-			return err
-		}
-		req.ENTID = ref.ENTID
-		res, err = s.app.PutOIDCConnector(c.UserContext(), principal(c), req)
+		return answered(s, c, fiber.StatusOK, func(r *app.OIDCConnectorRequest) { r.ENTID = ref.ENTID }, s.app.PutOIDCConnector, view)
 	default:
 		return app.Err(app.CodeResourceNotFound)
 	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewConnector(res, Lang(c)))
 }
 
 // getConnector is GET /v1/ents/{id}/connectors/{kind} (app.GetConnector).
@@ -66,16 +51,8 @@ func (s *Server) deleteConnector(c *fiber.Ctx) error {
 // putConnectorSecret is PUT /v1/ents/{id}/connectors/oidc/secret
 // (app.ReplaceConnectorSecret).
 func (s *Server) putConnectorSecret(c *fiber.Ctx) error {
-	var req app.ConnectorSecretRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ENTID = c.Params("id")
-	res, err := s.app.ReplaceConnectorSecret(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewConnector(res, Lang(c)))
+	return answered(s, c, fiber.StatusOK, func(r *app.ConnectorSecretRequest) { r.ENTID = c.Params("id") }, s.app.ReplaceConnectorSecret,
+		func(res app.Connector) connectorView { return viewConnector(res, Lang(c)) })
 }
 
 // testConnector is POST /v1/ents/{id}/connectors/{kind}/test

@@ -110,29 +110,11 @@ func (s *Server) activateConvention(c *fiber.Ctx) error {
 // suspendConvention is POST /v1/conventions/{id}/suspend
 // (app.SuspendConvention).
 func (s *Server) suspendConvention(c *fiber.Ctx) error {
-	var req app.SuspendConventionRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ID = c.Params("id")
-	res, err := s.app.SuspendConvention(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewAppConvention(res))
+	return answered(s, c, fiber.StatusOK, func(r *app.SuspendConventionRequest) { r.ID = c.Params("id") }, s.app.SuspendConvention, viewAppConvention)
 }
 
 // amendConvention is POST /v1/conventions/{id}/amendments
 // (app.AmendConvention).
 func (s *Server) amendConvention(c *fiber.Ctx) error {
-	var req app.AmendConventionRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ID = c.Params("id")
-	res, err := s.app.AmendConvention(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(viewAppConvention(res))
+	return answered(s, c, fiber.StatusCreated, func(r *app.AmendConventionRequest) { r.ID = c.Params("id") }, s.app.AmendConvention, viewAppConvention)
 }

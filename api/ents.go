@@ -43,40 +43,17 @@ func (s *Server) listENTs(c *fiber.Ctx) error { return listed(c, s.app.ListENTs,
 func parseES256PublicKey(s string) (*ecdsa.PublicKey, error) { return app.ParseES256PublicKey(s) }
 
 func (s *Server) rotateENTAPIKey(c *fiber.Ctx) error {
-	var req app.RotateAPIKeyRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ID = c.Params("id")
-	out, err := s.app.RotateENTAPIKey(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(entRotated{entView: viewENT(out.ENT), APIKey: out.APIKey})
+	return answered(s, c, fiber.StatusOK, func(r *app.RotateAPIKeyRequest) { r.ID = c.Params("id") }, s.app.RotateENTAPIKey,
+		func(out app.ENTKeys) entRotated { return entRotated{entView: viewENT(out.ENT), APIKey: out.APIKey} })
 }
 
 func (s *Server) rotateENTWidgetKey(c *fiber.Ctx) error {
-	var req app.RotateWidgetKeyRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ID = c.Params("id")
-	out, err := s.app.RotateENTWidgetKey(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(entRotated{entView: viewENT(out.ENT), HMACSecret: out.HMACSecret})
+	return answered(s, c, fiber.StatusOK, func(r *app.RotateWidgetKeyRequest) { r.ID = c.Params("id") }, s.app.RotateENTWidgetKey,
+		func(out app.ENTKeys) entRotated {
+			return entRotated{entView: viewENT(out.ENT), HMACSecret: out.HMACSecret}
+		})
 }
 
 func (s *Server) revokeENT(c *fiber.Ctx) error {
-	var req app.RevokeENTRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	req.ID = c.Params("id")
-	e, err := s.app.RevokeENT(c.UserContext(), principal(c), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewENT(e))
+	return answered(s, c, fiber.StatusOK, func(r *app.RevokeENTRequest) { r.ID = c.Params("id") }, s.app.RevokeENT, viewENT)
 }

@@ -22,15 +22,25 @@ const (
 // created is a creation handler's body: the JSON body decoded into a Req,
 // create run for the caller, 201 with view of what it made.
 func created[Req, Res, V any](s *Server, c *fiber.Ctx, create func(context.Context, *app.Principal, Req) (Res, error), view func(Res) V) error {
+	return answered(s, c, fiber.StatusCreated, nil, create, view)
+}
+
+// answered is the body of a handler that acts on a JSON request: the body
+// decoded into a Req, at (when not nil) setting what the path names, run
+// for the caller, status with view of its result.
+func answered[Req, Res, V any](s *Server, c *fiber.Ctx, status int, at func(*Req), run func(context.Context, *app.Principal, Req) (Res, error), view func(Res) V) error {
 	var req Req
 	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
 		return err
 	}
-	res, err := create(c.UserContext(), principal(c), req)
+	if at != nil {
+		at(&req)
+	}
+	res, err := run(c.UserContext(), principal(c), req)
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(view(res))
+	return c.Status(status).JSON(view(res))
 }
 
 // listed is a paged listing handler's body: ?limit= and ?cursor= read,
