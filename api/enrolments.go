@@ -66,11 +66,7 @@ func (s *Server) getEnrolments(c *fiber.Ctx) error {
 
 // putEnrolments is PUT /v1/me/enrolments: the parent's declarations.
 func (s *Server) putEnrolments(c *fiber.Ctx) error {
-	var req app.EnrolmentsRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	cs, err := s.app.SetEnrolments(c.UserContext(), principal(c), req)
+	cs, err := decoded(c, s.cfg.BodyLimit, nil, s.app.SetEnrolments)
 	if err != nil {
 		return err
 	}

@@ -163,20 +163,8 @@ func (s *Server) appendPage(b []byte, pg *app.FeedPage, msg string) ([]byte, err
 			return nil, err
 		}
 		b = append(b, nj[:len(nj)-1]...) // without its closing brace
-		b = append(b, `,"read":`...)
-		b = strconv.AppendBool(b, it.Read)
-		if it.ReadAt != nil {
-			b = append(b, `,"read_at":"`...)
-			b = it.ReadAt.AppendFormat(b, time.RFC3339Nano)
-			b = append(b, '"')
-		}
-		b = append(b, `,"acknowledged":`...)
-		b = strconv.AppendBool(b, it.Acknowledged)
-		if it.AckAt != nil {
-			b = append(b, `,"ack_at":"`...)
-			b = it.AckAt.AppendFormat(b, time.RFC3339Nano)
-			b = append(b, '"')
-		}
+		b = appendState(b, `,"read":`, it.Read, `,"read_at":"`, it.ReadAt)
+		b = appendState(b, `,"acknowledged":`, it.Acknowledged, `,"ack_at":"`, it.AckAt)
 		b = append(b, '}')
 	}
 	b = append(b, `],"unread_count":`...)
@@ -192,6 +180,19 @@ func (s *Server) appendPage(b []byte, pg *app.FeedPage, msg string) ([]byte, err
 	}
 	b = append(b, ',')
 	return append(b, rest[1:]...), nil
+}
+
+// appendState appends a feed item's state: key (`,"name":`) and v, then,
+// when at is set, atKey (`,"name_at":"`) and the time it was set.
+func appendState(b []byte, key string, v bool, atKey string, at *time.Time) []byte {
+	b = append(b, key...)
+	b = strconv.AppendBool(b, v)
+	if at != nil {
+		b = append(b, atKey...)
+		b = at.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return b
 }
 
 // feedETag identifies a feed page by everything it shows: each item's

@@ -162,25 +162,10 @@ func (s *Server) noticeDraft(c *fiber.Ctx) error {
 }
 
 func (s *Server) correctNotice(c *fiber.Ctx) error {
-	var req app.CorrectionRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	pub, err := s.app.Correct(c.UserContext(), principal(c), c.Params("id"), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s.publicationAnswer(c, pub))
+	return answered(s, c, fiber.StatusOK, nil, onID(c, s.app.Correct),
+		func(pub app.Publication) publishAnswer { return s.publicationAnswer(c, pub) })
 }
 
 func (s *Server) withdrawNotice(c *fiber.Ctx) error {
-	var req app.WithdrawRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	n, err := s.app.Withdraw(c.UserContext(), principal(c), c.Params("id"), req)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s.view(n))
+	return answered(s, c, fiber.StatusOK, nil, onID(c, s.app.Withdraw), s.view)
 }

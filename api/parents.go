@@ -31,11 +31,7 @@ func viewSyncResult(r app.SyncResult) syncResult {
 // upsert. If any item is invalid nothing is written and every bad item is
 // reported with its index.
 func (s *Server) syncParents(c *fiber.Ctx) error {
-	var req app.SyncParentsRequest
-	if err := readJSON(c, s.cfg.SyncBodyLimit, &req); err != nil {
-		return err
-	}
-	res, err := s.app.SyncParents(c.UserContext(), principal(c), req)
+	res, err := decoded(c, s.cfg.SyncBodyLimit, nil, s.app.SyncParents)
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,7 @@ func (s *Server) getPreferences(c *fiber.Ctx) error {
 // putPreferences is PUT /v1/me/preferences. Muting a category that is
 // critical for the parent's schools is refused with the reason.
 func (s *Server) putPreferences(c *fiber.Ctx) error {
-	var req app.PreferencesRequest
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	p, err := s.app.SetPreferences(c.UserContext(), principal(c), req)
+	p, err := decoded(c, s.cfg.BodyLimit, nil, s.app.SetPreferences)
 	if err != nil {
 		return err
 	}

@@ -81,11 +81,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // load). 201 when new, 200 when refreshed; an endpoint another parent
 // holds is refused (409), never moved.
 func (s *Server) createPushSubscription(c *fiber.Ctx) error {
-	var req app.SubscriptionRequest
-	if err := readJSON(c, pushBodyLimit, &req); err != nil {
-		return err
-	}
-	sub, err := s.app.Subscribe(c.UserContext(), principal(c), req)
+	sub, err := decoded(c, pushBodyLimit, nil, s.app.Subscribe)
 	if err != nil {
 		return err
 	}

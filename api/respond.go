@@ -26,21 +26,35 @@ func created[Req, Res, V any](s *Server, c *fiber.Ctx, create func(context.Conte
 }
 
 // answered is the body of a handler that acts on a JSON request: the body
-// decoded into a Req, at (when not nil) setting what the path names, run
-// for the caller, status with view of its result.
-func answered[Req, Res, V any](s *Server, c *fiber.Ctx, status int, at func(*Req), run func(context.Context, *app.Principal, Req) (Res, error), view func(Res) V) error {
-	var req Req
-	if err := readJSON(c, s.cfg.BodyLimit, &req); err != nil {
-		return err
-	}
-	if at != nil {
-		at(&req)
-	}
-	res, err := run(c.UserContext(), principal(c), req)
+// decoded into a Req, at (when not nil) setting what the path names, uc
+// run for the caller, status with view of its result.
+func answered[Req, Res, V any](s *Server, c *fiber.Ctx, status int, at func(*Req), uc func(context.Context, *app.Principal, Req) (Res, error), view func(Res) V) error {
+	res, err := decoded(c, s.cfg.BodyLimit, at, uc)
 	if err != nil {
 		return err
 	}
 	return c.Status(status).JSON(view(res))
+}
+
+// decoded decodes the JSON body (at most limit bytes) into a Req, lets at
+// (when not nil) set what the path names, and runs uc for the caller.
+func decoded[Req, Res any](c *fiber.Ctx, limit int, at func(*Req), uc func(context.Context, *app.Principal, Req) (Res, error)) (Res, error) {
+	var req Req
+	if err := readJSON(c, limit, &req); err != nil {
+		var none Res
+		return none, err
+	}
+	if at != nil {
+		at(&req)
+	}
+	return uc(c.UserContext(), principal(c), req)
+}
+
+// onID is uc on the resource the path's :id names.
+func onID[Req, Res any](c *fiber.Ctx, uc func(context.Context, *app.Principal, string, Req) (Res, error)) func(context.Context, *app.Principal, Req) (Res, error) {
+	return func(ctx context.Context, p *app.Principal, req Req) (Res, error) {
+		return uc(ctx, p, c.Params("id"), req)
+	}
 }
 
 // listed is a paged listing handler's body: ?limit= and ?cursor= read,
