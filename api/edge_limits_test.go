@@ -164,10 +164,7 @@ func TestConnLimitKeysIPv6By64(t *testing.T) {
 // another /64 has its own; an IPv4-mapped address counts as its IPv4
 // address.
 func TestFailedAuthenticationsKeyIPv6By64(t *testing.T) {
-	cfg := testConfig()
-	cfg.RateLimit, cfg.TrustedProxy = 3, true
-	ts := newTestServerWith(t, cfg)
-	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff) }
+	_, status := behindProxy(t)
 	for i := range 3 {
 		if st := status(fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1)); st != 401 {
 			t.Fatalf("failure %d: %d", i, st)
@@ -214,6 +211,19 @@ func forwardedStatus(t *testing.T, ts *testServer, path, token string, xff ...st
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// behindProxy is a test server behind a trusted proxy, with a limit of 3
+// requests (and failed authentications) a client, and the status of a
+// made-up staff token reaching it with the X-Forwarded-For lines xff.
+func behindProxy(t *testing.T) (*testServer, func(xff ...string) int) {
+	t.Helper()
+	cfg := testConfig()
+	cfg.RateLimit, cfg.TrustedProxy = 3, true
+	ts := newTestServerWith(t, cfg)
+	return ts, func(xff ...string) int {
+		return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff...)
+	}
 }
 
 func madeUpToken(prefix string) string {
@@ -318,12 +328,10 @@ func TestValidENTOversizeSyncBehindLockedNAT(t *testing.T) {
 // never triggers. The README promises "the last X-Forwarded-For address
 // (the one the proxy appended)".
 func TestForwardedForSecondLine(t *testing.T) {
-	cfg := testConfig()
-	cfg.RateLimit, cfg.TrustedProxy = 3, true
-	ts := newTestServerWith(t, cfg)
+	_, status := behindProxy(t)
 	refused := 0
 	for i := range 10 {
-		if forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"),
+		if status(
 			fmt.Sprintf("198.51.100.%d", i+1), // the client's, forged
 			"203.0.113.66",                    // the proxy's, the real one
 		) == 429 {
@@ -394,12 +402,7 @@ func TestClientAddressFromForwardedFor(t *testing.T) {
 // client behind it in one budget); one that is no address counts for
 // the proxy, whatever address the client forged before it.
 func TestForwardedForWithPortCountsForItsAddress(t *testing.T) {
-	cfg := testConfig()
-	cfg.RateLimit, cfg.TrustedProxy = 3, true
-	ts := newTestServerWith(t, cfg)
-	status := func(xff ...string) int {
-		return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff...)
-	}
+	_, status := behindProxy(t)
 	for i := range 3 {
 		if st := status(fmt.Sprintf("198.51.100.%d", i+1), fmt.Sprintf("203.0.113.20:%d", 5000+i)); st != 401 {
 			t.Fatalf("IPv4 with a port, failure %d: %d", i, st)
@@ -460,10 +463,7 @@ func TestMetricsNotLocalBehindEmptyForwardedForLine(t *testing.T) {
 // of the gateway out after one's made-up tokens, and share one
 // connection budget among them all.
 func TestNAT64ClientsKeyedByTheirIPv4Address(t *testing.T) {
-	cfg := testConfig()
-	cfg.RateLimit, cfg.TrustedProxy = 3, true
-	ts := newTestServerWith(t, cfg)
-	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/collectivites", madeUpToken("lia_s_"), xff) }
+	_, status := behindProxy(t)
 	for i := range 3 {
 		if st := status("64:ff9b::203.0.113.30"); st != 401 {
 			t.Fatalf("failure %d through NAT64: %d", i, st)

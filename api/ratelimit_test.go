@@ -67,9 +67,7 @@ func TestRateLimitFailedAuthentications(t *testing.T) {
 // Behind a trusted proxy the client is the last X-Forwarded-For address
 // (the one the proxy appended), not the first (which the client wrote).
 func TestRateLimitClientIPBehindProxy(t *testing.T) {
-	cfg := testConfig()
-	cfg.RateLimit, cfg.TrustedProxy = 3, true
-	ts := newTestServerWith(t, cfg)
+	ts, _ := behindProxy(t)
 	status := func(xff string) int { return forwardedStatus(t, ts, "/v1/version", "", xff) }
 	for i := 0; i < 3; i++ {
 		if s := status(fmt.Sprintf("10.9.9.%d, 203.0.113.7", i)); s != 200 {
