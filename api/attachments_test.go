@@ -96,10 +96,7 @@ func newAttachmentWorld(t *testing.T) *attachmentWorld {
 	}
 	w.img = a.ID
 	// Another ENT, whose parent "p0" has a child at school B1.
-	var ent entCreated
-	p.must(201, p.do("POST", "/v1/ents", p.operator, map[string]any{
-		"name": "Autre ENT", "origins": []string{"https://autre-ent.example.fr"}, "schools": []string{uaiA1, uaiB1}, "key_alg": "HS256",
-	})).Decode(t, &ent)
+	ent := p.hsENT("Autre ENT", "https://autre-ent.example.fr", uaiA1, uaiB1)
 	w.otherENTID, w.otherENTSecret = ent.ID, hsSecret(t, ent)
 	p.must(200, p.do("PUT", "/v1/ent/parents", ent.APIKey, map[string]any{"parents": []map[string]any{
 		{"ent_user_id": "p0", "children": []map[string]any{{"uai": uaiB1, "level": "maternelle", "class": "MS"}}},

@@ -195,8 +195,7 @@ func TestFeedCORS(t *testing.T) {
 	}
 	// An ENT registered now is allowed at once, though the origins were
 	// read a moment ago.
-	p.must(201, p.do("POST", "/v1/ents", p.operator, map[string]any{
-		"name": "Autre ENT", "origins": []string{"https://autre-ent.example.fr"}, "schools": []string{uaiA1}, "key_alg": "HS256"}))
+	p.hsENT("Autre ENT", "https://autre-ent.example.fr", uaiA1)
 	r = p.do("OPTIONS", "/v1/me/feed", "", nil, "Origin: https://autre-ent.example.fr", "Access-Control-Request-Method: GET")
 	if r.Header.Get("Access-Control-Allow-Origin") != "https://autre-ent.example.fr" {
 		t.Fatalf("preflight from a just-registered ENT: %d %v", r.Status, r.Header)

@@ -251,13 +251,21 @@ func newFixture(t *testing.T) *fixture {
 	f.adminA2 = acc.Token
 	ts.must(201, ts.do("POST", "/v1/accounts", op, map[string]any{"role": "admin", "name": "Admin B", "collectivite_id": f.communeB})).Decode(t, &acc)
 	f.adminB = acc.Token
-	var ent entCreated
-	ts.must(201, ts.do("POST", "/v1/ents", op, map[string]any{
-		"name": "ENT démo", "origins": []string{"https://ent.example.fr"}, "schools": []string{uaiA1, uaiA2}, "key_alg": "HS256",
-	})).Decode(t, &ent)
+	ent := ts.hsENT("ENT démo", "https://ent.example.fr", uaiA1, uaiA2)
 	f.entKey, f.entID = ent.APIKey, ent.ID
 	f.entSecret = hsSecret(t, ent)
 	return f
+}
+
+// hsENT registers (as the operator) an ENT of the origin that signs its
+// parent tokens with HS256 and serves the schools.
+func (ts *testServer) hsENT(name, origin string, schools ...string) entCreated {
+	ts.t.Helper()
+	var ent entCreated
+	ts.must(201, ts.do("POST", "/v1/ents", ts.operator, map[string]any{
+		"name": name, "origins": []string{origin}, "schools": schools, "key_alg": "HS256",
+	})).Decode(ts.t, &ent)
+	return ent
 }
 
 // storeAccountViewer is a viewer (IEN, school director) of some schools.

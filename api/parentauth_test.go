@@ -130,9 +130,7 @@ func TestParentCORS(t *testing.T) {
 		t.Fatalf("foreign origin: %d %s", r.Status, r.Body)
 	}
 	// An origin registered by another ENT cannot use this ENT's token.
-	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
-		"name": "Autre ENT", "origins": []string{"https://autre.example.fr"}, "schools": []string{uaiB1}, "key_alg": "HS256",
-	}))
+	f.hsENT("Autre ENT", "https://autre.example.fr", uaiB1)
 	r = f.do("GET", "/v1/me", tok, nil, "Origin: https://autre.example.fr")
 	if r.Status != 403 {
 		t.Fatalf("another ENT's origin: %d %s", r.Status, r.Body)
@@ -207,10 +205,7 @@ func TestVerifiedTokenCacheFollowsENT(t *testing.T) {
 // of A's namespace only (B's parent is unknown there).
 func TestTokenOfOneENTForAnother(t *testing.T) {
 	f := newFixture(t)
-	var b entCreated
-	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
-		"name": "ENT B", "origins": []string{"https://b.example.fr"}, "schools": []string{uaiA1}, "key_alg": "HS256",
-	})).Decode(t, &b)
+	b := f.hsENT("ENT B", "https://b.example.fr", uaiA1)
 	f.must(200, f.do("PUT", "/v1/ent/parents", b.APIKey, map[string]any{"parents": []map[string]any{
 		{"ent_user_id": "parent-de-b", "children": []map[string]any{{"uai": uaiA1, "level": "maternelle", "class": "MS"}}}}}))
 	exp := testNow.Add(30 * time.Minute)

@@ -89,10 +89,7 @@ func TestSyncParentsAllOrNothing(t *testing.T) {
 // erase another ENT's parents.
 func TestENTScoping(t *testing.T) {
 	f := newFixture(t)
-	var other entCreated
-	f.must(201, f.do("POST", "/v1/ents", f.operator, map[string]any{
-		"name": "Autre ENT", "origins": []string{"https://autre.example.fr"}, "schools": []string{uaiB1}, "key_alg": "HS256",
-	})).Decode(t, &other)
+	other := f.hsENT("Autre ENT", "https://autre.example.fr", uaiB1)
 	r := f.do("PUT", "/v1/ent/parents", other.APIKey, parentBatch(1, uaiA1))
 	if r.Status != 422 || !strings.Contains(string(r.Body), "parents.school_not_served") {
 		t.Fatalf("other ENT syncing into A1: %d %s", r.Status, r.Body)
