@@ -46,8 +46,7 @@ func TestFeedPageShowsAttachments(t *testing.T) {
 		{ID: "att_1", Name: "Menu de décembre.pdf", ContentType: "application/pdf", Size: int64(len(pdf))}:               pdf,
 		{ID: "att_2", Name: "plan.png", ContentType: "image/png", Size: int64(img.Len()), Alt: "Plan des arrêts de bus"}: img.Bytes(),
 	})
-	jf := w.browser(t)
-	jf.signIn(w.entA.ID, parentJF, false)
+	jf := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, jf.get(base(w.entA.ID)), 200)
 	for _, s := range []string{
 		`<img src="pieces-jointes/` + strike.ID + `/att_2" alt="Plan des arrêts de bus">`,
@@ -65,12 +64,10 @@ func TestFeedPageShowsAttachments(t *testing.T) {
 		t.Fatalf("the PDF: %v", f.Header)
 	}
 	// A parent of another school, and nobody signed in: 404.
-	coq := w.browser(t)
-	coq.signIn(w.entA.ID, parentCoq, false)
+	coq := w.signedIn(t, w.entA.ID, parentCoq)
 	must(t, coq.get(base(w.entA.ID)+"pieces-jointes/"+strike.ID+"/att_1"), 404)
 	must(t, w.browser(t).get(base(w.entA.ID)+"pieces-jointes/"+strike.ID+"/att_1"), 404)
 	// The same parent through the other ENT's page: not theirs.
-	other := w.browser(t)
-	other.signIn(w.entB.ID, parentJF, false)
+	other := w.signedIn(t, w.entB.ID, parentJF)
 	must(t, other.get(base(w.entB.ID)+"pieces-jointes/"+strike.ID+"/att_2"), 404)
 }

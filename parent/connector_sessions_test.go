@@ -20,11 +20,9 @@ func TestDeletedConnectorEndsItsSessions(t *testing.T) {
 	w, cs := newCASWorld(t, castest.VariantUAI)
 	ctx := context.Background()
 	b := w.browser(t)
-	callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
-	must(t, b.get(callback), 303)
+	casSignIn(t, b, cs, w.entA.ID, casParent.ExternalID)
 	signedInFeed(t, b.get(base(w.entA.ID)))
-	other := w.browser(t)
-	other.signIn(w.entA.ID, parentJF, false) // not opened by the connector
+	other := w.signedIn(t, w.entA.ID, parentJF) // not opened by the connector
 
 	w.clock.Advance(time.Minute)
 	if err := w.core.DeleteConnector(ctx, operator, app.ConnectorRequest{ENTID: w.entA.ID, Kind: store.ConnectorCAS}); err != nil {
@@ -38,8 +36,7 @@ func TestDeletedConnectorEndsItsSessions(t *testing.T) {
 	w.clock.Advance(time.Minute)
 	w.registerCAS(t, w.entA.ID, cs.URL)
 	again := w.browser(t)
-	callback, _ = casLogin(t, again, cs, w.entA.ID, casParent.ExternalID, "")
-	must(t, again.get(callback), 303)
+	casSignIn(t, again, cs, w.entA.ID, casParent.ExternalID)
 	signedInFeed(t, again.get(base(w.entA.ID)))
 	w.clock.Advance(time.Hour)
 	signedInFeed(t, again.get(base(w.entA.ID)))

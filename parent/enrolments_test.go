@@ -14,8 +14,7 @@ import (
 // audiences read; a bad line is refused on the form, nothing saved.
 func TestEnrolmentsPage(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)+"inscriptions"), 200)
 	for _, want := range []string{`<label for="c0-cantine">cantine</label>`, `name="c0.line"`, "Ce que l&#39;ENT indique prime"} {
 		if !strings.Contains(p.Body, want) {

@@ -214,6 +214,15 @@ func must(tb testing.TB, p page, status int) page {
 
 // signIn starts a session for a parent directly, with the page's own
 // sealer, as the connector's sign-in will (StartSession's session).
+// signedIn is a new browser in which the parent user of the ENT is signed
+// in (not in an iframe).
+func (w *world) signedIn(tb testing.TB, entID, user string) *browser {
+	tb.Helper()
+	b := w.browser(tb)
+	b.signIn(entID, user, false)
+	return b
+}
+
 func (b *browser) signIn(entID, user string, iframe bool) {
 	b.tb.Helper()
 	b.cookies[b.w.page.sessionCookie()] = b.w.sessionCookie(b.tb, entID, user, iframe, "")

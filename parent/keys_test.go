@@ -16,8 +16,7 @@ import (
 // database or a backup sealed a session for any parent of any ENT.)
 func TestSessionKeysAreNotInTheDatabase(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	signedInFeed(t, b.get(base(w.entA.ID)))
 
 	w.serve(t, map[string]string{"LIAISON_SESSION_KEY": otherSessionKey})

@@ -53,8 +53,7 @@ func noticeByTitle(t *testing.T, w *world, prefix string) store.Notice {
 
 func TestFeedShowsExactlyThatParentsNotices(t *testing.T) {
 	w := newWorld(t)
-	jf := w.browser(t)
-	jf.signIn(w.entA.ID, parentJF, false)
+	jf := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, jf.get(base(w.entA.ID)), 200)
 	want, _ := feedIDs(t, w, w.entA.ENT, parentJF)
 	if got := noticeIDs(p); len(want) == 0 || !slices.Equal(got, want) {
@@ -75,8 +74,7 @@ func TestFeedShowsExactlyThatParentsNotices(t *testing.T) {
 		t.Errorf("not French first")
 	}
 	// Another parent of the same ENT, at another school: not that notice.
-	coq := w.browser(t)
-	coq.signIn(w.entA.ID, parentCoq, false)
+	coq := w.signedIn(t, w.entA.ID, parentCoq)
 	p2 := must(t, coq.get(base(w.entA.ID)), 200)
 	want2, _ := feedIDs(t, w, w.entA.ENT, parentCoq)
 	if got := noticeIDs(p2); !slices.Equal(got, want2) || slices.Contains(got, strike.ID) {
@@ -136,8 +134,7 @@ func TestFeedPaging(t *testing.T) {
 
 func TestReadAcknowledgeAndMarkAllRead(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)), 200)
 	csrf := csrfOf(t, p)
 	menu := noticeByTitle(t, w, "Menus du")
@@ -202,8 +199,7 @@ func TestReadAcknowledgeAndMarkAllRead(t *testing.T) {
 
 func TestPreferencesSave(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)+"preferences"), 200)
 	// Alerts are locked, with app's reason.
 	if !strings.Contains(p.Body, `value="feed" id="cat-alerte" disabled`) || !strings.Contains(p.Body, `value="digest" id="cat-alerte-digest" disabled`) ||
@@ -232,8 +228,7 @@ func TestPreferencesSave(t *testing.T) {
 
 func TestPreferencesCriticalCategoryRefusedWithAppsReason(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)+"preferences"), 200)
 	// A crafted form (the box is disabled on the page).
 	r := must(t, b.post(base(w.entA.ID)+"preferences", url.Values{"csrf": {csrfOf(t, p)}, "muted": {"alerte", "cantine"}, "locale": {"en"}}), 422)
@@ -251,8 +246,7 @@ func TestPreferencesCriticalCategoryRefusedWithAppsReason(t *testing.T) {
 
 func TestNotSyncedParentGetsASentenceNoError(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentUnknown, false)
+	b := w.signedIn(t, w.entA.ID, parentUnknown)
 	for _, path := range []string{"", "preferences", "notifications"} {
 		p := must(t, b.get(base(w.entA.ID)+path), 200)
 		if !strings.Contains(p.Body, "Votre ENT n&#39;a pas encore indiqué à Liaison l&#39;école de vos enfants") {
@@ -273,16 +267,14 @@ func TestNotSyncedParentGetsASentenceNoError(t *testing.T) {
 
 func TestAnotherENTsCookieDoesNotOpenThisENTsPage(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	must(t, b.get(base(w.entA.ID)), 200)
 	p := must(t, b.get(base(w.entB.ID)), 200)
 	if !signedOut(p) || len(noticeIDs(p)) != 0 {
 		t.Fatalf("ENT A's session opened ENT B's page: %.1500s", p.Body)
 	}
 	// Nor a POST.
-	b2 := w.browser(t)
-	b2.signIn(w.entA.ID, parentJF, false)
+	b2 := w.signedIn(t, w.entA.ID, parentJF)
 	csrf := csrfOf(t, must(t, b2.get(base(w.entA.ID)), 200))
 	b2.signIn(w.entA.ID, parentJF, false)
 	if r := b2.post(base(w.entB.ID)+"tout-lu", url.Values{"csrf": {csrf}}); r.Status != 401 || !signedOut(r) {
@@ -326,8 +318,7 @@ func TestBadCookiesGiveTheSignedOutPage(t *testing.T) {
 		}
 	})
 	t.Run("signed out", func(t *testing.T) {
-		b := w.browser(t)
-		b.signIn(w.entA.ID, parentJF, false)
+		b := w.signedIn(t, w.entA.ID, parentJF)
 		copyOf := b.cookies[name]
 		p := must(t, b.get(base(w.entA.ID)), 200)
 		out := must(t, b.post(base(w.entA.ID)+"deconnexion", url.Values{"csrf": {csrfOf(t, p)}}), 200)
@@ -359,8 +350,7 @@ func TestBadCookiesGiveTheSignedOutPage(t *testing.T) {
 		}
 	})
 	t.Run("erased parent", func(t *testing.T) {
-		b := w.browser(t)
-		b.signIn(w.entA.ID, parentCoq, false)
+		b := w.signedIn(t, w.entA.ID, parentCoq)
 		must(t, b.get(base(w.entA.ID)), 200) // known: the cookie says so now
 		copyOf := b.cookies[name]
 		if err := w.store.DeleteParent(ctx, w.entA.ID, parentCoq, store.AuditEntry{At: testNow, Actor: w.entA.ID, Action: "parents.erase", Target: w.entA.ID}); err != nil {
@@ -405,8 +395,7 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 	if w.page.idle != 30*time.Minute || w.page.max != 2*time.Hour {
 		t.Fatalf("config not applied: %v %v", w.page.idle, w.page.max)
 	}
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	// Active every 29 minutes: the idle timeout never ends it...
 	for i := 0; i < 4; i++ {
 		if p := b.get(base(w.entA.ID)); signedOut(p) {
@@ -420,8 +409,7 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 		t.Fatalf("the session outlived its absolute limit")
 	}
 	// Idle: 30 minutes without a request.
-	b2 := w.browser(t)
-	b2.signIn(w.entA.ID, parentJF, false)
+	b2 := w.signedIn(t, w.entA.ID, parentJF)
 	w.clock.Advance(29 * time.Minute)
 	must(t, b2.get(base(w.entA.ID)), 200)
 	w.clock.Advance(30 * time.Minute)
@@ -453,11 +441,9 @@ func TestIdleAndAbsoluteTimeouts(t *testing.T) {
 
 func TestCSRFAndOriginRefused(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	good := csrfOf(t, must(t, b.get(base(w.entA.ID)), 200))
-	other := w.browser(t)
-	other.signIn(w.entA.ID, parentJF, false)
+	other := w.signedIn(t, w.entA.ID, parentJF)
 	othersToken := csrfOf(t, must(t, other.get(base(w.entA.ID)), 200))
 	for name, r := range map[string]page{
 		"no token":              b.post(base(w.entA.ID)+"tout-lu", url.Values{}),
@@ -606,8 +592,7 @@ func TestSignInAndNotParentPages(t *testing.T) {
 
 func TestPushSubscriptionFromThePage(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)+"notifications"), 200)
 	if !strings.Contains(p.Body, "Ajouter à l&#39;écran d&#39;accueil") || !strings.Contains(p.Body, `id="push-on"`) {
 		t.Fatalf("notifications page: %.2000s", p.Body)
@@ -693,8 +678,7 @@ func TestManifestServiceWorkerAndIcons(t *testing.T) {
 // and a crafted request summarizing alerts refused with app's reason.
 func TestPreferencesDailySummary(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn(w.entA.ID, parentJF, false)
+	b := w.signedIn(t, w.entA.ID, parentJF)
 	p := must(t, b.get(base(w.entA.ID)+"preferences"), 200)
 	for _, s := range []string{`value="now" id="cat-cantine-now" checked`, "Un résumé par jour", "<legend>Cantine</legend>"} {
 		if !strings.Contains(p.Body, s) {

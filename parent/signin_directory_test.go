@@ -28,8 +28,7 @@ func TestSignInDoesNotEraseTheSyncedClass(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ { // the second sign-in finds the directory as the first left it
 		b := w.browser(t)
-		callback, _ := casLogin(t, b, cs, w.entA.ID, parentJF, "")
-		must(t, b.get(callback), 303)
+		casSignIn(t, b, cs, w.entA.ID, parentJF)
 		signedInFeed(t, b.get(base(w.entA.ID)))
 		if got := children(t, w, w.entA.ID, parentJF); !slices.Equal(got, []string{uaiJF + "/elementaire/CM1"}) {
 			t.Fatalf("after sign-in %d releasing the school without its class: %v", i+1, got)

@@ -113,6 +113,13 @@ func casLogin(t *testing.T, b *browser, cs *castest.Server, entID, user, query s
 	return back.RequestURI(), back.Query().Get("ticket")
 }
 
+// casSignIn signs the user in on b through the ENT's CAS stand-in cs.
+func casSignIn(t *testing.T, b *browser, cs *castest.Server, entID, user string) {
+	t.Helper()
+	callback, _ := casLogin(t, b, cs, entID, user, "")
+	must(t, b.get(callback), 303)
+}
+
 // signedInFeed: the page is the signed-in parent's feed.
 func signedInFeed(t *testing.T, p page) {
 	t.Helper()
@@ -184,8 +191,7 @@ func TestCASSignIn(t *testing.T) {
 			// A second sign-in changes nothing: no write, no entry.
 			gen = w.core.DirectoryGen().Load()
 			b2 := w.browser(t)
-			callback, _ = casLogin(t, b2, cs, w.entA.ID, casParent.ExternalID, "")
-			must(t, b2.get(callback), 303)
+			casSignIn(t, b2, cs, w.entA.ID, casParent.ExternalID)
 			signedInFeed(t, b2.get(base(w.entA.ID)))
 			if w.core.DirectoryGen().Load() != gen {
 				t.Fatal("an identical sign-in moved the directory generation")
@@ -389,8 +395,7 @@ func TestCASSignInIframeAndSessionEnds(t *testing.T) {
 	}
 
 	// Another sign-in; its session expires when idle.
-	callback, _ = casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
-	must(t, b.get(callback), 303)
+	casSignIn(t, b, cs, w.entA.ID, casParent.ExternalID)
 	signedInFeed(t, b.get(base(w.entA.ID)))
 	w.clock.Advance(w.page.idle + time.Minute)
 	if p := b.get(base(w.entA.ID)); !signedOut(p) {
@@ -403,8 +408,7 @@ func TestCASSignInIframeAndSessionEnds(t *testing.T) {
 func TestSignInKeepsNoNameNorEmail(t *testing.T) {
 	w, cs := newCASWorld(t, castest.VariantUAI)
 	b := w.browser(t)
-	callback, _ := casLogin(t, b, cs, w.entA.ID, casParent.ExternalID, "")
-	must(t, b.get(callback), 303)
+	casSignIn(t, b, cs, w.entA.ID, casParent.ExternalID)
 	signedInFeed(t, b.get(base(w.entA.ID)))
 	if err := w.store.Close(); err != nil { // everything on disk
 		t.Fatal(err)
