@@ -233,11 +233,8 @@ func (p *Page) startSignIn(r *rq) error {
 		pending.Kind, pending.OIDC, target = store.ConnectorOIDC, &op, authURL
 	case notConfigured(err):
 		ccfg, service, err := p.core.CASSignIn(ctx, r.ent.ID)
-		if notConfigured(err) {
-			return p.refuse(r, "connecteur", iframe)
-		}
 		if err != nil {
-			return p.unavailable(r, err)
+			return p.connectorUnread(r, iframe, err)
 		}
 		client, err := p.casClient(r.ent.ID, ccfg)
 		if err != nil {
@@ -272,6 +269,24 @@ func casService(service, state string) string {
 	return service + "?" + url.Values{"s": {state}}.Encode()
 }
 
+// connectorUnread answers a sign-in whose connector could not be read:
+// refused when the ENT has no usable one, unavailable otherwise.
+func (p *Page) connectorUnread(r *rq, iframe bool, err error) error {
+	if notConfigured(err) {
+		return p.refuse(r, "connecteur", iframe)
+	}
+	return p.unavailable(r, err)
+}
+
+// logoutConnectorUnread answers a single logout whose connector could not
+// be read: not found when the ENT has no usable one.
+func (p *Page) logoutConnectorUnread(c *fiber.Ctx, err error) error {
+	if notConfigured(err) {
+		return p.logoutError(c, app.Err(app.CodeResourceNotFound))
+	}
+	return p.logoutError(c, err)
+}
+
 // notConfigured: the ENT has no usable connector of that kind (none, or
 // an OIDC secret no configured key opens).
 func notConfigured(err error) bool {
@@ -293,11 +308,8 @@ func (p *Page) casCallback(r *rq) error {
 	}
 	via := opener{kind: store.ConnectorCAS, read: p.now()}
 	cfg, service, err := p.core.CASSignIn(ctx, r.ent.ID)
-	if notConfigured(err) {
-		return p.refuse(r, "connecteur", pending.Iframe)
-	}
 	if err != nil {
-		return p.unavailable(r, err)
+		return p.connectorUnread(r, pending.Iframe, err)
 	}
 	client, err := p.casClient(r.ent.ID, cfg)
 	if err != nil {
@@ -333,11 +345,8 @@ func (p *Page) oidcCallback(r *rq) error {
 	}
 	via := opener{kind: store.ConnectorOIDC, read: p.now()}
 	cfg, err := p.core.OIDCSignIn(ctx, r.ent.ID)
-	if notConfigured(err) {
-		return p.refuse(r, "connecteur", pending.Iframe)
-	}
 	if err != nil {
-		return p.unavailable(r, err)
+		return p.connectorUnread(r, pending.Iframe, err)
 	}
 	client, err := p.oidcClient(ctx, r.ent.ID, cfg)
 	if err != nil {
@@ -449,10 +458,7 @@ func logoutDone(c *fiber.Ctx) error { return c.Status(fiber.StatusOK).JSON(fiber
 // ends. Anything but a logout request naming one ticket is refused.
 func (p *Page) casLogout(c *fiber.Ctx, ent store.ENT) error {
 	if _, _, err := p.core.CASSignIn(c.UserContext(), ent.ID); err != nil {
-		if notConfigured(err) {
-			return p.logoutError(c, app.Err(app.CodeResourceNotFound))
-		}
-		return p.logoutError(c, err)
+		return p.logoutConnectorUnread(c, err)
 	}
 	ticket, err := cas.ParseLogoutRequest(c.FormValue("logoutRequest"))
 	if err != nil {
@@ -474,10 +480,7 @@ func (p *Page) oidcLogout(c *fiber.Ctx, ent store.ENT) error {
 	ctx := c.UserContext()
 	cfg, err := p.core.OIDCSignIn(ctx, ent.ID)
 	if err != nil {
-		if notConfigured(err) {
-			return p.logoutError(c, app.Err(app.CodeResourceNotFound))
-		}
-		return p.logoutError(c, err)
+		return p.logoutConnectorUnread(c, err)
 	}
 	var raw string
 	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
