@@ -53,10 +53,7 @@ func (p *Page) enrolments(r *rq) error {
 	if err != nil {
 		return p.appError(r, err)
 	}
-	flash := ""
-	if r.c.Query("ok") == "1" {
-		flash = r.L("Vos réponses sont enregistrées.", "Your answers are saved.")
-	}
+	flash := savedFlash(r, "Vos réponses sont enregistrées.", "Your answers are saved.")
 	return p.renderEnrolments(r, fiber.StatusOK, cs, flash, nil)
 }
 

@@ -133,6 +133,15 @@ func (p *Page) jsonError(r *rq, err error) error {
 	return r.c.Status(e.Code.Status()).JSON(fiber.Map{"code": e.Code.String(), "message": e.Code.Message(r.lang), "details": detailTexts(e, r.lang)})
 }
 
+// savedFlash is the message a form's page shows once its answers are
+// saved (?ok=1, where saving redirects), "" otherwise.
+func savedFlash(r *rq, fr, en string) string {
+	if r.c.Query("ok") == "1" {
+		return r.L(fr, en)
+	}
+	return ""
+}
+
 // preferences shows the muted categories (critical ones locked, with the
 // reason) and the language.
 func (p *Page) preferences(r *rq) error {
@@ -140,10 +149,7 @@ func (p *Page) preferences(r *rq) error {
 	if err != nil {
 		return p.appError(r, err)
 	}
-	flash := ""
-	if r.c.Query("ok") == "1" {
-		flash = r.L("Vos préférences sont enregistrées.", "Your preferences are saved.")
-	}
+	flash := savedFlash(r, "Vos préférences sont enregistrées.", "Your preferences are saved.")
 	return p.renderPrefs(r, fiber.StatusOK, prefs, flash, nil)
 }
 
