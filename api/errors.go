@@ -104,24 +104,22 @@ func asAPIError(err error) (*app.Error, app.Cause) {
 	return app.AsError(err)
 }
 
+// fiberErrorCodes are the catalog codes of the router's own errors, by
+// status.
+var fiberErrorCodes = map[int]app.Code{
+	fiber.StatusNotFound:              app.CodeRouteNotFound,
+	fiber.StatusMethodNotAllowed:      app.CodeRouteMethodNotAllowed,
+	fiber.StatusRequestEntityTooLarge: app.CodeRequestBodyTooLarge,
+	fiber.StatusRequestTimeout:        app.CodeRequestTimeout,
+	fiber.StatusTooManyRequests:       app.CodeRateLimited,
+	fiber.StatusUnsupportedMediaType:  app.CodeRequestUnsupportedMediaType,
+	fiber.StatusBadRequest:            app.CodeRequestMalformedJSON,
+	fiber.StatusServiceUnavailable:    app.CodeServiceUnavailable,
+}
+
 func fromFiberError(fe *fiber.Error) *app.Error {
-	switch fe.Code {
-	case fiber.StatusNotFound:
-		return app.Err(app.CodeRouteNotFound)
-	case fiber.StatusMethodNotAllowed:
-		return app.Err(app.CodeRouteMethodNotAllowed)
-	case fiber.StatusRequestEntityTooLarge:
-		return app.Err(app.CodeRequestBodyTooLarge)
-	case fiber.StatusRequestTimeout:
-		return app.Err(app.CodeRequestTimeout)
-	case fiber.StatusTooManyRequests:
-		return app.Err(app.CodeRateLimited)
-	case fiber.StatusUnsupportedMediaType:
-		return app.Err(app.CodeRequestUnsupportedMediaType)
-	case fiber.StatusBadRequest:
-		return app.Err(app.CodeRequestMalformedJSON)
-	case fiber.StatusServiceUnavailable:
-		return app.Err(app.CodeServiceUnavailable)
+	if code, ok := fiberErrorCodes[fe.Code]; ok {
+		return app.Err(code)
 	}
 	if fe.Code >= 400 && fe.Code < 500 {
 		return app.Err(app.CodeRequestInvalidQuery)
