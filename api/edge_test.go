@@ -237,19 +237,9 @@ func TestMaxConnsPerIP(t *testing.T) {
 	cfg.MaxConnsPerIP = 3
 	ts := newTestServerWith(t, cfg)
 	base := serveLocal(t, ts)
-	version := func(conn net.Conn) int {
-		t.Helper()
-		fmt.Fprintf(conn, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
 	held := []net.Conn{dialLocal(t, base), dialLocal(t, base), dialLocal(t, base)}
 	for _, c := range held {
-		if st := version(c); st != 200 {
+		if st := versionStatus(t, c); st != 200 {
 			t.Fatalf("connection within the cap: %d", st)
 		}
 	}
@@ -259,13 +249,33 @@ func TestMaxConnsPerIP(t *testing.T) {
 		t.Fatalf("4th connection: %d (close %v) %s, want 429 rate.too_many_connections", res.StatusCode, res.Close, b)
 	}
 	held[0].Close()
+	waitServedAgain(t, base, "a connection closed, a new one is still refused")
+}
+
+// versionStatus is the status of GET /v1/version asked on conn.
+func versionStatus(t *testing.T, conn net.Conn) int {
+	t.Helper()
+	fmt.Fprintf(conn, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ := readResponse(t, bufio.NewReader(conn), "GET")
+	return res.StatusCode
+}
+
+// waitServedAgain waits, 5 s at most, until a new connection to base is
+// served (GET /v1/version answered 200); what says what failed then.
+func waitServedAgain(t *testing.T, base, what string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for st := 0; st != 200; {
+	for {
+		c := dialLocal(t, base)
+		st := versionStatus(t, c)
+		c.Close()
+		if st == 200 {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a connection closed, a new one is still refused: %d", st)
+			t.Fatalf("%s: %d", what, st)
 		}
 		time.Sleep(20 * time.Millisecond)
-		st = version(dialLocal(t, base))
 	}
 }
 
@@ -361,20 +371,7 @@ func TestDrainedConnectionsStayCounted(t *testing.T) {
 	for _, h := range held {
 		h.Close() // the drain ends: the connections are uncounted
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c := dialLocal(t, base)
-		fmt.Fprintf(c, "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n")
-		res, _ := readResponse(t, bufio.NewReader(c), "GET")
-		c.Close()
-		if res.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the drained connections closed: still %d", res.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitServedAgain(t, base, "after the drained connections closed, still")
 }
 
 // A folded header line (obs-fold) is refused: "Transfer-Encoding: chunked"
