@@ -3,11 +3,17 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
+	"github.com/liaison-ent/liaison/internal/testkit"
 )
 
 // Accept-Language is read with its weights: the language the client
@@ -93,5 +99,37 @@ func TestPushProbeStoreErrorIsAnError(t *testing.T) {
 	ans := p.published(t, tok, body)
 	if !ans.Notice.Push {
 		t.Fatalf("published without push although the convention allows it: %+v", ans.Notice)
+	}
+}
+
+// The router's own errors (an unknown route, a method the route does not
+// take, a body over the limit, a timeout…) are answered in the catalog
+// shape with their own code; another 4xx is an invalid query, anything
+// else an internal error.
+func TestRouterErrorsAnsweredFromTheCatalog(t *testing.T) {
+	st := sqlitetest.Open(t)
+	raise := func(a *fiber.App) {
+		a.Get("/raise/:status", func(c *fiber.Ctx) error {
+			status, _ := strconv.Atoi(c.Params("status"))
+			return fiber.NewError(status)
+		})
+	}
+	ts := &testServer{Server: New(Deps{Store: st, Config: testConfig(), Clock: testkit.NewClock(testNow).Now, Log: quietLog, Mount: raise}), t: t, st: st}
+	for status, want := range map[int]string{
+		404: "route.not_found",
+		405: "route.method_not_allowed",
+		413: "request.body_too_large",
+		408: "request.timeout",
+		429: "rate.limited",
+		415: "request.unsupported_media_type",
+		400: "request.malformed_json",
+		503: "service.unavailable",
+		418: "request.invalid_query",
+		502: "internal.error",
+	} {
+		r := exchange(t, ts, httptest.NewRequest("GET", fmt.Sprintf("/raise/%d", status), nil))
+		if code := r.ErrorCode(t); code != want {
+			t.Errorf("router error %d: answered %d %s, want %s", status, r.Status, code, want)
+		}
 	}
 }
