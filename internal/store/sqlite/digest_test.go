@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -15,23 +14,10 @@ import (
 // choose to.
 func TestDigestMigration(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	s, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := store.Parent{ENTUserID: "u1", Muted: []string{"culture"}, Children: []store.Child{{UAI: "0750001A", Level: "elementaire", Class: "CM1"}}}
-	if _, err := s.UpsertParents(ctx, "ent_1", []store.Parent{p}, at, store.AuditEntry{At: at, Action: "parents.upsert"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	version := lastMigrationWith(t, "parent_digest")
-	execRaw(t, dir, "DROP TABLE parent_digest", "DROP TABLE digest_pending", "DROP TABLE digests",
-		fmt.Sprintf("PRAGMA user_version = %d", version))
-	s = reopen(t, dir)
+	s := upgradedFrom(t, "parent_digest", func(s *Store) { syncParents(t, s, at, p) },
+		"DROP TABLE parent_digest", "DROP TABLE digest_pending", "DROP TABLE digests")
 	got, err := s.GetParent(ctx, "ent_1", "u1")
 	if err != nil || len(got.Digest) != 0 || !slices.Equal(got.Muted, []string{"culture"}) {
 		t.Fatalf("parent after the upgrade: %+v %v", got, err)

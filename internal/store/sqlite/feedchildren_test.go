@@ -128,11 +128,6 @@ func TestFeedChildrenFollowWrites(t *testing.T) {
 // children and child_enrolments.
 func TestFeedChildrenMigration(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	school, level := benchFeedSchool(3)
 	var ps []store.Parent
 	var users []string
@@ -148,26 +143,21 @@ func TestFeedChildrenMigration(t *testing.T) {
 		ps = append(ps, p)
 		users = append(users, "ent_1/"+p.ENTUserID)
 	}
-	if _, err := s.UpsertParents(ctx, "ent_1", ps, storetest.T0, store.AuditEntry{At: storetest.T0, Action: "parents.upsert"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetDeclaredEnrolments(ctx, "ent_1", "u04", []store.ChildEnrolment{{UAI: school, Level: level, Class: "C4:0 É", Enrolment: store.Enrolment{Mercredi: store.EnrolNo}}}); err != nil {
-		t.Fatal(err)
-	}
 	var before []store.Parent
-	for _, u := range users {
-		p, _, err := s.FeedParent(ctx, "ent_1", strings.TrimPrefix(u, "ent_1/"))
-		if err != nil {
+	// The database as the previous version left it.
+	s := upgradedFrom(t, "feed_children", func(s *Store) {
+		syncParents(t, s, storetest.T0, ps...)
+		if err := s.SetDeclaredEnrolments(ctx, "ent_1", "u04", []store.ChildEnrolment{{UAI: school, Level: level, Class: "C4:0 É", Enrolment: store.Enrolment{Mercredi: store.EnrolNo}}}); err != nil {
 			t.Fatal(err)
 		}
-		before = append(before, p)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// The database as the previous version left it.
-	execRaw(t, dir, `ALTER TABLE parents DROP COLUMN feed_children`, fmt.Sprintf("PRAGMA user_version = %d", lastMigrationWith(t, "feed_children")))
-	s = reopen(t, dir)
+		for _, u := range users {
+			p, _, err := s.FeedParent(ctx, "ent_1", strings.TrimPrefix(u, "ent_1/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before = append(before, p)
+		}
+	}, `ALTER TABLE parents DROP COLUMN feed_children`)
 	sameAsTables(t, s, "migrated", users...)
 	for i, u := range users {
 		p, _, err := s.FeedParent(ctx, "ent_1", strings.TrimPrefix(u, "ent_1/"))

@@ -2,9 +2,13 @@ package sqlite
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // lastMigrationWith is the index of the last migration whose SQL holds
@@ -49,6 +53,34 @@ func execRaw(t *testing.T, dir string, stmts ...string) {
 		}
 	}
 	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upgradedFrom is the store of a database from before the last migration
+// whose SQL holds marker: fill writes it through a store of this version,
+// undo then takes out on the raw file what that migration added (as an
+// earlier version left it) and user_version goes back to before it; the
+// store opened again runs the migration, for the rest of the test.
+func upgradedFrom(t *testing.T, marker string, fill func(s *Store), undo ...string) *Store {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	execRaw(t, dir, append(undo, fmt.Sprintf("PRAGMA user_version = %d", lastMigrationWith(t, marker)))...)
+	return reopen(t, dir)
+}
+
+// syncParents stores ps as ENT ent_1's sync at at would.
+func syncParents(t *testing.T, s *Store, at time.Time, ps ...store.Parent) {
+	t.Helper()
+	if _, err := s.UpsertParents(t.Context(), "ent_1", ps, at, store.AuditEntry{At: at, Action: "parents.upsert"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -16,28 +15,19 @@ import (
 // correction taking a school out afterwards keeps it counted.
 func TestQuotaSchoolsMigration(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	from := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
 	q := &store.DailyQuota{From: from, To: from.Add(24 * time.Hour), Categories: []string{"menu"}, Max: 1}
 	const a, b = "0750001A", "0750002B"
-	s, err := Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := store.Notice{ID: "ntc_1", Version: 1, CollectiviteID: "col_a", Category: "menu", Title: "Menus",
 		Audience: store.Audience{Schools: []string{a, b}}, PublishAt: at, ExpiresAt: at.Add(48 * time.Hour),
 		Status: store.NoticePublished, Push: true, CreatedAt: at, UpdatedAt: at}
-	if err := s.CreateNoticeInQuota(ctx, n, q, store.AuditEntry{At: at, Action: "notice.publish"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 	// Back to the schema before the migration.
-	version := lastMigrationWith(t, "CREATE TABLE IF NOT EXISTS notice_quota_schools")
-	execRaw(t, dir, `DROP TABLE notice_quota_schools`, fmt.Sprintf("PRAGMA user_version = %d", version))
-	s = reopen(t, dir)
+	s := upgradedFrom(t, "CREATE TABLE IF NOT EXISTS notice_quota_schools", func(s *Store) {
+		if err := s.CreateNoticeInQuota(ctx, n, q, store.AuditEntry{At: at, Action: "notice.publish"}); err != nil {
+			t.Fatal(err)
+		}
+	}, `DROP TABLE notice_quota_schools`)
 	counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
 	if err != nil || counts[a]["menu"] != 1 || counts[b]["menu"] != 1 {
 		t.Fatalf("counts after the upgrade = %v, %v; want 1 at each school", counts, err)
