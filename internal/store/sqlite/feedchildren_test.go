@@ -49,11 +49,7 @@ func feedChildrenOf(t *testing.T, s *Store, ent, user string) string {
 // parent synced again after it — and leaves the parent's preferences.
 func TestFeedChildrenFollowWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTemp(t)
 	a := store.AuditEntry{At: storetest.T0, Actor: "ent_1", Action: "parents.upsert"}
 	sync := func(ent string, at time.Duration, ps ...store.Parent) {
 		t.Helper()

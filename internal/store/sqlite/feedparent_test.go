@@ -21,11 +21,7 @@ import (
 // a parent synced again with fewer children, and a parent never synced.
 func TestFeedParentAsV1(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTemp(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := store.AuditEntry{At: storetest.T0, Actor: "ent_1", Action: "parents.upsert"}
 	var notices []string
@@ -124,11 +120,7 @@ func TestFeedParentAsV1(t *testing.T) {
 // every child of every parent per request.
 func TestFeedParentQueryPlan(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTemp(t)
 	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+feedParentQuery, "ent_1", "u1")
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,9 @@ func reopen(t *testing.T, dir string) *Store {
 	return s
 }
 
+// openTemp is a store in a fresh temp dir, for the rest of the test.
+func openTemp(t *testing.T) *Store { return reopen(t, t.TempDir()) }
+
 // execRaw runs statements on the database file of dir, as an earlier
 // version of the code would have (no store open on it).
 func execRaw(t *testing.T, dir string, stmts ...string) {

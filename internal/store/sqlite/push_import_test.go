@@ -16,11 +16,7 @@ import (
 // per-parent limit) fails it whole: nothing is written.
 func TestImportPushSubscriptions(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTemp(t)
 	at := time.Date(2026, 11, 22, 8, 30, 0, 0, time.UTC)
 	if _, err := st.UpsertParents(ctx, "ent_1", []store.Parent{{ENTUserID: "u1"}, {ENTUserID: "u2"}}, at,
 		store.AuditEntry{At: at, Actor: "test"}); err != nil {
