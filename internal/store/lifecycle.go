@@ -50,6 +50,18 @@ type NoticeTransition struct {
 	At             time.Time `json:"at"`
 }
 
+// TransitionsIn returns the automatic transitions of notices with a time
+// in (from, to], in SortTransitions' order (never nil): what a backend's
+// NoticeTransitions answers for the notices it selected.
+func TransitionsIn(notices []Notice, from, to time.Time) []NoticeTransition {
+	out := []NoticeTransition{}
+	for _, n := range notices {
+		out = append(out, TransitionsOf(n, from, to)...)
+	}
+	SortTransitions(out)
+	return out
+}
+
 // TransitionsOf returns the automatic transitions of n with a time in
 // (from, to]: "published" at PublishAt if the notice was scheduled (stored
 // as scheduled, or created before its PublishAt: a notice published at

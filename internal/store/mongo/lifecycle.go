@@ -76,12 +76,7 @@ func (s *Store) NoticeTransitions(ctx context.Context, from, to time.Time) ([]st
 	if err != nil {
 		return nil, fail(err, "list notice transitions")
 	}
-	out := []store.NoticeTransition{}
-	for _, n := range notices {
-		out = append(out, store.TransitionsOf(n, from, to)...)
-	}
-	store.SortTransitions(out)
-	return out, nil
+	return store.TransitionsIn(notices, from, to), nil
 }
 
 // Watermark returns the named watermark: the next of its newest claim.

@@ -18,12 +18,7 @@ func (s *Store) NoticeTransitions(ctx context.Context, from, to time.Time) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list notice transitions: %w", err)
 	}
-	out := []store.NoticeTransition{}
-	for _, n := range notices {
-		out = append(out, store.TransitionsOf(n, from, to)...)
-	}
-	store.SortTransitions(out)
-	return out, nil
+	return store.TransitionsIn(notices, from, to), nil
 }
 
 // Watermark returns the named watermark, zero when never set.
