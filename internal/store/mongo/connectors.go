@@ -124,24 +124,12 @@ func (s *Store) putConnector(ctx context.Context, c store.Connector, a store.Aud
 			return fail(err, "%s", what)
 		}
 	} else {
-		set := bson.D{{Key: "version", Value: d.Version}, {Key: "updated_at", Value: d.UpdatedAt}}
-		var unset bson.D
-		opt := func(name string, v any, present bool) {
-			if present {
-				set = append(set, bson.E{Key: name, Value: v})
-			} else {
-				unset = append(unset, bson.E{Key: name, Value: ""})
-			}
-		}
-		opt("cas", d.CAS, d.CAS != nil)
-		opt("oidc", d.OIDC, d.OIDC != nil)
-		opt("secret_key_id", d.SecretKeyID, d.SecretKeyID != "")
-		opt("secret_sealed", d.SecretSealed, len(d.SecretSealed) > 0)
-		update := bson.D{{Key: "$set", Value: set}}
-		if len(unset) > 0 {
-			update = append(update, bson.E{Key: "$unset", Value: unset})
-		}
-		res, err := s.coll(collConnectors).UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: c.Version}}, update)
+		u := setUnset{set: bson.D{{Key: "version", Value: d.Version}, {Key: "updated_at", Value: d.UpdatedAt}}}
+		u.opt("cas", d.CAS, d.CAS != nil)
+		u.opt("oidc", d.OIDC, d.OIDC != nil)
+		u.opt("secret_key_id", d.SecretKeyID, d.SecretKeyID != "")
+		u.opt("secret_sealed", d.SecretSealed, len(d.SecretSealed) > 0)
+		res, err := s.coll(collConnectors).UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: c.Version}}, u.update())
 		if err != nil {
 			return fail(err, "%s", what)
 		}

@@ -123,31 +123,19 @@ func (s *Store) updateENTKeys(ctx context.Context, e store.ENT, a store.AuditEnt
 			bson.D{{Key: "keys_version", Value: bson.D{{Key: "$exists", Value: false}}}}}}}
 	}
 	filter := append(bson.D{{Key: "_id", Value: e.ID}}, version...)
-	set := bson.D{
+	u := setUnset{set: bson.D{
 		{Key: "hmac_secret", Value: d.HMACSecret},
 		{Key: "public_key", Value: d.PublicKey},
 		{Key: "keys_version", Value: e.KeysVersion + 1},
-	}
-	var unset bson.D
-	opt := func(name string, v any, present bool) {
-		if present {
-			set = append(set, bson.E{Key: name, Value: v})
-		} else {
-			unset = append(unset, bson.E{Key: name, Value: ""})
-		}
-	}
-	opt("api_key_hash", d.APIKeyHash, d.APIKeyHash != "")
-	opt("prev_api_key_hash", d.PrevAPIKeyHash, d.PrevAPIKeyHash != "")
-	opt("prev_api_key_until", d.PrevAPIKeyUntil, d.PrevAPIKeyUntil != nil)
-	opt("prev_hmac_secret", d.PrevHMACSecret, len(d.PrevHMACSecret) > 0)
-	opt("prev_public_key", d.PrevPublicKey, d.PrevPublicKey != "")
-	opt("prev_widget_key_until", d.PrevWidgetKeyUntil, d.PrevWidgetKeyUntil != nil)
-	opt("revoked_at", d.RevokedAt, d.RevokedAt != nil)
-	update := bson.D{{Key: "$set", Value: set}}
-	if len(unset) > 0 {
-		update = append(update, bson.E{Key: "$unset", Value: unset})
-	}
-	res, err := s.coll(collENTs).UpdateOne(ctx, filter, update)
+	}}
+	u.opt("api_key_hash", d.APIKeyHash, d.APIKeyHash != "")
+	u.opt("prev_api_key_hash", d.PrevAPIKeyHash, d.PrevAPIKeyHash != "")
+	u.opt("prev_api_key_until", d.PrevAPIKeyUntil, d.PrevAPIKeyUntil != nil)
+	u.opt("prev_hmac_secret", d.PrevHMACSecret, len(d.PrevHMACSecret) > 0)
+	u.opt("prev_public_key", d.PrevPublicKey, d.PrevPublicKey != "")
+	u.opt("prev_widget_key_until", d.PrevWidgetKeyUntil, d.PrevWidgetKeyUntil != nil)
+	u.opt("revoked_at", d.RevokedAt, d.RevokedAt != nil)
+	res, err := s.coll(collENTs).UpdateOne(ctx, filter, u.update())
 	if err == nil && res.MatchedCount == 0 {
 		err = s.staleOrAbsent(ctx, collENTs, e.ID)
 	}

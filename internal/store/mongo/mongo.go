@@ -233,6 +233,29 @@ func findOptions(sort any, limit int) *options.FindOptionsBuilder {
 	return o
 }
 
+// setUnset is an update that sets the fields of set and each optional
+// field that is present, and unsets each one that is not: a document keeps
+// no optional field its model emptied.
+type setUnset struct{ set, unset bson.D }
+
+// opt sets name to v when present, else unsets it.
+func (u *setUnset) opt(name string, v any, present bool) {
+	if present {
+		u.set = append(u.set, bson.E{Key: name, Value: v})
+	} else {
+		u.unset = append(u.unset, bson.E{Key: name, Value: ""})
+	}
+}
+
+// update is the update document: $set, and $unset when anything is unset.
+func (u setUnset) update() bson.D {
+	update := bson.D{{Key: "$set", Value: u.set}}
+	if len(u.unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: u.unset})
+	}
+	return update
+}
+
 // all decodes every document of a cursor, converting each with conv.
 func all[D, T any](ctx context.Context, cur *mongo.Cursor, conv func(D) T) ([]T, error) {
 	defer cur.Close(ctx)
