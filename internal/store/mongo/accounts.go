@@ -29,20 +29,11 @@ type accountDoc struct {
 
 func (d accountDoc) model() store.Account { return store.Account(d) }
 
-// CreateAccount runs createAccount and the append of its audit entry in one
-// transaction where the server has them (atomic, txn.go).
+// CreateAccount stores a new account with its audit entry
+// (insertAudited); an existing ID or token hash is store.ErrConflict.
 func (s *Store) CreateAccount(ctx context.Context, acc store.Account, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.createAccount(ctx, acc, a) })
-}
-
-// createAccount stores a new account; an existing ID or token hash is
-// store.ErrConflict.
-func (s *Store) createAccount(ctx context.Context, acc store.Account, a store.AuditEntry) error {
 	acc.CreatedAt = msUTC(acc.CreatedAt)
-	if _, err := s.coll(collAccounts).InsertOne(ctx, accountDoc(acc)); err != nil {
-		return fail(err, "create account %s", acc.ID)
-	}
-	return s.audit(ctx, a)
+	return s.insertAudited(ctx, collAccounts, accountDoc(acc), a, "create account %s", acc.ID)
 }
 
 // GetAccount returns an account by ID.
@@ -59,11 +50,7 @@ func (s *Store) AccountByTokenHash(ctx context.Context, hash string) (store.Acco
 }
 
 func (s *Store) findAccount(ctx context.Context, filter bson.D, what string) (store.Account, error) {
-	var d accountDoc
-	if err := s.coll(collAccounts).FindOne(ctx, filter).Decode(&d); err != nil {
-		return store.Account{}, fail(err, "%s", what)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collAccounts, filter, accountDoc.model, "%s", what)
 }
 
 // accountFilter selects accounts by role and collectivité; empty values

@@ -25,29 +25,16 @@ type collectiviteDoc struct {
 
 func (d collectiviteDoc) model() store.Collectivite { return store.Collectivite(d) }
 
-// CreateCollectivite runs createCollectivite and the append of its audit entry in one
-// transaction where the server has them (atomic, txn.go).
+// CreateCollectivite stores a new collectivité with its audit entry
+// (insertAudited); an existing ID, INSEE or SIREN is store.ErrConflict.
 func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.createCollectivite(ctx, c, a) })
-}
-
-// createCollectivite stores a new collectivité; an existing ID, INSEE or
-// SIREN is store.ErrConflict.
-func (s *Store) createCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
 	c.CreatedAt = msUTC(c.CreatedAt)
-	if _, err := s.coll(collCollectivites).InsertOne(ctx, collectiviteDoc(c)); err != nil {
-		return fail(err, "create collectivité %s", c.ID)
-	}
-	return s.audit(ctx, a)
+	return s.insertAudited(ctx, collCollectivites, collectiviteDoc(c), a, "create collectivité %s", c.ID)
 }
 
 // GetCollectivite returns a collectivité by ID.
 func (s *Store) GetCollectivite(ctx context.Context, id string) (store.Collectivite, error) {
-	var d collectiviteDoc
-	if err := s.coll(collCollectivites).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return store.Collectivite{}, fail(err, "get collectivité %s", id)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collCollectivites, bson.D{{Key: "_id", Value: id}}, collectiviteDoc.model, "get collectivité %s", id)
 }
 
 // ListCollectivites lists collectivités by ID.

@@ -160,24 +160,14 @@ func (s *Store) connectorENTUsable(ctx context.Context, entID string) error {
 
 // GetConnector returns an ENT's connector of a kind.
 func (s *Store) GetConnector(ctx context.Context, entID, kind string) (store.Connector, error) {
-	var d connectorDoc
-	if err := s.coll(collConnectors).FindOne(ctx, bson.D{{Key: "_id", Value: connectorID(entID, kind)}}).Decode(&d); err != nil {
-		return store.Connector{}, fail(err, "get the %s connector of ENT %s", kind, entID)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collConnectors, bson.D{{Key: "_id", Value: connectorID(entID, kind)}}, connectorDoc.model,
+		"get the %s connector of ENT %s", kind, entID)
 }
 
 // ListConnectors lists an ENT's connectors by kind.
 func (s *Store) ListConnectors(ctx context.Context, entID string) ([]store.Connector, error) {
-	cur, err := s.coll(collConnectors).Find(ctx, bson.D{{Key: "ent_id", Value: entID}}, findOptions(bson.D{{Key: "kind", Value: 1}}, 0))
-	if err != nil {
-		return nil, fail(err, "list the connectors of ENT %s", entID)
-	}
-	out, err := all(ctx, cur, connectorDoc.model)
-	if err != nil {
-		return nil, fail(err, "list the connectors of ENT %s", entID)
-	}
-	return out, nil
+	return findAll(ctx, s, collConnectors, bson.D{{Key: "ent_id", Value: entID}}, findOptions(bson.D{{Key: "kind", Value: 1}}, 0),
+		connectorDoc.model, "list the connectors of ENT %s", entID)
 }
 
 // DeleteConnector runs deleteConnector and the append of its audit entry

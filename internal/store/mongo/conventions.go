@@ -176,11 +176,7 @@ func (s *Store) nextNumber(ctx context.Context) (int, error) {
 
 // GetConvention returns the current state of a convention.
 func (s *Store) GetConvention(ctx context.Context, id string) (store.Convention, error) {
-	var d conventionDoc
-	if err := s.coll(collConventions).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return store.Convention{}, fail(err, "get convention %s", id)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collConventions, bson.D{{Key: "_id", Value: id}}, conventionDoc.model, "get convention %s", id)
 }
 
 // ConventionVersions returns every version of a convention, oldest first.

@@ -48,19 +48,10 @@ func newENTDoc(e store.ENT) entDoc {
 	return entDoc(e)
 }
 
-// CreateENT runs createENT and the append of its audit entry in one
-// transaction where the server has them (atomic, txn.go).
+// CreateENT stores a new ENT integration with its audit entry
+// (insertAudited); an existing ID or API key hash is store.ErrConflict.
 func (s *Store) CreateENT(ctx context.Context, e store.ENT, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.createENT(ctx, e, a) })
-}
-
-// createENT stores a new ENT integration; an existing ID or API key hash
-// is store.ErrConflict.
-func (s *Store) createENT(ctx context.Context, e store.ENT, a store.AuditEntry) error {
-	if _, err := s.coll(collENTs).InsertOne(ctx, newENTDoc(e)); err != nil {
-		return fail(err, "create ENT %s", e.ID)
-	}
-	return s.audit(ctx, a)
+	return s.insertAudited(ctx, collENTs, newENTDoc(e), a, "create ENT %s", e.ID)
 }
 
 // GetENT returns an ENT by ID.
@@ -80,11 +71,7 @@ func (s *Store) ENTByAPIKeyHash(ctx context.Context, hash string) (store.ENT, er
 }
 
 func (s *Store) findENT(ctx context.Context, filter bson.D, what string) (store.ENT, error) {
-	var d entDoc
-	if err := s.coll(collENTs).FindOne(ctx, filter).Decode(&d); err != nil {
-		return store.ENT{}, fail(err, "%s", what)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collENTs, filter, entDoc.model, "%s", what)
 }
 
 // ListENTs lists ENTs by ID.

@@ -284,6 +284,31 @@ func findAll[D, T any](ctx context.Context, s *Store, name string, filter any, o
 	return out, nil
 }
 
+// findOne is the document of collection name that filter matches,
+// converted with conv; none is store.ErrNotFound, any failure says what
+// could not be done (format, args).
+func findOne[D, T any](ctx context.Context, s *Store, name string, filter bson.D, conv func(D) T, format string, args ...any) (T, error) {
+	var d D
+	if err := s.coll(name).FindOne(ctx, filter).Decode(&d); err != nil {
+		var zero T
+		return zero, fail(err, format, args...)
+	}
+	return conv(d), nil
+}
+
+// insertAudited inserts doc into collection name and appends a, in one
+// transaction where the server has them (atomic, txn.go); an existing key
+// (an _id or a unique index) is store.ErrConflict, any failure says what
+// could not be done (format, args).
+func (s *Store) insertAudited(ctx context.Context, name string, doc any, a store.AuditEntry, format string, args ...any) error {
+	return s.atomic(ctx, func(ctx context.Context) error {
+		if _, err := s.coll(name).InsertOne(ctx, doc); err != nil {
+			return fail(err, format, args...)
+		}
+		return s.audit(ctx, a)
+	})
+}
+
 // msUTC is how times are stored: BSON dates hold milliseconds.
 func msUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 

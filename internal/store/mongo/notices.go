@@ -181,19 +181,11 @@ func noticeVersionID(id string, version int) string { return id + "@" + strconv.
 
 func (d noticeVersionDoc) model() store.Notice { return d.Notice.model() }
 
-// CreateNotice runs createNotice and the append of its audit entry in one
-// transaction where the server has them (atomic, txn.go).
+// CreateNotice stores version 1 of a notice with its audit entry
+// (insertAudited); an existing ID, or (collectivité, author, idempotency
+// key), is store.ErrConflict.
 func (s *Store) CreateNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.createNotice(ctx, n, a) })
-}
-
-// createNotice stores version 1 of a notice; an existing ID, or
-// (collectivité, author, idempotency key), is store.ErrConflict.
-func (s *Store) createNotice(ctx context.Context, n store.Notice, a store.AuditEntry) error {
-	if _, err := s.coll(collNotices).InsertOne(ctx, newNoticeDoc(n)); err != nil {
-		return fail(err, "create notice %s", n.ID)
-	}
-	return s.audit(ctx, a)
+	return s.insertAudited(ctx, collNotices, newNoticeDoc(n), a, "create notice %s", n.ID)
 }
 
 // GetNotice returns the current version of a notice.

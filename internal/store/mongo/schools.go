@@ -20,28 +20,16 @@ type schoolDoc struct {
 
 func (d schoolDoc) model() store.School { return store.School(d) }
 
-// CreateSchool runs createSchool and the append of its audit entry in one
-// transaction where the server has them (atomic, txn.go).
+// CreateSchool stores a new school with its audit entry (insertAudited);
+// an existing UAI is store.ErrConflict.
 func (s *Store) CreateSchool(ctx context.Context, sc store.School, a store.AuditEntry) error {
-	return s.atomic(ctx, func(ctx context.Context) error { return s.createSchool(ctx, sc, a) })
-}
-
-// createSchool stores a new school; an existing UAI is store.ErrConflict.
-func (s *Store) createSchool(ctx context.Context, sc store.School, a store.AuditEntry) error {
 	sc.CreatedAt = msUTC(sc.CreatedAt)
-	if _, err := s.coll(collSchools).InsertOne(ctx, schoolDoc(sc)); err != nil {
-		return fail(err, "create school %s", sc.UAI)
-	}
-	return s.audit(ctx, a)
+	return s.insertAudited(ctx, collSchools, schoolDoc(sc), a, "create school %s", sc.UAI)
 }
 
 // GetSchool returns a school by UAI.
 func (s *Store) GetSchool(ctx context.Context, uai string) (store.School, error) {
-	var d schoolDoc
-	if err := s.coll(collSchools).FindOne(ctx, bson.D{{Key: "_id", Value: uai}}).Decode(&d); err != nil {
-		return store.School{}, fail(err, "get school %s", uai)
-	}
-	return d.model(), nil
+	return findOne(ctx, s, collSchools, bson.D{{Key: "_id", Value: uai}}, schoolDoc.model, "get school %s", uai)
 }
 
 // ListSchools lists schools by UAI.
