@@ -100,3 +100,29 @@ func PersonalDataAttribute(name string) bool {
 	}
 	return false
 }
+
+// FieldError is one bad field of a connector's configuration, said in
+// French and in English (each protocol package's ConfigError lists them).
+type FieldError struct {
+	Field string
+	FR    string
+	EN    string
+}
+
+// FieldErrors collects the bad fields of a configuration.
+type FieldErrors []FieldError
+
+// Add records a bad field.
+func (fs *FieldErrors) Add(field, fr, en string) {
+	*fs = append(*fs, FieldError{Field: field, FR: fr, EN: en})
+}
+
+// String is every field with its English sentence ("field: sentence; …"),
+// for an error's text.
+func (fs FieldErrors) String() string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.Field + ": " + f.EN
+	}
+	return strings.Join(parts, "; ")
+}

@@ -85,28 +85,20 @@ type Mapping struct {
 }
 
 // FieldError is one bad field of a Config, in French and in English.
-type FieldError struct {
-	Field string
-	FR    string
-	EN    string
-}
+type FieldError = connect.FieldError
 
 // ConfigError lists every bad field of a Config.
 type ConfigError struct{ Fields []FieldError }
 
 func (e *ConfigError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.EN
-	}
-	return "cas: invalid connector configuration: " + strings.Join(parts, "; ")
+	return "cas: invalid connector configuration: " + connect.FieldErrors(e.Fields).String()
 }
 
 // Validate reports every bad field of c as a *ConfigError, nil when c is
 // usable.
 func (c Config) Validate() error {
-	var errs []FieldError
-	bad := func(field, fr, en string) { errs = append(errs, FieldError{field, fr, en}) }
+	var errs connect.FieldErrors
+	bad := errs.Add
 
 	u, err := url.Parse(c.BaseURL)
 	switch {
@@ -131,8 +123,8 @@ func (c Config) Validate() error {
 }
 
 func (m Mapping) validate() []FieldError {
-	var errs []FieldError
-	bad := func(field, fr, en string) { errs = append(errs, FieldError{field, fr, en}) }
+	var errs connect.FieldErrors
+	bad := errs.Add
 	names := []struct {
 		field, value string
 	}{

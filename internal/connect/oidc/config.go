@@ -120,27 +120,19 @@ func (m Mapping) resolve() resolved {
 }
 
 // FieldError is one invalid field of a Config, said in French and English.
-type FieldError struct {
-	Field string
-	FR    string
-	EN    string
-}
+type FieldError = connect.FieldError
 
 // ConfigError lists every invalid field of a Config.
 type ConfigError struct{ Fields []FieldError }
 
 func (e *ConfigError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.EN
-	}
-	return "oidc: invalid connector: " + strings.Join(parts, "; ")
+	return "oidc: invalid connector: " + connect.FieldErrors(e.Fields).String()
 }
 
 // Validate reports every invalid field at once (*ConfigError), or nil.
 func (c Config) Validate() error {
-	var bad []FieldError
-	add := func(field, fr, en string) { bad = append(bad, FieldError{field, fr, en}) }
+	var bad connect.FieldErrors
+	add := bad.Add
 	checkURL := func(field, v string, required bool) {
 		if v == "" {
 			if required {
