@@ -332,42 +332,36 @@ func (r *reader) secret(name string) string {
 }
 
 func (r *reader) int(name string, def int) int {
-	v := r.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: must be a whole number (got %q)", name, v))
-		return def
-	}
-	return n
+	return parsed(r, name, def, strconv.Atoi, "must be a whole number")
 }
 
 func (r *reader) bool(name string, def bool) bool {
-	v := r.str(name, "")
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: must be true or false (got %q)", name, v))
-		return def
-	}
-	return b
+	return parsed(r, name, def, strconv.ParseBool, "must be true or false")
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {
+	return parsed(r, name, def, func(v string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err == nil && d < 0 {
+			err = errors.New("negative")
+		}
+		return d, err
+	}, "must be a duration such as 10s")
+}
+
+// parsed is NAME read with parse, def when unset; a value parse refuses
+// is an error saying what it must be (want) and def.
+func parsed[T any](r *reader, name string, def T, parse func(string) (T, error), want string) T {
 	v := r.str(name, "")
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.errs = append(r.errs, fmt.Errorf("%s: must be a duration such as 10s (got %q)", name, v))
+	x, err := parse(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %s (got %q)", name, want, v))
 		return def
 	}
-	return d
+	return x
 }
 
 func (r *reader) level(name, def string) slog.Level {
