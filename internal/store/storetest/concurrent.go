@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/liaison-ent/liaison/internal/store"
@@ -27,15 +26,6 @@ func RunConcurrent(t *testing.T, open func(t *testing.T) store.Store, openMore f
 			return []store.Store{s}
 		}
 		return []store.Store{s, openMore(t, s)}
-	}
-	race := func(n int, fn func(i int) error) []error {
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() { errs[i] = fn(i) })
-		}
-		wg.Wait()
-		return errs
 	}
 
 	t.Run("AuditChain", func(t *testing.T) {
@@ -112,16 +102,7 @@ func RunConcurrent(t *testing.T, open func(t *testing.T) store.Store, openMore f
 			n.IdempotencyKey = "key-1"
 			return hs[w%len(hs)].CreateNotice(ctx, n, entry("notice.create", n.ID))
 		})
-		won := 0
-		for w, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, store.ErrConflict):
-				t.Fatalf("worker %d: %v, want nil or ErrConflict", w, err)
-			}
-		}
-		if won != 1 {
+		if won := winners(t, errs, store.ErrConflict); won != 1 {
 			t.Fatalf("%d creations with one idempotency key succeeded", won)
 		}
 		if log := auditLog(t, hs[0]); len(log) != 1 {

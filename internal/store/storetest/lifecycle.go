@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -177,24 +176,10 @@ func testLifecycle(t *testing.T, open opener) {
 		const name = "lifecycle.race"
 		ok(t, s.SetWatermark(ctx, name, time.Time{}, T0, nil))
 		const workers = 8
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		for i := range workers {
-			wg.Go(func() {
-				e := entry("notice.expired", fmt.Sprintf("ntc_%d", i))
-				errs[i] = s.SetWatermark(ctx, name, T0, at(time.Minute), []store.AuditEntry{e, e})
-			})
-		}
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, store.ErrStale):
-				t.Fatalf("a racing move: %v", err)
-			}
-		}
+		won := winners(t, race(workers, func(i int) error {
+			e := entry("notice.expired", fmt.Sprintf("ntc_%d", i))
+			return s.SetWatermark(ctx, name, T0, at(time.Minute), []store.AuditEntry{e, e})
+		}), store.ErrStale)
 		if won != 1 {
 			t.Fatalf("%d racing moves won, want 1", won)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,26 +133,9 @@ func testQuota(t *testing.T, open opener) {
 			for round := range 5 {
 				s := open(t)
 				q := quotaDay(tc.max)
-				errs := make([]error, tc.racers)
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				for i := range tc.racers {
-					wg.Go(func() {
-						<-start
-						errs[i] = createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i), a, b), q)
-					})
-				}
-				close(start)
-				wg.Wait()
-				created := 0
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						created++
-					case !errors.Is(err, store.ErrQuotaReached):
-						t.Fatalf("racer: %v", err)
-					}
-				}
+				created := winners(t, race(tc.racers, func(i int) error {
+					return createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i), a, b), q)
+				}), store.ErrQuotaReached)
 				if created != tc.max || countNotices(t, s) != tc.max {
 					t.Fatalf("round %d: %d concurrent publications under a quota of %d: %d created, %d stored",
 						round, tc.racers, tc.max, created, countNotices(t, s))
@@ -230,30 +212,12 @@ func testQuota(t *testing.T, open opener) {
 		q := quotaDay(1)
 		ok(t, createInQuota(s, quotaNotice("ntc_00", b), q))
 		const racers = 10
-		errs := make([]error, racers+1)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		wg.Go(func() {
-			<-start
-			errs[racers] = correctInQuota(s, "ntc_00", q, b, a)
-		})
-		for i := range racers {
-			wg.Go(func() {
-				<-start
-				errs[i] = createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i+1), a), q)
-			})
-		}
-		close(start)
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, store.ErrQuotaReached):
-				t.Fatalf("racer: %v", err)
+		won := winners(t, race(racers+1, func(i int) error {
+			if i == racers {
+				return correctInQuota(s, "ntc_00", q, b, a)
 			}
-		}
+			return createInQuota(s, quotaNotice(fmt.Sprintf("ntc_%02d", i+1), a), q)
+		}), store.ErrQuotaReached)
 		counts, err := s.CountNoticesPerSchool(ctx, "col_a", q.From, q.To)
 		ok(t, err)
 		if won != 1 || counts[a]["menu"]+counts[a]["alerte"] != 1 {

@@ -14,6 +14,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,6 +70,39 @@ func ok(t *testing.T, err error) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
+}
+
+// race runs fn(0) … fn(n-1) at once (each starts once all are ready) and
+// returns their errors, by i.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// winners is how many racers' errs are nil; an error that does not wrap
+// lost (how a racer that lost is refused) fails the test.
+func winners(t *testing.T, errs []error, lost error) int {
+	t.Helper()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, lost):
+			t.Fatalf("racer %d: %v, want nil or an error wrapping %q", i, err, lost)
+		}
+	}
+	return won
 }
 
 // isErr checks that err wraps want.
