@@ -48,12 +48,7 @@ func (s *Store) SetWatermark(ctx context.Context, name string, prev, next time.T
 	if !next.After(prev) {
 		return fmt.Errorf("store: unable to set watermark %s: %s is not after %s", name, next, prev)
 	}
-	err := func() error {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		cur, err := scanWatermark(tx.QueryRowContext(ctx, `SELECT at FROM watermarks WHERE name = ?`, name), name)
 		if err != nil {
 			return err
@@ -70,8 +65,8 @@ func (s *Store) SetWatermark(ctx context.Context, name string, prev, next time.T
 				return err
 			}
 		}
-		return tx.Commit()
-	}()
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("store: unable to set watermark %s: %w", name, err)
 	}

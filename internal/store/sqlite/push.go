@@ -12,20 +12,6 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// tx runs fn in one immediate write transaction, without an audit entry
-// (the push machinery is not audited, see store.PushStore).
-func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 // PushSecrets returns the stored push secrets, storing gen first if there
 // are none.
 func (s *Store) PushSecrets(ctx context.Context, gen store.PushSecrets) (store.PushSecrets, error) {

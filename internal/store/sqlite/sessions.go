@@ -14,12 +14,7 @@ const sessionRevokedSQL = `SELECT 1 FROM revoked_sessions WHERE id_hash = ? AND 
 // until already recorded) and purges the entries past now, in one
 // transaction.
 func (s *Store) RevokeSession(ctx context.Context, idHash string, until, now time.Time) error {
-	err := func() error {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_sessions WHERE until <= ?`, fromTime(now)); err != nil {
 			return err
 		}
@@ -27,8 +22,8 @@ func (s *Store) RevokeSession(ctx context.Context, idHash string, until, now tim
 			ON CONFLICT (id_hash) DO UPDATE SET until = max(until, excluded.until)`, idHash, fromTime(until)); err != nil {
 			return err
 		}
-		return tx.Commit()
-	}()
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("store: unable to revoke a session: %w", err)
 	}
@@ -58,12 +53,7 @@ const sessionMarkSQL = `SELECT at FROM session_marks WHERE key = ? AND until > ?
 // raises its at and until, in one transaction.
 func (s *Store) MarkSession(ctx context.Context, key string, at, until, now time.Time) (bool, error) {
 	var created bool
-	err := func() error {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM session_marks WHERE until <= ?`, fromTime(now)); err != nil {
 			return err
 		}
@@ -83,8 +73,8 @@ func (s *Store) MarkSession(ctx context.Context, key string, at, until, now time
 				return err
 			}
 		}
-		return tx.Commit()
-	}()
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("store: unable to record a session mark: %w", err)
 	}

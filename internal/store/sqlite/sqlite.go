@@ -162,15 +162,26 @@ func (s *Store) Close() error {
 
 // write runs fn and appends the audit entry in one immediate transaction.
 func (s *Store) write(ctx context.Context, a store.AuditEntry, fn func(tx *sql.Tx) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := s.appendAudit(ctx, tx, a)
+		return err
+	})
+}
+
+// tx runs fn in one immediate write transaction, committed when fn
+// returns nil and rolled back otherwise; it appends no audit entry (the
+// push machinery and the session marks are not audited, see
+// store.PushStore and store.SessionStore).
+func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
-		return err
-	}
-	if _, err := s.appendAudit(ctx, tx, a); err != nil {
 		return err
 	}
 	return tx.Commit()
