@@ -12,16 +12,10 @@ const accountColumns = `id, role, name, collectivite_id, services, schools, mach
 
 // CreateAccount stores a new account.
 func (s *Store) CreateAccount(ctx context.Context, acc store.Account, a store.AuditEntry) error {
-	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			acc.ID, acc.Role, acc.Name, acc.CollectiviteID, fromList(acc.Services), fromList(acc.Schools),
-			acc.Machine, acc.TokenHash, fromTime(acc.CreatedAt), acc.CreatedBy)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: unable to create account %s: %w", acc.ID, mapErr(err))
-	}
-	return nil
+	return s.insertAudited(ctx, a, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{
+		acc.ID, acc.Role, acc.Name, acc.CollectiviteID, fromList(acc.Services), fromList(acc.Schools),
+		acc.Machine, acc.TokenHash, fromTime(acc.CreatedAt), acc.CreatedBy},
+		"create account %s", acc.ID)
 }
 
 func scanAccount(sc scanner) (store.Account, error) {
@@ -44,11 +38,7 @@ func scanAccount(sc scanner) (store.Account, error) {
 
 // GetAccount returns an account by ID.
 func (s *Store) GetAccount(ctx context.Context, id string) (store.Account, error) {
-	acc, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
-	if err != nil {
-		return acc, fmt.Errorf("store: unable to get account %s: %w", id, mapErr(err))
-	}
-	return acc, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id), scanAccount, "get account %s", id)
 }
 
 // AccountByTokenHash returns the account whose token hashes to hash.
@@ -56,11 +46,7 @@ func (s *Store) AccountByTokenHash(ctx context.Context, hash string) (store.Acco
 	if hash == "" {
 		return store.Account{}, fmt.Errorf("store: unable to get account by token: %w", store.ErrNotFound)
 	}
-	acc, err := scanAccount(s.queryRowStmt(ctx, `SELECT `+accountColumns+` FROM accounts WHERE token_hash = ?`, hash))
-	if err != nil {
-		return acc, fmt.Errorf("store: unable to get account by token: %w", mapErr(err))
-	}
-	return acc, nil
+	return one(s.queryRowStmt(ctx, `SELECT `+accountColumns+` FROM accounts WHERE token_hash = ?`, hash), scanAccount, "get account by token")
 }
 
 // ListAccounts lists accounts by ID.

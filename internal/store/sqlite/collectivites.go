@@ -12,15 +12,9 @@ const collectiviteColumns = `id, kind, name, insee, siren, members, created_at, 
 
 // CreateCollectivite stores a new collectivité.
 func (s *Store) CreateCollectivite(ctx context.Context, c store.Collectivite, a store.AuditEntry) error {
-	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO collectivites (`+collectiviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Kind, c.Name, c.INSEE, c.SIREN, fromList(c.Members), fromTime(c.CreatedAt), fromList(c.Departements))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: unable to create collectivite %s: %w", c.ID, mapErr(err))
-	}
-	return nil
+	return s.insertAudited(ctx, a, `INSERT INTO collectivites (`+collectiviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, []any{
+		c.ID, c.Kind, c.Name, c.INSEE, c.SIREN, fromList(c.Members), fromTime(c.CreatedAt), fromList(c.Departements)},
+		"create collectivite %s", c.ID)
 }
 
 func scanCollectivite(sc scanner) (store.Collectivite, error) {
@@ -42,11 +36,7 @@ func scanCollectivite(sc scanner) (store.Collectivite, error) {
 
 // GetCollectivite returns a collectivité by ID.
 func (s *Store) GetCollectivite(ctx context.Context, id string) (store.Collectivite, error) {
-	c, err := scanCollectivite(s.queryRowStmt(ctx, `SELECT `+collectiviteColumns+` FROM collectivites WHERE id = ?`, id))
-	if err != nil {
-		return c, fmt.Errorf("store: unable to get collectivite %s: %w", id, mapErr(err))
-	}
-	return c, nil
+	return one(s.queryRowStmt(ctx, `SELECT `+collectiviteColumns+` FROM collectivites WHERE id = ?`, id), scanCollectivite, "get collectivite %s", id)
 }
 
 // ListCollectivites lists collectivités by ID.

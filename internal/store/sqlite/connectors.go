@@ -145,11 +145,7 @@ func (s *Store) PutConnector(ctx context.Context, c store.Connector, a store.Aud
 
 // GetConnector returns an ENT's connector of a kind.
 func (s *Store) GetConnector(ctx context.Context, entID, kind string) (store.Connector, error) {
-	c, err := scanConnector(s.r.QueryRowContext(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE ent_id = ? AND kind = ?`, entID, kind))
-	if err != nil {
-		return c, fmt.Errorf("store: unable to get the %s connector of ENT %s: %w", kind, entID, mapErr(err))
-	}
-	return c, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE ent_id = ? AND kind = ?`, entID, kind), scanConnector, "get the %s connector of ENT %s", kind, entID)
 }
 
 // ListConnectors lists an ENT's connectors by kind.

@@ -71,11 +71,7 @@ func scanConvention(sc scanner) (store.Convention, error) {
 
 // GetConvention returns the current state of a convention.
 func (s *Store) GetConvention(ctx context.Context, id string) (store.Convention, error) {
-	c, err := scanConvention(s.r.QueryRowContext(ctx, `SELECT `+conventionColumns+` FROM conventions WHERE id = ?`, id))
-	if err != nil {
-		return c, fmt.Errorf("store: unable to get convention %s: %w", id, mapErr(err))
-	}
-	return c, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT `+conventionColumns+` FROM conventions WHERE id = ?`, id), scanConvention, "get convention %s", id)
 }
 
 // ConventionVersions returns every version of a convention, oldest first.

@@ -167,12 +167,8 @@ func scanDigest(sc scanner) (store.Digest, error) {
 
 // GetDigest returns a summary.
 func (s *Store) GetDigest(ctx context.Context, id string) (store.Digest, error) {
-	d, err := scanDigest(s.r.QueryRowContext(ctx, `SELECT id, ent_id, ent_user_id, day, notices, title, body, created_at, expires_at
-		FROM digests WHERE id = ?`, id))
-	if err != nil {
-		return d, fmt.Errorf("store: unable to get summary %s: %w", id, mapErr(err))
-	}
-	return d, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT id, ent_id, ent_user_id, day, notices, title, body, created_at, expires_at
+		FROM digests WHERE id = ?`, id), scanDigest, "get summary %s", id)
 }
 
 // PurgeDigests deletes old summaries and the pending notices no summary

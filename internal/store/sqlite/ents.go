@@ -13,18 +13,12 @@ const entColumns = `id, name, origins, schools, key_alg, hmac_secret, public_key
 
 // CreateENT stores a new ENT integration.
 func (s *Store) CreateENT(ctx context.Context, e store.ENT, a store.AuditEntry) error {
-	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO ents (`+entColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Name, fromList(e.Origins), fromList(e.Schools), e.KeyAlg, e.HMACSecret,
-			e.PublicKey, e.APIKeyHash, fromTime(e.CreatedAt),
-			e.PrevAPIKeyHash, fromTimePtr(e.PrevAPIKeyUntil), e.PrevHMACSecret, e.PrevPublicKey,
-			fromTimePtr(e.PrevWidgetKeyUntil), fromTimePtr(e.RevokedAt), e.KeysVersion)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: unable to create ENT %s: %w", e.ID, mapErr(err))
-	}
-	return nil
+	return s.insertAudited(ctx, a, `INSERT INTO ents (`+entColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{
+		e.ID, e.Name, fromList(e.Origins), fromList(e.Schools), e.KeyAlg, e.HMACSecret,
+		e.PublicKey, e.APIKeyHash, fromTime(e.CreatedAt),
+		e.PrevAPIKeyHash, fromTimePtr(e.PrevAPIKeyUntil), e.PrevHMACSecret, e.PrevPublicKey,
+		fromTimePtr(e.PrevWidgetKeyUntil), fromTimePtr(e.RevokedAt), e.KeysVersion},
+		"create ENT %s", e.ID)
 }
 
 func scanENT(sc scanner) (store.ENT, error) {
@@ -57,11 +51,7 @@ func scanENT(sc scanner) (store.ENT, error) {
 
 // GetENT returns an ENT by ID.
 func (s *Store) GetENT(ctx context.Context, id string) (store.ENT, error) {
-	e, err := scanENT(s.queryRowStmt(ctx, `SELECT `+entColumns+` FROM ents WHERE id = ?`, id))
-	if err != nil {
-		return e, fmt.Errorf("store: unable to get ENT %s: %w", id, mapErr(err))
-	}
-	return e, nil
+	return one(s.queryRowStmt(ctx, `SELECT `+entColumns+` FROM ents WHERE id = ?`, id), scanENT, "get ENT %s", id)
 }
 
 // ENTByAPIKeyHash returns the ENT whose current or previous API key hashes
@@ -70,12 +60,8 @@ func (s *Store) ENTByAPIKeyHash(ctx context.Context, hash string) (store.ENT, er
 	if hash == "" {
 		return store.ENT{}, fmt.Errorf("store: unable to get ENT by API key: %w", store.ErrNotFound)
 	}
-	e, err := scanENT(s.queryRowStmt(ctx, `SELECT `+entColumns+` FROM ents WHERE api_key_hash = ?1 AND api_key_hash <> ''
-		UNION ALL SELECT `+entColumns+` FROM ents WHERE prev_api_key_hash = ?1 AND prev_api_key_hash <> '' LIMIT 1`, hash))
-	if err != nil {
-		return e, fmt.Errorf("store: unable to get ENT by API key: %w", mapErr(err))
-	}
-	return e, nil
+	return one(s.queryRowStmt(ctx, `SELECT `+entColumns+` FROM ents WHERE api_key_hash = ?1 AND api_key_hash <> ''
+		UNION ALL SELECT `+entColumns+` FROM ents WHERE prev_api_key_hash = ?1 AND prev_api_key_hash <> '' LIMIT 1`, hash), scanENT, "get ENT by API key")
 }
 
 // ListENTs lists ENTs by ID.

@@ -136,11 +136,7 @@ func scanNotice(sc scanner) (store.Notice, error) {
 
 // GetNotice returns the current version of a notice.
 func (s *Store) GetNotice(ctx context.Context, id string) (store.Notice, error) {
-	n, err := scanNotice(s.r.QueryRowContext(ctx, `SELECT idempotency_key, doc FROM notices WHERE id = ?`, id))
-	if err != nil {
-		return n, fmt.Errorf("store: unable to get notice %s: %w", id, mapErr(err))
-	}
-	return n, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT idempotency_key, doc FROM notices WHERE id = ?`, id), scanNotice, "get notice %s", id)
 }
 
 // NoticeByIdempotencyKey returns the notice an author created with key.

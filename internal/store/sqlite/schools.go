@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/liaison-ent/liaison/internal/store"
@@ -12,15 +11,9 @@ const schoolColumns = `uai, name, commune, level, created_at`
 
 // CreateSchool stores a new school.
 func (s *Store) CreateSchool(ctx context.Context, sc store.School, a store.AuditEntry) error {
-	err := s.write(ctx, a, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO schools (`+schoolColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			sc.UAI, sc.Name, sc.Commune, sc.Level, fromTime(sc.CreatedAt))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: unable to create school %s: %w", sc.UAI, mapErr(err))
-	}
-	return nil
+	return s.insertAudited(ctx, a, `INSERT INTO schools (`+schoolColumns+`) VALUES (?, ?, ?, ?, ?)`, []any{
+		sc.UAI, sc.Name, sc.Commune, sc.Level, fromTime(sc.CreatedAt)},
+		"create school %s", sc.UAI)
 }
 
 func scanSchool(sc scanner) (store.School, error) {
@@ -36,11 +29,7 @@ func scanSchool(sc scanner) (store.School, error) {
 
 // GetSchool returns a school by UAI.
 func (s *Store) GetSchool(ctx context.Context, uai string) (store.School, error) {
-	sc, err := scanSchool(s.r.QueryRowContext(ctx, `SELECT `+schoolColumns+` FROM schools WHERE uai = ?`, uai))
-	if err != nil {
-		return sc, fmt.Errorf("store: unable to get school %s: %w", uai, mapErr(err))
-	}
-	return sc, nil
+	return one(s.r.QueryRowContext(ctx, `SELECT `+schoolColumns+` FROM schools WHERE uai = ?`, uai), scanSchool, "get school %s", uai)
 }
 
 // ListSchools lists schools by UAI; the cursor is a UAI.

@@ -171,6 +171,30 @@ func (s *Store) write(ctx context.Context, a store.AuditEntry, fn func(tx *sql.T
 	})
 }
 
+// insertAudited runs the insert query (args) and appends the audit entry
+// in one immediate transaction; an existing key is store.ErrConflict, and
+// a failure says what could not be done (format, fargs).
+func (s *Store) insertAudited(ctx context.Context, a store.AuditEntry, query string, args []any, format string, fargs ...any) error {
+	err := s.write(ctx, a, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unable to %s: %w", fmt.Sprintf(format, fargs...), mapErr(err))
+	}
+	return nil
+}
+
+// one reads row with scan; no row is store.ErrNotFound, and a failure
+// says what could not be done (format, args).
+func one[T any](row scanner, scan func(scanner) (T, error), format string, args ...any) (T, error) {
+	v, err := scan(row)
+	if err != nil {
+		return v, fmt.Errorf("store: unable to %s: %w", fmt.Sprintf(format, args...), mapErr(err))
+	}
+	return v, nil
+}
+
 // tx runs fn in one immediate write transaction, committed when fn
 // returns nil and rolled back otherwise; it appends no audit entry (the
 // push machinery and the session marks are not audited, see
