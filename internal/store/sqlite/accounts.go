@@ -26,14 +26,9 @@ func scanAccount(sc scanner) (store.Account, error) {
 	if err != nil {
 		return acc, err
 	}
-	if acc.Services, err = toList(services); err != nil {
-		return acc, err
-	}
-	if acc.Schools, err = toList(schools); err != nil {
-		return acc, err
-	}
-	acc.CreatedAt, err = toTime(created)
-	return acc, err
+	var dec decoded
+	acc.Services, acc.Schools, acc.CreatedAt = dec.list(services), dec.list(schools), dec.time(created)
+	return acc, dec.err
 }
 
 // GetAccount returns an account by ID.

@@ -23,15 +23,9 @@ func scanCollectivite(sc scanner) (store.Collectivite, error) {
 	if err := sc.Scan(&c.ID, &c.Kind, &c.Name, &c.INSEE, &c.SIREN, &members, &created, &deps); err != nil {
 		return c, err
 	}
-	var err error
-	if c.Members, err = toList(members); err != nil {
-		return c, err
-	}
-	if c.Departements, err = toList(deps); err != nil {
-		return c, err
-	}
-	c.CreatedAt, err = toTime(created)
-	return c, err
+	var dec decoded
+	c.Members, c.Departements, c.CreatedAt = dec.list(members), dec.list(deps), dec.time(created)
+	return c, dec.err
 }
 
 // GetCollectivite returns a collectivité by ID.

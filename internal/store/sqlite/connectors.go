@@ -94,12 +94,9 @@ func scanConnector(sc scanner) (store.Connector, error) {
 	if len(c.Secret.Sealed) == 0 {
 		c.Secret.Sealed = nil
 	}
-	var err error
-	if c.CreatedAt, err = toTime(created); err != nil {
-		return c, err
-	}
-	c.UpdatedAt, err = toTime(updated)
-	return c, err
+	var dec decoded
+	c.CreatedAt, c.UpdatedAt = dec.time(created), dec.time(updated)
+	return c, dec.err
 }
 
 // PutConnector creates or replaces a connector at c.Version, in the

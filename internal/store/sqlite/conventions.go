@@ -62,11 +62,9 @@ func scanConvention(sc scanner) (store.Convention, error) {
 	if len(doc) > 0 {
 		c.Doc = json.RawMessage(doc)
 	}
-	if c.Schools, err = toList(schools); err != nil {
-		return c, err
-	}
-	c.UpdatedAt, err = toTime(updated)
-	return c, err
+	var dec decoded
+	c.Schools, c.UpdatedAt = dec.list(schools), dec.time(updated)
+	return c, dec.err
 }
 
 // GetConvention returns the current state of a convention.

@@ -154,15 +154,9 @@ func scanDigest(sc scanner) (store.Digest, error) {
 	if err := sc.Scan(&d.ID, &d.ENTID, &d.ENTUserID, &d.Day, &notices, &d.Title, &d.Body, &created, &expires); err != nil {
 		return d, err
 	}
-	var err error
-	if d.NoticeIDs, err = toList(notices); err != nil {
-		return d, err
-	}
-	if d.CreatedAt, err = toTime(created); err != nil {
-		return d, err
-	}
-	d.ExpiresAt, err = toTime(expires)
-	return d, err
+	var dec decoded
+	d.NoticeIDs, d.CreatedAt, d.ExpiresAt = dec.list(notices), dec.time(created), dec.time(expires)
+	return d, dec.err
 }
 
 // GetDigest returns a summary.

@@ -30,23 +30,10 @@ func scanENT(sc scanner) (store.ENT, error) {
 	if err != nil {
 		return e, err
 	}
-	if e.PrevAPIKeyUntil, err = toTimePtr(prevAPIUntil); err != nil {
-		return e, err
-	}
-	if e.PrevWidgetKeyUntil, err = toTimePtr(prevWidgetUntil); err != nil {
-		return e, err
-	}
-	if e.RevokedAt, err = toTimePtr(revoked); err != nil {
-		return e, err
-	}
-	if e.Origins, err = toList(origins); err != nil {
-		return e, err
-	}
-	if e.Schools, err = toList(schools); err != nil {
-		return e, err
-	}
-	e.CreatedAt, err = toTime(created)
-	return e, err
+	var dec decoded
+	e.PrevAPIKeyUntil, e.PrevWidgetKeyUntil, e.RevokedAt = dec.timePtr(prevAPIUntil), dec.timePtr(prevWidgetUntil), dec.timePtr(revoked)
+	e.Origins, e.Schools, e.CreatedAt = dec.list(origins), dec.list(schools), dec.time(created)
+	return e, dec.err
 }
 
 // GetENT returns an ENT by ID.

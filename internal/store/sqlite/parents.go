@@ -357,14 +357,9 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 	if err != nil {
 		return p, err
 	}
-	if p.Muted, err = toList(muted); err != nil {
-		return p, err
-	}
-	if p.Digest, err = toList(digest); err != nil {
-		return p, err
-	}
-	if p.UpdatedAt, err = toTime(updated); err != nil {
-		return p, err
+	var dec decoded
+	if p.Muted, p.Digest, p.UpdatedAt = dec.list(muted), dec.list(digest), dec.time(updated); dec.err != nil {
+		return p, dec.err
 	}
 	decls, err := declarationsOf(ctx, tx, idList([]int64{id}))
 	if err != nil {

@@ -45,15 +45,9 @@ func scanSubscription(sc scanner) (store.PushSubscription, error) {
 	if err := sc.Scan(&sub.ID, &sub.ENTID, &sub.ENTUserID, &sub.Endpoint, &sub.P256dh, &sub.Auth, &created, &refreshed, &warned); err != nil {
 		return sub, err
 	}
-	var err error
-	if sub.CreatedAt, err = toTime(created); err != nil {
-		return sub, err
-	}
-	if sub.RefreshedAt, err = toTime(refreshed); err != nil {
-		return sub, err
-	}
-	sub.WarnedAt, err = toTimePtr(warned)
-	return sub, err
+	var dec decoded
+	sub.CreatedAt, sub.RefreshedAt, sub.WarnedAt = dec.time(created), dec.time(refreshed), dec.timePtr(warned)
+	return sub, dec.err
 }
 
 // UpsertPushSubscription inserts a subscription or refreshes the one with

@@ -229,11 +229,9 @@ func (s *Store) ClaimPushBatch(ctx context.Context, owner string, now time.Time,
 			if err != nil {
 				return err
 			}
-			if b.AvailableAt, err = toTime(avail); err != nil {
-				return err
-			}
-			if b.LeaseUntil, err = toTime(until); err != nil {
-				return err
+			var dec decoded
+			if b.AvailableAt, b.LeaseUntil = dec.time(avail), dec.time(until); dec.err != nil {
+				return dec.err
 			}
 			if b.Items, err = decodeItems(items); err != nil {
 				return err

@@ -239,6 +239,34 @@ func toTimePtr(s sql.NullString) (*time.Time, error) {
 	return &t, nil
 }
 
+// decoded reads the encoded columns of one row (times, lists) and keeps
+// the first error: a scan decodes every column, then returns err.
+type decoded struct{ err error }
+
+func (d *decoded) keep(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoded) time(s string) time.Time {
+	t, err := toTime(s)
+	d.keep(err)
+	return t
+}
+
+func (d *decoded) timePtr(s sql.NullString) *time.Time {
+	t, err := toTimePtr(s)
+	d.keep(err)
+	return t
+}
+
+func (d *decoded) list(s string) []string {
+	l, err := toList(s)
+	d.keep(err)
+	return l
+}
+
 // fromList encodes a list column as JSON text (never NULL).
 func fromList(l []string) string {
 	if len(l) == 0 {
