@@ -13,13 +13,7 @@ func (s *Store) PutAttachmentData(ctx context.Context, noticeID, id string, data
 	}
 	res, err := s.w.ExecContext(ctx, `INSERT INTO attachment_data (notice_id, id, data)
 		SELECT id, ?, ? FROM notices WHERE id = ?`, id, data, noticeID)
-	if err != nil {
-		return fmt.Errorf("store: unable to store attachment %s of notice %s: %w", id, noticeID, mapErr(err))
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 { // no such notice
-		if err == nil {
-			err = sql.ErrNoRows
-		}
+	if err := changed(res, err, sql.ErrNoRows); err != nil { // none: no such notice
 		return fmt.Errorf("store: unable to store attachment %s of notice %s: %w", id, noticeID, mapErr(err))
 	}
 	return nil

@@ -78,20 +78,7 @@ func scanAudit(sc scanner) (store.AuditEntry, error) {
 }
 
 func (s *Store) queryAudit(ctx context.Context, query string, args ...any) ([]store.AuditEntry, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		a, err := scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return list(ctx, s.r, scanAudit, query, args...)
 }
 
 // ListAudit lists entries newest first.
@@ -146,13 +133,9 @@ func (s *Store) ScanAudit(ctx context.Context, fn func(store.AuditEntry) error) 
 // clocks have disagreed), so what remains is one unbroken chain. The head
 // is kept apart: the chain goes on even when every entry is deleted.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM audit WHERE seq < COALESCE(
+	n, err := affected(s.w.ExecContext(ctx, `DELETE FROM audit WHERE seq < COALESCE(
 		(SELECT MIN(seq) FROM audit WHERE at >= ?),
-		(SELECT seq + 1 FROM audit_head WHERE id = 1))`, fromTime(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: unable to purge audit entries: %w", err)
-	}
-	n, err := res.RowsAffected()
+		(SELECT seq + 1 FROM audit_head WHERE id = 1))`, fromTime(before)))
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to purge audit entries: %w", err)
 	}

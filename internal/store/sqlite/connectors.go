@@ -126,13 +126,7 @@ func (s *Store) PutConnector(ctx context.Context, c store.Connector, a store.Aud
 				version = version + 1, updated_at = ? WHERE ent_id = ? AND kind = ? AND version = ?`,
 				string(doc), c.Secret.KeyID, c.Secret.Sealed, fromTime(c.UpdatedAt), c.ENTID, c.Kind, c.Version)
 		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		return store.ErrStale
+		return changed(res, err, store.ErrStale)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to save the %s connector of ENT %s: %w", c.Kind, c.ENTID, mapErr(err))
@@ -158,13 +152,7 @@ func (s *Store) ListConnectors(ctx context.Context, entID string) ([]store.Conne
 func (s *Store) DeleteConnector(ctx context.Context, entID, kind string, a store.AuditEntry) error {
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM connectors WHERE ent_id = ? AND kind = ?`, entID, kind)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		return store.ErrNotFound
+		return changed(res, err, store.ErrNotFound)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to delete the %s connector of ENT %s: %w", kind, entID, mapErr(err))

@@ -286,11 +286,7 @@ func (s *Store) CountNoticesPerSchool(ctx context.Context, collectiviteID string
 // audience and quota).
 func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error) {
 	b := fromTime(before)
-	res, err := s.w.ExecContext(ctx, `DELETE FROM notices WHERE expires_at < ? OR withdrawn_at < ?`, b, b)
-	if err != nil {
-		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := affected(s.w.ExecContext(ctx, `DELETE FROM notices WHERE expires_at < ? OR withdrawn_at < ?`, b, b))
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
 	}

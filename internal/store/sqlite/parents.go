@@ -159,19 +159,7 @@ func childrenWithEnrolments(ctx context.Context, tx *sql.Tx, parentID int64) ([]
 	rows, err := tx.QueryContext(ctx, `SELECT c.uai, c.level, c.class, COALESCE(e.enrolment, '') FROM children c
 		LEFT JOIN child_enrolments e ON e.parent_id = c.parent_id AND e.pos = c.pos
 		WHERE c.parent_id = ? ORDER BY c.pos`, parentID)
-	children, err := collect(rows, err, func(sc scanner) (store.Child, error) {
-		var c store.Child
-		var doc string
-		if err := sc.Scan(&c.UAI, &c.Level, &c.Class, &doc); err != nil {
-			return c, err
-		}
-		if doc != "" {
-			if err := json.Unmarshal([]byte(doc), &c.Enrolment); err != nil {
-				return c, err
-			}
-		}
-		return c, nil
-	})
+	children, err := collect(rows, err, scanChild)
 	if err != nil {
 		return nil, err
 	}
@@ -366,19 +354,7 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 		return p, err
 	}
 	rows, err := tx.StmtContext(ctx, children).QueryContext(ctx, id)
-	p.Children, err = collect(rows, err, func(sc scanner) (store.Child, error) {
-		var c store.Child
-		var enrol string
-		if err := sc.Scan(&c.UAI, &c.Level, &c.Class, &enrol); err != nil {
-			return c, err
-		}
-		if enrol != "" {
-			if err := json.Unmarshal([]byte(enrol), &c.Enrolment); err != nil {
-				return c, err
-			}
-		}
-		return c, nil
-	})
+	p.Children, err = collect(rows, err, scanChild)
 	if len(decls[id]) > 0 {
 		p.Children = store.WithDeclarations(p.Children, decls[id])
 	}
@@ -398,13 +374,8 @@ func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a sto
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM parents WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID)
-		if err != nil {
+		if err := changed(res, err, sql.ErrNoRows); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return sql.ErrNoRows
 		}
 		if err := dropPushes(ctx, tx, subs); err != nil {
 			return err
@@ -532,3 +503,19 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 }
 
 func byNotice(a, b store.ReadState) int { return strings.Compare(a.NoticeID, b.NoticeID) }
+
+// scanChild reads a child row: its UAI, level, class and the JSON of
+// what the ENT knows of its enrolments (” when nothing).
+func scanChild(sc scanner) (store.Child, error) {
+	var c store.Child
+	var enrol string
+	if err := sc.Scan(&c.UAI, &c.Level, &c.Class, &enrol); err != nil {
+		return c, err
+	}
+	if enrol != "" {
+		if err := json.Unmarshal([]byte(enrol), &c.Enrolment); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}

@@ -114,15 +114,7 @@ func (s *Store) DeletePushSubscription(ctx context.Context, entID, entUserID, id
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE id = ?
 			AND parent_id = (SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?)`, id, entID, entUserID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return sql.ErrNoRows
-		}
-		return nil
+		return changed(res, err, sql.ErrNoRows)
 	})
 	if err != nil {
 		return fmt.Errorf("store: unable to delete push subscription %s: %w", id, mapErr(err))

@@ -111,6 +111,25 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
+// affected is how many rows a statement changed, from what ExecContext
+// returned.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// changed is nil when a statement changed a row, none when it changed
+// none, the statement's error otherwise (from what ExecContext returned).
+func changed(res sql.Result, err error, none error) error {
+	n, err := affected(res, err)
+	if err == nil && n == 0 {
+		err = none
+	}
+	return err
+}
+
 // collect scans every row of a query with scan.
 func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {
