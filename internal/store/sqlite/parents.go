@@ -505,7 +505,7 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 func byNotice(a, b store.ReadState) int { return strings.Compare(a.NoticeID, b.NoticeID) }
 
 // scanChild reads a child row: its UAI, level, class and the JSON of
-// what the ENT knows of its enrolments (” when nothing).
+// what the ENT knows of its enrolments (empty when nothing).
 func scanChild(sc scanner) (store.Child, error) {
 	var c store.Child
 	var enrol string
