@@ -69,11 +69,7 @@ func testFeed(t *testing.T, open opener) {
 		upsert(t, s, "ent_1", 0, 2, 0, parent("u1", child("0750001A", "maternelle", "MS")), parent("u2", child("0750001A", "maternelle", "GS")))
 		createNotice(t, s, feedNotice("ntc_1", 0, "0750001A"))
 		createNotice(t, s, feedNotice("ntc_2", 0, "0750001A"))
-		states, err := s.ReadStates(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_2"})
-		ok(t, err)
-		if len(states) != 0 {
-			t.Fatalf("states before any reading: %+v", states)
-		}
+		noReadStates(t, s, "ent_1", "u1", []string{"ntc_1", "ntc_2"}, "states before any reading")
 		n, err := s.MarkRead(ctx, "ent_1", "u1", []string{"ntc_1", "ntc_absent"}, at(time.Minute))
 		ok(t, err)
 		if n != 1 {
@@ -90,7 +86,7 @@ func testFeed(t *testing.T, open opener) {
 		if n != 0 {
 			t.Fatalf("MarkRead of nothing: %d", n)
 		}
-		states, err = s.ReadStates(ctx, "ent_1", "u1", nil)
+		states, err := s.ReadStates(ctx, "ent_1", "u1", nil)
 		ok(t, err)
 		same(t, "read states", states, map[string]store.ReadState{
 			"ntc_1": {NoticeID: "ntc_1", ENTID: "ent_1", ENTUserID: "u1", ReadAt: ptr(at(time.Minute))},
@@ -110,11 +106,7 @@ func testFeed(t *testing.T, open opener) {
 		_, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_absent", at(time.Hour))
 		isErr(t, err, store.ErrNotFound)
 		// States are per parent and per ENT.
-		states, err = s.ReadStates(ctx, "ent_2", "u1", nil)
-		ok(t, err)
-		if len(states) != 0 {
-			t.Fatalf("another ENT's parent sees states: %+v", states)
-		}
+		noReadStates(t, s, "ent_2", "u1", nil, "another ENT's parent sees states")
 		states, err = s.ReadStates(ctx, "ent_1", "u1", []string{"ntc_2"})
 		ok(t, err)
 		if len(states) != 1 || states["ntc_2"].ReadAt == nil {
@@ -224,11 +216,7 @@ func testFeed(t *testing.T, open opener) {
 		_, err = s.MarkAcked(ctx, "ent_1", "u2", "ntc_1", at(time.Minute))
 		ok(t, err)
 		ok(t, s.DeleteParent(ctx, "ent_1", "u1", entry("parents.erase", "u1")))
-		states, err := s.ReadStates(ctx, "ent_1", "u1", nil)
-		ok(t, err)
-		if len(states) != 0 {
-			t.Fatalf("an erased parent's read states remain: %+v", states)
-		}
+		noReadStates(t, s, "ent_1", "u1", nil, "an erased parent's read states remain")
 		read, acked, err := s.NoticeReadCounts(ctx, "ntc_1")
 		ok(t, err)
 		if read != 1 || acked != 1 {
@@ -241,11 +229,7 @@ func testFeed(t *testing.T, open opener) {
 		isErr(t, err, store.ErrNotFound)
 		_, err = s.MarkAcked(ctx, "ent_1", "u1", "ntc_2", at(time.Hour))
 		isErr(t, err, store.ErrNotFound)
-		states, err = s.ReadStates(ctx, "ent_1", "u1", nil)
-		ok(t, err)
-		if len(states) != 0 {
-			t.Fatalf("read states re-created for an erased parent: %+v", states)
-		}
+		noReadStates(t, s, "ent_1", "u1", nil, "read states re-created for an erased parent")
 		// A parent never synced is refused the same way.
 		_, err = s.MarkRead(ctx, "ent_1", "nobody", []string{"ntc_1"}, at(time.Hour))
 		isErr(t, err, store.ErrNotFound)
@@ -336,3 +320,14 @@ func testFeed(t *testing.T, open opener) {
 func noticeIDOf(n store.Notice) string { return n.ID }
 
 func ptr[T any](v T) *T { return &v }
+
+// noReadStates fails unless the parent has no read state among ids (all
+// of them: nil), with what the check is about.
+func noReadStates(t *testing.T, s store.Store, entID, entUserID string, ids []string, what string) {
+	t.Helper()
+	states, err := s.ReadStates(context.Background(), entID, entUserID, ids)
+	ok(t, err)
+	if len(states) != 0 {
+		t.Fatalf("%s: %+v", what, states)
+	}
+}
