@@ -189,13 +189,10 @@ func (s *Store) createDigest(ctx context.Context, d store.Digest, now time.Time)
 		Day: d.Day, Notices: d.NoticeIDs, Title: d.Title, Body: d.Body, CreatedAt: msUTC(d.CreatedAt), ExpiresAt: msUTC(d.ExpiresAt)}); err != nil {
 		return fail(err, "write summary %s", d.ID)
 	}
-	cur, err := s.coll(collPushSubscriptions).Find(ctx, bson.D{{Key: "parent", Value: pid}}, findOptions(byID, 0))
+	subs, err := findAll(ctx, s, collPushSubscriptions, bson.D{{Key: "parent", Value: pid}}, findOptions(byID, 0),
+		func(d subscriptionDoc) subscriptionDoc { return d }, "write summary %s", d.ID)
 	if err != nil {
-		return fail(err, "write summary %s", d.ID)
-	}
-	subs, err := all(ctx, cur, func(d subscriptionDoc) subscriptionDoc { return d })
-	if err != nil {
-		return fail(err, "write summary %s", d.ID)
+		return err
 	}
 	if len(subs) > 0 {
 		items := make([]store.PushItem, len(subs))
@@ -232,14 +229,11 @@ func (s *Store) GetDigest(ctx context.Context, id string) (store.Digest, error) 
 // PurgeDigests deletes old summaries and the pending notices no summary
 // will list.
 func (s *Store) PurgeDigests(ctx context.Context, before, now time.Time) (int, error) {
-	cur, err := s.coll(collDigests).Find(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: msUTC(before)}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	old, err := findAll(ctx, s, collDigests, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: msUTC(before)}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}),
+		func(d digestDoc) string { return d.ID }, "purge summaries")
 	if err != nil {
-		return 0, fail(err, "purge summaries")
-	}
-	old, err := all(ctx, cur, func(d digestDoc) string { return d.ID })
-	if err != nil {
-		return 0, fail(err, "purge summaries")
+		return 0, err
 	}
 	n := 0
 	for _, id := range old {
@@ -260,26 +254,20 @@ func (s *Store) PurgeDigests(ctx context.Context, before, now time.Time) (int, e
 		n += int(res.DeletedCount)
 	}
 	// Pending notices withdrawn, expired or purged.
-	cur, err = s.coll(collDigestPending).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "notice_id", Value: 1}}))
+	ids, err := findAll(ctx, s, collDigestPending, bson.D{}, options.Find().SetProjection(bson.D{{Key: "notice_id", Value: 1}}),
+		func(d digestPendingDoc) string { return d.NoticeID }, "purge summaries")
 	if err != nil {
-		return n, fail(err, "purge summaries")
-	}
-	ids, err := all(ctx, cur, func(d digestPendingDoc) string { return d.NoticeID })
-	if err != nil {
-		return n, fail(err, "purge summaries")
+		return n, err
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) == 0 {
 		return n, nil
 	}
-	cur, err = s.coll(collNotices).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	live, err := findAll(ctx, s, collNotices, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, options.Find(),
+		noticeDoc.model, "purge summaries")
 	if err != nil {
-		return n, fail(err, "purge summaries")
-	}
-	live, err := all(ctx, cur, noticeDoc.model)
-	if err != nil {
-		return n, fail(err, "purge summaries")
+		return n, err
 	}
 	gone := slices.DeleteFunc(ids, func(id string) bool {
 		return slices.ContainsFunc(live, func(x store.Notice) bool {

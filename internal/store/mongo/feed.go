@@ -97,13 +97,10 @@ func (s *Store) ReadStates(ctx context.Context, entID, entUserID string, noticeI
 		}
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}}
 	}
-	cur, err := s.coll(collReadStates).Find(ctx, filter)
+	states, err := findAll(ctx, s, collReadStates, filter, options.Find(),
+		readStateDoc.model, "read the read states of %s/%s", entID, entUserID)
 	if err != nil {
-		return nil, fail(err, "read the read states of %s/%s", entID, entUserID)
-	}
-	states, err := all(ctx, cur, readStateDoc.model)
-	if err != nil {
-		return nil, fail(err, "read the read states of %s/%s", entID, entUserID)
+		return nil, err
 	}
 	for _, st := range states {
 		out[st.NoticeID] = st
@@ -213,26 +210,20 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 	if len(aud.Schools) == 0 {
 		return nil, nil
 	}
-	cur, err := s.coll(collReadStates).Find(ctx, bson.D{{Key: "notice_id", Value: noticeID}})
+	states, err := findAll(ctx, s, collReadStates, bson.D{{Key: "notice_id", Value: noticeID}}, options.Find(),
+		readStateDoc.model, "compute the reach of notice %s", noticeID)
 	if err != nil {
-		return nil, fail(err, "compute the reach of notice %s", noticeID)
-	}
-	states, err := all(ctx, cur, readStateDoc.model)
-	if err != nil {
-		return nil, fail(err, "compute the reach of notice %s", noticeID)
+		return nil, err
 	}
 	byParent := make(map[string]store.ReadState, len(states))
 	for _, st := range states {
 		byParent[parentID(st.ENTID, st.ENTUserID)] = st
 	}
-	cur, err = s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "ent_id", Value: 1}, {Key: "ent_user_id", Value: 1}, {Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
+	parents, err := findAll(ctx, s, collParents, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
+		options.Find().SetProjection(bson.D{{Key: "ent_id", Value: 1}, {Key: "ent_user_id", Value: 1}, {Key: "children", Value: 1}, {Key: "declared", Value: 1}}),
+		parentDoc.model, "compute the reach of notice %s", noticeID)
 	if err != nil {
-		return nil, fail(err, "compute the reach of notice %s", noticeID)
-	}
-	parents, err := all(ctx, cur, parentDoc.model)
-	if err != nil {
-		return nil, fail(err, "compute the reach of notice %s", noticeID)
+		return nil, err
 	}
 	type groupKey struct{ uai, level string }
 	groups := map[groupKey]*store.ReachGroup{}
@@ -282,14 +273,11 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 	if len(aud.Schools) == 0 {
 		return nil, nil
 	}
-	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
+	parents, err := findAll(ctx, s, collParents, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: aud.Schools}}}},
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}),
+		parentDoc.model, "count the families of an audience per class")
 	if err != nil {
-		return nil, fail(err, "count the families of an audience per class")
-	}
-	parents, err := all(ctx, cur, parentDoc.model)
-	if err != nil {
-		return nil, fail(err, "count the families of an audience per class")
+		return nil, err
 	}
 	type cellKey struct{ uai, level, class string }
 	cells := map[cellKey]int{}
@@ -338,14 +326,11 @@ func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells [
 		}
 		keys[c.CellKey()] = true
 	}
-	cur, err := s.coll(collParents).Find(ctx, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: schools}}}},
-		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}))
+	parents, err := findAll(ctx, s, collParents, bson.D{{Key: "children.uai", Value: bson.D{{Key: "$in", Value: schools}}}},
+		options.Find().SetProjection(bson.D{{Key: "children", Value: 1}, {Key: "declared", Value: 1}}),
+		parentDoc.model, "count the families of classes")
 	if err != nil {
-		return 0, fail(err, "count the families of classes")
-	}
-	parents, err := all(ctx, cur, parentDoc.model)
-	if err != nil {
-		return 0, fail(err, "count the families of classes")
+		return 0, err
 	}
 	n := 0
 	for _, p := range parents {

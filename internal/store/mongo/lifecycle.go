@@ -65,16 +65,13 @@ func claimsOf(p, op, id string) bson.D {
 func (s *Store) NoticeTransitions(ctx context.Context, from, to time.Time) ([]store.NoticeTransition, error) {
 	from, to = msUTC(from), msUTC(to)
 	window := bson.D{{Key: "$gt", Value: from}, {Key: "$lte", Value: to}}
-	cur, err := s.coll(collNotices).Find(ctx, bson.D{{Key: "$or", Value: bson.A{
+	notices, err := findAll(ctx, s, collNotices, bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: "publish_at", Value: window}},
 		bson.D{{Key: "expires_at", Value: window}},
-	}}})
+	}}}, options.Find(),
+		noticeDoc.model, "list notice transitions")
 	if err != nil {
-		return nil, fail(err, "list notice transitions")
-	}
-	notices, err := all(ctx, cur, noticeDoc.model)
-	if err != nil {
-		return nil, fail(err, "list notice transitions")
+		return nil, err
 	}
 	return store.TransitionsIn(notices, from, to), nil
 }

@@ -230,15 +230,8 @@ func (s *Store) ListNotices(ctx context.Context, f store.NoticeFilter) ([]store.
 	if f.Cursor != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: f.Cursor}}})
 	}
-	cur, err := s.coll(collNotices).Find(ctx, filter, findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit))
-	if err != nil {
-		return nil, fail(err, "list notices")
-	}
-	out, err := all(ctx, cur, noticeDoc.model)
-	if err != nil {
-		return nil, fail(err, "list notices")
-	}
-	return out, nil
+	return findAll(ctx, s, collNotices, filter, findOptions(bson.D{{Key: "_id", Value: -1}}, f.Limit),
+		noticeDoc.model, "list notices")
 }
 
 // UpdateNotice runs updateNotice and the append of its audit entry in one
@@ -291,14 +284,10 @@ func (s *Store) updateNotice(ctx context.Context, n store.Notice, expectVersion 
 
 // NoticeVersions returns the earlier versions of a notice, oldest first.
 func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, error) {
-	cur, err := s.coll(collNoticeVersions).Find(ctx, bson.D{{Key: "notice_id", Value: id}},
-		findOptions(bson.D{{Key: "version", Value: 1}}, 0))
+	out, err := findAll(ctx, s, collNoticeVersions, bson.D{{Key: "notice_id", Value: id}},
+		findOptions(bson.D{{Key: "version", Value: 1}}, 0), noticeVersionDoc.model, "list versions of notice %s", id)
 	if err != nil {
-		return nil, fail(err, "list versions of notice %s", id)
-	}
-	out, err := all(ctx, cur, noticeVersionDoc.model)
-	if err != nil {
-		return nil, fail(err, "list versions of notice %s", id)
+		return nil, err
 	}
 	if len(out) == 0 {
 		if _, err := s.getNoticeDoc(ctx, id); err != nil {
