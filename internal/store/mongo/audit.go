@@ -166,15 +166,11 @@ const scanPage = 1000
 func (s *Store) ScanAudit(ctx context.Context, fn func(store.AuditEntry) error) error {
 	after := int64(0)
 	for {
-		cur, err := s.coll(collAudit).Find(ctx,
+		page, err := findAll(ctx, s, collAudit,
 			bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: seqKey(after)}}}},
-			findOptions(bson.D{{Key: "_id", Value: 1}}, scanPage))
+			findOptions(bson.D{{Key: "_id", Value: 1}}, scanPage), auditDoc.entry, "scan the audit log")
 		if err != nil {
-			return fail(err, "scan the audit log")
-		}
-		page, err := all(ctx, cur, auditDoc.entry)
-		if err != nil {
-			return fail(err, "scan the audit log")
+			return err
 		}
 		for _, e := range page {
 			if err := fn(e); err != nil {
