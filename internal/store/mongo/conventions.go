@@ -181,17 +181,10 @@ func (s *Store) GetConvention(ctx context.Context, id string) (store.Convention,
 
 // ConventionVersions returns every version of a convention, oldest first.
 func (s *Store) ConventionVersions(ctx context.Context, id string) ([]store.ConventionVersion, error) {
-	out, err := findAll(ctx, s, collConventionVersions, bson.D{{Key: "convention_id", Value: id}},
-		findOptions(bson.D{{Key: "version", Value: 1}}, 0), conventionVersionDoc.model, "list versions of convention %s", id)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		if _, err := s.GetConvention(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return versions(ctx, s, collConventionVersions, "convention_id", id, conventionVersionDoc.model, func() error {
+		_, err := s.GetConvention(ctx, id)
+		return err
+	}, "list versions of convention %s")
 }
 
 // ListConventions lists conventions by ID.

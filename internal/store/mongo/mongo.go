@@ -309,6 +309,22 @@ func (s *Store) insertAudited(ctx context.Context, name string, doc any, a store
 	})
 }
 
+// versions lists the versions in collection name of the document id (its
+// field parent), oldest first, converted with conv; when there are none,
+// exists says whether that is because the document itself does not exist
+// (its error) or has no earlier version (nil). A failure says what could
+// not be done (format, with id).
+func versions[D, T any](ctx context.Context, s *Store, name, parent, id string, conv func(D) T, exists func() error, format string) ([]T, error) {
+	out, err := findAll(ctx, s, name, bson.D{{Key: parent, Value: id}}, findOptions(bson.D{{Key: "version", Value: 1}}, 0), conv, format, id)
+	if err == nil && len(out) == 0 {
+		err = exists()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // msUTC is how times are stored: BSON dates hold milliseconds.
 func msUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 

@@ -284,17 +284,12 @@ func (s *Store) updateNotice(ctx context.Context, n store.Notice, expectVersion 
 
 // NoticeVersions returns the earlier versions of a notice, oldest first.
 func (s *Store) NoticeVersions(ctx context.Context, id string) ([]store.Notice, error) {
-	out, err := findAll(ctx, s, collNoticeVersions, bson.D{{Key: "notice_id", Value: id}},
-		findOptions(bson.D{{Key: "version", Value: 1}}, 0), noticeVersionDoc.model, "list versions of notice %s", id)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
+	return versions(ctx, s, collNoticeVersions, "notice_id", id, noticeVersionDoc.model, func() error {
 		if _, err := s.getNoticeDoc(ctx, id); err != nil {
-			return nil, fail(err, "list versions of notice %s", id)
+			return fail(err, "list versions of notice %s", id)
 		}
-	}
-	return out, nil
+		return nil
+	}, "list versions of notice %s")
 }
 
 // CountNoticesPerSchool counts the notices of a collectivité, withdrawn
