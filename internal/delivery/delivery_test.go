@@ -100,35 +100,9 @@ func TestEndToEnd(t *testing.T) {
 		n, err := e.st.PendingPushes(context.Background())
 		return err == nil && n == 0
 	})
-	if got := counterValue(t, reg, "liaison_push_sends_total", "delivered"); got != float64(3*len(ids)) {
+	if got := metricValue(t, reg, "liaison_push_sends_total", map[string]string{"outcome": "delivered"}); got != float64(3*len(ids)) {
 		t.Fatalf("delivered metric %v", got)
 	}
-}
-
-// counterValue reads a counter (of the given label value, "" for none).
-func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" && len(m.GetLabel()) == 0 {
-				return m.GetCounter().GetValue()
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{%s} not found", name, label)
-	return 0
 }
 
 // TestGoneRemovesSubscription: 410 deletes the subscription.
@@ -267,7 +241,7 @@ func TestAuthRejectedKeeps(t *testing.T) {
 	if l, _ := e.st.ListPushSubscriptions(context.Background(), "ent_1", "parent00000"); len(l) != 1 {
 		t.Fatalf("subscription not kept: %v", l)
 	}
-	if counterValue(t, reg, "liaison_push_vapid_rejected_total", "") != 1 {
+	if metricValue(t, reg, "liaison_push_vapid_rejected_total", nil) != 1 {
 		t.Fatal("liaison_push_vapid_rejected_total did not count the rejection")
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 	"github.com/liaison-ent/liaison/webpush"
@@ -240,4 +242,37 @@ func (e *env) stats(id string) store.PushStats {
 		e.t.Fatal(err)
 	}
 	return st
+}
+
+// metricValue reads the counter or gauge name of reg whose labels are
+// exactly labels (nil: a series without labels); the test fails when there
+// is none.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			same := len(m.GetLabel()) == len(labels)
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; !ok || v != l.GetValue() {
+					same = false
+				}
+			}
+			if !same {
+				continue
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s%v not found", name, labels)
+	return 0
 }

@@ -89,50 +89,21 @@ func TestThrottledOriginDoesNotHoldOthers(t *testing.T) {
 	}
 	// /metrics tells which origin is the bottleneck.
 	a, b := webpush.Origin(os[0].URL()), webpush.Origin(os[1].URL())
-	if v := originMetric(t, reg, "liaison_push_origin_sends_total", a, "delivered"); v != 200 {
+	if v := metricValue(t, reg, "liaison_push_origin_sends_total", map[string]string{"origin": a, "outcome": "delivered"}); v != 200 {
 		t.Errorf("delivered to %s: %v", a, v)
 	}
-	if v := originMetric(t, reg, "liaison_push_origin_sends_total", b, "throttled"); v != float64(throttled.Requests) {
+	if v := metricValue(t, reg, "liaison_push_origin_sends_total", map[string]string{"origin": b, "outcome": "throttled"}); v != float64(throttled.Requests) {
 		t.Errorf("throttled by %s: %v, want %d", b, v, throttled.Requests)
 	}
-	if v := originMetric(t, reg, "liaison_push_origin_limit", b, ""); v < 1 || v >= webpush.DefaultInitialLimit {
+	if v := metricValue(t, reg, "liaison_push_origin_limit", map[string]string{"origin": b}); v < 1 || v >= webpush.DefaultInitialLimit {
 		t.Errorf("limit of the throttled origin %v, want cut below %d", v, webpush.DefaultInitialLimit)
 	}
-	if v := originMetric(t, reg, "liaison_push_origin_in_flight", a, ""); v != 0 {
+	if v := metricValue(t, reg, "liaison_push_origin_in_flight", map[string]string{"origin": a}); v != 0 {
 		t.Errorf("in flight to %s after the fan-out: %v", a, v)
 	}
-	if v := originMetric(t, reg, "liaison_push_origin_latency_seconds", a, ""); v <= 0 {
+	if v := metricValue(t, reg, "liaison_push_origin_latency_seconds", map[string]string{"origin": a}); v <= 0 {
 		t.Errorf("latency of %s: %v", a, v)
 	}
-}
-
-// originMetric reads a per-origin series (outcome "" for the gauges).
-func originMetric(t *testing.T, reg *prometheus.Registry, name, origin, outcome string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["origin"] != origin || labels["outcome"] != outcome {
-				continue
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("metric %s{origin=%q,outcome=%q} not found", name, origin, outcome)
-	return 0
 }
 
 // TestHangingOriginDoesNotHoldOthers: one origin never answers. The
