@@ -65,9 +65,7 @@ func TestEndToEnd(t *testing.T) {
 	// A correction: version 2, pushed again with the same Topic.
 	n2 := n
 	n2.Version, n2.Title, n2.UpdatedAt = 2, "Cantine fermée jeudi et vendredi", e.clock.Now()
-	if err := e.st.UpdateNotice(context.Background(), n2, 1, store.AuditEntry{At: n2.UpdatedAt, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(n2, 1, "notice.correct")
 	waitFor(t, 30*time.Second, "the correction", e.allReceived(2))
 	for _, id := range ids {
 		msgs := e.srv.Received(e.subs[id].ID)
@@ -252,9 +250,7 @@ func TestAuthRejectedKeeps(t *testing.T) {
 // notice withdrawn while deferred sends nothing.
 func TestQuietHoursMutedWithdrawn(t *testing.T) {
 	e := newEnv(t)
-	e.convention(`,"quiet_hours":{"from":"20:00","to":"07:30"}`)
-	e.clock = newClock(time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)) // 21:00 in Paris
-	e.opt.Clock = e.clock.Now
+	e.quietEvening()
 	ids := e.parents(4)
 	muter := store.Parent{ENTUserID: "muter", Muted: []string{"cantine"}, Children: []store.Child{{UAI: testUAI, Level: "maternelle"}}}
 	if _, err := e.st.UpsertParents(context.Background(), "ent_1", []store.Parent{muter}, testStart, store.AuditEntry{At: testStart, Actor: "test"}); err != nil {
@@ -278,9 +274,7 @@ func TestQuietHoursMutedWithdrawn(t *testing.T) {
 	}
 	w := withdrawn
 	w.Status, w.UpdatedAt = store.NoticeWithdrawn, e.clock.Now()
-	if err := e.st.UpdateNotice(context.Background(), w, 1, store.AuditEntry{At: w.UpdatedAt, Actor: "acc_1", Action: "notice.withdraw", Target: w.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(w, 1, "notice.withdraw")
 	time.Sleep(300 * time.Millisecond) // several polls: nothing may go during the quiet hours
 	for id, c := range e.received() {
 		if c != 1 {
@@ -393,21 +387,16 @@ func TestKeysPersisted(t *testing.T) {
 // fan-out and is sent once more.
 func TestCorrectionPushedOrNot(t *testing.T) {
 	e := newEnv(t)
-	e.convention(`,"quiet_hours":{"from":"20:00","to":"07:30"}`)
-	e.clock = newClock(time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)) // 21:00 in Paris
-	e.opt.Clock = e.clock.Now
+	e.quietEvening()
 	ids := e.parents(4)
 	e.run()
-	ctx := context.Background()
 
 	n := e.notice()
 	waitFor(t, 30*time.Second, "the deferred fan-out", func() bool { return e.stats(n.ID).Counts[store.CountDeferred] == 4 })
 	quiet := n
 	quiet.Version, quiet.PushVersion, quiet.ExpiresAt, quiet.UpdatedAt = 2, 1, n.ExpiresAt.Add(time.Hour), e.clock.Now()
 	quiet.CorrectionReason = "Prolongée"
-	if err := e.st.UpdateNotice(ctx, quiet, 1, store.AuditEntry{At: quiet.UpdatedAt, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(quiet, 1, "notice.correct")
 	time.Sleep(300 * time.Millisecond)             // several polls: no fan-out for version 2
 	e.clock.Advance(10*time.Hour + 31*time.Minute) // 07:31 in Paris
 	waitFor(t, 30*time.Second, "the deferred pushes after the quiet hours", e.allReceived(1))
@@ -424,15 +413,11 @@ func TestCorrectionPushedOrNot(t *testing.T) {
 	loud := quiet
 	now := e.clock.Now()
 	loud.Version, loud.PushVersion, loud.RepushedAt, loud.Title, loud.UpdatedAt = 3, 3, &now, "Cantine fermée jeudi et vendredi", now
-	if err := e.st.UpdateNotice(ctx, loud, 2, store.AuditEntry{At: now, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(loud, 2, "notice.correct")
 	waitFor(t, 30*time.Second, "the correction pushed again", e.allReceived(2))
 	after := loud
 	after.Version, after.Body, after.UpdatedAt = 4, "Prévoir un pique-nique.", e.clock.Now()
-	if err := e.st.UpdateNotice(ctx, after, 3, store.AuditEntry{At: after.UpdatedAt, Actor: "acc_1", Action: "notice.correct", Target: n.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(after, 3, "notice.correct")
 	time.Sleep(300 * time.Millisecond) // several polls: no fan-out for version 4
 	for _, id := range ids {
 		msgs := e.srv.Received(e.subs[id].ID)

@@ -94,9 +94,7 @@ func TestDailySummary(t *testing.T) {
 	}
 	w := withdrawn
 	w.Status, w.UpdatedAt = store.NoticeWithdrawn, e.clock.Now().UTC()
-	if err := e.st.UpdateNotice(ctx, w, 1, store.AuditEntry{At: w.UpdatedAt, Actor: "acc_1", Action: "notice.withdraw", Target: w.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.update(w, 1, "notice.withdraw")
 	// Before the hour (09:00 in Paris): nothing.
 	if n := runBoth(); n != 0 {
 		t.Fatalf("%d summaries before the hour", n)

@@ -56,9 +56,7 @@ func TestErasedParentNotPushedAfterRetry(t *testing.T) {
 // hours is not sent to a parent erased before they end.
 func TestErasedParentNotPushedAfterQuietHours(t *testing.T) {
 	e := newEnv(t)
-	e.convention(`,"quiet_hours":{"from":"20:00","to":"07:30"}`)
-	e.clock = newClock(time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)) // 21:00 in Paris
-	e.opt.Clock = e.clock.Now
+	e.quietEvening()
 	ids := e.parents(3)
 	e.run()
 	n := e.notice()

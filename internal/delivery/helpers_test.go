@@ -193,6 +193,25 @@ func (e *env) convention(quiet string) {
 	}
 }
 
+// quietEvening stores convention cnv_1 with quiet hours from 20:00 to
+// 07:30 and sets the clock to 21:00 in Paris, the first day: a normal
+// notice published now is deferred to 07:30 the next morning.
+func (e *env) quietEvening() {
+	e.t.Helper()
+	e.convention(`,"quiet_hours":{"from":"20:00","to":"07:30"}`)
+	e.clock = newClock(time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)) // 21:00 in Paris
+	e.opt.Clock = e.clock.Now
+}
+
+// update stores n, a new version of the notice at version was, as acc_1's
+// action at n.UpdatedAt.
+func (e *env) update(n store.Notice, was int, action string) {
+	e.t.Helper()
+	if err := e.st.UpdateNotice(context.Background(), n, was, store.AuditEntry{At: n.UpdatedAt, Actor: "acc_1", Action: action, Target: n.ID}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // waitFor polls cond every 20 ms until it holds or the bound passes.
 func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	t.Helper()
