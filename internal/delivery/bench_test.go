@@ -119,6 +119,15 @@ func (s *sink) setLatency(b *testing.B, ms int, sigma float64) {
 	resp.Body.Close()
 }
 
+// hosts is the origins' host:port list, comma-separated: their allowlist.
+func (s *sink) hosts() string {
+	hosts := make([]string, len(s.origins))
+	for i, o := range s.origins {
+		hosts[i] = strings.TrimPrefix(o, "https://")
+	}
+	return strings.Join(hosts, ",")
+}
+
 func startSink(b *testing.B) *sink { return startSinkOrigins(b, 0) }
 
 // startSinkOrigins starts the sink with k origins (0: as
@@ -228,32 +237,10 @@ func BenchmarkFanout(b *testing.B) {
 	subs := benchSubs()
 	sk := startSink(b)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	keys, err := LoadKeys(ctx, st, "", "", time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Every subscriber shares one key pair (the sink does not decrypt);
-	// endpoints are distinct.
-	uk, _ := ecdh.P256().GenerateKey(rand.Reader)
-	p256dh := base64.RawURLEncoding.EncodeToString(uk.PublicKey().Bytes())
-	authb := make([]byte, 16)
-	_, _ = rand.Read(authb)
-	auth := base64.RawURLEncoding.EncodeToString(authb)
+	st, keys := benchStore(b)
+	p256dh, auth := sharedKeys()
 	start := time.Now()
-	for lo := 0; lo < subs; lo += 10_000 {
-		ps := make([]store.Parent, 0, 10_000)
-		for i := lo; i < min(lo+10_000, subs); i++ {
-			ps = append(ps, store.Parent{ENTUserID: fmt.Sprintf("p%07d", i), Children: []store.Child{{UAI: testUAI, Level: "maternelle"}}})
-		}
-		if _, err := st.UpsertParents(ctx, "ent_1", ps, time.Now(), store.AuditEntry{At: time.Now(), Actor: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	loadParents(b, st, subs, 10_000)
 	for i := range subs {
 		now := time.Now()
 		if _, _, err := st.UpsertPushSubscription(ctx, store.PushSubscription{ID: store.NewID("psb", now), ENTID: "ent_1",
@@ -263,11 +250,7 @@ func BenchmarkFanout(b *testing.B) {
 		}
 	}
 	b.Logf("setup: %d parents and subscriptions in %v", subs, time.Since(start))
-	hosts := make([]string, len(sk.origins))
-	for i, o := range sk.origins {
-		hosts[i] = strings.TrimPrefix(o, "https://")
-	}
-	allow, _ := webpush.ParseAllowlist(strings.Join(hosts, ","))
+	allow, _ := webpush.ParseAllowlist(sk.hosts())
 	sigma, _ := strconv.ParseFloat(os.Getenv("LIAISON_BENCH_SIGMA"), 64)
 
 	// Baseline: webpush-go SendNotification, 32 workers, same stand-in at
@@ -289,10 +272,7 @@ func BenchmarkFanout(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer runService(ctx, svc)()
 
 	// LIAISON_BENCH_CPUPROFILE: a CPU profile of the pipeline alone
 	// (-cpuprofile also covers the setup and the baseline).
@@ -323,12 +303,7 @@ func BenchmarkFanout(b *testing.B) {
 		sk.reset(b)
 		resetPeakRSS()
 		cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		n := urgentAlert(now, "École fermée demain", strings.Repeat("Neige : l'école est fermée demain. ", 5))
-		t0 := time.Now()
-		if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
-			b.Fatal(err)
-		}
+		_, t0 := publishAlert(b, st, "École fermée demain", strings.Repeat("Neige : l'école est fermée demain. ", 5))
 		svc.Wake()
 		var total, first time.Duration
 		for {
@@ -378,6 +353,67 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	b.ReportMetric(peak, "peak_RSS_MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchStore is the embedded store in a temp dir, closed when the
+// benchmark ends, and its keys.
+func benchStore(b *testing.B) (*sqlite.Store, Keys) {
+	st, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	keys, err := LoadKeys(context.Background(), st, "", "", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, keys
+}
+
+// sharedKeys is the key pair every subscriber of a benchmark shares (the
+// sink does not decrypt; endpoints are distinct).
+func sharedKeys() (p256dh, auth string) {
+	uk, _ := ecdh.P256().GenerateKey(rand.Reader)
+	authb := make([]byte, 16)
+	_, _ = rand.Read(authb)
+	return base64.RawURLEncoding.EncodeToString(uk.PublicKey().Bytes()), base64.RawURLEncoding.EncodeToString(authb)
+}
+
+// loadParents syncs parents p0000000 to p<n-1>, one child each in
+// testUAI, chunk at a time through the store.
+func loadParents(b *testing.B, st store.Store, n, chunk int) {
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		ps := make([]store.Parent, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			ps = append(ps, store.Parent{ENTUserID: fmt.Sprintf("p%07d", i), Children: []store.Child{{UAI: testUAI, Level: "maternelle"}}})
+		}
+		if _, err := st.UpsertParents(context.Background(), "ent_1", ps, time.Now(), store.AuditEntry{At: time.Now(), Actor: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// publishAlert stores an urgent alert published now, as a publication
+// does (the caller wakes the service where it runs in this process), and
+// returns it with the instant from which its pushes are timed.
+func publishAlert(b *testing.B, st store.Store, title, body string) (store.Notice, time.Time) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	n := urgentAlert(now, title, body)
+	t0 := time.Now()
+	if err := st.CreateNotice(context.Background(), n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
+		b.Fatal(err)
+	}
+	return n, t0
+}
+
+// runService runs svc until the stop it returns is called, which returns
+// once the service has stopped.
+func runService(ctx context.Context, svc *Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
 }
 
 // limits is the Pacer's limit and latency per origin, for the log.

@@ -2,10 +2,7 @@ package delivery
 
 import (
 	"context"
-	"crypto/ecdh"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -14,7 +11,6 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
-	"github.com/liaison-ent/liaison/internal/store/sqlite"
 	"github.com/liaison-ent/liaison/webpush"
 )
 
@@ -40,33 +36,12 @@ func BenchmarkNational(b *testing.B) {
 	subs := nationalSubs()
 	sk := startSinkOrigins(b, 3)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	keys, err := LoadKeys(ctx, st, "", "", time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	uk, _ := ecdh.P256().GenerateKey(rand.Reader)
-	p256dh := base64.RawURLEncoding.EncodeToString(uk.PublicKey().Bytes())
-	authb := make([]byte, 16)
-	_, _ = rand.Read(authb)
-	auth := base64.RawURLEncoding.EncodeToString(authb)
+	st, keys := benchStore(b)
+	p256dh, auth := sharedKeys()
 
 	start := time.Now()
 	const chunk = 50_000
-	for lo := 0; lo < subs; lo += chunk {
-		hi := min(lo+chunk, subs)
-		ps := make([]store.Parent, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			ps = append(ps, store.Parent{ENTUserID: fmt.Sprintf("p%07d", i), Children: []store.Child{{UAI: testUAI, Level: "maternelle"}}})
-		}
-		if _, err := st.UpsertParents(ctx, "ent_1", ps, time.Now(), store.AuditEntry{At: time.Now(), Actor: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	loadParents(b, st, subs, chunk)
 	parentsTook := time.Since(start)
 	for lo := 0; lo < subs; lo += chunk {
 		hi := min(lo+chunk, subs)
@@ -83,21 +58,14 @@ func BenchmarkNational(b *testing.B) {
 	b.Logf("setup: %d parents in %v, their subscriptions in %v", subs, parentsTook.Round(time.Millisecond),
 		(time.Since(start) - parentsTook).Round(time.Millisecond))
 
-	hosts := make([]string, len(sk.origins))
-	for i, o := range sk.origins {
-		hosts[i] = strings.TrimPrefix(o, "https://")
-	}
-	allow, _ := webpush.ParseAllowlist(strings.Join(hosts, ","))
+	allow, _ := webpush.ParseAllowlist(sk.hosts())
 	sk.setLatency(b, 50, 0)
 	client := webpush.NewPushClient(webpush.ClientOptions{Timeout: DefaultTimeout, TLS: &tls.Config{InsecureSkipVerify: true}}) //nolint:gosec // loopback benchmark
 	svc, err := New(st, keys, Options{Owner: "bench", Client: client, Allow: allow, Subject: testSubject, Log: testLog()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer runService(ctx, svc)()
 
 	// The set-up's garbage is not the service's: the peak is taken from
 	// here on.
@@ -106,12 +74,7 @@ func BenchmarkNational(b *testing.B) {
 	sk.reset(b)
 	b.ResetTimer()
 	cpu0, sinkCPU0 := cpuTime(), sk.cpu(b)
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	n := urgentAlert(now, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
-	t0 := time.Now()
-	if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
-		b.Fatal(err)
-	}
+	_, t0 := publishAlert(b, st, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
 	svc.Wake()
 	marks := []float64{0.5, 0.99, 1}
 	at := make([]time.Duration, len(marks))

@@ -3,10 +3,7 @@ package delivery
 import (
 	"bufio"
 	"context"
-	"crypto/ecdh"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -382,11 +379,7 @@ func (w *worker) stop(b *testing.B) workerCounts {
 // and its parent upserts are slow; the set-up is not what is measured).
 func twoWorkersLoad(b *testing.B, st *mongo.Store, sk *sink, n int) {
 	ctx := context.Background()
-	uk, _ := ecdh.P256().GenerateKey(rand.Reader)
-	p256dh := base64.RawURLEncoding.EncodeToString(uk.PublicKey().Bytes())
-	authb := make([]byte, 16)
-	_, _ = rand.Read(authb)
-	auth := base64.RawURLEncoding.EncodeToString(authb)
+	p256dh, auth := sharedKeys()
 	user := func(i int) string { return fmt.Sprintf("p%07d", i) }
 
 	start := time.Now()
@@ -458,12 +451,7 @@ func twoWorkersRun(b *testing.B, st *mongo.Store, sk *sink, uri, hosts string, s
 		workers[i] = startWorker(b, fmt.Sprintf("%s-%d", label, i+1), uri, st.Database().Name(), hosts, noLease)
 	}
 	sinkCPU0, storeCPU0 := sk.cpu(b), procCPU(storePID)
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	n := urgentAlert(now, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
-	t0 := time.Now()
-	if err := st.CreateNotice(ctx, n, store.AuditEntry{At: now, Actor: "bench", Action: "notice.publish", Target: n.ID}); err != nil {
-		b.Fatal(err)
-	}
+	n, t0 := publishAlert(b, st, "Alerte : écoles fermées demain", strings.Repeat("Tempête : toutes les écoles sont fermées demain. ", 3))
 	var r twoWorkersResult
 	marks := []*time.Duration{&r.half, &r.p99, &r.all}
 	fracs := []float64{0.5, 0.99, 1}
@@ -550,10 +538,6 @@ func BenchmarkFanoutTwoWorkers(b *testing.B) {
 		st.Close()
 	}()
 	twoWorkersLoad(b, st, sk, subs)
-	hosts := make([]string, len(sk.origins))
-	for i, o := range sk.origins {
-		hosts[i] = strings.TrimPrefix(o, "https://")
-	}
 	sk.setLatency(b, 50, 0)
 
 	type run struct {
@@ -572,7 +556,7 @@ func BenchmarkFanoutTwoWorkers(b *testing.B) {
 	b.Logf("%s, %d subscriptions, stand-in at 50 ms on 3 origins; two processes run %s", server, subs, mode)
 	b.ResetTimer()
 	for _, rn := range runs {
-		r := twoWorkersRun(b, st, sk, uri, strings.Join(hosts, ","), storePID, subs, rn.procs, rn.noLease, rn.label)
+		r := twoWorkersRun(b, st, sk, uri, sk.hosts(), storePID, subs, rn.procs, rn.noLease, rn.label)
 		rate := float64(subs) / r.all.Seconds()
 		shares := make([]string, len(r.workers))
 		totalAccepted, totalCPU := 0, time.Duration(0)
