@@ -1,21 +1,15 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demoent"
 )
 
@@ -25,38 +19,11 @@ import (
 // parents; picking one lands signed in on the parent page; the demo
 // teacher is refused; the demo prints the parent page's address.
 func TestDemoParentSignsInThroughTheDemoENT(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	credFile := filepath.Join(dir, "creds.json")
-	cfg, err := config.FromEnv(env(map[string]string{"LIAISON_DATA_DIR": dir, "LIAISON_ADDR": addr, "LIAISON_DEMO_CREDENTIALS_FILE": credFile}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- runDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out) }()
-	waitUp(t, base, done)
-	defer stopServer(t, cancel, done)
-
-	raw, err := os.ReadFile(credFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		ENTs []struct {
-			ID      string   `json:"id"`
-			Parents []string `json:"parents"`
-		} `json:"ents"`
-	}
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
-	}
-	e := creds.ENTs[0]
+	d := startDemo(t)
+	base := d.base
+	e := d.creds.ENTs[0]
 	parentPage := base + "/parent/" + url.PathEscape(e.ID) + "/"
-	if printed := out.String(); !strings.Contains(printed, "Parent page: open "+parentPage) {
+	if printed := d.out.String(); !strings.Contains(printed, "Parent page: open "+parentPage) {
 		t.Errorf("the demo does not print the parent page:\n%s", printed)
 	}
 

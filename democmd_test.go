@@ -90,6 +90,52 @@ func stopServer(t *testing.T, cancel context.CancelFunc, done <-chan int) {
 	}
 }
 
+// demoCreds is what `liaison demo` writes to its credentials file.
+type demoCreds struct {
+	Accounts []demo.Credential `json:"accounts"`
+	ENTs     []struct {
+		ID      string   `json:"id"`
+		Parents []string `json:"parents"`
+	} `json:"ents"`
+}
+
+// runningDemo is a `liaison demo` started by startDemo.
+type runningDemo struct {
+	base  string
+	out   *syncBuffer // what it printed
+	creds demoCreds
+}
+
+// startDemo runs `liaison demo` on a free loopback address and a fresh
+// data dir, waits until it answers and reads its credentials file. At the
+// end of the test it is stopped and must have returned 0 (within 30 s).
+func startDemo(t *testing.T) runningDemo {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	d := runningDemo{base: "http://" + addr, out: &syncBuffer{}}
+	credFile := filepath.Join(dir, "creds.json")
+	cfg, err := config.FromEnv(env(map[string]string{"LIAISON_DATA_DIR": dir, "LIAISON_ADDR": addr, "LIAISON_DEMO_CREDENTIALS_FILE": credFile}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- runDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), d.out) }()
+	t.Cleanup(cancel)
+	waitUp(t, d.base, done)
+	t.Cleanup(func() { stopServer(t, cancel, done) })
+
+	raw, err := os.ReadFile(credFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &d.creds); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 type pushStats struct {
 	Pushes *struct {
 		Targeted statFigure `json:"targeted"`
@@ -178,35 +224,8 @@ func statsUntil(t *testing.T, base, id, token, waitingFor string, done func(push
 // browsers in the notice's stats. The demo also prints where to look, and
 // serves its ENT page's token endpoint.
 func TestDemoShowsPushWorking(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	credFile := filepath.Join(dir, "creds.json")
-	cfg, err := config.FromEnv(env(map[string]string{"LIAISON_DATA_DIR": dir, "LIAISON_ADDR": addr, "LIAISON_DEMO_CREDENTIALS_FILE": credFile}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- runDemo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out) }()
-	waitUp(t, base, done)
-
-	raw, err := os.ReadFile(credFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds struct {
-		Accounts []demo.Credential `json:"accounts"`
-		ENTs     []struct {
-			ID      string   `json:"id"`
-			Parents []string `json:"parents"`
-		} `json:"ents"`
-	}
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
-	}
+	d := startDemo(t)
+	base, creds := d.base, d.creds
 	id := publishUrgentTransport(t, base, tokenOf(t, creds.Accounts, "Agent transport, Val de Noye"))
 	admin := tokenOf(t, creds.Accounts, "Administratrice, Val de Noye")
 
@@ -224,7 +243,7 @@ func TestDemoShowsPushWorking(t *testing.T) {
 	if len(s.Failed) != 0 {
 		t.Errorf("failed pushes in the demo: %v", s.Failed)
 	}
-	printed := out.String()
+	printed := d.out.String()
 	for _, want := range []string{"Push: ", "demo parents have subscribed", base + "/admin/informations"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("the demo does not print %q:\n%s", want, printed)
@@ -247,7 +266,6 @@ func TestDemoShowsPushWorking(t *testing.T) {
 			t.Errorf("demo token endpoint for %q: %q is not a JWT", user, b)
 		}
 	}
-	stopServer(t, cancel, done)
 }
 
 // TestServeHasNoDemoPushNorDemoENT: `liaison serve` on a store holding the
