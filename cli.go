@@ -196,6 +196,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	return code
 }
 
+// openCmdStore opens the store for a one-off command (operator, audit);
+// when it cannot, it says why on stderr and ok is false (exit code 1).
+func openCmdStore(ctx context.Context, cfg config.Config, stderr io.Writer) (st store.Store, ok bool) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)
+		return nil, false
+	}
+	return st, true
+}
+
 // lockDataDir takes the embedded data dir for this process (one serve per
 // data dir: internal/datadir).
 func lockDataDir(cfg config.Config) (*datadir.Lock, error) {
@@ -221,9 +232,8 @@ func operatorCmd(ctx context.Context, cfg config.Config, args []string, stdout, 
 		fmt.Fprintf(stderr, "liaison: %v\n", err)
 		return 2
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)
+	st, ok := openCmdStore(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()
@@ -241,9 +251,8 @@ func auditCmd(ctx context.Context, cfg config.Config, args []string, stdout, std
 		fmt.Fprintln(stderr, "usage: liaison audit verify")
 		return 2
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)
+	st, ok := openCmdStore(ctx, cfg, stderr)
+	if !ok {
 		return 1
 	}
 	defer st.Close()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,6 +40,22 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 	if code, _, errs := runCmd(t, nil, "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown command: %d %q", code, errs)
+	}
+}
+
+// The one-off commands that need the store say so, with exit code 1,
+// when it cannot be opened (here: the data dir is a file).
+func TestCommandsSayTheStoreCannotOpen(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := map[string]string{"LIAISON_DATA_DIR": file}
+	for _, args := range [][]string{{"operator", "create", "--name", "Équipe"}, {"audit", "verify"}} {
+		code, _, errs := runCmd(t, e, args...)
+		if code != 1 || !strings.Contains(errs, "liaison: cannot open the store: LIAISON_DATA_DIR: cannot create "+file) {
+			t.Errorf("%v: %d %q", args, code, errs)
+		}
 	}
 }
 
