@@ -20,9 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -165,30 +162,20 @@ func startMozilla() (*Mozilla, error) {
 	m := &Mozilla{uaids: map[string]bool{}, clients: map[string]*mozClient{}, conns: map[*websocket.Conn]bool{},
 		channels: map[string]*mozChannel{}, byToken: map[string]*mozChannel{}, pending: map[string][]mozPending{}}
 	m.cond = sync.NewCond(&m.mu)
-	listen := func() (net.Listener, error) { return net.Listen("tcp4", "127.0.0.1:0") }
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", m.serveStatus)
 	mux.Handle("/", websocket.Server{Handshake: mozHandshake, Handler: m.serveWS})
-	m.ws = httptest.NewUnstartedServer(mux)
-	m.ws.Listener.Close()
-	l, err := listen()
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	var err error
+	if m.ws, err = loopbackServer(mux); err != nil {
+		return nil, err
 	}
-	m.ws.Listener = l
-	m.ws.Config.ErrorLog = log.New(io.Discard, "", 0)
-	m.ws.Start()
+	m.ws.Start() // plain HTTP/1.1: WebSocket
 
-	m.push = httptest.NewUnstartedServer(http.HandlerFunc(m.servePush))
-	m.push.Listener.Close()
-	if l, err = listen(); err != nil {
+	if m.push, err = loopbackServer(http.HandlerFunc(m.servePush)); err != nil {
 		m.ws.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	m.push.Listener = l
-	m.push.EnableHTTP2 = true
-	m.push.Config.ErrorLog = log.New(io.Discard, "", 0)
 	m.push.StartTLS()
 	return m, nil
 }

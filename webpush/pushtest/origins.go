@@ -3,9 +3,7 @@ package pushtest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -123,20 +121,15 @@ func StartOrigins(profiles ...Profile) ([]*Origin, error) {
 
 func startOrigin(p Profile, seed uint64) (*Origin, error) {
 	o := &Origin{release: make(chan struct{}), prof: p, rnd: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(o.serve))
-	hs.Listener.Close()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	hs, err := loopbackServer(http.HandlerFunc(o.serve))
 	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	hs.Listener = l
-	hs.EnableHTTP2 = true
 	streams := p.MaxStreams
 	if streams <= 0 {
 		streams = DefaultMaxStreams
 	}
 	hs.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: streams}
-	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	hs.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
 		o.conns.Add(1)
 		return context.WithValue(ctx, &o.connKey, &connCount{})

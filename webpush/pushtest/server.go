@@ -138,7 +138,20 @@ func start(t testing.TB) (*Server, error) {
 		record:  true,
 		maxBody: MaxBody,
 	}
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	hs, err := loopbackServer(http.HandlerFunc(s.serve))
+	if err != nil {
+		return nil, err
+	}
+	hs.StartTLS()
+	s.hs = hs
+	return s, nil
+}
+
+// loopbackServer is an unstarted server of h listening on 127.0.0.1
+// (IPv4, whatever "localhost" resolves to), speaking HTTP/2 once started
+// with StartTLS, its error log discarded (client timeouts make TLS noise).
+func loopbackServer(h http.Handler) (*httptest.Server, error) {
+	hs := httptest.NewUnstartedServer(h)
 	hs.Listener.Close()
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -146,10 +159,8 @@ func start(t testing.TB) (*Server, error) {
 	}
 	hs.Listener = l
 	hs.EnableHTTP2 = true
-	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // client timeouts make TLS noise
-	hs.StartTLS()
-	s.hs = hs
-	return s, nil
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
+	return hs, nil
 }
 
 // fatalf fails the test; outside a test (Start) it is a caller's bug
