@@ -303,12 +303,9 @@ func TestMozillaEndpointRefusals(t *testing.T) {
 	}
 	// The refusals were protocol errors of the sender: listed, then cleared
 	// so that the cleanup does not fail this test for them.
-	if errs := m.Status().ProtocolErrors; len(errs) != 2 {
+	if errs := m.takeProtocolErrors(); len(errs) != 2 {
 		t.Fatalf("protocol errors %v, want the wrong key and the missing encoding", errs)
 	}
-	m.mu.Lock()
-	m.status.ProtocolErrors = nil
-	m.mu.Unlock()
 }
 
 // A push that arrives while the browser is away waits for it (TTL > 0) and
@@ -370,13 +367,21 @@ func TestMozillaBrowserProtocolErrors(t *testing.T) {
 	if r := ff2.recv(); r["status"] == float64(200) {
 		t.Fatalf("bad channelID registered: %v", r)
 	}
-	errs := m.Status().ProtocolErrors
+	errs := m.takeProtocolErrors()
 	if len(errs) != 2 || !strings.Contains(errs[0], "before hello") || !strings.Contains(errs[1], "not a UUID") {
 		t.Fatalf("protocol errors %q", errs)
 	}
+}
+
+// takeProtocolErrors returns the protocol errors listed so far and clears
+// them, so that the cleanup does not fail a test for the ones it caused on
+// purpose.
+func (m *Mozilla) takeProtocolErrors() []string {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	errs := m.status.ProtocolErrors
 	m.status.ProtocolErrors = nil
-	m.mu.Unlock()
+	return errs
 }
 
 // A WebSocket client that asks for another subprotocol is refused.
