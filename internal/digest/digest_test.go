@@ -90,6 +90,16 @@ func (f *fixture) run() int {
 	return n
 }
 
+// runAt sets the clock to hhmm in Paris and runs the job once, which
+// must write want summaries.
+func (f *fixture) runAt(hhmm string, want int) {
+	f.t.Helper()
+	f.at(hhmm)
+	if n := f.run(); n != want {
+		f.t.Fatalf("%d summaries at %s, want %d", n, hhmm, want)
+	}
+}
+
 func (f *fixture) at(hhmm string) {
 	var h, m int
 	fmt.Sscanf(hhmm, "%d:%d", &h, &m)
@@ -102,26 +112,14 @@ func (f *fixture) at(hhmm string) {
 func TestSummaryHour(t *testing.T) {
 	f := newFixture(t)
 	f.notice("Menu de la semaine", "cnv_1")
-	f.at("17:59")
-	if n := f.run(); n != 0 {
-		t.Fatalf("%d summaries before 18:00", n)
-	}
-	f.at("18:00")
-	if n := f.run(); n != 2 {
-		t.Fatalf("%d summaries at 18:00, want 2", n)
-	}
+	f.runAt("17:59", 0)
+	f.runAt("18:00", 2)
 
 	g := newFixture(t)
 	g.notice("Menu de la semaine", "cnv_1")
 	g.notice("Repas froid jeudi", "cnv_2")
-	g.at("16:44")
-	if n := g.run(); n != 0 {
-		t.Fatalf("%d summaries before 16:45", n)
-	}
-	g.at("16:45")
-	if n := g.run(); n != 2 {
-		t.Fatalf("%d summaries at the earliest convention hour, want 2", n)
-	}
+	g.runAt("16:44", 0)
+	g.runAt("16:45", 2)
 	d, err := g.st.GetDigest(context.Background(), store.DigestID("ent_1", "a", "2026-11-23"))
 	if err != nil || d.Title != "2 nouvelles informations" || d.Body != "Menu de la semaine, Repas froid jeudi" {
 		t.Fatalf("summary %+v %v", d, err)
@@ -143,10 +141,7 @@ func TestSummaryHour(t *testing.T) {
 // Nothing pending, nothing sent: no summary, no push.
 func TestNothingPending(t *testing.T) {
 	f := newFixture(t)
-	f.at("18:30")
-	if n := f.run(); n != 0 {
-		t.Fatalf("%d summaries with nothing pending", n)
-	}
+	f.runAt("18:30", 0)
 	if n, err := f.st.PendingPushes(context.Background()); err != nil || n != 0 {
 		t.Fatalf("%d pushes in the outbox, %v", n, err)
 	}
