@@ -57,6 +57,16 @@ func dialFirefox(t *testing.T, m *Mozilla) *fakeFirefox {
 	return &fakeFirefox{t: t, conn: conn, subs: map[string]*ffSub{}}
 }
 
+// registeredFirefox is a browser connected to m that said hello (getting
+// a new uaid) and registered a subscription for the application server
+// key.
+func registeredFirefox(t *testing.T, m *Mozilla, key string) (*fakeFirefox, *ffSub) {
+	t.Helper()
+	ff := dialFirefox(t, m)
+	ff.hello("")
+	return ff, ff.register(key)
+}
+
 func (f *fakeFirefox) send(v any) {
 	f.t.Helper()
 	b, _ := json.Marshal(v)
@@ -202,9 +212,7 @@ func newMozSender(t *testing.T, m *Mozilla) (*webpush.Sender, webpush.VAPIDKeys)
 func TestMozillaRelaysAPushAndRecordsTheAck(t *testing.T) {
 	m := NewMozilla(t)
 	sender, keys := newMozSender(t, m)
-	ff := dialFirefox(t, m)
-	ff.hello("")
-	sub := ff.register(keys.Public)
+	ff, sub := registeredFirefox(t, m, keys.Public)
 
 	ff.send(map[string]any{}) // Firefox's ping
 	if r := ff.recv(); len(r) != 0 {
@@ -270,9 +278,7 @@ func TestMozillaEndpointRefusals(t *testing.T) {
 	m := NewMozilla(t)
 	sender, keys := newMozSender(t, m)
 	other, _ := newMozSender(t, m)
-	ff := dialFirefox(t, m)
-	ff.hello("")
-	sub := ff.register(keys.Public)
+	ff, sub := registeredFirefox(t, m, keys.Public)
 
 	if res := other.Send(t.Context(), sub.webpush(), []byte("x"), webpush.Options{TTL: time.Minute}); res.Status != http.StatusForbidden || res.Outcome != webpush.AuthRejected {
 		t.Fatalf("push signed with another key: %+v", res)
@@ -314,9 +320,7 @@ func TestMozillaEndpointRefusals(t *testing.T) {
 func TestMozillaKeepsPushesForAnAbsentBrowser(t *testing.T) {
 	m := NewMozilla(t)
 	sender, keys := newMozSender(t, m)
-	ff := dialFirefox(t, m)
-	ff.hello("")
-	sub := ff.register(keys.Public)
+	ff, sub := registeredFirefox(t, m, keys.Public)
 	uaid := ff.uaid
 	ff.conn.Close()
 	waitFor(t, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return m.clients[uaid] == nil })
