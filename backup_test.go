@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -75,10 +74,7 @@ func TestBackupUnderWriteLoadRestores(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "chain intact") {
 			t.Fatalf("restored backup %d: audit verify %d %s %s", i, code, out, errs)
 		}
-		db, err := sql.Open("sqlite", filepath.Join(restored, sqlite.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := sqliteFile(t, filepath.Join(restored, sqlite.FileName))
 		var accounts, entries int
 		var check string
 		if err := db.QueryRow(`SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM audit WHERE action = 'account.create'), (SELECT integrity_check FROM pragma_integrity_check)`).Scan(&accounts, &entries, &check); err != nil {
@@ -109,10 +105,7 @@ func TestRestoreRefusals(t *testing.T) {
 	if code, _, errs := runCmd(t, e, "backup", newer); code != 0 {
 		t.Fatal(errs)
 	}
-	db, err := sql.Open("sqlite", newer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqliteFile(t, newer)
 	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", sqlite.SchemaVersion()+1)); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,17 @@ import (
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 )
 
+// sqliteFile opens the SQLite database file at path directly, for tests
+// that read or alter it behind the store's back; the caller closes it.
+func sqliteFile(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
@@ -108,10 +119,7 @@ func TestOperatorCreateAndAuditTamper(t *testing.T) {
 		t.Fatalf("verify intact chain: %d %q %q", code, out, errs)
 	}
 
-	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqliteFile(t, filepath.Join(dir, sqlite.FileName))
 	defer db.Close()
 	// 1. A summary altered in place: entry 2's hash no longer matches.
 	if _, err := db.Exec(`UPDATE audit SET summary = 'rien à signaler' WHERE seq = 2`); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,10 +32,7 @@ func TestAuditVerifyCrossChecksChanges(t *testing.T) {
 		t.Fatalf("demo data: %d %s %s", code, out, errs)
 	}
 
-	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqliteFile(t, filepath.Join(dir, sqlite.FileName))
 	defer db.Close()
 	var noticeID, entID string
 	if err := db.QueryRow(`SELECT id FROM notices ORDER BY id LIMIT 1`).Scan(&noticeID); err != nil {
