@@ -175,11 +175,7 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// -load), as wrk would: its scheduling and garbage collection do not
 	// land in the server's latencies.
 	if feedProfile != "" {
-		abs, err := filepath.Abs(feedProfile)
-		if err != nil {
-			return err
-		}
-		if err := srv.do("profile " + abs); err != nil {
+		if err := srv.doFile("profile", feedProfile); err != nil {
 			return err
 		}
 		defer func() { _ = srv.do("stop") }()
@@ -253,11 +249,7 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		return err
 	}
 	if heapProfile != "" {
-		abs, err := filepath.Abs(heapProfile)
-		if err != nil {
-			return err
-		}
-		if err := srv.do("heap " + abs); err != nil {
+		if err := srv.doFile("heap", heapProfile); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -157,6 +158,16 @@ func (p *serverProc) do(cmd string) error {
 		return fmt.Errorf("server process: %s: %s", cmd, a)
 	}
 	return nil
+}
+
+// doFile sends a command that writes a file (a profile) at path, made
+// absolute: the server process may run in another directory.
+func (p *serverProc) doFile(cmd, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return p.do(cmd + " " + abs)
 }
 
 // stop ends the server process (end of its stdin) and waits for it.
