@@ -196,13 +196,5 @@ func TestOperatorCreateWhileServing(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("new operator's token against the running server: %d", status)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("graceful shutdown did not finish")
-	}
+	stopServer(t, cancel, done) // a graceful shutdown: 0
 }
