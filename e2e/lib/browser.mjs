@@ -1,5 +1,6 @@
 // Launches Debian's Chromium headless through playwright-core, with the
 // flags this machine needs, and runs axe-core accessibility scans.
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,4 +42,36 @@ export async function screenshot(page, name) {
   const path = join(artifacts, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+// signInAdmin opens a browser context (bypassCSP lets axe-core be
+// injected; the pages keep their strict CSP) and signs in to the
+// back-office of srv (startDemo's) as the demo account labelled label; it
+// returns the context and the page the sign-in lands on. contextOptions
+// adds to or overrides the context's (locale fr-FR by default).
+export async function signInAdmin(browser, srv, label, contextOptions = {}) {
+  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true, ...contextOptions });
+  const page = await ctx.newPage();
+  await page.goto(srv.base + '/admin/');
+  assert.match(page.url(), /\/admin\/connexion/);
+  await page.getByLabel(/Jeton d'accès|Access token/).fill(srv.account(label).token);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: /^(Se connecter|Sign in)$/ }).click()]);
+  return { ctx, page };
+}
+
+// openWidget opens the demo ENT page of srv (startDemo's) as ENT entId's
+// parent, in French, opts.width px wide (1024 by default; bypassCSP when
+// opts.axe: axe-core is injected as an inline script, which the page's
+// CSP forbids), and waits for the widget's first notice. dialogs and
+// errors collect the page's dialogs (dismissed) and uncaught errors.
+export async function openWidget(browser, srv, entId, parent, opts = {}) {
+  const ctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: opts.width || 1024, height: 900 }, bypassCSP: !!opts.axe });
+  const page = await ctx.newPage();
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
+  await page.locator('liaison-feed h3 button').first().waitFor({ timeout: 15000 });
+  return { ctx, page, dialogs, errors };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'e2e', '.bin', 'liaison');
@@ -49,7 +50,8 @@ async function waitReady(base, proc, logs, deadlineMs) {
 }
 
 // startDemo runs `liaison demo` and resolves to
-// { base, creds, account(labelPrefix), stop() }.
+// { base, creds, account(labelPrefix), syncParents(parents),
+// publish(label, body), stop() }.
 //
 // The port is chosen free and then handed to the server, so another process
 // (a push stand-in of a test file running beside this one) may take it in
@@ -107,6 +109,21 @@ async function startDemoOnce(extraEnv) {
       if (!a) throw new Error(`no demo account labelled ${prefix}`);
       return a;
     },
+    // syncParents syncs parents through the first demo ENT's API
+    // (PUT /v1/ent/parents) and returns that ENT's id.
+    async syncParents(parents) {
+      const ent = creds.ents[0];
+      const r = await api(base, 'PUT', '/v1/ent/parents', ent.api_key, { parents });
+      assert.equal(r.status, 200, r.text);
+      return ent.id;
+    },
+    // publish publishes body as the demo account labelled label and
+    // returns the new notice's id.
+    async publish(label, body) {
+      const r = await api(base, 'POST', '/v1/notices', this.account(label).token, body);
+      assert.equal(r.status, 201, `${label}: ${r.text}`);
+      return r.json.notice.id;
+    },
     async stop() {
       if (proc.exitCode === null) {
         proc.kill('SIGTERM');
@@ -116,6 +133,9 @@ async function startDemoOnce(extraEnv) {
     },
   };
 }
+
+// inTwoDays is an expiry two days from now.
+export function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
 
 // api calls the JSON API with a bearer token.
 export async function api(base, method, path, token, body, headers = {}) {

@@ -7,23 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDemo, api } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
+import { launch, axe, screenshot, signInAdmin } from '../lib/browser.mjs';
 
 let srv, browser;
 const scanned = [];
 before(async () => { srv = await startDemo(); browser = await launch(); });
 after(async () => { await browser?.close(); await srv?.stop(); });
 
-async function signIn(label, locale = 'fr-FR') {
-  // bypassCSP lets axe-core be injected; the pages keep their strict CSP.
-  const ctx = await browser.newContext({ locale, bypassCSP: true });
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  assert.match(page.url(), /\/admin\/connexion/);
-  await page.getByLabel(/Jeton d'accès|Access token/).fill(srv.account(label).token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: /^(Se connecter|Sign in)$/ }).click()]);
-  return { ctx, page };
-}
+const signIn = (label, locale = 'fr-FR') => signInAdmin(browser, srv, label, { locale });
 
 // check runs axe-core and saves a screenshot of the page.
 async function check(page, name) {
@@ -282,9 +273,7 @@ test('the notice page shows every reach figure and delivery counter of the API, 
   // widget: the group then has withheld figures ("moins de 5", "au moins …").
   const ent = srv.creds.ents[0];
   const fams = Array.from({ length: 6 }, (_, i) => `e2e-figures-${Date.now()}-${i}`);
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: fams.map((p) => ({ ent_user_id: p, children: [{ uai: '0801001D', level: 'maternelle', class: 'GS' }] })) });
-  assert.equal(sync.status, 200, sync.text);
+  await srv.syncParents(fams.map((p) => ({ ent_user_id: p, children: [{ uai: '0801001D', level: 'maternelle', class: 'GS' }] })));
   for (const p of fams.slice(0, 3)) {
     const tok = await (await fetch(`${srv.base}/demo/ent/token?parent=${encodeURIComponent(ent.id + ':' + p)}`)).text();
     const r = await api(srv.base, 'POST', `/v1/me/feed/${notice.id}/read`, tok.trim());

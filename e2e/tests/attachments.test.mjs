@@ -7,44 +7,27 @@
 // screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, api } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
-import { PDF, png } from '../lib/files.mjs';
+import { startDemo, api, inTwoDays } from '../lib/liaison.mjs';
+import { launch, axe, screenshot, signInAdmin, openWidget } from '../lib/browser.mjs';
+import { PDF, png, widgetShowsAttachments } from '../lib/files.mjs';
 
 const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
 const ALT = 'Plan de la cour : le portail des maternelles est rue des Écoles';
 let srv, browser, entId, parent, noticeId;
-
-function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
 
 const PNG = png(120, 80);
 
 before(async () => {
   srv = await startDemo();
   browser = await launch();
-  const ent = srv.creds.ents[0];
-  entId = ent.id;
   parent = 'e2e-attach-' + Date.now();
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }] });
-  assert.equal(sync.status, 200, sync.text);
-  const r = await api(srv.base, 'POST', '/v1/notices', srv.account('Agent restauration, Saint-Fuscien').token, {
+  entId = await srv.syncParents([{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }]);
+  noticeId = await srv.publish('Agent restauration, Saint-Fuscien', {
     category: 'cantine', title: 'Menus de décembre', body: 'Le menu du mois est joint.',
     audience: { schools: [UAI] }, expires_at: inTwoDays(),
   });
-  assert.equal(r.status, 201, r.text);
-  noticeId = r.json.notice.id;
 });
 after(async () => { await browser?.close(); await srv?.stop(); });
-
-async function signIn(label) {
-  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true }); // bypassCSP: axe-core is injected
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  await page.getByLabel(/Jeton d'accès/).fill(srv.account(label).token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
-  return { ctx, page };
-}
 
 async function attach(page, name, mimeType, buffer, alt) {
   await page.getByLabel(/^Fichier/).setInputFiles({ name, mimeType, buffer });
@@ -53,7 +36,7 @@ async function attach(page, name, mimeType, buffer, alt) {
 }
 
 test('an agent attaches a PDF and an image with its text alternative in the back-office; a parent sees both in the widget', async () => {
-  const { ctx, page } = await signIn('Agent restauration, Saint-Fuscien');
+  const { ctx, page } = await signInAdmin(browser, srv, 'Agent restauration, Saint-Fuscien');
   await page.goto(`${srv.base}/admin/informations/${noticeId}`);
   await page.getByRole('heading', { name: 'Pièces jointes' }).waitFor();
 
@@ -78,22 +61,8 @@ test('an agent attaches a PDF and an image with its text alternative in the back
   await ctx.close();
 
   // The parent, in the widget on the ENT's page.
-  const pctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1024, height: 900 }, bypassCSP: true });
-  const wp = await pctx.newPage();
-  const errors = [];
-  wp.on('pageerror', (e) => errors.push(String(e)));
-  await wp.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
-  const btn = wp.locator('liaison-feed h3 button', { hasText: 'Menus de décembre' });
-  await btn.waitFor({ timeout: 15000 });
-  await btn.click();
-  const img = wp.locator(`liaison-feed img[alt="${ALT}"]`);
-  await img.waitFor();
-  await wp.waitForFunction(() => {
-    const i = document.querySelector('liaison-feed').shadowRoot.querySelector('.att img');
-    return i && i.complete && i.naturalWidth === 120;
-  }, null, { timeout: 10000 });
-  const link = wp.locator('liaison-feed .att a', { hasText: 'Menu de décembre (PDF, 3 Ko)' });
-  await link.waitFor();
+  const { ctx: pctx, page: wp, errors } = await openWidget(browser, srv, entId, parent, { axe: true });
+  const link = await widgetShowsAttachments(wp, { title: 'Menus de décembre', alt: ALT, width: 120, pdf: 'Menu de décembre (PDF, 3 Ko)' });
   // The PDF downloads with its name.
   const [download] = await Promise.all([wp.waitForEvent('download'), link.click()]);
   assert.equal(download.suggestedFilename(), 'Menu de décembre.pdf');

@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDemo } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
+import { launch, axe, screenshot, signInAdmin } from '../lib/browser.mjs';
 
 let srv, browser, ent;
 before(async () => {
@@ -25,15 +25,7 @@ after(async () => { await browser?.close(); await srv?.stop(); });
 
 const WIDTHS = [390, 1024];
 
-async function signIn(label) {
-  // bypassCSP lets axe-core be injected; the pages keep their strict CSP.
-  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true, viewport: { width: 1024, height: 900 } });
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  await page.getByLabel("Jeton d'accès").fill(srv.account(label).token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
-  return { ctx, page };
-}
+const signIn = (label) => signInAdmin(browser, srv, label, { viewport: { width: 1024, height: 900 } });
 
 // check runs axe-core at 390 and 1024 px and saves a screenshot of each.
 async function check(page, name) {

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDemo, api } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
+import { launch, axe, screenshot, signInAdmin } from '../lib/browser.mjs';
 
 let srv, browser;
 let published = null; // { id, ent } of the first test's notice
@@ -23,11 +23,7 @@ async function check(page, name) {
 }
 
 test('the compose form targets the families enrolled at the canteen; unknown included, known not enrolled left out', async () => {
-  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true });
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  await page.getByLabel(/Jeton d'accès/).fill(srv.account('Agent restauration, Saint-Fuscien').token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  const { ctx, page } = await signInAdmin(browser, srv, 'Agent restauration, Saint-Fuscien');
   assert.match(page.url(), /\/admin\/informations\/nouvelle$/);
 
   // A school the agent may publish to, and the ENT that serves it: a new
@@ -120,11 +116,7 @@ test('a parent whose enrolment the ENT does not know says in the widget that the
 });
 
 test('the convention form offers the required enrolment targeting per category; axe-core clean', async () => {
-  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true });
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  await page.getByLabel(/Jeton d'accès/).fill(srv.account('Opératrice').token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  const { ctx, page } = await signInAdmin(browser, srv, 'Opératrice');
   await page.goto(srv.base + '/admin/conventions');
   const section = page.locator('section').filter({ hasText: 'Commune de Saint-Fuscien' }).filter({ hasText: 'en vigueur' }).first();
   await Promise.all([page.waitForURL(/\/admin\/conventions\/cnv_/), section.getByRole('link', { name: /Convention n°/ }).click()]);

@@ -103,12 +103,8 @@ before(async () => {
   assert.ok(!only || surfaces[only], `unknown LIAISON_FIREFOX_SURFACE ${only}`);
   srv = await startDemo({ LIAISON_DEMO_MOZILLA_PUSH: '1' });
   assert.ok(srv.creds.mozilla_push, 'the demo did not start its Mozilla push service');
-  const ent = srv.creds.ents[0];
-  entId = ent.id;
   syncedParent = 'e2e-firefox-' + Date.now();
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: [{ ent_user_id: syncedParent, children: [{ uai: UAI, level: 'maternelle', class: 'GS' }] }] });
-  assert.equal(sync.status, 200, sync.text);
+  entId = await srv.syncParents([{ ent_user_id: syncedParent, children: [{ uai: UAI, level: 'maternelle', class: 'GS' }] }]);
 });
 after(async () => { await srv?.stop(); });
 

@@ -16,14 +16,11 @@ let srv, browser, entId, parent, parentKb, pageURL;
 before(async () => {
   srv = await startDemo();
   browser = await launch();
-  const ent = srv.creds.ents[0];
-  entId = ent.id;
   parent = 'e2e-pp-' + Date.now();
   parentKb = parent + '-kb'; // the keyboard test's own, with every notice unread
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key, { parents: [
+  entId = await srv.syncParents([
     { ent_user_id: parent, children: [{ uai: UAI, level: 'elementaire', class: 'CM1' }] },
-    { ent_user_id: parentKb, children: [{ uai: UAI, level: 'elementaire', class: 'CM1' }] }] });
-  assert.equal(sync.status, 200, sync.text);
+    { ent_user_id: parentKb, children: [{ uai: UAI, level: 'elementaire', class: 'CM1' }] }]);
   pageURL = `${srv.base}/parent/${entId}/`;
 });
 after(async () => { await browser?.close(); await srv?.stop(); });

@@ -9,16 +9,14 @@
 // screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, api } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
-import { PDF, png } from '../lib/files.mjs';
+import { startDemo, inTwoDays } from '../lib/liaison.mjs';
+import { launch, axe, screenshot, signInAdmin, openWidget } from '../lib/browser.mjs';
+import { PDF, png, widgetShowsAttachments } from '../lib/files.mjs';
 
 const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
 const ALT = 'Les enfants devant l\'entrée du musée de Picardie';
 const AGENT = 'Agent restauration, Saint-Fuscien';
 let srv, browser, entId, parent, noticeId;
-
-function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
 
 const PNG = png(96, 64);
 
@@ -36,29 +34,19 @@ async function upload(id, name, type, data, alt) {
 before(async () => {
   srv = await startDemo();
   browser = await launch();
-  const ent = srv.creds.ents[0];
-  entId = ent.id;
   parent = 'e2e-reuse-' + Date.now();
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }] });
-  assert.equal(sync.status, 200, sync.text);
-  const r = await api(srv.base, 'POST', '/v1/notices', srv.account(AGENT).token, {
+  entId = await srv.syncParents([{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }]);
+  noticeId = await srv.publish(AGENT, {
     category: 'cantine', title: 'Pique-nique de la sortie au musée', body: 'Le repas de jeudi est un pique-nique : autorisation jointe.',
     audience: { schools: [UAI] }, expires_at: inTwoDays(),
   });
-  assert.equal(r.status, 201, r.text);
-  noticeId = r.json.notice.id;
   await upload(noticeId, 'Autorisation de sortie.pdf', 'application/pdf', PDF);
   await upload(noticeId, 'musee.png', 'image/png', PNG, ALT);
 });
 after(async () => { await browser?.close(); await srv?.stop(); });
 
 test('Dupliquer takes the PDF and the image along; a parent sees both on the new notice in the widget', async () => {
-  const ctx = await browser.newContext({ locale: 'fr-FR', bypassCSP: true }); // bypassCSP: axe-core is injected
-  const page = await ctx.newPage();
-  await page.goto(srv.base + '/admin/');
-  await page.getByLabel(/Jeton d'accès/).fill(srv.account(AGENT).token);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/admin/connexion')), page.getByRole('button', { name: 'Se connecter' }).click()]);
+  const { ctx, page } = await signInAdmin(browser, srv, AGENT);
 
   await page.goto(`${srv.base}/admin/informations/${noticeId}`);
   await Promise.all([page.waitForURL(/depuis=/), page.getByRole('link', { name: 'Dupliquer' }).click()]);
@@ -83,20 +71,8 @@ test('Dupliquer takes the PDF and the image along; a parent sees both on the new
   await screenshot(page, 'reuse-attachments-notice');
   await ctx.close();
 
-  const pctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1024, height: 900 }, bypassCSP: true });
-  const wp = await pctx.newPage();
-  const errors = [];
-  wp.on('pageerror', (e) => errors.push(String(e)));
-  await wp.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
-  const btn = wp.locator('liaison-feed h3 button', { hasText: 'Rappel : pique-nique de la sortie au musée' });
-  await btn.waitFor({ timeout: 15000 });
-  await btn.click();
-  await wp.locator(`liaison-feed img[alt="${ALT}"]`).waitFor();
-  await wp.waitForFunction(() => {
-    const i = document.querySelector('liaison-feed').shadowRoot.querySelector('.att img');
-    return i && i.complete && i.naturalWidth === 96;
-  }, null, { timeout: 10000 });
-  await wp.locator('liaison-feed .att a', { hasText: 'Autorisation de sortie (PDF, 3 Ko)' }).waitFor();
+  const { ctx: pctx, page: wp, errors } = await openWidget(browser, srv, entId, parent, { axe: true });
+  await widgetShowsAttachments(wp, { title: 'Rappel : pique-nique de la sortie au musée', alt: ALT, width: 96, pdf: 'Autorisation de sortie (PDF, 3 Ko)' });
   const wv = await axe(wp);
   assert.deepEqual(wv, [], JSON.stringify(wv, null, 2));
   await screenshot(wp, 'reuse-attachments-widget');

@@ -3,56 +3,33 @@
 // keyboard-only use, text-only rendering of hostile notice text, axe-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, api } from '../lib/liaison.mjs';
-import { launch, axe, screenshot } from '../lib/browser.mjs';
+import { startDemo, api, inTwoDays } from '../lib/liaison.mjs';
+import { launch, axe, screenshot, openWidget as openWidgetOf } from '../lib/browser.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
 const UAI = '0801001D'; // École maternelle Les Coquelicots, Saint-Fuscien
 let srv, browser, entId, parent, ids;
 
-function inTwoDays() { return new Date(Date.now() + 2 * 24 * 3600 * 1000).toISOString(); }
-
-async function publish(label, body) {
-  const r = await api(srv.base, 'POST', '/v1/notices', srv.account(label).token, body);
-  assert.equal(r.status, 201, `${label}: ${r.text}`);
-  return r.json.notice.id;
-}
-
 before(async () => {
   srv = await startDemo();
   browser = await launch();
   // The test's own parent, synced by the ENT like any other.
-  const ent = srv.creds.ents[0];
-  entId = ent.id;
   parent = 'e2e-parent-' + Date.now();
-  const sync = await api(srv.base, 'PUT', '/v1/ent/parents', ent.api_key,
-    { parents: [{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }] });
-  assert.equal(sync.status, 200, sync.text);
+  entId = await srv.syncParents([{ ent_user_id: parent, children: [{ uai: UAI, level: 'maternelle', class: 'MS' }] }]);
   ids = {};
-  ids.ack = await publish('Agent elus, Saint-Fuscien', {
+  ids.ack = await srv.publish('Agent elus, Saint-Fuscien', {
     category: 'alerte', priority: 'urgent', title: 'Alerte neige : école fermée vendredi',
     body: 'Merci de confirmer la lecture. Infos : https://www.somme.fr/neige.', audience: { schools: [UAI] },
     expires_at: inTwoDays(), ack_required: true,
   });
-  ids.xss = await publish('Agent elus, Saint-Fuscien', {
+  ids.xss = await srv.publish('Agent elus, Saint-Fuscien', {
     category: 'alerte', title: 'Test ' + XSS, body: 'Texte piégé : ' + XSS + ' fin.',
     audience: { schools: [UAI] }, expires_at: inTwoDays(),
   });
 });
 after(async () => { await browser?.close(); await srv?.stop(); });
 
-async function openWidget(opts = {}) {
-  // bypassCSP: axe-core is injected as an inline script (the demo page's CSP forbids those).
-  const ctx = await browser.newContext({ locale: 'fr-FR', viewport: { width: opts.width || 1024, height: 900 }, bypassCSP: !!opts.axe });
-  const page = await ctx.newPage();
-  const dialogs = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${srv.base}/demo/ent/?parent=${encodeURIComponent(entId + ':' + parent)}`);
-  await page.locator('liaison-feed h3 button').first().waitFor({ timeout: 15000 });
-  return { ctx, page, dialogs, errors };
-}
+const openWidget = (opts) => openWidgetOf(browser, srv, entId, parent, opts);
 
 const badge = (page) => page.locator('liaison-feed .badge');
 const menuButton = (page) => page.locator('liaison-feed button[aria-controls$="-menu"]');
