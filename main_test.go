@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +57,7 @@ func TestVersionAndUsage(t *testing.T) {
 // when it cannot be opened (here: the data dir is a file).
 func TestCommandsSayTheStoreCannotOpen(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "not-a-dir")
-	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+	if err := writeFile(file, "x"); err != nil {
 		t.Fatal(err)
 	}
 	e := map[string]string{"LIAISON_DATA_DIR": file}
