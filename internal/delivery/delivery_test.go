@@ -281,7 +281,7 @@ func TestQuietHoursMutedWithdrawn(t *testing.T) {
 			t.Fatalf("%s received %d pushes during the quiet hours", id, c)
 		}
 	}
-	e.clock.Advance(10*time.Hour + 31*time.Minute) // 07:31 in Paris
+	e.quietHoursEnd()
 	waitFor(t, 30*time.Second, "the deferred notice after the quiet hours", func() bool {
 		return e.stats(deferred.ID).Counts[store.CountAccepted] == 4 && e.stats(withdrawn.ID).Counts[store.CountCancelled] == 4
 	})
@@ -392,13 +392,13 @@ func TestCorrectionPushedOrNot(t *testing.T) {
 	e.run()
 
 	n := e.notice()
-	waitFor(t, 30*time.Second, "the deferred fan-out", func() bool { return e.stats(n.ID).Counts[store.CountDeferred] == 4 })
+	e.waitDeferred(n, 4)
 	quiet := n
 	quiet.Version, quiet.PushVersion, quiet.ExpiresAt, quiet.UpdatedAt = 2, 1, n.ExpiresAt.Add(time.Hour), e.clock.Now()
 	quiet.CorrectionReason = "Prolongée"
 	e.update(quiet, 1, "notice.correct")
-	time.Sleep(300 * time.Millisecond)             // several polls: no fan-out for version 2
-	e.clock.Advance(10*time.Hour + 31*time.Minute) // 07:31 in Paris
+	time.Sleep(300 * time.Millisecond) // several polls: no fan-out for version 2
+	e.quietHoursEnd()
 	waitFor(t, 30*time.Second, "the deferred pushes after the quiet hours", e.allReceived(1))
 	for _, id := range ids {
 		msgs := e.srv.Received(e.subs[id].ID)

@@ -60,10 +60,10 @@ func TestErasedParentNotPushedAfterQuietHours(t *testing.T) {
 	ids := e.parents(3)
 	e.run()
 	n := e.notice()
-	waitFor(t, 30*time.Second, "the deferred fan-out", func() bool { return e.stats(n.ID).Counts[store.CountDeferred] == 3 })
+	e.waitDeferred(n, 3)
 	e.erase("parent00001")
 	left := e.pending()
-	e.clock.Advance(10*time.Hour + 31*time.Minute) // 07:31 in Paris
+	e.quietHoursEnd()
 	waitFor(t, 30*time.Second, "the outbox to empty after the quiet hours", func() bool {
 		return e.stats(n.ID).Counts[store.CountAccepted] >= 2 && e.pending() == 0
 	})

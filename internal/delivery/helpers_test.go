@@ -203,6 +203,17 @@ func (e *env) quietEvening() {
 	e.opt.Clock = e.clock.Now
 }
 
+// quietHoursEnd moves the clock from quietEvening's 21:00 to 07:31 the
+// next morning in Paris, past the quiet hours.
+func (e *env) quietHoursEnd() { e.clock.Advance(10*time.Hour + 31*time.Minute) }
+
+// waitDeferred waits until n's fan-out has deferred want pushes to the end
+// of the quiet hours.
+func (e *env) waitDeferred(n store.Notice, want int) {
+	e.t.Helper()
+	waitFor(e.t, 30*time.Second, "the deferred fan-out", func() bool { return e.stats(n.ID).Counts[store.CountDeferred] == want })
+}
+
 // update stores n, a new version of the notice at version was, as acc_1's
 // action at n.UpdatedAt.
 func (e *env) update(n store.Notice, was int, action string) {
