@@ -34,6 +34,9 @@ import (
 // concurrency from a Go load generator on this machine, beside the same
 // server's /healthz.
 func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int, loader, feedProfile, heapProfile string, split, enrol bool) error {
+	if nSchools < 1 || nSchools > maxBenchSchools {
+		return fmt.Errorf("-feed-schools must be between 1 and %d (got %d)", maxBenchSchools, nSchools)
+	}
 	useWrk, err := pickLoader(loader)
 	if err != nil {
 		return err
@@ -84,8 +87,9 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		exp := pub.Add(time.Duration(1+rng.IntN(31)) * 24 * time.Hour)
 		aud := []string{uais[rng.IntN(len(uais))]}
 		if rng.IntN(10) == 0 {
-			j := rng.IntN(len(uais) - 10)
-			aud = slices.Clone(uais[j : j+10])
+			k := min(10, len(uais))
+			j := rng.IntN(len(uais) - k + 1)
+			aud = slices.Clone(uais[j : j+k])
 		}
 		n := store.Notice{ID: store.NewID("ntc", pub), Version: 1, CollectiviteID: "col_bench", AuthorID: "acc_bench", Service: "restauration",
 			Category: cats[rng.IntN(len(cats))], Priority: "normal", Title: fmt.Sprintf("Information n° %d pour les familles", i),
@@ -504,8 +508,11 @@ func closedLoop(c *http.Client, conc int, d time.Duration, mk func(*rand.Rand) (
 	return loadStats{RPS: float64(total.Load()) / elapsed.Seconds(), P50: q(0.5), P99: q(0.99), Max: all[len(all)-1], Errors: errs.Load()}
 }
 
+// maxBenchSchools is how many schools benchSchool can make.
+const maxBenchSchools = 20000
+
 // benchSchool is the feed bench's i-th school, valid for any i below
-// 20,000 (the test checks them all): 8,000 schools per département from the Somme on (numbers
+// maxBenchSchools (the test checks them all): 8,000 schools per département from the Somme on (numbers
 // 2000 to 9999: the bench commune's own schools are 0801001 to 0801006),
 // communes of 900 per département, each with a maternelle and an
 // élémentaire.

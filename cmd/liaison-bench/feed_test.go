@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestBenchSchoolsValid(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		seen[worldSchoolUAI(i)] = true
 	}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < maxBenchSchools; i++ {
 		sc := benchSchool(i, time.Time{})
 		if !frenchid.UAIValid(sc.UAI) {
 			t.Fatalf("school %d: UAI %q is not valid", i, sc.UAI)
@@ -28,5 +29,16 @@ func TestBenchSchoolsValid(t *testing.T) {
 			t.Fatalf("school %d: UAI %q given twice", i, sc.UAI)
 		}
 		seen[sc.UAI] = true
+	}
+}
+
+// A school count the bench cannot make is refused before anything is
+// set up, with the range it can.
+func TestBenchSchoolsOutOfRangeRefused(t *testing.T) {
+	for _, n := range []int{0, -1, maxBenchSchools + 1} {
+		err := feedBench(t.TempDir(), 10, n, 10, 5, 1, 1, "go", "", "", false, false)
+		if err == nil || !strings.Contains(err.Error(), "-feed-schools must be between 1 and 20000") {
+			t.Errorf("%d schools: %v, want the range refused", n, err)
+		}
 	}
 }
