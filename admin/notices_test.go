@@ -231,7 +231,9 @@ func TestNoticePageShowsEveryFigureOfTheAPI(t *testing.T) {
 			if shown == 0 || withheld == 0 {
 				t.Errorf("the test notice should have shown and withheld reach figures: %d shown, %d withheld", shown, withheld)
 			}
-			if got["stats.shown"] != small {
+			// (withheld as such, or with every push figure when fewer
+			// than 5 families are subscribed, as here)
+			if v := got["stats.shown"]; v != small && !strings.HasPrefix(v, map[string]string{"fr": "non communiqué", "en": "not given"}[lang]) {
 				t.Errorf("3 notifications shown: the page says %q", got["stats.shown"])
 			}
 			labels := map[string][]string{

@@ -512,6 +512,17 @@ func (a *App) Stats(ctx context.Context, p *Principal, id string) (NoticeStats, 
 	sub := r.part(subscribed, targeted)
 	out.FamiliesSubscribed = &sub
 
+	if subscribed < minGroup {
+		// The push figures count devices, up to 10 a family: with fewer
+		// than 5 families subscribed, every one of them — devices pushed,
+		// muted, shown, opened, which failures — would be about those few
+		// families. None is given, nor which failures there were.
+		h := withheld("non communiqué (moins de 5 familles abonnées)", "not given (fewer than 5 families subscribed)")
+		out.Pushes = &PushFigures{Targeted: h, Accepted: h, Deferred: h, Muted: h, Digest: h, Cancelled: h}
+		out.Failed = map[string]Figure{}
+		out.Shown, out.Clicked = &h, &h
+		return out, nil
+	}
 	ps, err := a.store.NoticePushStats(ctx, n.ID)
 	if err != nil {
 		return out, err
