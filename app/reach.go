@@ -287,7 +287,8 @@ type Reach struct {
 	MinGroup int
 	Groups   []ReachGroup
 	// NotReached lists the groups with families who have not read the
-	// notice yet: where to hand out paper.
+	// notice yet: where to hand out paper. A group whose figure « not
+	// reached » is withheld is always listed.
 	NotReached []ReachGroup
 	Note       Text
 }
@@ -359,7 +360,10 @@ func (a *App) NoticeReach(ctx context.Context, p *Principal, id string) (Reach, 
 		}
 		rg.School = name
 		out.Groups = append(out.Groups, rg)
-		if raw[i].Families > raw[i].Read || unknown[i] {
+		// A group whose figure « not reached » is withheld is always on
+		// the list: whether it is must not tell whether its few families
+		// all read the notice.
+		if raw[i].Families > raw[i].Read || unknown[i] || rg.NotReached.Value == nil {
 			out.NotReached = append(out.NotReached, rg)
 		}
 	}
