@@ -349,3 +349,56 @@ func TestConcurrent(t *testing.T) {
 			return openDatabase(t, s.(*mongo.Store).Database().Name())
 		})
 }
+
+// TestConcurrentEndpointRegistration: parents of two processes racing to
+// register the same new endpoint — one gets it, the others are refused
+// with ErrTaken (on FerretDB too: the unique index on endpoint decides).
+// Review of issue 11, item 9.
+func TestConcurrentEndpointRegistration(t *testing.T) {
+	stores := processes(t, 2)
+	ctx := context.Background()
+	const racers = 8
+	var ps []store.Parent
+	for w := range racers {
+		ps = append(ps, store.Parent{ENTUserID: fmt.Sprint("r", w), Children: []store.Child{{UAI: "0750001A", Level: store.LevelMaternelle}}})
+	}
+	if _, err := stores[0].UpsertParents(ctx, "ent_1", ps, storetest.T0, store.AuditEntry{At: storetest.T0, Action: "parents.sync"}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		endpoint := fmt.Sprint("https://push.example/contested-", round)
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for w := range racers {
+			wg.Go(func() {
+				_, _, errs[w] = stores[w%2].UpsertPushSubscription(ctx, store.PushSubscription{ID: fmt.Sprint("psb_", round, "_", w), ENTID: "ent_1",
+					ENTUserID: fmt.Sprint("r", w), Endpoint: endpoint, P256dh: "k", Auth: "a", CreatedAt: storetest.T0, RefreshedAt: storetest.T0})
+			})
+		}
+		wg.Wait()
+		won := 0
+		for w, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrTaken):
+				t.Errorf("round %d, parent r%d: %v, want nil or ErrTaken", round, w, err)
+			}
+		}
+		held := 0
+		for w := range racers {
+			l, err := stores[0].ListPushSubscriptions(ctx, "ent_1", fmt.Sprint("r", w))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range l {
+				if sub.Endpoint == endpoint {
+					held++
+				}
+			}
+		}
+		if won != 1 || held != 1 {
+			t.Fatalf("round %d: %d parents registered %s, %d hold it; want 1 and 1", round, won, endpoint, held)
+		}
+	}
+}

@@ -162,6 +162,47 @@ func RunConcurrent(t *testing.T, open func(t *testing.T) store.Store, openMore f
 			t.Fatalf("u2's subscriptions after the race: %+v", l)
 		}
 	})
+	t.Run("EndpointFirstRegistration", func(t *testing.T) {
+		// Review of issue 11, item 9: parents racing to register the same
+		// new endpoint (none holds it yet): one gets it, every other is
+		// refused with ErrTaken, and it stays the winner's.
+		hs := handles(t)
+		var ps []store.Parent
+		for w := range workers {
+			ps = append(ps, parent(fmt.Sprint("r", w), child("0750001A", "maternelle", "PS")))
+		}
+		upsert(t, hs[0], "ent_1", 0, workers, 0, ps...)
+		for round := range 5 {
+			endpoint := fmt.Sprint("https://push.example/contested-", round)
+			errs := race(workers, func(w int) error {
+				_, _, err := hs[w%len(hs)].UpsertPushSubscription(ctx, subscription(fmt.Sprint("psb_", round, "_", w), fmt.Sprint("r", w), endpoint, 0))
+				return err
+			})
+			winner := -1
+			for w, err := range errs {
+				switch {
+				case err == nil && winner >= 0:
+					t.Fatalf("round %d: parents r%d and r%d both registered %s", round, winner, w, endpoint)
+				case err == nil:
+					winner = w
+				case !errors.Is(err, store.ErrTaken):
+					t.Fatalf("round %d, parent r%d: %v, want nil or ErrTaken", round, w, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("round %d: nobody registered %s", round, endpoint)
+			}
+			for w := range workers {
+				l, err := hs[0].ListPushSubscriptions(ctx, "ent_1", fmt.Sprint("r", w))
+				ok(t, err)
+				for _, sub := range l {
+					if sub.Endpoint == endpoint && w != winner {
+						t.Fatalf("round %d: %s held by r%d, registered by r%d", round, endpoint, w, winner)
+					}
+				}
+			}
+		}
+	})
 	t.Run("KeyHolders", func(t *testing.T) {
 		// Three operators removed at once: exactly one removal may pass.
 		hs := handles(t)
