@@ -256,7 +256,25 @@ func (s *Server) uploadAllowed(ctx *fasthttp.RequestCtx) bool {
 	if !strings.HasPrefix(tok, staffTokenPrefix) {
 		return false
 	}
+	// The failed-authentication limiter first, as for an oversize sync
+	// (syncKey): from a client past its limit, a token that failed since
+	// is not looked up (the route refuses it, 429); one checked here is
+	// remembered, so that the route does not look it up again.
+	ip := clientKey(requestAddr(ctx, s.cfg.TrustedProxy))
+	now := time.Now()
+	key := ""
+	if s.auth != nil && s.auth.admit(ip, tok, now, &key) == admitRefused {
+		return false
+	}
 	acc, err := s.store.AccountByTokenHash(c, store.HashToken(tok))
+	if s.auth != nil && key != "" {
+		switch {
+		case err == nil:
+			s.auth.pass(key, now)
+		case errors.Is(err, store.ErrNotFound):
+			s.auth.fail(ip, key, now)
+		}
+	}
 	return err == nil && acc.Role == store.RoleAgent
 }
 

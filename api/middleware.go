@@ -123,8 +123,8 @@ func (s *Server) rateLimit() fiber.Handler {
 //     once: valid, it is served and remembered; invalid, it is refused
 //     (429, not 401) and remembered as failed. The edge decides the same
 //     for the ENT key of an oversize directory sync, which it looks up
-//     before the route (syncKey): a made-up key costs one lookup, then
-//     none.
+//     before the route (syncKey), and for the staff token of an oversize
+//     upload (uploadAllowed): a made-up key costs one lookup, then none.
 //
 // Credentials are kept as hashes: tokens never sit in memory in clear.
 type authLimiter struct {
