@@ -310,6 +310,9 @@ func TestServeHasNoDemoPushNorDemoENT(t *testing.T) {
 	e := data.ENTs[0]
 	service := url.QueryEscape(base + "/parent/" + e.ID + "/cas")
 	for _, path := range []string{demoent.Path, demoent.Path + "token?parent=" + e.ID + ":" + data.ParentIDs[e.ID][0], demoent.Path + "app.js",
+		// The demo's parent sign-in without a connector: anyone would open
+		// any parent's session (review of issue 11, item 13).
+		"/demo/parent/session?parent=" + e.ID + ":" + data.ParentIDs[e.ID][0],
 		// The demo ENT's CAS server.
 		demoent.CASPath + "/login?service=" + service, demoent.CASPath + "/login?service=" + service + "&user=" + data.ParentIDs[e.ID][0],
 		demoent.CASPath + "/serviceValidate?ticket=ST-1&service=" + service, demoent.CASPath + "/p3/serviceValidate?ticket=ST-1&service=" + service} {
