@@ -108,3 +108,50 @@ func TestPushFigureOfOneFamilyAmongMany(t *testing.T) {
 		}
 	})
 }
+
+// Review of issue 11, item 4: the stop note said two notices' subscribed
+// families and push counts « can be subtracted ». A1 has 12 subscribed
+// families (one device each), A2's CE2 2: a notice to A1 and one to A1
+// and CE2 differ by exactly CE2's 2 in every exact count. Given rounded
+// down to 5 (rule 6), no difference between the two notices' figures is
+// 1 to 4.
+func TestTwoNoticesSubscribedAndPushesDifference(t *testing.T) {
+	p := newPublishing(t)
+	for i := range 12 {
+		p.subscribeDevices(t, fmt.Sprintf("p%d", i), 1)
+	}
+	p.subscribeDevices(t, "p12", 1)
+	p.subscribeDevices(t, "p13", 1)
+	x := p.publish(t, "restauration", simpleNotice("cantine", "Menu A1", uaiA1))
+	body := simpleNotice("cantine", "Menu A1 et CE2", uaiA1, uaiA2)
+	body["audience"].(map[string]any)["classes"] = []string{"MS", "CE2"}
+	y := p.publish(t, "restauration", body)
+	p.fanOut(t)
+	stats := func(id string) noticeStats {
+		var st noticeStats
+		p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
+		if st.FamiliesSubscribed == nil || st.Pushes == nil {
+			t.Fatalf("stats of %s: %+v", id, st)
+		}
+		return st
+	}
+	sx, sy := stats(x), stats(y)
+	pairs := map[string][2]figure{
+		"families_subscribed": {*sx.FamiliesSubscribed, *sy.FamiliesSubscribed},
+		"pushes.targeted":     {sx.Pushes.Targeted, sy.Pushes.Targeted},
+		"families_targeted":   {sx.FamiliesTargeted, sy.FamiliesTargeted},
+	}
+	given := 0
+	for name, f := range pairs {
+		if f[0].Value == nil || f[1].Value == nil {
+			continue
+		}
+		given++
+		if d := *f[1].Value - *f[0].Value; isSmall(d) {
+			t.Errorf("%s: %d − %d = %d, CE2's subscribed families by difference", name, *f[1].Value, *f[0].Value, d)
+		}
+	}
+	if given < 2 {
+		t.Fatalf("figures given: %+v / %+v; the test wants them", pairs, given)
+	}
+}
