@@ -18,14 +18,15 @@ import (
 func TestDailySummaryCountsAsPushed(t *testing.T) {
 	p := newPublishing(t)
 	ctx := context.Background()
+	// Five families with 10 devices each: 50, the fewest devices a figure
+	// is given for (rule 7).
 	for i := range 5 {
-		tok := p.parentToken(t, fmt.Sprintf("p%d", i))
-		p.must(201, p.do("POST", "/v1/me/push-subscriptions", tok, browserSub(t, fmt.Sprintf("%sd%d", fcm, i))))
+		tok := p.subscribeDevices(t, fmt.Sprintf("p%d", i), store.MaxPushSubscriptions)
 		p.must(200, p.do("PUT", "/v1/me/preferences", tok, map[string]any{"digest": []string{"cantine"}}))
 	}
 	ans := p.published(t, p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))
 	id := ans.Notice.ID
-	// The fan-out leaves the five devices for the summary.
+	// The fan-out leaves the fifty devices for the summary.
 	now := p.clock.Now().UTC()
 	due, err := p.st.DuePushNotices(ctx, now, 10)
 	if err != nil || len(due) != 1 {
@@ -44,7 +45,8 @@ func TestDailySummaryCountsAsPushed(t *testing.T) {
 	if _, err := p.st.ClaimPushBatch(ctx, "w", now, time.Minute); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an immediate push to a summarizing parent: %v", err)
 	}
-	// At 18:00 in Paris the summary goes; the push service accepts all five.
+	// At 18:00 in Paris the summary goes (one a family, to its 10 devices);
+	// the push service accepts all fifty.
 	p.clock.Set(time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC))
 	if w, err := digest.New(p.st, digest.Options{Clock: p.clock.Now}).RunOnce(ctx); err != nil || w != 5 {
 		t.Fatalf("summaries written %d, %v", w, err)
@@ -58,14 +60,16 @@ func TestDailySummaryCountsAsPushed(t *testing.T) {
 			t.Fatalf("batch %+v", b)
 		}
 		fin := b.Items
-		fin[0].Result = "delivered"
-		if err := p.st.CompletePushBatch(ctx, b, store.PushBatchUpdate{Finished: fin, Counts: map[string]int{store.CountAccepted: 1}}, p.clock.Now()); err != nil {
+		for i := range fin {
+			fin[i].Result = "delivered"
+		}
+		if err := p.st.CompletePushBatch(ctx, b, store.PushBatchUpdate{Finished: fin, Counts: map[string]int{store.CountAccepted: len(fin)}}, p.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var st noticeStats
 	p.must(200, p.do("GET", "/v1/notices/"+id+"/stats", p.agents["restauration"], nil)).Decode(t, &st)
-	if st.Pushes == nil || val(st.Pushes.Targeted) != 5 || val(st.Pushes.Accepted) != 5 || val(st.Pushes.Digest) != 5 {
-		t.Fatalf("pushes %+v, want the summary's 5 targeted and accepted, 5 left for the summary", st.Pushes)
+	if st.Pushes == nil || val(st.Pushes.Targeted) != 50 || val(st.Pushes.Accepted) != 50 || val(st.Pushes.Digest) != 50 {
+		t.Fatalf("pushes %+v, want the summary's 50 targeted and accepted, 50 left for the summary", st.Pushes)
 	}
 }

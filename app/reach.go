@@ -68,10 +68,22 @@ func audienceKey(a store.Audience) string {
 //     exact figures (A, B, A∪B) would give the families in both by
 //     difference. With every figure a multiple of 5, any sum or
 //     difference of figures is one too, never 1 to 4.
+//  7. What became of the pushes (/stats) is counted in devices, and a
+//     family may have up to store.MaxPushSubscriptions of them: 6 muted
+//     pushes can be one family's choice. Those figures follow rules 1,
+//     2, 5 and 6 in devices, with 50 in place of 5 (minDevices: 5
+//     families × 10 devices), so a device figure given always stands for
+//     5 families at least — below 50 it is withheld, and every one is a
+//     multiple of 50, so no difference of them is about fewer.
 
 // minGroup is the smallest group of families a figure is given for:
 // below it, a count could point at a family ("moins de 5").
 const minGroup = 5
+
+// minDevices is rule 7's threshold and step for figures counted in
+// devices: the devices 5 families may have, so that a figure of devices
+// given can never be about fewer than 5 families.
+const minDevices = minGroup * store.MaxPushSubscriptions
 
 // Figure is a count about families as it may leave the service: Value is
 // nil when the group is too small (or when giving it would let one
@@ -96,16 +108,15 @@ func (r smallGroups) shown(n int) Figure {
 	if n <= 0 {
 		return Figure{Value: &n, Label: Text{fmt.Sprint(n), fmt.Sprint(n)}, exact: n}
 	}
-	low := roundDown(n)
-	return Figure{Value: &low, exact: n, Label: Text{fmt.Sprintf("%d à %d", low, low+minGroup-1), fmt.Sprintf("%d to %d", low, low+minGroup-1)}}
+	low := r.roundDown(n)
+	return Figure{Value: &low, exact: n, Label: Text{fmt.Sprintf("%d à %d", low, low+r.min()-1), fmt.Sprintf("%d to %d", low, low+r.min()-1)}}
 }
 
 func withheld(fr, en string) Figure { return Figure{Label: Text{fr, en}} }
 
-func isSmall(n int) bool { return n > 0 && n < minGroup }
+func isSmall(n int) bool { return smallGroups{}.isSmall(n) }
 
-// roundDown is n rounded down to a multiple of minGroup (rule 6).
-func roundDown(n int) int { return n - n%minGroup }
+func roundDown(n int) int { return smallGroups{}.roundDown(n) }
 
 // familyCount is what rule 3 needs about an audience or a group.
 type familyCount struct {
@@ -114,19 +125,41 @@ type familyCount struct {
 	Large    int  // distinct families with a child in a cell of minGroup or more
 }
 
-// smallGroups decides the figures.
-type smallGroups struct{}
+// smallGroups decides the figures: of families, or with devices set, of
+// devices (rule 7).
+type smallGroups struct{ devices bool }
+
+// min is the smallest figure given, and the step figures are rounded to.
+func (r smallGroups) min() int {
+	if r.devices {
+		return minDevices
+	}
+	return minGroup
+}
+
+// isSmall reports a count that may not be given: 1 to min()-1.
+func (r smallGroups) isSmall(n int) bool { return n > 0 && n < r.min() }
+
+// roundDown is n rounded down to a multiple of min() (rules 6, 7).
+func (r smallGroups) roundDown(n int) int { return n - n%r.min() }
 
 func (r smallGroups) fewer() Figure {
+	if r.devices {
+		return withheld("moins de 50 appareils (ils pourraient être ceux de moins de 5 familles)",
+			"fewer than 50 devices (they could be those of fewer than 5 families)")
+	}
 	return withheld("moins de 5", "fewer than 5")
 }
 
 func (r smallGroups) hidden() Figure {
+	if r.devices {
+		return withheld("non communiqué (moins de 50 appareils en tout)", "not given (fewer than 50 devices in all)")
+	}
 	return withheld("non communiqué (groupe de moins de 5 familles)", "not given (group of fewer than 5 families)")
 }
 
 func (r smallGroups) atLeast(n int) Figure {
-	n = roundDown(n)
+	n = r.roundDown(n)
 	return withheld(fmt.Sprintf("au moins %d", n), fmt.Sprintf("at least %d", n))
 }
 
@@ -151,23 +184,32 @@ func (r smallGroups) part(n int, wholes ...Figure) Figure {
 			return r.hidden()
 		}
 	}
-	if isSmall(n) {
+	if r.isSmall(n) {
 		return r.fewer()
 	}
 	for _, w := range wholes {
-		if isSmall(w.exact - n) {
+		if r.isSmall(w.exact - n) {
 			// The label may say only what the whole's given (rounded)
 			// value already says: from the exact whole, « au moins 10 »
 			// next to « 10 à 14 » would give the whole exactly (14).
 			// n ≥ whole − 4 ≥ its rounded value − 4 > rounded − 5.
-			if lo := *w.Value - minGroup; lo > 0 {
+			if lo := *w.Value - r.min(); lo > 0 {
 				return r.atLeast(lo)
 			}
-			return withheld("non communiqué (il permettrait de calculer un chiffre de moins de 5)",
-				"not given (it would let one compute a figure below 5)")
+			return r.derivable()
 		}
 	}
 	return r.shown(n)
+}
+
+// derivable withholds a figure that would let one compute a small one.
+func (r smallGroups) derivable() Figure {
+	if r.devices {
+		return withheld("non communiqué (il permettrait de calculer un chiffre de moins de 50 appareils)",
+			"not given (it would let one compute a figure below 50 devices)")
+	}
+	return withheld("non communiqué (il permettrait de calculer un chiffre de moins de 5)",
+		"not given (it would let one compute a figure below 5)")
 }
 
 // total decides a total whose per-group figures are groups (rule 4).
@@ -189,8 +231,7 @@ func (r smallGroups) partition(whole Figure, parts ...int) []Figure {
 	if hide {
 		for i := range out {
 			if out[i].Value != nil {
-				out[i] = withheld("non communiqué (il permettrait de calculer un chiffre de moins de 5)",
-					"not given (it would let one compute a figure below 5)")
+				out[i] = r.derivable()
 			}
 		}
 	}
@@ -295,8 +336,8 @@ type Reach struct {
 
 // reachNote explains the figures of a Reach.
 var reachNote = Text{
-	"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
-	"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.",
+	"Aucun chiffre n'est donné pour un groupe de moins de 5 familles, ni pour une école et un niveau dont une classe compte moins de 5 familles. Les chiffres sont arrondis à 5 près (« 20 à 24 »), pour qu'aucune différence entre deux chiffres ne désigne moins de 5 familles. Les chiffres des notifications comptent des appareils (jusqu'à 10 par famille) : ils sont donnés à partir de 50 et arrondis à 50 près. Une famille ayant des enfants dans deux groupes compte dans chacun. « Non atteintes » : familles qui n'ont pas encore ouvert l'information ; pensez à leur remettre un exemplaire papier.",
+	"No figure is given for a group of fewer than 5 families, nor for a school level one of whose classes has fewer than 5 families. Figures are rounded down to a multiple of 5 (\"20 to 24\"), so that no difference between two figures points at fewer than 5 families. Notification figures count devices (up to 10 a family): they are given from 50, rounded down to 50. A family with children in two groups counts in each. \"Not reached\": families who have not opened the notice yet; consider handing them a paper copy.",
 }
 
 // reachGroups computes the reach groups of a notice for an audience;
@@ -538,6 +579,7 @@ func (a *App) Stats(ctx context.Context, p *Principal, id string) (NoticeStats, 
 		}
 	}
 	sort.Strings(reasons)
+	r = smallGroups{devices: true} // rule 7: what follows counts devices
 	pushed := r.part(ps.Counts[store.CountTargeted])
 	parts := []int{ps.Counts[store.CountAccepted], ps.Counts[store.CountDeferred], ps.Counts[store.CountMuted], ps.Counts[store.CountCancelled],
 		ps.Counts[store.CountDigest]}

@@ -229,16 +229,19 @@ test('a school viewer sees the notices that reached their schools with the conve
 // figureText is what the notice page must show for one figure of the API:
 // its number, or its label when withheld; a plain count from 1 to 4 is
 // never printed ("moins de 5").
-function figureText(v) {
+// A figure of devices (what became of the pushes) is rounded to 50
+// instead (step): a family may have 10 devices.
+function figureText(v, step = 5) {
   if (typeof v === 'number') return v > 0 && v < 5 ? 'moins de 5' : String(v);
-  // A figure given is a multiple of 5 and the page shows the range its
-  // label says ("20 à 24"); a withheld one, the label's words.
+  // A figure given is a multiple of its step and the page shows the range
+  // its label says ("20 à 24"); a withheld one, the label's words.
   if (v.value !== null && v.value !== undefined) {
-    assert.equal(v.value % 5, 0, `figure ${JSON.stringify(v)} is not rounded to 5`);
-    assert.equal(v.label, v.value === 0 ? '0' : `${v.value} à ${v.value + 4}`);
+    assert.equal(v.value % step, 0, `figure ${JSON.stringify(v)} is not rounded to ${step}`);
+    assert.equal(v.label, v.value === 0 ? '0' : `${v.value} à ${v.value + step - 1}`);
   }
   return v.label;
 }
+const deviceFigure = (key) => /^stats\.(pushes|failed)\.|^stats\.(shown|clicked)$/.test(key);
 const isFigure = (v) => typeof v === 'number' || (v !== null && typeof v === 'object' && 'label' in v);
 
 // apiFigures lists every figure of /stats and /reach, keyed like the
@@ -248,7 +251,7 @@ function apiFigures(stats, reach) {
   const walk = (prefix, m) => {
     for (const [k, v] of Object.entries(m)) {
       if (prefix === 'stats.' && ['notice_id', 'withheld', 'message'].includes(k)) continue;
-      if (isFigure(v)) out[prefix + k] = figureText(v);
+      if (isFigure(v)) out[prefix + k] = figureText(v, deviceFigure(prefix + k) ? 50 : 5);
       else if (v && typeof v === 'object') walk(prefix + k + '.', v);
     }
   };
