@@ -22,7 +22,8 @@ import (
 // composeForm is the compose form's state, as typed.
 type composeForm struct {
 	Service, Category, Priority, Title, Body string
-	Schools, Levels                          []string
+	Schools                                  []string
+	Levels                                   []conventions.Level
 	Classes                                  string
 	// Enrolments and Lines: the families enrolled in these services, of
 	// these transport lines (typed "S12 S14").
@@ -81,8 +82,9 @@ var expiryDefaults = map[string]time.Duration{
 
 // schoolOpt is a school the form offers.
 type schoolOpt struct {
-	UAI, Name, Level string
-	Remaining        int // -1 unlimited
+	UAI, Name string
+	Level     conventions.Level
+	Remaining int // -1 unlimited
 }
 
 // Full: today's quota is reached for this school.
@@ -94,7 +96,7 @@ type capsView struct {
 	Services   []string
 	Categories []string
 	Schools    []schoolOpt
-	Levels     []string
+	Levels     []conventions.Level
 	AnyLevel   bool
 	Urgent     bool
 	Ack        bool
@@ -209,7 +211,7 @@ func catIndex(c string) int {
 // narrow fills the options of one category from the capabilities.
 func (r *rq) narrow(cv *capsView, category string, raw []conventions.ServiceCapabilities, names map[string]string) {
 	schools := map[string]*schoolOpt{}
-	levels := map[string]bool{}
+	levels := map[conventions.Level]bool{}
 	for _, it := range raw {
 		cc, ok := it.Category(category)
 		if !ok {
@@ -412,7 +414,7 @@ func parseCompose(c *fiber.Ctx) composeForm {
 	f := composeForm{
 		Service: c.FormValue("service"), Category: c.FormValue("category"), Priority: c.FormValue("priority"),
 		Title: strings.TrimSpace(c.FormValue("title")), Body: strings.TrimSpace(strings.ReplaceAll(c.FormValue("body"), "\r\n", "\n")),
-		Schools: formValues(c, "audience.schools"), Levels: formValues(c, "audience.levels"), Classes: c.FormValue("audience.classes"),
+		Schools: formValues(c, "audience.schools"), Levels: conventions.LevelsOf(formValues(c, "audience.levels")), Classes: c.FormValue("audience.classes"),
 		Enrolments: formValues(c, "audience.enrolments"), Lines: c.FormValue("audience.lines"),
 		AckRequired: c.FormValue("ack_required") == "on", Mode: c.FormValue("mode"),
 		PublishAt: c.FormValue("publish_at"), ExpiresAt: c.FormValue("expires_at"),

@@ -307,7 +307,8 @@ func targetingRows(ts []conventions.Targeting) []targetingForm {
 
 type ruleForm struct {
 	Article, Schools, Classes, MaxPriority, MaxValidityDays, MaxPerDay string
-	Services, Categories, Levels                                       []string
+	Services, Categories                                               []string
+	Levels                                                             []conventions.Level
 	Push, Critical, CriticalWhenUrgent, AckAllowed, QuotaExempt        bool
 }
 
@@ -317,7 +318,7 @@ type conventionFormData struct {
 	Schools    []store.School
 	Services   []string
 	Categories []string
-	Levels     []string
+	Levels     []conventions.Level
 	SignRoles  []string
 }
 
@@ -401,7 +402,7 @@ func parseConventionForm(c *fiber.Ctx) conventionForm {
 		f.Rules = append(f.Rules, ruleForm{Article: strings.TrimSpace(c.FormValue(p + "article")), Schools: c.FormValue(p + "schools"),
 			Classes: c.FormValue(p + "classes"), MaxPriority: c.FormValue(p + "max_priority"), MaxValidityDays: c.FormValue(p + "max_validity_days"),
 			MaxPerDay: c.FormValue(p + "max_per_school_per_day"), Services: multi(p + "services"), Categories: multi(p + "categories"),
-			Levels: multi(p + "levels"), Push: on(p + "push"), Critical: on(p + "critical"), CriticalWhenUrgent: on(p + "critical_when_urgent"),
+			Levels: conventions.LevelsOf(multi(p + "levels")), Push: on(p + "push"), Critical: on(p + "critical"), CriticalWhenUrgent: on(p + "critical_when_urgent"),
 			AckAllowed: on(p + "ack_allowed"), QuotaExempt: on(p + "quota_exempt")})
 	}
 	return f

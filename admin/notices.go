@@ -250,7 +250,7 @@ func (r *rq) reachRows(v app.Reach, schools map[string]string) []reachRow {
 		if row.School == "" {
 			row.School = orUAI(schools[g.UAI], g.UAI)
 		}
-		key := "reach." + g.UAI + "." + g.Level + "."
+		key := "reach." + g.UAI + "." + string(g.Level) + "."
 		type fig struct {
 			k string
 			v app.Figure

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/liaison-ent/liaison/app"
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -72,7 +73,7 @@ type schoolsData struct {
 }
 
 func (a *Admin) schoolsPage(r *rq) error {
-	return a.renderSchools(r, fiber.StatusOK, map[string]string{"level": store.LevelMaternelle}, formErrors{})
+	return a.renderSchools(r, fiber.StatusOK, map[string]string{"level": string(store.LevelMaternelle)}, formErrors{})
 }
 
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
@@ -88,7 +89,7 @@ func (a *Admin) schoolCreate(r *rq) error {
 	form := map[string]string{"uai": strings.TrimSpace(c.FormValue("uai")), "name": strings.TrimSpace(c.FormValue("name")),
 		"commune": strings.TrimSpace(c.FormValue("commune")), "level": c.FormValue("level")}
 	_, err := a.core.CreateSchool(c.UserContext(), r.principal(), app.CreateSchoolRequest{
-		UAI: form["uai"], Name: form["name"], Commune: form["commune"], Level: form["level"],
+		UAI: form["uai"], Name: form["name"], Commune: form["commune"], Level: conventions.Level(form["level"]),
 	})
 	if err == nil {
 		return c.Redirect("/admin/ecoles?ok=created", fiber.StatusSeeOther)

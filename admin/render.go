@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -209,12 +210,12 @@ func funcs(lang string) template.FuncMap {
 		"dtlocal":  dtLocal,
 		"cat":      func(c string) string { return conventions.CategoryLabel(c, lang) },
 		"svc":      func(s string) string { return conventions.ServiceLabel(s, lang) },
-		"lvl":      func(l string) string { return conventions.LevelLabel(l, lang) },
+		"lvl":      func(l any) string { return conventions.LevelLabel(conventions.Level(code(l)), lang) },
 		"enrol":    func(e string) string { return conventions.EnrolmentLabel(e, lang) },
 		"prio":     func(p string) string { return conventions.PriorityLabel(p, lang) },
 		// The code lists of the forms' choices (one definition, in
 		// conventions); knownprio reads an unknown priority as normal.
-		"schoollevels": func() []string { return conventions.SchoolLevels },
+		"schoollevels": func() []conventions.Level { return conventions.SchoolLevels },
 		"priorities":   func() []string { return conventions.Priorities },
 		"enrolments":   func() []string { return conventions.EnrolmentServices },
 		"knownprio": func(p string) string {
@@ -241,9 +242,13 @@ func funcs(lang string) template.FuncMap {
 			return code
 		},
 		"list": func(xs ...string) []string { return xs },
-		"has": func(xs []string, x string) bool {
-			for _, y := range xs {
-				if y == x {
+		"has": func(xs any, x any) bool {
+			v := reflect.ValueOf(xs)
+			if v.Kind() != reflect.Slice {
+				return false
+			}
+			for i := range v.Len() {
+				if code(v.Index(i).Interface()) == code(x) {
 					return true
 				}
 			}
@@ -423,4 +428,14 @@ func (r *rq) flash() string {
 		return ""
 	}
 	return r.L(f.FR, f.EN)
+}
+
+// code is a code of a list (a level, a category…) as templates handle it:
+// a plain string or a named string type (conventions.Level), "" for
+// anything else.
+func code(v any) string {
+	if r := reflect.ValueOf(v); r.Kind() == reflect.String {
+		return r.String()
+	}
+	return ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -43,7 +44,7 @@ func BenchmarkStaffAtScale(b *testing.B) {
 	for i := 0; len(schools) < *scaleSchools; i++ {
 		digits := fmt.Sprintf("%03d%04d", 81+i/8000, 2000+i%8000)
 		sc := store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
-			Commune: fmt.Sprintf("%02d%03d", 81+i/1800, 100+(i/2)%900), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: at}
+			Commune: fmt.Sprintf("%02d%03d", 81+i/1800, 100+(i/2)%900), Level: []conventions.Level{"maternelle", "elementaire"}[i%2], CreatedAt: at}
 		if err := w.store.CreateSchool(ctx, sc, audit); err != nil {
 			b.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func BenchmarkStaffAtScale(b *testing.B) {
 	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
 	rng := rand.New(rand.NewPCG(5, 6))
 	kid := func(sc store.School) store.Child {
-		cl := classes[sc.Level]
+		cl := classes[string(sc.Level)]
 		if cl == nil {
 			cl = classes["elementaire"]
 		}

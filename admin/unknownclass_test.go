@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -37,7 +38,7 @@ func TestNoticePageShowsClassUnknown(t *testing.T) {
 			}
 			for _, c := range p.Children {
 				if c.UAI == uai && class == "" {
-					entID, level, class = e.ID, c.Level, c.Class
+					entID, level, class = e.ID, string(c.Level), c.Class
 				}
 			}
 		}
@@ -47,7 +48,7 @@ func TestNoticePageShowsClassUnknown(t *testing.T) {
 	}
 	var ps []store.Parent
 	for i := range 7 {
-		ps = append(ps, store.Parent{ENTUserID: fmt.Sprintf("uc-%d", i), Children: []store.Child{{UAI: uai, Level: level}}})
+		ps = append(ps, store.Parent{ENTUserID: fmt.Sprintf("uc-%d", i), Children: []store.Child{{UAI: uai, Level: conventions.Level(level)}}})
 	}
 	if _, err := w.store.UpsertParents(ctx, entID, ps, testNow, store.AuditEntry{Action: "parents.sync", At: testNow}); err != nil {
 		t.Fatal(err)

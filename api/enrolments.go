@@ -45,7 +45,7 @@ func viewEnrolments(cs []app.ChildEnrolments, lang string) enrolmentsView {
 	v := enrolmentsView{Children: make([]childEnrolmentsView, len(cs)),
 		Note: app.Pick(lang, app.EnrolmentsNote.FR, app.EnrolmentsNote.EN)}
 	for i, c := range cs {
-		v.Children[i] = childEnrolmentsView{UAI: c.Child.UAI, Level: c.Child.Level, Class: c.Child.Class,
+		v.Children[i] = childEnrolmentsView{UAI: c.Child.UAI, Level: string(c.Child.Level), Class: c.Child.Class,
 			ENT: viewEnrolment(c.ENT), Declared: viewEnrolment(c.Declared), Enrolment: viewEnrolment(c.Known)}
 	}
 	for _, s := range conventions.EnrolmentServices {

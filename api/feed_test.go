@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/liaison-ent/liaison/app"
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -402,7 +403,7 @@ func TestReach(t *testing.T) {
 }
 
 func TestAudienceReaches(t *testing.T) {
-	aud := store.Audience{Schools: []string{uaiA1, uaiA2}, Levels: []string{"elementaire"}, Classes: []string{"ce2", "CM1"}}
+	aud := store.Audience{Schools: []string{uaiA1, uaiA2}, Levels: []conventions.Level{"elementaire"}, Classes: []string{"ce2", "CM1"}}
 	for _, tc := range []struct {
 		c    store.Child
 		want bool

@@ -21,8 +21,8 @@ import (
 var goLists = map[string][]string{
 	"Service":          conventions.Services,
 	"Category":         conventions.Categories,
-	"ChildLevel":       conventions.Levels,
-	"SchoolLevel":      conventions.SchoolLevels,
+	"ChildLevel":       conventions.Strings(conventions.Levels),
+	"SchoolLevel":      conventions.Strings(conventions.SchoolLevels),
 	"Priority":         conventions.Priorities,
 	"EnrolmentService": conventions.EnrolmentServices,
 }

@@ -185,7 +185,7 @@ func (f *fixture) classesOf(userID string) []string {
 	}
 	var out []string
 	for _, ch := range p.Children {
-		out = append(out, ch.UAI+"/"+ch.Level+"/"+ch.Class)
+		out = append(out, ch.UAI+"/"+string(ch.Level)+"/"+ch.Class)
 	}
 	return out
 }

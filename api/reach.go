@@ -47,7 +47,7 @@ type reachGroup struct {
 func viewReachGroups(gs []app.ReachGroup, lang string) []reachGroup {
 	out := make([]reachGroup, len(gs))
 	for i, g := range gs {
-		out[i] = reachGroup{UAI: g.UAI, School: g.School, Level: g.Level, Families: figureOf(g.Families, lang),
+		out[i] = reachGroup{UAI: g.UAI, School: g.School, Level: string(g.Level), Families: figureOf(g.Families, lang),
 			Read: figureOf(g.Read, lang), Acknowledged: figureOf(g.Acknowledged, lang), NotReached: figureOf(g.NotReached, lang),
 			ClassUnknown: figurePtr(g.ClassUnknown, lang)}
 	}

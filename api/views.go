@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -41,7 +42,7 @@ type schoolView struct {
 }
 
 func viewSchool(s store.School) schoolView {
-	return schoolView{UAI: s.UAI, Name: s.Name, Commune: s.Commune, Level: s.Level, CreatedAt: s.CreatedAt}
+	return schoolView{UAI: s.UAI, Name: s.Name, Commune: s.Commune, Level: string(s.Level), CreatedAt: s.CreatedAt}
 }
 
 // accountView is a staff or machine account, without its token.
@@ -147,7 +148,7 @@ type noticeView struct {
 func viewNotice(n store.Notice) noticeView {
 	return noticeView{ID: n.ID, Version: n.Version, CollectiviteID: n.CollectiviteID, AuthorID: n.AuthorID,
 		Service: n.Service, Category: n.Category, Priority: n.Priority, Title: n.Title, Body: n.Body,
-		Audience: audienceView{Schools: n.Audience.Schools, Levels: n.Audience.Levels, Classes: n.Audience.Classes,
+		Audience: audienceView{Schools: n.Audience.Schools, Levels: conventions.Strings(n.Audience.Levels), Classes: n.Audience.Classes,
 			Enrolments: n.Audience.Enrolments, Lines: n.Audience.Lines},
 		Content: n.Content, PublishAt: n.PublishAt, ExpiresAt: n.ExpiresAt, AckRequired: n.AckRequired,
 		Push: n.Push, Critical: n.Critical, Status: n.Status, ConventionID: n.ConventionID,
@@ -164,7 +165,7 @@ type childView struct {
 }
 
 func viewChild(c store.Child) childView {
-	return childView{UAI: c.UAI, Level: c.Level, Class: c.Class}
+	return childView{UAI: c.UAI, Level: string(c.Level), Class: c.Class}
 }
 
 // viewAll converts a page of store structs into their views; nil stays

@@ -218,7 +218,7 @@ func fullAuditEntry() store.AuditEntry {
 func fullNotice() store.Notice {
 	return store.Notice{ID: "ntc_1", Version: 2, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
 		Category: "cantine", Priority: "normal", Title: "Menus", Body: "Cette semaine",
-		Audience: store.Audience{Schools: []string{uaiA1}, Levels: []string{"maternelle"}, Classes: []string{"MS"}},
+		Audience: store.Audience{Schools: []string{uaiA1}, Levels: []conventions.Level{"maternelle"}, Classes: []string{"MS"}},
 		Content:  json.RawMessage(`{"menu":[]}`), PublishAt: goldenAt, ExpiresAt: goldenLater,
 		AckRequired: true, Push: true, Critical: true, Status: store.NoticeScheduled,
 		ConventionID: "cnv_1", ConventionNumber: 3, ConventionVersion: 4, Article: "3.1",

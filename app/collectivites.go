@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -126,10 +127,10 @@ func (a *App) CollectiviteOf(ctx context.Context, p *Principal) (store.Collectiv
 
 // CreateSchoolRequest registers a school.
 type CreateSchoolRequest struct {
-	UAI     string `json:"uai" validate:"required,uai"`
-	Name    string `json:"name" validate:"required,min=2,max=160,text"`
-	Commune string `json:"commune" validate:"required,insee"`
-	Level   string `json:"level" validate:"required,school_level"`
+	UAI     string            `json:"uai" validate:"required,uai"`
+	Name    string            `json:"name" validate:"required,min=2,max=160,text"`
+	Commune string            `json:"commune" validate:"required,insee"`
+	Level   conventions.Level `json:"level" validate:"required,school_level"`
 }
 
 // CreateSchool registers a school (operators only).
@@ -204,7 +205,7 @@ func (a *App) ListSchools(ctx context.Context, p *Principal, page store.Page) (S
 }
 
 // ecoleLevels are the school levels run by communes and EPCIs.
-var ecoleLevels = []string{store.LevelMaternelle, store.LevelElementaire, store.LevelPrimaire}
+var ecoleLevels = []conventions.Level{store.LevelMaternelle, store.LevelElementaire, store.LevelPrimaire}
 
 // InTerritory reports whether a school belongs to a collectivité's
 // territory: a commune's écoles; an EPCI's member communes' écoles; a

@@ -34,9 +34,9 @@ const (
 
 // ChildInput is a child of a synced parent.
 type ChildInput struct {
-	UAI   string `json:"uai"`
-	Level string `json:"level"`
-	Class string `json:"class"`
+	UAI   string            `json:"uai"`
+	Level conventions.Level `json:"level"`
+	Class string            `json:"class"`
 	// Enrolment: what the ENT knows of the child's enrolments (nil:
 	// nothing).
 	Enrolment *EnrolmentInput `json:"enrolment,omitempty"`
@@ -331,8 +331,8 @@ func CheckParent(p ParentInput, served map[string]bool) []ParentDetail {
 				fmt.Sprintf("L'école %s n'est pas desservie par cet ENT.", uai),
 				fmt.Sprintf("School %s is not served by this ENT.", uai)))
 		}
-		if !slices.Contains(conventions.Levels, ch.Level) {
-			levels := strings.Join(conventions.Levels, ", ")
+		if !ch.Level.Valid() {
+			levels := strings.Join(conventions.Strings(conventions.Levels), ", ")
 			add(j, NewDetail(f+".level", "field.oneof", "Niveau attendu parmi : "+levels+".", "Expected level: "+levels+"."))
 		}
 		if len(ch.Class) > maxClassLen || !PlainText(ch.Class, false) {
@@ -489,7 +489,7 @@ func ParseParentsCSV(data []byte) ([]ParentInput, [][]int, []Detail) {
 				continue
 			}
 		} else {
-			ch = ChildInput{UAI: strings.TrimSpace(rec[1]), Level: strings.TrimSpace(rec[2])}
+			ch = ChildInput{UAI: strings.TrimSpace(rec[1]), Level: conventions.Level(strings.TrimSpace(rec[2]))}
 			if len(rec) == 4 {
 				ch.Class = strings.TrimSpace(rec[3])
 			}

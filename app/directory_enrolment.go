@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -84,7 +85,7 @@ func (c *csvColumns) field(rec []string, name string) string {
 
 // child reads one record; a value that is not oui/non is reported.
 func (c *csvColumns) child(rec []string) (ChildInput, *Detail) {
-	ch := ChildInput{UAI: c.field(rec, "uai"), Level: c.field(rec, "level"), Class: c.field(rec, "class")}
+	ch := ChildInput{UAI: c.field(rec, "uai"), Level: conventions.Level(c.field(rec, "level")), Class: c.field(rec, "class")}
 	var in EnrolmentInput
 	set := false
 	for _, s := range store.EnrolmentServices {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -16,10 +17,10 @@ import (
 // ChildEnrolmentInput is the declaration for one of the parent's
 // children, named by school, level and class as GET /v1/me gives them.
 type ChildEnrolmentInput struct {
-	UAI       string         `json:"uai"`
-	Level     string         `json:"level"`
-	Class     string         `json:"class,omitempty"`
-	Enrolment EnrolmentInput `json:"enrolment"`
+	UAI       string            `json:"uai"`
+	Level     conventions.Level `json:"level"`
+	Class     string            `json:"class,omitempty"`
+	Enrolment EnrolmentInput    `json:"enrolment"`
 }
 
 // EnrolmentsRequest replaces the parent's declarations (a child left out

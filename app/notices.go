@@ -31,11 +31,11 @@ const maxConventions = 200
 // and classes of them, and the families enrolled in some services
 // (cantine, transport…) and transport lines (store.Audience).
 type AudienceRequest struct {
-	Schools    []string `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
-	Levels     []string `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
-	Classes    []string `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text,class"`
-	Enrolments []string `json:"enrolments,omitempty" validate:"max=6,unique,dive,enrolment"`
-	Lines      []string `json:"lines,omitempty" validate:"max=20,dive,min=1,max=16,text,line"`
+	Schools    []string            `json:"schools" validate:"required,min=1,max=500,unique,dive,uai"`
+	Levels     []conventions.Level `json:"levels,omitempty" validate:"max=4,unique,dive,level"`
+	Classes    []string            `json:"classes,omitempty" validate:"max=40,unique,dive,min=1,max=32,text,class"`
+	Enrolments []string            `json:"enrolments,omitempty" validate:"max=6,unique,dive,enrolment"`
+	Lines      []string            `json:"lines,omitempty" validate:"max=20,dive,min=1,max=16,text,line"`
 }
 
 // normalize puts a validated audience in the form it is decided and
@@ -830,7 +830,7 @@ func changesFeed(n, next store.Notice) bool {
 }
 
 // sameSet reports whether a and b hold the same strings, in any order.
-func sameSet(a, b []string) bool {
+func sameSet[S ~string](a, b []S) bool {
 	x, y := slices.Clone(a), slices.Clone(b)
 	slices.Sort(x)
 	slices.Sort(y)

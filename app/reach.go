@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/ttlcache"
@@ -35,7 +36,7 @@ func audienceKey(a store.Audience) string {
 		slices.Sort(c)
 		return strings.Join(c, ",")
 	}
-	return norm(a.Schools) + "|" + norm(a.Levels) + "|" + norm(frenchid.NormalizeClasses(a.Classes)) +
+	return norm(a.Schools) + "|" + norm(conventions.Strings(a.Levels)) + "|" + norm(frenchid.NormalizeClasses(a.Classes)) +
 		"|" + norm(a.Enrolments) + "|" + norm(store.NormalizeLines(a.Lines))
 }
 
@@ -310,7 +311,7 @@ func (a *App) largeCells(ctx context.Context, aud store.Audience, cells []store.
 type ReachGroup struct {
 	UAI          string
 	School       string
-	Level        string
+	Level        conventions.Level
 	Families     Figure
 	Read         Figure
 	Acknowledged Figure
@@ -435,7 +436,10 @@ func (a *App) classUnknown(ctx context.Context, aud store.Audience, raw []store.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	type key struct{ uai, level string }
+	type key struct {
+		uai   string
+		level conventions.Level
+	}
 	count := map[key]int{}
 	for _, c := range cells {
 		if c.Class == "" {

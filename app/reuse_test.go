@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/app"
+	"github.com/liaison-ent/liaison/conventions"
 )
 
 // winter is Paris time in winter (UTC+1), for the tests' dates.
@@ -20,7 +21,7 @@ func TestReuseNextWeekMenu(t *testing.T) {
 	ctx := context.Background()
 	agent := w.as(t, "Agent restauration, Saint-Fuscien")
 	req := w.menu("Menus de la semaine", coquelicots, julesFerry)
-	req.Audience.Levels = []string{"maternelle", "elementaire"}
+	req.Audience.Levels = []conventions.Level{"maternelle", "elementaire"}
 	req.Content.Menu.Days = []app.MenuDay{
 		{Date: "2026-11-23", NoService: true, Note: "Pont"},
 		{Date: "2026-11-24", Dishes: []app.Dish{{Course: "plat", Name: "Lentilles", Allergens: []string{"moutarde"}, Labels: []string{"bio"}}}},

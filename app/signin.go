@@ -106,7 +106,7 @@ func (a *App) signInChildren(ctx context.Context, ent store.ENT, in []connect.Ch
 	for _, u := range ent.Schools {
 		served[frenchid.NormalizeUAI(u)] = true
 	}
-	levels := map[string]string{} // UAI → the registry's level ("" unknown)
+	levels := map[string]conventions.Level{} // UAI → the registry's level ("" unknown)
 	var out []ChildInput
 	add := func(c ChildInput) {
 		if !slices.Contains(out, c) && len(out) < maxChildrenPerParent {
@@ -133,13 +133,13 @@ func (a *App) signInChildren(ctx context.Context, ent store.ENT, in []connect.Ch
 		if len(class) > maxClassLen || !PlainText(class, false) {
 			class = ""
 		}
-		level := ""
+		var level conventions.Level
 		switch schoolLevel {
 		case conventions.LevelMaternelle, conventions.LevelElementaire, conventions.LevelCollege, conventions.LevelLycee:
 			level = schoolLevel
 		default: // primaire, or not in the registry
 			level = connect.LevelOfClass(class)
-			if level == "" && slices.Contains(conventions.Levels, ch.Level) {
+			if level == "" && ch.Level.Valid() {
 				level = ch.Level
 			}
 		}
@@ -205,7 +205,7 @@ func sameChildren(a, b []store.Child) bool {
 		return false
 	}
 	key := func(c store.Child) string {
-		return c.UAI + "\x00" + c.Level + "\x00" + frenchid.NormalizeClass(c.Class)
+		return c.UAI + "\x00" + string(c.Level) + "\x00" + frenchid.NormalizeClass(c.Class)
 	}
 	ka := make([]string, len(a))
 	kb := make([]string, len(b))

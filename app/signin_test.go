@@ -31,7 +31,7 @@ func childKeys(t *testing.T, st store.Store, entID, user string) []string {
 	}
 	var out []string
 	for _, c := range par.Children {
-		out = append(out, c.UAI+"/"+c.Level+"/"+c.Class)
+		out = append(out, c.UAI+"/"+string(c.Level)+"/"+c.Class)
 	}
 	slices.Sort(out)
 	return out

@@ -45,9 +45,22 @@ func newValidator() *validator.Validate {
 	// ("S12", "Ligne 4", "T-3").
 	must(v.RegisterValidation("line", func(fl validator.FieldLevel) bool { return ValidLine(fl.Field().String()) }))
 	for tag, list := range EnumTags {
-		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return slices.Contains(list, fl.Field().String()) }))
+		valid := enumValid(tag, list)
+		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return valid(fl.Field().String()) }))
 	}
 	return v
+}
+
+// enumValid decides the tag of EnumTags whose list is list: a level by
+// its type's own methods (conventions.Level), any other code by its list.
+func enumValid(tag string, list []string) func(string) bool {
+	switch tag {
+	case "level":
+		return func(s string) bool { return conventions.Level(s).Valid() }
+	case "school_level":
+		return func(s string) bool { return conventions.Level(s).IsSchoolLevel() }
+	}
+	return func(s string) bool { return slices.Contains(list, s) }
 }
 
 // EnumTags are the validator tags checking a code against its one Go list
@@ -56,8 +69,8 @@ func newValidator() *validator.Validate {
 var EnumTags = map[string][]string{
 	"service":      conventions.Services,
 	"category":     conventions.Categories,
-	"level":        conventions.Levels,
-	"school_level": conventions.SchoolLevels,
+	"level":        conventions.Strings(conventions.Levels),
+	"school_level": conventions.Strings(conventions.SchoolLevels),
 	"priority":     conventions.Priorities,
 	"enrolment":    conventions.EnrolmentServices,
 }

@@ -22,7 +22,7 @@ func TestValidatorEnumsReadTheGoLists(t *testing.T) {
 		tags[tag] = list
 	}
 	want := map[string][]string{"service": conventions.Services, "category": conventions.Categories,
-		"level": conventions.Levels, "school_level": conventions.SchoolLevels, "priority": conventions.Priorities,
+		"level": conventions.Strings(conventions.Levels), "school_level": conventions.Strings(conventions.SchoolLevels), "priority": conventions.Priorities,
 		"enrolment": conventions.EnrolmentServices}
 	if !reflect.DeepEqual(tags, want) {
 		t.Fatalf("EnumTags = %v, want %v", tags, want)

@@ -16,7 +16,7 @@ func convention20() c.Convention {
 		conv.Rules = append(conv.Rules, c.Rule{
 			Article: fmt.Sprintf("3.%d", i+1), Services: []string{"culture", "communication"},
 			Categories: []string{"culture", "periscolaire"}, Schools: []string{elem},
-			Levels: []string{"elementaire"}, Classes: []string{"CP"}, MaxPriority: "normal",
+			Levels: []c.Level{"elementaire"}, Classes: []string{"CP"}, MaxPriority: "normal",
 		})
 	}
 	conv.Rules = append(conv.Rules, c.Rule{Article: "3.20", Services: []string{"communication"},
@@ -27,7 +27,7 @@ func convention20() c.Convention {
 func BenchmarkDecide20Rules(b *testing.B) {
 	conv := convention20()
 	req := c.Request{Now: paris(2026, 10, 14, 10, 0, 0), Service: "communication", Category: "periscolaire",
-		Schools: []string{mat, elem}, Levels: []string{"maternelle"}, Push: true, AckRequired: true,
+		Schools: []string{mat, elem}, Levels: []c.Level{"maternelle"}, Push: true, AckRequired: true,
 		ExpiresAt:      paris(2026, 10, 20, 18, 0, 0),
 		PublishedToday: map[string]int{mat: 1, elem: 2}}
 	if d := c.Decide(conv, req); !d.Allowed || d.Article != "3.20" {
@@ -42,7 +42,7 @@ func BenchmarkDecide20Rules(b *testing.B) {
 func BenchmarkDecide20RulesRefused(b *testing.B) {
 	conv := convention20()
 	req := c.Request{Now: paris(2026, 10, 14, 10, 0, 0), Service: "culture", Category: "culture",
-		Schools: []string{elem}, Levels: []string{"elementaire"}, Classes: []string{"CM2"}, Priority: "urgent", Push: true}
+		Schools: []string{elem}, Levels: []c.Level{"elementaire"}, Classes: []string{"CM2"}, Priority: "urgent", Push: true}
 	if d := c.Decide(conv, req); d.Allowed {
 		b.Fatal("allowed")
 	}

@@ -19,7 +19,7 @@ func TestCapabilitiesSaintFuscien(t *testing.T) {
 	cat := caps.Categories[0]
 	g := cat.Grants[0]
 	if cat.Category != "culture" || len(cat.Grants) != 1 || g.Article != "3.5" || g.Push || g.MaxPriority != "normal" ||
-		!slices.Equal(g.Levels, []string{"elementaire"}) || !slices.Equal(g.Classes, []string{"CE2", "CM1", "CM2"}) ||
+		!slices.Equal(g.Levels, []c.Level{"elementaire"}) || !slices.Equal(g.Classes, []string{"CE2", "CM1", "CM2"}) ||
 		len(g.Schools) != 1 || g.Schools[0] != (c.SchoolQuota{UAI: elem, Level: "elementaire", Remaining: 2}) ||
 		g.MaxValidityDays != 31 || !g.MaxExpiresAt.Equal(paris(2026, time.November, 14, 10, 0, 0)) || g.QuietHours != nil {
 		t.Errorf("grant %+v", g)
@@ -106,8 +106,8 @@ next:
 
 func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
-func subset(rng *rand.Rand, xs []string, p float64) []string {
-	var out []string
+func subset[T any](rng *rand.Rand, xs []T, p float64) []T {
+	var out []T
 	for _, x := range xs {
 		if rng.Float64() < p {
 			out = append(out, x)
@@ -202,7 +202,7 @@ func randomRequest(rng *rand.Rand, conv c.Convention) c.Request {
 		r.Schools = []string{pick(rng, pool)}
 	}
 	if len(rule.Levels) > 0 && rng.IntN(8) > 0 {
-		r.Levels = []string{pick(rng, rule.Levels)}
+		r.Levels = []c.Level{pick(rng, rule.Levels)}
 	}
 	if len(rule.Classes) > 0 && rng.IntN(8) > 0 {
 		r.Classes = []string{strings.ToLower(pick(rng, rule.Classes))}

@@ -15,8 +15,6 @@ func prioRank(p string) int {
 	return slices.Index(Priorities, p)
 }
 
-func isLevel(l string) bool { return slices.Contains(Levels, l) }
-
 // containsFold: class names compare as one normalised spelling, the
 // same everywhere in Liaison.
 func containsFold(xs []string, s string) bool {
@@ -278,7 +276,7 @@ func checkRequest(c *Convention, r *Request) []Reason {
 		rs = append(rs, reasonInvalidPriority(r.Priority))
 	}
 	for _, l := range r.Levels {
-		if !isLevel(l) {
+		if !l.Valid() {
 			rs = append(rs, reasonInvalidLevel(l))
 		}
 	}
@@ -410,7 +408,7 @@ type Grant struct {
 	Schools []SchoolQuota `json:"schools"`
 	// Levels and Classes the audience must be restricted to (empty = any,
 	// including "all levels" / "all classes").
-	Levels      []string `json:"levels,omitempty"`
+	Levels      []Level  `json:"levels,omitempty"`
 	Classes     []string `json:"classes,omitempty"`
 	MaxPriority string   `json:"max_priority"`
 	Push        bool     `json:"push"`
@@ -432,7 +430,7 @@ type Grant struct {
 // (-1 = unlimited, 0 = quota reached: nothing more may be published today).
 type SchoolQuota struct {
 	UAI       string `json:"uai"`
-	Level     string `json:"level,omitempty"`
+	Level     Level  `json:"level,omitempty"`
 	Remaining int    `json:"remaining"`
 }
 

@@ -72,7 +72,7 @@ func TestDecide(t *testing.T) {
 	}
 	culture := func() c.Request {
 		return c.Request{Now: now, Service: "culture", Category: "culture", Schools: []string{elem},
-			Levels: []string{"elementaire"}, Classes: []string{"CE2", "CM1"}}
+			Levels: []c.Level{"elementaire"}, Classes: []string{"CE2", "CM1"}}
 	}
 	with := func(r c.Request, f func(*c.Request)) c.Request { f(&r); return r }
 	conv := saintFuscien()
@@ -119,7 +119,7 @@ func TestDecide(t *testing.T) {
 		{name: "no time", conv: conv, req: with(base(), func(r *c.Request) { r.Now = time.Time{} }), codes: []string{c.CodeNoTime}},
 		{name: "invalid priority", conv: conv, req: with(base(), func(r *c.Request) { r.Priority = "critique" }), codes: []string{c.CodeInvalidPriority}},
 		{name: "empty priority is normal", conv: conv, req: with(base(), func(r *c.Request) { r.Priority = "" }), allowed: true},
-		{name: "invalid level", conv: conv, req: with(base(), func(r *c.Request) { r.Levels = []string{"CP"} }), codes: []string{c.CodeInvalidLevel}},
+		{name: "invalid level", conv: conv, req: with(base(), func(r *c.Request) { r.Levels = []c.Level{"CP"} }), codes: []string{c.CodeInvalidLevel}},
 		{name: "service not allowed", conv: conv, req: with(base(), func(r *c.Request) { r.Service = "transport"; r.Category = "transport" }), codes: []string{c.CodeServiceNotAllowed}},
 		{name: "category not allowed", conv: conv, req: with(culture(), func(r *c.Request) { r.Category = "cantine" }), codes: []string{c.CodeCategoryNotAllowed}},
 		{name: "priority too high", conv: conv, req: with(base(), func(r *c.Request) { r.Priority = "urgent" }), codes: []string{c.CodePriorityTooHigh}, articles: []string{"3.1"}},
@@ -140,14 +140,14 @@ func TestDecide(t *testing.T) {
 		{name: "culture urgent and push (DOMAIN example)", conv: conv, req: with(culture(), func(r *c.Request) { r.Push = true; r.Priority = "urgent" }),
 			codes: []string{c.CodePriorityTooHigh, c.CodePushNotAllowed}, articles: []string{"3.5", "3.5"}},
 		{name: "culture to the maternelle", conv: conv, req: with(culture(), func(r *c.Request) { r.Schools = []string{mat, elem} }), codes: []string{c.CodeSchoolNotCovered}, articles: []string{"3.5"}},
-		{name: "culture level not covered", conv: conv, req: with(culture(), func(r *c.Request) { r.Levels = []string{"maternelle", "elementaire"} }), codes: []string{c.CodeLevelNotCovered}},
+		{name: "culture level not covered", conv: conv, req: with(culture(), func(r *c.Request) { r.Levels = []c.Level{"maternelle", "elementaire"} }), codes: []string{c.CodeLevelNotCovered}},
 		{name: "culture all levels", conv: conv, req: with(culture(), func(r *c.Request) { r.Levels = nil }), codes: []string{c.CodeLevelNotCovered}},
 		{name: "culture class not covered", conv: conv, req: with(culture(), func(r *c.Request) { r.Classes = []string{"CP", "CE2", "CE1"} }), codes: []string{c.CodeClassNotCovered, c.CodeClassNotCovered}},
 		{name: "culture all classes", conv: conv, req: with(culture(), func(r *c.Request) { r.Classes = nil }), codes: []string{c.CodeClassNotCovered}},
 		{name: "culture everything wrong", conv: conv,
 			req: with(culture(), func(r *c.Request) {
 				r.Schools = []string{mat}
-				r.Levels = []string{"maternelle"}
+				r.Levels = []c.Level{"maternelle"}
 				r.Classes = []string{"PS"}
 				r.Priority, r.Push, r.AckRequired = "urgent", true, true
 				r.ExpiresAt = now.AddDate(0, 2, 0)
@@ -364,7 +364,7 @@ func TestMessagesExact(t *testing.T) {
 				" In the “canteen” category, only the School catering service may publish to this audience (article 3.1).",
 		}}},
 		{"culture urgent push", conv, c.Request{Now: now, Service: "culture", Category: "culture", Priority: "urgent", Push: true,
-			Schools: []string{elem}, Levels: []string{"elementaire"}, Classes: []string{"CM2"}}, []want{{
+			Schools: []string{elem}, Levels: []c.Level{"elementaire"}, Classes: []string{"CM2"}}, []want{{
 			c.CodePriorityTooHigh, "priority", "3.5",
 			"La convention n°\u00a012 (version 2) n'autorise pas le service Culture à publier en priorité urgente (article 3.5\u00a0: priorité maximale normale).",
 			"Convention no. 12 (version 2) does not allow the Culture service to publish with urgent priority (article 3.5: maximum priority normal).",
@@ -373,7 +373,7 @@ func TestMessagesExact(t *testing.T) {
 			"La convention n°\u00a012 (version 2) n'autorise pas le service Culture à envoyer de notification (article 3.5\u00a0: publication dans le fil seulement).",
 			"Convention no. 12 (version 2) does not allow the Culture service to send notifications (article 3.5: news feed only).",
 		}}},
-		{"culture audience", conv, c.Request{Now: now, Service: "culture", Category: "culture", Schools: []string{mat}, Levels: []string{"maternelle"}}, []want{{
+		{"culture audience", conv, c.Request{Now: now, Service: "culture", Category: "culture", Schools: []string{mat}, Levels: []c.Level{"maternelle"}}, []want{{
 			c.CodeSchoolNotCovered, "schools", "3.5",
 			"La convention n°\u00a012 (version 2) n'autorise pas le service Culture à publier auprès de l'établissement 0801001D (article 3.5\u00a0: établissement 0801002E seulement).",
 			"Convention no. 12 (version 2) does not allow the Culture service to publish to school 0801001D (article 3.5: school 0801002E only).",
@@ -513,17 +513,17 @@ func TestRefusalSaysWhoMay(t *testing.T) {
 			"Convention no. 12 (version 2) does not allow the Transport service to publish anything.",
 			nil},
 		{"category refused, audience outside the only rule", saintFuscien(),
-			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{mat}, Levels: []string{"maternelle"}}, c.CodeCategoryNotAllowed,
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{mat}, Levels: []c.Level{"maternelle"}}, c.CodeCategoryNotAllowed,
 			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2).",
 			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2).",
 			nil},
 		{"category refused, the rule needs classes", saintFuscien(),
-			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []string{"elementaire"}}, c.CodeCategoryNotAllowed,
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []c.Level{"elementaire"}}, c.CodeCategoryNotAllowed,
 			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2).",
 			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2).",
 			nil},
 		{"category refused, audience fits", saintFuscien(),
-			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []string{"elementaire"}, Classes: []string{"cm1"}}, c.CodeCategoryNotAllowed,
+			c.Request{Now: now, Service: "restauration", Category: "culture", Schools: []string{elem}, Levels: []c.Level{"elementaire"}, Classes: []string{"cm1"}}, c.CodeCategoryNotAllowed,
 			"Le service Restauration scolaire n'est pas autorisé à publier dans la catégorie «\u00a0culture\u00a0» par la convention n°\u00a012 (version 2)." +
 				" Dans la catégorie «\u00a0culture\u00a0», seul le service Culture peut publier auprès de ce public (article 3.5).",
 			"The School catering service is not allowed to publish in the “culture” category by convention no. 12 (version 2)." +

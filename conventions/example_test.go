@@ -82,7 +82,7 @@ func ExampleDecide_refused() {
 		Category: conventions.CategoryCulture,
 		Priority: conventions.PriorityUrgent,
 		Schools:  []string{"0801002E"},
-		Levels:   []string{conventions.LevelElementaire},
+		Levels:   []conventions.Level{conventions.LevelElementaire},
 		Classes:  []string{"CE2", "CM1", "CM2"},
 		Push:     true,
 	})

@@ -34,7 +34,7 @@ func FuzzDecide(f *testing.F) {
 			PublishedToday: map[string]int{school: count},
 		}
 		if level != "" {
-			r.Levels = []string{level}
+			r.Levels = []c.Level{c.Level(level)}
 		}
 		if class != "" {
 			r.Classes = []string{class}

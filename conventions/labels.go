@@ -63,7 +63,7 @@ var EnrolmentLabels = map[string]Label{
 func EnrolmentLabel(code, lang string) string { return lookup(EnrolmentLabels, code, lang) }
 
 // LevelLabels maps child and school levels to display labels.
-var LevelLabels = map[string]Label{
+var LevelLabels = map[Level]Label{
 	LevelMaternelle:  {"maternelle", "nursery school"},
 	LevelElementaire: {"élémentaire", "primary school"},
 	LevelPrimaire:    {"primaire", "primary and nursery school"},
@@ -85,11 +85,11 @@ var RoleLabels = map[string]Label{
 	RoleOperateur: {"l'opérateur", "the operator"},
 }
 
-func lookup(m map[string]Label, code, lang string) string {
+func lookup[K ~string](m map[K]Label, code K, lang string) string {
 	if l, ok := m[code]; ok {
 		return l.in(lang)
 	}
-	return code
+	return string(code)
 }
 
 // ServiceLabel returns the display label of a service in lang ("fr" or
@@ -100,15 +100,15 @@ func ServiceLabel(code, lang string) string { return lookup(ServiceLabels, code,
 func CategoryLabel(code, lang string) string { return lookup(CategoryLabels, code, lang) }
 
 // LevelLabel returns the display label of a level.
-func LevelLabel(code, lang string) string { return lookup(LevelLabels, code, lang) }
+func LevelLabel(code Level, lang string) string { return lookup(LevelLabels, code, lang) }
 
 // PriorityLabel returns the display label of a priority.
 func PriorityLabel(code, lang string) string { return lookup(PriorityLabels, code, lang) }
 
 const nb = "\u00a0" // non-breaking space
 
-func guil(s string) string { return "«" + nb + s + nb + "»" }
-func quot(s string) string { return "“" + s + "”" }
+func guil[S ~string](s S) string { return "«" + nb + string(s) + nb + "»" }
+func quot[S ~string](s S) string { return "“" + string(s) + "”" }
 
 var monthsFR = [...]string{"", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
 
@@ -163,22 +163,46 @@ func joinEN(xs []string) string {
 }
 
 // orFR joins alternatives: "a, b ou c".
-func orFR(xs []string) string {
-	if len(xs) < 2 {
-		return strings.Join(xs, "")
-	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " ou " + xs[len(xs)-1]
-}
+func orFR[S ~string](xs []S) string { return joinOr(Strings(xs), " ou ") }
 
 // orEN joins alternatives: "a, b or c".
-func orEN(xs []string) string {
+func orEN[S ~string](xs []S) string { return joinOr(Strings(xs), " or ") }
+
+func joinOr(xs []string, or string) string {
 	if len(xs) < 2 {
 		return strings.Join(xs, "")
 	}
-	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
+	return strings.Join(xs[:len(xs)-1], ", ") + or + xs[len(xs)-1]
 }
 
-func mapLabels(xs []string, m map[string]Label, lang string) []string {
+// Strings is xs as plain strings (nil stays nil): a list of codes (levels)
+// where a format or a message wants strings.
+func Strings[S ~string](xs []S) []string {
+	if xs == nil {
+		return nil
+	}
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// LevelsOf is codes as levels (nil stays nil), whatever they are: a
+// document read back from a store, a form's values; checking them is the
+// reader's (Level.Valid).
+func LevelsOf(codes []string) []Level {
+	if codes == nil {
+		return nil
+	}
+	out := make([]Level, len(codes))
+	for i, c := range codes {
+		out[i] = Level(c)
+	}
+	return out
+}
+
+func mapLabels[K ~string](xs []K, m map[K]Label, lang string) []string {
 	out := make([]string, len(xs))
 	for i, x := range xs {
 		out[i] = lookup(m, x, lang)

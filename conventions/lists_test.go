@@ -20,8 +20,8 @@ import (
 // codeLists are the lists this package defines once for the whole
 // service.
 var codeLists = map[string][]string{
-	"Services": c.Services, "Categories": c.Categories, "Levels": c.Levels,
-	"SchoolLevels": c.SchoolLevels, "Priorities": c.Priorities,
+	"Services": c.Services, "Categories": c.Categories, "Levels": c.Strings(c.Levels),
+	"SchoolLevels": c.Strings(c.SchoolLevels), "Priorities": c.Priorities,
 }
 
 // sameSet reports whether xs holds exactly the codes of list.
@@ -147,7 +147,7 @@ func TestValidUAIIsFrenchid(t *testing.T) {
 func TestListMessages(t *testing.T) {
 	conv := saintFuscien()
 	conv.Schools[0].Level = "creche"
-	conv.Rules[0].Levels = []string{"cp"}
+	conv.Rules[0].Levels = []c.Level{"cp"}
 	conv.Rules[0].MaxPriority = "haute"
 	want := map[string][2]string{
 		c.CodeInvalidSchoolLevel:  {"choisissez maternelle, élémentaire, primaire, collège ou lycée.", "choose maternelle, elementaire, primaire, college or lycee."},

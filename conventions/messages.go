@@ -175,7 +175,7 @@ func reasonEnrolmentRequired(c conv, t Targeting) Reason {
 	}
 }
 
-func reasonInvalidLevel(l string) Reason {
+func reasonInvalidLevel(l Level) Reason {
 	return Reason{
 		Code:  CodeInvalidLevel,
 		Field: "levels",
@@ -295,7 +295,7 @@ func reasonRuleSchool(c conv, service string, r *Rule, i int, uai string) Reason
 		plural(len(r.Schools), "school ", "schools ")+joinEN(r.Schools)+" only")
 }
 
-func reasonRuleLevel(c conv, service string, r *Rule, i int, level string) Reason {
+func reasonRuleLevel(c conv, service string, r *Rule, i int, level Level) Reason {
 	wFR, wEN := "publier pour tous les niveaux", "publish to all levels"
 	if level != "" {
 		wFR, wEN = "publier pour le niveau "+LevelLabel(level, LangFR), "publish to the "+LevelLabel(level, LangEN)+" level"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	_ "time/tzdata" // Europe/Paris must be available in a distroless image.
 )
@@ -55,15 +56,28 @@ const (
 	CategoryAlerte       = "alerte"
 )
 
+// Level is a level of schooling: a child's (the audience of a notice,
+// a rule's restriction, the directory) or a school's. Its values are the
+// Level constants; in JSON and in every store it is the plain code.
+type Level string
+
 // Child levels (audience), and school levels (LevelPrimaire is only a
 // school level: a school with both maternelle and élémentaire classes).
 const (
-	LevelMaternelle  = "maternelle"
-	LevelElementaire = "elementaire"
-	LevelCollege     = "college"
-	LevelLycee       = "lycee"
-	LevelPrimaire    = "primaire"
+	LevelMaternelle  Level = "maternelle"
+	LevelElementaire Level = "elementaire"
+	LevelCollege     Level = "college"
+	LevelLycee       Level = "lycee"
+	LevelPrimaire    Level = "primaire"
 )
+
+// Valid reports whether l is a child level (one of Levels): what a notice,
+// a rule or the directory may name.
+func (l Level) Valid() bool { return slices.Contains(Levels, l) }
+
+// IsSchoolLevel reports whether l is a level a school is registered with
+// (one of SchoolLevels).
+func (l Level) IsSchoolLevel() bool { return slices.Contains(SchoolLevels, l) }
 
 // Priorities, in increasing order.
 const (
@@ -86,11 +100,11 @@ var Services = []string{ServiceRestauration, ServiceTransport, ServiceEnfanceJeu
 var Categories = []string{CategoryCantine, CategoryTransport, CategoryPeriscolaire, CategoryEtudes, CategoryBatiment, CategoryCulture, CategoryAlerte}
 
 // Levels lists the child levels usable in rules and requests.
-var Levels = []string{LevelMaternelle, LevelElementaire, LevelCollege, LevelLycee}
+var Levels = []Level{LevelMaternelle, LevelElementaire, LevelCollege, LevelLycee}
 
 // SchoolLevels lists the levels a school is registered with: the child
 // levels and LevelPrimaire, in display order.
-var SchoolLevels = []string{LevelMaternelle, LevelElementaire, LevelPrimaire, LevelCollege, LevelLycee}
+var SchoolLevels = []Level{LevelMaternelle, LevelElementaire, LevelPrimaire, LevelCollege, LevelLycee}
 
 // Enrolment services: what a child may be known as enrolled in, and a
 // notice may target ("the families enrolled in"). Package store's
@@ -176,7 +190,7 @@ func ParseDocument(b []byte) (Convention, error) {
 // object.
 type School struct {
 	UAI     string `json:"uai"`
-	Level   string `json:"level,omitempty"`   // maternelle|elementaire|primaire|college|lycee
+	Level   Level  `json:"level,omitempty"`   // maternelle|elementaire|primaire|college|lycee
 	Commune string `json:"commune,omitempty"` // INSEE code
 }
 
@@ -239,7 +253,7 @@ type Rule struct {
 	// the convention).
 	Schools []string `json:"schools,omitempty"`
 	// Levels restricts the audience to these child levels (empty = all).
-	Levels []string `json:"levels,omitempty"`
+	Levels []Level `json:"levels,omitempty"`
 	// Classes restricts the audience to these classes (empty = all).
 	Classes []string `json:"classes,omitempty"`
 	// MaxPriority is normal (default when empty) or urgent.
@@ -346,7 +360,7 @@ type Request struct {
 	Schools []string `json:"schools"`
 	// Levels and Classes restrict the audience; empty means every level /
 	// every class, which a rule restricting levels / classes refuses.
-	Levels  []string `json:"levels,omitempty"`
+	Levels  []Level  `json:"levels,omitempty"`
 	Classes []string `json:"classes,omitempty"`
 	// Enrolments and Lines restrict the audience to the families enrolled
 	// in these services (EnrolmentServices) and transport lines; a

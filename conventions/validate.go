@@ -89,7 +89,7 @@ func ValidateConvention(c Convention) []Reason {
 				"School "+s.UAI+" is listed twice in "+cv.en(false)+"."))
 		}
 		seen[s.UAI] = true
-		if s.Level != "" && !slices.Contains(SchoolLevels, s.Level) {
+		if s.Level != "" && !s.Level.IsSchoolLevel() {
 			rs = append(rs, vr(CodeInvalidSchoolLevel, f+".level", "",
 				"Le niveau "+guil(s.Level)+" de l'établissement "+s.UAI+" n'existe pas"+nb+": choisissez "+orFR(mapLabels(SchoolLevels, LevelLabels, LangFR))+".",
 				"Level "+quot(s.Level)+" of school "+s.UAI+" does not exist: choose "+orEN(SchoolLevels)+"."))
@@ -160,7 +160,7 @@ func ValidateConvention(c Convention) []Reason {
 			}
 		}
 		for j, s := range r.Levels {
-			if !isLevel(s) {
+			if !s.Valid() {
 				rs = append(rs, vr(CodeRuleUnknownLevel, fmt.Sprintf("%s.levels[%d]", p, j), a,
 					"Le niveau "+guil(s)+" de "+aFR+" n'existe pas"+nb+": choisissez "+orFR(mapLabels(Levels, LevelLabels, LangFR))+".",
 					"Level "+quot(s)+" of "+aEN+" does not exist: choose "+orEN(Levels)+"."))

@@ -49,7 +49,7 @@ func TestValidateConvention(t *testing.T) {
 			[]string{c.CodeRuleNoService, c.CodeRuleUnknownService}},
 		{"rule categories", func(x *c.Convention) { x.Rules[0].Categories = nil; x.Rules[1].Categories = []string{"menu"} },
 			[]string{c.CodeRuleNoCategory, c.CodeRuleUnknownCategory}},
-		{"rule level", func(x *c.Convention) { x.Rules[4].Levels = []string{"primaire"} }, []string{c.CodeRuleUnknownLevel}},
+		{"rule level", func(x *c.Convention) { x.Rules[4].Levels = []c.Level{"primaire"} }, []string{c.CodeRuleUnknownLevel}},
 		{"rule priority", func(x *c.Convention) { x.Rules[4].MaxPriority = "critical" }, []string{c.CodeRuleUnknownPriority}},
 		{"rule school", func(x *c.Convention) { x.Rules[4].Schools = []string{"0801003F"} }, []string{c.CodeRuleSchoolNotInConv}},
 	}

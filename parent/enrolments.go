@@ -60,7 +60,7 @@ func (p *Page) enrolments(r *rq) error {
 func (p *Page) renderEnrolments(r *rq, status int, cs []app.ChildEnrolments, flash string, e *app.Error) error {
 	d := enrolmentsData{Note: app.EnrolmentsNote.In(r.lang), Flash: flash}
 	for i, c := range cs {
-		v := childEnrolmentsView{N: i, Num: i + 1, UAI: c.Child.UAI, Level: c.Child.Level, Class: c.Child.Class,
+		v := childEnrolmentsView{N: i, Num: i + 1, UAI: c.Child.UAI, Level: string(c.Child.Level), Class: c.Child.Class,
 			LevelLabel: conventions.LevelLabel(c.Child.Level, r.lang), Line: c.Declared.Line, ENTLine: c.ENT.Line,
 			ENTTransportRefuse: c.ENT.Transport == store.EnrolNo}
 		for _, s := range conventions.EnrolmentServices {

@@ -136,7 +136,7 @@ func children(t *testing.T, w *world, entID, user string) []string {
 	}
 	var out []string
 	for _, c := range par.Children {
-		out = append(out, c.UAI+"/"+c.Level+"/"+c.Class)
+		out = append(out, c.UAI+"/"+string(c.Level)+"/"+c.Class)
 	}
 	slices.Sort(out)
 	return out

@@ -24,6 +24,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sys/unix"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -121,8 +122,8 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		var kids []child
 		for k := 0; k < 1+rng.IntN(2); k++ {
 			sc := schools[rng.IntN(len(schools))]
-			cl := classes[sc.Level]
-			kid := child{UAI: sc.UAI, Level: sc.Level, Class: cl[rng.IntN(len(cl))]}
+			cl := classes[string(sc.Level)]
+			kid := child{UAI: sc.UAI, Level: string(sc.Level), Class: cl[rng.IntN(len(cl))]}
 			if enrol {
 				kid.Enrolment = benchEnrolment(rng)
 			}
@@ -520,7 +521,7 @@ func benchSchool(i int, now time.Time) store.School {
 	digits := fmt.Sprintf("%03d%04d", 80+i/8000, 2000+i%8000)
 	c := i / 2
 	return store.School{UAI: digits + string(frenchid.UAICheckLetter(digits)), Name: fmt.Sprintf("École %d", i),
-		Commune: fmt.Sprintf("%02d%03d", 80+c/900, 100+c%900), Level: []string{"maternelle", "elementaire"}[i%2], CreatedAt: now}
+		Commune: fmt.Sprintf("%02d%03d", 80+c/900, 100+c%900), Level: []conventions.Level{"maternelle", "elementaire"}[i%2], CreatedAt: now}
 }
 
 // benchEnrolment is what an ENT's directory may say of a child: most eat

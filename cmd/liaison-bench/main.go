@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/liaison-ent/liaison/api"
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
@@ -311,7 +312,7 @@ func run(nParents, batch, rate, seconds int) error {
 	for i, p := range parents {
 		cs := make([]store.Child, len(p.Children))
 		for j, c := range p.Children {
-			cs[j] = store.Child{UAI: c.UAI, Level: c.Level, Class: c.Class}
+			cs[j] = store.Child{UAI: c.UAI, Level: conventions.Level(c.Level), Class: c.Class}
 		}
 		sp[i] = store.Parent{ENTID: w.entID, ENTUserID: p.ID, Children: cs, UpdatedAt: now}
 	}

@@ -43,8 +43,8 @@ type Identity struct {
 // Child is one child (or school) of a parent: what the directory keeps.
 type Child struct {
 	UAI   string
-	Level string // conventions.Level…; "" when unknown
-	Class string // normalised (frenchid.NormalizeClass); "" when unknown
+	Level conventions.Level // "" when unknown
+	Class string            // normalised (frenchid.NormalizeClass); "" when unknown
 }
 
 // IsParent reports whether the identity is a parent's.
@@ -53,7 +53,7 @@ func (id Identity) IsParent() bool { return id.Profile == ProfileRelative }
 // LevelOfClass is the level a class name says: PS, MS, GS (and TPS) are
 // maternelle; CP, CE1, CE2, CM1, CM2 élémentaire; "" when the name does
 // not say (a class "CE2-CM1" says élémentaire; "Les Loupiots" nothing).
-func LevelOfClass(class string) string {
+func LevelOfClass(class string) conventions.Level {
 	c := strings.ToUpper(frenchid.NormalizeClass(class))
 	words := strings.FieldsFunc(c, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') })
 	has := func(codes ...string) bool {

@@ -1,9 +1,13 @@
 package connect
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/liaison-ent/liaison/conventions"
+)
 
 func TestLevelOfClass(t *testing.T) {
-	for class, want := range map[string]string{
+	for class, want := range map[string]conventions.Level{
 		"PS": "maternelle", "ms": "maternelle", "GS B": "maternelle", "TPS-PS": "maternelle",
 		"CP": "elementaire", "ce2": "elementaire", "CE2-CM1": "elementaire", "CM2 A": "elementaire",
 		"Les Loupiots": "", "": "", "6e B": "", "CPE": "",

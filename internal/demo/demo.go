@@ -78,7 +78,7 @@ var (
 		{UAI: "0801005H", Name: "École maternelle Les Tilleuls", Commune: "80162", Level: store.LevelMaternelle},
 		{UAI: "0801006J", Name: "École élémentaire Jean Jaurès", Commune: "80162", Level: store.LevelElementaire},
 	}
-	classesByLevel = map[string][]string{
+	classesByLevel = map[conventions.Level][]string{
 		store.LevelMaternelle:  {"PS", "MS", "GS"},
 		store.LevelElementaire: {"CP", "CE1", "CE2", "CM1", "CM2"},
 	}
@@ -265,7 +265,7 @@ func (s *seeder) ents(all []string, extra []string) {
 	}
 }
 
-func levelOf(uai string) string {
+func levelOf(uai string) conventions.Level {
 	for _, sc := range schools {
 		if sc.UAI == uai {
 			return sc.Level

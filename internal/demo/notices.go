@@ -26,7 +26,7 @@ func saintFuscienRules() []conventions.Rule {
 		{Article: "3.3", Services: []string{"technique"}, Categories: []string{"batiment"}, MaxPriority: "urgent", Push: true, CriticalWhenUrgent: true},
 		{Article: "3.4", Services: []string{"elus"}, Categories: []string{"alerte"}, MaxPriority: "urgent", Push: true, Critical: true, AckAllowed: true, MaxValidityDays: 7, QuotaExempt: true},
 		{Article: "3.5", Services: []string{"culture"}, Categories: []string{"culture"}, Schools: []string{"0801002E"},
-			Levels: []string{"elementaire"}, Classes: []string{"CE2", "CM1", "CM2"}, MaxPriority: "normal"},
+			Levels: []conventions.Level{"elementaire"}, Classes: []string{"CE2", "CM1", "CM2"}, MaxPriority: "normal"},
 	}
 }
 

@@ -156,10 +156,10 @@ func NormalizeLines(lines []string) []string {
 // child named by school, level and class (normalised), as the directory
 // has it.
 type ChildEnrolment struct {
-	UAI       string    `json:"uai"`
-	Level     string    `json:"level"`
-	Class     string    `json:"class,omitempty"`
-	Enrolment Enrolment `json:"enrolment"`
+	UAI       string            `json:"uai"`
+	Level     conventions.Level `json:"level"`
+	Class     string            `json:"class,omitempty"`
+	Enrolment Enrolment         `json:"enrolment"`
 }
 
 // Is reports whether d is about child c.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 )
 
@@ -26,11 +27,11 @@ type ReadState struct {
 // level in the audience), and how many of them have read and acknowledged
 // it. A family with children in two groups counts in both.
 type ReachGroup struct {
-	UAI      string `json:"uai"`
-	Level    string `json:"level"`
-	Families int    `json:"families"`
-	Read     int    `json:"read"`
-	Acked    int    `json:"acked"`
+	UAI      string            `json:"uai"`
+	Level    conventions.Level `json:"level"`
+	Families int               `json:"families"`
+	Read     int               `json:"read"`
+	Acked    int               `json:"acked"`
 }
 
 // FamilyCell is one class of one level of a school — the finest group of
@@ -39,15 +40,15 @@ type ReachGroup struct {
 // includes a cell of fewer than 5 families could, by difference with
 // another, give that cell away.
 type FamilyCell struct {
-	UAI      string `json:"uai"`
-	Level    string `json:"level"`
-	Class    string `json:"class"`
-	Families int    `json:"families"`
+	UAI      string            `json:"uai"`
+	Level    conventions.Level `json:"level"`
+	Class    string            `json:"class"`
+	Families int               `json:"families"`
 }
 
 // CellKey joins a cell's school, level and class without ambiguity (none
 // of them holds a unit separator).
-func (c FamilyCell) CellKey() string { return c.UAI + "\x1f" + c.Level + "\x1f" + c.Class }
+func (c FamilyCell) CellKey() string { return c.UAI + "\x1f" + string(c.Level) + "\x1f" + c.Class }
 
 // FeedStore is the parent-feed part of the contract: fan-out on read over
 // notices, read and acknowledgement states, parents' preferences.

@@ -43,11 +43,11 @@ const (
 
 // School is identified by its UAI.
 type School struct {
-	UAI       string    `json:"uai"`
-	Name      string    `json:"name"`
-	Commune   string    `json:"commune"` // INSEE code of the commune it stands in
-	Level     string    `json:"level"`
-	CreatedAt time.Time `json:"created_at"`
+	UAI       string            `json:"uai"`
+	Name      string            `json:"name"`
+	Commune   string            `json:"commune"` // INSEE code of the commune it stands in
+	Level     conventions.Level `json:"level"`
+	CreatedAt time.Time         `json:"created_at"`
 }
 
 // Account roles.
@@ -109,9 +109,9 @@ type ENT struct {
 
 // Child is one child of a parent: a school, a level and a class. No name.
 type Child struct {
-	UAI   string `json:"uai"`
-	Level string `json:"level"`
-	Class string `json:"class,omitempty"`
+	UAI   string            `json:"uai"`
+	Level conventions.Level `json:"level"`
+	Class string            `json:"class,omitempty"`
 	// Enrolment: the services the ENT's directory knows the child is, or
 	// is not, enrolled in (enrolment.go); the zero value is all unknown.
 	Enrolment Enrolment `json:"enrolment,omitzero"`
@@ -193,9 +193,9 @@ const (
 // Audience selects families: children in these schools, optionally of these
 // levels and classes (empty = all).
 type Audience struct {
-	Schools []string `json:"schools"`
-	Levels  []string `json:"levels,omitempty"`
-	Classes []string `json:"classes,omitempty"`
+	Schools []string            `json:"schools"`
+	Levels  []conventions.Level `json:"levels,omitempty"`
+	Classes []string            `json:"classes,omitempty"`
 	// Services, when not empty, restricts the audience to the families
 	// enrolled in one of these services, unknown enrolments included;
 	// Lines, to the families of these transport lines (or of an unknown

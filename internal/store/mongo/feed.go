@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -225,7 +226,10 @@ func (s *Store) NoticeReach(ctx context.Context, noticeID string, aud store.Audi
 	if err != nil {
 		return nil, err
 	}
-	type groupKey struct{ uai, level string }
+	type groupKey struct {
+		uai   string
+		level conventions.Level
+	}
 	groups := map[groupKey]*store.ReachGroup{}
 	for _, p := range parents {
 		st := byParent[parentID(p.ENTID, p.ENTUserID)]
@@ -279,7 +283,11 @@ func (s *Store) AudienceCells(ctx context.Context, aud store.Audience) ([]store.
 	if err != nil {
 		return nil, err
 	}
-	type cellKey struct{ uai, level, class string }
+	type cellKey struct {
+		uai   string
+		level conventions.Level
+		class string
+	}
 	cells := map[cellKey]int{}
 	for _, p := range parents {
 		seen := map[cellKey]bool{}

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -64,9 +65,9 @@ type attachmentDoc struct {
 }
 
 type audienceDoc struct {
-	Schools []string `bson:"schools,omitempty"`
-	Levels  []string `bson:"levels,omitempty"`
-	Classes []string `bson:"classes,omitempty"`
+	Schools []string            `bson:"schools,omitempty"`
+	Levels  []conventions.Level `bson:"levels,omitempty"`
+	Classes []string            `bson:"classes,omitempty"`
 	// Enrolment targeting (store.Audience.ReachesEnrolment).
 	Enrolments []string `bson:"enrolments,omitempty"`
 	Lines      []string `bson:"lines,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -29,9 +30,9 @@ type parentDoc struct {
 }
 
 type childDoc struct {
-	UAI   string `bson:"uai"`
-	Level string `bson:"level"`
-	Class string `bson:"class"`
+	UAI   string            `bson:"uai"`
+	Level conventions.Level `bson:"level"`
+	Class string            `bson:"class"`
 	// Enrolment: what the ENT knows of the child's enrolments (absent:
 	// all unknown, as for children stored before it was kept).
 	Enrolment store.Enrolment `bson:"enrolment,omitempty"`

@@ -6,16 +6,17 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
 // schoolDoc is keyed by UAI.
 type schoolDoc struct {
-	UAI       string    `bson:"_id"`
-	Name      string    `bson:"name"`
-	Commune   string    `bson:"commune"`
-	Level     string    `bson:"level"`
-	CreatedAt time.Time `bson:"created_at"`
+	UAI       string            `bson:"_id"`
+	Name      string            `bson:"name"`
+	Commune   string            `bson:"commune"`
+	Level     conventions.Level `bson:"level"`
+	CreatedAt time.Time         `bson:"created_at"`
 }
 
 func (d schoolDoc) model() store.School { return store.School(d) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -86,9 +87,9 @@ func attachmentModels(ds []attachmentDoc) []store.Attachment {
 
 // audienceDoc is a notice's or a fan-out's audience.
 type audienceDoc struct {
-	Schools []string `json:"schools"`
-	Levels  []string `json:"levels,omitempty"`
-	Classes []string `json:"classes,omitempty"`
+	Schools []string            `json:"schools"`
+	Levels  []conventions.Level `json:"levels,omitempty"`
+	Classes []string            `json:"classes,omitempty"`
 	// Enrolment targeting; absent from documents written before it.
 	Enrolments []string `json:"enrolments,omitempty"`
 	Lines      []string `json:"lines,omitempty"`

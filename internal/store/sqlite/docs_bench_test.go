@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -16,7 +17,7 @@ func benchNotice(i int, at time.Time) store.Notice {
 		ID: fmt.Sprintf("ntc_%06d", i), Version: 1, CollectiviteID: "col_a", AuthorID: "acc_agent",
 		Service: "restauration", Category: "menu", Priority: "normal",
 		Title: "Menu de la semaine", Body: "Lundi : lentilles. Mardi : poisson pané, haricots verts.",
-		Audience: store.Audience{Schools: []string{"0750001A", "0750002B", "0750003C"}, Levels: []string{"CP", "CE1"}},
+		Audience: store.Audience{Schools: []string{"0750001A", "0750002B", "0750003C"}, Levels: []conventions.Level{"CP", "CE1"}},
 		Content: json.RawMessage(`{"days":[{"day":"lundi","dishes":["carottes râpées","lentilles","yaourt"]},` +
 			`{"day":"mardi","dishes":["salade","poisson pané","haricots verts","compote"]}]}`),
 		PublishAt: at.Add(-time.Duration(i) * time.Minute), ExpiresAt: at.Add(7 * 24 * time.Hour), Push: true,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -47,7 +48,7 @@ func fullNotice() store.Notice {
 	return store.Notice{
 		ID: "ntc_1", Version: 3, CollectiviteID: "col_a", AuthorID: "acc_agent", Service: "restauration",
 		Category: "menu", Priority: "haute", Title: "Menu « de la semaine »", Body: "Lundi : lentilles.\nMardi : <poisson> & riz.",
-		Audience:  store.Audience{Schools: []string{"0750001A", "0750002B"}, Levels: []string{"CP"}, Classes: []string{"cp-a"}},
+		Audience:  store.Audience{Schools: []string{"0750001A", "0750002B"}, Levels: []conventions.Level{"CP"}, Classes: []string{"cp-a"}},
 		Content:   json.RawMessage(`{"days":[{"day":"lundi","dishes":["lentilles"]}]}`),
 		PublishAt: docT0.Add(time.Hour), ExpiresAt: docT0.Add(7 * 24 * time.Hour), AckRequired: true, Push: true, Critical: true,
 		Status: store.NoticeWithdrawn, ConventionID: "cnv_1", ConventionNumber: 4, ConventionVersion: 2, Article: "3.1",

@@ -228,7 +228,7 @@ func (s *Store) noticeReach(ctx context.Context, noticeID string, aud store.Audi
 	}
 	for _, r := range readers {
 		i, found := slices.BinarySearchFunc(out, r, func(g, r store.ReachGroup) int {
-			return cmp.Or(strings.Compare(g.UAI, r.UAI), strings.Compare(g.Level, r.Level))
+			return cmp.Or(strings.Compare(g.UAI, r.UAI), strings.Compare(string(g.Level), string(r.Level)))
 		})
 		if found {
 			out[i].Read, out[i].Acked = r.Read, r.Acked

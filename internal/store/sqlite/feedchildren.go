@@ -9,6 +9,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -51,7 +52,7 @@ func appendFeedField(b []byte, s string) []byte {
 // as given (the caller normalises it as child_enrolments stores it).
 func appendFeedChild(b []byte, c store.Child) []byte {
 	b = appendFeedField(b, c.UAI)
-	b = appendFeedField(b, c.Level)
+	b = appendFeedField(b, string(c.Level))
 	b = appendFeedField(b, c.Class)
 	e := c.Enrolment
 	for _, st := range []store.EnrolState{e.Cantine, e.Transport, e.GarderieMatin, e.GarderieSoir, e.Etudes, e.Mercredi} {
@@ -93,9 +94,11 @@ func decodeFeedChildren(s string) ([]store.Child, error) {
 		if c.UAI, ok = field(); !ok {
 			return nil, errFeedChildren
 		}
-		if c.Level, ok = field(); !ok {
+		level, ok := field()
+		if !ok {
 			return nil, errFeedChildren
 		}
+		c.Level = conventions.Level(level)
 		if c.Class, ok = field(); !ok {
 			return nil, errFeedChildren
 		}
@@ -147,7 +150,7 @@ func init() {
 			}
 			vals[i] = v
 		}
-		c := store.Child{UAI: vals[0], Level: vals[1], Class: vals[2]}
+		c := store.Child{UAI: vals[0], Level: conventions.Level(vals[1]), Class: vals[2]}
 		if vals[3] != "" {
 			var err error
 			if c.Enrolment, err = decodeEnrolment(vals[3]); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/storetest"
@@ -60,9 +61,9 @@ func benchFeedParents(b *testing.B) int {
 // benchFeedSchool is the UAI of the i-th school, as cmd/liaison-bench
 // (benchSchool) makes them: valid check letters; even schools are
 // maternelles, odd ones élémentaires.
-func benchFeedSchool(i int) (uai, level string) {
+func benchFeedSchool(i int) (uai string, level conventions.Level) {
 	digits := fmt.Sprintf("%03d%04d", 80+i/8000, 2000+i%8000)
-	return digits + string(frenchid.UAICheckLetter(digits)), []string{"maternelle", "elementaire"}[i%2]
+	return digits + string(frenchid.UAICheckLetter(digits)), []conventions.Level{"maternelle", "elementaire"}[i%2]
 }
 
 // benchFeedEnrolment is what cmd/liaison-bench -feed-enrolments gives a
@@ -127,7 +128,7 @@ func benchFeedStore(b *testing.B, enrol bool) *feedFixture {
 	}
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(3, 4))
-	classes := map[string][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
+	classes := map[conventions.Level][]string{"maternelle": {"PS", "MS", "GS"}, "elementaire": {"CP", "CE1", "CE2", "CM1", "CM2"}}
 	a := store.AuditEntry{At: storetest.T0, Actor: "ent_1", Action: "parents.upsert"}
 	const batch = 10_000
 	ps := make([]store.Parent, 0, batch)

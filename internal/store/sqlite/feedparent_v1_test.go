@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -67,7 +68,7 @@ func (s *Store) feedParentV1(ctx context.Context, entID, entUserID string) (stor
 				return p, nil, err
 			}
 		case 1:
-			p.Children = append(p.Children, store.Child{UAI: a, Level: b.String, Class: c.String})
+			p.Children = append(p.Children, store.Child{UAI: a, Level: conventions.Level(b.String), Class: c.String})
 			positions = append(positions, pos)
 		case 2:
 			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
@@ -95,7 +96,7 @@ func (s *Store) feedParentV1(ctx context.Context, entID, entUserID string) (stor
 			d := store.ChildEnrolment{}
 			parts := strings.SplitN(b.String, "\x1f", 3)
 			if len(parts) == 3 {
-				d.UAI, d.Level, d.Class = parts[0], parts[1], parts[2]
+				d.UAI, d.Level, d.Class = parts[0], conventions.Level(parts[1]), parts[2]
 			}
 			if err := json.Unmarshal([]byte(a), &d.Enrolment); err != nil {
 				return p, nil, err

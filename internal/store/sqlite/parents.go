@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -480,7 +481,7 @@ func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.
 				return p, nil, err
 			}
 		case 4:
-			decl := store.ChildEnrolment{UAI: b.String, Level: c.String, Class: d.String}
+			decl := store.ChildEnrolment{UAI: b.String, Level: conventions.Level(c.String), Class: d.String}
 			if decl.Enrolment, err = decodeEnrolment(a); err != nil {
 				return p, nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/frenchid"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -204,7 +205,7 @@ func audienceArgs(aud store.Audience) []any {
 	for i, l := range aud.Lines {
 		lines[i] = store.NormalizeLine(l)
 	}
-	return []any{fromList(aud.Schools), len(aud.Levels), fromList(aud.Levels), restricts, fromList(classes),
+	return []any{fromList(aud.Schools), len(aud.Levels), fromList(conventions.Strings(aud.Levels)), restricts, fromList(classes),
 		len(aud.Enrolments), fromList(aud.Enrolments), len(aud.Lines), fromList(lines)}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -90,10 +91,10 @@ func testAudienceCells(t *testing.T, open opener) {
 		{"class", store.Audience{Schools: []string{a, b}, Classes: []string{"cm2"}}, []store.FamilyCell{
 			{UAI: a, Level: "elementaire", Class: "CM2", Families: 1},
 		}},
-		{"level", store.Audience{Schools: []string{b}, Levels: []string{"maternelle"}}, []store.FamilyCell{
+		{"level", store.Audience{Schools: []string{b}, Levels: []conventions.Level{"maternelle"}}, []store.FamilyCell{
 			{UAI: b, Level: "maternelle", Class: "MS", Families: 1},
 		}},
-		{"nobody", store.Audience{Schools: []string{b}, Levels: []string{"elementaire"}}, nil},
+		{"nobody", store.Audience{Schools: []string{b}, Levels: []conventions.Level{"elementaire"}}, nil},
 		{"no school", store.Audience{}, nil},
 	} {
 		got, err := s.AudienceCells(ctx, tc.aud)
@@ -155,10 +156,10 @@ func testUnknownClass(t *testing.T, open opener) {
 		{"class CM1", store.Audience{Schools: []string{school}, Classes: []string{"cm1"}},
 			[]string{"u0", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 2}}},
 		{"a blank class", store.Audience{Schools: []string{school}, Classes: []string{" "}}, nil, nil},
-		{"an empty class", store.Audience{Schools: []string{school}, Levels: []string{"elementaire"}, Classes: []string{""}}, nil, nil},
+		{"an empty class", store.Audience{Schools: []string{school}, Levels: []conventions.Level{"elementaire"}, Classes: []string{""}}, nil, nil},
 		{"a blank class and CM1", store.Audience{Schools: []string{school}, Classes: []string{" ", "CM1"}},
 			[]string{"u0", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 2}}},
-		{"the level", store.Audience{Schools: []string{school}, Levels: []string{"elementaire"}},
+		{"the level", store.Audience{Schools: []string{school}, Levels: []conventions.Level{"elementaire"}},
 			[]string{"u0", "u1", "u2", "u3"}, []store.ReachGroup{{UAI: school, Level: "elementaire", Families: 4}}},
 	} {
 		n, err := s.CountFamilies(ctx, tc.aud)

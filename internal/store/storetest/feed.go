@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -281,7 +282,7 @@ func testFeed(t *testing.T, open opener) {
 			{UAI: "0750002B", Level: "elementaire", Families: 3, Read: 2},
 		})
 		// Levels and classes (case-insensitive) narrow the groups.
-		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{Schools: n.Audience.Schools, Levels: []string{"maternelle"}, Classes: []string{"MS"}})
+		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{Schools: n.Audience.Schools, Levels: []conventions.Level{"maternelle"}, Classes: []string{"MS"}})
 		ok(t, err)
 		same(t, "reach of MS", groups, []store.ReachGroup{{UAI: "0750001A", Level: "maternelle", Families: 2, Read: 1}})
 		groups, err = s.NoticeReach(ctx, "ntc_1", store.Audience{})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -15,7 +16,7 @@ func notice(id, col string, schools ...string) store.Notice {
 	return store.Notice{
 		ID: id, Version: 1, CollectiviteID: col, AuthorID: "acc_agent", Service: "restauration",
 		Category: "menu", Priority: "normal", Title: "Menu de la semaine", Body: "Lundi : lentilles.",
-		Audience:  store.Audience{Schools: schools, Levels: []string{"CP"}},
+		Audience:  store.Audience{Schools: schools, Levels: []conventions.Level{"CP"}},
 		Content:   json.RawMessage(`{"days":[{"day":"lundi","dishes":["lentilles"]}]}`),
 		PublishAt: T0, ExpiresAt: at(7 * 24 * time.Hour), Push: true,
 		Status:       store.NoticeScheduled,

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -13,7 +14,7 @@ func parent(userID string, children ...store.Child) store.Parent {
 	return store.Parent{ENTUserID: userID, Children: children}
 }
 
-func child(uai, level, class string) store.Child {
+func child(uai string, level conventions.Level, class string) store.Child {
 	return store.Child{UAI: uai, Level: level, Class: class}
 }
 
@@ -85,7 +86,7 @@ func testParents(t *testing.T, open opener) {
 			Children:  []store.Child{child("0750002B", "6e", "6E1"), child("0750001A", "CP", "CP-B")},
 			UpdatedAt: at(24 * time.Hour),
 		})
-		n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{"0750001A"}, Levels: []string{"CM2"}})
+		n, err := s.CountFamilies(ctx, store.Audience{Schools: []string{"0750001A"}, Levels: []conventions.Level{"CM2"}})
 		ok(t, err)
 		if n != 0 {
 			t.Fatalf("CountFamilies(CM2) = %d: the replaced child still counts", n)
@@ -186,13 +187,13 @@ func testAudience(t *testing.T, open opener) {
 		{"one school", store.Audience{Schools: []string{a}}, 4},
 		{"two schools, a family counts once", store.Audience{Schools: []string{a, b}}, 5},
 		{"all schools", store.Audience{Schools: []string{a, b, c}}, 6},
-		{"level", store.Audience{Schools: []string{a}, Levels: []string{"CP"}}, 3},
-		{"levels", store.Audience{Schools: []string{a, b}, Levels: []string{"CM2", "6e"}}, 3},
-		{"level elsewhere", store.Audience{Schools: []string{b}, Levels: []string{"CP"}}, 0},
+		{"level", store.Audience{Schools: []string{a}, Levels: []conventions.Level{"CP"}}, 3},
+		{"levels", store.Audience{Schools: []string{a, b}, Levels: []conventions.Level{"CM2", "6e"}}, 3},
+		{"level elsewhere", store.Audience{Schools: []string{b}, Levels: []conventions.Level{"CP"}}, 0},
 		{"class", store.Audience{Schools: []string{a}, Classes: []string{"CM2-A"}}, 2},
 		{"class, same name in another school", store.Audience{Schools: []string{a, c}, Classes: []string{"CP-A"}}, 3},
-		{"level and class", store.Audience{Schools: []string{a}, Levels: []string{"CP"}, Classes: []string{"CP-B", "CM2-A"}}, 1},
-		{"level and class of different children", store.Audience{Schools: []string{a, b}, Levels: []string{"6e"}, Classes: []string{"CM2-A"}}, 0},
+		{"level and class", store.Audience{Schools: []string{a}, Levels: []conventions.Level{"CP"}, Classes: []string{"CP-B", "CM2-A"}}, 1},
+		{"level and class of different children", store.Audience{Schools: []string{a, b}, Levels: []conventions.Level{"6e"}, Classes: []string{"CM2-A"}}, 0},
 		{"unknown school", store.Audience{Schools: []string{"0999999Z"}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
