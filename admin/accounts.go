@@ -77,7 +77,7 @@ func (a *Admin) accountsTitle(r *rq) string {
 func (a *Admin) accountsPage(r *rq) error {
 	d, err := a.loadAccounts(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "accounts", a.accountsTitle(r), formErrors{}, d)
 }
@@ -107,12 +107,12 @@ func (a *Admin) accountCreate(r *rq) error {
 	created, err := a.core.CreateAccount(r.c.UserContext(), r.principal(), req)
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	if err != nil {
 		status, ok := r.refusal(err)
 		if !ok {
-			return a.apiFailure(r, err)
+			return a.failurePage(r, err)
 		}
 		d.Form = f
 		return a.render(r, status, "accounts", a.accountsTitle(r), mapErrors(r.uiErr(err), accountFields, map[string]string{"collectivite": "collectivite_id"}), d)
@@ -134,11 +134,11 @@ func (a *Admin) accountRevoke(r *rq) error {
 	}
 	ae, ok := r.uiError(err)
 	if !ok || ae.Status >= 500 {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d, lerr := a.loadAccounts(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	// The refusal goes next to the account's revoke button; the two-admin
 	// rule is explained in plain words.
@@ -165,7 +165,7 @@ func (a *Admin) auditPage(r *rq) error {
 	ctx, p := r.c.UserContext(), r.principal()
 	page, err := a.core.ListAudit(ctx, p, app.ListAuditRequest{Limit: 50, Cursor: r.c.Query("cursor")})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d := auditData{Items: page.Items, NextCursor: page.NextCursor, Names: map[string]string{}}
 	if accs, err := a.core.ListAccounts(ctx, p, app.ListAccountsRequest{Page: store.Page{Limit: maxListed}}); err == nil {

@@ -12,13 +12,11 @@ package admin
 import (
 	"errors"
 	"log/slog"
-	"net"
+	"net/netip"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/api"
 	"github.com/liaison-ent/liaison/app"
@@ -54,10 +52,6 @@ type Admin struct {
 	secure bool   // served over HTTPS (LIAISON_BASE_URL)
 	origin string // expected Origin of form posts ("" = the request's own)
 
-	app         *fiber.App
-	handlerOnce sync.Once
-	handler     fasthttp.RequestHandler
-
 	keys    *sealer // the session and CSRF keys (LIAISON_SESSION_KEY)
 	keysErr error   // why there are none (a key missing or malformed)
 
@@ -90,18 +84,8 @@ func New(d Deps) *Admin {
 }
 
 // Mount registers the back-office routes on the API's Fiber app (before
-// its catch-all 404) and keeps the app to call the API in-process.
-func (a *Admin) Mount(app *fiber.App) {
-	a.app = app
-	a.routes(app)
-}
-
-// apiHandler is the Fiber app's request handler, taken once the routes are
-// all registered (at the first call).
-func (a *Admin) apiHandler() fasthttp.RequestHandler {
-	a.handlerOnce.Do(func() { a.handler = a.app.Handler() })
-	return a.handler
-}
+// its catch-all 404).
+func (a *Admin) Mount(app *fiber.App) { a.routes(app) }
 
 // sealer returns the session keys; an error when LIAISON_SESSION_KEY is
 // missing or malformed (every page then says the service is unavailable).
@@ -159,8 +143,12 @@ func (r *rq) L(fr, en string) string {
 // it.
 func (r *rq) principal() *app.Principal { return &app.Principal{Account: r.acc} }
 
-// clientIP is the person's address as the API's rate limits see it.
-func (r *rq) clientIP() net.IP { return api.ClientIP(r.c, r.a.cfg.TrustedProxy) }
+// clientAddr is the person's address as the API's rate limits see it
+// (api.ClientIP: behind a trusted proxy, the address it names).
+func (r *rq) clientAddr() netip.Addr {
+	ip, _ := netip.AddrFromSlice(api.ClientIP(r.c, r.a.cfg.TrustedProxy))
+	return ip.Unmap()
+}
 
 // csrf is the token every form of this session carries.
 func (r *rq) csrf() string {

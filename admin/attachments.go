@@ -40,7 +40,7 @@ func filesOf(n store.Notice, lang string) []fileItem {
 func (a *Admin) noticeFile(r *rq) error {
 	f, err := a.core.NoticeAttachment(r.c.UserContext(), r.principal(), r.c.Params("id"), r.c.Params("att"))
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return api.SendAttachment(r.c, f)
 }

@@ -613,7 +613,7 @@ func (a *Admin) composeForm(r *rq) error {
 	f.Service = r.c.Query("service")
 	d, err := r.loadCompose(&f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	if f.Category != "" && r.c.Query("categorie") == "" {
 		// Only one category: defaults for it.
@@ -639,7 +639,7 @@ func (a *Admin) composeForm(r *rq) error {
 func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
 	draft, err := a.core.ReuseDraft(r.c.UserContext(), r.principal(), app.ReuseRequest{NoticeID: id, NextWeek: nextWeek})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	f := formFromRequest(draft.Request, a.now())
 	if len(draft.Attachments) > 0 {
@@ -649,7 +649,7 @@ func (a *Admin) reuseForm(r *rq, id string, nextWeek bool) error {
 	}
 	d, err := r.loadCompose(&f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	if model, err := a.core.Notice(r.c.UserContext(), r.principal(), id); err == nil {
 		d.From = &reusedFrom{ID: id, Title: model.Title, NextWeek: nextWeek}
@@ -736,7 +736,7 @@ func (a *Admin) composeCheck(r *rq) error {
 	}
 	d, err := r.loadCompose(&f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	var fe formErrors
 	if !d.Choose {
@@ -774,11 +774,11 @@ func (a *Admin) composePublish(r *rq) error {
 	}
 	ae, ok := r.uiError(err)
 	if !ok || ae.Status >= 500 {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d, lerr := r.loadCompose(&f)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	fe := mapErrors(ae, composeFields(f), composeAliases)
 	if ae.Code == app.CodeNoticesIdempotencyKeyReused.String() {
@@ -799,8 +799,9 @@ func (a *Admin) composePublish(r *rq) error {
 	return a.render(r, ae.Status, "compose", r.L("Rédiger une information", "Compose a notice"), fe, d)
 }
 
-// apiFailure renders an unexpected API failure as an error page.
-func (a *Admin) apiFailure(r *rq, err error) error {
+// failurePage renders a use case's failure as an error page: a catalog
+// error with its status and sentence, anything else as a logged 500.
+func (a *Admin) failurePage(r *rq, err error) error {
 	if ae, ok := r.uiError(err); ok {
 		status := ae.Status
 		if status == fiber.StatusUnauthorized {
@@ -808,15 +809,16 @@ func (a *Admin) apiFailure(r *rq, err error) error {
 		}
 		return a.renderError(r, status, ae.Message)
 	}
-	a.log.Error("admin: API call failed", "path", r.c.Path(), "error", err)
+	a.log.Error("admin: use case failed", "path", r.c.Path(), "error", err)
 	return a.renderError(r, fiber.StatusInternalServerError, r.L("Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."))
 }
 
 // uiError is an error as the pages show it: the catalog status, code and
-// sentences in the page's language, from the API (an in-process call) or
-// from a use case. false for an unexpected error (logged, a 500 page).
-func (r *rq) uiError(err error) (*apiError, bool) {
-	var ae *apiError
+// sentences in the page's language, of a use case's catalog error (or of
+// one uiError already made). false for an unexpected error (logged, a 500
+// page).
+func (r *rq) uiError(err error) (*pageError, bool) {
+	var ae *pageError
 	if errors.As(err, &ae) {
 		return ae, true
 	}
@@ -824,9 +826,9 @@ func (r *rq) uiError(err error) (*apiError, bool) {
 	if cause == app.CauseUnknown {
 		return nil, false
 	}
-	out := &apiError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang), Details: []apiDetail{}}
+	out := &pageError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang), Details: []pageDetail{}}
 	for _, d := range e.Details {
-		out.Details = append(out.Details, apiDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
+		out.Details = append(out.Details, pageDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
 	}
 	return out, true
 }

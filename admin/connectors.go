@@ -51,7 +51,7 @@ func (a *Admin) connectorsPage(r *rq) error {
 func (a *Admin) renderConnectors(r *rq, status int, d connectorsData, fe formErrors) error {
 	page, err := a.core.ListENTConnectors(r.c.UserContext(), r.principal(), r.c.Params("id"))
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d.Page = page
 	form := connectorForm(page)
@@ -120,7 +120,7 @@ func words(s string) []string {
 func (a *Admin) connectorFailed(r *rq, err error, kind string, fields []string, form map[string]string) error {
 	status, ok := r.refusal(err)
 	if !ok {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	known, aliases := map[string]bool{}, map[string]string{}
 	for _, f := range fields {
@@ -172,7 +172,7 @@ func (a *Admin) connectorSecret(r *rq) error {
 func (a *Admin) connectorDelete(r *rq) error {
 	ref := app.ConnectorRequest{ENTID: r.c.Params("id"), Kind: r.c.Params("kind")}
 	if err := a.core.DeleteConnector(r.c.UserContext(), r.principal(), ref); err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.renderConnectors(r, fiber.StatusOK, connectorsData{Done: r.L("Connecteur supprimé : les parents ne peuvent plus se connecter par lui.",
 		"Connector deleted: parents can no longer sign in through it.")}, formErrors{})
@@ -182,7 +182,7 @@ func (a *Admin) connectorTest(r *rq) error {
 	ref := app.ConnectorRequest{ENTID: r.c.Params("id"), Kind: r.c.Params("kind")}
 	res, err := a.core.TestConnector(r.c.UserContext(), r.principal(), ref)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.renderConnectors(r, fiber.StatusOK, connectorsData{Test: &res, TestKind: ref.Kind}, formErrors{})
 }

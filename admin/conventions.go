@@ -177,7 +177,7 @@ type conventionListData struct {
 func (a *Admin) conventionList(r *rq) error {
 	items, err := r.conventions(5000)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	cols, schools := r.names()
 	d := conventionListData{Operator: r.acc.Role == store.RoleOperator}
@@ -227,7 +227,7 @@ func (a *Admin) loadConventionDetail(r *rq) (conventionDetailData, error) {
 func (a *Admin) conventionDetail(r *rq) error {
 	d, err := a.loadConventionDetail(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	title := fmt.Sprintf(r.L("Convention n° %d", "Convention no. %d"), d.R.C.Number)
 	return a.render(r, fiber.StatusOK, "convention", title, formErrors{}, d)
@@ -256,11 +256,11 @@ func (a *Admin) conventionSuspend(r *rq) error {
 func (a *Admin) conventionActionFailure(r *rq, err error) error {
 	status, ok := r.refusal(err)
 	if !ok || status == fiber.StatusNotFound {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d, lerr := a.loadConventionDetail(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	known := map[string]bool{"signatories": true, "rules": true, "schools": true, "admins": true, "reason": true, "valid_until": true, "valid_from": true, "status": true}
 	fe := mapErrors(r.uiErr(err), known, nil)
@@ -522,7 +522,7 @@ func (a *Admin) conventionNew(r *rq) error {
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", r.L("Nouvelle convention", "New convention"), formErrors{}, d)
 }
@@ -530,14 +530,14 @@ func (a *Admin) conventionNew(r *rq) error {
 func (a *Admin) conventionAmendForm(r *rq) error {
 	c, err := a.core.GetConvention(r.c.UserContext(), r.principal(), app.ConventionRequest{ID: r.c.Params("id")})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	f := formOf(c.Convention)
 	f.Amend = true
 	f.pad(extraRules(r))
 	d, err := a.conventionFormData(r, f)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "conventionform", fmt.Sprintf(r.L("Avenant à la convention n° %d", "Amendment to convention no. %d"), c.Number), formErrors{}, d)
 }
@@ -577,7 +577,7 @@ func (a *Admin) conventionAmend(r *rq) error {
 func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumber map[string]string, title string) error {
 	ae, ok := r.uiError(err)
 	if !ok || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	for i, d := range ae.Details {
 		for from, to := range renumber {
@@ -589,7 +589,7 @@ func (a *Admin) conventionFormFailure(r *rq, f conventionForm, err error, renumb
 	}
 	d, lerr := a.conventionFormData(r, f)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	return a.render(r, ae.Status, "conventionform", title, mapErrors(ae, conventionFields(f), map[string]string{"collectivite_id": "collectivite"}), d)
 }

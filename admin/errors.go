@@ -2,10 +2,11 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
-// formErrors are an API error laid out on a form: messages tied to the
+// formErrors are a use case's error laid out on a form: messages tied to the
 // form's fields (by field path), and the rest in the summary at the top.
 type formErrors struct {
 	// Message is the catalog sentence ("Certaines informations sont
@@ -65,13 +66,30 @@ func parentPath(p string) string {
 	return ""
 }
 
+// pageError is a catalog error as the pages show it (uiError): its status,
+// code and sentence, and its details, each in the page's language.
+type pageError struct {
+	Status  int
+	Code    string
+	Message string
+	Details []pageDetail
+}
+
+// pageDetail is one detail of a pageError: the field it is about (as the
+// use cases name it), its code and sentence.
+type pageDetail struct {
+	Field, Code, Message string
+}
+
+func (e *pageError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
 // mapErrors lays an error out on a form whose fields are known (by path).
 // aliases rename API fields to form fields (the decision's "schools" is
 // the form's "audience.schools"). An API field not on the form falls back
 // to its nearest enclosing field on the form, else only to the summary.
 func mapErrors(err error, known map[string]bool, aliases map[string]string) formErrors {
 	fe := formErrors{Fields: map[string][]string{}}
-	var ae *apiError
+	var ae *pageError
 	if !errors.As(err, &ae) {
 		if err != nil {
 			fe.Message = err.Error()
@@ -104,13 +122,13 @@ func resolveField(f string, known map[string]bool, aliases map[string]string) st
 // reasonErrors lays a convention decision's refusal reasons (field, code,
 // message in the request's language) out on a form, like mapErrors.
 func reasonErrors(message string, rs []reason, lang string, known map[string]bool, aliases map[string]string) formErrors {
-	ae := &apiError{Message: message}
+	ae := &pageError{Message: message}
 	for _, r := range rs {
 		msg := r.FR
 		if lang == "en" {
 			msg = r.EN
 		}
-		ae.Details = append(ae.Details, apiDetail{Field: r.Field, Code: r.Code, Message: msg})
+		ae.Details = append(ae.Details, pageDetail{Field: r.Field, Code: r.Code, Message: msg})
 	}
 	return mapErrors(ae, known, aliases)
 }

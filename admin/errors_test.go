@@ -22,7 +22,7 @@ func TestFieldID(t *testing.T) {
 func TestMapErrors(t *testing.T) {
 	known := map[string]bool{"title": true, "audience.schools": true, "rules[1]": true, "rules[1].categories": true, "schools": true}
 	aliases := map[string]string{"levels": "audience.schools"}
-	err := &apiError{Status: 422, Code: "request.validation_failed", Message: "Certaines informations sont manquantes ou incorrectes.", Details: []apiDetail{
+	err := &pageError{Status: 422, Code: "request.validation_failed", Message: "Certaines informations sont manquantes ou incorrectes.", Details: []pageDetail{
 		{Field: "title", Code: "field.min", Message: "Titre trop court."},
 		{Field: "rules[1].categories", Code: "rule.no_category", Message: "La règle 2 ne désigne aucune catégorie."},
 		{Field: "rules[1].services[3]", Code: "rule.unknown_service", Message: "Service inconnu."},

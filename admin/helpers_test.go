@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/config"
 	"github.com/liaison-ent/liaison/internal/demo"
+	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/sqlite"
 	"github.com/liaison-ent/liaison/internal/store/sqlite/sqlitetest"
 	"github.com/liaison-ent/liaison/internal/testkit"
@@ -34,6 +36,7 @@ type world struct {
 	clock *clock
 	data  *demo.Data
 	store *sqlite.Store
+	sw    *switchStore // what the API, the back-office and the use cases use: store, or a wrapper of it
 }
 
 func newWorld(tb testing.TB) *world { tb.Helper(); return newWorldWith(tb, nil) }
@@ -70,10 +73,48 @@ func newWorldWith(tb testing.TB, env map[string]string) *world {
 	}
 	clk := testkit.NewClock(testNow)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	core := app.New(app.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log})
-	a := New(Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, App: core})
-	srv := api.New(api.Deps{Store: st, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount, App: core})
-	return &world{api: srv, admin: a, clock: clk, data: data, store: st}
+	sw := &switchStore{Store: st}
+	core := app.New(app.Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: log})
+	a := New(Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: log, App: core})
+	srv := api.New(api.Deps{Store: sw, Config: cfg, Clock: clk.Now, Log: log, Mount: a.Mount, App: core})
+	return &world{api: srv, admin: a, clock: clk, data: data, store: st, sw: sw}
+}
+
+// switchStore is the store the test world uses: the SQLite store, or a
+// wrapper of it a test puts in its place (w.sw.Store = ...) to make it
+// fail.
+type switchStore struct{ store.Store }
+
+// principal is the demo account of label as the use cases take it.
+func (w *world) principal(tb testing.TB, label string) *app.Principal {
+	tb.Helper()
+	p, err := w.admin.core.AuthenticateStaff(context.Background(), w.token(tb, label))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// apiGet calls the JSON API (GET path as token) as a client would, wants
+// a 200 and decodes the answer into out (when not nil).
+func (w *world) apiGet(tb testing.TB, token, path string, out any) {
+	tb.Helper()
+	req := httptest.NewRequest("GET", "http://liaison.test"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := w.api.App.Test(req, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("GET %s: %v", path, err)
+		}
+	}
 }
 
 func (w *world) token(tb testing.TB, label string) string {

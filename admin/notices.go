@@ -76,7 +76,7 @@ func (a *Admin) noticeList(r *rq) error {
 	ctx, p := r.c.UserContext(), r.principal()
 	items, err := a.core.Notices(ctx, p, store.Page{Cursor: r.c.Query("cursor"), Limit: noticePage})
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	cols, schools := r.names()
 	viewer := r.acc.Role == store.RoleViewer
@@ -87,7 +87,7 @@ func (a *Admin) noticeList(r *rq) error {
 	var rules map[string]conventions.Rule
 	if viewer || r.acc.Role == store.RoleAdmin || r.acc.Role == store.RoleOperator {
 		if rules, err = a.core.NoticeRules(ctx, p, items); err != nil {
-			return a.apiFailure(r, err)
+			return a.failurePage(r, err)
 		}
 	}
 	for _, n := range items {
@@ -452,7 +452,7 @@ func orUAI(name, uai string) string {
 func (a *Admin) noticeDetail(r *rq) error {
 	d, err := a.loadNoticeDetail(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "notice", d.N.Title, formErrors{}, d)
 }
@@ -460,7 +460,7 @@ func (a *Admin) noticeDetail(r *rq) error {
 func (a *Admin) noticePaper(r *rq) error {
 	d, err := a.loadNoticeDetail(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "paper", r.L("À remettre sur papier", "To hand out on paper")+" — "+d.N.Title, formErrors{}, d)
 }
@@ -590,11 +590,11 @@ func (a *Admin) noticeWithdraw(r *rq) error {
 func (a *Admin) noticeFormFailure(r *rq, err error, keep func(*noticeDetailData), aliases map[string]string) error {
 	ae, ok := r.uiError(err)
 	if !ok || ae.Status >= 500 || ae.Status == fiber.StatusNotFound {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	d, lerr := a.loadNoticeDetail(r)
 	if lerr != nil {
-		return a.apiFailure(r, lerr)
+		return a.failurePage(r, lerr)
 	}
 	if keep != nil {
 		keep(&d)

@@ -27,7 +27,7 @@ func (a *Admin) collectivitesPage(r *rq) error {
 func (a *Admin) renderCollectivites(r *rq, status int, form map[string]string, fe formErrors) error {
 	items, err := r.collectivites(5000)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, status, "collectivites", r.L("Collectivités", "Local authorities"), fe, collectivitesData{Items: items, Form: form})
 }
@@ -62,7 +62,7 @@ func (a *Admin) collectiviteCreate(r *rq) error {
 func (a *Admin) formFailure(r *rq, err error, again func(formErrors, int) error, known map[string]bool) error {
 	status, ok := r.refusal(err)
 	if !ok {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return again(mapErrors(r.uiErr(err), known, nil), status)
 }
@@ -79,7 +79,7 @@ func (a *Admin) schoolsPage(r *rq) error {
 func (a *Admin) renderSchools(r *rq, status int, form map[string]string, fe formErrors) error {
 	items, err := r.schools(20000)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, status, "schools", r.L("Écoles", "Schools"), fe, schoolsData{Items: items, Form: form})
 }
@@ -111,7 +111,7 @@ func (a *Admin) entsPage(r *rq) error {
 func (a *Admin) renderENTs(r *rq, status int, form map[string]string, fe formErrors, created map[string]string) error {
 	items, err := r.ents()
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, status, "ents", r.L("Intégrations ENT", "ENT integrations"), fe, entsData{Items: items, Form: form, Created: created})
 }
@@ -269,7 +269,7 @@ func (a *Admin) dashboardData(r *rq) (dashboardData, error) {
 func (a *Admin) dashboard(r *rq) error {
 	d, err := a.dashboardData(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	return a.render(r, fiber.StatusOK, "dashboard", r.L("Tableau de bord du déploiement", "Deployment dashboard"), formErrors{}, d)
 }
@@ -289,7 +289,7 @@ func csvText(s string) string {
 func (a *Admin) dashboardCSV(r *rq) error {
 	d, err := a.dashboardData(r)
 	if err != nil {
-		return a.apiFailure(r, err)
+		return a.failurePage(r, err)
 	}
 	var buf bytes.Buffer
 	buf.WriteString("\ufeff")

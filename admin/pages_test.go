@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -157,9 +156,7 @@ func mustAccounts(t *testing.T, w *world) []accRef {
 			Name string `json:"name"`
 		} `json:"items"`
 	}
-	if err := w.admin.call(net.IPv4(127, 0, 0, 1), w.token(t, "Opératrice"), "fr", "GET", "/v1/accounts?limit=200", nil, &page); err != nil {
-		t.Fatal(err)
-	}
+	w.apiGet(t, w.token(t, "Opératrice"), "/v1/accounts?limit=200", &page)
 	for _, it := range page.Items {
 		out = append(out, accRef{it.ID, it.Name})
 	}

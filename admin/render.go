@@ -398,8 +398,14 @@ func (a *Admin) execute(r *rq, status int, name, tmpl string, v any) error {
 	return r.c.Status(status).Send(buf.Bytes())
 }
 
+// errorData is what the error page shows.
+type errorData struct {
+	Message string
+	Status  int
+}
+
 func (a *Admin) renderError(r *rq, status int, msg string) error {
-	return a.render(r, status, "error", r.L("Erreur", "Error"), formErrors{}, map[string]any{"Message": msg, "Status": status})
+	return a.render(r, status, "error", r.L("Erreur", "Error"), formErrors{}, errorData{Message: msg, Status: status})
 }
 
 // flashes are the short confirmations passed in the query string after a

@@ -154,20 +154,22 @@ func (a *Admin) signin(r *rq) error {
 	if token == "" {
 		return fail("Saisissez le jeton d'accès qui vous a été remis.", "Enter the access token you were given.")
 	}
-	// The API decides whether the token is valid: any staff listing.
-	if err := a.call(r.clientIP(), token, r.lang, "GET", "/v1/notices?limit=1", nil, nil); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == app.CodeRateLimited.String() {
+	// The application layer decides, as for the API: the same staff
+	// authentication under the same limit on failed attempts per client.
+	if _, err := a.core.SignInStaff(r.c.UserContext(), r.clientAddr(), token); err != nil {
+		var ae *app.Error
+		if !errors.As(err, &ae) {
+			return err // the store could not tell: an error page, not "unknown token"
+		}
+		switch ae.Code {
+		case app.CodeRateLimited:
 			return fail("Trop de tentatives de connexion depuis votre adresse : réessayez dans une minute.",
 				"Too many sign-in attempts from your address: try again in a minute.")
+		case app.CodeAuthForbidden: // a machine client's token is for the API only
+			return fail("Ce jeton est celui d'un logiciel métier : il sert à l'API, pas à la connexion au back-office.",
+				"This token belongs to business software: it is for the API, not for signing in to the back-office.")
 		}
 		return fail("Ce jeton d'accès n'est pas reconnu ou n'est plus valide.", "This access token is not recognised or no longer valid.")
-	}
-	// A machine client's token (business software) is for the API only:
-	// it opens no back-office session.
-	if acc, err := a.st.AccountByTokenHash(r.c.UserContext(), store.HashToken(token)); err != nil || acc.Machine {
-		return fail("Ce jeton est celui d'un logiciel métier : il sert à l'API, pas à la connexion au back-office.",
-			"This token belongs to business software: it is for the API, not for signing in to the back-office.")
 	}
 	s := newSession(token, a.now())
 	a.setCookie(r.c, a.sessionCookie(), r.keys.seal(s), 0)

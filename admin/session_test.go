@@ -2,15 +2,18 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
@@ -269,18 +272,13 @@ func TestSafeNext(t *testing.T) {
 // before (or turned machine since) ends.
 func TestMachineTokenOpensNoSession(t *testing.T) {
 	w := newWorld(t)
-	var created struct {
-		ID    string `json:"id"`
-		Token string `json:"token"`
-	}
-	if err := w.admin.call(net.IPv4(127, 0, 0, 1), w.token(t, "Administratrice, Saint-Fuscien"), "fr", "POST", "/v1/accounts",
-		map[string]any{"role": "agent", "name": "Logiciel de restauration", "services": []string{"restauration"}, "machine": true}, &created); err != nil {
+	created, err := w.admin.core.CreateAccount(context.Background(), w.principal(t, "Administratrice, Saint-Fuscien"),
+		app.CreateAccountRequest{Role: "agent", Name: "Logiciel de restauration", Services: []string{"restauration"}, Machine: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// The API takes the token...
-	if err := w.admin.call(net.IPv4(127, 0, 0, 1), created.Token, "fr", "GET", "/v1/notices?limit=1", nil, nil); err != nil {
-		t.Fatalf("machine token refused by the API: %v", err)
-	}
+	w.apiGet(t, created.Token, "/v1/notices?limit=1", nil)
 	// ... the back-office does not.
 	b := w.browser(t)
 	sp := b.get("/admin/connexion")
@@ -316,11 +314,11 @@ func TestDemoAccountsOnlyInDemo(t *testing.T) {
 	}
 }
 
-// The back-office calls the API in process with the browser's address, so
-// that the API's limit on failed authentications counts per client: one
-// address trying made-up tokens is stopped, everyone else still signs in
-// — and so does a valid token from that address (issue 11.10: an agent
-// behind the same NAT as the guesser).
+// The back-office's sign-in counts against the API's limit on failed
+// authentications (app.SignInStaff, with the browser's address), per
+// client: one address trying made-up tokens is stopped, everyone else
+// still signs in — and so does a valid token from that address (issue
+// 11.10: an agent behind the same NAT as the guesser).
 func TestFailedSignInsCountPerClient(t *testing.T) {
 	w := newWorldWith(t, map[string]string{"LIAISON_RATE_LIMIT": "3", "LIAISON_TRUSTED_PROXY": "true"})
 	guesser := w.browser(t)
@@ -346,4 +344,76 @@ func TestFailedSignInsCountPerClient(t *testing.T) {
 	other.headers = []string{"X-Forwarded-For: 198.51.100.2"}
 	other.signIn("Agent restauration, Saint-Fuscien")
 	must(t, other.get("/admin/informations"), 200)
+}
+
+// The sign-in and the API count failed authentications together, per
+// client (one app.AuthLimiter): made-up tokens sent to the API from an
+// address make a made-up token at the sign-in from that address "too
+// many attempts" (a valid token still signs in), and made-up tokens at
+// the sign-in make the API refuse one from that address (429).
+func TestSignInSharesTheAPILimitOnFailures(t *testing.T) {
+	w := newWorldWith(t, map[string]string{"LIAISON_RATE_LIMIT": "3", "LIAISON_TRUSTED_PROXY": "true"})
+	apiStatus := func(from, token string) int {
+		req := httptest.NewRequest("GET", "http://liaison.test/v1/notices?limit=1", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", from)
+		res, err := w.api.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	signIn := func(b *browser, token string) page {
+		p := b.get("/admin/connexion")
+		return b.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, p)}, "token": {token}})
+	}
+	for i := range 3 {
+		if st := apiStatus("198.51.100.7", fmt.Sprintf("lia_s_api-guess%d", i)); st != 401 {
+			t.Fatalf("made-up token %d at the API: %d", i, st)
+		}
+	}
+	b := w.browser(t)
+	b.headers = []string{"X-Forwarded-For: 198.51.100.7"}
+	if res := signIn(b, "lia_s_guess"); res.Status != 401 || !strings.Contains(res.Body, "Trop de tentatives de connexion") {
+		t.Fatalf("a made-up token at the sign-in after 3 at the API: %d %.300s", res.Status, res.Body)
+	}
+	if res := signIn(b, w.token(t, "Opératrice")); res.Status != 303 {
+		t.Fatalf("a valid token from that address: %d %.300s", res.Status, res.Body)
+	}
+
+	other := w.browser(t)
+	other.headers = []string{"X-Forwarded-For: 198.51.100.8"}
+	for i := range 3 {
+		if res := signIn(other, fmt.Sprintf("lia_s_form-guess%d", i)); res.Status != 401 || !strings.Contains(res.Body, "pas reconnu") {
+			t.Fatalf("made-up token %d at the sign-in: %d", i, res.Status)
+		}
+	}
+	if st := apiStatus("198.51.100.8", "lia_s_api-guess"); st != 429 {
+		t.Fatalf("a made-up token at the API after 3 at the sign-in: %d, want 429", st)
+	}
+	if st := apiStatus("198.51.100.8", w.token(t, "Opératrice")); st != 200 {
+		t.Fatalf("a valid token at the API from that address: %d", st)
+	}
+}
+
+// accountLookupFails is a store that cannot look accounts up.
+type accountLookupFails struct{ store.Store }
+
+func (accountLookupFails) AccountByTokenHash(context.Context, string) (store.Account, error) {
+	return store.Account{}, errors.New("database unavailable")
+}
+
+// A store that cannot tell whether a token is valid is an error page, not
+// "this token is not recognised" (which sent people to ask for a new
+// token when the service was at fault).
+func TestSignInStoreFailureIsNotAnUnknownToken(t *testing.T) {
+	w := newWorld(t)
+	b := w.browser(t)
+	p := b.get("/admin/connexion")
+	w.sw.Store = accountLookupFails{w.store}
+	res := b.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, p)}, "token": {w.token(t, "Opératrice")}})
+	if res.Status < 500 || strings.Contains(res.Body, "pas reconnu") || b.cookies["liaison_session"] != "" {
+		t.Fatalf("sign-in with the store failing: %d %.400s", res.Status, res.Body)
+	}
 }

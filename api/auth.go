@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,9 +13,8 @@ import (
 
 // Token prefixes tell credential kinds apart before any lookup.
 const (
-	staffTokenPrefix = app.StaffTokenPrefix
-	entKeyPrefix     = app.ENTKeyPrefix
-	entSecretPrefix  = app.ENTSecretPrefix
+	entKeyPrefix    = app.ENTKeyPrefix
+	entSecretPrefix = app.ENTSecretPrefix
 )
 
 const principalKey = "liaison.principal"
@@ -40,27 +38,18 @@ func bearerOf(h string) string {
 }
 
 // requireStaff authenticates a staff token (operator, admin, agent, viewer
-// or machine client) and lets through only the given roles.
+// or machine client: app.AuthenticateStaff, as the back-office's sign-in)
+// and lets through only the given roles.
 func (s *Server) requireStaff(roles ...string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		tok := bearer(c)
-		if tok == "" {
-			return app.Err(app.CodeAuthMissingToken)
-		}
-		if !strings.HasPrefix(tok, staffTokenPrefix) {
-			return app.Err(app.CodeAuthInvalidToken)
-		}
-		acc, err := s.store.AccountByTokenHash(c.UserContext(), store.HashToken(tok))
-		if errors.Is(err, store.ErrNotFound) {
-			return app.Err(app.CodeAuthInvalidToken)
-		}
+		p, err := s.app.AuthenticateStaff(c.UserContext(), bearer(c))
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(roles, acc.Role) {
+		if !p.Is(roles...) {
 			return app.Err(app.CodeAuthForbidden)
 		}
-		c.Locals(principalKey, &app.Principal{Account: &acc})
+		c.Locals(principalKey, p)
 		return c.Next()
 	}
 }

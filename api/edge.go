@@ -253,7 +253,7 @@ func (s *Server) uploadAllowed(ctx *fasthttp.RequestCtx) bool {
 		return s.uploadGate != nil && s.uploadGate(c, &ctx.Request.Header)
 	}
 	tok := bearerOf(string(ctx.Request.Header.Peek(fiber.HeaderAuthorization)))
-	if !strings.HasPrefix(tok, staffTokenPrefix) {
+	if !strings.HasPrefix(tok, app.StaffTokenPrefix) {
 		return false
 	}
 	// The failed-authentication limiter first, as for an oversize sync
@@ -263,25 +263,26 @@ func (s *Server) uploadAllowed(ctx *fasthttp.RequestCtx) bool {
 	ip := clientKey(requestAddr(ctx, s.cfg.TrustedProxy))
 	now := time.Now()
 	key := ""
-	if s.auth != nil && s.auth.admit(ip, tok, now, &key) == admitRefused {
+	if s.auth != nil && s.auth.Admit(ip, tok, now, &key) == app.AdmitRefused {
 		return false
 	}
-	acc, err := s.store.AccountByTokenHash(c, store.HashToken(tok))
+	p, err := s.app.AuthenticateStaff(c, tok)
 	if s.auth != nil && key != "" {
+		var refused *app.Error // no such account (a store error is no verdict)
 		switch {
 		case err == nil:
-			s.auth.pass(key, now)
-		case errors.Is(err, store.ErrNotFound):
-			s.auth.fail(ip, key, now)
+			s.auth.Pass(key, now)
+		case errors.As(err, &refused):
+			s.auth.Fail(ip, key, now)
 		}
 	}
-	return err == nil && acc.Role == store.RoleAgent
+	return err == nil && p.Is(store.RoleAgent)
 }
 
 // syncKey decides whether a directory sync over the body limit may send
 // up to LIAISON_SYNC_BODY_LIMIT: its ENT key must be valid (the same check
 // as requireENT, which the route still makes). The failed-authentication
-// limiter (authLimiter) is asked first, and decides as it does for the
+// limiter (app.AuthLimiter) is asked first, and decides as it does for the
 // routes (rateLimit): from a client past its limit, a credential that
 // failed since is refused (429) without a lookup; any other is looked up
 // once — valid, it is remembered as such and gets the sync limit (a valid
@@ -295,7 +296,7 @@ func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.E
 	ip := clientKey(requestAddr(ctx, s.cfg.TrustedProxy))
 	now := time.Now()
 	key := ""
-	if s.auth != nil && s.auth.admit(ip, tok, now, &key) == admitRefused {
+	if s.auth != nil && s.auth.Admit(ip, tok, now, &key) == app.AdmitRefused {
 		s.metrics.rateLimited.Inc()
 		return false, app.Err(app.CodeRateLimited)
 	}
@@ -305,14 +306,14 @@ func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.E
 	switch {
 	case err == nil:
 		if s.auth != nil {
-			s.auth.pass(key, now) // past the limit: remembered as valid
+			s.auth.Pass(key, now) // past the limit: remembered as valid
 		}
 		return true, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return false, nil
 	}
 	if s.auth != nil {
-		s.auth.fail(ip, key, now)
+		s.auth.Fail(ip, key, now)
 		if key != "" { // past the limit: a credential valid until now
 			s.metrics.rateLimited.Inc()
 			return false, app.Err(app.CodeRateLimited)

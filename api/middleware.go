@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,7 +50,8 @@ func (s *Server) securityHeaders() fiber.Handler {
 }
 
 // rateLimit caps requests per credential (or per client IP without one)
-// per minute, and failed authentications per client IP (see authLimiter).
+// per minute, and failed authentications per client IP (see
+// app.AuthLimiter, which the back-office's sign-in shares).
 func (s *Server) rateLimit() fiber.Handler {
 	if s.auth == nil {
 		return func(c *fiber.Ctx) error { return c.Next() }
@@ -80,171 +80,38 @@ func (s *Server) rateLimit() fiber.Handler {
 		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
 		now := time.Now()
 		key := ""
-		switch a.admit(ip, tok, now, &key) {
-		case admitCheck:
+		switch a.Admit(ip, tok, now, &key) {
+		case app.AdmitCheck:
 			err := perKey(c)
 			if statusOf(c, err) == fiber.StatusUnauthorized {
-				a.fail(ip, "", now)
+				a.Fail(ip, "", now)
 			}
 			return err
-		case admitPassed:
+		case app.AdmitPassed:
 			err := perKey(c)
 			if statusOf(c, err) == fiber.StatusUnauthorized { // revoked since
-				a.fail(ip, key, now)
+				a.Fail(ip, key, now)
 				return refuse()
 			}
 			return err
-		case admitRefused:
+		case app.AdmitRefused:
 			return refuse()
 		}
-		err := c.Next() // admitOnce: checked by the route's authentication
+		err := c.Next() // AdmitOnce: checked by the route's authentication
 		if statusOf(c, err) == fiber.StatusUnauthorized {
-			a.fail(ip, key, now)
+			a.Fail(ip, key, now)
 			return refuse()
 		}
-		a.pass(key, now)
+		a.Pass(key, now)
 		return err
 	}
-}
-
-// authLimiter decides, for the routes (rateLimit) and for the HTTP edge
-// before it grants an oversize directory sync (edge.go), what becomes of a
-// request with a credential given its client's failed authentications.
-// Past LIAISON_RATE_LIMIT failures in a minute from one client (see
-// clientKey) — made-up tokens, each of which would otherwise get a budget
-// of its own — that client's requests with a credential are not refused
-// wholesale: a school or a town hall behind one address would lock itself
-// out. Instead:
-//
-//   - a credential found valid that way (below) goes on as usual, within
-//     its own budget;
-//   - a credential that failed since is refused (429) without a lookup;
-//   - any other credential is checked by the route's authentication,
-//     once: valid, it is served and remembered; invalid, it is refused
-//     (429, not 401) and remembered as failed. The edge decides the same
-//     for the ENT key of an oversize directory sync, which it looks up
-//     before the route (syncKey), and for the staff token of an oversize
-//     upload (uploadAllowed): a made-up key costs one lookup, then none.
-//
-// Credentials are kept as hashes: tokens never sit in memory in clear.
-type authLimiter struct {
-	fails          *failureWindows
-	passed, failed *credentialSet
-}
-
-func newAuthLimiter(max int) *authLimiter {
-	return &authLimiter{
-		fails:  &failureWindows{max: max, window: time.Minute, m: map[netip.Addr]*failureWindow{}},
-		passed: &credentialSet{m: map[string]time.Time{}},
-		failed: &credentialSet{m: map[string]time.Time{}},
-	}
-}
-
-// What authLimiter.admit decides for a request with a credential.
-const (
-	admitCheck   = iota // within the limit: checked as usual
-	admitPassed         // past it, a credential found valid since
-	admitRefused        // past it, a credential that failed since
-	admitOnce           // past it, a credential not seen since: checked once
-)
-
-// admit decides for a request with the credential tok from the client ip
-// (a clientKey). Past the limit, *key is set to the credential's hash.
-func (a *authLimiter) admit(ip netip.Addr, tok string, now time.Time, key *string) int {
-	if !a.fails.exceeded(ip, now) {
-		return admitCheck
-	}
-	*key = store.HashToken(tok)
-	switch {
-	case a.passed.has(*key, now):
-		return admitPassed
-	case a.failed.has(*key, now):
-		return admitRefused
-	}
-	return admitOnce
-}
-
-// fail counts a failed authentication of the client ip; key, the hash of
-// a credential checked past the limit, is remembered as failed.
-func (a *authLimiter) fail(ip netip.Addr, key string, now time.Time) {
-	if key != "" {
-		a.passed.remove(key)
-		a.failed.add(key, now.Add(time.Minute))
-	}
-	a.fails.add(ip, now)
-}
-
-// pass remembers a credential checked and found valid past the limit.
-func (a *authLimiter) pass(key string, now time.Time) {
-	if key != "" {
-		a.passed.add(key, now.Add(time.Minute))
-	}
-}
-
-// credentialSet is a set of credential hashes, each until a time; at most
-// maxCredentials are kept (past it, ended ones are forgotten, and when
-// none has ended a new one is not kept: the set only spares lookups).
-type credentialSet struct {
-	mu        sync.RWMutex
-	m         map[string]time.Time
-	lastSweep time.Time
-	sweeps    int // how many times the set was scanned (tests)
-}
-
-const maxCredentials = 100000
-
-// sweepEvery is the least time between two scans of a full set or of the
-// failure windows for ended entries: each scan holds the write lock every
-// request with a credential waits on, so a flood of new credentials or
-// addresses must not make every addition scan (it did, 5.6 ms a time
-// with 100,000 live entries).
-const sweepEvery = 15 * time.Second
-
-// maxFailureWindows bounds the addresses whose failures are counted; past
-// it, a new address's failures are not counted until a scan forgets ended
-// windows (its credentials are still checked, and refused when invalid).
-const maxFailureWindows = 1000000
-
-func (s *credentialSet) has(key string, now time.Time) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	until, ok := s.m[key]
-	return ok && now.Before(until)
-}
-
-func (s *credentialSet) add(key string, until time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= maxCredentials {
-		if _, ok := s.m[key]; !ok {
-			now := time.Now()
-			if now.Sub(s.lastSweep) >= sweepEvery {
-				s.lastSweep, s.sweeps = now, s.sweeps+1
-				for k, u := range s.m {
-					if !now.Before(u) {
-						delete(s.m, k)
-					}
-				}
-			}
-			if len(s.m) >= maxCredentials {
-				return
-			}
-		}
-	}
-	s.m[key] = until
-}
-
-func (s *credentialSet) remove(key string) {
-	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
 }
 
 // ClientIP is the address of the client of a request: the peer's, or
 // behind a trusted reverse proxy (LIAISON_TRUSTED_PROXY) the last address
 // of X-Forwarded-For — the one that proxy appended; those before it are
 // whatever the client sent. The rate limits count it by clientKey; the
-// back-office passes it on to its in-process API calls.
+// back-office's sign-in passes it on to app.SignInStaff.
 func ClientIP(c *fiber.Ctx, trustedProxy bool) net.IP {
 	return net.IP(clientAddr(c, trustedProxy).AsSlice())
 }
@@ -310,79 +177,10 @@ func proxied(h *fasthttp.RequestHeader) bool {
 	return false
 }
 
-// clientKey is the client a per-address limit counts for an address: an
-// IPv4 address (or an IPv4-mapped IPv6 one) is a client; an IPv6 address
-// counts for its /64, which one client owns (often more) and in which it
-// can take any address it likes — keyed by its full address, each limit
-// would be bypassed by rotating addresses. Every per-address limit keys
-// its clients with it: open connections (connLimit), failed
-// authentications (authLimiter), requests without a credential
-// (rateLimit).
-//
-// An IPv4 client reaching the server through NAT64/SIIT arrives as an
-// address of the well-known prefix 64:ff9b::/96 (RFC 6052) with its IPv4
-// address in the last 32 bits: it counts as that IPv4 address — by the
-// /64, every IPv4 client of a NAT64 gateway would share one budget.
-func clientKey(ip netip.Addr) netip.Addr {
-	ip = ip.Unmap()
-	if nat64WellKnown.Contains(ip.WithZone("")) {
-		b := ip.As16()
-		return netip.AddrFrom4([4]byte(b[12:]))
-	}
-	if ip.Is6() {
-		p, _ := ip.WithZone("").Prefix(64)
-		return p.Addr()
-	}
-	return ip
-}
-
-// nat64WellKnown is the NAT64 well-known prefix (RFC 6052 §2.1).
-var nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")
-
-// failureWindows counts failed authentications per client (a clientKey)
-// in fixed windows.
-type failureWindows struct {
-	mu        sync.RWMutex // read by every request with a credential
-	max       int
-	window    time.Duration
-	m         map[netip.Addr]*failureWindow
-	lastSweep time.Time
-	sweeps    int // how many times the windows were scanned (tests)
-}
-
-type failureWindow struct {
-	start time.Time
-	n     int
-}
-
-func (f *failureWindows) exceeded(ip netip.Addr, now time.Time) bool {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	w := f.m[ip]
-	return w != nil && now.Sub(w.start) < f.window && w.n >= f.max
-}
-
-func (f *failureWindows) add(ip netip.Addr, now time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.m[ip]
-	if w == nil && len(f.m) >= 100000 && now.Sub(f.lastSweep) >= sweepEvery { // forget ended windows
-		f.lastSweep, f.sweeps = now, f.sweeps+1
-		for k, w := range f.m {
-			if now.Sub(w.start) >= f.window {
-				delete(f.m, k)
-			}
-		}
-	}
-	if w == nil && len(f.m) >= maxFailureWindows {
-		return
-	}
-	if w == nil || now.Sub(w.start) >= f.window {
-		w = &failureWindow{start: now}
-		f.m[ip] = w
-	}
-	w.n++
-}
+// clientKey is the client a per-address limit counts for an address
+// (app.ClientKey): open connections (connLimit), failed authentications
+// (app.AuthLimiter), requests without a credential (rateLimit).
+func clientKey(ip netip.Addr) netip.Addr { return app.ClientKey(ip) }
 
 // statusOf is the status a request is answered with: the response's, or
 // when a handler returned an error the error handler has not written yet,

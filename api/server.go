@@ -56,8 +56,8 @@ type Server struct {
 	// that could not serve (disk full, database unreachable): /readyz
 	// answers 503 for storageFailWindow after it.
 	storageFailedAt atomic.Int64
-	conns           *connLimit   // connections per client address (edge.go); nil when unlimited
-	auth            *authLimiter // failed authentications (middleware.go); nil without LIAISON_RATE_LIMIT
+	conns           *connLimit       // connections per client address (edge.go); nil when unlimited
+	auth            *app.AuthLimiter // failed authentications (app.App's, shared with the back-office); nil without LIAISON_RATE_LIMIT
 }
 
 // New builds the API with every route registered.
@@ -83,9 +83,7 @@ func New(d Deps) *Server {
 
 		uploadGate: d.UploadGate,
 	}
-	if d.Config.RateLimit > 0 {
-		s.auth = newAuthLimiter(d.Config.RateLimit)
-	}
+	s.auth = d.App.AuthLimiter()
 	d.App.OnENTChanged(func(string) { s.entsChanged() }) // an ENT changed through the back-office too
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",

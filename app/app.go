@@ -41,6 +41,8 @@ type App struct {
 	ents entHooks    // told of ENT changes (ents.go)
 
 	connectors *connectorSide // the ENT connectors' keys and URLs (connectors.go)
+
+	auth *AuthLimiter // failed authentications (authlimit.go); nil without LIAISON_RATE_LIMIT
 }
 
 // New builds the application layer.
@@ -55,8 +57,15 @@ func New(d Deps) *App {
 	a.families.counts.TTL = familyCacheTTL
 	a.feed = newParentSide(d.Config)
 	a.connectors = newConnectorSide(d.Config, d.Log)
+	if d.Config.RateLimit > 0 {
+		a.auth = NewAuthLimiter(d.Config.RateLimit)
+	}
 	return a
 }
+
+// AuthLimiter is the process's limiter of failed authentications, shared
+// by every front end (nil without LIAISON_RATE_LIMIT).
+func (a *App) AuthLimiter() *AuthLimiter { return a.auth }
 
 // Store is the store the use cases read and write.
 func (a *App) Store() store.Store { return a.store }

@@ -1,7 +1,12 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"net/netip"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -36,4 +41,75 @@ func (p *Principal) Is(roles ...string) bool {
 type ParentIdentity struct {
 	ENT    store.ENT
 	UserID string
+}
+
+// AuthenticateStaff is the staff account a staff token names (an
+// operator, admin, agent or viewer, a machine client included): the
+// authentication of every front end a staff member uses. No token is
+// CodeAuthMissingToken; a token that is not a staff token, or names no
+// account (never issued, revoked, rotated), CodeAuthInvalidToken. Which
+// roles a route or a page admits is the caller's to check (Principal.Is).
+func (a *App) AuthenticateStaff(ctx context.Context, token string) (*Principal, error) {
+	if token == "" {
+		return nil, Err(CodeAuthMissingToken)
+	}
+	if !strings.HasPrefix(token, StaffTokenPrefix) {
+		return nil, Err(CodeAuthInvalidToken)
+	}
+	acc, err := a.store.AccountByTokenHash(ctx, store.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Err(CodeAuthInvalidToken)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Account: &acc}, nil
+}
+
+// SignInStaff decides a staff member's sign-in with token from the
+// address client to a front end that keeps a session (the back-office):
+// AuthenticateStaff, under the limit on failed authentications the API's
+// routes count against (AuthLimiter, shared), so that guessing tokens
+// through the sign-in form is limited as through the API:
+//
+//   - from a client past its limit, a token that failed since is refused
+//     (CodeRateLimited) without a lookup; any other is checked once —
+//     invalid, it is refused as CodeRateLimited too and remembered; valid,
+//     it signs in (an agent behind the same address as a guesser still
+//     does);
+//   - within the limit, an invalid token is CodeAuthInvalidToken and
+//     counts as one failure of the client.
+//
+// A machine client's token is for the API only: it opens no session
+// (CodeAuthForbidden).
+func (a *App) SignInStaff(ctx context.Context, client netip.Addr, token string) (*Principal, error) {
+	now := time.Now() // the limiter's windows run on the wall clock, as the API's
+	key, adm := "", AdmitCheck
+	if a.auth != nil {
+		adm = a.auth.Admit(client, token, now, &key)
+	}
+	if adm == AdmitRefused {
+		return nil, Err(CodeRateLimited)
+	}
+	p, err := a.AuthenticateStaff(ctx, token)
+	var ae *Error
+	if errors.As(err, &ae) && ae.Code.Status() == 401 {
+		if a.auth != nil {
+			a.auth.Fail(client, key, now)
+			if adm != AdmitCheck { // past the limit
+				return nil, Err(CodeRateLimited)
+			}
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.auth != nil {
+		a.auth.Pass(key, now)
+	}
+	if p.Account.Machine {
+		return nil, Err(CodeAuthForbidden)
+	}
+	return p, nil
 }
