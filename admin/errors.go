@@ -144,7 +144,7 @@ type reason struct {
 
 // refusal is the status of a refusal a page shows on its form: an
 // expected catalog error (a use case's or the API's) below 500. ok is
-// false for anything else, which gets an error page (apiFailure).
+// false for anything else, which gets an error page (failurePage).
 func (r *rq) refusal(err error) (status int, ok bool) {
 	ae, ok := r.uiError(err)
 	if !ok {

@@ -303,7 +303,7 @@ func TestOversizeSyncConsultsFailureLimitFirst(t *testing.T) {
 // up, unless the same key happened to make an ordinary request in the last
 // minute: an ENT that only runs its nightly full sync (over 1 MiB) is
 // locked out for as long as the other client keeps failing. The routes
-// check such a credential once (admitOnce); the edge refuses it.
+// check such a credential once (app.AdmitOnce); the edge refuses it.
 func TestValidENTOversizeSyncBehindLockedNAT(t *testing.T) {
 	f := newFixture(t)
 	cfg := testConfig()

@@ -89,7 +89,7 @@ func TestOpenAPIEnumsAreTheGoLists(t *testing.T) {
 }
 
 // No validator tag of the API spells a code of the Go lists in a oneof=:
-// the lists are checked by the enumTags tags, defined once.
+// the lists are checked by the tags of app.EnumTags, defined once.
 func TestNoOneofSpellsAGoList(t *testing.T) {
 	known := map[string]bool{}
 	for _, l := range goLists {

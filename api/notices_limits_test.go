@@ -11,10 +11,10 @@ import (
 	"github.com/liaison-ent/liaison/internal/store"
 )
 
-// val is a figure's value, -1 when withheld.
 // isSmall: a count about 1 to 4 families, which must never be given.
 func isSmall(n int) bool { return n > 0 && n < 5 }
 
+// val is a figure's value, -1 when withheld.
 func val(f figure) int {
 	if f.Value == nil {
 		return -1

@@ -123,7 +123,7 @@ type ParentInput struct {
 }
 
 // SyncParentsRequest is a directory batch (PUT /v1/ent/parents). Its
-// items are validated one by one (checkParent), every bad one reported
+// items are validated one by one (checkParents), every bad one reported
 // with its index: no validator tags.
 type SyncParentsRequest struct {
 	Parents []ParentInput `json:"parents"`

@@ -35,7 +35,7 @@ import (
 
 // TestSinkHelper is the push sink of BenchmarkFanout, run in its own
 // process (LIAISON_BENCH_SINK=1): LIAISON_BENCH_ORIGINS (1) realistic
-// stand-in origins (pushtest.Origins: HTTPS, HTTP/2, 100 streams per
+// stand-in origins (pushtest.StartOrigins: HTTPS, HTTP/2, 100 streams per
 // connection) answering 201 after the latency set by POST
 // /latency?ms=N&sigma=S, with counters at /stats, reset by POST /reset, on
 // a plain HTTP control server. It stops when its standard input closes

@@ -15,7 +15,7 @@ import (
 )
 
 // originsEnv is an env whose subscriptions are spread over several
-// realistic stand-in origins (pushtest.Origins): subscription i goes to
+// realistic stand-in origins (pushtest.NewOrigins): subscription i goes to
 // origin i mod len(origins), so that every batch holds pushes to each.
 func originsEnv(t *testing.T, n int, profiles ...pushtest.Profile) (*env, []*pushtest.Origin) {
 	t.Helper()

@@ -182,7 +182,6 @@ func Seed(ctx context.Context, st store.Store, now time.Time, origins ...string)
 	return d, nil
 }
 
-// ents registers two ENTs (one HS256, one ES256) and syncs their parents.
 // DemoCASPath is where the demo ENT's CAS server lives under Liaison's
 // base URL (package demoent serves it, under `liaison demo` only).
 const DemoCASPath = "/demo/ent"
@@ -207,6 +206,7 @@ func (s *seeder) casConnectors(base string) {
 	}
 }
 
+// ents registers two ENTs (one HS256, one ES256) and syncs their parents.
 func (s *seeder) ents(all []string, extra []string) {
 	if s.err != nil {
 		return

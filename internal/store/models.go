@@ -204,8 +204,8 @@ type Audience struct {
 	Lines      []string `json:"lines,omitempty"`
 }
 
-// Notice is the current version of a notice. Earlier versions are kept as
-// NoticeVersion documents.
+// Notice is the current version of a notice. Earlier versions are kept
+// (Store.NoticeVersions reads them).
 type Notice struct {
 	ID                string          `json:"id"`
 	Version           int             `json:"version"`

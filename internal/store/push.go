@@ -107,7 +107,7 @@ type PushBatchUpdate struct {
 	Gone        []string
 }
 
-// Names of the push counters of a notice (PushCounts). Failures are
+// Names of the push counters of a notice (PushStats.Counts). Failures are
 // counted as CountFailedPrefix + the outcome name.
 const (
 	CountTargeted     = "targeted"  // pushes written to the outbox

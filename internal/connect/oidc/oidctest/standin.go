@@ -310,7 +310,7 @@ func (s *StandIn) Set(f func(s *StandIn)) {
 	f(s)
 }
 
-// login plays the browser: it follows the authorize URL through the ENT's
+// Login plays the browser: it follows the authorize URL through the ENT's
 // login page for the user given, and returns the query Liaison's callback
 // receives.
 func (s *StandIn) Login(ctx context.Context, authURL, user string) url.Values {
