@@ -799,48 +799,6 @@ func (a *Admin) composePublish(r *rq) error {
 	return a.render(r, ae.Status, "compose", r.L("Rédiger une information", "Compose a notice"), fe, d)
 }
 
-// failurePage renders a use case's failure as an error page: a catalog
-// error with its status and sentence, anything else as a logged 500.
-func (a *Admin) failurePage(r *rq, err error) error {
-	if ae, ok := r.uiError(err); ok {
-		status := ae.Status
-		if status == fiber.StatusUnauthorized {
-			status = fiber.StatusForbidden
-		}
-		return a.renderError(r, status, ae.Message)
-	}
-	a.log.Error("admin: use case failed", "path", r.c.Path(), "error", err)
-	return a.renderError(r, fiber.StatusInternalServerError, r.L("Une erreur inattendue s'est produite ; elle a été enregistrée.", "An unexpected error occurred; it has been logged."))
-}
-
-// uiError is an error as the pages show it: the catalog status, code and
-// sentences in the page's language, of a use case's catalog error (or of
-// one uiError already made). false for an unexpected error (logged, a 500
-// page).
-func (r *rq) uiError(err error) (*pageError, bool) {
-	var ae *pageError
-	if errors.As(err, &ae) {
-		return ae, true
-	}
-	e, cause := app.AsError(err)
-	if cause == app.CauseUnknown {
-		return nil, false
-	}
-	out := &pageError{Status: e.Code.Status(), Code: e.Code.String(), Message: e.Code.Message(r.lang), Details: []pageDetail{}}
-	for _, d := range e.Details {
-		out.Details = append(out.Details, pageDetail{Field: d.Field, Code: d.Code, Message: d.Text(r.lang)})
-	}
-	return out, true
-}
-
-// uiErr is uiError for mapErrors: the error itself when unexpected.
-func (r *rq) uiErr(err error) error {
-	if ae, ok := r.uiError(err); ok {
-		return ae
-	}
-	return err
-}
-
 // decisionOf is the convention decision a refused publication carries.
 func decisionOf(err error) (conventions.Decision, bool) {
 	var e *app.Error
