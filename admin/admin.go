@@ -261,15 +261,16 @@ func (a *Admin) loadSession(r *rq) error {
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return errSession
 	}
-	acc, err := a.st.AccountByTokenHash(r.c.UserContext(), s.TokenHash)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Machine) {
+	p, err := a.core.StaffSession(r.c.UserContext(), s.TokenHash)
+	var refused *app.Error
+	if errors.As(err, &refused) { // revoked, rotated, or a machine client's
 		a.setCookie(r.c, a.sessionCookie(), "", -1)
 		return errSession
 	}
 	if err != nil {
 		return err
 	}
-	r.sess, r.acc = s.refresh(now), &acc
+	r.sess, r.acc = s.refresh(now), p.Account
 	a.setCookie(r.c, a.sessionCookie(), r.keys.seal(r.sess), 0)
 	return nil
 }

@@ -88,6 +88,6 @@ func (a *Admin) UploadGate(ctx context.Context, h *fasthttp.RequestHeader) bool 
 	if revoked, err := a.st.SessionRevoked(ctx, store.HashToken(s.ID), now); err != nil || revoked {
 		return false
 	}
-	acc, err := a.st.AccountByTokenHash(ctx, s.TokenHash)
-	return err == nil && !acc.Machine && acc.Role == store.RoleAgent
+	p, err := a.core.StaffSession(ctx, s.TokenHash)
+	return err == nil && p.Is(store.RoleAgent)
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/liaison-ent/liaison/app"
 	"github.com/liaison-ent/liaison/internal/store"
 )
@@ -415,5 +417,33 @@ func TestSignInStoreFailureIsNotAnUnknownToken(t *testing.T) {
 	res := b.post("/admin/connexion", url.Values{"csrf": {csrfOf(t, p)}, "token": {w.token(t, "Opératrice")}})
 	if res.Status < 500 || strings.Contains(res.Body, "pas reconnu") || b.cookies["liaison_session"] != "" {
 		t.Fatalf("sign-in with the store failing: %d %.400s", res.Status, res.Body)
+	}
+}
+
+// Removing an account revokes its token: its open session ends at the
+// next request (the account is read again by the token's hash), and its
+// cookie no longer lets an upload through.
+func TestRemovedAccountEndsItsSession(t *testing.T) {
+	w := newWorld(t)
+	agent := w.browser(t)
+	agent.signIn("Agent restauration, Saint-Fuscien")
+	must(t, agent.get("/admin/informations"), 200)
+	p := w.principal(t, "Agent restauration, Saint-Fuscien")
+	if err := w.admin.core.RemoveAccount(context.Background(), w.principal(t, "Administratrice, Saint-Fuscien"), app.RemoveAccountRequest{ID: p.Account.ID}); err != nil {
+		t.Fatal(err)
+	}
+	cookies := map[string]string{}
+	for k, v := range agent.cookies {
+		cookies[k] = v
+	}
+	if res := agent.get("/admin/informations"); res.Status != 303 || !strings.HasPrefix(res.Location, "/admin/connexion") {
+		t.Fatalf("the removed account's session: %d %s", res.Status, res.Location)
+	}
+	var h fasthttp.RequestHeader
+	for k, v := range cookies {
+		h.SetCookie(k, v)
+	}
+	if w.admin.UploadGate(context.Background(), &h) {
+		t.Fatal("the removed account's session cookie lets an upload through")
 	}
 }

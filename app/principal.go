@@ -113,3 +113,25 @@ func (a *App) SignInStaff(ctx context.Context, client netip.Addr, token string) 
 	}
 	return p, nil
 }
+
+// StaffSession is the staff member of an open session (the back-office's),
+// rebuilt from the hash of the token it was opened with (the session
+// keeps no token) on every request: an account removed since (its token
+// revoked) ends the session (CodeAuthInvalidToken); a machine client's
+// account opens none, as at the sign-in (CodeAuthForbidden).
+func (a *App) StaffSession(ctx context.Context, tokenHash string) (*Principal, error) {
+	if tokenHash == "" {
+		return nil, Err(CodeAuthInvalidToken)
+	}
+	acc, err := a.store.AccountByTokenHash(ctx, tokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Err(CodeAuthInvalidToken)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if acc.Machine {
+		return nil, Err(CodeAuthForbidden)
+	}
+	return &Principal{Account: &acc}, nil
+}

@@ -147,3 +147,34 @@ func TestSignInStaffStoreFailureIsNoVerdict(t *testing.T) {
 		t.Fatalf("store failures counted as failed authentications: %d", adm)
 	}
 }
+
+// A session is rebuilt from its token's hash on every request: the
+// account's principal; none for a removed account (its token revoked) or
+// a machine client's; a store that cannot tell is its error, not a verdict.
+func TestStaffSession(t *testing.T) {
+	w := newStaffSignInWorld(t, nil)
+	ctx := context.Background()
+	p, err := w.app.StaffSession(ctx, store.HashToken(w.agent))
+	if err != nil || p.Account == nil || p.Account.Name != "Agent" {
+		t.Fatalf("agent: %+v, %v", p, err)
+	}
+	for _, tc := range []struct {
+		hash string
+		code Code
+	}{
+		{"", CodeAuthInvalidToken},
+		{store.HashToken(NewStaffToken()), CodeAuthInvalidToken},
+		{store.HashToken(w.old), CodeAuthInvalidToken},
+		{store.HashToken(w.machine), CodeAuthForbidden},
+	} {
+		p, err := w.app.StaffSession(ctx, tc.hash)
+		if p != nil {
+			t.Errorf("%q opened a session", tc.hash)
+		}
+		wantErr(t, err, tc.code)
+	}
+	failing := newStaffSignInWorld(t, func(st store.Store) store.Store { return accountLookupFails{st} })
+	if p, err := failing.app.StaffSession(ctx, store.HashToken(failing.agent)); p != nil || !errors.Is(err, errLookup) {
+		t.Fatalf("store failure: %+v, %v", p, err)
+	}
+}
