@@ -197,10 +197,10 @@ func printDemo(w io.Writer, cfg config.Config, d *demo.Data) {
 	}
 	tw.Flush()
 	if d.Push != nil {
-		fmt.Fprintf(w, "\nPush: %d demo parents have subscribed to notifications; a local push service (%s) plays their browsers, which show\n"+
+		fmt.Fprintf(w, "\nPush: %d demo parents have subscribed to notifications on %d devices each; a local push service (%s) plays their browsers, which show\n"+
 			"most notifications and open some. Publish a notice (e.g. as \"Agent transport, Val de Noye\", urgent) and open it in\n"+
 			"%s/admin/informations: pushes accepted, shown and opened appear within seconds (normal notices wait for the end\n"+
-			"of the quiet hours, 20:00-07:30).\n", d.Push.Subscribed(), d.Push.URL(), base)
+			"of the quiet hours, 20:00-07:30).\n", d.Push.Subscribed(), demo.Devices, d.Push.URL(), base)
 	}
 	fmt.Fprintf(w, "\nHealth: %s/healthz   Metrics: %s/metrics   Stop: Ctrl-C\n", base, base)
 }

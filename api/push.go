@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/liaison-ent/liaison/app"
@@ -115,6 +117,67 @@ func (s *Server) deletePushSubscription(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// receiptLocal keys the decoded receipt receiptLimit hands on.
+type receiptLocal struct{}
+
+// receiptLimit limits push receipts by their credential, the receipt
+// token in the body, as rateLimit does for the credentials of headers:
+// each token within its own budget (LIAISON_RATE_LIMIT a minute; a
+// device sends two: shown, clicked), and past that many failed tokens
+// from one address, a new token is checked once and a failed one
+// refused (app.AuthLimiter). A valid receipt is never refused for its
+// address's other traffic: the phones of one carrier-grade NAT, or of a
+// school's Wi-Fi, report at the same moment after an urgent push.
+func (s *Server) receiptLimit() fiber.Handler {
+	if s.auth == nil {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	refuse := func() error {
+		s.metrics.rateLimited.Inc()
+		return app.Err(app.CodeRateLimited)
+	}
+	perToken := limiter.New(limiter.Config{
+		Max:        s.cfg.RateLimit,
+		Expiration: time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			req, _ := c.Locals(receiptLocal{}).(receiptRequest)
+			return "r:" + store.HashToken(req.Token)
+		},
+		LimitReached: func(c *fiber.Ctx) error { return refuse() },
+	})
+	a := s.auth
+	return func(c *fiber.Ctx) error {
+		var req receiptRequest
+		if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
+			return err
+		}
+		c.Locals(receiptLocal{}, req)
+		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
+		now := time.Now()
+		key := ""
+		failed := func(err error) bool { return statusOf(c, err) == fiber.StatusForbidden }
+		switch a.Admit(ip, req.Token, now, &key) {
+		case app.AdmitCheck:
+			err := perToken(c)
+			if failed(err) {
+				a.Fail(ip, "", now)
+			}
+			return err
+		case app.AdmitPassed:
+			return perToken(c)
+		case app.AdmitRefused:
+			return refuse()
+		}
+		err := perToken(c) // AdmitOnce: the token is checked by pushReceipt
+		if failed(err) {
+			a.Fail(ip, key, now)
+			return refuse()
+		}
+		a.Pass(key, now)
+		return err
+	}
+}
+
 type receiptRequest struct {
 	Token string `json:"token" validate:"required,max=512"`
 	Event string `json:"event" validate:"required,oneof=shown clicked"`
@@ -125,9 +188,11 @@ type receiptRequest struct {
 // credential. Forged or altered tokens are refused; a replay is answered
 // like the first report and counts once.
 func (s *Server) pushReceipt(c *fiber.Ctx) error {
-	var req receiptRequest
-	if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
-		return err
+	req, ok := c.Locals(receiptLocal{}).(receiptRequest)
+	if !ok { // no receiptLimit before (rate limits off)
+		if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
+			return err
+		}
 	}
 	k, err := s.pushKeys(c.UserContext())
 	if err != nil {

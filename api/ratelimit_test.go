@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"testing"
+
+	"github.com/liaison-ent/liaison/internal/delivery"
 )
 
 // Each credential (or IP without one) has its own budget per minute; past
@@ -117,4 +120,61 @@ func TestFailedAuthenticationsDoNotLockOutValidCredentials(t *testing.T) {
 	bad := madeUp()
 	assertCatalogShape(t, limited.do("GET", "/v1/collectivites", bad, nil), "rate.limited")
 	assertCatalogShape(t, limited.do("GET", "/v1/collectivites", bad, nil), "rate.limited")
+}
+
+// A push receipt's credential is its token: after an urgent push, the
+// phones behind one carrier-grade NAT (or a school's Wi-Fi) report at the
+// same moment from one address, and none of their receipts may be lost
+// to that address's budget. Receipts are limited per token, and made-up
+// tokens by the failures of their address.
+func TestReceiptsLimitedByTheirTokenNotTheirAddress(t *testing.T) {
+	p := newPublishing(t)
+	ans := p.published(t, p.agents["restauration"], simpleNotice("cantine", "Menu de la semaine", uaiA1))
+	keys, err := p.pushKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.RateLimit = 5
+	limited := p.peerWith(cfg, nil)
+	// Ten of A1's families, one device each (50 tokens from 5 devices
+	// would do as well): 20 receipts from one address, limit 5.
+	var tokens []string
+	for i := range 10 {
+		var sub subscriptionView
+		p.must(201, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, fmt.Sprintf("p%d", i)), browserSub(t, fmt.Sprintf("%snat%d", fcm, i)))).Decode(t, &sub)
+		tokens = append(tokens, keys.ReceiptToken(delivery.Receipt{NoticeID: ans.Notice.ID, Version: 1, SubscriptionID: sub.ID}))
+	}
+	for _, event := range []string{"shown", "clicked"} {
+		for _, tok := range tokens {
+			limited.must(204, limited.do("POST", "/v1/push/receipts", "", map[string]any{"token": tok, "event": event}))
+		}
+	}
+	// One token replayed past its own budget is refused.
+	statuses := map[int]int{}
+	for range 6 {
+		statuses[limited.do("POST", "/v1/push/receipts", "", map[string]any{"token": tokens[0], "event": "shown"}).Status]++
+	}
+	if statuses[429] == 0 {
+		t.Errorf("one token sent 8 times in a minute, limit 5: %v, want 429 past its budget", statuses)
+	}
+	// Made-up tokens: 5 refused as invalid, then 429 — and a valid
+	// receipt from the same address is still counted.
+	statuses = map[int]int{}
+	for i := range 12 {
+		statuses[limited.do("POST", "/v1/push/receipts", "", map[string]any{"token": fmt.Sprintf("made-up-%d", i), "event": "shown"}).Status]++
+	}
+	if statuses[403] != 5 || statuses[429] != 7 {
+		t.Errorf("12 made-up receipt tokens, limit 5: %v, want 5 × 403 then 429", statuses)
+	}
+	var sub subscriptionView
+	p.must(201, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, "p10"), browserSub(t, fcm+"nat-late"))).Decode(t, &sub)
+	late := keys.ReceiptToken(delivery.Receipt{NoticeID: ans.Notice.ID, Version: 1, SubscriptionID: sub.ID})
+	limited.must(204, limited.do("POST", "/v1/push/receipts", "", map[string]any{"token": late, "event": "shown"}))
+	// The receipts were counted: 11 devices shown (a figure of devices
+	// below 50 is withheld, so the store is asked).
+	ps, err := p.st.NoticePushStats(context.Background(), ans.Notice.ID)
+	if err != nil || ps.Shown != 11 || ps.Clicked != 10 {
+		t.Fatalf("push stats %+v %v: want 11 shown, 10 clicked", ps, err)
+	}
 }

@@ -41,6 +41,12 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	// pages (mounted below): sign-in callbacks and single logouts are
 	// unauthenticated and reach the ENT's servers.
 	limit := s.rateLimit()
+	// A push receipt's credential is its token, in its body: receipts are
+	// limited per token and by the failures of their address
+	// (receiptLimit), not by the per-address budget — after an urgent
+	// push, thousands of phones behind one carrier-grade NAT report at
+	// once. Registered before the /v1 group, whose limiter it bypasses.
+	fa.Post("/v1/push/receipts", s.parentCORS(), s.receiptLimit(), s.pushReceipt)
 	v1 := fa.Group("/v1", limit)
 	v1.Get("/version", s.version)
 
@@ -127,7 +133,6 @@ func (s *Server) apiRoutes(fa *fiber.App) {
 	// Web Push: the public key browsers subscribe with; receipts from the
 	// service worker (its receipt token is the only credential).
 	v1.Get("/push/vapid-public-key", s.vapidPublicKey)
-	v1.Post("/push/receipts", s.parentCORS(), s.pushReceipt)
 
 	if s.mount != nil {
 		fa.Use("/parent", limit) // parent.Prefix (parent imports api)
