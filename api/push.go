@@ -147,14 +147,20 @@ func (s *Server) receiptLimit() fiber.Handler {
 	})
 	a := s.auth
 	return func(c *fiber.Ctx) error {
-		var req receiptRequest
-		if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
-			return err
-		}
-		c.Locals(receiptLocal{}, req)
 		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
 		now := time.Now()
 		key := ""
+		var req receiptRequest
+		if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
+			// No token to check: a malformed receipt counts as a failure
+			// of its address, and past the limit is refused as such.
+			if a.Admit(ip, "", now, &key) != app.AdmitCheck {
+				return refuse()
+			}
+			a.Fail(ip, "", now)
+			return err
+		}
+		c.Locals(receiptLocal{}, req)
 		failed := func(err error) bool { return statusOf(c, err) == fiber.StatusForbidden }
 		switch a.Admit(ip, req.Token, now, &key) {
 		case app.AdmitCheck:

@@ -171,6 +171,16 @@ func TestReceiptsLimitedByTheirTokenNotTheirAddress(t *testing.T) {
 	p.must(201, p.do("POST", "/v1/me/push-subscriptions", p.parentToken(t, "p10"), browserSub(t, fcm+"nat-late"))).Decode(t, &sub)
 	late := keys.ReceiptToken(delivery.Receipt{NoticeID: ans.Notice.ID, Version: 1, SubscriptionID: sub.ID})
 	limited.must(204, limited.do("POST", "/v1/push/receipts", "", map[string]any{"token": late, "event": "shown"}))
+	// Malformed receipts (no token to check) count as failures of their
+	// address too: a flood of them is refused past the limit.
+	statuses = map[int]int{}
+	fresh := p.peerWith(cfg, nil)
+	for range 12 {
+		statuses[fresh.do("POST", "/v1/push/receipts", "", map[string]any{"event": "shown"}).Status]++
+	}
+	if statuses[422] != 5 || statuses[429] != 7 {
+		t.Errorf("12 receipts without a token, limit 5: %v, want 5 × 422 then 429", statuses)
+	}
 	// The receipts were counted: 11 devices shown (a figure of devices
 	// below 50 is withheld, so the store is asked).
 	ps, err := p.st.NoticePushStats(context.Background(), ans.Notice.ID)
