@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -27,12 +26,7 @@ func TestComposeEnrolmentTargeting(t *testing.T) {
 		}
 		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"enrol-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z","enrolment":{"cantine":%s}}]}`, i, cantine))
 	}
-	req := httptest.NewRequest("PUT", "http://liaison.test/v1/ent/parents", strings.NewReader(`{"parents":[`+strings.Join(parents, ",")+`]}`))
-	req.Header.Set("Authorization", "Bearer "+ent.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	if res, err := w.api.App.Test(req, -1); err != nil || res.StatusCode != 200 {
-		t.Fatalf("sync: %v %v", err, res.StatusCode)
-	}
+	w.syncParents(t, ent.APIKey, parents)
 	b := w.browser(t)
 	b.signIn("Agent restauration, Saint-Fuscien")
 	p := must(t, b.get("/admin/informations/nouvelle?categorie=cantine"), 200)

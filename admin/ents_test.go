@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,15 +14,8 @@ import (
 // apiStatus calls the API of the test world with an ENT key.
 func (w *world) apiStatus(tb testing.TB, method, path, token, body string) int {
 	tb.Helper()
-	req := httptest.NewRequest(method, "http://liaison.test"+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := w.api.App.Test(req, -1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	status, _ := w.callAPI(tb, method, path, token, body)
+	return status
 }
 
 var tokenRe = regexp.MustCompile(`<code class="token">([^<]+)</code>`)

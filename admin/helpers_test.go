@@ -95,25 +95,54 @@ func (w *world) principal(tb testing.TB, label string) *app.Principal {
 	return p
 }
 
-// apiGet calls the JSON API (GET path as token) as a client would, wants
-// a 200 and decodes the answer into out (when not nil).
-func (w *world) apiGet(tb testing.TB, token, path string, out any) {
+// callAPI calls the JSON API of the test world as a client would: method
+// path as token, with body as JSON when not empty and the extra headers
+// (name, value pairs); it returns the answer's status and body.
+func (w *world) callAPI(tb testing.TB, method, path, token, body string, headers ...string) (int, []byte) {
 	tb.Helper()
-	req := httptest.NewRequest("GET", "http://liaison.test"+path, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, "http://liaison.test"+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res, err := w.api.App.Test(req, -1)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
+	return res.StatusCode, raw
+}
+
+// apiGet calls the JSON API (GET path as token, with the extra headers)
+// as a client would, wants a 200 and decodes the answer into out (when
+// not nil).
+func (w *world) apiGet(tb testing.TB, token, path string, out any, headers ...string) {
+	tb.Helper()
+	status, raw := w.callAPI(tb, "GET", path, token, "", headers...)
+	if status != http.StatusOK {
+		tb.Fatalf("GET %s: %d %s", path, status, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			tb.Fatalf("GET %s: %v", path, err)
 		}
+	}
+}
+
+// syncParents sends parents (JSON objects) to the API's parent sync as
+// the ENT of key, and wants it accepted.
+func (w *world) syncParents(tb testing.TB, key string, parents []string) {
+	tb.Helper()
+	if status, raw := w.callAPI(tb, "PUT", "/v1/ent/parents", key, `{"parents":[`+strings.Join(parents, ",")+`]}`); status != http.StatusOK {
+		tb.Fatalf("sync: %d %s", status, raw)
 	}
 }
 

@@ -2,11 +2,8 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
-	"io"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -22,22 +19,8 @@ import (
 // apiJSON calls the JSON API as token, in lang, and decodes the answer.
 func (w *world) apiJSON(tb testing.TB, token, lang, path string) map[string]any {
 	tb.Helper()
-	req := httptest.NewRequest("GET", "http://liaison.test"+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept-Language", lang)
-	res, err := w.api.App.Test(req, -1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
-	}
 	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		tb.Fatal(err)
-	}
+	w.apiGet(tb, token, path, &out, "Accept-Language", lang)
 	return out
 }
 
@@ -332,12 +315,7 @@ func TestComposeNeverPrintsASmallFamilyCount(t *testing.T) {
 	for i := range 3 {
 		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"small-class-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z"}]}`, i))
 	}
-	req := httptest.NewRequest("PUT", "http://liaison.test/v1/ent/parents", strings.NewReader(`{"parents":[`+strings.Join(parents, ",")+`]}`))
-	req.Header.Set("Authorization", "Bearer "+ent.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	if res, err := w.api.App.Test(req, -1); err != nil || res.StatusCode != 200 {
-		t.Fatalf("sync: %v %v", err, res.StatusCode)
-	}
+	w.syncParents(t, ent.APIKey, parents)
 	b := w.browser(t)
 	b.signIn("Agent restauration, Saint-Fuscien")
 	p := must(t, b.get("/admin/informations/nouvelle"), 200)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -356,15 +355,8 @@ func TestFailedSignInsCountPerClient(t *testing.T) {
 func TestSignInSharesTheAPILimitOnFailures(t *testing.T) {
 	w := newWorldWith(t, map[string]string{"LIAISON_RATE_LIMIT": "3", "LIAISON_TRUSTED_PROXY": "true"})
 	apiStatus := func(from, token string) int {
-		req := httptest.NewRequest("GET", "http://liaison.test/v1/notices?limit=1", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("X-Forwarded-For", from)
-		res, err := w.api.App.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
+		status, _ := w.callAPI(t, "GET", "/v1/notices?limit=1", token, "", "X-Forwarded-For", from)
+		return status
 	}
 	signIn := func(b *browser, token string) page {
 		p := b.get("/admin/connexion")

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -56,17 +54,9 @@ func TestNoticePageShowsClassUnknown(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"category": "cantine", "title": "Sortie de la classe", "body": "Texte.",
 		"audience":   map[string]any{"schools": []string{uai}, "classes": []string{class}},
 		"expires_at": testNow.AddDate(0, 0, 5).Format("2006-01-02T15:04:05Z07:00")})
-	req := httptest.NewRequest("POST", "http://liaison.test/v1/notices", strings.NewReader(string(body)))
-	req.Header.Set("Authorization", "Bearer "+w.token(t, label))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := w.api.App.Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 201 {
-		t.Fatalf("publishing to class %s: %d %s", class, res.StatusCode, raw)
+	status, raw := w.callAPI(t, "POST", "/v1/notices", w.token(t, label), string(body))
+	if status != 201 {
+		t.Fatalf("publishing to class %s: %d %s", class, status, raw)
 	}
 	var pub struct {
 		Notice struct {
