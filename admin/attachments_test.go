@@ -47,12 +47,7 @@ func (b *browser) postFile(path, csrf, name, alt string, data []byte) page {
 // page renamed .pdf, an image without its alternative, a form without
 // its CSRF token are refused and leave nothing.
 func TestNoticePageAttachments(t *testing.T) {
-	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	n := w.demoNotice(t, "cantine")
-	path := "/admin/informations/" + n.ID
-	p := must(t, b.get(path), 200)
+	w, b, n, path, p := agentOnDemoNotice(t)
 	if !strings.Contains(p.Body, `enctype="multipart/form-data"`) || !strings.Contains(p.Body, "Texte alternatif (obligatoire pour une image)") {
 		t.Fatalf("no attachment form on the notice's page")
 	}

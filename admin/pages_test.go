@@ -174,17 +174,25 @@ func (w *world) demoNotice(tb testing.TB, category string) store.Notice {
 	return store.Notice{}
 }
 
+// agentOnDemoNotice opens a world, signs the restauration agent of
+// Saint-Fuscien in and opens the page of the demo cantine notice: the
+// world, the agent's browser, the notice, its page's path and the page.
+func agentOnDemoNotice(tb testing.TB) (*world, *browser, store.Notice, string, page) {
+	tb.Helper()
+	w := newWorld(tb)
+	b := w.browser(tb)
+	b.signIn("Agent restauration, Saint-Fuscien")
+	n := w.demoNotice(tb, "cantine")
+	path := "/admin/informations/" + n.ID
+	return w, b, n, path, must(tb, b.get(path), 200)
+}
+
 // A correction edits the menu or the transport disruption too: the form
 // shows the notice's own content, and what is posted becomes the new
 // version's (a goûter the compose form does not offer is kept; a day's
 // note too).
 func TestCorrectionEditsContent(t *testing.T) {
-	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	n := w.demoNotice(t, "cantine")
-	path := "/admin/informations/" + n.ID
-	p := must(t, b.get(path), 200)
+	w, b, n, path, p := agentOnDemoNotice(t)
 	for _, want := range []string{`name="content_kind" value="menu"`, `name="had_content" value="1"`,
 		`name="menu.0.1.name" value="Poisson pané"`, `name="menu.0.0.allergens" value="moutarde" checked`} {
 		if !strings.Contains(p.Body, want) {

@@ -28,12 +28,8 @@ type reuseFiles struct {
 
 func newReuseFiles(t *testing.T) *reuseFiles {
 	t.Helper()
-	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	n := w.demoNotice(t, "cantine")
-	path := "/admin/informations/" + n.ID
-	csrf := csrfOf(t, must(t, b.get(path), 200))
+	w, b, n, path, p := agentOnDemoNotice(t)
+	csrf := csrfOf(t, p)
 	pic := image.NewRGBA(image.Rect(0, 0, 4, 3))
 	pic.Set(1, 1, color.RGBA{G: 200, A: 255})
 	var img bytes.Buffer

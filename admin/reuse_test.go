@@ -16,11 +16,7 @@ import (
 // from; sent as it is, it publishes a new notice and leaves the model as
 // it was. "Dupliquer" fills in the same notice.
 func TestReuseFromTheNoticePage(t *testing.T) {
-	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	n := w.demoNotice(t, "cantine")
-	page := must(t, b.get("/admin/informations/"+n.ID), 200)
+	w, b, n, _, page := agentOnDemoNotice(t)
 	next := "/admin/informations/nouvelle?depuis=" + n.ID + "&amp;semaine=suivante"
 	if !strings.Contains(page.Body, `href="/admin/informations/nouvelle?depuis=`+n.ID+`"`) || !strings.Contains(page.Body, next) {
 		t.Fatalf("the notice page offers no reuse: %.3000s", page.Body)
