@@ -44,18 +44,12 @@ func TestConventionFormDigestHour(t *testing.T) {
 		t.Fatalf("body of the form: %+v %v", b.Limits, err)
 	}
 	w := newWorld(t)
-	br := w.browser(t)
-	br.signIn("Opératrice")
-	conv := w.data.Conventions[0]
-	form := must(t, br.get("/admin/conventions/"+conv.ID+"/avenant"), 200)
+	br, path, form, v := w.amendmentForm(t)
 	if !strings.Contains(form.Body, `name="limits.digest_hour"`) || !strings.Contains(form.Body, "Heure du résumé quotidien (vide : 18:00)") {
 		t.Fatalf("no summary hour on the form:\n%.3000s", form.Body)
 	}
-	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
-		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
-		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
-		"limits.digest_hour": {"24:00"}}
-	res := must(t, br.post("/admin/conventions/"+conv.ID+"/avenant", v), 422)
+	v.Set("limits.digest_hour", "24:00")
+	res := must(t, br.post(path, v), 422)
 	if !regexp.MustCompile(`id="f-limits-digest-hour-error"[^>]*>[^<]*L'heure du résumé quotidien|id="f-limits-digest-hour-error"[\s\S]{0,300}heure du résumé quotidien`).MatchString(res.Body) {
 		t.Fatalf("the bad hour is not refused at its field:\n%.5000s", res.Body)
 	}

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"strings"
@@ -81,26 +82,22 @@ func TestConventionFormTargeting(t *testing.T) {
 	}
 
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Opératrice")
+	b, path, form, v := w.amendmentForm(t)
 	c := w.data.Conventions[0]
-	form := must(t, b.get("/admin/conventions/"+c.ID+"/avenant"), 200)
 	if !strings.Contains(form.Body, `<select name="targeting.transport.service" id="targeting-transport">`) {
 		t.Fatal("the amendment form does not offer the targeting")
 	}
-	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Ciblage du transport"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
-		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
-		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
-		"signatories[1].role": {"maire"}, "signatories[1].name": {"Maire"}, "signatories[1].signed_at": {"2026-08-28"},
+	v.Set("reason", "Ciblage du transport")
+	maps.Copy(v, url.Values{"signatories[1].role": {"maire"}, "signatories[1].name": {"Maire"}, "signatories[1].signed_at": {"2026-08-28"},
 		"signatories[2].role": {"operateur"}, "signatories[2].name": {"Opérateur"}, "signatories[2].signed_at": {"2026-08-28"},
-		"targeting.cantine.service": {"cantine"}, "targeting.cantine.lines": {"on"}}
-	res := must(t, b.post("/admin/conventions/"+c.ID+"/avenant", v), 422)
+		"targeting.cantine.service": {"cantine"}, "targeting.cantine.lines": {"on"}})
+	res := must(t, b.post(path, v), 422)
 	if !regexp.MustCompile(`id="f-targeting-cantine-lines-error">[^<]*Seul le transport scolaire a des lignes`).MatchString(res.Body) {
 		t.Fatalf("lines for the canteen are not refused at their field: %.3000s", res.Body)
 	}
 	v.Del("targeting.cantine.lines")
 	v.Set("csrf", csrfOf(t, res))
-	must(t, b.post("/admin/conventions/"+c.ID+"/avenant", v), 303)
+	must(t, b.post(path, v), 303)
 	vs, err := w.store.ConventionVersions(context.Background(), c.ID)
 	if err != nil || len(vs) < 2 {
 		t.Fatalf("versions %d, %v", len(vs), err)
@@ -109,7 +106,7 @@ func TestConventionFormTargeting(t *testing.T) {
 	if err != nil || fmt.Sprint(doc.Targeting) != "[{cantine cantine false}]" {
 		t.Fatalf("stored targeting %+v, %v", doc.Targeting, err)
 	}
-	again := must(t, b.get("/admin/conventions/"+c.ID+"/avenant"), 200)
+	again := must(t, b.get(path), 200)
 	if !strings.Contains(again.Body, `<option value="cantine" selected>cantine</option>`) {
 		t.Error("the amendment form does not show the stored targeting")
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
 	"strings"
@@ -95,17 +96,27 @@ func TestCapabilitiesShapeTheComposeForm(t *testing.T) {
 	}
 }
 
+// amendmentForm signs the operator in on the amendment form of the first
+// demo convention: their browser, the form's path, the form, and the
+// values of a plain amendment to post there (reason, validity, two
+// schools, one signatory, one canteen rule), which a test changes.
+func (w *world) amendmentForm(tb testing.TB) (*browser, string, page, url.Values) {
+	tb.Helper()
+	b := w.browser(tb)
+	b.signIn("Opératrice")
+	path := "/admin/conventions/" + w.data.Conventions[0].ID + "/avenant"
+	form := must(tb, b.get(path), 200)
+	return b, path, form, url.Values{"csrf": {csrfOf(tb, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
+		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
+		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"}}
+}
+
 func TestRefusedAmendmentAtTheField(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Opératrice")
-	conv := w.data.Conventions[0]
-	form := must(t, b.get("/admin/conventions/"+conv.ID+"/avenant"), 200)
-	v := url.Values{"csrf": {csrfOf(t, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2025-01-01"}, "schools": {"0801001D", "0801002E"},
-		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
-		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"},
-		"rules[1].article": {"3.9"}, "rules[1].services": {"culture"}, "rules[1].max_priority": {"normal"}}
-	res := must(t, b.post("/admin/conventions/"+conv.ID+"/avenant", v), 422)
+	b, path, _, v := w.amendmentForm(t)
+	v.Set("valid_until", "2025-01-01")
+	maps.Copy(v, url.Values{"rules[1].article": {"3.9"}, "rules[1].services": {"culture"}, "rules[1].max_priority": {"normal"}})
+	res := must(t, b.post(path, v), 422)
 	for _, id := range []string{"f-valid-until-error", "f-signatories-error", "f-rules-1-categories-error"} {
 		if !strings.Contains(res.Body, `id="`+id+`"`) {
 			t.Errorf("no error %s", id)
