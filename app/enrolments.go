@@ -44,14 +44,21 @@ func (a *App) Enrolments(ctx context.Context, p *Principal) ([]ChildEnrolments, 
 	if err != nil {
 		return nil, err
 	}
-	par, err := a.store.GetParent(ctx, id.ENT.ID, id.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, Err(CodeFeedNotSynced)
-	}
+	par, err := a.syncedParent(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return childEnrolments(par.Children), nil
+}
+
+// syncedParent is the signed-in parent's record, feed.not_synced while
+// their ENT has not sent it.
+func (a *App) syncedParent(ctx context.Context, id *ParentIdentity) (store.Parent, error) {
+	par, err := a.store.GetParent(ctx, id.ENT.ID, id.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Parent{}, Err(CodeFeedNotSynced)
+	}
+	return par, err
 }
 
 func childEnrolments(children []store.Child) []ChildEnrolments {
@@ -73,10 +80,7 @@ func (a *App) SetEnrolments(ctx context.Context, p *Principal, req EnrolmentsReq
 	if err := a.Validate(&req); err != nil {
 		return nil, err
 	}
-	par, err := a.store.GetParent(ctx, id.ENT.ID, id.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, Err(CodeFeedNotSynced)
-	}
+	par, err := a.syncedParent(ctx, id)
 	if err != nil {
 		return nil, err
 	}
