@@ -187,6 +187,22 @@ func (a *App) connectorENT(ctx context.Context, p *Principal, entID string) (sto
 	return a.store.GetENT(ctx, entID)
 }
 
+// sealingConnectorENT checks a request that seals a connector secret, in
+// this order: an operator's (auth.forbidden), a connector key configured
+// (connectors.key_missing), req valid; then reads the ENT of entID.
+func (a *App) sealingConnectorENT(ctx context.Context, p *Principal, req any, entID string) (store.ENT, error) {
+	if !p.Is(store.RoleOperator) {
+		return store.ENT{}, Err(CodeAuthForbidden)
+	}
+	if a.connectors.keys.current == nil {
+		return store.ENT{}, Err(CodeConnectorsKeyMissing)
+	}
+	if err := a.Validate(req); err != nil {
+		return store.ENT{}, err
+	}
+	return a.connectorENT(ctx, p, entID)
+}
+
 func validKind(kind string) bool { return kind == store.ConnectorCAS || kind == store.ConnectorOIDC }
 
 // PutCASConnector registers or replaces an ENT's CAS connector.
@@ -224,16 +240,7 @@ func (a *App) PutCASConnector(ctx context.Context, p *Principal, req CASConnecto
 // connector. Its secret is sealed with LIAISON_CONNECTOR_KEY: without
 // one, connectors.key_missing.
 func (a *App) PutOIDCConnector(ctx context.Context, p *Principal, req OIDCConnectorRequest) (Connector, error) {
-	if !p.Is(store.RoleOperator) {
-		return Connector{}, Err(CodeAuthForbidden)
-	}
-	if a.connectors.keys.current == nil {
-		return Connector{}, Err(CodeConnectorsKeyMissing)
-	}
-	if err := a.Validate(&req); err != nil {
-		return Connector{}, err
-	}
-	e, err := a.connectorENT(ctx, p, req.ENTID)
+	e, err := a.sealingConnectorENT(ctx, p, &req, req.ENTID)
 	if err != nil {
 		return Connector{}, err
 	}
@@ -271,16 +278,7 @@ func (a *App) PutOIDCConnector(ctx context.Context, p *Principal, req OIDCConnec
 
 // ReplaceConnectorSecret replaces an OIDC connector's client secret.
 func (a *App) ReplaceConnectorSecret(ctx context.Context, p *Principal, req ConnectorSecretRequest) (Connector, error) {
-	if !p.Is(store.RoleOperator) {
-		return Connector{}, Err(CodeAuthForbidden)
-	}
-	if a.connectors.keys.current == nil {
-		return Connector{}, Err(CodeConnectorsKeyMissing)
-	}
-	if err := a.Validate(&req); err != nil {
-		return Connector{}, err
-	}
-	e, err := a.connectorENT(ctx, p, req.ENTID)
+	e, err := a.sealingConnectorENT(ctx, p, &req, req.ENTID)
 	if err != nil {
 		return Connector{}, err
 	}
