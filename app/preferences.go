@@ -133,6 +133,21 @@ type criticality struct {
 // conventionsPerSchool bounds the active conventions read for a school.
 const conventionsPerSchool = 200
 
+// lockedDetails is a preferences.critical_category detail at field[i]
+// for each category cats[i] that cr locks: the sentence fr (en) about
+// the category's label, then the reason it is locked.
+func (cr criticality) lockedDetails(field string, cats []string, fr, en string) []Detail {
+	var ds []Detail
+	for i, cat := range cats {
+		if reason, locked := cr.locked[cat]; locked {
+			l := categoryLabel(cat)
+			ds = append(ds, NewDetail(fmt.Sprintf("%s[%d]", field, i), "preferences.critical_category",
+				fmt.Sprintf(fr, l.FR)+" "+reason.FR, fmt.Sprintf(en, l.EN)+" "+reason.EN))
+		}
+	}
+	return ds
+}
+
 // criticalFor reads the active conventions of the parent's schools: a
 // rule marked critical makes its categories impossible to mute.
 func (a *App) criticalFor(ctx context.Context, p *store.Parent) (criticality, error) {
@@ -287,24 +302,14 @@ func (a *App) SetPreferences(ctx context.Context, p *Principal, req PreferencesR
 		}
 		var ds []Detail
 		if req.Muted != nil {
-			for i, cat := range *req.Muted {
-				if reason, locked := cr.locked[cat]; locked {
-					l := categoryLabel(cat)
-					ds = append(ds, NewDetail(fmt.Sprintf("muted[%d]", i), "preferences.critical_category",
-						fmt.Sprintf("« %s » ne peut pas être désactivée. %s", l.FR, reason.FR),
-						fmt.Sprintf("\"%s\" cannot be muted. %s", l.EN, reason.EN)))
-				}
-			}
+			ds = append(ds, cr.lockedDetails("muted", *req.Muted,
+				"« %s » ne peut pas être désactivée.",
+				"\"%s\" cannot be muted.")...)
 		}
 		if req.Digest != nil {
-			for i, cat := range *req.Digest {
-				if reason, locked := cr.locked[cat]; locked {
-					l := categoryLabel(cat)
-					ds = append(ds, NewDetail(fmt.Sprintf("digest[%d]", i), "preferences.critical_category",
-						fmt.Sprintf("« %s » ne peut pas attendre le résumé quotidien : ses informations partent tout de suite. %s", l.FR, reason.FR),
-						fmt.Sprintf("\"%s\" cannot wait for the daily summary: its notices go at once. %s", l.EN, reason.EN)))
-				}
-			}
+			ds = append(ds, cr.lockedDetails("digest", *req.Digest,
+				"« %s » ne peut pas attendre le résumé quotidien : ses informations partent tout de suite.",
+				"\"%s\" cannot wait for the daily summary: its notices go at once.")...)
 		}
 		if len(ds) > 0 {
 			e := Err(CodePreferencesCriticalCategory, ds...)
