@@ -139,26 +139,21 @@ func ValidateConvention(c Convention) []Reason {
 		r := &c.Rules[i]
 		p := fmt.Sprintf("rules[%d]", i)
 		a, aFR, aEN := r.Article, artDetFR(r, i), artEN(r, i)
-		if len(r.Services) == 0 {
-			rs = append(rs, vr(CodeRuleNoService, p+".services", a,
-				upper(aFR)+" ne désigne aucun service.", upper(aEN)+" does not name any service."))
-		}
-		for j, s := range r.Services {
-			if !slices.Contains(Services, s) {
-				rs = append(rs, vr(CodeRuleUnknownService, fmt.Sprintf("%s.services[%d]", p, j), a,
-					"Le service "+guil(s)+" de "+aFR+" n'existe pas.", "Service "+quot(s)+" of "+aEN+" does not exist."))
+		// A rule names at least one service and one category, each known.
+		names := func(field string, got, known []string, none, unknown, anyFR, theFR, anyEN, theEN string) {
+			if len(got) == 0 {
+				rs = append(rs, vr(none, p+"."+field, a,
+					upper(aFR)+" ne désigne "+anyFR+".", upper(aEN)+" does not name any "+anyEN+"."))
+			}
+			for j, s := range got {
+				if !slices.Contains(known, s) {
+					rs = append(rs, vr(unknown, fmt.Sprintf("%s.%s[%d]", p, field, j), a,
+						theFR+" "+guil(s)+" de "+aFR+" n'existe pas.", theEN+" "+quot(s)+" of "+aEN+" does not exist."))
+				}
 			}
 		}
-		if len(r.Categories) == 0 {
-			rs = append(rs, vr(CodeRuleNoCategory, p+".categories", a,
-				upper(aFR)+" ne désigne aucune catégorie.", upper(aEN)+" does not name any category."))
-		}
-		for j, s := range r.Categories {
-			if !slices.Contains(Categories, s) {
-				rs = append(rs, vr(CodeRuleUnknownCategory, fmt.Sprintf("%s.categories[%d]", p, j), a,
-					"La catégorie "+guil(s)+" de "+aFR+" n'existe pas.", "Category "+quot(s)+" of "+aEN+" does not exist."))
-			}
-		}
+		names("services", r.Services, Services, CodeRuleNoService, CodeRuleUnknownService, "aucun service", "Le service", "service", "Service")
+		names("categories", r.Categories, Categories, CodeRuleNoCategory, CodeRuleUnknownCategory, "aucune catégorie", "La catégorie", "category", "Category")
 		for j, s := range r.Levels {
 			if !s.Valid() {
 				rs = append(rs, vr(CodeRuleUnknownLevel, fmt.Sprintf("%s.levels[%d]", p, j), a,
