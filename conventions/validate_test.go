@@ -68,35 +68,40 @@ func TestValidateConvention(t *testing.T) {
 			}
 		})
 	}
-	conv := saintFuscien()
-	conv.Rules[4].Services = []string{"police"}
-	rs := c.ValidateConvention(conv)
-	want := c.Reason{Code: c.CodeRuleUnknownService, Field: "rules[4].services[0]", Article: "3.5",
-		FR: "Le service «\u00a0police\u00a0» de l'article 3.5 n'existe pas.",
-		EN: "Service “police” of article 3.5 does not exist."}
-	if len(rs) != 1 || !reflect.DeepEqual(rs[0], want) {
-		t.Errorf("got %+v", rs)
-	}
 }
 
 // A rule without services or categories, or naming one that does not
 // exist, is refused at that field with these words.
 func TestValidateRuleServicesAndCategories(t *testing.T) {
-	conv := saintFuscien()
-	conv.Rules[0].Services, conv.Rules[0].Categories = nil, nil
-	conv.Rules[4].Services, conv.Rules[4].Categories = []string{"restauration", "police"}, []string{"menu"}
-	want := []c.Reason{
-		{Code: c.CodeRuleNoService, Field: "rules[0].services", Article: "3.1",
-			FR: "L'article 3.1 ne désigne aucun service.", EN: "Article 3.1 does not name any service."},
-		{Code: c.CodeRuleNoCategory, Field: "rules[0].categories", Article: "3.1",
-			FR: "L'article 3.1 ne désigne aucune catégorie.", EN: "Article 3.1 does not name any category."},
-		{Code: c.CodeRuleUnknownService, Field: "rules[4].services[1]", Article: "3.5",
-			FR: "Le service «\u00a0police\u00a0» de l'article 3.5 n'existe pas.", EN: "Service “police” of article 3.5 does not exist."},
-		{Code: c.CodeRuleUnknownCategory, Field: "rules[4].categories[0]", Article: "3.5",
-			FR: "La catégorie «\u00a0menu\u00a0» de l'article 3.5 n'existe pas.", EN: "Category “menu” of article 3.5 does not exist."},
+	police := c.Reason{Code: c.CodeRuleUnknownService, Field: "rules[4].services[0]", Article: "3.5",
+		FR: "Le service «\u00a0police\u00a0» de l'article 3.5 n'existe pas.", EN: "Service “police” of article 3.5 does not exist."}
+	cases := []struct {
+		name string
+		edit func(*c.Convention)
+		want []c.Reason
+	}{
+		{"unknown service", func(x *c.Convention) { x.Rules[4].Services = []string{"police"} }, []c.Reason{police}},
+		{"none and unknown", func(x *c.Convention) {
+			x.Rules[0].Services, x.Rules[0].Categories = nil, nil
+			x.Rules[4].Services, x.Rules[4].Categories = []string{"restauration", "police"}, []string{"menu"}
+		}, []c.Reason{
+			{Code: c.CodeRuleNoService, Field: "rules[0].services", Article: "3.1",
+				FR: "L'article 3.1 ne désigne aucun service.", EN: "Article 3.1 does not name any service."},
+			{Code: c.CodeRuleNoCategory, Field: "rules[0].categories", Article: "3.1",
+				FR: "L'article 3.1 ne désigne aucune catégorie.", EN: "Article 3.1 does not name any category."},
+			{Code: c.CodeRuleUnknownService, Field: "rules[4].services[1]", Article: "3.5", FR: police.FR, EN: police.EN},
+			{Code: c.CodeRuleUnknownCategory, Field: "rules[4].categories[0]", Article: "3.5",
+				FR: "La catégorie «\u00a0menu\u00a0» de l'article 3.5 n'existe pas.", EN: "Category “menu” of article 3.5 does not exist."},
+		}},
 	}
-	if rs := c.ValidateConvention(conv); !reflect.DeepEqual(rs, want) {
-		t.Errorf("got  %+v\nwant %+v", rs, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conv := saintFuscien()
+			tc.edit(&conv)
+			if rs := c.ValidateConvention(conv); !reflect.DeepEqual(rs, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", rs, tc.want)
+			}
+		})
 	}
 }
 
