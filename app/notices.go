@@ -316,6 +316,17 @@ func titleError(title string) error {
 		"The title contains invisible or formatting characters (writing-direction override, zero-width space…): type it again rather than pasting it."))
 }
 
+// decideRequest is the convention request of an agent's publication
+// request (requestOf) and the decision on it, allowed or not.
+func (a *App) decideRequest(ctx context.Context, acc *store.Account, req *PublishRequest) (conventions.Request, decision, error) {
+	r, err := a.requestOf(ctx, acc, req)
+	if err != nil {
+		return r, decision{}, err
+	}
+	d, err := a.decide(ctx, acc.CollectiviteID, r, nil)
+	return r, d, err
+}
+
 // requestOf builds the rules-engine request of a validated publication.
 func (a *App) requestOf(ctx context.Context, acc *store.Account, req *PublishRequest) (conventions.Request, error) {
 	if err := titleError(req.Title); err != nil {
@@ -443,11 +454,7 @@ func (a *App) publish(ctx context.Context, p *Principal, req PublishRequest, fro
 			return Publication{}, err
 		}
 	}
-	r, err := a.requestOf(ctx, acc, &req)
-	if err != nil {
-		return Publication{}, err
-	}
-	d, err := a.decide(ctx, acc.CollectiviteID, r, nil)
+	r, d, err := a.decideRequest(ctx, acc, &req)
 	if err != nil {
 		return Publication{}, err
 	}
@@ -538,11 +545,7 @@ func (a *App) Check(ctx context.Context, p *Principal, req PublishRequest) (Chec
 	if err := a.Validate(&req); err != nil {
 		return CheckResult{}, err
 	}
-	r, err := a.requestOf(ctx, acc, &req)
-	if err != nil {
-		return CheckResult{}, err
-	}
-	d, err := a.decide(ctx, acc.CollectiviteID, r, nil)
+	_, d, err := a.decideRequest(ctx, acc, &req)
 	if err != nil {
 		return CheckResult{}, err
 	}
