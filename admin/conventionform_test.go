@@ -13,9 +13,7 @@ import (
 // field (the convention's validity, a signature's date), nothing stored.
 func TestConventionFormBadDateAtItsField(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Opératrice")
-	p := must(t, b.get("/admin/conventions/nouvelle"), 200)
+	b, p := w.openAs(t, "Opératrice", "/admin/conventions/nouvelle")
 	form := url.Values{"csrf": {csrfOf(t, p)}, "collectivite": {w.data.Conventions[0].CollectiviteID}, "schools": {"0801001D"},
 		"valid_from": {"2026-09-01"}, "valid_until": {"31/08/2029"},
 		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-02-30"}}

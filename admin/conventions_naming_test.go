@@ -11,9 +11,7 @@ import (
 // collectivité field.
 func TestConventionFormCollectiviteRefusalAtItsField(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Opératrice")
-	p := must(t, b.get("/admin/conventions/nouvelle"), 200)
+	b, p := w.openAs(t, "Opératrice", "/admin/conventions/nouvelle")
 	form := url.Values{"csrf": {csrfOf(t, p)}, "collectivite": {"col_nope"}, "schools": {"0801001D"},
 		"valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}}
 	res := must(t, b.post("/admin/conventions", form), 422)

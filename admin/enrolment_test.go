@@ -28,9 +28,7 @@ func TestComposeEnrolmentTargeting(t *testing.T) {
 		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"enrol-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z","enrolment":{"cantine":%s}}]}`, i, cantine))
 	}
 	w.syncParents(t, ent.APIKey, parents)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	p := must(t, b.get("/admin/informations/nouvelle?categorie=cantine"), 200)
+	b, p := w.openAs(t, "Agent restauration, Saint-Fuscien", "/admin/informations/nouvelle?categorie=cantine")
 	for _, want := range []string{`<legend>Familles inscrites à (facultatif)</legend>`, `name="audience.enrolments" value="cantine"`,
 		`name="audience.enrolments" value="garderie_soir"`, `name="audience.lines"`, `accueil du mercredi`} {
 		if !strings.Contains(p.Body, want) {

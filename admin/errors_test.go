@@ -60,9 +60,7 @@ func TestMapErrors(t *testing.T) {
 // aria-describedby, and in the summary with a link to the field.
 func TestErrorsTiedToFieldsOverHTTP(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	b, p := w.openAs(t, "Agent restauration, Saint-Fuscien", "/admin/informations/nouvelle")
 	form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"x"}, "audience.schools": {"0801001D"}, "expires_at": {"2026-11-27T23:59"}}
 	res := must(t, b.post("/admin/informations", form), 422)
 	for _, want := range []string{`id="f-title-error"`, `aria-invalid="true"`, `aria-describedby="f-title-error f-title-hint"`, `href="#f-title"`, `role="alert"`} {

@@ -239,6 +239,15 @@ func (b *browser) signIn(label string) page {
 	return res
 }
 
+// openAs signs who in in a new browser and opens path, which must answer
+// 200: the browser and the page.
+func (w *world) openAs(tb testing.TB, who, path string) (*browser, page) {
+	tb.Helper()
+	b := w.browser(tb)
+	b.signIn(who)
+	return b, must(tb, b.get(path), 200)
+}
+
 func must(tb testing.TB, p page, status int) page {
 	tb.Helper()
 	if p.Status != status {

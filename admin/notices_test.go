@@ -316,9 +316,7 @@ func TestComposeNeverPrintsASmallFamilyCount(t *testing.T) {
 		parents = append(parents, fmt.Sprintf(`{"ent_user_id":"small-class-%d","children":[{"uai":"0801002E","level":"elementaire","class":"CM2Z"}]}`, i))
 	}
 	w.syncParents(t, ent.APIKey, parents)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	b, p := w.openAs(t, "Agent restauration, Saint-Fuscien", "/admin/informations/nouvelle")
 	form := url.Values{"csrf": {csrfOf(t, p)}, "category": {"cantine"}, "title": {"Menus de la classe"}, "audience.schools": {"0801002E"},
 		"audience.classes": {"CM2Z"}, "expires_at": {"2026-11-27T23:59"}, "menu.0.date": {"2026-11-30"}, "menu.0.0.name": {"Carottes râpées"}}
 	res := must(t, b.post("/admin/informations/verifier", form), 200)
@@ -345,9 +343,7 @@ func TestViewerSeesTheReachOfTheirSchools(t *testing.T) {
 	w := newWorld(t)
 	n := w.demoNotice(t, "cantine")
 	w.readSome(t, n)
-	b := w.browser(t)
-	b.signIn("IEN Amiens 3")
-	p := must(t, b.get("/admin/informations/"+n.ID), 200)
+	_, p := w.openAs(t, "IEN Amiens 3", "/admin/informations/"+n.ID)
 	if strings.Contains(p.Body, "Statistiques indisponibles") || strings.Contains(p.Body, `id="stats"`) {
 		t.Error("the viewer's page shows a stats table or says the statistics are unavailable")
 	}

@@ -67,9 +67,7 @@ func TestEveryPageRenders(t *testing.T) {
 
 func TestCapabilitiesShapeTheComposeForm(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent transport, Val de Noye")
-	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	_, p := w.openAs(t, "Agent transport, Val de Noye", "/admin/informations/nouvelle")
 	if strings.Contains(p.Body, `name="categorie" value="cantine"`) || strings.Contains(p.Body, `name="category" value="cantine"`) || !strings.Contains(p.Body, `name="category" value="transport"`) {
 		t.Fatal("the transport service is offered the canteen, or not transport")
 	}
@@ -102,10 +100,8 @@ func TestCapabilitiesShapeTheComposeForm(t *testing.T) {
 // schools, one signatory, one canteen rule), which a test changes.
 func (w *world) amendmentForm(tb testing.TB) (*browser, string, page, url.Values) {
 	tb.Helper()
-	b := w.browser(tb)
-	b.signIn("Opératrice")
 	path := "/admin/conventions/" + w.data.Conventions[0].ID + "/avenant"
-	form := must(tb, b.get(path), 200)
+	b, form := w.openAs(tb, "Opératrice", path)
 	return b, path, form, url.Values{"csrf": {csrfOf(tb, form)}, "reason": {"Essai"}, "valid_from": {"2026-09-01"}, "valid_until": {"2029-08-31"}, "schools": {"0801001D", "0801002E"},
 		"signatories[0].role": {"ien"}, "signatories[0].name": {"IEN"}, "signatories[0].signed_at": {"2026-08-28"},
 		"rules[0].article": {"3.1"}, "rules[0].services": {"restauration"}, "rules[0].categories": {"cantine"}, "rules[0].max_priority": {"normal"}}
@@ -126,9 +122,7 @@ func TestRefusedAmendmentAtTheField(t *testing.T) {
 
 func TestRevokeAndTheTwoAdminRule(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Administratrice, Saint-Fuscien")
-	p := must(t, b.get("/admin/agents"), 200)
+	b, p := w.openAs(t, "Administratrice, Saint-Fuscien", "/admin/agents")
 	var agentID, adminID string
 	for _, acc := range mustAccounts(t, w) {
 		if acc.name == "Agent culture (Saint-Fuscien)" {
@@ -191,11 +185,10 @@ func (w *world) demoNotice(tb testing.TB, category string) store.Notice {
 func agentOnDemoNotice(tb testing.TB) (*world, *browser, store.Notice, string, page) {
 	tb.Helper()
 	w := newWorld(tb)
-	b := w.browser(tb)
-	b.signIn("Agent restauration, Saint-Fuscien")
 	n := w.demoNotice(tb, "cantine")
 	path := "/admin/informations/" + n.ID
-	return w, b, n, path, must(tb, b.get(path), 200)
+	b, p := w.openAs(tb, "Agent restauration, Saint-Fuscien", path)
+	return w, b, n, path, p
 }
 
 // A correction edits the menu or the transport disruption too: the form
@@ -279,9 +272,7 @@ func TestCorrectionEditsContent(t *testing.T) {
 // publishes it as a new notice.
 func TestComposePublishesOnce(t *testing.T) {
 	w := newWorld(t)
-	b := w.browser(t)
-	b.signIn("Agent restauration, Saint-Fuscien")
-	p := must(t, b.get("/admin/informations/nouvelle"), 200)
+	b, p := w.openAs(t, "Agent restauration, Saint-Fuscien", "/admin/informations/nouvelle")
 	key := regexp.MustCompile(`name="form_key" value="([^"]+)"`).FindStringSubmatch(p.Body)
 	if key == nil {
 		t.Fatal("the compose form has no publication key")
