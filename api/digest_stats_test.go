@@ -28,19 +28,8 @@ func TestDailySummaryCountsAsPushed(t *testing.T) {
 	id := ans.Notice.ID
 	// The fan-out leaves the fifty devices for the summary.
 	now := p.clock.Now().UTC()
-	due, err := p.st.DuePushNotices(ctx, now, 10)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due %+v %v", due, err)
-	}
-	n := due[0]
-	if err := p.st.StartFanout(ctx, store.PushFanout{NoticeID: n.ID, Version: 1, Category: n.Category, Audience: n.Audience,
-		PushAt: now, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	for done := false; !done; {
-		if done, err = p.st.FanoutStep(ctx, n.ID, 1, 100, now); err != nil {
-			t.Fatal(err)
-		}
+	if p.fanOut(t) != 1 {
+		t.Fatal("want the one notice fanned out")
 	}
 	if _, err := p.st.ClaimPushBatch(ctx, "w", now, time.Minute); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an immediate push to a summarizing parent: %v", err)

@@ -1,13 +1,8 @@
 package api
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -20,32 +15,7 @@ import (
 // the server in its own process: its RSS stays within 32 MB of idle.
 // Bounded: the server process stops within a minute whatever happens.
 func TestEdgeChunkedAndForgedCredentialsCostNoMemory(t *testing.T) {
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Fatalf("this check reads /proc: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), edgeChildEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the server process did not start: %v", err)
-	}
-	addr = strings.TrimSpace(addr)
-	pid := cmd.Process.Pid
+	addr, pid := startEdgeChild(t)
 	time.Sleep(300 * time.Millisecond)
 	idle := rssBytes(t, pid)
 

@@ -79,38 +79,46 @@ func rssBytes(t *testing.T, pid int) int64 {
 	return 0
 }
 
+// startEdgeChild starts the test binary as a server in a process of its
+// own (edgeChildEnv), whose RSS the edge tests measure, and returns its
+// address and PID. The process stops when the test ends, and within a
+// minute whatever happens.
+func startEdgeChild(t *testing.T) (addr string, pid int) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Fatalf("this check reads /proc: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), edgeChildEnv+"=1")
+	fail := func(err error) { cancel(); t.Fatal(err) }
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		fail(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fail(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		fail(err)
+	}
+	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait(); cancel() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the server process did not start: %v", err)
+	}
+	return strings.TrimSpace(line), cmd.Process.Pid
+}
+
 // Issue 11.1: connections that announce large bodies and send one byte,
 // without a credential, cost the server next to nothing — the server runs
 // in a process of its own and its RSS is measured while 40 connections
 // hold each sync route (32 MiB announced) and 40 a 1 MiB route (just
 // under 1 MiB announced), and after they close: within 32 MB of idle.
 func TestEdgeAnnouncedBodiesCostNoMemory(t *testing.T) {
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Fatalf("this check reads /proc: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), edgeChildEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the server process did not start: %v", err)
-	}
-	addr = strings.TrimSpace(addr)
-	pid := cmd.Process.Pid
+	addr, pid := startEdgeChild(t)
 
 	// Idle: after a few ordinary requests.
 	for i := 0; i < 5; i++ {

@@ -9,8 +9,8 @@ import (
 )
 
 // fanOut runs the fan-out of every notice due now, as the scheduler
-// does, so that /stats has its push figures.
-func (p *publishing) fanOut(t *testing.T) {
+// does, so that /stats has its push figures, and says how many.
+func (p *publishing) fanOut(t *testing.T) int {
 	t.Helper()
 	ctx := context.Background()
 	now := p.clock.Now().UTC()
@@ -29,6 +29,7 @@ func (p *publishing) fanOut(t *testing.T) {
 			}
 		}
 	}
+	return len(due)
 }
 
 // subscribeDevices gives parent u n devices.
