@@ -314,4 +314,14 @@ func TestParentDeclaresEnrolments(t *testing.T) {
 	if len(got.Children) != 1 || len(got.Children[0].Declared) != 0 {
 		t.Fatalf("a refused declaration was written: %+v", got)
 	}
+	// A parent the ENT has not synced yet has no children to declare:
+	// reading and declaring both say so, in the catalog's words.
+	unsynced := p.parentToken(t, "inconnu")
+	for _, r := range []response{p.do("GET", "/v1/me/enrolments", unsynced, nil),
+		p.do("PUT", "/v1/me/enrolments", unsynced, map[string]any{"children": []map[string]any{
+			{"uai": uaiA1, "level": "maternelle", "class": "MS", "enrolment": map[string]any{"cantine": false}}}})} {
+		if r.Status != 409 || r.ErrorCode(t) != "feed.not_synced" {
+			t.Errorf("an unsynced parent's enrolments: %d %s", r.Status, r.Body)
+		}
+	}
 }

@@ -316,6 +316,12 @@ func TestOIDCWithoutKeyRefused(t *testing.T) {
 	if _, err := w.st.GetConnector(w.ctx, "ent_a", "oidc"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("written without a key: %v", err)
 	}
+	// The missing key is said first — before what the form lacks, and for
+	// a secret's replacement too: retyping the form cannot fix it.
+	_, err = w.app.PutOIDCConnector(w.ctx, w.op1, OIDCConnectorRequest{ENTID: "ent_a"})
+	wantCode(t, "an empty form without a key", err, CodeConnectorsKeyMissing)
+	_, err = w.app.ReplaceConnectorSecret(w.ctx, w.op1, ConnectorSecretRequest{ENTID: "ent_a"})
+	wantCode(t, "a secret's replacement without a key", err, CodeConnectorsKeyMissing)
 	// CAS needs none.
 	if _, err := w.app.PutCASConnector(w.ctx, w.op1, entcoreCAS("ent_a", "https://ent.example.fr")); err != nil {
 		t.Fatal(err)
