@@ -297,8 +297,7 @@ func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.E
 	now := time.Now()
 	key := ""
 	if s.auth != nil && s.auth.Admit(ip, tok, now, &key) == app.AdmitRefused {
-		s.metrics.rateLimited.Inc()
-		return false, app.Err(app.CodeRateLimited)
+		return false, s.rateLimited()
 	}
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -315,8 +314,7 @@ func (s *Server) syncKey(ctx *fasthttp.RequestCtx) (granted bool, refusal *app.E
 	if s.auth != nil {
 		s.auth.Fail(ip, key, now)
 		if key != "" { // past the limit: a credential valid until now
-			s.metrics.rateLimited.Inc()
-			return false, app.Err(app.CodeRateLimited)
+			return false, s.rateLimited()
 		}
 	}
 	return false, app.Err(app.CodeAuthInvalidToken)

@@ -56,55 +56,74 @@ func (s *Server) rateLimit() fiber.Handler {
 	if s.auth == nil {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
-	refuse := func() error {
-		s.metrics.rateLimited.Inc()
-		return app.Err(app.CodeRateLimited)
-	}
-	perKey := limiter.New(limiter.Config{
-		Max:        s.cfg.RateLimit,
-		Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			if t := bearer(c); t != "" {
-				return "t:" + store.HashToken(t)
-			}
-			return "ip:" + clientKey(clientAddr(c, s.cfg.TrustedProxy)).String()
-		},
-		LimitReached: func(c *fiber.Ctx) error { return refuse() },
+	perKey := s.budget(func(c *fiber.Ctx) string {
+		if t := bearer(c); t != "" {
+			return "t:" + store.HashToken(t)
+		}
+		return "ip:" + clientKey(clientAddr(c, s.cfg.TrustedProxy)).String()
 	})
-	a := s.auth
 	return func(c *fiber.Ctx) error {
 		tok := bearer(c)
 		if tok == "" { // no credential to fail: the per-IP budget only
 			return perKey(c)
 		}
 		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
-		now := time.Now()
-		key := ""
-		switch a.Admit(ip, tok, now, &key) {
-		case app.AdmitCheck:
-			err := perKey(c)
-			if statusOf(c, err) == fiber.StatusUnauthorized {
-				a.Fail(ip, "", now)
-			}
-			return err
-		case app.AdmitPassed:
-			err := perKey(c)
-			if statusOf(c, err) == fiber.StatusUnauthorized { // revoked since
-				a.Fail(ip, key, now)
-				return refuse()
-			}
-			return err
-		case app.AdmitRefused:
-			return refuse()
-		}
-		err := c.Next() // AdmitOnce: checked by the route's authentication
-		if statusOf(c, err) == fiber.StatusUnauthorized {
-			a.Fail(ip, key, now)
-			return refuse()
-		}
-		a.Pass(key, now)
-		return err
+		// Checked once past the limit: by the route's authentication,
+		// outside the credential's budget.
+		return s.underFailureLimit(c, ip, tok, fiber.StatusUnauthorized, func() error { return perKey(c) }, c.Next)
 	}
+}
+
+// budget is a limiter of LIAISON_RATE_LIMIT requests a minute per key.
+func (s *Server) budget(key func(c *fiber.Ctx) string) fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max:          s.cfg.RateLimit,
+		Expiration:   time.Minute,
+		KeyGenerator: key,
+		LimitReached: func(c *fiber.Ctx) error { return s.rateLimited() },
+	})
+}
+
+// rateLimited is the refusal of every rate limit (429), counted.
+func (s *Server) rateLimited() *app.Error {
+	s.metrics.rateLimited.Inc()
+	return app.Err(app.CodeRateLimited)
+}
+
+// underFailureLimit serves a request carrying the credential tok from the
+// client ip as app.AuthLimiter decides: within the budget (run), or
+// checked once past the limit (once); refusedStatus is what the request's
+// own check answers when the credential is not valid. A credential found
+// invalid counts as a failure of ip, and past the limit is remembered as
+// failed and refused (429).
+func (s *Server) underFailureLimit(c *fiber.Ctx, ip netip.Addr, tok string, refusedStatus int, run, once func() error) error {
+	a := s.auth
+	now := time.Now()
+	key := ""
+	switch a.Admit(ip, tok, now, &key) {
+	case app.AdmitCheck:
+		err := run()
+		if statusOf(c, err) == refusedStatus {
+			a.Fail(ip, "", now)
+		}
+		return err
+	case app.AdmitPassed:
+		err := run()
+		if statusOf(c, err) == refusedStatus { // revoked since
+			a.Fail(ip, key, now)
+			return s.rateLimited()
+		}
+		return err
+	case app.AdmitRefused:
+		return s.rateLimited()
+	}
+	err := once() // AdmitOnce
+	if statusOf(c, err) == refusedStatus {
+		a.Fail(ip, key, now)
+		return s.rateLimited()
+	}
+	a.Pass(key, now)
+	return err
 }
 
 // ClientIP is the address of the client of a request: the peer's, or

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/liaison-ent/liaison/app"
@@ -132,55 +131,28 @@ func (s *Server) receiptLimit() fiber.Handler {
 	if s.auth == nil {
 		return func(c *fiber.Ctx) error { return c.Next() }
 	}
-	refuse := func() error {
-		s.metrics.rateLimited.Inc()
-		return app.Err(app.CodeRateLimited)
-	}
-	perToken := limiter.New(limiter.Config{
-		Max:        s.cfg.RateLimit,
-		Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			req, _ := c.Locals(receiptLocal{}).(receiptRequest)
-			return "r:" + store.HashToken(req.Token)
-		},
-		LimitReached: func(c *fiber.Ctx) error { return refuse() },
+	perToken := s.budget(func(c *fiber.Ctx) string {
+		req, _ := c.Locals(receiptLocal{}).(receiptRequest)
+		return "r:" + store.HashToken(req.Token)
 	})
-	a := s.auth
 	return func(c *fiber.Ctx) error {
 		ip := clientKey(clientAddr(c, s.cfg.TrustedProxy))
-		now := time.Now()
-		key := ""
 		var req receiptRequest
 		if err := s.decodeJSON(c, pushBodyLimit, &req); err != nil {
 			// No token to check: a malformed receipt counts as a failure
 			// of its address, and past the limit is refused as such.
-			if a.Admit(ip, "", now, &key) != app.AdmitCheck {
-				return refuse()
+			now, key := time.Now(), ""
+			if s.auth.Admit(ip, "", now, &key) != app.AdmitCheck {
+				return s.rateLimited()
 			}
-			a.Fail(ip, "", now)
+			s.auth.Fail(ip, "", now)
 			return err
 		}
 		c.Locals(receiptLocal{}, req)
-		failed := func(err error) bool { return statusOf(c, err) == fiber.StatusForbidden }
-		switch a.Admit(ip, req.Token, now, &key) {
-		case app.AdmitCheck:
-			err := perToken(c)
-			if failed(err) {
-				a.Fail(ip, "", now)
-			}
-			return err
-		case app.AdmitPassed:
-			return perToken(c)
-		case app.AdmitRefused:
-			return refuse()
-		}
-		err := perToken(c) // AdmitOnce: the token is checked by pushReceipt
-		if failed(err) {
-			a.Fail(ip, key, now)
-			return refuse()
-		}
-		a.Pass(key, now)
-		return err
+		// pushReceipt checks the token (403 when it is not the server's),
+		// within the token's budget, once past the limit too.
+		run := func() error { return perToken(c) }
+		return s.underFailureLimit(c, ip, req.Token, fiber.StatusForbidden, run, run)
 	}
 }
 
