@@ -96,6 +96,7 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 	if len(noticeIDs) == 0 {
 		return 0, nil
 	}
+	defer s.img.written(entID, entUserID)
 	t := fromTime(at)
 	// One statement: the parent's existence is checked where it writes,
 	// so an erasure in between cannot be undone by a late reading.
@@ -119,6 +120,7 @@ func (s *Store) MarkRead(ctx context.Context, entID, entUserID string, noticeIDs
 
 // MarkAcked records the first acknowledgement (and reading) of a notice.
 func (s *Store) MarkAcked(ctx context.Context, entID, entUserID, noticeID string, at time.Time) (store.ReadState, error) {
+	defer s.img.written(entID, entUserID)
 	st := store.ReadState{NoticeID: noticeID, ENTID: entID, ENTUserID: entUserID}
 	t := fromTime(at)
 	res, err := s.w.ExecContext(ctx, `INSERT INTO read_states (ent_id, ent_user_id, notice_id, read_at, ack_at)
@@ -285,6 +287,7 @@ func (s *Store) CountFamiliesIn(ctx context.Context, aud store.Audience, cells [
 
 // SetPreferences stores a parent's locale, muted and summarized categories.
 func (s *Store) SetPreferences(ctx context.Context, entID, entUserID, locale string, muted, digest []string) error {
+	defer s.img.written(entID, entUserID)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `UPDATE parents SET locale = ?, muted = ? WHERE ent_id = ? AND ent_user_id = ? RETURNING id`,

@@ -290,6 +290,10 @@ func (s *Store) PurgeNotices(ctx context.Context, before time.Time) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("store: unable to purge notices: %w", err)
 	}
+	if n > 0 {
+		// Their read states went with them, in every parent's record.
+		s.img.reset()
+	}
 	return int(n), nil
 }
 

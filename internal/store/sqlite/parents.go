@@ -28,6 +28,7 @@ const upsertChunk = 500
 func (s *Store) UpsertParents(ctx context.Context, entID string, parents []store.Parent, now time.Time, a store.AuditEntry) (store.UpsertResult, error) {
 	var res store.UpsertResult
 	parents = lastOccurrences(parents)
+	defer s.img.written(entID, userIDsOf(parents)...)
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		var nextID int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM parents`).Scan(&nextID); err != nil {
@@ -204,6 +205,7 @@ func declarationsOf(ctx context.Context, q interface {
 // SetDeclaredEnrolments replaces a parent's declarations and writes their
 // children's enrolment rows again (what is known from both sources).
 func (s *Store) SetDeclaredEnrolments(ctx context.Context, entID, entUserID string, decls []store.ChildEnrolment) error {
+	defer s.img.written(entID, entUserID)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM parents WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID).Scan(&id); err != nil {
@@ -368,6 +370,7 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 // overwrites what was deleted; a checkpoint then clears the write-ahead
 // log, whose older frames still hold the parent's rows.
 func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
+	defer s.img.written(entID, entUserID)
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		var subs string
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(json_group_array(s.id), '[]') FROM push_subscriptions s
@@ -424,10 +427,22 @@ SELECT 3, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.pare
 UNION ALL
 SELECT 4, d.enrolment, d.uai, d.level, d.class FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
 
-// FeedParent returns a parent with their children and read states, read
-// by one statement.
+// FeedParent returns a parent with their children and read states: from
+// the feed image (feedimage.go) when it holds them, else read by one
+// statement.
 func (s *Store) FeedParent(ctx context.Context, entID, entUserID string) (store.Parent, []store.ReadState, error) {
-	p, states, err := s.feedParent(ctx, entID, entUserID)
+	var p store.Parent
+	var states []store.ReadState
+	found, absent, err := s.img.read(entID, entUserID, func(rows []byte) (err error) {
+		p, states, err = imageParent(entID, entUserID, rows)
+		return err
+	})
+	switch {
+	case absent:
+		err = sql.ErrNoRows
+	case !found:
+		p, states, err = s.feedParent(ctx, entID, entUserID)
+	}
 	if err != nil {
 		return store.Parent{}, nil, fmt.Errorf("store: unable to get parent %s/%s: %w", entID, entUserID, mapErr(err))
 	}
@@ -435,72 +450,101 @@ func (s *Store) FeedParent(ctx context.Context, entID, entUserID string) (store.
 }
 
 func (s *Store) feedParent(ctx context.Context, entID, entUserID string) (store.Parent, []store.ReadState, error) {
-	p := store.Parent{ENTID: entID, ENTUserID: entUserID}
-	var states []store.ReadState
+	d := newFeedRows(entID, entUserID)
 	rows, err := s.queryStmt(ctx, feedParentQuery, entID, entUserID)
 	if err != nil {
-		return p, nil, err
+		return d.p, nil, err
 	}
 	defer rows.Close()
-	found := false
-	var decls []store.ChildEnrolment
-	var kind int
-	var a string
-	var b, c, d sql.NullString
+	var r feedRow
 	for rows.Next() {
-		if err := rows.Scan(&kind, &a, &b, &c, &d); err != nil {
-			return p, nil, err
+		if err := rows.Scan(&r.kind, &r.a, &r.b, &r.c, &r.d); err != nil {
+			return d.p, nil, err
 		}
-		switch kind {
-		case 0:
-			found = true
-			p.Locale = a
-			if p.Muted, err = toList(b.String); err != nil {
-				return p, nil, err
-			}
-			if p.Digest == nil {
-				p.Digest = []string{}
-			}
-			if p.UpdatedAt, err = toTime(c.String); err != nil {
-				return p, nil, err
-			}
-			if p.Children, err = decodeFeedChildren(d.String); err != nil {
-				return p, nil, err
-			}
-		case 2:
-			st := store.ReadState{NoticeID: a, ENTID: entID, ENTUserID: entUserID}
-			if st.ReadAt, err = toTimePtr(b); err == nil {
-				st.AckAt, err = toTimePtr(c)
-			}
-			if err != nil {
-				return p, nil, err
-			}
-			states = append(states, st)
-		case 3: // the categories they summarize (parent_digest)
-			if p.Digest, err = toList(a); err != nil {
-				return p, nil, err
-			}
-		case 4:
-			decl := store.ChildEnrolment{UAI: b.String, Level: conventions.Level(c.String), Class: d.String}
-			if decl.Enrolment, err = decodeEnrolment(a); err != nil {
-				return p, nil, err
-			}
-			decls = append(decls, decl)
+		if err := d.add(&r); err != nil {
+			return d.p, nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return p, nil, err
+		return d.p, nil, err
 	}
-	if !found {
-		return p, nil, sql.ErrNoRows
+	return d.done()
+}
+
+// feedRow is a row of feedParentQuery.
+type feedRow struct {
+	kind    int
+	a       string
+	b, c, d sql.NullString
+}
+
+// feedRows decodes a parent's rows of feedParentQuery, from the database
+// or from the feed image: one decoder, so that both give the same parent.
+type feedRows struct {
+	p      store.Parent
+	states []store.ReadState
+	decls  []store.ChildEnrolment
+	found  bool
+}
+
+func newFeedRows(entID, entUserID string) *feedRows {
+	return &feedRows{p: store.Parent{ENTID: entID, ENTUserID: entUserID}}
+}
+
+func (f *feedRows) add(r *feedRow) (err error) {
+	p := &f.p
+	switch r.kind {
+	case 0:
+		f.found = true
+		p.Locale = r.a
+		if p.Muted, err = toList(r.b.String); err != nil {
+			return err
+		}
+		if p.Digest == nil {
+			p.Digest = []string{}
+		}
+		if p.UpdatedAt, err = toTime(r.c.String); err != nil {
+			return err
+		}
+		if p.Children, err = decodeFeedChildren(r.d.String); err != nil {
+			return err
+		}
+	case 2:
+		st := store.ReadState{NoticeID: r.a, ENTID: p.ENTID, ENTUserID: p.ENTUserID}
+		if st.ReadAt, err = toTimePtr(r.b); err == nil {
+			st.AckAt, err = toTimePtr(r.c)
+		}
+		if err != nil {
+			return err
+		}
+		f.states = append(f.states, st)
+	case 3: // the categories they summarize (parent_digest)
+		if p.Digest, err = toList(r.a); err != nil {
+			return err
+		}
+	case 4:
+		decl := store.ChildEnrolment{UAI: r.b.String, Level: conventions.Level(r.c.String), Class: r.d.String}
+		if decl.Enrolment, err = decodeEnrolment(r.a); err != nil {
+			return err
+		}
+		f.decls = append(f.decls, decl)
 	}
-	if !slices.IsSortedFunc(states, byNotice) {
-		slices.SortFunc(states, byNotice)
+	return nil
+}
+
+// done is the parent and their read states (sorted by notice), or
+// sql.ErrNoRows when there was no parent row.
+func (f *feedRows) done() (store.Parent, []store.ReadState, error) {
+	if !f.found {
+		return f.p, nil, sql.ErrNoRows
 	}
-	if len(decls) > 0 {
-		p.Children = store.WithDeclarations(p.Children, decls)
+	if !slices.IsSortedFunc(f.states, byNotice) {
+		slices.SortFunc(f.states, byNotice)
 	}
-	return p, states, nil
+	if len(f.decls) > 0 {
+		f.p.Children = store.WithDeclarations(f.p.Children, f.decls)
+	}
+	return f.p, f.states, nil
 }
 
 func byNotice(a, b store.ReadState) int { return strings.Compare(a.NoticeID, b.NoticeID) }
@@ -519,4 +563,13 @@ func scanChild(sc scanner) (store.Child, error) {
 		}
 	}
 	return c, nil
+}
+
+// userIDsOf is the parents' ENT user IDs.
+func userIDsOf(parents []store.Parent) []string {
+	ids := make([]string, len(parents))
+	for i := range parents {
+		ids[i] = parents[i].ENTUserID
+	}
+	return ids
 }

@@ -49,6 +49,8 @@ type Store struct {
 	stmts sync.Map // stmtKey → *sql.Stmt, see stmts.go
 
 	feedMemo store.NoticeMemo // see FeedNotices
+
+	img *feedImage // what FeedParent reads of every parent (feedimage.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -111,6 +113,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: unable to prepare statements: %w", err)
 	}
+	s.openImage()
 	return s, nil
 }
 
@@ -157,6 +160,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the cached statements and both pools.
 func (s *Store) Close() error {
+	if s.img != nil {
+		s.img.close()
+	}
 	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
 }
 
