@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"bytes"
-	"database/sql"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
