@@ -124,6 +124,9 @@ func (m *feedImage) close() {
 		close(m.stop)
 	}
 	m.wg.Wait()
+	m.mu.Lock()
+	m.free()
+	m.mu.Unlock()
 }
 
 func (m *feedImage) context() (context.Context, context.CancelFunc) {
@@ -233,7 +236,7 @@ func (m *feedImage) put(key parentKey, rows []byte) bool {
 	}
 	last := len(m.chunks) - 1
 	if last < 0 || len(m.chunks[last])+size > imageChunk {
-		m.chunks = append(m.chunks, make([]byte, 0, imageChunk))
+		m.chunks = append(m.chunks, imageAlloc(imageChunk)[:0])
 		last++
 	}
 	c := m.chunks[last]
@@ -261,12 +264,25 @@ func (m *feedImage) insertSlot(h, ref uint64) {
 // grow doubles the table.
 func (m *feedImage) grow() {
 	old := m.slots
-	m.slots = make([]uint64, max(1024, 2*len(old)))
+	m.slots = newSlots(max(1024, 2*len(old)))
 	for _, s := range old {
 		if s != 0 {
 			ent, user, _ := m.record(s)
 			m.insertSlot(m.hash(ent, user), s&(1<<imageRefBits-1)-1)
 		}
+	}
+	freeSlots(old)
+}
+
+// newSlots is a table of n empty slots, outside the Go heap (imageAlloc).
+func newSlots(n int) []uint64 {
+	b := imageAlloc(8 * n)
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), n)
+}
+
+func freeSlots(s []uint64) {
+	if len(s) > 0 {
+		imageFree(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 8*len(s)))
 	}
 }
 
@@ -311,7 +327,7 @@ func (m *feedImage) compact() {
 			if cur != nil {
 				m.chunks = append(m.chunks, cur)
 			}
-			cur = make([]byte, 0, imageChunk)
+			cur = imageAlloc(imageChunk)[:0]
 		}
 		ref := uint64(len(m.chunks))<<imageChunkBits | uint64(len(cur))
 		var lenb [binary.MaxVarintLen64]byte
@@ -323,7 +339,7 @@ func (m *feedImage) compact() {
 		m.chunks = append(m.chunks, cur)
 	}
 	for _, c := range old {
-		clear(c[:cap(c)])
+		imageFree(c)
 	}
 	m.garbage = 0
 }
@@ -377,13 +393,19 @@ func (m *feedImage) reset() {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.free()
+	m.startBuild()
+}
+
+// free gives the image's memory back: it is empty.
+func (m *feedImage) free() {
 	for _, c := range m.chunks {
-		clear(c[:cap(c)])
+		imageFree(c)
 	}
+	freeSlots(m.slots)
 	m.chunks, m.slots = nil, nil
 	m.count, m.live, m.garbage = 0, 0, 0
-	m.over = false
-	m.startBuild()
+	m.over, m.complete = false, false
 }
 
 // startBuild starts a build of a new epoch (under the lock).
