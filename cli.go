@@ -98,7 +98,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("LIAISON_DATA_DIR: cannot create %s: %w", cfg.DataDir, err)
 	}
-	return sqlite.Open(ctx, cfg.DataDir, sqlite.Synchronous(cfg.SQLiteSynchronous))
+	return sqlite.Open(ctx, cfg.DataDir, sqlite.Synchronous(cfg.SQLiteSynchronous), sqlite.FeedImage(int64(cfg.FeedImageMiB)<<20))
 }
 
 // serve runs the service until ctx ends, then shuts down in order: HTTP

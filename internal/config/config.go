@@ -33,6 +33,7 @@ const (
 	DefaultMaxConnsPerIP      = 256      // open connections per client IP (without a trusted proxy)
 	DefaultParentSessionIdle  = 2 * time.Hour
 	DefaultParentSessionMax   = 12 * time.Hour
+	DefaultFeedImageMiB       = 256 // the embedded store's feed image: about two million parents
 )
 
 // Process roles.
@@ -86,6 +87,11 @@ type Config struct {
 	// "normal" (the default: a power cut can lose the last commits, never
 	// corrupt) or "full" (every commit is on disk when it is answered).
 	SQLiteSynchronous string
+	// FeedImageMiB bounds the embedded store's feed image: every parent's
+	// feed record in memory (about 130 bytes a parent), so that a
+	// parent's first request of the day reads no database page; 0 turns
+	// it off.
+	FeedImageMiB int
 	// DemoCredentialsFile: where `liaison demo` writes its tokens as JSON
 	// (for browser tests and scripts); empty = not written.
 	DemoCredentialsFile string
@@ -147,6 +153,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ParentSessionIdle:   r.duration("LIAISON_PARENT_SESSION_IDLE", DefaultParentSessionIdle),
 		ParentSessionMax:    r.duration("LIAISON_PARENT_SESSION_MAX", DefaultParentSessionMax),
 		SQLiteSynchronous:   strings.ToLower(r.str("LIAISON_SQLITE_SYNCHRONOUS", "normal")),
+		FeedImageMiB:        r.int("LIAISON_FEED_IMAGE_MIB", DefaultFeedImageMiB),
 		DemoCredentialsFile: r.str("LIAISON_DEMO_CREDENTIALS_FILE", ""),
 		DemoMozillaPush:     r.bool("LIAISON_DEMO_MOZILLA_PUSH", false),
 	}
@@ -198,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.Role != RoleAll && c.Embedded() {
 		bad("LIAISON_ROLE", "api and worker roles need a shared MongoDB (set LIAISON_MONGODB_URI)")
+	}
+	if c.FeedImageMiB < 0 || c.FeedImageMiB > 64<<10 {
+		bad("LIAISON_FEED_IMAGE_MIB", "must be between 0 (off) and 65536 (got %d)", c.FeedImageMiB)
 	}
 	if c.SQLiteSynchronous != "normal" && c.SQLiteSynchronous != "full" {
 		bad("LIAISON_SQLITE_SYNCHRONOUS", "must be normal or full (got %q)", c.SQLiteSynchronous)

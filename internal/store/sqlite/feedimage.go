@@ -97,10 +97,13 @@ const (
 // many as the live ones).
 var imageCompactAt int64 = 32 << 20
 
-// imageLimit bounds the bytes of records the image holds: about 130
-// bytes a parent (the parent's row, their children, their read states),
-// so 256 MiB holds about two million parents.
-var imageLimit int64 = 256 << 20
+// imageLimit is the default bound on the bytes of records the image holds
+// (FeedImage): about 130 bytes a parent (the parent's row, their children,
+// their read states), so 256 MiB holds about two million parents.
+var imageLimit int64 = DefaultFeedImageMiB << 20
+
+// DefaultFeedImageMiB is the feed image's default bound, in MiB.
+const DefaultFeedImageMiB = 256
 
 func newFeedImage() *feedImage {
 	return &feedImage{seed: maphash.MakeSeed(), ents: map[string]uint32{}, pending: map[parentKey]uint64{},
@@ -348,6 +351,9 @@ func (m *feedImage) compact() {
 // read lock: fn copies what it keeps); absent is true when the parent is
 // known not to exist; neither: read the database.
 func (m *feedImage) read(entID, user string, fn func(rows []byte) error) (found, absent bool, err error) {
+	if m == nil {
+		return false, false, nil
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if _, ok := m.pending[parentKey{entID, user}]; ok {
@@ -631,8 +637,9 @@ const (
 )
 
 // openImage makes the store's feed image and starts building it.
-func (s *Store) openImage() {
+func (s *Store) openImage(limit int64) {
 	s.img = newFeedImage()
+	s.img.limit = limit
 	s.img.loadKeys = func(ctx context.Context, entID string, users []string) ([]imageRecord, error) {
 		recs, _, err := s.imageRows(ctx, imageKeysQuery, entID, fromList(users))
 		return recs, err

@@ -58,7 +58,10 @@ var _ store.Store = (*Store)(nil)
 // Option changes how Open opens the database.
 type Option func(*options)
 
-type options struct{ synchronous string }
+type options struct {
+	synchronous string
+	imageLimit  int64
+}
 
 // Synchronous sets SQLite's synchronous pragma: "normal" (the default; in
 // WAL mode a power cut can lose the last transactions, never corrupt the
@@ -72,10 +75,21 @@ func Synchronous(mode string) Option {
 	}
 }
 
+// FeedImage bounds the memory of the feed image (feedimage.go) to limit
+// bytes of records (about 130 a parent); 0 turns it off: every parent's
+// first feed request reads the database.
+func FeedImage(limit int64) Option {
+	return func(o *options) {
+		if limit >= 0 {
+			o.imageLimit = limit
+		}
+	}
+}
+
 // Open opens (creating if needed) dir/liaison.db and brings its schema up
 // to date.
 func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	o := options{synchronous: "normal"}
+	o := options{synchronous: "normal", imageLimit: imageLimit}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -113,7 +127,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: unable to prepare statements: %w", err)
 	}
-	s.openImage()
+	if o.imageLimit > 0 {
+		s.openImage(o.imageLimit)
+	}
 	return s, nil
 }
 
