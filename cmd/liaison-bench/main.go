@@ -51,6 +51,7 @@ func main() {
 	heapProfile := flag.String("feed-heapprofile", "", "feed: write a heap profile of the server process after the feed runs to this file")
 	enrol := flag.Bool("feed-enrolments", false, "feed: the ENT's directory gives each child's enrolments (canteen, transport and its line, childcare…)")
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
+	rateShare := flag.Float64("feed-rate-share", 0.25, "feed: after the closed loop, the same rows in an open loop (constant rate, latency from each request's scheduled time) at this share of /healthz's req/s; 0: none")
 	loader := flag.String("loader", "auto", "feed: load generator: wrk (Debian's package), go (this binary's own), or auto (wrk when installed)")
 	load := flag.String("load", "", "internal: run as the load generator process of this plan file")
 	serve := flag.String("serve", "", "internal: run as the feed bench's server process, on the store in this directory")
@@ -94,7 +95,7 @@ func main() {
 			fail(err)
 		}
 		defer os.RemoveAll(dir)
-		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split, *enrol); err != nil {
+		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split, *enrol, *rateShare); err != nil {
 			fail(err)
 		}
 	}
