@@ -518,6 +518,10 @@ func loaderMain(file string) error {
 		return err
 	}
 	if p.Rate > 0 {
+		// One thread of Go code, as wrk -t1: the generator's goroutines
+		// never take both cores from the server, and wake each other
+		// without a thread hand-off.
+		runtime.GOMAXPROCS(1)
 		st, err := rateLoop(p)
 		if err != nil {
 			return err
