@@ -55,8 +55,10 @@ const openLoopLate = time.Millisecond
 // from the start to the last answer, at least the plan's duration), p50,
 // p99, p99.9 and max of the answers' latencies, errors (transport errors,
 // statuses other than Want, and requests not sent before the run's end
-// plus grace: each of them is a request the server did not serve) and
-// late starts.
+// plus grace: each of them is a request the server did not serve), late
+// starts (sent more than openLoopLate after their time), and of those the
+// ones whose connection was free in time (the generator woke late; the
+// others waited for a connection: the server fell behind).
 func rateLoop(p loadPlan) (loadStats, error) {
 	if p.Rate <= 0 || math.IsNaN(p.Rate) || math.IsInf(p.Rate, 0) {
 		return loadStats{}, fmt.Errorf("open loop: rate %v: want a positive number of requests per second", p.Rate)
@@ -92,7 +94,7 @@ func rateLoop(p loadPlan) (loadStats, error) {
 		conns[i] = &rawConn{addr: u.Host, r: bufio.NewReaderSize(nil, 16<<10)}
 		_ = conns[i].dial(time.Now().Add(5 * time.Second)) // a failure is retried, and counted, at the first request
 	}
-	var next, attempted, errs, late atomic.Int64
+	var next, attempted, errs, late, lateWake atomic.Int64
 	var mu sync.Mutex
 	var hist histogram
 	var lastDone time.Time
@@ -112,7 +114,8 @@ func rateLoop(p loadPlan) (loadStats, error) {
 			var buf []byte
 			for {
 				i := next.Add(1) - 1
-				if i >= total || !time.Now().Before(hardEnd) {
+				taken := time.Now()
+				if i >= total || !taken.Before(hardEnd) {
 					break // past the end: what is left was not sent
 				}
 				at := due(start, i)
@@ -122,6 +125,12 @@ func rateLoop(p loadPlan) (loadStats, error) {
 				sent := time.Now()
 				if sent.Sub(at) > openLoopLate {
 					late.Add(1)
+					// Its connection was free before its time: the
+					// generator woke late (else every connection was busy
+					// past its time: the server fell behind).
+					if taken.Before(at) {
+						lateWake.Add(1)
+					}
 				}
 				buf = append(buf[:0], head...)
 				if len(p.Tokens) > 0 {
@@ -171,7 +180,7 @@ func rateLoop(p loadPlan) (loadStats, error) {
 		RPS:     float64(hist.n) / elapsed.Seconds(),
 		P50:     hist.quantile(0.50), P99: hist.quantile(0.99), P999: hist.quantile(0.999), Max: hist.max,
 		Errors: errs.Load() + total - attempted.Load(),
-		Late:   late.Load(),
+		Late:   late.Load(), LateWake: lateWake.Load(),
 	}, nil
 }
 
