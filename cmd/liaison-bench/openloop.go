@@ -90,9 +90,10 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	// The connections are open before the start, as wrk's are: the first
 	// requests do not pay the handshakes.
 	conns := make([]*rawConn, p.Concurrency)
+	opened := time.Now().Add(5 * time.Second)
 	for i := range conns {
 		conns[i] = &rawConn{addr: u.Host, r: bufio.NewReaderSize(nil, 16<<10)}
-		_ = conns[i].dial(time.Now().Add(5 * time.Second)) // a failure is retried, and counted, at the first request
+		_ = conns[i].dial(opened) // a failure is retried, and counted, at the first request
 	}
 	var next, attempted, errs, late, lateWake atomic.Int64
 	var mu sync.Mutex
