@@ -127,8 +127,10 @@ func rateLoop(p loadPlan) (loadStats, error) {
 				if sent.Sub(at) > openLoopLate {
 					late.Add(1)
 					// Its connection was free before its time: the
-					// generator woke late (else every connection was busy
-					// past its time: the server fell behind).
+					// generator woke late (else no connection took it
+					// before its time: every one was busy — the server
+					// fell behind — or, rarely, the generator was slow to
+					// take the next number after an answer).
 					if taken.Before(at) {
 						lateWake.Add(1)
 					}
