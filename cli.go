@@ -166,6 +166,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 	}
 	srv := api.New(api.Deps{Store: st, Config: cfg, Log: log, Mount: mount, App: core, UploadGate: backOffice.UploadGate})
+	registerStoreMetrics(srv.Registry(), st)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	workers := startWorkers(wctx, cfg, st, log, srv, demoDelivery(demoData))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,50 @@ func TestShutdownCutOffExitsNonZero(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "cut off") {
 		t.Fatalf("the log should say requests were cut off: %s", logs.String())
+	}
+}
+
+// /metrics says what the embedded store's feed image holds — how many
+// parents, its memory, whether it is complete — so that a sysadmin can
+// size LIAISON_FEED_IMAGE_MIB; with it at 0 there is no image and no such
+// figure.
+func TestServeMetricsShowTheFeedImage(t *testing.T) {
+	for _, mib := range []string{"", "0"} {
+		dir := t.TempDir()
+		addr := freeAddr(t)
+		e := map[string]string{"LIAISON_DATA_DIR": dir, "LIAISON_ADDR": addr}
+		if mib != "" {
+			e["LIAISON_FEED_IMAGE_MIB"] = mib
+		}
+		_, stop := startServe(t, e, io.Discard)
+		var body string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			body = string(b)
+			// The image of an empty database is complete once its build
+			// has run.
+			if mib == "0" || strings.Contains(body, "liaison_feed_image_complete 1") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		if mib == "0" {
+			if strings.Contains(body, "liaison_feed_image") {
+				t.Fatalf("LIAISON_FEED_IMAGE_MIB=0: %s", body)
+			}
+			continue
+		}
+		for _, want := range []string{"liaison_feed_image_complete 1", "liaison_feed_image_parents 0", "liaison_feed_image_pending 0", "liaison_feed_image_bytes "} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("/metrics without %q:\n%.2000s", want, body)
+			}
+		}
 	}
 }

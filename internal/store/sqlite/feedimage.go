@@ -678,3 +678,27 @@ func (s *Store) imageRows(ctx context.Context, query string, args ...any) ([]ima
 	}
 	return recs, last, rows.Err()
 }
+
+// FeedImageStats is the feed image's state, for /metrics.
+type FeedImageStats struct {
+	Parents  int   // parents held
+	Bytes    int64 // memory it takes: arena chunks and table
+	Pending  int   // parents written, waiting to be read again
+	Complete bool  // every parent is held (or pending): a first request reads no page
+}
+
+// FeedImageStats says what the feed image holds; false: the store has
+// none (LIAISON_FEED_IMAGE_MIB=0).
+func (s *Store) FeedImageStats() (FeedImageStats, bool) {
+	m := s.img
+	if m == nil {
+		return FeedImageStats{}, false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	st := FeedImageStats{Parents: m.count, Bytes: int64(8 * len(m.slots)), Pending: len(m.pending), Complete: m.complete}
+	for _, c := range m.chunks {
+		st.Bytes += int64(cap(c))
+	}
+	return st, true
+}
