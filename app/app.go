@@ -55,7 +55,8 @@ func New(d Deps) *App {
 	}
 	a := &App{store: d.Store, now: d.Clock, log: d.Log, validate: newValidator()}
 	a.families.counts.TTL = familyCacheTTL
-	a.feed = newParentSide(d.Config)
+	inMemory, _ := d.Store.(store.ParentsInMemory)
+	a.feed = newParentSide(d.Config, inMemory != nil && inMemory.ParentsInMemory())
 	a.connectors = newConnectorSide(d.Config, d.Log)
 	if d.Config.RateLimit > 0 {
 		a.auth = NewAuthLimiter(d.Config.RateLimit)

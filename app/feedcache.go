@@ -50,6 +50,9 @@ type parentKey struct{ ent, user string }
 // (store.FeedParent) and one token verification.
 const (
 	parentsBytes = 64 << 20 // the parents and their read states
+	// parentsInMemoryBytes: the same, when the store keeps every parent
+	// in memory (store.ParentsInMemory).
+	parentsInMemoryBytes = 16 << 20
 	tokensBytes  = 64 << 20 // verified parent tokens
 )
 
@@ -134,9 +137,14 @@ type parentSide struct {
 // newParentSide builds the caches for the store cfg names (exact on the
 // embedded store) and the push allowlist: LIAISON_PUSH_ALLOWED_HOSTS
 // (validated at start-up), or the known push services.
-func newParentSide(cfg config.Config) *parentSide {
+func newParentSide(cfg config.Config, parentsInMemory bool) *parentSide {
 	ps := &parentSide{pushAllow: webpush.DefaultAllowlist}
 	ps.feedCaches.init(cfg.Embedded())
+	if parentsInMemory {
+		// The store reads a parent from memory (the embedded store's feed
+		// image): this cache only spares decoding their record.
+		ps.parents.MaxBytes = parentsInMemoryBytes
+	}
 	if strings.TrimSpace(cfg.PushAllowedHosts) != "" {
 		if a, err := webpush.ParseAllowlist(cfg.PushAllowedHosts); err == nil {
 			ps.pushAllow = a

@@ -81,3 +81,20 @@ func TestFeedFirstRequestOneLookup(t *testing.T) {
 		t.Fatalf("not synced: %+v %v, %d lookups", pg, err, st.n.Load()-before)
 	}
 }
+
+// On the embedded store, which reads every parent from memory (its feed
+// image), the use cases keep a smaller cache of parents (the memory the
+// image takes is not held twice); on a store without, the full one.
+func TestParentsCacheSmallerOverParentsInMemory(t *testing.T) {
+	f := newParentFixture(t)
+	if im, ok := f.st.(store.ParentsInMemory); !ok || !im.ParentsInMemory() {
+		t.Fatalf("the fixture's store (%T) keeps no parents in memory", f.st)
+	}
+	if a := New(Deps{Store: f.st}); a.feed.parents.MaxBytes != parentsInMemoryBytes {
+		t.Fatalf("over parents in memory: a cache of %d bytes, want %d", a.feed.parents.MaxBytes, parentsInMemoryBytes)
+	}
+	// A wrapper that does not say it (as MongoDB does not).
+	if a := New(Deps{Store: &lookups{Store: f.st}}); a.feed.parents.MaxBytes != parentsBytes {
+		t.Fatalf("without: a cache of %d bytes, want %d", a.feed.parents.MaxBytes, parentsBytes)
+	}
+}

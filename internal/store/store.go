@@ -113,6 +113,13 @@ type UpsertResult struct {
 	Updated int `json:"updated"`
 }
 
+// ParentsInMemory is implemented by a store that may answer FeedParent
+// from memory (the embedded store's feed image): the use cases then keep a
+// smaller cache of parents of their own.
+type ParentsInMemory interface {
+	ParentsInMemory() bool
+}
+
 // Store is the storage contract. Times are passed in; a backend never reads
 // the clock.
 type Store interface {

@@ -679,6 +679,10 @@ func (s *Store) imageRows(ctx context.Context, query string, args ...any) ([]ima
 	return recs, last, rows.Err()
 }
 
+// ParentsInMemory reports whether the store keeps a feed image
+// (store.ParentsInMemory).
+func (s *Store) ParentsInMemory() bool { return s.img != nil }
+
 // FeedImageStats is the feed image's state, for /metrics.
 type FeedImageStats struct {
 	Parents  int   // parents held
