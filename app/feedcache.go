@@ -53,7 +53,7 @@ const (
 	// parentsInMemoryBytes: the same, when the store keeps every parent
 	// in memory (store.ParentsInMemory).
 	parentsInMemoryBytes = 16 << 20
-	tokensBytes  = 64 << 20 // verified parent tokens
+	tokensBytes          = 64 << 20 // verified parent tokens
 )
 
 // feedCaches are the parent side's caches, shared by every front end.
