@@ -103,6 +103,15 @@ func BenchmarkStaffAtScale(b *testing.B) {
 		}
 	}
 
+	// The embedded store reads the parents just written into its feed
+	// image: the timings start once it is done (as at 8:00, hours after
+	// the night's sync).
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st, on := w.store.FeedImageStats(); !on || st.Complete && st.Pending == 0 {
+			break
+		}
+	}
+
 	h := w.api.App.Handler()
 	// The family counts are cached per audience until the directory
 	// changes: every turn starts after a change, as the first check after
