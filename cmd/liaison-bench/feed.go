@@ -226,10 +226,23 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			if len(toks) > 0 {
 				p.Origin = "https://ent.example.fr" // the ENT page the widget is on
 			}
-			if useWrk {
-				return runWrk(p)
+			// The server's CPU time over the run, per request: what a
+			// request costs the server, whatever the queue.
+			cpu0, err := srv.cpuTime()
+			if err != nil {
+				return loadStats{}, err
 			}
-			return runLoader(p)
+			var st loadStats
+			if useWrk {
+				st, err = runWrk(p)
+			} else {
+				st, err = runLoader(p)
+			}
+			cpu1, cerr := srv.cpuTime()
+			if n := st.RPS * float64(seconds); err == nil && cerr == nil && n > 0 {
+				st.ServerCPU = time.Duration(float64(cpu1-cpu0) / n)
+			}
+			return st, err
 		}
 		health, err := run("/healthz", nil, nil, 200)
 		if err != nil {
@@ -248,7 +261,7 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			return err
 		}
 		fmt.Printf("%s\n", lay.name)
-		fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz")
+		fmt.Printf("%-52s %9s %8s %8s %8s %7s %9s %11s\n", "", "req/s", "p50", "p99", "max", "errors", "of healthz", "server CPU")
 		pct := func(s loadStats) string { return fmt.Sprintf("%.0f%%", 100*s.RPS/health.RPS) }
 		health.print("  baseline: GET /healthz", "100%")
 		hotRun.print(fmt.Sprintf("  GET /v1/me/feed, %d parents polling", len(hotSet)), pct(hotRun))
@@ -457,6 +470,9 @@ type loadStats struct {
 	RPS           float64
 	P50, P99, Max time.Duration
 	Errors        int64
+	// ServerCPU is the server process's CPU time per request over a
+	// closed-loop run (the feed bench's server in its own process).
+	ServerCPU time.Duration `json:",omitempty"`
 	// The open loop's (loadPlan.Rate > 0) only: the rate asked, the
 	// p99.9, how many requests were sent more than a millisecond after
 	// their scheduled time, and of those how many had a free connection
@@ -557,7 +573,7 @@ func (s loadStats) printOpen(label string) {
 
 func (s loadStats) print(label, share string) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
-	fmt.Printf("%-52s %9.0f %8s %8s %8s %7d %9s\n", label, s.RPS, ms(s.P50), ms(s.P99), ms(s.Max), s.Errors, share)
+	fmt.Printf("%-52s %9.0f %8s %8s %8s %7d %9s %8dµs/req\n", label, s.RPS, ms(s.P50), ms(s.P99), ms(s.Max), s.Errors, share, s.ServerCPU.Microseconds())
 }
 
 // closedLoop runs conc workers sending requests back to back for d.

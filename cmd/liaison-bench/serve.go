@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -181,6 +182,28 @@ func (p *serverProc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// cpuTime is the CPU time the process has used (user and system, from
+// /proc/PID/stat, in clock ticks of 10 ms).
+func (p *serverProc) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields counted from after its closing one, utime and stime are
+	// the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("server process: unreadable /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("server process: unreadable /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
 }
 
 // memory is the process's peak and current resident set size, in bytes
