@@ -90,7 +90,10 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	cats := []string{"cantine", "periscolaire", "batiment", "transport", "culture", "etudes"}
 	for i := 0; i < nNotices; i++ {
 		pub := now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour))))
-		exp := pub.Add(time.Duration(1+rng.IntN(31)) * 24 * time.Hour)
+		// Expiring at midnight (UTC), as a notice for the day does: no
+		// feed changes during the runs (a 304 row's ETags stay valid),
+		// unless they cross midnight.
+		exp := pub.Add(time.Duration(1+rng.IntN(31)) * 24 * time.Hour).Truncate(24 * time.Hour)
 		aud := []string{uais[rng.IntN(len(uais))]}
 		if rng.IntN(10) == 0 {
 			k := min(10, len(uais))
