@@ -33,7 +33,8 @@ import (
 // reads them from the database until they are back), and a loader reads
 // them again from the database in batches. A read started before the
 // write may put the old record back: a record goes in only if no write to
-// its parent came since the loader took it (pending). Purging notices
+// its parent came since the loader took it (pending); nor does a build
+// put back a parent written while it ran (builtOver). Purging notices
 // (their read states go with them, in every parent) starts the image
 // again (reset).
 //
@@ -61,6 +62,12 @@ type feedImage struct {
 	complete bool                 // every parent of the database is in the image or pending
 	building bool                 // a build runs
 	over     bool                 // a record did not fit (imageLimit): not complete until a reset
+
+	// builtOver: the parents written while a build runs (nil when none
+	// runs). The build's rows of them may be older than the write, and
+	// the loader may be done with them already (found them gone, or could
+	// not put their new record): the build leaves them to the loader.
+	builtOver map[parentKey]struct{}
 
 	limit int64 // bytes of records at most
 
@@ -380,6 +387,9 @@ func (m *feedImage) written(entID string, users ...string) {
 	ent, known := m.ents[entID]
 	for _, u := range users {
 		m.pending[parentKey{entID, u}] = m.seq
+		if m.builtOver != nil {
+			m.builtOver[parentKey{entID, u}] = struct{}{}
+		}
 		if known {
 			m.remove(ent, u)
 		}
@@ -418,6 +428,7 @@ func (m *feedImage) free() {
 func (m *feedImage) startBuild() {
 	m.epoch++
 	m.complete, m.building = false, true
+	m.builtOver = map[parentKey]struct{}{}
 	epoch := m.epoch
 	m.wg.Add(1)
 	go func() {
@@ -429,7 +440,7 @@ func (m *feedImage) startBuild() {
 		_ = m.build(ctx, epoch)
 		m.mu.Lock()
 		if m.epoch == epoch {
-			m.building = false
+			m.building, m.builtOver = false, nil
 		}
 		m.mu.Unlock()
 	}()
@@ -449,9 +460,13 @@ func (m *feedImage) build(ctx context.Context, epoch uint64) error {
 			return nil
 		}
 		for _, r := range recs {
-			// A parent written since is the loader's; one already in
-			// the image was read there after its last write.
+			// A parent written since is the loader's (pending, or
+			// read again since: builtOver); one already in the image
+			// was read there after its last write.
 			if _, p := m.pending[r.key]; p {
+				continue
+			}
+			if _, w := m.builtOver[r.key]; w {
 				continue
 			}
 			if e, ok := m.ents[r.key.ent]; ok && m.find(e, r.key.user) >= 0 {

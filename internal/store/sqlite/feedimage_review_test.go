@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liaison-ent/liaison/internal/store"
+	"github.com/liaison-ent/liaison/internal/store/storetest"
+)
+
+// The feed image attacked where its loader, its build and the store's
+// writes interleave: each test holds one of them still at the worst
+// moment (a hook around the image's reads of the database), lets the
+// others run, and then checks that every parent is read as the database
+// says.
+
+// reviewNotice publishes a notice of the school of benchFeedSchool(1)
+// that expires at exp.
+func reviewNotice(t *testing.T, s *Store, id string, exp time.Time) {
+	t.Helper()
+	uai, _ := benchFeedSchool(1)
+	nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
+		Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
+		Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: exp,
+		Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
+		CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
+	if err := s.CreateNotice(context.Background(), nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pause is a hook that holds the first call it sees (after its read of
+// the database) until released.
+type pause struct {
+	once, done sync.Once
+	held       chan struct{}
+	released   chan struct{}
+}
+
+// newPause is a pause released at the end of the test at the latest (the
+// store's Close waits for the call it holds).
+func newPause(t *testing.T) *pause {
+	p := &pause{held: make(chan struct{}), released: make(chan struct{})}
+	t.Cleanup(p.release)
+	return p
+}
+
+func (p *pause) release() { p.done.Do(func() { close(p.released) }) }
+
+func (p *pause) hold() {
+	p.once.Do(func() {
+		close(p.held)
+		<-p.released
+	})
+}
+
+// waitHeld waits for the hook to hold its call.
+func (p *pause) waitHeld(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the image never read the database")
+	}
+}
+
+// holdBuild makes the image's next build step stop after its read of the
+// database, until released.
+func holdBuild(t *testing.T, s *Store) *pause {
+	p := newPause(t)
+	m := s.img
+	m.mu.Lock()
+	load := m.loadAfter
+	m.loadAfter = func(ctx context.Context, after int64, n int) ([]imageRecord, int64, error) {
+		recs, last, err := load(ctx, after, n)
+		p.hold()
+		return recs, last, err
+	}
+	m.mu.Unlock()
+	return p
+}
+
+// waitNotPending waits until the loader has read the parent again.
+func waitNotPending(t *testing.T, s *Store, ent, user string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s.img.mu.RLock()
+		_, p := s.img.pending[parentKey{ent, user}]
+		s.img.mu.RUnlock()
+		if !p {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s still pending after 20 s", ent, user)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFeedImageBuildDoesNotBringBackAnErasedParent: a parent erased while
+// a build (here the one a purge of notices starts) holds their rows read
+// before the erasure — and whom the loader has already found gone — is
+// not put back into the image by the build: FeedParent says not found,
+// not the erased parent's children.
+func TestFeedImageBuildDoesNotBringBackAnErasedParent(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	school, level := benchFeedSchool(1)
+	syncParents(t, s, storetest.T0,
+		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
+		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
+	imageSame(t, s, "synced", "ent_1/erased", "ent_1/stays")
+
+	build := holdBuild(t, s)
+	if n, err := s.PurgeNotices(ctx, storetest.T0.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	build.waitHeld(t) // the build has read both parents
+	if err := s.DeleteParent(ctx, "ent_1", "erased", store.AuditEntry{At: storetest.T0, Action: "parents.erase"}); err != nil {
+		t.Fatal(err)
+	}
+	waitNotPending(t, s, "ent_1", "erased") // the loader found them gone
+	build.release()
+	imageSame(t, s, "erased during the build", "ent_1/erased", "ent_1/stays")
+}
+
+// TestFeedImageBuildDoesNotPutBackAnOldRecord: a parent synced while a
+// build holds their rows read before — whose new record the loader could
+// not put (too big for the image) — is not answered from the build's
+// older rows: FeedParent reads the database, and shows the new children.
+func TestFeedImageBuildDoesNotPutBackAnOldRecord(t *testing.T) {
+	ctx := context.Background()
+	defer func(l int64) { imageLimit = l }(imageLimit)
+	imageLimit = 4 << 10
+	s := openTemp(t)
+	school, level := benchFeedSchool(1)
+	syncParents(t, s, storetest.T0, store.Parent{ENTUserID: "grows", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
+	waitImage(t, s)
+
+	build := holdBuild(t, s)
+	if n, err := s.PurgeNotices(ctx, storetest.T0.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	build.waitHeld(t)
+	var many []store.Child
+	for i := range 300 {
+		many = append(many, store.Child{UAI: school, Level: level, Class: fmt.Sprintf("CLASSE-%03d", i)})
+	}
+	syncParents(t, s, storetest.T0.Add(time.Minute), store.Parent{ENTUserID: "grows", Children: many})
+	waitNotPending(t, s, "ent_1", "grows")
+	build.release()
+	waitImage(t, s)
+	p, _, err := s.FeedParent(ctx, "ent_1", "grows")
+	if err != nil || len(p.Children) != len(many) {
+		t.Fatalf("FeedParent after the sync: %d children (%v), want %d", len(p.Children), err, len(many))
+	}
+}
