@@ -36,7 +36,8 @@ import (
 // its parent came since the loader took it (pending); nor does a build
 // put back a parent written while it ran (builtOver). Purging notices
 // (their read states go with them, in every parent) starts the image
-// again (reset).
+// again (reset, a new epoch: what the loader read before it does not go
+// in).
 //
 // The image is built in the background when the store opens (about 10 s
 // at 1,000,000 parents); until it is complete, a parent it does not hold is
@@ -497,7 +498,7 @@ func (m *feedImage) loader() {
 		case <-m.kick:
 		}
 		for {
-			entID, users, seqs := m.takePending()
+			entID, users, seqs, epoch := m.takePending()
 			if len(users) == 0 {
 				break
 			}
@@ -511,6 +512,13 @@ func (m *feedImage) loader() {
 				break
 			}
 			m.mu.Lock()
+			if m.epoch != epoch {
+				// The image started again since the read (reset:
+				// purged notices took read states out of it): the
+				// parents stay pending, read again.
+				m.mu.Unlock()
+				continue
+			}
 			byUser := make(map[string][]byte, len(recs))
 			for _, r := range recs {
 				byUser[r.key.user] = r.rows
@@ -531,9 +539,9 @@ func (m *feedImage) loader() {
 	}
 }
 
-// takePending returns up to imageLoadBatch pending parents of one ENT and
-// the sequence numbers of their last writes.
-func (m *feedImage) takePending() (string, []string, []uint64) {
+// takePending returns up to imageLoadBatch pending parents of one ENT,
+// the sequence numbers of their last writes, and the image's epoch.
+func (m *feedImage) takePending() (string, []string, []uint64, uint64) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var entID string
@@ -552,7 +560,7 @@ func (m *feedImage) takePending() (string, []string, []uint64) {
 			break
 		}
 	}
-	return entID, users, seqs
+	return entID, users, seqs, m.epoch
 }
 
 // settled reports whether no build runs and no parent is pending (for

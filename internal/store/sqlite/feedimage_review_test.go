@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,24 @@ func holdBuild(t *testing.T, s *Store) *pause {
 		recs, last, err := load(ctx, after, n)
 		p.hold()
 		return recs, last, err
+	}
+	m.mu.Unlock()
+	return p
+}
+
+// holdLoader makes the loader's next batch that reads user stop after
+// its read of the database, until released.
+func holdLoader(t *testing.T, s *Store, user string) *pause {
+	p := newPause(t)
+	m := s.img
+	m.mu.Lock()
+	load := m.loadKeys
+	m.loadKeys = func(ctx context.Context, entID string, users []string) ([]imageRecord, error) {
+		recs, err := load(ctx, entID, users)
+		if slices.Contains(users, user) {
+			p.hold()
+		}
+		return recs, err
 	}
 	m.mu.Unlock()
 	return p
@@ -159,5 +178,33 @@ func TestFeedImageBuildDoesNotPutBackAnOldRecord(t *testing.T) {
 	p, _, err := s.FeedParent(ctx, "ent_1", "grows")
 	if err != nil || len(p.Children) != len(many) {
 		t.Fatalf("FeedParent after the sync: %d children (%v), want %d", len(p.Children), err, len(many))
+	}
+}
+
+// TestFeedImageLoaderAcrossAPurge: the loader's batch read before a purge
+// of notices (which takes their read states out of every parent and
+// starts the image again) does not go into the new image: the parent's
+// read state of the purged notice is not served.
+func TestFeedImageLoaderAcrossAPurge(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	school, level := benchFeedSchool(1)
+	syncParents(t, s, storetest.T0, store.Parent{ENTUserID: "reader", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
+	reviewNotice(t, s, "ntc_new", storetest.T0.Add(48*time.Hour))
+	waitImage(t, s)
+
+	loader := holdLoader(t, s, "reader")
+	if _, err := s.MarkRead(ctx, "ent_1", "reader", []string{"ntc_old", "ntc_new"}, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	loader.waitHeld(t) // the loader read both states
+	if n, err := s.PurgeNotices(ctx, storetest.T0.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	loader.release()
+	imageSame(t, s, "purged while the loader read", "ent_1/reader")
+	if _, states, err := s.FeedParent(ctx, "ent_1", "reader"); err != nil || len(states) != 1 || states[0].NoticeID != "ntc_new" {
+		t.Fatalf("reader's states after the purge: %+v, %v", states, err)
 	}
 }
