@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -207,4 +209,66 @@ func TestFeedImageLoaderAcrossAPurge(t *testing.T) {
 	if _, states, err := s.FeedParent(ctx, "ent_1", "reader"); err != nil || len(states) != 1 || states[0].NoticeID != "ntc_new" {
 		t.Fatalf("reader's states after the purge: %+v, %v", states, err)
 	}
+}
+
+// TestFeedImageErasureAtCommit: an erased parent leaves the image when the
+// erasure commits, not once the write-ahead log has been cleared after it
+// (clearLog waits up to busy_timeout, 10 s, for older readers): in
+// between FeedParent does not serve them, and the image's memory no longer
+// holds their record.
+func TestFeedImageErasureAtCommit(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	school, level := benchFeedSchool(1)
+	syncParents(t, s, storetest.T0,
+		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
+		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	imageSame(t, s, "synced", "ent_1/erased", "ent_1/stays")
+
+	// A reader of an older snapshot: the checkpoint after the erasure
+	// waits for it.
+	old, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := old.QueryRowContext(ctx, `SELECT COUNT(*) FROM parents`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			old.Rollback() //nolint:errcheck // read-only
+		}
+	}
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.DeleteParent(ctx, "ent_1", "erased", store.AuditEntry{At: storetest.T0, Action: "parents.erase"})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, err := s.feedParent(ctx, "ent_1", "erased"); errors.Is(err, sql.ErrNoRows) {
+			break // committed
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the erasure did not commit in 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p, _, err := s.FeedParent(ctx, "ent_1", "erased")
+	select {
+	case err := <-done:
+		t.Fatalf("the erasure returned (%v) before the check: the test did not hold its checkpoint", err)
+	default:
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("erased (committed) but FeedParent answers %+v, %v", p, err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	imageSame(t, s, "erased", "ent_1/erased", "ent_1/stays")
 }

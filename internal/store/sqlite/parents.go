@@ -370,7 +370,6 @@ func (s *Store) getParent(ctx context.Context, entID, entUserID string) (store.P
 // overwrites what was deleted; a checkpoint then clears the write-ahead
 // log, whose older frames still hold the parent's rows.
 func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a store.AuditEntry) error {
-	defer s.img.written(entID, entUserID)
 	err := s.write(ctx, a, func(tx *sql.Tx) error {
 		var subs string
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(json_group_array(s.id), '[]') FROM push_subscriptions s
@@ -389,6 +388,9 @@ func (s *Store) DeleteParent(ctx context.Context, entID, entUserID string, a sto
 		_, err = tx.ExecContext(ctx, `DELETE FROM digests WHERE ent_id = ? AND ent_user_id = ?`, entID, entUserID)
 		return err
 	})
+	// Out of the feed image (its record overwritten) as soon as the
+	// erasure commits, not after clearLog's wait for older readers.
+	s.img.written(entID, entUserID)
 	if err != nil {
 		return fmt.Errorf("store: unable to delete parent %s/%s: %w", entID, entUserID, mapErr(err))
 	}
