@@ -102,7 +102,7 @@ const (
 
 // imageCompactAt is how many bytes of taken-out records the arena keeps
 // before its live records are copied into new chunks (also at least as
-// many as the live ones).
+// many as the live ones), unless they take it past its bound (remove).
 var imageCompactAt int64 = 32 << 20
 
 // imageLimit is the default bound on the bytes of records the image holds
@@ -319,7 +319,12 @@ func (m *feedImage) remove(ent uint32, user string) {
 		}
 	}
 	m.slots[i] = 0
-	if m.garbage > imageCompactAt && m.garbage > m.live {
+	// The taken-out records count in the image's memory too: past its
+	// bound, they go once they are a quarter of it (the arena stays
+	// within 5/4 of the bound, and a compaction copies the live records
+	// once per quarter of the bound written again).
+	if m.garbage > imageCompactAt && m.garbage > m.live ||
+		m.live+m.garbage > m.limit && m.garbage > m.limit/4 {
 		m.compact()
 	}
 }

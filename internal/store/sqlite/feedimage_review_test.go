@@ -272,3 +272,40 @@ func TestFeedImageErasureAtCommit(t *testing.T) {
 	}
 	imageSame(t, s, "erased", "ent_1/erased", "ent_1/stays")
 }
+
+// TestFeedImageMemoryWithinItsBound: an image whose records fill its
+// bound (LIAISON_FEED_IMAGE_MIB), each parent then written again and again
+// (a day's syncs), keeps its arena near the bound: the records taken out
+// count too, not only the live ones (they were kept up to the live
+// records' size, 32 MiB at least: 40 MiB of arena for 8 MiB).
+func TestFeedImageMemoryWithinItsBound(t *testing.T) {
+	m := newFeedImage()
+	defer m.free()
+	m.limit = 8 << 20
+	rows := make([]byte, 120)
+	key := func(i int) parentKey { return parentKey{"ent_1", fmt.Sprintf("u%07d", i)} }
+	n := 0
+	for m.put(key(n), rows) {
+		n++
+	}
+	if n < 50000 {
+		t.Fatalf("only %d parents in 8 MiB", n)
+	}
+	peak := 0
+	for range 6 {
+		for i := range n {
+			if !m.put(key(i), rows) {
+				t.Fatalf("%d: a record replaced by one of the same size does not fit", i)
+			}
+			peak = max(peak, len(m.chunks)*imageChunk)
+		}
+	}
+	if bound := int(m.limit*5/4) + imageChunk; peak > bound {
+		t.Fatalf("the arena took %d MiB for an 8 MiB image (at most %d MiB)", peak>>20, bound>>20)
+	}
+	for i := range n {
+		if m.find(m.ents["ent_1"], key(i).user) < 0 {
+			t.Fatalf("%v lost", key(i))
+		}
+	}
+}
