@@ -200,6 +200,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 // openCmdStore opens the store for a one-off command (operator, audit);
 // when it cannot, it says why on stderr and ok is false (exit code 1).
 func openCmdStore(ctx context.Context, cfg config.Config, stderr io.Writer) (st store.Store, ok bool) {
+	// A one-off command reads no feed: no feed image to build.
+	cfg.FeedImageMiB = 0
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "liaison: cannot open the store: %v\n", err)

@@ -17,8 +17,14 @@ go test -run '^$' -bench 'UpsertParents' -benchtime 3x ./internal/store/sqlite/ 
 
 echo
 echo "== embedded store: a parent's first feed read of the day (FeedParent) among 1,000,000 parents, plain and with every"
-echo "   child's enrolments (issues 16, 17); baseline (_v1): the statement before, on the same store"
-go test -run '^$' -bench 'FeedParentCold' -benchtime 20000x -benchmem -timeout 30m ./internal/store/sqlite/ | grep -E '^Benchmark'
+echo "   child's enrolments (issues 16, 17), from the feed image; baselines on the same store: the database's statement"
+echo "   (_statement) and the statement before it (_v1); then the feed image built from the database (at start-up, after a"
+echo "   purge) and its memory per parent"
+feedfix=$(mktemp -d)
+trap 'rm -rf "$feedfix"' EXIT
+LIAISON_BENCH_FEED_DIR=$feedfix go test -run '^$' -bench 'FeedParentCold' -benchtime 20000x -benchmem -timeout 30m ./internal/store/sqlite/ | grep -E '^Benchmark'
+LIAISON_BENCH_FEED_DIR=$feedfix go test -run '^$' -bench 'FeedImageBuild' -benchtime 2x -timeout 30m ./internal/store/sqlite/ | grep -E '^Benchmark'
+rm -rf "$feedfix"
 
 echo
 # The feed's load comes from wrk (Debian's package) when it is installed:
