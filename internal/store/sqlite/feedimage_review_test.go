@@ -20,21 +20,6 @@ import (
 // others run, and then checks that every parent is read as the database
 // says.
 
-// reviewNotice publishes a notice of the school of benchFeedSchool(1)
-// that expires at exp.
-func reviewNotice(t *testing.T, s *Store, id string, exp time.Time) {
-	t.Helper()
-	uai, _ := benchFeedSchool(1)
-	nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
-		Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
-		Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: exp,
-		Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
-		CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
-	if err := s.CreateNotice(context.Background(), nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // pause is a hook that holds the first call it sees (after its read of
 // the database) until released.
 type pause struct {
@@ -134,7 +119,7 @@ func TestFeedImageBuildDoesNotBringBackAnErasedParent(t *testing.T) {
 	syncParents(t, s, storetest.T0,
 		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
 		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
-	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
+	feedNotice(t, s, 1, "ntc_old", storetest.T0.Add(time.Hour))
 	imageSame(t, s, "synced", "ent_1/erased", "ent_1/stays")
 
 	build := holdBuild(t, s)
@@ -161,7 +146,7 @@ func TestFeedImageBuildDoesNotPutBackAnOldRecord(t *testing.T) {
 	s := openTemp(t)
 	school, level := benchFeedSchool(1)
 	syncParents(t, s, storetest.T0, store.Parent{ENTUserID: "grows", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
-	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
+	feedNotice(t, s, 1, "ntc_old", storetest.T0.Add(time.Hour))
 	waitImage(t, s)
 
 	build := holdBuild(t, s)
@@ -192,8 +177,8 @@ func TestFeedImageLoaderAcrossAPurge(t *testing.T) {
 	s := openTemp(t)
 	school, level := benchFeedSchool(1)
 	syncParents(t, s, storetest.T0, store.Parent{ENTUserID: "reader", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
-	reviewNotice(t, s, "ntc_old", storetest.T0.Add(time.Hour))
-	reviewNotice(t, s, "ntc_new", storetest.T0.Add(48*time.Hour))
+	feedNotice(t, s, 1, "ntc_old", storetest.T0.Add(time.Hour))
+	feedNotice(t, s, 1, "ntc_new", storetest.T0.Add(48*time.Hour))
 	waitImage(t, s)
 
 	loader := holdLoader(t, s, "reader")

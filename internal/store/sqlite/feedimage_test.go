@@ -99,17 +99,7 @@ func TestFeedImageFollowsWrites(t *testing.T) {
 	}
 	var notices []string
 	for i := range 3 {
-		uai, _ := benchFeedSchool(i)
-		id := fmt.Sprintf("ntc_%d", i)
-		nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
-			Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
-			Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: storetest.T0.Add(time.Duration(i+1) * time.Hour),
-			Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
-			CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
-		if err := s.CreateNotice(ctx, nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
-			t.Fatal(err)
-		}
-		notices = append(notices, id)
+		notices = append(notices, feedNotice(t, s, i, fmt.Sprintf("ntc_%d", i), storetest.T0.Add(time.Duration(i+1)*time.Hour)))
 	}
 	school, level := benchFeedSchool(1)
 	kid := func(class string, e store.Enrolment) store.Child {
@@ -225,16 +215,7 @@ func TestFeedImageReadsItsOwnWrites(t *testing.T) {
 	school, level := benchFeedSchool(1)
 	var notices []string
 	for i := range 8 {
-		id := fmt.Sprintf("ntc_%d", i)
-		nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
-			Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
-			Audience: store.Audience{Schools: []string{school}}, PublishAt: storetest.T0, ExpiresAt: storetest.T0.Add(time.Hour),
-			Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
-			CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
-		if err := s.CreateNotice(ctx, nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
-			t.Fatal(err)
-		}
-		notices = append(notices, id)
+		notices = append(notices, feedNotice(t, s, 1, fmt.Sprintf("ntc_%d", i), storetest.T0.Add(time.Hour)))
 	}
 	const parents = 40
 	var ps []store.Parent

@@ -26,17 +26,7 @@ func TestFeedParentAsV1(t *testing.T) {
 	a := store.AuditEntry{At: storetest.T0, Actor: "ent_1", Action: "parents.upsert"}
 	var notices []string
 	for i := range 5 {
-		uai, _ := benchFeedSchool(i)
-		id := fmt.Sprintf("ntc_%d", i)
-		nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
-			Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
-			Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: storetest.T0.Add(time.Hour),
-			Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
-			CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
-		if err := s.CreateNotice(ctx, nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
-			t.Fatal(err)
-		}
-		notices = append(notices, id)
+		notices = append(notices, feedNotice(t, s, i, fmt.Sprintf("ntc_%d", i), storetest.T0.Add(time.Hour)))
 	}
 	var users []string
 	for _, ent := range []string{"ent_1", "ent_2"} {
@@ -146,4 +136,20 @@ func TestFeedParentQueryPlan(t *testing.T) {
 	if !strings.Contains(strings.Join(plan, "\n"), "SEARCH parents USING INDEX") {
 		t.Fatalf("the parent is not found by its index:\n%s", strings.Join(plan, "\n"))
 	}
+}
+
+// feedNotice publishes a notice to the school'th bench school (a canteen
+// menu, published at storetest.T0, until exp) and returns its ID.
+func feedNotice(t *testing.T, s *Store, school int, id string, exp time.Time) string {
+	t.Helper()
+	uai, _ := benchFeedSchool(school)
+	nt := store.Notice{ID: id, Version: 1, CollectiviteID: "col_1", AuthorID: "acc_1", Service: "restauration",
+		Category: "cantine", Priority: "normal", Title: "Menu", Body: "Lundi : lentilles.",
+		Audience: store.Audience{Schools: []string{uai}}, PublishAt: storetest.T0, ExpiresAt: exp,
+		Status: store.NoticePublished, ConventionID: "cnv_1", ConventionNumber: 1, ConventionVersion: 1, Article: "3",
+		CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
+	if err := s.CreateNotice(context.Background(), nt, store.AuditEntry{At: storetest.T0, Action: "notice.publish", Target: id}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
