@@ -476,6 +476,12 @@ type loadStats struct {
 	// ServerCPU is the server process's CPU time per request over a
 	// closed-loop run (the feed bench's server in its own process).
 	ServerCPU time.Duration `json:",omitempty"`
+	// The open loop's errors by kind: answers with another status than
+	// the one wanted (the last such status), and requests not sent by
+	// the end (the rest of Errors are transport errors).
+	Wrong       int64 `json:",omitempty"`
+	WrongStatus int   `json:",omitempty"`
+	Unsent      int64 `json:",omitempty"`
 	// The open loop's (loadPlan.Rate > 0) only: the rate asked, the
 	// p99.9, how many requests were sent more than a millisecond after
 	// their scheduled time, and of those how many had a free connection
@@ -572,6 +578,9 @@ func loaderMain(file string) error {
 func (s loadStats) printOpen(label string) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 	fmt.Printf("%-52s %8.0f %8.0f %8s %8s %8s %8s %7d %7d %6d\n", label, s.Offered, s.RPS, ms(s.P50), ms(s.P99), ms(s.P999), ms(s.Max), s.Errors, s.Late, s.LateWake)
+	if s.Errors > 0 {
+		fmt.Printf("      errors: %d answered %d, %d not sent by the end, %d transport\n", s.Wrong, s.WrongStatus, s.Unsent, s.Errors-s.Wrong-s.Unsent)
+	}
 }
 
 func (s loadStats) print(label, share string) {

@@ -145,8 +145,8 @@ func TestRateLoopCountsWrongStatuses(t *testing.T) {
 		_, _ = w.Write(feedBody)
 	})
 	st := runRate(t, loadPlan{URL: url + "/healthz", Want: 200, Concurrency: 4, Seconds: 1, Rate: 1000, CPU: -1})
-	if unavailable.Load() == 0 || st.Errors != unavailable.Load() {
-		t.Errorf("errors %d, want the %d 503s the server answered", st.Errors, unavailable.Load())
+	if unavailable.Load() == 0 || st.Errors != unavailable.Load() || st.Wrong != st.Errors || st.WrongStatus != 503 || st.Unsent != 0 {
+		t.Errorf("errors %d (%d answered %d, %d not sent), want the %d 503s the server answered", st.Errors, st.Wrong, st.WrongStatus, st.Unsent, unavailable.Load())
 	}
 }
 

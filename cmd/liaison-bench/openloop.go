@@ -95,7 +95,7 @@ func rateLoop(p loadPlan) (loadStats, error) {
 		conns[i] = &rawConn{addr: u.Host, r: bufio.NewReaderSize(nil, 16<<10)}
 		_ = conns[i].dial(opened) // a failure is retried, and counted, at the first request
 	}
-	var next, attempted, errs, late, lateWake atomic.Int64
+	var next, attempted, errs, wrong, lastWrong, late, lateWake atomic.Int64
 	var mu sync.Mutex
 	var hist histogram
 	var lastDone time.Time
@@ -157,6 +157,8 @@ func rateLoop(p loadPlan) (loadStats, error) {
 				}
 				if status != p.Want {
 					errs.Add(1)
+					wrong.Add(1)
+					lastWrong.Store(int64(status))
 				}
 				// From the scheduled time; from the send when sent early
 				// (due within openLoopMinSleep): never less than what the
@@ -183,7 +185,8 @@ func rateLoop(p loadPlan) (loadStats, error) {
 		RPS:     float64(hist.n) / elapsed.Seconds(),
 		P50:     hist.quantile(0.50), P99: hist.quantile(0.99), P999: hist.quantile(0.999), Max: hist.max,
 		Errors: errs.Load() + total - attempted.Load(),
-		Late:   late.Load(), LateWake: lateWake.Load(),
+		Wrong:  wrong.Load(), WrongStatus: int(lastWrong.Load()), Unsent: total - attempted.Load(),
+		Late: late.Load(), LateWake: lateWake.Load(),
 	}, nil
 }
 
