@@ -53,7 +53,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.Parent
 				return &app.ParentIdentity{ENT: ent, UserID: v.Parent.UserID}, nil
 			}
 		}
-		s.app.ParentTokens().Drop(raw)
+		s.app.ParentTokens().Drop(strings.Clone(raw)) // kept as its key: not the request buffer
 	}
 	id, key, exp, err := s.checkParentToken(ctx, raw)
 	if err != nil {

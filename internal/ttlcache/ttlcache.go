@@ -29,7 +29,7 @@ const entryOverhead = 96
 // while what was read once (a parent's first request of the day) goes.
 type Cache[K comparable, V any] struct {
 	mu       sync.RWMutex
-	m, old   map[K]entry[V]
+	m, old   map[K]entry[K, V]
 	curBytes int64
 	// rotated is when the last generation was dropped whole, tombstones
 	// with it: a load that began before is not kept (it may have read
@@ -60,7 +60,12 @@ type load[V any] struct {
 	err  error
 }
 
-type entry[V any] struct {
+type entry[K comparable, V any] struct {
+	// k is the key as Put or Drop was given it (theirs to keep): a read
+	// that moves the entry to the current generation keeps this one, not
+	// the reader's, which may alias memory the reader reuses (Fiber's
+	// request buffers).
+	k    K
 	v    V
 	at   time.Time // when the load began; for a tombstone, when it was dropped
 	gen  uint64
@@ -71,7 +76,7 @@ type entry[V any] struct {
 	dropped bool
 }
 
-func (c *Cache[K, V]) valid(e entry[V], gen uint64) bool {
+func (c *Cache[K, V]) valid(e entry[K, V], gen uint64) bool {
 	return !e.dropped && e.gen == gen && time.Since(e.at) < c.TTL
 }
 
@@ -96,7 +101,7 @@ func (c *Cache[K, V]) Get(k K, gen uint64) (V, bool) {
 
 // promote moves an entry read from the generation before into the current
 // one (unless something was put or dropped meanwhile).
-func (c *Cache[K, V]) promote(k K, e entry[V]) {
+func (c *Cache[K, V]) promote(k K, e entry[K, V]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; ok {
@@ -106,24 +111,28 @@ func (c *Cache[K, V]) promote(k K, e entry[V]) {
 		return
 	}
 	delete(c.old, k)
-	c.insert(k, e)
+	c.insert(e.k, e)
 }
 
 // insert keeps e in the current generation, which becomes the one before
 // when it is full. The caller holds mu.
-func (c *Cache[K, V]) insert(k K, e entry[V]) {
+func (c *Cache[K, V]) insert(k K, e entry[K, V]) {
 	if c.m == nil {
-		c.m = make(map[K]entry[V])
+		c.m = make(map[K]entry[K, V])
 	}
 	if prev, ok := c.m[k]; ok {
 		c.curBytes -= prev.size
 	} else if len(c.m) >= MaxItems/2 || c.MaxBytes > 0 && c.curBytes+e.size > c.MaxBytes/2 {
-		c.old, c.m, c.curBytes = c.m, make(map[K]entry[V]), 0
+		c.old, c.m, c.curBytes = c.m, make(map[K]entry[K, V]), 0
 		c.rotated = time.Now()
 	}
 	c.m[k] = e
 	c.curBytes += e.size
 }
+
+// Keys: Get and Fetch may be given a key that aliases memory the caller
+// reuses (a token in Fiber's request buffer); Put and Drop keep theirs
+// (the caller's to own: a copy of such a key).
 
 // Put keeps v, loaded from a read of the store that began at at — unless
 // k was dropped since (the read may predate the change that dropped it)
@@ -146,7 +155,7 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
 		return
 	}
 	delete(c.old, k)
-	c.insert(k, entry[V]{v: v, at: at, gen: gen, size: size})
+	c.insert(k, entry[K, V]{k: k, v: v, at: at, gen: gen, size: size})
 }
 
 // Drop forgets k after a change: the entry goes, a load running now will
@@ -155,7 +164,7 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
 func (c *Cache[K, V]) Drop(k K) {
 	c.mu.Lock()
 	delete(c.old, k)
-	c.insert(k, entry[V]{at: time.Now(), dropped: true, size: entryOverhead})
+	c.insert(k, entry[K, V]{k: k, at: time.Now(), dropped: true, size: entryOverhead})
 	c.mu.Unlock()
 	c.fmu.Lock()
 	delete(c.inflight, k)

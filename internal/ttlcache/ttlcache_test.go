@@ -1,9 +1,11 @@
 package ttlcache
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A change that drops an entry while a load of it runs: the load's result
@@ -47,7 +49,7 @@ func TestMaxBytes(t *testing.T) {
 	held := func() (n int, bytes int64) {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
-		for _, m := range []map[int]entry[[]byte]{c.m, c.old} {
+		for _, m := range []map[int]entry[int, []byte]{c.m, c.old} {
 			for _, e := range m {
 				n++
 				bytes += e.size
@@ -149,5 +151,35 @@ func TestSecondSight(t *testing.T) {
 	load("polled")
 	if _, ok := c.Get("polled", 0); !ok {
 		t.Fatal("a key dropped after a change is not kept on its next load")
+	}
+}
+
+// A read that moves an entry from the generation before into the current
+// one keeps the key Put was given, not the reader's: a reader's key that
+// aliases a buffer it reuses (the API reads parent tokens from Fiber's
+// request buffer) would otherwise sit in the map and change under it, and
+// once the map grows (and places its keys again by their bytes) answer
+// for another key — another parent's token given the first parent's
+// identity.
+func TestPromotionKeepsItsOwnKey(t *testing.T) {
+	c := Cache[string, string]{TTL: time.Hour}
+	now := time.Now()
+	c.Put("token-of-parent-A", "A", 0, now)
+	c.mu.Lock()
+	c.old, c.m = c.m, nil // a rotation: A is in the generation before
+	c.mu.Unlock()
+	buf := []byte("token-of-parent-A")
+	if v, ok := c.Get(unsafe.String(&buf[0], len(buf)), 0); !ok || v != "A" {
+		t.Fatalf("A's token: %q %v", v, ok)
+	}
+	copy(buf, "token-of-parent-B") // the buffer carries the next request
+	for i := range 5000 {          // the map grows: its keys are placed again
+		c.Put(fmt.Sprintf("k%d", i), "other", 0, now)
+	}
+	if v, ok := c.Get("token-of-parent-B", 0); ok {
+		t.Fatalf("parent B's token answered %q: the identity of parent A", v)
+	}
+	if v, ok := c.Get("token-of-parent-A", 0); !ok || v != "A" {
+		t.Fatalf("A's token after: %q %v", v, ok)
 	}
 }
