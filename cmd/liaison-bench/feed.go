@@ -325,6 +325,36 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	if len(openTables) > 0 {
 		fmt.Printf("%-52s %8s %8s %8s %8s\n", "target (issue 16): p99 ≤ 10 ms at 25% of /healthz", "", "", "", "≤ 10ms")
 	}
+	// Nothing was written since the set-up: every polling parent's feed
+	// is the one whose ETag they kept. A feed that changed is a defect
+	// (another parent's record or identity served, a stale image), not
+	// a figure: the bench stops.
+	changed := 0
+	if day := 24 * time.Hour; time.Now().UTC().Truncate(day) != now.Truncate(day) {
+		// The notices expire at midnight: feeds changed at it.
+		hotSet = nil
+		fmt.Printf("\nthe runs crossed midnight (UTC), when notices expire: the polling parents' feeds are not compared with the set-up's\n")
+	}
+	for i, tok := range hotSet {
+		req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("If-None-Match", etags[i])
+		res, err := w.client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotModified {
+			changed++
+		}
+	}
+	if len(hotSet) > 0 {
+		fmt.Printf("\nafter the runs, %d of %d polling parents' feeds are the ones they kept the ETag of (nothing was written)\n", len(hotSet)-changed, len(hotSet))
+	}
+	if changed > 0 {
+		return fmt.Errorf("%d polling parents' feeds changed while nothing was written: a parent was served another's feed, or a stale one", changed)
+	}
 	feedPeak, feedRSS, err := srv.memory()
 	if err != nil {
 		return err
