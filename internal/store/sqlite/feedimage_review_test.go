@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liaison-ent/liaison/conventions"
 	"github.com/liaison-ent/liaison/internal/store"
 	"github.com/liaison-ent/liaison/internal/store/storetest"
 )
@@ -116,9 +117,7 @@ func TestFeedImageBuildDoesNotBringBackAnErasedParent(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	school, level := benchFeedSchool(1)
-	syncParents(t, s, storetest.T0,
-		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
-		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	syncErasedAndStays(t, s, school, level)
 	feedNotice(t, s, 1, "ntc_old", storetest.T0.Add(time.Hour))
 	imageSame(t, s, "synced", "ent_1/erased", "ent_1/stays")
 
@@ -205,9 +204,7 @@ func TestFeedImageErasureAtCommit(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	school, level := benchFeedSchool(1)
-	syncParents(t, s, storetest.T0,
-		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
-		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
+	syncErasedAndStays(t, s, school, level)
 	imageSame(t, s, "synced", "ent_1/erased", "ent_1/stays")
 
 	// A reader of an older snapshot: the checkpoint after the erasure
@@ -293,4 +290,13 @@ func TestFeedImageMemoryWithinItsBound(t *testing.T) {
 			t.Fatalf("%v lost", key(i))
 		}
 	}
+}
+
+// syncErasedAndStays syncs the two parents of the erasure tests: "erased"
+// (a child in CM1) and "stays" (a child in CP), at school.
+func syncErasedAndStays(t *testing.T, s *Store, school string, level conventions.Level) {
+	t.Helper()
+	syncParents(t, s, storetest.T0,
+		store.Parent{ENTUserID: "erased", Children: []store.Child{{UAI: school, Level: level, Class: "CM1"}}},
+		store.Parent{ENTUserID: "stays", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
 }
