@@ -41,7 +41,7 @@ func TestParentTokensOnOneConnectionKeepTheirIdentity(t *testing.T) {
 	defer client.CloseIdleConnections()
 	// Half the requests from a few parents who poll, half from the rest.
 	rng := rand.New(rand.NewPCG(1, 2))
-	const requests = 6000
+	const requests = 2000
 	wrong := 0
 	for k := range requests {
 		i := rng.IntN(n)
