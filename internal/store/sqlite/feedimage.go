@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
+	"math/bits"
 	"strings"
 	"sync"
 	"unsafe"
@@ -51,9 +52,8 @@ type feedImage struct {
 	mu       sync.RWMutex
 	seed     maphash.Seed
 	ents     map[string]uint32 // ENT IDs, interned
-	entIDs   []string
-	slots    []uint64 // 0: empty; else hash tag (24 bits) << 40 | ref+1
-	count    int      // records in slots
+	slots    []uint64          // 0: empty; else hash tag (24 bits) << 40 | ref+1
+	count    int               // records in slots
 	chunks   [][]byte
 	live     int64                // bytes of records in the table
 	garbage  int64                // bytes of records taken out
@@ -72,9 +72,10 @@ type feedImage struct {
 
 	limit int64 // bytes of records at most
 
-	kick chan struct{} // wakes the loader
-	stop chan struct{}
-	wg   sync.WaitGroup
+	kick   chan struct{} // wakes the loader
+	ctx    context.Context
+	cancel context.CancelFunc // stops the loader and any build (close)
+	wg     sync.WaitGroup
 
 	// load reads parents' rows from the database: the parents named
 	// (keys of one ENT), or those after a parent ID (after, n). Set by
@@ -114,8 +115,9 @@ var imageLimit int64 = DefaultFeedImageMiB << 20
 const DefaultFeedImageMiB = 256
 
 func newFeedImage() *feedImage {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &feedImage{seed: maphash.MakeSeed(), ents: map[string]uint32{}, pending: map[parentKey]uint64{},
-		limit: imageLimit, kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		limit: imageLimit, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 }
 
 // start runs the loader and a first build.
@@ -129,27 +131,11 @@ func (m *feedImage) start() {
 
 // close stops the loader and any build, and waits for them.
 func (m *feedImage) close() {
-	select {
-	case <-m.stop:
-	default:
-		close(m.stop)
-	}
+	m.cancel()
 	m.wg.Wait()
 	m.mu.Lock()
 	m.free()
 	m.mu.Unlock()
-}
-
-func (m *feedImage) context() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-m.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
 }
 
 // hash is a parent key's hash: the ENT's index mixed with the user ID's.
@@ -157,14 +143,10 @@ func (m *feedImage) hash(ent uint32, user string) uint64 {
 	return maphash.String(m.seed, user) ^ (uint64(ent)+1)*0x9e3779b97f4a7c15
 }
 
-func (m *feedImage) home(h uint64) int { return int(h >> (64 - bitsOf(len(m.slots)))) }
-
-func bitsOf(n int) int {
-	b := 0
-	for 1<<b < n {
-		b++
-	}
-	return b
+// home is a hash's slot: its top bits (the table's size is a power of
+// two).
+func (m *feedImage) home(h uint64) int {
+	return int(h >> (64 - bits.TrailingZeros(uint(len(m.slots)))))
 }
 
 // find returns the slot of a key, or -1.
@@ -225,9 +207,8 @@ func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), l
 func (m *feedImage) put(key parentKey, rows []byte) bool {
 	ent, ok := m.ents[key.ent]
 	if !ok {
-		ent = uint32(len(m.entIDs))
+		ent = uint32(len(m.ents))
 		m.ents[key.ent] = ent
-		m.entIDs = append(m.entIDs, key.ent)
 	}
 	m.remove(ent, key.user)
 	var hdr [3 * binary.MaxVarintLen64]byte
@@ -439,11 +420,9 @@ func (m *feedImage) startBuild() {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		ctx, cancel := m.context()
-		defer cancel()
 		// A failed build leaves the image incomplete: FeedParent reads
 		// the database.
-		_ = m.build(ctx, epoch)
+		_ = m.build(m.ctx, epoch)
 		m.mu.Lock()
 		if m.epoch == epoch {
 			m.building, m.builtOver = false, nil
@@ -494,11 +473,10 @@ func (m *feedImage) build(ctx context.Context, epoch uint64) error {
 // batches of one ENT's parents.
 func (m *feedImage) loader() {
 	defer m.wg.Done()
-	ctx, cancel := m.context()
-	defer cancel()
+	ctx := m.ctx
 	for {
 		select {
-		case <-m.stop:
+		case <-ctx.Done():
 			return
 		case <-m.kick:
 		}
@@ -534,9 +512,8 @@ func (m *feedImage) loader() {
 					continue // written again since: loaded again later
 				}
 				delete(m.pending, k)
-				if rows, ok := byUser[u]; ok && !m.put(k, rows) {
-					// Too big for the image: read from the database.
-					continue
+				if rows, ok := byUser[u]; ok {
+					m.put(k, rows) // false: too big for the image, read from the database
 				}
 			}
 			m.mu.Unlock()
