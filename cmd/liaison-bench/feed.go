@@ -168,18 +168,28 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// polling: the service keeps a parent (and their token) in its caches
 	// from their second request on (a first request is the cold run's
 	// case).
-	etags := make([]string, len(hotSet))
-	for i, tok := range slices.Concat(hotSet, hotSet) {
-		i %= len(hotSet)
+	// askFeed is one parent's feed request (with the ETag they kept, if
+	// any), its status and ETag.
+	askFeed := func(tok, etag string) (int, string, error) {
 		req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
 		res, err := w.client.Do(req)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		etags[i] = res.Header.Get("ETag")
+		return res.StatusCode, res.Header.Get("ETag"), nil
+	}
+	etags := make([]string, len(hotSet))
+	for i, tok := range slices.Concat(hotSet, hotSet) {
+		i %= len(hotSet)
+		if _, etags[i], err = askFeed(tok, ""); err != nil {
+			return err
+		}
 	}
 
 	// Setup took long enough for the server to close idle connections.
@@ -336,16 +346,11 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 		fmt.Printf("\nthe runs crossed midnight (UTC), when notices expire: the polling parents' feeds are not compared with the set-up's\n")
 	}
 	for i, tok := range hotSet {
-		req, _ := http.NewRequest("GET", w.base+"/v1/me/feed?limit=50", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("If-None-Match", etags[i])
-		res, err := w.client.Do(req)
+		status, _, err := askFeed(tok, etags[i])
 		if err != nil {
 			return err
 		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusNotModified {
+		if status != http.StatusNotModified {
 			changed++
 		}
 	}
