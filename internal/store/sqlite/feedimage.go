@@ -619,26 +619,17 @@ func imageParent(entID, user string, rows []byte) (store.Parent, []store.ReadSta
 	return d.done()
 }
 
-// The feed image's reads: feedParentQuery's rows for a set of parents (p),
-// each with its parent's ID and key.
-const imageRowsQuery = `
-SELECT p.id, p.ent_id, p.ent_user_id, 0, p.locale, p.muted, p.updated_at, p.feed_children FROM p
-UNION ALL
-SELECT p.id, p.ent_id, p.ent_user_id, 2, r.notice_id, r.read_at, r.ack_at, NULL FROM p
-	CROSS JOIN read_states r ON r.ent_id = p.ent_id AND r.ent_user_id = p.ent_user_id
-UNION ALL
-SELECT p.id, p.ent_id, p.ent_user_id, 3, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
-UNION ALL
-SELECT p.id, p.ent_id, p.ent_user_id, 4, d.enrolment, d.uai, d.level, d.class FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
-
-const (
-	imageParentColumns = `id, ent_id, ent_user_id, locale, muted, updated_at, feed_children`
+// The feed image's reads: the rows of a set of parents (parentRows, as
+// FeedParent's statement reads one parent's), each led by its parent's ID
+// and key.
+var (
+	imageRows = parentRows("p.id, p.ent_id, p.ent_user_id, ")
 	// imageKeysQuery: the parents of ENT ?1 named in the JSON list ?2.
-	imageKeysQuery = `WITH p AS MATERIALIZED (SELECT ` + imageParentColumns + ` FROM parents
-	WHERE ent_id = ?1 AND ent_user_id IN (SELECT value FROM json_each(?2)))` + imageRowsQuery
+	imageKeysQuery = `WITH p AS MATERIALIZED (SELECT ` + parentColumns + ` FROM parents
+	WHERE ent_id = ?1 AND ent_user_id IN (SELECT value FROM json_each(?2)))` + imageRows
 	// imageAfterQuery: the ?2 parents after ID ?1.
-	imageAfterQuery = `WITH p AS MATERIALIZED (SELECT ` + imageParentColumns + ` FROM parents
-	WHERE id > ?1 ORDER BY id LIMIT ?2)` + imageRowsQuery
+	imageAfterQuery = `WITH p AS MATERIALIZED (SELECT ` + parentColumns + ` FROM parents
+	WHERE id > ?1 ORDER BY id LIMIT ?2)` + imageRows
 )
 
 // openImage makes the store's feed image and starts building it.

@@ -412,22 +412,33 @@ func (s *Store) CountFamilies(ctx context.Context, aud store.Audience) (int, err
 	return n, nil
 }
 
-// feedParentQuery reads a parent and their read states in one statement
-// (one snapshot), finding the parent once (p, by the (ent_id, ent_user_id)
-// index; CROSS JOIN: p drives the joins): a row of kind 0 for the parent
-// and their children (feed_children), rows of kind 2 for their states, of
-// kind 3 for the categories they summarize and of kind 4 for their
-// declarations. No ORDER BY (a sorter per request): feedParent sorts.
-const feedParentQuery = `
-WITH p AS MATERIALIZED (SELECT id, locale, muted, updated_at, feed_children FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2)
-SELECT 0, locale, muted, updated_at, feed_children FROM p
+// parentRows is what the feed reads of the parents in p (a materialized
+// CTE of parentColumns), in one statement (one snapshot), each row led by
+// lead (columns of p, or none): a row of kind 0 for the parent and their
+// children (feed_children), rows of kind 2 for their read states, of kind
+// 3 for the categories they summarize and of kind 4 for their
+// declarations (CROSS JOIN: p drives the joins, each row found by its
+// key). No ORDER BY (a sorter per request): feedRows sorts. The one
+// definition of a parent's rows, for the statement and the feed image.
+func parentRows(lead string) string {
+	return `
+SELECT ` + lead + `0, p.locale, p.muted, p.updated_at, p.feed_children FROM p
 UNION ALL
-SELECT 2, r.notice_id, r.read_at, r.ack_at, NULL FROM read_states r
-	WHERE r.ent_id = ?1 AND r.ent_user_id = ?2
+SELECT ` + lead + `2, r.notice_id, r.read_at, r.ack_at, NULL FROM p
+	CROSS JOIN read_states r ON r.ent_id = p.ent_id AND r.ent_user_id = p.ent_user_id
 UNION ALL
-SELECT 3, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
+SELECT ` + lead + `3, d.digest, NULL, NULL, NULL FROM p CROSS JOIN parent_digest d ON d.parent_id = p.id
 UNION ALL
-SELECT 4, d.enrolment, d.uai, d.level, d.class FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
+SELECT ` + lead + `4, d.enrolment, d.uai, d.level, d.class FROM p CROSS JOIN parent_declarations d ON d.parent_id = p.id`
+}
+
+// parentColumns are p's columns in parentRows.
+const parentColumns = `id, ent_id, ent_user_id, locale, muted, updated_at, feed_children`
+
+// feedParentQuery reads one parent's rows, the parent found once by the
+// (ent_id, ent_user_id) index.
+var feedParentQuery = `WITH p AS MATERIALIZED (SELECT ` + parentColumns + ` FROM parents WHERE ent_id = ?1 AND ent_user_id = ?2)` +
+	parentRows("")
 
 // FeedParent returns a parent with their children and read states: from
 // the feed image (feedimage.go) when it holds them, else read by one
