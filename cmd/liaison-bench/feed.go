@@ -197,12 +197,6 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 	// The load generator runs in a process of its own (this binary with
 	// -load), as wrk would: its scheduling and garbage collection do not
 	// land in the server's latencies.
-	if feedProfile != "" {
-		if err := srv.doFile("profile", feedProfile); err != nil {
-			return err
-		}
-		defer func() { _ = srv.do("stop") }()
-	}
 	gen := "Go load generator (-load), its own process"
 	if useWrk {
 		gen = "wrk -t1, its own process"
@@ -234,10 +228,20 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			}
 			defer func() { _ = srv.do("unpin") }()
 		}
+		row := 0
 		run := func(path string, toks, tags []string, want int) (loadStats, error) {
 			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU}
 			if len(toks) > 0 {
 				p.Origin = "https://ent.example.fr" // the ENT page the widget is on
+			}
+			// A profile per row (healthz, polling, 304, cold), each
+			// readable on its own.
+			row++
+			if feedProfile != "" {
+				if err := srv.doFile("profile", fmt.Sprintf("%s.%s%d", feedProfile, strings.TrimSuffix(strings.Fields(lay.name)[0], ":"), row)); err != nil {
+					return loadStats{}, err
+				}
+				defer func() { _ = srv.do("stop") }()
 			}
 			// The server's CPU time over the run, per request: what a
 			// request costs the server, whatever the queue.
