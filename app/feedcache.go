@@ -164,6 +164,9 @@ func (c *feedCaches) init(exact bool) {
 	c.names.TTL, c.tokens.TTL = nameTTL, ParentTokenTTL
 	c.parents.MaxBytes, c.parents.Size = parentsBytes, parentEntrySize
 	c.tokens.MaxBytes, c.tokens.Size = tokensBytes, tokenEntrySize
+	// A token is read from the request's buffer, which the connection's
+	// next request reuses: the cache keeps a copy.
+	c.tokens.Own = strings.Clone
 	// A parent's first request of the day loads them and verifies their
 	// token; only a second request within the caches' lifetime keeps
 	// them (the parents who poll, not the morning's one-time burst).

@@ -48,6 +48,11 @@ type Cache[K comparable, V any] struct {
 	// is read again nor fills the heap the garbage collector scans.
 	SecondSight bool
 	seen        doorkeeper
+	// Own, when set, makes a key the cache's own as it keeps it (Put,
+	// Drop): a copy of a key that may alias memory its caller reuses (a
+	// token in Fiber's request buffer). A key Put does not keep (seen
+	// once, or older than what is kept) is not copied.
+	Own func(K) K
 	// loads in flight, so that a popular entry that expires is loaded
 	// once, not by every request that misses it at the same moment.
 	fmu      sync.Mutex
@@ -131,8 +136,9 @@ func (c *Cache[K, V]) insert(k K, e entry[K, V]) {
 }
 
 // Keys: Get and Fetch may be given a key that aliases memory the caller
-// reuses (a token in Fiber's request buffer); Put and Drop keep theirs
-// (the caller's to own: a copy of such a key).
+// reuses (a token in Fiber's request buffer); Put and Drop keep theirs:
+// the caller's to own (a copy of such a key), or made the cache's own by
+// Own.
 
 // Put keeps v, loaded from a read of the store that began at at — unless
 // k was dropped since (the read may predate the change that dropped it)
@@ -155,13 +161,22 @@ func (c *Cache[K, V]) Put(k K, v V, gen uint64, at time.Time) {
 		return
 	}
 	delete(c.old, k)
+	k = c.own(k)
 	c.insert(k, entry[K, V]{k: k, v: v, at: at, gen: gen, size: size})
+}
+
+func (c *Cache[K, V]) own(k K) K {
+	if c.Own != nil {
+		return c.Own(k)
+	}
+	return k
 }
 
 // Drop forgets k after a change: the entry goes, a load running now will
 // not keep its result, and the next request starts a load of its own
 // rather than waiting for that one.
 func (c *Cache[K, V]) Drop(k K) {
+	k = c.own(k)
 	c.mu.Lock()
 	delete(c.old, k)
 	c.insert(k, entry[K, V]{k: k, at: time.Now(), dropped: true, size: entryOverhead})

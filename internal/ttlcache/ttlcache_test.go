@@ -3,6 +3,7 @@ package ttlcache
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -181,5 +182,46 @@ func TestPromotionKeepsItsOwnKey(t *testing.T) {
 	}
 	if v, ok := c.Get("token-of-parent-A", 0); !ok || v != "A" {
 		t.Fatalf("A's token after: %q %v", v, ok)
+	}
+}
+
+// Own copies a key the cache keeps (Put, Drop), so that a caller may hand
+// it a key that aliases a buffer it reuses; a key it does not keep (seen
+// once) is not copied.
+func TestOwnKeepsACopy(t *testing.T) {
+	copies := 0
+	c := Cache[string, string]{TTL: time.Hour, SecondSight: true, Own: func(k string) string {
+		copies++
+		return strings.Clone(k)
+	}}
+	now := time.Now()
+	buf := []byte("token-of-parent-A")
+	key := unsafe.String(&buf[0], len(buf))
+	c.Put(key, "A", 0, now) // first sight: not kept
+	if copies != 0 {
+		t.Fatalf("a key not kept was copied %d times", copies)
+	}
+	c.Put(key, "A", 0, now)
+	c.Put(key, "A", 0, now.Add(time.Millisecond)) // kept again, over itself
+	if copies != 2 {
+		t.Fatalf("%d copies for two keeps", copies)
+	}
+	copy(buf, "token-of-parent-B") // the buffer carries the next request
+	for i := range 5000 {          // the map grows: its keys are placed again
+		c.Put(fmt.Sprintf("k%d", i), "other", 0, now)
+		c.Put(fmt.Sprintf("k%d", i), "other", 0, now)
+	}
+	if v, ok := c.Get("token-of-parent-B", 0); ok {
+		t.Fatalf("parent B's token answered %q: the identity of parent A", v)
+	}
+	if v, ok := c.Get("token-of-parent-A", 0); !ok || v != "A" {
+		t.Fatalf("A's token after: %q %v", v, ok)
+	}
+	copy(buf, "token-of-parent-A")
+	c.Drop(key) // a tombstone, under a key of its own too
+	copy(buf, "token-of-parent-C")
+	c.Put("token-of-parent-A", "A2", 0, now.Add(-time.Second)) // a read from before the drop
+	if v, ok := c.Get("token-of-parent-A", 0); ok {
+		t.Fatalf("after its drop, A's token answered %q", v)
 	}
 }
