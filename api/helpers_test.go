@@ -89,6 +89,13 @@ func (ts *testServer) peerWith(cfg config.Config, through store.Store) *testServ
 // pause at a chosen moment.
 type switchStore struct{ store.Store }
 
+// ParentsInMemory is the store's underneath (the embedded store's feed
+// image): the server is built as over that store alone.
+func (s *switchStore) ParentsInMemory() bool {
+	im, ok := s.Store.(store.ParentsInMemory)
+	return ok && im.ParentsInMemory()
+}
+
 // swapStore makes the server (API and use cases alike) use st, a wrapper
 // of ts.st; call it before the requests it concerns.
 func (ts *testServer) swapStore(st store.Store) { ts.sw.Store = st }

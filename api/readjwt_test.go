@@ -1,0 +1,102 @@
+package api
+
+import (
+	"encoding/base64"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// readJWT reads what golang-jwt's ParseUnverified reads, token for token:
+// the same tokens read, the same alg, claims, signed part and signature;
+// it differs only on an alg the library does not know, which readJWT
+// reads (and the ENT's pinned alg then refuses) where the library stops.
+func TestReadJWTAsTheLibrary(t *testing.T) {
+	seg := base64.RawURLEncoding.EncodeToString
+	valid := mintParent(t, jwt.SigningMethodHS256, []byte("lia_w_secret"), "ent_1", "u1", testNow.Add(time.Hour))
+	head, rest, _ := strings.Cut(valid, ".")
+	body, sig, _ := strings.Cut(rest, ".")
+	claims := func(js string) string { return head + "." + seg([]byte(js)) + "." + sig }
+	header := func(js string) string { return seg([]byte(js)) + "." + body + "." + sig }
+	tokens := map[string]string{
+		"valid":            valid,
+		"no alg none sig":  mintParent(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "ent_1", "u1", testNow),
+		"HS384":            mintParent(t, jwt.SigningMethodHS384, []byte("k"), "ent_1", "u1", testNow),
+		"audience list":    claims(`{"iss":"ent_1","sub":"u1","aud":["a","liaison"],"exp":1893456000}`),
+		"fractional exp":   claims(`{"iss":"ent_1","sub":"u1","aud":"liaison","exp":1893456000.75,"iat":1e9}`),
+		"exp as string":    claims(`{"iss":"ent_1","exp":"1893456000"}`),
+		"aud as number":    claims(`{"iss":"ent_1","aud":7}`),
+		"aud list of nums": claims(`{"iss":"ent_1","aud":[7]}`),
+		"claims array":     claims(`[1,2]`),
+		"claims not json":  claims(`{"iss":`),
+		"claims null":      claims(`null`),
+		"no iss":           claims(`{"sub":"u1"}`),
+		"extra claims":     claims(`{"iss":"ent_1","sub":"u1","classe":"CM2","n":[1,{"a":2}]}`),
+		"header no alg":    header(`{"typ":"JWT"}`),
+		"header alg num":   header(`{"alg":256}`),
+		"header array":     header(`["HS256"]`),
+		"header not json":  header(`HS256`),
+		"header kid":       header(`{"kid":"k1","typ":"JWT","alg":"HS256"}`),
+		"header padded":    seg([]byte(`{"alg":"HS256"}`)) + "=." + body + "." + sig,
+		"sig not base64":   head + "." + body + ".***",
+		"empty sig":        head + "." + body + ".",
+		"two segments":     head + "." + body,
+		"four segments":    valid + ".x",
+		"empty":            "",
+		"dots":             "..",
+		"garbage":          "not.a.jwt",
+		"unknown alg":      header(`{"alg":"XX"}`),
+	}
+	for name, raw := range tokens {
+		var ours, lib parentClaims
+		alg, signed, s, ok := readJWT(raw, &ours)
+		tok, parts, err := jwt.NewParser().ParseUnverified(raw, &lib)
+		libOK := err == nil && len(parts) == 3
+		if name == "unknown alg" {
+			if !ok || alg != "XX" || libOK {
+				t.Errorf("%s: read %v (alg %q), the library %v", name, ok, alg, libOK)
+			}
+			continue
+		}
+		if ok != libOK {
+			t.Errorf("%s: readJWT %v, the library %v (%v)", name, ok, libOK, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if alg != tok.Method.Alg() || signed != parts[0]+"."+parts[1] || string(s) != string(tok.Signature) || !reflect.DeepEqual(ours, lib) {
+			t.Errorf("%s: read alg %q claims %+v, the library %q %+v", name, alg, ours, tok.Method.Alg(), lib)
+		}
+	}
+}
+
+// What a token the API cannot read is told, by what is wrong with it.
+func TestParentTokenRefusals(t *testing.T) {
+	f := newFixture(t)
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(1, uaiA1)))
+	seg := base64.RawURLEncoding.EncodeToString
+	valid := f.parentToken(t, "u00000")
+	head, rest, _ := strings.Cut(valid, ".")
+	body, sig, _ := strings.Cut(rest, ".")
+	for name, c := range map[string]struct{ tok, detail string }{
+		"four segments":  {valid + ".x", "token.malformed"},
+		"header no alg":  {seg([]byte(`{"typ":"JWT"}`)) + "." + body + "." + sig, "token.malformed"},
+		"claims garbage": {head + "." + seg([]byte(`{"iss":`)) + "." + sig, "token.malformed"},
+		"no iss":         {head + "." + seg([]byte(`{"sub":"u00000"}`)) + "." + sig, "token.malformed"},
+		"sig garbage":    {head + "." + body + ".***", "token.malformed"},
+		"unknown alg":    {seg([]byte(`{"alg":"XX"}`)) + "." + body + "." + sig, "token.algorithm"},
+		"HS384":          {mintParent(t, jwt.SigningMethodHS384, f.entSecret, f.entID, "u00000", testNow.Add(time.Minute)), "token.algorithm"},
+		"altered claims": {head + "." + seg([]byte(`{"iss":"`+f.entID+`","sub":"u00001","aud":"liaison","exp":`+strconv.FormatInt(testNow.Add(time.Minute).Unix(), 10)+`}`)) + "." + sig, "token.signature_mismatch"},
+	} {
+		r := f.do("GET", "/v1/me", c.tok, nil)
+		if r.Status != 401 || r.ErrorCode(t) != "auth.invalid_token" || !strings.Contains(string(r.Body), `"`+c.detail+`"`) {
+			t.Errorf("%s: %d %s, want %s", name, r.Status, r.Body, c.detail)
+		}
+	}
+	f.must(200, f.do("GET", "/v1/me", valid, nil))
+}
