@@ -3,15 +3,21 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
@@ -134,15 +140,8 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 		}
 		return nil, none, time.Time{}, tokenRefused("token.signature_mismatch", fr, en)
 	}
-	err = jwt.NewValidator(
-		jwt.WithAudience(parentAudience),
-		jwt.WithIssuer(ent.ID),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(parentLeeway),
-		jwt.WithTimeFunc(s.now),
-	).Validate(claims)
-	if err != nil {
+	// iss named the ENT whose key verified the token (CachedENT above).
+	if err := s.parentClaims.Validate(claims); err != nil {
 		return nil, none, time.Time{}, claimsRefused(err)
 	}
 	if claims.ExpiresAt.Time.Sub(now) > parentMaxLifetime+parentLeeway {
@@ -162,6 +161,9 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 // header, the claims as the library's types decode them), without the
 // header's generic map, which cost a parent's first request more than
 // verifying its signature.
+//
+// The registered claims are decoded flat (jwtClaims), then given the
+// library's types as their own UnmarshalJSON would (TestReadJWTAsTheLibrary).
 func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, ok bool) {
 	head, rest, ok1 := strings.Cut(raw, ".")
 	body, sig64, ok2 := strings.Cut(rest, ".")
@@ -179,8 +181,9 @@ func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, 
 	if !ok || json.Unmarshal(hb, &h) != nil || h.Alg == "" {
 		return "", "", nil, false
 	}
+	var c jwtClaims
 	cb, ok := seg(body)
-	if !ok || json.Unmarshal(cb, claims) != nil {
+	if !ok || json.Unmarshal(cb, &c) != nil || !c.into(claims) {
 		return "", "", nil, false
 	}
 	if sig, ok = seg(sig64); !ok {
@@ -189,20 +192,134 @@ func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, 
 	return h.Alg, raw[:len(head)+1+len(body)], sig, true
 }
 
+// jwtClaims are a parent token's registered claims as JSON carries them:
+// NumericDates as numbers (json.Number takes what NumericDate.UnmarshalJSON
+// takes: a number, or a string holding one), the audience with the
+// library's own type.
+type jwtClaims struct {
+	Iss string           `json:"iss"`
+	Sub string           `json:"sub"`
+	Aud jwt.ClaimStrings `json:"aud"`
+	Exp json.Number      `json:"exp"`
+	Nbf json.Number      `json:"nbf"`
+	Iat json.Number      `json:"iat"`
+	Jti string           `json:"jti"`
+}
+
+// into sets claims from c, a NumericDate as jwt.NumericDate.UnmarshalJSON
+// sets it (seconds, their fraction to the nanosecond, at the library's
+// precision); false: a date that is not a float64.
+func (c *jwtClaims) into(claims *parentClaims) bool {
+	date := func(n json.Number) (*jwt.NumericDate, bool) {
+		if n == "" { // absent, or null
+			return nil, true
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return nil, false
+		}
+		round, frac := math.Modf(f)
+		return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), true
+	}
+	var ok1, ok2, ok3 bool
+	claims.RegisteredClaims = jwt.RegisteredClaims{Issuer: c.Iss, Subject: c.Sub, Audience: c.Aud, ID: c.Jti}
+	claims.ExpiresAt, ok1 = date(c.Exp)
+	claims.NotBefore, ok2 = date(c.Nbf)
+	claims.IssuedAt, ok3 = date(c.Iat)
+	return ok1 && ok2 && ok3
+}
+
+// newParentClaimsValidator is the validator of parent tokens' claims:
+// aud = liaison, exp required, iat not in the future, 60 s of leeway, on
+// the service's clock.
+func newParentClaimsValidator(now func() time.Time) *jwt.Validator {
+	return jwt.NewValidator(
+		jwt.WithAudience(parentAudience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(parentLeeway),
+		jwt.WithTimeFunc(now),
+	)
+}
+
 // verifies reports whether sig signs signed with the widget key k.
 func verifies(m jwt.SigningMethod, signed string, sig []byte, alg string, k store.WidgetKey) bool {
 	switch alg {
 	case store.AlgHS256:
 		for _, b := range hmacKeys(k.HMACSecret) {
-			if m.Verify(signed, sig, b) == nil {
+			if hmacSHA256Verifies(b, signed, sig) {
 				return true
 			}
 		}
 	case store.AlgES256:
-		pk, err := parseES256PublicKey(k.PublicKey)
+		pk, err := es256Keys.parse(k.PublicKey)
 		return err == nil && m.Verify(signed, sig, pk) == nil
 	}
 	return false
+}
+
+// hmacStates are HMAC-SHA256 states by key, reset for each token: the
+// key's padding is hashed once per state, not once per token (what
+// hmac.New, which jwt's HS256 Verify calls, does). Keys are the registered
+// ENTs' (a token names its ENT; its key is that ENT's), a few per ENT
+// over its rotations; the map starts afresh past maxKeyStates.
+var hmacStates struct {
+	sync.Mutex
+	pools map[string]*sync.Pool
+}
+
+const maxKeyStates = 1024
+
+// hmacSHA256Verifies reports whether sig is the HMAC-SHA256 of signed
+// under key, compared in constant time.
+func hmacSHA256Verifies(key []byte, signed string, sig []byte) bool {
+	hmacStates.Lock()
+	p := hmacStates.pools[string(key)]
+	if p == nil {
+		if len(hmacStates.pools) >= maxKeyStates || hmacStates.pools == nil {
+			hmacStates.pools = map[string]*sync.Pool{}
+		}
+		k := bytes.Clone(key)
+		p = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
+		hmacStates.pools[string(k)] = p
+	}
+	hmacStates.Unlock()
+	h := p.Get().(hash.Hash)
+	defer p.Put(h)
+	h.Reset()
+	h.Write(unsafe.Slice(unsafe.StringData(signed), len(signed))) // read, not kept
+	var sum [sha256.Size]byte
+	return hmac.Equal(h.Sum(sum[:0]), sig)
+}
+
+// es256Keys are the ES256 widget keys already parsed, by their PEM: a
+// parent's first request verifies its token with the parsed key, not
+// with a parse of the PEM each time.
+var es256Keys keyCache
+
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]*ecdsa.PublicKey
+}
+
+func (c *keyCache) parse(pemKey string) (*ecdsa.PublicKey, error) {
+	c.mu.Lock()
+	pk := c.keys[pemKey]
+	c.mu.Unlock()
+	if pk != nil {
+		return pk, nil
+	}
+	pk, err := parseES256PublicKey(pemKey)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.keys) >= maxKeyStates || c.keys == nil {
+		c.keys = map[string]*ecdsa.PublicKey{}
+	}
+	c.keys[pemKey] = pk
+	c.mu.Unlock()
+	return pk, nil
 }
 
 // claimsRefused words a claim the validator refused.

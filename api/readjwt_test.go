@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/base64"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +38,20 @@ func TestReadJWTAsTheLibrary(t *testing.T) {
 		"claims null":      claims(`null`),
 		"no iss":           claims(`{"sub":"u1"}`),
 		"extra claims":     claims(`{"iss":"ent_1","sub":"u1","classe":"CM2","n":[1,{"a":2}]}`),
+		"exp null":         claims(`{"iss":"ent_1","exp":null,"iat":null,"nbf":null}`),
+		"exp not a number": claims(`{"iss":"ent_1","exp":"soon"}`),
+		"exp true":         claims(`{"iss":"ent_1","exp":true}`),
+		"exp too large":    claims(`{"iss":"ent_1","exp":1e400}`),
+		"exp negative":     claims(`{"iss":"ent_1","exp":-1.5,"nbf":0}`),
+		"exp exponent":     claims(`{"iss":"ent_1","exp":1.893456e9}`),
+		"keys in capitals": claims(`{"ISS":"ent_1","Sub":"u1","EXP":1893456000,"Aud":"liaison"}`),
+		"keys twice":       claims(`{"iss":"ent_2","sub":"u2","exp":1,"iss":"ent_1","sub":"u1","exp":1893456000}`),
+		"aud null":         claims(`{"iss":"ent_1","aud":null}`),
+		"aud empty list":   claims(`{"iss":"ent_1","aud":[]}`),
+		"aud list null":    claims(`{"iss":"ent_1","aud":[null]}`),
+		"iss number":       claims(`{"iss":7}`),
+		"jti and nbf":      claims(`{"iss":"ent_1","jti":"t-1","nbf":1893455000}`),
+		"escaped strings":  claims(`{"iss":"ent\u005f1","sub":"\u00e9l\u00e8ve"}`),
 		"header no alg":    header(`{"typ":"JWT"}`),
 		"header alg num":   header(`{"alg":256}`),
 		"header array":     header(`["HS256"]`),
@@ -99,4 +115,39 @@ func TestParentTokenRefusals(t *testing.T) {
 		}
 	}
 	f.must(200, f.do("GET", "/v1/me", valid, nil))
+}
+
+// hmacSHA256Verifies answers as jwt's HS256 Verify, for many keys at once
+// from many goroutines (its pooled states are never shared by two
+// verifications), past the number of keys it keeps states for.
+func TestHMACVerifiesAsTheLibrary(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range maxKeyStates + 200 {
+				key := []byte(fmt.Sprintf("lia_w_key-%d", (i*7+g)%(maxKeyStates+100)))
+				msg := fmt.Sprintf("header.claims-%d-%d", g, i)
+				sig, err := jwt.SigningMethodHS256.Sign(msg, key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				other := append([]byte(nil), sig...)
+				other[i%len(other)] ^= 1
+				for _, c := range []struct {
+					sig  []byte
+					want bool
+				}{{sig, true}, {other, false}, {sig[:31], false}, {nil, false}} {
+					lib := jwt.SigningMethodHS256.Verify(msg, c.sig, key) == nil
+					if got := hmacSHA256Verifies(key, msg, c.sig); got != c.want || lib != c.want {
+						t.Errorf("key %q: verifies %v, the library %v, want %v", key, got, lib, c.want)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

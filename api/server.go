@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/valyala/fasthttp"
 
 	"github.com/liaison-ent/liaison/app"
@@ -57,6 +58,7 @@ type Server struct {
 	// answers 503 for storageFailWindow after it.
 	storageFailedAt atomic.Int64
 	conns           *connLimit       // connections per client address (edge.go); nil when unlimited
+	parentClaims    *jwt.Validator   // parent tokens' claims (parentauth.go)
 	auth            *app.AuthLimiter // failed authentications (app.App's, shared with the back-office); nil without LIAISON_RATE_LIMIT
 }
 
@@ -84,6 +86,7 @@ func New(d Deps) *Server {
 		uploadGate: d.UploadGate,
 	}
 	s.auth = d.App.AuthLimiter()
+	s.parentClaims = newParentClaimsValidator(d.Clock)
 	d.App.OnENTChanged(func(string) { s.entsChanged() }) // an ENT changed through the back-office too
 	s.App = fiber.New(fiber.Config{
 		AppName:               "liaison",
