@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,5 +97,66 @@ func TestParentsCacheSmallerOverParentsInMemory(t *testing.T) {
 	// A wrapper that does not say it (as MongoDB does not).
 	if a := New(Deps{Store: &lookups{Store: f.st}}); a.feed.parents.MaxBytes != parentsBytes {
 		t.Fatalf("without: a cache of %d bytes, want %d", a.feed.parents.MaxBytes, parentsBytes)
+	}
+}
+
+// inMemory is lookups over a store that reads parents from memory, as it
+// says (the embedded store's feed image).
+type inMemory struct{ lookups }
+
+func (*inMemory) ParentsInMemory() bool { return true }
+
+// Over a store that reads parents from memory, a missing parent is read by
+// each request that misses it (no shared load), and kept from their second
+// request on as on any store: the third reads nothing; the parent's own
+// reading and a directory change show at once.
+func TestFeedParentsInMemoryCached(t *testing.T) {
+	f := newParentFixture(t)
+	ctx := context.Background()
+	st := &inMemory{lookups{Store: f.st}}
+	a := New(Deps{Store: st, Clock: func() time.Time { return parentNow }})
+	if !a.feed.parentsInMemory {
+		t.Fatal("the use cases do not see the store's parents in memory")
+	}
+	for i, want := range []int64{1, 2, 2, 2} {
+		pg, err := a.Feed(ctx, f.ent1u1, FeedRequest{})
+		if err != nil || st.n.Load() != want || pg.UnreadCount != 2 {
+			t.Fatalf("request %d: %v, %d lookups in all (want %d), unread %d", i+1, err, st.n.Load(), want, pg.UnreadCount)
+		}
+		pg.Release()
+	}
+	if _, err := a.MarkRead(ctx, f.ent1u1, NoticeRequest{NoticeID: f.a1Notice}); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := a.Feed(ctx, f.ent1u1, FeedRequest{})
+	if err != nil || pg.UnreadCount != 1 {
+		t.Fatalf("after reading: unread %d %v", pg.UnreadCount, err)
+	}
+	pg.Release()
+	n := st.n.Load()
+	a.DirectoryChanged()
+	pg, err = a.Feed(ctx, f.ent1u1, FeedRequest{})
+	if err != nil || st.n.Load() != n+1 {
+		t.Fatalf("after a directory change: %v, %d lookups (want %d)", err, st.n.Load(), n+1)
+	}
+	pg.Release()
+	// Concurrent first requests each read (nothing shared, nothing lost).
+	a.DirectoryChanged()
+	n = st.n.Load()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pg, err := a.Feed(ctx, f.ent1u1, FeedRequest{})
+			if err != nil || pg.UnreadCount != 1 {
+				t.Errorf("concurrent: unread %d %v", pg.UnreadCount, err)
+			}
+			pg.Release()
+		}()
+	}
+	wg.Wait()
+	if got := st.n.Load() - n; got < 1 || got > 8 {
+		t.Fatalf("8 concurrent first requests made %d lookups", got)
 	}
 }
