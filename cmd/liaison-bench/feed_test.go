@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -285,5 +286,50 @@ func TestBenchRateShareRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "-feed-rate-share") {
 			t.Errorf("share %v: %v, want it refused", share, err)
 		}
+	}
+}
+
+// A server that closes a kept-alive connection as the next request comes,
+// without answering it (as one closing idle connections does when the
+// request crosses the close), is served all the same: the request that
+// finds the connection closed before any answer is sent once more on a
+// new one, as net/http does; nothing is an error.
+func TestRateLoopResendsOnAConnectionClosedIdle(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" { // the end of the first request's head: its answer
+						_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+						break
+					}
+				}
+				_, _ = r.ReadString('\n') // the next request comes: closed unanswered
+			}()
+		}
+	}()
+	st := runRate(t, loadPlan{URL: "http://" + l.Addr().String() + "/healthz", Want: 200, Concurrency: 4, Seconds: 1, Rate: 200, CPU: -1})
+	if st.Errors != 0 || st.RPS < 180 {
+		t.Errorf("errors %d, achieved %.0f req/s: want none, 200", st.Errors, st.RPS)
+	}
+	if accepted.Load() < 196 {
+		t.Errorf("%d connections for 200 requests: want one per request", accepted.Load())
 	}
 }

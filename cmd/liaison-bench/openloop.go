@@ -11,9 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
-	"sync"
-	"sync/atomic"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,19 +20,20 @@ import (
 // The loader's open loop (loadPlan.Rate > 0): requests at a constant rate,
 // whatever the answers' latency, as wrk2 and every latency objective
 // measure — what a parent arriving at the 8:00 peak sees. Request i is
-// scheduled at start + i/Rate; Concurrency keep-alive connections each take
-// the next request number from a shared counter, wait for its time, send
-// it and read the whole answer. Its latency runs from the scheduled time,
-// not from the send: a request that had to wait for a free connection (the
+// scheduled at start + i/Rate and sent on a free keep-alive connection
+// (Concurrency of them); its latency runs from the scheduled time, not
+// from the send: a request that had to wait for a free connection (the
 // server being slow) counts its wait (the coordinated-omission
 // correction).
 //
-// The generator shares the cores with the server, so it is kept cheap: raw
-// TCP connections, each request written from a pre-formatted head into a
-// buffer of its connection (no allocation per request), a minimal
-// HTTP/1.1 response reader, latencies in a fixed histogram per connection,
-// and precise sleeps on a timerfd (the Go runtime's timers wake up to a
-// millisecond late on an idle process) — never a spin.
+// The generator shares the cores with the server, so it is one thread, as
+// wrk -t1 is: one loop on epoll over the connections' sockets and a
+// timerfd that wakes it at the next request's time, each request written
+// from a pre-formatted head into its connection's buffer, a minimal
+// HTTP/1.1 response reader, latencies in a fixed histogram. Goroutines
+// sleeping on timers, one per connection, woke up late by milliseconds
+// whenever the server held both cores: the generator's own lateness then
+// showed in the p99 of the rows it measured.
 
 // openLoopGrace is how long, past the run, requests still in flight or
 // not yet sent (the server having fallen behind) may take; it also bounds
@@ -42,22 +41,36 @@ import (
 const openLoopGrace = 2 * time.Second
 
 // openLoopMinSleep: a request due sooner than this is sent at once (its
-// latency then counts from its send); a sleep this short would cost more
+// latency then counts from its send); a wait this short would cost more
 // than it measures.
-const openLoopMinSleep = 200 * time.Microsecond
+const openLoopMinSleep = 50 * time.Microsecond
 
 // openLoopLate: a request sent later than this after its scheduled time
 // is counted late (the generator or the server fell behind).
 const openLoopLate = time.Millisecond
 
+// evConn is one keep-alive HTTP/1.1 connection of the open loop, opened
+// again when the server closes it.
+type evConn struct {
+	slot      int32 // its index + 1 in the loop's events (0 is the timer)
+	fd        int   // -1: closed
+	reused    bool  // it has carried a request: the server may have closed it idle since
+	busy      bool
+	retried   bool      // the request in flight was sent again on a new connection
+	eof       bool      // the server closed it
+	at, sent  time.Time // the request in flight: scheduled, sent
+	freeSince time.Time
+	req, in   []byte
+}
+
 // rateLoop runs a plan with a rate (see above) and returns its figures:
 // achieved req/s (answers received, whatever their status, per second
 // from the start to the last answer, at least the plan's duration), p50,
 // p99, p99.9 and max of the answers' latencies, errors (transport errors,
-// statuses other than Want, and requests not sent before the run's end
-// plus grace: each of them is a request the server did not serve), late
-// starts (sent more than openLoopLate after their time), and of those the
-// ones whose connection was free in time (the generator woke late; the
+// statuses other than Want, and requests not answered before the run's
+// end plus grace: each of them is a request the server did not serve),
+// late starts (sent more than openLoopLate after their time), and of those
+// the ones whose connection was free in time (the generator woke late; the
 // others waited for a connection: the server fell behind).
 func rateLoop(p loadPlan) (loadStats, error) {
 	if p.Rate <= 0 || math.IsNaN(p.Rate) || math.IsInf(p.Rate, 0) {
@@ -73,6 +86,12 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return loadStats{}, fmt.Errorf("open loop: %q: want an http:// URL", p.URL)
 	}
+	addr, err := net.ResolveTCPAddr("tcp4", u.Host)
+	if err != nil {
+		return loadStats{}, fmt.Errorf("open loop: %q: %w", u.Host, err)
+	}
+	sa := &unix.SockaddrInet4{Port: addr.Port}
+	copy(sa.Addr[:], addr.IP.To4())
 	grace := p.Grace
 	if grace <= 0 {
 		grace = openLoopGrace
@@ -83,177 +102,317 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	}
 	dur := time.Duration(p.Seconds) * time.Second
 	total := int64(math.Ceil(p.Rate * float64(p.Seconds)))
-	due := func(start time.Time, i int64) time.Time {
-		return start.Add(time.Duration(float64(i) * float64(time.Second) / p.Rate))
-	}
 
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l, err := newEvLoop()
+	if err != nil {
+		return loadStats{}, err
+	}
+	defer l.close()
 	// The connections are open before the start, as wrk's are: the first
 	// requests do not pay the handshakes.
-	conns := make([]*rawConn, p.Concurrency)
-	opened := time.Now().Add(5 * time.Second)
+	conns := make([]*evConn, p.Concurrency)
 	for i := range conns {
-		conns[i] = &rawConn{addr: u.Host, r: bufio.NewReaderSize(nil, 16<<10)}
-		_ = conns[i].dial(opened) // a failure is retried, and counted, at the first request
+		c := &evConn{slot: int32(i + 1), fd: -1, in: make([]byte, 0, 16<<10)}
+		_ = l.dial(c, sa) // a failure is retried, and counted, at the first request
+		conns[i] = c
 	}
-	var next, attempted, errs, wrong, lastWrong, late, lateWake atomic.Int64
-	var mu sync.Mutex
+	defer func() {
+		for _, c := range conns {
+			l.hangUp(c)
+		}
+	}()
+
+	var st loadStats
 	var hist histogram
 	var lastDone time.Time
-	var wg sync.WaitGroup
+	var attempted, errs, wrong, inflight int64
+	var idle []*evConn        // free connections
+	fail := func(c *evConn) { // the request in flight on c: an error; c free again
+		errs++
+		c.busy = false
+		inflight--
+		l.hangUp(c)
+		c.freeSince = time.Now()
+		idle = append(idle, c)
+	}
+	idle = append(idle, conns...)
+	rng := rand.New(rand.NewPCG(1, 11))
+	send := func(c *evConn, at, now time.Time) {
+		c.req = append(c.req[:0], head...)
+		if len(p.Tokens) > 0 {
+			k := rng.IntN(len(p.Tokens))
+			c.req = append(append(append(c.req, "Authorization: Bearer "...), p.Tokens[k]...), "\r\n"...)
+			if len(p.ETags) > 0 {
+				c.req = append(append(append(c.req, "If-None-Match: "...), p.ETags[k]...), "\r\n"...)
+			}
+		}
+		c.req = append(c.req, "\r\n"...)
+		attempted++
+		inflight++
+		c.busy, c.retried, c.at, c.sent = true, false, at, now
+		if now.Sub(at) > openLoopLate {
+			st.Late++
+			// Its connection was free before its time: the generator woke
+			// late (else every connection was busy at its time: the
+			// server fell behind).
+			if !c.freeSince.After(at) {
+				st.LateWake++
+			}
+		}
+		if err := l.write(c, sa); err != nil {
+			fail(c)
+		}
+	}
+	// answered reads what arrived on c and, when a whole answer is in,
+	// counts it and frees c.
+	br := bufio.NewReaderSize(nil, 16<<10)
+	var in bytes.Reader
+	answered := func(c *evConn) {
+		if err := l.read(c); err != nil {
+			fail(c)
+			return
+		}
+		if !c.busy {
+			if c.eof { // closed while idle: opened again at its next request
+				l.hangUp(c)
+			}
+			return
+		}
+		in.Reset(c.in)
+		br.Reset(&in)
+		status, keep, err := readResponse(br)
+		incomplete := errors.Is(err, io.EOF) || errors.Is(err, errIdleClosed) || err == nil && !keep && !c.eof
+		switch {
+		case incomplete && !c.eof:
+			return // more is coming
+		case incomplete && len(c.in) == 0 && c.reused && !c.retried:
+			// Closed before any answer on a connection kept from before:
+			// the server closed it idle. Sent once more, as net/http does.
+			l.hangUp(c)
+			c.retried = true
+			if err := l.write(c, sa); err != nil {
+				fail(c)
+			}
+			return
+		case incomplete || err != nil:
+			fail(c)
+			return
+		}
+		end := time.Now()
+		if status != p.Want {
+			errs++
+			wrong++
+			st.WrongStatus = status
+		}
+		// From the scheduled time; from the send when sent early (due
+		// within openLoopMinSleep): never less than what the server took.
+		from := c.at
+		if c.sent.Before(c.at) {
+			from = c.sent
+		}
+		hist.record(end.Sub(from))
+		lastDone = end
+		c.busy = false
+		inflight--
+		c.in = c.in[:0]
+		if !keep || c.eof {
+			l.hangUp(c)
+		}
+		c.freeSince = end
+		idle = append(idle, c)
+	}
+
 	start := time.Now().Add(10 * time.Millisecond)
 	hardEnd := start.Add(dur + grace)
-	for w, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.close()
-			sl := newSleeper()
-			defer sl.close()
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
-			var h histogram
-			var done time.Time
-			var buf []byte
-			for {
-				i := next.Add(1) - 1
-				taken := time.Now()
-				if i >= total || !taken.Before(hardEnd) {
-					break // past the end: what is left was not sent
-				}
-				at := due(start, i)
-				if wait := time.Until(at); wait > openLoopMinSleep {
-					sl.sleepUntil(at)
-				}
-				sent := time.Now()
-				if sent.Sub(at) > openLoopLate {
-					late.Add(1)
-					// Its connection was free before its time: the
-					// generator woke late (else no connection took it
-					// before its time: every one was busy — the server
-					// fell behind — or, rarely, the generator was slow to
-					// take the next number after an answer).
-					if taken.Before(at) {
-						lateWake.Add(1)
-					}
-				}
-				buf = append(buf[:0], head...)
-				if len(p.Tokens) > 0 {
-					k := rng.IntN(len(p.Tokens))
-					buf = append(append(append(buf, "Authorization: Bearer "...), p.Tokens[k]...), "\r\n"...)
-					if len(p.ETags) > 0 {
-						buf = append(append(append(buf, "If-None-Match: "...), p.ETags[k]...), "\r\n"...)
-					}
-				}
-				buf = append(buf, "\r\n"...)
-				deadline := sent.Add(grace)
-				if deadline.After(hardEnd) {
-					deadline = hardEnd
-				}
-				status, err := c.roundTrip(buf, deadline)
-				end := time.Now()
-				attempted.Add(1)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				if status != p.Want {
-					errs.Add(1)
-					wrong.Add(1)
-					lastWrong.Store(int64(status))
-				}
-				// From the scheduled time; from the send when sent early
-				// (due within openLoopMinSleep): never less than what the
-				// server took.
-				from := at
-				if sent.Before(at) {
-					from = sent
-				}
-				h.record(end.Sub(from))
-				done = end
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			hist.merge(&h)
-			if done.After(lastDone) {
-				lastDone = done
-			}
-		}()
+	due := func(i int64) time.Time {
+		return start.Add(time.Duration(float64(i) * float64(time.Second) / p.Rate))
 	}
-	wg.Wait()
+	var next int64
+	lastCheck := start
+	for {
+		now := time.Now()
+		if !now.Before(hardEnd) {
+			break
+		}
+		for next < total && len(idle) > 0 {
+			at := due(next)
+			if at.Sub(now) > openLoopMinSleep {
+				break
+			}
+			c := idle[len(idle)-1]
+			idle = idle[:len(idle)-1]
+			next++
+			send(c, at, now)
+		}
+		if next >= total && inflight == 0 {
+			break
+		}
+		// A request in flight past its grace is an error, its connection
+		// closed (checked every 10 ms).
+		if now.Sub(lastCheck) > 10*time.Millisecond {
+			lastCheck = now
+			for _, c := range conns {
+				if c.busy && now.Sub(c.sent) > grace {
+					fail(c)
+				}
+			}
+		}
+		wake := time.Time{}
+		if next < total && len(idle) > 0 {
+			wake = due(next)
+		}
+		if err := l.wait(wake, min(hardEnd.Sub(now), 10*time.Millisecond), func(slot int32) { answered(conns[slot-1]) }); err != nil {
+			return loadStats{}, err
+		}
+	}
+	errs += inflight // sent, not answered by the end
 	elapsed := max(dur, lastDone.Sub(start))
-	return loadStats{
-		Offered: p.Rate,
-		RPS:     float64(hist.n) / elapsed.Seconds(),
-		P50:     hist.quantile(0.50), P99: hist.quantile(0.99), P999: hist.quantile(0.999), Max: hist.max,
-		Errors: errs.Load() + total - attempted.Load(),
-		Wrong:  wrong.Load(), WrongStatus: int(lastWrong.Load()), Unsent: total - attempted.Load(),
-		Late: late.Load(), LateWake: lateWake.Load(),
-	}, nil
+	st.Offered = p.Rate
+	st.RPS = float64(hist.n) / elapsed.Seconds()
+	st.P50, st.P99, st.P999, st.Max = hist.quantile(0.50), hist.quantile(0.99), hist.quantile(0.999), hist.max
+	st.Errors = errs + total - attempted
+	st.Wrong, st.Unsent = wrong, total-attempted
+	return st, nil
 }
 
-// rawConn is one keep-alive HTTP/1.1 connection of the open loop, opened
-// again when the server closes it.
-type rawConn struct {
-	addr   string
-	conn   net.Conn
-	r      *bufio.Reader
-	reused bool // it has carried a request: the server may have closed it idle since
+// evLoop is the open loop's epoll set: the connections and a timerfd.
+type evLoop struct {
+	ep, timer int
+	events    [128]unix.EpollEvent
+	buf       [64 << 10]byte
 }
 
-func (c *rawConn) dial(deadline time.Time) error {
-	d := net.Dialer{Deadline: deadline}
-	conn, err := d.Dial("tcp", c.addr)
+func newEvLoop() (*evLoop, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open loop: epoll: %w", err)
+	}
+	timer, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return nil, fmt.Errorf("open loop: timerfd: %w", err)
+	}
+	l := &evLoop{ep: ep, timer: timer}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, timer, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: 0}); err != nil {
+		l.close()
+		return nil, fmt.Errorf("open loop: epoll: %w", err)
+	}
+	return l, nil
+}
+
+func (l *evLoop) close() {
+	unix.Close(l.timer)
+	unix.Close(l.ep)
+}
+
+// dial opens c's connection (a blocking connect: on this machine's
+// loopback, tens of microseconds), then non-blocking, in the epoll set.
+func (l *evLoop) dial(c *evConn, sa unix.Sockaddr) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	c.conn, c.reused = conn, false
-	c.r.Reset(conn)
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: c.slot}); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	c.fd, c.reused, c.eof = fd, false, false
+	c.in = c.in[:0]
 	return nil
 }
 
-func (c *rawConn) close() {
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn = nil
+// hangUp closes c's connection; its next request opens another.
+func (l *evLoop) hangUp(c *evConn) {
+	if c.fd >= 0 {
+		_ = unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	c.in = c.in[:0]
+}
+
+// write sends c's request, opening its connection first when closed. A
+// request is small and the socket's buffer empty (the answer before was
+// read whole): a write that does not take it all is an error.
+func (l *evLoop) write(c *evConn, sa unix.Sockaddr) error {
+	if c.fd < 0 {
+		if err := l.dial(c, sa); err != nil {
+			return err
+		}
+	}
+	c.reused = true
+	n, err := unix.Write(c.fd, c.req)
+	if err == nil && n < len(c.req) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// read appends what c's socket holds to c.in; the server's close sets eof.
+func (l *evLoop) read(c *evConn) error {
+	if c.fd < 0 {
+		return nil
+	}
+	for {
+		n, err := unix.Read(c.fd, l.buf[:])
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECONNRESET):
+			c.eof = true
+			return nil
+		case err != nil:
+			return err
+		case n == 0:
+			c.eof = true
+			return nil
+		}
+		c.in = append(c.in, l.buf[:n]...)
 	}
 }
 
-// roundTrip writes req and reads the whole answer by deadline, returning
-// its status. A connection the server closed while idle (nothing read) is
-// opened again and the request sent once more, as net/http does; any other
-// failure closes the connection (the next request opens another).
-func (c *rawConn) roundTrip(req []byte, deadline time.Time) (int, error) {
-	for attempt := 0; ; attempt++ {
-		if c.conn == nil {
-			if err := c.dial(deadline); err != nil {
-				return 0, err
-			}
-		}
-		reused := c.reused
-		c.reused = true
-		if err := c.conn.SetDeadline(deadline); err != nil {
-			c.close()
-			return 0, err
-		}
-		status, keep, err := c.exchange(req)
-		if err == nil && keep {
-			return status, nil
-		}
-		c.close()
-		if errors.Is(err, errIdleClosed) && reused && attempt == 0 {
+// wait arms the timer for wake (none when zero), waits at most limit for
+// the timer or a connection, and hands each ready connection to ready.
+func (l *evLoop) wait(wake time.Time, limit time.Duration, ready func(slot int32)) error {
+	var its unix.ItimerSpec
+	if !wake.IsZero() {
+		its.Value = unix.NsecToTimespec(max(int64(time.Until(wake)), 1))
+	}
+	if err := unix.TimerfdSettime(l.timer, 0, &its, nil); err != nil {
+		return fmt.Errorf("open loop: timerfd: %w", err)
+	}
+	n, err := unix.EpollWait(l.ep, l.events[:], int(max(limit, time.Millisecond)/time.Millisecond))
+	if errors.Is(err, unix.EINTR) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open loop: epoll: %w", err)
+	}
+	for _, ev := range l.events[:n] {
+		if ev.Fd == 0 {
+			var b [8]byte
+			_, _ = unix.Read(l.timer, b[:])
 			continue
 		}
-		return status, err
+		ready(ev.Fd)
 	}
+	return nil
 }
 
 var errIdleClosed = errors.New("connection closed before any answer")
-
-func (c *rawConn) exchange(req []byte) (status int, keep bool, err error) {
-	if _, err := c.conn.Write(req); err != nil {
-		return 0, false, errIdleClosed
-	}
-	return readResponse(c.r)
-}
 
 // readResponse reads one HTTP/1.1 answer: its status line, its headers up
 // to the empty line and its body (Content-Length bytes; none for 204 and
@@ -334,45 +493,6 @@ func readResponse(r *bufio.Reader) (status int, keep bool, err error) {
 		return status, false, errors.New("a body without Content-Length on a kept connection")
 	}
 	return status, keep, nil
-}
-
-// sleeper waits until a time to within tens of microseconds (a timerfd
-// read through the runtime's poller), without spinning; time.Sleep when a
-// timerfd cannot be had.
-type sleeper struct {
-	fd  int
-	f   *os.File
-	buf [8]byte
-}
-
-func newSleeper() *sleeper {
-	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-	if err != nil {
-		return &sleeper{fd: -1}
-	}
-	return &sleeper{fd: fd, f: os.NewFile(uintptr(fd), "timerfd")}
-}
-
-func (s *sleeper) sleepUntil(t time.Time) {
-	d := time.Until(t)
-	if d <= 0 {
-		return
-	}
-	if s.f != nil {
-		its := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-		if unix.TimerfdSettime(s.fd, 0, &its, nil) == nil {
-			if _, err := s.f.Read(s.buf[:]); err == nil {
-				return
-			}
-		}
-	}
-	time.Sleep(time.Until(t))
-}
-
-func (s *sleeper) close() {
-	if s.f != nil {
-		s.f.Close()
-	}
 }
 
 // histogram holds latencies in log-linear buckets (as HdrHistogram does):
