@@ -540,14 +540,6 @@ func (h *histogram) record(d time.Duration) {
 	h.n++
 }
 
-func (h *histogram) merge(o *histogram) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
-	h.max = max(h.max, o.max)
-}
-
 // quantile is the value of rank ⌊q·n⌋+1 (as closedLoop's sorted samples
 // are read), to within 0.8%, never above the maximum.
 func (h *histogram) quantile(q float64) time.Duration {
