@@ -479,7 +479,7 @@ func TestEncodePageMatchesMarshal(t *testing.T) {
 	tok := p.tokenNow(t, "p0")
 	p.must(200, p.do("POST", "/v1/me/feed/"+b+"/ack", tok, nil))
 	for _, path := range []string{"/v1/me/feed", "/v1/me/feed?limit=1"} {
-		parent := &app.Principal{Parent: &app.ParentIdentity{ENT: store.ENT{ID: p.entID}, UserID: "p0"}}
+		parent := &app.Principal{Parent: &app.ParentIdentity{ENT: &store.ENT{ID: p.entID}, UserID: "p0"}}
 		pg, err := p.app.Feed(context.Background(), parent, app.FeedRequest{Limit: map[string]int{"/v1/me/feed": 50, "/v1/me/feed?limit=1": 1}[path]})
 		if err != nil {
 			t.Fatal(err)

@@ -52,7 +52,7 @@ func (s *Server) verifyParentToken(ctx context.Context, raw string) (*app.Parent
 		// revoked) is verified again (and refused), and its origins are
 		// the current ones.
 		if now.Before(v.Exp.Add(parentLeeway)) {
-			ent, err := s.app.CachedENT(ctx, v.Parent.ENT.ID)
+			ent, err := s.app.SharedENT(ctx, v.Parent.ENT.ID)
 			if err == nil && ent.KeyAlg == v.Parent.ENT.KeyAlg && ent.WidgetKeyValid(v.Key, now) {
 				if slices.Equal(ent.Origins, v.Parent.ENT.Origins) {
 					return v.Parent, nil
@@ -102,7 +102,7 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 			"Ce jeton n'est pas un JWT lisible portant l'identifiant de l'ENT (iss).",
 			"This token is not a readable JWT carrying the ENT's id (iss).")
 	}
-	ent, err := s.app.CachedENT(ctx, claims.Issuer)
+	ent, err := s.app.SharedENT(ctx, claims.Issuer)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, none, time.Time{}, tokenRefused("token.unknown_issuer",
 			"Aucun ENT n'est enregistré sous l'identifiant donné par iss.",

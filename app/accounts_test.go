@@ -73,7 +73,7 @@ func newStaffWorld(t *testing.T) *staffWorld {
 	w.agentA = w.seed(store.Account{Role: store.RoleAgent, Name: "Agent A", CollectiviteID: w.colA, Services: []string{"restauration"}})
 	w.viewerA = w.seed(store.Account{Role: store.RoleViewer, Name: "Directrice A1", Schools: []string{staffUAIA1}})
 	w.ent = &Principal{ENT: &store.ENT{ID: "ent_1", Name: "ENT"}}
-	w.parent = &Principal{Parent: &ParentIdentity{ENT: store.ENT{ID: "ent_1"}, UserID: "u1"}}
+	w.parent = &Principal{Parent: &ParentIdentity{ENT: &store.ENT{ID: "ent_1"}, UserID: "u1"}}
 	return w
 }
 

@@ -89,7 +89,7 @@ func TestConnectorsOperatorOnly(t *testing.T) {
 	// The ENT itself (its API key), a parent of it, staff of every other
 	// role, nobody: refused before anything is read or written.
 	self := &Principal{ENT: &w.entA}
-	parent := &Principal{Parent: &ParentIdentity{ENT: w.entA, UserID: "u1"}}
+	parent := &Principal{Parent: &ParentIdentity{ENT: &w.entA, UserID: "u1"}}
 	for name, p := range map[string]*Principal{"admin": w.adminA1, "agent": w.agentA, "viewer": w.viewerA, "ent": self, "parent": parent, "anonymous": {}} {
 		ref := ConnectorRequest{ENTID: "ent_a", Kind: store.ConnectorOIDC}
 		calls := map[string]error{}

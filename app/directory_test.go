@@ -43,7 +43,7 @@ func TestSyncParentsUseCase(t *testing.T) {
 // are refused, and nothing is written.
 func TestDirectoryRefusesNonENTs(t *testing.T) {
 	w := newDirWorld(t)
-	parent := &Principal{Parent: &ParentIdentity{ENT: w.entA.ENT, UserID: "u00001"}}
+	parent := &Principal{Parent: &ParentIdentity{ENT: &w.entA.ENT, UserID: "u00001"}}
 	for _, p := range []*Principal{nil, {}, w.operator, w.adminA, parent} {
 		_, err := w.a.SyncParents(w.ctx, p, dirBatch(1, dirUAIA1))
 		wantErr(t, err, CodeAuthForbidden)

@@ -58,7 +58,7 @@ const (
 
 // feedCaches are the parent side's caches, shared by every front end.
 type feedCaches struct {
-	ents     ttlcache.Cache[string, store.ENT]
+	ents     ttlcache.Cache[string, *store.ENT] // shared: read, never changed
 	parents  ttlcache.Cache[parentKey, *parentEntry]
 	snapshot snapshotCache // the notices in feeds, by school
 	names    ttlcache.Cache[string, string]
@@ -180,13 +180,29 @@ func (c *feedCaches) init(exact bool) {
 // CachedENT is an ENT as it was at most entTTL ago (ENTChanged drops it
 // after a change made through this process).
 func (a *App) CachedENT(ctx context.Context, id string) (store.ENT, error) {
+	e, err := a.SharedENT(ctx, id)
+	if err != nil {
+		return store.ENT{}, err
+	}
+	return *e, nil
+}
+
+// SharedENT is CachedENT's record itself, shared with every caller (and
+// every ParentIdentity of that ENT): read it, never change it.
+func (a *App) SharedENT(ctx context.Context, id string) (*store.ENT, error) {
 	if e, ok := a.feed.ents.Get(id, 0); ok {
 		return e, nil
 	}
 	// The key outlives the call: a copy of its own (id may alias a buffer
 	// the caller reuses, as Fiber's route parameters do).
 	id = strings.Clone(id)
-	return a.feed.ents.LoadOnce(id, 0, func() (store.ENT, error) { return a.store.GetENT(ctx, id) })
+	return a.feed.ents.LoadOnce(id, 0, func() (*store.ENT, error) {
+		e, err := a.store.GetENT(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &e, nil
+	})
 }
 
 // ENTChanged makes this process use an ENT's new record (keys, origins) at

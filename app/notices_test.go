@@ -142,7 +142,7 @@ func TestOnlyAgentsPublish(t *testing.T) {
 		"operator":  w.as(t, "Opératrice"),
 		"viewer":    w.as(t, "Directrice, Jules Ferry"),
 		"ENT":       {ENT: &ent},
-		"parent":    {Parent: &app.ParentIdentity{ENT: ent, UserID: "p1"}},
+		"parent":    {Parent: &app.ParentIdentity{ENT: &ent, UserID: "p1"}},
 		"anonymous": {},
 	} {
 		if _, err := w.app.Publish(ctx, p, w.menu("Menus", coquelicots)); code(err) != "auth.forbidden" {

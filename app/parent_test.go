@@ -76,7 +76,7 @@ func newParentFixture(t *testing.T) *parentFixture {
 	f.a1Ack = notice("ntc_a1ack", "col_a", uaiA1, parentNow.Add(-time.Hour), true)
 	f.b1Notice = notice("ntc_b1", "col_b", uaiB1, parentNow.Add(-time.Hour), false)
 	parent := func(ent store.ENT, user string) *Principal {
-		return &Principal{Parent: &ParentIdentity{ENT: ent, UserID: user}}
+		return &Principal{Parent: &ParentIdentity{ENT: &ent, UserID: user}}
 	}
 	f.ent1u1, f.ent1u2, f.ent2u1 = parent(f.ent1, "u1"), parent(f.ent1, "u2"), parent(f.ent2, "u1")
 	f.staff = &Principal{Account: &store.Account{ID: "acc_op", Role: store.RoleOperator}}
@@ -249,7 +249,7 @@ func TestPreferences(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != CodeRequestValidationFailed || len(e.Details) != 1 || e.Details[0].Field != "locale" {
 		t.Fatalf("locale de: %v", err)
 	}
-	unknown := &Principal{Parent: &ParentIdentity{ENT: f.ent1, UserID: "pas-encore"}}
+	unknown := &Principal{Parent: &ParentIdentity{ENT: &f.ent1, UserID: "pas-encore"}}
 	if _, err := f.a.SetPreferences(ctx, unknown, PreferencesRequest{Locale: &en}); errCode(err) != "feed.not_synced" {
 		t.Fatalf("preferences of a parent not synced: %v", err)
 	}
@@ -328,7 +328,7 @@ func TestPushSubscriptionsOfParent(t *testing.T) {
 	if _, err := f.a.Subscribe(ctx, f.ent2u1, sub); errCode(err) != "push.endpoint_taken" {
 		t.Fatalf("another ENT's parent takes the endpoint: %v", err)
 	}
-	unknown := &Principal{Parent: &ParentIdentity{ENT: f.ent1, UserID: "pas-encore"}}
+	unknown := &Principal{Parent: &ParentIdentity{ENT: &f.ent1, UserID: "pas-encore"}}
 	if _, err := f.a.Subscribe(ctx, unknown, browserSubscription(t, "https://fcm.googleapis.com/fcm/send/def")); errCode(err) != "push.parent_not_synced" {
 		t.Fatalf("parent not synced: %v", err)
 	}

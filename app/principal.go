@@ -37,9 +37,11 @@ func (p *Principal) Is(roles ...string) bool {
 	return p.Account != nil && slices.Contains(roles, p.Account.Role)
 }
 
-// ParentIdentity is a parent authenticated by their ENT's token.
+// ParentIdentity is a parent authenticated by their ENT's token. ENT is
+// shared (the ENT cache's record, a parent token's identity among many):
+// read it, never change it.
 type ParentIdentity struct {
-	ENT    store.ENT
+	ENT    *store.ENT
 	UserID string
 }
 

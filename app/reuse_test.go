@@ -152,7 +152,7 @@ func TestReuseIsTheAuthorsServiceOnly(t *testing.T) {
 			t.Errorf("%s: %v, want %s", label, err, want)
 		}
 	}
-	parent := &app.Principal{Parent: &app.ParentIdentity{ENT: w.data.ENTs[0].ENT, UserID: "p"}}
+	parent := &app.Principal{Parent: &app.ParentIdentity{ENT: &w.data.ENTs[0].ENT, UserID: "p"}}
 	if _, err := w.app.Reuse(ctx, parent, app.ReuseRequest{NoticeID: pub.Notice.ID}); code(err) == "" {
 		t.Error("a parent reused a notice")
 	}

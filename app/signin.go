@@ -63,7 +63,7 @@ func (a *App) SignInParent(ctx context.Context, ent store.ENT, id connect.Identi
 	if !ValidENTUserID(id.UserID) || strings.Contains(id.UserID, "@") {
 		return nil, Err(CodeAuthInvalidToken)
 	}
-	pi := &ParentIdentity{ENT: ent, UserID: id.UserID}
+	pi := &ParentIdentity{ENT: &ent, UserID: id.UserID}
 	children, err := a.signInChildren(ctx, ent, id.Children)
 	if err != nil {
 		return nil, err

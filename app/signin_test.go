@@ -138,7 +138,7 @@ func TestSignInParentIsTheSyncedParent(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	pr := &Principal{Parent: &ParentIdentity{ENT: ent, UserID: "p-both"}}
+	pr := &Principal{Parent: &ParentIdentity{ENT: &ent, UserID: "p-both"}}
 	en, muted := "en", []string{"culture"}
 	if _, err := w.a.SetPreferences(w.ctx, pr, PreferencesRequest{Locale: &en, Muted: &muted}); err != nil {
 		t.Fatal(err)

@@ -233,7 +233,7 @@ func (p *Page) startSession(c *fiber.Ctx, ent store.ENT, entUserID string, ifram
 		s.Started = via.read.Unix()
 	}
 	s = s.refresh(now, p.idle, p.max)
-	me, err := p.core.Me(ctx, &app.Principal{Parent: &app.ParentIdentity{ENT: ent, UserID: entUserID}})
+	me, err := p.core.Me(ctx, &app.Principal{Parent: &app.ParentIdentity{ENT: &ent, UserID: entUserID}})
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 )
 
 func principalOf(w *world, ent store.ENT, user string) *app.Principal {
-	return &app.Principal{Parent: &app.ParentIdentity{ENT: ent, UserID: user}}
+	return &app.Principal{Parent: &app.ParentIdentity{ENT: &ent, UserID: user}}
 }
 
 // feedIDs is the parent's whole feed as the application layer gives it.

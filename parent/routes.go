@@ -188,7 +188,7 @@ func (p *Page) loadSession(r *rq) error {
 		p.clearSession(r.c, r.ent.ID)
 		return nil
 	}
-	pr := &app.Principal{Parent: &app.ParentIdentity{ENT: r.ent, UserID: s.User}}
+	pr := &app.Principal{Parent: &app.ParentIdentity{ENT: &r.ent, UserID: s.User}}
 	me, err := p.core.Me(ctx, pr)
 	if err != nil {
 		return err
