@@ -131,7 +131,10 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 			break
 		}
 	}
-	if !found {
+	if found {
+		head, _, _ := strings.Cut(raw, ".")
+		jwtHeaders.keep(head, alg)
+	} else {
 		fr := fmt.Sprintf("La signature du jeton ne correspond pas à la clé enregistrée pour l'ENT %s.", ent.ID)
 		en := fmt.Sprintf("The token's signature does not match the key registered for ENT %s.", ent.ID)
 		if ent.KeyAlg == store.AlgHS256 {
@@ -174,12 +177,15 @@ func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, 
 		b, err := base64.RawURLEncoding.DecodeString(s)
 		return b, err == nil
 	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	hb, ok := seg(head)
-	if !ok || json.Unmarshal(hb, &h) != nil || h.Alg == "" {
-		return "", "", nil, false
+	if alg, ok = jwtHeaders.lookup(head); !ok {
+		var h struct {
+			Alg string `json:"alg"`
+		}
+		hb, ok := seg(head)
+		if !ok || json.Unmarshal(hb, &h) != nil || h.Alg == "" {
+			return "", "", nil, false
+		}
+		alg = h.Alg
 	}
 	var c jwtClaims
 	cb, ok := seg(body)
@@ -189,7 +195,40 @@ func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, 
 	if sig, ok = seg(sig64); !ok {
 		return "", "", nil, false
 	}
-	return h.Alg, raw[:len(head)+1+len(body)], sig, true
+	return alg, raw[:len(head)+1+len(body)], sig, true
+}
+
+// jwtHeaders are the headers of tokens already verified, by their
+// base64url segment, read to their alg: an ENT signs every parent token
+// with the same header, read once. Only a verified token's header is kept
+// (a made-up one costs its sender its reading), at most maxKeyStates.
+var jwtHeaders headerCache
+
+type headerCache struct {
+	mu   sync.RWMutex
+	algs map[string]string
+}
+
+func (c *headerCache) lookup(seg string) (string, bool) {
+	c.mu.RLock()
+	alg, ok := c.algs[seg]
+	c.mu.RUnlock()
+	return alg, ok
+}
+
+// keep remembers a verified token's header segment and its alg.
+func (c *headerCache) keep(seg, alg string) {
+	if _, ok := c.lookup(seg); ok {
+		return
+	}
+	c.mu.Lock()
+	if c.algs == nil {
+		c.algs = map[string]string{}
+	}
+	if len(c.algs) < maxKeyStates {
+		c.algs[strings.Clone(seg)] = alg
+	}
+	c.mu.Unlock()
 }
 
 // jwtClaims are a parent token's registered claims as JSON carries them:

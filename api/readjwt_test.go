@@ -151,3 +151,39 @@ func TestHMACVerifiesAsTheLibrary(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A token's header is read once it was verified: the header of a token
+// whose signature matched is kept (its next tokens read as the library
+// reads them), a made-up one is not, and past maxKeyStates none is.
+func TestJWTHeaderKeptOnlyVerified(t *testing.T) {
+	f := newFixture(t)
+	f.must(200, f.do("PUT", "/v1/ent/parents", f.entKey, parentBatch(1, uaiA1)))
+	good := f.parentToken(t, "u00000")
+	head, rest, _ := strings.Cut(good, ".")
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"made-up"}`)) + "." + rest
+	if r := f.do("GET", "/v1/me", forged, nil); r.Status != 401 {
+		t.Fatalf("a token whose header was changed: %d", r.Status)
+	}
+	forgedHead, _, _ := strings.Cut(forged, ".")
+	if _, kept := jwtHeaders.lookup(forgedHead); kept {
+		t.Fatal("the header of a token refused was kept")
+	}
+	f.must(200, f.do("GET", "/v1/me", good, nil))
+	if alg, kept := jwtHeaders.lookup(head); !kept || alg != "HS256" {
+		t.Fatalf("the header of a verified token: %q %v", alg, kept)
+	}
+	// Read through the kept header, a token reads as the library reads it.
+	var ours, lib parentClaims
+	alg, signed, sig, ok := readJWT(good, &ours)
+	tok, parts, err := jwt.NewParser().ParseUnverified(good, &lib)
+	if !ok || err != nil || alg != tok.Method.Alg() || signed != parts[0]+"."+parts[1] || string(sig) != string(tok.Signature) || !reflect.DeepEqual(ours, lib) {
+		t.Fatalf("through the kept header: %v %q, the library %v %q", ok, alg, err, tok.Method.Alg())
+	}
+	var c headerCache
+	for i := range maxKeyStates + 10 {
+		c.keep(fmt.Sprint(i), "HS256")
+	}
+	if len(c.algs) != maxKeyStates {
+		t.Fatalf("%d headers kept, want at most %d", len(c.algs), maxKeyStates)
+	}
+}
