@@ -131,23 +131,21 @@ type VerifiedToken struct {
 // services subscriptions may point to.
 type parentSide struct {
 	feedCaches
-	// parentsInMemory: the store reads a parent from memory
-	// (store.ParentsInMemory): a parent is read without the wait for
-	// another request's read of them that Fetch arranges.
-	parentsInMemory bool
-	pushAllow       webpush.Allowlist
+	pushAllow webpush.Allowlist
 }
 
 // newParentSide builds the caches for the store cfg names (exact on the
 // embedded store) and the push allowlist: LIAISON_PUSH_ALLOWED_HOSTS
 // (validated at start-up), or the known push services.
 func newParentSide(cfg config.Config, parentsInMemory bool) *parentSide {
-	ps := &parentSide{pushAllow: webpush.DefaultAllowlist, parentsInMemory: parentsInMemory}
+	ps := &parentSide{pushAllow: webpush.DefaultAllowlist}
 	ps.feedCaches.init(cfg.Embedded())
 	if parentsInMemory {
 		// The store reads a parent from memory (the embedded store's feed
-		// image): this cache only spares decoding their record.
+		// image): this cache only spares decoding their record, and a miss
+		// reads for itself (a read costs less than waiting for another's).
 		ps.parents.MaxBytes = parentsInMemoryBytes
+		ps.parents.SoloLoads = true
 	}
 	if strings.TrimSpace(cfg.PushAllowedHosts) != "" {
 		if a, err := webpush.ParseAllowlist(cfg.PushAllowedHosts); err == nil {
@@ -226,7 +224,7 @@ func (a *App) parentChanged(entID, userID string) {
 // cachedParent is a parent and their read states, from one store lookup
 // (a parent the ENT has not synced: no parent).
 func (a *App) cachedParent(ctx context.Context, entID, userID string) (*parentEntry, error) {
-	load := func() (*parentEntry, error) {
+	return a.feed.parents.Fetch(parentKey{entID, userID}, a.DirectoryGen(), func() (*parentEntry, error) {
 		p, states, err := a.store.FeedParent(ctx, entID, userID)
 		if errors.Is(err, store.ErrNotFound) {
 			return &parentEntry{}, nil
@@ -235,23 +233,7 @@ func (a *App) cachedParent(ctx context.Context, entID, userID string) (*parentEn
 			return nil, err
 		}
 		return &parentEntry{parent: &p, states: slices.Clip(states)}, nil
-	}
-	k := parentKey{entID, userID}
-	if !a.feed.parentsInMemory {
-		return a.feed.parents.Fetch(k, a.DirectoryGen(), load)
-	}
-	// A read from memory costs less than the bookkeeping of sharing it:
-	// each request that misses reads for itself.
-	g := a.DirectoryGen().Load()
-	if e, ok := a.feed.parents.Get(k, g); ok {
-		return e, nil
-	}
-	at := time.Now()
-	e, err := load()
-	if err == nil {
-		a.feed.parents.Put(k, e, g, at)
-	}
-	return e, err
+	})
 }
 
 // feedSnapshot is every notice visible at some instant of [at,

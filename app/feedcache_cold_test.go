@@ -115,7 +115,7 @@ func TestFeedParentsInMemoryCached(t *testing.T) {
 	ctx := context.Background()
 	st := &inMemory{lookups{Store: f.st}}
 	a := New(Deps{Store: st, Clock: func() time.Time { return parentNow }})
-	if !a.feed.parentsInMemory {
+	if !a.feed.parents.SoloLoads {
 		t.Fatal("the use cases do not see the store's parents in memory")
 	}
 	for i, want := range []int64{1, 2, 2, 2} {

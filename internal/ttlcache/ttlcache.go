@@ -48,6 +48,10 @@ type Cache[K comparable, V any] struct {
 	// is read again nor fills the heap the garbage collector scans.
 	SecondSight bool
 	seen        doorkeeper
+	// SoloLoads: each caller that misses loads for itself, without waiting
+	// for a load of the same key already running (LoadOnce's sharing): for
+	// values read from memory, whose load costs less than the sharing.
+	SoloLoads bool
 	// Own, when set, makes a key the cache's own as it keeps it (Put,
 	// Drop): a copy of a key that may alias memory its caller reuses (a
 	// token in Fiber's request buffer). A key Put does not keep (seen
@@ -201,8 +205,16 @@ func (c *Cache[K, V]) Fetch(k K, gen *atomic.Uint64, fn func() (V, error)) (V, e
 }
 
 // LoadOnce runs fn for k unless a load of k is already running, whose
-// result it then shares.
+// result it then shares (SoloLoads: runs it whatever runs).
 func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
+	if c.SoloLoads {
+		at := time.Now()
+		v, err := fn()
+		if err == nil {
+			c.Put(k, v, g, at)
+		}
+		return v, err
+	}
 	c.fmu.Lock()
 	if l, ok := c.inflight[k]; ok {
 		c.fmu.Unlock()

@@ -225,3 +225,45 @@ func TestOwnKeepsACopy(t *testing.T) {
 		t.Fatalf("after its drop, A's token answered %q", v)
 	}
 }
+
+// With SoloLoads, a caller that misses loads for itself while another
+// load of the key runs, and the rules of Put still hold: a load that began
+// before a drop is not kept, one that began after is.
+func TestSoloLoads(t *testing.T) {
+	c := Cache[string, int]{TTL: time.Minute, SoloLoads: true}
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan int)
+	go func() {
+		v, _ := c.Fetch("k", nil, func() (int, error) { close(started); <-release; return 1, nil })
+		done <- v
+	}()
+	<-started
+	// The first load still runs: this one does not wait for it.
+	second := make(chan int, 1)
+	go func() {
+		v, _ := c.Fetch("k", nil, func() (int, error) { return 2, nil })
+		second <- v
+	}()
+	select {
+	case v := <-second:
+		if v != 2 {
+			t.Fatalf("a second caller: %d; want its own load's 2", v)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a second caller waited for the first one's load")
+	}
+	c.Drop("k")
+	close(release)
+	if v := <-done; v != 1 {
+		t.Fatalf("the first load returned %d", v)
+	}
+	if v, ok := c.Get("k", 0); ok {
+		t.Fatalf("a load from before the drop was kept: %d", v)
+	}
+	if v, _ := c.Fetch("k", nil, func() (int, error) { return 3, nil }); v != 3 {
+		t.Fatalf("fetch after the drop: %d", v)
+	}
+	if v, ok := c.Get("k", 0); !ok || v != 3 {
+		t.Fatalf("a load after the drop not kept: %d, %v", v, ok)
+	}
+}
