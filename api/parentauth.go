@@ -143,7 +143,7 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 		}
 		return nil, none, time.Time{}, tokenRefused("token.signature_mismatch", fr, en)
 	}
-	// iss named the ENT whose key verified the token (CachedENT above).
+	// iss named the ENT whose key verified the token (SharedENT above).
 	if err := s.parentClaims.Validate(claims); err != nil {
 		return nil, none, time.Time{}, claimsRefused(err)
 	}
@@ -291,38 +291,58 @@ func verifies(m jwt.SigningMethod, signed string, sig []byte, alg string, k stor
 			}
 		}
 	case store.AlgES256:
-		pk, err := es256Keys.parse(k.PublicKey)
+		pk, err := es256Keys.get(k.PublicKey, parseES256PublicKey)
 		return err == nil && m.Verify(signed, sig, pk) == nil
 	}
 	return false
 }
 
-// hmacStates are HMAC-SHA256 states by key, reset for each token: the
-// key's padding is hashed once per state, not once per token (what
-// hmac.New, which jwt's HS256 Verify calls, does). Keys are the registered
-// ENTs' (a token names its ENT; its key is that ENT's), a few per ENT
-// over its rotations; the map starts afresh past maxKeyStates.
-var hmacStates struct {
-	sync.Mutex
-	pools map[string]*sync.Pool
+// byKey holds what is derived from a registered widget key (the states
+// its HMAC is computed with, the public key its PEM parses to), by the
+// key: derived once, not once per token. Keys are the registered ENTs'
+// (a token names its ENT; its key is that ENT's), a few per ENT over its
+// rotations; the map starts afresh past maxKeyStates.
+type byKey[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
 }
 
 const maxKeyStates = 1024
 
+// get is what derive makes of key, derived at its first use. key may
+// alias memory the caller keeps: what is kept is a copy.
+func (c *byKey[V]) get(key string, derive func(string) (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := derive(key)
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxKeyStates {
+		c.m = map[string]V{}
+	}
+	c.m[strings.Clone(key)] = v
+	c.mu.Unlock()
+	return v, nil
+}
+
+// hmacStates are HMAC-SHA256 states by key, reset for each token: the
+// key's padding is hashed once per state, not once per token (what
+// hmac.New, which jwt's HS256 Verify calls, does).
+var hmacStates byKey[*sync.Pool]
+
 // hmacSHA256Verifies reports whether sig is the HMAC-SHA256 of signed
 // under key, compared in constant time.
 func hmacSHA256Verifies(key []byte, signed string, sig []byte) bool {
-	hmacStates.Lock()
-	p := hmacStates.pools[string(key)]
-	if p == nil {
-		if len(hmacStates.pools) >= maxKeyStates || hmacStates.pools == nil {
-			hmacStates.pools = map[string]*sync.Pool{}
-		}
-		k := bytes.Clone(key)
-		p = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
-		hmacStates.pools[string(k)] = p
-	}
-	hmacStates.Unlock()
+	p, _ := hmacStates.get(unsafe.String(unsafe.SliceData(key), len(key)), func(k string) (*sync.Pool, error) {
+		kb := []byte(k) // a copy: the state keeps it
+		return &sync.Pool{New: func() any { return hmac.New(sha256.New, kb) }}, nil
+	})
 	h := p.Get().(hash.Hash)
 	defer p.Put(h)
 	h.Reset()
@@ -334,32 +354,7 @@ func hmacSHA256Verifies(key []byte, signed string, sig []byte) bool {
 // es256Keys are the ES256 widget keys already parsed, by their PEM: a
 // parent's first request verifies its token with the parsed key, not
 // with a parse of the PEM each time.
-var es256Keys keyCache
-
-type keyCache struct {
-	mu   sync.Mutex
-	keys map[string]*ecdsa.PublicKey
-}
-
-func (c *keyCache) parse(pemKey string) (*ecdsa.PublicKey, error) {
-	c.mu.Lock()
-	pk := c.keys[pemKey]
-	c.mu.Unlock()
-	if pk != nil {
-		return pk, nil
-	}
-	pk, err := parseES256PublicKey(pemKey)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if len(c.keys) >= maxKeyStates || c.keys == nil {
-		c.keys = map[string]*ecdsa.PublicKey{}
-	}
-	c.keys[pemKey] = pk
-	c.mu.Unlock()
-	return pk, nil
-}
+var es256Keys byKey[*ecdsa.PublicKey]
 
 // claimsRefused words a claim the validator refused.
 func claimsRefused(err error) error {
