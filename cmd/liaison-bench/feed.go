@@ -237,21 +237,36 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			}
 			defer func() { _ = srv.do("unpin") }()
 		}
-		row := 0
-		run := func(path string, toks, tags []string, want int) (loadStats, error) {
-			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU}
+		// plan is a row's load: rate 0 for the closed loop.
+		plan := func(path string, toks, tags []string, want int, rate float64) loadPlan {
+			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU, Rate: rate}
 			if len(toks) > 0 {
 				p.Origin = "https://ent.example.fr" // the ENT page the widget is on
 			}
-			// A profile per row (healthz, polling, 304, cold), each
-			// readable on its own.
+			return p
+		}
+		// profile starts the server's CPU profile of the next row, each
+		// readable on its own: PATH.shared1 to 4 (healthz, polling, 304,
+		// cold), PATH.shared-open1 to 4 for the open loop's (split for the
+		// other layout); stop ends it.
+		layout, row := strings.TrimSuffix(strings.Fields(lay.name)[0], ":"), 0
+		profile := func(loop string) (stop func(), err error) {
 			row++
-			if feedProfile != "" {
-				if err := srv.doFile("profile", fmt.Sprintf("%s.%s%d", feedProfile, strings.TrimSuffix(strings.Fields(lay.name)[0], ":"), row)); err != nil {
-					return loadStats{}, err
-				}
-				defer func() { _ = srv.do("stop") }()
+			if feedProfile == "" {
+				return func() {}, nil
 			}
+			if err := srv.doFile("profile", fmt.Sprintf("%s.%s%s%d", feedProfile, layout, loop, (row-1)%4+1)); err != nil {
+				return nil, err
+			}
+			return func() { _ = srv.do("stop") }, nil
+		}
+		run := func(path string, toks, tags []string, want int) (loadStats, error) {
+			p := plan(path, toks, tags, want, 0)
+			stop, err := profile("")
+			if err != nil {
+				return loadStats{}, err
+			}
+			defer stop()
 			// The server's CPU time over the run, per request: what a
 			// request costs the server, whatever the queue.
 			cpu0, err := srv.cpuTime()
@@ -302,18 +317,12 @@ func feedBench(dir string, nParents, nSchools, nNotices, hot, conc, seconds int,
 			continue
 		}
 		openRun := func(path string, toks, tags []string, want int) (loadStats, error) {
-			p := loadPlan{URL: w.base + path, Tokens: toks, ETags: tags, Want: want, Concurrency: conc, Seconds: seconds, CPU: lay.loaderCPU, Rate: rate}
-			if len(toks) > 0 {
-				p.Origin = "https://ent.example.fr"
+			stop, err := profile("-open")
+			if err != nil {
+				return loadStats{}, err
 			}
-			row++
-			if feedProfile != "" {
-				if err := srv.doFile("profile", fmt.Sprintf("%s.open%d", feedProfile, row-4)); err != nil {
-					return loadStats{}, err
-				}
-				defer func() { _ = srv.do("stop") }()
-			}
-			return runLoader(p)
+			defer stop()
+			return runLoader(plan(path, toks, tags, want, rate))
 		}
 		var rows [4]loadStats
 		for i, r := range []struct {

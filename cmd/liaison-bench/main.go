@@ -47,7 +47,7 @@ func main() {
 	feedNotices := flag.Int("feed-notices", 20000, "feed: notices published over the past year")
 	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
-	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of each row (not the setup) to this path + .shared1 (healthz), .shared2 (polling), .shared3 (304), .shared4 (cold), .open1 to .open4 for the open loop's rows")
+	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of each row (not the setup) to this path + .shared1 (healthz), .shared2 (polling), .shared3 (304), .shared4 (cold), .shared-open1 to 4 for the open loop's rows (.split… for -feed-split's)")
 	heapProfile := flag.String("feed-heapprofile", "", "feed: write a heap profile of the server process after the feed runs to this file")
 	enrol := flag.Bool("feed-enrolments", false, "feed: the ENT's directory gives each child's enrolments (canteen, transport and its line, childcare…)")
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
