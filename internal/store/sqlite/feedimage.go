@@ -109,7 +109,7 @@ var imageCompactAt int64 = 32 << 20
 // imageLimit is the default bound on the bytes of records the image holds
 // (FeedImage): about 130 bytes a parent (the parent's row, their children,
 // their read states), so 256 MiB holds about two million parents.
-var imageLimit int64 = DefaultFeedImageMiB << 20
+const imageLimit int64 = DefaultFeedImageMiB << 20
 
 // DefaultFeedImageMiB is the feed image's default bound, in MiB.
 const DefaultFeedImageMiB = 256

@@ -140,9 +140,7 @@ func TestFeedImageBuildDoesNotBringBackAnErasedParent(t *testing.T) {
 // older rows: FeedParent reads the database, and shows the new children.
 func TestFeedImageBuildDoesNotPutBackAnOldRecord(t *testing.T) {
 	ctx := context.Background()
-	defer func(l int64) { imageLimit = l }(imageLimit)
-	imageLimit = 4 << 10
-	s := openTemp(t)
+	s := openTemp(t, FeedImage(4<<10))
 	school, level := benchFeedSchool(1)
 	syncParents(t, s, storetest.T0, store.Parent{ENTUserID: "grows", Children: []store.Child{{UAI: school, Level: level, Class: "CP"}}})
 	feedNotice(t, s, 1, "ntc_old", storetest.T0.Add(time.Hour))

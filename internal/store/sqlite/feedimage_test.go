@@ -345,9 +345,7 @@ func TestFeedImageErasureLeavesNoBytes(t *testing.T) {
 // found.
 func TestFeedImageOverItsLimit(t *testing.T) {
 	ctx := context.Background()
-	defer func(l int64) { imageLimit = l }(imageLimit)
-	imageLimit = 4 << 10
-	s := openTemp(t)
+	s := openTemp(t, FeedImage(4<<10))
 	school, level := benchFeedSchool(1)
 	var ps []store.Parent
 	var users []string

@@ -29,9 +29,9 @@ func lastMigrationWith(t *testing.T, marker string) int {
 
 // reopen opens the store in dir again (running the migrations due), for
 // the rest of the test.
-func reopen(t *testing.T, dir string) *Store {
+func reopen(t *testing.T, dir string, opts ...Option) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), dir)
+	s, err := Open(t.Context(), dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func reopen(t *testing.T, dir string) *Store {
 }
 
 // openTemp is a store in a fresh temp dir, for the rest of the test.
-func openTemp(t *testing.T) *Store { return reopen(t, t.TempDir()) }
+func openTemp(t *testing.T, opts ...Option) *Store { return reopen(t, t.TempDir(), opts...) }
 
 // execRaw runs statements on the database file of dir, as an earlier
 // version of the code would have (no store open on it).
