@@ -155,7 +155,9 @@ func (s *Server) checkParentToken(ctx context.Context, raw string) (*app.ParentI
 			"sub doit être l'identifiant ENT du parent (caractères imprimables sans espace).",
 			"sub must be the parent's ENT user id (printable characters without spaces).")
 	}
-	return &app.ParentIdentity{ENT: ent, UserID: claims.Subject}, verified, claims.ExpiresAt.Time, nil
+	// The claims' strings may alias the token's decoded claims (readClaims):
+	// the identity, which the token cache may keep, holds a copy of sub alone.
+	return &app.ParentIdentity{ENT: ent, UserID: strings.Clone(claims.Subject)}, verified, claims.ExpiresAt.Time, nil
 }
 
 // readJWT reads a compact JWT without verifying it: its header's alg,
@@ -189,7 +191,7 @@ func readJWT(raw string, claims *parentClaims) (alg, signed string, sig []byte, 
 	}
 	var c jwtClaims
 	cb, ok := seg(body)
-	if !ok || json.Unmarshal(cb, &c) != nil || !c.into(claims) {
+	if !ok || !decodeClaims(cb, &c) || !c.into(claims) {
 		return "", "", nil, false
 	}
 	if sig, ok = seg(sig64); !ok {
