@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -45,7 +46,7 @@ func TestBenchSchoolsValid(t *testing.T) {
 // set up, with the range it can.
 func TestBenchSchoolsOutOfRangeRefused(t *testing.T) {
 	for _, n := range []int{0, -1, maxBenchSchools + 1} {
-		err := feedBench(t.TempDir(), 10, n, 10, 5, 1, 1, "go", "", "", false, false, 0.25)
+		err := feedBench(t.TempDir(), feedOptions{Parents: 10, Schools: n, Notices: 10, Hot: 5, Concurrency: 1, Seconds: 1, Rounds: 1, Loader: "go", RateShare: 0.25})
 		if err == nil || !strings.Contains(err.Error(), "-feed-schools must be between 1 and 20000") {
 			t.Errorf("%d schools: %v, want the range refused", n, err)
 		}
@@ -282,7 +283,7 @@ func TestHistogramQuantiles(t *testing.T) {
 // A negative rate share is refused before anything is set up.
 func TestBenchRateShareRefused(t *testing.T) {
 	for _, share := range []float64{-0.25, math.NaN(), math.Inf(1)} {
-		err := feedBench(t.TempDir(), 10, 10, 10, 5, 1, 1, "go", "", "", false, false, share)
+		err := feedBench(t.TempDir(), feedOptions{Parents: 10, Schools: 10, Notices: 10, Hot: 5, Concurrency: 1, Seconds: 1, Rounds: 1, Loader: "go", RateShare: share})
 		if err == nil || !strings.Contains(err.Error(), "-feed-rate-share") {
 			t.Errorf("share %v: %v, want it refused", share, err)
 		}
@@ -331,5 +332,48 @@ func TestRateLoopResendsOnAConnectionClosedIdle(t *testing.T) {
 	}
 	if accepted.Load() < 196 {
 		t.Errorf("%d connections for 200 requests: want one per request", accepted.Load())
+	}
+}
+
+// A sequential plan (the cold row: each parent once) sends its tokens in
+// their order, from the first again after the last: 1,000 requests over
+// 300 tokens ask each three or four times, in turn.
+func TestRateLoopSequential(t *testing.T) {
+	tokens := make([]string, 300)
+	for i := range tokens {
+		tokens[i] = fmt.Sprintf("tok-%03d", i)
+	}
+	var mu sync.Mutex
+	var seen []string
+	url, _ := openServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		mu.Unlock()
+		w.WriteHeader(200)
+	})
+	// One connection: the server sees the requests in the order sent.
+	st := runRate(t, loadPlan{URL: url + "/v1/me/feed?limit=50", Tokens: tokens, Want: 200, Concurrency: 1, Seconds: 1, Rate: 1000, CPU: -1, Sequential: true})
+	if st.Errors != 0 || st.Requests != 1000 || len(seen) != 1000 {
+		t.Fatalf("%d errors, %d answered, the server saw %d: want 1000 answered", st.Errors, st.Requests, len(seen))
+	}
+	for i, tok := range seen {
+		if tok != tokens[i%len(tokens)] {
+			t.Fatalf("request %d carried %q, want %q", i, tok, tokens[i%len(tokens)])
+		}
+	}
+}
+
+// A closed-loop row's median round is its middle one by p99, with the
+// errors of all its rounds.
+func TestMedianByP99(t *testing.T) {
+	rounds := []loadStats{{RPS: 1, P99: 30 * time.Millisecond, Errors: 1}, {RPS: 2, P99: 10 * time.Millisecond}, {RPS: 3, P99: 20 * time.Millisecond, Errors: 2}}
+	if m := medianByP99(rounds); m.RPS != 3 || m.P99 != 20*time.Millisecond || m.Errors != 3 {
+		t.Errorf("median %+v, want the third round (p99 20ms) with 3 errors", m)
+	}
+	if m := medianByP99(rounds[:2]); m.P99 != 30*time.Millisecond {
+		t.Errorf("median of two %v, want the slower (30ms)", m.P99)
+	}
+	if err := feedBench(t.TempDir(), feedOptions{Parents: 10, Schools: 10, Notices: 10, Hot: 5, Concurrency: 1, Seconds: 1, Rounds: 0, Loader: "go"}); err == nil || !strings.Contains(err.Error(), "-feed-rounds") {
+		t.Errorf("0 rounds: %v, want it refused", err)
 	}
 }

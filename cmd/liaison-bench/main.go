@@ -47,7 +47,8 @@ func main() {
 	feedNotices := flag.Int("feed-notices", 20000, "feed: notices published over the past year")
 	feedHot := flag.Int("feed-hot", 5000, "feed: parents polling at the peak (widgets open)")
 	feedConc := flag.Int("feed-concurrency", 64, "feed: concurrent connections")
-	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of each row (not the setup) to this path + .shared1 (healthz), .shared2 (polling), .shared3 (304), .shared4 (cold), .shared-open1 to 4 for the open loop's rows (.split… for -feed-split's)")
+	feedRounds := flag.Int("feed-rounds", 3, "feed: each closed-loop row this many times, the rows in turn; each row shows its median round by p99 and every round's p99")
+	feedProfile := flag.String("feed-cpuprofile", "", "feed: write a CPU profile of each row (not the setup) to this path + .shared1 (healthz), .shared2 (polling), .shared3 (304), .shared4 (cold), .shared-open1 to 4 for the open loop's rows (.split… for -feed-split's); with -feed-rounds, the first round's")
 	heapProfile := flag.String("feed-heapprofile", "", "feed: write a heap profile of the server process after the feed runs to this file")
 	enrol := flag.Bool("feed-enrolments", false, "feed: the ENT's directory gives each child's enrolments (canteen, transport and its line, childcare…)")
 	split := flag.Bool("feed-split", false, "feed: also run with the server and the load generator each on a CPU of its own (taskset)")
@@ -95,7 +96,9 @@ func main() {
 			fail(err)
 		}
 		defer os.RemoveAll(dir)
-		if err := feedBench(dir, *feedParents, *feedSchools, *feedNotices, *feedHot, *feedConc, *seconds, *loader, *feedProfile, *heapProfile, *split, *enrol, *rateShare); err != nil {
+		if err := feedBench(dir, feedOptions{Parents: *feedParents, Schools: *feedSchools, Notices: *feedNotices, Hot: *feedHot,
+			Concurrency: *feedConc, Seconds: *seconds, Rounds: *feedRounds, Loader: *loader, CPUProfile: *feedProfile, HeapProfile: *heapProfile,
+			Split: *split, Enrol: *enrol, RateShare: *rateShare}); err != nil {
 			fail(err)
 		}
 	}

@@ -139,10 +139,14 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	}
 	idle = append(idle, conns...)
 	rng := rand.New(rand.NewPCG(1, 11))
+	nextToken := 0 // p.Sequential: the next one
 	send := func(c *evConn, at, now time.Time) {
 		c.req = append(c.req[:0], head...)
 		if len(p.Tokens) > 0 {
 			k := rng.IntN(len(p.Tokens))
+			if p.Sequential {
+				k, nextToken = nextToken, (nextToken+1)%len(p.Tokens)
+			}
 			c.req = append(append(append(c.req, "Authorization: Bearer "...), p.Tokens[k]...), "\r\n"...)
 			if len(p.ETags) > 0 {
 				c.req = append(append(append(c.req, "If-None-Match: "...), p.ETags[k]...), "\r\n"...)
@@ -270,6 +274,7 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	errs += inflight // sent, not answered by the end
 	elapsed := max(dur, lastDone.Sub(start))
 	st.Offered = p.Rate
+	st.Requests = int64(hist.n)
 	st.RPS = float64(hist.n) / elapsed.Seconds()
 	st.P50, st.P99, st.P999, st.Max = hist.quantile(0.50), hist.quantile(0.99), hist.quantile(0.999), hist.max
 	st.Errors = errs + total - attempted

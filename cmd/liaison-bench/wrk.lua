@@ -3,14 +3,17 @@
 -- picked at random from a plan file, every response's status is checked
 -- against the one expected, and the figures are printed as one JSON line.
 --
---   wrk -t1 -c64 -d8s --timeout 30s -s wrk.lua URL -- PLAN WANT [ORIGIN]
+--   wrk -t1 -c64 -d8s --timeout 30s -s wrk.lua URL -- PLAN WANT [ORIGIN [ORDER]]
 --
 -- PLAN has one "token<TAB>etag" line per parent (etag may be empty);
 -- an empty PLAN argument sends the URL bare (the /healthz baseline).
 -- ORIGIN, when given, is sent as the Origin header, as the widget's
--- browser does (the ENT page's origin).
+-- browser does (the ENT page's origin). ORDER "sequential" takes the
+-- plan's parents in its order (from the first again after the last)
+-- instead of at random.
 
-local reqs, n = {}, 0
+local reqs, n, i = {}, 0, 0
+local sequential = false
 local want = 200
 local mismatched = 0
 local threads = {}
@@ -23,6 +26,7 @@ function init(args)
   want = tonumber(args[2] or "200")
   local plan = args[1] or ""
   local origin = args[3] or ""
+  sequential = args[4] == "sequential"
   if plan ~= "" then
     for line in io.lines(plan) do
       local tok, tag = line:match("^([^\t]*)\t?(.*)$")
@@ -39,6 +43,10 @@ end
 function request()
   if n == 0 then
     return wrk.format("GET")
+  end
+  if sequential then
+    i = i % n + 1
+    return reqs[i]
   end
   return reqs[math.random(n)]
 end
