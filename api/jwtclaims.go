@@ -209,22 +209,15 @@ func (r *claimsReader) skipScalar() bool {
 // claim reads the value of claimNames[i] into c: a plain string (iss,
 // sub, jti), a number (exp, nbf, iat), a plain string or an array of
 // them (aud, as jwt.ClaimStrings decodes it).
-func (r *claimsReader) claim(i int, c *jwtClaims) bool {
-	var ok bool
-	switch claimNames[i] {
-	case "iss":
-		c.Iss, ok = r.plainString()
-	case "sub":
-		c.Sub, ok = r.plainString()
-	case "jti":
-		c.Jti, ok = r.plainString()
-	case "exp":
-		c.Exp, ok = r.number()
-	case "nbf":
-		c.Nbf, ok = r.number()
-	case "iat":
-		c.Iat, ok = r.number()
-	case "aud":
+func (r *claimsReader) claim(i int, c *jwtClaims) (ok bool) {
+	strs := [len(claimNames)]*string{0: &c.Iss, 1: &c.Sub, 6: &c.Jti}
+	nums := [len(claimNames)]*json.Number{3: &c.Exp, 4: &c.Nbf, 5: &c.Iat}
+	switch {
+	case strs[i] != nil:
+		*strs[i], ok = r.plainString()
+	case nums[i] != nil:
+		*nums[i], ok = r.number()
+	default: // aud
 		c.Aud, ok = r.audience()
 	}
 	return ok
