@@ -400,7 +400,10 @@ func feedBench(dir string, o feedOptions) error {
 		table()
 	}
 	if len(openTables) > 0 {
-		fmt.Printf("%-52s %8s %8s %8s %8s\n", "target (issue 16): p99 ≤ 10 ms at 25% of /healthz", "", "", "", "≤ 10ms")
+		// Issue 16's measurement is the closed loop's (its table's); the
+		// open loop holds the rows to the same p99 at a constant rate.
+		fmt.Printf("%-52s %8s %8s %8s %8s\n", "the same p99 at a constant 25% of /healthz", "", "", "", "≤ 10ms")
+		fmt.Printf("%s\n", "  (stricter than issue 16, whose measurement is the closed loop's)")
 	}
 	// The cold rows asked each parent once, unless they asked more times
 	// than there are parents.
