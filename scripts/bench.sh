@@ -2,9 +2,10 @@
 # make bench: every performance figure beside a baseline measured in the
 # same run, on this machine. Targets are printed, never asserted (machines
 # are shared and noisy). Everything binds 127.0.0.1 and stops by itself.
-# Takes about a quarter of an hour on 2 cores (the million-parent feed
-# and staff runs), plus about 5 minutes for the national-scale push dry
-# run (LIAISON_BENCH_NATIONAL=100000 makes it short).
+# Takes about 25 minutes on 2 cores (the million-parent feed runs, each
+# row three times, and the staff runs), plus about 5 minutes for the
+# national-scale push dry run (LIAISON_BENCH_NATIONAL=100000 makes it
+# short).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
