@@ -353,6 +353,8 @@ func TestRateLoopSequential(t *testing.T) {
 	})
 	// One connection: the server sees the requests in the order sent.
 	st := runRate(t, loadPlan{URL: url + "/v1/me/feed?limit=50", Tokens: tokens, Want: 200, Concurrency: 1, Seconds: 1, Rate: 1000, CPU: -1, Sequential: true})
+	mu.Lock()
+	defer mu.Unlock()
 	if st.Errors != 0 || st.Requests != 1000 || len(seen) != 1000 {
 		t.Fatalf("%d errors, %d answered, the server saw %d: want 1000 answered", st.Errors, st.Requests, len(seen))
 	}
