@@ -2,10 +2,49 @@ package api
 
 import (
 	"encoding/json"
+	"math"
+	"time"
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+// jwtClaims are a parent token's registered claims as JSON carries them:
+// NumericDates as numbers (json.Number takes what NumericDate.UnmarshalJSON
+// takes: a number, or a string holding one), the audience with the
+// library's own type.
+type jwtClaims struct {
+	Iss string           `json:"iss"`
+	Sub string           `json:"sub"`
+	Aud jwt.ClaimStrings `json:"aud"`
+	Exp json.Number      `json:"exp"`
+	Nbf json.Number      `json:"nbf"`
+	Iat json.Number      `json:"iat"`
+	Jti string           `json:"jti"`
+}
+
+// into sets claims from c, a NumericDate as jwt.NumericDate.UnmarshalJSON
+// sets it (seconds, their fraction to the nanosecond, at the library's
+// precision); false: a date that is not a float64.
+func (c *jwtClaims) into(claims *parentClaims) bool {
+	date := func(n json.Number) (*jwt.NumericDate, bool) {
+		if n == "" { // absent, or null
+			return nil, true
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return nil, false
+		}
+		round, frac := math.Modf(f)
+		return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), true
+	}
+	var ok1, ok2, ok3 bool
+	claims.RegisteredClaims = jwt.RegisteredClaims{Issuer: c.Iss, Subject: c.Sub, Audience: c.Aud, ID: c.Jti}
+	claims.ExpiresAt, ok1 = date(c.Exp)
+	claims.NotBefore, ok2 = date(c.Nbf)
+	claims.IssuedAt, ok3 = date(c.Iat)
+	return ok1 && ok2 && ok3
+}
 
 // decodeClaims decodes a token's claims segment (its JSON, base64url
 // decoded) into c as json.Unmarshal does; false: it is not a JSON object

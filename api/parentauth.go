@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -233,43 +232,6 @@ func (c *headerCache) keep(seg, alg string) {
 	c.mu.Unlock()
 }
 
-// jwtClaims are a parent token's registered claims as JSON carries them:
-// NumericDates as numbers (json.Number takes what NumericDate.UnmarshalJSON
-// takes: a number, or a string holding one), the audience with the
-// library's own type.
-type jwtClaims struct {
-	Iss string           `json:"iss"`
-	Sub string           `json:"sub"`
-	Aud jwt.ClaimStrings `json:"aud"`
-	Exp json.Number      `json:"exp"`
-	Nbf json.Number      `json:"nbf"`
-	Iat json.Number      `json:"iat"`
-	Jti string           `json:"jti"`
-}
-
-// into sets claims from c, a NumericDate as jwt.NumericDate.UnmarshalJSON
-// sets it (seconds, their fraction to the nanosecond, at the library's
-// precision); false: a date that is not a float64.
-func (c *jwtClaims) into(claims *parentClaims) bool {
-	date := func(n json.Number) (*jwt.NumericDate, bool) {
-		if n == "" { // absent, or null
-			return nil, true
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return nil, false
-		}
-		round, frac := math.Modf(f)
-		return jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9))), true
-	}
-	var ok1, ok2, ok3 bool
-	claims.RegisteredClaims = jwt.RegisteredClaims{Issuer: c.Iss, Subject: c.Sub, Audience: c.Aud, ID: c.Jti}
-	claims.ExpiresAt, ok1 = date(c.Exp)
-	claims.NotBefore, ok2 = date(c.Nbf)
-	claims.IssuedAt, ok3 = date(c.Iat)
-	return ok1 && ok2 && ok3
-}
-
 // newParentClaimsValidator is the validator of parent tokens' claims:
 // aud = liaison, exp required, iat not in the future, 60 s of leeway, on
 // the service's clock.
@@ -341,7 +303,7 @@ var hmacStates byKey[*sync.Pool]
 // hmacSHA256Verifies reports whether sig is the HMAC-SHA256 of signed
 // under key, compared in constant time.
 func hmacSHA256Verifies(key []byte, signed string, sig []byte) bool {
-	p, _ := hmacStates.get(unsafe.String(unsafe.SliceData(key), len(key)), func(k string) (*sync.Pool, error) {
+	p, _ := hmacStates.get(unsafeString(key), func(k string) (*sync.Pool, error) {
 		kb := []byte(k) // a copy: the state keeps it
 		return &sync.Pool{New: func() any { return hmac.New(sha256.New, kb) }}, nil
 	})
