@@ -208,12 +208,7 @@ func (c *Cache[K, V]) Fetch(k K, gen *atomic.Uint64, fn func() (V, error)) (V, e
 // result it then shares (SoloLoads: runs it whatever runs).
 func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
 	if c.SoloLoads {
-		at := time.Now()
-		v, err := fn()
-		if err == nil {
-			c.Put(k, v, g, at)
-		}
-		return v, err
+		return c.loadAndKeep(k, g, fn)
 	}
 	c.fmu.Lock()
 	if l, ok := c.inflight[k]; ok {
@@ -227,11 +222,7 @@ func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
 	}
 	c.inflight[k] = l
 	c.fmu.Unlock()
-	at := time.Now()
-	l.v, l.err = fn()
-	if l.err == nil {
-		c.Put(k, l.v, g, at)
-	}
+	l.v, l.err = c.loadAndKeep(k, g, fn)
 	c.fmu.Lock()
 	if c.inflight[k] == l { // not dropped (and replaced) meanwhile
 		delete(c.inflight, k)
@@ -239,6 +230,17 @@ func (c *Cache[K, V]) LoadOnce(k K, g uint64, fn func() (V, error)) (V, error) {
 	c.fmu.Unlock()
 	close(l.done)
 	return l.v, l.err
+}
+
+// loadAndKeep runs fn and keeps what it returns (unless Put finds it stale: the
+// load began before a drop, or before a newer load).
+func (c *Cache[K, V]) loadAndKeep(k K, g uint64, fn func() (V, error)) (V, error) {
+	at := time.Now()
+	v, err := fn()
+	if err == nil {
+		c.Put(k, v, g, at)
+	}
+	return v, err
 }
 
 // Clear forgets every entry; a load running now is not kept.
