@@ -409,9 +409,9 @@ func feedBench(dir string, o feedOptions) error {
 	// than there are parents: then some twice. A second request costs
 	// what a first one does (the caches keep a parent and their token
 	// from their second request on, for the third: SecondSight).
-	if coldAsked > int64(nParents) {
-		fmt.Printf("\nthe cold rows asked %d times: past the %d parents, from the first again, at their second request of the day\n", coldAsked, nParents)
-		fmt.Printf("(which costs what a first one does: the caches keep a parent from their second request on, for the third)\n")
+	if n := int64(nParents); coldAsked > n {
+		fmt.Printf("\nthe cold rows asked %d times: past the %d parents, from the first again, each asked up to %d times\n", coldAsked, nParents, (coldAsked+n-1)/n)
+		fmt.Printf("(a second request costs what a first one does: the caches keep a parent from their second request on, for the third)\n")
 	}
 	// Nothing was written since the set-up: every polling parent's feed
 	// is the one whose ETag they kept. A feed that changed is a defect
@@ -682,14 +682,11 @@ func loaderMain(file string) error {
 		return json.NewEncoder(os.Stdout).Encode(st)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	var next atomic.Int64
+	tokens := tokenPicker{plan: &p}
 	st := closedLoop(client, p.Concurrency, time.Duration(p.Seconds)*time.Second, func(r *rand.Rand) (*http.Request, int) {
 		req, _ := http.NewRequest("GET", p.URL, nil)
 		if len(p.Tokens) > 0 {
-			i := r.IntN(len(p.Tokens))
-			if p.Sequential {
-				i = int((next.Add(1) - 1) % int64(len(p.Tokens)))
-			}
+			i := tokens.pick(r)
 			req.Header.Set("Authorization", "Bearer "+p.Tokens[i])
 			if p.Origin != "" {
 				req.Header.Set("Origin", p.Origin)
@@ -701,6 +698,21 @@ func loaderMain(file string) error {
 		return req, p.Want
 	})
 	return json.NewEncoder(os.Stdout).Encode(st)
+}
+
+// tokenPicker picks the token of each request of a plan with tokens: the
+// next in the plan's order when it is Sequential (from the first again
+// after the last), else one at random.
+type tokenPicker struct {
+	plan *loadPlan
+	next atomic.Int64
+}
+
+func (t *tokenPicker) pick(r *rand.Rand) int {
+	if t.plan.Sequential {
+		return int((t.next.Add(1) - 1) % int64(len(t.plan.Tokens)))
+	}
+	return r.IntN(len(t.plan.Tokens))
 }
 
 // printOpen prints an open-loop row.

@@ -139,14 +139,11 @@ func rateLoop(p loadPlan) (loadStats, error) {
 	}
 	idle = append(idle, conns...)
 	rng := rand.New(rand.NewPCG(1, 11))
-	nextToken := 0 // p.Sequential: the next one
+	tokens := tokenPicker{plan: &p}
 	send := func(c *evConn, at, now time.Time) {
 		c.req = append(c.req[:0], head...)
 		if len(p.Tokens) > 0 {
-			k := rng.IntN(len(p.Tokens))
-			if p.Sequential {
-				k, nextToken = nextToken, (nextToken+1)%len(p.Tokens)
-			}
+			k := tokens.pick(rng)
 			c.req = append(append(append(c.req, "Authorization: Bearer "...), p.Tokens[k]...), "\r\n"...)
 			if len(p.ETags) > 0 {
 				c.req = append(append(append(c.req, "If-None-Match: "...), p.ETags[k]...), "\r\n"...)
